@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages cvmm's build and tests need (idempotent).
+#   gcc, make      - build
+#   libcmocka-dev  - unit tests
+#   iproute2       - network tests (namespaces, tap)
+set -e
+PKGS="gcc make libcmocka-dev iproute2"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get install -y -q $missing >/dev/null 2>&1 || {
+	$SUDO apt-get update -q >/dev/null
+	$SUDO apt-get install -y -q $missing >/dev/null
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM configuration, parsed from the command line (cloud-hypervisor
+ * style: `--opt key=value,key=value`). Parsing validates every value; the
+ * builder can trust what it gets.
+ */
+#ifndef CVMM_CONFIG_H
+#define CVMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define CVMM_VERSION "0.1.0"
+#define CVMM_MAX_CPUS 254
+#define CVMM_MIN_MEM (16ULL << 20)
+#define CVMM_MAX_MEM (1ULL << 40)
+
+enum output_mode {
+	OUTPUT_TTY,  /* stdout, and stdin is forwarded to the guest */
+	OUTPUT_FILE, /* append to a file */
+	OUTPUT_NULL, /* device present, output discarded */
+	OUTPUT_OFF,  /* device absent */
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initramfs;
+	const char *cmdline;
+	unsigned cpus;
+	uint64_t mem_size;
+	enum output_mode serial;
+	const char *serial_path;
+	enum log_level log_level;
+	bool debug_exit;
+	bool show_help;
+	bool show_version;
+};
+
+/*
+ * Parses argv into cfg. On error returns -EINVAL and writes one line naming
+ * the option into err (no trailing newline).
+ */
+int config_parse(struct vm_config *cfg, int argc, char *const argv[],
+		 char *err, size_t errlen);
+
+/* Parses "512M", "2G", "65536", "64K": 0 or -EINVAL (also on overflow). */
+int config_parse_size(const char *s, uint64_t *out);
+
+const char *config_usage(void);
+
+#endif

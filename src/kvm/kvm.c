@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+#include "kvm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct required_cap {
+	long cap;
+	const char *name;
+};
+
+/* Everything cvmm relies on; a missing one is reported by name. */
+static const struct required_cap required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+};
+
+int kvm_check_cap(struct kvm *kvm, long cap)
+{
+	int fd = kvm->vm_fd >= 0 ? kvm->vm_fd : kvm->sys_fd;
+	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+	return r < 0 ? 0 : r;
+}
+
+int kvm_open(struct kvm *kvm)
+{
+	memset(kvm, 0, sizeof(*kvm));
+	kvm->vm_fd = -1;
+	kvm->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm->sys_fd < 0) {
+		int err = errno;
+		log_error("cannot open /dev/kvm: %s%s", strerror(err),
+			  err == ENOENT ? " (is the kvm module loaded?)" :
+			  err == EACCES ? " (no permission: join the kvm group)" : "");
+		return -err;
+	}
+	int version = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		log_error("KVM API version %d, cvmm needs %d", version, KVM_API_VERSION);
+		close(kvm->sys_fd);
+		kvm->sys_fd = -1;
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
+		if (!kvm_check_cap(kvm, required_caps[i].cap)) {
+			log_error("KVM lacks %s, which cvmm needs", required_caps[i].name);
+			close(kvm->sys_fd);
+			kvm->sys_fd = -1;
+			return -ENOTSUP;
+		}
+	}
+	kvm->vcpu_mmap_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+		log_error("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		close(kvm->sys_fd);
+		kvm->sys_fd = -1;
+		return -ENOTSUP;
+	}
+	kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_MAX_VCPUS);
+	if (kvm->max_vcpus <= 0)
+		kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_NR_VCPUS);
+	if (kvm->max_vcpus <= 0)
+		kvm->max_vcpus = 4;
+	return 0;
+}
+
+int kvm_create_vm(struct kvm *kvm)
+{
+	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
+	if (kvm->vm_fd < 0) {
+		int err = errno;
+		log_error("KVM_CREATE_VM: %s", strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+void kvm_close(struct kvm *kvm)
+{
+	if (kvm->vm_fd >= 0)
+		close(kvm->vm_fd);
+	if (kvm->sys_fd >= 0)
+		close(kvm->sys_fd);
+	if (kvm->ram)
+		munmap(kvm->ram, kvm->ram_size);
+	kvm->vm_fd = kvm->sys_fd = -1;
+	kvm->ram = NULL;
+}
+
+int kvm_alloc_ram(struct kvm *kvm, uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		int err = errno;
+		log_error("cannot allocate %llu MiB of guest RAM: %s",
+			  (unsigned long long)(size >> 20), strerror(err));
+		return -err;
+	}
+	/* Guest RAM is never part of a core dump of cvmm. */
+	madvise(p, size, MADV_DONTDUMP);
+	kvm->ram = p;
+	kvm->ram_size = size;
+	return 0;
+}
+
+int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = kvm->next_slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		int err = errno;
+		log_error("KVM_SET_USER_MEMORY_REGION gpa 0x%llx size 0x%llx: %s",
+			  (unsigned long long)gpa, (unsigned long long)size,
+			  strerror(err));
+		return -err;
+	}
+	int ret = guest_mem_add(&kvm->mem, gpa, size, hva);
+	if (ret)
+		return ret;
+	kvm->next_slot++;
+	return 0;
+}
+
+int kvm_irq_line(struct kvm *kvm, uint32_t gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+	if (ioctl(kvm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		return -errno;
+	return 0;
+}
+
+void kvm_irq_line_cb(void *opaque, uint32_t gsi, int level)
+{
+	int ret = kvm_irq_line(opaque, gsi, level);
+	if (ret)
+		log_warn("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(-ret));
+}

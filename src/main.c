@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cvmm: parse the command line, build the VM, run it, exit with its status.
+ * Exit status: the guest's (reset 0, debug-exit V), 1 for a VM failure,
+ * 2 for bad usage.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "term.h"
+#include "vm.h"
+
+/* A closed 0/1/2 must not be reused by /dev/kvm or a disk image. */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+			if (n >= 0 && n != fd)
+				close(n);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t start_ns = vm_now_ns();
+	ensure_std_fds();
+
+	struct vm_config cfg;
+	char err[512];
+	if (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "cvmm: %s\n", err);
+		return 2;
+	}
+	if (cfg.show_help) {
+		fputs(config_usage(), stdout);
+		return 0;
+	}
+	if (cfg.show_version) {
+		printf("cvmm %s\n", CVMM_VERSION);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+	atexit(term_restore);
+	term_install_fatal_handlers();
+
+	struct vm vm;
+	int status = 1;
+	if (vm_build(&vm, &cfg, start_ns) == 0)
+		status = vm_run(&vm);
+	vm_destroy(&vm);
+	return status;
+}

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "arch/x86/e820.h"
+#include "arch/x86/layout.h"
+#include "legacy/debug_exit.h"
+#include "legacy/i8042.h"
+#include "legacy/rtc.h"
+#include "legacy/serial.h"
+#include "log.h"
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* exit_request callback: any thread may ask the VM to end. */
+static void vm_request_exit(void *opaque, int status, const char *why)
+{
+	struct vm *vm = opaque;
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&vm->exit_requested, &expected, true))
+		return;
+	vm->exit_status = status;
+	snprintf(vm->exit_why, sizeof(vm->exit_why), "%s", why);
+	uint64_t one = 1;
+	if (write(vm->exit_efd, &one, sizeof(one)) < 0)
+		log_error("cannot signal the control loop: %s", strerror(errno));
+}
+
+static struct exit_request vm_exit_request(struct vm *vm)
+{
+	return (struct exit_request){ .request = vm_request_exit, .opaque = vm };
+}
+
+static struct irq_line vm_irq_line(struct vm *vm, uint32_t gsi)
+{
+	return (struct irq_line){ .set = kvm_irq_line_cb, .opaque = &vm->kvm, .gsi = gsi };
+}
+
+static int register_pio(struct vm *vm, uint64_t base, uint64_t len,
+			bus_io_fn fn, void *opaque, const char *name)
+{
+	int ret = bus_register(&vm->pio, base, len, fn, opaque, name);
+	if (ret)
+		log_error("cannot place %s at port 0x%llx: %s", name,
+			  (unsigned long long)base, strerror(-ret));
+	return ret;
+}
+
+static int open_serial_output(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	switch (cfg->serial) {
+	case OUTPUT_TTY:
+		vm->serial_out_fd = STDOUT_FILENO;
+		vm->stdin_forward = true;
+		return 0;
+	case OUTPUT_FILE:
+		vm->serial_out_fd = open(cfg->serial_path,
+					 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (vm->serial_out_fd < 0) {
+			int err = errno;
+			log_error("--serial file=%s: %s", cfg->serial_path, strerror(err));
+			return -err;
+		}
+		vm->serial_out_owned = true;
+		return 0;
+	case OUTPUT_NULL:
+	case OUTPUT_OFF:
+		vm->serial_out_fd = -1;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The legacy PC devices, each on its fixed ports. */
+static int build_legacy_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int ret;
+
+	if (cfg->serial != OUTPUT_OFF) {
+		ret = open_serial_output(vm);
+		if (ret)
+			return ret;
+		ret = serial_create(&vm->serial, vm->serial_out_fd,
+				    vm_irq_line(vm, COM1_IRQ), vm->rx_ready_efd);
+		ret = ret ?: register_pio(vm, COM1_PORT, SERIAL_NR_PORTS, serial_io,
+					  vm->serial, "serial (COM1)");
+		if (ret)
+			return ret;
+	}
+
+	ret = i8042_create(&vm->i8042, vm_exit_request(vm), vm_irq_line(vm, 1),
+			   vm_irq_line(vm, 12));
+	ret = ret ?: register_pio(vm, I8042_DATA_PORT, 1, i8042_data_io, vm->i8042,
+				  "i8042 data");
+	ret = ret ?: register_pio(vm, I8042_CMD_PORT, 1, i8042_cmd_io, vm->i8042,
+				  "i8042 command");
+	if (ret)
+		return ret;
+
+	struct ram_layout l;
+	x86_ram_layout(cfg->mem_size, &l);
+	ret = rtc_create(&vm->rtc, l.low_size, l.high_size);
+	ret = ret ?: register_pio(vm, RTC_PORT, 2, rtc_io, vm->rtc, "CMOS RTC");
+	if (ret)
+		return ret;
+
+	if (cfg->debug_exit) {
+		ret = debug_exit_create(&vm->debug_exit, vm_exit_request(vm));
+		ret = ret ?: register_pio(vm, DEBUG_EXIT_PORT, 1, debug_exit_io,
+					  vm->debug_exit, "debug-exit");
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int build_vcpus(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	if ((int)cfg->cpus > vm->kvm.max_vcpus) {
+		log_error("--cpus boot=%u: KVM supports at most %d vCPUs", cfg->cpus,
+			  vm->kvm.max_vcpus);
+		return -EINVAL;
+	}
+	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->cpus; i++) {
+		int ret = vcpu_create(&vm->vcpus[i], &vm->kvm, i, &vm->pio, &vm->mmio,
+				      vm_exit_request(vm));
+		if (ret)
+			return ret;
+		vm->nvcpus++;
+		ret = arch_vcpu_init(&vm->kvm, vm->vcpus[i].fd, i, cfg->cpus);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->start_ns = start_ns;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	vm->serial_out_fd = -1;
+	vm->epoll_fd = vm->signal_fd = -1;
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->rx_ready_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0 || vm->rx_ready_efd < 0)
+		return -errno;
+
+	int ret = bus_init(&vm->pio, "pio");
+	ret = ret ?: bus_init(&vm->mmio, "mmio");
+	ret = ret ?: vcpu_signal_init();
+	ret = ret ?: kvm_open(&vm->kvm);
+	ret = ret ?: kvm_create_vm(&vm->kvm);
+	ret = ret ?: arch_vm_init(&vm->kvm, cfg);
+	ret = ret ?: build_legacy_devices(vm);
+	ret = ret ?: build_vcpus(vm);
+	ret = ret ?: arch_load_guest(&vm->kvm, cfg, vm->vcpus[0].fd);
+	return ret;
+}
+
+static int epoll_add(struct vm *vm, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	if (epoll_ctl(vm->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void watch_stdin(struct vm *vm, bool on)
+{
+	if (on == vm->stdin_watched)
+		return;
+	if (on) {
+		if (epoll_add(vm, STDIN_FILENO) == 0)
+			vm->stdin_watched = true;
+	} else {
+		epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+		vm->stdin_watched = false;
+	}
+}
+
+static int setup_control_loop(struct vm *vm)
+{
+	vm->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (vm->epoll_fd < 0)
+		return -errno;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0)
+		return -errno;
+	int ret = epoll_add(vm, vm->exit_efd);
+	ret = ret ?: epoll_add(vm, vm->signal_fd);
+	ret = ret ?: epoll_add(vm, vm->rx_ready_efd);
+	if (ret)
+		return ret;
+	if (vm->stdin_forward && vm->serial) {
+		if (isatty(STDIN_FILENO)) {
+			if (term_raw_enter(STDIN_FILENO) == 0)
+				vm->term_raw = true;
+		}
+		watch_stdin(vm, true);
+		if (!vm->stdin_watched)
+			log_debug("stdin cannot be polled; guest serial input is off");
+	}
+	return 0;
+}
+
+/* Moves what stdin has into the UART, as much as its buffer takes. */
+static void forward_stdin(struct vm *vm)
+{
+	uint8_t buf[256];
+	size_t space = serial_rx_space(vm->serial);
+	if (space == 0) {
+		/* Resume when the guest drains the UART (rx_ready_efd). */
+		watch_stdin(vm, false);
+		return;
+	}
+	ssize_t n = read(STDIN_FILENO, buf, space < sizeof(buf) ? space : sizeof(buf));
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			watch_stdin(vm, false);
+		return;
+	}
+	if (n == 0) {
+		/* EOF: the guest keeps running, it just gets no more input. */
+		watch_stdin(vm, false);
+		vm->stdin_forward = false;
+		return;
+	}
+	size_t len = (size_t)n;
+	if (vm->term_raw) {
+		bool quit = false;
+		len = term_escape_filter(&vm->escape, buf, len, &quit);
+		if (quit) {
+			vm_request_exit(vm, 0, "quit from the console (Ctrl-A x)");
+			return;
+		}
+	}
+	serial_receive(vm->serial, buf, len);
+}
+
+static void handle_signal(struct vm *vm)
+{
+	struct signalfd_siginfo si;
+	while (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			continue;
+		log_info("signal %u: stopping the VM", si.ssi_signo);
+		vm_request_exit(vm, 0, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	}
+}
+
+static void stop_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_stop(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
+int vm_run(struct vm *vm)
+{
+	/* Signals are taken by the control loop (signalfd), not by threads. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	int ret = setup_control_loop(vm);
+	if (ret) {
+		log_error("control loop setup: %s", strerror(-ret));
+		return 1;
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			stop_vcpus(vm);
+			return 1;
+		}
+	}
+
+	while (!atomic_load(&vm->exit_requested)) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(vm->epoll_fd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			vm_request_exit(vm, 1, "control loop failure");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			uint64_t v;
+			if (fd == vm->exit_efd) {
+				continue;
+			} else if (fd == vm->signal_fd) {
+				handle_signal(vm);
+			} else if (fd == vm->rx_ready_efd) {
+				if (read(vm->rx_ready_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_debug("rx_ready read: %s", strerror(errno));
+				if (vm->stdin_forward)
+					watch_stdin(vm, true);
+			} else if (fd == STDIN_FILENO) {
+				forward_stdin(vm);
+			}
+		}
+	}
+
+	stop_vcpus(vm);
+	if (vm->term_raw) {
+		term_restore();
+		vm->term_raw = false;
+	}
+	uint64_t first = vm->nvcpus ? vm->vcpus[0].first_run_ns : 0;
+	log_info("VM exit (%s), status %d; first guest entry %.3f ms, exit %.3f ms after start",
+		 vm->exit_why, vm->exit_status,
+		 first ? (double)(first - vm->start_ns) / 1e6 : 0.0,
+		 (double)(vm_now_ns() - vm->start_ns) / 1e6);
+	return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	stop_vcpus(vm);
+	if (vm->term_raw)
+		term_restore();
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nvcpus = 0;
+	if (vm->serial)
+		serial_destroy(vm->serial);
+	if (vm->i8042)
+		i8042_destroy(vm->i8042);
+	if (vm->rtc)
+		rtc_destroy(vm->rtc);
+	if (vm->debug_exit)
+		debug_exit_destroy(vm->debug_exit);
+	if (vm->serial_out_owned)
+		close(vm->serial_out_fd);
+	kvm_close(&vm->kvm);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	if (vm->epoll_fd >= 0)
+		close(vm->epoll_fd);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	if (vm->exit_efd >= 0)
+		close(vm->exit_efd);
+	if (vm->rx_ready_efd >= 0)
+		close(vm->rx_ready_efd);
+}

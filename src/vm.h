@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM: the one place where a machine is put together (vm_build lists
+ * every device in wiring order), started, run from the control loop and torn
+ * down.
+ */
+#ifndef CVMM_VM_H
+#define CVMM_VM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "config.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "term.h"
+
+struct serial;
+struct i8042;
+struct rtc;
+struct debug_exit;
+
+struct vm {
+	const struct vm_config *cfg;
+	struct kvm kvm;
+	struct bus pio;
+	struct bus mmio;
+	struct vcpu *vcpus;
+	unsigned nvcpus;
+
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct rtc *rtc;
+	struct debug_exit *debug_exit;
+	int serial_out_fd; /* owned when the serial writes to a file */
+	bool serial_out_owned;
+
+	/* Exit requests from any thread: first one wins. */
+	int exit_efd;
+	atomic_bool exit_requested;
+	int exit_status;
+	char exit_why[96];
+
+	/* Control loop. */
+	int epoll_fd;
+	int signal_fd;
+	int rx_ready_efd; /* the serial signals it when RX space frees up */
+	bool stdin_forward; /* serial tty: stdin goes to the UART */
+	bool stdin_watched; /* stdin currently in the epoll set */
+	bool term_raw;
+	struct term_escape escape;
+
+	uint64_t start_ns; /* process start, for the boot-time log */
+};
+
+uint64_t vm_now_ns(void);
+
+/* Builds the whole VM from a validated config: 0 or -errno (logged). */
+int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns);
+/* Starts the vCPUs and runs the control loop; returns the exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Runs each cmocka unit-test binary given; prints a closing summary line and
+# exits non-zero if any failed.
+pass=0
+fail=0
+for t in "$@"; do
+	if "$t"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $t"; fi
+done
+echo "unit: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
