@@ -94,17 +94,24 @@ bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len,
 {
 	if (!is_write)
 		memset(data, 0xff, len);
+	/*
+	 * Look the range up under the lock, call the device without it: a
+	 * handler may then move ranges (a BAR write through ECAM re-registers
+	 * on this very bus). Devices live as long as the VM, so a handler
+	 * stays valid after its range moves.
+	 */
+	struct bus_range hit = { 0 };
 	pthread_rwlock_rdlock(&bus->lock);
 	size_t pos = upper_bound(bus, addr);
-	bool handled = false;
 	if (pos > 0) {
 		const struct bus_range *r = &bus->ranges[pos - 1];
 		uint64_t off = addr - r->base;
-		if (off < r->len && len <= r->len - off) {
-			r->fn(r->opaque, off, data, len, is_write);
-			handled = true;
-		}
+		if (off < r->len && len <= r->len - off)
+			hit = *r;
 	}
 	pthread_rwlock_unlock(&bus->lock);
-	return handled;
+	if (!hit.fn)
+		return false;
+	hit.fn(hit.opaque, addr - hit.base, data, len, is_write);
+	return true;
 }

@@ -5,6 +5,7 @@
  * 2 for bad usage.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg.log_level);
+	/* A closed serial reader gives EPIPE, not death. */
+	signal(SIGPIPE, SIG_IGN);
 	atexit(term_restore);
 	term_install_fatal_handlers();
 
