@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,15 @@ static const char usage_text[] =
 	"  --memory size=SIZE         guest RAM, K/M/G suffix (default 512M)\n"
 	"  --serial tty|file=PATH|null|off\n"
 	"                             COM1 8250 UART backend (default tty)\n"
+	"  --console tty|file=PATH|null|off\n"
+	"                             virtio-console (hvc0) backend (default off)\n"
+	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME]\n"
+	"                             virtio-blk disk (repeatable, up to 8)\n"
+	"  --net [tap=NAME][,mac=MAC][,ip=IPv4,mask=MASK]\n"
+	"                             virtio-net on a tap (repeatable, up to 4);\n"
+	"                             without tap= cvmm creates one; ip/mask\n"
+	"                             configure and bring up the host side\n"
+	"  --rng [src=PATH]           virtio-rng (default source: getrandom)\n"
 	"  --log-level error|warn|info|debug  (default warn)\n"
 	"  --debug-exit               a guest write of V to port 0xf4 exits with V\n"
 	"  --help, --version\n"
@@ -159,6 +169,128 @@ static int memory_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return 0;
 }
 
+static int parse_onoff(const char *opt, const char *key, const char *val,
+		       bool *out, char *err, size_t errlen)
+{
+	if (strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
+		*out = true;
+	else if (strcmp(val, "off") == 0 || strcmp(val, "false") == 0)
+		*out = false;
+	else
+		return fail(err, errlen, "--%s: %s=%s: expected on or off", opt, key, val);
+	return 0;
+}
+
+/* Values of key=value lists are copied here so that they outlive parsing. */
+static const char *keep(struct vm_config *cfg, const char *val)
+{
+	size_t n = strlen(val) + 1;
+	if (cfg->strings_used + n > sizeof(cfg->strings))
+		return NULL;
+	char *p = cfg->strings + cfg->strings_used;
+	memcpy(p, val, n);
+	cfg->strings_used += n;
+	return p;
+}
+
+static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
+		   const char *val, char *err, size_t errlen)
+{
+	struct disk_config *d = &cfg->disks[cfg->ndisks];
+	if (strcmp(key, "path") == 0) {
+		if (!*val)
+			return fail(err, errlen, "--%s: path= is empty", opt);
+		d->path = keep(cfg, val);
+	} else if (strcmp(key, "readonly") == 0) {
+		return parse_onoff(opt, key, val, &d->readonly, err, errlen);
+	} else if (strcmp(key, "direct") == 0) {
+		return parse_onoff(opt, key, val, &d->direct, err, errlen);
+	} else if (strcmp(key, "id") == 0) {
+		if (!*val || strlen(val) > 20)
+			return fail(err, errlen, "--%s: id=%s: 1 to 20 characters", opt, val);
+		d->id = keep(cfg, val);
+	} else {
+		return fail(err, errlen,
+			    "--%s: unknown key '%s' (expected path, readonly, direct, id)",
+			    opt, key);
+	}
+	if ((strcmp(key, "path") == 0 && !d->path) || (strcmp(key, "id") == 0 && !d->id))
+		return fail(err, errlen, "--%s: option values too long", opt);
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &tail) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	/* A multicast address cannot be a NIC's. */
+	if (mac[0] & 1)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_ipv4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*out = a.s_addr;
+	return 0;
+}
+
+static int net_kv(struct vm_config *cfg, const char *opt, const char *key,
+		  const char *val, char *err, size_t errlen)
+{
+	struct net_config *n = &cfg->nets[cfg->nnets];
+	if (strcmp(key, "tap") == 0) {
+		if (!*val || strlen(val) >= 16)
+			return fail(err, errlen, "--%s: tap=%s: 1 to 15 characters", opt, val);
+		n->tap = keep(cfg, val);
+		if (!n->tap)
+			return fail(err, errlen, "--%s: option values too long", opt);
+	} else if (strcmp(key, "mac") == 0) {
+		if (parse_mac(val, n->mac))
+			return fail(err, errlen,
+				    "--%s: mac=%s: expected a unicast xx:xx:xx:xx:xx:xx", opt, val);
+		n->has_mac = true;
+	} else if (strcmp(key, "ip") == 0) {
+		if (parse_ipv4(val, &n->ip))
+			return fail(err, errlen, "--%s: ip=%s: not an IPv4 address", opt, val);
+		n->has_ip = true;
+	} else if (strcmp(key, "mask") == 0) {
+		uint32_t m;
+		if (parse_ipv4(val, &m))
+			return fail(err, errlen, "--%s: mask=%s: not an IPv4 netmask", opt, val);
+		uint32_t h = ntohl(m);
+		if (h & (~h >> 1))
+			return fail(err, errlen, "--%s: mask=%s: not a contiguous netmask", opt, val);
+		n->mask = m;
+		n->has_mask = true;
+	} else {
+		return fail(err, errlen,
+			    "--%s: unknown key '%s' (expected tap, mac, ip, mask)", opt, key);
+	}
+	return 0;
+}
+
+static int rng_kv(struct vm_config *cfg, const char *opt, const char *key,
+		  const char *val, char *err, size_t errlen)
+{
+	if (strcmp(key, "src") != 0)
+		return fail(err, errlen, "--%s: unknown key '%s' (expected src=PATH)", opt, key);
+	if (!*val)
+		return fail(err, errlen, "--%s: src= is empty", opt);
+	cfg->rng.src = keep(cfg, val);
+	if (!cfg->rng.src)
+		return fail(err, errlen, "--%s: option values too long", opt);
+	return 0;
+}
+
 static int parse_output(const char *opt, const char *arg, enum output_mode *mode,
 			const char **path, char *err, size_t errlen)
 {
@@ -188,6 +320,10 @@ enum opt_id {
 	OPT_MEMORY,
 	OPT_SERIAL,
 	OPT_LOG_LEVEL,
+	OPT_CONSOLE,
+	OPT_DISK,
+	OPT_NET,
+	OPT_RNG,
 	OPT_DEBUG_EXIT,
 	OPT_HELP,
 	OPT_VERSION,
@@ -201,6 +337,10 @@ static const struct option long_opts[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", optional_argument, NULL, OPT_NET },
+	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -215,6 +355,7 @@ static void config_defaults(struct vm_config *cfg)
 	cfg->mem_size = 512ULL << 20;
 	cfg->serial = OUTPUT_TTY;
 	cfg->log_level = LOG_WARN;
+	cfg->console = OUTPUT_OFF;
 }
 
 int config_parse(struct vm_config *cfg, int argc, char *const argv[],
@@ -231,6 +372,11 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 		if (c == -1)
 			break;
 		const char *name = longidx >= 0 ? long_opts[longidx].name : "";
+		/* "--net tap=x" as well as "--net=tap=x": an optional value may
+		 * follow as the next word when it does not look like an option. */
+		if ((c == OPT_NET || c == OPT_RNG) && !optarg && optind < argc &&
+		    argv[optind][0] != '-')
+			optarg = argv[optind++];
 		switch (c) {
 		case OPT_KERNEL:
 			if (!*optarg)
@@ -260,6 +406,32 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 				return fail(err, errlen,
 					    "--log-level: '%s': expected error, warn, info or debug",
 					    optarg);
+			break;
+		case OPT_CONSOLE:
+			ret = parse_output(name, optarg, &cfg->console,
+					   &cfg->console_path, err, errlen);
+			break;
+		case OPT_DISK:
+			if (cfg->ndisks == CVMM_MAX_DISKS)
+				return fail(err, errlen, "--disk: at most %d disks", CVMM_MAX_DISKS);
+			ret = parse_kv_list(cfg, name, optarg, disk_kv, err, errlen);
+			if (!ret && !cfg->disks[cfg->ndisks].path)
+				return fail(err, errlen, "--disk: path= is required");
+			cfg->ndisks++;
+			break;
+		case OPT_NET:
+			if (cfg->nnets == CVMM_MAX_NETS)
+				return fail(err, errlen, "--net: at most %d interfaces", CVMM_MAX_NETS);
+			if (optarg)
+				ret = parse_kv_list(cfg, name, optarg, net_kv, err, errlen);
+			if (!ret && cfg->nets[cfg->nnets].has_ip != cfg->nets[cfg->nnets].has_mask)
+				return fail(err, errlen, "--net: ip= and mask= go together");
+			cfg->nnets++;
+			break;
+		case OPT_RNG:
+			cfg->rng.enabled = true;
+			if (optarg)
+				ret = parse_kv_list(cfg, name, optarg, rng_kv, err, errlen);
 			break;
 		case OPT_DEBUG_EXIT:
 			cfg->debug_exit = true;
@@ -292,6 +464,18 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 		return 0;
 	if (!cfg->kernel)
 		return fail(err, errlen, "--kernel: required (see --help)");
+	if (cfg->serial == OUTPUT_TTY && cfg->console == OUTPUT_TTY)
+		return fail(err, errlen,
+			    "--console tty: the tty already belongs to --serial (use --serial off or another backend)");
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		for (unsigned j = i + 1; j < cfg->ndisks; j++)
+			if (strcmp(cfg->disks[i].path, cfg->disks[j].path) == 0)
+				return fail(err, errlen, "--disk: %s given twice", cfg->disks[i].path);
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		for (unsigned j = i + 1; j < cfg->nnets; j++)
+			if (cfg->nets[i].tap && cfg->nets[j].tap &&
+			    strcmp(cfg->nets[i].tap, cfg->nets[j].tap) == 0)
+				return fail(err, errlen, "--net: tap %s given twice", cfg->nets[i].tap);
 	if (strlen(cfg->cmdline) >= 65535)
 		return fail(err, errlen, "--cmdline: longer than 65534 bytes");
 	return 0;

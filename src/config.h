@@ -25,6 +25,31 @@ enum output_mode {
 	OUTPUT_OFF,  /* device absent */
 };
 
+#define CVMM_MAX_DISKS 8
+#define CVMM_MAX_NETS 4
+
+struct disk_config {
+	const char *path;
+	const char *id; /* virtio-blk serial (GET_ID), default "disk<N>" */
+	bool readonly;
+	bool direct; /* O_DIRECT */
+};
+
+struct net_config {
+	const char *tap; /* interface name; NULL: cvmm creates one */
+	uint8_t mac[6];
+	bool has_mac;    /* else a random locally administered MAC */
+	bool has_ip;     /* configure the host side of the tap */
+	bool has_mask;
+	uint32_t ip;     /* network byte order */
+	uint32_t mask;   /* network byte order */
+};
+
+struct rng_config {
+	bool enabled;
+	const char *src; /* NULL: getrandom() */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initramfs;
@@ -33,10 +58,20 @@ struct vm_config {
 	uint64_t mem_size;
 	enum output_mode serial;
 	const char *serial_path;
+	enum output_mode console; /* virtio-console; OUTPUT_OFF when absent */
+	const char *console_path;
+	struct disk_config disks[CVMM_MAX_DISKS];
+	unsigned ndisks;
+	struct net_config nets[CVMM_MAX_NETS];
+	unsigned nnets;
+	struct rng_config rng;
 	enum log_level log_level;
 	bool debug_exit;
 	bool show_help;
 	bool show_version;
+	/* Storage for values parsed out of key=value lists. */
+	char strings[8192];
+	size_t strings_used;
 };
 
 /*

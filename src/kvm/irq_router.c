@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+#include "kvm/irq_router.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "log.h"
+
+/*
+ * With kvm == NULL (unit tests of PCI and virtio transports) the router
+ * keeps its table and counts commits but makes no ioctl.
+ */
+static int commit_locked(struct irq_router *r)
+{
+	r->commits++;
+	if (!r->kvm)
+		return 0;
+	size_t sz = sizeof(struct kvm_irq_routing) +
+		    r->count * sizeof(struct kvm_irq_routing_entry);
+	struct kvm_irq_routing *table = calloc(1, sz);
+	if (!table)
+		return -ENOMEM;
+	table->nr = r->count;
+	memcpy(table->entries, r->entries, r->count * sizeof(r->entries[0]));
+	int ret = 0;
+	if (ioctl(r->kvm->vm_fd, KVM_SET_GSI_ROUTING, table) < 0) {
+		ret = -errno;
+		log_error("KVM_SET_GSI_ROUTING (%u routes): %s", r->count, strerror(-ret));
+	}
+	free(table);
+	return ret;
+}
+
+static void add_irqchip_route(struct irq_router *r, uint32_t gsi,
+			      uint32_t chip, uint32_t pin)
+{
+	struct kvm_irq_routing_entry *e = &r->entries[r->count++];
+	memset(e, 0, sizeof(*e));
+	e->gsi = gsi;
+	e->type = KVM_IRQ_ROUTING_IRQCHIP;
+	e->u.irqchip.irqchip = chip;
+	e->u.irqchip.pin = pin;
+}
+
+int irq_router_init(struct irq_router *r, struct kvm *kvm)
+{
+	memset(r, 0, sizeof(*r));
+	r->kvm = kvm;
+	pthread_mutex_init(&r->lock, NULL);
+	/* KVM's default routing, which SET_GSI_ROUTING would otherwise drop:
+	 * GSI 0-15 to the PICs (2 is the cascade), GSI 0-23 to the IOAPIC. */
+	for (uint32_t gsi = 0; gsi < 16; gsi++) {
+		if (gsi == 2)
+			continue;
+		add_irqchip_route(r, gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+					       KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
+	}
+	for (uint32_t gsi = 0; gsi < IRQ_LEGACY_GSIS; gsi++)
+		add_irqchip_route(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
+	r->next_msi_gsi = IRQ_MSI_GSI_BASE;
+	pthread_mutex_lock(&r->lock);
+	int ret = commit_locked(r);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void irq_router_destroy(struct irq_router *r)
+{
+	pthread_mutex_destroy(&r->lock);
+}
+
+static struct kvm_irq_routing_entry *find_msi(struct irq_router *r, uint32_t gsi)
+{
+	for (unsigned i = 0; i < r->count; i++)
+		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
+			return &r->entries[i];
+	return NULL;
+}
+
+int irq_router_alloc_msi(struct irq_router *r, uint32_t *gsi)
+{
+	int ret = 0;
+	pthread_mutex_lock(&r->lock);
+	if (r->count == IRQ_ROUTER_MAX_ROUTES) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	struct kvm_irq_routing_entry *e = &r->entries[r->count++];
+	memset(e, 0, sizeof(*e));
+	e->gsi = r->next_msi_gsi++;
+	e->type = KVM_IRQ_ROUTING_MSI;
+	*gsi = e->gsi;
+	ret = commit_locked(r);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int irq_router_set_msi(struct irq_router *r, uint32_t gsi, uint64_t addr,
+		       uint32_t data)
+{
+	int ret = -ENOENT;
+	pthread_mutex_lock(&r->lock);
+	struct kvm_irq_routing_entry *e = find_msi(r, gsi);
+	if (e) {
+		if (e->u.msi.address_lo == (uint32_t)addr &&
+		    e->u.msi.address_hi == (uint32_t)(addr >> 32) &&
+		    e->u.msi.data == data) {
+			ret = 0;
+		} else {
+			e->u.msi.address_lo = (uint32_t)addr;
+			e->u.msi.address_hi = (uint32_t)(addr >> 32);
+			e->u.msi.data = data;
+			ret = commit_locked(r);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign)
+{
+	if (!kvm)
+		return 0;
+	struct kvm_irqfd req = {
+		.fd = (uint32_t)fd,
+		.gsi = gsi,
+		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+	if (ioctl(kvm->vm_fd, KVM_IRQFD, &req) < 0) {
+		int err = errno;
+		log_error("KVM_IRQFD gsi %u %s: %s", gsi, assign ? "assign" : "deassign",
+			  strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+int kvm_ioeventfd(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,
+		  bool pio, bool assign)
+{
+	if (!kvm)
+		return 0;
+	struct kvm_ioeventfd req = {
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+	if (ioctl(kvm->vm_fd, KVM_IOEVENTFD, &req) < 0) {
+		int err = errno;
+		log_error("KVM_IOEVENTFD 0x%llx len %u %s: %s", (unsigned long long)addr,
+			  len, assign ? "assign" : "deassign", strerror(err));
+		return -err;
+	}
+	return 0;
+}

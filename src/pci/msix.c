@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+#include "pci/msix.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MSIX_CTRL_MASKED 1u
+
+static uint16_t msg_ctrl(const struct msix *m)
+{
+	return (uint16_t)pci_cfg_read(m->dev, m->cap_off + PCI_MSIX_FLAGS, 2);
+}
+
+bool msix_enabled(struct msix *m)
+{
+	return msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE;
+}
+
+static bool fn_masked(const struct msix *m)
+{
+	return msg_ctrl(m) & PCI_MSIX_FLAGS_MASKALL;
+}
+
+static void fire(struct msix *m, unsigned v)
+{
+	uint64_t one = 1;
+	if (write(m->vec[v].irqfd, &one, sizeof(one)) != sizeof(one))
+		log_error("%s: MSI-X vector %u: irqfd write failed", m->dev->name, v);
+}
+
+/* Delivers pending vectors that are no longer masked. Lock held. */
+static void deliver_pending(struct msix *m)
+{
+	if (!(msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE) || fn_masked(m) || !m->pba)
+		return;
+	for (unsigned v = 0; v < m->nvec; v++) {
+		if ((m->pba >> v & 1) && !(m->vec[v].ctrl & MSIX_CTRL_MASKED)) {
+			m->pba &= ~(1ULL << v);
+			fire(m, v);
+		}
+	}
+}
+
+int msix_init(struct msix *m, struct pci_device *dev, struct irq_router *router,
+	      unsigned nvec, unsigned bar, uint32_t table_off, uint32_t pba_off)
+{
+	if (nvec == 0 || nvec > MSIX_MAX_VECTORS || bar >= PCI_NUM_BARS ||
+	    (table_off & 7) || (pba_off & 7))
+		return -EINVAL;
+	memset(m, 0, sizeof(*m));
+	m->dev = dev;
+	m->router = router;
+	m->nvec = nvec;
+	m->bar = bar;
+	m->table_off = table_off;
+	m->pba_off = pba_off;
+	for (unsigned v = 0; v < nvec; v++)
+		m->vec[v].irqfd = -1;
+	pthread_mutex_init(&m->lock, NULL);
+
+	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0 };
+	uint16_t ctrl = (uint16_t)(nvec - 1);
+	uint32_t table = table_off | bar, pba = pba_off | bar;
+	memcpy(&cap[2], &ctrl, 2);
+	memcpy(&cap[4], &table, 4);
+	memcpy(&cap[8], &pba, 4);
+	int off = pci_device_add_cap(dev, cap, sizeof(cap));
+	if (off < 0)
+		return off;
+	m->cap_off = (unsigned)off;
+	/* Only Enable and Function Mask are writable. */
+	pci_config_writable(dev, m->cap_off + PCI_MSIX_FLAGS + 1, 1,
+			    (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
+
+	for (unsigned v = 0; v < nvec; v++) {
+		struct msix_vector *mv = &m->vec[v];
+		mv->ctrl = MSIX_CTRL_MASKED; /* all vectors start masked */
+		mv->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (mv->irqfd < 0)
+			return -errno;
+		int ret = irq_router_alloc_msi(router, &mv->gsi);
+		ret = ret ?: kvm_irqfd(router->kvm, mv->irqfd, mv->gsi, true);
+		if (ret)
+			return ret;
+		mv->routed = true;
+	}
+	return 0;
+}
+
+void msix_destroy(struct msix *m)
+{
+	for (unsigned v = 0; v < m->nvec; v++) {
+		struct msix_vector *mv = &m->vec[v];
+		if (mv->routed)
+			kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi, false);
+		if (mv->irqfd >= 0)
+			close(mv->irqfd);
+		mv->irqfd = -1;
+		mv->routed = false;
+	}
+	pthread_mutex_destroy(&m->lock);
+}
+
+void msix_config_write(struct msix *m, uint32_t off, uint32_t len)
+{
+	if (off + len <= m->cap_off + PCI_MSIX_FLAGS ||
+	    off > m->cap_off + PCI_MSIX_FLAGS + 1)
+		return;
+	pthread_mutex_lock(&m->lock);
+	deliver_pending(m);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void table_write(struct msix *m, unsigned v, unsigned word, uint32_t val)
+{
+	struct msix_vector *mv = &m->vec[v];
+	switch (word) {
+	case 0: mv->addr_lo = val & ~3u; break;
+	case 1: mv->addr_hi = val; break;
+	case 2: mv->data = val; break;
+	case 3: mv->ctrl = val & MSIX_CTRL_MASKED; break;
+	}
+	if (word < 3) {
+		uint64_t addr = (uint64_t)mv->addr_hi << 32 | mv->addr_lo;
+		int ret = irq_router_set_msi(m->router, mv->gsi, addr, mv->data);
+		if (ret)
+			log_warn("%s: MSI-X vector %u route: %s", m->dev->name, v,
+				 strerror(-ret));
+	} else {
+		deliver_pending(m);
+	}
+}
+
+bool msix_bar_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
+		     bool is_write)
+{
+	uint64_t table_end = m->table_off + (uint64_t)m->nvec * MSIX_ENTRY_SIZE;
+	uint64_t pba_end = m->pba_off + 8ULL * ((m->nvec + 63) / 64);
+	if (off >= m->table_off && off < table_end) {
+		uint64_t rel = off - m->table_off;
+		/* Dword or qword accesses, naturally aligned (spec 6.8.2). */
+		if ((len != 4 && len != 8) || (rel & (len - 1)) || rel + len > table_end - m->table_off) {
+			if (!is_write)
+				memset(data, 0xff, len);
+			return true;
+		}
+		pthread_mutex_lock(&m->lock);
+		for (uint32_t done = 0; done < len; done += 4) {
+			unsigned v = (unsigned)((rel + done) / MSIX_ENTRY_SIZE);
+			unsigned word = (unsigned)(((rel + done) % MSIX_ENTRY_SIZE) / 4);
+			uint32_t val;
+			if (is_write) {
+				memcpy(&val, data + done, 4);
+				table_write(m, v, word, val);
+			} else {
+				val = word == 0 ? m->vec[v].addr_lo : word == 1 ? m->vec[v].addr_hi :
+				      word == 2 ? m->vec[v].data : m->vec[v].ctrl;
+				memcpy(data + done, &val, 4);
+			}
+		}
+		pthread_mutex_unlock(&m->lock);
+		return true;
+	}
+	if (off >= m->pba_off && off < pba_end) {
+		/* The PBA is read-only. */
+		if (!is_write) {
+			uint64_t rel = off - m->pba_off;
+			pthread_mutex_lock(&m->lock);
+			uint64_t pba = m->pba;
+			pthread_mutex_unlock(&m->lock);
+			for (uint32_t i = 0; i < len; i++) {
+				uint64_t byte = rel + i;
+				data[i] = byte < 8 ? (uint8_t)(pba >> (8 * byte)) : 0;
+			}
+		}
+		return true;
+	}
+	return false;
+}
+
+int msix_notify(struct msix *m, unsigned vector)
+{
+	if (vector >= m->nvec)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	if (!(msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE) || fn_masked(m) ||
+	    (m->vec[vector].ctrl & MSIX_CTRL_MASKED))
+		m->pba |= 1ULL << vector;
+	else
+		fire(m, vector);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}

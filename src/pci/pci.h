@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PCI bus 0: a host bridge and up to 31 devices, configuration access
+ * through ports 0xCF8/0xCFC and through ECAM (MMIO), BARs placed by the
+ * address allocator and re-mapped on the buses when the guest moves them.
+ *
+ * A device is a struct pci_device embedded in the device's own state: its
+ * 4 KiB config space with per-byte write masks and write-1-to-clear masks,
+ * its BARs and a small ops table.
+ */
+#ifndef CVMM_PCI_PCI_H
+#define CVMM_PCI_PCI_H
+
+#include <linux/pci_regs.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "bus.h"
+#include "irq.h"
+
+#define PCI_MAX_SLOTS 32
+#define PCI_CFG_SIZE 4096
+#define PCI_NUM_BARS 6
+
+enum pci_bar_type {
+	PCI_BAR_NONE = 0,
+	PCI_BAR_IO,
+	PCI_BAR_MEM32,
+	PCI_BAR_MEM64, /* takes this BAR and the next */
+};
+
+struct pci_bar {
+	enum pci_bar_type type;
+	bool prefetchable;
+	uint64_t size; /* power of two */
+	uint64_t addr; /* current guest address (0: unassigned) */
+	bool mapped;   /* registered on its bus right now */
+	bus_io_fn fn;
+	void *opaque;
+};
+
+struct pci_device;
+
+struct pci_device_ops {
+	/* After the bus applied a config write at [off, off+len). Optional. */
+	void (*config_write)(struct pci_device *dev, uint32_t off, uint32_t len);
+	/* A BAR was (un)mapped or moved: old/new 0 when unmapped. Optional. */
+	void (*bar_moved)(struct pci_device *dev, unsigned bar, uint64_t old_addr,
+			  uint64_t new_addr);
+};
+
+struct pci_bus;
+
+struct pci_device {
+	uint8_t config[PCI_CFG_SIZE];
+	uint8_t wmask[PCI_CFG_SIZE];
+	uint8_t w1cmask[PCI_CFG_SIZE];
+	struct pci_bar bars[PCI_NUM_BARS];
+	const struct pci_device_ops *ops;
+	const char *name;
+	struct pci_bus *bus;
+	unsigned slot;
+	uint8_t last_cap; /* offset of the last capability (0: none) */
+	uint16_t cap_end; /* first free byte after the capabilities */
+	struct irq_line intx; /* INTA#, assigned by the bus */
+	bool intx_level;
+};
+
+struct pci_bus {
+	struct pci_device *slots[PCI_MAX_SLOTS];
+	struct pci_device host_bridge;
+	struct bus *pio;
+	struct bus *mmio;
+	struct addr_alloc *pio_alloc;
+	struct addr_alloc *mmio32_alloc;
+	struct addr_alloc *mmio64_alloc;
+	/* Assigns the INTx GSI of a new device (the builder's allocator). */
+	struct irq_line (*intx_for_slot)(void *opaque, unsigned slot);
+	void *intx_opaque;
+	uint32_t cf8; /* CONFIG_ADDRESS latch */
+	pthread_mutex_t lock;
+	uint64_t ecam_base;
+};
+
+/* Config space initialisation: header type 0, ids, class (24-bit). */
+void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
+		     uint16_t device, uint32_t class_code, uint8_t revision,
+		     uint16_t subsys_vendor, uint16_t subsys_id,
+		     const struct pci_device_ops *ops);
+/* Declares BAR `idx`; a MEM64 BAR also uses idx+1. Size: power of 2. */
+int pci_device_set_bar(struct pci_device *dev, unsigned idx,
+		       enum pci_bar_type type, bool prefetchable, uint64_t size,
+		       bus_io_fn fn, void *opaque);
+/*
+ * Appends a capability (`len` bytes starting with the cap id; the next
+ * pointer is filled in) 4-byte aligned after the last one, below 0x100.
+ * Returns its offset (> 0) or -ENOSPC. Its bytes are read-only unless
+ * pci_config_writable() opens them.
+ */
+int pci_device_add_cap(struct pci_device *dev, const void *cap, unsigned len);
+void pci_config_writable(struct pci_device *dev, unsigned off, unsigned len,
+			 uint8_t mask);
+
+/* Little-endian config space accessors for device code. */
+uint32_t pci_cfg_read(const struct pci_device *dev, unsigned off, unsigned len);
+void pci_cfg_set(struct pci_device *dev, unsigned off, unsigned len, uint32_t val);
+
+/* Raises/lowers INTA# (ignored while the command register disables INTx). */
+void pci_set_intx(struct pci_device *dev, bool level);
+
+int pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
+		 struct addr_alloc *pio_alloc, struct addr_alloc *mmio32_alloc,
+		 struct addr_alloc *mmio64_alloc, uint64_t ecam_base);
+void pci_bus_destroy(struct pci_bus *bus);
+/*
+ * Adds a device in the next free slot: allocates and maps its BARs (as
+ * firmware would), enables memory/IO decoding, wires INTA#.
+ */
+int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev,
+		       struct irq_line intx);
+
+/* Bus handlers: 0xCF8 (4 ports), 0xCFC (4 ports), ECAM window. */
+void pci_cf8_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+void pci_cfc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+void pci_ecam_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+
+/* One config access to bus 0 (also used by the unit tests). */
+void pci_config_access(struct pci_bus *bus, unsigned slot, unsigned fn,
+		       unsigned off, uint8_t *data, unsigned len, bool is_write);
+
+#endif
