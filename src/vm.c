@@ -133,6 +133,61 @@ static int build_legacy_devices(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Address windows, GSI routing and PCI bus 0 with its config mechanisms:
+ * ports 0xCF8/0xCFC and the ECAM window (advertised by the MCFG table).
+ */
+static int build_pci(struct vm *vm)
+{
+	struct ram_layout l;
+	x86_ram_layout(vm->cfg->mem_size, &l);
+	uint64_t mmio64_base = (HIGH_RAM_START + l.high_size + (1ULL << 30) - 1) &
+			       ~((1ULL << 30) - 1);
+	struct arch_pci_info *info = &vm->pci_info;
+	*info = (struct arch_pci_info){
+		.ecam_base = ECAM_START,
+		.ecam_end_bus = (unsigned)(ECAM_SIZE >> 20) - 1,
+		.mmio32_base = MMIO32_START,
+		.mmio32_size = MMIO32_SIZE,
+		.mmio64_base = mmio64_base,
+		.mmio64_size = PCI_MMIO64_SIZE,
+	};
+	int ret = addr_alloc_init(&vm->pio_alloc, PCI_PIO_START, PCI_PIO_SIZE);
+	ret = ret ?: addr_alloc_init(&vm->mmio32_alloc, MMIO32_START, MMIO32_SIZE);
+	ret = ret ?: addr_alloc_init(&vm->mmio64_alloc, mmio64_base, PCI_MMIO64_SIZE);
+	/* PCI INTx gets the IOAPIC pins ISA devices do not use, one per slot. */
+	ret = ret ?: addr_alloc_init(&vm->intx_alloc, PCI_INTX_GSI_FIRST,
+				     PCI_INTX_GSI_COUNT);
+	ret = ret ?: irq_router_init(&vm->irq_router, &vm->kvm);
+	/*
+	 * 64-bit BARs are placed below 4 GiB too (as SeaBIOS does for small
+	 * ones): simple guests map only the first 4 GiB. The 64-bit window
+	 * is still described to the guest for its own reassignments.
+	 */
+	ret = ret ?: pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, &vm->pio_alloc,
+				  &vm->mmio32_alloc, NULL, ECAM_START);
+	ret = ret ?: register_pio(vm, PCI_CONFIG_ADDRESS_PORT, 4, pci_cf8_io, &vm->pci,
+				  "PCI config address");
+	ret = ret ?: register_pio(vm, PCI_CONFIG_DATA_PORT, 4, pci_cfc_io, &vm->pci,
+				  "PCI config data");
+	if (ret)
+		return ret;
+	ret = bus_register(&vm->mmio, ECAM_START, ECAM_SIZE, pci_ecam_io, &vm->pci,
+			   "PCI ECAM");
+	if (ret)
+		log_error("cannot place the PCI ECAM window: %s", strerror(-ret));
+	return ret;
+}
+
+/* INTA# of the next PCI device: a GSI of its own, if any is left. */
+static struct irq_line vm_pci_intx(struct vm *vm)
+{
+	uint64_t gsi;
+	if (addr_alloc(&vm->intx_alloc, 1, 1, &gsi))
+		return (struct irq_line){ 0 };
+	return vm_irq_line(vm, (uint32_t)gsi);
+}
+
 static int build_vcpus(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -157,6 +212,14 @@ static int build_vcpus(struct vm *vm)
 	return 0;
 }
 
+/* The virtio devices, each behind its own virtio-pci function. */
+static int build_virtio_devices(struct vm *vm)
+{
+	(void)vm_pci_intx;
+	(void)vm;
+	return 0;
+}
+
 int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -177,8 +240,10 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 	ret = ret ?: kvm_create_vm(&vm->kvm);
 	ret = ret ?: arch_vm_init(&vm->kvm, cfg);
 	ret = ret ?: build_legacy_devices(vm);
+	ret = ret ?: build_pci(vm);
+	ret = ret ?: build_virtio_devices(vm);
 	ret = ret ?: build_vcpus(vm);
-	ret = ret ?: arch_load_guest(&vm->kvm, cfg, vm->vcpus[0].fd);
+	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
 	return ret;
 }
 
@@ -371,6 +436,12 @@ void vm_destroy(struct vm *vm)
 		debug_exit_destroy(vm->debug_exit);
 	if (vm->serial_out_owned)
 		close(vm->serial_out_fd);
+	pci_bus_destroy(&vm->pci);
+	irq_router_destroy(&vm->irq_router);
+	addr_alloc_destroy(&vm->pio_alloc);
+	addr_alloc_destroy(&vm->mmio32_alloc);
+	addr_alloc_destroy(&vm->mmio64_alloc);
+	addr_alloc_destroy(&vm->intx_alloc);
 	kvm_close(&vm->kvm);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);

@@ -11,10 +11,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alloc.h"
+#include "arch/arch.h"
 #include "bus.h"
 #include "config.h"
+#include "kvm/irq_router.h"
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
+#include "pci/pci.h"
 #include "term.h"
 
 struct serial;
@@ -29,6 +33,15 @@ struct vm {
 	struct bus mmio;
 	struct vcpu *vcpus;
 	unsigned nvcpus;
+
+	/* Address and interrupt resources, the PCI bus. */
+	struct addr_alloc pio_alloc;
+	struct addr_alloc mmio32_alloc;
+	struct addr_alloc mmio64_alloc;
+	struct addr_alloc intx_alloc;
+	struct irq_router irq_router;
+	struct pci_bus pci;
+	struct arch_pci_info pci_info;
 
 	struct serial *serial;
 	struct i8042 *i8042;

@@ -12,6 +12,15 @@
 #include "config.h"
 #include "kvm/kvm.h"
 
+/* What the firmware tables must describe about PCI. */
+struct arch_pci_info {
+	uint64_t ecam_base;
+	unsigned ecam_end_bus;
+	uint64_t mmio32_base, mmio32_size;
+	uint64_t mmio64_base, mmio64_size;
+	uint32_t intx_gsi[32]; /* INTA# GSI of each slot, 0: none */
+};
+
 /* Guest RAM layout, irqchip, timers: everything before vCPUs exist. */
 int arch_vm_init(struct kvm *kvm, const struct vm_config *cfg);
 /* CPUID, MSRs, FPU, LAPIC of one vCPU (not its boot registers). */
@@ -20,7 +29,8 @@ int arch_vcpu_init(struct kvm *kvm, int vcpu_fd, unsigned id, unsigned ncpus);
  * Loads kernel + initramfs, writes boot tables (zero page or PVH start info,
  * e820, MP/ACPI) and sets the boot vCPU's registers for the kernel entry.
  */
-int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg, int bsp_fd);
+int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
+		    const struct arch_pci_info *pci, int bsp_fd);
 /* Logs a register dump of a vCPU at error level (fatal exits). */
 void arch_vcpu_dump(int vcpu_fd, unsigned id);
 

@@ -49,6 +49,8 @@ int e820_build(struct e820_map *map, uint64_t mem_size)
 	ret = ret ?: e820_add(map, EBDA_START, LOW_RAM_END - EBDA_START, E820_RESERVED);
 	ret = ret ?: e820_add(map, ACPI_START, ACPI_END - ACPI_START, E820_RESERVED);
 	ret = ret ?: e820_add(map, HIMEM_START, l.low_size - HIMEM_START, E820_RAM);
+	/* PCI ECAM: reserved so that the guest trusts the MCFG table. */
+	ret = ret ?: e820_add(map, ECAM_START, ECAM_SIZE, E820_RESERVED);
 	if (!ret && l.high_size)
 		ret = e820_add(map, HIGH_RAM_START, l.high_size, E820_RAM);
 	return ret;

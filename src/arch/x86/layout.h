@@ -57,5 +57,14 @@
 #define I8042_CMD_PORT 0x64
 #define RTC_PORT 0x70
 #define DEBUG_EXIT_PORT 0xf4
+#define PCI_CONFIG_ADDRESS_PORT 0xcf8
+#define PCI_CONFIG_DATA_PORT 0xcfc
+
+/* PCI resources handed out by the allocators. */
+#define PCI_PIO_START 0xc000ULL
+#define PCI_PIO_SIZE 0x4000ULL
+#define PCI_MMIO64_SIZE (64ULL << 30)
+#define PCI_INTX_GSI_FIRST 16 /* IOAPIC pins 16-23 */
+#define PCI_INTX_GSI_COUNT 8
 
 #endif

@@ -103,7 +103,8 @@ static void unmap_file(struct mapped_file *f)
 	f->data = NULL;
 }
 
-int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg, int bsp_fd)
+int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
+		    const struct arch_pci_info *pci, int bsp_fd)
 {
 	const struct guest_mem *mem = &kvm->mem;
 	struct mapped_file kernel, initrd = { 0 };
@@ -179,7 +180,12 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg, int bsp_fd)
 		log_error("cannot build the MP table: %s", strerror(-ret));
 		goto out;
 	}
-	struct acpi_config acpi = { .ncpus = cfg->cpus };
+	struct acpi_config acpi = {
+		.ncpus = cfg->cpus,
+		.has_ecam = true,
+		.ecam_base = pci->ecam_base,
+		.ecam_end_bus = pci->ecam_end_bus,
+	};
 	ret = acpi_build(mem, &acpi, &bs.rsdp_addr);
 	if (ret) {
 		log_error("cannot build the ACPI tables: %s", strerror(-ret));
