@@ -23,7 +23,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all check check-unit check-guest run clean guests
+.PHONY: all check check-unit check-cli check-guest run clean guests
 all: $(BUILD)/cvmm
 
 $(BUILD)/%.o: %.c
@@ -44,7 +44,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcvmm.a
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
 
-check: check-unit check-guest
+check: check-unit check-cli check-guest
+
+check-cli: $(BUILD)/cvmm
+	@tests/cli-test.sh $(BUILD)/cvmm
 
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)

@@ -446,13 +446,14 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 		case ':':
 			return fail(err, errlen, "%s: missing value", argv[optind - 1]);
 		default:
-			if (optopt && optopt < OPT_KERNEL)
-				return fail(err, errlen, "unknown option '-%c'", optopt);
 			/* getopt_long sets optopt to the option's value when an
-			 * argument is missing; unknown long options leave it 0. */
-			if (optopt >= OPT_KERNEL)
-				return fail(err, errlen, "--%s: missing value",
-					    long_opts[optopt - OPT_KERNEL].name);
+			 * argument is missing, to the character for an unknown
+			 * short option, and to 0 for an unknown long option. */
+			for (const struct option *o = long_opts; o->name; o++)
+				if (optopt == o->val)
+					return fail(err, errlen, "--%s: missing value", o->name);
+			if (optopt > 0)
+				return fail(err, errlen, "unknown option '-%c'", optopt);
 			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
 		}
 		if (ret)

@@ -404,6 +404,10 @@ int vm_run(struct vm *vm)
 	}
 
 	stop_vcpus(vm);
+	/* Where each vCPU was: helps with guests that hang. */
+	if (log_get_level() >= LOG_DEBUG)
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			arch_vcpu_dump(vm->vcpus[i].fd, i);
 	if (vm->term_raw) {
 		term_restore();
 		vm->term_raw = false;

@@ -56,7 +56,8 @@ void x86_cpuid_patch(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned id,
 			break;
 		case 0x4:
 			/* Deterministic cache parameters: cores per package. */
-			e->eax = (e->eax & 0x03ffffffu) | ((ncpus - 1) << 26);
+			e->eax = (e->eax & 0x03ffffffu) |
+				 ((ncpus > 64 ? 63u : ncpus - 1) << 26);
 			break;
 		case 0x80000008:
 			/* AMD: number of cores - 1, APIC id size. */
@@ -66,6 +67,36 @@ void x86_cpuid_patch(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned id,
 		default:
 			break;
 		}
+	}
+}
+
+/*
+ * Some hosts report leaf 0xB with the SMT level only; the core level (and
+ * the invalid level that ends the list) must exist for the guest to see
+ * its vCPUs as cores of one package.
+ */
+void x86_cpuid_add_topology_leaves(struct kvm_cpuid_entry2 *e, uint32_t *nent,
+				   uint32_t max)
+{
+	bool has_leaf = false, has[3] = { false, false, false };
+	for (uint32_t i = 0; i < *nent; i++) {
+		if (e[i].function != 0xb)
+			continue;
+		has_leaf = true;
+		if (e[i].index < 3)
+			has[e[i].index] = true;
+	}
+	if (!has_leaf)
+		return;
+	for (uint32_t sub = 0; sub < 3; sub++) {
+		if (has[sub] || *nent >= max)
+			continue;
+		e[*nent] = (struct kvm_cpuid_entry2){
+			.function = 0xb,
+			.index = sub,
+			.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+		};
+		(*nent)++;
 	}
 }
 
@@ -83,6 +114,7 @@ static int setup_cpuid(struct kvm *kvm, int fd, unsigned id, unsigned ncpus)
 		log_error("KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
 		goto out;
 	}
+	x86_cpuid_add_topology_leaves(cpuid->entries, &cpuid->nent, CPUID_MAX_ENTRIES);
 	x86_cpuid_patch(cpuid->entries, cpuid->nent, id, ncpus);
 	if (ioctl(fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;

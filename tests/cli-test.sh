@@ -1,0 +1,173 @@
+#!/bin/sh
+# Command-line behaviour of the real binary: tests/cli-test.sh build/cvmm
+#
+# - every invalid option or value: exit status 2, nothing on stdout and
+#   exactly one line on stderr that names the option;
+# - --help / -h / --version: exit status 0, output on stdout only;
+# - a kernel file that cannot be used (missing, a directory, empty, not a
+#   kernel): exit status 1 and exactly one error line naming the file (these
+#   need /dev/kvm and are skipped without it).
+# Prints "cli: N passed, M failed" and exits non-zero if anything failed.
+
+BIN=${1:?usage: $0 path/to/cvmm}
+[ -x "$BIN" ] || { echo "cli: $BIN is not executable" >&2; exit 2; }
+
+TMP=$(mktemp -d) || exit 2
+trap 'rm -rf "$TMP"' EXIT INT TERM
+
+pass=0
+fail=0
+skip=0
+
+# run ARGS...: runs the binary, sets rc; output in $TMP/out and $TMP/err.
+run() {
+	timeout 30 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+	rc=$?
+}
+
+# Number of lines on stderr (a final line without '\n' counts too).
+err_lines() {
+	tr -d '\r' <"$TMP/err" | awk 'END { print NR }'
+}
+
+describe() {
+	d=""
+	for a in "$@"; do
+		d="$d '$a'"
+	done
+	printf '%s' "$d"
+}
+
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL: cvmm$1: $2"
+	if [ -s "$TMP/err" ]; then
+		echo "  stderr:"
+		head -n 20 "$TMP/err" | tr -d '\r' | sed 's/^/    /'
+	fi
+}
+
+# expect_usage NEEDLE ARGS...: exit 2, one stderr line containing NEEDLE.
+expect_usage() {
+	needle=$1
+	shift
+	run "$@"
+	what=$(describe "$@")
+	n=$(err_lines)
+	if [ "$rc" -ne 2 ]; then
+		bad "$what" "exit status $rc, want 2"
+	elif [ "$n" -ne 1 ]; then
+		bad "$what" "$n lines on stderr, want 1"
+	elif ! grep -qF -- "$needle" "$TMP/err"; then
+		bad "$what" "stderr does not name '$needle'"
+	elif [ -s "$TMP/out" ]; then
+		bad "$what" "unexpected output on stdout"
+	else
+		pass=$((pass + 1))
+	fi
+}
+
+# expect_ok PATTERN ARGS...: exit 0, stdout matches PATTERN (grep -E), no stderr.
+expect_ok() {
+	pattern=$1
+	shift
+	run "$@"
+	what=$(describe "$@")
+	if [ "$rc" -ne 0 ]; then
+		bad "$what" "exit status $rc, want 0"
+	elif ! grep -qE -- "$pattern" "$TMP/out"; then
+		bad "$what" "stdout does not match /$pattern/"
+	elif [ -s "$TMP/err" ]; then
+		bad "$what" "unexpected output on stderr"
+	else
+		pass=$((pass + 1))
+	fi
+}
+
+# expect_fail NEEDLE ARGS...: exit 1 with one stderr line containing NEEDLE.
+expect_fail() {
+	needle=$1
+	shift
+	run "$@"
+	what=$(describe "$@")
+	n=$(err_lines)
+	if [ "$rc" -ne 1 ]; then
+		bad "$what" "exit status $rc, want 1"
+	elif [ "$n" -ne 1 ]; then
+		bad "$what" "$n lines on stderr, want 1"
+	elif ! grep -qF -- "$needle" "$TMP/err"; then
+		bad "$what" "stderr does not name '$needle'"
+	else
+		pass=$((pass + 1))
+	fi
+}
+
+K="--kernel /nonexistent/bzImage"
+
+# --- help and version ---------------------------------------------------
+expect_ok '^Usage: cvmm' --help
+expect_ok '^Usage: cvmm' -h
+expect_ok '^cvmm [0-9]+\.[0-9]+\.[0-9]+$' --version
+expect_ok '--kernel' --help --cpus boot=2
+
+# --- general ------------------------------------------------------------
+expect_usage --kernel
+expect_usage --kernel --cpus boot=2
+expect_usage --kernel --kernel
+expect_usage --kernel --kernel ""
+expect_usage --kernel --kernel=
+expect_usage --initramfs $K --initramfs
+expect_usage --initramfs $K --initramfs ""
+expect_usage --cmdline $K --cmdline
+expect_usage --bogus $K --bogus
+expect_usage --bogus=1 $K --bogus=1
+expect_usage vmlinux vmlinux
+expect_usage extra $K extra
+expect_usage -x $K -x
+expect_usage -Z -Z
+expect_usage --debug-exit $K --debug-exit=1
+
+# --- --cpus -------------------------------------------------------------
+for v in boot=0 boot=255 boot=abc "" boot= boot=-1 boot=1x foo=1 boot \
+	"boot=2,boot=" "boot=2," ",boot=2"; do
+	expect_usage --cpus $K --cpus "$v"
+done
+expect_usage --cpus $K --cpus
+
+# --- --memory -----------------------------------------------------------
+for v in size=0 size=1K size=15M size=2T size=12345 size=16777217 size=1X \
+	size=-1 size=99999999999999999999G size= "" foo=1G 1G "size=1G,"; do
+	expect_usage --memory $K --memory "$v"
+done
+expect_usage --memory $K --memory
+
+# --- --serial, --log-level ------------------------------------------------
+for v in bogus file= "" TTY; do
+	expect_usage --serial $K --serial "$v"
+done
+expect_usage --serial $K --serial
+for v in loud "" WARN; do
+	expect_usage --log-level $K --log-level "$v"
+done
+expect_usage --log-level $K --log-level
+
+# --- unusable kernel files (need /dev/kvm) --------------------------------
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	: >"$TMP/empty"
+	printf 'not a kernel\n' >"$TMP/text"
+	expect_fail /nonexistent/bzImage --kernel /nonexistent/bzImage --serial null
+	expect_fail /etc/hostname --kernel /etc/hostname --serial null
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null
+	expect_fail "$TMP/empty" --kernel "$TMP/empty" --serial null
+	expect_fail "$TMP" --kernel "$TMP" --serial null
+	if [ -f /bin/sh ]; then
+		# An ELF, but a shared object, not a kernel.
+		expect_fail /bin/sh --kernel /bin/sh --serial null
+	fi
+else
+	skip=6
+	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
+fi
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

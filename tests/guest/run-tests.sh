@@ -1,0 +1,304 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Guest integration tests: boots each test guest under cvmm and checks the
+# exit status and the serial output.
+#
+#   tests/guest/run-tests.sh CVMM GUESTDIR [FILTER]
+#
+# FILTER (optional) is a shell glob: only cases whose name matches run.
+# Prints "ok NAME" or "FAIL NAME: why" (plus the last lines of output) per
+# case, then one line "guest: N passed, M failed"; exits 1 if any failed.
+set -u
+
+CVMM=${1:?usage: run-tests.sh CVMM GUESTDIR [FILTER]}
+GDIR=${2:?usage: run-tests.sh CVMM GUESTDIR [FILTER]}
+FILTER=${3:-*}
+TIMEOUT=${GUEST_TIMEOUT:-60}
+
+if [ ! -x "$CVMM" ]; then
+	echo "FAIL setup: $CVMM is not executable"
+	echo "guest: 0 passed, 1 failed"
+	exit 1
+fi
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-guest.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+
+pass=0
+failed=0
+RC=0
+OUT=
+ERR=
+CASE=
+
+# run NAME INPUT IMAGE [cvmm args...]: INPUT is "null" (stdin from
+# /dev/null), "pipe:TEXT" (TEXT, then EOF, through a pipe) or "late:TEXT"
+# (the same, one second after start, when the guest is already waiting).
+# Sets RC, OUT (serial output, CRs removed) and ERR (cvmm's stderr).
+run() {
+	local name=$1 input=$2 image=$3
+	shift 3
+	CASE=$name
+	OUT=$TMP/$name.out
+	ERR=$TMP/$name.err
+	local cmd=(timeout -k 5 "$TIMEOUT" "$CVMM" --kernel "$GDIR/$image" --serial tty
+		--debug-exit --log-level warn "$@")
+	case $input in
+	null)
+		"${cmd[@]}" </dev/null >"$OUT.raw" 2>"$ERR"
+		RC=$?
+		;;
+	pipe:*)
+		printf '%s' "${input#pipe:}" | "${cmd[@]}" >"$OUT.raw" 2>"$ERR"
+		RC=${PIPESTATUS[1]}
+		;;
+	late:*)
+		{ sleep 1; printf '%s' "${input#late:}"; } | "${cmd[@]}" >"$OUT.raw" 2>"$ERR"
+		RC=${PIPESTATUS[1]}
+		;;
+	esac
+	tr -d '\r' <"$OUT.raw" >"$OUT"
+}
+
+wanted() {
+	# shellcheck disable=SC2254
+	case $1 in $FILTER) return 0 ;; esac
+	return 1
+}
+
+ok() {
+	echo "ok $CASE"
+	pass=$((pass + 1))
+}
+
+bad() {
+	echo "FAIL $CASE: $1"
+	if [ -s "$OUT" ]; then
+		echo "  --- last output lines:"
+		tail -n 10 "$OUT" | sed 's/^/  | /'
+	fi
+	if [ -s "$ERR" ]; then
+		echo "  --- cvmm stderr:"
+		tail -n 10 "$ERR" | sed 's/^/  | /'
+	fi
+	failed=$((failed + 1))
+}
+
+# verify EXPECTED_RC [STRING...]: the exit status, each fixed STRING present
+# in the output, and no "FAIL" line from the guest. Returns 1 with WHY set.
+WHY=
+verify() {
+	local want=$1 s
+	shift
+	if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then
+		WHY="timed out after ${TIMEOUT}s (exit $RC)"
+		return 1
+	fi
+	if grep -q '^FAIL' "$OUT"; then
+		WHY="guest reported: $(grep -m1 '^FAIL' "$OUT")"
+		return 1
+	fi
+	if [ "$RC" -ne "$want" ]; then
+		WHY="exit status $RC, expected $want"
+		return 1
+	fi
+	for s in "$@"; do
+		if ! grep -qF -- "$s" "$OUT"; then
+			WHY="output lacks \"$s\""
+			return 1
+		fi
+	done
+	return 0
+}
+
+check() {
+	if verify "$@"; then ok; else bad "$WHY"; fi
+}
+
+# The banner a test image prints: its test name and the boot path taken
+# (a .pvh.elf must come in through PVH, a bzImage through the 64-bit entry).
+banner() {
+	local image=$1 test proto
+	test=${image%%.*}
+	test=${test%-setup0}
+	case $image in
+	*.pvh.elf) proto="PVH" ;;
+	*) proto="Linux 64-bit" ;;
+	esac
+	echo "== cvmm test guest '$test' ($proto boot"
+}
+
+# case NAME INPUT IMAGE EXPECTED_RC "STRINGS" [cvmm args...] (STRINGS is a
+# '|'-separated list; empty for none).
+tcase() {
+	local name=$1 input=$2 image=$3 want=$4 strings=$5
+	shift 5
+	wanted "$name" || return 0
+	run "$name" "$input" "$image" "$@"
+	local IFS='|'
+	# shellcheck disable=SC2086
+	check "$want" "$(banner "$image")" $strings
+}
+
+for f in hello.bzImage hello.pvh.elf; do
+	if [ ! -f "$GDIR/$f" ]; then
+		echo "FAIL setup: $GDIR/$f missing (run 'make guests')"
+		echo "guest: 0 passed, 1 failed"
+		exit 1
+	fi
+done
+
+# ---- boot and basic output ----
+tcase hello-bzimage null hello.bzImage 0 "hello from guest|PASS" --memory size=256M
+tcase hello-pvh null hello.pvh.elf 0 "hello from guest|PASS" --memory size=256M
+tcase hello-setup-sects-0 null hello-setup0.bzImage 0 "hello from guest|PASS"
+
+# ---- command line, passed through exactly ----
+LONG=$(printf 'x%.0s' $(seq 1 300))
+CMDLINE="console=ttyS0 root=/dev/vda1 rw  init=/sbin/init a.b=c=d empty= path=/a/b,c long=$LONG end"
+# cmdline_case NAME IMAGE CMDLINE: the guest must see CMDLINE exactly.
+cmdline_case() {
+	local name=$1 img=$2 want=$3 got
+	wanted "$name" || return 0
+	run "$name" null "$img" --cmdline "$want"
+	if ! verify 0 "$(banner "$img")" "PASS"; then
+		bad "$WHY"
+		return
+	fi
+	got=$(sed -n 's/^CMDLINE<<\(.*\)>>$/\1/p' "$OUT")
+	if [ "$got" = "$want" ]; then
+		ok
+	else
+		bad "command line differs: got [${got:0:200}] (${#got} bytes), sent ${#want} bytes"
+	fi
+}
+cmdline_case cmdline-bzimage cmdline.bzImage "$CMDLINE"
+cmdline_case cmdline-pvh cmdline.pvh.elf "$CMDLINE"
+# The bzImage header says cmdline_size = 2047: exactly that much must pass...
+MAXLINE="k=$(printf 'y%.0s' $(seq 1 2045))"
+cmdline_case cmdline-2047-bzimage cmdline.bzImage "$MAXLINE"
+# ...PVH has no such limit...
+cmdline_case cmdline-3000-pvh cmdline.pvh.elf "k=$(printf 'z%.0s' $(seq 1 2998))"
+
+# ---- memory map ----
+for fmt in bzimage pvh; do
+	img=e820.bzImage
+	[ $fmt = pvh ] && img=e820.pvh.elf
+	tcase "e820-256M-$fmt" null $img 0 "PASS" --memory size=256M --cmdline "mem=268435456"
+	tcase "e820-5G-$fmt" null $img 0 "PASS" --memory size=5G --cmdline "mem=5368709120"
+done
+tcase e820-3G-bzimage null e820.bzImage 0 "PASS" --memory size=3G --cmdline "mem=3221225472"
+tcase e820-3074M-bzimage null e820.bzImage 0 "PASS" --memory size=3074M \
+	--cmdline "mem=3223322624"
+tcase e820-3073M-pvh null e820.pvh.elf 0 "PASS" --memory size=3073M --cmdline "mem=3222274048"
+tcase e820-16M-pvh null e820.pvh.elf 0 "PASS" --memory size=16M --cmdline "mem=16777216"
+tcase e820-262148K-bzimage null e820.bzImage 0 "PASS" --memory size=262148K \
+	--cmdline "mem=268439552"
+
+# ---- initramfs ----
+INITRD=$TMP/initrd.bin
+head -c 65659 /dev/urandom >"$INITRD"
+read -r SUM SIZE _ < <(cksum "$INITRD")
+for fmt in bzimage pvh; do
+	img=initrd.bzImage
+	[ $fmt = pvh ] && img=initrd.pvh.elf
+	tcase "initrd-$fmt" null $img 0 "PASS" --memory size=256M --initramfs "$INITRD" \
+		--cmdline "initrd_size=$SIZE initrd_cksum=$SUM"
+done
+
+# ---- SMP ----
+tcase smp-1-bzimage null smp.bzImage 0 "1 CPUs online|PASS" --cpus boot=1 --cmdline "cpus=1"
+tcase smp-2-bzimage null smp.bzImage 0 "2 CPUs online|PASS" --cpus boot=2 --cmdline "cpus=2"
+tcase smp-4-bzimage null smp.bzImage 0 "4 CPUs online|PASS" --cpus boot=4 --cmdline "cpus=4"
+tcase smp-8-bzimage null smp.bzImage 0 "8 CPUs online|PASS" --cpus boot=8 --cmdline "cpus=8"
+tcase smp-2-pvh null smp.pvh.elf 0 "2 CPUs online|PASS" --cpus boot=2 --cmdline "cpus=2"
+
+# ---- interrupts ----
+tcase timer-bzimage null timer.bzImage 0 "PASS"
+tcase timer-pvh null timer.pvh.elf 0 "PASS"
+tcase exceptions-bzimage null exceptions.bzImage 0 "all delivered and resumed|PASS"
+tcase exceptions-pvh null exceptions.pvh.elf 0 "all delivered and resumed|PASS"
+tcase serial-rx pipe:"cvmm-rx-42
+" serial_rx.bzImage 0 "RX<<cvmm-rx-42>>|PASS"
+RXLONG=$(printf '0123456789abcdefghij%.0s' $(seq 1 10))
+tcase serial-rx-long pipe:"$RXLONG
+" serial_rx.bzImage 0 "RX<<$RXLONG>>|PASS"
+tcase serial-rx-late late:"late-line
+" serial_rx.pvh.elf 0 "RX<<late-line>>|PASS"
+
+# ---- ways out ----
+tcase reset null reset.bzImage 0 "about to reset via i8042"
+tcase triple-fault null triple_fault.bzImage 1 "about to triple fault"
+tcase unhandled-io null unhandled_io.bzImage 0 "outs: string-io-ok|still running|PASS"
+
+# ---- serial back ends ----
+if wanted serial-file; then
+	run serial-file null hello.bzImage --serial "file=$TMP/serial.txt"
+	if [ -s "$OUT" ]; then
+		bad "output on stdout with --serial file="
+	elif [ ! -f "$TMP/serial.txt" ]; then
+		bad "no serial output file"
+	else
+		tr -d '\r' <"$TMP/serial.txt" >"$OUT"
+		check 0 "$(banner hello.bzImage)" "hello from guest" "PASS"
+	fi
+fi
+if wanted serial-off; then
+	run serial-off null hello.bzImage --serial off
+	if [ -s "$OUT" ]; then bad "output with --serial off"; else check 0; fi
+fi
+
+# ---- demo (what `make run` boots) ----
+if wanted demo; then
+	CASE=demo
+	OUT=$TMP/demo.out
+	ERR=$TMP/demo.err
+	timeout -k 5 "$TIMEOUT" "$CVMM" --kernel "$GDIR/demo.bzImage" --cpus boot=2 \
+		--memory size=256M --cmdline "console=ttyS0 demo=1" --serial tty \
+		</dev/null >"$OUT.raw" 2>"$ERR"
+	RC=$?
+	tr -d '\r' <"$OUT.raw" >"$OUT"
+	check 0 "$(banner demo.bzImage)" 'cmdline: "console=ttyS0 demo=1"' "cpus: 2 (from the ACPI MADT)" \
+		"cpus online: 2" "usable" "resetting through the i8042"
+fi
+
+# ---- bad input must fail cleanly ----
+# cli NAME EXPECTED(2|nonzero) cvmm args...
+cli() {
+	local name=$1 want=$2
+	shift 2
+	wanted "$name" || return 0
+	CASE=$name
+	OUT=$TMP/$name.out
+	ERR=$TMP/$name.err
+	timeout -k 5 "$TIMEOUT" "$CVMM" "$@" </dev/null >"$OUT" 2>"$ERR"
+	RC=$?
+	if [ "$want" = nonzero ]; then
+		if [ "$RC" -eq 0 ] || [ "$RC" -ge 124 ]; then
+			bad "exit status $RC, expected a clean failure (1..123)"
+		else
+			ok
+		fi
+	elif [ "$RC" -ne "$want" ]; then
+		bad "exit status $RC, expected $want"
+	else
+		ok
+	fi
+}
+head -c 8192 /dev/urandom >"$TMP/junk.bin"
+cli cli-bad-memory 2 --kernel "$GDIR/hello.bzImage" --memory size=12Q
+cli cli-zero-cpus 2 --kernel "$GDIR/hello.bzImage" --cpus boot=0
+cli cli-missing-kernel nonzero --kernel "$TMP/does-not-exist" --serial null
+cli cli-junk-kernel nonzero --kernel "$TMP/junk.bin" --serial null
+# ...and one byte more than a bzImage's cmdline_size must be refused.
+cli cli-cmdline-too-long nonzero --kernel "$GDIR/cmdline.bzImage" --serial null \
+	--cmdline "${MAXLINE}y"
+if wanted cli-initrd-too-big; then
+	truncate -s 300M "$TMP/huge.bin"
+	cli cli-initrd-too-big nonzero --kernel "$GDIR/hello.bzImage" --serial null \
+		--memory size=256M --initramfs "$TMP/huge.bin"
+	rm -f "$TMP/huge.bin"
+fi
+
+echo "guest: $pass passed, $failed failed"
+[ "$failed" -eq 0 ]

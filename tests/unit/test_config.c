@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command-line parsing: full valid command lines and defaults, every kind of
+ * bad value (each must give -EINVAL and one line naming the option),
+ * --help/--version short-circuits, repeated parses (getopt state reset), and
+ * the size parser.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define MAXARGS 32
+
+/* argv built from a NULL-terminated list, in writable copies. */
+struct args {
+	int argc;
+	char *argv[MAXARGS + 1];
+};
+
+static void args_build(struct args *a, va_list ap)
+{
+	a->argc = 0;
+	a->argv[a->argc++] = strdup("cvmm");
+	const char *s;
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		assert_true(a->argc < MAXARGS);
+		a->argv[a->argc++] = strdup(s);
+	}
+	a->argv[a->argc] = NULL;
+}
+
+static void args_free(struct args *a)
+{
+	for (int i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	a->argc = 0;
+}
+
+/* Parses; err is poisoned first so a missing message shows. The args are
+ * kept alive in *a so that pointers in cfg stay valid. */
+static int vparse(struct args *a, struct vm_config *cfg, char *err,
+		  size_t errlen, va_list ap)
+{
+	args_build(a, ap);
+	memset(err, 'X', errlen);
+	err[errlen - 1] = '\0';
+	return config_parse(cfg, a->argc, a->argv, err, errlen);
+}
+
+static int parse(struct args *a, struct vm_config *cfg, char *err,
+		 size_t errlen, ...)
+{
+	va_list ap;
+	va_start(ap, errlen);
+	int r = vparse(a, cfg, err, errlen, ap);
+	va_end(ap);
+	return r;
+}
+
+/* The parse must fail with -EINVAL and one line that contains `needle`. */
+static void expect_error(const char *needle, ...)
+{
+	struct args a;
+	struct vm_config cfg;
+	char err[512];
+	va_list ap;
+	va_start(ap, needle);
+	int r = vparse(&a, &cfg, err, sizeof(err), ap);
+	va_end(ap);
+	char cmd[1024] = "";
+	for (int i = 1; i < a.argc; i++) {
+		strncat(cmd, " '", sizeof(cmd) - strlen(cmd) - 1);
+		strncat(cmd, a.argv[i], sizeof(cmd) - strlen(cmd) - 1);
+		strncat(cmd, "'", sizeof(cmd) - strlen(cmd) - 1);
+	}
+	if (r != -EINVAL)
+		fail_msg("cvmm%s: returned %d, want -EINVAL", cmd, r);
+	if (!strstr(err, needle))
+		fail_msg("cvmm%s: message \"%s\" does not name \"%s\"", cmd, err, needle);
+	if (strchr(err, '\n'))
+		fail_msg("cvmm%s: message \"%s\" is not one line", cmd, err);
+	if (err[0] == 'X' || strlen(err) < 8)
+		fail_msg("cvmm%s: message \"%s\" not written", cmd, err);
+	args_free(&a);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "bzImage",
+			       NULL), 0);
+	assert_string_equal(cfg.kernel, "bzImage");
+	assert_null(cfg.initramfs);
+	assert_non_null(cfg.cmdline);
+	assert_string_equal(cfg.cmdline, "");
+	assert_int_equal(cfg.cpus, 1);
+	assert_int_equal(cfg.mem_size, 512ULL << 20);
+	assert_int_equal(cfg.serial, OUTPUT_TTY);
+	assert_null(cfg.serial_path);
+	assert_int_equal(cfg.log_level, LOG_WARN);
+	assert_false(cfg.debug_exit);
+	assert_false(cfg.show_help);
+	assert_false(cfg.show_version);
+	args_free(&a);
+}
+
+static void test_full(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err),
+			       "--kernel", "/boot/vmlinux",
+			       "--initramfs", "/tmp/initrd.cpio",
+			       "--cmdline", "console=ttyS0 root=/dev/vda",
+			       "--cpus", "boot=4",
+			       "--memory", "size=2G",
+			       "--serial", "file=/tmp/serial.log",
+			       "--log-level", "debug",
+			       "--debug-exit", NULL), 0);
+	assert_string_equal(cfg.kernel, "/boot/vmlinux");
+	assert_string_equal(cfg.initramfs, "/tmp/initrd.cpio");
+	assert_string_equal(cfg.cmdline, "console=ttyS0 root=/dev/vda");
+	assert_int_equal(cfg.cpus, 4);
+	assert_int_equal(cfg.mem_size, 2ULL << 30);
+	assert_int_equal(cfg.serial, OUTPUT_FILE);
+	assert_string_equal(cfg.serial_path, "/tmp/serial.log");
+	assert_int_equal(cfg.log_level, LOG_DEBUG);
+	assert_true(cfg.debug_exit);
+	assert_false(cfg.show_help);
+	args_free(&a);
+
+	/* "--opt=value" spelling, the other serial modes and log levels,
+	 * extremes of the ranges, and the last repeat winning. */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel=k",
+			       "--cpus=boot=254", "--memory=size=16M",
+			       "--serial=null", "--log-level=error", NULL), 0);
+	assert_string_equal(cfg.kernel, "k");
+	assert_int_equal(cfg.cpus, 254);
+	assert_int_equal(cfg.mem_size, 16ULL << 20);
+	assert_int_equal(cfg.serial, OUTPUT_NULL);
+	assert_int_equal(cfg.log_level, LOG_ERROR);
+	args_free(&a);
+
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--cpus", "boot=1", "--memory", "size=1T",
+			       "--serial", "off", "--log-level", "info",
+			       "--cpus", "boot=3", "--memory", "size=4096M", NULL), 0);
+	assert_int_equal(cfg.cpus, 3);
+	assert_int_equal(cfg.mem_size, 4ULL << 30);
+	assert_int_equal(cfg.serial, OUTPUT_OFF);
+	assert_int_equal(cfg.log_level, LOG_INFO);
+	args_free(&a);
+
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--serial", "tty", "--log-level", "warn",
+			       "--memory", "size=1T", "--cmdline", "", NULL), 0);
+	assert_int_equal(cfg.serial, OUTPUT_TTY);
+	assert_int_equal(cfg.log_level, LOG_WARN);
+	assert_int_equal(cfg.mem_size, 1ULL << 40);
+	assert_string_equal(cfg.cmdline, "");
+	args_free(&a);
+
+	/* Repeated keys inside one value: the last one counts. */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--cpus", "boot=2,boot=6", "--memory",
+			       "size=1G,size=64M", NULL), 0);
+	assert_int_equal(cfg.cpus, 6);
+	assert_int_equal(cfg.mem_size, 64ULL << 20);
+	args_free(&a);
+
+	/* A cmdline of exactly 65534 bytes is accepted. */
+	char *longline = malloc(65535);
+	assert_non_null(longline);
+	memset(longline, 'a', 65534);
+	longline[65534] = '\0';
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--cmdline", longline, NULL), 0);
+	assert_int_equal(strlen(cfg.cmdline), 65534);
+	args_free(&a);
+	free(longline);
+}
+
+static void test_help_version(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	/* No --kernel needed. */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--help", NULL), 0);
+	assert_true(cfg.show_help);
+	assert_false(cfg.show_version);
+	assert_null(cfg.kernel);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "-h", NULL), 0);
+	assert_true(cfg.show_help);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--version", NULL), 0);
+	assert_true(cfg.show_version);
+	assert_false(cfg.show_help);
+	args_free(&a);
+	/* With other valid options around. */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--cpus", "boot=2",
+			       "--version", "--memory", "size=1G", NULL), 0);
+	assert_true(cfg.show_version);
+	args_free(&a);
+	/* The usage text mentions every option. */
+	const char *u = config_usage();
+	const char *opts[] = { "--kernel", "--initramfs", "--cmdline", "--cpus",
+			       "--memory", "--serial", "--log-level", "--debug-exit",
+			       "--help", "--version" };
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (!strstr(u, opts[i]))
+			fail_msg("usage does not mention %s", opts[i]);
+}
+
+static void test_bad_general(void **state)
+{
+	(void)state;
+	expect_error("--kernel", NULL);
+	expect_error("--kernel", "--cpus", "boot=2", NULL);
+	expect_error("--kernel", "--kernel", NULL);            /* no value at end */
+	expect_error("--kernel", "--kernel=", NULL);           /* empty */
+	expect_error("--kernel", "--kernel", "", NULL);
+	expect_error("--initramfs", "--kernel", "k", "--initramfs", NULL);
+	expect_error("--initramfs", "--kernel", "k", "--initramfs", "", NULL);
+	expect_error("--cmdline", "--kernel", "k", "--cmdline", NULL);
+	expect_error("--cpus", "--kernel", "k", "--cpus", NULL);
+	expect_error("--memory", "--kernel", "k", "--memory", NULL);
+	expect_error("--serial", "--kernel", "k", "--serial", NULL);
+	expect_error("--log-level", "--kernel", "k", "--log-level", NULL);
+	expect_error("--bogus", "--kernel", "k", "--bogus", NULL);
+	expect_error("--bogus=1", "--kernel", "k", "--bogus=1", NULL);
+	expect_error("vmlinux", "vmlinux", NULL);              /* positional */
+	expect_error("extra", "--kernel", "k", "extra", NULL);
+	expect_error("extra", "--kernel", "k", "--", "extra", NULL);
+	/* A flag given a value. */
+	expect_error("--debug-exit", "--kernel", "k", "--debug-exit=1", NULL);
+	/* Longer than the boot protocol allows. */
+	char *longline = malloc(65536);
+	assert_non_null(longline);
+	memset(longline, 'a', 65535);
+	longline[65535] = '\0';
+	expect_error("--cmdline", "--kernel", "k", "--cmdline", longline, NULL);
+	free(longline);
+	/* An abbreviation is reported under the option's full name. */
+	expect_error("--memory", "--kernel", "k", "--mem", "size=0", NULL);
+}
+
+static void test_bad_short_option(void **state)
+{
+	(void)state;
+	/* An unknown single-dash option must be named as such. */
+	expect_error("-x", "--kernel", "k", "-x", NULL);
+	expect_error("-q", "-q", NULL);
+	expect_error("-Z", "--kernel", "k", "-Z", NULL);
+	expect_error("-q", "-hq", NULL);
+	/* Stopping inside a bundle of short options leaves no state behind
+	 * for the next parse. */
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "-hq", NULL), -EINVAL);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k3", NULL), 0);
+	assert_string_equal(cfg.kernel, "k3");
+	assert_false(cfg.show_help);
+	args_free(&a);
+}
+
+static void test_bad_cpus(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"boot=0", "boot=255", "boot=256", "boot=abc", "boot=", "",
+		"boot=-1", "boot=+2", "boot= 2", "boot=2 ", "boot=2x", "boot=0x2",
+		"boot=4294967297", "boot=99999999999999999999999",
+		"count=2", "boot", "=2", "boot=2,boot=", "boot=2,", ",boot=2",
+		"boot=2,,boot=3", "boot=2,max=4",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error("--cpus", "--kernel", "k", "--cpus", bad[i], NULL);
+}
+
+static void test_bad_memory(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"size=0", "size=1K", "size=15M", "size=16777215", "size=2T",
+		"size=1025G", "size=12345",
+		"size=16777217",   /* >= 16M but not a multiple of 4K */
+		"size=1048577K",   /* likewise */
+		"size=1X", "size=-1", "size=", "size=M", "size=1.5G", "size=1G ",
+		"size=99999999999999999999G", "size=18446744073709551616",
+		"size=17179869184G", "size=16777216T",
+		"", "1G", "sz=1G", "size=1G,", "size=1G,foo=2",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error("--memory", "--kernel", "k", "--memory", bad[i], NULL);
+}
+
+static void test_bad_serial_loglevel(void **state)
+{
+	(void)state;
+	static const char *const bad_serial[] = {
+		"bogus", "file=", "", "TTY", "file", "stdio", "null,", "tty=1",
+	};
+	for (size_t i = 0; i < sizeof(bad_serial) / sizeof(bad_serial[0]); i++)
+		expect_error("--serial", "--kernel", "k", "--serial", bad_serial[i], NULL);
+	static const char *const bad_level[] = {
+		"loud", "", "WARN", "warning", "3", "debug ",
+	};
+	for (size_t i = 0; i < sizeof(bad_level) / sizeof(bad_level[0]); i++)
+		expect_error("--log-level", "--kernel", "k", "--log-level",
+			     bad_level[i], NULL);
+}
+
+static void test_small_err_buffer(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[8];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--cpus", "boot=0", NULL),
+			 -EINVAL);
+	/* Truncated but terminated. */
+	assert_int_equal(strlen(err), sizeof(err) - 1);
+	assert_memory_equal(err, "--cpus:", 7);
+	args_free(&a);
+}
+
+static void test_reparse(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	/* Same argv twice. */
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k1",
+				       "--cpus", "boot=2", NULL), 0);
+		assert_string_equal(cfg.kernel, "k1");
+		assert_int_equal(cfg.cpus, 2);
+		args_free(&a);
+	}
+	/* A parse that stopped half-way on an error must not leak state into
+	 * the next one (getopt position, nextchar in a bundle, values). */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--cpus", "boot=0", "--memory", "size=1G", NULL),
+			 -EINVAL);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--memory", "size=64M",
+			       "--kernel", "k2", NULL), 0);
+	assert_string_equal(cfg.kernel, "k2");
+	assert_int_equal(cfg.cpus, 1);
+	assert_int_equal(cfg.mem_size, 64ULL << 20);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k", "-hh",
+			       NULL), 0);
+	assert_true(cfg.show_help);
+	args_free(&a);
+	/* Many times over, alternating good and bad. */
+	for (int k = 0; k < 100; k++) {
+		assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+				       "--log-level", k & 1 ? "info" : "loud", NULL),
+				 k & 1 ? 0 : -EINVAL);
+		args_free(&a);
+	}
+}
+
+static void test_parse_size(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} good[] = {
+		{ "0", 0 },
+		{ "1", 1 },
+		{ "4096", 4096 },
+		{ "1K", 1ULL << 10 },
+		{ "1k", 1ULL << 10 },
+		{ "64K", 64ULL << 10 },
+		{ "512M", 512ULL << 20 },
+		{ "512m", 512ULL << 20 },
+		{ "2G", 2ULL << 30 },
+		{ "2g", 2ULL << 30 },
+		{ "1T", 1ULL << 40 },
+		{ "1t", 1ULL << 40 },
+		{ "512MiB", 512ULL << 20 },
+		{ "512MB", 512ULL << 20 },
+		{ "512Mb", 512ULL << 20 },
+		{ "4KiB", 4ULL << 10 },
+		{ "1GiB", 1ULL << 30 },
+		{ "1GB", 1ULL << 30 },
+		{ "1TiB", 1ULL << 40 },
+		{ "007M", 7ULL << 20 },
+		{ "18446744073709551615", UINT64_MAX },
+		{ "17179869183G", 17179869183ULL << 30 },
+		{ "16777215T", 16777215ULL << 40 },
+		{ "18014398509481983K", 18014398509481983ULL << 10 },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint64_t v = 0x5a5a;
+		int r = config_parse_size(good[i].s, &v);
+		if (r != 0 || v != good[i].v)
+			fail_msg("\"%s\": got %d, 0x%llx; want 0x%llx", good[i].s, r,
+				 (unsigned long long)v, (unsigned long long)good[i].v);
+	}
+	static const char *const bad[] = {
+		"", "K", "M", "-1", "+1", " 1", "1 ", "1.5G", "0x10", "1X", "1MM",
+		"1KM", "1Mx", "1MiBx", "1MBi", "1Gi B", "1e3",
+		"18446744073709551616",       /* > UINT64_MAX */
+		"99999999999999999999G",      /* strtoull overflow */
+		"17179869184G",               /* 2^34 G = 2^64 */
+		"16777216T",                  /* 2^24 T = 2^64 */
+		"18014398509481984K",         /* 2^54 K = 2^64 */
+		"18446744073709551615K",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t v = 0x5a5a;
+		int r = config_parse_size(bad[i], &v);
+		if (r != -EINVAL)
+			fail_msg("\"%s\": got %d (0x%llx), want -EINVAL", bad[i], r,
+				 (unsigned long long)v);
+		assert_int_equal(v, 0x5a5a); /* untouched on error */
+	}
+	uint64_t v;
+	assert_int_equal(config_parse_size(NULL, &v), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_bad_general),
+		cmocka_unit_test(test_bad_cpus),
+		cmocka_unit_test(test_bad_memory),
+		cmocka_unit_test(test_bad_serial_loglevel),
+		cmocka_unit_test(test_small_err_buffer),
+		cmocka_unit_test(test_reparse),
+		cmocka_unit_test(test_parse_size),
+		/* Last: currently trips an out-of-bounds read in config.c. */
+		cmocka_unit_test(test_bad_short_option),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
