@@ -21,6 +21,11 @@
 #include "legacy/rtc.h"
 #include "legacy/serial.h"
 #include "log.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/net.h"
+#include "virtio/pci.h"
+#include "virtio/rng.h"
 
 uint64_t vm_now_ns(void)
 {
@@ -180,11 +185,14 @@ static int build_pci(struct vm *vm)
 }
 
 /* INTA# of the next PCI device: a GSI of its own, if any is left. */
-static struct irq_line vm_pci_intx(struct vm *vm)
+static struct irq_line vm_pci_intx(void *opaque, unsigned slot)
 {
+	struct vm *vm = opaque;
 	uint64_t gsi;
 	if (addr_alloc(&vm->intx_alloc, 1, 1, &gsi))
 		return (struct irq_line){ 0 };
+	if (slot < 32)
+		vm->pci_info.intx_gsi[slot] = (uint32_t)gsi;
 	return vm_irq_line(vm, (uint32_t)gsi);
 }
 
@@ -212,11 +220,95 @@ static int build_vcpus(struct vm *vm)
 	return 0;
 }
 
+/* Typed destructors behind the generic vm_virtio entry. */
+static void destroy_blk(void *d) { virtio_blk_destroy(d); }
+static void destroy_net(void *d) { virtio_net_destroy(d); }
+static void destroy_rng(void *d) { virtio_rng_destroy(d); }
+static void destroy_console(void *d) { virtio_console_destroy(d); }
+
+/* Puts a created device behind a new virtio-pci function on bus 0. */
+static int add_virtio(struct vm *vm, void *dev, struct virtio_dev *vd,
+		      void (*destroy)(void *))
+{
+	if (vm->nvirtio == VM_MAX_VIRTIO) {
+		destroy(dev);
+		log_error("too many virtio devices (at most %d)", VM_MAX_VIRTIO);
+		return -ENOSPC;
+	}
+	struct vm_virtio *v = &vm->virtio[vm->nvirtio++];
+	*v = (struct vm_virtio){ .dev = dev, .destroy = destroy, .vdev = vd };
+	int ret = virtio_pci_create(&v->transport, vd, &vm->pci, &vm->irq_router,
+				    &vm->kvm);
+	if (ret)
+		log_error("%s: cannot attach to PCI: %s", vd->name, strerror(-ret));
+	return ret;
+}
+
+static int console_fds(struct vm *vm, int *in_fd, int *out_fd)
+{
+	const struct vm_config *cfg = vm->cfg;
+	*in_fd = *out_fd = -1;
+	switch (cfg->console) {
+	case OUTPUT_TTY:
+		*in_fd = STDIN_FILENO;
+		*out_fd = STDOUT_FILENO;
+		if (isatty(STDIN_FILENO) && term_raw_enter(STDIN_FILENO) == 0)
+			vm->term_raw = true;
+		return 0;
+	case OUTPUT_FILE:
+		vm->console_out_fd = open(cfg->console_path,
+					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (vm->console_out_fd < 0) {
+			int err = errno;
+			log_error("--console file=%s: %s", cfg->console_path, strerror(err));
+			return -err;
+		}
+		*out_fd = vm->console_out_fd;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* The virtio devices, each behind its own virtio-pci function. */
 static int build_virtio_devices(struct vm *vm)
 {
-	(void)vm_pci_intx;
-	(void)vm;
+	const struct vm_config *cfg = vm->cfg;
+	const struct guest_mem *mem = &vm->kvm.mem;
+	int ret;
+
+	vm->pci.intx_for_slot = vm_pci_intx;
+	vm->pci.intx_opaque = vm;
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		struct virtio_blk *b;
+		ret = virtio_blk_create(&b, &cfg->disks[i], mem);
+		ret = ret ?: add_virtio(vm, b, virtio_blk_vdev(b), destroy_blk);
+		if (ret)
+			return ret;
+	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		struct virtio_net *n;
+		ret = virtio_net_create(&n, &cfg->nets[i], mem);
+		ret = ret ?: add_virtio(vm, n, virtio_net_vdev(n), destroy_net);
+		if (ret)
+			return ret;
+	}
+	if (cfg->rng.enabled) {
+		struct virtio_rng *r;
+		ret = virtio_rng_create(&r, &cfg->rng, mem);
+		ret = ret ?: add_virtio(vm, r, virtio_rng_vdev(r), destroy_rng);
+		if (ret)
+			return ret;
+	}
+	if (cfg->console != OUTPUT_OFF) {
+		struct virtio_console *c;
+		int in_fd, out_fd;
+		ret = console_fds(vm, &in_fd, &out_fd);
+		ret = ret ?: virtio_console_create(&c, in_fd, out_fd, mem);
+		ret = ret ?: add_virtio(vm, c, virtio_console_vdev(c), destroy_console);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -227,6 +319,7 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 	vm->start_ns = start_ns;
 	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
 	vm->serial_out_fd = -1;
+	vm->console_out_fd = -1;
 	vm->epoll_fd = vm->signal_fd = -1;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->rx_ready_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -425,6 +518,15 @@ void vm_destroy(struct vm *vm)
 	stop_vcpus(vm);
 	if (vm->term_raw)
 		term_restore();
+	/* Transports first (they reset their devices), then the devices. */
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		if (vm->virtio[i].transport)
+			virtio_pci_destroy(vm->virtio[i].transport);
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		vm->virtio[i].destroy(vm->virtio[i].dev);
+	vm->nvirtio = 0;
+	if (vm->console_out_fd >= 0)
+		close(vm->console_out_fd);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

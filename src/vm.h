@@ -22,6 +22,18 @@
 #include "term.h"
 
 struct serial;
+struct virtio_dev;
+struct virtio_pci;
+
+#define VM_MAX_VIRTIO 16
+
+/* One virtio device and the virtio-pci function it sits behind. */
+struct vm_virtio {
+	void *dev;
+	void (*destroy)(void *dev);
+	struct virtio_dev *vdev;
+	struct virtio_pci *transport;
+};
 struct i8042;
 struct rtc;
 struct debug_exit;
@@ -42,6 +54,9 @@ struct vm {
 	struct irq_router irq_router;
 	struct pci_bus pci;
 	struct arch_pci_info pci_info;
+	struct vm_virtio virtio[VM_MAX_VIRTIO];
+	unsigned nvirtio;
+	int console_out_fd; /* owned when the console writes to a file */
 
 	struct serial *serial;
 	struct i8042 *i8042;

@@ -10,9 +10,13 @@
 
 #define MSIX_CTRL_MASKED 1u
 
+/* Enable and Function Mask live in the high byte, written by vCPU threads
+ * under the PCI bus lock and read here from device threads. */
 static uint16_t msg_ctrl(const struct msix *m)
 {
-	return (uint16_t)pci_cfg_read(m->dev, m->cap_off + PCI_MSIX_FLAGS, 2);
+	uint8_t hi = __atomic_load_n(&m->dev->config[m->cap_off + PCI_MSIX_FLAGS + 1],
+				     __ATOMIC_ACQUIRE);
+	return (uint16_t)(hi << 8);
 }
 
 bool msix_enabled(struct msix *m)

@@ -38,6 +38,7 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
 		     const struct pci_device_ops *ops)
 {
 	memset(dev, 0, sizeof(*dev));
+	pthread_mutex_init(&dev->intx_lock, NULL);
 	dev->name = name;
 	dev->ops = ops;
 	dev->cap_end = PCI_CAP_START;
@@ -166,40 +167,68 @@ static void bar_update(struct pci_bus *bus, struct pci_device *dev, unsigned idx
 		dev->ops->bar_moved(dev, idx, old, now);
 }
 
+/* Drives the line from the device's level and INTx Disable. intx_lock held. */
+static void intx_update_locked(struct pci_device *dev)
+{
+	uint8_t cmd_hi = __atomic_load_n(&dev->config[PCI_COMMAND + 1], __ATOMIC_ACQUIRE);
+	bool assert_line = dev->intx_level && !(cmd_hi & (PCI_COMMAND_INTX_DISABLE >> 8));
+	if (dev->intx_level)
+		dev->config[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
+	else
+		dev->config[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTERRUPT;
+	irq_line_set(&dev->intx, assert_line ? 1 : 0);
+}
+
+/* Retries every unmapped BAR on the bus: a range another BAR just left
+ * may now be free for it (a device decodes whatever its BAR holds). */
+static void bars_retry(struct pci_bus *bus)
+{
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *d = bus->slots[s];
+		if (!d)
+			continue;
+		for (unsigned b = 0; b < PCI_NUM_BARS; b++)
+			if (d->bars[b].type != PCI_BAR_NONE && !d->bars[b].mapped)
+				bar_update(bus, d, b);
+	}
+}
+
 static void config_write(struct pci_bus *bus, struct pci_device *dev,
 			 unsigned off, const uint8_t *data, unsigned len)
 {
 	bool bars_touched = false;
+	pthread_mutex_lock(&dev->intx_lock);
 	for (unsigned i = 0; i < len; i++) {
 		unsigned o = off + i;
 		uint8_t v = data[i];
 		uint8_t cur = dev->config[o];
 		uint8_t next = (uint8_t)((cur & ~dev->wmask[o]) | (v & dev->wmask[o]));
 		next &= (uint8_t)~(v & dev->w1cmask[o]);
-		dev->config[o] = next;
+		/* Device threads read some bytes (command, MSI-X control)
+		 * without the bus lock: publish each byte atomically. */
+		__atomic_store_n(&dev->config[o], next, __ATOMIC_RELEASE);
 		if ((o >= PCI_BASE_ADDRESS_0 && o < PCI_BASE_ADDRESS_5 + 4) ||
 		    o == PCI_COMMAND)
 			bars_touched = true;
 	}
-	if (bars_touched)
+	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND + 1)
+		intx_update_locked(dev); /* INTx Disable may have changed */
+	pthread_mutex_unlock(&dev->intx_lock);
+	if (bars_touched) {
 		for (unsigned b = 0; b < PCI_NUM_BARS; b++)
 			bar_update(bus, dev, b);
-	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND + 1 && dev->intx_level)
-		pci_set_intx(dev, true); /* re-evaluate INTx disable */
+		bars_retry(bus);
+	}
 	if (dev->ops && dev->ops->config_write)
 		dev->ops->config_write(dev, off, len);
 }
 
 void pci_set_intx(struct pci_device *dev, bool level)
 {
+	pthread_mutex_lock(&dev->intx_lock);
 	dev->intx_level = level;
-	uint16_t cmd = (uint16_t)pci_cfg_read(dev, PCI_COMMAND, 2);
-	bool assert_line = level && !(cmd & PCI_COMMAND_INTX_DISABLE);
-	if (level)
-		dev->config[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
-	else
-		dev->config[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTERRUPT;
-	irq_line_set(&dev->intx, assert_line ? 1 : 0);
+	intx_update_locked(dev);
+	pthread_mutex_unlock(&dev->intx_lock);
 }
 
 void pci_config_access(struct pci_bus *bus, unsigned slot, unsigned fn,
@@ -229,8 +258,10 @@ void pci_cf8_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is
 	if (off != 0 || len != 4)
 		return;
 	pthread_mutex_lock(&bus->lock);
-	if (is_write)
+	if (is_write) {
 		memcpy(&bus->cf8, data, 4);
+		bus->cf8 &= 0x80fffffcu; /* reserved bits read as 0 */
+	}
 	else
 		memcpy(data, &bus->cf8, 4);
 	pthread_mutex_unlock(&bus->lock);
@@ -295,6 +326,21 @@ static int bar_allocate(struct pci_bus *bus, struct pci_device *dev, unsigned id
 	return 0;
 }
 
+/* Gives back the addresses of BARs [0, upto) after a failed add. */
+static void bars_release(struct pci_bus *bus, struct pci_device *dev, unsigned upto)
+{
+	for (unsigned i = 0; i < upto; i++) {
+		struct pci_bar *b = &dev->bars[i];
+		if (b->type == PCI_BAR_NONE)
+			continue;
+		uint64_t addr = bar_address(dev, i);
+		struct addr_alloc *a = b->type == PCI_BAR_IO ? bus->pio_alloc :
+				       bus->mmio32_alloc;
+		if (addr_free(a, addr) && bus->mmio64_alloc)
+			addr_free(bus->mmio64_alloc, addr);
+	}
+}
+
 int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev,
 		       struct irq_line intx)
 {
@@ -310,14 +356,18 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev,
 	}
 	dev->bus = bus;
 	dev->slot = slot;
+	if (!intx.set && bus->intx_for_slot)
+		intx = bus->intx_for_slot(bus->intx_opaque, slot);
 	dev->intx = intx;
 	bool has_io = false, has_mem = false;
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 		if (dev->bars[i].type == PCI_BAR_NONE)
 			continue;
 		ret = bar_allocate(bus, dev, i);
-		if (ret)
+		if (ret) {
+			bars_release(bus, dev, i);
 			goto out;
+		}
 		if (dev->bars[i].type == PCI_BAR_IO)
 			has_io = true;
 		else
@@ -365,5 +415,6 @@ int pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
 
 void pci_bus_destroy(struct pci_bus *bus)
 {
+	pthread_mutex_destroy(&bus->host_bridge.intx_lock);
 	pthread_mutex_destroy(&bus->lock);
 }

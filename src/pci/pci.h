@@ -66,6 +66,9 @@ struct pci_device {
 	uint16_t cap_end; /* first free byte after the capabilities */
 	struct irq_line intx; /* INTA#, assigned by the bus */
 	bool intx_level;
+	/* Serializes the INTx level, the line and the status byte between
+	 * device threads (pci_set_intx) and config writes (vCPUs). */
+	pthread_mutex_t intx_lock;
 };
 
 struct pci_bus {

@@ -508,7 +508,8 @@ static void *reader(void *opaque)
 {
 	struct reader_arg *a = opaque;
 	uint64_t x = 0x12345;
-	while (!atomic_load(a->stop)) {
+	/* At least 1000 lookups each, however the threads get scheduled. */
+	while (a->hits < 1000 || !atomic_load(a->stop)) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		unsigned k = (unsigned)(x >> 33) % 64;
 		uint64_t addr = 0x100000 + k * 0x1000 + (x >> 20) % 0x100;

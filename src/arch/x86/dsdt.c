@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* DSDT device objects; see dsdt.h. */
+#include "arch/x86/dsdt.h"
+
+#include <errno.h>
+
+#include "arch/x86/aml.h"
+#include "arch/x86/layout.h"
+
+#define ECAM_BUS_SIZE (1ULL << 20) /* 32 devices x 8 functions x 4 KiB */
+#define FOUR_GIB (1ULL << 32)
+#define PCI_PINS 4 /* INTA#..INTD# */
+
+static int check_config(const struct dsdt_config *c)
+{
+	if (c->ecam_end_bus > 255 || (c->ecam_base & (ECAM_BUS_SIZE - 1)))
+		return -EINVAL;
+	uint64_t ecam_size = (c->ecam_end_bus + 1ULL) * ECAM_BUS_SIZE;
+	if (c->ecam_base > UINT64_MAX - ecam_size + 1)
+		return -EINVAL;
+	if (c->mmio32_size == 0 || c->mmio32_base >= FOUR_GIB ||
+	    c->mmio32_size > FOUR_GIB - c->mmio32_base)
+		return -EINVAL;
+	if (c->mmio64_size && c->mmio64_base > UINT64_MAX - c->mmio64_size + 1)
+		return -EINVAL;
+	return 0;
+}
+
+/* Name (_HID, EisaId (id)) */
+static void name_eisaid(struct aml *a, const char *name, const char *id)
+{
+	aml_name(a, name);
+	aml_eisaid(a, id);
+}
+
+static void name_integer(struct aml *a, const char *name, uint64_t v)
+{
+	aml_name(a, name);
+	aml_integer(a, v);
+}
+
+/* Memory range [base, base + size) as a DWord or, above 4 GiB, QWord. */
+static void res_memory(struct aml *a, bool producer, uint8_t flags,
+		       uint64_t base, uint64_t size)
+{
+	uint64_t last = base + size - 1;
+	if (last < FOUR_GIB)
+		aml_res_dword_memory(a, producer, flags, (uint32_t)base,
+				     (uint32_t)last);
+	else
+		aml_res_qword_memory(a, producer, flags, base, last);
+}
+
+static unsigned prt_slots(const struct dsdt_config *c)
+{
+	unsigned n = 0;
+	for (unsigned s = 0; s < DSDT_PCI_SLOTS; s++)
+		n += c->intx_gsi[s] != 0;
+	return n;
+}
+
+static void build_pci0(struct aml *a, const struct dsdt_config *c)
+{
+	struct aml_mark dev, crs, prt, entry;
+
+	aml_device_begin(a, "PCI0", &dev);
+	name_eisaid(a, "_HID", "PNP0A08"); /* PCI Express root bridge */
+	name_eisaid(a, "_CID", "PNP0A03"); /* PCI root bridge */
+	name_integer(a, "_SEG", 0);
+	name_integer(a, "_UID", 0);
+	name_integer(a, "_BBN", 0);
+
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	aml_res_word_bus_number(a, true, 0, (uint16_t)c->ecam_end_bus);
+	/* The bridge itself decodes CONFIG_ADDRESS/CONFIG_DATA. */
+	aml_res_io_fixed(a, PCI_CONFIG_ADDRESS_PORT, 8);
+	/* Every other port is forwarded (the legacy ones included). */
+	aml_res_word_io(a, true, 0x0000, PCI_CONFIG_ADDRESS_PORT - 1);
+	aml_res_word_io(a, true, PCI_CONFIG_ADDRESS_PORT + 8, 0xffff);
+	res_memory(a, true, AML_MEM_RW | AML_MEM_NONCACHEABLE, c->mmio32_base,
+		   c->mmio32_size);
+	if (c->mmio64_size) {
+		uint64_t last = c->mmio64_base + c->mmio64_size - 1;
+		aml_res_qword_memory(a, true, AML_MEM_RW | AML_MEM_NONCACHEABLE,
+				     c->mmio64_base, last);
+	}
+	aml_restemplate_end(a, &crs);
+
+	/* Package { Package { Address, Pin, Source (Zero: a GSI), GSI }... } */
+	aml_name(a, "_PRT");
+	aml_package_begin(a, prt_slots(c) * PCI_PINS, &prt);
+	for (unsigned s = 0; s < DSDT_PCI_SLOTS; s++) {
+		if (!c->intx_gsi[s])
+			continue;
+		for (unsigned pin = 0; pin < PCI_PINS; pin++) {
+			aml_package_begin(a, 4, &entry);
+			aml_integer(a, (uint64_t)s << 16 | 0xffff); /* any function */
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, c->intx_gsi[s]);
+			aml_end(a, &entry);
+		}
+	}
+	aml_end(a, &prt);
+
+	aml_end(a, &dev);
+}
+
+/* Motherboard resources: keeps the ECAM area out of everyone's way. */
+static void build_res0(struct aml *a, const struct dsdt_config *c)
+{
+	struct aml_mark dev, crs;
+	aml_device_begin(a, "RES0", &dev);
+	name_eisaid(a, "_HID", "PNP0C02");
+	name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	res_memory(a, false, AML_MEM_RW | AML_MEM_NONCACHEABLE, c->ecam_base,
+		   (c->ecam_end_bus + 1ULL) * ECAM_BUS_SIZE);
+	aml_restemplate_end(a, &crs);
+	aml_end(a, &dev);
+}
+
+static void build_com1(struct aml *a)
+{
+	struct aml_mark dev, crs;
+	aml_device_begin(a, "COM1", &dev);
+	name_eisaid(a, "_HID", "PNP0501"); /* 16550A-compatible */
+	name_integer(a, "_UID", 1);
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	aml_res_io_fixed(a, COM1_PORT, 8);
+	aml_res_irq_noflags(a, 1u << COM1_IRQ);
+	aml_restemplate_end(a, &crs);
+	aml_end(a, &dev);
+}
+
+static void build_ps2k(struct aml *a)
+{
+	struct aml_mark dev, crs;
+	aml_device_begin(a, "PS2K", &dev);
+	name_eisaid(a, "_HID", "PNP0303"); /* IBM enhanced keyboard */
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	aml_res_io_fixed(a, I8042_DATA_PORT, 1);
+	aml_res_io_fixed(a, I8042_CMD_PORT, 1);
+	aml_res_irq_noflags(a, 1u << 1);
+	aml_restemplate_end(a, &crs);
+	aml_end(a, &dev);
+}
+
+static void build_ps2m(struct aml *a)
+{
+	struct aml_mark dev, crs;
+	aml_device_begin(a, "PS2M", &dev);
+	name_eisaid(a, "_HID", "PNP0F13"); /* PS/2 mouse */
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	aml_res_irq_noflags(a, 1u << 12);
+	aml_restemplate_end(a, &crs);
+	aml_end(a, &dev);
+}
+
+static void build_rtc(struct aml *a)
+{
+	struct aml_mark dev, crs;
+	aml_device_begin(a, "RTC", &dev);
+	name_eisaid(a, "_HID", "PNP0B00"); /* AT real-time clock */
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	aml_res_io_fixed(a, RTC_PORT, 2);
+	aml_restemplate_end(a, &crs);
+	aml_end(a, &dev);
+}
+
+int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
+		       const struct dsdt_config *cfg)
+{
+	if (!buf || !len || !cfg)
+		return -EINVAL;
+	*len = 0;
+	int ret = check_config(cfg);
+	if (ret)
+		return ret;
+
+	struct aml a;
+	struct aml_mark sb;
+	aml_init(&a, buf, cap);
+	aml_scope_begin(&a, "\\_SB", &sb);
+	build_pci0(&a, cfg);
+	build_res0(&a, cfg);
+	if (cfg->com1)
+		build_com1(&a);
+	if (cfg->ps2_keyboard)
+		build_ps2k(&a);
+	if (cfg->ps2_mouse)
+		build_ps2m(&a);
+	if (cfg->rtc)
+		build_rtc(&a);
+	aml_end(&a, &sb);
+
+	size_t n;
+	ret = aml_finish(&a, &n);
+	if (ret)
+		return ret;
+	*len = n;
+	return 0;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DSDT device objects for the x86 machine: the AML term list that
+ * acpi_build() appends to the DSDT (struct acpi_config.dsdt_aml), so that
+ * the guest finds the PCI host bridge and the legacy devices through ACPI
+ * instead of probing for them.
+ *
+ *   Scope (\_SB) {
+ *     Device (PCI0) {                       PCI Express host bridge
+ *       _HID PNP0A08, _CID PNP0A03, _SEG 0, _UID 0, _BBN 0
+ *       _CRS: WordBusNumber 0..ecam_end_bus, IO 0xCF8-0xCFF,
+ *             WordIO 0x0000-0x0CF7 and 0x0D00-0xFFFF,
+ *             DWordMemory for the 32-bit window,
+ *             QWordMemory for the 64-bit window (when its size is not 0)
+ *       _PRT: { slot << 16 | 0xFFFF, pin, Zero, GSI } for every slot with
+ *             a GSI, pins INTA#..INTD# (see intx_gsi below)
+ *     }
+ *     Device (RES0) {                       motherboard resources
+ *       _HID PNP0C02, _UID 0, _CRS: the ECAM window (consumer), so that
+ *       Linux accepts the MCFG area as firmware-reserved
+ *     }
+ *     Device (COM1) { _HID PNP0501, _UID 1, _CRS IO 0x3F8/8, IRQNoFlags {4} }
+ *     Device (PS2K) { _HID PNP0303, _CRS IO 0x60, IO 0x64, IRQNoFlags {1} }
+ *     Device (PS2M) { _HID PNP0F13, _CRS IRQNoFlags {12} }
+ *     Device (RTC)  { _HID PNP0B00, _CRS IO 0x70/2 }   (no IRQ 8 emulated)
+ *   }
+ *
+ * The legacy devices are each optional (flags in the config). They sit
+ * directly under \_SB (there is no LPC bridge device); the ports and IRQs
+ * come from layout.h.
+ *
+ * PCI0 has no _ADR: a device object has either _HID or _ADR, not both
+ * (ACPI 6.5, 6.1). No _OSC: Linux then keeps PCIe native services (hotplug,
+ * AER, PME) off, which is what a VM without them wants. No _S5 either: the
+ * FADT is hardware-reduced with no sleep control register, so there is no
+ * way to enter S5 through it.
+ */
+#ifndef CVMM_ARCH_X86_DSDT_H
+#define CVMM_ARCH_X86_DSDT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DSDT_PCI_SLOTS 32
+/* Enough for any config (all 32 slots routed, every device): about 2.4 KiB. */
+#define DSDT_AML_MAX 4096
+
+struct dsdt_config {
+	/* PCIe ECAM of segment 0, buses 0..ecam_end_bus (also PCI0's buses). */
+	uint64_t ecam_base; /* 1 MiB aligned */
+	unsigned ecam_end_bus; /* 0..255 */
+
+	/* 32-bit MMIO window for BARs: below 4 GiB, size > 0. */
+	uint64_t mmio32_base, mmio32_size;
+	/* 64-bit MMIO window; size 0: none. */
+	uint64_t mmio64_base, mmio64_size;
+
+	/*
+	 * PCI INTx routing of bus 0: the GSI of each slot's INTA#, 0 for a
+	 * slot without one. All four pins of a slot (INTA#..INTD#) are
+	 * routed to that same GSI: the VMM wires one level-triggered line per
+	 * slot (its devices only use INTA#), so there is no swizzle. The
+	 * GSIs are I/O APIC inputs (Linux programs them level, active low).
+	 */
+	uint32_t intx_gsi[DSDT_PCI_SLOTS];
+
+	/* Legacy devices to describe. */
+	bool com1; /* 16550 at COM1_PORT, IRQ COM1_IRQ */
+	bool ps2_keyboard; /* i8042 keyboard port: 0x60/0x64, IRQ 1 */
+	bool ps2_mouse; /* i8042 aux port: IRQ 12 */
+	bool rtc; /* CMOS RTC at RTC_PORT, no IRQ */
+};
+
+/*
+ * Writes the term list into buf (cap bytes; DSDT_AML_MAX always does) and
+ * its length into *len. Returns 0, -EINVAL (bad config) or -ENOSPC (buf
+ * too small).
+ */
+int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
+		       const struct dsdt_config *cfg);
+
+#endif

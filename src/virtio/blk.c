@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-blk device: see blk.h. Requests are executed by blk_request.c. */
+#include "virtio/blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "virtio/blk_request.h"
+#include "virtio/worker.h"
+
+/* Chains served per wakeup before other work (and a stop) gets a turn. */
+#define BLK_BUDGET 1024u
+
+struct virtio_blk {
+	struct virtio_dev vdev;
+	struct blk_backend be;
+	struct virtio_worker worker;
+	struct virtio_blk_config config; /* little-endian, built at create */
+	uint64_t features;
+	char *path;
+	bool active;
+	char name[48];
+	char thread_name[16];
+	struct vq_chain chain; /* the request being served */
+};
+
+/* ---- request queue ---- */
+
+static void complete_one(struct virtio_blk *b)
+{
+	struct virtio_dev *vd = &b->vdev;
+	struct blk_req_result res;
+	uint32_t used = 0;
+	if (blk_request_execute(&b->be, &b->chain, &res) < 0) {
+		/* No status byte: give the buffers back untouched. */
+		atomic_fetch_add(&vd->errors, 1);
+	} else {
+		used = res.used_len;
+		atomic_fetch_add(&vd->bytes, res.data_len);
+		if (res.status != VIRTIO_BLK_S_OK)
+			atomic_fetch_add(&vd->errors, 1);
+	}
+	atomic_fetch_add(&vd->requests, 1);
+	if (vq_push_used(&vd->vqs[0], b->chain.head, used) < 0)
+		log_ratelimited(&vd->rl, LOG_ERROR, "%s: cannot push used chain %u",
+				b->name, b->chain.head);
+}
+
+static void process_queue(struct virtio_blk *b)
+{
+	struct virtio_dev *vd = &b->vdev;
+	struct virtqueue *vq = &vd->vqs[0];
+	unsigned done = 0;
+	int r;
+
+	if (!vq->ready || vq->broken)
+		return;
+	do {
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, &b->chain)) == 0) {
+			complete_one(b);
+			if (++done == BLK_BUDGET) {
+				/* Come back after a pass through epoll. */
+				uint64_t one = 1;
+				if (write(vd->kick_fd[0], &one, sizeof(one)) ==
+				    sizeof(one))
+					goto out;
+				done = 0;
+			}
+		}
+		if (r == -EIO) {
+			virtio_dev_error(vd, 0, "invalid descriptor chain");
+			goto out;
+		}
+	} while (vq_enable_notify(vq));
+out:
+	/* vq_needs_notify() (inside) is false when nothing was pushed. */
+	virtio_queue_notify(vd, 0);
+}
+
+static void blk_handle(void *opaque, unsigned idx)
+{
+	struct virtio_blk *b = opaque;
+	(void)idx; /* the kick eventfd is the only fd */
+	eventfd_drain(b->vdev.kick_fd[0]);
+	process_queue(b);
+}
+
+/* ---- virtio_device_ops ---- */
+
+static uint64_t blk_features(void *dev)
+{
+	struct virtio_blk *b = dev;
+	return b->features;
+}
+
+static void blk_config_read(void *dev, uint32_t off, uint8_t *data,
+			    uint32_t len)
+{
+	struct virtio_blk *b = dev;
+	const uint8_t *cfg = (const uint8_t *)&b->config;
+	for (uint32_t i = 0; i < len; i++) {
+		uint64_t o = (uint64_t)off + i;
+		data[i] = o < sizeof(b->config) ? cfg[o] : 0;
+	}
+}
+
+static void blk_reset(void *dev);
+
+static int blk_activate(void *dev)
+{
+	struct virtio_blk *b = dev;
+	struct virtio_dev *vd = &b->vdev;
+	if (b->active)
+		blk_reset(b);
+	vd->vqs[0].name = b->name;
+	if (!vd->vqs[0].ready) {
+		log_warn("%s: the driver did not enable the request queue", b->name);
+		return 0;
+	}
+	if (vd->kick_fd[0] < 0)
+		return -EINVAL;
+	virtio_worker_clear(&b->worker);
+	int r = virtio_worker_add(&b->worker, vd->kick_fd[0], EPOLLIN);
+	if (r >= 0)
+		r = virtio_worker_start(&b->worker, b->thread_name, blk_handle, b);
+	if (r < 0) {
+		log_error("%s: cannot activate: %s", b->name, strerror(-r));
+		virtio_worker_clear(&b->worker);
+		return r;
+	}
+	b->active = true;
+	return 0;
+}
+
+static void blk_reset(void *dev)
+{
+	struct virtio_blk *b = dev;
+	virtio_worker_stop(&b->worker);
+	virtio_worker_clear(&b->worker);
+	vq_reset(&b->vdev.vqs[0]);
+	b->active = false;
+}
+
+static const struct virtio_device_ops blk_ops = {
+	.features = blk_features,
+	.config_read = blk_config_read,
+	.activate = blk_activate,
+	.reset = blk_reset,
+};
+
+/* ---- lifecycle ---- */
+
+static bool is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* O_DIRECT alignments of the file (statx DIOALIGN where the kernel has it). */
+static int probe_direct(struct virtio_blk *b)
+{
+	struct blk_backend *be = &b->be;
+	uint32_t mem = 512, off = 512;
+#ifdef STATX_DIOALIGN
+	struct statx stx;
+	if (statx(be->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		if (!stx.stx_dio_offset_align) {
+			log_error("disk %s: the file system does not support "
+				  "direct=on", b->path);
+			return -EINVAL;
+		}
+		mem = stx.stx_dio_mem_align;
+		off = stx.stx_dio_offset_align;
+	}
+#endif
+	if (off < BLK_SECTOR_SIZE)
+		off = BLK_SECTOR_SIZE;
+	if (!is_pow2(mem) || !is_pow2(off) || off > 65536 || mem > 65536) {
+		log_error("disk %s: unusable direct I/O alignment (%u/%u)",
+			  b->path, mem, off);
+		return -EINVAL;
+	}
+	be->direct = true;
+	be->dio_mem_align = mem;
+	be->dio_offset_align = off;
+	size_t balign = mem > 4096 ? mem : 4096;
+	be->bounce = aligned_alloc(balign, BLK_BOUNCE_SIZE);
+	return be->bounce ? 0 : -ENOMEM;
+}
+
+static int open_image(struct virtio_blk *b, const struct disk_config *cfg,
+		      uint64_t *size)
+{
+	int flags = (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	if (cfg->direct)
+		flags |= O_DIRECT;
+	int fd = open(cfg->path, flags);
+	if (fd < 0) {
+		int e = errno;
+		if (e == EINVAL && cfg->direct)
+			log_error("disk %s: the file system does not support "
+				  "direct=on", cfg->path);
+		else
+			log_error("disk %s: %s", cfg->path, strerror(e));
+		return -e;
+	}
+	b->be.fd = fd;
+
+	struct flock fl = {
+		.l_type = cfg->readonly ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = 0,
+		.l_len = 0, /* the whole file, however long */
+	};
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		int e = errno;
+		if (e == EAGAIN || e == EACCES) {
+			log_error("disk %s is in use by another process", cfg->path);
+			return -EBUSY;
+		}
+		log_warn("disk %s: cannot lock (%s); not protected against "
+			 "concurrent use", cfg->path, strerror(e));
+	}
+
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		log_error("disk %s: %s", cfg->path, strerror(e));
+		return -e;
+	}
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, size) < 0) {
+			int e = errno;
+			log_error("disk %s: cannot get the size: %s", cfg->path,
+				  strerror(e));
+			return -e;
+		}
+	} else {
+		log_error("disk %s: not a regular file or a block device",
+			  cfg->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void set_id(struct blk_backend *be, const struct disk_config *cfg)
+{
+	const char *id = cfg->id;
+	if (!id) {
+		const char *slash = strrchr(cfg->path, '/');
+		id = slash ? slash + 1 : cfg->path;
+	}
+	memset(be->id, 0, sizeof(be->id));
+	memcpy(be->id, id, strnlen(id, sizeof(be->id)));
+}
+
+static void build_config(struct virtio_blk *b)
+{
+	struct blk_backend *be = &b->be;
+	struct virtio_blk_config *c = &b->config;
+	uint32_t blk_size = be->direct ? be->dio_offset_align : BLK_SECTOR_SIZE;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = htole64(be->capacity_sectors);
+	c->seg_max = htole32(VIRTIO_BLK_QUEUE_SIZE - 2);
+	c->blk_size = htole32(blk_size);
+	b->features = (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+		      (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		      (1ULL << VIRTIO_BLK_F_FLUSH);
+	if (be->readonly)
+		b->features |= 1ULL << VIRTIO_BLK_F_RO;
+	if (be->discard_ok) {
+		b->features |= 1ULL << VIRTIO_BLK_F_DISCARD;
+		c->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
+		c->max_discard_seg = htole32(BLK_MAX_DISCARD_SEG);
+		c->discard_sector_alignment = htole32(blk_size / BLK_SECTOR_SIZE);
+	}
+	if (be->write_zeroes_ok) {
+		b->features |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+		c->max_write_zeroes_sectors = htole32(BLK_MAX_WRITE_ZEROES_SECTORS);
+		c->max_write_zeroes_seg = htole32(BLK_MAX_WRITE_ZEROES_SEG);
+		c->write_zeroes_may_unmap = be->punch_hole_works;
+	}
+}
+
+int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
+		      const struct guest_mem *mem)
+{
+	*out = NULL;
+	if (!cfg || !cfg->path || !mem)
+		return -EINVAL;
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->be.fd = -1;
+	b->worker.epoll_fd = b->worker.stop_fd = -1;
+	b->path = strdup(cfg->path);
+	int r = -ENOMEM;
+	if (!b->path)
+		goto fail;
+	b->be.readonly = cfg->readonly;
+	set_id(&b->be, cfg);
+	snprintf(b->name, sizeof(b->name), "virtio-blk(%.20s)", b->be.id);
+	snprintf(b->thread_name, sizeof(b->thread_name), "blk-%.11s", b->be.id);
+	b->be.name = b->name;
+
+	uint64_t size = 0;
+	r = open_image(b, cfg, &size);
+	if (r < 0)
+		goto fail;
+	if (size % BLK_SECTOR_SIZE)
+		log_warn("disk %s: size %llu is not a multiple of 512; the last "
+			 "%llu bytes are not visible to the guest",
+			 cfg->path, (unsigned long long)size,
+			 (unsigned long long)(size % BLK_SECTOR_SIZE));
+	b->be.capacity_sectors = size >> BLK_SECTOR_SHIFT;
+	if (cfg->direct) {
+		r = probe_direct(b);
+		if (r < 0)
+			goto fail;
+	}
+	blk_backend_probe(&b->be);
+	build_config(b);
+
+	struct virtio_dev *vd = &b->vdev;
+	vd->name = b->name;
+	vd->device_id = VIRTIO_ID_BLOCK;
+	vd->nqueues = 1;
+	vd->queue_max_size = VIRTIO_BLK_QUEUE_SIZE;
+	vd->config_size = sizeof(b->config);
+	vd->ops = &blk_ops;
+	vd->dev = b;
+	vd->mem = mem;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vd->kick_fd[i] = -1;
+	log_debug("%s: %s, %llu sectors%s%s%s", b->name, cfg->path,
+		  (unsigned long long)b->be.capacity_sectors,
+		  cfg->readonly ? ", read-only" : "",
+		  cfg->direct ? ", direct" : "",
+		  b->be.discard_ok ? ", discard" : "");
+	*out = b;
+	return 0;
+fail:
+	if (b->be.fd >= 0)
+		close(b->be.fd);
+	free(b->be.bounce);
+	free(b->path);
+	free(b);
+	return r;
+}
+
+struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b)
+{
+	return &b->vdev;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	virtio_worker_stop(&b->worker);
+	if (!b->be.readonly && fdatasync(b->be.fd) < 0)
+		log_warn("disk %s: flush at exit: %s", b->path, strerror(errno));
+	close(b->be.fd);
+	free(b->be.bounce);
+	free(b->path);
+	free(b);
+}

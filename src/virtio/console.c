@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-console, port 0 only. Written from the virtio 1.x specification,
+ * 5.3 "Console Device". See console.h for the behaviour.
+ */
+#include "virtio/console.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <linux/virtio_console.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "virtio/worker.h"
+
+/* How long a TX write may wait for a full out_fd before bytes are dropped. */
+#define TX_WAIT_MS 100
+#define TX_BUDGET 128u
+#define RX_BUDGET 64u
+
+struct virtio_console {
+	struct virtio_dev vdev;
+	struct virtio_worker worker;
+	int in_fd, out_fd;
+
+	/* Device thread state. */
+	unsigned w_rx, w_tx, w_in; /* worker fd indices (w_in valid if in_fd >= 0) */
+	uint32_t in_events;
+	bool in_polling;  /* the guest has rx buffers: read in_fd */
+	bool in_eof;      /* in_fd reached end of file / hung up */
+	bool tx_stalled;  /* last TX bytes were dropped: do not wait again */
+	bool rx_broken, tx_broken;
+	bool active;
+	/* See wait_started(). */
+	pthread_mutex_t start_lock;
+	_Atomic bool started;
+
+	_Atomic uint64_t rx_bytes, tx_bytes, tx_dropped;
+
+	struct vq_chain rx_chain;
+	struct vq_chain tx_chain;
+	struct iovec iov[IOV_MAX];
+};
+
+static void queue_broken(struct virtio_console *c, unsigned q)
+{
+	bool *flag = q == VIRTIO_CONSOLE_RXQ ? &c->rx_broken : &c->tx_broken;
+	if (*flag)
+		return;
+	*flag = true;
+	virtio_dev_error(&c->vdev, q,
+			 q == VIRTIO_CONSOLE_RXQ ? "bad receive ring"
+						 : "bad transmit ring");
+}
+
+/* EPOLLONESHOT when idle: a hangup (always reported) wakes us once at most. */
+static void in_update_events(struct virtio_console *c)
+{
+	if (c->in_fd < 0)
+		return;
+	uint32_t ev = c->in_polling && !c->in_eof ? EPOLLIN : EPOLLONESHOT;
+	if (ev == c->in_events)
+		return;
+	int r = virtio_worker_modify(&c->worker, c->w_in, ev);
+	if (r < 0)
+		log_error("virtio-console: cannot change input polling: %s",
+			  strerror(-r));
+	c->in_events = ev;
+}
+
+/* ---- TX ---- */
+
+static void tx_drop(struct virtio_console *c, uint64_t bytes, int err)
+{
+	c->tx_stalled = true;
+	atomic_fetch_add(&c->tx_dropped, bytes);
+	atomic_fetch_add(&c->vdev.errors, 1);
+	log_ratelimited(&c->vdev.rl, LOG_WARN,
+			"virtio-console: output error (%s), %llu byte(s) dropped",
+			strerror(err), (unsigned long long)bytes);
+}
+
+/* Writes all of buf to out_fd: 0, or -errno when the rest must be dropped. */
+static int write_all(struct virtio_console *c, const uint8_t *buf, size_t len)
+{
+	bool waited = c->tx_stalled;
+	while (len) {
+		ssize_t w = write(c->out_fd, buf, len);
+		if (w > 0) {
+			buf += w;
+			len -= (size_t)w;
+			c->tx_stalled = false;
+			waited = false;
+			continue;
+		}
+		int err = w < 0 ? errno : EIO;
+		if (err == EINTR)
+			continue;
+		if ((err == EAGAIN || err == EWOULDBLOCK) && !waited) {
+			struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
+			waited = true;
+			if (poll(&p, 1, TX_WAIT_MS) > 0)
+				continue;
+			err = EAGAIN;
+		}
+		return -err;
+	}
+	return 0;
+}
+
+static void tx_one(struct virtio_console *c)
+{
+	const struct vq_chain *ch = &c->tx_chain;
+	if (c->out_fd < 0) {
+		atomic_fetch_add(&c->tx_bytes, ch->read_len);
+		atomic_fetch_add(&c->vdev.bytes, ch->read_len);
+		return;
+	}
+	uint64_t left = ch->read_len;
+	for (unsigned i = 0; i < ch->nread; i++) {
+		const struct vq_seg *s = &ch->segs[i];
+		int r = write_all(c, s->addr, s->len);
+		if (r < 0) {
+			tx_drop(c, left, -r);
+			return;
+		}
+		left -= s->len;
+		atomic_fetch_add(&c->tx_bytes, s->len);
+		atomic_fetch_add(&c->vdev.bytes, s->len);
+	}
+}
+
+static void console_tx(struct virtio_console *c)
+{
+	struct virtio_dev *vd = &c->vdev;
+	struct virtqueue *vq = &vd->vqs[VIRTIO_CONSOLE_TXQ];
+	unsigned budget = TX_BUDGET;
+	bool pushed = false;
+	int r;
+
+	if (c->tx_broken || !vq->ready)
+		return;
+	do {
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, &c->tx_chain)) == 0) {
+			tx_one(c);
+			atomic_fetch_add(&vd->requests, 1);
+			vq_push_used(vq, c->tx_chain.head, 0);
+			pushed = true;
+			if (--budget == 0) {
+				/* Let input have a turn; come back after. */
+				uint64_t one = 1;
+				if (write(vd->kick_fd[VIRTIO_CONSOLE_TXQ], &one,
+					  sizeof(one)) == sizeof(one))
+					goto out;
+				budget = TX_BUDGET;
+			}
+		}
+		if (r == -EIO) {
+			queue_broken(c, VIRTIO_CONSOLE_TXQ);
+			goto out;
+		}
+	} while (vq_enable_notify(vq));
+out:
+	if (pushed)
+		virtio_queue_notify(vd, VIRTIO_CONSOLE_TXQ);
+}
+
+/* ---- RX ---- */
+
+static void in_stop(struct virtio_console *c)
+{
+	c->in_polling = false;
+	in_update_events(c);
+}
+
+static void in_closed(struct virtio_console *c, const char *why)
+{
+	log_info("virtio-console: input %s: no more input", why);
+	c->in_eof = true;
+	in_stop(c);
+}
+
+static void console_rx(struct virtio_console *c)
+{
+	struct virtio_dev *vd = &c->vdev;
+	struct virtqueue *vq = &vd->vqs[VIRTIO_CONSOLE_RXQ];
+	struct vq_chain *ch = &c->rx_chain;
+	bool pushed = false;
+
+	for (unsigned budget = RX_BUDGET;
+	     budget && c->in_polling && !c->in_eof; budget--) {
+		/* Never block the device thread on in_fd. */
+		struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
+		if (poll(&p, 1, 0) <= 0)
+			break;
+		int r = vq_pop(vq, ch);
+		if (r == -ENOENT) {
+			if (vq_enable_notify(vq))
+				continue;
+			in_stop(c); /* until the guest posts buffers */
+			break;
+		}
+		if (r < 0) {
+			queue_broken(c, VIRTIO_CONSOLE_RXQ);
+			in_stop(c);
+			break;
+		}
+		if (ch->write_len == 0) {
+			/* Nothing writable: hand it back empty. */
+			vq_push_used(vq, ch->head, 0);
+			pushed = true;
+			continue;
+		}
+		unsigned cnt = 0;
+		for (unsigned i = ch->nread; i < ch->nseg; i++)
+			c->iov[cnt++] = (struct iovec){ ch->segs[i].addr,
+							ch->segs[i].len };
+		ssize_t got = readv(c->in_fd, c->iov, (int)cnt);
+		if (got <= 0) {
+			int err = got < 0 ? errno : 0;
+			vq_unpop(vq, 1);
+			if (err == EINTR)
+				continue;
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				break;
+			in_closed(c, got == 0 ? "reached end of file"
+					      : strerror(err));
+			break;
+		}
+		vq_push_used(vq, ch->head, (uint32_t)got);
+		pushed = true;
+		atomic_fetch_add(&c->rx_bytes, (uint64_t)got);
+		atomic_fetch_add(&vd->bytes, (uint64_t)got);
+		atomic_fetch_add(&vd->requests, 1);
+	}
+	if (pushed)
+		virtio_queue_notify(vd, VIRTIO_CONSOLE_RXQ);
+}
+
+static void rx_kicked(struct virtio_console *c)
+{
+	struct virtqueue *vq = &c->vdev.vqs[VIRTIO_CONSOLE_RXQ];
+	if (c->in_fd < 0 || c->in_eof || c->rx_broken || !vq->ready)
+		return;
+	vq_disable_notify(vq); /* we poll in_fd while we have buffers */
+	if (!c->in_polling) {
+		c->in_polling = true;
+		in_update_events(c);
+	}
+	console_rx(c);
+}
+
+/*
+ * virtio_worker_modify() only reaches epoll once virtio_worker_start() has
+ * marked the worker running, which it does after the thread exists: a
+ * handler running right away could change its events too early (lost, and
+ * a level-triggered fd then spins). The first handler call waits for
+ * activate to have returned from virtio_worker_start().
+ */
+static void wait_started(struct virtio_console *c)
+{
+	if (atomic_load_explicit(&c->started, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&c->start_lock);
+	pthread_mutex_unlock(&c->start_lock);
+}
+
+static void console_handle(void *opaque, unsigned idx)
+{
+	struct virtio_console *c = opaque;
+	wait_started(c);
+	if (idx == c->w_rx) {
+		eventfd_drain(c->vdev.kick_fd[VIRTIO_CONSOLE_RXQ]);
+		rx_kicked(c);
+	} else if (idx == c->w_tx) {
+		eventfd_drain(c->vdev.kick_fd[VIRTIO_CONSOLE_TXQ]);
+		console_tx(c);
+	} else if (c->in_fd >= 0 && idx == c->w_in) {
+		if (c->in_polling)
+			console_rx(c);
+		/* Idle (EPOLLONESHOT): a stray hangup ends here. */
+	}
+}
+
+/* ---- virtio_device_ops ---- */
+
+static uint64_t console_features(void *dev)
+{
+	(void)dev;
+	return 0;
+}
+
+static void console_config_read(void *dev, uint32_t off, uint8_t *data,
+				uint32_t len)
+{
+	/* No SIZE, MULTIPORT or EMERG_WRITE: every field reads 0. */
+	(void)dev;
+	(void)off;
+	memset(data, 0, len);
+}
+
+static void console_reset(void *dev);
+
+static int console_activate(void *dev)
+{
+	struct virtio_console *c = dev;
+	struct virtio_dev *vd = &c->vdev;
+	if (c->active)
+		console_reset(c);
+	vd->vqs[VIRTIO_CONSOLE_RXQ].name = "console-rx";
+	vd->vqs[VIRTIO_CONSOLE_TXQ].name = "console-tx";
+	c->rx_broken = c->tx_broken = false;
+	c->in_polling = c->in_fd >= 0 && !c->in_eof;
+	c->in_events = c->in_polling ? EPOLLIN : EPOLLONESHOT;
+
+	virtio_worker_clear(&c->worker);
+	int r = virtio_worker_add(&c->worker, vd->kick_fd[VIRTIO_CONSOLE_RXQ],
+				  EPOLLIN);
+	if (r < 0)
+		goto fail;
+	c->w_rx = (unsigned)r;
+	r = virtio_worker_add(&c->worker, vd->kick_fd[VIRTIO_CONSOLE_TXQ], EPOLLIN);
+	if (r < 0)
+		goto fail;
+	c->w_tx = (unsigned)r;
+	if (c->in_fd >= 0) {
+		r = virtio_worker_add(&c->worker, c->in_fd, c->in_events);
+		if (r < 0)
+			goto fail;
+		c->w_in = (unsigned)r;
+	}
+	pthread_mutex_lock(&c->start_lock);
+	r = virtio_worker_start(&c->worker, "virtio-console", console_handle, c);
+	if (r == 0)
+		atomic_store_explicit(&c->started, true, memory_order_release);
+	pthread_mutex_unlock(&c->start_lock);
+	if (r < 0)
+		goto fail;
+	c->active = true;
+	return 0;
+fail:
+	log_error("virtio-console: cannot activate: %s", strerror(-r));
+	virtio_worker_clear(&c->worker);
+	return r;
+}
+
+static void console_reset(void *dev)
+{
+	struct virtio_console *c = dev;
+	virtio_worker_stop(&c->worker);
+	virtio_worker_clear(&c->worker);
+	c->active = false;
+	atomic_store(&c->started, false);
+	c->in_polling = false;
+}
+
+static const struct virtio_device_ops console_ops = {
+	.features = console_features,
+	.config_read = console_config_read,
+	.activate = console_activate,
+	.reset = console_reset,
+};
+
+/* ---- lifecycle ---- */
+
+/* Whether epoll accepts fd (regular files and directories it refuses). */
+static int check_pollable(int fd)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	close(ep);
+	return r;
+}
+
+int virtio_console_create(struct virtio_console **out, int in_fd, int out_fd,
+			  const struct guest_mem *mem)
+{
+	*out = NULL;
+	if (in_fd >= 0) {
+		int r = check_pollable(in_fd);
+		if (r < 0) {
+			log_error("virtio-console: input fd %d cannot be polled "
+				  "(a regular file?): %s",
+				  in_fd, strerror(-r));
+			return r;
+		}
+	}
+	struct virtio_console *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->in_fd = in_fd < 0 ? -1 : in_fd;
+	c->out_fd = out_fd < 0 ? -1 : out_fd;
+	c->worker.epoll_fd = c->worker.stop_fd = -1;
+	pthread_mutex_init(&c->start_lock, NULL);
+
+	struct virtio_dev *vd = &c->vdev;
+	vd->name = "virtio-console";
+	vd->device_id = VIRTIO_ID_CONSOLE;
+	vd->nqueues = 2;
+	vd->queue_max_size = VIRTIO_CONSOLE_QUEUE_SIZE;
+	vd->config_size = sizeof(struct virtio_console_config);
+	vd->ops = &console_ops;
+	vd->dev = c;
+	vd->mem = mem;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vd->kick_fd[i] = -1;
+	*out = c;
+	return 0;
+}
+
+struct virtio_dev *virtio_console_vdev(struct virtio_console *c)
+{
+	return &c->vdev;
+}
+
+void virtio_console_get_stats(const struct virtio_console *c,
+			      struct virtio_console_stats *s)
+{
+	s->rx_bytes = atomic_load(&c->rx_bytes);
+	s->tx_bytes = atomic_load(&c->tx_bytes);
+	s->tx_dropped = atomic_load(&c->tx_dropped);
+}
+
+void virtio_console_destroy(struct virtio_console *c)
+{
+	if (!c)
+		return;
+	console_reset(c);
+	pthread_mutex_destroy(&c->start_lock);
+	free(c);
+}

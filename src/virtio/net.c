@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-net over a TAP interface. Written from the virtio 1.x
+ * specification, 5.1 "Network Device". See net.h for the behaviour.
+ */
+#include "virtio/net.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <linux/if_ether.h>
+#include <linux/virtio_net.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "net/tap.h"
+#include "virtio/worker.h"
+
+#define HDR_LEN TAP_VNET_HDR_LEN
+/* Largest frame (after the header) we send: 64 KiB plus an Ethernet header. */
+#define TX_MAX_FRAME (65535u + ETH_HLEN)
+/* Chains served per wake-up, so that one direction cannot starve the other. */
+#define TX_BUDGET 256u
+#define RX_BUDGET 256u
+
+/* Config space up to and including mtu. */
+#define NET_CONFIG_SIZE                                                       \
+	(offsetof(struct virtio_net_config, mtu) +                            \
+	 sizeof(((struct virtio_net_config *)0)->mtu))
+
+_Static_assert(sizeof(struct virtio_net_hdr_v1) == HDR_LEN, "vnet header");
+
+struct virtio_net {
+	struct virtio_dev vdev;
+	struct virtio_worker worker;
+	struct tap tap;
+	uint8_t mac[ETH_ALEN];
+	uint16_t mtu;
+	_Atomic uint16_t status; /* VIRTIO_NET_S_LINK_UP or 0 */
+
+	/* Device thread state (reset at activate). */
+	unsigned w_rx, w_tx, w_tap; /* worker fd indices */
+	uint32_t tap_events;        /* what the worker polls the tap for */
+	bool rx_polling;            /* the guest has rx buffers: read the tap */
+	bool tx_blocked;            /* a tx chain waits for EPOLLOUT */
+	bool tap_dead;              /* the tap interface went away */
+	bool rx_broken, tx_broken;  /* virtio_dev_error() already raised */
+	bool active;
+	/* See wait_started(). */
+	pthread_mutex_t start_lock;
+	_Atomic bool started;
+
+	_Atomic uint64_t rx_frames, rx_bytes, rx_dropped;
+	_Atomic uint64_t tx_frames, tx_bytes, tx_dropped;
+
+	struct vq_chain rx_chain;
+	struct vq_chain tx_chain;
+	struct iovec iov[IOV_MAX];
+};
+
+/* Events asked of the worker for the tap. EPOLLONESHOT when idle, so that
+ * EPOLLERR/EPOLLHUP (always reported) wake us at most once while idle. */
+static void tap_update_events(struct virtio_net *n)
+{
+	uint32_t ev = 0;
+	if (!n->tap_dead) {
+		if (n->rx_polling)
+			ev |= EPOLLIN;
+		if (n->tx_blocked)
+			ev |= EPOLLOUT;
+	}
+	if (!ev)
+		ev = EPOLLONESHOT;
+	if (ev == n->tap_events)
+		return;
+	int r = virtio_worker_modify(&n->worker, n->w_tap, ev);
+	if (r < 0)
+		log_error("virtio-net %s: cannot change tap polling: %s",
+			  n->tap.name, strerror(-r));
+	n->tap_events = ev;
+}
+
+/* The tap fd no longer has an interface behind it: link down, stop RX. */
+static void tap_died(struct virtio_net *n, int err)
+{
+	if (n->tap_dead)
+		return;
+	log_error("virtio-net %s: tap lost (%s): link down", n->tap.name,
+		  strerror(err));
+	n->tap_dead = true;
+	n->rx_polling = false;
+	n->tx_blocked = false;
+	tap_update_events(n);
+	atomic_store(&n->status, 0);
+	if (n->vdev.notify_config)
+		n->vdev.notify_config(&n->vdev);
+}
+
+static bool tap_gone_error(int err)
+{
+	return err == EBADFD || err == EIO || err == ENXIO || err == ENODEV;
+}
+
+static void queue_broken(struct virtio_net *n, unsigned q)
+{
+	bool *flag = q == VIRTIO_NET_RXQ ? &n->rx_broken : &n->tx_broken;
+	if (*flag)
+		return;
+	*flag = true;
+	virtio_dev_error(&n->vdev, q,
+			 q == VIRTIO_NET_RXQ ? "bad receive ring"
+					     : "bad transmit ring");
+}
+
+/* ---- TX ---- */
+
+static void tx_drop(struct virtio_net *n, const char *why, uint64_t len)
+{
+	atomic_fetch_add(&n->tx_dropped, 1);
+	atomic_fetch_add(&n->vdev.errors, 1);
+	log_ratelimited(&n->vdev.rl, LOG_WARN,
+			"virtio-net %s: tx frame of %llu bytes dropped: %s",
+			n->tap.name, (unsigned long long)len, why);
+}
+
+/*
+ * Sends the popped tx chain. Returns 0 when it is done with (sent or
+ * dropped), -EAGAIN when the tap cannot take it now (try again later).
+ */
+static int tx_one(struct virtio_net *n)
+{
+	const struct vq_chain *c = &n->tx_chain;
+	struct virtio_net_hdr_v1 hdr;
+
+	if (c->read_len < HDR_LEN + ETH_HLEN) {
+		tx_drop(n, "shorter than header + Ethernet header", c->read_len);
+		return 0;
+	}
+	uint64_t frame_len = c->read_len - HDR_LEN;
+	if (frame_len > TX_MAX_FRAME) {
+		tx_drop(n, "too long", c->read_len);
+		return 0;
+	}
+	vq_chain_read(c, 0, &hdr, sizeof(hdr));
+	if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+	    hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		tx_drop(n, "checksum/GSO offload not negotiated", c->read_len);
+		return 0;
+	}
+	if (n->tap_dead) {
+		tx_drop(n, "tap lost", c->read_len);
+		return 0;
+	}
+
+	/* A clean header of our own, then the frame straight from the guest. */
+	static const struct virtio_net_hdr_v1 zero_hdr;
+	unsigned cnt = 0;
+	n->iov[cnt++] = (struct iovec){ (void *)&zero_hdr, sizeof(zero_hdr) };
+	uint64_t skip = HDR_LEN;
+	for (unsigned i = 0; i < c->nread; i++) {
+		const struct vq_seg *s = &c->segs[i];
+		if (skip >= s->len) {
+			skip -= s->len;
+			continue;
+		}
+		if (cnt == IOV_MAX) {
+			tx_drop(n, "too many segments", c->read_len);
+			return 0;
+		}
+		n->iov[cnt++] = (struct iovec){ s->addr + skip, s->len - skip };
+		skip = 0;
+	}
+
+	for (;;) {
+		ssize_t w = writev(n->tap.fd, n->iov, (int)cnt);
+		if (w >= 0) {
+			atomic_fetch_add(&n->tx_frames, 1);
+			atomic_fetch_add(&n->tx_bytes, frame_len);
+			atomic_fetch_add(&n->vdev.requests, 1);
+			atomic_fetch_add(&n->vdev.bytes, frame_len);
+			return 0;
+		}
+		int err = errno;
+		if (err == EINTR)
+			continue;
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			return -EAGAIN;
+		if (tap_gone_error(err))
+			tap_died(n, err);
+		tx_drop(n, strerror(err), c->read_len);
+		return 0;
+	}
+}
+
+static void net_tx(struct virtio_net *n)
+{
+	struct virtio_dev *vd = &n->vdev;
+	struct virtqueue *vq = &vd->vqs[VIRTIO_NET_TXQ];
+	unsigned budget = TX_BUDGET;
+	bool pushed = false;
+	int r;
+
+	if (n->tx_blocked || n->tx_broken || !vq->ready)
+		return;
+	do {
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, &n->tx_chain)) == 0) {
+			if (tx_one(n) == -EAGAIN) {
+				vq_unpop(vq, 1);
+				n->tx_blocked = true;
+				tap_update_events(n);
+				goto out;
+			}
+			vq_push_used(vq, n->tx_chain.head, 0);
+			pushed = true;
+			if (--budget == 0) {
+				/* Come back after the other fds had a turn. */
+				uint64_t one = 1;
+				if (write(vd->kick_fd[VIRTIO_NET_TXQ], &one,
+					  sizeof(one)) == sizeof(one))
+					goto out;
+				budget = TX_BUDGET; /* cannot re-arm: go on */
+			}
+		}
+		if (r == -EIO) {
+			queue_broken(n, VIRTIO_NET_TXQ);
+			goto out;
+		}
+	} while (vq_enable_notify(vq));
+out:
+	if (pushed)
+		virtio_queue_notify(vd, VIRTIO_NET_TXQ);
+}
+
+/* ---- RX ---- */
+
+static void rx_drop(struct virtio_net *n, const char *why, uint64_t len)
+{
+	atomic_fetch_add(&n->rx_dropped, 1);
+	atomic_fetch_add(&n->vdev.errors, 1);
+	log_ratelimited(&n->vdev.rl, LOG_WARN,
+			"virtio-net %s: rx frame of %llu bytes dropped: %s",
+			n->tap.name, (unsigned long long)len, why);
+}
+
+static void rx_stop_polling(struct virtio_net *n)
+{
+	n->rx_polling = false;
+	tap_update_events(n);
+}
+
+/*
+ * iovecs for reading one frame from the tap into chain c: the header into
+ * *hdr, the frame into the writable part of c after its first HDR_LEN
+ * bytes, then one spare byte. Returns the count, or -E2BIG when the chain
+ * has too many segments for one readv().
+ */
+static int rx_iov(struct virtio_net *n, const struct vq_chain *c,
+		  struct virtio_net_hdr_v1 *hdr, uint8_t *spare)
+{
+	unsigned cnt = 0;
+	uint64_t skip = HDR_LEN;
+	n->iov[cnt++] = (struct iovec){ hdr, HDR_LEN };
+	for (unsigned i = c->nread; i < c->nseg; i++) {
+		const struct vq_seg *s = &c->segs[i];
+		if (skip >= s->len) {
+			skip -= s->len;
+			continue;
+		}
+		if (cnt == IOV_MAX - 1)
+			return -E2BIG;
+		n->iov[cnt++] = (struct iovec){ s->addr + skip, s->len - skip };
+		skip = 0;
+	}
+	n->iov[cnt++] = (struct iovec){ spare, 1 };
+	return (int)cnt;
+}
+
+static void net_rx(struct virtio_net *n)
+{
+	struct virtio_dev *vd = &n->vdev;
+	struct virtqueue *vq = &vd->vqs[VIRTIO_NET_RXQ];
+	struct vq_chain *c = &n->rx_chain;
+	bool pushed = false;
+
+	for (unsigned budget = RX_BUDGET; budget && n->rx_polling; budget--) {
+		int r = vq_pop(vq, c);
+		if (r == -ENOENT) {
+			/* Out of buffers: ask for a kick, unless some came. */
+			if (vq_enable_notify(vq))
+				continue;
+			rx_stop_polling(n);
+			break;
+		}
+		if (r < 0) {
+			queue_broken(n, VIRTIO_NET_RXQ);
+			rx_stop_polling(n);
+			break;
+		}
+		if (c->write_len < HDR_LEN + ETH_HLEN) {
+			/* Useless buffer (the spec asks for >= 1526 bytes). */
+			log_ratelimited(&vd->rl, LOG_WARN,
+					"virtio-net %s: rx buffer of %llu bytes "
+					"is too small, returned unused",
+					n->tap.name,
+					(unsigned long long)c->write_len);
+			atomic_fetch_add(&vd->errors, 1);
+			vq_push_used(vq, c->head, 0);
+			pushed = true;
+			continue;
+		}
+		/*
+		 * The tap's header goes to a local copy (checked, then
+		 * replaced by ours), the frame straight into the chain. The
+		 * tap silently truncates a frame larger than the buffers: one
+		 * spare byte behind the chain tells a truncated frame from one
+		 * that fits exactly.
+		 */
+		struct virtio_net_hdr_v1 hdr;
+		uint8_t spare;
+		int cnt = rx_iov(n, c, &hdr, &spare);
+		if (cnt < 0) {
+			log_ratelimited(&vd->rl, LOG_WARN,
+					"virtio-net %s: rx chain of %u segments "
+					"not used",
+					n->tap.name, c->nseg - c->nread);
+			atomic_fetch_add(&vd->errors, 1);
+			vq_push_used(vq, c->head, 0);
+			pushed = true;
+			continue;
+		}
+		ssize_t got = readv(n->tap.fd, n->iov, cnt);
+		if (got < 0) {
+			int err = errno;
+			vq_unpop(vq, 1);
+			if (err == EINTR)
+				continue;
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				break; /* tap empty: wait for EPOLLIN */
+			if (tap_gone_error(err)) {
+				tap_died(n, err);
+				break;
+			}
+			/* The kernel consumed (and dropped) the frame. */
+			rx_drop(n, strerror(err), 0);
+			continue;
+		}
+		if ((uint64_t)got > c->write_len) {
+			/* Truncated: drop, reuse the chain for the next one. */
+			vq_unpop(vq, 1);
+			rx_drop(n, "larger than the receive buffer", (uint64_t)got);
+			continue;
+		}
+		if (got < HDR_LEN + ETH_HLEN) {
+			vq_unpop(vq, 1);
+			rx_drop(n, "runt", (uint64_t)got);
+			continue;
+		}
+		/*
+		 * With offloads off the tap sends neither partial checksums
+		 * nor GSO frames; should it anyway, the guest (which
+		 * negotiated no offload) could not use the frame.
+		 */
+		if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+		    hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+			vq_unpop(vq, 1);
+			rx_drop(n, "offload requested by the tap", (uint64_t)got);
+			continue;
+		}
+		/* No offload negotiated: all zero (no DATA_VALID), and one
+		 * buffer per frame without MRG_RXBUF. */
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.num_buffers = htole16(1);
+		vq_chain_write(c, 0, &hdr, sizeof(hdr));
+		vq_push_used(vq, c->head, (uint32_t)got);
+		pushed = true;
+		uint64_t frame_len = (uint64_t)got - HDR_LEN;
+		atomic_fetch_add(&n->rx_frames, 1);
+		atomic_fetch_add(&n->rx_bytes, frame_len);
+		atomic_fetch_add(&vd->requests, 1);
+		atomic_fetch_add(&vd->bytes, frame_len);
+	}
+	if (pushed)
+		virtio_queue_notify(vd, VIRTIO_NET_RXQ);
+}
+
+/* The guest posted receive buffers. */
+static void rx_kicked(struct virtio_net *n)
+{
+	struct virtqueue *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+	if (n->tap_dead || n->rx_broken || !vq->ready)
+		return;
+	/* We poll the tap while we have buffers: no kicks needed meanwhile. */
+	vq_disable_notify(vq);
+	if (!n->rx_polling) {
+		n->rx_polling = true;
+		tap_update_events(n);
+	}
+	net_rx(n);
+}
+
+/*
+ * virtio_worker_modify() only reaches epoll once virtio_worker_start() has
+ * marked the worker running, which it does after the thread exists: a
+ * handler running right away could change its events too early (lost, and
+ * a level-triggered fd then spins). The first handler call waits for
+ * activate to have returned from virtio_worker_start().
+ */
+static void wait_started(struct virtio_net *n)
+{
+	if (atomic_load_explicit(&n->started, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&n->start_lock);
+	pthread_mutex_unlock(&n->start_lock);
+}
+
+static void net_handle(void *opaque, unsigned idx)
+{
+	struct virtio_net *n = opaque;
+	wait_started(n);
+	if (idx == n->w_rx) {
+		eventfd_drain(n->vdev.kick_fd[VIRTIO_NET_RXQ]);
+		rx_kicked(n);
+	} else if (idx == n->w_tx) {
+		eventfd_drain(n->vdev.kick_fd[VIRTIO_NET_TXQ]);
+		net_tx(n);
+	} else if (idx == n->w_tap) {
+		if (n->tx_blocked) {
+			n->tx_blocked = false;
+			tap_update_events(n);
+			net_tx(n);
+		}
+		if (n->rx_polling)
+			net_rx(n);
+		/* Idle (EPOLLONESHOT): a stray EPOLLERR/HUP ends here. */
+	}
+}
+
+/* ---- virtio_device_ops ---- */
+
+static uint64_t net_features(void *dev)
+{
+	(void)dev;
+	return (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
+	       (1ULL << VIRTIO_NET_F_MTU);
+}
+
+static void net_config_read(void *dev, uint32_t off, uint8_t *data,
+			    uint32_t len)
+{
+	struct virtio_net *n = dev;
+	struct virtio_net_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
+	cfg.status = htole16(atomic_load(&n->status));
+	cfg.max_virtqueue_pairs = htole16(1);
+	cfg.mtu = htole16(n->mtu);
+	const uint8_t *src = (const uint8_t *)&cfg;
+	for (uint32_t i = 0; i < len; i++) {
+		uint64_t o = (uint64_t)off + i;
+		data[i] = o < NET_CONFIG_SIZE ? src[o] : 0;
+	}
+}
+
+static void net_reset(void *dev);
+
+static int net_activate(void *dev)
+{
+	struct virtio_net *n = dev;
+	struct virtio_dev *vd = &n->vdev;
+	if (n->active)
+		net_reset(n);
+	vd->vqs[VIRTIO_NET_RXQ].name = "net-rx";
+	vd->vqs[VIRTIO_NET_TXQ].name = "net-tx";
+
+	n->rx_broken = n->tx_broken = false;
+	n->tx_blocked = false;
+	n->rx_polling = !n->tap_dead;
+	n->tap_events = n->rx_polling ? EPOLLIN : EPOLLONESHOT;
+
+	virtio_worker_clear(&n->worker);
+	int r = virtio_worker_add(&n->worker, vd->kick_fd[VIRTIO_NET_RXQ], EPOLLIN);
+	if (r < 0)
+		goto fail;
+	n->w_rx = (unsigned)r;
+	r = virtio_worker_add(&n->worker, vd->kick_fd[VIRTIO_NET_TXQ], EPOLLIN);
+	if (r < 0)
+		goto fail;
+	n->w_tx = (unsigned)r;
+	r = virtio_worker_add(&n->worker, n->tap.fd, n->tap_events);
+	if (r < 0)
+		goto fail;
+	n->w_tap = (unsigned)r;
+	pthread_mutex_lock(&n->start_lock);
+	r = virtio_worker_start(&n->worker, "virtio-net", net_handle, n);
+	if (r == 0)
+		atomic_store_explicit(&n->started, true, memory_order_release);
+	pthread_mutex_unlock(&n->start_lock);
+	if (r < 0)
+		goto fail;
+	n->active = true;
+	return 0;
+fail:
+	log_error("virtio-net %s: cannot activate: %s", n->tap.name,
+		  strerror(-r));
+	virtio_worker_clear(&n->worker);
+	return r;
+}
+
+static void net_reset(void *dev)
+{
+	struct virtio_net *n = dev;
+	virtio_worker_stop(&n->worker);
+	virtio_worker_clear(&n->worker);
+	n->active = false;
+	atomic_store(&n->started, false);
+	n->rx_polling = false;
+	n->tx_blocked = false;
+	/* Frames still in the tap wait for the next activation. */
+}
+
+static const struct virtio_device_ops net_ops = {
+	.features = net_features,
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.reset = net_reset,
+};
+
+/* ---- lifecycle ---- */
+
+int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
+		      const struct guest_mem *mem)
+{
+	*out = NULL;
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	int r = tap_open(&n->tap, cfg->tap, cfg->has_ip, cfg->ip, cfg->mask);
+	if (r < 0) {
+		free(n);
+		return r;
+	}
+	if (cfg->has_mac) {
+		memcpy(n->mac, cfg->mac, ETH_ALEN);
+	} else {
+		uint8_t rnd[3] = { 0 };
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			/* Unlikely; still distinct enough per process. */
+			uint32_t v = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)n;
+			memcpy(rnd, &v, sizeof(rnd));
+		}
+		n->mac[0] = 0x52; /* locally administered, unicast */
+		n->mac[1] = 0x54;
+		n->mac[2] = 0x00;
+		memcpy(&n->mac[3], rnd, sizeof(rnd));
+	}
+	int mtu = tap_get_mtu(&n->tap);
+	if (mtu < 68)
+		mtu = 1500;
+	if (mtu > 65535)
+		mtu = 65535;
+	n->mtu = (uint16_t)mtu;
+	atomic_store(&n->status, VIRTIO_NET_S_LINK_UP);
+
+	n->worker.epoll_fd = n->worker.stop_fd = -1;
+	pthread_mutex_init(&n->start_lock, NULL);
+	struct virtio_dev *vd = &n->vdev;
+	vd->name = "virtio-net";
+	vd->device_id = VIRTIO_ID_NET;
+	vd->nqueues = 2;
+	vd->queue_max_size = VIRTIO_NET_QUEUE_SIZE;
+	vd->config_size = NET_CONFIG_SIZE;
+	vd->ops = &net_ops;
+	vd->dev = n;
+	vd->mem = mem;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vd->kick_fd[i] = -1;
+	log_info("virtio-net: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u",
+		 n->tap.name, n->mac[0], n->mac[1], n->mac[2], n->mac[3],
+		 n->mac[4], n->mac[5], n->mtu);
+	*out = n;
+	return 0;
+}
+
+struct virtio_dev *virtio_net_vdev(struct virtio_net *n)
+{
+	return &n->vdev;
+}
+
+const char *virtio_net_tap_name(const struct virtio_net *n)
+{
+	return n->tap.name;
+}
+
+void virtio_net_get_stats(const struct virtio_net *n, struct virtio_net_stats *s)
+{
+	s->rx_frames = atomic_load(&n->rx_frames);
+	s->rx_bytes = atomic_load(&n->rx_bytes);
+	s->rx_dropped = atomic_load(&n->rx_dropped);
+	s->tx_frames = atomic_load(&n->tx_frames);
+	s->tx_bytes = atomic_load(&n->tx_bytes);
+	s->tx_dropped = atomic_load(&n->tx_dropped);
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+	if (!n)
+		return;
+	net_reset(n);
+	tap_close(&n->tap);
+	pthread_mutex_destroy(&n->start_lock);
+	free(n);
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-rng, written from the virtio 1.x specification, section 5.4
+ * "Entropy Device". See rng.h.
+ */
+#include "virtio/rng.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "virtio/worker.h"
+
+struct virtio_rng {
+	struct virtio_dev vd;
+	struct virtio_worker worker;
+	int src_fd; /* -1: getrandom() */
+	char *src_path;
+	struct ratelimit rl; /* device thread only */
+	struct vq_chain chain; /* device thread only */
+};
+
+/*
+ * Fills up to len bytes at buf from the source. Returns the bytes written
+ * (less than len, possibly 0, when the source has no more right now).
+ */
+static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+	bool rewound = false;
+	while (done < len) {
+		ssize_t n;
+		if (rng->src_fd < 0)
+			n = getrandom(buf + done, len - done, GRND_NONBLOCK);
+		else
+			n = read(rng->src_fd, buf + done, len - done);
+		if (n > 0) {
+			done += (size_t)n;
+			rewound = false;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 && rng->src_fd >= 0 && !rewound &&
+		    lseek(rng->src_fd, 0, SEEK_SET) == 0) {
+			rewound = true; /* end of a regular file: start over */
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN)
+			log_ratelimited(&rng->rl, LOG_WARN, "%s: reading %s: %s",
+					rng->vd.name,
+					rng->src_path ? rng->src_path : "getrandom()",
+					strerror(errno));
+		break;
+	}
+	return done;
+}
+
+/* Serves one request: the writable part of the chain, bounded. */
+static uint32_t serve(struct virtio_rng *rng, const struct vq_chain *c)
+{
+	if (c->write_len == 0) {
+		log_ratelimited(&rng->rl, LOG_WARN,
+				"%s: request %u has no writable buffer; returned empty",
+				rng->vd.name, c->head);
+		return 0;
+	}
+	uint32_t want = c->write_len < VIRTIO_RNG_MAX_REQUEST ?
+				(uint32_t)c->write_len : VIRTIO_RNG_MAX_REQUEST;
+	uint32_t done = 0;
+	/* Straight into guest memory, segment by segment. */
+	for (unsigned i = c->nread; i < c->nseg && done < want; i++) {
+		const struct vq_seg *s = &c->segs[i];
+		uint32_t n = s->len < want - done ? s->len : want - done;
+		size_t got = fill(rng, s->addr, n);
+		done += (uint32_t)got;
+		if (got < n)
+			break;
+	}
+	return done;
+}
+
+static void rng_handle(void *opaque, unsigned idx)
+{
+	struct virtio_rng *rng = opaque;
+	struct virtio_dev *vd = &rng->vd;
+	struct virtqueue *vq = &vd->vqs[0];
+	(void)idx;
+	eventfd_drain(vd->kick_fd[0]);
+
+	int r;
+	do {
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, &rng->chain)) == 0) {
+			uint32_t n = serve(rng, &rng->chain);
+			vq_push_used(vq, rng->chain.head, n);
+			atomic_fetch_add(&vd->requests, 1);
+			atomic_fetch_add(&vd->bytes, n);
+		}
+	} while (r != -EIO && vq_enable_notify(vq));
+	virtio_queue_notify(vd, 0);
+	if (r == -EIO)
+		virtio_dev_error(vd, 0, "request queue broken");
+}
+
+static uint64_t rng_features(void *dev)
+{
+	(void)dev;
+	return 0;
+}
+
+static void rng_reset(void *dev)
+{
+	struct virtio_rng *rng = dev;
+	virtio_worker_stop(&rng->worker);
+	virtio_worker_clear(&rng->worker);
+}
+
+static int rng_activate(void *dev)
+{
+	struct virtio_rng *rng = dev;
+	struct virtio_dev *vd = &rng->vd;
+	rng_reset(rng);
+	if (!vd->vqs[0].ready)
+		return 0; /* the driver did not enable the queue: nothing to serve */
+	int r = virtio_worker_add(&rng->worker, vd->kick_fd[0], EPOLLIN);
+	if (r < 0)
+		return r;
+	r = virtio_worker_start(&rng->worker, "virtio-rng", rng_handle, rng);
+	if (r < 0) {
+		virtio_worker_clear(&rng->worker);
+		return r;
+	}
+	/* Requests the driver queued before its first kick reached us. */
+	uint64_t one = 1;
+	if (write(vd->kick_fd[0], &one, sizeof(one)) != sizeof(one))
+		log_debug("%s: initial kick: %s", vd->name, strerror(errno));
+	return 0;
+}
+
+static const struct virtio_device_ops rng_ops = {
+	.features = rng_features,
+	.activate = rng_activate,
+	.reset = rng_reset,
+};
+
+int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
+		      const struct guest_mem *mem)
+{
+	*out = NULL;
+	if (!mem)
+		return -EINVAL;
+	struct virtio_rng *rng = calloc(1, sizeof(*rng));
+	if (!rng)
+		return -ENOMEM;
+	rng->src_fd = -1;
+	rng->worker.epoll_fd = rng->worker.stop_fd = -1;
+	const char *src = cfg ? cfg->src : NULL;
+	if (src) {
+		rng->src_fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		int err = rng->src_fd < 0 ? errno : 0;
+		struct stat st;
+		if (!err && fstat(rng->src_fd, &st) == 0 && S_ISDIR(st.st_mode))
+			err = EISDIR;
+		if (!err && !(rng->src_path = strdup(src)))
+			err = ENOMEM;
+		if (err) {
+			log_error("virtio-rng: cannot use %s as entropy source: %s",
+				  src, strerror(err));
+			if (rng->src_fd >= 0)
+				close(rng->src_fd);
+			free(rng);
+			return -err;
+		}
+	}
+
+	struct virtio_dev *vd = &rng->vd;
+	vd->name = "virtio-rng";
+	vd->device_id = VIRTIO_ID_RNG;
+	vd->nqueues = 1;
+	vd->queue_max_size = VIRTIO_RNG_QUEUE_SIZE;
+	vd->config_size = 0;
+	vd->ops = &rng_ops;
+	vd->dev = rng;
+	vd->mem = mem;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vd->kick_fd[q] = -1;
+	vd->vqs[0].name = "virtio-rng.req";
+	*out = rng;
+	return 0;
+}
+
+struct virtio_dev *virtio_rng_vdev(struct virtio_rng *rng)
+{
+	return &rng->vd;
+}
+
+void virtio_rng_destroy(struct virtio_rng *rng)
+{
+	if (!rng)
+		return;
+	rng_reset(rng);
+	if (rng->src_fd >= 0)
+		close(rng->src_fd);
+	free(rng->src_path);
+	free(rng);
+}

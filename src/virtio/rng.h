@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-rng (virtio 1.x, 5.4 "Entropy Device"): one request queue
+ * (VIRTIO_RNG_QUEUE_SIZE entries), no feature bits, no configuration.
+ *
+ * The entropy comes from getrandom(2) (cfg->src NULL) or from the file
+ * cfg->src, opened at creation, non-blocking (a character device such as
+ * /dev/urandom or /dev/hwrng; a regular file is read round and round).
+ *
+ * Each request chain gets its writable part filled, at most
+ * VIRTIO_RNG_MAX_REQUEST bytes per chain, and is returned with the number
+ * of bytes written. When the source has nothing to give right now (EAGAIN)
+ * or fails, the chain is returned with what could be written, possibly 0
+ * bytes. A chain with no writable buffer (a driver bug: requests are
+ * device-writable only) is returned with 0 bytes written and the event is
+ * logged (rate-limited); the device does not ask for a reset for it. A
+ * queue the driver broke (queue.h's -EIO) sets DEVICE_NEEDS_RESET.
+ *
+ * Threading: served by its own device thread (worker.h), started at
+ * activate and stopped at reset. The kick eventfd vd->kick_fd[0] is the
+ * transport's (or the test's) to create.
+ */
+#ifndef CVMM_VIRTIO_RNG_H
+#define CVMM_VIRTIO_RNG_H
+
+#include "config.h"
+#include "guest_mem.h"
+#include "virtio/virtio.h"
+
+#define VIRTIO_RNG_QUEUE_SIZE 256
+#define VIRTIO_RNG_MAX_REQUEST (64 * 1024)
+
+struct virtio_rng;
+
+/* 0, -ENOMEM, or the -errno of opening cfg->src (logged). */
+int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
+		      const struct guest_mem *mem);
+/* The virtio device, to hand to a transport. */
+struct virtio_dev *virtio_rng_vdev(struct virtio_rng *rng);
+/* Stops the device thread, closes the source. Destroy the transport first. */
+void virtio_rng_destroy(struct virtio_rng *rng);
+
+#endif

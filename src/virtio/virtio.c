@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by every virtio device; see virtio.h. */
+#include "virtio/virtio.h"
+
+void virtio_queue_notify(struct virtio_dev *vd, unsigned q)
+{
+	if (q >= vd->nqueues || q >= VIRTIO_MAX_QUEUES)
+		return;
+	if (vq_needs_notify(&vd->vqs[q]) && vd->notify_queue)
+		vd->notify_queue(vd, q);
+}
+
+void virtio_dev_error(struct virtio_dev *vd, unsigned q, const char *what)
+{
+	atomic_fetch_add(&vd->errors, 1);
+	log_ratelimited(&vd->rl, LOG_WARN, "%s: queue %u: %s; device needs reset",
+			vd->name ? vd->name : "virtio", q, what);
+	if (vd->set_needs_reset)
+		vd->set_needs_reset(vd);
+}

@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MSI-X on a fake PCI device: the capability (table size, BIR/offsets, only
+ * Enable and Function Mask writable), the vector table and PBA inside BAR0
+ * (reached through the MMIO bus like a guest, and through msix_bar_access),
+ * vector and function masking, pending bits, delivery through each vector's
+ * irqfd (an eventfd), and the MSI routes the router keeps for each vector.
+ * The irq router runs without KVM (kvm == NULL).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "bus.h"
+#include "kvm/irq_router.h"
+#include "log.h"
+#include "pci/msix.h"
+#include "pci/pci.h"
+
+#define PIO_BASE 0xc000ULL
+#define PIO_SIZE 0x4000ULL
+#define M32_BASE 0xc0000000ULL
+#define M32_SIZE 0x20000000ULL
+#define ECAM_BASE 0xe0000000ULL
+#define ECAM_SIZE 0x1000000ULL
+
+#define NVEC 4
+#define TABLE_OFF 0x0
+#define PBA_OFF 0x800
+#define BAR0_SIZE 0x1000ULL /* MEM32: MSI-X table + PBA */
+#define BAR2_SIZE 0x4000ULL /* MEM64 */
+#define BAR4_SIZE 0x20ULL   /* IO */
+#define OTHER_FILL 0x5a     /* what the fake returns outside MSI-X */
+
+struct fake {
+	struct pci_device pci;
+	struct msix msix;
+	unsigned other_calls; /* BAR0 accesses msix_bar_access declined */
+	unsigned cfg_writes;
+};
+
+struct env {
+	struct bus pio, mmio;
+	struct addr_alloc pio_a, m32_a;
+	struct pci_bus pb;
+	struct irq_router r;
+	struct fake dev;
+	uint64_t bar0;
+	unsigned cap;
+};
+
+static struct fake *to_fake(struct pci_device *dev)
+{
+	return (struct fake *)((char *)dev - offsetof(struct fake, pci));
+}
+
+static void fake_bar0_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+			 bool is_write)
+{
+	struct fake *f = opaque;
+	if (msix_bar_access(&f->msix, off, data, len, is_write))
+		return;
+	f->other_calls++;
+	if (!is_write)
+		memset(data, OTHER_FILL, len);
+}
+
+static void fake_other_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+			  bool is_write)
+{
+	(void)opaque;
+	(void)off;
+	if (!is_write)
+		memset(data, 0, len);
+}
+
+static void fake_config_write(struct pci_device *dev, uint32_t off, uint32_t len)
+{
+	struct fake *f = to_fake(dev);
+	f->cfg_writes++;
+	msix_config_write(&f->msix, off, len);
+}
+
+static const struct pci_device_ops fake_ops = {
+	.config_write = fake_config_write,
+};
+
+static void fake_init(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	pci_device_init(&f->pci, "fake", 0x1af4, 0x1041, 0x020000, 1, 0x1af4, 1, &fake_ops);
+	assert_int_equal(pci_device_set_bar(&f->pci, 0, PCI_BAR_MEM32, false, BAR0_SIZE,
+					    fake_bar0_io, f), 0);
+	assert_int_equal(pci_device_set_bar(&f->pci, 2, PCI_BAR_MEM64, true, BAR2_SIZE,
+					    fake_other_io, f), 0);
+	assert_int_equal(pci_device_set_bar(&f->pci, 4, PCI_BAR_IO, false, BAR4_SIZE,
+					    fake_other_io, f), 0);
+}
+
+static int setup_nvec(void **state, unsigned nvec)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	assert_int_equal(bus_init(&e->pio, "pio"), 0);
+	assert_int_equal(bus_init(&e->mmio, "mmio"), 0);
+	assert_int_equal(addr_alloc_init(&e->pio_a, PIO_BASE, PIO_SIZE), 0);
+	assert_int_equal(addr_alloc_init(&e->m32_a, M32_BASE, M32_SIZE), 0);
+	assert_int_equal(pci_bus_init(&e->pb, &e->pio, &e->mmio, &e->pio_a, &e->m32_a, NULL,
+				      ECAM_BASE), 0);
+	assert_int_equal(bus_register(&e->pio, 0xcf8, 4, pci_cf8_io, &e->pb, "cf8"), 0);
+	assert_int_equal(bus_register(&e->pio, 0xcfc, 4, pci_cfc_io, &e->pb, "cfc"), 0);
+	assert_int_equal(bus_register(&e->mmio, ECAM_BASE, ECAM_SIZE, pci_ecam_io, &e->pb,
+				      "ecam"), 0);
+	assert_int_equal(irq_router_init(&e->r, NULL), 0);
+	fake_init(&e->dev);
+	int off = msix_init(&e->dev.msix, &e->dev.pci, &e->r, nvec, 0, TABLE_OFF, PBA_OFF);
+	assert_int_equal(off, 0);
+	assert_int_equal(pci_bus_add_device(&e->pb, &e->dev.pci, (struct irq_line){ 0 }), 0);
+	e->bar0 = e->dev.pci.bars[0].addr;
+	assert_true(e->dev.pci.bars[0].mapped);
+	e->cap = e->dev.msix.cap_off;
+	*state = e;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_nvec(state, NVEC);
+}
+
+static int setup64(void **state)
+{
+	return setup_nvec(state, MSIX_MAX_VECTORS);
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	msix_destroy(&e->dev.msix);
+	irq_router_destroy(&e->r);
+	pci_bus_destroy(&e->pb);
+	bus_destroy(&e->pio);
+	bus_destroy(&e->mmio);
+	addr_alloc_destroy(&e->pio_a);
+	addr_alloc_destroy(&e->m32_a);
+	free(e);
+	return 0;
+}
+
+/* ---- accessors ---- */
+
+static uint32_t cfg_read(struct env *e, unsigned reg, unsigned len)
+{
+	uint8_t d[4] = { 0 };
+	pci_config_access(&e->pb, e->dev.pci.slot, 0, reg, d, len, false);
+	uint32_t v = 0;
+	memcpy(&v, d, len);
+	return v;
+}
+
+static void cfg_write(struct env *e, unsigned reg, unsigned len, uint32_t val)
+{
+	uint8_t d[4];
+	memcpy(d, &val, 4);
+	pci_config_access(&e->pb, e->dev.pci.slot, 0, reg, d, len, true);
+}
+
+/* Message Control, as the guest writes it (word at cap + 2). */
+static void set_msg_ctrl(struct env *e, uint16_t flags)
+{
+	cfg_write(e, e->cap + PCI_MSIX_FLAGS, 2, flags);
+}
+
+static uint64_t bar_read(struct env *e, uint64_t off, unsigned len)
+{
+	uint8_t d[8] = { 0 };
+	assert_true(bus_access(&e->mmio, e->bar0 + off, d, len, false));
+	uint64_t v = 0;
+	memcpy(&v, d, len);
+	return v;
+}
+
+static void bar_write(struct env *e, uint64_t off, unsigned len, uint64_t val)
+{
+	uint8_t d[8];
+	memcpy(d, &val, 8);
+	assert_true(bus_access(&e->mmio, e->bar0 + off, d, len, true));
+}
+
+static uint64_t entry(unsigned v, unsigned word)
+{
+	return TABLE_OFF + (uint64_t)v * MSIX_ENTRY_SIZE + 4 * word;
+}
+
+static void program(struct env *e, unsigned v, uint64_t addr, uint32_t data)
+{
+	bar_write(e, entry(v, 0), 4, (uint32_t)addr);
+	bar_write(e, entry(v, 1), 4, (uint32_t)(addr >> 32));
+	bar_write(e, entry(v, 2), 4, data);
+}
+
+static void set_vec_mask(struct env *e, unsigned v, bool masked)
+{
+	bar_write(e, entry(v, 3), 4, masked ? 1 : 0);
+}
+
+/* The eventfd counter (0 when nothing was signalled); resets it. */
+static uint64_t irqfd_take(struct env *e, unsigned v)
+{
+	uint64_t val = 0;
+	ssize_t n = read(e->dev.msix.vec[v].irqfd, &val, sizeof(val));
+	if (n < 0) {
+		assert_int_equal(errno, EAGAIN);
+		return 0;
+	}
+	assert_int_equal(n, 8);
+	return val;
+}
+
+static uint64_t pba(struct env *e)
+{
+	return bar_read(e, PBA_OFF, 8);
+}
+
+static const struct kvm_irq_routing_entry *route(struct env *e, uint32_t gsi)
+{
+	for (unsigned i = 0; i < e->r.count; i++)
+		if (e->r.entries[i].gsi == gsi && e->r.entries[i].type == KVM_IRQ_ROUTING_MSI)
+			return &e->r.entries[i];
+	return NULL;
+}
+
+/* ---- capability ---- */
+
+static void test_capability(void **state)
+{
+	struct env *e = *state;
+	/* Found by the guest's walk of the capability list. */
+	assert_true(cfg_read(e, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
+	unsigned ptr = cfg_read(e, PCI_CAPABILITY_LIST, 1), found = 0;
+	for (unsigned n = 0; ptr && n < 48; n++) {
+		if (cfg_read(e, ptr, 1) == PCI_CAP_ID_MSIX)
+			found = ptr;
+		ptr = cfg_read(e, ptr + 1, 1);
+	}
+	assert_int_equal(found, e->cap);
+	assert_int_equal(found & 3, 0);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2), NVEC - 1);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_TABLE, 4), TABLE_OFF | 0);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_PBA, 4), PBA_OFF | 0);
+	assert_false(msix_enabled(&e->dev.msix));
+
+	/* Only Enable and Function Mask stick. */
+	set_msg_ctrl(e, 0xffff);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2),
+			 PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | (NVEC - 1));
+	assert_true(msix_enabled(&e->dev.msix));
+	set_msg_ctrl(e, 0);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2), NVEC - 1);
+	assert_false(msix_enabled(&e->dev.msix));
+	/* Byte write of the high byte. */
+	cfg_write(e, e->cap + PCI_MSIX_FLAGS + 1, 1, PCI_MSIX_FLAGS_ENABLE >> 8);
+	assert_true(msix_enabled(&e->dev.msix));
+	/* A dword write of the whole header: id/next/table size read-only. */
+	cfg_write(e, e->cap, 4, 0);
+	assert_int_equal(cfg_read(e, e->cap, 1), PCI_CAP_ID_MSIX);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2), NVEC - 1);
+	assert_false(msix_enabled(&e->dev.msix));
+	/* Table and PBA offset/BIR: read-only. */
+	cfg_write(e, e->cap + PCI_MSIX_TABLE, 4, 0xffffffff);
+	cfg_write(e, e->cap + PCI_MSIX_PBA, 4, 0x12345678);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_TABLE, 4), TABLE_OFF);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_PBA, 4), PBA_OFF);
+	/* The device's config_write op ran for each write. */
+	assert_true(e->dev.cfg_writes >= 6);
+}
+
+static void test_init_layouts_and_errors(void **state)
+{
+	(void)state;
+	struct irq_router *r = calloc(1, sizeof(*r));
+	struct fake *f = calloc(1, sizeof(*f));
+	assert_non_null(r);
+	assert_non_null(f);
+	assert_int_equal(irq_router_init(r, NULL), 0);
+	fake_init(f);
+	/* Bad arguments: nothing added to the device. */
+	assert_int_equal(msix_init(&f->msix, &f->pci, r, 0, 0, 0, 0x800), -EINVAL);
+	assert_int_equal(msix_init(&f->msix, &f->pci, r, MSIX_MAX_VECTORS + 1, 0, 0, 0x800),
+			 -EINVAL);
+	assert_int_equal(msix_init(&f->msix, &f->pci, r, 4, PCI_NUM_BARS, 0, 0x800), -EINVAL);
+	assert_int_equal(msix_init(&f->msix, &f->pci, r, 4, 0, 4, 0x800), -EINVAL);
+	assert_int_equal(msix_init(&f->msix, &f->pci, r, 4, 0, 0, 0x804), -EINVAL);
+	assert_int_equal(pci_cfg_read(&f->pci, PCI_CAPABILITY_LIST, 1), 0);
+	assert_int_equal(r->count, 39);
+
+	/* Table and PBA in BAR2 at other offsets: BIR in the low bits. */
+	assert_int_equal(msix_init(&f->msix, &f->pci, r, 7, 2, 0x1000, 0x3008), 0);
+	unsigned cap = f->msix.cap_off;
+	assert_int_equal(pci_cfg_read(&f->pci, cap, 1), PCI_CAP_ID_MSIX);
+	assert_int_equal(pci_cfg_read(&f->pci, cap + PCI_MSIX_FLAGS, 2), 6);
+	assert_int_equal(pci_cfg_read(&f->pci, cap + PCI_MSIX_TABLE, 4), 0x1000 | 2);
+	assert_int_equal(pci_cfg_read(&f->pci, cap + PCI_MSIX_PBA, 4), 0x3008 | 2);
+	assert_int_equal(f->msix.nvec, 7);
+	/* One GSI per vector, from 24 up, each with an eventfd. */
+	assert_int_equal(r->count, 39 + 7);
+	for (unsigned v = 0; v < 7; v++) {
+		assert_int_equal(f->msix.vec[v].gsi, IRQ_MSI_GSI_BASE + v);
+		assert_true(f->msix.vec[v].irqfd >= 0);
+		assert_true(f->msix.vec[v].routed);
+		assert_int_equal(f->msix.vec[v].ctrl, 1);
+	}
+	/* Accesses at those offsets. */
+	uint8_t d[8] = { 0 };
+	assert_true(msix_bar_access(&f->msix, 0x1000 + 6 * 16 + 12, d, 4, false));
+	assert_int_equal(d[0], 1);
+	assert_false(msix_bar_access(&f->msix, 0x1000 + 7 * 16, d, 4, false));
+	assert_false(msix_bar_access(&f->msix, 0xff0, d, 4, false));
+	assert_true(msix_bar_access(&f->msix, 0x3008, d, 8, false));
+	assert_false(msix_bar_access(&f->msix, 0x3010, d, 4, false));
+	assert_false(msix_bar_access(&f->msix, 0x3000, d, 4, false));
+	int fd0 = f->msix.vec[0].irqfd;
+	msix_destroy(&f->msix);
+	assert_int_equal(f->msix.vec[0].irqfd, -1);
+	assert_false(f->msix.vec[0].routed);
+	assert_int_equal(close(fd0), -1); /* closed by msix_destroy */
+	irq_router_destroy(r);
+	free(f);
+	free(r);
+}
+
+/* ---- table ---- */
+
+static void test_table_access(void **state)
+{
+	struct env *e = *state;
+	/* Every vector starts masked, address/data zero. */
+	for (unsigned v = 0; v < NVEC; v++) {
+		assert_int_equal(bar_read(e, entry(v, 0), 4), 0);
+		assert_int_equal(bar_read(e, entry(v, 1), 4), 0);
+		assert_int_equal(bar_read(e, entry(v, 2), 4), 0);
+		assert_int_equal(bar_read(e, entry(v, 3), 4), 1);
+		assert_int_equal(bar_read(e, entry(v, 2), 8), 1ULL << 32);
+	}
+	/* Dword writes. */
+	bar_write(e, entry(1, 0), 4, 0xfee01000);
+	bar_write(e, entry(1, 1), 4, 0x1);
+	bar_write(e, entry(1, 2), 4, 0x4041);
+	assert_int_equal(bar_read(e, entry(1, 0), 4), 0xfee01000);
+	assert_int_equal(bar_read(e, entry(1, 1), 4), 1);
+	assert_int_equal(bar_read(e, entry(1, 2), 4), 0x4041);
+	assert_int_equal(bar_read(e, entry(1, 0), 8), 0x1fee01000ULL);
+	/* Qword writes: address, then data + control. */
+	bar_write(e, entry(2, 0), 8, 0x00000000fee02000ULL);
+	bar_write(e, entry(2, 2), 8, 0x0000000000004042ULL);
+	assert_int_equal(bar_read(e, entry(2, 0), 4), 0xfee02000);
+	assert_int_equal(bar_read(e, entry(2, 1), 4), 0);
+	assert_int_equal(bar_read(e, entry(2, 2), 4), 0x4042);
+	assert_int_equal(bar_read(e, entry(2, 3), 4), 0); /* unmasked */
+	/* Address bits 1:0 and vector-control reserved bits read as 0. */
+	bar_write(e, entry(3, 0), 4, 0xfee03003);
+	assert_int_equal(bar_read(e, entry(3, 0), 4), 0xfee03000);
+	bar_write(e, entry(3, 3), 4, 0xfffffffe);
+	assert_int_equal(bar_read(e, entry(3, 3), 4), 0);
+	bar_write(e, entry(3, 3), 4, 0xffffffff);
+	assert_int_equal(bar_read(e, entry(3, 3), 4), 1);
+
+	/* Misaligned or narrow: reads all-ones, writes ignored. */
+	const struct {
+		uint64_t off;
+		unsigned len;
+	} bad[] = {
+		{ entry(1, 0) + 1, 4 }, { entry(1, 0) + 2, 4 }, { entry(1, 1), 8 },
+		{ entry(1, 0) + 4 + 2, 8 }, { entry(1, 0), 1 }, { entry(1, 2) + 3, 1 },
+		{ entry(1, 0), 2 }, { entry(1, 2) + 2, 2 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t all = bad[i].len == 8 ? UINT64_MAX : (1ULL << (8 * bad[i].len)) - 1;
+		assert_int_equal(bar_read(e, bad[i].off, bad[i].len), all);
+		bar_write(e, bad[i].off, bad[i].len, 0);
+	}
+	assert_int_equal(bar_read(e, entry(1, 0), 8), 0x1fee01000ULL);
+	assert_int_equal(bar_read(e, entry(1, 2), 4), 0x4041);
+	assert_int_equal(bar_read(e, entry(1, 3), 4), 1);
+	/* The last entry's last dword and qword. */
+	bar_write(e, entry(NVEC - 1, 2), 8, 0x0000000100007777ULL);
+	assert_int_equal(bar_read(e, entry(NVEC - 1, 2), 8), 0x0000000100007777ULL);
+
+	/* Direct calls: inside the table handled, past it not. */
+	struct msix *m = &e->dev.msix;
+	uint8_t d[8] = { 0 };
+	assert_true(msix_bar_access(m, entry(0, 3), d, 4, false));
+	assert_false(msix_bar_access(m, entry(NVEC, 0), d, 4, false));
+	assert_false(msix_bar_access(m, 0x7fc, d, 4, false));
+	assert_false(msix_bar_access(m, PBA_OFF + 8, d, 4, false));
+	/* Through the bus those land in the device's own handler. */
+	unsigned other = e->dev.other_calls;
+	assert_int_equal(bar_read(e, entry(NVEC, 0), 4), 0x5a5a5a5a);
+	assert_int_equal(bar_read(e, PBA_OFF + 8, 4), 0x5a5a5a5a);
+	assert_int_equal(e->dev.other_calls, other + 2);
+}
+
+static void test_route_updates(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	for (unsigned v = 0; v < NVEC; v++) {
+		assert_int_equal(m->vec[v].gsi, IRQ_MSI_GSI_BASE + v);
+		const struct kvm_irq_routing_entry *r = route(e, m->vec[v].gsi);
+		assert_non_null(r);
+		assert_int_equal(r->u.msi.address_lo, 0);
+		assert_int_equal(r->u.msi.data, 0);
+	}
+	uint64_t c = e->r.commits;
+	/* Each changing dword commits; the entry follows. */
+	bar_write(e, entry(2, 0), 4, 0xfee00000);
+	assert_int_equal(e->r.commits, c + 1);
+	const struct kvm_irq_routing_entry *r2 = route(e, m->vec[2].gsi);
+	assert_int_equal(r2->u.msi.address_lo, 0xfee00000);
+	bar_write(e, entry(2, 2), 4, 0x4025);
+	assert_int_equal(e->r.commits, c + 2);
+	assert_int_equal(r2->u.msi.data, 0x4025);
+	assert_int_equal(r2->u.msi.address_hi, 0);
+	/* Writing the same values again: no commit. */
+	program(e, 2, 0xfee00000, 0x4025);
+	assert_int_equal(e->r.commits, c + 2);
+	/* Upper address. */
+	bar_write(e, entry(2, 1), 4, 0x12);
+	assert_int_equal(e->r.commits, c + 3);
+	assert_int_equal(r2->u.msi.address_hi, 0x12);
+	bar_write(e, entry(2, 1), 4, 0);
+	/* Vector control: no route change. */
+	c = e->r.commits;
+	set_vec_mask(e, 2, false);
+	set_vec_mask(e, 2, true);
+	assert_int_equal(e->r.commits, c);
+	/* Other vectors untouched. */
+	for (unsigned v = 0; v < NVEC; v++) {
+		if (v == 2)
+			continue;
+		const struct kvm_irq_routing_entry *r = route(e, m->vec[v].gsi);
+		assert_int_equal(r->u.msi.address_lo, 0);
+		assert_int_equal(r->u.msi.data, 0);
+	}
+	/* A qword write of the address. */
+	bar_write(e, entry(0, 0), 8, 0x00000000fee0100cULL);
+	const struct kvm_irq_routing_entry *r0 = route(e, m->vec[0].gsi);
+	assert_int_equal(r0->u.msi.address_lo, 0xfee0100c);
+	assert_int_equal(r0->u.msi.address_hi, 0);
+	assert_true(e->r.commits > c);
+	/* Bits 1:0 of the address never reach the route. */
+	bar_write(e, entry(0, 0), 4, 0xfee01003);
+	assert_int_equal(r0->u.msi.address_lo, 0xfee01000);
+	/* Routes are programmed with MSI-X disabled as well. */
+	assert_false(msix_enabled(m));
+	/* The irqchip routes are still there. */
+	unsigned irqchip = 0;
+	for (unsigned i = 0; i < e->r.count; i++)
+		irqchip += e->r.entries[i].type == KVM_IRQ_ROUTING_IRQCHIP;
+	assert_int_equal(irqchip, 39);
+}
+
+/* ---- masking, pending, delivery ---- */
+
+static void test_vector_mask_pending(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	program(e, 1, 0xfee00000, 0x4031);
+	assert_int_equal(pba(e), 0);
+
+	/* Masked: pending, nothing fired. */
+	assert_int_equal(msix_notify(m, 1), 0);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	assert_int_equal(pba(e), 1u << 1);
+	assert_int_equal(bar_read(e, PBA_OFF, 4), 1u << 1);
+	assert_int_equal(bar_read(e, PBA_OFF, 1), 1u << 1);
+	assert_int_equal(bar_read(e, PBA_OFF + 4, 4), 0);
+	/* Notified twice while masked: still one pending message. */
+	assert_int_equal(msix_notify(m, 1), 0);
+	/* Other vectors' masks do not deliver it. */
+	set_vec_mask(e, 0, false);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	assert_int_equal(irqfd_take(e, 0), 0);
+	/* Unmask: delivered once, pending bit clear. */
+	set_vec_mask(e, 1, false);
+	assert_int_equal(irqfd_take(e, 1), 1);
+	assert_int_equal(pba(e), 0);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	/* Unmasked: fires at once, nothing pending. */
+	assert_int_equal(msix_notify(m, 1), 0);
+	assert_int_equal(irqfd_take(e, 1), 1);
+	assert_int_equal(pba(e), 0);
+	assert_int_equal(msix_notify(m, 1), 0);
+	assert_int_equal(msix_notify(m, 1), 0);
+	assert_int_equal(irqfd_take(e, 1), 2);
+	/* Masked again (qword write of data + control). */
+	bar_write(e, entry(1, 2), 8, 1ULL << 32 | 0x4031);
+	assert_int_equal(msix_notify(m, 1), 0);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	assert_int_equal(pba(e), 1u << 1);
+	/* Re-masking a masked vector does not deliver. */
+	set_vec_mask(e, 1, true);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	/* Unmasked by a qword write: delivered. */
+	bar_write(e, entry(1, 2), 8, 0x4031);
+	assert_int_equal(irqfd_take(e, 1), 1);
+	assert_int_equal(pba(e), 0);
+	/* Each vector has its own eventfd. */
+	assert_int_equal(irqfd_take(e, 0), 0);
+	assert_int_equal(irqfd_take(e, 2), 0);
+	assert_int_equal(irqfd_take(e, 3), 0);
+}
+
+static void test_function_mask(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	for (unsigned v = 0; v < NVEC; v++) {
+		program(e, v, 0xfee00000, 0x4030 + v);
+		if (v != 3)
+			set_vec_mask(e, v, false);
+	}
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	assert_int_equal(msix_notify(m, 0), 0);
+	assert_int_equal(msix_notify(m, 2), 0);
+	assert_int_equal(msix_notify(m, 3), 0);
+	for (unsigned v = 0; v < NVEC; v++)
+		assert_int_equal(irqfd_take(e, v), 0);
+	assert_int_equal(pba(e), 0xd);
+	/* Writes to the table with the function masked deliver nothing. */
+	set_vec_mask(e, 0, false);
+	assert_int_equal(irqfd_take(e, 0), 0);
+	/* Function mask off (Message Control through the bus, CF8/CFC): the
+	 * unmasked ones fire, vector 3 (still masked itself) stays pending. */
+	uint32_t reg = e->cap + PCI_MSIX_FLAGS;
+	uint8_t d[4];
+	uint32_t cf8 = 0x80000000u | e->dev.pci.slot << 11 | (reg & 0xfc);
+	memcpy(d, &cf8, 4);
+	assert_true(bus_access(&e->pio, 0xcf8, d, 4, true));
+	uint16_t flags = PCI_MSIX_FLAGS_ENABLE;
+	memcpy(d, &flags, 2);
+	assert_true(bus_access(&e->pio, 0xcfc + (reg & 3), d, 2, true));
+	assert_int_equal(irqfd_take(e, 0), 1);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	assert_int_equal(irqfd_take(e, 2), 1);
+	assert_int_equal(irqfd_take(e, 3), 0);
+	assert_int_equal(pba(e), 0x8);
+	set_vec_mask(e, 3, false);
+	assert_int_equal(irqfd_take(e, 3), 1);
+	assert_int_equal(pba(e), 0);
+	/* Masked by a byte write of the high Message Control byte (ECAM). */
+	uint64_t ecam = (uint64_t)e->dev.pci.slot << 15 | (reg + 1);
+	uint8_t b = (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8;
+	assert_true(bus_access(&e->mmio, ECAM_BASE + ecam, &b, 1, true));
+	assert_int_equal(msix_notify(m, 1), 0);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	assert_int_equal(pba(e), 0x2);
+	b = PCI_MSIX_FLAGS_ENABLE >> 8;
+	assert_true(bus_access(&e->mmio, ECAM_BASE + ecam, &b, 1, true));
+	assert_int_equal(irqfd_take(e, 1), 1);
+	assert_int_equal(pba(e), 0);
+	/* Function masked, then MSI-X disabled: the message stays pending
+	 * through both and is delivered once both are undone. */
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	assert_int_equal(msix_notify(m, 2), 0);
+	set_msg_ctrl(e, 0);
+	assert_int_equal(irqfd_take(e, 2), 0);
+	assert_int_equal(pba(e), 0x4);
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(irqfd_take(e, 2), 1);
+	assert_int_equal(pba(e), 0);
+}
+
+static void test_disabled_pends(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	program(e, 0, 0xfee00000, 0x4030);
+	set_vec_mask(e, 0, false);
+	assert_false(msix_enabled(m));
+	assert_int_equal(msix_notify(m, 0), 0);
+	assert_int_equal(irqfd_take(e, 0), 0);
+	assert_int_equal(pba(e), 1);
+	/* Unmasking the (already unmasked) vector with MSI-X off: nothing. */
+	set_vec_mask(e, 0, false);
+	assert_int_equal(irqfd_take(e, 0), 0);
+	/* Enabled with the function masked: still nothing. */
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	assert_int_equal(irqfd_take(e, 0), 0);
+	assert_int_equal(pba(e), 1);
+	/* Enabled: delivered. */
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(irqfd_take(e, 0), 1);
+	assert_int_equal(pba(e), 0);
+	/* Disabled again. */
+	set_msg_ctrl(e, 0);
+	assert_int_equal(msix_notify(m, 0), 0);
+	assert_int_equal(irqfd_take(e, 0), 0);
+	assert_int_equal(pba(e), 1);
+}
+
+static void test_notify_out_of_range(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(msix_notify(m, NVEC), -EINVAL);
+	assert_int_equal(msix_notify(m, 63), -EINVAL);
+	assert_int_equal(msix_notify(m, 64), -EINVAL);
+	assert_int_equal(msix_notify(m, 1000), -EINVAL);
+	assert_int_equal(msix_notify(m, (unsigned)-1), -EINVAL);
+	assert_int_equal(pba(e), 0);
+	for (unsigned v = 0; v < NVEC; v++)
+		assert_int_equal(irqfd_take(e, v), 0);
+}
+
+static void test_pba_read_only(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(msix_notify(m, 2), 0);
+	assert_int_equal(pba(e), 0x4);
+	bar_write(e, PBA_OFF, 8, 0);
+	bar_write(e, PBA_OFF, 4, 0xffffffff);
+	bar_write(e, PBA_OFF, 1, 0xff);
+	bar_write(e, PBA_OFF + 4, 4, 0xffffffff);
+	assert_int_equal(pba(e), 0x4);
+	assert_int_equal(m->pba, 0x4);
+	uint8_t d[8] = { 0 };
+	assert_true(msix_bar_access(m, PBA_OFF, d, 8, true));
+	assert_int_equal(pba(e), 0x4);
+	/* Unaligned/narrow reads still see the bits. */
+	assert_int_equal(bar_read(e, PBA_OFF, 2), 0x4);
+	/* Nothing fired by any of that. */
+	assert_int_equal(irqfd_take(e, 2), 0);
+	set_vec_mask(e, 2, false);
+	assert_int_equal(irqfd_take(e, 2), 1);
+}
+
+/* 64 vectors: the whole PBA qword, the last table entry. */
+static void test_64_vectors(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2), 63);
+	assert_int_equal(m->vec[63].gsi, IRQ_MSI_GSI_BASE + 63);
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	for (unsigned v = 0; v < 64; v++)
+		assert_int_equal(msix_notify(m, v), 0);
+	assert_int_equal(pba(e), UINT64_MAX);
+	assert_int_equal(bar_read(e, PBA_OFF + 4, 4), 0xffffffff);
+	assert_int_equal(bar_read(e, PBA_OFF + 7, 1), 0xff);
+	set_vec_mask(e, 63, false);
+	assert_int_equal(irqfd_take(e, 63), 1);
+	assert_int_equal(pba(e), UINT64_MAX >> 1);
+	bar_write(e, entry(63, 0), 8, 0xfee0f000);
+	assert_int_equal(route(e, m->vec[63].gsi)->u.msi.address_lo, 0xfee0f000);
+	assert_int_equal(msix_notify(m, 64), -EINVAL);
+	/* The table ends at 64 * 16 = 0x400. */
+	uint8_t d[4];
+	assert_false(msix_bar_access(m, 0x400, d, 4, false));
+	/* Unmasking each vector delivers its pending message. */
+	for (unsigned v = 0; v < 63; v++)
+		set_vec_mask(e, v, false);
+	assert_int_equal(pba(e), 0);
+	for (unsigned v = 0; v < 64; v++)
+		assert_int_equal(irqfd_take(e, v), v == 63 ? 0 : 1);
+}
+
+int main(void)
+{
+	log_set_level(LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_capability, setup, teardown),
+		cmocka_unit_test(test_init_layouts_and_errors),
+		cmocka_unit_test_setup_teardown(test_table_access, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vector_mask_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_function_mask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_pends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pba_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_64_vectors, setup64, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

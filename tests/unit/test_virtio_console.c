@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-console: the test plays the guest driver (rings built by hand in a
+ * buffer registered as guest memory) and the host side (pipes).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/virtio_console.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest_mem.h"
+#include "log.h"
+#include "virtio/console.h"
+#include "virtio/virtio.h"
+#include "virtio/worker.h"
+
+#define MEM_GPA 0x100000ULL
+#define MEM_SIZE 0x200000ULL
+#define QSIZE VIRTIO_CONSOLE_QUEUE_SIZE
+#define SLOTS 64 /* chains in flight per queue: descriptors 2s, 2s+1 */
+#define BUF_SIZE 4096
+#define RXQ VIRTIO_CONSOLE_RXQ
+#define TXQ VIRTIO_CONSOLE_TXQ
+
+struct drv_queue {
+	uint64_t desc_gpa, avail_gpa, used_gpa, buf_gpa;
+	uint16_t avail_idx;
+	uint16_t used_seen;
+};
+
+struct fx {
+	uint8_t *buf;
+	struct guest_mem mem;
+	struct virtio_console *con;
+	struct virtio_dev *vd;
+	struct drv_queue q[2];
+	_Atomic unsigned notified[2];
+	_Atomic unsigned needs_reset;
+	int in_pipe[2];  /* test writes [1], device reads [0] */
+	int out_pipe[2]; /* device writes [1], test reads [0] */
+};
+
+/* ---- driver side ---- */
+
+static void *host(struct fx *f, uint64_t gpa)
+{
+	return f->buf + (gpa - MEM_GPA);
+}
+
+static struct vring_avail *avail(struct fx *f, unsigned q)
+{
+	return host(f, f->q[q].avail_gpa);
+}
+
+static struct vring_used *used(struct fx *f, unsigned q)
+{
+	return host(f, f->q[q].used_gpa);
+}
+
+static uint64_t slot_gpa(struct fx *f, unsigned q, unsigned slot)
+{
+	return f->q[q].buf_gpa + (uint64_t)slot * BUF_SIZE;
+}
+
+static void set_desc(struct fx *f, unsigned q, unsigned i, uint64_t addr,
+		     uint32_t len, uint16_t flags, uint16_t next)
+{
+	struct vring_desc *d = (struct vring_desc *)host(f, f->q[q].desc_gpa) + i;
+	d->addr = htole64(addr);
+	d->len = htole32(len);
+	d->flags = htole16(flags);
+	d->next = htole16(next);
+}
+
+static void add_avail(struct fx *f, unsigned q, uint16_t head)
+{
+	struct drv_queue *dq = &f->q[q];
+	avail(f, q)->ring[dq->avail_idx % QSIZE] = htole16(head);
+	dq->avail_idx++;
+}
+
+/* Publishes avail->idx; kicks unless the device said VRING_USED_F_NO_NOTIFY. */
+static void publish_and_kick(struct fx *f, unsigned q)
+{
+	__atomic_store_n(&avail(f, q)->idx, htole16(f->q[q].avail_idx),
+			 __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!(le16toh(__atomic_load_n(&used(f, q)->flags, __ATOMIC_ACQUIRE)) &
+	      VRING_USED_F_NO_NOTIFY)) {
+		uint64_t one = 1;
+		assert_int_equal(write(f->vd->kick_fd[q], &one, sizeof(one)),
+				 sizeof(one));
+	}
+}
+
+/* Posts n receive buffers of size bytes (split: two descriptors). */
+static void rx_post(struct fx *f, unsigned n, uint32_t size, bool split)
+{
+	struct drv_queue *dq = &f->q[RXQ];
+	for (unsigned i = 0; i < n; i++) {
+		unsigned slot = dq->avail_idx % SLOTS;
+		uint16_t head = (uint16_t)(2 * slot);
+		uint64_t gpa = slot_gpa(f, RXQ, slot);
+		memset(host(f, gpa), 0xaa, BUF_SIZE);
+		if (split && size > 1) {
+			set_desc(f, RXQ, head, gpa, size / 2,
+				 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
+				 (uint16_t)(head + 1));
+			set_desc(f, RXQ, head + 1u, gpa + size / 2,
+				 size - size / 2, VRING_DESC_F_WRITE, 0);
+		} else {
+			set_desc(f, RXQ, head, gpa, size, VRING_DESC_F_WRITE, 0);
+		}
+		add_avail(f, RXQ, head);
+	}
+	publish_and_kick(f, RXQ);
+}
+
+/* Queues len bytes for output (split in two descriptors when split). */
+static void tx_add(struct fx *f, const void *data, uint32_t len, bool split)
+{
+	struct drv_queue *dq = &f->q[TXQ];
+	unsigned slot = dq->avail_idx % SLOTS;
+	uint16_t head = (uint16_t)(2 * slot);
+	uint64_t gpa = slot_gpa(f, TXQ, slot);
+	assert_true(len <= BUF_SIZE);
+	memcpy(host(f, gpa), data, len);
+	if (split && len > 1) {
+		set_desc(f, TXQ, head, gpa, len / 2, VRING_DESC_F_NEXT,
+			 (uint16_t)(head + 1));
+		set_desc(f, TXQ, head + 1u, gpa + len / 2, len - len / 2, 0, 0);
+	} else {
+		set_desc(f, TXQ, head, gpa, len, 0, 0);
+	}
+	add_avail(f, TXQ, head);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Sleeps and checks the process (the device thread) stayed idle meanwhile:
+ * no spinning. The measured window starts after a settling pause, so that
+ * the thread's start-up (costly under ASan) is not counted.
+ */
+static void assert_idle(unsigned ms)
+{
+	usleep(50 * 1000);
+	struct timespec a, b;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	usleep(ms * 1000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	int64_t used_us = (b.tv_sec - a.tv_sec) * 1000000LL +
+			  (b.tv_nsec - a.tv_nsec) / 1000;
+	assert_true(used_us < (int64_t)ms * 1000 / 4);
+}
+
+static unsigned used_pending(struct fx *f, unsigned q)
+{
+	uint16_t idx = le16toh(__atomic_load_n(&used(f, q)->idx, __ATOMIC_ACQUIRE));
+	return (uint16_t)(idx - f->q[q].used_seen);
+}
+
+static unsigned wait_used(struct fx *f, unsigned q, unsigned n,
+			  unsigned timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	unsigned got;
+	while ((got = used_pending(f, q)) < n && now_ms() < end)
+		usleep(500);
+	return got;
+}
+
+static uint8_t *take_used(struct fx *f, unsigned q, uint32_t *len)
+{
+	struct drv_queue *dq = &f->q[q];
+	struct vring_used_elem e = used(f, q)->ring[dq->used_seen % QSIZE];
+	dq->used_seen++;
+	uint32_t id = le32toh(e.id);
+	assert_true(id < QSIZE && id % 2 == 0);
+	*len = le32toh(e.len);
+	return host(f, slot_gpa(f, q, id / 2));
+}
+
+/* Reads exactly len bytes from fd within a few seconds. */
+static void read_exact(int fd, uint8_t *buf, size_t len)
+{
+	uint64_t end = now_ms() + 5000;
+	size_t got = 0;
+	while (got < len) {
+		assert_true(now_ms() < end);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + got, len - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+}
+
+/* ---- fakes and fixture ---- */
+
+static struct fx *fx_of(struct virtio_dev *vd)
+{
+	return vd->transport;
+}
+
+static void fake_notify_queue(struct virtio_dev *vd, unsigned q)
+{
+	atomic_fetch_add(&fx_of(vd)->notified[q], 1);
+}
+
+static void fake_needs_reset(struct virtio_dev *vd)
+{
+	atomic_fetch_add(&fx_of(vd)->needs_reset, 1);
+}
+
+static void activate(struct fx *f)
+{
+	f->vd->features_negotiated = 1ULL << VIRTIO_F_VERSION_1;
+	memset(f->buf, 0, 0x10000);
+	for (unsigned q = 0; q < 2; q++) {
+		struct drv_queue *dq = &f->q[q];
+		dq->desc_gpa = MEM_GPA + q * 0x4000;
+		dq->avail_gpa = dq->desc_gpa + 0x1000;
+		dq->used_gpa = dq->desc_gpa + 0x2000;
+		dq->buf_gpa = MEM_GPA + 0x10000 + q * SLOTS * BUF_SIZE;
+		dq->avail_idx = dq->used_seen = 0;
+		assert_int_equal(vq_init(&f->vd->vqs[q], &f->mem, QSIZE,
+					 dq->desc_gpa, dq->avail_gpa,
+					 dq->used_gpa, false),
+				 0);
+	}
+	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
+}
+
+/* in/out: whether the console gets the pipe ends (else -1). */
+static struct fx *make_fx(bool in, bool out, bool in_nonblock)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->buf = aligned_alloc(4096, MEM_SIZE);
+	assert_non_null(f->buf);
+	memset(f->buf, 0, MEM_SIZE);
+	assert_int_equal(guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf), 0);
+	assert_int_equal(pipe2(f->in_pipe, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(f->out_pipe, O_CLOEXEC), 0);
+	if (in_nonblock)
+		fcntl(f->in_pipe[0], F_SETFL, O_NONBLOCK);
+	assert_int_equal(virtio_console_create(&f->con, in ? f->in_pipe[0] : -1,
+					       out ? f->out_pipe[1] : -1,
+					       &f->mem),
+			 0);
+	f->vd = virtio_console_vdev(f->con);
+	f->vd->transport = f;
+	f->vd->notify_queue = fake_notify_queue;
+	f->vd->set_needs_reset = fake_needs_reset;
+	for (unsigned q = 0; q < 2; q++) {
+		f->vd->kick_fd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		assert_true(f->vd->kick_fd[q] >= 0);
+	}
+	return f;
+}
+
+static int setup(void **state)
+{
+	*state = make_fx(true, true, true);
+	return 0;
+}
+
+static int setup_blocking_in(void **state)
+{
+	*state = make_fx(true, true, false);
+	return 0;
+}
+
+static void free_fx(struct fx *f)
+{
+	int kick[2] = { f->vd->kick_fd[0], f->vd->kick_fd[1] };
+	virtio_console_destroy(f->con);
+	for (int i = 0; i < 2; i++) {
+		close(kick[i]);
+		if (f->in_pipe[i] >= 0)
+			close(f->in_pipe[i]);
+		if (f->out_pipe[i] >= 0)
+			close(f->out_pipe[i]);
+	}
+	free(f->buf);
+	free(f);
+}
+
+static int teardown(void **state)
+{
+	free_fx(*state);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_identity(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_dev *vd = f->vd;
+	assert_int_equal(vd->device_id, VIRTIO_ID_CONSOLE);
+	assert_int_equal(vd->nqueues, 2);
+	assert_true(vd->queue_max_size >= 64);
+	uint64_t feat = vd->ops->features(vd->dev);
+	assert_false(feat & (1ULL << VIRTIO_CONSOLE_F_MULTIPORT));
+	uint8_t cfg[16];
+	memset(cfg, 0xff, sizeof(cfg));
+	vd->ops->config_read(vd->dev, 0, cfg, vd->config_size);
+	for (unsigned i = 0; i < vd->config_size; i++)
+		assert_int_equal(cfg[i], 0);
+}
+
+static void test_tx_order(void **state)
+{
+	struct fx *f = *state;
+	activate(f);
+	static uint8_t want[64 * 1024];
+	size_t total = 0;
+	for (unsigned round = 0; round < 4; round++) {
+		for (unsigned i = 0; i < 50; i++) {
+			char line[128];
+			unsigned k = round * 50 + i;
+			int n = snprintf(line, sizeof(line),
+					 "line %u: %.*s\n", k, (int)(k % 60),
+					 "abcdefghijklmnopqrstuvwxyz0123456789"
+					 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			tx_add(f, line, (uint32_t)n, k % 2);
+			memcpy(want + total, line, (size_t)n);
+			total += (size_t)n;
+		}
+		publish_and_kick(f, TXQ);
+		assert_int_equal(wait_used(f, TXQ, 50, 5000), 50);
+		for (unsigned i = 0; i < 50; i++) {
+			uint32_t len;
+			take_used(f, TXQ, &len);
+			assert_int_equal(len, 0);
+		}
+	}
+	static uint8_t got[64 * 1024];
+	read_exact(f->out_pipe[0], got, total);
+	assert_memory_equal(got, want, total);
+	struct pollfd p = { .fd = f->out_pipe[0], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 20), 0); /* nothing more */
+	struct virtio_console_stats st;
+	virtio_console_get_stats(f->con, &st);
+	assert_int_equal(st.tx_bytes, total);
+	assert_int_equal(st.tx_dropped, 0);
+	assert_true(atomic_load(&f->notified[TXQ]) > 0);
+	assert_int_equal(atomic_load(&f->needs_reset), 0);
+}
+
+/* Input written in chunks ends up in the guest's buffers, in order. */
+static void rx_stream(struct fx *f, size_t total)
+{
+	uint8_t *in = malloc(total), *out = malloc(total);
+	assert_non_null(in);
+	assert_non_null(out);
+	for (size_t i = 0; i < total; i++)
+		in[i] = (uint8_t)(i * 131 + i / 256);
+	size_t sent = 0, got = 0;
+	struct drv_queue *dq = &f->q[RXQ];
+	uint64_t end = now_ms() + 10000;
+	while (got < total) {
+		assert_true(now_ms() < end);
+		if (sent < total) {
+			size_t chunk = 1 + (sent * 7) % 300;
+			if (chunk > total - sent)
+				chunk = total - sent;
+			ssize_t n = write(f->in_pipe[1], in + sent, chunk);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		if ((uint16_t)(dq->avail_idx - dq->used_seen) < 4)
+			rx_post(f, 1, 16 + dq->avail_idx % 200,
+				dq->avail_idx % 2);
+		while (used_pending(f, RXQ)) {
+			uint32_t len;
+			uint8_t *b = take_used(f, RXQ, &len);
+			assert_true(len > 0 && got + len <= total);
+			memcpy(out + got, b, len);
+			got += len;
+		}
+		usleep(100);
+	}
+	assert_memory_equal(out, in, total);
+	free(in);
+	free(out);
+}
+
+static void test_rx_order(void **state)
+{
+	struct fx *f = *state;
+	activate(f);
+	rx_stream(f, 20000);
+	struct virtio_console_stats st;
+	virtio_console_get_stats(f->con, &st);
+	assert_int_equal(st.rx_bytes, 20000);
+	assert_true(atomic_load(&f->notified[RXQ]) > 0);
+	assert_int_equal(atomic_load(&f->needs_reset), 0);
+}
+
+/* Input waits in the pipe while the guest has no buffers. */
+static void test_rx_waits_for_buffers(void **state)
+{
+	struct fx *f = *state;
+	activate(f);
+	static const char msg[] = "typed before the guest was ready";
+	assert_int_equal(write(f->in_pipe[1], msg, sizeof(msg) - 1),
+			 (ssize_t)sizeof(msg) - 1);
+	assert_idle(200); /* not polling in_fd: no spinning */
+	assert_int_equal(used_pending(f, RXQ), 0);
+	/* Small buffers: the text arrives in pieces, in order. */
+	char got[64] = { 0 };
+	size_t n = 0;
+	uint64_t end = now_ms() + 5000;
+	while (n < sizeof(msg) - 1) {
+		assert_true(now_ms() < end);
+		rx_post(f, 1, 5, false);
+		assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+		uint32_t len;
+		uint8_t *b = take_used(f, RXQ, &len);
+		assert_true(len > 0 && len <= 5);
+		memcpy(got + n, b, len);
+		n += len;
+	}
+	assert_string_equal(got, msg);
+	/* Nothing is left over: a fresh buffer stays unused. */
+	rx_post(f, 1, 64, false);
+	assert_idle(100);
+	assert_int_equal(used_pending(f, RXQ), 0);
+	assert_int_equal(write(f->in_pipe[1], "x", 1), 1);
+	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+	uint32_t len;
+	uint8_t *b = take_used(f, RXQ, &len);
+	assert_int_equal(len, 1);
+	assert_int_equal(b[0], 'x');
+}
+
+/* End of input: the device stops reading and does not spin on POLLHUP. */
+static void test_rx_eof(void **state)
+{
+	struct fx *f = *state;
+	activate(f);
+	rx_post(f, 2, 64, false);
+	assert_int_equal(write(f->in_pipe[1], "bye", 3), 3);
+	close(f->in_pipe[1]);
+	f->in_pipe[1] = -1;
+	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+	uint32_t len;
+	uint8_t *b = take_used(f, RXQ, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(b, "bye", 3);
+	assert_idle(200);
+	assert_int_equal(used_pending(f, RXQ), 0);
+	/* More buffers after EOF: still quiet; output still works. */
+	rx_post(f, 2, 64, false);
+	assert_idle(100);
+	assert_int_equal(used_pending(f, RXQ), 0);
+	tx_add(f, "ok", 2, false);
+	publish_and_kick(f, TXQ);
+	uint8_t out[2];
+	read_exact(f->out_pipe[0], out, 2);
+	assert_memory_equal(out, "ok", 2);
+}
+
+/* No input fd, output discarded: chains are still completed. */
+static void test_no_fds(void **state)
+{
+	(void)state;
+	struct fx *f = make_fx(false, false, true);
+	activate(f);
+	rx_post(f, 4, 64, false);
+	for (unsigned i = 0; i < 10; i++)
+		tx_add(f, "discard me", 10, i % 2);
+	publish_and_kick(f, TXQ);
+	assert_int_equal(wait_used(f, TXQ, 10, 2000), 10);
+	struct virtio_console_stats st;
+	virtio_console_get_stats(f->con, &st);
+	assert_int_equal(st.tx_bytes, 100);
+	assert_idle(50);
+	assert_int_equal(used_pending(f, RXQ), 0);
+	struct pollfd p = { .fd = f->out_pipe[0], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);
+	free_fx(f);
+}
+
+/* A full output that nobody drains: bytes are dropped after a short wait,
+ * counted, and the device does not hang. */
+static void test_tx_full_output(void **state)
+{
+	struct fx *f = *state;
+	fcntl(f->out_pipe[1], F_SETFL, O_NONBLOCK);
+	int pipe_size = fcntl(f->out_pipe[1], F_GETPIPE_SZ);
+	assert_true(pipe_size > 0);
+	activate(f);
+	static uint8_t chunk[BUF_SIZE];
+	memset(chunk, 'z', sizeof(chunk));
+	unsigned chains = (unsigned)pipe_size / BUF_SIZE + 4;
+	assert_true(chains <= SLOTS);
+	for (unsigned i = 0; i < chains; i++)
+		tx_add(f, chunk, BUF_SIZE, false);
+	publish_and_kick(f, TXQ);
+	assert_int_equal(wait_used(f, TXQ, chains, 5000), chains);
+	struct virtio_console_stats st;
+	virtio_console_get_stats(f->con, &st);
+	assert_int_equal(st.tx_bytes + st.tx_dropped, (uint64_t)chains * BUF_SIZE);
+	assert_true(st.tx_dropped > 0);
+	assert_int_equal(st.tx_bytes, (uint64_t)pipe_size);
+	for (unsigned i = 0; i < chains; i++) {
+		uint32_t len;
+		take_used(f, TXQ, &len);
+	}
+	/* Drained: output flows again. */
+	static uint8_t sink[1 << 20];
+	read_exact(f->out_pipe[0], sink, (size_t)pipe_size);
+	tx_add(f, "again", 5, false);
+	publish_and_kick(f, TXQ);
+	uint8_t out[5];
+	read_exact(f->out_pipe[0], out, 5);
+	assert_memory_equal(out, "again", 5);
+}
+
+static void test_ring_violation(void **state)
+{
+	struct fx *f = *state;
+	activate(f);
+	add_avail(f, TXQ, QSIZE + 3); /* head out of range */
+	publish_and_kick(f, TXQ);
+	uint64_t end = now_ms() + 2000;
+	while (atomic_load(&f->needs_reset) == 0 && now_ms() < end)
+		usleep(500);
+	assert_int_equal(atomic_load(&f->needs_reset), 1);
+	/* Input still works; more kicks on the broken queue change nothing. */
+	publish_and_kick(f, TXQ);
+	rx_post(f, 1, 64, false);
+	assert_int_equal(write(f->in_pipe[1], "hi", 2), 2);
+	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+	assert_int_equal(atomic_load(&f->needs_reset), 1);
+
+	/* RX: a readable descriptor after a writable one. */
+	struct drv_queue *dq = &f->q[RXQ];
+	unsigned slot = dq->avail_idx % SLOTS;
+	uint64_t gpa = slot_gpa(f, RXQ, slot);
+	set_desc(f, RXQ, 2 * slot, gpa, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
+		 (uint16_t)(2 * slot + 1));
+	set_desc(f, RXQ, 2 * slot + 1, gpa + 8, 8, 0, 0);
+	add_avail(f, RXQ, (uint16_t)(2 * slot));
+	publish_and_kick(f, RXQ);
+	assert_int_equal(write(f->in_pipe[1], "more", 4), 4);
+	end = now_ms() + 2000;
+	while (atomic_load(&f->needs_reset) < 2 && now_ms() < end)
+		usleep(500);
+	assert_int_equal(atomic_load(&f->needs_reset), 2);
+	assert_idle(100); /* readable input, broken queue: no spinning */
+}
+
+static void test_reset_reactivate(void **state)
+{
+	struct fx *f = *state;
+	activate(f);
+	tx_add(f, "one", 3, false);
+	publish_and_kick(f, TXQ);
+	uint8_t out[3];
+	read_exact(f->out_pipe[0], out, 3);
+	f->vd->ops->reset(f->vd->dev);
+	vq_reset(&f->vd->vqs[0]);
+	vq_reset(&f->vd->vqs[1]);
+	assert_int_equal(write(f->in_pipe[1], "kept", 4), 4);
+	eventfd_drain(f->vd->kick_fd[0]);
+	eventfd_drain(f->vd->kick_fd[1]);
+	activate(f);
+	rx_post(f, 1, 64, true);
+	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+	uint32_t len;
+	uint8_t *b = take_used(f, RXQ, &len);
+	assert_int_equal(len, 4);
+	assert_memory_equal(b, "kept", 4);
+	tx_add(f, "two", 3, true);
+	publish_and_kick(f, TXQ);
+	read_exact(f->out_pipe[0], out, 3);
+	assert_memory_equal(out, "two", 3);
+	f->vd->ops->reset(f->vd->dev);
+	f->vd->ops->reset(f->vd->dev);
+}
+
+static void test_create_errors(void **state)
+{
+	(void)state;
+	struct guest_mem mem = { 0 };
+	char path[] = "/tmp/cvmm-console-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	struct virtio_console *c = (struct virtio_console *)1;
+	assert_int_equal(virtio_console_create(&c, fd, -1, &mem), -EPERM);
+	assert_null(c);
+	/* A regular file is fine for output. */
+	assert_int_equal(virtio_console_create(&c, -1, fd, &mem), 0);
+	virtio_console_destroy(c);
+	virtio_console_destroy(NULL);
+	close(fd);
+}
+
+int main(void)
+{
+	log_set_level(LOG_ERROR);
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_order, setup_blocking_in,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rx_waits_for_buffers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rx_eof, setup, teardown),
+		cmocka_unit_test(test_no_fds),
+		cmocka_unit_test_setup_teardown(test_tx_full_output, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ring_violation, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reset_reactivate, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-rng device tests without a transport: the test plays the
+ * transport (vq_init, activate, kick eventfd, fake notify/needs-reset
+ * callbacks) and the driver (rings in a plain buffer used as guest memory).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest_mem.h"
+#include "log.h"
+#include "virtio/rng.h"
+
+#define MEM_GPA 0x100000ULL
+#define MEM_SIZE 0x200000ULL
+#define DESC_GPA (MEM_GPA + 0x0)
+#define AVAIL_GPA (MEM_GPA + 0x1000)
+#define USED_GPA (MEM_GPA + 0x2000)
+#define DATA_GPA (MEM_GPA + 0x10000)
+#define QSIZE 16
+
+struct fx {
+	uint8_t *buf;
+	struct guest_mem mem;
+	struct virtio_rng *rng;
+	struct virtio_dev *vd;
+	uint16_t avail_idx;
+	_Atomic int notifies;
+	_Atomic int needs_reset;
+	int kick_fd;
+};
+
+static void *host(struct fx *f, uint64_t gpa)
+{
+	return f->buf + (gpa - MEM_GPA);
+}
+
+static struct vring_desc *desc(struct fx *f, unsigned i)
+{
+	return (struct vring_desc *)host(f, DESC_GPA) + i;
+}
+
+static struct vring_avail *avail(struct fx *f)
+{
+	return host(f, AVAIL_GPA);
+}
+
+static struct vring_used *used(struct fx *f)
+{
+	return host(f, USED_GPA);
+}
+
+static void set_desc(struct fx *f, unsigned i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct vring_desc *d = desc(f, i);
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+static void make_avail(struct fx *f, uint16_t head)
+{
+	avail(f)->ring[f->avail_idx % QSIZE] = head;
+	f->avail_idx++;
+	__atomic_store_n(&avail(f)->idx, f->avail_idx, __ATOMIC_RELEASE);
+}
+
+static void kick(struct fx *f)
+{
+	uint64_t one = 1;
+	assert_int_equal(write(f->kick_fd, &one, sizeof(one)), sizeof(one));
+}
+
+/* Waits (bounded, 5 s) until used->idx reaches n. */
+static bool wait_used(struct fx *f, uint16_t n)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&used(f)->idx, __ATOMIC_ACQUIRE) == n)
+			return true;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return false;
+}
+
+static bool wait_flag(_Atomic int *v, int want)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (atomic_load(v) >= want)
+			return true;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return false;
+}
+
+static void fake_notify_queue(struct virtio_dev *vd, unsigned q)
+{
+	struct fx *f = vd->transport;
+	assert_int_equal(q, 0);
+	atomic_fetch_add(&f->notifies, 1);
+}
+
+static void fake_needs_reset(struct virtio_dev *vd)
+{
+	struct fx *f = vd->transport;
+	atomic_fetch_add(&f->needs_reset, 1);
+}
+
+/* Plays the transport: configures queue 0 and activates the device. */
+static void start(struct fx *f, const struct rng_config *cfg)
+{
+	assert_int_equal(virtio_rng_create(&f->rng, cfg, &f->mem), 0);
+	f->vd = virtio_rng_vdev(f->rng);
+	assert_int_equal(f->vd->device_id, VIRTIO_ID_RNG);
+	assert_int_equal(f->vd->nqueues, 1);
+	assert_int_equal(f->vd->queue_max_size, VIRTIO_RNG_QUEUE_SIZE);
+	assert_int_equal(f->vd->config_size, 0);
+	assert_int_equal(f->vd->ops->features(f->vd->dev), 0);
+	f->vd->kick_fd[0] = f->kick_fd;
+	f->vd->transport = f;
+	f->vd->notify_queue = fake_notify_queue;
+	f->vd->set_needs_reset = fake_needs_reset;
+	f->vd->features_negotiated = 1ULL << VIRTIO_F_VERSION_1;
+	assert_int_equal(vq_init(&f->vd->vqs[0], &f->mem, QSIZE, DESC_GPA,
+				 AVAIL_GPA, USED_GPA, false),
+			 0);
+	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	f->buf = aligned_alloc(4096, MEM_SIZE);
+	if (!f->buf)
+		return -1;
+	memset(f->buf, 0, MEM_SIZE);
+	if (guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf))
+		return -1;
+	f->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->kick_fd < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	virtio_rng_destroy(f->rng);
+	close(f->kick_fd);
+	free(f->buf);
+	free(f);
+	return 0;
+}
+
+static bool all_same(const uint8_t *p, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (p[i] != p[0])
+			return false;
+	return true;
+}
+
+static void test_fill_one(void **state)
+{
+	struct fx *f = *state;
+	start(f, &(struct rng_config){ .enabled = true });
+	set_desc(f, 0, DATA_GPA, 4096, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	assert_int_equal(used(f)->ring[0].id, 0);
+	assert_int_equal(used(f)->ring[0].len, 4096);
+	assert_false(all_same(host(f, DATA_GPA), 4096));
+	/* Nothing written past the buffer. */
+	assert_true(all_same(host(f, DATA_GPA + 4096), 4096));
+	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 4096), 0);
+	assert_true(wait_flag(&f->notifies, 1));
+	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_int_equal(atomic_load(&f->vd->requests), 1);
+	assert_int_equal(atomic_load(&f->vd->bytes), 4096);
+}
+
+static void test_multiple_chains(void **state)
+{
+	struct fx *f = *state;
+	start(f, NULL);
+	/* Chain 0: one 100-byte buffer. Chain 1: two buffers (3 + 500).
+	 * Chain 2: 1 byte. Two kicks. */
+	set_desc(f, 0, DATA_GPA, 100, VRING_DESC_F_WRITE, 0);
+	set_desc(f, 1, DATA_GPA + 0x1000, 3, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	set_desc(f, 2, DATA_GPA + 0x2000, 500, VRING_DESC_F_WRITE, 0);
+	set_desc(f, 3, DATA_GPA + 0x3000, 1, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	make_avail(f, 1);
+	kick(f);
+	assert_true(wait_used(f, 2));
+	make_avail(f, 3);
+	kick(f);
+	assert_true(wait_used(f, 3));
+	assert_int_equal(used(f)->ring[0].id, 0);
+	assert_int_equal(used(f)->ring[0].len, 100);
+	assert_int_equal(used(f)->ring[1].id, 1);
+	assert_int_equal(used(f)->ring[1].len, 503);
+	assert_int_equal(used(f)->ring[2].id, 3);
+	assert_int_equal(used(f)->ring[2].len, 1);
+	assert_false(all_same(host(f, DATA_GPA), 100));
+	assert_false(all_same(host(f, DATA_GPA + 0x2000), 500));
+	/* Two requests' data differ. */
+	assert_memory_not_equal(host(f, DATA_GPA), host(f, DATA_GPA + 0x2000), 100);
+	assert_int_equal(atomic_load(&f->vd->requests), 3);
+	assert_int_equal(atomic_load(&f->vd->bytes), 604);
+}
+
+/* Driver-readable buffers only: returned with 0 bytes, no reset asked. */
+static void test_readable_only(void **state)
+{
+	struct fx *f = *state;
+	start(f, NULL);
+	set_desc(f, 0, DATA_GPA, 64, 0, 0);
+	make_avail(f, 0);
+	/* A readable header then a writable buffer: only the latter is filled. */
+	memset(host(f, DATA_GPA + 0x1000), 0x5a, 16);
+	set_desc(f, 1, DATA_GPA + 0x1000, 16, VRING_DESC_F_NEXT, 2);
+	set_desc(f, 2, DATA_GPA + 0x2000, 32, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 1);
+	kick(f);
+	assert_true(wait_used(f, 2));
+	assert_int_equal(used(f)->ring[0].id, 0);
+	assert_int_equal(used(f)->ring[0].len, 0);
+	assert_true(all_same(host(f, DATA_GPA), 64));
+	assert_int_equal(*(uint8_t *)host(f, DATA_GPA), 0);
+	assert_int_equal(used(f)->ring[1].id, 1);
+	assert_int_equal(used(f)->ring[1].len, 32);
+	assert_true(all_same(host(f, DATA_GPA + 0x1000), 16));
+	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 0x1000), 0x5a);
+	assert_int_equal(atomic_load(&f->needs_reset), 0);
+}
+
+static void test_request_bounded(void **state)
+{
+	struct fx *f = *state;
+	start(f, NULL);
+	set_desc(f, 0, DATA_GPA, 0x30000, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	assert_int_equal(used(f)->ring[0].len, VIRTIO_RNG_MAX_REQUEST);
+	/* The bytes past the bound are untouched. */
+	assert_true(all_same(host(f, DATA_GPA + VIRTIO_RNG_MAX_REQUEST), 0x1000));
+	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + VIRTIO_RNG_MAX_REQUEST), 0);
+}
+
+/* A broken ring: the device asks for a reset and keeps running. */
+static void test_broken_queue(void **state)
+{
+	struct fx *f = *state;
+	start(f, NULL);
+	make_avail(f, QSIZE + 3); /* head out of range */
+	kick(f);
+	assert_true(wait_flag(&f->needs_reset, 1));
+	assert_int_equal(atomic_load(&f->vd->errors), 1);
+	assert_int_equal(used(f)->idx, 0);
+	/* More kicks on the broken queue neither crash nor spin. */
+	kick(f);
+	kick(f);
+	/* A transport reset then a fresh queue works again. */
+	f->vd->ops->reset(f->vd->dev);
+	vq_reset(&f->vd->vqs[0]);
+	memset(f->buf, 0, 0x3000);
+	f->avail_idx = 0;
+	assert_int_equal(vq_init(&f->vd->vqs[0], &f->mem, QSIZE, DESC_GPA,
+				 AVAIL_GPA, USED_GPA, false),
+			 0);
+	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
+	set_desc(f, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	assert_int_equal(used(f)->ring[0].len, 8);
+}
+
+/* EVENT_IDX: the driver asks for an interrupt only at its used_event. */
+static void test_event_idx(void **state)
+{
+	struct fx *f = *state;
+	start(f, NULL);
+	f->vd->ops->reset(f->vd->dev);
+	assert_int_equal(vq_init(&f->vd->vqs[0], &f->mem, QSIZE, DESC_GPA,
+				 AVAIL_GPA, USED_GPA, true),
+			 0);
+	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
+	/* used_event = 5: no interrupt for the first request. */
+	__atomic_store_n(&avail(f)->ring[QSIZE], 5, __ATOMIC_RELAXED);
+	set_desc(f, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	usleep(20000);
+	assert_int_equal(atomic_load(&f->notifies), 0);
+	__atomic_store_n(&avail(f)->ring[QSIZE], 1, __ATOMIC_RELAXED);
+	make_avail(f, 0);
+	kick(f);
+	assert_true(wait_used(f, 2));
+	assert_true(wait_flag(&f->notifies, 1));
+}
+
+/* A file source is read round and round. */
+static void test_file_source(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/cvmm-rng-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	close(fd);
+	start(f, &(struct rng_config){ .enabled = true, .src = path });
+	set_desc(f, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	assert_int_equal(used(f)->ring[0].len, 8);
+	assert_memory_equal(host(f, DATA_GPA), "abcabcab", 8);
+	unlink(path);
+}
+
+static void test_bad_source(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_rng *rng = NULL;
+	assert_int_equal(virtio_rng_create(&rng, &(struct rng_config){
+					   .enabled = true,
+					   .src = "/nonexistent/cvmm-rng" },
+				   &f->mem),
+			 -ENOENT);
+	assert_null(rng);
+	assert_int_equal(virtio_rng_create(&rng, &(struct rng_config){
+					   .enabled = true, .src = "/tmp" },
+				   &f->mem),
+			 -EISDIR);
+	assert_null(rng);
+}
+
+/* Reset with the worker running, several times; destroy while active. */
+static void test_reset_cycles(void **state)
+{
+	struct fx *f = *state;
+	start(f, NULL);
+	for (int i = 0; i < 20; i++) {
+		f->vd->ops->reset(f->vd->dev);
+		f->vd->ops->reset(f->vd->dev);
+		assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
+		kick(f);
+	}
+	/* Activating with the queue not enabled starts nothing, and is fine. */
+	f->vd->ops->reset(f->vd->dev);
+	vq_reset(&f->vd->vqs[0]);
+	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fill_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multiple_chains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readable_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_idx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_cycles, setup, teardown),
+	};
+	log_set_level(LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
