@@ -201,7 +201,7 @@ static void *vcpu_thread(void *arg)
 		if (r < 0) {
 			int err = errno;
 			if (err == EINTR || err == EAGAIN) {
-				v->run->immediate_exit = 0;
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
 			char why[96];
