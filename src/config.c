@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"                             configure and bring up the host side\n"
 	"  --rng [src=PATH]           virtio-rng (default source: getrandom)\n"
 	"  --log-level error|warn|info|debug  (default warn)\n"
+	"  --seccomp on|off           per-thread syscall filters (default on)\n"
+	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket\n"
 	"  --debug-exit               a guest write of V to port 0xf4 exits with V\n"
 	"  --help, --version\n"
 	"\n"
@@ -325,6 +327,8 @@ enum opt_id {
 	OPT_NET,
 	OPT_RNG,
 	OPT_DEBUG_EXIT,
+	OPT_SECCOMP,
+	OPT_API_SOCKET,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -342,6 +346,8 @@ static const struct option long_opts[] = {
 	{ "net", optional_argument, NULL, OPT_NET },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -356,6 +362,7 @@ static void config_defaults(struct vm_config *cfg)
 	cfg->serial = OUTPUT_TTY;
 	cfg->log_level = LOG_WARN;
 	cfg->console = OUTPUT_OFF;
+	cfg->seccomp = true;
 }
 
 int config_parse(struct vm_config *cfg, int argc, char *const argv[],
@@ -435,6 +442,16 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 			break;
 		case OPT_DEBUG_EXIT:
 			cfg->debug_exit = true;
+			break;
+		case OPT_SECCOMP:
+			ret = parse_onoff(name, "value", optarg, &cfg->seccomp, err, errlen);
+			break;
+		case OPT_API_SOCKET:
+			if (!*optarg)
+				return fail(err, errlen, "--api-socket: empty path");
+			if (strlen(optarg) >= 108)
+				return fail(err, errlen, "--api-socket: path longer than 107 bytes");
+			cfg->api_socket = optarg;
 			break;
 		case 'h':
 		case OPT_HELP:

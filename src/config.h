@@ -67,6 +67,8 @@ struct vm_config {
 	struct rng_config rng;
 	enum log_level log_level;
 	bool debug_exit;
+	bool seccomp;            /* default on; --seccomp off for debugging */
+	const char *api_socket;  /* --api-socket PATH, NULL when absent */
 	bool show_help;
 	bool show_version;
 	/* Storage for values parsed out of key=value lists. */
