@@ -388,10 +388,11 @@ int virtio_console_create(struct virtio_console **out, int in_fd, int out_fd,
 	if (in_fd >= 0) {
 		int r = check_pollable(in_fd);
 		if (r < 0) {
-			log_error("virtio-console: input fd %d cannot be polled "
-				  "(a regular file?): %s",
-				  in_fd, strerror(-r));
-			return r;
+			log_warn("virtio-console: input fd %d cannot be polled "
+				 "(%s; a regular file or /dev/null?): "
+				 "console input is off",
+				 in_fd, strerror(-r));
+			in_fd = -1;
 		}
 	}
 	struct virtio_console *c = calloc(1, sizeof(*c));

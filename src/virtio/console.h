@@ -16,10 +16,12 @@
  * in the fd (tty/pipe buffer) until the guest posts some. End of file on
  * in_fd (or a hangup) stops input for good. in_fd -1: no input.
  *
- * Neither fd is owned (never closed). in_fd must be pollable (a tty, pipe
- * or socket: create fails with -EPERM for a regular file); it should be
- * non-blocking or read by nobody else, as the device thread reads it after
- * each poll says it is readable.
+ * Neither fd is owned (never closed). in_fd should be pollable (a tty,
+ * pipe or socket); one epoll refuses (a regular file, /dev/null) gives a
+ * warning and no input. The device thread reads it only after poll() says
+ * it is readable, so a blocking fd is fine as long as nobody else reads it.
+ *
+ * Returns 0 or -ENOMEM.
  */
 #ifndef CVMM_VIRTIO_CONSOLE_H
 #define CVMM_VIRTIO_CONSOLE_H

@@ -102,9 +102,11 @@ static void tap_died(struct virtio_net *n, int err)
 		n->vdev.notify_config(&n->vdev);
 }
 
+/* The tap fd was detached from its interface (deleted). EIO on write only
+ * means the interface is down: frames are dropped until it comes up. */
 static bool tap_gone_error(int err)
 {
-	return err == EBADFD || err == EIO || err == ENXIO || err == ENODEV;
+	return err == EBADFD;
 }
 
 static void queue_broken(struct virtio_net *n, unsigned q)
@@ -193,7 +195,8 @@ static int tx_one(struct virtio_net *n)
 			return -EAGAIN;
 		if (tap_gone_error(err))
 			tap_died(n, err);
-		tx_drop(n, strerror(err), c->read_len);
+		tx_drop(n, err == EIO ? "the tap interface is down" : strerror(err),
+			c->read_len);
 		return 0;
 	}
 }

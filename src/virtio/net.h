@@ -25,8 +25,19 @@
  * for the next frame). While the guest keeps buffers posted, no frame is
  * lost or duplicated.
  *
- * If the tap goes away under us (the interface is deleted), the link goes
- * down (status, config change interrupt), TX frames are dropped, RX stops.
+ * RX frames get a header of our own: all zero (no offload negotiated, so no
+ * DATA_VALID) but num_buffers = 1; the tap's header is read aside and a
+ * frame for which it asks for checksum/GSO offload (never sent with
+ * offloads off) is dropped and counted.
+ *
+ * While the host has the tap interface down, TX frames are dropped (like a
+ * NIC without link) and counted. If the tap goes away under us (the
+ * interface is deleted), the link goes down for good (status, config change
+ * interrupt), TX frames are dropped, RX stops.
+ *
+ * Counters: vdev.requests/bytes count frames/bytes (both ways, headers not
+ * included), vdev.errors drops and unusable chains; virtio_net_get_stats()
+ * has them per direction.
  *
  * Threading: one device thread (worker.h) serves both queues and the tap.
  * config_read may run on any vCPU thread.

@@ -94,13 +94,16 @@ int virtio_worker_start(struct virtio_worker *w, const char *name,
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* Running before the thread exists: its first handler call may
+	 * already use virtio_worker_modify(), which must reach epoll. */
+	w->running = true;
 	int err = pthread_create(&w->thread, NULL, worker_thread, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
+		w->running = false;
 		ret = -err;
 		goto fail;
 	}
-	w->running = true;
 	return 0;
 fail:
 	log_error("%s: cannot start the device thread: %s", name, strerror(-ret));
