@@ -17,6 +17,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "guest_mem.h"
+#include "acpi_walk.h"
 
 #define MEM_SIZE 0x100000ULL
 
@@ -44,28 +45,6 @@ static int teardown(void **state)
 	free(f->buf);
 	free(f);
 	return 0;
-}
-
-static uint8_t sum8(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-	for (size_t i = 0; i < len; i++)
-		s += p[i];
-	return s;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
 }
 
 /* ---- ACPI ---- */

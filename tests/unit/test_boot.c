@@ -26,6 +26,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "guest_mem.h"
+#include "acpi_walk.h"
 
 #define MiB (1ULL << 20)
 
@@ -1186,20 +1187,6 @@ static void test_zero_page_high_values(void **state)
 
 /* ------------------------------------------------------------------ */
 /* PVH start info                                                       */
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* Offsets in Xen's struct hvm_start_info (version 1). */
 enum {

@@ -23,6 +23,7 @@
 #include "arch/x86/dsdt.h"
 #include "arch/x86/layout.h"
 #include "guest_mem.h"
+#include "acpi_walk.h"
 
 #define MEM_SIZE 0x100000ULL
 
@@ -508,28 +509,6 @@ static void test_dsdt_bytes(void **state)
 }
 
 /* ---- A whole DSDT through acpi_build() (and iasl) ---- */
-
-static uint8_t sum8(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-	for (size_t i = 0; i < len; i++)
-		s += p[i];
-	return s;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* RSDP -> XSDT -> FADT -> X_DSDT, checking checksums on the way. */
 static const uint8_t *find_dsdt(const uint8_t *mem, uint64_t rsdp)

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_blk.h>
@@ -31,6 +30,7 @@
 #include "virtio/blk.h"
 #include "virtio/blk_request.h"
 #include "virtio/virtio.h"
+#include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
 #define MEM_SIZE 0x400000ULL
@@ -45,7 +45,6 @@
 
 #define DISK_SECTORS 128u
 #define DISK_BYTES (DISK_SECTORS * 512u)
-#define TIMEOUT_MS 5000
 
 struct fx {
 	uint8_t *buf;
@@ -55,77 +54,21 @@ struct fx {
 	struct disk_config cfg;
 	struct virtio_blk *blk;
 	struct virtio_dev *vd;
-	uint16_t avail_idx;
-	uint16_t used_seen;
-	_Atomic unsigned notifies;
-	_Atomic unsigned needs_reset;
+	struct drv_queue q;
+	struct drv_transport t;
 	uint8_t snapshot[DISK_BYTES];
 };
 
 /* ---- driver side ---- */
 
-static void *host(struct fx *f, uint64_t gpa)
-{
-	return f->buf + (gpa - MEM_GPA);
-}
-
-static struct vring_desc *desc_at(struct fx *f, uint64_t table, unsigned i)
-{
-	return (struct vring_desc *)host(f, table) + i;
-}
-
-static struct vring_avail *avail(struct fx *f)
-{
-	return host(f, AVAIL_GPA);
-}
-
-static struct vring_used *used(struct fx *f)
-{
-	return host(f, USED_GPA);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void kick(struct fx *f)
-{
-	uint64_t one = 1;
-	assert_int_equal(write(f->vd->kick_fd[0], &one, sizeof(one)), sizeof(one));
-}
-
-static void publish(struct fx *f, uint16_t head)
-{
-	avail(f)->ring[f->avail_idx % QSIZE] = head;
-	f->avail_idx++;
-	__atomic_store_n(&avail(f)->idx, f->avail_idx, __ATOMIC_RELEASE);
-}
-
 /* Waits (bounded) until the used ring has `n` more entries than seen. */
 static void wait_used(struct fx *f, uint16_t n)
 {
-	uint16_t want = (uint16_t)(f->used_seen + n);
-	uint64_t deadline = now_ms() + TIMEOUT_MS;
-	while (__atomic_load_n(&used(f)->idx, __ATOMIC_ACQUIRE) != want) {
-		if (now_ms() > deadline)
-			fail_msg("timed out waiting for the used ring (%u/%u)",
-				 __atomic_load_n(&used(f)->idx, __ATOMIC_ACQUIRE), want);
-		usleep(200);
-	}
-	f->used_seen = want;
-}
-
-static void wait_counter(_Atomic unsigned *c, unsigned at_least)
-{
-	uint64_t deadline = now_ms() + TIMEOUT_MS;
-	while (atomic_load(c) < at_least) {
-		if (now_ms() > deadline)
-			fail_msg("timed out waiting for a callback");
-		usleep(200);
-	}
+	uint16_t want = (uint16_t)(f->q.used_seen + n);
+	if (!drv_wait_used_idx(&f->q, want))
+		fail_msg("timed out waiting for the used ring (%u/%u)",
+			 drv_used_idx(&f->q), want);
+	f->q.used_seen = want;
 }
 
 struct seg {
@@ -140,21 +83,15 @@ static uint16_t place_chain(struct fx *f, unsigned first, const struct seg *s,
 {
 	uint64_t table = indirect ? ITABLE_GPA : DESC_GPA;
 	unsigned base = indirect ? 0 : first;
-	for (unsigned i = 0; i < n; i++) {
-		struct vring_desc *d = desc_at(f, table, base + i);
-		d->addr = s[i].gpa;
-		d->len = s[i].len;
-		d->flags = (uint16_t)((s[i].w ? VRING_DESC_F_WRITE : 0) |
-				      (i + 1 < n ? VRING_DESC_F_NEXT : 0));
-		d->next = (uint16_t)(base + i + 1);
-	}
-	if (indirect) {
-		struct vring_desc *d = desc_at(f, DESC_GPA, first);
-		d->addr = ITABLE_GPA;
-		d->len = n * sizeof(struct vring_desc);
-		d->flags = VRING_DESC_F_INDIRECT;
-		d->next = 0;
-	}
+	for (unsigned i = 0; i < n; i++)
+		drv_set_desc_in(&f->q, table, base + i, s[i].gpa, s[i].len,
+				(uint16_t)((s[i].w ? VRING_DESC_F_WRITE : 0) |
+					   (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
+				(uint16_t)(base + i + 1));
+	if (indirect)
+		drv_set_desc(&f->q, first, ITABLE_GPA,
+			     n * sizeof(struct vring_desc), VRING_DESC_F_INDIRECT,
+			     0);
 	return (uint16_t)first;
 }
 
@@ -163,10 +100,10 @@ static uint32_t submit(struct fx *f, const struct seg *s, unsigned n,
 		       bool indirect)
 {
 	uint16_t head = place_chain(f, 0, s, n, indirect);
-	publish(f, head);
-	kick(f);
+	drv_make_avail(&f->q, head);
+	drv_kick(&f->q);
 	wait_used(f, 1);
-	struct vring_used_elem *e = &used(f)->ring[(uint16_t)(f->used_seen - 1) % QSIZE];
+	struct vring_used_elem *e = &drv_used(&f->q)->ring[(uint16_t)(f->q.used_seen - 1) % QSIZE];
 	assert_int_equal(e->id, head);
 	return e->len;
 }
@@ -174,7 +111,7 @@ static uint32_t submit(struct fx *f, const struct seg *s, unsigned n,
 static void set_hdr(struct fx *f, uint64_t gpa, uint32_t type, uint64_t sector)
 {
 	struct virtio_blk_outhdr h = { .type = type, .ioprio = 0, .sector = sector };
-	memcpy(host(f, gpa), &h, sizeof(h));
+	memcpy(drv_host(&f->q, gpa), &h, sizeof(h));
 }
 
 /* A request with one data segment (or none when data_len is 0). */
@@ -183,7 +120,7 @@ static uint8_t req(struct fx *f, uint32_t type, uint64_t sector,
 		   uint32_t *used_len)
 {
 	set_hdr(f, HDR_GPA, type, sector);
-	*(uint8_t *)host(f, STATUS_GPA) = 0xff;
+	*(uint8_t *)drv_host(&f->q, STATUS_GPA) = 0xff;
 	struct seg s[3];
 	unsigned n = 0;
 	s[n++] = (struct seg){ HDR_GPA, 16, false };
@@ -193,7 +130,7 @@ static uint8_t req(struct fx *f, uint32_t type, uint64_t sector,
 	uint32_t len = submit(f, s, n, false);
 	if (used_len)
 		*used_len = len;
-	return *(uint8_t *)host(f, STATUS_GPA);
+	return *(uint8_t *)drv_host(&f->q, STATUS_GPA);
 }
 
 /* ---- image ---- */
@@ -238,19 +175,6 @@ static void assert_file_unchanged(struct fx *f)
 
 /* ---- device ---- */
 
-static void fake_notify(struct virtio_dev *vd, unsigned q)
-{
-	struct fx *f = vd->transport;
-	assert_int_equal(q, 0);
-	atomic_fetch_add(&f->notifies, 1);
-}
-
-static void fake_needs_reset(struct virtio_dev *vd)
-{
-	struct fx *f = vd->transport;
-	atomic_fetch_add(&f->needs_reset, 1);
-}
-
 static uint64_t dev_features(struct fx *f)
 {
 	return f->vd->ops->features(f->vd->dev);
@@ -266,10 +190,12 @@ static void start_device(struct fx *f, bool event_idx)
 {
 	struct virtio_dev *vd = f->vd;
 	memset(f->buf, 0, 0x50000); /* rings, headers, statuses */
-	f->avail_idx = f->used_seen = 0;
-	assert_int_equal(vq_init(&vd->vqs[0], &f->mem, QSIZE, DESC_GPA,
-				 AVAIL_GPA, USED_GPA, event_idx),
-			 0);
+	f->q = (struct drv_queue){
+		.mem = f->buf, .mem_gpa = MEM_GPA, .size = QSIZE,
+		.desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA,
+		.kick_fd = vd->kick_fd[0], .event_idx = event_idx,
+	};
+	drv_queue_enable(&f->q, &vd->vqs[0], &f->mem);
 	vd->features_negotiated = dev_features(f) | (1ULL << VIRTIO_F_VERSION_1) |
 				  (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
 				  (event_idx ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
@@ -284,9 +210,7 @@ static int open_device(struct fx *f, bool readonly, bool direct)
 	if (r < 0)
 		return r;
 	f->vd = virtio_blk_vdev(f->blk);
-	f->vd->transport = f;
-	f->vd->notify_queue = fake_notify;
-	f->vd->set_needs_reset = fake_needs_reset;
+	drv_fake_transport(f->vd, &f->t);
 	f->vd->kick_fd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->vd->kick_fd[0] >= 0);
 	return 0;
@@ -309,13 +233,11 @@ static struct fx *fx_alloc(void)
 	if (!f)
 		return NULL;
 	f->file_fd = -1;
-	f->buf = aligned_alloc(4096, MEM_SIZE);
-	if (!f->buf || guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf) != 0) {
-		free(f->buf);
+	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
+	if (!f->buf) {
 		free(f);
 		return NULL;
 	}
-	memset(f->buf, 0, MEM_SIZE);
 	return f;
 }
 
@@ -424,32 +346,32 @@ static void test_read(void **state)
 {
 	struct fx *f = *state;
 	uint32_t len;
-	memset(host(f, DATA_GPA), 0xee, 4096);
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 4096);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 3, DATA_GPA, 1024, true, &len),
 			 VIRTIO_BLK_S_OK);
 	assert_int_equal(len, 1024 + 1);
-	check_pattern(host(f, DATA_GPA), 3 * 512, 1024);
-	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 1024), 0xee);
+	check_pattern(drv_host(&f->q, DATA_GPA), 3 * 512, 1024);
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + 1024), 0xee);
 	/* The last sector, and a zero-length read. */
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, DISK_SECTORS - 1, DATA_GPA, 512,
 			     true, &len),
 			 VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA), (DISK_SECTORS - 1) * 512, 512);
+	check_pattern(drv_host(&f->q, DATA_GPA), (DISK_SECTORS - 1) * 512, 512);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, DISK_SECTORS, 0, 0, true, &len),
 			 VIRTIO_BLK_S_OK);
 	assert_int_equal(len, 1);
 	assert_int_equal(atomic_load(&f->vd->requests), 3);
 	assert_int_equal(atomic_load(&f->vd->bytes), 1024 + 512);
 	assert_int_equal(atomic_load(&f->vd->errors), 0);
-	wait_counter(&f->notifies, 1);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_true(drv_wait_count(&f->t.notified[0], 1));
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 static void test_write(void **state)
 {
 	struct fx *f = *state;
 	uint32_t len;
-	memset(host(f, DATA_GPA), 0xab, 1024);
+	memset(drv_host(&f->q, DATA_GPA), 0xab, 1024);
 	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 5, DATA_GPA, 1024, false, &len),
 			 VIRTIO_BLK_S_OK);
 	assert_int_equal(len, 1);
@@ -460,10 +382,10 @@ static void test_write(void **state)
 		assert_int_equal(buf[i], 0xab);
 	check_pattern(buf + 1536, 7 * 512, 512);
 	/* Read it back through the device. */
-	memset(host(f, DATA_GPA + 4096), 0, 1024);
+	memset(drv_host(&f->q, DATA_GPA + 4096), 0, 1024);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 5, DATA_GPA + 4096, 1024, true, NULL),
 			 VIRTIO_BLK_S_OK);
-	assert_memory_equal(host(f, DATA_GPA + 4096), host(f, DATA_GPA), 1024);
+	assert_memory_equal(drv_host(&f->q, DATA_GPA + 4096), drv_host(&f->q, DATA_GPA), 1024);
 	assert_int_equal(atomic_load(&f->vd->bytes), 2048);
 }
 
@@ -475,20 +397,20 @@ static void test_flush_and_id(void **state)
 			 VIRTIO_BLK_S_OK);
 	assert_int_equal(len, 1);
 
-	memset(host(f, DATA_GPA), 0xee, 64);
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 64);
 	assert_int_equal(req(f, VIRTIO_BLK_T_GET_ID, 0, DATA_GPA,
 			     VIRTIO_BLK_ID_BYTES, true, &len),
 			 VIRTIO_BLK_S_OK);
 	assert_int_equal(len, VIRTIO_BLK_ID_BYTES + 1);
 	char want[VIRTIO_BLK_ID_BYTES] = "test-disk";
-	assert_memory_equal(host(f, DATA_GPA), want, VIRTIO_BLK_ID_BYTES);
+	assert_memory_equal(drv_host(&f->q, DATA_GPA), want, VIRTIO_BLK_ID_BYTES);
 	/* A shorter buffer gets what fits. */
-	memset(host(f, DATA_GPA), 0xee, 64);
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 64);
 	assert_int_equal(req(f, VIRTIO_BLK_T_GET_ID, 0, DATA_GPA, 4, true, &len),
 			 VIRTIO_BLK_S_OK);
 	assert_int_equal(len, 5);
-	assert_memory_equal(host(f, DATA_GPA), "test", 4);
-	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 4), 0xee);
+	assert_memory_equal(drv_host(&f->q, DATA_GPA), "test", 4);
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + 4), 0xee);
 	assert_int_equal(atomic_load(&f->vd->errors), 0);
 }
 
@@ -499,7 +421,7 @@ static void test_default_id(void **state)
 	f->cfg = (struct disk_config){ .path = f->path };
 	assert_int_equal(virtio_blk_create(&f->blk, &f->cfg, &f->mem), 0);
 	f->vd = virtio_blk_vdev(f->blk);
-	f->vd->transport = f;
+	f->vd->transport = &f->t;
 	f->vd->kick_fd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	start_device(f, false);
 	uint32_t len;
@@ -507,7 +429,7 @@ static void test_default_id(void **state)
 			 VIRTIO_BLK_S_OK);
 	/* "cvmm-blk-XXXXXX": the base name. */
 	assert_int_equal(len, VIRTIO_BLK_ID_BYTES + 1);
-	assert_memory_equal(host(f, DATA_GPA), strrchr(f->path, '/') + 1,
+	assert_memory_equal(drv_host(&f->q, DATA_GPA), strrchr(f->path, '/') + 1,
 			    strlen(strrchr(f->path, '/') + 1));
 }
 
@@ -515,7 +437,7 @@ static void test_out_of_range(void **state)
 {
 	struct fx *f = *state;
 	uint32_t len;
-	memset(host(f, DATA_GPA), 0xee, 4096);
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 4096);
 	/* One sector past the end. */
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, DISK_SECTORS - 1, DATA_GPA, 1024,
 			     true, &len),
@@ -525,7 +447,7 @@ static void test_out_of_range(void **state)
 			     true, NULL),
 			 VIRTIO_BLK_S_IOERR);
 	for (unsigned i = 0; i < 4096; i++)
-		assert_int_equal(*(uint8_t *)host(f, DATA_GPA + i), 0xee);
+		assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + i), 0xee);
 	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, DISK_SECTORS - 1, DATA_GPA,
 			     1024, false, NULL),
 			 VIRTIO_BLK_S_IOERR);
@@ -546,16 +468,16 @@ static void test_out_of_range(void **state)
 	}
 	assert_file_unchanged(f);
 	assert_int_equal(atomic_load(&f->vd->errors), 4 + 2 * 5);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 static void test_odd_length(void **state)
 {
 	struct fx *f = *state;
-	memset(host(f, DATA_GPA), 0xee, 1024);
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 1024);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 513, true, NULL),
 			 VIRTIO_BLK_S_IOERR);
-	assert_int_equal(*(uint8_t *)host(f, DATA_GPA), 0xee);
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA), 0xee);
 	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 0, DATA_GPA, 100, false, NULL),
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 0, DATA_GPA, 511, false, NULL),
@@ -586,7 +508,7 @@ static void test_malformed(void **state)
 	 * not execute it and gives the chain back with 0 bytes written; the
 	 * queue keeps working (no DEVICE_NEEDS_RESET).
 	 */
-	memset(host(f, DATA_GPA), 0x5a, 512);
+	memset(drv_host(&f->q, DATA_GPA), 0x5a, 512);
 	set_hdr(f, HDR_GPA, VIRTIO_BLK_T_OUT, 0);
 	struct seg s[2] = { { HDR_GPA, 16, false }, { DATA_GPA, 512, false } };
 	assert_int_equal(submit(f, s, 2, false), 0);
@@ -597,20 +519,20 @@ static void test_malformed(void **state)
 	assert_int_equal(atomic_load(&f->vd->errors), 2);
 
 	/* A header shorter than 16 bytes, with a status byte: IOERR. */
-	*(uint8_t *)host(f, STATUS_GPA) = 0xff;
+	*(uint8_t *)drv_host(&f->q, STATUS_GPA) = 0xff;
 	struct seg s2[2] = { { HDR_GPA, 8, false }, { STATUS_GPA, 1, true } };
 	assert_int_equal(submit(f, s2, 2, false), 1);
-	assert_int_equal(*(uint8_t *)host(f, STATUS_GPA), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, STATUS_GPA), VIRTIO_BLK_S_IOERR);
 	/* Only a status byte. */
-	*(uint8_t *)host(f, STATUS_GPA) = 0xff;
+	*(uint8_t *)drv_host(&f->q, STATUS_GPA) = 0xff;
 	assert_int_equal(submit(f, s2 + 1, 1, false), 1);
-	assert_int_equal(*(uint8_t *)host(f, STATUS_GPA), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, STATUS_GPA), VIRTIO_BLK_S_IOERR);
 
 	/* Still serving. */
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 512, true, NULL),
 			 VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA), 0, 512);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	check_pattern(drv_host(&f->q, DATA_GPA), 0, 512);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 	assert_file_unchanged(f);
 }
 
@@ -618,17 +540,17 @@ static void test_ring_violation(void **state)
 {
 	struct fx *f = *state;
 	/* A head index past the queue size: the queue is broken. */
-	publish(f, QSIZE + 3);
-	kick(f);
-	wait_counter(&f->needs_reset, 1);
+	drv_make_avail(&f->q, QSIZE + 3);
+	drv_kick(&f->q);
+	assert_true(drv_wait_count(&f->t.needs_reset, 1));
 	assert_true(atomic_load(&f->vd->errors) >= 1);
 	/* Further kicks do nothing (and do not spin). */
 	set_hdr(f, HDR_GPA, VIRTIO_BLK_T_IN, 0);
 	struct seg s[2] = { { HDR_GPA, 16, false }, { STATUS_GPA, 1, true } };
-	publish(f, place_chain(f, 0, s, 2, false));
-	kick(f);
+	drv_make_avail(&f->q, place_chain(f, 0, s, 2, false));
+	drv_kick(&f->q);
 	usleep(20000);
-	assert_int_equal(__atomic_load_n(&used(f)->idx, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(__atomic_load_n(&drv_used(&f->q)->idx, __ATOMIC_ACQUIRE), 0);
 	assert_int_equal(atomic_load(&f->vd->requests), 0);
 
 	/* A reset and a fresh start bring it back. */
@@ -636,7 +558,7 @@ static void test_ring_violation(void **state)
 	start_device(f, false);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 1, DATA_GPA, 512, true, NULL),
 			 VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA), 512, 512);
+	check_pattern(drv_host(&f->q, DATA_GPA), 512, 512);
 }
 
 static void test_multi_segment(void **state)
@@ -645,7 +567,7 @@ static void test_multi_segment(void **state)
 	for (int indirect = 0; indirect <= 1; indirect++) {
 		/* IN of 4 sectors over odd-sized segments; header split in two;
 		 * the last data bytes share a descriptor with the status. */
-		memset(host(f, DATA_GPA), 0xee, 0x10000);
+		memset(drv_host(&f->q, DATA_GPA), 0xee, 0x10000);
 		set_hdr(f, HDR_GPA, VIRTIO_BLK_T_IN, 10);
 		struct seg s[] = {
 			{ HDR_GPA, 5, false },
@@ -657,27 +579,27 @@ static void test_multi_segment(void **state)
 		};
 		uint32_t len = submit(f, s, 6, indirect);
 		assert_int_equal(len, 2048 + 1);
-		assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 0x7000 + 536),
+		assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + 0x7000 + 536),
 				 VIRTIO_BLK_S_OK);
 		uint8_t got[2048];
 		size_t o = 0;
 		for (unsigned i = 2; i < 6; i++) {
 			uint32_t l = i == 5 ? s[i].len - 1 : s[i].len;
-			memcpy(got + o, host(f, s[i].gpa), l);
+			memcpy(got + o, drv_host(&f->q, s[i].gpa), l);
 			o += l;
 		}
 		check_pattern(got, 10 * 512, 2048);
-		assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 0x1001 + 100), 0xee);
+		assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + 0x1001 + 100), 0xee);
 
 		/* OUT of 3 sectors from 4 segments, data sharing the header's
 		 * descriptor, then an oversized writable part (status last). */
-		uint8_t *d = host(f, DATA_GPA + 0x9000);
+		uint8_t *d = drv_host(&f->q, DATA_GPA + 0x9000);
 		for (unsigned i = 0; i < 1536; i++)
 			d[i] = (uint8_t)(i * 3 + indirect);
-		uint8_t *h = host(f, HDR_GPA + 0x100);
+		uint8_t *h = drv_host(&f->q, HDR_GPA + 0x100);
 		set_hdr(f, HDR_GPA + 0x100, VIRTIO_BLK_T_OUT, 20);
 		memcpy(h + 16, d, 300);
-		memset(host(f, STATUS_GPA), 0xff, 8);
+		memset(drv_host(&f->q, STATUS_GPA), 0xff, 8);
 		struct seg o2[] = {
 			{ HDR_GPA + 0x100, 16 + 300, false },
 			{ DATA_GPA + 0x9000 + 300, 700, false },
@@ -687,8 +609,8 @@ static void test_multi_segment(void **state)
 		};
 		len = submit(f, o2, 5, indirect);
 		assert_int_equal(len, 1);
-		assert_int_equal(*(uint8_t *)host(f, STATUS_GPA + 7), VIRTIO_BLK_S_OK);
-		assert_int_equal(*(uint8_t *)host(f, STATUS_GPA), 0xff);
+		assert_int_equal(*(uint8_t *)drv_host(&f->q, STATUS_GPA + 7), VIRTIO_BLK_S_OK);
+		assert_int_equal(*(uint8_t *)drv_host(&f->q, STATUS_GPA), 0xff);
 		uint8_t buf[1536];
 		read_file(f, 20 * 512, buf, sizeof(buf));
 		assert_memory_equal(buf, d, 1536);
@@ -703,22 +625,22 @@ static void test_batch(void **state)
 	enum { N = 64 };
 	for (unsigned i = 0; i < N; i++) {
 		set_hdr(f, HDR_GPA + 16 * i, VIRTIO_BLK_T_IN, i);
-		*(uint8_t *)host(f, STATUS_GPA + i) = 0xff;
+		*(uint8_t *)drv_host(&f->q, STATUS_GPA + i) = 0xff;
 		struct seg s[3] = {
 			{ HDR_GPA + 16 * i, 16, false },
 			{ DATA_GPA + 512 * i, 512, true },
 			{ STATUS_GPA + i, 1, true },
 		};
-		publish(f, place_chain(f, 3 * i, s, 3, false));
+		drv_make_avail(&f->q, place_chain(f, 3 * i, s, 3, false));
 	}
-	kick(f);
+	drv_kick(&f->q);
 	wait_used(f, N);
 	for (unsigned i = 0; i < N; i++) {
-		assert_int_equal(*(uint8_t *)host(f, STATUS_GPA + i), VIRTIO_BLK_S_OK);
-		check_pattern(host(f, DATA_GPA + 512 * i), 512 * i, 512);
+		assert_int_equal(*(uint8_t *)drv_host(&f->q, STATUS_GPA + i), VIRTIO_BLK_S_OK);
+		check_pattern(drv_host(&f->q, DATA_GPA + 512 * i), 512 * i, 512);
 	}
 	assert_int_equal(atomic_load(&f->vd->requests), N);
-	wait_counter(&f->notifies, 1);
+	assert_true(drv_wait_count(&f->t.notified[0], 1));
 }
 
 static void test_event_idx(void **state)
@@ -728,19 +650,19 @@ static void test_event_idx(void **state)
 	start_device(f, true);
 	for (unsigned i = 0; i < 5; i++) {
 		/* Ask for an interrupt for every completion (used_event). */
-		__atomic_store_n(&avail(f)->ring[QSIZE], f->used_seen,
+		__atomic_store_n(&drv_avail(&f->q)->ring[QSIZE], f->q.used_seen,
 				 __ATOMIC_RELEASE);
 		assert_int_equal(req(f, VIRTIO_BLK_T_IN, i, DATA_GPA, 512, true, NULL),
 				 VIRTIO_BLK_S_OK);
-		check_pattern(host(f, DATA_GPA), 512 * i, 512);
+		check_pattern(drv_host(&f->q, DATA_GPA), 512 * i, 512);
 		/* The interrupt follows the used entry. */
-		wait_counter(&f->notifies, i + 1);
+		assert_true(drv_wait_count(&f->t.notified[0], i + 1));
 	}
 	/* Without a new used_event: no further interrupt. */
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 512, true, NULL),
 			 VIRTIO_BLK_S_OK);
 	usleep(20000);
-	assert_int_equal(atomic_load(&f->notifies), 5);
+	assert_int_equal(atomic_load(&f->t.notified[0]), 5);
 }
 
 static void test_readonly(void **state)
@@ -749,16 +671,16 @@ static void test_readonly(void **state)
 	assert_true(has_feature(f, VIRTIO_BLK_F_RO));
 	assert_false(has_feature(f, VIRTIO_BLK_F_DISCARD));
 	assert_false(has_feature(f, VIRTIO_BLK_F_WRITE_ZEROES));
-	memset(host(f, DATA_GPA), 0xab, 512);
+	memset(drv_host(&f->q, DATA_GPA), 0xab, 512);
 	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 0, DATA_GPA, 512, false, NULL),
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 2, DATA_GPA, 512, true, NULL),
 			 VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA), 1024, 512);
+	check_pattern(drv_host(&f->q, DATA_GPA), 1024, 512);
 	assert_int_equal(req(f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, NULL),
 			 VIRTIO_BLK_S_OK);
 	struct virtio_blk_discard_write_zeroes r = { .sector = 0, .num_sectors = 8 };
-	memcpy(host(f, DATA_GPA), &r, sizeof(r));
+	memcpy(drv_host(&f->q, DATA_GPA), &r, sizeof(r));
 	assert_int_equal(req(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, sizeof(r),
 			     false, NULL),
 			 VIRTIO_BLK_S_UNSUPP);
@@ -771,7 +693,7 @@ static void test_readonly(void **state)
 static uint8_t ranges(struct fx *f, uint32_t type,
 		      const struct virtio_blk_discard_write_zeroes *r, unsigned n)
 {
-	memcpy(host(f, DATA_GPA), r, n * sizeof(*r));
+	memcpy(drv_host(&f->q, DATA_GPA), r, n * sizeof(*r));
 	return req(f, type, 0, DATA_GPA, n * (uint32_t)sizeof(*r), false, NULL);
 }
 
@@ -878,12 +800,12 @@ static void test_write_zeroes(void **state)
 		check_pattern(buf, intact[i] * 512, 512);
 	}
 	/* And through the device. */
-	memset(host(f, DATA_GPA + 0x10000), 0xee, 1024);
+	memset(drv_host(&f->q, DATA_GPA + 0x10000), 0xee, 1024);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 1, DATA_GPA + 0x10000, 1024,
 			     true, NULL),
 			 VIRTIO_BLK_S_OK);
 	for (unsigned i = 0; i < 1024; i++)
-		assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 0x10000 + i), 0);
+		assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + 0x10000 + i), 0);
 	struct stat st;
 	assert_int_equal(fstat(f->file_fd, &st), 0);
 	assert_int_equal(st.st_size, DISK_BYTES);
@@ -1044,11 +966,11 @@ static void test_short_file(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(ftruncate(f->file_fd, DISK_BYTES - 1024 - 100), 0);
-	memset(host(f, DATA_GPA), 0xee, 2048);
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 2048);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, DISK_SECTORS - 4, DATA_GPA, 2048,
 			     true, NULL),
 			 VIRTIO_BLK_S_OK);
-	uint8_t *p = host(f, DATA_GPA);
+	uint8_t *p = drv_host(&f->q, DATA_GPA);
 	check_pattern(p, (DISK_SECTORS - 4) * 512, 1024 - 100);
 	for (unsigned i = 1024 - 100; i < 2048; i++)
 		assert_int_equal(p[i], 0);
@@ -1065,10 +987,10 @@ static void test_size_not_multiple(void **state)
 	assert_int_equal(c.capacity, 1);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 512, true, NULL),
 			 VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA), 0, 512);
+	check_pattern(drv_host(&f->q, DATA_GPA), 0, 512);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 1, DATA_GPA, 512, true, NULL),
 			 VIRTIO_BLK_S_IOERR);
-	memset(host(f, DATA_GPA), 0, 1024);
+	memset(drv_host(&f->q, DATA_GPA), 0, 1024);
 	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 1, DATA_GPA, 512, false, NULL),
 			 VIRTIO_BLK_S_IOERR);
 	struct stat st;
@@ -1131,15 +1053,15 @@ static void test_direct(void **state)
 	uint32_t bs = c.blk_size;
 	assert_true(bs >= 512 && bs <= 4096);
 	/* Aligned buffer: straight to the file. */
-	memset(host(f, DATA_GPA), 0xee, 3 * bs);
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 3 * bs);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, bs / 512, DATA_GPA, 2 * bs,
 			     true, NULL),
 			 VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA), bs, 2 * bs);
+	check_pattern(drv_host(&f->q, DATA_GPA), bs, 2 * bs);
 	/* Misaligned buffer and odd segment sizes: through the bounce buffer. */
-	memset(host(f, DATA_GPA + 0x20000), 0xee, 3 * bs);
+	memset(drv_host(&f->q, DATA_GPA + 0x20000), 0xee, 3 * bs);
 	set_hdr(f, HDR_GPA, VIRTIO_BLK_T_IN, 2 * bs / 512);
-	*(uint8_t *)host(f, STATUS_GPA) = 0xff;
+	*(uint8_t *)drv_host(&f->q, STATUS_GPA) = 0xff;
 	struct seg s[4] = {
 		{ HDR_GPA, 16, false },
 		{ DATA_GPA + 0x20001, 100, true },
@@ -1147,11 +1069,11 @@ static void test_direct(void **state)
 		{ STATUS_GPA, 1, true },
 	};
 	assert_int_equal(submit(f, s, 4, true), 2 * bs + 1);
-	assert_int_equal(*(uint8_t *)host(f, STATUS_GPA), VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA + 0x20001), 2 * bs, 100);
-	check_pattern(host(f, DATA_GPA + 0x30003), 2 * bs + 100, 2 * bs - 100);
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, STATUS_GPA), VIRTIO_BLK_S_OK);
+	check_pattern(drv_host(&f->q, DATA_GPA + 0x20001), 2 * bs, 100);
+	check_pattern(drv_host(&f->q, DATA_GPA + 0x30003), 2 * bs + 100, 2 * bs - 100);
 	/* Misaligned write. */
-	uint8_t *d = host(f, DATA_GPA + 0x40001);
+	uint8_t *d = drv_host(&f->q, DATA_GPA + 0x40001);
 	for (unsigned i = 0; i < bs; i++)
 		d[i] = (uint8_t)(i ^ 0x5a);
 	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 4 * bs / 512, DATA_GPA + 0x40001,
@@ -1165,7 +1087,7 @@ static void test_direct(void **state)
 			     false, NULL),
 			 VIRTIO_BLK_S_OK);
 	read_file(f, 6 * bs, buf, bs);
-	assert_memory_equal(buf, host(f, DATA_GPA), bs);
+	assert_memory_equal(buf, drv_host(&f->q, DATA_GPA), bs);
 	assert_int_equal(req(f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, NULL),
 			 VIRTIO_BLK_S_OK);
 	assert_int_equal(atomic_load(&f->vd->errors), 0);
@@ -1182,7 +1104,7 @@ static void test_reset_reactivate(void **state)
 	start_device(f, false);
 	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 9, DATA_GPA, 512, true, NULL),
 			 VIRTIO_BLK_S_OK);
-	check_pattern(host(f, DATA_GPA), 9 * 512, 512);
+	check_pattern(drv_host(&f->q, DATA_GPA), 9 * 512, 512);
 	/* Activate while active restarts cleanly too. */
 	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
 }

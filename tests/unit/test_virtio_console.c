@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_console.h>
@@ -19,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "guest_mem.h"
@@ -27,6 +25,7 @@
 #include "virtio/console.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
+#include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
 #define MEM_SIZE 0x200000ULL
@@ -36,168 +35,37 @@
 #define RXQ VIRTIO_CONSOLE_RXQ
 #define TXQ VIRTIO_CONSOLE_TXQ
 
-struct drv_queue {
-	uint64_t desc_gpa, avail_gpa, used_gpa, buf_gpa;
-	uint16_t avail_idx;
-	uint16_t used_seen;
-};
-
 struct fx {
 	uint8_t *buf;
 	struct guest_mem mem;
 	struct virtio_console *con;
 	struct virtio_dev *vd;
 	struct drv_queue q[2];
-	_Atomic unsigned notified[2];
-	_Atomic unsigned needs_reset;
+	struct drv_transport t;
 	int in_pipe[2];  /* test writes [1], device reads [0] */
 	int out_pipe[2]; /* device writes [1], test reads [0] */
 };
 
 /* ---- driver side ---- */
 
-static void *host(struct fx *f, uint64_t gpa)
-{
-	return f->buf + (gpa - MEM_GPA);
-}
-
-static struct vring_avail *avail(struct fx *f, unsigned q)
-{
-	return host(f, f->q[q].avail_gpa);
-}
-
-static struct vring_used *used(struct fx *f, unsigned q)
-{
-	return host(f, f->q[q].used_gpa);
-}
-
-static uint64_t slot_gpa(struct fx *f, unsigned q, unsigned slot)
-{
-	return f->q[q].buf_gpa + (uint64_t)slot * BUF_SIZE;
-}
-
-static void set_desc(struct fx *f, unsigned q, unsigned i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct vring_desc *d = (struct vring_desc *)host(f, f->q[q].desc_gpa) + i;
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
-}
-
-static void add_avail(struct fx *f, unsigned q, uint16_t head)
-{
-	struct drv_queue *dq = &f->q[q];
-	avail(f, q)->ring[dq->avail_idx % QSIZE] = htole16(head);
-	dq->avail_idx++;
-}
-
-/* Publishes avail->idx; kicks unless the device said VRING_USED_F_NO_NOTIFY. */
-static void publish_and_kick(struct fx *f, unsigned q)
-{
-	__atomic_store_n(&avail(f, q)->idx, htole16(f->q[q].avail_idx),
-			 __ATOMIC_RELEASE);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(le16toh(__atomic_load_n(&used(f, q)->flags, __ATOMIC_ACQUIRE)) &
-	      VRING_USED_F_NO_NOTIFY)) {
-		uint64_t one = 1;
-		assert_int_equal(write(f->vd->kick_fd[q], &one, sizeof(one)),
-				 sizeof(one));
-	}
-}
-
 /* Posts n receive buffers of size bytes (split: two descriptors). */
 static void rx_post(struct fx *f, unsigned n, uint32_t size, bool split)
 {
 	struct drv_queue *dq = &f->q[RXQ];
 	for (unsigned i = 0; i < n; i++) {
-		unsigned slot = dq->avail_idx % SLOTS;
-		uint16_t head = (uint16_t)(2 * slot);
-		uint64_t gpa = slot_gpa(f, RXQ, slot);
-		memset(host(f, gpa), 0xaa, BUF_SIZE);
-		if (split && size > 1) {
-			set_desc(f, RXQ, head, gpa, size / 2,
-				 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-				 (uint16_t)(head + 1));
-			set_desc(f, RXQ, head + 1u, gpa + size / 2,
-				 size - size / 2, VRING_DESC_F_WRITE, 0);
-		} else {
-			set_desc(f, RXQ, head, gpa, size, VRING_DESC_F_WRITE, 0);
-		}
-		add_avail(f, RXQ, head);
+		uint32_t first = split && size > 1 ? size / 2 : 0;
+		uint8_t *b = drv_add_slot(dq, size, first, VRING_DESC_F_WRITE);
+		memset(b, 0xaa, BUF_SIZE);
 	}
-	publish_and_kick(f, RXQ);
+	drv_publish_and_kick(dq);
 }
 
 /* Queues len bytes for output (split in two descriptors when split). */
 static void tx_add(struct fx *f, const void *data, uint32_t len, bool split)
 {
-	struct drv_queue *dq = &f->q[TXQ];
-	unsigned slot = dq->avail_idx % SLOTS;
-	uint16_t head = (uint16_t)(2 * slot);
-	uint64_t gpa = slot_gpa(f, TXQ, slot);
 	assert_true(len <= BUF_SIZE);
-	memcpy(host(f, gpa), data, len);
-	if (split && len > 1) {
-		set_desc(f, TXQ, head, gpa, len / 2, VRING_DESC_F_NEXT,
-			 (uint16_t)(head + 1));
-		set_desc(f, TXQ, head + 1u, gpa + len / 2, len - len / 2, 0, 0);
-	} else {
-		set_desc(f, TXQ, head, gpa, len, 0, 0);
-	}
-	add_avail(f, TXQ, head);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/*
- * Sleeps and checks the process (the device thread) stayed idle meanwhile:
- * no spinning. The measured window starts after a settling pause, so that
- * the thread's start-up (costly under ASan) is not counted.
- */
-static void assert_idle(unsigned ms)
-{
-	usleep(50 * 1000);
-	struct timespec a, b;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-	usleep(ms * 1000);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-	int64_t used_us = (b.tv_sec - a.tv_sec) * 1000000LL +
-			  (b.tv_nsec - a.tv_nsec) / 1000;
-	assert_true(used_us < (int64_t)ms * 1000 / 4);
-}
-
-static unsigned used_pending(struct fx *f, unsigned q)
-{
-	uint16_t idx = le16toh(__atomic_load_n(&used(f, q)->idx, __ATOMIC_ACQUIRE));
-	return (uint16_t)(idx - f->q[q].used_seen);
-}
-
-static unsigned wait_used(struct fx *f, unsigned q, unsigned n,
-			  unsigned timeout_ms)
-{
-	uint64_t end = now_ms() + timeout_ms;
-	unsigned got;
-	while ((got = used_pending(f, q)) < n && now_ms() < end)
-		usleep(500);
-	return got;
-}
-
-static uint8_t *take_used(struct fx *f, unsigned q, uint32_t *len)
-{
-	struct drv_queue *dq = &f->q[q];
-	struct vring_used_elem e = used(f, q)->ring[dq->used_seen % QSIZE];
-	dq->used_seen++;
-	uint32_t id = le32toh(e.id);
-	assert_true(id < QSIZE && id % 2 == 0);
-	*len = le32toh(e.len);
-	return host(f, slot_gpa(f, q, id / 2));
+	memcpy(drv_add_slot(&f->q[TXQ], len, split && len > 1 ? len / 2 : 0, 0),
+	       data, len);
 }
 
 /* Reads exactly len bytes from fd within a few seconds. */
@@ -216,38 +84,23 @@ static void read_exact(int fd, uint8_t *buf, size_t len)
 	}
 }
 
-/* ---- fakes and fixture ---- */
-
-static struct fx *fx_of(struct virtio_dev *vd)
-{
-	return vd->transport;
-}
-
-static void fake_notify_queue(struct virtio_dev *vd, unsigned q)
-{
-	atomic_fetch_add(&fx_of(vd)->notified[q], 1);
-}
-
-static void fake_needs_reset(struct virtio_dev *vd)
-{
-	atomic_fetch_add(&fx_of(vd)->needs_reset, 1);
-}
+/* ---- fixture ---- */
 
 static void activate(struct fx *f)
 {
 	f->vd->features_negotiated = 1ULL << VIRTIO_F_VERSION_1;
 	memset(f->buf, 0, 0x10000);
 	for (unsigned q = 0; q < 2; q++) {
-		struct drv_queue *dq = &f->q[q];
-		dq->desc_gpa = MEM_GPA + q * 0x4000;
-		dq->avail_gpa = dq->desc_gpa + 0x1000;
-		dq->used_gpa = dq->desc_gpa + 0x2000;
-		dq->buf_gpa = MEM_GPA + 0x10000 + q * SLOTS * BUF_SIZE;
-		dq->avail_idx = dq->used_seen = 0;
-		assert_int_equal(vq_init(&f->vd->vqs[q], &f->mem, QSIZE,
-					 dq->desc_gpa, dq->avail_gpa,
-					 dq->used_gpa, false),
-				 0);
+		uint64_t desc = MEM_GPA + q * 0x4000;
+		f->q[q] = (struct drv_queue){
+			.mem = f->buf, .mem_gpa = MEM_GPA, .size = QSIZE,
+			.desc_gpa = desc, .avail_gpa = desc + 0x1000,
+			.used_gpa = desc + 0x2000,
+			.buf_gpa = MEM_GPA + 0x10000 + q * SLOTS * BUF_SIZE,
+			.buf_size = BUF_SIZE, .slots = SLOTS,
+			.kick_fd = f->vd->kick_fd[q],
+		};
+		drv_queue_enable(&f->q[q], &f->vd->vqs[q], &f->mem);
 	}
 	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
 }
@@ -257,10 +110,8 @@ static struct fx *make_fx(bool in, bool out, bool in_nonblock)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	f->buf = aligned_alloc(4096, MEM_SIZE);
+	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
 	assert_non_null(f->buf);
-	memset(f->buf, 0, MEM_SIZE);
-	assert_int_equal(guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf), 0);
 	assert_int_equal(pipe2(f->in_pipe, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(f->out_pipe, O_CLOEXEC), 0);
 	if (in_nonblock)
@@ -270,9 +121,7 @@ static struct fx *make_fx(bool in, bool out, bool in_nonblock)
 					       &f->mem),
 			 0);
 	f->vd = virtio_console_vdev(f->con);
-	f->vd->transport = f;
-	f->vd->notify_queue = fake_notify_queue;
-	f->vd->set_needs_reset = fake_needs_reset;
+	drv_fake_transport(f->vd, &f->t);
 	for (unsigned q = 0; q < 2; q++) {
 		f->vd->kick_fd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		assert_true(f->vd->kick_fd[q] >= 0);
@@ -349,11 +198,11 @@ static void test_tx_order(void **state)
 			memcpy(want + total, line, (size_t)n);
 			total += (size_t)n;
 		}
-		publish_and_kick(f, TXQ);
-		assert_int_equal(wait_used(f, TXQ, 50, 5000), 50);
+		drv_publish_and_kick(&f->q[TXQ]);
+		assert_int_equal(drv_wait_pending(&f->q[TXQ], 50, 5000), 50);
 		for (unsigned i = 0; i < 50; i++) {
 			uint32_t len;
-			take_used(f, TXQ, &len);
+			drv_take_used(&f->q[TXQ], &len);
 			assert_int_equal(len, 0);
 		}
 	}
@@ -366,8 +215,8 @@ static void test_tx_order(void **state)
 	virtio_console_get_stats(f->con, &st);
 	assert_int_equal(st.tx_bytes, total);
 	assert_int_equal(st.tx_dropped, 0);
-	assert_true(atomic_load(&f->notified[TXQ]) > 0);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_true(atomic_load(&f->t.notified[TXQ]) > 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 /* Input written in chunks ends up in the guest's buffers, in order. */
@@ -394,9 +243,9 @@ static void rx_stream(struct fx *f, size_t total)
 		if ((uint16_t)(dq->avail_idx - dq->used_seen) < 4)
 			rx_post(f, 1, 16 + dq->avail_idx % 200,
 				dq->avail_idx % 2);
-		while (used_pending(f, RXQ)) {
+		while (drv_used_pending(&f->q[RXQ])) {
 			uint32_t len;
-			uint8_t *b = take_used(f, RXQ, &len);
+			uint8_t *b = drv_take_used(&f->q[RXQ], &len);
 			assert_true(len > 0 && got + len <= total);
 			memcpy(out + got, b, len);
 			got += len;
@@ -416,8 +265,8 @@ static void test_rx_order(void **state)
 	struct virtio_console_stats st;
 	virtio_console_get_stats(f->con, &st);
 	assert_int_equal(st.rx_bytes, 20000);
-	assert_true(atomic_load(&f->notified[RXQ]) > 0);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_true(atomic_load(&f->t.notified[RXQ]) > 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 /* Input waits in the pipe while the guest has no buffers. */
@@ -429,7 +278,7 @@ static void test_rx_waits_for_buffers(void **state)
 	assert_int_equal(write(f->in_pipe[1], msg, sizeof(msg) - 1),
 			 (ssize_t)sizeof(msg) - 1);
 	assert_idle(200); /* not polling in_fd: no spinning */
-	assert_int_equal(used_pending(f, RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[RXQ]), 0);
 	/* Small buffers: the text arrives in pieces, in order. */
 	char got[64] = { 0 };
 	size_t n = 0;
@@ -437,9 +286,9 @@ static void test_rx_waits_for_buffers(void **state)
 	while (n < sizeof(msg) - 1) {
 		assert_true(now_ms() < end);
 		rx_post(f, 1, 5, false);
-		assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+		assert_int_equal(drv_wait_pending(&f->q[RXQ], 1, 2000), 1);
 		uint32_t len;
-		uint8_t *b = take_used(f, RXQ, &len);
+		uint8_t *b = drv_take_used(&f->q[RXQ], &len);
 		assert_true(len > 0 && len <= 5);
 		memcpy(got + n, b, len);
 		n += len;
@@ -448,11 +297,11 @@ static void test_rx_waits_for_buffers(void **state)
 	/* Nothing is left over: a fresh buffer stays unused. */
 	rx_post(f, 1, 64, false);
 	assert_idle(100);
-	assert_int_equal(used_pending(f, RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[RXQ]), 0);
 	assert_int_equal(write(f->in_pipe[1], "x", 1), 1);
-	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+	assert_int_equal(drv_wait_pending(&f->q[RXQ], 1, 2000), 1);
 	uint32_t len;
-	uint8_t *b = take_used(f, RXQ, &len);
+	uint8_t *b = drv_take_used(&f->q[RXQ], &len);
 	assert_int_equal(len, 1);
 	assert_int_equal(b[0], 'x');
 }
@@ -466,19 +315,19 @@ static void test_rx_eof(void **state)
 	assert_int_equal(write(f->in_pipe[1], "bye", 3), 3);
 	close(f->in_pipe[1]);
 	f->in_pipe[1] = -1;
-	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+	assert_int_equal(drv_wait_pending(&f->q[RXQ], 1, 2000), 1);
 	uint32_t len;
-	uint8_t *b = take_used(f, RXQ, &len);
+	uint8_t *b = drv_take_used(&f->q[RXQ], &len);
 	assert_int_equal(len, 3);
 	assert_memory_equal(b, "bye", 3);
 	assert_idle(200);
-	assert_int_equal(used_pending(f, RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[RXQ]), 0);
 	/* More buffers after EOF: still quiet; output still works. */
 	rx_post(f, 2, 64, false);
 	assert_idle(100);
-	assert_int_equal(used_pending(f, RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[RXQ]), 0);
 	tx_add(f, "ok", 2, false);
-	publish_and_kick(f, TXQ);
+	drv_publish_and_kick(&f->q[TXQ]);
 	uint8_t out[2];
 	read_exact(f->out_pipe[0], out, 2);
 	assert_memory_equal(out, "ok", 2);
@@ -493,13 +342,13 @@ static void test_no_fds(void **state)
 	rx_post(f, 4, 64, false);
 	for (unsigned i = 0; i < 10; i++)
 		tx_add(f, "discard me", 10, i % 2);
-	publish_and_kick(f, TXQ);
-	assert_int_equal(wait_used(f, TXQ, 10, 2000), 10);
+	drv_publish_and_kick(&f->q[TXQ]);
+	assert_int_equal(drv_wait_pending(&f->q[TXQ], 10, 2000), 10);
 	struct virtio_console_stats st;
 	virtio_console_get_stats(f->con, &st);
 	assert_int_equal(st.tx_bytes, 100);
 	assert_idle(50);
-	assert_int_equal(used_pending(f, RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[RXQ]), 0);
 	struct pollfd p = { .fd = f->out_pipe[0], .events = POLLIN };
 	assert_int_equal(poll(&p, 1, 0), 0);
 	free_fx(f);
@@ -520,8 +369,8 @@ static void test_tx_full_output(void **state)
 	assert_true(chains <= SLOTS);
 	for (unsigned i = 0; i < chains; i++)
 		tx_add(f, chunk, BUF_SIZE, false);
-	publish_and_kick(f, TXQ);
-	assert_int_equal(wait_used(f, TXQ, chains, 5000), chains);
+	drv_publish_and_kick(&f->q[TXQ]);
+	assert_int_equal(drv_wait_pending(&f->q[TXQ], chains, 5000), chains);
 	struct virtio_console_stats st;
 	virtio_console_get_stats(f->con, &st);
 	assert_int_equal(st.tx_bytes + st.tx_dropped, (uint64_t)chains * BUF_SIZE);
@@ -529,13 +378,13 @@ static void test_tx_full_output(void **state)
 	assert_int_equal(st.tx_bytes, (uint64_t)pipe_size);
 	for (unsigned i = 0; i < chains; i++) {
 		uint32_t len;
-		take_used(f, TXQ, &len);
+		drv_take_used(&f->q[TXQ], &len);
 	}
 	/* Drained: output flows again. */
 	static uint8_t sink[1 << 20];
 	read_exact(f->out_pipe[0], sink, (size_t)pipe_size);
 	tx_add(f, "again", 5, false);
-	publish_and_kick(f, TXQ);
+	drv_publish_and_kick(&f->q[TXQ]);
 	uint8_t out[5];
 	read_exact(f->out_pipe[0], out, 5);
 	assert_memory_equal(out, "again", 5);
@@ -545,33 +394,34 @@ static void test_ring_violation(void **state)
 {
 	struct fx *f = *state;
 	activate(f);
-	add_avail(f, TXQ, QSIZE + 3); /* head out of range */
-	publish_and_kick(f, TXQ);
+	drv_add_avail(&f->q[TXQ], QSIZE + 3); /* head out of range */
+	drv_publish_and_kick(&f->q[TXQ]);
 	uint64_t end = now_ms() + 2000;
-	while (atomic_load(&f->needs_reset) == 0 && now_ms() < end)
+	while (atomic_load(&f->t.needs_reset) == 0 && now_ms() < end)
 		usleep(500);
-	assert_int_equal(atomic_load(&f->needs_reset), 1);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 1);
 	/* Input still works; more kicks on the broken queue change nothing. */
-	publish_and_kick(f, TXQ);
+	drv_publish_and_kick(&f->q[TXQ]);
 	rx_post(f, 1, 64, false);
 	assert_int_equal(write(f->in_pipe[1], "hi", 2), 2);
-	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
-	assert_int_equal(atomic_load(&f->needs_reset), 1);
+	assert_int_equal(drv_wait_pending(&f->q[RXQ], 1, 2000), 1);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 1);
 
 	/* RX: a readable descriptor after a writable one. */
 	struct drv_queue *dq = &f->q[RXQ];
 	unsigned slot = dq->avail_idx % SLOTS;
-	uint64_t gpa = slot_gpa(f, RXQ, slot);
-	set_desc(f, RXQ, 2 * slot, gpa, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-		 (uint16_t)(2 * slot + 1));
-	set_desc(f, RXQ, 2 * slot + 1, gpa + 8, 8, 0, 0);
-	add_avail(f, RXQ, (uint16_t)(2 * slot));
-	publish_and_kick(f, RXQ);
+	uint64_t gpa = drv_slot_gpa(dq, slot);
+	drv_set_desc(dq, 2 * slot, gpa, 8,
+		     VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
+		     (uint16_t)(2 * slot + 1));
+	drv_set_desc(dq, 2 * slot + 1, gpa + 8, 8, 0, 0);
+	drv_add_avail(dq, (uint16_t)(2 * slot));
+	drv_publish_and_kick(dq);
 	assert_int_equal(write(f->in_pipe[1], "more", 4), 4);
 	end = now_ms() + 2000;
-	while (atomic_load(&f->needs_reset) < 2 && now_ms() < end)
+	while (atomic_load(&f->t.needs_reset) < 2 && now_ms() < end)
 		usleep(500);
-	assert_int_equal(atomic_load(&f->needs_reset), 2);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 2);
 	assert_idle(100); /* readable input, broken queue: no spinning */
 }
 
@@ -580,7 +430,7 @@ static void test_reset_reactivate(void **state)
 	struct fx *f = *state;
 	activate(f);
 	tx_add(f, "one", 3, false);
-	publish_and_kick(f, TXQ);
+	drv_publish_and_kick(&f->q[TXQ]);
 	uint8_t out[3];
 	read_exact(f->out_pipe[0], out, 3);
 	f->vd->ops->reset(f->vd->dev);
@@ -591,13 +441,13 @@ static void test_reset_reactivate(void **state)
 	eventfd_drain(f->vd->kick_fd[1]);
 	activate(f);
 	rx_post(f, 1, 64, true);
-	assert_int_equal(wait_used(f, RXQ, 1, 2000), 1);
+	assert_int_equal(drv_wait_pending(&f->q[RXQ], 1, 2000), 1);
 	uint32_t len;
-	uint8_t *b = take_used(f, RXQ, &len);
+	uint8_t *b = drv_take_used(&f->q[RXQ], &len);
 	assert_int_equal(len, 4);
 	assert_memory_equal(b, "kept", 4);
 	tx_add(f, "two", 3, true);
-	publish_and_kick(f, TXQ);
+	drv_publish_and_kick(&f->q[TXQ]);
 	read_exact(f->out_pipe[0], out, 3);
 	assert_memory_equal(out, "two", 3);
 	f->vd->ops->reset(f->vd->dev);
@@ -622,16 +472,14 @@ static void test_unpollable_input(void **state)
 	f->vd = virtio_console_vdev(f->con);
 	f->vd->kick_fd[0] = kick[0];
 	f->vd->kick_fd[1] = kick[1];
-	f->vd->transport = f;
-	f->vd->notify_queue = fake_notify_queue;
-	f->vd->set_needs_reset = fake_needs_reset;
+	drv_fake_transport(f->vd, &f->t);
 	activate(f);
 	rx_post(f, 2, 64, false);
 	tx_add(f, "out", 3, false);
-	publish_and_kick(f, TXQ);
-	assert_int_equal(wait_used(f, TXQ, 1, 2000), 1);
+	drv_publish_and_kick(&f->q[TXQ]);
+	assert_int_equal(drv_wait_pending(&f->q[TXQ], 1, 2000), 1);
 	assert_idle(50);
-	assert_int_equal(used_pending(f, RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[RXQ]), 0);
 	char buf[16] = { 0 };
 	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 10);
 	assert_string_equal(buf, "outer read"); /* "out" over "never read" */

@@ -41,6 +41,7 @@
 #include "virtio/net.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
+#include "vq_driver.h"
 
 #define TAP_NAME "cvmmtest0"
 #define HOST_IP "10.250.0.1"
@@ -56,12 +57,6 @@
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
-struct drv_queue {
-	uint64_t desc_gpa, avail_gpa, used_gpa, buf_gpa;
-	uint16_t avail_idx; /* driver shadow */
-	uint16_t used_seen; /* next used entry to consume */
-};
-
 struct fx {
 	uint8_t *buf;
 	struct guest_mem mem;
@@ -69,107 +64,25 @@ struct fx {
 	struct virtio_dev *vd;
 	struct drv_queue q[2];
 	bool event_idx;
-	_Atomic unsigned notified[2];
-	_Atomic unsigned needs_reset;
-	_Atomic unsigned config_changed;
+	struct drv_transport t;
 	int pkt_fd; /* AF_PACKET, TEST_ETHERTYPE, bound to the tap */
 	int ifindex;
 	uint8_t tap_mac[6];
 };
 
-/* ---- guest memory and driver side ---- */
-
-static void *host(struct fx *f, uint64_t gpa)
-{
-	return f->buf + (gpa - MEM_GPA);
-}
-
-static struct vring_desc *desc(struct fx *f, unsigned q, unsigned i)
-{
-	return (struct vring_desc *)host(f, f->q[q].desc_gpa) + i;
-}
-
-static struct vring_avail *avail(struct fx *f, unsigned q)
-{
-	return host(f, f->q[q].avail_gpa);
-}
-
-static struct vring_used *used(struct fx *f, unsigned q)
-{
-	return host(f, f->q[q].used_gpa);
-}
-
-static uint64_t slot_gpa(struct fx *f, unsigned q, unsigned slot)
-{
-	return f->q[q].buf_gpa + (uint64_t)slot * BUF_SIZE;
-}
-
-static void set_desc(struct fx *f, unsigned q, unsigned i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct vring_desc *d = desc(f, q, i);
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
-}
-
-/* Places head in the avail ring (not yet published). */
-static void add_avail(struct fx *f, unsigned q, uint16_t head)
-{
-	struct drv_queue *dq = &f->q[q];
-	avail(f, q)->ring[dq->avail_idx % QSIZE] = htole16(head);
-	dq->avail_idx++;
-}
-
-/* Publishes avail->idx and kicks if the device asked for it. */
-static void publish_and_kick(struct fx *f, unsigned q, uint16_t old_idx)
-{
-	struct drv_queue *dq = &f->q[q];
-	__atomic_store_n(&avail(f, q)->idx, htole16(dq->avail_idx),
-			 __ATOMIC_RELEASE);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	bool kick;
-	if (f->event_idx) {
-		uint16_t ev = le16toh(__atomic_load_n(
-			(uint16_t *)&used(f, q)->ring[QSIZE], __ATOMIC_ACQUIRE));
-		kick = vring_need_event(ev, dq->avail_idx, old_idx);
-	} else {
-		kick = !(le16toh(__atomic_load_n(&used(f, q)->flags,
-						 __ATOMIC_ACQUIRE)) &
-			 VRING_USED_F_NO_NOTIFY);
-	}
-	if (kick) {
-		uint64_t one = 1;
-		assert_int_equal(write(f->vd->kick_fd[q], &one, sizeof(one)),
-				 sizeof(one));
-	}
-}
+/* ---- driver side ---- */
 
 /* Posts n receive buffers of `size` bytes (split: 12-byte header descriptor
  * + the rest), filled with 0xAA so a header left unwritten shows. */
 static void rx_post(struct fx *f, unsigned n, uint32_t size, bool split)
 {
 	struct drv_queue *dq = &f->q[VIRTIO_NET_RXQ];
-	uint16_t old = dq->avail_idx;
 	for (unsigned i = 0; i < n; i++) {
-		unsigned slot = dq->avail_idx % SLOTS;
-		uint16_t head = (uint16_t)(2 * slot);
-		uint64_t gpa = slot_gpa(f, VIRTIO_NET_RXQ, slot);
-		memset(host(f, gpa), 0xaa, BUF_SIZE);
-		if (split) {
-			set_desc(f, VIRTIO_NET_RXQ, head, gpa, HDR,
-				 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-				 (uint16_t)(head + 1));
-			set_desc(f, VIRTIO_NET_RXQ, head + 1u, gpa + HDR,
-				 size - HDR, VRING_DESC_F_WRITE, 0);
-		} else {
-			set_desc(f, VIRTIO_NET_RXQ, head, gpa, size,
-				 VRING_DESC_F_WRITE, 0);
-		}
-		add_avail(f, VIRTIO_NET_RXQ, head);
+		uint8_t *b = drv_add_slot(dq, size, split ? HDR : 0,
+					  VRING_DESC_F_WRITE);
+		memset(b, 0xaa, BUF_SIZE);
 	}
-	publish_and_kick(f, VIRTIO_NET_RXQ, old);
+	drv_publish_and_kick(dq);
 }
 
 /* Puts one frame on the transmit queue behind hdr (NULL: a zero header);
@@ -177,78 +90,12 @@ static void rx_post(struct fx *f, unsigned n, uint32_t size, bool split)
 static void tx_add(struct fx *f, const struct virtio_net_hdr_v1 *hdr,
 		   const void *frame, size_t len, bool split)
 {
-	struct drv_queue *dq = &f->q[VIRTIO_NET_TXQ];
-	unsigned slot = dq->avail_idx % SLOTS;
-	uint16_t head = (uint16_t)(2 * slot);
-	uint64_t gpa = slot_gpa(f, VIRTIO_NET_TXQ, slot);
 	struct virtio_net_hdr_v1 zero = { 0 };
 	assert_true(len + HDR <= BUF_SIZE);
-	memcpy(host(f, gpa), hdr ? hdr : &zero, HDR);
-	memcpy(host(f, gpa + HDR), frame, len);
-	if (split) {
-		set_desc(f, VIRTIO_NET_TXQ, head, gpa, HDR, VRING_DESC_F_NEXT,
-			 (uint16_t)(head + 1));
-		set_desc(f, VIRTIO_NET_TXQ, head + 1u, gpa + HDR, (uint32_t)len,
-			 0, 0);
-	} else {
-		set_desc(f, VIRTIO_NET_TXQ, head, gpa, (uint32_t)(HDR + len), 0,
-			 0);
-	}
-	add_avail(f, VIRTIO_NET_TXQ, head);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/*
- * Sleeps and checks the process (the device thread) stayed idle meanwhile:
- * no spinning. The measured window starts after a settling pause, so that
- * the thread's start-up (costly under ASan) is not counted.
- */
-static void assert_idle(unsigned ms)
-{
-	usleep(50 * 1000);
-	struct timespec a, b;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-	usleep(ms * 1000);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-	int64_t used_us = (b.tv_sec - a.tv_sec) * 1000000LL +
-			  (b.tv_nsec - a.tv_nsec) / 1000;
-	assert_true(used_us < (int64_t)ms * 1000 / 4);
-}
-
-/* Used entries available to the driver on q (not consumed yet). */
-static unsigned used_pending(struct fx *f, unsigned q)
-{
-	uint16_t idx = le16toh(__atomic_load_n(&used(f, q)->idx, __ATOMIC_ACQUIRE));
-	return (uint16_t)(idx - f->q[q].used_seen);
-}
-
-/* Waits (bounded) until at least n used entries are pending on q. */
-static unsigned wait_used(struct fx *f, unsigned q, unsigned n,
-			  unsigned timeout_ms)
-{
-	uint64_t end = now_ms() + timeout_ms;
-	unsigned got;
-	while ((got = used_pending(f, q)) < n && now_ms() < end)
-		usleep(500);
-	return got;
-}
-
-/* Consumes the next used entry; returns the host address of its buffer. */
-static uint8_t *take_used(struct fx *f, unsigned q, uint32_t *len)
-{
-	struct drv_queue *dq = &f->q[q];
-	struct vring_used_elem e = used(f, q)->ring[dq->used_seen % QSIZE];
-	dq->used_seen++;
-	uint32_t id = le32toh(e.id);
-	assert_true(id < QSIZE && id % 2 == 0);
-	*len = le32toh(e.len);
-	return host(f, slot_gpa(f, q, id / 2));
+	uint8_t *b = drv_add_slot(&f->q[VIRTIO_NET_TXQ], (uint32_t)(HDR + len),
+				  split ? HDR : 0, 0);
+	memcpy(b, hdr ? hdr : &zero, HDR);
+	memcpy(b + HDR, frame, len);
 }
 
 /* ---- host side ---- */
@@ -323,13 +170,13 @@ static void expect_rx_frames(struct fx *f, uint32_t first, unsigned n)
 	unsigned seen = 0;
 	uint64_t end = now_ms() + 5000;
 	while (seen < n) {
-		if (used_pending(f, VIRTIO_NET_RXQ) == 0) {
+		if (drv_used_pending(&f->q[VIRTIO_NET_RXQ]) == 0) {
 			assert_true(now_ms() < end);
 			usleep(500);
 			continue;
 		}
 		uint32_t len;
-		uint8_t *b = take_used(f, VIRTIO_NET_RXQ, &len);
+		uint8_t *b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 		if (!is_test_frame(b, len))
 			continue;
 		uint32_t seq;
@@ -352,27 +199,6 @@ static ssize_t host_recv(struct fx *f, uint8_t *buf, size_t size)
 	}
 }
 
-/* ---- fakes for the transport ---- */
-
-static struct fx *fx_of(struct virtio_dev *vd)
-{
-	return vd->transport;
-}
-
-static void fake_notify_queue(struct virtio_dev *vd, unsigned q)
-{
-	atomic_fetch_add(&fx_of(vd)->notified[q], 1);
-}
-
-static void fake_notify_config(struct virtio_dev *vd)
-{
-	atomic_fetch_add(&fx_of(vd)->config_changed, 1);
-}
-
-static void fake_needs_reset(struct virtio_dev *vd)
-{
-	atomic_fetch_add(&fx_of(vd)->needs_reset, 1);
-}
 
 /* ---- fixture ---- */
 
@@ -380,16 +206,16 @@ static void setup_queues(struct fx *f)
 {
 	memset(f->buf, 0, 0x10000); /* rings */
 	for (unsigned q = 0; q < 2; q++) {
-		struct drv_queue *dq = &f->q[q];
-		dq->desc_gpa = MEM_GPA + q * 0x4000;
-		dq->avail_gpa = dq->desc_gpa + 0x1000;
-		dq->used_gpa = dq->desc_gpa + 0x2000;
-		dq->buf_gpa = MEM_GPA + 0x100000 + q * 0x100000;
-		dq->avail_idx = dq->used_seen = 0;
-		assert_int_equal(vq_init(&f->vd->vqs[q], &f->mem, QSIZE,
-					 dq->desc_gpa, dq->avail_gpa,
-					 dq->used_gpa, f->event_idx),
-				 0);
+		uint64_t desc = MEM_GPA + q * 0x4000;
+		f->q[q] = (struct drv_queue){
+			.mem = f->buf, .mem_gpa = MEM_GPA, .size = QSIZE,
+			.desc_gpa = desc, .avail_gpa = desc + 0x1000,
+			.used_gpa = desc + 0x2000,
+			.buf_gpa = MEM_GPA + 0x100000 + q * 0x100000,
+			.buf_size = BUF_SIZE, .slots = SLOTS,
+			.kick_fd = f->vd->kick_fd[q], .event_idx = f->event_idx,
+		};
+		drv_queue_enable(&f->q[q], &f->vd->vqs[q], &f->mem);
 	}
 }
 
@@ -409,11 +235,8 @@ static int setup_common(void **state, bool event_idx)
 	if (!f)
 		return -1;
 	f->event_idx = event_idx;
-	f->buf = aligned_alloc(4096, MEM_SIZE);
+	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
 	if (!f->buf)
-		return -1;
-	memset(f->buf, 0, MEM_SIZE);
-	if (guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf) != 0)
 		return -1;
 
 	struct net_config cfg = {
@@ -427,10 +250,8 @@ static int setup_common(void **state, bool event_idx)
 	if (virtio_net_create(&f->net, &cfg, &f->mem) != 0)
 		return -1;
 	f->vd = virtio_net_vdev(f->net);
-	f->vd->transport = f;
-	f->vd->notify_queue = fake_notify_queue;
-	f->vd->notify_config = fake_notify_config;
-	f->vd->set_needs_reset = fake_needs_reset;
+	drv_fake_transport(f->vd, &f->t);
+	f->vd->notify_config = drv_fake_notify_config;
 	for (unsigned q = 0; q < 2; q++) {
 		f->vd->kick_fd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (f->vd->kick_fd[q] < 0)
@@ -587,15 +408,15 @@ static void rx_burst(struct fx *f, bool split)
 	virtio_net_get_stats(f->net, &st);
 	assert_true(st.rx_frames >= 100);
 	assert_int_equal(st.rx_dropped, 0);
-	assert_true(atomic_load(&f->notified[VIRTIO_NET_RXQ]) > 0);
+	assert_true(atomic_load(&f->t.notified[VIRTIO_NET_RXQ]) > 0);
 	/* Nothing more arrives: no duplicates. */
 	usleep(50000);
-	while (used_pending(f, VIRTIO_NET_RXQ)) {
+	while (drv_used_pending(&f->q[VIRTIO_NET_RXQ])) {
 		uint32_t len;
-		uint8_t *b = take_used(f, VIRTIO_NET_RXQ, &len);
+		uint8_t *b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 		assert_false(is_test_frame(b, len));
 	}
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 static void test_rx_burst(void **state)
@@ -614,18 +435,17 @@ static void test_tx_burst(void **state)
 	activate(f);
 	uint8_t fr[1514];
 	for (uint32_t i = 0; i < 100; i++) {
-		uint16_t old = f->q[VIRTIO_NET_TXQ].avail_idx;
 		size_t len = frame_len_for(i);
 		build_frame(fr, len, f->tap_mac, guest_mac, i);
 		tx_add(f, NULL, fr, len, i % 2);
 		if (i % 10 == 9)
-			publish_and_kick(f, VIRTIO_NET_TXQ,
-					 (uint16_t)(old - 9));
+			drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
 	}
-	assert_int_equal(wait_used(f, VIRTIO_NET_TXQ, 100, 5000), 100);
+	assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_TXQ], 100, 5000),
+			 100);
 	for (unsigned i = 0; i < 100; i++) {
 		uint32_t len;
-		take_used(f, VIRTIO_NET_TXQ, &len);
+		drv_take_used(&f->q[VIRTIO_NET_TXQ], &len);
 		assert_int_equal(len, 0);
 	}
 	uint8_t got[2048], want[1514];
@@ -641,8 +461,8 @@ static void test_tx_burst(void **state)
 	virtio_net_get_stats(f->net, &st);
 	assert_int_equal(st.tx_frames, 100);
 	assert_int_equal(st.tx_dropped, 0);
-	assert_true(atomic_load(&f->notified[VIRTIO_NET_TXQ]) > 0);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_true(atomic_load(&f->t.notified[VIRTIO_NET_TXQ]) > 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 /* Frames wait in the tap while the guest has no buffers. */
@@ -653,7 +473,7 @@ static void test_rx_waits_for_buffers(void **state)
 	for (uint32_t i = 0; i < 20; i++)
 		host_send(f, i);
 	assert_idle(200); /* no buffers: the tap is not polled (no spinning) */
-	assert_int_equal(used_pending(f, VIRTIO_NET_RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[VIRTIO_NET_RXQ]), 0);
 	/* A few at a time: each batch gets the next frames, in order. */
 	uint32_t next = 0;
 	for (unsigned batch = 0; batch < 4; batch++) {
@@ -665,7 +485,7 @@ static void test_rx_waits_for_buffers(void **state)
 	for (uint32_t i = 20; i < 40; i++)
 		host_send(f, i);
 	usleep(50000);
-	assert_int_equal(used_pending(f, VIRTIO_NET_RXQ), 0);
+	assert_int_equal(drv_used_pending(&f->q[VIRTIO_NET_RXQ]), 0);
 	rx_post(f, SLOTS - 20, BUF_SIZE, true);
 	expect_rx_frames(f, 20, 20);
 	struct virtio_net_stats st;
@@ -688,9 +508,9 @@ static void test_rx_interleaved(void **state)
 			host_send(f, sent++);
 		if ((uint16_t)(dq->avail_idx - dq->used_seen) < 16)
 			rx_post(f, 1, BUF_SIZE, dq->avail_idx % 3 == 0);
-		while (used_pending(f, VIRTIO_NET_RXQ)) {
+		while (drv_used_pending(&f->q[VIRTIO_NET_RXQ])) {
 			uint32_t len;
-			uint8_t *b = take_used(f, VIRTIO_NET_RXQ, &len);
+			uint8_t *b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 			if (!is_test_frame(b, len))
 				continue;
 			uint32_t seq;
@@ -715,9 +535,9 @@ static void test_rx_small_buffers(void **state)
 	/* An 8-byte buffer is handed back unused; a 200-byte one cannot take a
 	 * 1000-byte frame (dropped, counted) but takes the next, small one. */
 	rx_post(f, 1, 8, false);
-	assert_int_equal(wait_used(f, VIRTIO_NET_RXQ, 1, 2000), 1);
+	assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_RXQ], 1, 2000), 1);
 	uint32_t len;
-	take_used(f, VIRTIO_NET_RXQ, &len);
+	drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 	assert_int_equal(len, 0);
 
 	uint32_t big = 0;
@@ -729,8 +549,8 @@ static void test_rx_small_buffers(void **state)
 	rx_post(f, 1, 200, false);
 	host_send(f, big);
 	host_send(f, small);
-	assert_int_equal(wait_used(f, VIRTIO_NET_RXQ, 1, 2000), 1);
-	uint8_t *b = take_used(f, VIRTIO_NET_RXQ, &len);
+	assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_RXQ], 1, 2000), 1);
+	uint8_t *b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 	check_rx_frame(b, len, small);
 	struct virtio_net_stats st;
 	virtio_net_get_stats(f->net, &st);
@@ -745,20 +565,22 @@ static void test_rx_small_buffers(void **state)
 		uint32_t exact = (uint32_t)(HDR + frame_len_for(small));
 		rx_post(f, 1, exact, split);
 		host_send(f, small);
-		assert_int_equal(wait_used(f, VIRTIO_NET_RXQ, 1, 2000), 1);
-		b = take_used(f, VIRTIO_NET_RXQ, &len);
+		assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_RXQ], 1, 2000),
+				 1);
+		b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 		check_rx_frame(b, len, small);
 
 		rx_post(f, 1, exact - 1, split);
 		host_send(f, small);
 		host_send(f, tiny);
-		assert_int_equal(wait_used(f, VIRTIO_NET_RXQ, 1, 2000), 1);
-		b = take_used(f, VIRTIO_NET_RXQ, &len);
+		assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_RXQ], 1, 2000),
+				 1);
+		b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 		check_rx_frame(b, len, tiny);
 	}
 	virtio_net_get_stats(f->net, &st);
 	assert_int_equal(st.rx_dropped, 3);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 static void test_tx_malformed(void **state)
@@ -767,7 +589,6 @@ static void test_tx_malformed(void **state)
 	activate(f);
 	uint8_t fr[200];
 	build_frame(fr, sizeof(fr), f->tap_mac, guest_mac, 1);
-	uint16_t old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	struct virtio_net_hdr_v1 gso = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
 					 .gso_size = 100 };
 	struct virtio_net_hdr_v1 csum = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
@@ -779,20 +600,19 @@ static void test_tx_malformed(void **state)
 	{
 		struct drv_queue *dq = &f->q[VIRTIO_NET_TXQ];
 		unsigned slot = dq->avail_idx % SLOTS;
-		set_desc(f, VIRTIO_NET_TXQ, 2 * slot,
-			 slot_gpa(f, VIRTIO_NET_TXQ, slot), 64,
-			 VRING_DESC_F_WRITE, 0);
-		add_avail(f, VIRTIO_NET_TXQ, (uint16_t)(2 * slot));
+		drv_set_desc(dq, 2 * slot, drv_slot_gpa(dq, slot), 64,
+			     VRING_DESC_F_WRITE, 0);
+		drv_add_avail(dq, (uint16_t)(2 * slot));
 	}
 	build_frame(fr, sizeof(fr), f->tap_mac, guest_mac, 2);
 	struct virtio_net_hdr_v1 valid = { .flags = VIRTIO_NET_HDR_F_DATA_VALID,
 					   .num_buffers = htole16(7) };
 	tx_add(f, &valid, fr, sizeof(fr), false); /* ignored fields: sent */
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
-	assert_int_equal(wait_used(f, VIRTIO_NET_TXQ, 5, 2000), 5);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
+	assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_TXQ], 5, 2000), 5);
 	for (unsigned i = 0; i < 5; i++) {
 		uint32_t len;
-		take_used(f, VIRTIO_NET_TXQ, &len);
+		drv_take_used(&f->q[VIRTIO_NET_TXQ], &len);
 		assert_int_equal(len, 0);
 	}
 	uint8_t got[2048];
@@ -804,16 +624,15 @@ static void test_tx_malformed(void **state)
 	virtio_net_get_stats(f->net, &st);
 	assert_int_equal(st.tx_frames, 1);
 	assert_int_equal(st.tx_dropped, 4);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 
 	/* A ring violation: DEVICE_NEEDS_RESET, no crash, RX still served. */
-	old = f->q[VIRTIO_NET_TXQ].avail_idx;
-	add_avail(f, VIRTIO_NET_TXQ, 300);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
+	drv_add_avail(&f->q[VIRTIO_NET_TXQ], 300);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
 	uint64_t end = now_ms() + 2000;
-	while (atomic_load(&f->needs_reset) == 0 && now_ms() < end)
+	while (atomic_load(&f->t.needs_reset) == 0 && now_ms() < end)
 		usleep(500);
-	assert_int_equal(atomic_load(&f->needs_reset), 1);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 1);
 	rx_post(f, 4, BUF_SIZE, false);
 	host_send(f, 5);
 	expect_rx_frames(f, 5, 1);
@@ -823,30 +642,28 @@ static void test_rx_ring_violation(void **state)
 {
 	struct fx *f = *state;
 	activate(f);
-	uint16_t old = f->q[VIRTIO_NET_RXQ].avail_idx;
 	/* A readable descriptor after a writable one. */
-	uint64_t gpa = slot_gpa(f, VIRTIO_NET_RXQ, 0);
-	set_desc(f, VIRTIO_NET_RXQ, 0, gpa, 100,
+	uint64_t gpa = drv_slot_gpa(&f->q[VIRTIO_NET_RXQ], 0);
+	drv_set_desc(&f->q[VIRTIO_NET_RXQ], 0, gpa, 100,
 		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-	set_desc(f, VIRTIO_NET_RXQ, 1, gpa + 100, 100, 0, 0);
-	add_avail(f, VIRTIO_NET_RXQ, 0);
-	publish_and_kick(f, VIRTIO_NET_RXQ, old);
+	drv_set_desc(&f->q[VIRTIO_NET_RXQ], 1, gpa + 100, 100, 0, 0);
+	drv_add_avail(&f->q[VIRTIO_NET_RXQ], 0);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_RXQ]);
 	host_send(f, 0);
 	uint64_t end = now_ms() + 2000;
-	while (atomic_load(&f->needs_reset) == 0 && now_ms() < end)
+	while (atomic_load(&f->t.needs_reset) == 0 && now_ms() < end)
 		usleep(500);
-	assert_int_equal(atomic_load(&f->needs_reset), 1);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 1);
 	/* The device stays quiet (no spinning on the readable tap) and TX
 	 * still works. */
 	assert_idle(200);
 	uint8_t fr[100];
 	build_frame(fr, sizeof(fr), f->tap_mac, guest_mac, 9);
-	old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	tx_add(f, NULL, fr, sizeof(fr), false);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
 	uint8_t got[256];
 	assert_int_equal(host_recv(f, got, sizeof(got)), sizeof(fr));
-	assert_int_equal(atomic_load(&f->needs_reset), 1);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 1);
 }
 
 /* Reset, then a fresh activation: traffic flows again. */
@@ -869,9 +686,8 @@ static void test_reset_reactivate(void **state)
 	expect_rx_frames(f, 1, 1);
 	uint8_t fr[80], got[128];
 	build_frame(fr, sizeof(fr), f->tap_mac, guest_mac, 3);
-	uint16_t old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	tx_add(f, NULL, fr, sizeof(fr), false);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
 	assert_int_equal(host_recv(f, got, sizeof(got)), sizeof(fr));
 	assert_memory_equal(got, fr, sizeof(fr));
 	/* Reset twice is harmless. */
@@ -928,11 +744,11 @@ static void test_arp_udp(void **state)
 	const uint8_t *req = NULL;
 	uint64_t end = now_ms() + 5000;
 	while (!req) {
-		assert_true(wait_used(f, VIRTIO_NET_RXQ, 1, 100) >= 1 ||
+		assert_true(drv_wait_pending(&f->q[VIRTIO_NET_RXQ], 1, 100) >= 1 ||
 			    now_ms() < end);
-		while (used_pending(f, VIRTIO_NET_RXQ) && !req) {
+		while (drv_used_pending(&f->q[VIRTIO_NET_RXQ]) && !req) {
 			uint32_t len;
-			uint8_t *b = take_used(f, VIRTIO_NET_RXQ, &len);
+			uint8_t *b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 			const uint8_t *e = b + HDR;
 			assert_int_equal(le16toh(((struct virtio_net_hdr_v1 *)b)
 							 ->num_buffers),
@@ -956,9 +772,8 @@ static void test_arp_udp(void **state)
 	memcpy(rep + 28, gip, 4);
 	memcpy(rep + 32, req + 22, 6);
 	memcpy(rep + 38, host_ip, 4);
-	uint16_t old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	tx_add(f, NULL, rep, sizeof(rep), true);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
 
 	/* The datagram. */
 	const uint8_t *ip = NULL;
@@ -966,12 +781,12 @@ static void test_arp_udp(void **state)
 	end = now_ms() + 5000;
 	while (!ip) {
 		assert_true(now_ms() < end);
-		if (!used_pending(f, VIRTIO_NET_RXQ)) {
+		if (!drv_used_pending(&f->q[VIRTIO_NET_RXQ])) {
 			usleep(500);
 			continue;
 		}
 		uint32_t len;
-		uint8_t *b = take_used(f, VIRTIO_NET_RXQ, &len);
+		uint8_t *b = drv_take_used(&f->q[VIRTIO_NET_RXQ], &len);
 		const uint8_t *e = b + HDR;
 		if (len >= HDR + 14 + 28 && e[12] == 0x08 && e[13] == 0x00 &&
 		    e[14 + 9] == 17 && !memcmp(e + 14 + 16, gip, 4)) {
@@ -1019,9 +834,8 @@ static void test_arp_udp(void **state)
 	u[2] = 4000 >> 8, u[3] = 4000 & 0xff;
 	u[4] = 0, u[5] = (uint8_t)(8 + sizeof(back));
 	memcpy(u + 8, back, sizeof(back));
-	old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	tx_add(f, NULL, fr, sizeof(fr), false);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
 	struct timeval tv = { .tv_sec = 5 };
 	setsockopt(us, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	char got[64];
@@ -1045,9 +859,9 @@ static void test_tap_deleted(void **state)
 	f->pkt_fd = -1;
 	assert_int_equal(system("ip link del " TAP_NAME), 0);
 	uint64_t end = now_ms() + 3000;
-	while (atomic_load(&f->config_changed) == 0 && now_ms() < end)
+	while (atomic_load(&f->t.config_changed) == 0 && now_ms() < end)
 		usleep(1000);
-	assert_int_equal(atomic_load(&f->config_changed), 1);
+	assert_int_equal(atomic_load(&f->t.config_changed), 1);
 	uint8_t cfg[8];
 	f->vd->ops->config_read(f->vd->dev, 0, cfg, sizeof(cfg));
 	uint16_t status;
@@ -1056,18 +870,17 @@ static void test_tap_deleted(void **state)
 
 	uint8_t fr[64];
 	build_frame(fr, sizeof(fr), f->tap_mac, guest_mac, 0);
-	uint16_t old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	tx_add(f, NULL, fr, sizeof(fr), false);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
-	assert_int_equal(wait_used(f, VIRTIO_NET_TXQ, 1, 2000), 1);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
+	assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_TXQ], 1, 2000), 1);
 	struct virtio_net_stats st;
 	virtio_net_get_stats(f->net, &st);
 	assert_int_equal(st.tx_dropped, 1);
 	/* The rx buffers stay posted; the device keeps quiet (no spinning
 	 * on the dead fd's EPOLLERR). */
 	assert_idle(200);
-	assert_int_equal(used_pending(f, VIRTIO_NET_RXQ), 0);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_int_equal(drv_used_pending(&f->q[VIRTIO_NET_RXQ]), 0);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 /* The host takes the interface down: TX frames are dropped (a NIC with no
@@ -1079,22 +892,20 @@ static void test_tap_down(void **state)
 	assert_int_equal(system("ip link set " TAP_NAME " down"), 0);
 	uint8_t fr[64], got[128];
 	build_frame(fr, sizeof(fr), f->tap_mac, guest_mac, 0);
-	uint16_t old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	tx_add(f, NULL, fr, sizeof(fr), false);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
-	assert_int_equal(wait_used(f, VIRTIO_NET_TXQ, 1, 2000), 1);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
+	assert_int_equal(drv_wait_pending(&f->q[VIRTIO_NET_TXQ], 1, 2000), 1);
 	uint32_t len;
-	take_used(f, VIRTIO_NET_TXQ, &len);
+	drv_take_used(&f->q[VIRTIO_NET_TXQ], &len);
 	struct virtio_net_stats st;
 	virtio_net_get_stats(f->net, &st);
 	assert_int_equal(st.tx_dropped, 1);
-	assert_int_equal(atomic_load(&f->config_changed), 0);
+	assert_int_equal(atomic_load(&f->t.config_changed), 0);
 
 	assert_int_equal(system("ip link set " TAP_NAME " up"), 0);
 	build_frame(fr, sizeof(fr), f->tap_mac, guest_mac, 1);
-	old = f->q[VIRTIO_NET_TXQ].avail_idx;
 	tx_add(f, NULL, fr, sizeof(fr), false);
-	publish_and_kick(f, VIRTIO_NET_TXQ, old);
+	drv_publish_and_kick(&f->q[VIRTIO_NET_TXQ]);
 	assert_int_equal(host_recv(f, got, sizeof(got)), sizeof(fr));
 	assert_memory_equal(got, fr, sizeof(fr));
 	rx_post(f, 4, BUF_SIZE, false);

@@ -30,6 +30,7 @@
 #include "pci/pci.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
 #define MEM_SIZE 0x200000ULL
@@ -70,7 +71,7 @@ struct fx {
 	unsigned msix_cap;
 	uint32_t msix_table, msix_pba;
 	unsigned msix_size;
-	uint16_t avail_idx;
+	struct drv_queue q; /* queue 0, as the driver sets it up */
 };
 
 static void fake_intx(void *opaque, uint32_t gsi, int level)
@@ -206,37 +207,10 @@ static uint8_t read_isr(struct fx *f)
 
 /* ---- rings ---- */
 
-static void *host(struct fx *f, uint64_t gpa)
-{
-	return f->buf + (gpa - MEM_GPA);
-}
-
-static struct vring_used *used(struct fx *f)
-{
-	return host(f, USED_GPA);
-}
-
 static void post_buffer(struct fx *f, uint16_t head, uint64_t addr, uint32_t len)
 {
-	struct vring_desc *d = (struct vring_desc *)host(f, DESC_GPA) + head;
-	d->addr = addr;
-	d->len = len;
-	d->flags = VRING_DESC_F_WRITE;
-	d->next = 0;
-	struct vring_avail *a = host(f, AVAIL_GPA);
-	a->ring[f->avail_idx % QSIZE] = head;
-	f->avail_idx++;
-	__atomic_store_n(&a->idx, f->avail_idx, __ATOMIC_RELEASE);
-}
-
-static bool wait_used(struct fx *f, uint16_t n)
-{
-	for (int i = 0; i < 5000; i++) {
-		if (__atomic_load_n(&used(f)->idx, __ATOMIC_ACQUIRE) == n)
-			return true;
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	}
-	return false;
+	drv_set_desc(&f->q, head, addr, len, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, head);
 }
 
 static bool wait_level(_Atomic int *v, int want)
@@ -346,12 +320,14 @@ static int setup(void **state)
 		return -1;
 	f->pbus.intx_for_slot = intx_for_slot;
 	f->pbus.intx_opaque = f;
-	f->buf = aligned_alloc(4096, MEM_SIZE);
+	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
 	if (!f->buf)
 		return -1;
-	memset(f->buf, 0, MEM_SIZE);
-	if (guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf))
-		return -1;
+	f->q = (struct drv_queue){
+		.mem = f->buf, .mem_gpa = MEM_GPA, .size = QSIZE,
+		.desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA,
+		.kick_fd = -1, /* the driver kicks through the notify region */
+	};
 	if (virtio_rng_create(&f->rng, NULL, &f->mem))
 		return -1;
 	f->vd = virtio_rng_vdev(f->rng);
@@ -757,11 +733,11 @@ static void test_rng_end_to_end(void **state)
 	/* Kick: the queue index, 16 bits, at notify + queue_notify_off * mult. */
 	uint32_t noff = cr(f, VIRTIO_PCI_COMMON_Q_NOFF, 2);
 	mmio_write(f, f->notify + noff * f->notify_mult, 2, 0);
-	assert_true(wait_used(f, 1));
-	assert_int_equal(used(f)->ring[0].id, 0);
-	assert_int_equal(used(f)->ring[0].len, 256);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 0);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 256);
 	uint8_t zero[256] = { 0 };
-	assert_memory_not_equal(host(f, DATA_GPA), zero, 256);
+	assert_memory_not_equal(drv_host(&f->q, DATA_GPA), zero, 256);
 	/* INTx: the line goes up; the ISR says "queue" and clears it. */
 	assert_true(wait_level(&f->intx_level, 1));
 	assert_int_equal(read_isr(f), 1);
@@ -770,30 +746,27 @@ static void test_rng_end_to_end(void **state)
 	/* A second request with a 32-bit kick. */
 	post_buffer(f, 1, DATA_GPA + 0x1000, 16);
 	mmio_write(f, f->notify + noff * f->notify_mult, 4, 0);
-	assert_true(wait_used(f, 2));
-	assert_int_equal(used(f)->ring[1].len, 16);
+	assert_true(drv_wait_used_idx(&f->q, 2));
+	assert_int_equal(drv_used(&f->q)->ring[1].len, 16);
 
 	/* Reset with the device thread running, then again from scratch. */
 	set_status(f, 0);
 	assert_int_equal(status(f), 0);
 	memset(f->buf, 0, 0x3000);
-	f->avail_idx = 0;
+	f->q.avail_idx = 0;
 	assert_true(negotiate(f, F_VERSION_1));
 	setup_queue(f, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
 	set_status(f, S_ACK | S_DRV | S_FOK | S_DOK);
 	post_buffer(f, 3, DATA_GPA + 0x2000, 64);
 	mmio_write(f, f->notify, 2, 0);
-	assert_true(wait_used(f, 1));
-	assert_int_equal(used(f)->ring[0].id, 3);
-	assert_int_equal(used(f)->ring[0].len, 64);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 3);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 64);
 
 	/* A broken ring: NEEDS_RESET plus a config interrupt. */
 	assert_true(wait_level(&f->intx_level, 1));
 	read_isr(f);
-	struct vring_avail *a = host(f, AVAIL_GPA);
-	a->ring[f->avail_idx % QSIZE] = 200; /* head out of range */
-	f->avail_idx++;
-	__atomic_store_n(&a->idx, f->avail_idx, __ATOMIC_RELEASE);
+	drv_make_avail(&f->q, 200); /* head out of range */
 	mmio_write(f, f->notify, 2, 0);
 	for (int i = 0; i < 5000 && !(status(f) & S_NRS); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);

@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "guest_mem.h"
 #include "log.h"
 #include "virtio/rng.h"
+#include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
 #define MEM_SIZE 0x200000ULL
@@ -36,88 +36,9 @@ struct fx {
 	struct guest_mem mem;
 	struct virtio_rng *rng;
 	struct virtio_dev *vd;
-	uint16_t avail_idx;
-	_Atomic int notifies;
-	_Atomic int needs_reset;
-	int kick_fd;
+	struct drv_queue q; /* kick_fd: the eventfd the test made */
+	struct drv_transport t;
 };
-
-static void *host(struct fx *f, uint64_t gpa)
-{
-	return f->buf + (gpa - MEM_GPA);
-}
-
-static struct vring_desc *desc(struct fx *f, unsigned i)
-{
-	return (struct vring_desc *)host(f, DESC_GPA) + i;
-}
-
-static struct vring_avail *avail(struct fx *f)
-{
-	return host(f, AVAIL_GPA);
-}
-
-static struct vring_used *used(struct fx *f)
-{
-	return host(f, USED_GPA);
-}
-
-static void set_desc(struct fx *f, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	struct vring_desc *d = desc(f, i);
-	d->addr = addr;
-	d->len = len;
-	d->flags = flags;
-	d->next = next;
-}
-
-static void make_avail(struct fx *f, uint16_t head)
-{
-	avail(f)->ring[f->avail_idx % QSIZE] = head;
-	f->avail_idx++;
-	__atomic_store_n(&avail(f)->idx, f->avail_idx, __ATOMIC_RELEASE);
-}
-
-static void kick(struct fx *f)
-{
-	uint64_t one = 1;
-	assert_int_equal(write(f->kick_fd, &one, sizeof(one)), sizeof(one));
-}
-
-/* Waits (bounded, 5 s) until used->idx reaches n. */
-static bool wait_used(struct fx *f, uint16_t n)
-{
-	for (int i = 0; i < 5000; i++) {
-		if (__atomic_load_n(&used(f)->idx, __ATOMIC_ACQUIRE) == n)
-			return true;
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	}
-	return false;
-}
-
-static bool wait_flag(_Atomic int *v, int want)
-{
-	for (int i = 0; i < 5000; i++) {
-		if (atomic_load(v) >= want)
-			return true;
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	}
-	return false;
-}
-
-static void fake_notify_queue(struct virtio_dev *vd, unsigned q)
-{
-	struct fx *f = vd->transport;
-	assert_int_equal(q, 0);
-	atomic_fetch_add(&f->notifies, 1);
-}
-
-static void fake_needs_reset(struct virtio_dev *vd)
-{
-	struct fx *f = vd->transport;
-	atomic_fetch_add(&f->needs_reset, 1);
-}
 
 /* Plays the transport: configures queue 0 and activates the device. */
 static void start(struct fx *f, const struct rng_config *cfg)
@@ -129,14 +50,10 @@ static void start(struct fx *f, const struct rng_config *cfg)
 	assert_int_equal(f->vd->queue_max_size, VIRTIO_RNG_QUEUE_SIZE);
 	assert_int_equal(f->vd->config_size, 0);
 	assert_int_equal(f->vd->ops->features(f->vd->dev), 0);
-	f->vd->kick_fd[0] = f->kick_fd;
-	f->vd->transport = f;
-	f->vd->notify_queue = fake_notify_queue;
-	f->vd->set_needs_reset = fake_needs_reset;
+	f->vd->kick_fd[0] = f->q.kick_fd;
+	drv_fake_transport(f->vd, &f->t);
 	f->vd->features_negotiated = 1ULL << VIRTIO_F_VERSION_1;
-	assert_int_equal(vq_init(&f->vd->vqs[0], &f->mem, QSIZE, DESC_GPA,
-				 AVAIL_GPA, USED_GPA, false),
-			 0);
+	drv_queue_enable(&f->q, &f->vd->vqs[0], &f->mem);
 	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
 }
 
@@ -145,14 +62,15 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	f->buf = aligned_alloc(4096, MEM_SIZE);
+	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
 	if (!f->buf)
 		return -1;
-	memset(f->buf, 0, MEM_SIZE);
-	if (guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf))
-		return -1;
-	f->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (f->kick_fd < 0)
+	f->q = (struct drv_queue){
+		.mem = f->buf, .mem_gpa = MEM_GPA, .size = QSIZE,
+		.desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA,
+		.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+	};
+	if (f->q.kick_fd < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -162,7 +80,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	virtio_rng_destroy(f->rng);
-	close(f->kick_fd);
+	close(f->q.kick_fd);
 	free(f->buf);
 	free(f);
 	return 0;
@@ -180,18 +98,18 @@ static void test_fill_one(void **state)
 {
 	struct fx *f = *state;
 	start(f, &(struct rng_config){ .enabled = true });
-	set_desc(f, 0, DATA_GPA, 4096, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
-	kick(f);
-	assert_true(wait_used(f, 1));
-	assert_int_equal(used(f)->ring[0].id, 0);
-	assert_int_equal(used(f)->ring[0].len, 4096);
-	assert_false(all_same(host(f, DATA_GPA), 4096));
+	drv_set_desc(&f->q, 0, DATA_GPA, 4096, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 0);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 4096);
+	assert_false(all_same(drv_host(&f->q, DATA_GPA), 4096));
 	/* Nothing written past the buffer. */
-	assert_true(all_same(host(f, DATA_GPA + 4096), 4096));
-	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 4096), 0);
-	assert_true(wait_flag(&f->notifies, 1));
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	assert_true(all_same(drv_host(&f->q, DATA_GPA + 4096), 4096));
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + 4096), 0);
+	assert_true(drv_wait_count(&f->t.notified[0], 1));
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 	assert_int_equal(atomic_load(&f->vd->requests), 1);
 	assert_int_equal(atomic_load(&f->vd->bytes), 4096);
 }
@@ -202,27 +120,28 @@ static void test_multiple_chains(void **state)
 	start(f, NULL);
 	/* Chain 0: one 100-byte buffer. Chain 1: two buffers (3 + 500).
 	 * Chain 2: 1 byte. Two kicks. */
-	set_desc(f, 0, DATA_GPA, 100, VRING_DESC_F_WRITE, 0);
-	set_desc(f, 1, DATA_GPA + 0x1000, 3, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	set_desc(f, 2, DATA_GPA + 0x2000, 500, VRING_DESC_F_WRITE, 0);
-	set_desc(f, 3, DATA_GPA + 0x3000, 1, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
-	make_avail(f, 1);
-	kick(f);
-	assert_true(wait_used(f, 2));
-	make_avail(f, 3);
-	kick(f);
-	assert_true(wait_used(f, 3));
-	assert_int_equal(used(f)->ring[0].id, 0);
-	assert_int_equal(used(f)->ring[0].len, 100);
-	assert_int_equal(used(f)->ring[1].id, 1);
-	assert_int_equal(used(f)->ring[1].len, 503);
-	assert_int_equal(used(f)->ring[2].id, 3);
-	assert_int_equal(used(f)->ring[2].len, 1);
-	assert_false(all_same(host(f, DATA_GPA), 100));
-	assert_false(all_same(host(f, DATA_GPA + 0x2000), 500));
+	drv_set_desc(&f->q, 0, DATA_GPA, 100, VRING_DESC_F_WRITE, 0);
+	drv_set_desc(&f->q, 1, DATA_GPA + 0x1000, 3, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	drv_set_desc(&f->q, 2, DATA_GPA + 0x2000, 500, VRING_DESC_F_WRITE, 0);
+	drv_set_desc(&f->q, 3, DATA_GPA + 0x3000, 1, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
+	drv_make_avail(&f->q, 1);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 2));
+	drv_make_avail(&f->q, 3);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 3));
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 0);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 100);
+	assert_int_equal(drv_used(&f->q)->ring[1].id, 1);
+	assert_int_equal(drv_used(&f->q)->ring[1].len, 503);
+	assert_int_equal(drv_used(&f->q)->ring[2].id, 3);
+	assert_int_equal(drv_used(&f->q)->ring[2].len, 1);
+	assert_false(all_same(drv_host(&f->q, DATA_GPA), 100));
+	assert_false(all_same(drv_host(&f->q, DATA_GPA + 0x2000), 500));
 	/* Two requests' data differ. */
-	assert_memory_not_equal(host(f, DATA_GPA), host(f, DATA_GPA + 0x2000), 100);
+	assert_memory_not_equal(drv_host(&f->q, DATA_GPA),
+				drv_host(&f->q, DATA_GPA + 0x2000), 100);
 	assert_int_equal(atomic_load(&f->vd->requests), 3);
 	assert_int_equal(atomic_load(&f->vd->bytes), 604);
 }
@@ -232,38 +151,38 @@ static void test_readable_only(void **state)
 {
 	struct fx *f = *state;
 	start(f, NULL);
-	set_desc(f, 0, DATA_GPA, 64, 0, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 64, 0, 0);
+	drv_make_avail(&f->q, 0);
 	/* A readable header then a writable buffer: only the latter is filled. */
-	memset(host(f, DATA_GPA + 0x1000), 0x5a, 16);
-	set_desc(f, 1, DATA_GPA + 0x1000, 16, VRING_DESC_F_NEXT, 2);
-	set_desc(f, 2, DATA_GPA + 0x2000, 32, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 1);
-	kick(f);
-	assert_true(wait_used(f, 2));
-	assert_int_equal(used(f)->ring[0].id, 0);
-	assert_int_equal(used(f)->ring[0].len, 0);
-	assert_true(all_same(host(f, DATA_GPA), 64));
-	assert_int_equal(*(uint8_t *)host(f, DATA_GPA), 0);
-	assert_int_equal(used(f)->ring[1].id, 1);
-	assert_int_equal(used(f)->ring[1].len, 32);
-	assert_true(all_same(host(f, DATA_GPA + 0x1000), 16));
-	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + 0x1000), 0x5a);
-	assert_int_equal(atomic_load(&f->needs_reset), 0);
+	memset(drv_host(&f->q, DATA_GPA + 0x1000), 0x5a, 16);
+	drv_set_desc(&f->q, 1, DATA_GPA + 0x1000, 16, VRING_DESC_F_NEXT, 2);
+	drv_set_desc(&f->q, 2, DATA_GPA + 0x2000, 32, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 1);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 2));
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 0);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 0);
+	assert_true(all_same(drv_host(&f->q, DATA_GPA), 64));
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA), 0);
+	assert_int_equal(drv_used(&f->q)->ring[1].id, 1);
+	assert_int_equal(drv_used(&f->q)->ring[1].len, 32);
+	assert_true(all_same(drv_host(&f->q, DATA_GPA + 0x1000), 16));
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + 0x1000), 0x5a);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
 }
 
 static void test_request_bounded(void **state)
 {
 	struct fx *f = *state;
 	start(f, NULL);
-	set_desc(f, 0, DATA_GPA, 0x30000, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
-	kick(f);
-	assert_true(wait_used(f, 1));
-	assert_int_equal(used(f)->ring[0].len, VIRTIO_RNG_MAX_REQUEST);
+	drv_set_desc(&f->q, 0, DATA_GPA, 0x30000, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+	assert_int_equal(drv_used(&f->q)->ring[0].len, VIRTIO_RNG_MAX_REQUEST);
 	/* The bytes past the bound are untouched. */
-	assert_true(all_same(host(f, DATA_GPA + VIRTIO_RNG_MAX_REQUEST), 0x1000));
-	assert_int_equal(*(uint8_t *)host(f, DATA_GPA + VIRTIO_RNG_MAX_REQUEST), 0);
+	assert_true(all_same(drv_host(&f->q, DATA_GPA + VIRTIO_RNG_MAX_REQUEST), 0x1000));
+	assert_int_equal(*(uint8_t *)drv_host(&f->q, DATA_GPA + VIRTIO_RNG_MAX_REQUEST), 0);
 }
 
 /* A broken ring: the device asks for a reset and keeps running. */
@@ -271,28 +190,28 @@ static void test_broken_queue(void **state)
 {
 	struct fx *f = *state;
 	start(f, NULL);
-	make_avail(f, QSIZE + 3); /* head out of range */
-	kick(f);
-	assert_true(wait_flag(&f->needs_reset, 1));
+	drv_make_avail(&f->q, QSIZE + 3); /* head out of range */
+	drv_kick(&f->q);
+	assert_true(drv_wait_count(&f->t.needs_reset, 1));
 	assert_int_equal(atomic_load(&f->vd->errors), 1);
-	assert_int_equal(used(f)->idx, 0);
+	assert_int_equal(drv_used(&f->q)->idx, 0);
 	/* More kicks on the broken queue neither crash nor spin. */
-	kick(f);
-	kick(f);
+	drv_kick(&f->q);
+	drv_kick(&f->q);
 	/* A transport reset then a fresh queue works again. */
 	f->vd->ops->reset(f->vd->dev);
 	vq_reset(&f->vd->vqs[0]);
 	memset(f->buf, 0, 0x3000);
-	f->avail_idx = 0;
+	f->q.avail_idx = 0;
 	assert_int_equal(vq_init(&f->vd->vqs[0], &f->mem, QSIZE, DESC_GPA,
 				 AVAIL_GPA, USED_GPA, false),
 			 0);
 	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
-	set_desc(f, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
-	kick(f);
-	assert_true(wait_used(f, 1));
-	assert_int_equal(used(f)->ring[0].len, 8);
+	drv_set_desc(&f->q, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 8);
 }
 
 /* EVENT_IDX: the driver asks for an interrupt only at its used_event. */
@@ -306,18 +225,18 @@ static void test_event_idx(void **state)
 			 0);
 	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
 	/* used_event = 5: no interrupt for the first request. */
-	__atomic_store_n(&avail(f)->ring[QSIZE], 5, __ATOMIC_RELAXED);
-	set_desc(f, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
-	kick(f);
-	assert_true(wait_used(f, 1));
+	__atomic_store_n(&drv_avail(&f->q)->ring[QSIZE], 5, __ATOMIC_RELAXED);
+	drv_set_desc(&f->q, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 1));
 	usleep(20000);
-	assert_int_equal(atomic_load(&f->notifies), 0);
-	__atomic_store_n(&avail(f)->ring[QSIZE], 1, __ATOMIC_RELAXED);
-	make_avail(f, 0);
-	kick(f);
-	assert_true(wait_used(f, 2));
-	assert_true(wait_flag(&f->notifies, 1));
+	assert_int_equal(atomic_load(&f->t.notified[0]), 0);
+	__atomic_store_n(&drv_avail(&f->q)->ring[QSIZE], 1, __ATOMIC_RELAXED);
+	drv_make_avail(&f->q, 0);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 2));
+	assert_true(drv_wait_count(&f->t.notified[0], 1));
 }
 
 /* A file source is read round and round. */
@@ -330,12 +249,12 @@ static void test_file_source(void **state)
 	assert_int_equal(write(fd, "abc", 3), 3);
 	close(fd);
 	start(f, &(struct rng_config){ .enabled = true, .src = path });
-	set_desc(f, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
-	kick(f);
-	assert_true(wait_used(f, 1));
-	assert_int_equal(used(f)->ring[0].len, 8);
-	assert_memory_equal(host(f, DATA_GPA), "abcabcab", 8);
+	drv_set_desc(&f->q, 0, DATA_GPA, 8, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
+	drv_kick(&f->q);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 8);
+	assert_memory_equal(drv_host(&f->q, DATA_GPA), "abcabcab", 8);
 	unlink(path);
 }
 
@@ -365,7 +284,7 @@ static void test_reset_cycles(void **state)
 		f->vd->ops->reset(f->vd->dev);
 		f->vd->ops->reset(f->vd->dev);
 		assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
-		kick(f);
+		drv_kick(&f->q);
 	}
 	/* Activating with the queue not enabled starts nothing, and is fine. */
 	f->vd->ops->reset(f->vd->dev);

@@ -17,6 +17,7 @@
 #include "guest_mem.h"
 #include "log.h"
 #include "virtio/queue.h"
+#include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
 #define MEM_SIZE 0x200000ULL
@@ -32,79 +33,19 @@ struct fx {
 	struct guest_mem mem;
 	struct virtqueue vq;
 	struct vq_chain chain;
-	uint16_t size;
-	uint16_t avail_idx; /* driver's shadow */
+	struct drv_queue q; /* the driver's view: size, avail_idx shadow */
 };
-
-static void *host(struct fx *f, uint64_t gpa)
-{
-	return f->buf + (gpa - MEM_GPA);
-}
-
-static struct vring_desc *desc_at(struct fx *f, uint64_t table_gpa, unsigned i)
-{
-	return (struct vring_desc *)host(f, table_gpa) + i;
-}
-
-static void set_desc_in(struct fx *f, uint64_t table_gpa, unsigned i,
-			uint64_t addr, uint32_t len, uint16_t flags,
-			uint16_t next)
-{
-	struct vring_desc *d = desc_at(f, table_gpa, i);
-	d->addr = addr;
-	d->len = len;
-	d->flags = flags;
-	d->next = next;
-}
-
-static void set_desc(struct fx *f, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	set_desc_in(f, DESC_GPA, i, addr, len, flags, next);
-}
-
-static struct vring_avail *avail(struct fx *f)
-{
-	return host(f, AVAIL_GPA);
-}
-
-static struct vring_used *used(struct fx *f)
-{
-	return host(f, USED_GPA);
-}
-
-static void publish_avail_idx(struct fx *f)
-{
-	__atomic_store_n(&avail(f)->idx, f->avail_idx, __ATOMIC_RELEASE);
-}
-
-/* Driver: makes chain `head` available. */
-static void make_avail(struct fx *f, uint16_t head)
-{
-	avail(f)->ring[f->avail_idx % f->size] = head;
-	f->avail_idx++;
-	publish_avail_idx(f);
-}
-
-static uint16_t *used_event(struct fx *f)
-{
-	return &avail(f)->ring[f->size];
-}
-
-static uint16_t *avail_event(struct fx *f)
-{
-	return (uint16_t *)&used(f)->ring[f->size];
-}
 
 static void reinit(struct fx *f, uint16_t size, bool event_idx)
 {
 	memset(f->buf, 0, 0x40000); /* rings */
-	f->size = size;
-	f->avail_idx = 0;
+	f->q = (struct drv_queue){
+		.mem = f->buf, .mem_gpa = MEM_GPA, .size = size,
+		.desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA,
+		.kick_fd = -1, .event_idx = event_idx,
+	};
 	f->vq.name = "test";
-	assert_int_equal(vq_init(&f->vq, &f->mem, size, DESC_GPA, AVAIL_GPA,
-				 USED_GPA, event_idx),
-			 0);
+	drv_queue_enable(&f->q, &f->vq, &f->mem);
 }
 
 static int setup(void **state)
@@ -112,14 +53,11 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	f->buf = aligned_alloc(4096, MEM_SIZE);
+	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
 	if (!f->buf) {
 		free(f);
 		return -1;
 	}
-	memset(f->buf, 0, MEM_SIZE);
-	if (guest_mem_add(&f->mem, MEM_GPA, MEM_SIZE, f->buf) != 0)
-		return -1;
 	reinit(f, QSIZE, false);
 	*state = f;
 	return 0;
@@ -203,7 +141,7 @@ static void test_empty(void **state)
 	assert_int_equal(vq_pop(&f->vq, &f->chain), -ENOENT);
 	/* Not ready: nothing to pop either. */
 	vq_reset(&f->vq);
-	make_avail(f, 0);
+	drv_make_avail(&f->q, 0);
 	assert_false(vq_has_available(&f->vq));
 	assert_int_equal(vq_pop(&f->vq, &f->chain), -ENOENT);
 	assert_int_equal(vq_push_used(&f->vq, 0, 0), -EINVAL);
@@ -212,9 +150,9 @@ static void test_empty(void **state)
 static void test_simple_chain(void **state)
 {
 	struct fx *f = *state;
-	memcpy(host(f, DATA_GPA), "hello", 5);
-	set_desc(f, 3, DATA_GPA, 5, 0, 0);
-	make_avail(f, 3);
+	memcpy(drv_host(&f->q, DATA_GPA), "hello", 5);
+	drv_set_desc(&f->q, 3, DATA_GPA, 5, 0, 0);
+	drv_make_avail(&f->q, 3);
 	assert_true(vq_has_available(&f->vq));
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_false(vq_has_available(&f->vq));
@@ -223,7 +161,7 @@ static void test_simple_chain(void **state)
 	assert_int_equal(f->chain.nread, 1);
 	assert_int_equal(f->chain.read_len, 5);
 	assert_int_equal(f->chain.write_len, 0);
-	assert_ptr_equal(f->chain.segs[0].addr, host(f, DATA_GPA));
+	assert_ptr_equal(f->chain.segs[0].addr, drv_host(&f->q, DATA_GPA));
 	assert_int_equal(f->chain.segs[0].gpa, DATA_GPA);
 	assert_false(f->chain.segs[0].writable);
 	char buf[8] = { 0 };
@@ -233,25 +171,25 @@ static void test_simple_chain(void **state)
 	assert_int_equal(vq_pop(&f->vq, &f->chain), -ENOENT);
 
 	assert_int_equal(vq_push_used(&f->vq, 3, 0), 0);
-	assert_int_equal(used(f)->idx, 1);
-	assert_int_equal(used(f)->ring[0].id, 3);
-	assert_int_equal(used(f)->ring[0].len, 0);
+	assert_int_equal(drv_used(&f->q)->idx, 1);
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 3);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 0);
 	assert_int_equal(vq_push_used(&f->vq, QSIZE, 0), -EINVAL);
-	assert_int_equal(used(f)->idx, 1);
+	assert_int_equal(drv_used(&f->q)->idx, 1);
 }
 
 static void test_multi_chain(void **state)
 {
 	struct fx *f = *state;
-	uint8_t *d = host(f, DATA_GPA);
+	uint8_t *d = drv_host(&f->q, DATA_GPA);
 	memcpy(d, "abcd", 4);
 	memcpy(d + 0x100, "efghij", 6);
 	/* 5 → 9 → 2 → 7: two readable, two writable. */
-	set_desc(f, 5, DATA_GPA, 4, VRING_DESC_F_NEXT, 9);
-	set_desc(f, 9, DATA_GPA + 0x100, 6, VRING_DESC_F_NEXT, 2);
-	set_desc(f, 2, DATA_GPA + 0x200, 3, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 7);
-	set_desc(f, 7, DATA_GPA + 0x300, 8, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 5);
+	drv_set_desc(&f->q, 5, DATA_GPA, 4, VRING_DESC_F_NEXT, 9);
+	drv_set_desc(&f->q, 9, DATA_GPA + 0x100, 6, VRING_DESC_F_NEXT, 2);
+	drv_set_desc(&f->q, 2, DATA_GPA + 0x200, 3, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 7);
+	drv_set_desc(&f->q, 7, DATA_GPA + 0x300, 8, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 5);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	const struct vq_chain *c = &f->chain;
 	assert_int_equal(c->head, 5);
@@ -287,9 +225,9 @@ static void test_multi_chain(void **state)
 	assert_int_equal(vq_chain_write(c, 11, "zz", 2), 0);
 
 	assert_int_equal(vq_push_used(&f->vq, 5, 11), 0);
-	assert_int_equal(used(f)->ring[0].id, 5);
-	assert_int_equal(used(f)->ring[0].len, 11);
-	assert_int_equal(used(f)->idx, 1);
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 5);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 11);
+	assert_int_equal(drv_used(&f->q)->idx, 1);
 }
 
 static void test_full_length_chain(void **state)
@@ -297,9 +235,9 @@ static void test_full_length_chain(void **state)
 	struct fx *f = *state;
 	/* Every descriptor of the table in one chain: allowed. */
 	for (unsigned i = 0; i < QSIZE; i++)
-		set_desc(f, i, DATA_GPA + i, 1,
+		drv_set_desc(&f->q, i, DATA_GPA + i, 1,
 			 i + 1 < QSIZE ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
-	make_avail(f, 0);
+	drv_make_avail(&f->q, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(f->chain.nseg, QSIZE);
 }
@@ -307,20 +245,20 @@ static void test_full_length_chain(void **state)
 static void test_indirect(void **state)
 {
 	struct fx *f = *state;
-	uint8_t *d = host(f, DATA_GPA);
+	uint8_t *d = drv_host(&f->q, DATA_GPA);
 	memcpy(d, "head", 4);
 	memcpy(d + 0x10, "body", 4);
 	/* Table entries used in the order 0 → 2 → 1. */
-	set_desc_in(f, TABLE_GPA, 0, DATA_GPA + 0x10, 4, VRING_DESC_F_NEXT, 2);
-	set_desc_in(f, TABLE_GPA, 2, DATA_GPA + 0x20, 2, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
-	set_desc_in(f, TABLE_GPA, 1, DATA_GPA + 0x30, 6, VRING_DESC_F_WRITE, 0);
+	drv_set_desc_in(&f->q, TABLE_GPA, 0, DATA_GPA + 0x10, 4, VRING_DESC_F_NEXT, 2);
+	drv_set_desc_in(&f->q, TABLE_GPA, 2, DATA_GPA + 0x20, 2, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	drv_set_desc_in(&f->q, TABLE_GPA, 1, DATA_GPA + 0x30, 6, VRING_DESC_F_WRITE, 0);
 	/* A direct descriptor, then the indirect one (its WRITE flag ignored). */
-	set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, TABLE_GPA, 3 * 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 4, VRING_DESC_F_NEXT, 1);
+	drv_set_desc(&f->q, 1, TABLE_GPA, 3 * 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
 	/* Indirect alone as head. */
-	set_desc(f, 4, TABLE_GPA, 3 * 16, VRING_DESC_F_INDIRECT, 0);
-	make_avail(f, 4);
+	drv_set_desc(&f->q, 4, TABLE_GPA, 3 * 16, VRING_DESC_F_INDIRECT, 0);
+	drv_make_avail(&f->q, 4);
 
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	const struct vq_chain *c = &f->chain;
@@ -344,9 +282,9 @@ static void test_indirect(void **state)
 	assert_int_equal(c->nread, 1);
 
 	/* Indirect table at an unaligned address (allowed). */
-	memmove(host(f, TABLE_GPA + 0x1003), host(f, TABLE_GPA), 3 * 16);
-	set_desc(f, 6, TABLE_GPA + 0x1003, 3 * 16, VRING_DESC_F_INDIRECT, 0);
-	make_avail(f, 6);
+	memmove(drv_host(&f->q, TABLE_GPA + 0x1003), drv_host(&f->q, TABLE_GPA), 3 * 16);
+	drv_set_desc(&f->q, 6, TABLE_GPA + 0x1003, 3 * 16, VRING_DESC_F_INDIRECT, 0);
+	drv_make_avail(&f->q, 6);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(c->nseg, 3);
 	assert_int_equal(c->write_len, 8);
@@ -356,20 +294,20 @@ static void test_indirect_max_segs(void **state)
 {
 	struct fx *f = *state;
 	for (unsigned i = 0; i < VQ_MAX_SEGS + 1; i++)
-		set_desc_in(f, TABLE_GPA, i, DATA_GPA + i, 1, VRING_DESC_F_NEXT,
+		drv_set_desc_in(&f->q, TABLE_GPA, i, DATA_GPA + i, 1, VRING_DESC_F_NEXT,
 			    (uint16_t)(i + 1));
 	/* Exactly VQ_MAX_SEGS descriptors: fine. */
-	desc_at(f, TABLE_GPA, VQ_MAX_SEGS - 1)->flags = 0;
-	set_desc(f, 0, TABLE_GPA, VQ_MAX_SEGS * 16, VRING_DESC_F_INDIRECT, 0);
-	make_avail(f, 0);
+	drv_desc_at(&f->q, TABLE_GPA, VQ_MAX_SEGS - 1)->flags = 0;
+	drv_set_desc(&f->q, 0, TABLE_GPA, VQ_MAX_SEGS * 16, VRING_DESC_F_INDIRECT, 0);
+	drv_make_avail(&f->q, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(f->chain.nseg, VQ_MAX_SEGS);
 	assert_int_equal(f->chain.read_len, VQ_MAX_SEGS);
 	/* One more: rejected. */
-	desc_at(f, TABLE_GPA, VQ_MAX_SEGS - 1)->flags = VRING_DESC_F_NEXT;
-	desc_at(f, TABLE_GPA, VQ_MAX_SEGS)->flags = 0;
-	set_desc(f, 0, TABLE_GPA, (VQ_MAX_SEGS + 1) * 16, VRING_DESC_F_INDIRECT, 0);
-	make_avail(f, 0);
+	drv_desc_at(&f->q, TABLE_GPA, VQ_MAX_SEGS - 1)->flags = VRING_DESC_F_NEXT;
+	drv_desc_at(&f->q, TABLE_GPA, VQ_MAX_SEGS)->flags = 0;
+	drv_set_desc(&f->q, 0, TABLE_GPA, (VQ_MAX_SEGS + 1) * 16, VRING_DESC_F_INDIRECT, 0);
+	drv_make_avail(&f->q, 0);
 	expect_broken(f);
 }
 
@@ -378,9 +316,9 @@ static void indirect_case(struct fx *f, uint64_t addr, uint32_t len,
 			  uint16_t flags)
 {
 	reinit(f, QSIZE, false);
-	set_desc(f, 0, addr, len, VRING_DESC_F_INDIRECT | flags, 1);
-	set_desc(f, 1, DATA_GPA, 1, 0, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, addr, len, VRING_DESC_F_INDIRECT | flags, 1);
+	drv_set_desc(&f->q, 1, DATA_GPA, 1, 0, 0);
+	drv_make_avail(&f->q, 0);
 }
 
 static void test_indirect_errors(void **state)
@@ -388,9 +326,9 @@ static void test_indirect_errors(void **state)
 	struct fx *f = *state;
 	uint64_t end = MEM_GPA + MEM_SIZE;
 	for (unsigned i = 0; i < 4; i++)
-		set_desc_in(f, TABLE_GPA, i, DATA_GPA, 1, VRING_DESC_F_NEXT,
+		drv_set_desc_in(&f->q, TABLE_GPA, i, DATA_GPA, 1, VRING_DESC_F_NEXT,
 			    (uint16_t)(i + 1));
-	desc_at(f, TABLE_GPA, 3)->flags = 0;
+	drv_desc_at(&f->q, TABLE_GPA, 3)->flags = 0;
 
 	indirect_case(f, TABLE_GPA, 4 * 16, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0); /* sanity */
@@ -409,26 +347,26 @@ static void test_indirect_errors(void **state)
 	expect_broken(f);
 
 	/* Nested indirect. */
-	desc_at(f, TABLE_GPA, 2)->flags = VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT;
+	drv_desc_at(&f->q, TABLE_GPA, 2)->flags = VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT;
 	indirect_case(f, TABLE_GPA, 4 * 16, 0);
 	expect_broken(f);
-	desc_at(f, TABLE_GPA, 2)->flags = VRING_DESC_F_NEXT;
+	drv_desc_at(&f->q, TABLE_GPA, 2)->flags = VRING_DESC_F_NEXT;
 
 	/* Loop inside the table: 0 → 1 → 2 → 3 → 1. */
-	desc_at(f, TABLE_GPA, 3)->flags = VRING_DESC_F_NEXT;
-	desc_at(f, TABLE_GPA, 3)->next = 1;
+	drv_desc_at(&f->q, TABLE_GPA, 3)->flags = VRING_DESC_F_NEXT;
+	drv_desc_at(&f->q, TABLE_GPA, 3)->next = 1;
 	indirect_case(f, TABLE_GPA, 4 * 16, 0);
 	expect_broken(f);
 	/* Next beyond the table (but inside the queue size). */
-	desc_at(f, TABLE_GPA, 3)->next = 4;
+	drv_desc_at(&f->q, TABLE_GPA, 3)->next = 4;
 	indirect_case(f, TABLE_GPA, 4 * 16, 0);
 	expect_broken(f);
 	/* Chain ends within the table but the table is shorter than it. */
-	desc_at(f, TABLE_GPA, 3)->flags = 0;
+	drv_desc_at(&f->q, TABLE_GPA, 3)->flags = 0;
 	indirect_case(f, TABLE_GPA, 3 * 16, 0);
 	expect_broken(f);
 	/* A bad buffer inside the table. */
-	desc_at(f, TABLE_GPA, 1)->addr = end;
+	drv_desc_at(&f->q, TABLE_GPA, 1)->addr = end;
 	indirect_case(f, TABLE_GPA, 4 * 16, 0);
 	expect_broken(f);
 }
@@ -437,20 +375,20 @@ static void test_loop(void **state)
 {
 	struct fx *f = *state;
 	/* 0 → 1 → 2 → 0 */
-	set_desc(f, 0, DATA_GPA, 1, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, DATA_GPA, 1, VRING_DESC_F_NEXT, 2);
-	set_desc(f, 2, DATA_GPA, 1, VRING_DESC_F_NEXT, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, VRING_DESC_F_NEXT, 1);
+	drv_set_desc(&f->q, 1, DATA_GPA, 1, VRING_DESC_F_NEXT, 2);
+	drv_set_desc(&f->q, 2, DATA_GPA, 1, VRING_DESC_F_NEXT, 0);
+	drv_make_avail(&f->q, 0);
 	expect_broken(f);
 	/* Self loop, with zero-length descriptors (no segment limit helps). */
 	reinit(f, QSIZE, false);
-	set_desc(f, 5, 0, 0, VRING_DESC_F_NEXT, 5);
-	make_avail(f, 5);
+	drv_set_desc(&f->q, 5, 0, 0, VRING_DESC_F_NEXT, 5);
+	drv_make_avail(&f->q, 5);
 	expect_broken(f);
 	/* Broken state is cleared by re-initialization. */
 	reinit(f, QSIZE, false);
-	set_desc(f, 5, DATA_GPA, 1, 0, 0);
-	make_avail(f, 5);
+	drv_set_desc(&f->q, 5, DATA_GPA, 1, 0, 0);
+	drv_make_avail(&f->q, 5);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 }
 
@@ -458,15 +396,15 @@ static void test_bad_indices(void **state)
 {
 	struct fx *f = *state;
 	/* next out of range. */
-	set_desc(f, 0, DATA_GPA, 1, VRING_DESC_F_NEXT, QSIZE);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, VRING_DESC_F_NEXT, QSIZE);
+	drv_make_avail(&f->q, 0);
 	expect_broken(f);
 	/* head out of range. */
 	reinit(f, QSIZE, false);
-	make_avail(f, QSIZE);
+	drv_make_avail(&f->q, QSIZE);
 	expect_broken(f);
 	reinit(f, QSIZE, false);
-	make_avail(f, 0xffff);
+	drv_make_avail(&f->q, 0xffff);
 	expect_broken(f);
 }
 
@@ -488,15 +426,15 @@ static void test_bad_buffers(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		reinit(f, QSIZE, false);
-		set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_NEXT, 1);
-		set_desc(f, 1, bad[i].addr, bad[i].len, VRING_DESC_F_WRITE, 0);
-		make_avail(f, 0);
+		drv_set_desc(&f->q, 0, DATA_GPA, 4, VRING_DESC_F_NEXT, 1);
+		drv_set_desc(&f->q, 1, bad[i].addr, bad[i].len, VRING_DESC_F_WRITE, 0);
+		drv_make_avail(&f->q, 0);
 		expect_broken(f);
 	}
 	/* Last byte of memory is fine. */
 	reinit(f, QSIZE, false);
-	set_desc(f, 0, end - 1, 1, 0, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, end - 1, 1, 0, 0);
+	drv_make_avail(&f->q, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_ptr_equal(f->chain.segs[0].addr, f->buf + MEM_SIZE - 1);
 }
@@ -510,12 +448,12 @@ static void test_cross_region_buffer(void **state)
 	/* A region right after the first one, backed by other host memory. */
 	assert_int_equal(guest_mem_add(&f->mem, end, 0x1000, second), 0);
 	reinit(f, QSIZE, false);
-	set_desc(f, 0, end - 8, 16, 0, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, end - 8, 16, 0, 0);
+	drv_make_avail(&f->q, 0);
 	expect_broken(f);
 	reinit(f, QSIZE, false);
-	set_desc(f, 0, end, 16, 0, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, end, 16, 0, 0);
+	drv_make_avail(&f->q, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_ptr_equal(f->chain.segs[0].addr, second);
 	free(second);
@@ -524,16 +462,16 @@ static void test_cross_region_buffer(void **state)
 static void test_order_rule(void **state)
 {
 	struct fx *f = *state;
-	set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, DATA_GPA, 4, 0, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 4, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	drv_set_desc(&f->q, 1, DATA_GPA, 4, 0, 0);
+	drv_make_avail(&f->q, 0);
 	expect_broken(f);
 	/* Also across the direct → indirect boundary. */
 	reinit(f, QSIZE, false);
-	set_desc_in(f, TABLE_GPA, 0, DATA_GPA, 4, 0, 0);
-	set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, TABLE_GPA, 16, VRING_DESC_F_INDIRECT, 0);
-	make_avail(f, 0);
+	drv_set_desc_in(&f->q, TABLE_GPA, 0, DATA_GPA, 4, 0, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 4, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	drv_set_desc(&f->q, 1, TABLE_GPA, 16, VRING_DESC_F_INDIRECT, 0);
+	drv_make_avail(&f->q, 0);
 	expect_broken(f);
 }
 
@@ -541,9 +479,9 @@ static void test_zero_length(void **state)
 {
 	struct fx *f = *state;
 	/* A chain of only zero-length descriptors (bogus addresses unchecked). */
-	set_desc(f, 0, UINT64_MAX, 0, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, 0, 0, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, UINT64_MAX, 0, VRING_DESC_F_NEXT, 1);
+	drv_set_desc(&f->q, 1, 0, 0, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(f->chain.head, 0);
 	assert_int_equal(f->chain.nseg, 0);
@@ -555,51 +493,51 @@ static void test_zero_length(void **state)
 	assert_int_equal(vq_chain_write(&f->chain, 0, buf, 4), 0);
 	assert_int_equal(vq_push_used(&f->vq, 0, 0), 0);
 	/* Zero-length descriptors mixed in are skipped. */
-	set_desc(f, 2, DATA_GPA, 0, VRING_DESC_F_NEXT, 3);
-	set_desc(f, 3, DATA_GPA, 4, VRING_DESC_F_NEXT, 4);
-	set_desc(f, 4, 0, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 5);
-	set_desc(f, 5, DATA_GPA + 8, 4, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 2);
+	drv_set_desc(&f->q, 2, DATA_GPA, 0, VRING_DESC_F_NEXT, 3);
+	drv_set_desc(&f->q, 3, DATA_GPA, 4, VRING_DESC_F_NEXT, 4);
+	drv_set_desc(&f->q, 4, 0, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 5);
+	drv_set_desc(&f->q, 5, DATA_GPA + 8, 4, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 2);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(f->chain.nseg, 2);
 	assert_int_equal(f->chain.nread, 1);
 	assert_int_equal(f->chain.read_len, 4);
 	assert_int_equal(f->chain.write_len, 4);
 	/* The ordering rule still applies to them. */
-	set_desc(f, 6, DATA_GPA, 4, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 7);
-	set_desc(f, 7, DATA_GPA, 0, 0, 0);
-	make_avail(f, 6);
+	drv_set_desc(&f->q, 6, DATA_GPA, 4, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 7);
+	drv_set_desc(&f->q, 7, DATA_GPA, 0, 0, 0);
+	drv_make_avail(&f->q, 6);
 	expect_broken(f);
 }
 
 static void test_avail_jump(void **state)
 {
 	struct fx *f = *state;
-	set_desc(f, 0, DATA_GPA, 1, 0, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, 0, 0);
 	/* Exactly size entries: fine. */
 	for (unsigned i = 0; i < QSIZE; i++)
-		make_avail(f, 0);
+		drv_make_avail(&f->q, 0);
 	for (unsigned i = 0; i < QSIZE; i++)
 		assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), -ENOENT);
 	/* size + 1 ahead: broken. */
-	f->avail_idx += QSIZE + 1;
-	publish_avail_idx(f);
+	f->q.avail_idx += QSIZE + 1;
+	drv_publish(&f->q);
 	expect_broken(f);
 	/* Going backwards looks like a huge jump too. */
 	reinit(f, QSIZE, false);
-	f->avail_idx = 0xffff;
-	publish_avail_idx(f);
+	f->q.avail_idx = 0xffff;
+	drv_publish(&f->q);
 	expect_broken(f);
 }
 
 static void test_unpop(void **state)
 {
 	struct fx *f = *state;
-	set_desc(f, 0, DATA_GPA, 1, 0, 0);
-	set_desc(f, 1, DATA_GPA, 2, 0, 0);
-	make_avail(f, 0);
-	make_avail(f, 1);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, 0, 0);
+	drv_set_desc(&f->q, 1, DATA_GPA, 2, 0, 0);
+	drv_make_avail(&f->q, 0);
+	drv_make_avail(&f->q, 1);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	vq_unpop(&f->vq, 2);
@@ -616,7 +554,7 @@ static void test_unpop(void **state)
 /* Pops one chain (head 0) and pushes it back. */
 static void roundtrip(struct fx *f, uint32_t written)
 {
-	make_avail(f, 0);
+	drv_make_avail(&f->q, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(vq_push_used(&f->vq, f->chain.head, written), 0);
 }
@@ -624,12 +562,12 @@ static void roundtrip(struct fx *f, uint32_t written)
 static void test_wraparound(void **state)
 {
 	struct fx *f = *state;
-	set_desc(f, 0, DATA_GPA, 1, 0, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, 0, 0);
 	for (uint32_t i = 0; i < 65536 + 20; i++) {
 		roundtrip(f, i);
 		uint16_t idx = (uint16_t)(i + 1);
-		assert_int_equal(used(f)->idx, idx);
-		assert_int_equal(used(f)->ring[i % QSIZE].len, i);
+		assert_int_equal(drv_used(&f->q)->idx, idx);
+		assert_int_equal(drv_used(&f->q)->ring[i % QSIZE].len, i);
 	}
 	assert_int_equal(f->vq.last_avail_idx, 20);
 	assert_int_equal(f->vq.used_idx, 20);
@@ -640,21 +578,21 @@ static void test_wraparound(void **state)
 static void test_notify_no_event_idx(void **state)
 {
 	struct fx *f = *state;
-	set_desc(f, 0, DATA_GPA, 1, 0, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, 0, 0);
 	assert_false(vq_needs_notify(&f->vq)); /* nothing pushed */
 	roundtrip(f, 0);
 	assert_true(vq_needs_notify(&f->vq));
 	assert_false(vq_needs_notify(&f->vq)); /* already decided */
-	avail(f)->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	drv_avail(&f->q)->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	roundtrip(f, 0);
 	roundtrip(f, 0);
 	assert_false(vq_needs_notify(&f->vq));
-	avail(f)->flags = 0;
+	drv_avail(&f->q)->flags = 0;
 	assert_false(vq_needs_notify(&f->vq));
 	roundtrip(f, 0);
 	assert_true(vq_needs_notify(&f->vq));
 	/* used_event is ignored without EVENT_IDX. */
-	*used_event(f) = 100;
+	*drv_used_event(&f->q) = 100;
 	roundtrip(f, 0);
 	assert_true(vq_needs_notify(&f->vq));
 }
@@ -663,27 +601,27 @@ static void test_notify_event_idx(void **state)
 {
 	struct fx *f = *state;
 	reinit(f, QSIZE, true);
-	set_desc(f, 0, DATA_GPA, 1, 0, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, 0, 0);
 	/* NO_INTERRUPT is ignored with EVENT_IDX. */
-	avail(f)->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	*used_event(f) = 0;
+	drv_avail(&f->q)->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	*drv_used_event(&f->q) = 0;
 	roundtrip(f, 0); /* used 0 → 1: event 0 crossed */
 	assert_true(vq_needs_notify(&f->vq));
 	roundtrip(f, 0); /* 1 → 2: event 0 already behind */
 	assert_false(vq_needs_notify(&f->vq));
-	*used_event(f) = 3;
+	*drv_used_event(&f->q) = 3;
 	roundtrip(f, 0); /* 2 → 3 */
 	assert_false(vq_needs_notify(&f->vq));
 	roundtrip(f, 0); /* 3 → 4: entry 3 used */
 	assert_true(vq_needs_notify(&f->vq));
 	/* A batch 4 → 7 crossing event 5. */
-	*used_event(f) = 5;
+	*drv_used_event(&f->q) = 5;
 	roundtrip(f, 0);
 	roundtrip(f, 0);
 	roundtrip(f, 0);
 	assert_true(vq_needs_notify(&f->vq));
 	/* Batch 7 → 9 not reaching event 20. */
-	*used_event(f) = 20;
+	*drv_used_event(&f->q) = 20;
 	roundtrip(f, 0);
 	roundtrip(f, 0);
 	assert_false(vq_needs_notify(&f->vq));
@@ -691,31 +629,31 @@ static void test_notify_event_idx(void **state)
 
 	/* Wrap-around: move used idx to 65534 with nothing wanted. */
 	while (f->vq.used_idx != 65534) {
-		*used_event(f) = (uint16_t)(f->vq.used_idx - 1);
+		*drv_used_event(&f->q) = (uint16_t)(f->vq.used_idx - 1);
 		roundtrip(f, 0);
 		assert_false(vq_needs_notify(&f->vq));
 	}
-	*used_event(f) = 65535;
+	*drv_used_event(&f->q) = 65535;
 	roundtrip(f, 0); /* 65534 → 65535 */
 	assert_false(vq_needs_notify(&f->vq));
 	roundtrip(f, 0); /* 65535 → 0 */
 	assert_true(vq_needs_notify(&f->vq));
-	*used_event(f) = 0;
+	*drv_used_event(&f->q) = 0;
 	roundtrip(f, 0); /* 0 → 1 */
 	assert_true(vq_needs_notify(&f->vq));
 	/* Batch crossing the wrap: 65534 → 2 with event 1. */
 	while (f->vq.used_idx != 65534) {
-		*used_event(f) = (uint16_t)(f->vq.used_idx - 1);
+		*drv_used_event(&f->q) = (uint16_t)(f->vq.used_idx - 1);
 		roundtrip(f, 0);
 		assert_false(vq_needs_notify(&f->vq));
 	}
-	*used_event(f) = 1;
+	*drv_used_event(&f->q) = 1;
 	for (int i = 0; i < 4; i++)
 		roundtrip(f, 0);
 	assert_int_equal(f->vq.used_idx, 2);
 	assert_true(vq_needs_notify(&f->vq));
 	/* Batch 2 → 4 with event 65535 (behind): no. */
-	*used_event(f) = 65535;
+	*drv_used_event(&f->q) = 65535;
 	roundtrip(f, 0);
 	roundtrip(f, 0);
 	assert_false(vq_needs_notify(&f->vq));
@@ -725,9 +663,9 @@ static void test_notify_full_lap(void **state)
 {
 	struct fx *f = *state;
 	reinit(f, QSIZE, true);
-	set_desc(f, 0, DATA_GPA, 1, 0, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, 0, 0);
 	/* 65536 pushes without a decision: notify whatever used_event says. */
-	*used_event(f) = 0x8000;
+	*drv_used_event(&f->q) = 0x8000;
 	for (uint32_t i = 0; i < 65536; i++)
 		roundtrip(f, 0);
 	assert_int_equal(f->vq.used_idx, 0);
@@ -737,35 +675,35 @@ static void test_notify_full_lap(void **state)
 static void test_suppress_kicks(void **state)
 {
 	struct fx *f = *state;
-	set_desc(f, 0, DATA_GPA, 1, 0, 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 1, 0, 0);
 	/* Without EVENT_IDX: the used->flags bit. */
 	vq_disable_notify(&f->vq);
-	assert_int_equal(used(f)->flags, VRING_USED_F_NO_NOTIFY);
+	assert_int_equal(drv_used(&f->q)->flags, VRING_USED_F_NO_NOTIFY);
 	assert_false(vq_enable_notify(&f->vq));
-	assert_int_equal(used(f)->flags, 0);
+	assert_int_equal(drv_used(&f->q)->flags, 0);
 	vq_disable_notify(&f->vq);
-	make_avail(f, 0);
+	drv_make_avail(&f->q, 0);
 	assert_true(vq_enable_notify(&f->vq)); /* work arrived meanwhile */
-	assert_int_equal(used(f)->flags, 0);
-	assert_int_equal(*avail_event(f), 0);  /* untouched */
+	assert_int_equal(drv_used(&f->q)->flags, 0);
+	assert_int_equal(*drv_avail_event(&f->q), 0);  /* untouched */
 
 	/* With EVENT_IDX: avail_event, flags untouched. */
 	reinit(f, QSIZE, true);
-	make_avail(f, 0);
-	make_avail(f, 0);
-	make_avail(f, 0);
+	drv_make_avail(&f->q, 0);
+	drv_make_avail(&f->q, 0);
+	drv_make_avail(&f->q, 0);
 	vq_disable_notify(&f->vq);
-	assert_int_equal(used(f)->flags, 0);
+	assert_int_equal(drv_used(&f->q)->flags, 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_false(vq_enable_notify(&f->vq));
-	assert_int_equal(*avail_event(f), 3);
-	assert_int_equal(used(f)->flags, 0);
-	make_avail(f, 0);
+	assert_int_equal(*drv_avail_event(&f->q), 3);
+	assert_int_equal(drv_used(&f->q)->flags, 0);
+	drv_make_avail(&f->q, 0);
 	assert_true(vq_enable_notify(&f->vq));
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	vq_set_avail_event(&f->vq);
-	assert_int_equal(*avail_event(f), 4);
+	assert_int_equal(*drv_avail_event(&f->q), 4);
 }
 
 /* ---- robustness ---- */
@@ -829,13 +767,13 @@ static void random_desc(uint64_t *s, struct fx *f, uint64_t table, unsigned i,
 	if (fl & VRING_DESC_F_INDIRECT) {
 		/* Point into the indirect area, mostly well-formed. */
 		uint64_t first = rnd(s) % 64, cnt = 1 + rnd(s) % 64;
-		set_desc_in(f, table, i,
+		drv_set_desc_in(&f->q, table, i,
 			    rare(s) ? random_addr(s) : TABLE_GPA + 16 * first,
 			    rare(s) ? random_len(s) : (uint32_t)(16 * cnt), fl,
 			    next);
 		return;
 	}
-	set_desc_in(f, table, i, random_addr(s), random_len(s), fl, next);
+	drv_set_desc_in(&f->q, table, i, random_addr(s), random_len(s), fl, next);
 }
 
 static void test_random_rings(void **state)
@@ -850,11 +788,11 @@ static void test_random_rings(void **state)
 		for (unsigned i = 0; i < 128; i++)
 			random_desc(&seed, f, TABLE_GPA, i, 128);
 		for (unsigned i = 0; i < size; i++)
-			avail(f)->ring[i] = (uint16_t)(rare(&seed) ? rnd(&seed)
+			drv_avail(&f->q)->ring[i] = (uint16_t)(rare(&seed) ? rnd(&seed)
 								   : rnd(&seed) % size);
-		f->avail_idx = (uint16_t)(rare(&seed) ? rnd(&seed)
+		f->q.avail_idx = (uint16_t)(rare(&seed) ? rnd(&seed)
 						      : rnd(&seed) % (size + 1u));
-		publish_avail_idx(f);
+		drv_publish(&f->q);
 		for (int i = 0; i < 2 * size + 2; i++) {
 			int r = vq_pop(&f->vq, &f->chain);
 			assert_true(r == 0 || r == -ENOENT || r == -EIO);
@@ -895,15 +833,15 @@ static void test_chain_4gib_limit(void **state)
 	assert_int_equal(guest_mem_add(&f->mem, big_gpa, big_size, big), 0);
 	reinit(f, QSIZE, false);
 	/* Exactly 2^32 bytes: allowed. */
-	set_desc(f, 0, big_gpa, 0x80000000u, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, big_gpa + 0x80000000u, 0x80000000u, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 0, big_gpa, 0x80000000u, VRING_DESC_F_NEXT, 1);
+	drv_set_desc(&f->q, 1, big_gpa + 0x80000000u, 0x80000000u, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
 	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(f->chain.read_len, 0x80000000u);
 	assert_int_equal(f->chain.write_len, 0x80000000u);
 	/* One byte more: rejected. */
-	set_desc(f, 1, big_gpa + 0x80000000u, 0x80000001u, VRING_DESC_F_WRITE, 0);
-	make_avail(f, 0);
+	drv_set_desc(&f->q, 1, big_gpa + 0x80000000u, 0x80000001u, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
 	expect_broken(f);
 	munmap(big, big_size);
 }

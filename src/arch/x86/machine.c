@@ -16,6 +16,7 @@
 #include "arch/arch.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/boot.h"
+#include "arch/x86/dsdt.h"
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
@@ -180,8 +181,33 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		log_error("cannot build the MP table: %s", strerror(-ret));
 		goto out;
 	}
+	/* The DSDT describes the PCI root (windows, INTx routing) and the
+	 * legacy devices; every PCI device is in place by now. */
+	struct dsdt_config dc = {
+		.ecam_base = pci->ecam_base,
+		.ecam_end_bus = pci->ecam_end_bus,
+		.mmio32_base = pci->mmio32_base,
+		.mmio32_size = pci->mmio32_size,
+		.mmio64_base = pci->mmio64_base,
+		.mmio64_size = pci->mmio64_size,
+		.com1 = cfg->serial != OUTPUT_OFF,
+		.ps2_keyboard = true,
+		.ps2_mouse = true,
+		.rtc = true,
+	};
+	_Static_assert(sizeof(dc.intx_gsi) == sizeof(pci->intx_gsi), "INTx tables match");
+	memcpy(dc.intx_gsi, pci->intx_gsi, sizeof(dc.intx_gsi));
+	uint8_t dsdt_aml[DSDT_AML_MAX];
+	size_t dsdt_aml_len;
+	ret = dsdt_build_devices(dsdt_aml, sizeof(dsdt_aml), &dsdt_aml_len, &dc);
+	if (ret) {
+		log_error("cannot build the DSDT devices: %s", strerror(-ret));
+		goto out;
+	}
 	struct acpi_config acpi = {
 		.ncpus = cfg->cpus,
+		.dsdt_aml = dsdt_aml,
+		.dsdt_aml_len = dsdt_aml_len,
 		.has_ecam = true,
 		.ecam_base = pci->ecam_base,
 		.ecam_end_bus = pci->ecam_end_bus,
