@@ -681,7 +681,8 @@ int virtio_pci_create(struct virtio_pci **out, struct virtio_dev *vd,
 	pci_device_init(&p->pci, p->name, VIRTIO_PCI_VENDOR,
 			(uint16_t)(VIRTIO_PCI_DEVICE_BASE + vd->device_id),
 			class_for(vd->device_id), 1, VIRTIO_PCI_VENDOR,
-			vd->device_id, &vp_pci_ops);
+			/* virtio 1.x 4.1.2.1: 0x40 or higher for modern-only */
+			(uint16_t)(0x40 + vd->device_id), &vp_pci_ops);
 	ret = pci_device_set_bar(&p->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, false,
 				 VIRTIO_PCI_BAR_SIZE, vp_bar_io, p);
 	ret = ret ?: add_vendor_cap(p, VIRTIO_PCI_CAP_COMMON_CFG,

@@ -24,7 +24,7 @@ GUEST_IMAGES := $(GUEST_TESTS:%=$(GUEST_OUT)/%.pvh.elf) \
 	$(GUEST_TESTS:%=$(GUEST_OUT)/%.bzImage) \
 	$(GUEST_OUT)/hello-setup0.bzImage
 
-guests: $(GUEST_IMAGES)
+guests: $(GUEST_IMAGES) $(GUEST_OUT)/diskpat
 
 $(GUEST_OUT)/lib/%.c.o: $(GUEST_SRC)/lib/%.c
 	@mkdir -p $(dir $@)
@@ -42,6 +42,11 @@ $(GUEST_OUT)/%.pvh.elf: $(GUEST_OUT)/tests/%.o $(GUEST_LIB_OBJS) $(GUEST_SRC)/gu
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB_OBJS)
 
 $(GUEST_OUT)/mkbzimage: $(GUEST_SRC)/mkbzimage.c $(GUEST_SRC)/lib/bootparam.h
+	@mkdir -p $(dir $@)
+	$(GUEST_HOSTCC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+# Host tool: disk images in the pattern the virtio-blk guests check.
+$(GUEST_OUT)/diskpat: $(GUEST_SRC)/tools/diskpat.c $(GUEST_SRC)/lib/diskpat.h
 	@mkdir -p $(dir $@)
 	$(GUEST_HOSTCC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
 

@@ -9,6 +9,17 @@
  *
  * -s 0 writes setup_sects = 0 (which the protocol reads as 4) and pads four
  * setup sectors.
+ *
+ * The setup sectors also carry real-mode setup code after the header: the
+ * 16-bit entry that loaders such as QEMU's -kernel jump to (CS = setup
+ * segment + 0x20, IP = 0, DS = ES = SS = setup segment). It does what the
+ * 64-bit boot protocol asks of a loader: builds a fresh boot_params at
+ * 0x1000 (the loaded setup header copied in; the E820 map from the BIOS,
+ * int 0x15 AX = 0xe820, empty entries dropped), identity-maps the first GiB
+ * with 2 MiB pages (PML4 0x2000, PDPT 0x3000, PD 0x4000), goes from real
+ * mode straight to long mode (own GDT: 0x08 code64, 0x10 data) and jumps to
+ * code32_start + 0x200 with RSI = 0x1000. Loaders that use the 64-bit entry
+ * themselves (cvmm) never run it.
  */
 #include <elf.h>
 #include <errno.h>
@@ -52,6 +63,131 @@ _Static_assert(BP_OFF(hdr.init_size) == HDR_INIT_SIZE, "init_size");
 _Static_assert(BP_OFF(hdr.handover_offset) == HDR_HANDOVER_OFFSET, "handover_offset");
 
 #define LOAD_ADDR 0x100000u
+
+/*
+ * The real-mode setup code (see the top of this file), assembled by the
+ * host assembler into .rodata and copied into the image at HDR_END, where
+ * the header's jump lands. Addresses inside it are setup-segment offsets
+ * (SETUP_ORG + label - rs_start); the two that must be linear (GDT base,
+ * far-jump target) get the segment base added at run time.
+ */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+extern const unsigned char rs_start[], rs_end[];
+__asm__(
+	"	.pushsection .rodata.realmode, \"a\"\n"
+	"	.set RS_ORG, " STR(HDR_END) "\n"
+	"	.set RS_BP, 0x1000\n"		/* new boot_params */
+	"	.set RS_PML4, 0x2000\n"
+	"	.set RS_PDPT, 0x3000\n"
+	"	.set RS_PD, 0x4000\n"
+	"	.set RS_STACK_TOP, 0x6000\n"
+	"	.globl rs_start, rs_end\n"
+	"	.code16\n"
+	"rs_start:\n"
+	"	cli\n"
+	"	cld\n"
+	"	movw %cs, %ax\n"
+	"	subw $0x20, %ax\n"
+	"	movw %ax, %ds\n"		/* DS = setup segment (loaded header) */
+	"	xorw %ax, %ax\n"
+	"	movw %ax, %es\n"		/* ES = 0: absolute addresses */
+	"	movw $RS_BP, %di\n"
+	"	movw $(RS_PD + 0x1000 - RS_BP) / 2, %cx\n"
+	"	rep stosw\n"			/* zero boot_params and the page tables */
+	"	movw $" STR(BP_HDR) ", %si\n"
+	"	movw $RS_BP + " STR(BP_HDR) ", %di\n"
+	"	movzbw " STR(HDR_JUMP) " + 1, %cx\n"		/* the header ends at 0x202 + jump offset */
+	"	addw $" STR(HDR_JUMP) " + 2 - " STR(BP_HDR) ", %cx\n"
+	"	rep movsb\n"			/* copy the setup header */
+	/* E820 from the BIOS, one entry at a time into a buffer in the setup
+	 * segment, called as Linux's setup calls it: DS = ES = SS (qboot, QEMU
+	 * microvm's firmware, relies on that), then copied to boot_params. */
+	"	pushw %ds\n"
+	"	popw %es\n"
+	"	xorl %ebx, %ebx\n"
+	"	xorw %bp, %bp\n"
+	"1:	movl $0xe820, %eax\n"
+	"	movl $" STR(BP_E820_ENTRY_SIZE) ", %ecx\n"
+	"	movl $0x534d4150, %edx\n"	/* 'SMAP' */
+	"	movl $RS_ORG + rs_e820buf - rs_start, %edi\n"
+	"	int $0x15\n"
+	"	jc 2f\n"
+	"	cmpl $0x534d4150, %eax\n"
+	"	jne 2f\n"
+	"	movl RS_ORG + rs_e820buf + 8 - rs_start, %eax\n"
+	"	orl RS_ORG + rs_e820buf + 12 - rs_start, %eax\n"
+	"	jz 4f\n"			/* skip empty entries (qboot has one) */
+	"	pushw %es\n"
+	"	pushw $0\n"
+	"	popw %es\n"
+	"	imulw $" STR(BP_E820_ENTRY_SIZE) ", %bp, %di\n"
+	"	addw $RS_BP + " STR(BP_E820_TABLE) ", %di\n"
+	"	movw $RS_ORG + rs_e820buf - rs_start, %si\n"
+	"	movw $" STR(BP_E820_ENTRY_SIZE) ", %cx\n"
+	"	rep movsb\n"
+	"	popw %es\n"
+	"	incw %bp\n"
+	"4:	testl %ebx, %ebx\n"
+	"	jz 2f\n"
+	"	cmpw $" STR(BP_E820_MAX) ", %bp\n"
+	"	jb 1b\n"
+	"2:	xorw %ax, %ax\n"
+	"	movw %ax, %es\n"
+	"	movw %bp, %ax\n"
+	"	movb %al, %es:RS_BP + " STR(BP_E820_ENTRIES) "\n"
+	"	movl $RS_PDPT + 3, %es:RS_PML4\n"
+	"	movl $RS_PD + 3, %es:RS_PDPT\n"
+	"	movw $RS_PD, %di\n"
+	"	movl $0x83, %eax\n"		/* present, writable, 2 MiB */
+	"	movw $512, %cx\n"
+	"3:	movl %eax, %es:(%di)\n"
+	"	addl $0x200000, %eax\n"
+	"	addw $8, %di\n"
+	"	loop 3b\n"
+	"	xorl %eax, %eax\n"		/* linear base of the setup segment */
+	"	movw %ds, %ax\n"
+	"	shll $4, %eax\n"
+	"	addl %eax, RS_ORG + rs_gdtr + 2 - rs_start\n"
+	"	addl %eax, RS_ORG + rs_farptr - rs_start\n"
+	"	lgdtl RS_ORG + rs_gdtr - rs_start\n"
+	"	movl %cr4, %eax\n"
+	"	orl $0x20, %eax\n"		/* CR4.PAE */
+	"	movl %eax, %cr4\n"
+	"	movl $RS_PML4, %eax\n"
+	"	movl %eax, %cr3\n"
+	"	movl $0xc0000080, %ecx\n"	/* EFER.LME */
+	"	rdmsr\n"
+	"	orl $0x100, %eax\n"
+	"	wrmsr\n"
+	"	movl %cr0, %eax\n"
+	"	orl $0x80000001, %eax\n"	/* PG | PE at once: real -> long mode */
+	"	movl %eax, %cr0\n"
+	"	ljmpl *RS_ORG + rs_farptr - rs_start\n"
+	"	.code64\n"
+	"rs_start64:\n"
+	"	movl $0x10, %eax\n"
+	"	movl %eax, %ds\n"
+	"	movl %eax, %es\n"
+	"	movl %eax, %ss\n"
+	"	movl %eax, %fs\n"
+	"	movl %eax, %gs\n"
+	"	movl $RS_STACK_TOP, %esp\n"
+	"	movl $RS_BP, %esi\n"
+	"	movl RS_BP + " STR(HDR_CODE32_START) ", %eax\n"
+	"	addl $0x200, %eax\n"		/* the 64-bit entry */
+	"	jmp *%rax\n"
+	"	.balign 8\n"
+	"rs_gdt:	.quad 0\n"
+	"	.quad 0x00af9b000000ffff\n"	/* 0x08: 64-bit code */
+	"	.quad 0x00cf93000000ffff\n"	/* 0x10: flat data */
+	"rs_gdtr:	.word 23\n"
+	"	.long RS_ORG + rs_gdt - rs_start\n"
+	"rs_farptr:	.long RS_ORG + rs_start64 - rs_start\n"
+	"	.word 0x08\n"
+	"rs_e820buf:	.skip " STR(BP_E820_ENTRY_SIZE) "\n"
+	"rs_end:\n"
+	"	.popsection\n");
 
 static void die(const char *fmt, const char *arg)
 {
@@ -154,6 +290,11 @@ int main(int argc, char **argv)
 	put32(setup, HDR_CMDLINE_SIZE, (uint32_t)cmdline_size);
 	put64(setup, HDR_PREF_ADDRESS, LOAD_ADDR);
 	put32(setup, HDR_INIT_SIZE, (uint32_t)init_size);
+	/* The real-mode setup code, where the header's jump lands. */
+	size_t rs_len = (size_t)(rs_end - rs_start);
+	if (HDR_END + rs_len > setup_len)
+		die("real-mode setup code does not fit in %s", "the setup sectors");
+	memcpy(setup + HDR_END, rs_start, rs_len);
 	/* Something harmless where a BIOS would start executing the sector. */
 	setup[0] = 0xfa; /* cli */
 	setup[1] = 0xf4; /* hlt */

@@ -366,7 +366,7 @@ static void test_identity(void **state)
 	assert_int_equal(cfg_read(f, s, PCI_CLASS_PROG, 1), 0x00);
 	assert_int_equal(cfg_read(f, s, PCI_CLASS_DEVICE, 2), 0x00ff);
 	assert_int_equal(cfg_read(f, s, PCI_SUBSYSTEM_VENDOR_ID, 2), 0x1af4);
-	assert_int_equal(cfg_read(f, s, PCI_SUBSYSTEM_ID, 2), VIRTIO_ID_RNG);
+	assert_int_equal(cfg_read(f, s, PCI_SUBSYSTEM_ID, 2), 0x40 + VIRTIO_ID_RNG);
 	assert_int_equal(cfg_read(f, s, PCI_INTERRUPT_PIN, 1), 1);
 	assert_int_equal(cfg_read(f, s, PCI_INTERRUPT_LINE, 1), INTX_GSI);
 	assert_true(cfg_read(f, s, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
