@@ -20,7 +20,7 @@ ifeq ($(SAN),thread)
 CFLAGS_COMMON += -Wno-tsan
 endif
 CFLAGS += $(CFLAGS_COMMON)
-LDLIBS += -lpthread
+LDLIBS += -lpthread -lcjson -lseccomp
 
 SRCS := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -28,8 +28,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all check check-unit check-cli check-guest check-asan check-tsan run clean guests
-all: $(BUILD)/cvmm
+.PHONY: all check check-unit check-cli check-guest check-api check-asan check-tsan run clean guests \
+	fuzz fuzz-list fuzz-build fuzz-seeds
+all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,6 +43,11 @@ $(BUILD)/libcvmm.a: $(LIB_OBJS)
 $(BUILD)/cvmm: $(BUILD)/src/main.o $(BUILD)/libcvmm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The API client: plain C, no library of cvmm's.
+$(BUILD)/cvmm-remote: tools/cvmm-remote.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcvmm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
@@ -49,7 +55,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcvmm.a
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
 
-check: check-unit check-cli check-guest
+check: check-unit check-cli check-guest check-api
 
 check-cli: $(BUILD)/cvmm
 	@tests/cli-test.sh $(BUILD)/cvmm
@@ -60,16 +66,84 @@ check-unit: $(UNIT_BINS)
 check-guest: $(BUILD)/cvmm guests
 	@tests/guest/run-tests.sh $(BUILD)/cvmm $(BUILD)/guest
 
+check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
+	@tests/api-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
+
 # The same suites under sanitizers, each in its own build folder.
 check-asan:
-	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 check-unit check-cli check-guest
+	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 check-unit check-cli check-guest check-api
 
 check-tsan:
-	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 check-unit check-cli check-guest
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 check-unit check-cli check-guest check-api
 
 run: $(BUILD)/cvmm guests
 	$(BUILD)/cvmm --kernel $(BUILD)/guest/demo.bzImage --cpus boot=2 \
 		--memory size=256M --cmdline "console=ttyS0 demo=1" --serial tty
+
+# ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
+# runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
+# side-by-side columns, comes from bench/setup.sh (the tests do not need it).
+.PHONY: bench
+BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg
+
+$(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/bench/null.bzImage: $(BUILD)/bench/nullimg
+	$(BUILD)/bench/nullimg $@
+
+$(BUILD)/bench/blk_bench: bench/blk_bench.c $(BUILD)/libcvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS)
+
+bench: $(BUILD)/cvmm guests $(BENCH_TOOLS) $(BUILD)/bench/null.bzImage $(BUILD)/bench/blk_bench
+	@bench/run.sh $(BUILD)
+
+# ---- Fuzzing: libFuzzer targets built by clang (fuzz/README.md) ----
+# `make fuzz-list` names the targets, `make fuzz-build` builds them into
+# $(FUZZ_BUILD), `make fuzz FUZZ_TIME=20` runs each for FUZZ_TIME seconds on
+# a scratch copy of its seed corpus fuzz/corpus/NAME/ and fails if any
+# target crashes (the input is saved in $(FUZZ_BUILD)/crashes/).
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 20
+FUZZ_TARGETS := $(sort $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c)))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+# -Wno-gnu-...: clang's name for a GNU extension gcc accepts silently (cpu.c).
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
+	-Wno-gnu-variable-sized-type-not-at-end -D_GNU_SOURCE -fno-strict-aliasing \
+	-Isrc -Ifuzz -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=all
+# Every module goes into the archive; each target links only what it uses.
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libcvmm.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libcvmm.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libcvmm.a $(LDLIBS)
+
+fuzz-list:
+	@printf '%s\n' $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+# Regenerates the committed seed corpora (fuzz/corpus/NAME/) from fuzz/gen_seeds.c.
+fuzz-seeds:
+	@mkdir -p $(FUZZ_BUILD)
+	$(CC) -std=gnu11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -Ifuzz \
+		-o $(FUZZ_BUILD)/gen_seeds fuzz/gen_seeds.c
+	$(FUZZ_BUILD)/gen_seeds fuzz/corpus
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf $(BUILD)

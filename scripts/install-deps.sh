@@ -2,9 +2,12 @@
 # Installs the Debian packages cvmm's build and tests need (idempotent).
 #   gcc, make      - build
 #   libcmocka-dev  - unit tests
+#   libcjson-dev   - JSON for the API socket (--api-socket)
+#   libseccomp-dev - per-thread seccomp filters (src/seccomp.c)
 #   iproute2       - network tests (namespaces, tap)
+#   clang, libclang-rt-14-dev - libFuzzer targets (make fuzz; fuzz/README.md)
 set -e
-PKGS="gcc make libcmocka-dev iproute2"
+PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -7,12 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/virtio_pci.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "api/server.h"
+#include "api/vm_api.h"
 #include "arch/arch.h"
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
@@ -46,6 +51,11 @@ static void vm_request_exit(void *opaque, int status, const char *why)
 	uint64_t one = 1;
 	if (write(vm->exit_efd, &one, sizeof(one)) < 0)
 		log_error("cannot signal the control loop: %s", strerror(errno));
+}
+
+void vm_request_stop(struct vm *vm, int status, const char *why)
+{
+	vm_request_exit(vm, status, why);
 }
 
 static struct exit_request vm_exit_request(struct vm *vm)
@@ -312,6 +322,40 @@ static int build_virtio_devices(struct vm *vm)
 	return 0;
 }
 
+/*
+ * What a reboot puts back besides the vCPUs (each keeps its own, see
+ * vcpu_save_reset_state): the in-kernel PIC pair, I/O APIC and PIT as
+ * they were built.
+ */
+struct vm_reset_state {
+	struct kvm_irqchip chips[3]; /* PIC master, PIC slave, IOAPIC */
+	struct kvm_pit_state2 pit;
+};
+
+static int save_reset_state(struct vm *vm)
+{
+	struct vm_reset_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	int ret = 0;
+	for (unsigned i = 0; i < 3 && !ret; i++) {
+		st->chips[i].chip_id = i;
+		if (ioctl(vm->kvm.vm_fd, KVM_GET_IRQCHIP, &st->chips[i]) < 0)
+			ret = -errno;
+	}
+	if (!ret && ioctl(vm->kvm.vm_fd, KVM_GET_PIT2, &st->pit) < 0)
+		ret = -errno;
+	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
+		ret = vcpu_save_reset_state(&vm->vcpus[i], &vm->kvm);
+	if (ret) {
+		log_error("cannot record the machine state for reboots: %s", strerror(-ret));
+		free(st);
+		return ret;
+	}
+	vm->reset = st;
+	return 0;
+}
+
 int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -337,6 +381,9 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 	ret = ret ?: build_virtio_devices(vm);
 	ret = ret ?: build_vcpus(vm);
 	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
+	/* Only the API can ask for a reboot: no cost without it. */
+	if (!ret && cfg->api_socket)
+		ret = save_reset_state(vm);
 	return ret;
 }
 
@@ -379,6 +426,12 @@ static int setup_control_loop(struct vm *vm)
 	ret = ret ?: epoll_add(vm, vm->rx_ready_efd);
 	if (ret)
 		return ret;
+	if (vm->cfg->api_socket) {
+		ret = api_server_create(&vm->api, vm->cfg->api_socket, vm_api_handle, vm);
+		ret = ret ?: epoll_add(vm, api_server_fd(vm->api));
+		if (ret)
+			return ret;
+	}
 	if (vm->stdin_forward && vm->serial) {
 		if (isatty(STDIN_FILENO)) {
 			if (term_raw_enter(STDIN_FILENO) == 0)
@@ -436,6 +489,142 @@ static void handle_signal(struct vm *vm)
 	}
 }
 
+enum vm_state vm_get_state(struct vm *vm)
+{
+	if (atomic_load(&vm->exit_requested))
+		return VM_STATE_SHUTDOWN;
+	return vm->state;
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+	switch (s) {
+	case VM_STATE_CREATED: return "Created";
+	case VM_STATE_RUNNING: return "Running";
+	case VM_STATE_PAUSED: return "Paused";
+	case VM_STATE_SHUTDOWN: return "Shutdown";
+	}
+	return "Unknown";
+}
+
+#define VM_PAUSE_TIMEOUT_MS 2000
+
+/* Parks every vCPU; on a timeout lets them all go again. */
+static int park_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_pause(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vcpu_wait_paused(&vm->vcpus[i], VM_PAUSE_TIMEOUT_MS)) {
+			log_error("pause: vCPU %u did not stop within %d ms; resuming",
+				  i, VM_PAUSE_TIMEOUT_MS);
+			for (unsigned k = 0; k < vm->nvcpus; k++)
+				vcpu_resume(&vm->vcpus[k]);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+int vm_pause(struct vm *vm)
+{
+	if (vm_get_state(vm) != VM_STATE_RUNNING)
+		return -EBUSY;
+	uint64_t t0 = vm_now_ns();
+	int ret = park_vcpus(vm);
+	if (ret)
+		return ret;
+	vm->state = VM_STATE_PAUSED;
+	vm->pauses++;
+	log_info("VM paused (%u vCPUs parked in %.3f ms)", vm->nvcpus,
+		 (double)(vm_now_ns() - t0) / 1e6);
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	if (vm_get_state(vm) != VM_STATE_PAUSED)
+		return -EBUSY;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_resume(&vm->vcpus[i]);
+	vm->state = VM_STATE_RUNNING;
+	log_info("VM resumed");
+	return 0;
+}
+
+/*
+ * Resets a virtio device the way its driver would: 0 written to
+ * device_status in the common configuration (BAR 0), which stops the
+ * device thread and forgets queues, features and vectors. Called on the
+ * BAR handler itself, so it works wherever the guest left the BAR.
+ */
+static void reset_virtio(struct vm_virtio *v)
+{
+	if (!v->transport)
+		return;
+	struct pci_device *pd = virtio_pci_device(v->transport);
+	struct pci_bar *bar = &pd->bars[VIRTIO_PCI_BAR];
+	uint8_t zero = 0;
+	bar->fn(bar->opaque, VIRTIO_PCI_COMMON_OFF + VIRTIO_PCI_COMMON_STATUS, &zero, 1,
+		true);
+}
+
+static int restore_machine(struct vm *vm)
+{
+	struct vm_reset_state *st = vm->reset;
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		reset_virtio(&vm->virtio[i]);
+	/* Fresh zero pages, as at the first boot (KVM follows the mapping). */
+	if (madvise(vm->kvm.ram, vm->kvm.ram_size, MADV_DONTNEED) < 0) {
+		int err = errno;
+		log_error("reboot: cannot clear guest RAM: %s", strerror(err));
+		return -err;
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		if (ioctl(vm->kvm.vm_fd, KVM_SET_IRQCHIP, &st->chips[i]) < 0) {
+			int err = errno;
+			log_error("reboot: KVM_SET_IRQCHIP %u: %s", i, strerror(err));
+			return -err;
+		}
+	}
+	if (ioctl(vm->kvm.vm_fd, KVM_SET_PIT2, &st->pit) < 0) {
+		int err = errno;
+		log_error("reboot: KVM_SET_PIT2: %s", strerror(err));
+		return -err;
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		int ret = vcpu_restore_reset_state(&vm->vcpus[i]);
+		if (ret)
+			return ret;
+	}
+	return arch_load_guest(&vm->kvm, vm->cfg, &vm->pci_info, vm->vcpus[0].fd);
+}
+
+int vm_reboot(struct vm *vm)
+{
+	enum vm_state s = vm_get_state(vm);
+	if (s != VM_STATE_RUNNING && s != VM_STATE_PAUSED)
+		return -EBUSY;
+	if (!vm->reset)
+		return -ENOTSUP;
+	uint64_t t0 = vm_now_ns();
+	int ret = s == VM_STATE_RUNNING ? park_vcpus(vm) : 0;
+	if (ret)
+		return ret;
+	ret = restore_machine(vm);
+	if (ret) {
+		/* Half reset: nothing sensible can run any more. */
+		vm_request_exit(vm, 1, "reboot failed");
+		return ret;
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_resume(&vm->vcpus[i]);
+	vm->state = VM_STATE_RUNNING;
+	vm->reboots++;
+	log_info("VM rebooted (reset in %.3f ms)", (double)(vm_now_ns() - t0) / 1e6);
+	return 0;
+}
+
 static void stop_vcpus(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -467,6 +656,7 @@ int vm_run(struct vm *vm)
 			return 1;
 		}
 	}
+	vm->state = VM_STATE_RUNNING;
 
 	while (!atomic_load(&vm->exit_requested)) {
 		struct epoll_event evs[8];
@@ -492,10 +682,13 @@ int vm_run(struct vm *vm)
 					watch_stdin(vm, true);
 			} else if (fd == STDIN_FILENO) {
 				forward_stdin(vm);
+			} else if (vm->api && fd == api_server_fd(vm->api)) {
+				api_server_process(vm->api);
 			}
 		}
 	}
 
+	vm->state = VM_STATE_SHUTDOWN;
 	stop_vcpus(vm);
 	/* Where each vCPU was: helps with guests that hang. */
 	if (log_get_level() >= LOG_DEBUG)
@@ -525,6 +718,13 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		vm->virtio[i].destroy(vm->virtio[i].dev);
 	vm->nvirtio = 0;
+	/*
+	 * vCPUs stopped and disks flushed: now the answer to a shutdown
+	 * request may go out, and the socket goes away.
+	 */
+	api_server_flush(vm->api, 1000);
+	api_server_destroy(vm->api);
+	vm->api = NULL;
 	if (vm->console_out_fd >= 0)
 		close(vm->console_out_fd);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -542,6 +742,8 @@ void vm_destroy(struct vm *vm)
 		debug_exit_destroy(vm->debug_exit);
 	if (vm->serial_out_owned)
 		close(vm->serial_out_fd);
+	free(vm->reset);
+	vm->reset = NULL;
 	pci_bus_destroy(&vm->pci);
 	irq_router_destroy(&vm->irq_router);
 	addr_alloc_destroy(&vm->pio_alloc);

@@ -21,9 +21,19 @@
 #include "pci/pci.h"
 #include "term.h"
 
+struct api_server;
+struct vm_reset_state;
 struct serial;
 struct virtio_dev;
 struct virtio_pci;
+
+/* Lifecycle as the API reports it. */
+enum vm_state {
+	VM_STATE_CREATED,  /* built, vCPUs not started */
+	VM_STATE_RUNNING,
+	VM_STATE_PAUSED,   /* every vCPU parked (vm_pause) */
+	VM_STATE_SHUTDOWN, /* an exit was requested; tearing down */
+};
 
 #define VM_MAX_VIRTIO 16
 
@@ -80,6 +90,13 @@ struct vm {
 	bool term_raw;
 	struct term_escape escape;
 
+	/* Control plane (--api-socket); state and counts: control loop only. */
+	struct api_server *api;
+	enum vm_state state;
+	uint64_t pauses;
+	uint64_t reboots;
+	struct vm_reset_state *reset; /* machine state as built (reboot) */
+
 	uint64_t start_ns; /* process start, for the boot-time log */
 };
 
@@ -90,5 +107,29 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns);
 /* Starts the vCPUs and runs the control loop; returns the exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/*
+ * Control-loop operations (the API calls them from the loop thread).
+ * vm_pause: every vCPU out of KVM_RUN and parked; 0, -EBUSY when not
+ * running, -ETIMEDOUT when a vCPU did not stop within 2 s (the others are
+ * let go again). vm_resume: 0, or -EBUSY when not paused.
+ */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/*
+ * vm_reboot: resets the machine and boots the same kernel again, from
+ * Running or Paused (ends Running): every vCPU parked, virtio devices
+ * reset (their threads stopped), guest RAM zeroed, the interrupt
+ * controllers, PIT and vCPUs back to their state as built, the kernel,
+ * initramfs and boot tables loaded again. 0, -EBUSY (not running or
+ * paused), -ENOTSUP (no reset state: only kept with --api-socket), or
+ * another -errno, after which the VM is stopped with status 1.
+ */
+int vm_reboot(struct vm *vm);
+/* Asks the control loop to end the VM with `status` (any thread). */
+void vm_request_stop(struct vm *vm, int status, const char *why);
+/* The state, Shutdown as soon as an exit was requested. */
+enum vm_state vm_get_state(struct vm *vm);
+const char *vm_state_name(enum vm_state s);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "seccomp_filter.h"
 
 /* The signal that kicks a vCPU thread out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -55,6 +57,9 @@ int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned id, struct bus *pio,
 		v->fd = -1;
 		return -err;
 	}
+	pthread_mutex_init(&v->pause_lock, NULL);
+	pthread_cond_init(&v->pause_cond, NULL);
+	v->pause_inited = true;
 	return 0;
 }
 
@@ -182,6 +187,65 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+/*
+ * Lets KVM finish what the last exit left pending (the data of a port or
+ * MMIO read goes into the registers on the next KVM_RUN; a string I/O may
+ * need more exits): KVM_RUN with immediate_exit set completes that and
+ * returns EINTR without running a further guest instruction. So a parked
+ * vCPU's registers are final (its state can be read or replaced).
+ * Returns true when the vCPU loop must end.
+ */
+static bool vcpu_settle(struct vcpu *v)
+{
+	for (;;) {
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		if (r < 0) {
+			int err = errno;
+			if (err == EINTR || err == EAGAIN)
+				return false;
+			char why[96];
+			snprintf(why, sizeof(why), "KVM_RUN failed: %s", strerror(err));
+			vcpu_fatal(v, why);
+			return true;
+		}
+		if (handle_exit(v))
+			return true;
+	}
+}
+
+/*
+ * Parks the thread while a pause is requested (and no stop), once the last
+ * exit is complete. Returns true when the vCPU loop must end.
+ */
+static bool vcpu_park(struct vcpu *v)
+{
+	if (vcpu_settle(v))
+		return true;
+	pthread_mutex_lock(&v->pause_lock);
+	if (atomic_load(&v->pause_req) && !atomic_load(&v->stop)) {
+		v->parked = true;
+		atomic_fetch_add_explicit(&v->pauses, 1, memory_order_relaxed);
+		pthread_cond_broadcast(&v->pause_cond);
+		while (atomic_load(&v->pause_req) && !atomic_load(&v->stop))
+			pthread_cond_wait(&v->pause_cond, &v->pause_lock);
+		v->parked = false;
+	}
+	/* A kick that came while parked must not cost a spurious exit. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&v->pause_lock);
+	return false;
+}
+
+/* The thread is leaving: wake anyone waiting for it to park. */
+static void vcpu_mark_exited(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	v->exited = true;
+	pthread_cond_broadcast(&v->pause_cond);
+	pthread_mutex_unlock(&v->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -194,7 +258,18 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	/* Never run the guest without the filter asked for. */
+	if (seccomp_install(SECCOMP_VCPU, v->seccomp)) {
+		exit_request_send(&v->exit, 1, "cannot install the vCPU seccomp filter");
+		atomic_store(&v->stop, true);
+	}
+
 	while (!atomic_load(&v->stop)) {
+		if (atomic_load(&v->pause_req)) {
+			if (vcpu_park(v))
+				break;
+			continue;
+		}
 		if (!v->first_run_ns)
 			v->first_run_ns = now_ns();
 		int r = ioctl(v->fd, KVM_RUN, 0);
@@ -212,6 +287,7 @@ static void *vcpu_thread(void *arg)
 		if (handle_exit(v))
 			break;
 	}
+	vcpu_mark_exited(v);
 	return NULL;
 }
 
@@ -232,6 +308,10 @@ void vcpu_stop(struct vcpu *v)
 	atomic_store(&v->stop, true);
 	if (!v->thread_started)
 		return;
+	/* A parked vCPU waits on the condition variable, not in KVM_RUN. */
+	pthread_mutex_lock(&v->pause_lock);
+	pthread_cond_broadcast(&v->pause_cond);
+	pthread_mutex_unlock(&v->pause_lock);
 	/* immediate_exit covers a kick that lands just before KVM_RUN. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
@@ -258,8 +338,237 @@ void vcpu_join(struct vcpu *v)
 	v->thread_started = false;
 }
 
+void vcpu_pause(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	atomic_store(&v->pause_req, true);
+	pthread_mutex_unlock(&v->pause_lock);
+	if (!v->thread_started)
+		return;
+	/* Same kick as stop: pause_req is visible before immediate_exit. */
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+int vcpu_wait_paused(struct vcpu *v, unsigned timeout_ms)
+{
+	if (!v->thread_started)
+		return 0;
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	int ret = 0;
+	pthread_mutex_lock(&v->pause_lock);
+	while (!v->parked && !v->exited) {
+		uint64_t now = now_ns();
+		if (now >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t wait = deadline - now < 50000000ULL ? deadline - now : 50000000ULL;
+		ts.tv_nsec += (long)wait;
+		while (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		int err = pthread_cond_timedwait(&v->pause_cond, &v->pause_lock, &ts);
+		if (err == ETIMEDOUT && !v->parked && !v->exited) {
+			/* Still in KVM_RUN (the kick raced): kick again. */
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+		}
+	}
+	pthread_mutex_unlock(&v->pause_lock);
+	return ret;
+}
+
+void vcpu_resume(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	atomic_store(&v->pause_req, false);
+	pthread_cond_broadcast(&v->pause_cond);
+	pthread_mutex_unlock(&v->pause_lock);
+}
+
+bool vcpu_is_parked(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	bool p = v->parked;
+	pthread_mutex_unlock(&v->pause_lock);
+	return p;
+}
+
+/* ---- reset state (x86: the only architecture cvmm has) ---- */
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_TSC_ADJUST 0x3b
+
+struct vcpu_reset_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_xcrs xcrs;
+	bool has_xcrs;
+	struct kvm_debugregs dregs;
+	struct kvm_lapic_state lapic;
+	struct kvm_mp_state mp;
+	struct kvm_vcpu_events events;
+	struct kvm_msrs *msrs; /* header + entries */
+};
+
+static int vioctl(struct vcpu *v, unsigned long req, void *arg, const char *what)
+{
+	if (ioctl(v->fd, req, arg) < 0) {
+		int err = errno;
+		log_error("vCPU %u: %s: %s", v->id, what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/* The MSRs worth restoring: those KVM lists and lets us read now. */
+static int save_msrs(struct vcpu *v, struct kvm *kvm, struct kvm_msrs **out)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	if (ioctl(kvm->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+		return -errno;
+	uint32_t n = probe.nmsrs;
+	struct kvm_msr_list *list = calloc(1, sizeof(*list) + n * sizeof(uint32_t));
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(struct kvm_msr_entry));
+	if (!list || !m) {
+		free(list);
+		free(m);
+		return -ENOMEM;
+	}
+	list->nmsrs = n;
+	if (ioctl(kvm->sys_fd, KVM_GET_MSR_INDEX_LIST, list) < 0) {
+		int err = errno;
+		free(list);
+		free(m);
+		return -err;
+	}
+	/*
+	 * KVM_GET_MSRS stops at the first MSR it cannot read (some listed
+	 * ones depend on CPUID or the host): read in batches, skipping
+	 * those. The TSC is left out: it keeps counting across a reset.
+	 */
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < list->nmsrs; i++) {
+		uint32_t idx = list->indices[i];
+		if (idx == MSR_IA32_TSC || idx == MSR_IA32_TSC_ADJUST)
+			continue;
+		m->entries[kept++].index = idx;
+	}
+	struct kvm_msrs *batch = calloc(1, sizeof(*batch) + kept * sizeof(struct kvm_msr_entry));
+	if (!batch) {
+		free(list);
+		free(m);
+		return -ENOMEM;
+	}
+	uint32_t done = 0;
+	while (done < kept) {
+		batch->nmsrs = kept - done;
+		memcpy(batch->entries, &m->entries[done],
+		       batch->nmsrs * sizeof(struct kvm_msr_entry));
+		int r = ioctl(v->fd, KVM_GET_MSRS, batch);
+		if (r < 0) {
+			int err = errno;
+			free(batch);
+			free(list);
+			free(m);
+			return -err;
+		}
+		memcpy(&m->entries[done], batch->entries, (size_t)r * sizeof(struct kvm_msr_entry));
+		done += (uint32_t)r;
+		if (done < kept) {
+			/* entries[done] cannot be read: drop it. */
+			memmove(&m->entries[done], &m->entries[done + 1],
+				(kept - done - 1) * sizeof(struct kvm_msr_entry));
+			kept--;
+		}
+	}
+	free(batch);
+	m->nmsrs = kept;
+	free(list);
+	*out = m;
+	return 0;
+}
+
+int vcpu_save_reset_state(struct vcpu *v, struct kvm *kvm)
+{
+	struct vcpu_reset_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	int ret = vioctl(v, KVM_GET_REGS, &st->regs, "KVM_GET_REGS");
+	ret = ret ?: vioctl(v, KVM_GET_SREGS, &st->sregs, "KVM_GET_SREGS");
+	ret = ret ?: vioctl(v, KVM_GET_FPU, &st->fpu, "KVM_GET_FPU");
+	ret = ret ?: vioctl(v, KVM_GET_DEBUGREGS, &st->dregs, "KVM_GET_DEBUGREGS");
+	ret = ret ?: vioctl(v, KVM_GET_LAPIC, &st->lapic, "KVM_GET_LAPIC");
+	ret = ret ?: vioctl(v, KVM_GET_MP_STATE, &st->mp, "KVM_GET_MP_STATE");
+	ret = ret ?: vioctl(v, KVM_GET_VCPU_EVENTS, &st->events, "KVM_GET_VCPU_EVENTS");
+	if (!ret)
+		st->has_xcrs = ioctl(v->fd, KVM_GET_XCRS, &st->xcrs) == 0;
+	if (!ret) {
+		ret = save_msrs(v, kvm, &st->msrs);
+		if (ret)
+			log_error("vCPU %u: cannot save its MSRs: %s", v->id, strerror(-ret));
+	}
+	if (ret) {
+		free(st->msrs);
+		free(st);
+		return ret;
+	}
+	if (v->reset)
+		free(v->reset->msrs);
+	free(v->reset);
+	v->reset = st;
+	return 0;
+}
+
+int vcpu_restore_reset_state(struct vcpu *v)
+{
+	struct vcpu_reset_state *st = v->reset;
+	if (!st)
+		return -ENOENT;
+	/* Nothing pending (exceptions, NMIs, SIPI, interrupt shadow). */
+	struct kvm_vcpu_events ev = st->events;
+	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
+		    KVM_VCPUEVENT_VALID_SHADOW;
+	struct kvm_mp_state mp = st->mp;
+	int ret = vioctl(v, KVM_SET_SREGS, &st->sregs, "KVM_SET_SREGS");
+	ret = ret ?: vioctl(v, KVM_SET_REGS, &st->regs, "KVM_SET_REGS");
+	ret = ret ?: vioctl(v, KVM_SET_FPU, &st->fpu, "KVM_SET_FPU");
+	if (!ret && st->has_xcrs)
+		ret = vioctl(v, KVM_SET_XCRS, &st->xcrs, "KVM_SET_XCRS");
+	ret = ret ?: vioctl(v, KVM_SET_DEBUGREGS, &st->dregs, "KVM_SET_DEBUGREGS");
+	if (!ret) {
+		int r = ioctl(v->fd, KVM_SET_MSRS, st->msrs);
+		if (r < 0) {
+			ret = -errno;
+			log_error("vCPU %u: KVM_SET_MSRS: %s", v->id, strerror(errno));
+		} else if ((uint32_t)r < st->msrs->nmsrs) {
+			log_warn("vCPU %u: reset: KVM refused MSR 0x%x (%d of %u restored)",
+				 v->id, st->msrs->entries[r].index, r, st->msrs->nmsrs);
+		}
+	}
+	ret = ret ?: vioctl(v, KVM_SET_LAPIC, &st->lapic, "KVM_SET_LAPIC");
+	ret = ret ?: vioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+	ret = ret ?: vioctl(v, KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE");
+	return ret;
+}
+
 void vcpu_destroy(struct vcpu *v)
 {
+	if (v->reset) {
+		free(v->reset->msrs);
+		free(v->reset);
+		v->reset = NULL;
+	}
+	if (v->pause_inited) {
+		pthread_cond_destroy(&v->pause_cond);
+		pthread_mutex_destroy(&v->pause_lock);
+		v->pause_inited = false;
+	}
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->fd >= 0)

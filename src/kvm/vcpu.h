@@ -3,7 +3,13 @@
  * One thread per vCPU: KVM_RUN in a loop, port and MMIO exits dispatched
  * through the buses, fatal exits turned into an exit request. vcpu_kick()
  * makes a running vCPU leave KVM_RUN promptly (immediate_exit + a signal),
- * which stop and, later, pause build on.
+ * which stop and pause build on.
+ *
+ * Pause: vcpu_pause() asks the thread to leave KVM_RUN and park on a
+ * condition variable (between two KVM_RUN calls, so no exit is half
+ * handled); vcpu_wait_paused() waits until it is parked; vcpu_resume() lets
+ * it run again. A parked vCPU leaves its exit counts alone. vcpu_stop()
+ * also ends a parked vCPU.
  */
 #ifndef CVMM_KVM_VCPU_H
 #define CVMM_KVM_VCPU_H
@@ -19,6 +25,8 @@
 #include "kvm/kvm.h"
 #include "log.h"
 
+struct vcpu_reset_state;
+
 /* Exit reasons are small integers; counts beyond this go in the last slot. */
 #define VCPU_EXIT_REASONS 64
 
@@ -33,10 +41,23 @@ struct vcpu {
 	struct bus *pio;
 	struct bus *mmio;
 	struct exit_request exit;
+	bool seccomp; /* install the vCPU seccomp filter (set after vcpu_create) */
 	struct ratelimit io_rl;
 	/* Time of the first KVM_RUN (CLOCK_MONOTONIC ns), 0 before. */
 	_Atomic uint64_t first_run_ns;
 	_Atomic uint64_t exit_counts[VCPU_EXIT_REASONS];
+
+	/* Pause state, under pause_lock (pause_req is also read lock-free). */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req; /* the control loop wants it parked */
+	bool parked;           /* the thread sits in the pause wait */
+	bool exited;           /* the thread left its loop (stop or fatal) */
+	_Atomic uint64_t pauses; /* times it parked */
+	bool pause_inited;
+
+	/* The state as built, for a reset (vcpu_save_reset_state). */
+	struct vcpu_reset_state *reset;
 };
 
 /* Installs the (empty) handler of the kick signal; once per process. */
@@ -49,6 +70,32 @@ int vcpu_start(struct vcpu *v);
 void vcpu_stop(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
+
+/* Asks the vCPU to leave KVM_RUN and park; returns at once. */
+void vcpu_pause(struct vcpu *v);
+/*
+ * Waits until the vCPU is parked (or its thread ended, or it never
+ * started), kicking it again every 50 ms; 0, or -ETIMEDOUT after
+ * timeout_ms.
+ */
+int vcpu_wait_paused(struct vcpu *v, unsigned timeout_ms);
+/* Lets a paused vCPU run again. */
+void vcpu_resume(struct vcpu *v);
+/* True while the thread is parked. */
+bool vcpu_is_parked(struct vcpu *v);
+
+/*
+ * Reset support (vm.reboot). vcpu_save_reset_state records the vCPU's
+ * state as built: general, special and debug registers, FPU, XCRs, LAPIC,
+ * every MSR KVM lists (KVM_GET_MSR_INDEX_LIST) that can be read, MP state
+ * and pending events. vcpu_restore_reset_state puts it back, except the
+ * TSC (it keeps counting, as across a warm reset); this also turns off
+ * what the guest enabled through MSRs (kvmclock, async page faults, steal
+ * time, PV EOI), so KVM stops writing to guest memory. Both only while the
+ * thread is parked (vcpu_wait_paused) or not started. 0 or -errno.
+ */
+int vcpu_save_reset_state(struct vcpu *v, struct kvm *kvm);
+int vcpu_restore_reset_state(struct vcpu *v);
 
 const char *vcpu_exit_reason_name(uint32_t reason);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "seccomp_filter.h"
 
 uint64_t eventfd_drain(int fd)
 {
@@ -45,6 +46,9 @@ static void *worker_thread(void *arg)
 {
 	struct virtio_worker *w = arg;
 	pthread_setname_np(pthread_self(), w->name);
+	/* Filters stack: started by a filtered (vCPU) thread, narrow it. */
+	if (seccomp_install(SECCOMP_DEVICE, seccomp_thread_filtered()))
+		return NULL;
 	for (;;) {
 		struct epoll_event evs[WORKER_MAX_FDS + 1];
 		int n = epoll_wait(w->epoll_fd, evs, WORKER_MAX_FDS + 1, -1);

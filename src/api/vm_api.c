@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM's API endpoints; see vm_api.h and docs/openapi.yaml. */
+#include "api/vm_api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/router.h"
+#include "arch/x86/layout.h"
+#include "config.h"
+#include "log.h"
+#include "pci/msix.h"
+#include "virtio/pci.h"
+#include "virtio/virtio.h"
+#include "vm.h"
+
+/*
+ * cJSON_Add*ToObject return NULL when out of memory; the object is then
+ * incomplete and replying with it would mislead. Each builder below checks
+ * through this flag, set by the helpers.
+ */
+struct jb {
+	bool oom;
+};
+
+static cJSON *add_obj(struct jb *jb, cJSON *parent, const char *name)
+{
+	cJSON *o = cJSON_AddObjectToObject(parent, name);
+	jb->oom |= !o;
+	return o;
+}
+
+static cJSON *add_arr(struct jb *jb, cJSON *parent, const char *name)
+{
+	cJSON *o = cJSON_AddArrayToObject(parent, name);
+	jb->oom |= !o;
+	return o;
+}
+
+static void add_str(struct jb *jb, cJSON *o, const char *name, const char *v)
+{
+	if (!o)
+		return;
+	jb->oom |= !(v ? cJSON_AddStringToObject(o, name, v) : cJSON_AddNullToObject(o, name));
+}
+
+static void add_num(struct jb *jb, cJSON *o, const char *name, double v)
+{
+	if (o)
+		jb->oom |= !cJSON_AddNumberToObject(o, name, v);
+}
+
+static void add_bool(struct jb *jb, cJSON *o, const char *name, bool v)
+{
+	if (o)
+		jb->oom |= !cJSON_AddBoolToObject(o, name, v);
+}
+
+static cJSON *push_obj(struct jb *jb, cJSON *arr)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !arr || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		jb->oom = true;
+		return NULL;
+	}
+	return o;
+}
+
+static void reply(struct api_response *resp, struct jb *jb, int status, cJSON *o)
+{
+	if (!o || jb->oom) {
+		cJSON_Delete(o);
+		api_reply_error(resp, 500, "out of memory");
+		return;
+	}
+	api_reply_json(resp, status, o);
+}
+
+/* {"state": ...}: the answer to the lifecycle actions. */
+static void reply_state(struct api_response *resp, struct vm *vm)
+{
+	struct jb jb = { 0 };
+	cJSON *o = cJSON_CreateObject();
+	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
+	reply(resp, &jb, 200, o);
+}
+
+static const char *output_name(enum output_mode m)
+{
+	switch (m) {
+	case OUTPUT_TTY: return "tty";
+	case OUTPUT_FILE: return "file";
+	case OUTPUT_NULL: return "null";
+	case OUTPUT_OFF: return "off";
+	}
+	return "unknown";
+}
+
+static const char *virtio_type(uint16_t id)
+{
+	switch (id) {
+	case VIRTIO_ID_NET: return "virtio-net";
+	case VIRTIO_ID_BLOCK: return "virtio-blk";
+	case VIRTIO_ID_CONSOLE: return "virtio-console";
+	case VIRTIO_ID_RNG: return "virtio-rng";
+	default: return "virtio";
+	}
+}
+
+static void add_output(struct jb *jb, cJSON *cfgo, const char *name,
+		       enum output_mode m, const char *path)
+{
+	cJSON *o = add_obj(jb, cfgo, name);
+	add_str(jb, o, "mode", output_name(m));
+	if (m == OUTPUT_FILE)
+		add_str(jb, o, "file", path);
+}
+
+static void add_ipv4(struct jb *jb, cJSON *o, const char *name, uint32_t be)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a = { .s_addr = be };
+	add_str(jb, o, name, inet_ntop(AF_INET, &a, buf, sizeof(buf)));
+}
+
+static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
+{
+	cJSON *c = add_obj(jb, root, "config");
+	add_str(jb, c, "kernel", cfg->kernel);
+	add_str(jb, c, "initramfs", cfg->initramfs);
+	add_str(jb, c, "cmdline", cfg->cmdline);
+	cJSON *cpus = add_obj(jb, c, "cpus");
+	add_num(jb, cpus, "boot", cfg->cpus);
+	cJSON *mem = add_obj(jb, c, "memory");
+	add_num(jb, mem, "size", (double)cfg->mem_size);
+	add_output(jb, c, "serial", cfg->serial, cfg->serial_path);
+	add_output(jb, c, "console", cfg->console, cfg->console_path);
+
+	cJSON *disks = add_arr(jb, c, "disks");
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+		cJSON *o = push_obj(jb, disks);
+		add_str(jb, o, "path", d->path);
+		add_str(jb, o, "id", d->id);
+		add_bool(jb, o, "readonly", d->readonly);
+		add_bool(jb, o, "direct", d->direct);
+	}
+	cJSON *nets = add_arr(jb, c, "nets");
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		const struct net_config *n = &cfg->nets[i];
+		cJSON *o = push_obj(jb, nets);
+		add_str(jb, o, "tap", n->tap);
+		if (n->has_mac) {
+			char mac[18];
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+				 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+				 n->mac[5]);
+			add_str(jb, o, "mac", mac);
+		}
+		if (n->has_ip)
+			add_ipv4(jb, o, "ip", n->ip);
+		if (n->has_mask)
+			add_ipv4(jb, o, "mask", n->mask);
+	}
+	if (cfg->rng.enabled) {
+		cJSON *o = add_obj(jb, c, "rng");
+		add_str(jb, o, "src", cfg->rng.src ? cfg->rng.src : "getrandom");
+	} else {
+		jb->oom |= c && !cJSON_AddNullToObject(c, "rng");
+	}
+	add_str(jb, c, "api_socket", cfg->api_socket);
+	add_bool(jb, c, "debug_exit", cfg->debug_exit);
+}
+
+static const char *bar_type_name(enum pci_bar_type t)
+{
+	switch (t) {
+	case PCI_BAR_IO: return "io";
+	case PCI_BAR_MEM32: return "mem32";
+	case PCI_BAR_MEM64: return "mem64";
+	default: return "none";
+	}
+}
+
+static void format_bdf(char *buf, size_t len, unsigned slot)
+{
+	snprintf(buf, len, "0000:00:%02x.0", slot & 0x1fu);
+}
+
+static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
+{
+	cJSON *devs = add_arr(jb, root, "devices");
+	/* BARs move when the guest reprograms them: read under the bus lock. */
+	pthread_mutex_lock(&vm->pci.lock);
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		struct vm_virtio *v = &vm->virtio[i];
+		if (!v->transport)
+			continue;
+		struct pci_device *pd = virtio_pci_device(v->transport);
+		struct msix *mx = virtio_pci_msix(v->transport);
+		cJSON *o = push_obj(jb, devs);
+		char bdf[16];
+		format_bdf(bdf, sizeof(bdf), pd->slot);
+		add_str(jb, o, "name", v->vdev->name);
+		add_str(jb, o, "type", virtio_type(v->vdev->device_id));
+		add_str(jb, o, "bdf", bdf);
+		add_num(jb, o, "vendor_id", VIRTIO_PCI_VENDOR);
+		add_num(jb, o, "device_id", VIRTIO_PCI_DEVICE_BASE + v->vdev->device_id);
+		add_num(jb, o, "queues", v->vdev->nqueues);
+		cJSON *bars = add_arr(jb, o, "bars");
+		for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
+			const struct pci_bar *bar = &pd->bars[b];
+			if (bar->type == PCI_BAR_NONE)
+				continue;
+			cJSON *bo = push_obj(jb, bars);
+			add_num(jb, bo, "index", b);
+			add_str(jb, bo, "type", bar_type_name(bar->type));
+			add_num(jb, bo, "address", (double)bar->addr);
+			add_num(jb, bo, "size", (double)bar->size);
+			add_bool(jb, bo, "prefetchable", bar->prefetchable);
+			add_bool(jb, bo, "mapped", bar->mapped);
+			if (bar->type == PCI_BAR_MEM64)
+				b++; /* the upper half of this one */
+		}
+		cJSON *m = add_obj(jb, o, "msix");
+		add_num(jb, m, "vectors", mx ? mx->nvec : 0);
+		add_bool(jb, m, "enabled", mx && msix_enabled(mx));
+		if (pd->intx.set)
+			add_num(jb, o, "intx_gsi", pd->intx.gsi);
+	}
+	pthread_mutex_unlock(&vm->pci.lock);
+
+	cJSON *legacy = add_arr(jb, root, "legacy_devices");
+	struct {
+		bool present;
+		const char *name;
+		unsigned port, nports;
+		int irq;
+	} l[] = {
+		{ vm->serial != NULL, "serial", COM1_PORT, 8, COM1_IRQ },
+		{ vm->i8042 != NULL, "i8042", I8042_DATA_PORT, 1, 1 },
+		{ vm->i8042 != NULL, "i8042 command", I8042_CMD_PORT, 1, -1 },
+		{ vm->rtc != NULL, "rtc", RTC_PORT, 2, -1 },
+		{ vm->debug_exit != NULL, "debug-exit", DEBUG_EXIT_PORT, 1, -1 },
+	};
+	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		if (!l[i].present)
+			continue;
+		cJSON *o = push_obj(jb, legacy);
+		add_str(jb, o, "name", l[i].name);
+		add_num(jb, o, "port", l[i].port);
+		add_num(jb, o, "ports", l[i].nports);
+		if (l[i].irq >= 0)
+			add_num(jb, o, "irq", l[i].irq);
+	}
+}
+
+static void ep_ping(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)ctx;
+	(void)body;
+	struct jb jb = { 0 };
+	cJSON *o = cJSON_CreateObject();
+	add_str(&jb, o, "version", CVMM_VERSION);
+	add_str(&jb, o, "build_version", "cvmm " CVMM_VERSION);
+	reply(resp, &jb, 200, o);
+}
+
+static void ep_info(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)body;
+	struct vm *vm = ctx;
+	struct jb jb = { 0 };
+	cJSON *o = cJSON_CreateObject();
+	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
+	add_num(&jb, o, "vcpus", vm->nvcpus);
+	add_config(&jb, o, vm->cfg);
+	add_devices(&jb, o, vm);
+	reply(resp, &jb, 200, o);
+}
+
+static void add_exits(struct jb *jb, cJSON *o, struct vcpu *v)
+{
+	cJSON *ex = add_obj(jb, o, "exits");
+	uint64_t total = 0;
+	for (uint32_t r = 0; ex && r < VCPU_EXIT_REASONS; r++) {
+		uint64_t n = atomic_load_explicit(&v->exit_counts[r], memory_order_relaxed);
+		if (!n)
+			continue;
+		total += n;
+		/* Several reasons share the name "other": add them up. */
+		const char *name = vcpu_exit_reason_name(r);
+		cJSON *have = cJSON_GetObjectItemCaseSensitive(ex, name);
+		if (have)
+			cJSON_SetNumberValue(have, have->valuedouble + (double)n);
+		else
+			add_num(jb, ex, name, (double)n);
+	}
+	add_num(jb, o, "exits_total", (double)total);
+}
+
+static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)body;
+	struct vm *vm = ctx;
+	struct jb jb = { 0 };
+	cJSON *o = cJSON_CreateObject();
+	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
+	add_num(&jb, o, "pauses", (double)vm->pauses);
+	add_num(&jb, o, "reboots", (double)vm->reboots);
+	cJSON *devs = add_arr(&jb, o, "devices");
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		struct vm_virtio *v = &vm->virtio[i];
+		cJSON *d = push_obj(&jb, devs);
+		add_str(&jb, d, "name", v->vdev->name);
+		add_str(&jb, d, "type", virtio_type(v->vdev->device_id));
+		if (v->transport) {
+			char bdf[16];
+			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->transport)->slot);
+			add_str(&jb, d, "bdf", bdf);
+		}
+		add_num(&jb, d, "requests", (double)atomic_load(&v->vdev->requests));
+		add_num(&jb, d, "bytes", (double)atomic_load(&v->vdev->bytes));
+		add_num(&jb, d, "errors", (double)atomic_load(&v->vdev->errors));
+	}
+	cJSON *vcpus = add_arr(&jb, o, "vcpus");
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		cJSON *c = push_obj(&jb, vcpus);
+		add_num(&jb, c, "id", v->id);
+		add_num(&jb, c, "pauses", (double)atomic_load(&v->pauses));
+		add_exits(&jb, c, v);
+	}
+	reply(resp, &jb, 200, o);
+}
+
+static void ep_pause(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)body;
+	struct vm *vm = ctx;
+	int ret = vm_pause(vm);
+	if (ret == -EBUSY) {
+		api_reply_error(resp, 409, "cannot pause: the VM is %s",
+				vm_state_name(vm_get_state(vm)));
+		return;
+	}
+	if (ret) {
+		api_reply_error(resp, 500, "pause failed: %s", strerror(-ret));
+		return;
+	}
+	reply_state(resp, vm);
+}
+
+static void ep_resume(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)body;
+	struct vm *vm = ctx;
+	int ret = vm_resume(vm);
+	if (ret) {
+		api_reply_error(resp, 409, "cannot resume: the VM is %s",
+				vm_state_name(vm_get_state(vm)));
+		return;
+	}
+	reply_state(resp, vm);
+}
+
+static void ep_shutdown(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)body;
+	struct vm *vm = ctx;
+	log_info("api: shutdown requested");
+	vm_request_stop(vm, 0, "API shutdown request");
+	reply_state(resp, vm);
+}
+
+static void ep_power_button(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)ctx;
+	(void)body;
+	api_reply_error(resp, 501,
+			"vm.power-button is not implemented: the machine has no ACPI "
+			"power button (no GED device in the DSDT yet); use "
+			"vm.shutdown to stop the VM");
+}
+
+static void ep_reboot(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)body;
+	struct vm *vm = ctx;
+	log_info("api: reboot requested");
+	int ret = vm_reboot(vm);
+	if (ret == -EBUSY) {
+		api_reply_error(resp, 409, "cannot reboot: the VM is %s",
+				vm_state_name(vm_get_state(vm)));
+		return;
+	}
+	if (ret == -ENOTSUP) {
+		api_reply_error(resp, 501, "reboot is not available for this VM");
+		return;
+	}
+	if (ret) {
+		api_reply_error(resp, 500, "reboot failed (%s); the VM is stopping",
+				strerror(-ret));
+		return;
+	}
+	reply_state(resp, vm);
+}
+
+static void ep_create(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)ctx;
+	(void)body;
+	api_reply_error(resp, 501,
+			"vm.create is not implemented: cvmm builds its VM from the "
+			"command line");
+}
+
+static void ep_boot(void *ctx, const cJSON *body, struct api_response *resp)
+{
+	(void)ctx;
+	(void)body;
+	api_reply_error(resp, 501,
+			"vm.boot is not implemented: the VM boots when cvmm starts");
+}
+
+static const struct api_route routes[] = {
+	{ "vmm.ping", "GET", ep_ping },
+	{ "vmm.shutdown", "PUT", ep_shutdown },
+	{ "vm.info", "GET", ep_info },
+	{ "vm.counters", "GET", ep_counters },
+	{ "vm.pause", "PUT", ep_pause },
+	{ "vm.resume", "PUT", ep_resume },
+	{ "vm.shutdown", "PUT", ep_shutdown },
+	{ "vm.reboot", "PUT", ep_reboot },
+	{ "vm.power-button", "PUT", ep_power_button },
+	{ "vm.create", "PUT", ep_create },
+	{ "vm.boot", "PUT", ep_boot },
+};
+
+void vm_api_handle(void *opaque, const struct http_request *req,
+		   struct api_response *resp)
+{
+	api_route_request(routes, sizeof(routes) / sizeof(routes[0]), opaque, req, resp);
+}

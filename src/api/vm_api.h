@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM's API endpoints (docs/openapi.yaml describes them), under
+ * /api/v1/:
+ *
+ *   GET vmm.ping        {"version"}
+ *   GET vm.info         {"state", "config", "devices", ...}
+ *   GET vm.counters     per-device requests/bytes/errors, per-vCPU exits
+ *   PUT vm.pause        every vCPU parked            (409 unless Running)
+ *   PUT vm.resume       and running again            (409 unless Paused)
+ *   PUT vm.shutdown     stop the VM, cvmm exits 0
+ *   PUT vmm.shutdown    the same (one VM per cvmm)
+ *   PUT vm.reboot       reset and boot the same kernel again (409 unless
+ *                       Running or Paused; ends Running)
+ *   PUT vm.power-button 501 (no ACPI power button device yet)
+ *   PUT vm.create       501 (the VM comes from the command line)
+ *   PUT vm.boot         501 (idem: it boots at start)
+ *
+ * vm_api_handle is the api_server handler; opaque is the struct vm.
+ */
+#ifndef CVMM_API_VM_API_H
+#define CVMM_API_VM_API_H
+
+#include "api/http.h"
+#include "api/server.h"
+
+void vm_api_handle(void *opaque, const struct http_request *req,
+		   struct api_response *resp);
+
+#endif

@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+#include "seccomp_filter.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ucontext.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "term.h"
+
+/*
+ * The lists below were derived from cvmm's own code paths and checked with
+ * `strace -f` on the guest suite and on a Linux boot with every device.
+ * Each entry says which code makes the call. Calls glibc makes on our
+ * behalf are listed under the function that causes them (malloc/free,
+ * pthread_create/join, raise).
+ */
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* si_code of a SIGSYS from a filter (SYS_SECCOMP, not in glibc's headers). */
+#define SI_CODE_SECCOMP 1
+
+/* The vCPU kick (vcpu.c), sent by the control loop. */
+#define KICK_SIGNAL SIGUSR1
+
+/* An allowlist: calls allowed whatever their arguments, ioctl requests,
+ * prctl options, and signals a thread may send to its own process. */
+struct sc_list {
+	const int *calls;
+	size_t ncalls;
+	const unsigned long *ioctls;
+	size_t nioctls;
+	const int *prctls;
+	size_t nprctls;
+	const int *signals;
+	size_t nsignals;
+};
+
+/* ---- every thread ---- */
+
+static const int base_calls[] = {
+	SCMP_SYS(futex),           /* mutexes, condition variables, joins */
+	SCMP_SYS(write),           /* log lines on stderr (one write each) */
+	SCMP_SYS(clock_gettime),   /* when the vDSO cannot answer */
+	SCMP_SYS(restart_syscall), /* an interrupted timed wait resuming */
+	SCMP_SYS(rt_sigreturn),    /* end of a signal handler (the vCPU kick) */
+	SCMP_SYS(rt_sigprocmask),  /* glibc: thread exit, pthread_kill, abort */
+	SCMP_SYS(exit),            /* a thread ends */
+	SCMP_SYS(exit_group),      /* the process ends */
+	SCMP_SYS(brk),             /* malloc (main arena) */
+	SCMP_SYS(munmap),          /* free of large blocks, arena trimming */
+	SCMP_SYS(mremap),          /* realloc of large blocks */
+	SCMP_SYS(madvise),         /* free; glibc drops an exiting thread's stack */
+	SCMP_SYS(getpid),          /* raise() in the fatal-signal handlers */
+	SCMP_SYS(gettid),          /* raise() */
+};
+
+/* term_restore() (tcsetattr) from the fatal-signal and SIGSYS handlers. */
+static const unsigned long base_ioctls[] = { TCGETS, TCSETS };
+/* The SIGSYS handler names the thread. */
+static const int base_prctls[] = { PR_GET_NAME };
+/* raise() of a fatal signal: term.c's handlers, the SIGSYS handler, abort(). */
+static const int base_signals[] = { SIGSYS, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE };
+
+/* ---- device threads (worker.c and the devices' queue handlers) ---- */
+
+static const int device_calls[] = {
+	SCMP_SYS(epoll_wait),  /* worker loop */
+	SCMP_SYS(epoll_ctl),   /* virtio_worker_modify (net tap, console input) */
+	SCMP_SYS(read),        /* eventfd_drain (kicks, stop), rng source */
+	SCMP_SYS(readv),       /* net RX from the tap, console input */
+	SCMP_SYS(writev),      /* net TX to the tap */
+	SCMP_SYS(preadv),      /* blk reads */
+	SCMP_SYS(pwritev),     /* blk writes */
+	SCMP_SYS(fdatasync),   /* blk flush */
+	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
+	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */
+	SCMP_SYS(getrandom),   /* rng without a source */
+};
+
+/* Queue interrupts go out as irqfd writes (MSI-X) or, with MSI-X off, on
+ * the device's INTx line. */
+static const unsigned long device_ioctls[] = { KVM_IRQ_LINE };
+
+static const struct sc_list device_list = {
+	device_calls, N(device_calls), device_ioctls, N(device_ioctls),
+	NULL, 0, NULL, 0,
+};
+
+/* ---- vCPU threads ---- */
+
+/*
+ * Besides its own calls a vCPU thread activates and resets virtio devices
+ * (the guest's device-status writes), which starts and stops their threads:
+ * a device thread starts under the vCPU filter, so this list holds the
+ * device list too (added in add_rules) and what a new thread does before its
+ * own filter is on.
+ */
+static const int vcpu_calls[] = {
+	SCMP_SYS(close),         /* virtio_worker_stop: the worker's epoll/eventfd */
+	SCMP_SYS(epoll_create1), /* virtio_worker_start */
+	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
+	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
+	SCMP_SYS(rseq),          /* a new thread registers its rseq area */
+};
+
+static const unsigned long vcpu_ioctls[] = {
+	KVM_RUN,
+	KVM_GET_REGS, KVM_GET_SREGS, /* arch_vcpu_dump on a fatal exit */
+	KVM_IRQ_LINE,        /* legacy devices (UART, i8042) and PCI INTx */
+	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
+	KVM_IRQFD,           /* MSI-X vector (re)binding */
+	KVM_IOEVENTFD,       /* BAR moves re-bind the notify ioeventfds */
+};
+
+static const int vcpu_prctls[] = {
+	PR_SET_NAME,         /* a new device thread names itself */
+	PR_GET_SECCOMP,      /* ... checks it inherited a filter ... */
+	PR_SET_NO_NEW_PRIVS, /* ... and loads its own (libseccomp) */
+};
+
+static const struct sc_list vcpu_list = {
+	vcpu_calls, N(vcpu_calls), vcpu_ioctls, N(vcpu_ioctls),
+	vcpu_prctls, N(vcpu_prctls), NULL, 0,
+};
+
+/* ---- the main thread: control loop and teardown ---- */
+
+static const int main_calls[] = {
+	SCMP_SYS(epoll_wait),  /* the control loop, the API server */
+	SCMP_SYS(epoll_ctl),   /* stdin on/off, API clients */
+	SCMP_SYS(read),        /* stdin, signalfd, eventfds, API timerfd */
+	SCMP_SYS(close),       /* API clients; teardown */
+	SCMP_SYS(fdatasync),   /* virtio_blk_destroy flushes the image */
+	SCMP_SYS(accept4),     /* API clients */
+	SCMP_SYS(recvfrom),    /* recv() on an API client */
+	SCMP_SYS(sendto),      /* send() on an API client */
+	SCMP_SYS(shutdown),    /* API: close after the response */
+	SCMP_SYS(poll),        /* api_server_flush at exit */
+	SCMP_SYS(newfstatat),  /* api_server_destroy: lstat of the socket */
+	SCMP_SYS(unlink),      /* api_server_destroy removes the socket */
+};
+
+static const unsigned long main_ioctls[] = {
+	KVM_IRQ_LINE,                /* stdin bytes raise the UART's IRQ */
+	KVM_GET_REGS, KVM_GET_SREGS, /* register dump at exit (debug level) */
+	KVM_IRQFD, KVM_IOEVENTFD,    /* teardown unbinds them */
+	KVM_SET_GSI_ROUTING,
+};
+
+/* pthread_kill of the vCPU kick (stop, pause). */
+static const int main_signals[] = { KICK_SIGNAL };
+
+static const struct sc_list main_list = {
+	main_calls, N(main_calls), main_ioctls, N(main_ioctls),
+	NULL, 0, main_signals, N(main_signals),
+};
+
+/* ---- sanitizer runtimes ---- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CVMM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CVMM_SANITIZED 1
+#endif
+#endif
+
+#ifdef CVMM_SANITIZED
+/*
+ * What the ASan/UBSan/TSan runtimes do on their own in any thread: reading
+ * /proc/self/maps and the binary for reports, the alternate signal stack of
+ * new threads, and (ASan's leak check at exit, in the main thread) a tracer
+ * that stops the other threads with ptrace. Never in a production build.
+ */
+static const int sanitizer_calls[] = {
+	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(read), SCMP_SYS(pread64),
+	SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
+	SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(sigaltstack),
+	SCMP_SYS(sched_yield), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(getppid), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
+	SCMP_SYS(rt_sigaction), SCMP_SYS(clone), SCMP_SYS(ptrace),
+	SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(kill), SCMP_SYS(tgkill),
+	SCMP_SYS(getdents64), SCMP_SYS(sched_getaffinity), SCMP_SYS(write),
+	SCMP_SYS(uname), SCMP_SYS(pipe2), SCMP_SYS(dup2),
+};
+#endif
+
+/* ---- building a filter ---- */
+
+static int add(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned argc,
+	       const struct scmp_arg_cmp *args)
+{
+	int r = seccomp_rule_add_array(ctx, action, nr, argc, args);
+	/* The same rule from two lists is fine. */
+	return r == -EEXIST ? 0 : r;
+}
+
+static int allow(scmp_filter_ctx ctx, int nr)
+{
+	return add(ctx, SCMP_ACT_ALLOW, nr, 0, NULL);
+}
+
+/* Allows call nr when (argument `arg` & mask) == value. */
+static int allow_masked(scmp_filter_ctx ctx, int nr, unsigned arg, uint64_t mask,
+			uint64_t value)
+{
+	struct scmp_arg_cmp c = {
+		.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value,
+	};
+	return add(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
+}
+
+static int allow_eq(scmp_filter_ctx ctx, int nr, unsigned arg, uint64_t value)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = SCMP_CMP_EQ, .datum_a = value };
+	return add(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
+}
+
+static int add_list(scmp_filter_ctx ctx, const struct sc_list *l, pid_t pid)
+{
+	int r = 0;
+	for (size_t i = 0; !r && i < l->ncalls; i++)
+		r = allow(ctx, l->calls[i]);
+	/* The kernel reads the request as 32 bits; compare those. */
+	for (size_t i = 0; !r && i < l->nioctls; i++)
+		r = allow_masked(ctx, SCMP_SYS(ioctl), 1, 0xffffffffULL, l->ioctls[i]);
+	for (size_t i = 0; !r && i < l->nprctls; i++)
+		r = allow_eq(ctx, SCMP_SYS(prctl), 0, (uint64_t)l->prctls[i]);
+	for (size_t i = 0; !r && i < l->nsignals; i++) {
+		struct scmp_arg_cmp c[2] = {
+			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)pid },
+			{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)l->signals[i] },
+		};
+		r = add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2, c);
+	}
+	return r;
+}
+
+static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
+{
+	pid_t pid = getpid();
+	const struct sc_list base = {
+		base_calls, N(base_calls), base_ioctls, N(base_ioctls),
+		base_prctls, N(base_prctls), base_signals, N(base_signals),
+	};
+	int r = add_list(ctx, &base, pid);
+	/* Memory may be mapped and protected, never executable. */
+	r = r ?: allow_masked(ctx, SCMP_SYS(mmap), 2, PROT_EXEC, 0);
+	r = r ?: allow_masked(ctx, SCMP_SYS(mprotect), 2, PROT_EXEC, 0);
+	switch (kind) {
+	case SECCOMP_MAIN:
+		r = r ?: add_list(ctx, &main_list, pid);
+		break;
+	case SECCOMP_VCPU:
+		r = r ?: add_list(ctx, &vcpu_list, pid);
+		r = r ?: add_list(ctx, &device_list, pid);
+		/* pthread_create of a device thread: threads only, never a new
+		 * process. clone3 passes its flags in memory a filter cannot
+		 * read, so it fails with ENOSYS and glibc falls back to clone. */
+		r = r ?: allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_THREAD, CLONE_THREAD);
+		r = r ?: add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
+		/* The new device thread loads its own filter. */
+		r = r ?: allow_eq(ctx, SCMP_SYS(seccomp), 0, SECCOMP_SET_MODE_FILTER);
+		/* KVM_RUN first: it is the call a vCPU makes most. */
+		r = r ?: seccomp_syscall_priority(ctx, SCMP_SYS(ioctl), 255);
+		break;
+	case SECCOMP_DEVICE:
+		r = r ?: add_list(ctx, &device_list, pid);
+		break;
+	}
+#ifdef CVMM_SANITIZED
+	for (size_t i = 0; !r && i < N(sanitizer_calls); i++)
+		r = allow(ctx, sanitizer_calls[i]);
+	r = r ?: allow(ctx, SCMP_SYS(mmap));
+	r = r ?: allow(ctx, SCMP_SYS(mprotect));
+#endif
+	return r;
+}
+
+/* ---- the SIGSYS handler (async-signal-safe: no stdio, no malloc) ---- */
+
+static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
+{
+	while (*s && pos + 1 < cap)
+		buf[pos++] = *s++;
+	return pos;
+}
+
+static size_t put_num(char *buf, size_t pos, size_t cap, unsigned long long v,
+		      unsigned base)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (n && pos + 1 < cap)
+		buf[pos++] = tmp[--n];
+	return pos;
+}
+
+static void sigsys_handler(int sig, siginfo_t *si, void *ucontext)
+{
+	(void)sig;
+	char name[17] = { 0 };
+	if (prctl(PR_GET_NAME, name) != 0)
+		name[0] = '?';
+	char line[256];
+	size_t cap = sizeof(line) - 2, n = 0;
+	n = put_str(line, n, cap, "cvmm: fatal: seccomp: thread '");
+	n = put_str(line, n, cap, name);
+	if (si->si_code == SI_CODE_SECCOMP) {
+		const greg_t *g = ((const ucontext_t *)ucontext)->uc_mcontext.gregs;
+		n = put_str(line, n, cap, "' made forbidden syscall ");
+		n = put_num(line, n, cap, (unsigned)si->si_syscall, 10);
+		n = put_str(line, n, cap, " (args 0x");
+		n = put_num(line, n, cap, (unsigned long long)g[REG_RDI], 16);
+		n = put_str(line, n, cap, ", 0x");
+		n = put_num(line, n, cap, (unsigned long long)g[REG_RSI], 16);
+		n = put_str(line, n, cap, ", 0x");
+		n = put_num(line, n, cap, (unsigned long long)g[REG_RDX], 16);
+		n = put_str(line, n, cap, "); killing the process "
+				     "(--seccomp off disables the filters)");
+	} else {
+		n = put_str(line, n, cap, "' got SIGSYS; killing the process");
+	}
+	line[n++] = '\r';
+	line[n++] = '\n';
+	ssize_t w = write(STDERR_FILENO, line, n);
+	(void)w;
+	term_restore();
+	/*
+	 * SA_RESETHAND put back the default action (terminate with a core)
+	 * and SIGSYS is blocked until this handler returns: the trapped call
+	 * was not executed, and the process dies as the handler returns.
+	 */
+	raise(SIGSYS);
+}
+
+static int install_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sigsys_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- installing ---- */
+
+const char *seccomp_thread_kind_name(enum seccomp_thread kind)
+{
+	switch (kind) {
+	case SECCOMP_MAIN: return "main";
+	case SECCOMP_VCPU: return "vcpu";
+	case SECCOMP_DEVICE: return "device";
+	}
+	return "?";
+}
+
+bool seccomp_thread_filtered(void)
+{
+	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2; /* SECCOMP_MODE_FILTER */
+}
+
+int seccomp_install(enum seccomp_thread kind, bool enabled)
+{
+	if (!enabled)
+		return 0;
+	if (kind != SECCOMP_MAIN && kind != SECCOMP_VCPU && kind != SECCOMP_DEVICE)
+		return -EINVAL;
+	const char *what = seccomp_thread_kind_name(kind);
+	int r = 0;
+	/* A stacked filter relies on the handler its first filter installed
+	 * (and may not be allowed rt_sigaction any more). */
+	if (!seccomp_thread_filtered()) {
+		/*
+		 * glibc reads the time zone (opens /etc/localtime) on the
+		 * first gmtime_r (the CMOS RTC): do it now, while files may
+		 * still be opened.
+		 */
+		tzset();
+		r = install_handler();
+	}
+	if (!r) {
+		/* A blocked SIGSYS would kill without the handler's line. */
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGSYS);
+		r = -pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	}
+	if (r) {
+		log_error("seccomp: %s filter: SIGSYS handler: %s", what, strerror(-r));
+		return r;
+	}
+
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx) {
+		log_error("seccomp: %s filter: cannot create it", what);
+		return -ENOMEM;
+	}
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	r = r ?: add_rules(ctx, kind);
+	r = r ?: seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r) {
+		log_error("seccomp: cannot install the %s filter: %s", what, strerror(-r));
+		return r;
+	}
+	log_debug("seccomp: %s filter installed", what);
+	return 0;
+}

@@ -1,0 +1,638 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The control plane, end to end: cvmm runs the api_counter test guest (it
+# prints "tick N" on the serial port forever) with --api-socket, and
+# cvmm-remote drives it:
+#
+#   tests/api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]
+#
+# ping, info, counters, pause/resume (the ticks and the vCPU exit counts
+# stop, then go on), shutdown (exit 0, socket removed), the 501 endpoints,
+# hostile clients (bad JSON, unknown endpoint, wrong method, oversized body,
+# malformed requests, a slow client stalling mid-request while others are
+# served, more clients than the server holds), the socket's mode and
+# stale/live socket files, and docs/openapi.yaml against what the server
+# answers. FILTER (a shell glob) selects cases by name.
+# Prints "ok NAME" / "FAIL NAME: why" per case and then
+# "api: N passed, M failed"; exits 1 if any failed.
+set -u
+# `printf ... | raw` must set STATUS in this shell.
+shopt -s lastpipe
+
+CVMM=${1:?usage: api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]}
+REMOTE=${2:?usage: api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]}
+GDIR=${3:?usage: api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]}
+FILTER=${4:-*}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OPENAPI=$ROOT/docs/openapi.yaml
+GUEST=$GDIR/api_counter.bzImage
+
+pass=0
+failed=0
+
+for f in "$CVMM" "$REMOTE"; do
+	if [ ! -x "$f" ]; then
+		echo "FAIL setup: $f is not executable"
+		echo "api: 0 passed, 1 failed"
+		exit 1
+	fi
+done
+if [ ! -f "$GUEST" ]; then
+	echo "FAIL setup: $GUEST missing (run 'make guests')"
+	echo "api: 0 passed, 1 failed"
+	exit 1
+fi
+if [ ! -e /dev/kvm ]; then
+	echo "SKIP: no /dev/kvm"
+	echo "api: 0 passed, 0 failed"
+	exit 0
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-api.XXXXXX") || exit 1
+SOCK=$TMP/api.sock
+SERIAL=$TMP/serial.txt
+ERR=$TMP/cvmm.err
+PID=
+
+cleanup() {
+	if [ -n "$PID" ]; then
+		kill -KILL "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+CASE=
+wanted() {
+	# shellcheck disable=SC2254
+	case $1 in $FILTER) return 0 ;; esac
+	return 1
+}
+ok() {
+	echo "ok $CASE"
+	pass=$((pass + 1))
+}
+bad() {
+	echo "FAIL $CASE: $1"
+	if [ -s "$TMP/resp" ]; then
+		echo "  --- last response:"
+		head -c 600 "$TMP/resp" | sed 's/^/  | /'
+		echo
+	fi
+	if [ -s "$ERR" ]; then
+		echo "  --- cvmm stderr:"
+		tail -n 8 "$ERR" | sed 's/^/  | /'
+	fi
+	failed=$((failed + 1))
+}
+# expect COND_RESULT WHY: ok when the previous command succeeded.
+check() {
+	if [ "$1" -eq 0 ]; then ok; else bad "$2"; fi
+}
+
+# start_vm [cvmm args...]: boots the counter guest with the API socket and
+# waits for the socket (and the first tick).
+start_vm() {
+	: >"$SERIAL"
+	"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --memory size=64M \
+		--api-socket "$SOCK" --log-level info "$@" </dev/null 2>"$ERR" &
+	PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if [ -S "$SOCK" ] && grep -q '^tick' "$SERIAL" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_exit SECONDS: waits for cvmm to end; sets VMRC (124: still running,
+# then killed).
+wait_exit() {
+	local i
+	VMRC=124
+	for i in $(seq 1 $(($1 * 10))); do
+		if ! kill -0 "$PID" 2>/dev/null; then
+			wait "$PID"
+			VMRC=$?
+			PID=
+			return 0
+		fi
+		sleep 0.1
+	done
+	kill -KILL "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+	PID=
+	return 1
+}
+
+# api COMMAND [JSON]: cvmm-remote; RC and $TMP/resp (body).
+api() {
+	timeout 15 "$REMOTE" --api-socket "$SOCK" --timeout 10 "$@" >"$TMP/resp" 2>"$TMP/resp.err"
+	RC=$?
+}
+
+# raw: sends stdin verbatim; STATUS is the response's status code and
+# $TMP/resp the whole response.
+raw() {
+	timeout 15 "$REMOTE" --api-socket "$SOCK" --timeout 10 raw >"$TMP/resp" 2>"$TMP/resp.err"
+	STATUS=$(head -n 1 "$TMP/resp" | sed -n 's/^HTTP\/1\.[01] \([0-9][0-9][0-9]\) .*/\1/p')
+	[ -n "$STATUS" ] || STATUS=none
+}
+
+ticks() {
+	grep -c '^tick' "$SERIAL"
+}
+
+# The exit counts of every vCPU (the "vcpus" part of vm.counters).
+vcpu_counters() {
+	api counters
+	sed -n 's/.*"vcpus":\(\[.*\]\).*/\1/p' "$TMP/resp"
+}
+
+# exits_total of vCPU 0.
+exits0() {
+	api counters
+	sed -n 's/.*"vcpus":\[{"id":0,"pauses":[0-9]*,"exits":{[^}]*},"exits_total":\([0-9]*\).*/\1/p' "$TMP/resp"
+}
+
+# wait_ticks_above N SECONDS: true once the guest printed more than N ticks.
+wait_ticks_above() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		[ "$(ticks)" -gt "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+VERSION=$("$CVMM" --version | awk '{print $2}')
+
+# ---------------------------------------------------------------- the tool
+CASE=remote-usage
+if wanted "$CASE"; then
+	"$REMOTE" >/dev/null 2>&1
+	r1=$?
+	"$REMOTE" --api-socket "$SOCK" frobnicate >/dev/null 2>&1
+	r2=$?
+	"$REMOTE" --api-socket "$TMP/nothing-here" ping >/dev/null 2>&1
+	r3=$?
+	[ $r1 -eq 2 ] && [ $r2 -eq 2 ] && [ $r3 -eq 1 ]
+	check $? "no args $r1 (want 2), unknown command $r2 (want 2), no server $r3 (want 1)"
+fi
+
+# -------------------------------------------------- one VM, many requests
+truncate -s 1M "$TMP/disk.img"
+CASE=boot
+if start_vm --cpus boot=2 --rng --disk "path=$TMP/disk.img" --cmdline aps=1; then
+	ok
+else
+	bad "cvmm did not come up with its socket and guest ticks"
+	echo "api: $pass passed, $failed failed"
+	exit 1
+fi
+
+CASE=socket-mode
+if wanted "$CASE"; then
+	mode=$(stat -c %a "$SOCK")
+	type=$(stat -c %F "$SOCK")
+	[ "$mode" = 600 ] && [ "$type" = socket ]
+	check $? "socket mode $mode type $type, want 600 socket"
+fi
+
+CASE=ping
+if wanted "$CASE"; then
+	api ping
+	[ $RC -eq 0 ] && grep -qF "\"version\":\"$VERSION\"" "$TMP/resp"
+	check $? "rc $RC, want 0 and version $VERSION"
+fi
+
+CASE=info
+if wanted "$CASE"; then
+	api info
+	why=
+	[ $RC -eq 0 ] || why="rc $RC"
+	for s in '"state":"Running"' '"vcpus":2' '"cpus":{"boot":2}' '"memory":{"size":67108864}' \
+		'"type":"virtio-blk"' '"type":"virtio-rng"' '"bdf":"0000:00:01.0"' \
+		'"bdf":"0000:00:02.0"' '"bars":[{"index":0,"type":"mem64","address":' \
+		'"msix":{"vectors":2' "\"kernel\":\"$GUEST\"" '"name":"serial","port":1016'; do
+		grep -qF -- "$s" "$TMP/resp" || { why="${why:+$why, }lacks $s"; break; }
+	done
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=counters-move
+if wanted "$CASE"; then
+	a=$(exits0)
+	grep -qF '"name":"virtio-blk(' "$TMP/resp" && grep -qF '"requests":' "$TMP/resp"
+	has_dev=$?
+	sleep 0.5
+	b=$(exits0)
+	[ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] && [ $has_dev -eq 0 ]
+	check $? "vCPU 0 exits $a then $b (must grow), device counters present: $has_dev"
+fi
+
+CASE=pause
+if wanted "$CASE"; then
+	api pause
+	prc=$RC
+	grep -qF '"state":"Paused"' "$TMP/resp"
+	pstate=$?
+	sleep 0.2
+	t1=$(ticks)
+	c1=$(vcpu_counters)
+	sleep 1
+	t2=$(ticks)
+	c2=$(vcpu_counters)
+	api info
+	grep -qF '"state":"Paused"' "$TMP/resp"
+	istate=$?
+	[ $prc -eq 0 ] && [ $pstate -eq 0 ] && [ $istate -eq 0 ] && [ "$t1" -eq "$t2" ] &&
+		[ -n "$c1" ] && [ "$c1" = "$c2" ]
+	check $? "rc $prc, state answers $pstate/$istate, ticks $t1 -> $t2, vCPU counters $( [ "$c1" = "$c2" ] && echo frozen || echo "moved: $c1 -> $c2")"
+fi
+
+CASE=pause-counted
+if wanted "$CASE"; then
+	api counters
+	grep -qF '"pauses":1' "$TMP/resp" && grep -qF '"id":1,"pauses":1' "$TMP/resp"
+	check $? "vm.counters does not count one pause per vCPU"
+fi
+
+CASE=pause-twice-409
+if wanted "$CASE"; then
+	printf 'PUT /api/v1/vm.pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' | raw
+	[ "$STATUS" = 409 ]
+	check $? "status $STATUS, want 409"
+fi
+
+CASE=resume
+if wanted "$CASE"; then
+	t1=$(ticks)
+	a=$(exits0)
+	api resume
+	rrc=$RC
+	grep -qF '"state":"Running"' "$TMP/resp"
+	rstate=$?
+	wait_ticks_above "$t1" 5
+	adv=$?
+	b=$(exits0)
+	[ $rrc -eq 0 ] && [ $rstate -eq 0 ] && [ $adv -eq 0 ] && [ "$b" -gt "$a" ]
+	check $? "rc $rrc, state $rstate, ticks advanced $adv (from $t1), exits $a -> $b"
+fi
+
+CASE=resume-twice-409
+if wanted "$CASE"; then
+	printf 'PUT /api/v1/vm.resume HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' | raw
+	[ "$STATUS" = 409 ]
+	check $? "status $STATUS, want 409"
+fi
+
+CASE=not-implemented-501
+if wanted "$CASE"; then
+	why=
+	for c in power-button create boot; do
+		api "$c"
+		[ $RC -eq 1 ] && grep -qF '"error":' "$TMP/resp" && grep -q 501 "$TMP/resp.err" ||
+			why="${why:+$why, }$c rc $RC"
+	done
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+# ---- hostile clients (the VM must keep running through all of them)
+CASE=bad-json-400
+if wanted "$CASE"; then
+	body='{"oops": '
+	printf 'PUT /api/v1/vm.pause HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s' \
+		${#body} "$body" | raw
+	s1=$STATUS
+	api pause '[1, 2] trailing'
+	r2=$RC
+	api info
+	grep -qF '"state":"Running"' "$TMP/resp"
+	[ "$s1" = 400 ] && [ $r2 -eq 1 ] && [ $? -eq 0 ]
+	check $? "status $s1 (want 400), cvmm-remote rc $r2 (want 1), VM must still run"
+fi
+
+CASE=unknown-endpoint-404
+if wanted "$CASE"; then
+	why=
+	for p in /api/v1/vm.nope /api/v1/ /api/v2/vmm.ping / /api/v1/vmm.ping/extra; do
+		printf 'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' "$p" | raw
+		[ "$STATUS" = 404 ] || why="${why:+$why, }$p: $STATUS"
+	done
+	[ -z "$why" ]
+	check $? "want 404: $why"
+fi
+
+CASE=wrong-method-405
+if wanted "$CASE"; then
+	printf 'PUT /api/v1/vmm.ping HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' | raw
+	s1=$STATUS
+	grep -qi '^Allow: GET' "$TMP/resp"
+	a1=$?
+	printf 'DELETE /api/v1/vm.pause HTTP/1.1\r\nHost: x\r\n\r\n' | raw
+	s2=$STATUS
+	grep -qi '^Allow: PUT' "$TMP/resp"
+	a2=$?
+	[ "$s1" = 405 ] && [ "$s2" = 405 ] && [ $a1 -eq 0 ] && [ $a2 -eq 0 ]
+	check $? "statuses $s1/$s2 (want 405), Allow headers $a1/$a2"
+fi
+
+CASE=oversized-413
+if wanted "$CASE"; then
+	head -c 100000 /dev/zero | tr '\0' ' ' >"$TMP/big"
+	{ printf 'PUT /api/v1/vm.pause HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n'
+	  cat "$TMP/big"; } | raw
+	s1=$STATUS
+	api pause "@$TMP/big"
+	r2=$RC
+	grep -q 413 "$TMP/resp.err"
+	[ "$s1" = 413 ] && [ $r2 -eq 1 ] && [ $? -eq 0 ]
+	check $? "status $s1 (want 413), cvmm-remote rc $r2"
+fi
+
+CASE=malformed-requests
+if wanted "$CASE"; then
+	why=
+	# request  expected-status
+	while IFS='|' read -r req want; do
+		printf "$req" | raw
+		[ "$STATUS" = "$want" ] || why="${why:+$why; }[$req] $STATUS, want $want"
+	done <<-'EOF'
+	GARBAGE\r\n\r\n|400
+	GET /api/v1/vmm.ping\r\n\r\n|400
+	GET api/v1/vmm.ping HTTP/1.1\r\n\r\n|400
+	GET /api/v1/vmm.ping HTTP/2.0\r\n\r\n|505
+	GET /api/v1/vmm.ping HTTP/1.1\r\nNo colon here\r\n\r\n|400
+	GET /api/v1/vmm.ping HTTP/1.1\r\nContent-Length: abc\r\n\r\n|400
+	GET /api/v1/vmm.ping HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx|400
+	PUT /api/v1/vm.pause HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n|501
+	GET /api/v1/vmm.ping HTTP/1.0\r\n\r\n|200
+	GET /api/v1/vmm.ping?x=1 HTTP/1.1\r\nHost: x\r\n\r\n|200
+	EOF
+	# A header section over 8 KiB.
+	{ printf 'GET /api/v1/vmm.ping HTTP/1.1\r\nX-Big: '; head -c 9000 /dev/zero | tr '\0' a
+	  printf '\r\n\r\n'; } | raw
+	[ "$STATUS" = 431 ] || why="${why:+$why; }big header $STATUS, want 431"
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=keep-alive-pipelined
+if wanted "$CASE"; then
+	printf 'GET /api/v1/vmm.ping HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/vm.info HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/vm.nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw
+	# (a body has no final newline: the next status line follows it)
+	n200=$(grep -ao 'HTTP/1.1 200 OK' "$TMP/resp" | wc -l)
+	n404=$(grep -ao 'HTTP/1.1 404 Not Found' "$TMP/resp" | wc -l)
+	[ "$n200" -eq 2 ] && [ "$n404" -eq 1 ]
+	check $? "three pipelined requests on one connection: $n200 x 200, $n404 x 404"
+fi
+
+CASE=slow-client
+if wanted "$CASE"; then
+	# Half a request, then nothing for 3 s; meanwhile others are served
+	# and the guest keeps counting; then the slow one completes.
+	{ printf 'GET /api/v1/vmm.ping HTTP/1.1\r\nHost: x'; sleep 3; printf '\r\n\r\n'; } |
+		timeout 20 "$REMOTE" --api-socket "$SOCK" raw >"$TMP/slow.out" 2>&1 &
+	slow=$!
+	sleep 0.5
+	t1=$(ticks)
+	start=$(date +%s%N)
+	api ping
+	prc=$RC
+	api info
+	irc=$RC
+	ms=$((($(date +%s%N) - start) / 1000000))
+	wait_ticks_above "$t1" 2
+	adv=$?
+	wait $slow
+	src=$?
+	grep -q '^HTTP/1.1 200' "$TMP/slow.out"
+	sgot=$?
+	[ $prc -eq 0 ] && [ $irc -eq 0 ] && [ $ms -lt 2000 ] && [ $adv -eq 0 ] &&
+		[ $src -eq 0 ] && [ $sgot -eq 0 ]
+	check $? "others served: ping $prc info $irc in $ms ms; guest ticking: $adv; slow client rc $src, answered: $sgot"
+fi
+
+CASE=many-clients
+if wanted "$CASE"; then
+	# 40 stalled clients (more than the server keeps): a new one still
+	# gets in (the quietest ones make room).
+	pids=
+	for i in $(seq 1 40); do
+		{ printf 'GET /api/v1/vmm.ping HTTP/1.1\r\n'; sleep 4; } |
+			timeout 20 "$REMOTE" --api-socket "$SOCK" raw >/dev/null 2>&1 &
+		pids="$pids $!"
+	done
+	sleep 1
+	api ping
+	prc=$RC
+	# shellcheck disable=SC2086
+	wait $pids 2>/dev/null
+	kill -0 "$PID" 2>/dev/null
+	alive=$?
+	[ $prc -eq 0 ] && [ $alive -eq 0 ]
+	check $? "ping rc $prc with 40 stalled clients, cvmm alive $alive"
+fi
+
+CASE=openapi-matches-server
+if wanted "$CASE"; then
+	# path method lines from the document (two-space paths, four-space methods).
+	awk '/^paths:/ { p = 1; next } /^[^ ]/ { p = 0 }
+	     p && /^  \/[^ ]*:$/ { path = $1; sub(/:$/, "", path) }
+	     p && /^    (get|put|post|patch|delete):$/ { m = $1; sub(/:$/, "", m); print path, toupper(m) }' \
+		"$OPENAPI" >"$TMP/doc"
+	why=
+	ndoc=$(wc -l <"$TMP/doc")
+	[ "$ndoc" -ge 9 ] || why="only $ndoc operations found in $OPENAPI"
+	while read -r path method; do
+		other=GET
+		[ "$method" = GET ] && other=PUT
+		if [ "$method" = GET ]; then
+			printf 'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' "$path" | raw
+			want=200
+		else
+			# A broken body: routed (not 404/405) but refused before the
+			# endpoint runs, so shutdown & co. are not carried out.
+			printf '%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n{' \
+				"$method" "$path" | raw
+			want=400
+		fi
+		[ "$STATUS" = "$want" ] || why="${why:+$why; }$method $path: $STATUS, want $want"
+		printf '%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' "$other" "$path" | raw
+		[ "$STATUS" = 405 ] || why="${why:+$why; }$other $path: $STATUS, want 405"
+	done <"$TMP/doc"
+	# And every endpoint the server knows is documented: the client's
+	# command list names them all.
+	for ep in $("$REMOTE" --help | sed -n 's|.* /api/v1/\([^:]*\):.*|\1|p'); do
+		grep -q "^/api/v1/$ep " "$TMP/doc" || why="${why:+$why; }$ep not documented"
+	done
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=still-running
+if wanted "$CASE"; then
+	t1=$(ticks)
+	wait_ticks_above "$t1" 3
+	adv=$?
+	api info
+	grep -qF '"state":"Running"' "$TMP/resp"
+	[ $adv -eq 0 ] && [ $? -eq 0 ]
+	check $? "after the hostile clients the guest must still tick and the VM run"
+fi
+
+# count_of TEXT: lines of the serial output that are exactly TEXT.
+count_of() {
+	tr -d '\r' <"$SERIAL" | grep -cxF -- "$1"
+}
+
+# wait_boots N: the guest has come up N times (banner, APs, first tick).
+wait_boots() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(count_of 'tick 0')" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+CASE=reboot
+if wanted "$CASE"; then
+	t1=$(ticks)
+	api reboot
+	rrc=$RC
+	grep -qF '"state":"Running"' "$TMP/resp"
+	rstate=$?
+	wait_boots 2
+	booted=$?
+	b=$(grep -c "^== cvmm test guest 'api_counter'" "$SERIAL")
+	o=$(count_of 'api_counter: 2 CPUs online')
+	api counters
+	grep -qF '"reboots":1' "$TMP/resp"
+	counted=$?
+	[ $rrc -eq 0 ] && [ $rstate -eq 0 ] && [ $booted -eq 0 ] && [ "$b" -eq 2 ] &&
+		[ "$o" -eq 2 ] && [ $counted -eq 0 ]
+	check $? "rc $rrc state $rstate; second boot seen: $booted (banners $b, '2 CPUs online' $o times, ticks before $t1); reboots counted: $counted"
+fi
+
+CASE=reboot-while-paused
+if wanted "$CASE"; then
+	api pause
+	prc=$RC
+	api reboot
+	rrc=$RC
+	grep -qF '"state":"Running"' "$TMP/resp"
+	rstate=$?
+	wait_boots 3
+	booted=$?
+	o=$(count_of 'api_counter: 2 CPUs online')
+	[ $prc -eq 0 ] && [ $rrc -eq 0 ] && [ $rstate -eq 0 ] && [ $booted -eq 0 ] && [ "$o" -eq 3 ]
+	check $? "pause rc $prc, reboot rc $rrc, state Running: $rstate, third boot: $booted (APs up $o times)"
+fi
+
+CASE=shutdown
+if wanted "$CASE"; then
+	api shutdown
+	src=$RC
+	grep -qF '"state":"Shutdown"' "$TMP/resp"
+	sstate=$?
+	wait_exit 5
+	[ $src -eq 0 ] && [ $sstate -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
+	check $? "rc $src, state $sstate, cvmm exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
+fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# ------------------------------------------------- lifecycle, one VM each
+CASE=pause-then-shutdown
+if wanted "$CASE"; then
+	rm -f "$SOCK"
+	if start_vm --cpus boot=2; then
+		api pause
+		prc=$RC
+		api shutdown-vmm
+		src=$RC
+		wait_exit 5
+		[ $prc -eq 0 ] && [ $src -eq 0 ] && [ "$VMRC" -eq 0 ]
+		check $? "pause rc $prc, vmm.shutdown rc $src, cvmm exit $VMRC (want 0)"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+
+CASE=sighup-ignored-sigterm-removes-socket
+if wanted "$CASE"; then
+	rm -f "$SOCK"
+	if start_vm; then
+		kill -HUP "$PID"
+		sleep 0.3
+		api ping
+		hup=$RC
+		kill -TERM "$PID"
+		wait_exit 5
+		[ $hup -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
+		check $? "after SIGHUP ping rc $hup (want 0); after SIGTERM exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+
+CASE=stale-socket-replaced
+if wanted "$CASE"; then
+	rm -f "$SOCK"
+	if start_vm; then
+		kill -KILL "$PID"
+		wait "$PID" 2>/dev/null
+		PID=
+		if [ -S "$SOCK" ] && start_vm; then
+			api ping
+			prc=$RC
+			api shutdown
+			wait_exit 5
+			[ $prc -eq 0 ] && [ "$VMRC" -eq 0 ]
+			check $? "second cvmm on the stale socket: ping rc $prc, exit $VMRC"
+		else
+			bad "no stale socket left by SIGKILL, or the second cvmm did not start"
+		fi
+	else
+		bad "cvmm did not start"
+	fi
+fi
+
+CASE=live-socket-refused
+if wanted "$CASE"; then
+	rm -f "$SOCK"
+	if start_vm; then
+		timeout 10 "$CVMM" --kernel "$GUEST" --serial null --api-socket "$SOCK" \
+			</dev/null >/dev/null 2>"$TMP/second.err"
+		r2=$?
+		api ping
+		prc=$RC
+		api shutdown
+		wait_exit 5
+		[ $r2 -eq 1 ] && grep -q 'another process' "$TMP/second.err" && [ $prc -eq 0 ]
+		check $? "second cvmm on a live socket: exit $r2 (want 1 with a message), first still answers: $prc"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+
+CASE=non-socket-refused
+if wanted "$CASE"; then
+	echo precious >"$TMP/file"
+	timeout 10 "$CVMM" --kernel "$GUEST" --serial null --api-socket "$TMP/file" \
+		</dev/null >/dev/null 2>"$TMP/third.err"
+	r=$?
+	[ $r -eq 1 ] && [ "$(cat "$TMP/file")" = precious ] && grep -q 'not a socket' "$TMP/third.err"
+	check $? "a regular file at the socket path: exit $r (want 1), file kept, message"
+fi
+
+echo "api: $pass passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cvmm-remote: a command-line client for cvmm's API socket.
+ *
+ *   cvmm-remote --api-socket PATH [--timeout SECONDS] COMMAND [JSON]
+ *
+ * sends one HTTP/1.1 request over the UNIX socket, prints the response
+ * body on stdout and exits 0 when the status is 2xx, 1 otherwise (the
+ * status line goes to stderr then), 2 for bad usage. JSON is the request
+ * body: the text itself, "-" for stdin or "@FILE".
+ *
+ * `raw` sends stdin verbatim (as it arrives: a slow writer makes a slow
+ * client) and prints everything the server answers, status line and
+ * headers included: for experiments and tests.
+ *
+ * Plain C and libc only, so that it builds anywhere cvmm does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BODY_IN (16u << 20)
+
+struct command {
+	const char *name;
+	const char *method;
+	const char *endpoint;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "ping", "GET", "vmm.ping", "the VMM's version" },
+	{ "info", "GET", "vm.info", "configuration, state and devices" },
+	{ "counters", "GET", "vm.counters", "device and vCPU counters" },
+	{ "pause", "PUT", "vm.pause", "stop every vCPU" },
+	{ "resume", "PUT", "vm.resume", "let paused vCPUs run again" },
+	{ "reboot", "PUT", "vm.reboot", "reset and boot the same kernel again" },
+	{ "power-button", "PUT", "vm.power-button", "press the ACPI power button" },
+	{ "shutdown", "PUT", "vm.shutdown", "stop the VM (cvmm exits 0)" },
+	{ "shutdown-vmm", "PUT", "vmm.shutdown", "stop the VMM process" },
+	{ "create", "PUT", "vm.create", "create a VM from a JSON config" },
+	{ "boot", "PUT", "vm.boot", "boot a created VM" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cvmm-remote --api-socket PATH [--timeout SECONDS] COMMAND [JSON]\n"
+		   "JSON: the request body, '-' (stdin) or '@FILE'. Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-13s %s /api/v1/%s: %s\n", commands[i].name,
+			commands[i].method, commands[i].endpoint, commands[i].help);
+	fprintf(f, "  %-13s send stdin verbatim, print the whole response\n", "raw");
+	fprintf(f, "Exit status: 0 for a 2xx answer, 1 otherwise, 2 for bad usage.\n");
+}
+
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+static int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap - b->len < n)
+			cap *= 2;
+		char *d = realloc(b->data, cap + 1);
+		if (!d)
+			return -ENOMEM;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static int read_all_fd(int fd, struct buf *b)
+{
+	char tmp[65536];
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if (b->len + (size_t)n > MAX_BODY_IN)
+			return -EFBIG;
+		if (buf_append(b, tmp, (size_t)n))
+			return -ENOMEM;
+	}
+}
+
+/* The request body from the JSON argument: text, "-" or "@FILE". */
+static int load_body(const char *arg, struct buf *b)
+{
+	if (strcmp(arg, "-") == 0)
+		return read_all_fd(STDIN_FILENO, b);
+	if (arg[0] == '@') {
+		int fd = open(arg + 1, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		int ret = read_all_fd(fd, b);
+		close(fd);
+		return ret;
+	}
+	return buf_append(b, arg, strlen(arg));
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "cvmm-remote: %s: path too long\n", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "cvmm-remote: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Moves bytes both ways until the server closes the connection (or the
+ * response is complete: Content-Length), the deadline passes, or an error.
+ * in_fd (-1: none) is copied to the socket as it arrives; when it ends,
+ * our side of the socket is shut. out is whatever the server sent.
+ */
+static int exchange(int sock, const struct buf *req, int in_fd, struct buf *out,
+		    uint64_t deadline)
+{
+	size_t sent = 0;
+	bool writing = true; /* still sending (req, then in_fd) */
+	char tmp[65536];
+	while (true) {
+		if (writing && in_fd < 0 && sent == req->len) {
+			writing = false;
+		}
+		struct pollfd p[2] = { { .fd = sock, .events = POLLIN } };
+		nfds_t np = 1;
+		if (writing && sent < req->len)
+			p[0].events |= POLLOUT;
+		else if (writing && in_fd >= 0)
+			p[np++] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+		uint64_t now = now_ms();
+		if (now >= deadline) {
+			fprintf(stderr, "cvmm-remote: timed out waiting for the answer\n");
+			return -ETIMEDOUT;
+		}
+		int r = poll(p, np, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (p[0].revents & POLLOUT) {
+			ssize_t n = send(sock, req->data + sent, req->len - sent, MSG_NOSIGNAL);
+			if (n < 0 && errno != EINTR && errno != EAGAIN) {
+				/* The server closed early (e.g. 413): read its answer. */
+				writing = false;
+				sent = req->len;
+			} else if (n > 0) {
+				sent += (size_t)n;
+			}
+		}
+		if (np > 1 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = read(in_fd, tmp, sizeof(tmp));
+			if (n <= 0) {
+				if (n < 0 && errno == EINTR)
+					continue;
+				writing = false;
+				shutdown(sock, SHUT_WR);
+			} else {
+				size_t off = 0;
+				while (off < (size_t)n) {
+					ssize_t w = send(sock, tmp + off, (size_t)n - off,
+							 MSG_NOSIGNAL);
+					if (w < 0 && errno == EINTR)
+						continue;
+					if (w < 0) {
+						writing = false;
+						break;
+					}
+					off += (size_t)w;
+				}
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(sock, tmp, sizeof(tmp), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				if (errno == ECONNRESET && out->len)
+					return 0;
+				return -errno;
+			}
+			if (n == 0)
+				return 0;
+			if (out->len + (size_t)n > MAX_BODY_IN || buf_append(out, tmp, (size_t)n))
+				return -EFBIG;
+		}
+	}
+}
+
+/* Status code and body of a response: 0, or -EPROTO when it is not one. */
+static int parse_response(const struct buf *r, int *status, const char **body,
+			  size_t *body_len)
+{
+	if (!r->data || r->len < 12 || strncmp(r->data, "HTTP/1.", 7) != 0)
+		return -EPROTO;
+	char *sp = strchr(r->data, ' ');
+	if (!sp)
+		return -EPROTO;
+	*status = atoi(sp + 1);
+	char *end = strstr(r->data, "\r\n\r\n");
+	if (!end)
+		return -EPROTO;
+	*body = end + 4;
+	*body_len = r->len - (size_t)(*body - r->data);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	unsigned timeout_s = 30;
+	int i = 1;
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--api-socket") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else if (strncmp(argv[i], "--api-socket=", 13) == 0) {
+			path = argv[i] + 13;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			char *end;
+			unsigned long t = strtoul(argv[++i], &end, 10);
+			if (*end || t == 0 || t > 86400) {
+				fprintf(stderr, "cvmm-remote: --timeout: 1-86400 seconds\n");
+				return 2;
+			}
+			timeout_s = (unsigned)t;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			fprintf(stderr, "cvmm-remote: unknown option %s\n", argv[i]);
+			return 2;
+		} else {
+			break;
+		}
+	}
+	if (!path || i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *name = argv[i++];
+	const char *json = i < argc ? argv[i++] : NULL;
+	if (i < argc) {
+		fprintf(stderr, "cvmm-remote: too many arguments\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	bool raw = strcmp(name, "raw") == 0;
+	const struct command *cmd = NULL;
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(commands[k].name, name) == 0)
+			cmd = &commands[k];
+	if (!cmd && !raw) {
+		fprintf(stderr, "cvmm-remote: unknown command %s (see --help)\n", name);
+		return 2;
+	}
+	if (raw && json) {
+		fprintf(stderr, "cvmm-remote: raw takes its request on stdin\n");
+		return 2;
+	}
+
+	struct buf body = { 0 }, req = { 0 }, resp = { 0 };
+	if (json) {
+		int ret = load_body(json, &body);
+		if (ret) {
+			fprintf(stderr, "cvmm-remote: request body %s: %s\n", json,
+				strerror(-ret));
+			return 2;
+		}
+	}
+	if (cmd) {
+		char head[512];
+		int n = snprintf(head, sizeof(head),
+				 "%s /api/v1/%s HTTP/1.1\r\n"
+				 "Host: localhost\r\n"
+				 "Accept: application/json\r\n"
+				 "%s"
+				 "Content-Length: %zu\r\n"
+				 "Connection: close\r\n\r\n",
+				 cmd->method, cmd->endpoint,
+				 body.len ? "Content-Type: application/json\r\n" : "",
+				 body.len);
+		if (buf_append(&req, head, (size_t)n) ||
+		    (body.len && buf_append(&req, body.data, body.len))) {
+			fprintf(stderr, "cvmm-remote: out of memory\n");
+			return 1;
+		}
+	}
+
+	int sock = connect_socket(path);
+	if (sock < 0)
+		return 1;
+	int ret = exchange(sock, &req, raw ? STDIN_FILENO : -1, &resp,
+			   now_ms() + (uint64_t)timeout_s * 1000);
+	close(sock);
+	if (ret && !resp.len) {
+		if (ret != -ETIMEDOUT)
+			fprintf(stderr, "cvmm-remote: %s\n", strerror(-ret));
+		return 1;
+	}
+
+	int status;
+	const char *rbody;
+	size_t rlen;
+	if (parse_response(&resp, &status, &rbody, &rlen)) {
+		fprintf(stderr, "cvmm-remote: the answer is not an HTTP response\n");
+		if (raw && resp.len)
+			fwrite(resp.data, 1, resp.len, stdout);
+		return 1;
+	}
+	if (raw) {
+		fwrite(resp.data, 1, resp.len, stdout);
+	} else {
+		fwrite(rbody, 1, rlen, stdout);
+		if (rlen && rbody[rlen - 1] != '\n')
+			fputc('\n', stdout);
+		if (status < 200 || status > 299) {
+			const char *eol = strstr(resp.data, "\r\n");
+			fprintf(stderr, "cvmm-remote: %.*s\n",
+				eol ? (int)(eol - resp.data) : 40, resp.data);
+		}
+	}
+	free(body.data);
+	free(req.data);
+	free(resp.data);
+	return status >= 200 && status <= 299 ? 0 : 1;
+}
