@@ -1,0 +1,270 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# cvmm benchmarks (BENCHMARKS.md): cvmm next to a bare KVM floor
+# (bench/floor.c) and QEMU, on the same guest images. Prints a table;
+# asserts nothing (a run that ends with the wrong status shows as "ERR").
+#
+#   bench/run.sh [BUILD]          (`make bench` builds everything first)
+#
+# Environment: BENCH_RUNS (timed runs per cell; default 7), BENCH_N (exits
+# per PIO/MMIO run; default 30000), BENCH_BLK_N (virtio-blk
+# requests per case; default 200000), QEMU (binary; "none" skips QEMU),
+# QEMU_MACHINE (default microvm), QEMU_CPU (default host,-arch-capabilities:
+# QEMU 7.2 aborts on hosts whose KVM refuses MSR_IA32_ARCH_CAPABILITIES).
+#
+# What is measured (each run under timeout(1), BENCH_RUNS runs after one
+# warm-up; wall time from fork to exit status, and the CPU time, user +
+# system, of the VMM's whole process tree; each as the best run, the better
+# estimate on a shared, loaded host, and as the median run):
+#  - start -> exit, null guest: build/bench/null.bzImage, whose first
+#    instruction writes port 0xf4 (no guest work at all).
+#  - start -> exit, bench_exit: the test-guest runtime's start-up (page
+#    tables, IDT, banner on a port no UART claims) and debug-exit.
+#  - PIO / MMIO exit: (bench_pio|bench_mmio with n=N) minus bench_exit,
+#    divided by N. Port 0x2f0 and address 0xd0000000 belong to no device in
+#    any of the three, so each is a full exit to user space and the VMM's
+#    bus-miss path (writes dropped).
+#  - idle memory: bench_idle (banner, then hlt with interrupts off) with
+#    256 MiB of RAM; VmRSS/VmHWM from /proc/PID/status, and the resident part
+#    of the guest-RAM mapping from /proc/PID/smaps; the VMM's own memory is
+#    VmRSS minus that.
+#  - virtio-blk: host CPU per 4 KiB request in cvmm's device code
+#    (bench/blk_bench.c, no guest, file on tmpfs).
+set -u
+export LC_ALL=C
+
+B=${1:-build}
+CVMM=$B/cvmm
+FLOOR=$B/bench/floor
+NULLIMG=$B/bench/null.bzImage
+BLK=$B/bench/blk_bench
+G=$B/guest
+RUNS=${BENCH_RUNS:-7}
+N=${BENCH_N:-30000}
+BLK_N=${BENCH_BLK_N:-200000}
+QEMU=${QEMU:-qemu-system-x86_64}
+QEMU_MACHINE=${QEMU_MACHINE:-microvm}
+QEMU_CPU=${QEMU_CPU:-host,-arch-capabilities}
+MEM=256M
+TMO=60
+
+for f in "$CVMM" "$FLOOR" "$NULLIMG" "$G/bench_exit.bzImage" "$G/bench_pio.bzImage" \
+	"$G/bench_mmio.bzImage" "$G/bench_idle.bzImage"; do
+	[ -e "$f" ] || { echo "bench: $f is missing (run make bench)" >&2; exit 1; }
+done
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-bench.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+
+# shellcheck disable=SC2054 # commas belong to -device
+QEMU_BASE=("$QEMU" -M "$QEMU_MACHINE" -enable-kvm -cpu "$QEMU_CPU" -m "$MEM" -nodefaults
+	-no-user-config -nographic -device isa-debug-exit,iobase=0xf4,iosize=1)
+have_qemu=0
+qemu_why="not installed (bench/setup.sh)"
+if [ "$QEMU" = none ]; then
+	qemu_why="skipped (QEMU=none)"
+elif command -v "$QEMU" >/dev/null 2>&1; then
+	timeout 30 "${QEMU_BASE[@]}" -serial none -kernel "$NULLIMG" >"$TMP/probe" 2>&1
+	rc=$?
+	if [ $rc -eq 1 ]; then
+		have_qemu=1
+	else
+		qemu_why="probe run ended with status $rc: $(head -c 200 "$TMP/probe" | tr '\n' ' ')"
+	fi
+fi
+
+# Commands for one guest image and command line, per VMM. QEMU's
+# isa-debug-exit ends QEMU with (V << 1) | 1, so a guest exit of 0 reads 1.
+# shellcheck disable=SC2317 # called as "cmd_$1"
+cmd_floor() { CMD=("$FLOOR" -k "$1" -c "$2"); EXPECT=0; }
+cmd_cvmm() {
+	CMD=("$CVMM" --kernel "$1" --cmdline "$2" --memory "size=$MEM" --serial off --debug-exit)
+	EXPECT=0
+}
+cmd_qemu() { CMD=("${QEMU_BASE[@]}" -serial none -kernel "$1" -append "$2"); EXPECT=1; }
+
+# stats: numbers on stdin -> "MIN MEDIAN"
+stats() {
+	sort -n | awk '{ a[NR] = $1 } END {
+		if (!NR) { print "ERR ERR"; exit }
+		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+		printf "%.3f %.3f\n", a[1], m }'
+}
+
+# cpu_ms FILE: the children's user + system time that `times` wrote to FILE.
+cpu_ms() {
+	awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
+		printf "%.3f", t * 1000 }' "$1"
+}
+
+# time_ms VMM IMAGE CMDLINE: "WALL_MIN WALL_MEDIAN CPU_MIN CPU_MEDIAN" in
+# milliseconds (CPU: user + system of the whole VMM process tree, from
+# getrusage via `times`), or ERR(status) four times.
+time_ms() {
+	"cmd_$1" "$2" "$3"
+	local i rc t0 t1 bad='' wall=() cpu=()
+	timeout $TMO "${CMD[@]}" </dev/null >/dev/null 2>&1 # warm-up
+	for ((i = 0; i < RUNS; i++)); do
+		times >"$TMP/c0"
+		t0=$EPOCHREALTIME
+		timeout $TMO "${CMD[@]}" </dev/null >/dev/null 2>"$TMP/err"
+		rc=$?
+		t1=$EPOCHREALTIME
+		times >"$TMP/c1"
+		[ $rc -eq "$EXPECT" ] || bad=$rc
+		wall+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
+		cpu+=("$(awk -v a="$(cpu_ms "$TMP/c0")" -v b="$(cpu_ms "$TMP/c1")" 'BEGIN { print b - a }')")
+	done
+	if [ -n "$bad" ]; then
+		echo "ERR($bad) ERR($bad) ERR($bad) ERR($bad)"
+		echo "bench: $1 $(basename "$2") '$3' ended with status $bad (expected $EXPECT): $(head -c 300 "$TMP/err")" >&2
+	else
+		echo "$(printf '%s\n' "${wall[@]}" | stats) $(printf '%s\n' "${cpu[@]}" | stats)"
+	fi
+}
+
+# idle_mem VMM: "VmRSS VmHWM guest-RAM-resident" in KiB for bench_idle.
+idle_mem() {
+	local out=$TMP/idle-$1.serial pid i
+	: >"$out"
+	case $1 in
+	cvmm) "$CVMM" --kernel "$G/bench_idle.bzImage" --memory "size=$MEM" \
+		--serial "file=$out" </dev/null >/dev/null 2>&1 &
+		;;
+	qemu) "${QEMU_BASE[@]}" -serial "file:$out" -kernel "$G/bench_idle.bzImage" \
+		</dev/null >/dev/null 2>&1 &
+		;;
+	esac
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q idle "$out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.5
+	if grep -q idle "$out" 2>/dev/null && [ -r /proc/$pid/status ]; then
+		local rss hwm ram
+		rss=$(awk '/^VmRSS:/ { print $2 }' /proc/$pid/status)
+		hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/$pid/status)
+		# The guest-RAM mapping: the one 256-260 MiB long (QEMU aligns it).
+		ram=$(awk '/^Size:/ { size = $2 } /^Rss:/ { if (size >= 262144 && size <= 266240) r += $2 }
+			END { print r + 0 }' /proc/$pid/smaps)
+		echo "$rss $hwm $ram"
+	else
+		echo "ERR ERR ERR"
+	fi
+	kill -TERM $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+
+isnum() { [[ $1 =~ ^[0-9.]+$ ]]; }
+per_exit() { # TOTAL_MS BASE_MS -> microseconds per exit
+	if isnum "$1" && isnum "$2"; then
+		awk -v t="$1" -v b="$2" -v n="$N" 'BEGIN { printf "%.2f", (t - b) * 1000 / n }'
+	else
+		echo "ERR"
+	fi
+}
+ratio() { # A B -> A/B
+	if isnum "$1" && isnum "$2" && [ "$(awk -v b="$2" 'BEGIN { print (b > 0) }')" = 1 ]; then
+		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'
+	else
+		echo "-"
+	fi
+}
+kib2mib() { isnum "$1" && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || echo "${1:--}"; }
+
+VMMS="floor cvmm"
+[ $have_qemu = 1 ] && VMMS="$VMMS qemu"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+declare -A R
+STATS="wmin wmed cmin cmed"
+# put KEY VMM "WALL_MIN WALL_MEDIAN CPU_MIN CPU_MEDIAN": R[KEY,VMM,wmin] ...
+put() { read -r "R[$1,$2,wmin]" "R[$1,$2,wmed]" "R[$1,$2,cmin]" "R[$1,$2,cmed]" <<<"$3"; }
+for v in $VMMS; do
+	put null $v "$(time_ms "$v" "$NULLIMG" "")"
+	put exit $v "$(time_ms "$v" "$G/bench_exit.bzImage" "")"
+	put pio_t $v "$(time_ms "$v" "$G/bench_pio.bzImage" "n=$N")"
+	put mmio_t $v "$(time_ms "$v" "$G/bench_mmio.bzImage" "n=$N")"
+	for st in $STATS; do
+		R[pio,$v,$st]=$(per_exit "${R[pio_t,$v,$st]}" "${R[exit,$v,$st]}")
+		R[mmio,$v,$st]=$(per_exit "${R[mmio_t,$v,$st]}" "${R[exit,$v,$st]}")
+	done
+done
+# The floor's own real-mode loop: N x (out, dec, jnz), minus N = 0.
+blob_t() {
+	local i t0 t1 s=()
+	for ((i = 0; i < RUNS; i++)); do
+		t0=$EPOCHREALTIME
+		"$FLOOR" -n "$1" >/dev/null 2>&1
+		t1=$EPOCHREALTIME
+		s+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
+	done
+	printf '%s\n' "${s[@]}" | stats | cut -d' ' -f1
+}
+blob_pio=$(per_exit "$(blob_t "$N")" "$(blob_t 0)")
+
+for v in cvmm qemu; do
+	[ $v = qemu ] && [ $have_qemu = 0 ] && continue
+	read -r rss hwm ram <<<"$(idle_mem $v)"
+	R[rss,$v]=$(kib2mib "$rss")
+	R[hwm,$v]=$(kib2mib "$hwm")
+	R[ram,$v]=$(kib2mib "$ram")
+	if isnum "$rss" && isnum "$ram"; then
+		R[ovh,$v]=$(kib2mib $((rss - ram)))
+	else
+		R[ovh,$v]=ERR
+	fi
+done
+
+blk_out=
+[ -x "$BLK" ] && blk_out=$("$BLK" /dev/shm "$BLK_N" 2>&1)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report ----
+echo "cvmm benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo))"
+echo "load average before/after: $load_before / $load_after"
+if [ $have_qemu = 1 ]; then
+	echo "QEMU: $("$QEMU" --version | head -1), -M $QEMU_MACHINE -cpu $QEMU_CPU"
+else
+	echo "QEMU: $qemu_why"
+fi
+echo "$RUNS runs per cell after a warm-up; N = $N exits per PIO/MMIO run; guest RAM $MEM (floor: 2 MiB)"
+q() { [ $have_qemu = 1 ] && echo "${R[$1]:-ERR}" || echo "n/a"; }
+fmt="%-38s %9s %9s %9s %11s %10s\n"
+row() { # KEY STAT LABEL
+	local f=${R[$1,floor,$2]:--} c=${R[$1,cvmm,$2]:--} qq
+	qq=$(q "$1,qemu,$2")
+	printf "$fmt" "$3" "$f" "$c" "$qq" "$(ratio "$c" "$f")" "$(ratio "$qq" "$c")"
+}
+for st in $STATS; do
+	echo
+	case $st in
+	wmin) echo "wall time, best run:" ;;
+	wmed) echo "wall time, median run:" ;;
+	cmin) echo "CPU time (user + system, all threads), best run:" ;;
+	cmed) echo "CPU time (user + system, all threads), median run:" ;;
+	esac
+	printf "$fmt" "" "floor" "cvmm" "QEMU" "cvmm/floor" "QEMU/cvmm"
+	row null $st "start -> exit, null guest (ms)"
+	row exit $st "start -> exit, bench_exit (ms)"
+	row pio $st "PIO write exit, bus miss (us/exit)"
+	row mmio $st "MMIO write exit, bus miss (us/exit)"
+done
+echo
+echo "idle guest, $MEM of RAM (MiB):"
+mfmt="%-38s %9s %9s %10s\n"
+printf "$mfmt" "" "cvmm" "QEMU" "QEMU/cvmm"
+mrow() { printf "$mfmt" "$2" "${R[$1,cvmm]}" "$(q "$1,qemu")" "$(ratio "$(q "$1,qemu")" "${R[$1,cvmm]}")"; }
+mrow rss "VmRSS"
+mrow hwm "VmHWM"
+mrow ram "guest RAM resident (smaps)"
+mrow ovh "VMM overhead = VmRSS - guest RAM"
+echo
+echo "floor's 14-byte real-mode loop (out, dec, jnz): $blob_pio us/exit"
+if [ -n "$blk_out" ]; then
+	echo "virtio-blk, cvmm device code only (no guest; QEMU not comparable here):"
+	printf '%s\n' "$blk_out" | sed 's/^/  /'
+fi
+exit 0
