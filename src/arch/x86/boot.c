@@ -263,8 +263,9 @@ int initrd_place(const struct kernel_info *ki, uint64_t ram_top, uint64_t size,
 	uint64_t top = ram_top;
 	if (ki->initrd_addr_max < UINT64_MAX && ki->initrd_addr_max + 1 < top)
 		top = ki->initrd_addr_max + 1;
-	uint64_t kernel_end = (ki->end + 0xfff) & ~0xfffULL;
-	if (size > top || ((top - size) & ~0xfffULL) < kernel_end)
+	/* The address is page-aligned: comparing it with the kernel end
+	 * directly needs no rounding (which could wrap near 2^64). */
+	if (size > top || ((top - size) & ~0xfffULL) < ki->end)
 		return -ENOSPC;
 	*addr = (top - size) & ~0xfffULL;
 	return 0;
