@@ -28,7 +28,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all check check-unit check-cli check-guest check-api check-asan check-tsan run clean guests \
+.PHONY: all check check-unit check-cli check-guest check-api check-linux check-asan check-tsan run clean guests \
 	fuzz fuzz-list fuzz-build fuzz-seeds
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
@@ -68,6 +68,12 @@ check-guest: $(BUILD)/cvmm guests
 
 check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 	@tests/api-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
+
+# Boots the tiny Linux test kernel (built and cached on first use) with every
+# device; about 25 minutes on an emulating host, so it is not yet part of
+# `make check` (see tests/linux/README.md).
+check-linux: $(BUILD)/cvmm
+	@tests/linux/run-linux-test.sh $(BUILD)/cvmm
 
 # The same suites under sanitizers, each in its own build folder.
 check-asan:

@@ -6,8 +6,9 @@
 #   libseccomp-dev - per-thread seccomp filters (src/seccomp.c)
 #   iproute2       - network tests (namespaces, tap)
 #   clang, libclang-rt-14-dev - libFuzzer targets (make fuzz; fuzz/README.md)
+#   e2fsprogs, dnsmasq-base - Linux acceptance test (ext2 images, DHCP server)
 set -e
-PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev"
+PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

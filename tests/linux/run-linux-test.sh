@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Linux acceptance test: boots the tiny Linux 6.1 test kernel under cvmm with
+# every device and checks what the kernel (and cvmm's own debug log) reports.
+#
+#   tests/linux/run-linux-test.sh CVMM
+#   tests/linux/run-linux-test.sh --recheck DIR    (checks only, on kept logs)
+#
+# Two boots, at the same time:
+#   full     vmlinux through the PVH entry, 2 vCPUs, 256 MiB; vda = a fresh
+#            ext2 image mounted as root rw (its mount count must go up),
+#            vdb = a second ext2 image with readonly=on; virtio-net on a tap
+#            inside a network namespace made here, cvmm configuring the host
+#            side and dnsmasq serving DHCP on it (ip=dhcp); virtio-rng reading
+#            a file; virtio-console to a file (console=hvc0).
+#   bzimage  the bzImage through the 64-bit boot protocol (its decompressor
+#            runs), same CPUs and memory; vda = the read-only image with
+#            root=/dev/vda rw: the kernel must fall back to mounting it
+#            read-only.
+# Both run until the kernel finds no init on the root file system, panics
+# and resets (panic=-1 reboot=k), which ends cvmm with exit status 0.
+# User space cannot run on this host (see tests/linux/README.md), so every
+# check reads kernel messages on the serial console, the hvc0 file, cvmm's
+# debug log (stderr), the images, the dnsmasq lease file, and what cvmm
+# has read from the rng source file.
+#
+# Prints "ok NAME" or "FAIL NAME: why" per check, the boot times of both
+# kernels to the same markers, then "linux: N passed, M failed"; exits 1 if
+# any check failed.
+#
+# Needs root (network namespace, tap), e2fsprogs (mke2fs, tune2fs, dumpe2fs),
+# dnsmasq and iproute2 (scripts/install-deps.sh installs them). Builds the
+# kernel first if it is not cached (tests/linux/build-kernel.sh).
+#
+# Environment: LINUX_TIMEOUT (seconds for the vmlinux boot, default 1200),
+# LINUX_BZ_TIMEOUT (the bzImage boot, default 3600), LINUX_BUILD_TIMEOUT
+# (kernel build, default 3600), LINUX_KERNEL_DIR (use DIR/bzImage and
+# DIR/vmlinux instead of building the kernel), CVMM_LINUX_KEEP=1 (keep the work directory
+# with all logs and print its path; --recheck DIR reruns the checks on it).
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BOOT_TIMEOUT=${LINUX_TIMEOUT:-1200}
+BZ_TIMEOUT=${LINUX_BZ_TIMEOUT:-3600}
+BUILD_TIMEOUT=${LINUX_BUILD_TIMEOUT:-3600}
+
+usage() { echo "usage: $0 CVMM | --recheck DIR" >&2; exit 2; }
+
+RECHECK=
+case "${1:-}" in
+"") usage ;;
+--recheck) RECHECK=${2:?$(usage)} ;;
+-*) usage ;;
+esac
+
+pass=0
+failed=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+finish() {
+    echo "linux: $pass passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+
+# ---- fixed parameters of the two boots ----------------------------------------
+MEM_MB=256
+CPUS=2
+NS_SUBNET=10.77.0
+HOST_IP=$NS_SUBNET.1
+MASK=255.255.255.0
+DHCP_LO=$NS_SUBNET.50
+DHCP_HI=$NS_SUBNET.59
+MAC=52:54:00:c7:4d:01
+TAP=cvmmlt0
+ROOT_MB=16
+RO_MB=4
+MNT_BEFORE=7                 # mount count written into root.img before boot
+# virtio PCI device IDs (modern, 0x1040 + virtio device ID)
+ID_NET=1af4:1041
+ID_BLK=1af4:1042
+ID_CONSOLE=1af4:1043
+ID_RNG=1af4:1044
+# Boot-time markers, measured on both boots (host wall clock from cvmm start
+# to the moment the line reached the serial log).
+MARKERS=("Linux version" "smp: Brought up" ": [vda] " "VFS: Mounted root" "Run /sbin/init")
+
+# ---- work directory --------------------------------------------------------------
+if [ -n "$RECHECK" ]; then
+    WORK=$(cd "$RECHECK" && pwd) || exit 2
+    # shellcheck disable=SC1091
+    . "$WORK/params" || exit 2
+else
+    CVMM=$1
+    case "$CVMM" in /*) ;; *) CVMM=$PWD/$CVMM ;; esac
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-linuxtest.XXXXXX") || exit 1
+    NS=cvmm-linux-$$
+fi
+
+PIDS=()
+cleanup() {
+    local p
+    if [ -z "$RECHECK" ]; then
+        for p in $(cat "$WORK"/*.pids 2>/dev/null) "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    fi
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    if [ -z "$RECHECK" ]; then
+        if ip netns list 2>/dev/null | grep -qw "$NS"; then
+            ip netns exec "$NS" ip tuntap del mode tap name "$TAP" 2>/dev/null
+            ip netns del "$NS" 2>/dev/null
+        fi
+        if [ "${CVMM_LINUX_KEEP:-0}" = 1 ]; then
+            echo "# logs kept in $WORK (rerun the checks: $0 --recheck $WORK)"
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- helpers ---------------------------------------------------------------------
+# The serial log with CRs removed.
+clean() { tr -d '\r' <"$1"; }
+
+# stamp: prefixes each line of stdin with the host clock.
+stamp() {
+    local l
+    while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "${l%$'\r'}"; done
+}
+
+# pid of the cvmm process under PID (timeout -> [ip netns exec ->] cvmm).
+find_cvmm() {
+    local p=$1 i c
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        for c in $p $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+            if [ "$(readlink /proc/"$c"/exe 2>/dev/null)" = "$CVMM_REAL" ]; then
+                echo "$c"
+                return 0
+            fi
+            for c2 in $(cat /proc/"$c"/task/*/children 2>/dev/null); do
+                if [ "$(readlink /proc/"$c2"/exe 2>/dev/null)" = "$CVMM_REAL" ]; then
+                    echo "$c2"
+                    return 0
+                fi
+            done
+        done
+        sleep 0.2
+    done
+    return 1
+}
+
+# watch_rng PID FILE OUT: while PID lives, records in OUT the highest file
+# offset of cvmm's descriptor for FILE (the virtio-rng source): how many
+# bytes the guest has taken from the device.
+watch_rng() {
+    local pid=$1 file=$2 out=$3 max=0 fd pos
+    echo 0 >"$out"
+    while kill -0 "$pid" 2>/dev/null; do
+        for fd in /proc/"$pid"/fd/*; do
+            [ "$(readlink "$fd" 2>/dev/null)" = "$file" ] || continue
+            pos=$(sed -n 's/^pos:[[:space:]]*//p' /proc/"$pid"/fdinfo/"${fd##*/}" 2>/dev/null)
+            if [ -n "$pos" ] && [ "$pos" -gt "$max" ]; then
+                max=$pos
+                echo "$max" >"$out"
+            fi
+        done
+        sleep 1
+    done
+}
+
+# boot NAME TIMEOUT [ip netns exec NS] -- cvmm args...: runs cvmm with
+# --serial file=$WORK/NAME.serial and stderr in $WORK/NAME.err under
+# timeout(1); writes the exit status to NAME.rc, start and end times to
+# NAME.t0 and NAME.t1, a timestamped copy of the serial log to NAME.ts.
+# Meant to run in the background: the pids of what it starts go to
+# NAME.pids for the cleanup.
+boot() {
+    local name=$1 limit=$2
+    shift 2
+    local prefix=()
+    while [ "$1" != -- ]; do prefix+=("$1"); shift; done
+    shift
+    local serial=$WORK/$name.serial
+    : >"$serial"
+    echo "$EPOCHREALTIME" >"$WORK/$name.t0"
+    "${prefix[@]}" timeout -k 10 "$limit" "$CVMM" --serial "file=$serial" \
+        --log-level debug "$@" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    local top=$!
+    echo "$top" >>"$WORK/$name.pids"
+    tail --pid="$top" -n +1 -F "$serial" 2>/dev/null | stamp >"$WORK/$name.ts" &
+    local tailer=$!
+    echo "$tailer" >>"$WORK/$name.pids"
+    local cpid watcher=
+    cpid=$(find_cvmm "$top") || cpid=
+    if [ -n "$cpid" ] && [ -n "${RNG_SRC_WATCH:-}" ]; then
+        watch_rng "$cpid" "$RNG_SRC_WATCH" "$WORK/$name.rngpos" &
+        watcher=$!
+        echo "$watcher" >>"$WORK/$name.pids"
+    fi
+    wait "$top"
+    echo $? >"$WORK/$name.rc"
+    echo "$EPOCHREALTIME" >"$WORK/$name.t1"
+    wait "$tailer" 2>/dev/null
+    [ -z "$watcher" ] || wait "$watcher" 2>/dev/null
+    echo "# $name boot: exit $(cat "$WORK/$name.rc") after $(secs "$name")s"
+}
+
+# Seconds from cvmm start to its exit.
+secs() {
+    awk -v a="$(cat "$WORK/$1.t0" 2>/dev/null)" -v b="$(cat "$WORK/$1.t1" 2>/dev/null)" \
+        'BEGIN { if (a == "" || b == "") print "-"; else printf "%.1f\n", b - a }'
+}
+
+# Seconds (one decimal) from cvmm start to the first serial line with MARKER.
+marker_time() {
+    local name=$1 marker=$2 t0 t
+    t0=$(cat "$WORK/$name.t0" 2>/dev/null) || return 1
+    t=$(grep -F -m1 -- "$marker" "$WORK/$name.ts" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$t" ] || return 1
+    awk -v a="$t0" -v b="$t" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
+mount_count() { dumpe2fs -h "$1" 2>/dev/null | sed -n 's/^Mount count:[[:space:]]*//p'; }
+
+# ---- prerequisites, kernel, images, network (skipped by --recheck) --------------
+setup() {
+    local missing=() t
+    [ "$(id -u)" -eq 0 ] || { bad setup "must run as root (network namespace, tap device)"; finish; }
+    [ -x "$CVMM" ] || { bad setup "$CVMM is not executable"; finish; }
+    CVMM_REAL=$(readlink -f "$CVMM")
+    for t in mke2fs tune2fs dumpe2fs dnsmasq ip timeout tail awk sha256sum; do
+        command -v "$t" >/dev/null || missing+=("$t")
+    done
+    [ ${#missing[@]} -eq 0 ] ||
+        { bad setup "missing tools: ${missing[*]} (run scripts/install-deps.sh)"; finish; }
+    [ -c /dev/kvm ] || { bad setup "/dev/kvm is missing"; finish; }
+
+    local paths
+    if [ -n "${LINUX_KERNEL_DIR:-}" ]; then
+        paths=$(printf '%s\n' "$LINUX_KERNEL_DIR/bzImage" "$LINUX_KERNEL_DIR/vmlinux")
+    elif ! paths=$(timeout "$BUILD_TIMEOUT" "$HERE/build-kernel.sh"); then
+        bad kernel-build "tests/linux/build-kernel.sh failed (see its messages above)"
+        finish
+    fi
+    BZIMAGE=$(sed -n 1p <<<"$paths")
+    VMLINUX=$(sed -n 2p <<<"$paths")
+    if [ ! -s "$BZIMAGE" ] || [ ! -s "$VMLINUX" ]; then
+        bad setup "no kernel at $BZIMAGE / $VMLINUX"; finish
+    fi
+    TSC_KHZ=$("$HERE/host-tsc-khz.sh") || { bad setup "host-tsc-khz.sh failed"; finish; }
+
+    # The command line of tests/linux/README.md plus clocksource=jiffies:
+    # the kernel (HZ_PERIODIC, HZ=250) runs its periodic tick on the
+    # oneshot-only TSC-deadline LAPIC timer, and once a clocksource that is
+    # valid for high resolution (tsc-early) takes over, tick_handle_periodic()
+    # catches up every missed 4 ms tick in a loop with interrupts off; a
+    # guest this slow never catches up and the boot livelocks right after
+    # "clocksource: Switched to clocksource tsc-early". A jiffies clocksource
+    # keeps that loop from running tick_periodic().
+    # pty.legacy_count=0: the kernel would register 256 legacy BSD pty pairs
+    # (512 devices, CONFIG_LEGACY_PTYS), minutes of emulated work.
+    BASE_CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0 noxsave nopcid lpj=2000000 tsc_early_khz=$TSC_KHZ tsc=reliable no_timer_check reboot=k panic=-1 clearcpuid=151,158,306,308,295,288,298,145,150,534,156,293,291,296 clocksource=jiffies pty.legacy_count=0"
+    # console=hvc0 first: kernel messages go to both consoles, ttyS0 stays
+    # /dev/console.
+    FULL_CMDLINE="console=hvc0 $BASE_CMDLINE root=/dev/vda rw rootfstype=ext2 ip=dhcp"
+    BZ_CMDLINE="$BASE_CMDLINE root=/dev/vda rw rootfstype=ext2"
+
+    # Images: an empty ext2 root (no init: the kernel panics after mounting
+    # it) with a known mount count, and a small read-only one.
+    ROOT_IMG=$WORK/root.img
+    RO_IMG=$WORK/ro.img
+    RNG_SRC=$WORK/rng.bin
+    if ! { mke2fs -q -F -t ext2 -L cvmmroot "$ROOT_IMG" "${ROOT_MB}M" >/dev/null &&
+           tune2fs -C "$MNT_BEFORE" "$ROOT_IMG" >/dev/null &&
+           mke2fs -q -F -t ext2 -L cvmmro "$RO_IMG" "${RO_MB}M" >/dev/null &&
+           head -c 1M /dev/urandom >"$RNG_SRC"; } 2>"$WORK/mkfs.err"; then
+        bad setup "making the images failed: $(head -n3 "$WORK/mkfs.err")"
+        finish
+    fi
+    MNT_READ_BEFORE=$(mount_count "$ROOT_IMG")
+    RO_SUM_BEFORE=$(sha256sum <"$RO_IMG" | cut -d' ' -f1)
+
+    # Network namespace with a persistent tap that cvmm attaches to and
+    # configures (ip=, mask=); dnsmasq serves DHCP on it.
+    if ! { ip netns add "$NS" &&
+           ip netns exec "$NS" ip link set lo up &&
+           ip netns exec "$NS" ip tuntap add mode tap name "$TAP"; } 2>"$WORK/netns.err"; then
+        bad setup "network namespace: $(head -n3 "$WORK/netns.err")"
+        finish
+    fi
+    ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+        --port=0 --no-resolv --no-hosts --user=root --group=root \
+        --interface="$TAP" --dhcp-authoritative \
+        --dhcp-range="$DHCP_LO,$DHCP_HI,$MASK,1h" \
+        --dhcp-leasefile="$WORK/dnsmasq.leases" --pid-file="$WORK/dnsmasq.pid" \
+        --log-dhcp --log-facility="$WORK/dnsmasq.log" \
+        </dev/null >"$WORK/dnsmasq.out" 2>&1 &
+    PIDS+=($!)
+    sleep 0.5
+    if ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
+        bad setup "dnsmasq did not start: $(head -n3 "$WORK/dnsmasq.out" "$WORK/dnsmasq.log" 2>/dev/null | tr '\n' ' ')"
+        finish
+    fi
+
+    declare -p CVMM CVMM_REAL NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
+        BZ_CMDLINE ROOT_IMG RO_IMG RNG_SRC MNT_READ_BEFORE RO_SUM_BEFORE >"$WORK/params"
+}
+
+# The two boots run at the same time: the bzImage one spends most of its
+# time in the decompressor, which this host executes instruction by
+# instruction in KVM's emulator, and the guests mostly keep one vCPU busy.
+run_boots() {
+    echo "# full boot: vmlinux (PVH), $CPUS CPUs, ${MEM_MB}M, 2 disks, net, rng, console (timeout ${BOOT_TIMEOUT}s)"
+    echo "# bzimage boot: bzImage, $CPUS CPUs, ${MEM_MB}M, read-only root (timeout ${BZ_TIMEOUT}s)"
+    # cvmm configures the host side of the tap (ip=, mask=) at start.
+    ( for _ in $(seq 120); do
+          if ip netns exec "$NS" ip -4 -o addr show dev "$TAP" 2>/dev/null |
+              grep -q " inet $HOST_IP/24 "; then
+              echo yes >"$WORK/tap_configured"; exit 0
+          fi
+          sleep 1
+      done ) &
+    PIDS+=($!)
+    RNG_SRC_WATCH=$(readlink -f "$RNG_SRC") boot full "$BOOT_TIMEOUT" ip netns exec "$NS" -- \
+        --kernel "$VMLINUX" --cpus boot=$CPUS --memory size=${MEM_MB}M \
+        --console "file=$WORK/full.hvc" \
+        --disk "path=$ROOT_IMG,id=root" --disk "path=$RO_IMG,readonly=on,id=ro" \
+        --net "tap=$TAP,mac=$MAC,ip=$HOST_IP,mask=$MASK" \
+        --rng "src=$RNG_SRC" \
+        --cmdline "$FULL_CMDLINE" &
+    local full=$!
+    PIDS+=($full)
+    RNG_SRC_WATCH= boot bzimage "$BZ_TIMEOUT" -- \
+        --kernel "$BZIMAGE" --cpus boot=$CPUS --memory size=${MEM_MB}M \
+        --disk "path=$RO_IMG,readonly=on,id=ro" \
+        --cmdline "$BZ_CMDLINE" &
+    local bz=$!
+    PIDS+=($bz)
+    wait "$full"
+    wait "$bz"
+    # Host side after the boots: mount count, the read-only image.
+    mount_count "$ROOT_IMG" >"$WORK/mnt_after"
+    sha256sum <"$RO_IMG" | cut -d' ' -f1 >"$WORK/ro_sum_after"
+}
+
+# ---- checks ----------------------------------------------------------------------
+WHY=
+has() { grep -qF -- "$2" "$1"; }             # has FILE STRING
+hasx() { grep -qxF -- "$2" "$1"; }           # has FILE LINE (whole line)
+
+# exit status 0 (guest reset), not a timeout
+c_exit() {
+    local name=$1 rc
+    rc=$(cat "$WORK/$name.rc" 2>/dev/null || echo none)
+    if [ "$rc" = 0 ] && has "$WORK/$name.err" "i8042: guest requested reset"; then return 0; fi
+    case $rc in
+    124|137) WHY="timed out (exit $rc)" ;;
+    *) WHY="exit status $rc; cvmm stderr: $(grep -v ' debug' "$WORK/$name.err" | tail -n 3 | tr '\n' ' ')" ;;
+    esac
+    return 1
+}
+
+# earliest lines through earlyprintk, then the 8250 driver takes over
+c_earlyprintk() {
+    local s=$1 first
+    first=$(grep -m1 -n 'Linux version' "$s" | cut -d: -f1)
+    local boot real
+    boot=$(grep -m1 -n 'printk: bootconsole \[earlyser0\] enabled' "$s" | cut -d: -f1)
+    real=$(grep -m1 -n 'printk: console \[ttyS0\] enabled' "$s" | cut -d: -f1)
+    if [ -z "$first" ]; then WHY="no 'Linux version' line"; return 1; fi
+    if [ -z "$boot" ]; then WHY="no 'bootconsole [earlyser0] enabled' line"; return 1; fi
+    if [ -z "$real" ]; then WHY="no 'console [ttyS0] enabled' line"; return 1; fi
+    # the 8250 driver finds COM1 through ACPI/PnP ("00:0N: ttyS0 at ...");
+    # irq is Linux's number for GSI 4, not necessarily 4
+    if ! grep -qE ': ttyS0 at I/O 0x3f8 \(irq = [0-9]+, base_baud = 115200\) is a 16550A$' "$s"; then
+        WHY="no 'ttyS0 at I/O 0x3f8 (irq = N, base_baud = 115200) is a 16550A' line"; return 1
+    fi
+    if [ "$first" -gt "$boot" ] || [ "$boot" -gt "$real" ]; then
+        WHY="line order: Linux version @$first, earlyser0 @$boot, ttyS0 @$real"; return 1
+    fi
+    return 0
+}
+
+c_cmdline() {
+    local s=$1 want=$2 got
+    got=$(sed -n 's/^Command line: //p' "$s" | head -n1)
+    [ "$got" = "$want" ] && return 0
+    WHY="kernel printed 'Command line: $got'"
+    return 1
+}
+
+# The e820 map printed by the kernel: usable RAM must end exactly at
+# --memory (below 3 GiB there is no hole), sum to within 1 MiB of it (the
+# legacy 640K-1M hole), and no usable range may lie above it.
+c_e820() {
+    local s=$1 mb=$2 mem sum=0 max=0 n=0 a b
+    mem=$((mb * 1024 * 1024))
+    if ! has "$s" "BIOS-provided physical RAM map:"; then WHY="no 'BIOS-provided physical RAM map:' line"; return 1; fi
+    while read -r a b; do
+        a=$((16#$a))
+        b=$((16#$b + 1))
+        sum=$((sum + b - a))
+        n=$((n + 1))
+        [ "$b" -gt "$max" ] && max=$b
+    done < <(sed -nE 's/^BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] usable$/\1 \2/p' "$s")
+    if [ "$n" -eq 0 ]; then WHY="no usable 'BIOS-e820: [mem ...] usable' ranges"; return 1; fi
+    if [ "$max" -ne "$mem" ]; then
+        WHY=$(printf 'usable RAM ends at 0x%x, --memory is 0x%x' "$max" "$mem"); return 1
+    fi
+    if [ "$sum" -gt "$mem" ] || [ "$sum" -lt $((mem - 1048576)) ]; then
+        WHY="usable RAM sums to $sum bytes, --memory is $mem"; return 1
+    fi
+    return 0
+}
+
+c_smp() {
+    has "$1" "smp: Brought up 1 node, $CPUS CPUs" && return 0
+    WHY="no 'smp: Brought up 1 node, $CPUS CPUs' line ($(grep -m1 'smp: Brought up' "$1" || echo 'none'))"
+    return 1
+}
+
+# every virtio device in the kernel's PCI scan, with the right IDs
+c_pci_scan() {
+    local s=$1
+    shift
+    local got want
+    got=$(sed -nE 's/^pci 0000:00:[0-9a-f]{2}\.0: \[(1af4:[0-9a-f]{4})\] type 00 class .*/\1/p' "$s" | sort | tr '\n' ' ')
+    want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+    [ "$got" = "$want" ] && return 0
+    WHY="virtio devices in the PCI scan: [${got% }], expected [${want% }]"
+    return 1
+}
+
+# cvmm's debug log shows the guest enabling MSI-X on each virtio-pci device.
+# cvmm names each device in "NAME: virtio-pci slot N, BAR0 ..."; the check
+# wants, for every NAME, a line with NAME, "MSI-X" and "enabled".
+c_msix() {
+    local err=$1 names n missing=()
+    names=$(sed -nE 's/.*[] ]([^ ]+): virtio-pci slot [0-9]+, BAR0 .*/\1/p' "$err")
+    if [ -z "$names" ]; then WHY="no 'NAME: virtio-pci slot' lines in cvmm's log"; return 1; fi
+    for n in $names; do
+        grep -F -- "$n" "$err" | grep -F 'MSI-X' | grep -qi 'enabled' || missing+=("$n")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    WHY="no 'MSI-X ... enabled' debug line for: ${missing[*]}"
+    return 1
+}
+
+c_blk_capacity() {
+    local s=$1 disk=$2 mb=$3 sectors
+    sectors=$((mb * 2048))
+    grep -qE "^virtio_blk virtio[0-9]+: \[$disk\] $sectors 512-byte logical blocks " "$s" && return 0
+    WHY="want '[$disk] $sectors 512-byte logical blocks', kernel said: $(grep -m1 "\[$disk\]" "$s" || echo nothing)"
+    return 1
+}
+
+c_root_rw() {
+    local s=$1
+    if grep -qE '^VFS: Mounted root \(ext2 filesystem\) on device 254:0\.$' "$s"; then return 0; fi
+    WHY="no 'VFS: Mounted root (ext2 filesystem) on device 254:0.' line ($(grep -m1 -E 'VFS: |Kernel panic' "$s" || echo 'none'))"
+    return 1
+}
+
+c_mount_count() {
+    local after
+    after=$(cat "$WORK/mnt_after" 2>/dev/null)
+    if [ "$MNT_READ_BEFORE" != "$MNT_BEFORE" ]; then
+        WHY="the image had mount count '$MNT_READ_BEFORE' before the boot, expected $MNT_BEFORE"; return 1
+    fi
+    [ "$after" = $((MNT_BEFORE + 1)) ] && return 0
+    WHY="mount count $MNT_READ_BEFORE before, '$after' after the boot (want $((MNT_BEFORE + 1)))"
+    return 1
+}
+
+c_ro_unchanged() {
+    local after
+    after=$(cat "$WORK/$1" 2>/dev/null)
+    [ "$after" = "$RO_SUM_BEFORE" ] && return 0
+    WHY="ro.img changed (sha256 $RO_SUM_BEFORE -> $after)"
+    return 1
+}
+
+c_ro_root() {
+    grep -qE '^VFS: Mounted root \(ext2 filesystem\) readonly on device 254:0\.$' "$1" && return 0
+    WHY="no 'VFS: Mounted root (ext2 filesystem) readonly on device 254:0.' line ($(grep -m1 -E 'VFS: |Kernel panic' "$1" || echo 'none'))"
+    return 1
+}
+
+c_cvmm_ro() {
+    grep -qE "debug.*: $RO_IMG, $((RO_MB * 2048)) sectors, read-only" "$1" && return 0
+    WHY="cvmm's log has no '$RO_IMG, $((RO_MB * 2048)) sectors, read-only' line"
+    return 1
+}
+
+# The tap has the address cvmm was given (checked from the cvmm log: the tap
+# is gone when we look, as the namespace cleanup deletes it at the end).
+c_dhcp() {
+    local s=$1 got lease ip
+    got=$(sed -nE 's/^IP-Config: Got DHCP answer from ([0-9.]+), my address is ([0-9.]+)$/\1 \2/p' "$s" | head -n1)
+    if [ -z "$got" ]; then
+        WHY="no 'IP-Config: Got DHCP answer from ..., my address is ...' line ($(grep -m1 -E 'IP-Config|DHCP' "$s" || echo 'none'))"
+        return 1
+    fi
+    lease=$(awk -v mac="$MAC" '$2 == mac { print $3 }' "$WORK/dnsmasq.leases" 2>/dev/null | head -n1)
+    ip=${got#* }
+    if [ "${got% *}" != "$HOST_IP" ]; then WHY="answer came from ${got% *}, not $HOST_IP"; return 1; fi
+    if [ -z "$lease" ]; then WHY="dnsmasq has no lease for $MAC"; return 1; fi
+    if [ "$ip" != "$lease" ]; then WHY="kernel got $ip, dnsmasq leased $lease"; return 1; fi
+    if ! grep -qE "^ +device=eth0, hwaddr=$MAC, ipaddr=$ip, mask=$MASK," "$s"; then
+        WHY="no 'device=eth0, hwaddr=$MAC, ipaddr=$ip, mask=$MASK' line after 'IP-Config: Complete:'"; return 1
+    fi
+    return 0
+}
+
+c_tap_configured() {
+    [ -s "$WORK/tap_configured" ] && return 0
+    WHY="the tap $TAP in the namespace never got $HOST_IP/24 from cvmm (ip=, mask=)"
+    return 1
+}
+
+c_rng() {
+    local s=$1 pos
+    pos=$(cat "$WORK/full.rngpos" 2>/dev/null || echo 0)
+    if [ "${pos:-0}" -gt 0 ]; then return 0; fi
+    WHY="the guest took no bytes from the virtio-rng source (cvmm's offset in $RNG_SRC stayed 0)"
+    return 1
+}
+
+# hvc0 registered as a console, and everything the kernel printed after
+# that reached the --console file too, line for line as on the serial port.
+c_hvc() {
+    local s=$1 hvc=$2 n
+    if ! has "$s" "printk: console [hvc0] enabled"; then WHY="no 'printk: console [hvc0] enabled' line"; return 1; fi
+    if [ ! -s "$hvc" ]; then WHY="the --console file is empty"; return 1; fi
+    tr -d '\r' <"$hvc" >"$hvc.clean"
+    sed -n '/^printk: console \[hvc0\] enabled$/,$p' "$s" | sed 1d >"$hvc.expect"
+    n=$(wc -l <"$hvc.clean")
+    if ! head -n "$n" "$hvc.expect" | cmp -s - "$hvc.clean"; then
+        WHY="the --console file differs from the serial log after 'console [hvc0] enabled': $(head -n "$n" "$hvc.expect" | diff - "$hvc.clean" | head -n 3 | tr '\n' ' ')"
+        return 1
+    fi
+    if ! grep -q '^Run /sbin/init as init process' "$hvc.clean"; then
+        WHY="the hvc0 output ($n lines) lacks 'Run /sbin/init as init process'"; return 1
+    fi
+    return 0
+}
+
+# The bzImage went through the Linux boot protocol (cvmm's log names the
+# format), so its decompressor ran before the kernel proper printed
+# anything (this kernel has no X86_VERBOSE_BOOTUP, so the decompressor
+# itself prints nothing).
+c_bzimage_entry() {
+    if ! grep -qE "^cvmm: info: kernel .*: bzImage, entry 0x" "$2"; then
+        WHY="cvmm did not load it as a bzImage: $(grep -m1 ' kernel ' "$2")"; return 1
+    fi
+    has "$1" "Linux version" && return 0
+    WHY="the kernel never printed 'Linux version'"
+    return 1
+}
+
+# cvmm logs the boot path it chose: the ELF's PVH note; and the kernel came up.
+c_pvh() {
+    if ! has "$1" "Linux version"; then WHY="the kernel never printed 'Linux version'"; return 1; fi
+    grep -qE "^cvmm: info: kernel .*: ELF \(PVH\), entry 0x" "$2" && return 0
+    WHY="cvmm did not take the PVH entry: $(grep -m1 ' kernel ' "$2")"
+    return 1
+}
+
+c_reached_init() {
+    has "$1" "Run /sbin/init as init process" && return 0
+    WHY="no 'Run /sbin/init as init process' line (last lines: $(tail -n 2 "$1" | tr '\n' ' '))"
+    return 1
+}
+
+# only "debug" / "info" lines in cvmm's log: no warning or error. At
+# --log-level debug cvmm dumps each vCPU's registers at exit (with error
+# severity, even on a clean reset); those lines are not counted.
+c_cvmm_log() {
+    local bad
+    bad=$(grep -vE '^cvmm: (debug|info): ' "$1" |
+        grep -vE '^cvmm: error: (vCPU [0-9]+ registers:| +(rip|rax|rsi|r10|r14|cs|cr0|gdt) )' |
+        head -n 3)
+    [ -z "$bad" ] && return 0
+    WHY="cvmm logged: $(tr '\n' ' ' <<<"$bad")"
+    return 1
+}
+
+run_checks() {
+    local F=$WORK/full.serial.clean B=$WORK/bzimage.serial.clean
+    clean "$WORK/full.serial" >"$F"
+    clean "$WORK/bzimage.serial" >"$B"
+    local FE=$WORK/full.err BE=$WORK/bzimage.err
+    WHY=
+
+    # full boot (vmlinux, PVH)
+    c() { local n=$1; shift; WHY=; if "$@"; then ok "$n"; else bad "$n" "$WHY"; fi; }
+    c full-exit-status c_exit full
+    c full-pvh-entry c_pvh "$F" "$FE"
+    c full-earlyprintk-then-8250 c_earlyprintk "$F"
+    c full-cmdline c_cmdline "$F" "$FULL_CMDLINE"
+    c full-e820-${MEM_MB}M c_e820 "$F" "$MEM_MB"
+    c full-smp-$CPUS-cpus c_smp "$F"
+    c full-pci-scan-virtio c_pci_scan "$F" $ID_BLK $ID_BLK $ID_NET $ID_RNG $ID_CONSOLE
+    c full-msix-enabled c_msix "$FE"
+    c full-vda-capacity c_blk_capacity "$F" vda $ROOT_MB
+    c full-vdb-capacity c_blk_capacity "$F" vdb $RO_MB
+    c full-root-mounted-rw c_root_rw "$F"
+    c full-mount-count c_mount_count
+    c full-vdb-readonly-host c_cvmm_ro "$FE"
+    c ro-image-unchanged c_ro_unchanged ro_sum_after
+    c full-tap-host-config c_tap_configured
+    c full-dhcp-lease c_dhcp "$F"
+    c full-rng-used c_rng "$F"
+    c full-hvc0-console c_hvc "$F" "$WORK/full.hvc"
+    c full-reached-init c_reached_init "$F"
+    c full-cvmm-log-clean c_cvmm_log "$FE"
+
+    # bzImage boot
+    c bz-exit-status c_exit bzimage
+    c bz-boot-protocol c_bzimage_entry "$B" "$BE"
+    c bz-earlyprintk-then-8250 c_earlyprintk "$B"
+    c bz-cmdline c_cmdline "$B" "$BZ_CMDLINE"
+    c bz-e820-${MEM_MB}M c_e820 "$B" "$MEM_MB"
+    c bz-smp-$CPUS-cpus c_smp "$B"
+    c bz-pci-scan-virtio c_pci_scan "$B" $ID_BLK
+    c bz-vda-capacity c_blk_capacity "$B" vda $RO_MB
+    c bz-readonly-disk-mounted-ro c_ro_root "$B"
+    c bz-reached-init c_reached_init "$B"
+    c bz-cvmm-log-clean c_cvmm_log "$BE"
+
+    # boot times, host clock from cvmm start to the serial line
+    local m tf tb
+    printf '# boot times (s from cvmm start)   %8s %8s\n' vmlinux bzImage
+    for m in "${MARKERS[@]}"; do
+        tf=$(marker_time full "$m") || tf=-
+        tb=$(marker_time bzimage "$m") || tb=-
+        printf '#   %-32s %8s %8s\n' "$m" "$tf" "$tb"
+    done
+    tf=$(secs full)
+    tb=$(secs bzimage)
+    printf '#   %-32s %8s %8s\n' "cvmm exit" "$tf" "$tb"
+}
+
+START=$EPOCHREALTIME
+if [ -z "$RECHECK" ]; then
+    setup
+    run_boots
+fi
+run_checks
+echo "# total $(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')s"
+finish
