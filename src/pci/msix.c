@@ -115,6 +115,12 @@ void msix_config_write(struct msix *m, uint32_t off, uint32_t len)
 	    off > m->cap_off + PCI_MSIX_FLAGS + 1)
 		return;
 	pthread_mutex_lock(&m->lock);
+	bool enabled = msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE;
+	if (enabled != m->was_enabled) {
+		m->was_enabled = enabled;
+		log_debug("%s: MSI-X %s (%u vectors)", m->dev->name,
+			  enabled ? "enabled" : "disabled", m->nvec);
+	}
 	deliver_pending(m);
 	pthread_mutex_unlock(&m->lock);
 }

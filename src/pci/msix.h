@@ -35,6 +35,7 @@ struct msix {
 	uint32_t pba_off;
 	struct msix_vector vec[MSIX_MAX_VECTORS];
 	uint64_t pba;
+	bool was_enabled; /* last Enable bit seen, for the state-change log */
 	pthread_mutex_t lock;
 };
 
