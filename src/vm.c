@@ -22,6 +22,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "legacy/debug_exit.h"
+#include "legacy/ged.h"
 #include "legacy/i8042.h"
 #include "legacy/rtc.h"
 #include "legacy/serial.h"
@@ -145,7 +146,17 @@ static int build_legacy_devices(struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	return 0;
+
+	/* The ACPI power button's Generic Event Device (the DSDT's GED_). */
+	ret = ged_create(&vm->ged, vm_irq_line(vm, GED_GSI));
+	if (ret)
+		return ret;
+	ret = bus_register(&vm->mmio, GED_MMIO_ADDR, GED_MMIO_SIZE, ged_mmio, vm->ged,
+			   "ACPI GED");
+	if (ret)
+		log_error("cannot place the ACPI GED at 0x%llx: %s", GED_MMIO_ADDR,
+			  strerror(-ret));
+	return ret;
 }
 
 /*
@@ -574,6 +585,8 @@ static int restore_machine(struct vm *vm)
 	struct vm_reset_state *st = vm->reset;
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		reset_virtio(&vm->virtio[i]);
+	/* A press the old guest did not take does not survive the reset. */
+	ged_reset(vm->ged);
 	/* Fresh zero pages, as at the first boot (KVM follows the mapping). */
 	if (madvise(vm->kvm.ram, vm->kvm.ram_size, MADV_DONTNEED) < 0) {
 		int err = errno;
@@ -598,6 +611,20 @@ static int restore_machine(struct vm *vm)
 			return ret;
 	}
 	return arch_load_guest(&vm->kvm, vm->cfg, &vm->pci_info, vm->vcpus[0].fd);
+}
+
+int vm_power_button(struct vm *vm)
+{
+	enum vm_state s = vm_get_state(vm);
+	if (s != VM_STATE_RUNNING && s != VM_STATE_PAUSED)
+		return -EBUSY;
+	int ret = ged_raise(vm->ged, GED_EVENT_POWER_BUTTON);
+	if (ret)
+		return ret;
+	vm->power_button_presses++;
+	log_info("power button pressed%s", s == VM_STATE_PAUSED ?
+		 " (the guest sees it when the VM resumes)" : "");
+	return 0;
 }
 
 int vm_reboot(struct vm *vm)
@@ -693,7 +720,7 @@ int vm_run(struct vm *vm)
 	/* Where each vCPU was: helps with guests that hang. */
 	if (log_get_level() >= LOG_DEBUG)
 		for (unsigned i = 0; i < vm->nvcpus; i++)
-			arch_vcpu_dump(vm->vcpus[i].fd, i);
+			arch_vcpu_dump(vm->vcpus[i].fd, i, LOG_DEBUG);
 	if (vm->term_raw) {
 		term_restore();
 		vm->term_raw = false;
@@ -740,6 +767,8 @@ void vm_destroy(struct vm *vm)
 		rtc_destroy(vm->rtc);
 	if (vm->debug_exit)
 		debug_exit_destroy(vm->debug_exit);
+	ged_destroy(vm->ged);
+	vm->ged = NULL;
 	if (vm->serial_out_owned)
 		close(vm->serial_out_fd);
 	free(vm->reset);

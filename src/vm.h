@@ -47,6 +47,7 @@ struct vm_virtio {
 struct i8042;
 struct rtc;
 struct debug_exit;
+struct ged;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -72,6 +73,7 @@ struct vm {
 	struct i8042 *i8042;
 	struct rtc *rtc;
 	struct debug_exit *debug_exit;
+	struct ged *ged; /* ACPI Generic Event Device: the power button */
 	int serial_out_fd; /* owned when the serial writes to a file */
 	bool serial_out_owned;
 
@@ -95,6 +97,7 @@ struct vm {
 	enum vm_state state;
 	uint64_t pauses;
 	uint64_t reboots;
+	uint64_t power_button_presses;
 	struct vm_reset_state *reset; /* machine state as built (reboot) */
 
 	uint64_t start_ns; /* process start, for the boot-time log */
@@ -126,6 +129,13 @@ int vm_resume(struct vm *vm);
  * another -errno, after which the VM is stopped with status 1.
  */
 int vm_reboot(struct vm *vm);
+/*
+ * vm_power_button: presses the ACPI power button (the GED's power button
+ * event, see legacy/ged.h), from Running or Paused: a paused VM gets the
+ * interrupt when it resumes. 0, or -EBUSY when neither. What the guest
+ * does with it (typically a clean shutdown) is up to the guest.
+ */
+int vm_power_button(struct vm *vm);
 /* Asks the control loop to end the VM with `status` (any thread). */
 void vm_request_stop(struct vm *vm, int status, const char *why);
 /* The state, Shutdown as soon as an exit was requested. */

@@ -9,6 +9,9 @@
 #
 # ping, info, counters, pause/resume (the ticks and the vCPU exit counts
 # stop, then go on), shutdown (exit 0, socket removed), the 501 endpoints,
+# the ACPI power button (the power_button guest finds the GED through the
+# DSDT and must take the press by interrupt: when ready, before it set up
+# its interrupt, while the VM is paused; a guest that ignores it runs on),
 # hostile clients (bad JSON, unknown endpoint, wrong method, oversized body,
 # malformed requests, a slow client stalling mid-request while others are
 # served, more clients than the server holds), the socket's mode and
@@ -219,7 +222,8 @@ if wanted "$CASE"; then
 	for s in '"state":"Running"' '"vcpus":2' '"cpus":{"boot":2}' '"memory":{"size":67108864}' \
 		'"type":"virtio-blk"' '"type":"virtio-rng"' '"bdf":"0000:00:01.0"' \
 		'"bdf":"0000:00:02.0"' '"bars":[{"index":0,"type":"mem64","address":' \
-		'"msix":{"vectors":2' "\"kernel\":\"$GUEST\"" '"name":"serial","port":1016'; do
+		'"msix":{"vectors":2' "\"kernel\":\"$GUEST\"" '"name":"serial","port":1016' \
+		'"name":"acpi-ged","mmio":4272947200,"mmio_size":16,"irq":23'; do
 		grep -qF -- "$s" "$TMP/resp" || { why="${why:+$why, }lacks $s"; break; }
 	done
 	[ -z "$why" ]
@@ -296,13 +300,35 @@ fi
 CASE=not-implemented-501
 if wanted "$CASE"; then
 	why=
-	for c in power-button create boot; do
+	for c in create boot; do
 		api "$c"
 		[ $RC -eq 1 ] && grep -qF '"error":' "$TMP/resp" && grep -q 501 "$TMP/resp.err" ||
 			why="${why:+$why, }$c rc $RC"
 	done
 	[ -z "$why" ]
 	check $? "$why"
+fi
+
+CASE=power-button-ignored
+if wanted "$CASE"; then
+	# The counter guest never enables the GED: the press is answered 204
+	# with no body, latched (counted) and the guest ticks on.
+	printf 'PUT /api/v1/vm.power-button HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' | raw
+	s1=$STATUS
+	grep -qi '^Content-Length' "$TMP/resp"
+	clen=$?
+	body=$(sed -n '/^\r$/,$p' "$TMP/resp" | tail -n +2)
+	api power-button
+	r2=$RC
+	t1=$(ticks)
+	wait_ticks_above "$t1" 3
+	adv=$?
+	api counters
+	grep -qF '"power_button_presses":2' "$TMP/resp"
+	counted=$?
+	[ "$s1" = 204 ] && [ $clen -ne 0 ] && [ -z "$body" ] && [ $r2 -eq 0 ] &&
+		[ ! -s "$TMP/resp.err" ] && [ $adv -eq 0 ] && [ $counted -eq 0 ]
+	check $? "raw status $s1 (want 204, no Content-Length: $clen, body '$body'), cvmm-remote rc $r2, guest ticking $adv, 2 presses counted $counted"
 fi
 
 # ---- hostile clients (the VM must keep running through all of them)
@@ -547,6 +573,107 @@ if wanted "$CASE"; then
 	wait_exit 5
 	[ $src -eq 0 ] && [ $sstate -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
 	check $? "rc $src, state $sstate, cvmm exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
+fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# ------------------------------------------------- the ACPI power button
+PBGUEST=$GDIR/power_button.bzImage
+
+# start_pb CMDLINE PATTERN: boots the power_button guest (--debug-exit) and
+# waits for the socket and a serial line matching PATTERN (grep -E).
+start_pb() {
+	: >"$SERIAL"
+	rm -f "$SOCK"
+	"$CVMM" --kernel "$PBGUEST" --serial "file=$SERIAL" --memory size=64M --debug-exit \
+		--api-socket "$SOCK" --log-level info --cmdline "$1" </dev/null 2>"$ERR" &
+	PID=$!
+	local i
+	for i in $(seq 1 150); do
+		if [ -S "$SOCK" ] && grep -qE "$2" "$SERIAL" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# pb_outcome: after the press, the guest must print that it took the press
+# by interrupt, then PASS, and end cvmm with status 0 (debug-exit). WHY
+# says what went wrong.
+pb_outcome() {
+	wait_exit 20
+	WHY=
+	[ "$VMRC" -eq 0 ] || WHY="cvmm exit $VMRC (want 0)"
+	grep -q '^FAIL' "$SERIAL" && WHY="${WHY:+$WHY, }guest: $(grep -m1 '^FAIL' "$SERIAL")"
+	grep -q '^power button pressed (' "$SERIAL" || WHY="${WHY:+$WHY, }no 'power button pressed' line"
+	grep -q '^PASS' "$SERIAL" || WHY="${WHY:+$WHY, }no PASS"
+	[ -z "$WHY" ]
+}
+
+CASE=power-button
+if wanted "$CASE"; then
+	if [ ! -f "$PBGUEST" ]; then
+		bad "$PBGUEST missing (run 'make guests')"
+	elif start_pb "wait_ms=20000" '^power_button: ready'; then
+		api power-button
+		prc=$RC
+		rbody=$(cat "$TMP/resp")
+		if pb_outcome && [ $prc -eq 0 ] && [ -z "$rbody" ]; then
+			ok
+		else
+			bad "power-button rc $prc body '$rbody'; $WHY"
+		fi
+	else
+		bad "the power_button guest did not get ready"
+	fi
+fi
+
+CASE=power-button-before-setup
+if wanted "$CASE"; then
+	# Pressed while the guest spins with the GED's pin still masked: the
+	# event latches (EVENT reads 1) and the level interrupt comes as soon
+	# as the guest unmasks the pin.
+	if start_pb "wait_ms=20000 setup_delay_ms=3000 expect_early=1" '^power_button: setting up in'; then
+		api power-button
+		prc=$RC
+		if pb_outcome && [ $prc -eq 0 ] &&
+			grep -q '^power_button: event pending before setup: yes' "$SERIAL"; then
+			ok
+		else
+			bad "power-button rc $prc; ${WHY:-the guest did not see the early press latched}"
+		fi
+	else
+		bad "the power_button guest did not start"
+	fi
+fi
+
+CASE=power-button-while-paused
+if wanted "$CASE"; then
+	# Pressed while paused: 204, nothing happens until resume, then the
+	# guest takes it.
+	if start_pb "wait_ms=20000" '^power_button: ready'; then
+		api pause
+		parc=$RC
+		api power-button
+		prc=$RC
+		sleep 0.5
+		grep -q '^power button pressed' "$SERIAL"
+		early=$?
+		api counters
+		grep -qF '"power_button_presses":1' "$TMP/resp"
+		counted=$?
+		api resume
+		rrc=$RC
+		if pb_outcome && [ $parc -eq 0 ] && [ $prc -eq 0 ] && [ $early -ne 0 ] &&
+			[ $counted -eq 0 ] && [ $rrc -eq 0 ]; then
+			ok
+		else
+			bad "pause $parc, press $prc, taken while paused: $([ $early -eq 0 ] && echo yes || echo no), counted $counted, resume $rrc; $WHY"
+		fi
+	else
+		bad "the power_button guest did not get ready"
+	fi
 fi
 if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
 

@@ -293,18 +293,23 @@ int http_format_response(struct http_buf *out, int status,
 			 const char *content_type, const char *body,
 			 size_t body_len, bool keep_alive, const char *extra_headers)
 {
-	char head[512];
+	char head[512], clen[48] = "";
+	/* 204 carries no body and so no Content-Length (RFC 9110, 8.6). */
+	if (status == 204)
+		body_len = 0;
+	else
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", body_len);
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\n"
 			 "Server: cvmm\r\n"
 			 "%s%s%s"
-			 "Content-Length: %zu\r\n"
+			 "%s"
 			 "Connection: %s\r\n",
 			 status, http_reason(status),
 			 content_type ? "Content-Type: " : "",
 			 content_type ? content_type : "",
 			 content_type ? "\r\n" : "",
-			 body_len, keep_alive ? "keep-alive" : "close");
+			 clen, keep_alive ? "keep-alive" : "close");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -EINVAL;
 	int ret = http_buf_append(out, head, (size_t)n);

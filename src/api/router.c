@@ -23,6 +23,15 @@ void api_reply_json(struct api_response *resp, int status, cJSON *json)
 	resp->content_type = "application/json";
 }
 
+void api_reply_no_content(struct api_response *resp)
+{
+	free(resp->body);
+	resp->status = 204;
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->content_type = NULL;
+}
+
 void api_reply_error(struct api_response *resp, int status, const char *fmt, ...)
 {
 	char msg[256];

@@ -10,7 +10,7 @@
  *        an empty body is no body)
  *
  * and otherwise calls the endpoint with the parsed body (NULL when none).
- * Every answer has a JSON body; errors are {"error": "..."}.
+ * Every answer but a 204 has a JSON body; errors are {"error": "..."}.
  */
 #ifndef CVMM_API_ROUTER_H
 #define CVMM_API_ROUTER_H
@@ -34,6 +34,8 @@ void api_route_request(const struct api_route *routes, size_t nroutes, void *ctx
 
 /* resp = status with `json` as its body (consumed; NULL gives "{}"). */
 void api_reply_json(struct api_response *resp, int status, cJSON *json);
+/* resp = 204 No Content: no body at all. */
+void api_reply_no_content(struct api_response *resp);
 /* resp = status with {"error": message}. */
 void api_reply_error(struct api_response *resp, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

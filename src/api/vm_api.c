@@ -256,6 +256,13 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 		if (l[i].irq >= 0)
 			add_num(jb, o, "irq", l[i].irq);
 	}
+	if (vm->ged) {
+		cJSON *o = push_obj(jb, legacy);
+		add_str(jb, o, "name", "acpi-ged");
+		add_num(jb, o, "mmio", (double)GED_MMIO_ADDR);
+		add_num(jb, o, "mmio_size", (double)GED_MMIO_SIZE);
+		add_num(jb, o, "irq", GED_GSI);
+	}
 }
 
 static void ep_ping(void *ctx, const cJSON *body, struct api_response *resp)
@@ -311,6 +318,7 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
 	add_num(&jb, o, "pauses", (double)vm->pauses);
 	add_num(&jb, o, "reboots", (double)vm->reboots);
+	add_num(&jb, o, "power_button_presses", (double)vm->power_button_presses);
 	cJSON *devs = add_arr(&jb, o, "devices");
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		struct vm_virtio *v = &vm->virtio[i];
@@ -378,12 +386,20 @@ static void ep_shutdown(void *ctx, const cJSON *body, struct api_response *resp)
 
 static void ep_power_button(void *ctx, const cJSON *body, struct api_response *resp)
 {
-	(void)ctx;
 	(void)body;
-	api_reply_error(resp, 501,
-			"vm.power-button is not implemented: the machine has no ACPI "
-			"power button (no GED device in the DSDT yet); use "
-			"vm.shutdown to stop the VM");
+	struct vm *vm = ctx;
+	log_info("api: power button requested");
+	int ret = vm_power_button(vm);
+	if (ret == -EBUSY) {
+		api_reply_error(resp, 409, "cannot press the power button: the VM is %s",
+				vm_state_name(vm_get_state(vm)));
+		return;
+	}
+	if (ret) {
+		api_reply_error(resp, 500, "power button failed: %s", strerror(-ret));
+		return;
+	}
+	api_reply_no_content(resp);
 }
 
 static void ep_reboot(void *ctx, const cJSON *body, struct api_response *resp)

@@ -12,7 +12,8 @@
  *   PUT vmm.shutdown    the same (one VM per cvmm)
  *   PUT vm.reboot       reset and boot the same kernel again (409 unless
  *                       Running or Paused; ends Running)
- *   PUT vm.power-button 501 (no ACPI power button device yet)
+ *   PUT vm.power-button press the ACPI power button: 204 (409 unless
+ *                       Running or Paused; a paused guest sees it on resume)
  *   PUT vm.create       501 (the VM comes from the command line)
  *   PUT vm.boot         501 (idem: it boots at start)
  *

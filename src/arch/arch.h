@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "kvm/kvm.h"
+#include "log.h"
 
 /* What the firmware tables must describe about PCI. */
 struct arch_pci_info {
@@ -31,7 +32,8 @@ int arch_vcpu_init(struct kvm *kvm, int vcpu_fd, unsigned id, unsigned ncpus);
  */
 int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		    const struct arch_pci_info *pci, int bsp_fd);
-/* Logs a register dump of a vCPU at error level (fatal exits). */
-void arch_vcpu_dump(int vcpu_fd, unsigned id);
+/* Logs a register dump of a vCPU at `level` (error for fatal exits, debug
+ * for the where-was-it dump at the end of a --log-level debug run). */
+void arch_vcpu_dump(int vcpu_fd, unsigned id, enum log_level level);
 
 #endif

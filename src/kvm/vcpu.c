@@ -126,7 +126,7 @@ static void handle_mmio(struct vcpu *v)
 static void vcpu_fatal(struct vcpu *v, const char *why)
 {
 	log_error("vCPU %u: %s", v->id, why);
-	arch_vcpu_dump(v->fd, v->id);
+	arch_vcpu_dump(v->fd, v->id, LOG_ERROR);
 	exit_request_send(&v->exit, 1, why);
 }
 

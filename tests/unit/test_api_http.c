@@ -207,6 +207,7 @@ static void test_format(void **state)
 	assert_int_equal(http_format_response(&b, 204, NULL, NULL, 0, false, NULL), 0);
 	assert_int_equal(http_buf_append(&b, "", 1), 0);
 	assert_null(strstr(b.data, "Content-Type"));
+	assert_null(strstr(b.data, "Content-Length")); /* none on a 204 */
 	assert_non_null(strstr(b.data, "Connection: close\r\n\r\n"));
 	http_buf_free(&b);
 	assert_string_equal(http_reason(413), "Content Too Large");

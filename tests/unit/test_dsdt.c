@@ -392,6 +392,114 @@ static void test_resources(void **state)
 	assert_int_equal(aml_res_qword_addr(&a, &d), -EINVAL);
 }
 
+/* ---- Expressions, operation regions, fields (the GED's _EVT) ---- */
+
+static void test_expressions(void **state)
+{
+	(void)state;
+	struct aml_mark m;
+
+	/* Store (GEVT, Local0), Store (Local0, GEVT) */
+	EXPECT_AML(((const uint8_t[]){ 0x70, 'G', 'E', 'V', 'T', 0x60,
+				       0x70, 0x60, 'G', 'E', 'V', 'T' }),
+		   aml_store(a), aml_name_ref(a, "GEVT"), aml_local(a, 0),
+		   aml_store(a), aml_local(a, 0), aml_name_ref(a, "GEVT"));
+	/* Local7, Arg0, Arg6 */
+	EXPECT_AML(((const uint8_t[]){ 0x67, 0x68, 0x6e }), aml_local(a, 7),
+		   aml_arg(a, 0), aml_arg(a, 6));
+	/* LEqual (And (Local0, One, ), One) */
+	EXPECT_AML(((const uint8_t[]){ 0x93, 0x7b, 0x60, 0x01, 0x00, 0x01 }),
+		   aml_lequal(a), aml_and(a), aml_local(a, 0), aml_integer(a, 1),
+		   aml_null_name(a), aml_integer(a, 1));
+	/* Notify (\_SB.PWRB, 0x80) */
+	EXPECT_AML(((const uint8_t[]){ 0x86, 0x5c, 0x2e, '_', 'S', 'B', '_',
+				       'P', 'W', 'R', 'B', 0x0a, 0x80 }),
+		   aml_notify(a), aml_name_ref(a, "\\_SB.PWRB"), aml_integer(a, 0x80));
+	/* If (Arg0) { Store (One, Local1) }: PkgLength 5 (itself, 4 bytes) */
+	EXPECT_AML(((const uint8_t[]){ 0xa0, 0x05, 0x68, 0x70, 0x01, 0x61 }),
+		   aml_if_begin(a, &m), aml_arg(a, 0), aml_store(a),
+		   aml_integer(a, 1), aml_local(a, 1), aml_end(a, &m));
+
+	uint8_t buf[32];
+	struct aml a;
+	aml_init(&a, buf, sizeof(buf));
+	assert_int_equal(aml_local(&a, 8), -EINVAL);
+	aml_init(&a, buf, sizeof(buf));
+	assert_int_equal(aml_arg(&a, 7), -EINVAL);
+}
+
+static void test_region_field(void **state)
+{
+	(void)state;
+	struct aml_mark m;
+
+	/* OperationRegion (GREG, SystemMemory, 0xFEB00000, 0x04) */
+	EXPECT_AML(((const uint8_t[]){ 0x5b, 0x80, 'G', 'R', 'E', 'G', 0x00,
+				       0x0c, 0x00, 0x00, 0xb0, 0xfe, 0x0a, 0x04 }),
+		   aml_operation_region(a, "GREG", AML_SPACE_SYSTEM_MEMORY,
+					0xfeb00000, 4));
+	/* Field (GREG, DWordAcc, NoLock, WriteAsZeros) { GEVT, 32 }:
+	 * PkgLength 11 = itself, NameSeg, flags 0x43, NamedField (4 + 1) */
+	EXPECT_AML(((const uint8_t[]){ 0x5b, 0x81, 0x0b, 'G', 'R', 'E', 'G', 0x43,
+				       'G', 'E', 'V', 'T', 0x20 }),
+		   aml_field_begin(a, "GREG",
+				   AML_FIELD_DWORD_ACC | AML_FIELD_WRITE_AS_ZEROS, &m),
+		   aml_field_unit(a, "GEVT", 32), aml_end(a, &m));
+	/* Field (REGN, ByteAcc, Lock, Preserve) { AB, 8, WIDE, 100 }: a short
+	 * name is padded, a width over 63 takes two bytes (0x44 0x06 = 100). */
+	EXPECT_AML(((const uint8_t[]){ 0x5b, 0x81, 0x11, 'R', 'E', 'G', 'N', 0x11,
+				       'A', 'B', '_', '_', 0x08,
+				       'W', 'I', 'D', 'E', 0x44, 0x06 }),
+		   aml_field_begin(a, "REGN", AML_FIELD_BYTE_ACC | AML_FIELD_LOCK, &m),
+		   aml_field_unit(a, "AB", 8), aml_field_unit(a, "WIDE", 100),
+		   aml_end(a, &m));
+
+	uint8_t buf[32];
+	struct aml a;
+	static const char *const bad_names[] = { "", "TOOLONG", "A.B", "\\ABC",
+						  "1ABC", "ab" };
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		aml_init(&a, buf, sizeof(buf));
+		assert_int_equal(aml_field_unit(&a, bad_names[i], 8), -EINVAL);
+	}
+	aml_init(&a, buf, sizeof(buf));
+	assert_int_equal(aml_field_unit(&a, "ZERO", 0), -EINVAL);
+	aml_init(&a, buf, sizeof(buf));
+	assert_int_equal(aml_field_unit(&a, "HUGE", AML_PKGLEN_MAX + 1), -EINVAL);
+	aml_init(&a, buf, sizeof(buf));
+	assert_int_equal(aml_field_begin(&a, "GREG", 0x80, &m), -EINVAL);
+	aml_init(&a, buf, sizeof(buf));
+	assert_int_equal(aml_operation_region(&a, "bad", 0, 0, 1), -EINVAL);
+}
+
+static void test_ged_resources(void **state)
+{
+	(void)state;
+	/* Memory32Fixed (ReadWrite, 0xFEB00000, 0x10) */
+	EXPECT_AML(((const uint8_t[]){ 0x86, 0x09, 0x00, 0x01,
+				       0x00, 0x00, 0xb0, 0xfe,
+				       0x10, 0x00, 0x00, 0x00 }),
+		   aml_res_memory32_fixed(a, true, 0xfeb00000, 0x10));
+	/* Memory32Fixed (ReadOnly, 0x1000, 0x1000) */
+	EXPECT_AML(((const uint8_t[]){ 0x86, 0x09, 0x00, 0x00,
+				       0x00, 0x10, 0x00, 0x00,
+				       0x00, 0x10, 0x00, 0x00 }),
+		   aml_res_memory32_fixed(a, false, 0x1000, 0x1000));
+	/* Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) { 23 } */
+	EXPECT_AML(((const uint8_t[]){ 0x89, 0x06, 0x00, 0x01, 0x01,
+				       0x17, 0x00, 0x00, 0x00 }),
+		   aml_res_interrupt(a, AML_EXT_IRQ_CONSUMER, 23));
+	/* Interrupt (ResourceProducer, Edge, ActiveLow, Shared, , , ) { 0x12345 } */
+	EXPECT_AML(((const uint8_t[]){ 0x89, 0x06, 0x00, 0x0e, 0x01,
+				       0x45, 0x23, 0x01, 0x00 }),
+		   aml_res_interrupt(a, AML_EXT_IRQ_EDGE | AML_EXT_IRQ_ACTIVE_LOW |
+					 AML_EXT_IRQ_SHARED, 0x12345));
+	uint8_t buf[32];
+	struct aml a;
+	aml_init(&a, buf, sizeof(buf));
+	assert_int_equal(aml_res_interrupt(&a, 0x20, 5), -EINVAL);
+}
+
 /* ---- DSDT devices ---- */
 
 static void default_config(struct dsdt_config *c)
@@ -406,6 +514,10 @@ static void default_config(struct dsdt_config *c)
 	for (unsigned s = 1; s <= PCI_INTX_GSI_COUNT; s++)
 		c->intx_gsi[s] = PCI_INTX_GSI_FIRST + s - 1;
 	c->com1 = c->ps2_keyboard = c->ps2_mouse = c->rtc = true;
+	c->ged = true;
+	c->ged_base = (uint32_t)GED_MMIO_ADDR;
+	c->ged_size = (uint32_t)GED_MMIO_SIZE;
+	c->ged_gsi = GED_GSI;
 }
 
 /* Where needle (n bytes) occurs in hay, or NULL. */
@@ -454,17 +566,40 @@ static void test_dsdt_bytes(void **state)
 	static const uint8_t qw[] = { 0x8a, 0x2b, 0x00, 0x00, 0x0c };
 	assert_non_null(find(buf, len, qw, sizeof(qw)));
 
+	/* The power button and the GED that notifies it. */
+	static const uint8_t ged_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C',
+					   'P', 'I', '0', '0', '1', '3', 0x00 };
+	assert_non_null(find(buf, len, ged_hid, sizeof(ged_hid)));
+	static const uint8_t pwrb_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
+					    0x41, 0xd0, 0x0c, 0x0c };
+	assert_non_null(find(buf, len, pwrb_hid, sizeof(pwrb_hid)));
+	static const uint8_t ged_crs[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0xb0, 0xfe,
+					   GED_MMIO_SIZE, 0x00, 0x00, 0x00,
+					   0x89, 0x06, 0x00, 0x01, 0x01, GED_GSI, 0, 0, 0,
+					   0x79, 0x00 };
+	assert_non_null(find(buf, len, ged_crs, sizeof(ged_crs)));
+	/* Method (_EVT, 1, Serialized): NameSeg then flags 0x09 */
+	static const uint8_t evt[] = { '_', 'E', 'V', 'T', 0x09, 0x70, 'G', 'E', 'V', 'T',
+				       0x60, 0x70, 0x60, 'G', 'E', 'V', 'T', 0xa0 };
+	assert_non_null(find(buf, len, evt, sizeof(evt)));
+	static const uint8_t notify[] = { 0x86, 0x5c, 0x2e, '_', 'S', 'B', '_',
+					  'P', 'W', 'R', 'B', 0x0a, 0x80 };
+	assert_non_null(find(buf, len, notify, sizeof(notify)));
+
 	/* Without the optional parts. */
 	size_t full = len;
 	memset(c.intx_gsi, 0, sizeof(c.intx_gsi));
 	c.mmio64_size = 0;
 	c.com1 = c.ps2_keyboard = c.ps2_mouse = c.rtc = false;
+	c.ged = false;
 	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
 	assert_true(len < full);
 	assert_null(find(buf, len, qw, sizeof(qw)));
 	assert_null(find(buf, len, "COM1", 4));
 	assert_null(find(buf, len, "PS2K", 4));
 	assert_null(find(buf, len, "RTC_", 4));
+	assert_null(find(buf, len, "GED_", 4));
+	assert_null(find(buf, len, "PWRB", 4));
 	assert_non_null(find(buf, len, "_PRT", 4)); /* empty package */
 
 	/* The largest config fits DSDT_AML_MAX. */
@@ -498,6 +633,13 @@ static void test_dsdt_bytes(void **state)
 	bad = c;
 	bad.mmio32_base = 0xf0000000;
 	bad.mmio32_size = 0x20000000;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), -EINVAL);
+	bad = c;
+	bad.ged_size = 2;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), -EINVAL);
+	bad = c;
+	bad.ged_base = 0xfffffff8;
+	bad.ged_size = 0x10;
 	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), -EINVAL);
 	bad = c;
 	bad.mmio64_base = UINT64_MAX - 0xfff;
@@ -640,6 +782,11 @@ static void iasl_check(const uint8_t *dsdt, uint32_t len)
 		"0xE0000000", /* ECAM, in RES0 */
 		"0xC0000000", /* 32-bit window */
 		"0x0000008000000000", /* 64-bit window */
+		/* The power button and its Generic Event Device. */
+		"\"ACPI0013\"", "PNP0C0C", "Memory32Fixed (ReadWrite,",
+		"0xFEB00000", "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive",
+		"OperationRegion (GREG, SystemMemory", "GEVT,   32", "Method (_EVT, 1, Serialized)",
+		"Notify (\\_SB.PWRB, 0x80)",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(text, want[i]))
@@ -727,6 +874,9 @@ int main(void)
 		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_resources),
+		cmocka_unit_test(test_expressions),
+		cmocka_unit_test(test_region_field),
+		cmocka_unit_test(test_ged_resources),
 		cmocka_unit_test(test_dsdt_bytes),
 		cmocka_unit_test(test_dsdt_acpi_build),
 	};

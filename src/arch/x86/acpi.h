@@ -18,7 +18,8 @@
  *
  * The FADT sets HW_REDUCED_ACPI (no PM timer, SCI, GPE or fixed-feature
  * hardware). Linux then skips the PIT/8259 set-up (it uses the local APIC
- * timer and kvmclock) and ignores SCI_INT. IAPC_BOOT_ARCH says: legacy
+ * timer and kvmclock) and ignores SCI_INT. Platform events (the power
+ * button) come through the DSDT's Generic Event Device instead. IAPC_BOOT_ARCH says: legacy
  * devices present, an 8042 present, no VGA; the CMOS RTC is present.
  */
 #ifndef CVMM_ARCH_X86_ACPI_H
@@ -83,7 +84,9 @@ struct acpi_gas {
 
 /* FADT flags. */
 #define ACPI_FADT_WBINVD (1u << 0)
-#define ACPI_FADT_PWR_BUTTON (1u << 4) /* no fixed-feature power button */
+/* 1: the power button is a control-method device (\_SB.PWRB, notified by
+ * the GED, see dsdt.h), not the fixed-feature one (ACPI 6.5, 5.2.9). */
+#define ACPI_FADT_PWR_BUTTON (1u << 4)
 #define ACPI_FADT_SLP_BUTTON (1u << 5) /* no fixed-feature sleep button */
 #define ACPI_FADT_RESET_REG_SUP (1u << 10)
 #define ACPI_FADT_HW_REDUCED (1u << 20)

@@ -314,6 +314,85 @@ int aml_return(struct aml *a)
 	return aml_byte(a, AML_RETURN_OP);
 }
 
+/* ---- Expressions (20.2.5.4, 20.2.6). ---- */
+
+int aml_name_ref(struct aml *a, const char *path)
+{
+	return aml_namestring(a, path);
+}
+
+int aml_local(struct aml *a, unsigned n)
+{
+	if (n > 7)
+		return fail(a, -EINVAL);
+	return aml_byte(a, (uint8_t)(AML_LOCAL0_OP + n));
+}
+
+int aml_arg(struct aml *a, unsigned n)
+{
+	if (n > 6)
+		return fail(a, -EINVAL);
+	return aml_byte(a, (uint8_t)(AML_ARG0_OP + n));
+}
+
+int aml_null_name(struct aml *a)
+{
+	return aml_byte(a, 0x00);
+}
+
+int aml_store(struct aml *a)
+{
+	return aml_byte(a, AML_STORE_OP);
+}
+
+int aml_and(struct aml *a)
+{
+	return aml_byte(a, AML_AND_OP);
+}
+
+int aml_lequal(struct aml *a)
+{
+	return aml_byte(a, AML_LEQUAL_OP);
+}
+
+int aml_notify(struct aml *a)
+{
+	return aml_byte(a, AML_NOTIFY_OP);
+}
+
+/* ---- Operation regions and fields (20.2.5.2). ---- */
+
+int aml_operation_region(struct aml *a, const char *name, uint8_t space,
+			 uint64_t offset, uint64_t len)
+{
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_OPREGION_OP);
+	aml_namestring(a, name);
+	aml_byte(a, space);
+	aml_integer(a, offset);
+	return aml_integer(a, len);
+}
+
+int aml_field_unit(struct aml *a, const char *name, uint32_t bits)
+{
+	if (a->err)
+		return a->err;
+	if (!name || !seg_valid(name, strlen(name)))
+		return fail(a, -EINVAL);
+	/* NamedField: NameSeg, then the width in PkgLength form (20.2.5.2). */
+	uint8_t enc[4];
+	int n = aml_pkglen_encode(bits, enc);
+	if (n < 0)
+		return fail(a, -EINVAL);
+	uint8_t *seg = grow(a, 4);
+	if (!seg)
+		return a->err;
+	size_t len = strlen(name);
+	memcpy(seg, name, len);
+	memset(seg + len, '_', 4 - len);
+	return aml_bytes(a, enc, (size_t)n);
+}
+
 /* Opens an object whose opcode was just written. */
 static int begin(struct aml *a, size_t reserved, bool is_buffer,
 		 struct aml_mark *m)
@@ -357,6 +436,27 @@ int aml_method_begin(struct aml *a, const char *path, unsigned nargs,
 	aml_namestring(a, path);
 	/* MethodFlags: bits 0-2 ArgCount, bit 3 SerializeFlag, 4-7 SyncLevel */
 	return aml_byte(a, (uint8_t)(nargs | (serialized ? 0x08u : 0u)));
+}
+
+int aml_field_begin(struct aml *a, const char *region, uint8_t flags,
+		    struct aml_mark *m)
+{
+	if (flags & 0x80) {
+		m->pos = m->reserved = 0;
+		m->is_buffer = false;
+		return fail(a, -EINVAL);
+	}
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_FIELD_OP);
+	begin(a, PKGLEN_RESERVE, false, m);
+	aml_namestring(a, region);
+	return aml_byte(a, flags);
+}
+
+int aml_if_begin(struct aml *a, struct aml_mark *m)
+{
+	aml_byte(a, AML_IF_OP);
+	return begin(a, PKGLEN_RESERVE, false, m);
 }
 
 int aml_package_begin(struct aml *a, unsigned nelems, struct aml_mark *m)
@@ -456,6 +556,29 @@ int aml_res_irq(struct aml *a, uint16_t mask, uint8_t flags)
 	aml_byte(a, AML_RES_IRQ);
 	put_le(a, mask, 2);
 	return aml_byte(a, flags);
+}
+
+int aml_res_memory32_fixed(struct aml *a, bool writable, uint32_t base,
+			   uint32_t len)
+{
+	aml_byte(a, AML_RES_MEMORY32_FIXED);
+	put_le(a, 9, 2); /* bytes after the length field */
+	aml_byte(a, writable ? 0x01 : 0x00); /* Information: bit 0 = RW */
+	put_le(a, base, 4);
+	return put_le(a, len, 4);
+}
+
+int aml_res_interrupt(struct aml *a, uint8_t flags, uint32_t gsi)
+{
+	if (flags & ~(AML_EXT_IRQ_CONSUMER | AML_EXT_IRQ_EDGE |
+		      AML_EXT_IRQ_ACTIVE_LOW | AML_EXT_IRQ_SHARED |
+		      AML_EXT_IRQ_WAKE))
+		return fail(a, -EINVAL);
+	aml_byte(a, AML_RES_EXT_IRQ);
+	put_le(a, 6, 2); /* flags, table length, one DWORD */
+	aml_byte(a, flags);
+	aml_byte(a, 1); /* interrupt table length */
+	return put_le(a, gsi, 4);
 }
 
 /* The address space descriptor whose fields are `width` bytes wide. */

@@ -2,7 +2,8 @@
 /*
  * A small AML (ACPI Machine Language, ACPI 6.5 chapter 20) byte-code writer
  * for the static objects firmware tables need: names, scopes, devices,
- * simple methods, data objects and resource templates (6.4).
+ * simple methods (stores, And, LEqual, If, Notify), operation regions and
+ * fields, data objects and resource templates (6.4).
  *
  * It writes into a caller-provided buffer. Errors are sticky: the first
  * failure (-ENOSPC: the buffer is full, -EINVAL: a bad name or value) is
@@ -76,6 +77,30 @@ struct aml_mark {
 #define AML_PARENT_PREFIX 0x5e /* '^' */
 #define AML_RETURN_OP 0xa4
 #define AML_ONES_OP 0xff
+#define AML_LOCAL0_OP 0x60 /* Local0-Local7: 0x60-0x67 */
+#define AML_ARG0_OP 0x68 /* Arg0-Arg6: 0x68-0x6e */
+#define AML_STORE_OP 0x70
+#define AML_AND_OP 0x7b
+#define AML_NOTIFY_OP 0x86
+#define AML_LEQUAL_OP 0x93
+#define AML_IF_OP 0xa0
+#define AML_OPREGION_OP 0x80 /* after AML_EXT_OP_PREFIX */
+#define AML_FIELD_OP 0x81 /* after AML_EXT_OP_PREFIX */
+
+/* OperationRegion spaces (19.6.100). */
+#define AML_SPACE_SYSTEM_MEMORY 0x00
+#define AML_SPACE_SYSTEM_IO 0x01
+
+/* FieldFlags (20.2.5.2): access type, lock rule, update rule. */
+#define AML_FIELD_ANY_ACC 0x0
+#define AML_FIELD_BYTE_ACC 0x1
+#define AML_FIELD_WORD_ACC 0x2
+#define AML_FIELD_DWORD_ACC 0x3
+#define AML_FIELD_QWORD_ACC 0x4
+#define AML_FIELD_LOCK (1u << 4) /* else NoLock */
+#define AML_FIELD_PRESERVE (0u << 5)
+#define AML_FIELD_WRITE_AS_ONES (1u << 5)
+#define AML_FIELD_WRITE_AS_ZEROS (2u << 5)
 
 /* Largest value a PkgLength can hold (28 bits). */
 #define AML_PKGLEN_MAX 0x0fffffffu
@@ -91,12 +116,21 @@ struct aml_mark {
 #define AML_RES_DWORD_ADDR 0x87
 #define AML_RES_WORD_ADDR 0x88
 #define AML_RES_QWORD_ADDR 0x8a
+#define AML_RES_MEMORY32_FIXED 0x86
+#define AML_RES_EXT_IRQ 0x89 /* Extended Interrupt Descriptor */
 
 /* IRQ descriptor information byte. */
 #define AML_IRQ_EDGE (1u << 0) /* else level */
 #define AML_IRQ_ACTIVE_LOW (1u << 3) /* else active high */
 #define AML_IRQ_SHARED (1u << 4)
 #define AML_IRQ_WAKE (1u << 5)
+
+/* Extended Interrupt Descriptor flags (6.4.3.6). */
+#define AML_EXT_IRQ_CONSUMER (1u << 0) /* else producer */
+#define AML_EXT_IRQ_EDGE (1u << 1) /* else level */
+#define AML_EXT_IRQ_ACTIVE_LOW (1u << 2) /* else active high */
+#define AML_EXT_IRQ_SHARED (1u << 3)
+#define AML_EXT_IRQ_WAKE (1u << 4)
 
 /* Address space descriptors: resource type. */
 #define AML_ADDR_MEMORY 0
@@ -174,6 +208,44 @@ int aml_name(struct aml *a, const char *path);
 /* Return (...): the caller emits the returned object next. */
 int aml_return(struct aml *a);
 
+/*
+ * Expressions are written in prefix order, as AML stores them: the
+ * operator, then its operands, each one an object or another expression.
+ *
+ *   aml_store(a); aml_name_ref(a, "GEVT"); aml_local(a, 0);
+ *     = Store (GEVT, Local0)
+ */
+/* A reference to a named object (a NameString, see aml_namestring). */
+int aml_name_ref(struct aml *a, const char *path);
+/* Local0-Local7 (n 0-7), Arg0-Arg6 (n 0-6); -EINVAL otherwise. */
+int aml_local(struct aml *a, unsigned n);
+int aml_arg(struct aml *a, unsigned n);
+/* NullName: "no target" for the operators that take one (And, ...). */
+int aml_null_name(struct aml *a);
+/* Store (source, target): the caller emits source, then target. */
+int aml_store(struct aml *a);
+/* And (operand, operand, target). */
+int aml_and(struct aml *a);
+/* LEqual (operand, operand). */
+int aml_lequal(struct aml *a);
+/* Notify (object, value). */
+int aml_notify(struct aml *a);
+
+/*
+ * OperationRegion (name, space, offset, len): space AML_SPACE_*; offset
+ * and len are emitted as the shortest integers.
+ */
+int aml_operation_region(struct aml *a, const char *name, uint8_t space,
+			 uint64_t offset, uint64_t len);
+/*
+ * Field (region, flags) { ... }: flags from AML_FIELD_*; the caller adds
+ * the units with aml_field_unit() and closes with aml_end().
+ */
+int aml_field_begin(struct aml *a, const char *region, uint8_t flags,
+		    struct aml_mark *m);
+/* A named field unit of `bits` bits (1..AML_PKGLEN_MAX); name: one NameSeg. */
+int aml_field_unit(struct aml *a, const char *name, uint32_t bits);
+
 /* Objects with a body, closed with aml_end(). */
 int aml_scope_begin(struct aml *a, const char *path, struct aml_mark *m);
 int aml_device_begin(struct aml *a, const char *path, struct aml_mark *m);
@@ -184,6 +256,8 @@ int aml_method_begin(struct aml *a, const char *path, unsigned nargs,
 int aml_package_begin(struct aml *a, unsigned nelems, struct aml_mark *m);
 /* Buffer whose bytes the caller emits next; BufferSize is filled in. */
 int aml_buffer_begin(struct aml *a, struct aml_mark *m);
+/* If (predicate) { ... }: the caller emits the predicate, then the body. */
+int aml_if_begin(struct aml *a, struct aml_mark *m);
 /* Closes the innermost open object (marks must be ended last-in first-out). */
 int aml_end(struct aml *a, const struct aml_mark *m);
 
@@ -201,6 +275,14 @@ int aml_res_io_fixed(struct aml *a, uint16_t base, uint8_t len);
 int aml_res_irq_noflags(struct aml *a, uint16_t mask);
 /* IRQ (...) {...} with AML_IRQ_* flags. */
 int aml_res_irq(struct aml *a, uint16_t mask, uint8_t flags);
+/* Memory32Fixed (ReadWrite or ReadOnly, base, len). */
+int aml_res_memory32_fixed(struct aml *a, bool writable, uint32_t base,
+			   uint32_t len);
+/*
+ * Interrupt (..., flags) { gsi }: an Extended Interrupt Descriptor with one
+ * interrupt number and no resource source; flags from AML_EXT_IRQ_*.
+ */
+int aml_res_interrupt(struct aml *a, uint8_t flags, uint32_t gsi);
 /* Address space descriptors; -EINVAL when a value does not fit. */
 int aml_res_word_addr(struct aml *a, const struct aml_addr_space *d);
 int aml_res_dword_addr(struct aml *a, const struct aml_addr_space *d);

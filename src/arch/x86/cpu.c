@@ -233,29 +233,29 @@ int arch_vcpu_init(struct kvm *kvm, int fd, unsigned id, unsigned ncpus)
 	return ret;
 }
 
-void arch_vcpu_dump(int fd, unsigned id)
+void arch_vcpu_dump(int fd, unsigned id, enum log_level level)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	if (ioctl(fd, KVM_GET_REGS, &r) < 0 || ioctl(fd, KVM_GET_SREGS, &s) < 0) {
-		log_error("vCPU %u: cannot read registers: %s", id, strerror(errno));
+		log_msg(level, "vCPU %u: cannot read registers: %s", id, strerror(errno));
 		return;
 	}
-	log_error("vCPU %u registers:", id);
-	log_error(" rip %016llx rflags %016llx rsp %016llx rbp %016llx",
+	log_msg(level, "vCPU %u registers:", id);
+	log_msg(level, " rip %016llx rflags %016llx rsp %016llx rbp %016llx",
 		  r.rip, r.rflags, r.rsp, r.rbp);
-	log_error(" rax %016llx rbx %016llx rcx %016llx rdx %016llx",
+	log_msg(level, " rax %016llx rbx %016llx rcx %016llx rdx %016llx",
 		  r.rax, r.rbx, r.rcx, r.rdx);
-	log_error(" rsi %016llx rdi %016llx r8  %016llx r9  %016llx",
+	log_msg(level, " rsi %016llx rdi %016llx r8  %016llx r9  %016llx",
 		  r.rsi, r.rdi, r.r8, r.r9);
-	log_error(" r10 %016llx r11 %016llx r12 %016llx r13 %016llx",
+	log_msg(level, " r10 %016llx r11 %016llx r12 %016llx r13 %016llx",
 		  r.r10, r.r11, r.r12, r.r13);
-	log_error(" r14 %016llx r15 %016llx", r.r14, r.r15);
-	log_error(" cs %04x base %llx l %u db %u  ss %04x  ds %04x",
+	log_msg(level, " r14 %016llx r15 %016llx", r.r14, r.r15);
+	log_msg(level, " cs %04x base %llx l %u db %u  ss %04x  ds %04x",
 		  s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.ss.selector,
 		  s.ds.selector);
-	log_error(" cr0 %llx cr2 %llx cr3 %llx cr4 %llx efer %llx",
+	log_msg(level, " cr0 %llx cr2 %llx cr3 %llx cr4 %llx efer %llx",
 		  s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
-	log_error(" gdt %llx/%x idt %llx/%x", s.gdt.base, s.gdt.limit,
+	log_msg(level, " gdt %llx/%x idt %llx/%x", s.gdt.base, s.gdt.limit,
 		  s.idt.base, s.idt.limit);
 }

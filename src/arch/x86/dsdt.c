@@ -6,6 +6,7 @@
 
 #include "arch/x86/aml.h"
 #include "arch/x86/layout.h"
+#include "legacy/ged.h"
 
 #define ECAM_BUS_SIZE (1ULL << 20) /* 32 devices x 8 functions x 4 KiB */
 #define FOUR_GIB (1ULL << 32)
@@ -22,6 +23,8 @@ static int check_config(const struct dsdt_config *c)
 	    c->mmio32_size > FOUR_GIB - c->mmio32_base)
 		return -EINVAL;
 	if (c->mmio64_size && c->mmio64_base > UINT64_MAX - c->mmio64_size + 1)
+		return -EINVAL;
+	if (c->ged && (c->ged_size < 4 || c->ged_base > UINT32_MAX - c->ged_size + 1))
 		return -EINVAL;
 	return 0;
 }
@@ -174,6 +177,71 @@ static void build_rtc(struct aml *a)
 	aml_end(a, &dev);
 }
 
+/* The power button: a control-method device, notified by the GED. */
+static void build_pwrb(struct aml *a)
+{
+	struct aml_mark dev;
+	aml_device_begin(a, "PWRB", &dev);
+	name_eisaid(a, "_HID", "PNP0C0C"); /* power button device */
+	name_integer(a, "_UID", 0);
+	aml_end(a, &dev);
+}
+
+/*
+ * The Generic Event Device (legacy/ged.h): its interrupt makes the OS run
+ * _EVT, which reads the EVENT register, acknowledges what it read (write 1
+ * to clear) and notifies the power button (0x80: "button pressed").
+ */
+static void build_ged(struct aml *a, const struct dsdt_config *c)
+{
+	struct aml_mark dev, crs, fld, evt, cond;
+	aml_device_begin(a, "GED", &dev);
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	aml_res_memory32_fixed(a, true, c->ged_base, c->ged_size);
+	/* Level, active high, exclusive: asserted while an event is pending. */
+	aml_res_interrupt(a, AML_EXT_IRQ_CONSUMER, c->ged_gsi);
+	aml_restemplate_end(a, &crs);
+
+	/* OperationRegion (GREG, SystemMemory, base, 4)
+	 * Field (GREG, DWordAcc, NoLock, WriteAsZeros) { GEVT, 32 } */
+	aml_operation_region(a, "GREG", AML_SPACE_SYSTEM_MEMORY,
+			     c->ged_base + GED_REG_EVENT, 4);
+	aml_field_begin(a, "GREG", AML_FIELD_DWORD_ACC | AML_FIELD_WRITE_AS_ZEROS,
+			&fld);
+	aml_field_unit(a, "GEVT", 32);
+	aml_end(a, &fld);
+
+	/* Method (_EVT, 1, Serialized) {   Arg0: the interrupt (unused)
+	 *   Store (GEVT, Local0)
+	 *   Store (Local0, GEVT)
+	 *   If (LEqual (And (Local0, 1, ), 1)) { Notify (\_SB.PWRB, 0x80) }
+	 * } */
+	aml_method_begin(a, "_EVT", 1, true, &evt);
+	aml_store(a);
+	aml_name_ref(a, "GEVT");
+	aml_local(a, 0);
+	aml_store(a);
+	aml_local(a, 0);
+	aml_name_ref(a, "GEVT");
+	aml_if_begin(a, &cond);
+	aml_lequal(a);
+	aml_and(a);
+	aml_local(a, 0);
+	aml_integer(a, GED_EVENT_POWER_BUTTON);
+	aml_null_name(a);
+	aml_integer(a, GED_EVENT_POWER_BUTTON);
+	aml_notify(a);
+	aml_name_ref(a, "\\_SB.PWRB");
+	aml_integer(a, 0x80);
+	aml_end(a, &cond);
+	aml_end(a, &evt);
+	aml_end(a, &dev);
+}
+
 int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
 		       const struct dsdt_config *cfg)
 {
@@ -198,6 +266,10 @@ int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
 		build_ps2m(&a);
 	if (cfg->rtc)
 		build_rtc(&a);
+	if (cfg->ged) {
+		build_pwrb(&a);
+		build_ged(&a, cfg);
+	}
 	aml_end(&a, &sb);
 
 	size_t n;

@@ -23,6 +23,19 @@
  *     Device (PS2K) { _HID PNP0303, _CRS IO 0x60, IO 0x64, IRQNoFlags {1} }
  *     Device (PS2M) { _HID PNP0F13, _CRS IRQNoFlags {12} }
  *     Device (RTC)  { _HID PNP0B00, _CRS IO 0x70/2 }   (no IRQ 8 emulated)
+ *     Device (PWRB) { _HID PNP0C0C, _UID 0 }   control-method power button
+ *     Device (GED_) {                       Generic Event Device (legacy/ged.h)
+ *       _HID "ACPI0013", _UID 0,
+ *       _CRS: Memory32Fixed (ReadWrite, ged_base, ged_size),
+ *             Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive)
+ *             { ged_gsi }
+ *       OperationRegion (GREG, SystemMemory, ged_base, 4)
+ *       Field (GREG, DWordAcc, NoLock, WriteAsZeros) { GEVT, 32 }
+ *       Method (_EVT, 1, Serialized) {
+ *         Local0 = GEVT; GEVT = Local0      read, acknowledge (W1C)
+ *         If ((Local0 & 1) == 1) { Notify (\_SB.PWRB, 0x80) }
+ *       }
+ *     }
  *   }
  *
  * The legacy devices are each optional (flags in the config). They sit
@@ -43,7 +56,7 @@
 #include <stdint.h>
 
 #define DSDT_PCI_SLOTS 32
-/* Enough for any config (all 32 slots routed, every device): about 2.4 KiB. */
+/* Enough for any config (all 32 slots routed, every device): about 2.6 KiB. */
 #define DSDT_AML_MAX 4096
 
 struct dsdt_config {
@@ -70,6 +83,15 @@ struct dsdt_config {
 	bool ps2_keyboard; /* i8042 keyboard port: 0x60/0x64, IRQ 1 */
 	bool ps2_mouse; /* i8042 aux port: IRQ 12 */
 	bool rtc; /* CMOS RTC at RTC_PORT, no IRQ */
+
+	/*
+	 * The Generic Event Device and the power button it notifies: its
+	 * registers [ged_base, ged_base + ged_size) below 4 GiB (size >= 4,
+	 * EVENT at offset 0), its level-triggered, active-high GSI.
+	 */
+	bool ged;
+	uint32_t ged_base, ged_size;
+	uint32_t ged_gsi;
 };
 
 /*

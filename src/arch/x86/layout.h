@@ -16,6 +16,7 @@
  *   ...          RAM up to min(size, MMIO32_START)
  *   0xc000_0000  32-bit PCI MMIO window (1 GiB hole)
  *   0xe000_0000  PCI ECAM (bus 0..15, 16 MiB)
+ *   0xfeb0_0000  ACPI Generic Event Device registers (legacy/ged.h)
  *   0xfec0_0000  IOAPIC
  *   0xfee0_0000  LAPIC
  *   0xfffb_c000  KVM identity-map page, 0xfffb_d000 KVM TSS (3 pages)
@@ -44,6 +45,8 @@
 #define MMIO32_SIZE 0x20000000ULL /* 0xc000_0000 .. 0xdfff_ffff for BARs */
 #define ECAM_START 0xe0000000ULL
 #define ECAM_SIZE 0x1000000ULL
+#define GED_MMIO_ADDR 0xfeb00000ULL /* ACPI GED (power button) registers */
+#define GED_MMIO_SIZE 0x10ULL
 #define IOAPIC_ADDR 0xfec00000ULL
 #define LAPIC_ADDR 0xfee00000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -64,7 +67,14 @@
 #define PCI_PIO_START 0xc000ULL
 #define PCI_PIO_SIZE 0x4000ULL
 #define PCI_MMIO64_SIZE (64ULL << 30)
-#define PCI_INTX_GSI_FIRST 16 /* IOAPIC pins 16-23 */
-#define PCI_INTX_GSI_COUNT 8
+#define PCI_INTX_GSI_FIRST 16 /* IOAPIC pins 16-22 */
+#define PCI_INTX_GSI_COUNT 7
+
+/*
+ * The ACPI Generic Event Device's interrupt: the last IOAPIC pin, level
+ * triggered and active high (legacy/ged.h). A pin above the ISA range, so
+ * that no OS applies ISA (edge) defaults to it.
+ */
+#define GED_GSI 23
 
 #endif

@@ -194,6 +194,10 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		.ps2_keyboard = true,
 		.ps2_mouse = true,
 		.rtc = true,
+		.ged = true,
+		.ged_base = (uint32_t)GED_MMIO_ADDR,
+		.ged_size = (uint32_t)GED_MMIO_SIZE,
+		.ged_gsi = GED_GSI,
 	};
 	_Static_assert(sizeof(dc.intx_gsi) == sizeof(pci->intx_gsi), "INTx tables match");
 	memcpy(dc.intx_gsi, pci->intx_gsi, sizeof(dc.intx_gsi));
