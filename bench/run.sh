@@ -8,8 +8,9 @@
 #   bench/run.sh [BUILD]          (`make bench` builds everything first)
 #
 # Environment: BENCH_RUNS (timed runs per cell; default 7), BENCH_N (exits
-# per PIO/MMIO run; default 30000), BENCH_BLK_N (virtio-blk
-# requests per case; default 200000), QEMU (binary; "none" skips QEMU),
+# per PIO/MMIO run; default 30000), BENCH_BLK_N (blk_bench
+# requests per case; default 200000), BENCH_BLK_REQS (guest virtio-blk
+# requests per run; default 3000), QEMU (binary; "none" skips QEMU),
 # QEMU_MACHINE (default microvm), QEMU_CPU (default host,-arch-capabilities:
 # QEMU 7.2 aborts on hosts whose KVM refuses MSR_IA32_ARCH_CAPABILITIES).
 #
@@ -29,8 +30,16 @@
 #    256 MiB of RAM; VmRSS/VmHWM from /proc/PID/status, and the resident part
 #    of the guest-RAM mapping from /proc/PID/smaps; the VMM's own memory is
 #    VmRSS minus that.
-#  - virtio-blk: host CPU per 4 KiB request in cvmm's device code
-#    (bench/blk_bench.c, no guest, file on tmpfs).
+#  - virtio-blk, guest-driven: bench_blk (tests/guest/tests/bench_blk.c)
+#    does n=N 4 KiB reads at queue depth 1 (notify, then sti;hlt until the
+#    MSI-X interrupt) from a 16 MiB raw file in /dev/shm; per request =
+#    (time with n=N - time with n=0) / N, CPU of the whole VMM process tree
+#    (vCPU threads included), and its user-space part alone. cvmm: its
+#    virtio-blk (PCI, CF8); QEMU: virtio-blk-pci,disable-legacy=on (the same
+#    1af4:1042 modern device) on -M microvm,pcie=on (ECAM only; the guest
+#    assigns the BARs, which no firmware does there).
+#  - virtio-blk, device code alone: host CPU per 4 KiB request in cvmm's
+#    device code (bench/blk_bench.c, no guest, file on tmpfs).
 set -u
 export LC_ALL=C
 
@@ -43,6 +52,7 @@ G=$B/guest
 RUNS=${BENCH_RUNS:-7}
 N=${BENCH_N:-30000}
 BLK_N=${BENCH_BLK_N:-200000}
+BLK_REQS=${BENCH_BLK_REQS:-3000}
 QEMU=${QEMU:-qemu-system-x86_64}
 QEMU_MACHINE=${QEMU_MACHINE:-microvm}
 QEMU_CPU=${QEMU_CPU:-host,-arch-capabilities}
@@ -50,7 +60,7 @@ MEM=256M
 TMO=60
 
 for f in "$CVMM" "$FLOOR" "$NULLIMG" "$G/bench_exit.bzImage" "$G/bench_pio.bzImage" \
-	"$G/bench_mmio.bzImage" "$G/bench_idle.bzImage"; do
+	"$G/bench_mmio.bzImage" "$G/bench_idle.bzImage" "$G/bench_blk.bzImage"; do
 	[ -e "$f" ] || { echo "bench: $f is missing (run make bench)" >&2; exit 1; }
 done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-bench.XXXXXX") || exit 1
@@ -82,6 +92,18 @@ cmd_cvmm() {
 	EXPECT=0
 }
 cmd_qemu() { CMD=("${QEMU_BASE[@]}" -serial none -kernel "$1" -append "$2"); EXPECT=1; }
+# The same with a virtio-blk disk ($BLK_IMG): PCI on both sides.
+# shellcheck disable=SC2317
+cmd_cvmmblk() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG"); }
+# shellcheck disable=SC2317,SC2054
+cmd_qemublk() {
+	CMD=("$QEMU" -M microvm,pcie=on -enable-kvm -cpu "$QEMU_CPU" -m "$MEM" -nodefaults
+		-no-user-config -nographic -device isa-debug-exit,iobase=0xf4,iosize=1
+		-drive "id=d0,file=$BLK_IMG,format=raw,if=none"
+		-device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1
+		-serial none -kernel "$1" -append "$2")
+	EXPECT=1
+}
 
 # stats: numbers on stdin -> "MIN MEDIAN"
 stats() {
@@ -97,12 +119,18 @@ cpu_ms() {
 		printf "%.3f", t * 1000 }' "$1"
 }
 
-# time_ms VMM IMAGE CMDLINE: "WALL_MIN WALL_MEDIAN CPU_MIN CPU_MEDIAN" in
-# milliseconds (CPU: user + system of the whole VMM process tree, from
-# getrusage via `times`), or ERR(status) four times.
+# user_ms FILE: the children's user time alone.
+user_ms() {
+	awk 'NR == 2 { split($1, p, "m"); printf "%.3f", (p[1] * 60 + p[2]) * 1000 }' "$1"
+}
+
+# time_ms VMM IMAGE CMDLINE: "WALL_MIN WALL_MEDIAN CPU_MIN CPU_MEDIAN
+# USER_MIN USER_MEDIAN" in milliseconds (CPU: user + system of the whole VMM
+# process tree, from getrusage via `times`; USER: its user time alone), or
+# ERR(status) six times.
 time_ms() {
 	"cmd_$1" "$2" "$3"
-	local i rc t0 t1 bad='' wall=() cpu=()
+	local i rc t0 t1 bad='' wall=() cpu=() usr=()
 	timeout $TMO "${CMD[@]}" </dev/null >/dev/null 2>&1 # warm-up
 	for ((i = 0; i < RUNS; i++)); do
 		times >"$TMP/c0"
@@ -114,12 +142,13 @@ time_ms() {
 		[ $rc -eq "$EXPECT" ] || bad=$rc
 		wall+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
 		cpu+=("$(awk -v a="$(cpu_ms "$TMP/c0")" -v b="$(cpu_ms "$TMP/c1")" 'BEGIN { print b - a }')")
+		usr+=("$(awk -v a="$(user_ms "$TMP/c0")" -v b="$(user_ms "$TMP/c1")" 'BEGIN { print b - a }')")
 	done
 	if [ -n "$bad" ]; then
-		echo "ERR($bad) ERR($bad) ERR($bad) ERR($bad)"
+		echo "ERR($bad) ERR($bad) ERR($bad) ERR($bad) ERR($bad) ERR($bad)"
 		echo "bench: $1 $(basename "$2") '$3' ended with status $bad (expected $EXPECT): $(head -c 300 "$TMP/err")" >&2
 	else
-		echo "$(printf '%s\n' "${wall[@]}" | stats) $(printf '%s\n' "${cpu[@]}" | stats)"
+		echo "$(printf '%s\n' "${wall[@]}" | stats) $(printf '%s\n' "${cpu[@]}" | stats) $(printf '%s\n' "${usr[@]}" | stats)"
 	fi
 }
 
@@ -179,8 +208,12 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 declare -A R
 STATS="wmin wmed cmin cmed"
-# put KEY VMM "WALL_MIN WALL_MEDIAN CPU_MIN CPU_MEDIAN": R[KEY,VMM,wmin] ...
-put() { read -r "R[$1,$2,wmin]" "R[$1,$2,wmed]" "R[$1,$2,cmin]" "R[$1,$2,cmed]" <<<"$3"; }
+# put KEY VMM "WALL_MIN WALL_MEDIAN CPU_MIN CPU_MEDIAN USER_MIN USER_MEDIAN":
+# R[KEY,VMM,wmin] ...
+put() {
+	read -r "R[$1,$2,wmin]" "R[$1,$2,wmed]" "R[$1,$2,cmin]" "R[$1,$2,cmed]" \
+		"R[$1,$2,umin]" "R[$1,$2,umed]" <<<"$3"
+}
 for v in $VMMS; do
 	put null $v "$(time_ms "$v" "$NULLIMG" "")"
 	put exit $v "$(time_ms "$v" "$G/bench_exit.bzImage" "")"
@@ -216,6 +249,26 @@ for v in cvmm qemu; do
 		R[ovh,$v]=ERR
 	fi
 done
+
+# virtio-blk driven by the guest: n=BLK_REQS reads minus n=0, per request.
+BLK_IMG=/dev/shm/cvmm-bench-blk.$$.img
+head -c 16M /dev/zero >"$BLK_IMG"
+per_req() { # TOTAL_MS BASE_MS -> microseconds per request
+	if isnum "$1" && isnum "$2"; then
+		awk -v t="$1" -v b="$2" -v n="$BLK_REQS" 'BEGIN { printf "%.1f", (t - b) * 1000 / n }'
+	else
+		echo "ERR"
+	fi
+}
+for v in cvmm qemu; do
+	[ $v = qemu ] && [ $have_qemu = 0 ] && continue
+	put blk0 $v "$(time_ms ${v}blk "$G/bench_blk.bzImage" "n=0")"
+	put blkn $v "$(time_ms ${v}blk "$G/bench_blk.bzImage" "n=$BLK_REQS")"
+	for st in $STATS umin umed; do
+		R[blk,$v,$st]=$(per_req "${R[blkn,$v,$st]}" "${R[blk0,$v,$st]}")
+	done
+done
+rm -f "$BLK_IMG"
 
 blk_out=
 [ -x "$BLK" ] && blk_out=$("$BLK" /dev/shm "$BLK_N" 2>&1)
@@ -262,9 +315,23 @@ mrow hwm "VmHWM"
 mrow ram "guest RAM resident (smaps)"
 mrow ovh "VMM overhead = VmRSS - guest RAM"
 echo
+echo "virtio-blk, guest-driven: bench_blk, $BLK_REQS x 4 KiB reads at queue depth 1, 16 MiB raw file in /dev/shm"
+echo "(QEMU: -M microvm,pcie=on, virtio-blk-pci,disable-legacy=on,num-queues=1); (n=$BLK_REQS - n=0) / $BLK_REQS:"
+printf "$mfmt" "" "cvmm" "QEMU" "QEMU/cvmm"
+brow() { printf "$mfmt" "$2" "${R[blk,cvmm,$1]}" "$(q "blk,qemu,$1")" "$(ratio "$(q "blk,qemu,$1")" "${R[blk,cvmm,$1]}")"; }
+brow cmin "CPU, best (us/request)"
+brow cmed "CPU, median (us/request)"
+brow umin "user CPU, best (us/request)"
+brow umed "user CPU, median (us/request)"
+brow wmin "wall, best (us/request)"
+brow wmed "wall, median (us/request)"
+bfmt="%-38s %9s %9s\n"
+printf "$bfmt" "CPU with n=0, best (ms)" "${R[blk0,cvmm,cmin]}" "$(q "blk0,qemu,cmin")"
+printf "$bfmt" "CPU with n=$BLK_REQS, best (ms)" "${R[blkn,cvmm,cmin]}" "$(q "blkn,qemu,cmin")"
+echo
 echo "floor's 14-byte real-mode loop (out, dec, jnz): $blob_pio us/exit"
 if [ -n "$blk_out" ]; then
-	echo "virtio-blk, cvmm device code only (no guest; QEMU not comparable here):"
+	echo "virtio-blk, cvmm device code only (no guest):"
 	printf '%s\n' "$blk_out" | sed 's/^/  /'
 fi
 exit 0

@@ -212,8 +212,14 @@ static int walk_caps(struct pci_dev *d)
 
 u8 pci_find_cap(const struct pci_dev *d, u8 id, u8 after)
 {
-	for (u32 i = 0; i < d->ncaps; i++)
-		if (d->cap_off[i] > after && d->cap_id[i] == id)
+	u32 i = 0;
+	if (after) {
+		while (i < d->ncaps && d->cap_off[i] != after)
+			i++;
+		i++; /* the entry after it (past the end if `after` is no entry) */
+	}
+	for (; i < d->ncaps; i++)
+		if (d->cap_id[i] == id)
 			return d->cap_off[i];
 	return 0;
 }

@@ -124,8 +124,10 @@ int pci_scan_bus0(enum pci_mech m, struct pci_dev *out, int max);
  */
 int pci_size_bars(struct pci_dev *d);
 
-/* Offset of the first capability with `id` after offset `after` (0: from
- * the start), or 0. */
+/* Offset of the first capability with `id` that follows, in list order,
+ * the capability at offset `after` (0: from the start of the list), or 0.
+ * List order, not address order: QEMU links its capabilities from the
+ * highest offset down. */
 u8 pci_find_cap(const struct pci_dev *d, u8 id, u8 after);
 
 /* Command register helpers. */
