@@ -6,7 +6,7 @@
  *
  * Checked besides memory safety: an error is -EINVAL with a non-empty,
  * NUL-terminated message; an accepted configuration satisfies everything
- * config.h promises the builder (a kernel, 1-254 CPUs, a 4K-aligned RAM
+ * config.h promises the builder (a kernel unless there is an API socket, 1-254 CPUs, a 4K-aligned RAM
  * size in [16M, 1T], at most 8 disks each with a path and a 1-20 byte id,
  * at most 4 nets with 1-15 byte tap names, ip and mask together, unicast
  * MACs, a cmdline under 64 KiB, not both serial and console on the tty);
@@ -57,7 +57,8 @@ static void check_config(const struct vm_config *c)
 	FUZZ_CHECK(c->ndisks <= CVMM_MAX_DISKS && c->nnets <= CVMM_MAX_NETS);
 	if (c->show_help || c->show_version)
 		return;
-	FUZZ_CHECK(c->kernel && c->kernel[0]);
+	/* No kernel only with the API socket (create-then-boot). */
+	FUZZ_CHECK(c->kernel ? c->kernel[0] != 0 : c->api_socket != NULL);
 	FUZZ_CHECK(c->cmdline && strlen(c->cmdline) < 65535);
 	FUZZ_CHECK(c->cpus >= 1 && c->cpus <= CVMM_MAX_CPUS);
 	FUZZ_CHECK(c->mem_size >= CVMM_MIN_MEM && c->mem_size <= CVMM_MAX_MEM);

@@ -32,7 +32,9 @@ static const char usage_text[] =
 	"  --rng [src=PATH]           virtio-rng (default source: getrandom)\n"
 	"  --log-level error|warn|info|debug  (default warn)\n"
 	"  --seccomp on|off           per-thread syscall filters (default on)\n"
-	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket\n"
+	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
+	"                             without --kernel, cvmm waits for the VM's\n"
+	"                             configuration (vm.create) and vm.boot\n"
 	"  --debug-exit               a guest write of V to port 0xf4 exits with V\n"
 	"  --help, --version\n"
 	"\n"
@@ -480,7 +482,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (cfg->show_help || cfg->show_version)
 		return 0;
-	if (!cfg->kernel)
+	/* With the API, the configuration may come later (vm.create). */
+	if (!cfg->kernel && !cfg->api_socket)
 		return fail(err, errlen, "--kernel: required (see --help)");
 	if (cfg->serial == OUTPUT_TTY && cfg->console == OUTPUT_TTY)
 		return fail(err, errlen,

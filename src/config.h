@@ -51,7 +51,7 @@ struct rng_config {
 };
 
 struct vm_config {
-	const char *kernel;
+	const char *kernel; /* NULL only with api_socket: vm.create gives it */
 	const char *initramfs;
 	const char *cmdline;
 	unsigned cpus;

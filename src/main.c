@@ -54,7 +54,9 @@ int main(int argc, char **argv)
 
 	struct vm vm;
 	int status = 1;
-	if (vm_build(&vm, &cfg, start_ns) == 0)
+	/* --api-socket without --kernel: the VM comes from vm.create/vm.boot. */
+	int ret = cfg.kernel ? vm_build(&vm, &cfg, start_ns) : vm_prepare(&vm, &cfg, start_ns);
+	if (ret == 0)
 		status = vm_run(&vm);
 	vm_destroy(&vm);
 	return status;

@@ -2,6 +2,7 @@
 #include "seccomp_filter.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -22,11 +24,16 @@
 #include "term.h"
 
 /*
- * The lists below were derived from cvmm's own code paths and checked with
- * `strace -f` on the guest suite and on a Linux boot with every device.
- * Each entry says which code makes the call. Calls glibc makes on our
- * behalf are listed under the function that causes them (malloc/free,
- * pthread_create/join, raise).
+ * The lists below were derived from cvmm's own code paths, then checked
+ * with `strace -f`, with the filters in logging mode (SCMP_ACT_LOG) and by
+ * running with them on: the guest suite, the API suite (pause, reboot,
+ * power button), the ASan and TSan suites, the terminal escape (Ctrl-A x)
+ * and a Linux boot with every device. Each entry says which code makes the
+ * call; calls glibc makes on our behalf are listed under the function that
+ * causes them (malloc/free, pthread_create/join, raise, tcsetattr). A new
+ * code path that needs a new call dies with the SIGSYS line naming the
+ * call: add it here, to the list of the thread that makes it, with the
+ * reason.
  */
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -54,7 +61,9 @@ struct sc_list {
 
 static const int base_calls[] = {
 	SCMP_SYS(futex),           /* mutexes, condition variables, joins */
-	SCMP_SYS(write),           /* log lines on stderr (one write each) */
+	SCMP_SYS(write),           /* log lines on stderr (one write each);
+				    * eventfd signals: irqfds, exit requests,
+				    * worker stop; serial/console output */
 	SCMP_SYS(clock_gettime),   /* when the vDSO cannot answer */
 	SCMP_SYS(restart_syscall), /* an interrupted timed wait resuming */
 	SCMP_SYS(rt_sigreturn),    /* end of a signal handler (the vCPU kick) */
@@ -64,12 +73,15 @@ static const int base_calls[] = {
 	SCMP_SYS(brk),             /* malloc (main arena) */
 	SCMP_SYS(munmap),          /* free of large blocks, arena trimming */
 	SCMP_SYS(mremap),          /* realloc of large blocks */
-	SCMP_SYS(madvise),         /* free; glibc drops an exiting thread's stack */
+	SCMP_SYS(madvise),         /* free; glibc drops an exiting thread's
+				    * stack; vm_reboot clears guest RAM */
 	SCMP_SYS(getpid),          /* raise() in the fatal-signal handlers */
 	SCMP_SYS(gettid),          /* raise() */
 };
 
-/* term_restore() (tcsetattr) from the fatal-signal and SIGSYS handlers. */
+/* term_restore() (tcsetattr) at exit and from the fatal-signal and SIGSYS
+ * handlers; glibc's tcsetattr reads the settings (TCGETS) before it sets
+ * them (TCSETS). */
 static const unsigned long base_ioctls[] = { TCGETS, TCSETS };
 /* The SIGSYS handler names the thread. */
 static const int base_prctls[] = { PR_GET_NAME };
@@ -90,6 +102,8 @@ static const int device_calls[] = {
 	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
 	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */
 	SCMP_SYS(getrandom),   /* rng without a source */
+	SCMP_SYS(poll),        /* console: input ready? output drained?
+				* (also the UART's output wait on vCPUs) */
 };
 
 /* Queue interrupts go out as irqfd writes (MSI-X) or, with MSI-X off, on
@@ -111,7 +125,8 @@ static const struct sc_list device_list = {
  * own filter is on.
  */
 static const int vcpu_calls[] = {
-	SCMP_SYS(close),         /* virtio_worker_stop: the worker's epoll/eventfd */
+	SCMP_SYS(close),         /* virtio_worker_stop: the worker's epoll and
+				  * stop eventfd */
 	SCMP_SYS(epoll_create1), /* virtio_worker_start */
 	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
 	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
@@ -123,7 +138,7 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_GET_REGS, KVM_GET_SREGS, /* arch_vcpu_dump on a fatal exit */
 	KVM_IRQ_LINE,        /* legacy devices (UART, i8042) and PCI INTx */
 	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
-	KVM_IRQFD,           /* MSI-X vector (re)binding */
+	KVM_IRQFD,           /* MSI-X vector (re)binding, device reset */
 	KVM_IOEVENTFD,       /* BAR moves re-bind the notify ioeventfds */
 };
 
@@ -151,15 +166,22 @@ static const int main_calls[] = {
 	SCMP_SYS(sendto),      /* send() on an API client */
 	SCMP_SYS(shutdown),    /* API: close after the response */
 	SCMP_SYS(poll),        /* api_server_flush at exit */
-	SCMP_SYS(newfstatat),  /* api_server_destroy: lstat of the socket */
+	SCMP_SYS(newfstatat),  /* lstat of the API socket at exit; fstat of the
+				* kernel a reboot reloads */
 	SCMP_SYS(unlink),      /* api_server_destroy removes the socket */
 };
 
 static const unsigned long main_ioctls[] = {
 	KVM_IRQ_LINE,                /* stdin bytes raise the UART's IRQ */
 	KVM_GET_REGS, KVM_GET_SREGS, /* register dump at exit (debug level) */
-	KVM_IRQFD, KVM_IOEVENTFD,    /* teardown unbinds them */
-	KVM_SET_GSI_ROUTING,
+	/* Teardown, and a reboot's reset of each virtio device: MSI-X vectors
+	 * and notify ioeventfds unbound, their routes dropped. */
+	KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING,
+	/* vm_reboot (API): the machine and each parked vCPU put back as they
+	 * were built, then the kernel loaded again (arch_load_guest). */
+	KVM_SET_IRQCHIP, KVM_SET_PIT2,
+	KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
+	KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE,
 };
 
 /* pthread_kill of the vCPU kick (stop, pause). */
@@ -172,6 +194,9 @@ static const struct sc_list main_list = {
 
 /* ---- sanitizer runtimes ---- */
 
+/* The Makefile defines CVMM_SANITIZED for SAN= builds; a build outside it
+ * (the fuzz targets, clang) is recognised by its compiler's own macros. */
+#ifndef CVMM_SANITIZED
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CVMM_SANITIZED 1
 #elif defined(__has_feature)
@@ -179,24 +204,27 @@ static const struct sc_list main_list = {
 #define CVMM_SANITIZED 1
 #endif
 #endif
+#endif
 
 #ifdef CVMM_SANITIZED
 /*
- * What the ASan/UBSan/TSan runtimes do on their own in any thread: reading
- * /proc/self/maps and the binary for reports, the alternate signal stack of
- * new threads, and (ASan's leak check at exit, in the main thread) a tracer
- * that stops the other threads with ptrace. Never in a production build.
+ * What the ASan/UBSan runtimes do on their own, from any thread: a report
+ * reads /proc/self/maps and the binary (open, fstat, pipe2 to probe memory,
+ * readlink of /proc/self/exe); a thread's end drops its alternate signal
+ * stack; a new thread asks for its affinity (pthread_getattr_np, to find
+ * its stack); the leak check at exit (main thread) clones a tracer that lists
+ * /proc/self/task and stops the other threads with ptrace. Found by running
+ * the suites with the filters logging (SCMP_ACT_LOG). Never in a production
+ * build.
  */
 static const int sanitizer_calls[] = {
-	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(read), SCMP_SYS(pread64),
-	SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
-	SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(sigaltstack),
-	SCMP_SYS(sched_yield), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
-	SCMP_SYS(getppid), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
-	SCMP_SYS(rt_sigaction), SCMP_SYS(clone), SCMP_SYS(ptrace),
-	SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(kill), SCMP_SYS(tgkill),
-	SCMP_SYS(getdents64), SCMP_SYS(sched_getaffinity), SCMP_SYS(write),
-	SCMP_SYS(uname), SCMP_SYS(pipe2), SCMP_SYS(dup2),
+	SCMP_SYS(sigaltstack), SCMP_SYS(sched_yield), SCMP_SYS(getppid),
+	SCMP_SYS(prctl), SCMP_SYS(rt_sigaction), SCMP_SYS(open), SCMP_SYS(openat),
+	SCMP_SYS(close), SCMP_SYS(getdents), SCMP_SYS(lseek), SCMP_SYS(fcntl),
+	SCMP_SYS(newfstatat), SCMP_SYS(readlink), SCMP_SYS(pipe2), SCMP_SYS(ptrace),
+	SCMP_SYS(wait4), SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(gettimeofday), /* TSan, in device threads */
+	SCMP_SYS(fstat),        /* TSan's fstat (a reboot reloads the kernel) */
 };
 #endif
 
@@ -265,6 +293,10 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 	switch (kind) {
 	case SECCOMP_MAIN:
 		r = r ?: add_list(ctx, &main_list, pid);
+		/* vm_reboot maps the kernel and initramfs files again: they may
+		 * be opened, read-only (no create, truncate or append). */
+		r = r ?: allow_masked(ctx, SCMP_SYS(openat), 2,
+				      O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY);
 		break;
 	case SECCOMP_VCPU:
 		r = r ?: add_list(ctx, &vcpu_list, pid);
@@ -286,13 +318,43 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 #ifdef CVMM_SANITIZED
 	for (size_t i = 0; !r && i < N(sanitizer_calls); i++)
 		r = allow(ctx, sanitizer_calls[i]);
-	r = r ?: allow(ctx, SCMP_SYS(mmap));
-	r = r ?: allow(ctx, SCMP_SYS(mprotect));
+	/* The leak checker's tracer shares our memory: CLONE_VM, not a fork. */
+	r = r ?: allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_VM, CLONE_VM);
 #endif
 	return r;
 }
 
 /* ---- the SIGSYS handler (async-signal-safe: no stdio, no malloc) ---- */
+
+/*
+ * Two pieces of mutable state, both for the SIGSYS handler, which cannot be
+ * handed a context pointer:
+ *
+ * thread_kind: the kind of filter the calling thread installed itself (-1:
+ * none, or only the one it inherited from its creator). Written by its own
+ * thread only; initial-exec TLS is safe to read in a signal handler.
+ *
+ * syscall_names: libseccomp turns a number into a name only as a malloc'ed
+ * string, which a signal handler must not ask for (the trapped call may
+ * come from inside malloc). So the first install, before any filter, copies
+ * the native names here (pthread_once); after that they are only read.
+ */
+static __thread int thread_kind __attribute__((tls_model("initial-exec"))) = -1;
+
+#define SYSCALL_NAMES 512 /* x86-64 numbers; x32 and i386 calls kill at once */
+#define SYSCALL_NAME_LEN 24
+static char syscall_names[SYSCALL_NAMES][SYSCALL_NAME_LEN];
+static pthread_once_t syscall_names_once = PTHREAD_ONCE_INIT;
+
+static void load_syscall_names(void)
+{
+	for (int nr = 0; nr < SYSCALL_NAMES; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+		if (name && strlen(name) < SYSCALL_NAME_LEN)
+			memcpy(syscall_names[nr], name, strlen(name) + 1);
+		free(name);
+	}
+}
 
 static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
 {
@@ -315,27 +377,43 @@ static size_t put_num(char *buf, size_t pos, size_t cap, unsigned long long v,
 	return pos;
 }
 
+/*
+ * One line, e.g.
+ *   cvmm: fatal: seccomp: vcpu thread 'cvmm-vcpu0' made forbidden syscall
+ *   41 (socket), args 0x1, 0x1, 0x0; killing the process (--seccomp off
+ *   disables the filters)
+ * then the process dies by SIGSYS.
+ */
 static void sigsys_handler(int sig, siginfo_t *si, void *ucontext)
 {
 	(void)sig;
 	char name[17] = { 0 };
 	if (prctl(PR_GET_NAME, name) != 0)
 		name[0] = '?';
-	char line[256];
+	int kind = thread_kind;
+	char line[320];
 	size_t cap = sizeof(line) - 2, n = 0;
-	n = put_str(line, n, cap, "cvmm: fatal: seccomp: thread '");
+	n = put_str(line, n, cap, "cvmm: fatal: seccomp: ");
+	n = put_str(line, n, cap, kind >= 0 ? seccomp_thread_kind_name(kind) : "filtered");
+	n = put_str(line, n, cap, " thread '");
 	n = put_str(line, n, cap, name);
 	if (si->si_code == SI_CODE_SECCOMP) {
 		const greg_t *g = ((const ucontext_t *)ucontext)->uc_mcontext.gregs;
+		unsigned nr = (unsigned)si->si_syscall;
 		n = put_str(line, n, cap, "' made forbidden syscall ");
-		n = put_num(line, n, cap, (unsigned)si->si_syscall, 10);
-		n = put_str(line, n, cap, " (args 0x");
+		n = put_num(line, n, cap, nr, 10);
+		if (nr < SYSCALL_NAMES && syscall_names[nr][0]) {
+			n = put_str(line, n, cap, " (");
+			n = put_str(line, n, cap, syscall_names[nr]);
+			n = put_str(line, n, cap, ")");
+		}
+		n = put_str(line, n, cap, ", args 0x");
 		n = put_num(line, n, cap, (unsigned long long)g[REG_RDI], 16);
 		n = put_str(line, n, cap, ", 0x");
 		n = put_num(line, n, cap, (unsigned long long)g[REG_RSI], 16);
 		n = put_str(line, n, cap, ", 0x");
 		n = put_num(line, n, cap, (unsigned long long)g[REG_RDX], 16);
-		n = put_str(line, n, cap, "); killing the process "
+		n = put_str(line, n, cap, "; killing the process "
 				     "(--seccomp off disables the filters)");
 	} else {
 		n = put_str(line, n, cap, "' got SIGSYS; killing the process");
@@ -377,6 +455,19 @@ const char *seccomp_thread_kind_name(enum seccomp_thread kind)
 	return "?";
 }
 
+/*
+ * glibc reads the time zone (opens /etc/localtime) on the first gmtime_r,
+ * which the CMOS RTC makes on a vCPU thread: make that first call while
+ * files may still be opened. Later calls return at once (unlike tzset(),
+ * which reloads and would race with the RTC's calls on other threads).
+ */
+static void prime_libc(void)
+{
+	time_t t = 0;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+}
+
 bool seccomp_thread_filtered(void)
 {
 	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2; /* SECCOMP_MODE_FILTER */
@@ -393,13 +484,9 @@ int seccomp_install(enum seccomp_thread kind, bool enabled)
 	/* A stacked filter relies on the handler its first filter installed
 	 * (and may not be allowed rt_sigaction any more). */
 	if (!seccomp_thread_filtered()) {
-		/*
-		 * glibc reads the time zone (opens /etc/localtime) on the
-		 * first gmtime_r (the CMOS RTC): do it now, while files may
-		 * still be opened.
-		 */
-		tzset();
-		r = install_handler();
+		prime_libc();
+		r = -pthread_once(&syscall_names_once, load_syscall_names);
+		r = r ?: install_handler();
 	}
 	if (!r) {
 		/* A blocked SIGSYS would kill without the handler's line. */
@@ -420,7 +507,14 @@ int seccomp_install(enum seccomp_thread kind, bool enabled)
 	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	r = r ?: add_rules(ctx, kind);
-	r = r ?: seccomp_load(ctx);
+	if (!r) {
+		/* Before the load: the next call may already trap. */
+		int prev = thread_kind;
+		thread_kind = (int)kind;
+		r = seccomp_load(ctx);
+		if (r)
+			thread_kind = prev;
+	}
 	seccomp_release(ctx);
 	if (r) {
 		log_error("seccomp: cannot install the %s filter: %s", what, strerror(-r));

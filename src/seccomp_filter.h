@@ -18,16 +18,25 @@
  * threads are created by vCPU threads (activate runs at the guest's
  * DRIVER_OK write), so the vCPU list also holds everything the device list
  * holds plus what starting a thread and loading its filter need; a device
- * thread then runs under vCPU ∩ device = the device list. vCPU threads must
- * therefore be started before the main thread installs its filter (else they
- * would get main ∩ vCPU).
+ * thread then runs under both, i.e. exactly the device list. vCPU threads
+ * must therefore be started before the main thread installs its filter
+ * (else they would run under main and vCPU lists at once).
+ *
+ * Wiring: vm_build() gives each vCPU config->seccomp (--seccomp on|off,
+ * default on); vm_run() installs SECCOMP_MAIN once the vCPU threads exist;
+ * worker.c narrows each device thread whose creator was filtered.
  *
  * A forbidden call is never executed: the filter traps it (SIGSYS), the
  * handler writes one line to stderr
- *   cvmm: fatal: seccomp: thread 'NAME' made forbidden syscall N (args ...)
- * restores the terminal and re-raises SIGSYS with its default action, which
+ *   cvmm: fatal: seccomp: KIND thread 'NAME' made forbidden syscall N (NAME),
+ *   args 0x..., 0x..., 0x...; killing the process (--seccomp off ...)
+ * (KIND "filtered" for a thread that only inherited a filter), restores the
+ * terminal and re-raises SIGSYS with its default action, which
  * kills the whole process (with a core dump where enabled). A call from a
- * foreign ABI (int 0x80, x32) kills the process at once.
+ * foreign ABI (int 0x80, x32) kills the process at once. A thread that has
+ * every signal blocked at that moment (glibc does, briefly, inside
+ * pthread_create and pthread_kill) is killed by the kernel the same way,
+ * only without the line.
  *
  * Sanitizer builds (ASan/UBSan, TSan) add to every list the calls their
  * runtimes make from any thread (reports, the leak check at exit), so that
@@ -47,8 +56,10 @@ enum seccomp_thread {
 /*
  * Installs kind's filter on the calling thread; with !enabled does nothing
  * and returns 0 (--seccomp off). The first filter of a thread also installs
- * the process's SIGSYS handler and every install unblocks SIGSYS in the
- * calling thread, so the handler can run. Returns 0 or -errno (logged).
+ * the process's SIGSYS handler and first sets up libc state that glibc
+ * would otherwise load lazily by opening a file (the time zone, read by
+ * the CMOS RTC's gmtime_r); every install unblocks SIGSYS in the calling
+ * thread, so the handler can run. Returns 0 or -errno (logged).
  */
 int seccomp_install(enum seccomp_thread kind, bool enabled);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/server.h"
+#include "api/vm_create.h"
 #include "api/vm_api.h"
 #include "arch/arch.h"
 #include "arch/x86/e820.h"
@@ -27,11 +28,13 @@
 #include "legacy/rtc.h"
 #include "legacy/serial.h"
 #include "log.h"
+#include "seccomp_filter.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "virtio/worker.h"
 
 uint64_t vm_now_ns(void)
 {
@@ -234,6 +237,7 @@ static int build_vcpus(struct vm *vm)
 		if (ret)
 			return ret;
 		vm->nvcpus++;
+		vm->vcpus[i].seccomp = cfg->seccomp;
 		ret = arch_vcpu_init(&vm->kvm, vm->vcpus[i].fd, i, cfg->cpus);
 		if (ret)
 			return ret;
@@ -367,7 +371,8 @@ static int save_reset_state(struct vm *vm)
 	return 0;
 }
 
-int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
+/* What every VM has, machine or not: the control loop's eventfds. */
+static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
@@ -380,7 +385,14 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 	vm->rx_ready_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0 || vm->rx_ready_efd < 0)
 		return -errno;
+	return 0;
+}
 
+/* The machine itself, from vm->cfg. */
+static int vm_build_machine(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	vm->machine = true;
 	int ret = bus_init(&vm->pio, "pio");
 	ret = ret ?: bus_init(&vm->mmio, "mmio");
 	ret = ret ?: vcpu_signal_init();
@@ -395,6 +407,19 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 	/* Only the API can ask for a reboot: no cost without it. */
 	if (!ret && cfg->api_socket)
 		ret = save_reset_state(vm);
+	return ret;
+}
+
+int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
+{
+	int ret = vm_init_base(vm, cfg, start_ns);
+	return ret ?: vm_build_machine(vm);
+}
+
+int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
+{
+	int ret = vm_init_base(vm, cfg, start_ns);
+	vm->state = VM_STATE_NOT_CREATED;
 	return ret;
 }
 
@@ -443,6 +468,12 @@ static int setup_control_loop(struct vm *vm)
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* Serial input from stdin, once the machine exists. */
+static void setup_stdin(struct vm *vm)
+{
 	if (vm->stdin_forward && vm->serial) {
 		if (isatty(STDIN_FILENO)) {
 			if (term_raw_enter(STDIN_FILENO) == 0)
@@ -452,7 +483,6 @@ static int setup_control_loop(struct vm *vm)
 		if (!vm->stdin_watched)
 			log_debug("stdin cannot be polled; guest serial input is off");
 	}
-	return 0;
 }
 
 /* Moves what stdin has into the UART, as much as its buffer takes. */
@@ -510,6 +540,7 @@ enum vm_state vm_get_state(struct vm *vm)
 const char *vm_state_name(enum vm_state s)
 {
 	switch (s) {
+	case VM_STATE_NOT_CREATED: return "NotCreated";
 	case VM_STATE_CREATED: return "Created";
 	case VM_STATE_RUNNING: return "Running";
 	case VM_STATE_PAUSED: return "Paused";
@@ -537,18 +568,65 @@ static int park_vcpus(struct vm *vm)
 	return 0;
 }
 
+/* Lets every device thread go on (withdraws the pause requests). */
+static void release_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		if (vm->virtio[i].vdev->worker)
+			virtio_worker_resume(vm->virtio[i].vdev->worker);
+}
+
+/*
+ * Parks every device thread once it finished what it was handling; the
+ * vCPUs must be parked already, so no guest reset or activation of a
+ * device (which starts and joins these threads on a vCPU) is under way.
+ * A device never activated has no thread: its request waits for one.
+ * On a timeout lets them all go again.
+ */
+static int park_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		struct virtio_worker *w = vm->virtio[i].vdev->worker;
+		if (w && virtio_worker_pause(w, VM_PAUSE_TIMEOUT_MS)) {
+			release_devices(vm);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+static void release_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_resume(&vm->vcpus[i]);
+}
+
+/* vCPUs, then device threads: the whole machine stands still. */
+static int park_machine(struct vm *vm)
+{
+	int ret = park_vcpus(vm);
+	if (ret)
+		return ret;
+	ret = park_devices(vm);
+	if (ret)
+		release_vcpus(vm);
+	return ret;
+}
+
 int vm_pause(struct vm *vm)
 {
 	if (vm_get_state(vm) != VM_STATE_RUNNING)
 		return -EBUSY;
 	uint64_t t0 = vm_now_ns();
-	int ret = park_vcpus(vm);
+	int ret = park_machine(vm);
 	if (ret)
 		return ret;
+	/* Serial input waits too (it would raise the UART's IRQ). */
+	watch_stdin(vm, false);
 	vm->state = VM_STATE_PAUSED;
 	vm->pauses++;
-	log_info("VM paused (%u vCPUs parked in %.3f ms)", vm->nvcpus,
-		 (double)(vm_now_ns() - t0) / 1e6);
+	log_info("VM paused (%u vCPUs and the device threads parked in %.3f ms)",
+		 vm->nvcpus, (double)(vm_now_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -556,9 +634,11 @@ int vm_resume(struct vm *vm)
 {
 	if (vm_get_state(vm) != VM_STATE_PAUSED)
 		return -EBUSY;
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_resume(&vm->vcpus[i]);
+	release_devices(vm);
+	release_vcpus(vm);
 	vm->state = VM_STATE_RUNNING;
+	if (vm->stdin_forward && vm->serial)
+		watch_stdin(vm, true);
 	log_info("VM resumed");
 	return 0;
 }
@@ -585,6 +665,14 @@ static int restore_machine(struct vm *vm)
 	struct vm_reset_state *st = vm->reset;
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		reset_virtio(&vm->virtio[i]);
+	/* Config spaces as built: BARs back where they were placed. */
+	pci_bus_reset(&vm->pci);
+	if (vm->serial)
+		serial_reset(vm->serial);
+	if (vm->i8042)
+		i8042_reset(vm->i8042);
+	if (vm->rtc)
+		rtc_reset(vm->rtc);
 	/* A press the old guest did not take does not survive the reset. */
 	ged_reset(vm->ged);
 	/* Fresh zero pages, as at the first boot (KVM follows the mapping). */
@@ -635,7 +723,7 @@ int vm_reboot(struct vm *vm)
 	if (!vm->reset)
 		return -ENOTSUP;
 	uint64_t t0 = vm_now_ns();
-	int ret = s == VM_STATE_RUNNING ? park_vcpus(vm) : 0;
+	int ret = s == VM_STATE_RUNNING ? park_machine(vm) : 0;
 	if (ret)
 		return ret;
 	ret = restore_machine(vm);
@@ -644,9 +732,13 @@ int vm_reboot(struct vm *vm)
 		vm_request_exit(vm, 1, "reboot failed");
 		return ret;
 	}
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_resume(&vm->vcpus[i]);
+	/* The resets stopped the device threads; no request is left over
+	 * for the threads the new guest's drivers start. */
+	release_devices(vm);
+	release_vcpus(vm);
 	vm->state = VM_STATE_RUNNING;
+	if (vm->stdin_forward && vm->serial)
+		watch_stdin(vm, true);
 	vm->reboots++;
 	log_info("VM rebooted (reset in %.3f ms)", (double)(vm_now_ns() - t0) / 1e6);
 	return 0;
@@ -658,6 +750,57 @@ static void stop_vcpus(struct vm *vm)
 		vcpu_stop(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+}
+
+/* A built machine goes: stdin wired, vCPUs started, the loop filtered. */
+static int start_machine(struct vm *vm)
+{
+	setup_stdin(vm);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		int ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			stop_vcpus(vm);
+			return ret;
+		}
+	}
+	/* Not before: a vCPU thread inherits its creator's filter. */
+	int ret = seccomp_install(SECCOMP_MAIN, vm->cfg->seccomp);
+	if (ret) {
+		stop_vcpus(vm);
+		return ret;
+	}
+	vm->state = VM_STATE_RUNNING;
+	return 0;
+}
+
+int vm_create(struct vm *vm, struct vm_create_config *c)
+{
+	if (vm_get_state(vm) != VM_STATE_NOT_CREATED) {
+		free(c);
+		return -EBUSY;
+	}
+	vm->created = c;
+	vm->cfg = &c->cfg;
+	vm->state = VM_STATE_CREATED;
+	log_info("VM created: kernel %s, %u vCPUs, %llu MiB", c->cfg.kernel, c->cfg.cpus,
+		 (unsigned long long)(c->cfg.mem_size >> 20));
+	return 0;
+}
+
+int vm_boot(struct vm *vm)
+{
+	if (vm_get_state(vm) != VM_STATE_CREATED || vm->machine)
+		return -EBUSY;
+	int ret = vm_build_machine(vm);
+	ret = ret ?: start_machine(vm);
+	if (ret) {
+		/* Half built: it goes, as a failed build at start does. */
+		vm_request_exit(vm, 1, "boot failed");
+		return ret;
+	}
+	log_info("VM booted (built %.3f ms after start)",
+		 (double)(vm_now_ns() - vm->start_ns) / 1e6);
+	return 0;
 }
 
 int vm_run(struct vm *vm)
@@ -676,14 +819,13 @@ int vm_run(struct vm *vm)
 		log_error("control loop setup: %s", strerror(-ret));
 		return 1;
 	}
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		ret = vcpu_start(&vm->vcpus[i]);
-		if (ret) {
-			stop_vcpus(vm);
+	if (vm->machine) {
+		if (start_machine(vm))
 			return 1;
-		}
+	} else {
+		log_info("no kernel given: waiting for vm.create and vm.boot on %s",
+			 vm->cfg->api_socket);
 	}
-	vm->state = VM_STATE_RUNNING;
 
 	while (!atomic_load(&vm->exit_requested)) {
 		struct epoll_event evs[8];
@@ -705,7 +847,7 @@ int vm_run(struct vm *vm)
 			} else if (fd == vm->rx_ready_efd) {
 				if (read(vm->rx_ready_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 					log_debug("rx_ready read: %s", strerror(errno));
-				if (vm->stdin_forward)
+				if (vm->stdin_forward && vm->state != VM_STATE_PAUSED)
 					watch_stdin(vm, true);
 			} else if (fd == STDIN_FILENO) {
 				forward_stdin(vm);
@@ -790,4 +932,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->exit_efd);
 	if (vm->rx_ready_efd >= 0)
 		close(vm->rx_ready_efd);
+	/* vm->cfg may point into it: last. */
+	free(vm->created);
+	vm->created = NULL;
 }

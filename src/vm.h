@@ -22,6 +22,7 @@
 #include "term.h"
 
 struct api_server;
+struct vm_create_config;
 struct vm_reset_state;
 struct serial;
 struct virtio_dev;
@@ -29,7 +30,8 @@ struct virtio_pci;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
-	VM_STATE_CREATED,  /* built, vCPUs not started */
+	VM_STATE_NOT_CREATED, /* --api-socket without --kernel: no config yet */
+	VM_STATE_CREATED,  /* configured (vm.create) or built, vCPUs not started */
 	VM_STATE_RUNNING,
 	VM_STATE_PAUSED,   /* every vCPU parked (vm_pause) */
 	VM_STATE_SHUTDOWN, /* an exit was requested; tearing down */
@@ -99,6 +101,8 @@ struct vm {
 	uint64_t reboots;
 	uint64_t power_button_presses;
 	struct vm_reset_state *reset; /* machine state as built (reboot) */
+	struct vm_create_config *created; /* vm.create's config (owned) */
+	bool machine; /* vm_build_machine ran (teardown needed) */
 
 	uint64_t start_ns; /* process start, for the boot-time log */
 };
@@ -107,22 +111,37 @@ uint64_t vm_now_ns(void);
 
 /* Builds the whole VM from a validated config: 0 or -errno (logged). */
 int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns);
-/* Starts the vCPUs and runs the control loop; returns the exit status. */
+/*
+ * Create-then-boot (cfg has an API socket and no kernel): a VM with no
+ * machine yet, in state NotCreated, that vm_run serves until vm_create and
+ * vm_boot come through the API (or it is asked to stop). 0 or -errno.
+ */
+int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns);
+/*
+ * Starts the vCPUs (if built) and runs the control loop; returns the exit
+ * status.
+ */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /*
  * Control-loop operations (the API calls them from the loop thread).
- * vm_pause: every vCPU out of KVM_RUN and parked; 0, -EBUSY when not
- * running, -ETIMEDOUT when a vCPU did not stop within 2 s (the others are
- * let go again). vm_resume: 0, or -EBUSY when not paused.
+ * vm_pause: every vCPU out of KVM_RUN and parked, then every device thread
+ * parked once it finished the request in hand (no guest memory writes, no
+ * interrupts until vm_resume; serial input from stdin waits too); 0,
+ * -EBUSY when not running, -ETIMEDOUT when a vCPU or device thread did not
+ * stop within 2 s (everything is let go again). vm_resume: devices and
+ * vCPUs go on; 0, or -EBUSY when not paused.
  */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 /*
  * vm_reboot: resets the machine and boots the same kernel again, from
- * Running or Paused (ends Running): every vCPU parked, virtio devices
- * reset (their threads stopped), guest RAM zeroed, the interrupt
+ * Running or Paused (ends Running): every vCPU and device thread parked,
+ * virtio devices reset (their threads stopped), PCI config spaces as built
+ * (command registers, BARs where they were placed, MSI-X off with its
+ * table masked), the UART, i8042 and RTC index at power-on values, guest
+ * RAM zeroed, the interrupt
  * controllers, PIT and vCPUs back to their state as built, the kernel,
  * initramfs and boot tables loaded again. 0, -EBUSY (not running or
  * paused), -ENOTSUP (no reset state: only kept with --api-socket), or
@@ -136,6 +155,15 @@ int vm_reboot(struct vm *vm);
  * does with it (typically a clean shutdown) is up to the guest.
  */
 int vm_power_button(struct vm *vm);
+/*
+ * vm_create: takes `c` (owned from now on, also on failure) as the VM's
+ * configuration: 0, or -EBUSY unless NotCreated. vm_boot: builds the
+ * machine from it and starts it: 0 (Running), -EBUSY unless Created, or
+ * another -errno after which the VM stops with status 1 (the build
+ * failure is logged).
+ */
+int vm_create(struct vm *vm, struct vm_create_config *c);
+int vm_boot(struct vm *vm);
 /* Asks the control loop to end the VM with `status` (any thread). */
 void vm_request_stop(struct vm *vm, int status, const char *why);
 /* The state, Shutdown as soon as an exit was requested. */

@@ -8,7 +8,10 @@
 #   tests/api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]
 #
 # ping, info, counters, pause/resume (the ticks and the vCPU exit counts
-# stop, then go on), shutdown (exit 0, socket removed), the 501 endpoints,
+# stop, then go on), shutdown (exit 0, socket removed), vm.create/vm.boot
+# refused (409) for a VM from the command line, pause parking the device
+# threads and reboot resetting PCI config space (a virtio-console guest fed
+# through a FIFO), create-then-boot (--api-socket without --kernel),
 # the ACPI power button (the power_button guest finds the GED through the
 # DSDT and must take the press by interrupt: when ready, before it set up
 # its interrupt, while the VM is paused; a guest that ignores it runs on),
@@ -297,14 +300,16 @@ if wanted "$CASE"; then
 	check $? "status $STATUS, want 409"
 fi
 
-CASE=not-implemented-501
+CASE=create-boot-when-booted-409
 if wanted "$CASE"; then
+	# This VM came from the command line: no vm.create, no vm.boot.
 	why=
-	for c in create boot; do
-		api "$c"
-		[ $RC -eq 1 ] && grep -qF '"error":' "$TMP/resp" && grep -q 501 "$TMP/resp.err" ||
-			why="${why:+$why, }$c rc $RC"
-	done
+	api create "{\"kernel\": \"$GUEST\"}"
+	[ $RC -eq 1 ] && grep -qF '"error":' "$TMP/resp" && grep -q 409 "$TMP/resp.err" ||
+		why="create rc $RC"
+	api boot
+	[ $RC -eq 1 ] && grep -qF '"error":' "$TMP/resp" && grep -q 409 "$TMP/resp.err" ||
+		why="${why:+$why, }boot rc $RC"
 	[ -z "$why" ]
 	check $? "$why"
 fi
@@ -539,7 +544,8 @@ if wanted "$CASE"; then
 	rstate=$?
 	wait_boots 2
 	booted=$?
-	b=$(grep -c "^== cvmm test guest 'api_counter'" "$SERIAL")
+	# (not anchored: the reset may cut the previous guest's last line short)
+	b=$(grep -c "== cvmm test guest 'api_counter'" "$SERIAL")
 	o=$(count_of 'api_counter: 2 CPUs online')
 	api counters
 	grep -qF '"reboots":1' "$TMP/resp"
@@ -759,6 +765,330 @@ if wanted "$CASE"; then
 	r=$?
 	[ $r -eq 1 ] && [ "$(cat "$TMP/file")" = precious ] && grep -q 'not a socket' "$TMP/third.err"
 	check $? "a regular file at the socket path: exit $r (want 1), file kept, message"
+fi
+
+# ------------------------------------- device threads: pause and reboot
+# The counter guest drives a virtio-console (console=1) whose input is a
+# FIFO this script writes: while the VM is paused, a line written to it
+# must stay with the host (the device thread is parked: the console's
+# counters do not move and the guest gets nothing); on resume the guest
+# receives it. Then (scramble=1: the guest moved BAR 0, masked MSI-X,
+# disabled INTx) a reboot must give the new guest the function as it was
+# at the first boot, and the device must work again.
+FIFO=$TMP/console.in
+
+# console_counts: "requests bytes" of the virtio-console in vm.counters.
+console_counts() {
+	api counters
+	sed -n 's/.*"name":"virtio-console"[^}]*"requests":\([0-9]*\),"bytes":\([0-9]*\).*/\1 \2/p' \
+		"$TMP/resp"
+}
+
+# wait_serial PATTERN SECONDS: a serial line matches PATTERN (grep -E).
+wait_serial() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		grep -qE -- "$1" "$SERIAL" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_console_vm() {
+	: >"$SERIAL"
+	rm -f "$SOCK" "$FIFO"
+	mkfifo "$FIFO" || return 1
+	"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --console tty --memory size=64M \
+		--api-socket "$SOCK" --log-level info --cmdline "console=1 scramble=1" \
+		<"$FIFO" >"$TMP/console.out" 2>"$ERR" &
+	PID=$!
+	# Opening the FIFO for writing waits for cvmm to open it for reading.
+	exec 7>"$FIFO"
+	local i
+	for i in $(seq 1 150); do
+		if [ -S "$SOCK" ] && grep -q '^tick' "$SERIAL" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+if wanted 'pause-parks-devices' || wanted 'reboot-resets-devices'; then
+	if ! start_console_vm; then
+		CASE=pause-parks-devices
+		bad "the counter guest with a virtio-console did not come up"
+	fi
+fi
+
+CASE=pause-parks-devices
+if wanted "$CASE" && [ -n "$PID" ]; then
+	api pause
+	prc=$RC
+	sleep 0.2
+	c1=$(console_counts)
+	t1=$(ticks)
+	echo "while-paused" >&7
+	sleep 1
+	c2=$(console_counts)
+	t2=$(ticks)
+	grep -q "console got" "$SERIAL"
+	early=$?
+	api resume
+	rrc=$RC
+	wait_serial "^api_counter: console got 'while-paused'" 5
+	got=$?
+	c3=$(console_counts)
+	[ $prc -eq 0 ] && [ -n "$c1" ] && [ "$c1" = "$c2" ] && [ "$t1" -eq "$t2" ] &&
+		[ $early -ne 0 ] && [ $rrc -eq 0 ] && [ $got -eq 0 ] && [ "$c3" != "$c1" ]
+	check $? "pause rc $prc; console counters paused '$c1' -> '$c2' (must not move), ticks $t1 -> $t2, delivered while paused: $([ $early -eq 0 ] && echo yes || echo no); resume rc $rrc, line received after resume: $got, counters then '$c3'"
+fi
+
+CASE=reboot-resets-devices
+if wanted "$CASE" && [ -n "$PID" ]; then
+	grep -q '^api_counter: console state scrambled' "$SERIAL"
+	scrambled=$?
+	api reboot
+	rrc=$RC
+	wait_serial '^api_counter: a tick' 1 >/dev/null
+	i=0
+	while [ "$(count_of 'api_counter: console ready')" -lt 2 ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	ready=$(count_of 'api_counter: console ready')
+	boots=$(grep -c '^api_counter: console at boot:' "$SERIAL")
+	distinct=$(grep '^api_counter: console at boot:' "$SERIAL" | tr -d '\r' | sort -u | wc -l)
+	echo "after-reboot" >&7
+	wait_serial "^api_counter: console got 'after-reboot'" 5
+	got=$?
+	[ $scrambled -eq 0 ] && [ $rrc -eq 0 ] && [ "$ready" -eq 2 ] && [ "$boots" -eq 2 ] &&
+		[ "$distinct" -eq 1 ] && [ $got -eq 0 ]
+	check $? "scrambled before: $scrambled, reboot rc $rrc, console ready $ready times (want 2), power-on config seen $boots times with $distinct variant(s) (want 1: $(grep '^api_counter: console at boot:' "$SERIAL" | tr -d '\r' | sort -u | tr '\n' '|')), used after reboot: $got"
+fi
+if [ -n "$PID" ]; then
+	api shutdown
+	wait_exit 5
+	exec 7>&-
+fi
+
+CASE=pause-during-device-churn
+if wanted "$CASE"; then
+	# The guest activates and resets the virtio-rng at every tick (its
+	# device thread starts and stops all the time) while the VM is
+	# paused and resumed 30 times in a row: every pause must succeed (no
+	# deadlock with a vCPU starting or joining the thread, no timeout),
+	# the device counters must stand still while paused, and the guest
+	# must go on with its sessions.
+	rm -f "$SOCK"
+	if start_vm --rng --cmdline churn=1; then
+		wait_serial '^api_counter: rng churn' 10
+		why=
+		for i in $(seq 1 30); do
+			api pause
+			[ $RC -eq 0 ] || { why="${why:+$why, }pause $i rc $RC"; break; }
+			if [ "$i" -eq 15 ]; then
+				r1=$(api counters; sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$TMP/resp")
+				sleep 0.5
+				r2=$(api counters; sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$TMP/resp")
+				[ -n "$r1" ] && [ "$r1" = "$r2" ] || why="${why:+$why, }rng requests moved while paused: $r1 -> $r2"
+			fi
+			api resume
+			[ $RC -eq 0 ] || { why="${why:+$why, }resume $i rc $RC"; break; }
+		done
+		n1=$(grep -c '^api_counter: rng churn' "$SERIAL")
+		i=0
+		while [ "$(grep -c '^api_counter: rng churn' "$SERIAL")" -lt $((n1 + 2)) ] &&
+			[ $i -lt 150 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		[ $i -lt 150 ] ||
+			why="${why:+$why, }the sessions did not go on ($n1 reports; serial ends: $(tail -n 3 "$SERIAL" | tr -d '\r' | tr '\n' '|'))"
+		grep -q '^FAIL' "$SERIAL" && why="${why:+$why, }guest: $(grep -m1 '^FAIL' "$SERIAL")"
+		api shutdown
+		wait_exit 5
+		[ "$VMRC" -eq 0 ] || why="${why:+$why, }exit $VMRC"
+		[ -z "$why" ]
+		check $? "$why"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# ------------------------------------------------------ create-then-boot
+# cvmm --api-socket PATH with no --kernel: NotCreated until vm.create (the
+# command line's options as JSON, checked by the same parser), Created
+# until vm.boot, then an ordinary VM.
+
+# start_empty: cvmm with only the API socket; waits for the socket.
+start_empty() {
+	: >"$SERIAL"
+	rm -f "$SOCK"
+	"$CVMM" --api-socket "$SOCK" --log-level info </dev/null >/dev/null 2>"$ERR" &
+	PID=$!
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$SOCK" ] && return 0
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# api_status COMMAND [JSON]: as api, and ST is the HTTP status cvmm-remote
+# reported (200 when it succeeded).
+api_status() {
+	api "$@"
+	ST=200
+	[ $RC -eq 0 ] || ST=$(sed -n 's/.*HTTP\/1\.1 \([0-9][0-9][0-9]\).*/\1/p' "$TMP/resp.err" | head -n 1)
+}
+
+CREATE_JSON="{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\",
+ \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true}"
+
+if wanted not-created-info || wanted boot-before-create-409 || wanted create-bad-400 ||
+	wanted create-boot || wanted create-boot-lifecycle; then
+	if ! start_empty; then
+		CASE=create-start
+		bad "cvmm --api-socket without --kernel did not come up"
+	fi
+fi
+
+CASE=not-created-info
+if wanted "$CASE" && [ -n "$PID" ]; then
+	api info
+	grep -qF '"state":"NotCreated"' "$TMP/resp" && grep -qF '"config":null' "$TMP/resp"
+	check $? "rc $RC, want state NotCreated and config null"
+fi
+
+CASE=boot-before-create-409
+if wanted "$CASE" && [ -n "$PID" ]; then
+	api_status boot
+	why=
+	[ "$ST" = 409 ] || why="boot: $ST"
+	for c in pause resume reboot power-button; do
+		api_status "$c"
+		[ "$ST" = 409 ] || why="${why:+$why, }$c: $ST"
+	done
+	[ -z "$why" ]
+	check $? "want 409: $why"
+fi
+
+CASE=create-bad-400
+if wanted "$CASE" && [ -n "$PID" ]; then
+	why=
+	# body | the exact error message (the command line's own, for values)
+	while IFS='|' read -r body msg; do
+		api_status create "$body"
+		grep -qF "{\"error\":\"$msg\"}" "$TMP/resp" && [ "$ST" = 400 ] ||
+			why="${why:+$why; }[$body] $ST $(cat "$TMP/resp")"
+	done <<-EOF
+	{}|--kernel: required (see --help)
+	[1, 2]|vm.create: the body must be a JSON object
+	{"kernel": 5}|vm.create: 'kernel': expected a string
+	{"kernel": "k", "frob": 1}|vm.create: unknown field 'frob'
+	{"kernel": "k", "cpus": 0}|--cpus: boot=0: expected 1-254
+	{"kernel": "k", "memory": "1K"}|--memory: size=1K: must be between 16M and 1T
+	{"kernel": "k", "serial": "tty", "console": "tty"}|--console tty: the tty already belongs to --serial (use --serial off or another backend)
+	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id)
+	EOF
+	api info
+	grep -qF '"state":"NotCreated"' "$TMP/resp" || why="${why:+$why; }state after: $(cat "$TMP/resp")"
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=create-boot
+if wanted "$CASE" && [ -n "$PID" ]; then
+	api_status create "$CREATE_JSON"
+	cst=$ST
+	api info
+	grep -qF '"state":"Created"' "$TMP/resp" && grep -qF "\"kernel\":\"$GUEST\"" "$TMP/resp"
+	created=$?
+	api_status create "$CREATE_JSON"
+	twice=$ST
+	api_status boot
+	bst=$ST
+	grep -qF '"state":"Running"' "$TMP/resp"
+	running=$?
+	wait_boots 1
+	booted=$?
+	o=$(count_of 'api_counter: 2 CPUs online')
+	api info
+	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp"
+	devs=$?
+	api_status boot
+	again=$ST
+	[ "$cst" = 200 ] && [ $created -eq 0 ] && [ "$twice" = 409 ] && [ "$bst" = 200 ] &&
+		[ $running -eq 0 ] && [ $booted -eq 0 ] && [ "$o" -eq 1 ] && [ $devs -eq 0 ] &&
+		[ "$again" = 409 ]
+	check $? "create $cst (want 200), state Created $created, create again $twice (want 409), boot $bst state Running $running, guest output: $booted (APs online $o), devices in info $devs, boot again $again (want 409)"
+fi
+
+CASE=create-boot-lifecycle
+if wanted "$CASE" && [ -n "$PID" ]; then
+	api pause
+	prc=$RC
+	t1=$(ticks)
+	sleep 0.5
+	t2=$(ticks)
+	api resume
+	rrc=$RC
+	wait_ticks_above "$t2" 5
+	adv=$?
+	api shutdown
+	src=$RC
+	wait_exit 5
+	[ $prc -eq 0 ] && [ "$t1" -eq "$t2" ] && [ $rrc -eq 0 ] && [ $adv -eq 0 ] &&
+		[ $src -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
+	check $? "pause $prc (ticks $t1 -> $t2), resume $rrc, ticking again $adv, shutdown $src, exit $VMRC"
+fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+CASE=not-created-sigterm
+if wanted "$CASE"; then
+	if start_empty; then
+		kill -TERM "$PID"
+		wait_exit 5
+		[ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
+		check $? "SIGTERM while NotCreated: exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+
+CASE=created-shutdown
+if wanted "$CASE"; then
+	if start_empty; then
+		api create "$CREATE_JSON"
+		crc=$RC
+		api shutdown
+		src=$RC
+		wait_exit 5
+		[ $crc -eq 0 ] && [ $src -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -s "$SERIAL" ]
+		check $? "create $crc, shutdown while Created $src, exit $VMRC (want 0), no guest output: $([ -s "$SERIAL" ] && echo no || echo yes)"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+
+CASE=create-boot-fails
+if wanted "$CASE"; then
+	if start_empty; then
+		api create '{"kernel": "/nonexistent/bzImage"}'
+		crc=$RC
+		api_status boot
+		bst=$ST
+		wait_exit 5
+		[ $crc -eq 0 ] && [ "$bst" = 500 ] && [ "$VMRC" -eq 1 ] &&
+			grep -q '/nonexistent/bzImage' "$ERR"
+		check $? "create $crc, boot $bst (want 500), exit $VMRC (want 1), kernel named in the log"
+	else
+		bad "cvmm did not start"
+	fi
 fi
 
 echo "api: $pass passed, $failed failed"

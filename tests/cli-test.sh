@@ -151,11 +151,21 @@ for v in loud "" WARN; do
 done
 expect_usage --log-level $K --log-level
 
+# --- --seccomp (on|off; off is a debugging aid) ---------------------------
+expect_ok '--seccomp on[|]off' --help
+for v in bogus "" ON 1; do
+	expect_usage --seccomp $K --seccomp "$v"
+done
+expect_usage --seccomp $K --seccomp
+
 # --- unusable kernel files (need /dev/kvm) --------------------------------
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	: >"$TMP/empty"
 	printf 'not a kernel\n' >"$TMP/text"
 	expect_fail /nonexistent/bzImage --kernel /nonexistent/bzImage --serial null
+	# --seccomp on and off are both accepted (the kernel is what fails).
+	expect_fail /nonexistent/bzImage --kernel /nonexistent/bzImage --serial null --seccomp off
+	expect_fail /nonexistent/bzImage --kernel /nonexistent/bzImage --serial null --seccomp on
 	expect_fail /etc/hostname --kernel /etc/hostname --serial null
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null
 	expect_fail "$TMP/empty" --kernel "$TMP/empty" --serial null
@@ -165,7 +175,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		expect_fail /bin/sh --kernel /bin/sh --serial null
 	fi
 else
-	skip=6
+	skip=8
 	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
 fi
 

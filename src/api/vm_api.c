@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/router.h"
+#include "api/vm_create.h"
 #include "arch/x86/layout.h"
 #include "config.h"
 #include "log.h"
@@ -284,7 +285,10 @@ static void ep_info(void *ctx, const cJSON *body, struct api_response *resp)
 	cJSON *o = cJSON_CreateObject();
 	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
 	add_num(&jb, o, "vcpus", vm->nvcpus);
-	add_config(&jb, o, vm->cfg);
+	if (vm_get_state(vm) == VM_STATE_NOT_CREATED)
+		jb.oom |= !cJSON_AddNullToObject(o, "config");
+	else
+		add_config(&jb, o, vm->cfg);
 	add_devices(&jb, o, vm);
 	reply(resp, &jb, 200, o);
 }
@@ -427,19 +431,52 @@ static void ep_reboot(void *ctx, const cJSON *body, struct api_response *resp)
 
 static void ep_create(void *ctx, const cJSON *body, struct api_response *resp)
 {
-	(void)ctx;
-	(void)body;
-	api_reply_error(resp, 501,
-			"vm.create is not implemented: cvmm builds its VM from the "
-			"command line");
+	struct vm *vm = ctx;
+	enum vm_state s = vm_get_state(vm);
+	if (s != VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 409, "cannot create: the VM is %s%s", vm_state_name(s),
+				s == VM_STATE_CREATED ? " (created already)" : "");
+		return;
+	}
+	struct vm_create_config *c;
+	char err[512];
+	int ret = vm_create_config_parse(body, vm->cfg, &c, err, sizeof(err));
+	if (ret == -ENOMEM) {
+		api_reply_error(resp, 500, "out of memory");
+		return;
+	}
+	if (ret) {
+		log_info("api: vm.create refused: %s", err);
+		api_reply_error(resp, 400, "%s", err);
+		return;
+	}
+	ret = vm_create(vm, c);
+	if (ret) {
+		api_reply_error(resp, 409, "cannot create: the VM is %s",
+				vm_state_name(vm_get_state(vm)));
+		return;
+	}
+	api_reply_no_content(resp);
 }
 
 static void ep_boot(void *ctx, const cJSON *body, struct api_response *resp)
 {
-	(void)ctx;
 	(void)body;
-	api_reply_error(resp, 501,
-			"vm.boot is not implemented: the VM boots when cvmm starts");
+	struct vm *vm = ctx;
+	log_info("api: boot requested");
+	int ret = vm_boot(vm);
+	if (ret == -EBUSY) {
+		enum vm_state s = vm_get_state(vm);
+		api_reply_error(resp, 409, "cannot boot: the VM is %s%s", vm_state_name(s),
+				s == VM_STATE_NOT_CREATED ? " (vm.create first)" : "");
+		return;
+	}
+	if (ret) {
+		api_reply_error(resp, 500, "boot failed (%s); the VM is stopping",
+				strerror(-ret));
+		return;
+	}
+	reply_state(resp, vm);
 }
 
 static const struct api_route routes[] = {

@@ -14,8 +14,12 @@
  *                       Running or Paused; ends Running)
  *   PUT vm.power-button press the ACPI power button: 204 (409 unless
  *                       Running or Paused; a paused guest sees it on resume)
- *   PUT vm.create       501 (the VM comes from the command line)
- *   PUT vm.boot         501 (idem: it boots at start)
+ *   PUT vm.create       the VM's configuration as JSON (see vm_create.h):
+ *                       204; 400 with the command line's message for a
+ *                       bad one; 409 unless NotCreated (cvmm started with
+ *                       --api-socket and no --kernel)
+ *   PUT vm.boot         build and start the created VM: {"state"}; 409
+ *                       unless Created by vm.create
  *
  * vm_api_handle is the api_server handler; opaque is the struct vm.
  */

@@ -293,6 +293,25 @@ void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	i8042_access(opaque, true, data, len, is_write);
 }
 
+/* As firmware leaves it: keyboard interrupt on, translation, POST ok. */
+static void power_on(struct i8042 *d)
+{
+	d->ctr = CTR_KBD_INT | CTR_SYS | CTR_XLATE;
+	d->outport = OUTP_RESET | OUTP_A20;
+	d->last_data = 0;
+	d->last_was_cmd = false;
+	d->pending = 0;
+	d->head = d->count = 0;
+}
+
+void i8042_reset(struct i8042 *d)
+{
+	pthread_mutex_lock(&d->lock);
+	power_on(d);
+	update_irqs(d);
+	pthread_mutex_unlock(&d->lock);
+}
+
 int i8042_create(struct i8042 **out, struct exit_request er,
 		 struct irq_line kbd_irq, struct irq_line aux_irq)
 {
@@ -309,9 +328,7 @@ int i8042_create(struct i8042 **out, struct exit_request er,
 	d->er = er;
 	d->kbd_irq = kbd_irq;
 	d->aux_irq = aux_irq;
-	/* As firmware leaves it: keyboard interrupt on, translation, POST ok. */
-	d->ctr = CTR_KBD_INT | CTR_SYS | CTR_XLATE;
-	d->outport = OUTP_RESET | OUTP_A20;
+	power_on(d);
 	*out = d;
 	return 0;
 }

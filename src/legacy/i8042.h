@@ -35,6 +35,9 @@ struct i8042;
 int i8042_create(struct i8042 **out, struct exit_request er,
 		 struct irq_line kbd_irq, struct irq_line aux_irq);
 void i8042_destroy(struct i8042 *dev);
+/* Machine reset: command byte and output port as created, output buffer
+ * empty, no command pending, both lines low. */
+void i8042_reset(struct i8042 *dev);
 
 /* bus_io_fn for port 0x60 (offset is ignored). */
 void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,

@@ -326,6 +326,16 @@ int rtc_create(struct rtc **out, uint64_t mem_below_4g, uint64_t mem_above_4g)
 	return 0;
 }
 
+#define B_INT_ENABLES 0x78 /* PIE | AIE | UIE | SQWE */
+
+void rtc_reset(struct rtc *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->index = 0;
+	r->cmos[REG_B] &= (uint8_t)~B_INT_ENABLES;
+	pthread_mutex_unlock(&r->lock);
+}
+
 void rtc_destroy(struct rtc *r)
 {
 	if (!r)

@@ -35,6 +35,13 @@ struct rtc;
  * mem_above_4g: bytes of RAM from 4 GiB. Returns 0, -EINVAL or -ENOMEM. */
 int rtc_create(struct rtc **out, uint64_t mem_below_4g, uint64_t mem_above_4g);
 void rtc_destroy(struct rtc *rtc);
+/*
+ * Machine reset (the chip's RESET pin): the index register back to 0 and
+ * register B's interrupt enables (PIE, AIE, UIE, SQWE) cleared. The clock
+ * (the guest's offset), the SET bit and CMOS RAM are battery-backed and
+ * survive, as on a PC.
+ */
+void rtc_reset(struct rtc *rtc);
 
 /* bus_io_fn for the 2-port range at 0x70. Wider accesses act on the low
  * byte. Reading the index port returns all-ones (it is write-only). */

@@ -478,6 +478,23 @@ int serial_create(struct serial **out, int out_fd, struct irq_line irq,
 	return 0;
 }
 
+void serial_reset(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->ier = s->fcr = s->lcr = s->mcr = 0;
+	s->lsr_errors = 0;
+	s->msr = MSR_IDLE_INPUTS;
+	s->scr = 0;
+	s->dll = 0x0c;
+	s->dlm = 0;
+	s->thre_pending = false;
+	s->tx_stalled = false;
+	rx_fifo_clear(s);
+	rx_refill(s);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void serial_destroy(struct serial *s)
 {
 	if (!s)

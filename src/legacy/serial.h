@@ -46,6 +46,13 @@ struct serial;
 int serial_create(struct serial **out, int out_fd, struct irq_line irq,
 		  int rx_ready_fd);
 void serial_destroy(struct serial *s);
+/*
+ * Machine reset: every register back to its power-on value (as created:
+ * FIFOs off, no interrupt enabled, 9600 baud divisor), the receive FIFO
+ * emptied, the line lowered. Bytes still waiting on the host side (the
+ * wire) are kept and arrive as the guest reads.
+ */
+void serial_reset(struct serial *s);
 
 /* bus_io_fn for the 8-port range. Accesses wider than 1 byte act on the low
  * byte only (reads leave the other bytes as the bus pre-filled them). */

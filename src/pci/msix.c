@@ -109,6 +109,19 @@ void msix_destroy(struct msix *m)
 	pthread_mutex_destroy(&m->lock);
 }
 
+void msix_reset(struct msix *m)
+{
+	pthread_mutex_lock(&m->lock);
+	for (unsigned v = 0; v < m->nvec; v++) {
+		struct msix_vector *mv = &m->vec[v];
+		mv->addr_lo = mv->addr_hi = mv->data = 0;
+		mv->ctrl = MSIX_CTRL_MASKED;
+	}
+	m->pba = 0;
+	m->was_enabled = msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void msix_config_write(struct msix *m, uint32_t off, uint32_t len)
 {
 	if (off + len <= m->cap_off + PCI_MSIX_FLAGS ||

@@ -47,6 +47,14 @@ int msix_init(struct msix *m, struct pci_device *dev, struct irq_router *router,
 	      unsigned nvec, unsigned bar, uint32_t table_off, uint32_t pba_off);
 void msix_destroy(struct msix *m);
 
+/*
+ * Machine reset, after the device's config space was restored (Enable and
+ * Function Mask clear): every table entry zero and masked, no pending bit.
+ * The vectors' KVM routes stay as they were until the guest programs the
+ * entries again (a masked entry never fires).
+ */
+void msix_reset(struct msix *m);
+
 /* Config-space hook: call from the device's config_write op. */
 void msix_config_write(struct msix *m, uint32_t off, uint32_t len);
 

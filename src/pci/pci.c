@@ -381,6 +381,8 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev,
 	uint16_t cmd = (uint16_t)pci_cfg_read(dev, PCI_COMMAND, 2);
 	cmd |= (has_io ? PCI_COMMAND_IO : 0) | (has_mem ? PCI_COMMAND_MEMORY : 0);
 	pci_cfg_set(dev, PCI_COMMAND, 2, cmd);
+	memcpy(dev->reset_config, dev->config, PCI_CFG_SIZE);
+	dev->has_reset_config = true;
 	bus->slots[slot] = dev;
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
 		bar_update(bus, dev, i);
@@ -409,8 +411,45 @@ int pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
 			PCI_HOST_BRIDGE_DEVICE, 0x060000, 0, 0, 0,
 			NULL);
 	hb->bus = bus;
+	memcpy(hb->reset_config, hb->config, PCI_CFG_SIZE);
+	hb->has_reset_config = true;
 	bus->slots[0] = hb;
 	return 0;
+}
+
+void pci_bus_reset(struct pci_bus *bus)
+{
+	pthread_mutex_lock(&bus->lock);
+	bus->cf8 = 0;
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = bus->slots[s];
+		if (!dev || !dev->has_reset_config)
+			continue;
+		pthread_mutex_lock(&dev->intx_lock);
+		/* Byte by byte, as config_write publishes them. */
+		for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+			__atomic_store_n(&dev->config[o], dev->reset_config[o],
+					 __ATOMIC_RELEASE);
+		dev->intx_level = false;
+		intx_update_locked(dev);
+		pthread_mutex_unlock(&dev->intx_lock);
+	}
+	/* Every device first, then the BARs still unmapped: a BAR may only
+	 * find its place once another one has left it. */
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = bus->slots[s];
+		if (!dev || !dev->has_reset_config)
+			continue;
+		for (unsigned b = 0; b < PCI_NUM_BARS; b++)
+			bar_update(bus, dev, b);
+	}
+	bars_retry(bus);
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = bus->slots[s];
+		if (dev && dev->has_reset_config && dev->ops && dev->ops->reset)
+			dev->ops->reset(dev);
+	}
+	pthread_mutex_unlock(&bus->lock);
 }
 
 void pci_bus_destroy(struct pci_bus *bus)

@@ -49,6 +49,12 @@ struct pci_device_ops {
 	/* A BAR was (un)mapped or moved: old/new 0 when unmapped. Optional. */
 	void (*bar_moved)(struct pci_device *dev, unsigned bar, uint64_t old_addr,
 			  uint64_t new_addr);
+	/*
+	 * Machine reset (pci_bus_reset): config space is back as built;
+	 * put device state that lives outside it (an MSI-X table) back
+	 * too. Bus lock held. Optional.
+	 */
+	void (*reset)(struct pci_device *dev);
 };
 
 struct pci_bus;
@@ -57,6 +63,9 @@ struct pci_device {
 	uint8_t config[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE];
 	uint8_t w1cmask[PCI_CFG_SIZE];
+	/* Config space as built (pci_bus_add_device): what a reset restores. */
+	uint8_t reset_config[PCI_CFG_SIZE];
+	bool has_reset_config;
 	struct pci_bar bars[PCI_NUM_BARS];
 	const struct pci_device_ops *ops;
 	const char *name;
@@ -123,6 +132,15 @@ void pci_bus_destroy(struct pci_bus *bus);
  */
 int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev,
 		       struct irq_line intx);
+
+/*
+ * Machine reset: every device's config space back to its state when it was
+ * added (command register, BARs at the addresses firmware gave them,
+ * capabilities such as MSI-X control, interrupt line), BARs re-mapped
+ * there, INTx lowered, ops->reset called, the CF8 latch cleared. Call it
+ * with every vCPU parked and the device threads stopped.
+ */
+void pci_bus_reset(struct pci_bus *bus);
 
 /* Bus handlers: 0xCF8 (4 ports), 0xCFC (4 ports), ECAM window. */
 void pci_cf8_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);

@@ -305,9 +305,14 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 	if (!b)
 		return -ENOMEM;
 	b->be.fd = -1;
-	b->worker.epoll_fd = b->worker.stop_fd = -1;
+	int r = virtio_worker_init(&b->worker);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	b->vdev.worker = &b->worker;
+	r = -ENOMEM;
 	b->path = strdup(cfg->path);
-	int r = -ENOMEM;
 	if (!b->path)
 		goto fail;
 	b->be.readonly = cfg->readonly;
@@ -370,7 +375,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
 {
 	if (!b)
 		return;
-	virtio_worker_stop(&b->worker);
+	virtio_worker_destroy(&b->worker);
 	if (!b->be.readonly && fdatasync(b->be.fd) < 0)
 		log_warn("disk %s: flush at exit: %s", b->path, strerror(errno));
 	close(b->be.fd);

@@ -400,7 +400,12 @@ int virtio_console_create(struct virtio_console **out, int in_fd, int out_fd,
 		return -ENOMEM;
 	c->in_fd = in_fd < 0 ? -1 : in_fd;
 	c->out_fd = out_fd < 0 ? -1 : out_fd;
-	c->worker.epoll_fd = c->worker.stop_fd = -1;
+	int ret = virtio_worker_init(&c->worker);
+	if (ret < 0) {
+		free(c);
+		return ret;
+	}
+	c->vdev.worker = &c->worker;
 	pthread_mutex_init(&c->start_lock, NULL);
 
 	struct virtio_dev *vd = &c->vdev;
@@ -436,6 +441,7 @@ void virtio_console_destroy(struct virtio_console *c)
 	if (!c)
 		return;
 	console_reset(c);
+	virtio_worker_destroy(&c->worker);
 	pthread_mutex_destroy(&c->start_lock);
 	free(c);
 }

@@ -571,7 +571,13 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
 	n->mtu = (uint16_t)mtu;
 	atomic_store(&n->status, VIRTIO_NET_S_LINK_UP);
 
-	n->worker.epoll_fd = n->worker.stop_fd = -1;
+	r = virtio_worker_init(&n->worker);
+	if (r < 0) {
+		tap_close(&n->tap);
+		free(n);
+		return r;
+	}
+	n->vdev.worker = &n->worker;
 	pthread_mutex_init(&n->start_lock, NULL);
 	struct virtio_dev *vd = &n->vdev;
 	vd->name = "virtio-net";
@@ -616,6 +622,7 @@ void virtio_net_destroy(struct virtio_net *n)
 	if (!n)
 		return;
 	net_reset(n);
+	virtio_worker_destroy(&n->worker);
 	tap_close(&n->tap);
 	pthread_mutex_destroy(&n->start_lock);
 	free(n);

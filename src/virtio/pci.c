@@ -210,9 +210,17 @@ static void vp_config_write(struct pci_device *dev, uint32_t off, uint32_t len)
 	msix_config_write(&p->msix, off, len);
 }
 
+static void vp_pci_reset(struct pci_device *dev)
+{
+	struct virtio_pci *p = (struct virtio_pci *)dev;
+	if (p->msix_init_done)
+		msix_reset(&p->msix);
+}
+
 static const struct pci_device_ops vp_pci_ops = {
 	.config_write = vp_config_write,
 	.bar_moved = vp_bar_moved,
+	.reset = vp_pci_reset,
 };
 
 /* ---- common configuration ---- */

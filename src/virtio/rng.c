@@ -160,7 +160,12 @@ int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
 	if (!rng)
 		return -ENOMEM;
 	rng->src_fd = -1;
-	rng->worker.epoll_fd = rng->worker.stop_fd = -1;
+	int ret = virtio_worker_init(&rng->worker);
+	if (ret < 0) {
+		free(rng);
+		return ret;
+	}
+	rng->vd.worker = &rng->worker;
 	const char *src = cfg ? cfg->src : NULL;
 	if (src) {
 		rng->src_fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -206,6 +211,7 @@ void virtio_rng_destroy(struct virtio_rng *rng)
 	if (!rng)
 		return;
 	rng_reset(rng);
+	virtio_worker_destroy(&rng->worker);
 	if (rng->src_fd >= 0)
 		close(rng->src_fd);
 	free(rng->src_path);

@@ -29,6 +29,7 @@
 #define VIRTIO_MAX_QUEUES 8
 
 struct virtio_dev;
+struct virtio_worker;
 
 struct virtio_device_ops {
 	/* Device feature bits; the transport adds VERSION_1, EVENT_IDX, INDIRECT_DESC. */
@@ -58,6 +59,8 @@ struct virtio_dev {
 	const struct virtio_device_ops *ops;
 	void *dev; /* ops' first argument */
 	const struct guest_mem *mem;
+	/* The device's service thread, for pause (NULL: none to pause). */
+	struct virtio_worker *worker;
 
 	/* Owned by the transport; read by the device after activate. */
 	uint64_t features_negotiated;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -42,29 +43,72 @@ int virtio_worker_modify(struct virtio_worker *w, unsigned idx, uint32_t events)
 	return 0;
 }
 
-static void *worker_thread(void *arg)
+/* Makes the thread's epoll_wait return (stop_fd is non-blocking). */
+static void worker_wake(struct virtio_worker *w)
 {
-	struct virtio_worker *w = arg;
-	pthread_setname_np(pthread_self(), w->name);
-	/* Filters stack: started by a filtered (vCPU) thread, narrow it. */
-	if (seccomp_install(SECCOMP_DEVICE, seccomp_thread_filtered()))
-		return NULL;
+	uint64_t one = 1;
+	if (w->stop_fd >= 0 && write(w->stop_fd, &one, sizeof(one)) != sizeof(one) &&
+	    errno != EAGAIN)
+		log_error("%s: cannot wake the device thread: %s", w->name, strerror(errno));
+}
+
+/* Parks until the pause request is withdrawn or a stop comes. */
+static void worker_park(struct virtio_worker *w)
+{
+	pthread_mutex_lock(&w->pause_lock);
+	w->parked = true;
+	pthread_cond_broadcast(&w->pause_cond);
+	while (atomic_load(&w->pause_req) && !atomic_load(&w->stop_req))
+		pthread_cond_wait(&w->pause_cond, &w->pause_lock);
+	w->parked = false;
+	pthread_mutex_unlock(&w->pause_lock);
+}
+
+static void worker_loop(struct virtio_worker *w)
+{
 	for (;;) {
+		/* Between two batches, never inside a handler. */
+		if (atomic_load(&w->pause_req))
+			worker_park(w);
+		if (atomic_load(&w->stop_req))
+			return;
 		struct epoll_event evs[WORKER_MAX_FDS + 1];
 		int n = epoll_wait(w->epoll_fd, evs, WORKER_MAX_FDS + 1, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("%s: epoll_wait: %s", w->name, strerror(errno));
-			return NULL;
+			return;
 		}
-		for (int i = 0; i < n; i++) {
-			if (evs[i].data.u32 == UINT32_MAX)
-				return NULL; /* stop */
-		}
+		bool woken = false;
 		for (int i = 0; i < n; i++)
-			w->handle(w->opaque, evs[i].data.u32);
+			woken |= evs[i].data.u32 == UINT32_MAX;
+		if (woken) {
+			eventfd_drain(w->stop_fd);
+			if (atomic_load(&w->stop_req))
+				return;
+		}
+		/* A pause request only parks after this batch: events taken
+		 * from epoll (EPOLLONESHOT ones included) are not lost. */
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.u32 != UINT32_MAX)
+				w->handle(w->opaque, evs[i].data.u32);
 	}
+}
+
+static void *worker_thread(void *arg)
+{
+	struct virtio_worker *w = arg;
+	pthread_setname_np(pthread_self(), w->name);
+	/* Filters stack: started by a filtered (vCPU) thread, narrow it. */
+	if (seccomp_install(SECCOMP_DEVICE, seccomp_thread_filtered()))
+		atomic_store(&w->stop_req, true); /* exits at once, marked exited */
+	worker_loop(w);
+	pthread_mutex_lock(&w->pause_lock);
+	w->exited = true;
+	pthread_cond_broadcast(&w->pause_cond);
+	pthread_mutex_unlock(&w->pause_lock);
+	return NULL;
 }
 
 int virtio_worker_start(struct virtio_worker *w, const char *name,
@@ -100,11 +144,17 @@ int virtio_worker_start(struct virtio_worker *w, const char *name,
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* Running before the thread exists: its first handler call may
 	 * already use virtio_worker_modify(), which must reach epoll. */
+	pthread_mutex_lock(&w->pause_lock);
 	w->running = true;
+	w->parked = w->exited = false;
+	atomic_store(&w->stop_req, false);
+	pthread_mutex_unlock(&w->pause_lock);
 	int err = pthread_create(&w->thread, NULL, worker_thread, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
+		pthread_mutex_lock(&w->pause_lock);
 		w->running = false;
+		pthread_mutex_unlock(&w->pause_lock);
 		ret = -err;
 		goto fail;
 	}
@@ -123,14 +173,98 @@ void virtio_worker_stop(struct virtio_worker *w)
 {
 	if (!w->running)
 		return;
-	uint64_t one = 1;
-	if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one))
-		log_error("%s: cannot signal stop: %s", w->name, strerror(errno));
+	/* Also ends a park (a device reset while the VM is paused). */
+	pthread_mutex_lock(&w->pause_lock);
+	atomic_store(&w->stop_req, true);
+	pthread_cond_broadcast(&w->pause_cond);
+	pthread_mutex_unlock(&w->pause_lock);
+	worker_wake(w);
 	pthread_join(w->thread, NULL);
+	/* Under the lock: a pause never wakes a closed (or reused) fd. */
+	pthread_mutex_lock(&w->pause_lock);
 	close(w->epoll_fd);
 	close(w->stop_fd);
 	w->epoll_fd = w->stop_fd = -1;
 	w->running = false;
+	w->parked = false;
+	atomic_store(&w->stop_req, false);
+	pthread_mutex_unlock(&w->pause_lock);
+}
+
+int virtio_worker_init(struct virtio_worker *w)
+{
+	w->running = false;
+	w->epoll_fd = w->stop_fd = -1;
+	w->nfds = 0;
+	atomic_init(&w->pause_req, false);
+	atomic_init(&w->stop_req, false);
+	w->parked = w->exited = false;
+	pthread_condattr_t ca;
+	int err = pthread_condattr_init(&ca);
+	err = err ?: pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	err = err ?: pthread_cond_init(&w->pause_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (err)
+		return -err;
+	err = pthread_mutex_init(&w->pause_lock, NULL);
+	if (err) {
+		pthread_cond_destroy(&w->pause_cond);
+		return -err;
+	}
+	return 0;
+}
+
+void virtio_worker_destroy(struct virtio_worker *w)
+{
+	virtio_worker_stop(w);
+	pthread_cond_destroy(&w->pause_cond);
+	pthread_mutex_destroy(&w->pause_lock);
+}
+
+int virtio_worker_pause(struct virtio_worker *w, unsigned timeout_ms)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	int ret = 0;
+	pthread_mutex_lock(&w->pause_lock);
+	atomic_store(&w->pause_req, true);
+	if (w->running) {
+		worker_wake(w);
+		while (!w->parked && !w->exited) {
+			if (pthread_cond_timedwait(&w->pause_cond, &w->pause_lock,
+						   &deadline) == ETIMEDOUT) {
+				ret = w->parked || w->exited ? 0 : -ETIMEDOUT;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&w->pause_lock);
+	if (ret)
+		log_error("%s: device thread did not park within %u ms", w->name,
+			  timeout_ms);
+	return ret;
+}
+
+void virtio_worker_resume(struct virtio_worker *w)
+{
+	pthread_mutex_lock(&w->pause_lock);
+	atomic_store(&w->pause_req, false);
+	pthread_cond_broadcast(&w->pause_cond);
+	pthread_mutex_unlock(&w->pause_lock);
+}
+
+bool virtio_worker_parked(struct virtio_worker *w)
+{
+	pthread_mutex_lock(&w->pause_lock);
+	bool p = w->parked;
+	pthread_mutex_unlock(&w->pause_lock);
+	return p;
 }
 
 void virtio_worker_clear(struct virtio_worker *w)

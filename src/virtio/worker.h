@@ -4,11 +4,21 @@
  * kick eventfds, a tap, ...) plus a stop eventfd. handle(opaque, i) runs on
  * the thread whenever fds[i] is readable. Started at activate, stopped at
  * reset or teardown.
+ *
+ * Pause (vm_pause, vm_reboot): virtio_worker_pause() asks the thread to
+ * finish what it is handling and park before its next epoll_wait (a
+ * condition variable wait: no guest memory access, no interrupt while
+ * parked); virtio_worker_resume() lets it go on, and the events that came
+ * in meanwhile are handled then. The request outlives the thread: a worker
+ * started or stopped while paused parks at once or leaves its park, so
+ * pause works whether or not the guest ever activated the device.
+ * The stop eventfd doubles as the wake-up for both requests.
  */
 #ifndef CVMM_VIRTIO_WORKER_H
 #define CVMM_VIRTIO_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,14 +28,26 @@ struct virtio_worker {
 	pthread_t thread;
 	bool running;
 	int epoll_fd;
-	int stop_fd;
+	int stop_fd; /* wakes the thread: stop or pause requested */
 	unsigned nfds;
 	int fds[WORKER_MAX_FDS];
 	uint32_t events[WORKER_MAX_FDS];
 	void (*handle)(void *opaque, unsigned idx);
 	void *opaque;
 	char name[16];
+
+	/* Pause and stop requests (virtio_worker_init sets them up). */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond; /* parked/exited changes, requests */
+	atomic_bool pause_req;     /* written under pause_lock */
+	atomic_bool stop_req;      /* written under pause_lock */
+	bool parked;               /* the thread waits in its park */
+	bool exited;               /* the thread left its loop */
 };
+
+/* Before any other call: no thread, no fds, not paused. 0 or -errno. */
+int virtio_worker_init(struct virtio_worker *w);
+void virtio_worker_destroy(struct virtio_worker *w);
 
 /* Adds fd (before start) polled for `events` (EPOLLIN, EPOLLOUT...): its index. */
 int virtio_worker_add(struct virtio_worker *w, int fd, uint32_t events);
@@ -35,6 +57,18 @@ int virtio_worker_start(struct virtio_worker *w, const char *name,
 			void (*handle)(void *opaque, unsigned idx), void *opaque);
 /* Stops and joins the thread; the fds stay open (they are the caller's). */
 void virtio_worker_stop(struct virtio_worker *w);
+/*
+ * Parks the thread (see above) and waits at most timeout_ms for it to be
+ * parked: 0 (also when no thread runs), or -ETIMEDOUT (the request stays;
+ * virtio_worker_resume() withdraws it). Control loop; never call it from
+ * the worker's own thread.
+ */
+int virtio_worker_pause(struct virtio_worker *w, unsigned timeout_ms);
+/* Withdraws the pause request; a parked thread goes on. */
+void virtio_worker_resume(struct virtio_worker *w);
+/* Whether the worker's thread is parked right now (tests). */
+bool virtio_worker_parked(struct virtio_worker *w);
+
 /* Clears the worker's fd set so it can be reused after stop. */
 void virtio_worker_clear(struct virtio_worker *w);
 

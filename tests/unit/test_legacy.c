@@ -478,6 +478,52 @@ static void test_fatal_handlers(void **state)
 		sigaction(sigs[i], &saved[i], NULL);
 }
 
+/* Machine reset: the i8042 as created (queued bytes gone, command byte
+ * and output port back, lines low); the RTC index back to 0 and register
+ * B's interrupt enables off, its clock mode and CMOS RAM kept. */
+static void test_legacy_machine_reset(void **state)
+{
+	(void)state;
+	struct fake_exit fe = { 0 };
+	struct exit_request er = { fake_exit_request, &fe };
+	struct fake_irq kbd = { 0 };
+	struct i8042 *d;
+	assert_int_equal(i8042_create(&d, er,
+				      (struct irq_line){ fake_irq_set, &kbd, 1 },
+				      (struct irq_line){ 0 }), 0);
+	kbc_cmd(d, 0x20);
+	uint8_t ctr = kbc_data(d);
+	kbc_cmd(d, 0x60);
+	kbc_write(d, 0x00); /* interrupts off, translation off */
+	kbc_cmd(d, 0x60);
+	kbc_write(d, 0x01); /* keyboard interrupt on */
+	kbc_cmd(d, 0xaa);   /* a byte waits, the line is up */
+	assert_int_equal(kbd.level, 1);
+	kbc_cmd(d, 0xd1);   /* a command waits for its data byte */
+	i8042_reset(d);
+	assert_int_equal(kbd.level, 0);
+	assert_int_equal(kbc_status(d) & 0x01, 0);
+	kbc_cmd(d, 0x20);
+	assert_int_equal(kbc_data(d), ctr);
+	kbc_write(d, 0x00); /* no command pending: to the (absent) keyboard */
+	assert_int_equal(fe.calls, 0);
+	i8042_destroy(d);
+
+	struct rtc *r;
+	assert_int_equal(rtc_create(&r, 64ULL << 20, 0), 0);
+	cmos_write(r, 0x0b, 0x02 | 0x04 | 0x70); /* binary, 24 h, PIE/AIE/UIE */
+	cmos_write(r, 0x40, 0xa5);               /* CMOS RAM */
+	uint8_t idx = 0x0b;
+	rtc_io(r, 0, &idx, 1, true);
+	rtc_reset(r);
+	uint8_t v = 0xff;
+	rtc_io(r, 1, &v, 1, false); /* index 0: seconds */
+	assert_true(v < 60);
+	assert_int_equal(cmos_read(r, 0x0b), 0x06);
+	assert_int_equal(cmos_read(r, 0x40), 0xa5);
+	rtc_destroy(r);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -488,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_rtc_time),
 		cmocka_unit_test(test_rtc_set_time),
 		cmocka_unit_test(test_rtc_memory_bytes),
+		cmocka_unit_test(test_legacy_machine_reset),
 		cmocka_unit_test(test_escape_filter),
 		cmocka_unit_test(test_term_raw),
 		cmocka_unit_test(test_fatal_handlers),

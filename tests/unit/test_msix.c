@@ -89,8 +89,14 @@ static void fake_config_write(struct pci_device *dev, uint32_t off, uint32_t len
 	msix_config_write(&f->msix, off, len);
 }
 
+static void fake_reset(struct pci_device *dev)
+{
+	msix_reset(&to_fake(dev)->msix);
+}
+
 static const struct pci_device_ops fake_ops = {
 	.config_write = fake_config_write,
+	.reset = fake_reset,
 };
 
 static void fake_init(struct fake *f)
@@ -678,6 +684,43 @@ static void test_64_vectors(void **state)
 		assert_int_equal(irqfd_take(e, v), v == 63 ? 0 : 1);
 }
 
+/* A machine reset (pci_bus_reset -> msix_reset): MSI-X disabled and
+ * unmasked-function as built, every entry zero and masked, nothing
+ * pending; a notify then only pends, and the guest can set it up again. */
+static void test_machine_reset(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	program(e, 1, 0xfee00000, 0x4031);
+	set_vec_mask(e, 1, false);
+	program(e, 2, 0xfee01000, 0x4032);
+	assert_int_equal(msix_notify(m, 2), 0); /* masked: pending */
+	assert_int_equal(pba(e), 1u << 2);
+	assert_true(msix_enabled(m));
+
+	pci_bus_reset(&e->pb);
+
+	assert_false(msix_enabled(m));
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2), NVEC - 1);
+	assert_int_equal(pba(e), 0);
+	for (unsigned v = 0; v < NVEC; v++) {
+		assert_int_equal(bar_read(e, entry(v, 0), 4), 0);
+		assert_int_equal(bar_read(e, entry(v, 1), 4), 0);
+		assert_int_equal(bar_read(e, entry(v, 2), 4), 0);
+		assert_int_equal(bar_read(e, entry(v, 3), 4), 1);
+	}
+	/* Nothing fires until the guest sets it up again. */
+	assert_int_equal(msix_notify(m, 1), 0);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	program(e, 1, 0xfee00000, 0x4041);
+	assert_int_equal(irqfd_take(e, 1), 0);
+	set_vec_mask(e, 1, false); /* the pending message goes out */
+	assert_int_equal(irqfd_take(e, 1), 1);
+	assert_int_equal(irqfd_take(e, 2), 0);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -692,6 +735,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notify_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pba_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_64_vectors, setup64, teardown),
+		cmocka_unit_test_setup_teardown(test_machine_reset, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

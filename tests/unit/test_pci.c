@@ -126,9 +126,18 @@ static void fake_bar_moved(struct pci_device *dev, unsigned bar, uint64_t old_ad
 	f->moves[f->nmoves++] = (struct move){ bar, old_addr, new_addr };
 }
 
+static unsigned fake_resets;
+
+static void fake_reset(struct pci_device *dev)
+{
+	(void)dev;
+	fake_resets++;
+}
+
 static const struct pci_device_ops fake_ops = {
 	.config_write = fake_config_write,
 	.bar_moved = fake_bar_moved,
+	.reset = fake_reset,
 };
 
 /* Initialises the fake with its three BARs (not yet on a bus). */
@@ -1342,6 +1351,90 @@ static void test_intx(void **state)
 	free(g);
 }
 
+/*
+ * A machine reset puts config space back as the bus built it: a guest that
+ * moved BARs (one onto the other's old place), turned decoding off, set
+ * INTx Disable, wrote the latency timer and interrupt line and left a
+ * CF8 address latched gets the power-on state back, with the BARs mapped
+ * where firmware placed them and the device's own reset hook called.
+ */
+static void test_bus_reset(void **state)
+{
+	struct env *e = *state;
+	struct fake *f = &e->dev;
+	struct fake *g = calloc(1, sizeof(*g));
+	assert_non_null(g);
+	fake_init(g, "fake2");
+	assert_int_equal(pci_bus_add_device(&e->pb, &g->pci, env_intx(e)), 0);
+	unsigned fs = f->pci.slot, gs = g->pci.slot;
+	uint8_t built_f[256], built_g[256];
+	for (unsigned o = 0; o < 256; o += 4) {
+		uint32_t v = cfg_read(e, fs, o, 4);
+		memcpy(&built_f[o], &v, 4);
+		v = cfg_read(e, gs, o, 4);
+		memcpy(&built_g[o], &v, 4);
+	}
+	uint64_t f0 = bar_cfg_addr(e, fs, 0), g0 = bar_cfg_addr(e, gs, 0);
+	uint64_t f2 = bar_cfg_addr(e, fs, 2);
+	assert_int_not_equal(f0, 0);
+	assert_int_not_equal(g0, 0);
+
+	/* The guest scrambles things: f's BAR0 away, g's BAR0 onto f's
+	 * old place, f's MEM64 BAR high, decoding off on g, INTx Disable,
+	 * latency timer, interrupt line, a raised INTx. */
+	cfg_write(e, fs, PCI_BASE_ADDRESS_0, 4, (uint32_t)(M32_BASE + 0x100000));
+	cfg_write(e, gs, PCI_BASE_ADDRESS_0, 4, (uint32_t)f0);
+	cfg_write(e, fs, PCI_BASE_ADDRESS_2, 4, (uint32_t)(M32_BASE + 0x200000));
+	cfg_write(e, fs, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO |
+		  PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
+	set_command(e, gs, 0);
+	cfg_write(e, fs, PCI_LATENCY_TIMER, 1, 0x40);
+	cfg_write(e, gs, PCI_INTERRUPT_LINE, 1, 0x0b);
+	pci_set_intx(&g->pci, true);
+	assert_int_equal(bar_cfg_addr(e, gs, 0), f0);
+	pio_write(e, 0xcf8, 4, cf8_addr(0, gs, 0, PCI_VENDOR_ID));
+	fake_resets = 0;
+	unsigned fmoves = f->nmoves;
+
+	pci_bus_reset(&e->pb);
+
+	assert_int_equal(fake_resets, 2);
+	assert_int_equal(pio_read(e, 0xcf8, 4), 0); /* latch cleared */
+	for (unsigned o = 0; o < 256; o += 4) {
+		uint32_t v = cfg_read(e, fs, o, 4), w;
+		memcpy(&w, &built_f[o], 4);
+		assert_int_equal(v, w);
+		v = cfg_read(e, gs, o, 4);
+		memcpy(&w, &built_g[o], 4);
+		assert_int_equal(v, w);
+	}
+	assert_int_equal(bar_cfg_addr(e, fs, 0), f0);
+	assert_int_equal(bar_cfg_addr(e, gs, 0), g0);
+	assert_int_equal(bar_cfg_addr(e, fs, 2), f2);
+	/* Mapped where they were built, and the devices were told. */
+	uint64_t v;
+	assert_true(mmio_read(e, f0 + 4, 1, &v));
+	assert_int_equal(v, 0x04);
+	f->acc[0].calls = 0;
+	g->acc[0].calls = 0;
+	assert_true(mmio_read(e, g0, 4, &v));
+	assert_int_equal(g->acc[0].calls, 1);
+	assert_int_equal(f->acc[0].calls, 0);
+	assert_true(mmio_read(e, f0, 4, &v));
+	assert_int_equal(f->acc[0].calls, 1);
+	assert_false(mmio_read(e, M32_BASE + 0x100000, 4, &v));
+	assert_false(mmio_read(e, M32_BASE + 0x200000, 4, &v));
+	assert_true(f->nmoves > fmoves);
+	assert_int_equal(f->moves[f->nmoves - 1].new_addr != 0, true);
+	/* INTx lowered, status bit clear, INTx Disable off. */
+	assert_int_equal(e->intx.level, 0);
+	assert_int_equal(cfg_read(e, gs, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, 0);
+	assert_int_equal(get_command(e, fs) & PCI_COMMAND_INTX_DISABLE, 0);
+	/* The host bridge too. */
+	assert_int_equal(cfg_read(e, 0, PCI_VENDOR_ID, 2), 0x1b36);
+	free(g);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1371,6 +1464,7 @@ int main(void)
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_capabilities_full),
 		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bus_reset, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

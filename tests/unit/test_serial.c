@@ -446,6 +446,38 @@ static void test_wide_and_bad_access(void **state)
 	assert_int_equal(d[0], 0xff);
 }
 
+/* A machine reset: registers back to power-on values, the line low, the
+ * receive FIFO empty; host-side bytes still arrive. */
+static void test_machine_reset(void **state)
+{
+	struct fixture *fx = *state;
+	/* FIFOs off: 'a' waits in RBR, 'b' on the host side. */
+	assert_int_equal(serial_receive(fx->s, (const uint8_t *)"ab", 2), 2);
+	wr(fx->s, LCR, 0x80);
+	wr(fx->s, DLL, 0x01);
+	wr(fx->s, LCR, 0x03);
+	wr(fx->s, MCR, 0x0b);
+	wr(fx->s, SCR, 0x5a);
+	wr(fx->s, IER, 0x03); /* data and THRE interrupts: the line goes up */
+	assert_int_equal(current_level(&fx->irq), 1);
+	serial_reset(fx->s);
+	assert_int_equal(current_level(&fx->irq), 0);
+	assert_int_equal(rd(fx->s, IER), 0);
+	assert_int_equal(rd(fx->s, IIR), 0x01); /* FIFOs off, nothing pending */
+	assert_int_equal(rd(fx->s, LCR), 0);
+	assert_int_equal(rd(fx->s, MCR), 0);
+	assert_int_equal(rd(fx->s, MSR), 0xb0);
+	assert_int_equal(rd(fx->s, SCR), 0);
+	wr(fx->s, LCR, 0x80);
+	assert_int_equal(rd(fx->s, DLL), 0x0c);
+	assert_int_equal(rd(fx->s, DLM), 0);
+	wr(fx->s, LCR, 0);
+	/* The FIFO was emptied; the wire's next byte comes in. */
+	assert_int_equal(rd(fx->s, LSR) & 0x01, 0x01);
+	assert_int_equal(rd(fx->s, RBR), 'b');
+	assert_int_equal(rd(fx->s, LSR) & 0x01, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +498,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_iir_priorities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irq_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_machine_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wide_and_bad_access, setup,
 						teardown),

@@ -8,16 +8,128 @@
  * With aps=1 on the command line it first starts every AP the MADT lists
  * (INIT/SIPI) and prints "api_counter: N CPUs online": after a reboot the
  * APs must come up again, which needs them reset to their power-on state.
+ *
+ * With console=1 it first prints the virtio-console function's config
+ * space as it finds it ("api_counter: console at boot: ..."), drives the
+ * device (MSI-X, receive buffers posted, receiveq polled), prints
+ * "api_counter: console ready", and at every tick prints each line that
+ * arrived ("api_counter: console got 'TEXT'"). scramble=1 then leaves the
+ * function as no firmware would (BAR 0 moved, MSI-X function-masked, INTx
+ * disabled, latency timer set): after a reboot the "at boot" line must
+ * read as it did the first time.
+ *
+ * With churn=1 it drives the virtio-rng device through a whole driver
+ * session at every tick (reset, negotiation, queue set-up, DRIVER_OK, one
+ * polled request, reset), so that device threads start and stop all the
+ * time while the API pauses and resumes the VM; every 10 sessions it
+ * prints "api_counter: rng churn N".
  */
-#include "runtime.h"
+#include "virtio.h"
 
 const char test_name[] = "api_counter";
 
+#define RXBUFS 4
+#define RXLEN 64
+
+static struct virtio_dev vd;
+static u8 rxbuf[RXBUFS][RXLEN];
+static struct virtio_dev rng;
+static u8 rngbuf[16];
+
+/* One whole virtio-rng driver session (activation and reset included). */
+static void rng_churn(u64 n)
+{
+	int r = virtio_init(&rng, 0, VIRTIO_IRQ_NONE, 1, 16);
+	CHECK(9, r == 0, "rng session %lu: init: %s", n, virtio_strerror(r));
+	struct virtq *vq = &rng.vq[0];
+	virtq_set_poll(vq, true);
+	struct vbuf b = { rngbuf, sizeof(rngbuf), true };
+	int head = virtq_add(vq, &b, 1, rngbuf);
+	virtq_kick(vq);
+	u32 len = 0;
+	r = virtq_wait(vq, 10000, &len, NULL);
+	CHECK(10, r == head && len == sizeof(rngbuf), "rng session %lu: %s (len %u)", n,
+	      r < 0 ? virtio_strerror(r) : "wrong head", len);
+	CHECK(11, virtio_reset(&rng) == 0, "rng session %lu: reset", n);
+	if (n % 10 == 9)
+		printf("api_counter: rng churn %lu\n", n + 1);
+}
+
+/* The console function as the guest finds it, before any driver. */
+static void console_at_boot(void)
+{
+	struct pci_dev d;
+	for (u8 slot = 0; slot < 32; slot++) {
+		if (pci_probe(PCI_MECH_CF8, 0, slot, 0, &d) != 0 ||
+		    d.vendor != VIRTIO_PCI_VENDOR ||
+		    d.device != VIRTIO_PCI_DEVICE_BASE + VIRTIO_ID_CONSOLE)
+			continue;
+		printf("api_counter: console at boot: slot %u cmd 0x%x bar0 0x%x 0x%x "
+		       "msix 0x%x latency 0x%x line %u\n",
+		       slot, pci_read16(&d, PCI_COMMAND), pci_read32(&d, PCI_BAR0),
+		       pci_read32(&d, PCI_BAR0 + 4), pci_msix_ctrl(&d), pci_read8(&d, 0x0d),
+		       pci_read8(&d, PCI_INT_LINE));
+		return;
+	}
+	fail(5, "no virtio-console function");
+}
+
+static void console_setup(bool scramble)
+{
+	console_at_boot();
+	int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_CONSOLE, 0, &vd);
+	CHECK(6, r == 0, "virtio-console: %d", r);
+	r = virtio_init(&vd, 0, VIRTIO_IRQ_MSIX, 2, 16);
+	CHECK(7, r == 0, "virtio-console init: %s", virtio_strerror(r));
+	struct virtq *rx = &vd.vq[0];
+	virtq_set_poll(rx, true);
+	for (int i = 0; i < RXBUFS; i++) {
+		struct vbuf b = { rxbuf[i], RXLEN, true };
+		CHECK(8, virtq_add(rx, &b, 1, rxbuf[i]) >= 0, "rx buffer %d", i);
+	}
+	virtq_kick(rx);
+	printf("api_counter: console ready\n");
+	if (!scramble)
+		return;
+	/* The device keeps serving (it polls its input while it has
+	 * buffers, and the receiveq is polled here): no kick, no vector. */
+	pci_msix_mask_all(&vd.pci, true);
+	pci_intx_enable(&vd.pci, false);
+	pci_write8(&vd.pci, 0x0d, 0x40);
+	pci_write32(&vd.pci, PCI_BAR0, pci_read32(&vd.pci, PCI_BAR0) + 0x100000);
+	printf("api_counter: console state scrambled\n");
+}
+
+/* Prints what arrived on the console (one line per buffer). */
+static void console_poll(void)
+{
+	struct virtq *rx = &vd.vq[0];
+	while (virtq_pending(rx)) {
+		u32 len = 0;
+		void *tok = NULL;
+		if (virtq_get(rx, &len, &tok) < 0 || !tok)
+			break;
+		char line[RXLEN + 1];
+		u32 n = len < RXLEN ? len : RXLEN;
+		memcpy(line, tok, n);
+		line[n] = 0;
+		for (u32 i = 0; i < n; i++)
+			if (line[i] == '\n' || line[i] == '\r')
+				line[i] = 0;
+		printf("api_counter: console got '%s'\n", line);
+		struct vbuf b = { tok, RXLEN, true };
+		virtq_add(rx, &b, 1, tok);
+	}
+}
+
 int test_main(struct boot_info *bi)
 {
-	u64 period = 20, aps = 0;
+	u64 period = 20, aps = 0, console = 0, scramble = 0, churn = 0;
 	cmdline_get_u64(bi->cmdline, "period_ms", &period);
 	cmdline_get_u64(bi->cmdline, "aps", &aps);
+	cmdline_get_u64(bi->cmdline, "console", &console);
+	cmdline_get_u64(bi->cmdline, "scramble", &scramble);
+	cmdline_get_u64(bi->cmdline, "churn", &churn);
 	if (aps) {
 		struct madt_info mi;
 		CHECK(3, acpi_parse_madt(bi, &mi) == 0, "cannot read the MADT");
@@ -25,9 +137,21 @@ int test_main(struct boot_info *bi)
 		printf("api_counter: %u CPUs online\n", online);
 		CHECK(4, online == mi.nr_cpus, "%u of %u CPUs checked in", online, mi.nr_cpus);
 	}
+	if (console || churn)
+		virtio_platform_init(bi);
+	if (console)
+		console_setup(scramble);
+	if (churn) {
+		int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_RNG, 0, &rng);
+		CHECK(12, r == 0, "no virtio-rng device (%d)", r);
+	}
 	printf("api_counter: a tick every %lu ms\n", period);
 	for (u64 n = 0;; n++) {
 		printf("tick %lu\n", n);
+		if (console)
+			console_poll();
+		if (churn)
+			rng_churn(n);
 		mdelay(period);
 	}
 	return 0;

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The body of PUT vm.create turned into a VM configuration. The JSON object
+ * has the command line's options as fields and is translated into the
+ * equivalent argument vector, which config_parse() then validates: a bad
+ * value gets exactly the one-line message the command line would give.
+ *
+ *   kernel, initramfs, cmdline        strings
+ *   cpus       N | "boot=N" | {"boot": N}
+ *   memory     bytes | "512M" | "size=512M" | {"size": bytes or "512M"}
+ *   serial, console
+ *              "tty" | "file=PATH" | "null" | "off" | {"mode": M, "file": PATH}
+ *   disks      [ "path=P,readonly=on" | {"path": P, "readonly": bool,
+ *                "direct": bool, "id": S} ... ]
+ *   nets       [ "tap=T,mac=M" | {"tap": T, "mac": M, "ip": A, "mask": A} ... ]
+ *   rng        true | false | null | "src=PATH" | {"src": PATH}
+ *   debug_exit bool
+ *
+ * Objects become key=value lists (true/false: on/off, numbers as
+ * integers), so an unknown key is refused by the same parser. Unknown
+ * fields are refused here. The process-wide settings (--api-socket,
+ * --seccomp, --log-level) come from the command line cvmm was started with.
+ */
+#ifndef CVMM_API_VM_CREATE_H
+#define CVMM_API_VM_CREATE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define VM_CREATE_MAX_ARGS 96
+
+/* A configuration and the storage its strings point into. */
+struct vm_create_config {
+	struct vm_config cfg;
+	int argc;
+	char *argv[VM_CREATE_MAX_ARGS];
+	size_t used;
+	char arena[16384];
+};
+
+/*
+ * Parses `body` (a JSON object) into a new *out (free() it), with the
+ * process-wide settings copied from `cli`. 0; -EINVAL with one line in err
+ * (no trailing newline) for a body that is not a valid configuration;
+ * -ENOMEM.
+ */
+int vm_create_config_parse(const cJSON *body, const struct vm_config *cli,
+			   struct vm_create_config **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vm.create bodies (api/vm_create.c): every field in each of its forms
+ * gives the configuration the command line would, refusals carry the
+ * command line's own message, the process-wide settings come from the
+ * command line cvmm was started with.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/vm_create.h"
+
+static struct vm_config cli = {
+	.api_socket = "/run/cvmm.sock",
+	.seccomp = false,
+	.log_level = LOG_DEBUG,
+};
+
+/* Parses text; on success returns the config (free() it). */
+static struct vm_create_config *parse(const char *text, int want, const char *want_err)
+{
+	cJSON *body = cJSON_Parse(text);
+	assert_non_null(body);
+	struct vm_create_config *c = NULL;
+	char err[512] = "";
+	int r = vm_create_config_parse(body, &cli, &c, err, sizeof(err));
+	cJSON_Delete(body);
+	if (r != want)
+		fail_msg("%s: %d (%s), want %d", text, r, err, want);
+	if (want_err)
+		assert_string_equal(err, want_err);
+	return c;
+}
+
+static void test_full(void **state)
+{
+	(void)state;
+	struct vm_create_config *c = parse(
+		"{\"kernel\": \"/k\", \"initramfs\": \"/i\", \"cmdline\": \"console=ttyS0 a=b,c\","
+		" \"cpus\": {\"boot\": 3}, \"memory\": {\"size\": \"256M\"},"
+		" \"serial\": {\"mode\": \"file\", \"file\": \"/tmp/s\"}, \"console\": \"null\","
+		" \"disks\": [{\"path\": \"/d0\", \"readonly\": true, \"id\": \"root\"},"
+		"             \"path=/d1,direct=on\"],"
+		" \"nets\": [{\"tap\": \"tap7\", \"mac\": \"52:54:00:00:00:01\"}],"
+		" \"rng\": {\"src\": \"/dev/urandom\"}, \"debug_exit\": true}",
+		0, NULL);
+	const struct vm_config *cfg = &c->cfg;
+	assert_string_equal(cfg->kernel, "/k");
+	assert_string_equal(cfg->initramfs, "/i");
+	assert_string_equal(cfg->cmdline, "console=ttyS0 a=b,c");
+	assert_int_equal(cfg->cpus, 3);
+	assert_int_equal(cfg->mem_size, 256ULL << 20);
+	assert_int_equal(cfg->serial, OUTPUT_FILE);
+	assert_string_equal(cfg->serial_path, "/tmp/s");
+	assert_int_equal(cfg->console, OUTPUT_NULL);
+	assert_int_equal(cfg->ndisks, 2);
+	assert_string_equal(cfg->disks[0].path, "/d0");
+	assert_true(cfg->disks[0].readonly);
+	assert_string_equal(cfg->disks[0].id, "root");
+	assert_string_equal(cfg->disks[1].path, "/d1");
+	assert_true(cfg->disks[1].direct);
+	assert_int_equal(cfg->nnets, 1);
+	assert_string_equal(cfg->nets[0].tap, "tap7");
+	assert_true(cfg->nets[0].has_mac);
+	assert_int_equal(cfg->nets[0].mac[5], 1);
+	assert_true(cfg->rng.enabled);
+	assert_string_equal(cfg->rng.src, "/dev/urandom");
+	assert_true(cfg->debug_exit);
+	/* From the command line, not the body. */
+	assert_string_equal(cfg->api_socket, "/run/cvmm.sock");
+	assert_false(cfg->seccomp);
+	assert_int_equal(cfg->log_level, LOG_DEBUG);
+	free(c);
+}
+
+static void test_short_forms(void **state)
+{
+	(void)state;
+	struct vm_create_config *c = parse(
+		"{\"kernel\": \"/k\", \"cpus\": 2, \"memory\": 67108864, \"rng\": true}", 0, NULL);
+	assert_int_equal(c->cfg.cpus, 2);
+	assert_int_equal(c->cfg.mem_size, 64ULL << 20);
+	assert_true(c->cfg.rng.enabled);
+	assert_null(c->cfg.rng.src);
+	assert_int_equal(c->cfg.serial, OUTPUT_TTY); /* the command line's default */
+	free(c);
+	c = parse("{\"kernel\": \"/k\", \"cpus\": \"boot=4\", \"memory\": \"1G\","
+		  " \"rng\": null, \"debug_exit\": false, \"disks\": []}", 0, NULL);
+	assert_int_equal(c->cfg.cpus, 4);
+	assert_int_equal(c->cfg.mem_size, 1ULL << 30);
+	assert_false(c->cfg.rng.enabled);
+	assert_false(c->cfg.debug_exit);
+	free(c);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	parse("{}", -EINVAL, "--kernel: required (see --help)");
+	parse("[]", -EINVAL, "vm.create: the body must be a JSON object");
+	parse("{\"kernel\": 1}", -EINVAL, "vm.create: 'kernel': expected a string");
+	parse("{\"kernel\": \"/k\", \"seccomp\": \"off\"}", -EINVAL,
+	      "vm.create: unknown field 'seccomp'");
+	parse("{\"kernel\": \"/k\", \"cpus\": 300}", -EINVAL, "--cpus: boot=300: expected 1-254");
+	parse("{\"kernel\": \"/k\", \"cpus\": 1.5}", -EINVAL,
+	      "vm.create: 'cpus': expected a string, a whole number or an object");
+	parse("{\"kernel\": \"/k\", \"memory\": {\"size\": \"lots\"}}", -EINVAL, NULL);
+	parse("{\"kernel\": \"/k\", \"disks\": {\"path\": \"/d\"}}", -EINVAL,
+	      "vm.create: 'disks': expected an array");
+	parse("{\"kernel\": \"/k\", \"disks\": [{\"readonly\": true}]}", -EINVAL,
+	      "--disk: path= is required");
+	parse("{\"kernel\": \"/k\", \"disks\": [\"path=/a\", \"path=/a\"]}", -EINVAL,
+	      "--disk: /a given twice");
+	parse("{\"kernel\": \"/k\", \"serial\": 3}", -EINVAL, NULL);
+	parse("{\"kernel\": \"/k\", \"serial\": \"tty\", \"console\": {\"mode\": \"tty\"}}",
+	      -EINVAL, NULL);
+	parse("{\"kernel\": \"/k\", \"debug_exit\": 1}", -EINVAL,
+	      "vm.create: 'debug_exit': expected a boolean");
+	parse("{\"kernel\": \"/k\", \"disks\": [[1]]}", -EINVAL,
+	      "vm.create: 'disks': expected a string or an object");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_short_forms),
+		cmocka_unit_test(test_refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
