@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "virtio/guest_dma.h"
 
 _Static_assert(VQ_MAX_SEGS <= IOV_MAX, "a chain's segments must fit one preadv");
 _Static_assert(BLK_BOUNCE_SIZE % 4096 == 0, "bounce chunks stay aligned");
@@ -75,8 +76,10 @@ static void iov_advance(struct iovec **iov, int *cnt, size_t n)
 
 static void iov_zero(const struct iovec *iov, int cnt)
 {
+	guest_dma_begin();
 	for (int i = 0; i < cnt; i++)
 		memset(iov[i].iov_base, 0, iov[i].iov_len);
+	guest_dma_end();
 }
 
 /*
@@ -93,10 +96,12 @@ static void iov_copy(const struct iovec *iov, int cnt, uint64_t skip,
 		}
 		size_t take = (size_t)min_u64(iov[i].iov_len - skip, len);
 		uint8_t *p = (uint8_t *)iov[i].iov_base + skip;
+		guest_dma_begin();
 		if (to_iov)
 			memcpy(p, buf, take);
 		else
 			memcpy(buf, p, take);
+		guest_dma_end();
 		buf += take;
 		len -= take;
 		skip = 0;
@@ -112,8 +117,10 @@ static void iov_copy(const struct iovec *iov, int cnt, uint64_t skip,
 static int rw_full(int fd, bool write, struct iovec *iov, int cnt, uint64_t off)
 {
 	while (cnt > 0) {
+		guest_dma_begin();
 		ssize_t r = write ? pwritev(fd, iov, cnt, (off_t)off)
 				  : preadv(fd, iov, cnt, (off_t)off);
+		guest_dma_end();
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;

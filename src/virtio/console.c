@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "virtio/guest_dma.h"
 #include "virtio/worker.h"
 
 /* How long a TX write may wait for a full out_fd before bytes are dropped. */
@@ -90,7 +91,9 @@ static int write_all(struct virtio_console *c, const uint8_t *buf, size_t len)
 {
 	bool waited = c->tx_stalled;
 	while (len) {
+		guest_dma_begin();
 		ssize_t w = write(c->out_fd, buf, len);
+		guest_dma_end();
 		if (w > 0) {
 			buf += w;
 			len -= (size_t)w;
@@ -221,7 +224,9 @@ static void console_rx(struct virtio_console *c)
 		for (unsigned i = ch->nread; i < ch->nseg; i++)
 			c->iov[cnt++] = (struct iovec){ ch->segs[i].addr,
 							ch->segs[i].len };
+		guest_dma_begin();
 		ssize_t got = readv(c->in_fd, c->iov, (int)cnt);
+		guest_dma_end();
 		if (got <= 0) {
 			int err = got < 0 ? errno : 0;
 			vq_unpop(vq, 1);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "net/tap.h"
+#include "virtio/guest_dma.h"
 #include "virtio/worker.h"
 
 #define HDR_LEN TAP_VNET_HDR_LEN
@@ -180,7 +181,9 @@ static int tx_one(struct virtio_net *n)
 	}
 
 	for (;;) {
+		guest_dma_begin();
 		ssize_t w = writev(n->tap.fd, n->iov, (int)cnt);
+		guest_dma_end();
 		if (w >= 0) {
 			atomic_fetch_add(&n->tx_frames, 1);
 			atomic_fetch_add(&n->tx_bytes, frame_len);
@@ -338,7 +341,9 @@ static void net_rx(struct virtio_net *n)
 			pushed = true;
 			continue;
 		}
+		guest_dma_begin();
 		ssize_t got = readv(n->tap.fd, n->iov, cnt);
+		guest_dma_end();
 		if (got < 0) {
 			int err = errno;
 			vq_unpop(vq, 1);

@@ -5,6 +5,7 @@
  * Descriptors"). See queue.h for the contract.
  */
 #include "virtio/queue.h"
+#include "virtio/guest_dma.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -44,7 +45,9 @@ static const char *vq_name(const struct virtqueue *vq)
 static void read_desc(const void *src, struct desc *d)
 {
 	struct vring_desc raw;
+	guest_dma_begin();
 	memcpy(&raw, src, sizeof(raw));
+	guest_dma_end();
 	__asm__ __volatile__("" ::: "memory");
 	d->addr = le64toh(raw.addr);
 	d->len = le32toh(raw.len);
@@ -292,7 +295,9 @@ size_t vq_chain_read(const struct vq_chain *chain, size_t offset, void *dst,
 		size_t n = s->len - offset;
 		if (n > len - done)
 			n = len - done;
+		guest_dma_begin();
 		memcpy(out + done, s->addr + offset, n);
+		guest_dma_end();
 		done += n;
 		offset = 0;
 	}
@@ -314,7 +319,9 @@ size_t vq_chain_write(const struct vq_chain *chain, size_t offset,
 		size_t n = s->len - offset;
 		if (n > len - done)
 			n = len - done;
+		guest_dma_begin();
 		memcpy(s->addr + offset, in + done, n);
+		guest_dma_end();
 		done += n;
 		offset = 0;
 	}

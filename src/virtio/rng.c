@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "virtio/guest_dma.h"
 #include "virtio/worker.h"
 
 struct virtio_rng {
@@ -36,10 +37,12 @@ static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
 	bool rewound = false;
 	while (done < len) {
 		ssize_t n;
+		guest_dma_begin();
 		if (rng->src_fd < 0)
 			n = getrandom(buf + done, len - done, GRND_NONBLOCK);
 		else
 			n = read(rng->src_fd, buf + done, len - done);
+		guest_dma_end();
 		if (n > 0) {
 			done += (size_t)n;
 			rewound = false;
