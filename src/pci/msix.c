@@ -116,6 +116,13 @@ void msix_reset(struct msix *m)
 		struct msix_vector *mv = &m->vec[v];
 		mv->addr_lo = mv->addr_hi = mv->data = 0;
 		mv->ctrl = MSIX_CTRL_MASKED;
+		/* KVM's route follows the table, as after msix_init(). */
+		if (mv->routed) {
+			int ret = irq_router_set_msi(m->router, mv->gsi, 0, 0);
+			if (ret)
+				log_warn("%s: MSI-X vector %u route reset: %s",
+					 m->dev->name, v, strerror(-ret));
+		}
 	}
 	m->pba = 0;
 	m->was_enabled = msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE;

@@ -709,6 +709,12 @@ static void test_machine_reset(void **state)
 		assert_int_equal(bar_read(e, entry(v, 1), 4), 0);
 		assert_int_equal(bar_read(e, entry(v, 2), 4), 0);
 		assert_int_equal(bar_read(e, entry(v, 3), 4), 1);
+		/* KVM's routes are back to the table's zeros too. */
+		const struct kvm_irq_routing_entry *r = route(e, m->vec[v].gsi);
+		assert_non_null(r);
+		assert_int_equal(r->u.msi.address_lo, 0);
+		assert_int_equal(r->u.msi.address_hi, 0);
+		assert_int_equal(r->u.msi.data, 0);
 	}
 	/* Nothing fires until the guest sets it up again. */
 	assert_int_equal(msix_notify(m, 1), 0);
