@@ -882,7 +882,7 @@ if wanted "$CASE"; then
 	# the device counters must stand still while paused, and the guest
 	# must go on with its sessions.
 	rm -f "$SOCK"
-	if start_vm --rng --cmdline churn=1; then
+	if start_vm --rng --cpus boot=2 --cmdline churn=1; then
 		wait_serial '^api_counter: rng churn' 10
 		why=
 		for i in $(seq 1 30); do
@@ -897,6 +897,24 @@ if wanted "$CASE"; then
 			api resume
 			[ $RC -eq 0 ] || { why="${why:+$why, }resume $i rc $RC"; break; }
 		done
+		# 10 more pause/resume pairs pipelined on one connection: each
+		# pause comes microseconds after the resume before it, often
+		# while the vCPU threads are still waking from the last one.
+		pipe=
+		for i in $(seq 1 10); do
+			pipe="${pipe}PUT /api/v1/vm.pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+			[ "$i" -eq 10 ] && conn='Connection: close\r\n' || conn=
+			pipe="${pipe}PUT /api/v1/vm.resume HTTP/1.1\r\nHost: x\r\n${conn}Content-Length: 0\r\n\r\n"
+		done
+		printf "$pipe" | raw
+		n200=$(grep -ao 'HTTP/1.1 200 OK' "$TMP/resp" | wc -l)
+		[ "$n200" -eq 20 ] || why="${why:+$why, }pipelined pause/resume: $n200 of 20 answered 200"
+		# The VM and every vCPU counted each of the 40 pauses (a pause
+		# right after a resume finds the vCPU still parked: it counts too).
+		api counters
+		pc=$(grep -o '"pauses":[0-9]*' "$TMP/resp" | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
+		[ "$(grep -o '"pauses":[0-9]*' "$TMP/resp" | sort -u)" = '"pauses":40' ] ||
+			why="${why:+$why, }pause counts (VM and vCPUs) are not all 40: $pc"
 		n1=$(grep -c '^api_counter: rng churn' "$SERIAL")
 		i=0
 		while [ "$(grep -c '^api_counter: rng churn' "$SERIAL")" -lt $((n1 + 2)) ] &&

@@ -225,10 +225,17 @@ static bool vcpu_park(struct vcpu *v)
 	pthread_mutex_lock(&v->pause_lock);
 	if (atomic_load(&v->pause_req) && !atomic_load(&v->stop)) {
 		v->parked = true;
-		atomic_fetch_add_explicit(&v->pauses, 1, memory_order_relaxed);
 		pthread_cond_broadcast(&v->pause_cond);
-		while (atomic_load(&v->pause_req) && !atomic_load(&v->stop))
+		for (;;) {
+			if (v->counted_gen != v->pause_gen) {
+				v->counted_gen = v->pause_gen;
+				atomic_fetch_add_explicit(&v->pauses, 1,
+							  memory_order_relaxed);
+			}
+			if (!atomic_load(&v->pause_req) || atomic_load(&v->stop))
+				break;
 			pthread_cond_wait(&v->pause_cond, &v->pause_lock);
+		}
 		v->parked = false;
 	}
 	/* A kick that came while parked must not cost a spurious exit. */
@@ -342,6 +349,9 @@ void vcpu_pause(struct vcpu *v)
 {
 	pthread_mutex_lock(&v->pause_lock);
 	atomic_store(&v->pause_req, true);
+	v->pause_gen++;
+	/* Wakes a thread still parked from the last request, to count it. */
+	pthread_cond_broadcast(&v->pause_cond);
 	pthread_mutex_unlock(&v->pause_lock);
 	if (!v->thread_started)
 		return;
@@ -357,7 +367,8 @@ int vcpu_wait_paused(struct vcpu *v, unsigned timeout_ms)
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	int ret = 0;
 	pthread_mutex_lock(&v->pause_lock);
-	while (!v->parked && !v->exited) {
+	/* Parked for this request: not just still parked from the last one. */
+	while (!(v->parked && v->counted_gen == v->pause_gen) && !v->exited) {
 		uint64_t now = now_ns();
 		if (now >= deadline) {
 			ret = -ETIMEDOUT;

@@ -53,7 +53,14 @@ struct vcpu {
 	atomic_bool pause_req; /* the control loop wants it parked */
 	bool parked;           /* the thread sits in the pause wait */
 	bool exited;           /* the thread left its loop (stop or fatal) */
-	_Atomic uint64_t pauses; /* times it parked */
+	/*
+	 * Pause requests it was parked for. A request that comes before the
+	 * thread left the previous one (resume and pause again at once) finds
+	 * it still parked: counted by generation, not by entering the wait.
+	 */
+	_Atomic uint64_t pauses;
+	uint64_t pause_gen;    /* bumped by every vcpu_pause() */
+	uint64_t counted_gen;  /* the last generation counted in pauses */
 	bool pause_inited;
 
 	/* The state as built, for a reset (vcpu_save_reset_state). */
