@@ -248,7 +248,7 @@ tcase unhandled-io null unhandled_io.bzImage 0 "outs: string-io-ok|still running
 # DSDT, _HID ACPI0013, _CRS) and programs its interrupt; nobody presses
 # here (tests/api-test.sh presses through the API), so none may come. ----
 tcase power-button-acpi-bzimage null power_button.bzImage 0 \
-	"GED at 0xfeb00000 (16 bytes), GSI 23 level, active high|no press, no GED interrupt|PASS" \
+	"GED at 0xfeb00000 (4 bytes), GSI 23 level, active high|no press, no GED interrupt|PASS" \
 	--cmdline "wait_ms=300 expect_none=1"
 tcase power-button-acpi-pvh null power_button.pvh.elf 0 \
 	"GSI 23 level, active high|no press, no GED interrupt|PASS" --cmdline "wait_ms=300 expect_none=1"

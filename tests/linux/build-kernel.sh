@@ -38,6 +38,12 @@ EDIT_INT3_MARK='cvmm: INT3 is not emulated'
 EDIT_FXSAVE_FILE=arch/x86/kernel/cpu/amd.c
 EDIT_FXSAVE_SED='s/^\([[:space:]]*\)set_cpu_bug([[:space:]]*c[[:space:]]*,[[:space:]]*X86_BUG_FXSAVE_LEAK[[:space:]]*);/\1(void)c; \/* cvmm: X86_BUG_FXSAVE_LEAK not set, FNCLEX is not emulated *\//'
 EDIT_FXSAVE_MARK='cvmm: X86_BUG_FXSAVE_LEAK not set'
+# (c) evbug logs input events at KERN_DEBUG, below the console's default
+#     level; make its "Event." line KERN_INFO so the power button test sees
+#     it without loglevel=8 (which would print every debug line, slowly).
+EDIT_EVBUG_FILE=drivers/input/evbug.c
+EDIT_EVBUG_SED='s/printk(KERN_DEBUG pr_fmt("Event\. Dev: /printk(KERN_INFO \/* cvmm: evbug events at KERN_INFO *\/ pr_fmt("Event. Dev: /'
+EDIT_EVBUG_MARK='cvmm: evbug events at KERN_INFO'
 
 log() { printf 'build-kernel: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -82,6 +88,7 @@ cache_key() {
         printf 'make %s\n' "${MAKE_ARGS[*]}"
         printf 'edit %s %s\n' "$EDIT_INT3_FILE" "$EDIT_INT3_SED"
         printf 'edit %s %s\n' "$EDIT_FXSAVE_FILE" "$EDIT_FXSAVE_SED"
+        printf 'edit %s %s\n' "$EDIT_EVBUG_FILE" "$EDIT_EVBUG_SED"
         printf 'package %s %s\n' "$PKG" "$1"
         printf 'fragment\n'
         cat "$FRAGMENT"
@@ -188,6 +195,7 @@ grep -q '^[[:space:]]*int3_selftest();' "$EDIT_INT3_FILE" ||
 apply_edit "$EDIT_FXSAVE_FILE" "$EDIT_FXSAVE_SED" "$EDIT_FXSAVE_MARK"
 ! grep -q 'X86_BUG_FXSAVE_LEAK)' "$EDIT_FXSAVE_FILE" ||
     die "$EDIT_FXSAVE_FILE still sets X86_BUG_FXSAVE_LEAK"
+apply_edit "$EDIT_EVBUG_FILE" "$EDIT_EVBUG_SED" "$EDIT_EVBUG_MARK"
 
 LOG=$BUILD_ROOT/build.log
 run_logged() {

@@ -13,7 +13,10 @@
 #            vdb = a second ext2 image with readonly=on; virtio-net on a tap
 #            inside a network namespace made here, cvmm configuring the host
 #            side and dnsmasq serving DHCP on it (ip=dhcp); virtio-rng reading
-#            a file; virtio-console to a file (console=hvc0).
+#            a file; virtio-console to a file (console=hvc0); an API socket:
+#            once the kernel has registered its ACPI power button, the test
+#            presses it (cvmm-remote power-button) and the kernel must log
+#            exactly one KEY_POWER press and release (evbug).
 #   bzimage  the bzImage through the 64-bit boot protocol (its decompressor
 #            runs), same CPUs and memory; vda = the read-only image with
 #            root=/dev/vda rw: the kernel must fall back to mounting it
@@ -207,6 +210,27 @@ boot() {
     echo "# $name boot: exit $(cat "$WORK/$name.rc") after $(secs "$name")s"
 }
 
+# press_button NAME SOCK: once the kernel has registered the ACPI power
+# button's input device and every built-in driver is up (the first
+# late_initcall line: evbug connects to input devices in its own device
+# initcall, after the button's, and a press before that reaches no
+# handler), presses the button through the API socket (cvmm-remote
+# power-button); writes cvmm-remote's exit status to NAME.button.rc and the
+# serial line count at the press to NAME.button.at. Gives up when cvmm exits
+# first.
+press_button() {
+    local name=$1 sock=$2 serial=$WORK/$1.serial
+    until grep -qa 'input: Power Button as ' "$serial" 2>/dev/null &&
+        grep -qa 'IPI shorthand broadcast: ' "$serial" 2>/dev/null; do
+        [ -e "$WORK/$name.t1" ] && return 0
+        sleep 0.2
+    done
+    wc -l <"$serial" >"$WORK/$name.button.at"
+    timeout 20 "$REMOTE" --api-socket "$sock" --timeout 10 power-button \
+        >"$WORK/$name.button.out" 2>&1
+    echo $? >"$WORK/$name.button.rc"
+}
+
 # Seconds from cvmm start to its exit.
 secs() {
     awk -v a="$(cat "$WORK/$1.t0" 2>/dev/null)" -v b="$(cat "$WORK/$1.t1" 2>/dev/null)" \
@@ -229,6 +253,8 @@ setup() {
     local missing=() t
     [ "$(id -u)" -eq 0 ] || { bad setup "must run as root (network namespace, tap device)"; finish; }
     [ -x "$CVMM" ] || { bad setup "$CVMM is not executable"; finish; }
+    REMOTE=$(dirname "$CVMM")/cvmm-remote
+    [ -x "$REMOTE" ] || { bad setup "$REMOTE is not executable"; finish; }
     CVMM_REAL=$(readlink -f "$CVMM")
     for t in mke2fs tune2fs dumpe2fs dnsmasq ip timeout tail awk sha256sum; do
         command -v "$t" >/dev/null || missing+=("$t")
@@ -306,7 +332,7 @@ setup() {
         finish
     fi
 
-    declare -p CVMM CVMM_REAL NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
+    declare -p CVMM CVMM_REAL REMOTE NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
         BZ_CMDLINE ROOT_IMG RO_IMG RNG_SRC MNT_READ_BEFORE RO_SUM_BEFORE >"$WORK/params"
 }
 
@@ -331,9 +357,12 @@ run_boots() {
         --disk "path=$ROOT_IMG,id=root" --disk "path=$RO_IMG,readonly=on,id=ro" \
         --net "tap=$TAP,mac=$MAC,ip=$HOST_IP,mask=$MASK" \
         --rng "src=$RNG_SRC" \
+        --api-socket "$WORK/full.api" \
         --cmdline "$FULL_CMDLINE" &
     local full=$!
     PIDS+=("$full")
+    press_button full "$WORK/full.api" &
+    PIDS+=($!)
     RNG_SRC_WATCH="" boot bzimage "$BZ_TIMEOUT" -- \
         --kernel "$BZIMAGE" --cpus boot=$CPUS --memory size=${MEM_MB}M \
         --disk "path=$RO_IMG,readonly=on,id=ro" \
@@ -570,6 +599,50 @@ c_pvh() {
     return 1
 }
 
+# The DSDT's \_SB.PWRB (PNP0C0C) found by the ACPI button driver, which
+# registered an input device under it, and the GED (ACPI0013) bound by
+# acpi-ged: without it a press never reaches the button.
+c_button_device() {
+    local s=$1 err
+    err=$(grep -m1 -E '^acpi-ged' "$s")
+    if [ -n "$err" ]; then
+        WHY="the GED's driver complained: $err"; return 1
+    fi
+    if ! hasx "$s" "ACPI: button: Power Button [PWRB]"; then
+        WHY="no 'ACPI: button: Power Button [PWRB]' line"; return 1
+    fi
+    if ! grep -qE '^input: Power Button as /devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0C:00/input/input[0-9]+$' "$s"; then
+        WHY="no 'input: Power Button as /devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0C:00/input/inputN' line"; return 1
+    fi
+    return 0
+}
+
+# vm.power-button while the kernel runs: the API answered 2xx, and after the
+# press the kernel logged exactly one KEY_POWER (type 1, code 116) press and
+# one release on the power button's input device: the GED's interrupt ran
+# _EVT, which cleared the event (a level interrupt left asserted would
+# repeat it) and notified PWRB.
+c_button_press() {
+    local name=$1 s=$2 dev at n1 n0
+    if [ ! -f "$WORK/$name.button.rc" ]; then
+        WHY="never pressed: the power button input device or the late_initcall line (IPI shorthand broadcast) did not appear before cvmm exited"; return 1
+    fi
+    if [ "$(cat "$WORK/$name.button.rc")" != 0 ]; then
+        WHY="cvmm-remote power-button failed: $(head -c 200 "$WORK/$name.button.out")"; return 1
+    fi
+    dev=$(sed -nE 's|^input: Power Button as /devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0C:00/input/(input[0-9]+)$|\1|p' "$s" | head -n1)
+    at=$(cat "$WORK/$name.button.at")
+    n1=$(grep -cxF "evbug: Event. Dev: $dev, Type: 1, Code: 116, Value: 1" "$s")
+    n0=$(grep -cxF "evbug: Event. Dev: $dev, Type: 1, Code: 116, Value: 0" "$s")
+    if [ "$n1" != 1 ] || [ "$n0" != 1 ]; then
+        WHY="want one KEY_POWER press and one release on $dev, the log has $n1 press(es) and $n0 release(s)"; return 1
+    fi
+    if [ "$(grep -nxF "evbug: Event. Dev: $dev, Type: 1, Code: 116, Value: 1" "$s" | cut -d: -f1)" -le "$at" ]; then
+        WHY="the KEY_POWER event came before the press (line $at)"; return 1
+    fi
+    return 0
+}
+
 c_reached_init() {
     has "$1" "Run /sbin/init as init process" && return 0
     WHY="no 'Run /sbin/init as init process' line (last lines: $(tail -n 2 "$1" | tr '\n' ' '))"
@@ -616,6 +689,8 @@ run_checks() {
     c full-dhcp-lease c_dhcp "$F"
     c full-rng-used c_rng "$F"
     c full-hvc0-console c_hvc "$F" "$WORK/full.hvc"
+    c full-power-button-device c_button_device "$F"
+    c full-power-button-press c_button_press full "$F"
     c full-reached-init c_reached_init "$F"
     c full-cvmm-log-clean c_cvmm_log "$FE"
 

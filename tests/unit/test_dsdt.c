@@ -573,11 +573,16 @@ static void test_dsdt_bytes(void **state)
 	static const uint8_t pwrb_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c,
 					    0x41, 0xd0, 0x0c, 0x0c };
 	assert_non_null(find(buf, len, pwrb_hid, sizeof(pwrb_hid)));
-	static const uint8_t ged_crs[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0xb0, 0xfe,
-					   GED_MMIO_SIZE, 0x00, 0x00, 0x00,
+	/* _CRS: Buffer, PkgLength, BufferSize 11, the interrupt only (Linux's
+	 * acpi-ged fails its probe on any other descriptor), EndTag. */
+	static const uint8_t ged_crs[] = { 0x08, '_', 'C', 'R', 'S', 0x11, 0x0e, 0x0a, 0x0b,
 					   0x89, 0x06, 0x00, 0x01, 0x01, GED_GSI, 0, 0, 0,
 					   0x79, 0x00 };
 	assert_non_null(find(buf, len, ged_crs, sizeof(ged_crs)));
+	/* The registers through OperationRegion (GREG, SystemMemory, base, 4). */
+	static const uint8_t greg[] = { 0x5b, 0x80, 'G', 'R', 'E', 'G', 0x00,
+					0x0c, 0x00, 0x00, 0xb0, 0xfe, 0x0a, 0x04 };
+	assert_non_null(find(buf, len, greg, sizeof(greg)));
 	/* Method (_EVT, 1, Serialized): NameSeg then flags 0x09 */
 	static const uint8_t evt[] = { '_', 'E', 'V', 'T', 0x09, 0x70, 'G', 'E', 'V', 'T',
 				       0x60, 0x70, 0x60, 'G', 'E', 'V', 'T', 0xa0 };
@@ -783,8 +788,7 @@ static void iasl_check(const uint8_t *dsdt, uint32_t len)
 		"0xC0000000", /* 32-bit window */
 		"0x0000008000000000", /* 64-bit window */
 		/* The power button and its Generic Event Device. */
-		"\"ACPI0013\"", "PNP0C0C", "Memory32Fixed (ReadWrite,",
-		"0xFEB00000", "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive",
+		"\"ACPI0013\"", "PNP0C0C", "0xFEB00000", "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive",
 		"OperationRegion (GREG, SystemMemory", "GEVT,   32", "Method (_EVT, 1, Serialized)",
 		"Notify (\\_SB.PWRB, 0x80)",
 	};

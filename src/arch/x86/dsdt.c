@@ -191,6 +191,11 @@ static void build_pwrb(struct aml *a)
  * The Generic Event Device (legacy/ged.h): its interrupt makes the OS run
  * _EVT, which reads the EVENT register, acknowledges what it read (write 1
  * to clear) and notifies the power button (0x80: "button pressed").
+ *
+ * _CRS holds the interrupt and nothing else: Linux's acpi-ged driver walks
+ * every _CRS descriptor as an interrupt and fails its probe on any other
+ * ("unable to parse IRQ resource"). The register block is reached through
+ * the OperationRegion only; it lies outside RAM and the PCI windows.
  */
 static void build_ged(struct aml *a, const struct dsdt_config *c)
 {
@@ -201,7 +206,6 @@ static void build_ged(struct aml *a, const struct dsdt_config *c)
 	name_integer(a, "_UID", 0);
 	aml_name(a, "_CRS");
 	aml_restemplate_begin(a, &crs);
-	aml_res_memory32_fixed(a, true, c->ged_base, c->ged_size);
 	/* Level, active high, exclusive: asserted while an event is pending. */
 	aml_res_interrupt(a, AML_EXT_IRQ_CONSUMER, c->ged_gsi);
 	aml_restemplate_end(a, &crs);

@@ -7,9 +7,11 @@
  *      button is a control-method device) -> DSDT;
  *   2. in the DSDT, the Device whose _HID is "ACPI0013" (the Generic Event
  *      Device) with an _EVT method, and a PNP0C0C power button device;
- *   3. the GED's _CRS resource template decoded: Memory32Fixed (0x86) gives
- *      the EVENT register, the Extended Interrupt descriptor (0x89) the
- *      GSI, its trigger mode and polarity;
+ *   3. the GED's _CRS resource template decoded: the Extended Interrupt
+ *      descriptor (0x89) gives the GSI, its trigger mode and polarity, and
+ *      must be all there is (Linux's acpi-ged driver fails its probe on any
+ *      other descriptor); the GED's SystemMemory OperationRegion gives the
+ *      EVENT register that _EVT reads and acknowledges;
  *   4. the I/O APIC redirection entry of that GSI programmed as described
  *      (vector 0x30 + GSI, to this CPU), LAPIC enabled;
  *   5. "power_button: ready" on the serial port, then hlt until the
@@ -42,7 +44,7 @@ const char test_name[] = "power_button";
 #define LAPIC_100MS 6250000 /* divide by 16 at KVM's 1 GHz APIC bus */
 
 struct ged_info {
-	u64 base; /* EVENT register (Memory32Fixed base) */
+	u64 base; /* EVENT register (the OperationRegion's offset) */
 	u32 len;
 	u32 gsi;
 	bool level;
@@ -167,7 +169,7 @@ static void decode_crs(const u8 *dev, const u8 *dev_end, struct ged_info *gi)
 	const u8 *d = b + n + sn;
 	CHECK(13, d + size <= bend, "_CRS BufferSize %u past the buffer", size);
 	bend = d + size;
-	bool mem = false, irq = false, end_tag = false;
+	bool irq = false, end_tag = false;
 	while (d < bend && !end_tag) {
 		u8 tag = d[0];
 		u32 dlen, hdr;
@@ -180,12 +182,7 @@ static void decode_crs(const u8 *dev, const u8 *dev_end, struct ged_info *gi)
 			hdr = 1;
 		}
 		CHECK(15, d + hdr + dlen <= bend, "descriptor 0x%x longer than _CRS", tag);
-		if (tag == 0x86) { /* Memory32Fixed */
-			CHECK(16, dlen == 9, "Memory32Fixed length %u", dlen);
-			gi->base = rd32u(d + 4);
-			gi->len = rd32u(d + 8);
-			mem = true;
-		} else if (tag == 0x89) { /* Extended Interrupt */
+		if (tag == 0x89) { /* Extended Interrupt */
 			CHECK(17, dlen >= 6 && d[4] >= 1, "Extended Interrupt length %u, %u GSIs",
 			      dlen, d[4]);
 			u8 flags = d[3];
@@ -195,11 +192,31 @@ static void decode_crs(const u8 *dev, const u8 *dev_end, struct ged_info *gi)
 			irq = true;
 		} else if ((tag & 0x80) == 0 && (tag >> 3) == 0x0f) {
 			end_tag = true;
+		} else {
+			CHECK(16, false, "the GED _CRS holds descriptor 0x%x: Linux's acpi-ged "
+			      "accepts interrupts only", tag);
 		}
 		d += hdr + dlen;
 	}
-	CHECK(18, mem && irq, "_CRS lacks %s", !mem ? "Memory32Fixed" : "an Extended Interrupt");
-	CHECK(19, gi->len >= 4, "GED register block of %u bytes", gi->len);
+	CHECK(18, irq, "_CRS lacks an Extended Interrupt");
+}
+
+/*
+ * The GED's register block: OperationRegion (ExtOp 0x5B 0x80, NameSeg,
+ * space 0 = SystemMemory, offset, length) inside the device.
+ */
+static void decode_opregion(const u8 *dev, const u8 *dev_end, struct ged_info *gi)
+{
+	static const u8 opreg[] = { 0x5b, 0x80 };
+	const u8 *p = find(dev, dev_end, opreg, sizeof(opreg));
+	CHECK(19, p && p + 7 <= dev_end && p[6] == 0x00,
+	      "the GED has no SystemMemory OperationRegion");
+	u32 off, on, len, ln;
+	CHECK(19, aml_int(p + 7, dev_end, &off, &on) &&
+		  aml_int(p + 7 + on, dev_end, &len, &ln) && len >= 4,
+	      "the GED OperationRegion's offset and length are not integers (>= 4)");
+	gi->base = off;
+	gi->len = len;
 }
 
 static void find_ged(const struct boot_info *bi, struct ged_info *gi)
@@ -242,6 +259,7 @@ static void find_ged(const struct boot_info *bi, struct ged_info *gi)
 	CHECK(21, find(aml, aml_end, pwrb_hid, sizeof(pwrb_hid)),
 	      "no power button device (_HID PNP0C0C) in the DSDT");
 	decode_crs(dev, dev_end, gi);
+	decode_opregion(dev, dev_end, gi);
 }
 
 int test_main(struct boot_info *bi)
