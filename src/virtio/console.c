@@ -238,11 +238,12 @@ static void console_rx(struct virtio_console *c)
 					      : strerror(err));
 			break;
 		}
-		vq_push_used(vq, ch->head, (uint32_t)got);
-		pushed = true;
+		/* Counted before the used entry is published (net.c). */
 		atomic_fetch_add(&c->rx_bytes, (uint64_t)got);
 		atomic_fetch_add(&vd->bytes, (uint64_t)got);
 		atomic_fetch_add(&vd->requests, 1);
+		vq_push_used(vq, ch->head, (uint32_t)got);
+		pushed = true;
 	}
 	if (pushed)
 		virtio_queue_notify(vd, VIRTIO_CONSOLE_RXQ);

@@ -386,13 +386,15 @@ static void net_rx(struct virtio_net *n)
 		memset(&hdr, 0, sizeof(hdr));
 		hdr.num_buffers = htole16(1);
 		vq_chain_write(c, 0, &hdr, sizeof(hdr));
-		vq_push_used(vq, c->head, (uint32_t)got);
-		pushed = true;
+		/* Counted before the used entry is published: whoever sees
+		 * the frame also sees it in the statistics. */
 		uint64_t frame_len = (uint64_t)got - HDR_LEN;
 		atomic_fetch_add(&n->rx_frames, 1);
 		atomic_fetch_add(&n->rx_bytes, frame_len);
 		atomic_fetch_add(&vd->requests, 1);
 		atomic_fetch_add(&vd->bytes, frame_len);
+		vq_push_used(vq, c->head, (uint32_t)got);
+		pushed = true;
 	}
 	if (pushed)
 		virtio_queue_notify(vd, VIRTIO_NET_RXQ);

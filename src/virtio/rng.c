@@ -102,9 +102,10 @@ static void rng_handle(void *opaque, unsigned idx)
 		vq_disable_notify(vq);
 		while ((r = vq_pop(vq, &rng->chain)) == 0) {
 			uint32_t n = serve(rng, &rng->chain);
-			vq_push_used(vq, rng->chain.head, n);
+			/* Counted before the used entry is published. */
 			atomic_fetch_add(&vd->requests, 1);
 			atomic_fetch_add(&vd->bytes, n);
+			vq_push_used(vq, rng->chain.head, n);
 		}
 	} while (r != -EIO && vq_enable_notify(vq));
 	virtio_queue_notify(vd, 0);
