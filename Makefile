@@ -93,7 +93,7 @@ run: $(BUILD)/cvmm guests
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
 # side-by-side columns, comes from bench/setup.sh (the tests do not need it).
 .PHONY: bench
-BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg
+BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg $(BUILD)/bench/firstout
 
 $(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
@@ -102,11 +102,15 @@ $(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
 $(BUILD)/bench/null.bzImage: $(BUILD)/bench/nullimg
 	$(BUILD)/bench/nullimg $@
 
+$(BUILD)/bench/first.bzImage: $(BUILD)/bench/nullimg
+	$(BUILD)/bench/nullimg -s $@
+
 $(BUILD)/bench/blk_bench: bench/blk_bench.c $(BUILD)/libcvmm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS)
 
-bench: $(BUILD)/cvmm guests $(BENCH_TOOLS) $(BUILD)/bench/null.bzImage $(BUILD)/bench/blk_bench
+bench: $(BUILD)/cvmm guests $(BENCH_TOOLS) $(BUILD)/bench/null.bzImage $(BUILD)/bench/first.bzImage \
+		$(BUILD)/bench/blk_bench
 	@bench/run.sh $(BUILD)
 bench-linux: $(BUILD)/cvmm ; @bench/linux-boot.sh $(BUILD)
 

@@ -18,6 +18,12 @@
 # warm-up; wall time from fork to exit status, and the CPU time, user +
 # system, of the VMM's whole process tree; each as the best run, the better
 # estimate on a shared, loaded host, and as the median run):
+#  - start -> first guest output: build/bench/first.bzImage, whose first
+#    instruction writes '!' to COM1 and whose second exits; bench/firstout
+#    times fork -> first byte on the VMM's stdout (each VMM copies COM1 to
+#    stdout: cvmm --serial tty, QEMU -serial stdio, floor -v). Wall time
+#    only: the VMM's start-up up to the guest's first instruction, plus one
+#    exit and one write(2).
 #  - start -> exit, null guest: build/bench/null.bzImage, whose first
 #    instruction writes port 0xf4 (no guest work at all).
 #  - start -> exit, bench_exit: the test-guest runtime's start-up (page
@@ -29,7 +35,8 @@
 #  - idle memory: bench_idle (banner, then hlt with interrupts off) with
 #    256 MiB of RAM; VmRSS/VmHWM from /proc/PID/status, and the resident part
 #    of the guest-RAM mapping from /proc/PID/smaps; the VMM's own memory is
-#    VmRSS minus that.
+#    VmRSS minus that, and also Pss (smaps_rollup: shared pages such as
+#    libc's divided among the processes that map them) minus that.
 #  - virtio-blk, guest-driven: bench_blk (tests/guest/tests/bench_blk.c)
 #    does n=N 4 KiB reads at queue depth 1 (notify, then sti;hlt until the
 #    MSI-X interrupt) from a 16 MiB raw file in /dev/shm; per request =
@@ -47,6 +54,8 @@ B=${1:-build}
 CVMM=$B/cvmm
 FLOOR=$B/bench/floor
 NULLIMG=$B/bench/null.bzImage
+FIRSTIMG=$B/bench/first.bzImage
+FIRSTOUT=$B/bench/firstout
 BLK=$B/bench/blk_bench
 G=$B/guest
 RUNS=${BENCH_RUNS:-7}
@@ -59,7 +68,7 @@ QEMU_CPU=${QEMU_CPU:-host,-arch-capabilities}
 MEM=256M
 TMO=60
 
-for f in "$CVMM" "$FLOOR" "$NULLIMG" "$G/bench_exit.bzImage" "$G/bench_pio.bzImage" \
+for f in "$CVMM" "$FLOOR" "$NULLIMG" "$FIRSTIMG" "$FIRSTOUT" "$G/bench_exit.bzImage" "$G/bench_pio.bzImage" \
 	"$G/bench_mmio.bzImage" "$G/bench_idle.bzImage" "$G/bench_blk.bzImage"; do
 	[ -e "$f" ] || { echo "bench: $f is missing (run make bench)" >&2; exit 1; }
 done
@@ -152,7 +161,35 @@ time_ms() {
 	fi
 }
 
-# idle_mem VMM: "VmRSS VmHWM guest-RAM-resident" in KiB for bench_idle.
+# first_ms VMM: "FIRST_MIN FIRST_MEDIAN" in milliseconds of wall time from
+# fork to the first byte of COM1 output of first.bzImage, or ERR twice.
+first_ms() {
+	local i f rc first=() bad=''
+	case $1 in
+	floor) CMD=("$FLOOR" -k "$FIRSTIMG" -v); EXPECT=0 ;;
+	cvmm) CMD=("$CVMM" --kernel "$FIRSTIMG" --memory "size=$MEM" --serial tty --debug-exit)
+		EXPECT=0 ;;
+	qemu) CMD=("${QEMU_BASE[@]}" -serial stdio -kernel "$FIRSTIMG"); EXPECT=1 ;;
+	esac
+	"$FIRSTOUT" timeout $TMO "${CMD[@]}" >/dev/null # warm-up
+	for ((i = 0; i < RUNS; i++)); do
+		read -r f _ rc <<<"$("$FIRSTOUT" timeout $TMO "${CMD[@]}")"
+		if [ "$rc" != "$EXPECT" ] || [ "$f" = -1.000 ]; then
+			bad="$rc"
+		fi
+		first+=("$f")
+	done
+	if [ -n "$bad" ]; then
+		echo "ERR ERR"
+		echo "bench: $1 first.bzImage ended with status $bad (expected $EXPECT) or printed nothing" >&2
+	else
+		printf '%s\n' "${first[@]}" | stats
+	fi
+}
+
+# idle_mem VMM: "VmRSS VmHWM guest-RAM-resident Pss" in KiB for bench_idle
+# (Pss: the resident pages with each shared one divided among its users,
+# from /proc/PID/smaps_rollup).
 idle_mem() {
 	local out=$TMP/idle-$1.serial pid i
 	: >"$out"
@@ -171,15 +208,16 @@ idle_mem() {
 	done
 	sleep 0.5
 	if grep -q idle "$out" 2>/dev/null && [ -r /proc/$pid/status ]; then
-		local rss hwm ram
+		local rss hwm ram pss
 		rss=$(awk '/^VmRSS:/ { print $2 }' /proc/$pid/status)
 		hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/$pid/status)
 		# The guest-RAM mapping: the one 256-260 MiB long (QEMU aligns it).
 		ram=$(awk '/^Size:/ { size = $2 } /^Rss:/ { if (size >= 262144 && size <= 266240) r += $2 }
 			END { print r + 0 }' /proc/$pid/smaps)
-		echo "$rss $hwm $ram"
+		pss=$(awk '/^Pss:/ { print $2 }' /proc/$pid/smaps_rollup)
+		echo "$rss $hwm $ram $pss"
 	else
-		echo "ERR ERR ERR"
+		echo "ERR ERR ERR ERR"
 	fi
 	kill -TERM $pid 2>/dev/null
 	wait $pid 2>/dev/null
@@ -215,6 +253,7 @@ put() {
 		"R[$1,$2,umin]" "R[$1,$2,umed]" <<<"$3"
 }
 for v in $VMMS; do
+	read -r "R[first,$v,wmin]" "R[first,$v,wmed]" <<<"$(first_ms "$v")"
 	put null $v "$(time_ms "$v" "$NULLIMG" "")"
 	put exit $v "$(time_ms "$v" "$G/bench_exit.bzImage" "")"
 	put pio_t $v "$(time_ms "$v" "$G/bench_pio.bzImage" "n=$N")"
@@ -239,7 +278,7 @@ blob_pio=$(per_exit "$(blob_t "$N")" "$(blob_t 0)")
 
 for v in cvmm qemu; do
 	[ $v = qemu ] && [ $have_qemu = 0 ] && continue
-	read -r rss hwm ram <<<"$(idle_mem $v)"
+	read -r rss hwm ram pss <<<"$(idle_mem $v)"
 	R[rss,$v]=$(kib2mib "$rss")
 	R[hwm,$v]=$(kib2mib "$hwm")
 	R[ram,$v]=$(kib2mib "$ram")
@@ -247,6 +286,11 @@ for v in cvmm qemu; do
 		R[ovh,$v]=$(kib2mib $((rss - ram)))
 	else
 		R[ovh,$v]=ERR
+	fi
+	if isnum "$pss" && isnum "$ram"; then
+		R[povh,$v]=$(kib2mib $((pss - ram)))
+	else
+		R[povh,$v]=ERR
 	fi
 done
 
@@ -300,6 +344,7 @@ for st in $STATS; do
 	cmed) echo "CPU time (user + system, all threads), median run:" ;;
 	esac
 	printf "$fmt" "" "floor" "cvmm" "QEMU" "cvmm/floor" "QEMU/cvmm"
+	case $st in w*) row first $st "start -> first guest output (ms)" ;; esac
 	row null $st "start -> exit, null guest (ms)"
 	row exit $st "start -> exit, bench_exit (ms)"
 	row pio $st "PIO write exit, bus miss (us/exit)"
@@ -314,6 +359,7 @@ mrow rss "VmRSS"
 mrow hwm "VmHWM"
 mrow ram "guest RAM resident (smaps)"
 mrow ovh "VMM overhead = VmRSS - guest RAM"
+mrow povh "VMM overhead by PSS = Pss - guest RAM"
 echo
 echo "virtio-blk, guest-driven: bench_blk, $BLK_REQS x 4 KiB reads at queue depth 1, 16 MiB raw file in /dev/shm"
 echo "(QEMU: -M microvm,pcie=on, virtio-blk-pci,disable-legacy=on,num-queues=1); (n=$BLK_REQS - n=0) / $BLK_REQS:"
