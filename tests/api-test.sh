@@ -8,7 +8,8 @@
 #   tests/api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]
 #
 # ping, info, counters, pause/resume (the ticks and the vCPU exit counts
-# stop, then go on), shutdown (exit 0, socket removed), vm.create/vm.boot
+# stop, then go on), shutdown (exit 0, socket removed; a guest's unflushed
+# disk write is in the image and cvmm fdatasync'ed it), vm.create/vm.boot
 # refused (409) for a VM from the command line, pause parking the device
 # threads and reboot resetting PCI config space (a virtio-console guest fed
 # through a FIFO), create-then-boot (--api-socket without --kernel),
@@ -347,7 +348,8 @@ if wanted "$CASE"; then
 	r2=$RC
 	api info
 	grep -qF '"state":"Running"' "$TMP/resp"
-	[ "$s1" = 400 ] && [ $r2 -eq 1 ] && [ $? -eq 0 ]
+	running=$?
+	[ "$s1" = 400 ] && [ $r2 -eq 1 ] && [ $running -eq 0 ]
 	check $? "status $s1 (want 400), cvmm-remote rc $r2 (want 1), VM must still run"
 fi
 
@@ -385,7 +387,8 @@ if wanted "$CASE"; then
 	api pause "@$TMP/big"
 	r2=$RC
 	grep -q 413 "$TMP/resp.err"
-	[ "$s1" = 413 ] && [ $r2 -eq 1 ] && [ $? -eq 0 ]
+	said413=$?
+	[ "$s1" = 413 ] && [ $r2 -eq 1 ] && [ $said413 -eq 0 ]
 	check $? "status $s1 (want 413), cvmm-remote rc $r2"
 fi
 
@@ -516,7 +519,8 @@ if wanted "$CASE"; then
 	adv=$?
 	api info
 	grep -qF '"state":"Running"' "$TMP/resp"
-	[ $adv -eq 0 ] && [ $? -eq 0 ]
+	running=$?
+	[ $adv -eq 0 ] && [ $running -eq 0 ]
 	check $? "after the hostile clients the guest must still tick and the VM run"
 fi
 
@@ -579,6 +583,29 @@ if wanted "$CASE"; then
 	wait_exit 5
 	[ $src -eq 0 ] && [ $sstate -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
 	check $? "rc $src, state $sstate, cvmm exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
+fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# A guest's write reaches the image and vm.shutdown flushes it: the guest
+# writes sector 0 without a FLUSH request, cvmm must fdatasync the image
+# before it exits (its debug log says so) and the bytes must be in the file.
+CASE=shutdown-flushes-disk
+if wanted "$CASE"; then
+	truncate -s 1M "$TMP/flush.img"
+	if start_vm --disk "path=$TMP/flush.img" --cmdline disk=1 --log-level debug &&
+		grep -q '^api_counter: disk written' "$SERIAL"; then
+		api shutdown
+		src=$RC
+		wait_exit 5
+		want=$(printf 'cvmm-flush-test %.0s' $(seq 32))
+		got=$(head -c 512 "$TMP/flush.img")
+		flushed=no
+		grep -qF "disk $TMP/flush.img: flushed (fdatasync) at exit" "$ERR" && flushed=yes
+		[ $src -eq 0 ] && [ "$VMRC" -eq 0 ] && [ "$got" = "$want" ] && [ $flushed = yes ]
+		check $? "shutdown rc $src, exit $VMRC, sector 0 '${got:0:32}...', flushed: $flushed"
+	else
+		bad "the guest did not write its disk: $(tail -n 3 "$SERIAL" "$ERR" | tr '\n' ' ')"
+	fi
 fi
 if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
 

@@ -376,8 +376,12 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	if (!b)
 		return;
 	virtio_worker_destroy(&b->worker);
-	if (!b->be.readonly && fdatasync(b->be.fd) < 0)
-		log_warn("disk %s: flush at exit: %s", b->path, strerror(errno));
+	if (!b->be.readonly) {
+		if (fdatasync(b->be.fd) < 0)
+			log_warn("disk %s: flush at exit: %s", b->path, strerror(errno));
+		else
+			log_debug("disk %s: flushed (fdatasync) at exit", b->path);
+	}
 	close(b->be.fd);
 	free(b->be.bounce);
 	free(b->path);

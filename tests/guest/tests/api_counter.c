@@ -23,6 +23,10 @@
  * polled request, reset), so that device threads start and stop all the
  * time while the API pauses and resumes the VM; every 10 sessions it
  * prints "api_counter: rng churn N".
+ *
+ * With disk=1 it first writes "cvmm-flush-test " 32 times into sector 0 of
+ * the virtio-blk disk (polled, no FLUSH request) and prints "api_counter:
+ * disk written": vm.shutdown must leave those bytes in the image, flushed.
  */
 #include "virtio.h"
 
@@ -35,6 +39,28 @@ static struct virtio_dev vd;
 static u8 rxbuf[RXBUFS][RXLEN];
 static struct virtio_dev rng;
 static u8 rngbuf[16];
+static struct virtio_dev blkdev;
+static u8 sector0[512];
+
+/* Sector 0 of the disk := "cvmm-flush-test " x 32, without a FLUSH. */
+static void disk_write(void)
+{
+	static const char text[] = "cvmm-flush-test ";
+	int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_BLOCK, 0, &blkdev);
+	CHECK(13, r == 0, "no virtio-blk device (%d)", r);
+	r = virtio_init(&blkdev, 0, VIRTIO_IRQ_NONE, 1, 16);
+	CHECK(14, r == 0, "virtio-blk init: %s", virtio_strerror(r));
+	virtq_set_poll(&blkdev.vq[0], true);
+	for (u32 i = 0; i < sizeof(sector0); i++)
+		sector0[i] = (u8)text[i % (sizeof(text) - 1)];
+	u8 st = 0xff;
+	u32 used = 0;
+	r = virtio_blk_request(&blkdev.vq[0], VIRTIO_BLK_T_OUT, 0, sector0, sizeof(sector0), 1,
+			       &st, &used, 3000);
+	CHECK(15, r == 0 && st == VIRTIO_BLK_S_OK, "disk write: %s, status %u",
+	      r < 0 ? virtio_strerror(r) : "ok", st);
+	printf("api_counter: disk written\n");
+}
 
 /* One whole virtio-rng driver session (activation and reset included). */
 static void rng_churn(u64 n)
@@ -124,12 +150,13 @@ static void console_poll(void)
 
 int test_main(struct boot_info *bi)
 {
-	u64 period = 20, aps = 0, console = 0, scramble = 0, churn = 0;
+	u64 period = 20, aps = 0, console = 0, scramble = 0, churn = 0, disk = 0;
 	cmdline_get_u64(bi->cmdline, "period_ms", &period);
 	cmdline_get_u64(bi->cmdline, "aps", &aps);
 	cmdline_get_u64(bi->cmdline, "console", &console);
 	cmdline_get_u64(bi->cmdline, "scramble", &scramble);
 	cmdline_get_u64(bi->cmdline, "churn", &churn);
+	cmdline_get_u64(bi->cmdline, "disk", &disk);
 	if (aps) {
 		struct madt_info mi;
 		CHECK(3, acpi_parse_madt(bi, &mi) == 0, "cannot read the MADT");
@@ -137,8 +164,10 @@ int test_main(struct boot_info *bi)
 		printf("api_counter: %u CPUs online\n", online);
 		CHECK(4, online == mi.nr_cpus, "%u of %u CPUs checked in", online, mi.nr_cpus);
 	}
-	if (console || churn)
+	if (console || churn || disk)
 		virtio_platform_init(bi);
+	if (disk)
+		disk_write();
 	if (console)
 		console_setup(scramble);
 	if (churn) {
