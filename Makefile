@@ -1,10 +1,14 @@
 # cvmm — build, test and run. `make` builds $(BUILD)/cvmm; `make check` runs
 # every test; `make run` boots the demo guest. See README.md.
 #
-# Dependencies (Debian packages): gcc, make, libcmocka-dev (unit tests).
+# Dependencies (Debian packages; scripts/install-deps.sh installs them): gcc,
+# make, libcjson-dev (the API), libseccomp-dev (build time only: compiles the
+# seccomp filters to BPF, see below), libcmocka-dev (unit tests), clang and
+# libclang-rt-14-dev (fuzzing).
 
 BUILD ?= build
 CC ?= gcc
+HOSTCC ?= gcc
 SAN ?=
 OPT ?= -O2
 
@@ -23,11 +27,12 @@ ifeq ($(SAN),thread)
 CFLAGS_COMMON += -Wno-tsan
 endif
 CFLAGS += $(CFLAGS_COMMON)
-LDLIBS += -lpthread -lcjson -lseccomp
+LDLIBS += -lpthread -lcjson
 
 SRCS := $(shell find src -name '*.c' | sort)
-LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# seccomp_rules.c is the generator's (below), not cvmm's.
+LIB_SRCS := $(filter-out src/main.c src/seccomp_rules.c,$(SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/seccomp_bpf.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
@@ -37,6 +42,26 @@ all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The seccomp filters are compiled to BPF at build time, as Firecracker does
+# (src/seccomp_bpf.h): tools/seccomp-gen.c runs the allowlists of
+# src/seccomp_rules.c through libseccomp and writes the programs as C into
+# the build folder; cvmm loads them as they are and does not link libseccomp.
+SECCOMP_GEN_SRCS := tools/seccomp-gen.c src/seccomp_rules.c src/seccomp_rules.h \
+	src/seccomp_bpf.h src/seccomp_filter.h
+%/tools/seccomp-gen: $(SECCOMP_GEN_SRCS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -o $@ \
+		tools/seccomp-gen.c src/seccomp_rules.c -lseccomp
+
+%/gen/seccomp_bpf.c: %/tools/seccomp-gen
+	@mkdir -p $(dir $@)
+	$< $@
+
+.PRECIOUS: %/tools/seccomp-gen %/gen/seccomp_bpf.c
+
+$(BUILD)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libcvmm.a: $(LIB_OBJS)
@@ -129,10 +154,13 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
 	-Wno-gnu-variable-sized-type-not-at-end -D_GNU_SOURCE -fno-strict-aliasing \
 	-Isrc -Ifuzz -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=all
 # Every module goes into the archive; each target links only what it uses.
-FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/seccomp_bpf.o
 
 $(FUZZ_BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/gen/seccomp_bpf.o: $(FUZZ_BUILD)/gen/seccomp_bpf.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/libcvmm.a: $(FUZZ_LIB_OBJS)

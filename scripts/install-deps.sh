@@ -3,7 +3,7 @@
 #   gcc, make      - build
 #   libcmocka-dev  - unit tests
 #   libcjson-dev   - JSON for the API socket (--api-socket)
-#   libseccomp-dev - per-thread seccomp filters (src/seccomp_filter.c)
+#   libseccomp-dev - compiles the per-thread seccomp filters to BPF at build time (tools/seccomp-gen.c)
 #   iproute2       - network tests (namespaces, tap)
 #   clang, libclang-rt-14-dev - libFuzzer targets (make fuzz; fuzz/README.md)
 #   e2fsprogs, dnsmasq-base - Linux acceptance test (ext2 images, DHCP server)

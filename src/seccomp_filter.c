@@ -1,201 +1,37 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Installing the seccomp filters: the BPF programs generated at build time
+ * from seccomp_rules.c (seccomp_bpf.h), and the SIGSYS handler that names a
+ * forbidden call.
+ */
 #include "seccomp_filter.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
-#include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/ucontext.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "seccomp_bpf.h"
 #include "term.h"
-
-/*
- * The lists below were derived from cvmm's own code paths, then checked
- * with `strace -f`, with the filters in logging mode (SCMP_ACT_LOG) and by
- * running with them on: the guest suite, the API suite (pause, reboot,
- * power button), the ASan and TSan suites, the terminal escape (Ctrl-A x)
- * and a Linux boot with every device. Each entry says which code makes the
- * call; calls glibc makes on our behalf are listed under the function that
- * causes them (malloc/free, pthread_create/join, raise, tcsetattr). A new
- * code path that needs a new call dies with the SIGSYS line naming the
- * call: add it here, to the list of the thread that makes it, with the
- * reason.
- */
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* si_code of a SIGSYS from a filter (SYS_SECCOMP, not in glibc's headers). */
 #define SI_CODE_SECCOMP 1
 
-/* The vCPU kick (vcpu.c), sent by the control loop. */
-#define KICK_SIGNAL SIGUSR1
-
-/* An allowlist: calls allowed whatever their arguments, ioctl requests,
- * prctl options, and signals a thread may send to its own process. */
-struct sc_list {
-	const int *calls;
-	size_t ncalls;
-	const unsigned long *ioctls;
-	size_t nioctls;
-	const int *prctls;
-	size_t nprctls;
-	const int *signals;
-	size_t nsignals;
-};
-
-/* ---- every thread ---- */
-
-static const int base_calls[] = {
-	SCMP_SYS(futex),           /* mutexes, condition variables, joins */
-	SCMP_SYS(write),           /* log lines on stderr (one write each);
-				    * eventfd signals: irqfds, exit requests,
-				    * worker stop; serial/console output */
-	SCMP_SYS(clock_gettime),   /* when the vDSO cannot answer */
-	SCMP_SYS(restart_syscall), /* an interrupted timed wait resuming */
-	SCMP_SYS(rt_sigreturn),    /* end of a signal handler (the vCPU kick) */
-	SCMP_SYS(rt_sigprocmask),  /* glibc: thread exit, pthread_kill, abort */
-	SCMP_SYS(exit),            /* a thread ends */
-	SCMP_SYS(exit_group),      /* the process ends */
-	SCMP_SYS(brk),             /* malloc (main arena) */
-	SCMP_SYS(munmap),          /* free of large blocks, arena trimming */
-	SCMP_SYS(mremap),          /* realloc of large blocks */
-	SCMP_SYS(madvise),         /* free; glibc drops an exiting thread's
-				    * stack; vm_reboot clears guest RAM */
-	SCMP_SYS(getpid),          /* raise() in the fatal-signal handlers */
-	SCMP_SYS(gettid),          /* raise() */
-};
-
-/* term_restore() (tcsetattr) at exit and from the fatal-signal and SIGSYS
- * handlers; glibc's tcsetattr reads the settings (TCGETS) before it sets
- * them (TCSETS). */
-static const unsigned long base_ioctls[] = { TCGETS, TCSETS };
-/* The SIGSYS handler names the thread. */
-static const int base_prctls[] = { PR_GET_NAME };
-/* raise() of a fatal signal: term.c's handlers, the SIGSYS handler, abort(). */
-static const int base_signals[] = { SIGSYS, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE };
-
-/* ---- device threads (worker.c and the devices' queue handlers) ---- */
-
-static const int device_calls[] = {
-	SCMP_SYS(epoll_wait),  /* worker loop */
-	SCMP_SYS(epoll_ctl),   /* virtio_worker_modify (net tap, console input) */
-	SCMP_SYS(read),        /* eventfd_drain (kicks, stop), rng source */
-	SCMP_SYS(readv),       /* net RX from the tap, console input */
-	SCMP_SYS(writev),      /* net TX to the tap */
-	SCMP_SYS(preadv),      /* blk reads */
-	SCMP_SYS(pwritev),     /* blk writes */
-	SCMP_SYS(fdatasync),   /* blk flush */
-	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
-	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */
-	SCMP_SYS(getrandom),   /* rng without a source */
-	SCMP_SYS(poll),        /* console: input ready? output drained?
-				* (also the UART's output wait on vCPUs) */
-};
-
-/* Queue interrupts go out as irqfd writes (MSI-X) or, with MSI-X off, on
- * the device's INTx line. */
-static const unsigned long device_ioctls[] = { KVM_IRQ_LINE };
-
-static const struct sc_list device_list = {
-	device_calls, N(device_calls), device_ioctls, N(device_ioctls),
-	NULL, 0, NULL, 0,
-};
-
-/* ---- vCPU threads ---- */
-
-/*
- * Besides its own calls a vCPU thread activates and resets virtio devices
- * (the guest's device-status writes), which starts and stops their threads:
- * a device thread starts under the vCPU filter, so this list holds the
- * device list too (added in add_rules) and what a new thread does before its
- * own filter is on.
- */
-static const int vcpu_calls[] = {
-	SCMP_SYS(close),         /* virtio_worker_stop: the worker's epoll and
-				  * stop eventfd */
-	SCMP_SYS(epoll_create1), /* virtio_worker_start */
-	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
-	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
-	SCMP_SYS(rseq),          /* a new thread registers its rseq area */
-};
-
-static const unsigned long vcpu_ioctls[] = {
-	KVM_RUN,
-	KVM_GET_REGS, KVM_GET_SREGS, /* arch_vcpu_dump on a fatal exit */
-	KVM_IRQ_LINE,        /* legacy devices (UART, i8042) and PCI INTx */
-	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
-	KVM_IRQFD,           /* MSI-X vector (re)binding, device reset */
-	KVM_IOEVENTFD,       /* BAR moves re-bind the notify ioeventfds */
-};
-
-static const int vcpu_prctls[] = {
-	PR_SET_NAME,         /* a new device thread names itself */
-	PR_GET_SECCOMP,      /* ... checks it inherited a filter ... */
-	PR_SET_NO_NEW_PRIVS, /* ... and loads its own (libseccomp) */
-};
-
-static const struct sc_list vcpu_list = {
-	vcpu_calls, N(vcpu_calls), vcpu_ioctls, N(vcpu_ioctls),
-	vcpu_prctls, N(vcpu_prctls), NULL, 0,
-};
-
-/* ---- the main thread: control loop and teardown ---- */
-
-static const int main_calls[] = {
-	SCMP_SYS(epoll_wait),  /* the control loop, the API server */
-	SCMP_SYS(epoll_ctl),   /* stdin on/off, API clients */
-	SCMP_SYS(read),        /* stdin, signalfd, eventfds, API timerfd */
-	SCMP_SYS(close),       /* API clients; teardown */
-	SCMP_SYS(fdatasync),   /* virtio_blk_destroy flushes the image */
-	SCMP_SYS(accept4),     /* API clients */
-	SCMP_SYS(recvfrom),    /* recv() on an API client */
-	SCMP_SYS(sendto),      /* send() on an API client */
-	SCMP_SYS(shutdown),    /* API: close after the response */
-	SCMP_SYS(poll),        /* api_server_flush at exit */
-	SCMP_SYS(newfstatat),  /* lstat of the API socket at exit; fstat of the
-				* kernel a reboot reloads */
-	SCMP_SYS(unlink),      /* api_server_destroy removes the socket */
-};
-
-static const unsigned long main_ioctls[] = {
-	KVM_IRQ_LINE,                /* stdin bytes raise the UART's IRQ */
-	KVM_GET_REGS, KVM_GET_SREGS, /* register dump at exit (debug level) */
-	/* Teardown, and a reboot's reset of each virtio device: MSI-X vectors
-	 * and notify ioeventfds unbound, their routes dropped. */
-	KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING,
-	/* vm_reboot (API): the machine and each parked vCPU put back as they
-	 * were built, then the kernel loaded again (arch_load_guest). */
-	KVM_SET_IRQCHIP, KVM_SET_PIT2,
-	KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
-	KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE,
-};
-
-/* pthread_kill of the vCPU kick (stop, pause). */
-static const int main_signals[] = { KICK_SIGNAL };
-
-static const struct sc_list main_list = {
-	main_calls, N(main_calls), main_ioctls, N(main_ioctls),
-	NULL, 0, main_signals, N(main_signals),
-};
-
-/* ---- sanitizer runtimes ---- */
-
 /* The Makefile defines CVMM_SANITIZED for SAN= builds; a build outside it
- * (the fuzz targets, clang) is recognised by its compiler's own macros. */
+ * (the fuzz targets, clang) is recognised by its compiler's own macros.
+ * Sanitizer builds load the filters that also allow what the sanitizer
+ * runtimes call on their own. */
 #ifndef CVMM_SANITIZED
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CVMM_SANITIZED 1
@@ -207,154 +43,20 @@ static const struct sc_list main_list = {
 #endif
 
 #ifdef CVMM_SANITIZED
-/*
- * What the ASan/UBSan runtimes do on their own, from any thread: a report
- * reads /proc/self/maps and the binary (open, fstat, pipe2 to probe memory,
- * readlink of /proc/self/exe); a thread's end drops its alternate signal
- * stack; a new thread asks for its affinity (pthread_getattr_np, to find
- * its stack); the leak check at exit (main thread) clones a tracer that lists
- * /proc/self/task and stops the other threads with ptrace. Found by running
- * the suites with the filters logging (SCMP_ACT_LOG). Never in a production
- * build.
- */
-static const int sanitizer_calls[] = {
-	SCMP_SYS(sigaltstack), SCMP_SYS(sched_yield), SCMP_SYS(getppid),
-	SCMP_SYS(prctl), SCMP_SYS(rt_sigaction), SCMP_SYS(open), SCMP_SYS(openat),
-	SCMP_SYS(close), SCMP_SYS(getdents), SCMP_SYS(lseek), SCMP_SYS(fcntl),
-	SCMP_SYS(newfstatat), SCMP_SYS(readlink), SCMP_SYS(pipe2), SCMP_SYS(ptrace),
-	SCMP_SYS(wait4), SCMP_SYS(sched_getaffinity),
-	SCMP_SYS(gettimeofday), /* TSan, in device threads */
-	SCMP_SYS(fstat),        /* TSan's fstat (a reboot reloads the kernel) */
-};
+#define SECCOMP_PROGS seccomp_bpf_sanitized
+#else
+#define SECCOMP_PROGS seccomp_bpf_plain
 #endif
-
-/* ---- building a filter ---- */
-
-static int add(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned argc,
-	       const struct scmp_arg_cmp *args)
-{
-	int r = seccomp_rule_add_array(ctx, action, nr, argc, args);
-	/* The same rule from two lists is fine. */
-	return r == -EEXIST ? 0 : r;
-}
-
-static int allow(scmp_filter_ctx ctx, int nr)
-{
-	return add(ctx, SCMP_ACT_ALLOW, nr, 0, NULL);
-}
-
-/* Allows call nr when (argument `arg` & mask) == value. */
-static int allow_masked(scmp_filter_ctx ctx, int nr, unsigned arg, uint64_t mask,
-			uint64_t value)
-{
-	struct scmp_arg_cmp c = {
-		.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value,
-	};
-	return add(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
-}
-
-static int allow_eq(scmp_filter_ctx ctx, int nr, unsigned arg, uint64_t value)
-{
-	struct scmp_arg_cmp c = { .arg = arg, .op = SCMP_CMP_EQ, .datum_a = value };
-	return add(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
-}
-
-static int add_list(scmp_filter_ctx ctx, const struct sc_list *l, pid_t pid)
-{
-	int r = 0;
-	for (size_t i = 0; !r && i < l->ncalls; i++)
-		r = allow(ctx, l->calls[i]);
-	/* The kernel reads the request as 32 bits; compare those. */
-	for (size_t i = 0; !r && i < l->nioctls; i++)
-		r = allow_masked(ctx, SCMP_SYS(ioctl), 1, 0xffffffffULL, l->ioctls[i]);
-	for (size_t i = 0; !r && i < l->nprctls; i++)
-		r = allow_eq(ctx, SCMP_SYS(prctl), 0, (uint64_t)l->prctls[i]);
-	for (size_t i = 0; !r && i < l->nsignals; i++) {
-		struct scmp_arg_cmp c[2] = {
-			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)pid },
-			{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)l->signals[i] },
-		};
-		r = add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2, c);
-	}
-	return r;
-}
-
-static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
-{
-	pid_t pid = getpid();
-	const struct sc_list base = {
-		base_calls, N(base_calls), base_ioctls, N(base_ioctls),
-		base_prctls, N(base_prctls), base_signals, N(base_signals),
-	};
-	int r = add_list(ctx, &base, pid);
-	/* Memory may be mapped and protected, never executable. */
-	r = r ?: allow_masked(ctx, SCMP_SYS(mmap), 2, PROT_EXEC, 0);
-	r = r ?: allow_masked(ctx, SCMP_SYS(mprotect), 2, PROT_EXEC, 0);
-	switch (kind) {
-	case SECCOMP_MAIN:
-		r = r ?: add_list(ctx, &main_list, pid);
-		/* vm_reboot maps the kernel and initramfs files again: they may
-		 * be opened, read-only (no create, truncate or append). */
-		r = r ?: allow_masked(ctx, SCMP_SYS(openat), 2,
-				      O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY);
-		break;
-	case SECCOMP_VCPU:
-		r = r ?: add_list(ctx, &vcpu_list, pid);
-		r = r ?: add_list(ctx, &device_list, pid);
-		/* pthread_create of a device thread: threads only, never a new
-		 * process. clone3 passes its flags in memory a filter cannot
-		 * read, so it fails with ENOSYS and glibc falls back to clone. */
-		r = r ?: allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_THREAD, CLONE_THREAD);
-		r = r ?: add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
-		/* The new device thread loads its own filter. */
-		r = r ?: allow_eq(ctx, SCMP_SYS(seccomp), 0, SECCOMP_SET_MODE_FILTER);
-		/* KVM_RUN first: it is the call a vCPU makes most. */
-		r = r ?: seccomp_syscall_priority(ctx, SCMP_SYS(ioctl), 255);
-		break;
-	case SECCOMP_DEVICE:
-		r = r ?: add_list(ctx, &device_list, pid);
-		break;
-	}
-#ifdef CVMM_SANITIZED
-	for (size_t i = 0; !r && i < N(sanitizer_calls); i++)
-		r = allow(ctx, sanitizer_calls[i]);
-	/* The leak checker's tracer shares our memory: CLONE_VM, not a fork. */
-	r = r ?: allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_VM, CLONE_VM);
-#endif
-	return r;
-}
 
 /* ---- the SIGSYS handler (async-signal-safe: no stdio, no malloc) ---- */
 
 /*
- * Two pieces of mutable state, both for the SIGSYS handler, which cannot be
- * handed a context pointer:
- *
  * thread_kind: the kind of filter the calling thread installed itself (-1:
- * none, or only the one it inherited from its creator). Written by its own
+ * none, or only the one it inherited from its creator), for the SIGSYS
+ * handler, which cannot be handed a context pointer. Written by its own
  * thread only; initial-exec TLS is safe to read in a signal handler.
- *
- * syscall_names: libseccomp turns a number into a name only as a malloc'ed
- * string, which a signal handler must not ask for (the trapped call may
- * come from inside malloc). So the first install, before any filter, copies
- * the native names here (pthread_once); after that they are only read.
  */
 static __thread int thread_kind __attribute__((tls_model("initial-exec"))) = -1;
-
-#define SYSCALL_NAMES 512 /* x86-64 numbers; x32 and i386 calls kill at once */
-#define SYSCALL_NAME_LEN 24
-static char syscall_names[SYSCALL_NAMES][SYSCALL_NAME_LEN];
-static pthread_once_t syscall_names_once = PTHREAD_ONCE_INIT;
-
-static void load_syscall_names(void)
-{
-	for (int nr = 0; nr < SYSCALL_NAMES; nr++) {
-		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-		if (name && strlen(name) < SYSCALL_NAME_LEN)
-			memcpy(syscall_names[nr], name, strlen(name) + 1);
-		free(name);
-	}
-}
 
 static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
 {
@@ -402,9 +104,9 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucontext)
 		unsigned nr = (unsigned)si->si_syscall;
 		n = put_str(line, n, cap, "' made forbidden syscall ");
 		n = put_num(line, n, cap, nr, 10);
-		if (nr < SYSCALL_NAMES && syscall_names[nr][0]) {
+		if (nr < SECCOMP_SYSCALL_NAMES && seccomp_syscall_names[nr][0]) {
 			n = put_str(line, n, cap, " (");
-			n = put_str(line, n, cap, syscall_names[nr]);
+			n = put_str(line, n, cap, seccomp_syscall_names[nr]);
 			n = put_str(line, n, cap, ")");
 		}
 		n = put_str(line, n, cap, ", args 0x");
@@ -485,8 +187,7 @@ int seccomp_install(enum seccomp_thread kind, bool enabled)
 	 * (and may not be allowed rt_sigaction any more). */
 	if (!seccomp_thread_filtered()) {
 		prime_libc();
-		r = -pthread_once(&syscall_names_once, load_syscall_names);
-		r = r ?: install_handler();
+		r = install_handler();
 	}
 	if (!r) {
 		/* A blocked SIGSYS would kill without the handler's line. */
@@ -500,22 +201,28 @@ int seccomp_install(enum seccomp_thread kind, bool enabled)
 		return r;
 	}
 
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-	if (!ctx) {
-		log_error("seccomp: %s filter: cannot create it", what);
+	/* The generated program, with this process's pid where it goes. */
+	const struct seccomp_bpf_prog *p = &SECCOMP_PROGS[kind];
+	struct sock_filter *insns = malloc(p->len * sizeof(*insns));
+	if (!insns) {
+		log_error("seccomp: %s filter: out of memory", what);
 		return -ENOMEM;
 	}
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	r = r ?: add_rules(ctx, kind);
-	if (!r) {
-		/* Before the load: the next call may already trap. */
-		int prev = thread_kind;
-		thread_kind = (int)kind;
-		r = seccomp_load(ctx);
-		if (r)
-			thread_kind = prev;
+	memcpy(insns, p->insns, p->len * sizeof(*insns));
+	uint32_t pid = (uint32_t)getpid();
+	for (unsigned i = 0; i < p->npid; i++)
+		insns[p->pid_at[i]].k = pid;
+	struct sock_fprog prog = { .len = p->len, .filter = insns };
+
+	/* Before the load: the next call may already trap. */
+	int prev = thread_kind;
+	thread_kind = (int)kind;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+		r = -errno;
+		thread_kind = prev;
 	}
-	seccomp_release(ctx);
+	free(insns);
 	if (r) {
 		log_error("seccomp: cannot install the %s filter: %s", what, strerror(-r));
 		return r;

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Seccomp allowlists, one per kind of thread, built with libseccomp.
+ * Seccomp allowlists, one per kind of thread. The lists are in
+ * seccomp_rules.c as libseccomp rules; they are compiled to BPF at build
+ * time (tools/seccomp-gen.c, seccomp_bpf.h) and loaded from there, so
+ * start-up builds nothing and cvmm does not link libseccomp.
  *
  *   SECCOMP_MAIN    the control loop (epoll: stdin, signals, exit requests,
  *                   the API socket) and the teardown that follows it;

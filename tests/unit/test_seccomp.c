@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "seccomp_bpf.h"
 #include "seccomp_filter.h"
 #include "virtio/worker.h"
 
@@ -229,6 +230,17 @@ static void probe_kick(const struct scratch *s)
 		_exit(1);
 }
 
+static void probe_kick_other(const struct scratch *s)
+{
+	(void)s;
+	/* The same signal to another pid: the one the generated program holds
+	 * until seccomp_install() writes this process's pid over it (no process
+	 * has it: it is above pid_max; if allowed, the call fails with ESRCH). */
+	pid_t other = (pid_t)SECCOMP_BPF_PID_PLACEHOLDER;
+	if (syscall(SYS_tgkill, other, other, SIGUSR1) != 0)
+		_exit(1);
+}
+
 static void probe_thread(const struct scratch *s)
 {
 	(void)s;
@@ -398,6 +410,8 @@ static void test_each_kind_has_its_own_list(void **state)
 	expect_allowed(SECCOMP_MAIN, probe_kick, "tgkill(SIGUSR1)");
 	expect_killed(SECCOMP_VCPU, probe_kick, SYS_tgkill, "tgkill(SIGUSR1)");
 	expect_killed(SECCOMP_DEVICE, probe_kick, SYS_tgkill, "tgkill(SIGUSR1)");
+	/* ... and its own process only. */
+	expect_killed(SECCOMP_MAIN, probe_kick_other, SYS_tgkill, "tgkill(other process)");
 }
 
 /* ---- a real device thread, started from a filtered vCPU-like thread ---- */
