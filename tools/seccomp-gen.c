@@ -99,7 +99,6 @@ static int emit(FILE *out, const char *name, enum seccomp_thread kind, bool sani
 		fprintf(out, "\t{ 0x%04x, %u, %u, 0x%08x },\n", a.insn[i].code, a.insn[i].jt,
 			a.insn[i].jf, a.insn[i].k);
 	fprintf(out, "};\n\n");
-	(void)kind;
 	return (int)npid;
 }
 

@@ -1044,6 +1044,13 @@ static void test_initrd_place(void **state)
 	ki.end = 300 * MiB;
 	assert_int_equal(initrd_place(&ki, 256 * MiB, 0x1000, &addr), -ENOSPC);
 	assert_int_equal(addr, 0x1234); /* untouched on failure */
+	/* A kernel ending within a page of 2^64 (found by fuzz_boot, kept as
+	 * fuzz/corpus/boot/regress-initrd-below-kernel-end): rounding its end
+	 * up to a page used to wrap to 0 and put the initrd inside it. */
+	ki.initrd_addr_max = UINT64_MAX;
+	ki.end = UINT64_MAX - 0x800;
+	assert_int_equal(initrd_place(&ki, UINT64_MAX, 0x1000, &addr), -ENOSPC);
+	assert_int_equal(addr, 0x1234);
 }
 
 /* ------------------------------------------------------------------ */
