@@ -94,13 +94,26 @@ fi
 
 # Commands for one guest image and command line, per VMM. QEMU's
 # isa-debug-exit ends QEMU with (V << 1) | 1, so a guest exit of 0 reads 1.
+# cmd_VMM IMAGE CMDLINE [stdout]: with "stdout", COM1 goes to the VMM's
+# stdout (first_ms times its first byte); without, it goes nowhere.
 # shellcheck disable=SC2317 # called as "cmd_$1"
-cmd_floor() { CMD=("$FLOOR" -k "$1" -c "$2"); EXPECT=0; }
-cmd_cvmm() {
-	CMD=("$CVMM" --kernel "$1" --cmdline "$2" --memory "size=$MEM" --serial off --debug-exit)
+cmd_floor() {
+	CMD=("$FLOOR" -k "$1" -c "$2")
+	[ "${3:-}" = stdout ] && CMD+=(-v)
 	EXPECT=0
 }
-cmd_qemu() { CMD=("${QEMU_BASE[@]}" -serial none -kernel "$1" -append "$2"); EXPECT=1; }
+cmd_cvmm() {
+	local serial=off
+	[ "${3:-}" = stdout ] && serial="tty"
+	CMD=("$CVMM" --kernel "$1" --cmdline "$2" --memory "size=$MEM" --serial "$serial" --debug-exit)
+	EXPECT=0
+}
+cmd_qemu() {
+	local serial=none
+	[ "${3:-}" = stdout ] && serial=stdio
+	CMD=("${QEMU_BASE[@]}" -serial "$serial" -kernel "$1" -append "$2")
+	EXPECT=1
+}
 # The same with a virtio-blk disk ($BLK_IMG): PCI on both sides.
 # shellcheck disable=SC2317
 cmd_cvmmblk() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG"); }
@@ -165,12 +178,7 @@ time_ms() {
 # fork to the first byte of COM1 output of first.bzImage, or ERR twice.
 first_ms() {
 	local i f rc first=() bad=''
-	case $1 in
-	floor) CMD=("$FLOOR" -k "$FIRSTIMG" -v); EXPECT=0 ;;
-	cvmm) CMD=("$CVMM" --kernel "$FIRSTIMG" --memory "size=$MEM" --serial tty --debug-exit)
-		EXPECT=0 ;;
-	qemu) CMD=("${QEMU_BASE[@]}" -serial stdio -kernel "$FIRSTIMG"); EXPECT=1 ;;
-	esac
+	"cmd_$1" "$FIRSTIMG" "" stdout
 	"$FIRSTOUT" timeout $TMO "${CMD[@]}" >/dev/null # warm-up
 	for ((i = 0; i < RUNS; i++)); do
 		read -r f _ rc <<<"$("$FIRSTOUT" timeout $TMO "${CMD[@]}")"

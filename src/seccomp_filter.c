@@ -42,6 +42,9 @@
 #endif
 #endif
 
+_Static_assert(SECCOMP_DEVICE + 1 == SECCOMP_BPF_KINDS,
+	       "one generated program per enum seccomp_thread");
+
 #ifdef CVMM_SANITIZED
 #define SECCOMP_PROGS seccomp_bpf_sanitized
 #else
@@ -179,7 +182,7 @@ int seccomp_install(enum seccomp_thread kind, bool enabled)
 {
 	if (!enabled)
 		return 0;
-	if (kind != SECCOMP_MAIN && kind != SECCOMP_VCPU && kind != SECCOMP_DEVICE)
+	if ((unsigned)kind >= SECCOMP_BPF_KINDS)
 		return -EINVAL;
 	const char *what = seccomp_thread_kind_name(kind);
 	int r = 0;

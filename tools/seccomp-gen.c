@@ -122,7 +122,7 @@ static int emit_flavour(FILE *out, const char *flavour, bool sanitized)
 	return 0;
 }
 
-static int emit_names(FILE *out)
+static void emit_names(FILE *out)
 {
 	fprintf(out, "const char seccomp_syscall_names[SECCOMP_SYSCALL_NAMES]"
 		"[SECCOMP_SYSCALL_NAME_LEN] = {\n");
@@ -134,7 +134,6 @@ static int emit_names(FILE *out)
 		free(name);
 	}
 	fprintf(out, "};\n");
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -156,7 +155,8 @@ int main(int argc, char **argv)
 		v->major, v->minor, v->micro);
 	int r = emit_flavour(out, "plain", false);
 	r = r ?: emit_flavour(out, "sanitized", true);
-	r = r ?: emit_names(out);
+	if (!r)
+		emit_names(out);
 	if (fclose(out) != 0)
 		r = -1;
 	if (r || rename(tmp, argv[1]) != 0) {
