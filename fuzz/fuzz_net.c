@@ -170,7 +170,6 @@ static void device_setup(uint16_t qsize, bool event_idx)
 	n->w_tx = (unsigned)virtio_worker_add(&n->worker, vd->kick_fd[VIRTIO_NET_TXQ], EPOLLIN);
 	n->w_tap = (unsigned)virtio_worker_add(&n->worker, n->tap.fd, n->tap_events);
 	atomic_store(&n->started, true);
-	n->active = true;
 }
 
 /* A frame as the tap would deliver it: vnet header, Ethernet frame. */

@@ -27,7 +27,6 @@ struct virtio_blk {
 	struct virtio_blk_config config; /* little-endian, built at create */
 	uint64_t features;
 	char *path;
-	bool active;
 	char name[48];
 	char thread_name[16];
 	struct vq_chain chain; /* the request being served */
@@ -120,7 +119,7 @@ static int blk_activate(void *dev)
 {
 	struct virtio_blk *b = dev;
 	struct virtio_dev *vd = &b->vdev;
-	if (b->active)
+	if (virtio_worker_running(&b->worker))
 		blk_reset(b);
 	vd->vqs[0].name = b->name;
 	if (!vd->vqs[0].ready) {
@@ -138,7 +137,6 @@ static int blk_activate(void *dev)
 		virtio_worker_clear(&b->worker);
 		return r;
 	}
-	b->active = true;
 	return 0;
 }
 
@@ -148,7 +146,6 @@ static void blk_reset(void *dev)
 	virtio_worker_stop(&b->worker);
 	virtio_worker_clear(&b->worker);
 	vq_reset(&b->vdev.vqs[0]);
-	b->active = false;
 }
 
 static const struct virtio_device_ops blk_ops = {

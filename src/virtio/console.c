@@ -36,7 +36,6 @@ struct virtio_console {
 	bool in_eof;      /* in_fd reached end of file / hung up */
 	bool tx_stalled;  /* last TX bytes were dropped: do not wait again */
 	bool rx_broken, tx_broken;
-	bool active;
 	/* See wait_started(). */
 	pthread_mutex_t start_lock;
 	_Atomic bool started;
@@ -317,7 +316,7 @@ static int console_activate(void *dev)
 {
 	struct virtio_console *c = dev;
 	struct virtio_dev *vd = &c->vdev;
-	if (c->active)
+	if (virtio_worker_running(&c->worker))
 		console_reset(c);
 	vd->vqs[VIRTIO_CONSOLE_RXQ].name = "console-rx";
 	vd->vqs[VIRTIO_CONSOLE_TXQ].name = "console-tx";
@@ -348,7 +347,6 @@ static int console_activate(void *dev)
 	pthread_mutex_unlock(&c->start_lock);
 	if (r < 0)
 		goto fail;
-	c->active = true;
 	return 0;
 fail:
 	log_error("virtio-console: cannot activate: %s", strerror(-r));
@@ -361,7 +359,6 @@ static void console_reset(void *dev)
 	struct virtio_console *c = dev;
 	virtio_worker_stop(&c->worker);
 	virtio_worker_clear(&c->worker);
-	c->active = false;
 	atomic_store(&c->started, false);
 	c->in_polling = false;
 }

@@ -52,7 +52,6 @@ struct virtio_net {
 	bool tx_blocked;            /* a tx chain waits for EPOLLOUT */
 	bool tap_dead;              /* the tap interface went away */
 	bool rx_broken, tx_broken;  /* virtio_dev_error() already raised */
-	bool active;
 	/* See wait_started(). */
 	pthread_mutex_t start_lock;
 	_Atomic bool started;
@@ -484,7 +483,7 @@ static int net_activate(void *dev)
 {
 	struct virtio_net *n = dev;
 	struct virtio_dev *vd = &n->vdev;
-	if (n->active)
+	if (virtio_worker_running(&n->worker))
 		net_reset(n);
 	vd->vqs[VIRTIO_NET_RXQ].name = "net-rx";
 	vd->vqs[VIRTIO_NET_TXQ].name = "net-tx";
@@ -514,7 +513,6 @@ static int net_activate(void *dev)
 	pthread_mutex_unlock(&n->start_lock);
 	if (r < 0)
 		goto fail;
-	n->active = true;
 	return 0;
 fail:
 	log_error("virtio-net %s: cannot activate: %s", n->tap.name,
@@ -528,7 +526,6 @@ static void net_reset(void *dev)
 	struct virtio_net *n = dev;
 	virtio_worker_stop(&n->worker);
 	virtio_worker_clear(&n->worker);
-	n->active = false;
 	atomic_store(&n->started, false);
 	n->rx_polling = false;
 	n->tx_blocked = false;

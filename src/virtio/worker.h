@@ -45,6 +45,14 @@ struct virtio_worker {
 	bool exited;               /* the thread left its loop */
 };
 
+/* True from a successful virtio_worker_start() until virtio_worker_stop():
+ * whether the device is being served. For the thread that starts and stops
+ * the worker (the device's activate/reset), not for the worker itself. */
+static inline bool virtio_worker_running(const struct virtio_worker *w)
+{
+	return w->running;
+}
+
 /* Before any other call: no thread, no fds, not paused. 0 or -errno. */
 int virtio_worker_init(struct virtio_worker *w);
 void virtio_worker_destroy(struct virtio_worker *w);
