@@ -17,8 +17,9 @@
 # DSDT and must take the press by interrupt: when ready, before it set up
 # its interrupt, while the VM is paused; a guest that ignores it runs on),
 # hostile clients (bad JSON, unknown endpoint, wrong method, oversized body,
-# malformed requests, a slow client stalling mid-request while others are
-# served, more clients than the server holds), the socket's mode and
+# malformed requests, pipelined requests on a connection left open, a slow
+# client stalling mid-request while others are served, more clients than
+# the server holds), the socket's mode and
 # stale/live socket files, and docs/openapi.yaml against what the server
 # answers. FILTER (a shell glob) selects cases by name.
 # Prints "ok NAME" / "FAIL NAME: why" per case and then
@@ -427,6 +428,19 @@ if wanted "$CASE"; then
 	n404=$(grep -ao 'HTTP/1.1 404 Not Found' "$TMP/resp" | wc -l)
 	[ "$n200" -eq 2 ] && [ "$n404" -eq 1 ]
 	check $? "three pipelined requests on one connection: $n200 x 200, $n404 x 404"
+fi
+
+CASE=pipelined-open
+if wanted "$CASE"; then
+	# Two requests in one write and the client's side kept open (stdin
+	# stays open 4 s): both answers come within cvmm-remote's 3 s, not
+	# after the 30 s idle sweep.
+	{ printf 'GET /api/v1/vmm.ping HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/vm.info HTTP/1.1\r\nHost: x\r\n\r\n'
+	  sleep 4; } |
+		timeout 15 "$REMOTE" --api-socket "$SOCK" --timeout 3 raw >"$TMP/resp" 2>"$TMP/resp.err"
+	n200=$(grep -ao 'HTTP/1.1 200 OK' "$TMP/resp" | wc -l)
+	[ "$n200" -eq 2 ]
+	check $? "two pipelined requests, connection left open: $n200 of 2 answered"
 fi
 
 CASE=slow-client

@@ -165,9 +165,13 @@ static void serve(struct api_server *s, struct api_conn *c,
 	free(r.body);
 }
 
-/* Handles the complete requests in the input buffer, one at a time. */
-static void process_input(struct api_server *s, struct api_conn *c)
+/*
+ * Handles the complete requests in the input buffer, one at a time, while
+ * no output is pending. True if it answered at least one.
+ */
+static bool process_input(struct api_server *s, struct api_conn *c)
 {
+	bool served = false;
 	while (!c->close_after && c->out_off >= c->out.len && c->in_len) {
 		struct http_request req;
 		size_t used;
@@ -177,7 +181,7 @@ static void process_input(struct api_server *s, struct api_conn *c)
 		if (ret == -EAGAIN) {
 			if (c->peer_eof) /* half a request and no more coming */
 				c->close_after = true;
-			return;
+			return served;
 		}
 		http_parser_reset(&c->parser);
 		if (ret) {
@@ -185,14 +189,16 @@ static void process_input(struct api_server *s, struct api_conn *c)
 					status, http_reason(status));
 			refuse(c, status);
 			c->in_len = 0;
-			return;
+			return served;
 		}
 		serve(s, c, &req, c->in_len > used);
+		served = true;
 		memmove(c->in, c->in + used, c->in_len - used);
 		c->in_len -= used;
 	}
 	if (c->peer_eof && !c->in_len)
 		c->close_after = true;
+	return served;
 }
 
 /* Reads what is there (up to the buffer limit): 0, or -errno (close). */
@@ -296,11 +302,19 @@ static void conn_event(struct api_server *s, struct api_conn *c, uint32_t events
 			return;
 		}
 	}
-	process_input(s, c);
-	if (conn_write(c)) {
-		conn_close(s, c);
-		return;
-	}
+	/*
+	 * Answer, write, and go on with the requests already buffered behind
+	 * it while the socket takes each answer whole: a pipelining client
+	 * that keeps its side open sends nothing more to wake us for them.
+	 */
+	bool served;
+	do {
+		served = process_input(s, c);
+		if (conn_write(c)) {
+			conn_close(s, c);
+			return;
+		}
+	} while (served && c->out_off >= c->out.len && !c->close_after);
 	conn_after_write(s, c);
 }
 

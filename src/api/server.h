@@ -13,6 +13,8 @@
  *    an output buffer that is written as the socket takes it (EPOLLOUT);
  *    while a response is still going out, no more of that client's input
  *    is read, so a client that never reads holds at most one response;
+ *    requests a client pipelined (already buffered) are answered one
+ *    after another as each answer goes out, without waiting for more input;
  *  - a client that stays silent in the middle of a request (or an idle
  *    keep-alive one) is closed after API_IDLE_TIMEOUT_MS; after a refused
  *    request (400, 413, ...) the server answers, shuts its side and

@@ -223,6 +223,35 @@ static void test_requests_keepalive(void **state)
 	close(c);
 }
 
+/*
+ * Two requests in one write, the client's side left open: both are answered
+ * straight away (the second used to wait for more input until the idle
+ * sweep closed the connection).
+ */
+static void test_pipelined_open(void **state)
+{
+	struct fixture *f = *state;
+	start(f);
+	int c = client(f->path);
+	char buf[4096];
+	bool eof;
+	send_all(c, "GET /first HTTP/1.1\r\n\r\nGET /second HTTP/1.1\r\n\r\n");
+	/* Generous bound for a loaded host; the stall it guards against is
+	 * the 30 s idle timeout. */
+	collect(f->s, c, buf, sizeof(buf), 2, 5000, &eof);
+	assert_false(eof);
+	char *a = strstr(buf, "\"/first\""), *b = strstr(buf, "\"/second\"");
+	assert_true(a && b && a < b);
+	assert_int_equal(f->calls, 2);
+
+	/* The connection stays usable afterwards. */
+	send_all(c, "GET /third HTTP/1.1\r\n\r\n");
+	collect(f->s, c, buf, sizeof(buf), 1, 5000, &eof);
+	assert_false(eof);
+	assert_non_null(strstr(buf, "\"/third\""));
+	close(c);
+}
+
 static void test_refused_then_closed(void **state)
 {
 	struct fixture *f = *state;
@@ -367,6 +396,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_then_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_never_reads, setup, teardown),
