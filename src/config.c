@@ -105,45 +105,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-/*
- * Walks "k1=v1,k2=v2": for each pair calls `fn` with NUL-terminated copies.
- * A value may not contain ','.
- */
-typedef int (*kv_fn)(struct vm_config *cfg, const char *opt, const char *key,
-		     const char *val, char *err, size_t errlen);
-
-static int parse_kv_list(struct vm_config *cfg, const char *opt,
-			 const char *arg, kv_fn fn, char *err, size_t errlen)
-{
-	if (!*arg)
-		return fail(err, errlen, "--%s: empty value", opt);
-	const char *p = arg;
-	while (*p) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-		char item[4096];
-		if (n == 0 || n >= sizeof(item))
-			return fail(err, errlen, "--%s: malformed value '%s'", opt, arg);
-		memcpy(item, p, n);
-		item[n] = '\0';
-		char *eq = strchr(item, '=');
-		if (!eq || eq == item)
-			return fail(err, errlen,
-				    "--%s: expected key=value, got '%s'", opt, item);
-		*eq = '\0';
-		int ret = fn(cfg, opt, item, eq + 1, err, errlen);
-		if (ret)
-			return ret;
-		p += n;
-		if (*p == ',') {
-			p++;
-			if (!*p)
-				return fail(err, errlen, "--%s: trailing ','", opt);
-		}
-	}
-	return 0;
-}
-
 static int cpus_kv(struct vm_config *cfg, const char *opt, const char *key,
 		   const char *val, char *err, size_t errlen)
 {
@@ -295,46 +256,6 @@ static int rng_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return 0;
 }
 
-static int parse_output(const char *opt, const char *arg, enum output_mode *mode,
-			const char **path, char *err, size_t errlen)
-{
-	if (strcmp(arg, "tty") == 0) {
-		*mode = OUTPUT_TTY;
-	} else if (strcmp(arg, "null") == 0) {
-		*mode = OUTPUT_NULL;
-	} else if (strcmp(arg, "off") == 0) {
-		*mode = OUTPUT_OFF;
-	} else if (strncmp(arg, "file=", 5) == 0) {
-		if (!arg[5])
-			return fail(err, errlen, "--%s: file= needs a path", opt);
-		*mode = OUTPUT_FILE;
-		*path = arg + 5;
-	} else {
-		return fail(err, errlen,
-			    "--%s: '%s': expected tty, file=PATH, null or off", opt, arg);
-	}
-	return 0;
-}
-
-enum opt_id {
-	OPT_KERNEL = 1,
-	OPT_INITRAMFS,
-	OPT_CMDLINE,
-	OPT_CPUS,
-	OPT_MEMORY,
-	OPT_SERIAL,
-	OPT_LOG_LEVEL,
-	OPT_CONSOLE,
-	OPT_DISK,
-	OPT_NET,
-	OPT_RNG,
-	OPT_DEBUG_EXIT,
-	OPT_SECCOMP,
-	OPT_API_SOCKET,
-	OPT_HELP,
-	OPT_VERSION,
-};
-
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -355,7 +276,53 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void config_defaults(struct vm_config *cfg)
+/* The option's name without "--" ("" for a value that is not one). */
+static const char *opt_name(enum config_opt opt)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == (int)opt)
+			return o->name;
+	return "";
+}
+
+/*
+ * Walks "k1=v1,k2=v2": each pair goes to config_list_key() as
+ * NUL-terminated copies. A value may not contain ','.
+ */
+static int parse_kv_list(struct vm_config *cfg, enum config_opt opt, const char *arg,
+			 char *err, size_t errlen)
+{
+	const char *name = opt_name(opt);
+	if (!*arg)
+		return fail(err, errlen, "--%s: empty value", name);
+	const char *p = arg;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		char item[4096];
+		if (n == 0 || n >= sizeof(item))
+			return fail(err, errlen, "--%s: malformed value '%s'", name, arg);
+		memcpy(item, p, n);
+		item[n] = '\0';
+		char *eq = strchr(item, '=');
+		if (!eq || eq == item)
+			return fail(err, errlen,
+				    "--%s: expected key=value, got '%s'", name, item);
+		*eq = '\0';
+		int ret = config_list_key(cfg, opt, item, eq + 1, err, errlen);
+		if (ret)
+			return ret;
+		p += n;
+		if (*p == ',') {
+			p++;
+			if (!*p)
+				return fail(err, errlen, "--%s: trailing ','", name);
+		}
+	}
+	return 0;
+}
+
+void config_defaults(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cmdline = "";
@@ -367,121 +334,190 @@ static void config_defaults(struct vm_config *cfg)
 	cfg->seccomp = true;
 }
 
-int config_parse(struct vm_config *cfg, int argc, char *const argv[],
-		 char *err, size_t errlen)
+int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
+		      size_t errlen)
 {
-	config_defaults(cfg);
-	/* getopt keeps its position in globals: start it afresh for each parse. */
-	optind = 0;
-	opterr = 0;
-	int ret = 0;
-	for (;;) {
-		int longidx = -1;
-		int c = getopt_long(argc, argv, "+h", long_opts, &longidx);
-		if (c == -1)
-			break;
-		const char *name = longidx >= 0 ? long_opts[longidx].name : "";
-		/* "--net tap=x" as well as "--net=tap=x": an optional value may
-		 * follow as the next word when it does not look like an option. */
-		if ((c == OPT_NET || c == OPT_RNG) && !optarg && optind < argc &&
-		    argv[optind][0] != '-')
-			optarg = argv[optind++];
-		switch (c) {
-		case OPT_KERNEL:
-			if (!*optarg)
-				return fail(err, errlen, "--kernel: empty path");
-			cfg->kernel = optarg;
-			break;
-		case OPT_INITRAMFS:
-			if (!*optarg)
-				return fail(err, errlen, "--initramfs: empty path");
-			cfg->initramfs = optarg;
-			break;
-		case OPT_CMDLINE:
-			cfg->cmdline = optarg;
-			break;
-		case OPT_CPUS:
-			ret = parse_kv_list(cfg, name, optarg, cpus_kv, err, errlen);
-			break;
-		case OPT_MEMORY:
-			ret = parse_kv_list(cfg, name, optarg, memory_kv, err, errlen);
-			break;
-		case OPT_SERIAL:
-			ret = parse_output(name, optarg, &cfg->serial,
-					   &cfg->serial_path, err, errlen);
-			break;
-		case OPT_LOG_LEVEL:
-			if (log_level_parse(optarg, &cfg->log_level))
-				return fail(err, errlen,
-					    "--log-level: '%s': expected error, warn, info or debug",
-					    optarg);
-			break;
-		case OPT_CONSOLE:
-			ret = parse_output(name, optarg, &cfg->console,
-					   &cfg->console_path, err, errlen);
-			break;
-		case OPT_DISK:
-			if (cfg->ndisks == CVMM_MAX_DISKS)
-				return fail(err, errlen, "--disk: at most %d disks", CVMM_MAX_DISKS);
-			ret = parse_kv_list(cfg, name, optarg, disk_kv, err, errlen);
-			if (!ret && !cfg->disks[cfg->ndisks].path)
-				return fail(err, errlen, "--disk: path= is required");
-			cfg->ndisks++;
-			break;
-		case OPT_NET:
-			if (cfg->nnets == CVMM_MAX_NETS)
-				return fail(err, errlen, "--net: at most %d interfaces", CVMM_MAX_NETS);
-			if (optarg)
-				ret = parse_kv_list(cfg, name, optarg, net_kv, err, errlen);
-			if (!ret && cfg->nets[cfg->nnets].has_ip != cfg->nets[cfg->nnets].has_mask)
-				return fail(err, errlen, "--net: ip= and mask= go together");
-			cfg->nnets++;
-			break;
-		case OPT_RNG:
-			cfg->rng.enabled = true;
-			if (optarg)
-				ret = parse_kv_list(cfg, name, optarg, rng_kv, err, errlen);
-			break;
-		case OPT_DEBUG_EXIT:
-			cfg->debug_exit = true;
-			break;
-		case OPT_SECCOMP:
-			ret = parse_onoff(name, "value", optarg, &cfg->seccomp, err, errlen);
-			break;
-		case OPT_API_SOCKET:
-			if (!*optarg)
-				return fail(err, errlen, "--api-socket: empty path");
-			if (strlen(optarg) >= 108)
-				return fail(err, errlen, "--api-socket: path longer than 107 bytes");
-			cfg->api_socket = optarg;
-			break;
-		case 'h':
-		case OPT_HELP:
-			cfg->show_help = true;
-			break;
-		case OPT_VERSION:
-			cfg->show_version = true;
-			break;
-		case ':':
-			return fail(err, errlen, "%s: missing value", argv[optind - 1]);
-		default:
-			/* getopt_long sets optopt to the option's value when an
-			 * argument is missing, to the character for an unknown
-			 * short option, and to 0 for an unknown long option. */
-			for (const struct option *o = long_opts; o->name; o++)
-				if (optopt == o->val)
-					return fail(err, errlen, "--%s: missing value", o->name);
-			if (optopt > 0)
-				return fail(err, errlen, "unknown option '-%c'", optopt);
-			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
-		}
-		if (ret)
-			return ret;
-	}
-	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
-	if (cfg->show_help || cfg->show_version)
+	switch (opt) {
+	case OPT_CPUS:
+	case OPT_MEMORY:
 		return 0;
+	case OPT_DISK:
+		if (cfg->ndisks == CVMM_MAX_DISKS)
+			return fail(err, errlen, "--disk: at most %d disks", CVMM_MAX_DISKS);
+		return 0;
+	case OPT_NET:
+		if (cfg->nnets == CVMM_MAX_NETS)
+			return fail(err, errlen, "--net: at most %d interfaces", CVMM_MAX_NETS);
+		return 0;
+	case OPT_RNG:
+		cfg->rng.enabled = true;
+		return 0;
+	default:
+		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
+	}
+}
+
+int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
+		    const char *val, char *err, size_t errlen)
+{
+	const char *name = opt_name(opt);
+	switch (opt) {
+	case OPT_CPUS:
+		return cpus_kv(cfg, name, key, val, err, errlen);
+	case OPT_MEMORY:
+		return memory_kv(cfg, name, key, val, err, errlen);
+	case OPT_DISK:
+		if (cfg->ndisks == CVMM_MAX_DISKS)
+			return fail(err, errlen, "--disk: at most %d disks", CVMM_MAX_DISKS);
+		return disk_kv(cfg, name, key, val, err, errlen);
+	case OPT_NET:
+		if (cfg->nnets == CVMM_MAX_NETS)
+			return fail(err, errlen, "--net: at most %d interfaces", CVMM_MAX_NETS);
+		return net_kv(cfg, name, key, val, err, errlen);
+	case OPT_RNG:
+		return rng_kv(cfg, name, key, val, err, errlen);
+	default:
+		return fail(err, errlen, "--%s: takes no key=value list", name);
+	}
+}
+
+int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
+		    size_t errlen)
+{
+	switch (opt) {
+	case OPT_DISK:
+		if (!cfg->disks[cfg->ndisks].path)
+			return fail(err, errlen, "--disk: path= is required");
+		cfg->ndisks++;
+		return 0;
+	case OPT_NET:
+		if (cfg->nets[cfg->nnets].has_ip != cfg->nets[cfg->nnets].has_mask)
+			return fail(err, errlen, "--net: ip= and mask= go together");
+		cfg->nnets++;
+		return 0;
+	case OPT_CPUS:
+	case OPT_MEMORY:
+	case OPT_RNG:
+		return 0;
+	default:
+		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
+	}
+}
+
+/* A key=value-list option from its command-line value (NULL: none given). */
+static int set_list(struct vm_config *cfg, enum config_opt opt, const char *arg,
+		    char *err, size_t errlen)
+{
+	int ret = config_list_begin(cfg, opt, err, errlen);
+	if (!ret && arg)
+		ret = parse_kv_list(cfg, opt, arg, err, errlen);
+	return ret ?: config_list_end(cfg, opt, err, errlen);
+}
+
+int config_set_output(struct vm_config *cfg, enum config_opt opt, const char *mode,
+		      const char *path, char *err, size_t errlen)
+{
+	const char *name = opt_name(opt);
+	enum output_mode m;
+	if (opt != OPT_SERIAL && opt != OPT_CONSOLE)
+		return fail(err, errlen, "--%s: not an output option", name);
+	if (strcmp(mode, "tty") == 0) {
+		m = OUTPUT_TTY;
+	} else if (strcmp(mode, "null") == 0) {
+		m = OUTPUT_NULL;
+	} else if (strcmp(mode, "off") == 0) {
+		m = OUTPUT_OFF;
+	} else if (strcmp(mode, "file") == 0) {
+		if (!path || !*path)
+			return fail(err, errlen, "--%s: file= needs a path", name);
+		m = OUTPUT_FILE;
+	} else {
+		return fail(err, errlen,
+			    "--%s: '%s': expected tty, file=PATH, null or off", name, mode);
+	}
+	if (m != OUTPUT_FILE && path)
+		return fail(err, errlen, "--%s: %s takes no file", name, mode);
+	if (opt == OPT_SERIAL) {
+		cfg->serial = m;
+		cfg->serial_path = path;
+	} else {
+		cfg->console = m;
+		cfg->console_path = path;
+	}
+	return 0;
+}
+
+/* "tty", "null", "off" or "file=PATH". */
+static int parse_output(struct vm_config *cfg, enum config_opt opt, const char *arg,
+			char *err, size_t errlen)
+{
+	if (strncmp(arg, "file=", 5) == 0)
+		return config_set_output(cfg, opt, "file", arg + 5, err, errlen);
+	return config_set_output(cfg, opt, arg, NULL, err, errlen);
+}
+
+int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
+	       char *err, size_t errlen)
+{
+	const char *name = opt_name(opt);
+	bool takes_value = opt == OPT_KERNEL || opt == OPT_INITRAMFS || opt == OPT_CMDLINE ||
+			   opt == OPT_CPUS || opt == OPT_MEMORY || opt == OPT_SERIAL ||
+			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
+			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET;
+	if (takes_value && !arg)
+		return fail(err, errlen, "--%s: missing value", name);
+	switch (opt) {
+	case OPT_KERNEL:
+		if (!*arg)
+			return fail(err, errlen, "--kernel: empty path");
+		cfg->kernel = arg;
+		return 0;
+	case OPT_INITRAMFS:
+		if (!*arg)
+			return fail(err, errlen, "--initramfs: empty path");
+		cfg->initramfs = arg;
+		return 0;
+	case OPT_CMDLINE:
+		cfg->cmdline = arg;
+		return 0;
+	case OPT_CPUS:
+	case OPT_MEMORY:
+	case OPT_DISK:
+	case OPT_NET:
+	case OPT_RNG:
+		return set_list(cfg, opt, arg, err, errlen);
+	case OPT_SERIAL:
+	case OPT_CONSOLE:
+		return parse_output(cfg, opt, arg, err, errlen);
+	case OPT_LOG_LEVEL:
+		if (log_level_parse(arg, &cfg->log_level))
+			return fail(err, errlen,
+				    "--log-level: '%s': expected error, warn, info or debug", arg);
+		return 0;
+	case OPT_DEBUG_EXIT:
+		cfg->debug_exit = true;
+		return 0;
+	case OPT_SECCOMP:
+		return parse_onoff(name, "value", arg, &cfg->seccomp, err, errlen);
+	case OPT_API_SOCKET:
+		if (!*arg)
+			return fail(err, errlen, "--api-socket: empty path");
+		if (strlen(arg) >= 108)
+			return fail(err, errlen, "--api-socket: path longer than 107 bytes");
+		cfg->api_socket = arg;
+		return 0;
+	case OPT_HELP:
+		cfg->show_help = true;
+		return 0;
+	case OPT_VERSION:
+		cfg->show_version = true;
+		return 0;
+	}
+	return fail(err, errlen, "unknown option %d", (int)opt);
+}
+
+int config_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
 	/* With the API, the configuration may come later (vm.create). */
 	if (!cfg->kernel && !cfg->api_socket)
 		return fail(err, errlen, "--kernel: required (see --help)");
@@ -500,4 +536,44 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 	if (strlen(cfg->cmdline) >= 65535)
 		return fail(err, errlen, "--cmdline: longer than 65534 bytes");
 	return 0;
+}
+
+int config_parse(struct vm_config *cfg, int argc, char *const argv[],
+		 char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	/* getopt keeps its position in globals: start it afresh for each parse. */
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		int c = getopt_long(argc, argv, "+h", long_opts, NULL);
+		if (c == -1)
+			break;
+		if (c == 'h')
+			c = OPT_HELP;
+		if (c == '?' || c == ':') {
+			/* getopt_long sets optopt to the option's value when an
+			 * argument is missing, to the character for an unknown
+			 * short option, and to 0 for an unknown long option. */
+			for (const struct option *o = long_opts; o->name; o++)
+				if (optopt == o->val)
+					return fail(err, errlen, "--%s: missing value", o->name);
+			if (optopt > 0)
+				return fail(err, errlen, "unknown option '-%c'", optopt);
+			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+		}
+		/* "--net tap=x" as well as "--net=tap=x": an optional value may
+		 * follow as the next word when it does not look like an option. */
+		if ((c == OPT_NET || c == OPT_RNG) && !optarg && optind < argc &&
+		    argv[optind][0] != '-')
+			optarg = argv[optind++];
+		int ret = config_set(cfg, (enum config_opt)c, optarg, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (optind < argc)
+		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (cfg->show_help || cfg->show_version)
+		return 0;
+	return config_check(cfg, err, errlen);
 }

@@ -77,11 +77,67 @@ struct vm_config {
 };
 
 /*
- * Parses argv into cfg. On error returns -EINVAL and writes one line naming
- * the option into err (no trailing newline).
+ * Parses argv into cfg: config_defaults, config_set for each option,
+ * config_check. On error returns -EINVAL and writes one line naming the
+ * option into err (no trailing newline).
  */
 int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 		 char *err, size_t errlen);
+
+/*
+ * The options one at a time, for the command line and vm.create (which
+ * builds a configuration from JSON without an argument vector) alike.
+ * Each function validates what it is given and returns 0, or -EINVAL with
+ * one line naming the option in err (no trailing newline).
+ */
+enum config_opt {
+	OPT_KERNEL = 1, /* also getopt_long's values: none is '?' or 'h' */
+	OPT_INITRAMFS,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_SERIAL,
+	OPT_LOG_LEVEL,
+	OPT_CONSOLE,
+	OPT_DISK,
+	OPT_NET,
+	OPT_RNG,
+	OPT_DEBUG_EXIT,
+	OPT_SECCOMP,
+	OPT_API_SOCKET,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+/* The defaults of every option. */
+void config_defaults(struct vm_config *cfg);
+/*
+ * One option with its command-line value (NULL when none is given: the
+ * flags, and --net/--rng without a list). Path values (kernel, initramfs,
+ * cmdline, serial/console file=) are kept by pointer and must outlive cfg;
+ * the values of key=value lists are copied into cfg.
+ */
+int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
+	       char *err, size_t errlen);
+/*
+ * A key=value-list option (OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_NET,
+ * OPT_RNG) given key by key: begin, any number of keys, end (which adds
+ * the disk or net and checks that its keys go together).
+ */
+int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
+		      size_t errlen);
+int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
+		    const char *val, char *err, size_t errlen);
+int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
+		    size_t errlen);
+/*
+ * OPT_SERIAL or OPT_CONSOLE: mode "tty", "null", "off" or "file" (with a
+ * path, kept by pointer); the command line's "file=PATH" is mode and path.
+ */
+int config_set_output(struct vm_config *cfg, enum config_opt opt, const char *mode,
+		      const char *path, char *err, size_t errlen);
+/* The checks across options, once every option is given. */
+int config_check(const struct vm_config *cfg, char *err, size_t errlen);
 
 /* Parses "512M", "2G", "65536", "64K": 0 or -EINVAL (also on overflow). */
 int config_parse_size(const char *s, uint64_t *out);
