@@ -1039,7 +1039,8 @@ fi
 CASE=create-bad-400
 if wanted "$CASE" && [ -n "$PID" ]; then
 	why=
-	# body | the exact error message (the command line's own, for values)
+	# body | the exact error message (the command line's own, for values);
+	# a string that looks like an option is a value, never an option
 	while IFS='|' read -r body msg; do
 		api_status create "$body"
 		grep -qF "{\"error\":\"$msg\"}" "$TMP/resp" && [ "$ST" = 400 ] ||
@@ -1053,6 +1054,10 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	{"kernel": "k", "memory": "1K"}|--memory: size=1K: must be between 16M and 1T
 	{"kernel": "k", "serial": "tty", "console": "tty"}|--console tty: the tty already belongs to --serial (use --serial off or another backend)
 	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id)
+	{"nets": ["--help"]}|--net: expected key=value, got '--help'
+	{"kernel": "k", "nets": ["--disk=path=/etc/passwd"]}|--net: unknown key '--disk' (expected tap, mac, ip, mask)
+	{"kernel": "k", "rng": "--disk=path=/etc/passwd"}|--rng: unknown key '--disk' (expected src=PATH)
+	{"kernel": "k", "cmdline": ["--help"]}|vm.create: 'cmdline': expected a string
 	EOF
 	api info
 	grep -qF '"state":"NotCreated"' "$TMP/resp" || why="${why:+$why; }state after: $(cat "$TMP/resp")"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vm.create bodies as command lines; see vm_create.h. */
+/* vm.create bodies as configurations; see vm_create.h. */
 #include "api/vm_create.h"
 
 #include <errno.h>
@@ -21,23 +21,21 @@ static int failf(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Appends a copy of s to the argument vector. */
-static int push(struct vm_create_config *c, const char *s, char *err, size_t errlen)
+/*
+ * A copy of s that lives as long as the configuration (the body is freed
+ * after parsing; the configuration keeps paths by pointer).
+ */
+static int hold(struct vm_create_config *c, const char *s, const char **out,
+		char *err, size_t errlen)
 {
 	size_t n = strlen(s) + 1;
-	if (c->argc >= VM_CREATE_MAX_ARGS - 1 || n > sizeof(c->arena) - c->used)
+	if (n > sizeof(c->arena) - c->used)
 		return failf(err, errlen, "vm.create: the configuration is too large");
-	memcpy(c->arena + c->used, s, n);
-	c->argv[c->argc++] = c->arena + c->used;
-	c->argv[c->argc] = NULL;
+	char *p = c->arena + c->used;
+	memcpy(p, s, n);
 	c->used += n;
+	*out = p;
 	return 0;
-}
-
-static int push2(struct vm_create_config *c, const char *opt, const char *val,
-		 char *err, size_t errlen)
-{
-	return push(c, opt, err, errlen) ?: push(c, val, err, errlen);
 }
 
 /* An integral JSON number as text; false when it is not one. */
@@ -50,14 +48,35 @@ static bool number_text(const cJSON *n, char *buf, size_t len)
 	return true;
 }
 
-/* {"k": v, ...} as "k=v,k=v" (true/false: on/off, numbers as integers). */
-static int kv_list(const cJSON *o, const char *field, char *buf, size_t len,
-		   char *err, size_t errlen)
+/* kernel, initramfs, cmdline: a string, taken as it is. */
+static int string_value(struct vm_create_config *c, enum config_opt opt,
+			const char *field, const cJSON *v, char *err, size_t errlen)
 {
-	size_t used = 0;
-	buf[0] = 0;
+	const char *s = NULL;
+	if (!cJSON_IsString(v))
+		return failf(err, errlen, "vm.create: '%s': expected a string", field);
+	return hold(c, v->valuestring, &s, err, errlen) ?:
+	       config_set(&c->cfg, opt, s, err, errlen);
+}
+
+/* A key=value-list option with a single key. */
+static int one_key(struct vm_config *cfg, enum config_opt opt, const char *key,
+		   const char *val, char *err, size_t errlen)
+{
+	return config_list_begin(cfg, opt, err, errlen) ?:
+	       config_list_key(cfg, opt, key, val, err, errlen) ?:
+	       config_list_end(cfg, opt, err, errlen);
+}
+
+/* {"k": v, ...}: key by key (true/false: on/off, numbers as integers). */
+static int object_list(struct vm_config *cfg, enum config_opt opt, const char *field,
+		       const cJSON *o, char *err, size_t errlen)
+{
+	int r = config_list_begin(cfg, opt, err, errlen);
 	const cJSON *it;
 	cJSON_ArrayForEach(it, o) {
+		if (r)
+			return r;
 		char num[32];
 		const char *v;
 		if (cJSON_IsString(it))
@@ -70,79 +89,61 @@ static int kv_list(const cJSON *o, const char *field, char *buf, size_t len,
 			return failf(err, errlen,
 				     "vm.create: '%s.%s': expected a string, a boolean or a whole number",
 				     field, it->string ? it->string : "?");
-		int n = snprintf(buf + used, len - used, "%s%s=%s", used ? "," : "",
-				 it->string ? it->string : "", v);
-		if (n < 0 || (size_t)n >= len - used)
-			return failf(err, errlen, "vm.create: '%s' is too long", field);
-		used += (size_t)n;
+		r = config_list_key(cfg, opt, it->string ? it->string : "", v, err, errlen);
 	}
-	return 0;
+	return r ?: config_list_end(cfg, opt, err, errlen);
 }
 
 /*
- * A value that is a key=value list on the command line: a string (with
- * `key` prefixed when it has no '='), a whole number (`key`=N) or an
- * object.
+ * A value that is a key=value list on the command line: a string (the
+ * list as the command line has it, or, when `key` is given and there is no
+ * '=', that key's value), a whole number (`key`'s value) or an object.
  */
-static int list_value(struct vm_create_config *c, const char *opt, const char *field,
+static int list_value(struct vm_config *cfg, enum config_opt opt, const char *field,
 		      const char *key, const cJSON *v, char *err, size_t errlen)
 {
-	char buf[4096], num[32];
+	char num[32];
 	if (cJSON_IsString(v)) {
 		if (key && !strchr(v->valuestring, '='))
-			snprintf(buf, sizeof(buf), "%s=%s", key, v->valuestring);
-		else
-			snprintf(buf, sizeof(buf), "%s", v->valuestring);
-	} else if (key && number_text(v, num, sizeof(num))) {
-		snprintf(buf, sizeof(buf), "%s=%s", key, num);
-	} else if (cJSON_IsObject(v)) {
-		int r = kv_list(v, field, buf, sizeof(buf), err, errlen);
-		if (r)
-			return r;
-	} else {
-		return failf(err, errlen, "vm.create: '%s': expected %s", field,
-			     key ? "a string, a whole number or an object"
-				 : "a string or an object");
+			return one_key(cfg, opt, key, v->valuestring, err, errlen);
+		return config_set(cfg, opt, v->valuestring, err, errlen);
 	}
-	return push2(c, opt, buf, err, errlen);
+	if (key && number_text(v, num, sizeof(num)))
+		return one_key(cfg, opt, key, num, err, errlen);
+	if (cJSON_IsObject(v))
+		return object_list(cfg, opt, field, v, err, errlen);
+	return failf(err, errlen, "vm.create: '%s': expected %s", field,
+		     key ? "a string, a whole number or an object"
+			 : "a string or an object");
 }
 
 /* serial/console: "tty" | "file=PATH" | ... | {"mode": M, "file": PATH}. */
-static int output_value(struct vm_create_config *c, const char *opt, const char *field,
-			const cJSON *v, char *err, size_t errlen)
+static int output_value(struct vm_create_config *c, enum config_opt opt,
+			const char *field, const cJSON *v, char *err, size_t errlen)
 {
+	const char *s = NULL;
 	if (cJSON_IsString(v))
-		return push2(c, opt, v->valuestring, err, errlen);
+		return hold(c, v->valuestring, &s, err, errlen) ?:
+		       config_set(&c->cfg, opt, s, err, errlen);
 	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(v, "mode");
 	const cJSON *file = cJSON_GetObjectItemCaseSensitive(v, "file");
 	if (!cJSON_IsObject(v) || !cJSON_IsString(mode) || (file && !cJSON_IsString(file)))
 		return failf(err, errlen,
 			     "vm.create: '%s': expected \"tty\", \"file=PATH\", \"null\", \"off\" or {\"mode\": ..., \"file\": ...}",
 			     field);
-	char buf[4096];
-	if (file)
-		snprintf(buf, sizeof(buf), "%s=%s", mode->valuestring, file->valuestring);
-	else
-		snprintf(buf, sizeof(buf), "%s", mode->valuestring);
-	return push2(c, opt, buf, err, errlen);
+	if (file && hold(c, file->valuestring, &s, err, errlen))
+		return -EINVAL;
+	return config_set_output(&c->cfg, opt, mode->valuestring, s, err, errlen);
 }
 
-static int string_value(struct vm_create_config *c, const char *opt, const char *field,
-			const cJSON *v, char *err, size_t errlen)
-{
-	if (!cJSON_IsString(v))
-		return failf(err, errlen, "vm.create: '%s': expected a string", field);
-	return push2(c, opt, v->valuestring, err, errlen);
-}
-
-static int array_value(struct vm_create_config *c, const char *opt, const char *field,
+static int array_value(struct vm_config *cfg, enum config_opt opt, const char *field,
 		       const cJSON *v, char *err, size_t errlen)
 {
 	if (!cJSON_IsArray(v))
 		return failf(err, errlen, "vm.create: '%s': expected an array", field);
 	const cJSON *it;
 	cJSON_ArrayForEach(it, v) {
-		int r = list_value(c, opt, field, NULL, it, err, errlen);
+		int r = list_value(cfg, opt, field, NULL, it, err, errlen);
 		if (r)
 			return r;
 	}
@@ -151,36 +152,37 @@ static int array_value(struct vm_create_config *c, const char *opt, const char *
 
 static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t errlen)
 {
+	struct vm_config *cfg = &c->cfg;
 	const char *f = v->string;
 	if (!strcmp(f, "kernel"))
-		return string_value(c, "--kernel", f, v, err, errlen);
+		return string_value(c, OPT_KERNEL, f, v, err, errlen);
 	if (!strcmp(f, "initramfs"))
-		return string_value(c, "--initramfs", f, v, err, errlen);
+		return string_value(c, OPT_INITRAMFS, f, v, err, errlen);
 	if (!strcmp(f, "cmdline"))
-		return string_value(c, "--cmdline", f, v, err, errlen);
+		return string_value(c, OPT_CMDLINE, f, v, err, errlen);
 	if (!strcmp(f, "cpus"))
-		return list_value(c, "--cpus", f, "boot", v, err, errlen);
+		return list_value(cfg, OPT_CPUS, f, "boot", v, err, errlen);
 	if (!strcmp(f, "memory"))
-		return list_value(c, "--memory", f, "size", v, err, errlen);
+		return list_value(cfg, OPT_MEMORY, f, "size", v, err, errlen);
 	if (!strcmp(f, "serial"))
-		return output_value(c, "--serial", f, v, err, errlen);
+		return output_value(c, OPT_SERIAL, f, v, err, errlen);
 	if (!strcmp(f, "console"))
-		return output_value(c, "--console", f, v, err, errlen);
+		return output_value(c, OPT_CONSOLE, f, v, err, errlen);
 	if (!strcmp(f, "disks"))
-		return array_value(c, "--disk", f, v, err, errlen);
+		return array_value(cfg, OPT_DISK, f, v, err, errlen);
 	if (!strcmp(f, "nets"))
-		return array_value(c, "--net", f, v, err, errlen);
+		return array_value(cfg, OPT_NET, f, v, err, errlen);
 	if (!strcmp(f, "rng")) {
 		if (cJSON_IsNull(v) || cJSON_IsFalse(v))
 			return 0;
 		if (cJSON_IsTrue(v))
-			return push(c, "--rng", err, errlen);
-		return list_value(c, "--rng", f, NULL, v, err, errlen);
+			return config_set(cfg, OPT_RNG, NULL, err, errlen);
+		return list_value(cfg, OPT_RNG, f, NULL, v, err, errlen);
 	}
 	if (!strcmp(f, "debug_exit")) {
 		if (!cJSON_IsBool(v))
 			return failf(err, errlen, "vm.create: 'debug_exit': expected a boolean");
-		return cJSON_IsTrue(v) ? push(c, "--debug-exit", err, errlen) : 0;
+		return cJSON_IsTrue(v) ? config_set(cfg, OPT_DEBUG_EXIT, NULL, err, errlen) : 0;
 	}
 	return failf(err, errlen, "vm.create: unknown field '%s'", f);
 }
@@ -194,15 +196,16 @@ int vm_create_config_parse(const cJSON *body, const struct vm_config *cli,
 	struct vm_create_config *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	int r = push(c, "vm.create", err, errlen);
+	config_defaults(&c->cfg);
+	int r = 0;
 	const cJSON *v;
 	cJSON_ArrayForEach(v, body) {
+		r = field(c, v, err, errlen);
 		if (r)
 			break;
-		r = field(c, v, err, errlen);
 	}
 	/* The same checks, and messages, as the command line. */
-	r = r ?: config_parse(&c->cfg, c->argc, c->argv, err, errlen);
+	r = r ?: config_check(&c->cfg, err, errlen);
 	if (r) {
 		free(c);
 		return r;

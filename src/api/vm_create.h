@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The body of PUT vm.create turned into a VM configuration. The JSON object
- * has the command line's options as fields and is translated into the
- * equivalent argument vector, which config_parse() then validates: a bad
- * value gets exactly the one-line message the command line would give.
+ * has the command line's options as fields; each value goes, as a value,
+ * to the command line's own validation (config_set and friends in
+ * config.h), never through an argument vector: a string is never taken
+ * for an option, and a bad value gets exactly the one-line message the
+ * command line would give.
  *
  *   kernel, initramfs, cmdline        strings
  *   cpus       N | "boot=N" | {"boot": N}
@@ -16,10 +18,12 @@
  *   rng        true | false | null | "src=PATH" | {"src": PATH}
  *   debug_exit bool
  *
- * Objects become key=value lists (true/false: on/off, numbers as
- * integers), so an unknown key is refused by the same parser. Unknown
- * fields are refused here. The process-wide settings (--api-socket,
- * --seccomp, --log-level) come from the command line cvmm was started with.
+ * Objects are given key by key to the option's key=value list (true/false:
+ * on/off, numbers as integers), so an unknown key is refused by the same
+ * code, and a ',' in a value stays in that value. Unknown fields, and
+ * values of the wrong JSON type, are refused here. The process-wide
+ * settings (--api-socket, --seccomp, --log-level) come from the command
+ * line cvmm was started with.
  */
 #ifndef CVMM_API_VM_CREATE_H
 #define CVMM_API_VM_CREATE_H
@@ -29,13 +33,9 @@
 
 #include "config.h"
 
-#define VM_CREATE_MAX_ARGS 96
-
 /* A configuration and the storage its strings point into. */
 struct vm_create_config {
 	struct vm_config cfg;
-	int argc;
-	char *argv[VM_CREATE_MAX_ARGS];
 	size_t used;
 	char arena[16384];
 };

@@ -127,12 +127,60 @@ static void test_refusals(void **state)
 	      "vm.create: 'disks': expected a string or an object");
 }
 
+/*
+ * Values are values: a string that looks like an option is never taken as
+ * one, and a value inside an object cannot add keys with a ','.
+ */
+static void test_no_option_injection(void **state)
+{
+	(void)state;
+	/* Was accepted (as --help) with no kernel at all. */
+	assert_null(parse("{\"nets\": [\"--help\"]}", -EINVAL,
+			  "--net: expected key=value, got '--help'"));
+	/* Was a second disk. */
+	assert_null(parse("{\"kernel\": \"/k\", \"nets\": [\"--disk=path=/etc/passwd\"]}",
+			  -EINVAL,
+			  "--net: unknown key '--disk' (expected tap, mac, ip, mask)"));
+	assert_null(parse("{\"kernel\": \"/k\", \"rng\": \"--disk=path=/etc/passwd\"}",
+			  -EINVAL,
+			  "--rng: unknown key '--disk' (expected src=PATH)"));
+	assert_null(parse("{\"kernel\": \"/k\", \"rng\": \"--help\"}", -EINVAL,
+			  "--rng: expected key=value, got '--help'"));
+	struct vm_create_config *c = parse(
+		"{\"kernel\": \"--help\", \"cmdline\": \"--debug-exit\","
+		" \"initramfs\": \"--disk=path=/etc/passwd\"}", 0, NULL);
+	assert_string_equal(c->cfg.kernel, "--help");
+	assert_string_equal(c->cfg.cmdline, "--debug-exit");
+	assert_string_equal(c->cfg.initramfs, "--disk=path=/etc/passwd");
+	assert_false(c->cfg.show_help);
+	assert_false(c->cfg.debug_exit);
+	assert_int_equal(c->cfg.ndisks, 0);
+	free(c);
+	parse("{\"kernel\": \"/k\", \"disks\": [{\"path\": \"/a,readonly=on,id=x\"}],"
+	      " \"nets\": [{\"tap\": \"t0,mac=52:54:00:00:00:01\"}]}", -EINVAL,
+	      "--net: tap=t0,mac=52:54:00:00:00:01: 1 to 15 characters");
+	c = parse("{\"kernel\": \"/k\", \"disks\": [{\"path\": \"/a,readonly=on,id=x\"}]}",
+		  0, NULL);
+	assert_int_equal(c->cfg.ndisks, 1);
+	assert_string_equal(c->cfg.disks[0].path, "/a,readonly=on,id=x");
+	assert_false(c->cfg.disks[0].readonly);
+	assert_null(c->cfg.disks[0].id);
+	free(c);
+	/* Wrong types are refused by field. */
+	parse("{\"kernel\": \"/k\", \"cmdline\": [\"--help\"]}", -EINVAL,
+	      "vm.create: 'cmdline': expected a string");
+	parse("{\"kernel\": \"/k\", \"serial\": {\"mode\": 1}}", -EINVAL, NULL);
+	parse("{\"kernel\": \"/k\", \"disks\": [{\"path\": [\"/d\"]}]}", -EINVAL,
+	      "vm.create: 'disks.path': expected a string, a boolean or a whole number");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_short_forms),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_no_option_injection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
