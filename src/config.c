@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage_text[] =
 	"Usage: cvmm --kernel PATH [options]\n"
@@ -576,4 +579,81 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 	if (cfg->show_help || cfg->show_version)
 		return 0;
 	return config_check(cfg, err, errlen);
+}
+
+enum file_kind {
+	FILE_REGULAR, /* kernel, initramfs */
+	FILE_DISK,    /* a regular file or a block device */
+	FILE_ANY,     /* anything but a directory */
+};
+
+/*
+ * NULL, or why `path` cannot be used: opened as the VM build will (never
+ * blocking: a FIFO without a writer or reader is not waited for), then
+ * its type.
+ */
+static const char *file_problem(const char *path, int flags, enum file_kind kind)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+	if (fd < 0) {
+		/* Output to a FIFO nobody reads yet: the build waits for one. */
+		if (errno == ENXIO && (flags & O_ACCMODE) == O_WRONLY)
+			return NULL;
+		return strerror(errno);
+	}
+	struct stat st;
+	const char *why = NULL;
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (kind == FILE_REGULAR && !S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (kind == FILE_DISK && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		why = "not a regular file or a block device";
+	else if (kind == FILE_ANY && S_ISDIR(st.st_mode))
+		why = strerror(EISDIR);
+	close(fd);
+	return why;
+}
+
+/* One file: cli_name is the option as typed before the path ("--disk
+ * path="), field the vm.create field. */
+static int check_file(const char *path, int flags, enum file_kind kind,
+		      enum config_names names, const char *cli_name,
+		      const char *field, char *err, size_t errlen)
+{
+	if (!path)
+		return 0;
+	const char *why = file_problem(path, flags, kind);
+	if (!why)
+		return 0;
+	if (names == CONFIG_NAMES_CLI)
+		return fail(err, errlen, "%s%s: %s", cli_name, path, why);
+	return fail(err, errlen, "'%s': %s: %s", field, path, why);
+}
+
+int config_check_files(const struct vm_config *cfg, enum config_names names,
+		       char *err, size_t errlen)
+{
+	const int out = O_WRONLY | O_CREAT | O_APPEND;
+	int ret = check_file(cfg->kernel, O_RDONLY, FILE_REGULAR, names,
+			     "--kernel ", "kernel", err, errlen);
+	ret = ret ?: check_file(cfg->initramfs, O_RDONLY, FILE_REGULAR, names,
+				"--initramfs ", "initramfs", err, errlen);
+	for (unsigned i = 0; i < cfg->ndisks && !ret; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+		char field[32];
+		snprintf(field, sizeof(field), "disks[%u].path", i);
+		ret = check_file(d->path, d->readonly ? O_RDONLY : O_RDWR, FILE_DISK,
+				 names, "--disk path=", field, err, errlen);
+	}
+	if (cfg->rng.enabled)
+		ret = ret ?: check_file(cfg->rng.src, O_RDONLY, FILE_ANY, names,
+					"--rng src=", "rng.src", err, errlen);
+	if (cfg->serial == OUTPUT_FILE)
+		ret = ret ?: check_file(cfg->serial_path, out, FILE_ANY, names,
+					"--serial file=", "serial.file", err, errlen);
+	if (cfg->console == OUTPUT_FILE)
+		ret = ret ?: check_file(cfg->console_path, out, FILE_ANY, names,
+					"--console file=", "console.file", err, errlen);
+	return ret;
 }

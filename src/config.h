@@ -139,6 +139,24 @@ int config_set_output(struct vm_config *cfg, enum config_opt opt, const char *mo
 /* The checks across options, once every option is given. */
 int config_check(const struct vm_config *cfg, char *err, size_t errlen);
 
+/* How config_check_files names what it refuses. */
+enum config_names {
+	CONFIG_NAMES_CLI,  /* "--disk path=/x.img: No such file or directory" */
+	CONFIG_NAMES_JSON, /* "'disks[0].path': /x.img: No such file or directory" */
+};
+
+/*
+ * The files the configuration names, opened the way the VM build will
+ * open them (kernel and initramfs read-only, regular files; disks
+ * read-write unless readonly=on, regular files or block devices; the rng
+ * source read-only, not a directory; serial/console files for appending,
+ * created if missing) and closed again, so that a file that cannot be
+ * used is bad usage (exit status 2, HTTP 400), not a failed VM. 0, or
+ * -EINVAL with one line naming the option (or field) and the file in err.
+ */
+int config_check_files(const struct vm_config *cfg, enum config_names names,
+		       char *err, size_t errlen);
+
 /* Parses "512M", "2G", "65536", "64K": 0 or -EINVAL (also on overflow). */
 int config_parse_size(const char *s, uint64_t *out);
 

@@ -2,7 +2,7 @@
 /*
  * cvmm: parse the command line, build the VM, run it, exit with its status.
  * Exit status: the guest's (reset 0, debug-exit V), 1 for a VM failure,
- * 2 for bad usage.
+ * 2 for bad usage (an option, or a file it names that cannot be used).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -45,6 +45,11 @@ int main(int argc, char **argv)
 	if (cfg.show_version) {
 		printf("cvmm %s\n", CVMM_VERSION);
 		return 0;
+	}
+	/* A file an option names that cannot be used is bad usage too. */
+	if (config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err))) {
+		fprintf(stderr, "cvmm: %s\n", err);
+		return 2;
 	}
 	log_set_level(cfg.log_level);
 	/* A closed serial reader gives EPIPE, not death. */

@@ -1139,16 +1139,63 @@ if wanted "$CASE"; then
 	fi
 fi
 
+CASE=create-missing-file-400
+if wanted "$CASE"; then
+	if start_empty; then
+		why=
+		# A file that cannot be opened: 400 naming the field and the file,
+		# and nothing is created.
+		while IFS='|' read -r body msg; do
+			api_status create "$body"
+			grep -qF "{\"error\":\"$msg\"}" "$TMP/resp" && [ "$ST" = 400 ] ||
+				why="${why:+$why; }[$body] $ST $(cat "$TMP/resp")"
+		done <<-EOF
+		{"kernel": "/nonexistent/bzImage"}|vm.create: 'kernel': /nonexistent/bzImage: No such file or directory
+		{"kernel": "$GUEST", "initramfs": "/nonexistent/initrd"}|vm.create: 'initramfs': /nonexistent/initrd: No such file or directory
+		{"kernel": "$GUEST", "disks": ["path=/nonexistent/d.img"]}|vm.create: 'disks[0].path': /nonexistent/d.img: No such file or directory
+		{"kernel": "$GUEST", "rng": {"src": "/nonexistent/rng"}}|vm.create: 'rng.src': /nonexistent/rng: No such file or directory
+		EOF
+		api info
+		grep -qF '"state":"NotCreated"' "$TMP/resp" || why="${why:+$why; }state: $(cat "$TMP/resp")"
+		# A disk removed between vm.create and vm.boot: 400, still Created;
+		# back again, the boot goes ahead.
+		truncate -s 1M "$TMP/late.img"
+		api_status create "{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\",
+		 \"memory\": \"64M\", \"disks\": [{\"path\": \"$TMP/late.img\"}]}"
+		[ "$ST" = 200 ] || why="${why:+$why; }create with the disk: $ST"
+		rm -f "$TMP/late.img"
+		api_status boot
+		msg="vm.boot: 'disks[0].path': $TMP/late.img: No such file or directory"
+		[ "$ST" = 400 ] && grep -qF "{\"error\":\"$msg\"}" "$TMP/resp" ||
+			why="${why:+$why; }boot without the disk: $ST $(cat "$TMP/resp")"
+		api info
+		grep -qF '"state":"Created"' "$TMP/resp" || why="${why:+$why; }state: $(cat "$TMP/resp")"
+		truncate -s 1M "$TMP/late.img"
+		api_status boot
+		[ "$ST" = 200 ] && wait_boots 1 || why="${why:+$why; }boot with the disk: $ST"
+		api shutdown
+		wait_exit 5
+		[ "$VMRC" -eq 0 ] || why="${why:+$why; }exit $VMRC"
+		[ -z "$why" ]
+		check $? "$why"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
 CASE=create-boot-fails
 if wanted "$CASE"; then
 	if start_empty; then
-		api create '{"kernel": "/nonexistent/bzImage"}'
+		# A kernel file that opens but is no kernel: the build fails.
+		printf 'not a kernel\n' >"$TMP/notakernel"
+		api create "{\"kernel\": \"$TMP/notakernel\"}"
 		crc=$RC
 		api_status boot
 		bst=$ST
 		wait_exit 5
 		[ $crc -eq 0 ] && [ "$bst" = 500 ] && [ "$VMRC" -eq 1 ] &&
-			grep -q '/nonexistent/bzImage' "$ERR"
+			grep -q "$TMP/notakernel" "$ERR"
 		check $? "create $crc, boot $bst (want 500), exit $VMRC (want 1), kernel named in the log"
 	else
 		bad "cvmm did not start"

@@ -4,9 +4,13 @@
 # - every invalid option or value: exit status 2, nothing on stdout and
 #   exactly one line on stderr that names the option;
 # - --help / -h / --version: exit status 0, output on stdout only;
-# - a kernel file that cannot be used (missing, a directory, empty, not a
-#   kernel): exit status 1 and exactly one error line naming the file (these
-#   need /dev/kvm and are skipped without it).
+# - a file named by an option that cannot be opened (--kernel, --initramfs,
+#   --disk path=, --rng src=, --serial/--console file=) or is of the wrong
+#   kind (a directory as kernel): bad usage too, exit status 2 and one line
+#   naming the option and the file;
+# - a kernel file that opens but cannot be booted (empty, not a kernel):
+#   exit status 1 and exactly one error line naming the file (these need
+#   /dev/kvm and are skipped without it).
 # Prints "cli: N passed, M failed" and exits non-zero if anything failed.
 
 BIN=${1:?usage: $0 path/to/cvmm}
@@ -158,24 +162,42 @@ for v in bogus "" ON 1; do
 done
 expect_usage --seccomp $K --seccomp
 
-# --- unusable kernel files (need /dev/kvm) --------------------------------
+# --- files named by options that cannot be used: bad usage --------------
+: >"$TMP/empty"
+printf 'not a kernel\n' >"$TMP/text"
+NOENT="No such file or directory"
+expect_usage "--kernel /nonexistent/bzImage: $NOENT" \
+	--kernel /nonexistent/bzImage --serial null
+expect_usage "--initramfs /nonexistent/initrd: $NOENT" \
+	--kernel "$TMP/text" --initramfs /nonexistent/initrd --serial null
+expect_usage "--disk path=/nonexistent/disk.img: $NOENT" \
+	--kernel "$TMP/text" --disk path=/nonexistent/disk.img --serial null
+expect_usage "--disk path=/nonexistent/ro.img: $NOENT" \
+	--kernel "$TMP/text" --disk path=/nonexistent/ro.img,readonly=on --serial null
+expect_usage "--rng src=/nonexistent/rng: $NOENT" \
+	--kernel "$TMP/text" --rng src=/nonexistent/rng --serial null
+expect_usage "--serial file=/nonexistent/dir/out: $NOENT" \
+	--kernel "$TMP/text" --serial file=/nonexistent/dir/out
+expect_usage "--console file=/nonexistent/dir/out: $NOENT" \
+	--kernel "$TMP/text" --serial null --console file=/nonexistent/dir/out
+expect_usage "--kernel $TMP: not a regular file" --kernel "$TMP" --serial null
+expect_usage "--disk path=$TMP: " --kernel "$TMP/text" --disk "path=$TMP" --serial null
+expect_usage "--rng src=$TMP: Is a directory" --kernel "$TMP/text" --rng "src=$TMP" --serial null
+
+# --- kernel files that open but cannot be booted (need /dev/kvm) ----------
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-	: >"$TMP/empty"
-	printf 'not a kernel\n' >"$TMP/text"
-	expect_fail /nonexistent/bzImage --kernel /nonexistent/bzImage --serial null
-	# --seccomp on and off are both accepted (the kernel is what fails).
-	expect_fail /nonexistent/bzImage --kernel /nonexistent/bzImage --serial null --seccomp off
-	expect_fail /nonexistent/bzImage --kernel /nonexistent/bzImage --serial null --seccomp on
 	expect_fail /etc/hostname --kernel /etc/hostname --serial null
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null
+	# --seccomp on and off are both accepted (the kernel is what fails).
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp off
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp on
 	expect_fail "$TMP/empty" --kernel "$TMP/empty" --serial null
-	expect_fail "$TMP" --kernel "$TMP" --serial null
 	if [ -f /bin/sh ]; then
 		# An ELF, but a shared object, not a kernel.
 		expect_fail /bin/sh --kernel /bin/sh --serial null
 	fi
 else
-	skip=8
+	skip=6
 	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
 fi
 

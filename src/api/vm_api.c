@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/router.h"
@@ -450,6 +451,12 @@ static void ep_create(void *ctx, const cJSON *body, struct api_response *resp)
 		api_reply_error(resp, 400, "%s", err);
 		return;
 	}
+	if (config_check_files(&c->cfg, CONFIG_NAMES_JSON, err, sizeof(err))) {
+		log_info("api: vm.create refused: %s", err);
+		api_reply_error(resp, 400, "vm.create: %s", err);
+		free(c);
+		return;
+	}
 	ret = vm_create(vm, c);
 	if (ret) {
 		api_reply_error(resp, 409, "cannot create: the VM is %s",
@@ -464,6 +471,14 @@ static void ep_boot(void *ctx, const cJSON *body, struct api_response *resp)
 	(void)body;
 	struct vm *vm = ctx;
 	log_info("api: boot requested");
+	/* Again: a file may have gone since vm.create. The VM stays Created. */
+	char err[512];
+	if (vm_get_state(vm) == VM_STATE_CREATED &&
+	    config_check_files(vm->cfg, CONFIG_NAMES_JSON, err, sizeof(err))) {
+		log_info("api: vm.boot refused: %s", err);
+		api_reply_error(resp, 400, "vm.boot: %s", err);
+		return;
+	}
 	int ret = vm_boot(vm);
 	if (ret == -EBUSY) {
 		enum vm_state s = vm_get_state(vm);

@@ -2,16 +2,19 @@
 /*
  * Command-line parsing: full valid command lines and defaults, every kind of
  * bad value (each must give -EINVAL and one line naming the option),
- * --help/--version short-circuits, repeated parses (getopt state reset), and
- * the size parser.
+ * --help/--version short-circuits, repeated parses (getopt state reset),
+ * the size parser, and the check of the files the options name.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -443,6 +446,83 @@ static void test_parse_size(void **state)
 	assert_int_equal(config_parse_size(NULL, &v), -EINVAL);
 }
 
+/*
+ * config_check_files: each file as the build opens it; refusals name the
+ * option (command line) or the field (vm.create) and the file.
+ */
+static void test_check_files(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cvmm-cfgfiles.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char k[64], ro[64], out[64];
+	snprintf(k, sizeof(k), "%s/k", dir);
+	snprintf(ro, sizeof(ro), "%s/ro.img", dir);
+	snprintf(out, sizeof(out), "%s/serial.txt", dir);
+	FILE *f = fopen(k, "w");
+	assert_non_null(f);
+	fclose(f);
+	f = fopen(ro, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(chmod(ro, 0444), 0);
+
+	struct vm_config cfg;
+	char err[256];
+	config_defaults(&cfg);
+	cfg.kernel = k;
+	cfg.rng.enabled = true; /* getrandom: no file */
+	cfg.serial = OUTPUT_FILE;
+	cfg.serial_path = out;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), 0);
+	assert_int_equal(access(out, F_OK), 0); /* created, as the build would */
+
+	cfg.initramfs = "/nonexistent/initrd";
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--initramfs /nonexistent/initrd: No such file or directory");
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_JSON, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "'initramfs': /nonexistent/initrd: No such file or directory");
+	cfg.initramfs = NULL;
+
+	cfg.kernel = dir;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	char want[160];
+	snprintf(want, sizeof(want), "--kernel %s: not a regular file", dir);
+	assert_string_equal(err, want);
+	cfg.kernel = k;
+
+	/* Disks: read-write unless readonly (root may write anyway: only the
+	 * readonly one is checked for success here). */
+	cfg.ndisks = 2;
+	cfg.disks[0] = (struct disk_config){ .path = ro, .readonly = true };
+	cfg.disks[1] = (struct disk_config){ .path = "/nonexistent/d.img" };
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_JSON, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "'disks[1].path': /nonexistent/d.img: No such file or directory");
+	cfg.disks[1].path = dir;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "--disk path=%s: ", dir);
+	assert_non_null(strstr(err, want));
+	cfg.ndisks = 1;
+
+	cfg.rng.src = dir;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_JSON, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "'rng.src': %s: Is a directory", dir);
+	assert_string_equal(err, want);
+	cfg.rng.src = "/dev/urandom";
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), 0);
+
+	cfg.console = OUTPUT_FILE;
+	cfg.console_path = "/nonexistent/dir/console.txt";
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err,
+			    "--console file=/nonexistent/dir/console.txt: No such file or directory");
+
+	unlink(k);
+	unlink(ro);
+	unlink(out);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		/* Last: currently trips an out-of-bounds read in config.c. */
 		cmocka_unit_test(test_bad_short_option),
+		cmocka_unit_test(test_check_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
