@@ -152,6 +152,16 @@ raw() {
 	[ -n "$STATUS" ] || STATUS=none
 }
 
+# shutdown_and_check: shuts the VM down, then the case passes when $why is
+# empty and cvmm exited 0.
+shutdown_and_check() {
+	api shutdown
+	wait_exit 5
+	[ "$VMRC" -eq 0 ] || why="${why:+$why; }exit $VMRC"
+	[ -z "$why" ]
+	check $? "$why"
+}
+
 ticks() {
 	grep -c '^tick' "$SERIAL"
 }
@@ -966,11 +976,7 @@ if wanted "$CASE"; then
 		[ $i -lt 150 ] ||
 			why="${why:+$why, }the sessions did not go on ($n1 reports; serial ends: $(tail -n 3 "$SERIAL" | tr -d '\r' | tr '\n' '|'))"
 		grep -q '^FAIL' "$SERIAL" && why="${why:+$why, }guest: $(grep -m1 '^FAIL' "$SERIAL")"
-		api shutdown
-		wait_exit 5
-		[ "$VMRC" -eq 0 ] || why="${why:+$why, }exit $VMRC"
-		[ -z "$why" ]
-		check $? "$why"
+		shutdown_and_check
 	else
 		bad "cvmm did not start"
 	fi
@@ -1003,6 +1009,17 @@ api_status() {
 	api "$@"
 	ST=200
 	[ $RC -eq 0 ] || ST=$(sed -n 's/.*HTTP\/1\.1 \([0-9][0-9][0-9]\).*/\1/p' "$TMP/resp.err" | head -n 1)
+}
+
+# create_refusals: for each "body|message" line on stdin, vm.create must
+# answer 400 with exactly that message; what does not is added to $why.
+create_refusals() {
+	local body msg
+	while IFS='|' read -r body msg; do
+		api_status create "$body"
+		grep -qF "{\"error\":\"$msg\"}" "$TMP/resp" && [ "$ST" = 400 ] ||
+			why="${why:+$why; }[$body] $ST $(cat "$TMP/resp")"
+	done
 }
 
 CREATE_JSON="{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\",
@@ -1041,11 +1058,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	why=
 	# body | the exact error message (the command line's own, for values);
 	# a string that looks like an option is a value, never an option
-	while IFS='|' read -r body msg; do
-		api_status create "$body"
-		grep -qF "{\"error\":\"$msg\"}" "$TMP/resp" && [ "$ST" = 400 ] ||
-			why="${why:+$why; }[$body] $ST $(cat "$TMP/resp")"
-	done <<-EOF
+	create_refusals <<-EOF
 	{}|--kernel: required (see --help)
 	[1, 2]|vm.create: the body must be a JSON object
 	{"kernel": 5}|vm.create: 'kernel': expected a string
@@ -1145,11 +1158,7 @@ if wanted "$CASE"; then
 		why=
 		# A file that cannot be opened: 400 naming the field and the file,
 		# and nothing is created.
-		while IFS='|' read -r body msg; do
-			api_status create "$body"
-			grep -qF "{\"error\":\"$msg\"}" "$TMP/resp" && [ "$ST" = 400 ] ||
-				why="${why:+$why; }[$body] $ST $(cat "$TMP/resp")"
-		done <<-EOF
+		create_refusals <<-EOF
 		{"kernel": "/nonexistent/bzImage"}|vm.create: 'kernel': /nonexistent/bzImage: No such file or directory
 		{"kernel": "$GUEST", "initramfs": "/nonexistent/initrd"}|vm.create: 'initramfs': /nonexistent/initrd: No such file or directory
 		{"kernel": "$GUEST", "disks": ["path=/nonexistent/d.img"]}|vm.create: 'disks[0].path': /nonexistent/d.img: No such file or directory
@@ -1173,11 +1182,7 @@ if wanted "$CASE"; then
 		truncate -s 1M "$TMP/late.img"
 		api_status boot
 		[ "$ST" = 200 ] && wait_boots 1 || why="${why:+$why; }boot with the disk: $ST"
-		api shutdown
-		wait_exit 5
-		[ "$VMRC" -eq 0 ] || why="${why:+$why; }exit $VMRC"
-		[ -z "$why" ]
-		check $? "$why"
+		shutdown_and_check
 	else
 		bad "cvmm did not start"
 	fi
