@@ -246,14 +246,14 @@ static int build_vcpus(struct vm *vm)
 }
 
 /* Typed destructors behind the generic vm_virtio entry. */
-static void destroy_blk(void *d) { virtio_blk_destroy(d); }
-static void destroy_net(void *d) { virtio_net_destroy(d); }
-static void destroy_rng(void *d) { virtio_rng_destroy(d); }
-static void destroy_console(void *d) { virtio_console_destroy(d); }
+static int destroy_blk(void *d) { return virtio_blk_destroy(d); }
+static int destroy_net(void *d) { virtio_net_destroy(d); return 0; }
+static int destroy_rng(void *d) { virtio_rng_destroy(d); return 0; }
+static int destroy_console(void *d) { virtio_console_destroy(d); return 0; }
 
 /* Puts a created device behind a new virtio-pci function on bus 0. */
 static int add_virtio(struct vm *vm, void *dev, struct virtio_dev *vd,
-		      void (*destroy)(void *))
+		      int (*destroy)(void *))
 {
 	if (vm->nvirtio == VM_MAX_VIRTIO) {
 		destroy(dev);
@@ -875,8 +875,9 @@ int vm_run(struct vm *vm)
 	return vm->exit_status;
 }
 
-void vm_destroy(struct vm *vm)
+int vm_destroy(struct vm *vm)
 {
+	int ret = 0;
 	stop_vcpus(vm);
 	if (vm->term_raw)
 		term_restore();
@@ -884,8 +885,11 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		if (vm->virtio[i].transport)
 			virtio_pci_destroy(vm->virtio[i].transport);
-	for (unsigned i = 0; i < vm->nvirtio; i++)
-		vm->virtio[i].destroy(vm->virtio[i].dev);
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		int r = vm->virtio[i].destroy(vm->virtio[i].dev);
+		if (r < 0 && !ret)
+			ret = r;
+	}
 	vm->nvirtio = 0;
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown
@@ -935,4 +939,5 @@ void vm_destroy(struct vm *vm)
 	/* vm->cfg may point into it: last. */
 	free(vm->created);
 	vm->created = NULL;
+	return ret;
 }

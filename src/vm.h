@@ -42,7 +42,7 @@ enum vm_state {
 /* One virtio device and the virtio-pci function it sits behind. */
 struct vm_virtio {
 	void *dev;
-	void (*destroy)(void *dev);
+	int (*destroy)(void *dev); /* 0, or -errno: data may be lost */
 	struct virtio_dev *vdev;
 	struct virtio_pci *transport;
 };
@@ -122,7 +122,11 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns);
  * status.
  */
 int vm_run(struct vm *vm);
-void vm_destroy(struct vm *vm);
+/*
+ * Tears the VM down (disks flushed). Returns 0, or -errno when a disk's
+ * data may not have reached its image (virtio_blk_destroy(), logged).
+ */
+int vm_destroy(struct vm *vm);
 
 /*
  * Control-loop operations (the API calls them from the loop thread).
