@@ -27,6 +27,7 @@ struct vm_reset_state;
 struct serial;
 struct virtio_dev;
 struct virtio_pci;
+struct out_sink;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
@@ -38,6 +39,7 @@ enum vm_state {
 };
 
 #define VM_MAX_VIRTIO 16
+#define VM_MAX_OUT_SINKS 2 /* serial, virtio-console */
 
 /* One virtio device and the virtio-pci function it sits behind. */
 struct vm_virtio {
@@ -78,6 +80,9 @@ struct vm {
 	struct ged *ged; /* ACPI Generic Event Device: the power button */
 	int serial_out_fd; /* owned when the serial writes to a file */
 	bool serial_out_owned;
+	/* Guest output (serial, console) the control loop drains; not owned. */
+	struct out_sink *out_sinks[VM_MAX_OUT_SINKS];
+	unsigned nout_sinks;
 
 	/* Exit requests from any thread: first one wins. */
 	int exit_efd;
