@@ -2,7 +2,8 @@
 /*
  * cvmm: parse the command line, build the VM, run it, exit with its status.
  * Exit status: the guest's (reset 0, debug-exit V), 1 for a VM failure,
- * 2 for bad usage (an option, or a file it names that cannot be used).
+ * 2 for bad usage (an option, or a file it names that cannot be used); a
+ * disk whose final flush failed turns 0 into 1.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 	int ret = cfg.kernel ? vm_build(&vm, &cfg, start_ns) : vm_prepare(&vm, &cfg, start_ns);
 	if (ret == 0)
 		status = vm_run(&vm);
-	vm_destroy(&vm);
+	/* Lost disk data is a failure, however the guest ended. */
+	if (vm_destroy(&vm) < 0 && status == 0)
+		status = 1;
 	return status;
 }

@@ -166,6 +166,7 @@ static const int main_calls[] = {
 	SCMP_SYS(newfstatat),  /* lstat of the API socket at exit; fstat of the
 				* kernel a reboot reloads */
 	SCMP_SYS(unlink),      /* api_server_destroy removes the socket */
+	SCMP_SYS(pread64),     /* a reboot reads the kernel and initramfs again */
 };
 
 static const unsigned long main_ioctls[] = {
@@ -276,7 +277,7 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 	switch (kind) {
 	case SECCOMP_MAIN:
 		r = r ?: add_list(ctx, &main_list, pid);
-		/* vm_reboot maps the kernel and initramfs files again: they may
+		/* vm_reboot reads the kernel and initramfs files again: they may
 		 * be opened, read-only (no create, truncate or append). */
 		r = r ?: allow_masked(ctx, SCMP_SYS(openat), 2,
 				      O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY);

@@ -28,6 +28,7 @@
 #include "legacy/rtc.h"
 #include "legacy/serial.h"
 #include "log.h"
+#include "out_sink.h"
 #include "seccomp_filter.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -82,6 +83,13 @@ static int register_pio(struct vm *vm, uint64_t base, uint64_t len,
 	return ret;
 }
 
+/* Guest output the control loop drains when its reader catches up. */
+static void add_out_sink(struct vm *vm, struct out_sink *s)
+{
+	if (s && out_sink_poll_fd(s) >= 0 && vm->nout_sinks < VM_MAX_OUT_SINKS)
+		vm->out_sinks[vm->nout_sinks++] = s;
+}
+
 static int open_serial_output(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -124,6 +132,7 @@ static int build_legacy_devices(struct vm *vm)
 					  vm->serial, "serial (COM1)");
 		if (ret)
 			return ret;
+		add_out_sink(vm, serial_out_sink(vm->serial));
 	}
 
 	ret = i8042_create(&vm->i8042, vm_exit_request(vm), vm_irq_line(vm, 1),
@@ -246,14 +255,14 @@ static int build_vcpus(struct vm *vm)
 }
 
 /* Typed destructors behind the generic vm_virtio entry. */
-static void destroy_blk(void *d) { virtio_blk_destroy(d); }
-static void destroy_net(void *d) { virtio_net_destroy(d); }
-static void destroy_rng(void *d) { virtio_rng_destroy(d); }
-static void destroy_console(void *d) { virtio_console_destroy(d); }
+static int destroy_blk(void *d) { return virtio_blk_destroy(d); }
+static int destroy_net(void *d) { virtio_net_destroy(d); return 0; }
+static int destroy_rng(void *d) { virtio_rng_destroy(d); return 0; }
+static int destroy_console(void *d) { virtio_console_destroy(d); return 0; }
 
 /* Puts a created device behind a new virtio-pci function on bus 0. */
 static int add_virtio(struct vm *vm, void *dev, struct virtio_dev *vd,
-		      void (*destroy)(void *))
+		      int (*destroy)(void *))
 {
 	if (vm->nvirtio == VM_MAX_VIRTIO) {
 		destroy(dev);
@@ -333,6 +342,7 @@ static int build_virtio_devices(struct vm *vm)
 		ret = ret ?: add_virtio(vm, c, virtio_console_vdev(c), destroy_console);
 		if (ret)
 			return ret;
+		add_out_sink(vm, virtio_console_out_sink(c));
 	}
 	return 0;
 }
@@ -752,10 +762,35 @@ static void stop_vcpus(struct vm *vm)
 		vcpu_join(&vm->vcpus[i]);
 }
 
+/*
+ * Output sinks: edge-triggered EPOLLOUT, so the loop wakes once each time
+ * the reader makes room, not all the time the fd is writable.
+ */
+static void watch_out_sinks(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nout_sinks; i++) {
+		int fd = out_sink_poll_fd(vm->out_sinks[i]);
+		struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.fd = fd };
+		if (epoll_ctl(vm->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			log_debug("output fd %d cannot be polled (%s): buffered "
+				  "output waits for the next write", fd, strerror(errno));
+	}
+}
+
+/* The output sink whose fd this is, if any. */
+static struct out_sink *out_sink_of(struct vm *vm, int fd)
+{
+	for (unsigned i = 0; i < vm->nout_sinks; i++)
+		if (out_sink_poll_fd(vm->out_sinks[i]) == fd)
+			return vm->out_sinks[i];
+	return NULL;
+}
+
 /* A built machine goes: stdin wired, vCPUs started, the loop filtered. */
 static int start_machine(struct vm *vm)
 {
 	setup_stdin(vm);
+	watch_out_sinks(vm);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		int ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
@@ -853,6 +888,8 @@ int vm_run(struct vm *vm)
 				forward_stdin(vm);
 			} else if (vm->api && fd == api_server_fd(vm->api)) {
 				api_server_process(vm->api);
+			} else if (out_sink_of(vm, fd)) {
+				out_sink_drain(out_sink_of(vm, fd));
 			}
 		}
 	}
@@ -875,8 +912,9 @@ int vm_run(struct vm *vm)
 	return vm->exit_status;
 }
 
-void vm_destroy(struct vm *vm)
+int vm_destroy(struct vm *vm)
 {
+	int ret = 0;
 	stop_vcpus(vm);
 	if (vm->term_raw)
 		term_restore();
@@ -884,8 +922,11 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		if (vm->virtio[i].transport)
 			virtio_pci_destroy(vm->virtio[i].transport);
-	for (unsigned i = 0; i < vm->nvirtio; i++)
-		vm->virtio[i].destroy(vm->virtio[i].dev);
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		int r = vm->virtio[i].destroy(vm->virtio[i].dev);
+		if (r < 0 && !ret)
+			ret = r;
+	}
 	vm->nvirtio = 0;
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown
@@ -935,4 +976,5 @@ void vm_destroy(struct vm *vm)
 	/* vm->cfg may point into it: last. */
 	free(vm->created);
 	vm->created = NULL;
+	return ret;
 }

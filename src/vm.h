@@ -27,6 +27,7 @@ struct vm_reset_state;
 struct serial;
 struct virtio_dev;
 struct virtio_pci;
+struct out_sink;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
@@ -38,11 +39,12 @@ enum vm_state {
 };
 
 #define VM_MAX_VIRTIO 16
+#define VM_MAX_OUT_SINKS 2 /* serial, virtio-console */
 
 /* One virtio device and the virtio-pci function it sits behind. */
 struct vm_virtio {
 	void *dev;
-	void (*destroy)(void *dev);
+	int (*destroy)(void *dev); /* 0, or -errno: data may be lost */
 	struct virtio_dev *vdev;
 	struct virtio_pci *transport;
 };
@@ -78,6 +80,9 @@ struct vm {
 	struct ged *ged; /* ACPI Generic Event Device: the power button */
 	int serial_out_fd; /* owned when the serial writes to a file */
 	bool serial_out_owned;
+	/* Guest output (serial, console) the control loop drains; not owned. */
+	struct out_sink *out_sinks[VM_MAX_OUT_SINKS];
+	unsigned nout_sinks;
 
 	/* Exit requests from any thread: first one wins. */
 	int exit_efd;
@@ -122,7 +127,11 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns);
  * status.
  */
 int vm_run(struct vm *vm);
-void vm_destroy(struct vm *vm);
+/*
+ * Tears the VM down (disks flushed). Returns 0, or -errno when a disk's
+ * data may not have reached its image (virtio_blk_destroy(), logged).
+ */
+int vm_destroy(struct vm *vm);
 
 /*
  * Control-loop operations (the API calls them from the loop thread).

@@ -9,7 +9,9 @@
 #
 # ping, info, counters, pause/resume (the ticks and the vCPU exit counts
 # stop, then go on), shutdown (exit 0, socket removed; a guest's unflushed
-# disk write is in the image and cvmm fdatasync'ed it), vm.create/vm.boot
+# disk write is in the image and cvmm fdatasync'ed it), a stalled output
+# reader (serial and virtio-console) holding up neither the guest nor
+# SIGTERM, vm.create/vm.boot
 # refused (409) for a VM from the command line, pause parking the device
 # threads and reboot resetting PCI config space (a virtio-console guest fed
 # through a FIFO), create-then-boot (--api-socket without --kernel),
@@ -631,6 +633,61 @@ if wanted "$CASE"; then
 		bad "the guest did not write its disk: $(tail -n 3 "$SERIAL" "$ERR" | tr '\n' ' ')"
 	fi
 fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# A reader that stops reading must not hold the VM: the guest writes its
+# disk, then floods the serial port (--serial tty, stdout a FIFO) or the
+# virtio-console (--console file=FIFO); the reader takes the first bytes
+# and then sleeps with the FIFO open. cvmm must drop what does not fit
+# (vm.counters counts it) and, on SIGTERM, exit within 5 s with the disk
+# flushed (debug log) and the guest's bytes in the image.
+stall_case() {
+	local name=$1 where=$2 dropped=$3 reader i n
+	shift 3
+	CASE=$name
+	wanted "$CASE" || return 0
+	rm -f "$TMP/out.fifo" "$TMP/first"
+	mkfifo "$TMP/out.fifo"
+	truncate -s 1M "$TMP/stall.img"
+	: >"$SERIAL"
+	{ head -c 300 >"$TMP/first"; exec sleep 60; } <"$TMP/out.fifo" &
+	reader=$!
+	if [ "$where" = serial ]; then
+		"$CVMM" --kernel "$GUEST" --serial tty --memory size=64M --api-socket "$SOCK" \
+			--log-level debug --disk "path=$TMP/stall.img" --cmdline "disk=1 period_ms=0" \
+			</dev/null >"$TMP/out.fifo" 2>"$ERR" &
+	else
+		"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --console "file=$TMP/out.fifo" \
+			--memory size=64M --api-socket "$SOCK" --log-level debug \
+			--disk "path=$TMP/stall.img" --cmdline "disk=1 console=1 flood=1 period_ms=0" \
+			</dev/null 2>"$ERR" &
+	fi
+	PID=$!
+	# Liveness bound: the output is stalled once bytes are being dropped.
+	n=0
+	for i in $(seq 1 300); do
+		if [ -S "$SOCK" ]; then
+			api counters
+			n=$(sed -n "s/.*$dropped\([0-9]*\).*/\1/p" "$TMP/resp")
+			[ "${n:-0}" -gt 0 ] && break
+		fi
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -TERM "$PID" 2>/dev/null
+	wait_exit 5
+	kill "$reader" 2>/dev/null
+	wait "$reader" 2>/dev/null
+	local want got flushed=no
+	want=$(printf 'cvmm-flush-test %.0s' $(seq 32))
+	got=$(head -c 512 "$TMP/stall.img")
+	grep -qF "disk $TMP/stall.img: flushed (fdatasync) at exit" "$ERR" && flushed=yes
+	[ "${n:-0}" -gt 0 ] && [ "$VMRC" -eq 0 ] && [ "$got" = "$want" ] && [ $flushed = yes ] &&
+		[ -s "$TMP/first" ]
+	check $? "dropped ${n:-none} (want > 0), exit $VMRC within 5 s of SIGTERM (want 0), sector 0 '${got:0:32}...', flushed: $flushed, reader got $(wc -c <"$TMP/first") bytes"
+}
+stall_case stalled-serial-reader serial '"serial":{"tx_dropped":'
+stall_case stalled-console-reader console '"type":"virtio-console",[^}]*"tx_dropped":'
 if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
 
 # ------------------------------------------------- the ACPI power button

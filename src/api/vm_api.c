@@ -12,8 +12,10 @@
 #include "api/vm_create.h"
 #include "arch/x86/layout.h"
 #include "config.h"
+#include "legacy/serial.h"
 #include "log.h"
 #include "pci/msix.h"
+#include "virtio/console.h"
 #include "virtio/pci.h"
 #include "virtio/virtio.h"
 #include "vm.h"
@@ -338,6 +340,15 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 		add_num(&jb, d, "requests", (double)atomic_load(&v->vdev->requests));
 		add_num(&jb, d, "bytes", (double)atomic_load(&v->vdev->bytes));
 		add_num(&jb, d, "errors", (double)atomic_load(&v->vdev->errors));
+		if (v->vdev->device_id == VIRTIO_ID_CONSOLE) {
+			struct virtio_console_stats st;
+			virtio_console_get_stats(v->dev, &st);
+			add_num(&jb, d, "tx_dropped", (double)st.tx_dropped);
+		}
+	}
+	if (vm->serial) {
+		cJSON *ser = add_obj(&jb, o, "serial");
+		add_num(&jb, ser, "tx_dropped", (double)serial_tx_dropped(vm->serial));
 	}
 	cJSON *vcpus = add_arr(&jb, o, "vcpus");
 	for (unsigned i = 0; i < vm->nvcpus; i++) {

@@ -17,13 +17,13 @@
 #include "legacy/serial.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "out_sink.h"
 
 /* Register offsets. */
 #define REG_RBR_THR 0 /* DLL when LCR.DLAB */
@@ -86,12 +86,9 @@
 /* Modem inputs when not in loopback: a peer that is always ready. */
 #define MSR_IDLE_INPUTS (MSR_CTS | MSR_DSR | MSR_DCD)
 
-/* How long a TX byte may wait for a full non-blocking out_fd. */
-#define TX_WAIT_MS 50
-
 struct serial {
 	pthread_mutex_t lock;
-	int out_fd;
+	struct out_sink *out; /* NULL: transmitted bytes are discarded */
 	int rx_ready_fd;
 	struct irq_line irq;
 	int irq_level;
@@ -115,10 +112,6 @@ struct serial {
 	size_t host_head;
 	size_t host_count;
 	bool rx_blocked; /* control loop saw no space; signal when there is */
-
-	bool tx_stalled; /* last TX byte was dropped: don't wait again */
-	uint64_t tx_dropped;
-	struct ratelimit tx_rl;
 };
 
 static bool fifo_enabled(const struct serial *s)
@@ -214,31 +207,8 @@ static void rx_loopback(struct serial *s, uint8_t b)
 
 static void tx_out(struct serial *s, uint8_t b)
 {
-	if (s->out_fd < 0)
-		return;
-	bool waited = s->tx_stalled;
-	for (;;) {
-		ssize_t n = write(s->out_fd, &b, 1);
-		if (n == 1) {
-			s->tx_stalled = false;
-			return;
-		}
-		int err = n < 0 ? errno : EIO;
-		if (err == EINTR)
-			continue;
-		if ((err == EAGAIN || err == EWOULDBLOCK) && !waited) {
-			struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
-			waited = true;
-			if (poll(&p, 1, TX_WAIT_MS) >= 0)
-				continue;
-		}
-		s->tx_stalled = true;
-		s->tx_dropped++;
-		log_ratelimited(&s->tx_rl, LOG_WARN,
-				"serial: output error (%s), %llu byte(s) dropped",
-				strerror(err), (unsigned long long)s->tx_dropped);
-		return;
-	}
+	if (s->out)
+		out_sink_write(s->out, &b, 1); /* never blocks; drops count */
 }
 
 static void write_thr(struct serial *s, uint8_t b)
@@ -464,12 +434,19 @@ int serial_create(struct serial **out, int out_fd, struct irq_line irq,
 	struct serial *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	if (out_fd >= 0) {
+		int r = out_sink_create(&s->out, out_fd, "serial");
+		if (r < 0) {
+			free(s);
+			return r;
+		}
+	}
 	int ret = pthread_mutex_init(&s->lock, NULL);
 	if (ret) {
+		out_sink_destroy(s->out);
 		free(s);
 		return -ret;
 	}
-	s->out_fd = out_fd;
 	s->rx_ready_fd = rx_ready_fd;
 	s->irq = irq;
 	s->msr = MSR_IDLE_INPUTS;
@@ -488,7 +465,6 @@ void serial_reset(struct serial *s)
 	s->dll = 0x0c;
 	s->dlm = 0;
 	s->thre_pending = false;
-	s->tx_stalled = false;
 	rx_fifo_clear(s);
 	rx_refill(s);
 	update_irq(s);
@@ -499,6 +475,17 @@ void serial_destroy(struct serial *s)
 {
 	if (!s)
 		return;
+	out_sink_destroy(s->out);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+struct out_sink *serial_out_sink(struct serial *s)
+{
+	return s->out;
+}
+
+uint64_t serial_tx_dropped(struct serial *s)
+{
+	return s->out ? out_sink_dropped(s->out) : 0;
 }

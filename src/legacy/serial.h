@@ -3,7 +3,7 @@
  * 8250/16550A UART (one port, e.g. COM1 at 0x3f8, IRQ 4).
  *
  * Register the 8-port range with serial_io as the bus handler and the
- * struct serial as opaque. Transmitted bytes go straight to out_fd (or are
+ * struct serial as opaque. Transmitted bytes go to out_fd at once, never waiting (or are
  * discarded when it is -1), so THR is always empty: LSR.THRE and LSR.TEMT
  * always read 1. Received bytes are pushed by the control loop with
  * serial_receive(); they wait in a 1 KiB host-side buffer and enter the
@@ -26,6 +26,8 @@
 
 #include "irq.h"
 
+struct out_sink;
+
 #define SERIAL_NR_PORTS 8
 #define SERIAL_FIFO_SIZE 16
 #define SERIAL_RX_BUF_SIZE 1024
@@ -34,18 +36,23 @@ struct serial;
 
 /*
  * out_fd: where transmitted bytes are written (-1: discard). The fd is not
- * owned (never closed). Should the fd refuse a byte (EAGAIN for more than a
- * short wait, EPIPE, EIO...), the byte is dropped with a rate-limited
- * warning; the caller should ignore SIGPIPE.
+ * owned (never closed). Writing never blocks the vCPU: bytes go through an
+ * out_sink (out_sink.h: non-blocking, a bounded buffer, what does not fit
+ * or what the fd refuses is dropped and counted); the caller should ignore
+ * SIGPIPE.
  * rx_ready_fd: eventfd that gets 1 written whenever receive space becomes
  * available again after the control loop found the buffer full
  * (serial_rx_space() returned 0 or serial_receive() accepted less than it
  * was given); -1 for none. Not owned.
- * Returns 0, -EINVAL or -ENOMEM.
+ * Returns 0, -EINVAL, -ENOMEM or another -errno (out_fd unusable).
  */
 int serial_create(struct serial **out, int out_fd, struct irq_line irq,
 		  int rx_ready_fd);
 void serial_destroy(struct serial *s);
+/* The output sink (NULL without out_fd): the control loop drains it. */
+struct out_sink *serial_out_sink(struct serial *s);
+/* Transmitted bytes dropped so far (the output stalled or failed). */
+uint64_t serial_tx_dropped(struct serial *s);
 /*
  * Machine reset: every register back to its power-on value (as created:
  * FIFOs off, no interrupt enabled, 9600 baud divisor), the receive FIFO

@@ -30,6 +30,7 @@ struct virtio_blk {
 	char name[48];
 	char thread_name[16];
 	struct vq_chain chain; /* the request being served */
+	bool flush_failed_once; /* a flush failed before a reset */
 };
 
 /* ---- request queue ---- */
@@ -146,6 +147,10 @@ static void blk_reset(void *dev)
 	virtio_worker_stop(&b->worker);
 	virtio_worker_clear(&b->worker);
 	vq_reset(&b->vdev.vqs[0]);
+	/* The guest may go on; that data was lost stays known (destroy). */
+	if (b->be.flush_failed)
+		b->flush_failed_once = true;
+	blk_backend_reset_error(&b->be);
 }
 
 static const struct virtio_device_ops blk_ops = {
@@ -368,19 +373,29 @@ struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b)
 	return &b->vdev;
 }
 
-void virtio_blk_destroy(struct virtio_blk *b)
+int virtio_blk_destroy(struct virtio_blk *b)
 {
 	if (!b)
-		return;
+		return 0;
 	virtio_worker_destroy(&b->worker);
+	int ret = 0;
 	if (!b->be.readonly) {
-		if (fdatasync(b->be.fd) < 0)
-			log_warn("disk %s: flush at exit: %s", b->path, strerror(errno));
-		else
+		/* Even after a failure: what came since may still be saved. */
+		if (fdatasync(b->be.fd) < 0) {
+			ret = -errno;
+			log_error("disk %s: flush at exit: %s; data written by the "
+				  "guest may be lost", b->path, strerror(-ret));
+		} else if (b->flush_failed_once || b->be.flush_failed) {
+			ret = -EIO;
+			log_error("disk %s: a flush failed while the VM ran; data "
+				  "written by the guest may be lost", b->path);
+		} else {
 			log_debug("disk %s: flushed (fdatasync) at exit", b->path);
+		}
 	}
 	close(b->be.fd);
 	free(b->be.bounce);
 	free(b->path);
 	free(b);
+	return ret;
 }

@@ -50,7 +50,13 @@ struct virtio_blk;
 int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 		      const struct guest_mem *mem);
 struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b);
-/* Stops the device thread, flushes (fdatasync), closes. NULL is fine. */
-void virtio_blk_destroy(struct virtio_blk *b);
+/*
+ * Stops the device thread, flushes (fdatasync), closes. NULL is fine.
+ * Returns 0, or -errno when the guest's writes may not have reached the
+ * image: the final fdatasync failed, or a flush had failed while the VM
+ * ran (the backend was poisoned, see blk_request.h); either is logged as
+ * one error line naming the disk.
+ */
+int virtio_blk_destroy(struct virtio_blk *b);
 
 #endif

@@ -176,6 +176,8 @@ static uint8_t do_rw(struct blk_backend *be, const struct vq_chain *c,
 		     bool write, uint64_t sector, uint64_t data_off,
 		     uint64_t len)
 {
+	if (write && be->flush_failed)
+		return VIRTIO_BLK_S_IOERR;
 	if (write && be->readonly) {
 		log_ratelimited(&be->rl, LOG_DEBUG, "%s: write to a read-only disk",
 				be->name);
@@ -298,7 +300,7 @@ static uint8_t do_ranges(struct blk_backend *be, const struct vq_chain *c,
 	const char *what = wz ? "write-zeroes" : "discard";
 	if (wz ? !be->write_zeroes_ok : !be->discard_ok)
 		return VIRTIO_BLK_S_UNSUPP;
-	if (be->readonly)
+	if (be->readonly || be->flush_failed)
 		return VIRTIO_BLK_S_IOERR;
 	uint32_t max_seg = wz ? BLK_MAX_WRITE_ZEROES_SEG : BLK_MAX_DISCARD_SEG;
 	uint32_t max_sect = wz ? BLK_MAX_WRITE_ZEROES_SECTORS
@@ -364,12 +366,20 @@ static uint8_t do_flush(struct blk_backend *be)
 {
 	if (be->readonly)
 		return VIRTIO_BLK_S_OK;
+	if (be->flush_failed)
+		return VIRTIO_BLK_S_IOERR;
 	if (fdatasync(be->fd) < 0) {
+		be->flush_failed = true;
 		log_ratelimited(&be->rl, LOG_WARN, "%s: flush: %s", be->name,
 				strerror(errno));
 		return VIRTIO_BLK_S_IOERR;
 	}
 	return VIRTIO_BLK_S_OK;
+}
+
+void blk_backend_reset_error(struct blk_backend *be)
+{
+	be->flush_failed = false;
 }
 
 int blk_request_execute(struct blk_backend *be, const struct vq_chain *chain,

@@ -26,6 +26,19 @@
  *               A read past the end of a file that shrank under us fills
  *               zeros.
  *   FLUSH       fdatasync(); OK on a read-only disk without syncing.
+ *               A failed fdatasync poisons the backend (flush_failed):
+ *               from then on every FLUSH, OUT, DISCARD and WRITE_ZEROES
+ *               gets IOERR without touching the file, until the device
+ *               is reset (blk_backend_reset_error()). Linux reports a
+ *               writeback error once per open file and drops the pages
+ *               that failed, so a second fdatasync would return 0 with
+ *               the data lost; the guest must not be told a later flush
+ *               made anything durable (QEMU behaves the same). Reads go on.
+ *               A failed OUT (pwritev error) does not poison: the error
+ *               is synchronous and covers exactly that request's data,
+ *               which the guest is told about (IOERR), and the page cache
+ *               holds nothing the kernel silently dropped (QEMU reports
+ *               a write error per request too).
  *   GET_ID      copies min(20, data length) bytes of the NUL-padded id.
  *   DISCARD     ranges of struct virtio_blk_discard_write_zeroes; the
  *   WRITE_ZEROES  readable data must be a whole number of them, at most
@@ -127,6 +140,9 @@ struct blk_backend {
 	uint32_t dio_offset_align; /* file offset / length / segment length */
 	uint8_t *bounce;           /* BLK_BOUNCE_SIZE bytes, aligned */
 
+	/* A flush failed: writes and flushes fail until reset (above). */
+	bool flush_failed;
+
 	/* Guest-triggerable messages (bad requests, host I/O errors). */
 	struct ratelimit rl;
 
@@ -149,6 +165,9 @@ struct blk_req_result {
  */
 int blk_request_execute(struct blk_backend *be, const struct vq_chain *chain,
 			struct blk_req_result *res);
+
+/* Device reset: a failed flush no longer fails later requests. */
+void blk_backend_reset_error(struct blk_backend *be);
 
 /*
  * Probes what the file system of be->fd supports without changing the

@@ -16,25 +16,24 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "out_sink.h"
 #include "virtio/guest_dma.h"
 #include "virtio/worker.h"
 
-/* How long a TX write may wait for a full out_fd before bytes are dropped. */
-#define TX_WAIT_MS 100
 #define TX_BUDGET 128u
 #define RX_BUDGET 64u
 
 struct virtio_console {
 	struct virtio_dev vdev;
 	struct virtio_worker worker;
-	int in_fd, out_fd;
+	int in_fd;
+	struct out_sink *out; /* NULL: output discarded */
 
 	/* Device thread state. */
 	unsigned w_rx, w_tx, w_in; /* worker fd indices (w_in valid if in_fd >= 0) */
 	uint32_t in_events;
 	bool in_polling;  /* the guest has rx buffers: read in_fd */
 	bool in_eof;      /* in_fd reached end of file / hung up */
-	bool tx_stalled;  /* last TX bytes were dropped: do not wait again */
 	bool rx_broken, tx_broken;
 	/* See wait_started(). */
 	pthread_mutex_t start_lock;
@@ -75,65 +74,32 @@ static void in_update_events(struct virtio_console *c)
 
 /* ---- TX ---- */
 
-static void tx_drop(struct virtio_console *c, uint64_t bytes, int err)
-{
-	c->tx_stalled = true;
-	atomic_fetch_add(&c->tx_dropped, bytes);
-	atomic_fetch_add(&c->vdev.errors, 1);
-	log_ratelimited(&c->vdev.rl, LOG_WARN,
-			"virtio-console: output error (%s), %llu byte(s) dropped",
-			strerror(err), (unsigned long long)bytes);
-}
-
-/* Writes all of buf to out_fd: 0, or -errno when the rest must be dropped. */
-static int write_all(struct virtio_console *c, const uint8_t *buf, size_t len)
-{
-	bool waited = c->tx_stalled;
-	while (len) {
-		guest_dma_begin();
-		ssize_t w = write(c->out_fd, buf, len);
-		guest_dma_end();
-		if (w > 0) {
-			buf += w;
-			len -= (size_t)w;
-			c->tx_stalled = false;
-			waited = false;
-			continue;
-		}
-		int err = w < 0 ? errno : EIO;
-		if (err == EINTR)
-			continue;
-		if ((err == EAGAIN || err == EWOULDBLOCK) && !waited) {
-			struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
-			waited = true;
-			if (poll(&p, 1, TX_WAIT_MS) > 0)
-				continue;
-			err = EAGAIN;
-		}
-		return -err;
-	}
-	return 0;
-}
-
+/*
+ * The chain's bytes go to the output sink, which never blocks: what it
+ * cannot take (the reader stalled, the fd failed) is dropped and counted
+ * there (out_sink.h, with its own rate-limited warning) and here.
+ */
 static void tx_one(struct virtio_console *c)
 {
 	const struct vq_chain *ch = &c->tx_chain;
-	if (c->out_fd < 0) {
+	if (!c->out) {
 		atomic_fetch_add(&c->tx_bytes, ch->read_len);
 		atomic_fetch_add(&c->vdev.bytes, ch->read_len);
 		return;
 	}
-	uint64_t left = ch->read_len;
+	uint64_t dropped = 0;
 	for (unsigned i = 0; i < ch->nread; i++) {
 		const struct vq_seg *s = &ch->segs[i];
-		int r = write_all(c, s->addr, s->len);
-		if (r < 0) {
-			tx_drop(c, left, -r);
-			return;
-		}
-		left -= s->len;
-		atomic_fetch_add(&c->tx_bytes, s->len);
-		atomic_fetch_add(&c->vdev.bytes, s->len);
+		guest_dma_begin();
+		size_t n = out_sink_write(c->out, s->addr, s->len);
+		guest_dma_end();
+		dropped += s->len - n;
+		atomic_fetch_add(&c->tx_bytes, n);
+		atomic_fetch_add(&c->vdev.bytes, n);
+	}
+	if (dropped) {
+		atomic_fetch_add(&c->tx_dropped, dropped);
+		atomic_fetch_add(&c->vdev.errors, 1);
 	}
 }
 
@@ -402,9 +368,10 @@ int virtio_console_create(struct virtio_console **out, int in_fd, int out_fd,
 	if (!c)
 		return -ENOMEM;
 	c->in_fd = in_fd < 0 ? -1 : in_fd;
-	c->out_fd = out_fd < 0 ? -1 : out_fd;
-	int ret = virtio_worker_init(&c->worker);
+	int ret = out_fd >= 0 ? out_sink_create(&c->out, out_fd, "virtio-console") : 0;
+	ret = ret ?: virtio_worker_init(&c->worker);
 	if (ret < 0) {
+		out_sink_destroy(c->out);
 		free(c);
 		return ret;
 	}
@@ -446,5 +413,11 @@ void virtio_console_destroy(struct virtio_console *c)
 	console_reset(c);
 	virtio_worker_destroy(&c->worker);
 	pthread_mutex_destroy(&c->start_lock);
+	out_sink_destroy(c->out);
 	free(c);
+}
+
+struct out_sink *virtio_console_out_sink(struct virtio_console *c)
+{
+	return c->out;
 }

@@ -5,11 +5,12 @@
  * transmitq (1). The guest sees it as /dev/hvc0.
  *
  * TX: the readable bytes of each chain are written to out_fd in order
- * (out_fd -1: discarded). Should out_fd refuse them (EAGAIN for longer than
- * a short wait, as with a non-blocking terminal nobody drains), the rest of
- * the chain is dropped with a rate-limited warning and counted, and the
- * device does not wait again until a write succeeds; other write errors
- * (EPIPE...) drop too. The caller should ignore SIGPIPE.
+ * (out_fd -1: discarded) through an out_sink (out_sink.h), so the device
+ * thread never blocks on a reader that stopped reading: what the fd does
+ * not take waits in a bounded buffer, what does not fit there (or what the
+ * fd refuses: EPIPE...) is dropped with a rate-limited warning and counted
+ * (tx_dropped, and one error per chain that lost bytes). The caller should
+ * ignore SIGPIPE.
  *
  * RX: while the guest has receive buffers posted, in_fd is polled and read
  * straight into them; with no buffers, in_fd is not polled, so input waits
@@ -21,7 +22,7 @@
  * warning and no input. The device thread reads it only after poll() says
  * it is readable, so a blocking fd is fine as long as nobody else reads it.
  *
- * Returns 0 or -ENOMEM.
+ * Returns 0, -ENOMEM, or another -errno (out_fd unusable).
  */
 #ifndef CVMM_VIRTIO_CONSOLE_H
 #define CVMM_VIRTIO_CONSOLE_H
@@ -36,6 +37,7 @@
 #define VIRTIO_CONSOLE_TXQ 1
 
 struct virtio_console;
+struct out_sink;
 
 struct virtio_console_stats {
 	uint64_t rx_bytes, tx_bytes, tx_dropped; /* tx_dropped: bytes */
@@ -48,5 +50,7 @@ void virtio_console_get_stats(const struct virtio_console *c,
 			      struct virtio_console_stats *s);
 /* Stops the device thread and frees (the fds stay open). NULL is fine. */
 void virtio_console_destroy(struct virtio_console *c);
+/* The output sink (NULL without out_fd): the control loop drains it. */
+struct out_sink *virtio_console_out_sink(struct virtio_console *c);
 
 #endif

@@ -25,6 +25,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-guest.XXXXXX") || exit 1
 # The network namespace of the virtio cases with --net (made on first use).
 NETNS=
 cleanup() {
+	faildisk_down 2>/dev/null
 	if [ -n "$NETNS" ]; then
 		ip netns del "$NETNS" 2>/dev/null
 	fi
@@ -419,6 +420,71 @@ if wanted virtio-hostile; then
 		ok
 	fi
 fi
+
+# A disk whose writeback fails: a loop device over a sparse file on a full
+# 1 MiB tmpfs (written blocks need tmpfs pages there are none of, so the
+# loop device fails the writes; device-mapper's "error" target would do
+# too, but needs dm-mod). Guest writes land in the page cache; fdatasync
+# fails once, after which Linux has dropped the pages. The guest checks
+# that every later FLUSH and write fails until its device reset (sticky),
+# or writes and stops (exit): either way cvmm must exit 1 with one error
+# line naming the disk.
+FAILDISK_DIR=
+FAILDISK=
+FAILDISK_WHY=
+faildisk_up() {
+	[ -n "$FAILDISK" ] && return 0
+	[ -n "$FAILDISK_WHY" ] && return 1
+	if [ "$(id -u)" != 0 ] || ! command -v losetup >/dev/null; then
+		FAILDISK_WHY="needs root and losetup"
+		return 1
+	fi
+	FAILDISK_DIR=$TMP/faildisk
+	mkdir -p "$FAILDISK_DIR"
+	if ! mount -t tmpfs -o size=1M cvmm-faildisk "$FAILDISK_DIR" 2>"$TMP/faildisk.err"; then
+		FAILDISK_WHY="cannot mount a tmpfs: $(head -c 200 "$TMP/faildisk.err")"
+		FAILDISK_DIR=
+		return 1
+	fi
+	truncate -s 1M "$FAILDISK_DIR/backing"
+	dd if=/dev/zero of="$FAILDISK_DIR/fill" bs=4k 2>/dev/null
+	if ! FAILDISK=$(losetup -f --show "$FAILDISK_DIR/backing" 2>"$TMP/faildisk.err"); then
+		FAILDISK_WHY="no loop device: $(head -c 200 "$TMP/faildisk.err")"
+		FAILDISK=
+		return 1
+	fi
+}
+faildisk_down() {
+	[ -n "$FAILDISK" ] && losetup -d "$FAILDISK"
+	[ -n "$FAILDISK_DIR" ] && umount "$FAILDISK_DIR"
+	FAILDISK=
+	FAILDISK_DIR=
+}
+flush_error_case() {
+	local name=$1 mode=$2 strings=$3 n
+	wanted "$name" || return 0
+	CASE=$name
+	if ! faildisk_up; then
+		skip "$name" "$FAILDISK_WHY"
+		return
+	fi
+	run "$name" null blk_flush_error.bzImage --disk "path=$FAILDISK" --cmdline "mode=$mode"
+	local IFS='|'
+	# shellcheck disable=SC2086
+	if ! verify 1 "$(banner blk_flush_error.bzImage)" $strings PASS; then
+		bad "$WHY"
+		return
+	fi
+	n=$(grep -c "disk $FAILDISK: .*may be lost" "$ERR")
+	if [ "$n" -ne 1 ]; then
+		bad "$n error lines naming the disk, expected 1"
+	else
+		ok
+	fi
+}
+flush_error_case virtio-blk-flush-error-sticky sticky "failed flush stays failed until reset"
+flush_error_case virtio-blk-flush-error-exit exit "write: status 0"
+faildisk_down
 
 # ---- demo (what `make run` boots) ----
 if wanted demo; then

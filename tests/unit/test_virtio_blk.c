@@ -871,6 +871,92 @@ static void test_write_zeroes_fallbacks(void **state)
 	free(be);
 }
 
+/*
+ * A failed flush stays failed: fdatasync() on a pipe fails (EINVAL), the
+ * injected error; then the backend points at the real image, where
+ * fdatasync would succeed, as it does on Linux once a writeback error has
+ * been reported. Until blk_backend_reset_error() (the device reset),
+ * FLUSH, OUT and WRITE_ZEROES get IOERR without touching the file; IN and
+ * GET_ID still work.
+ */
+static void test_failed_flush_sticks(void **state)
+{
+	struct fx *f = *state;
+	make_image(f, DISK_BYTES);
+	take_snapshot(f);
+	struct blk_backend *be = calloc(1, sizeof(*be));
+	struct vq_chain *c = calloc(1, sizeof(*c));
+	assert_non_null(be);
+	assert_non_null(c);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	be->fd = p[1];
+	be->capacity_sectors = DISK_SECTORS;
+	be->write_zeroes_ok = be->discard_ok = be->punch_hole_works = true;
+	struct {
+		struct virtio_blk_outhdr h;
+		union {
+			uint8_t data[512];
+			struct virtio_blk_discard_write_zeroes r;
+		};
+	} __attribute__((packed)) in;
+	uint8_t out[513];
+	uint8_t status = 0xff;
+	struct blk_req_result res;
+	/* A header plus readable data (len bytes) and a status byte. */
+#define EXEC_OUT(t_, len_) do {                                              \
+		memset(&in, 0x5a, sizeof(in));                                \
+		in.h = (struct virtio_blk_outhdr){ .type = (t_), .sector = 8 };   \
+		*c = (struct vq_chain){ .nseg = 2, .nread = 1,                \
+			.read_len = sizeof(in.h) + (len_), .write_len = 1 };  \
+		c->segs[0] = (struct vq_seg){ .addr = (uint8_t *)&in,         \
+					      .len = (uint32_t)c->read_len }; \
+		c->segs[1] = (struct vq_seg){ .addr = &status, .len = 1,      \
+					      .writable = true };             \
+		status = 0xff;                                                \
+		assert_int_equal(blk_request_execute(be, c, &res), 0);        \
+	} while (0)
+
+	EXEC_OUT(VIRTIO_BLK_T_FLUSH, 0);
+	assert_int_equal(status, VIRTIO_BLK_S_IOERR);
+	be->fd = f->file_fd;
+	EXEC_OUT(VIRTIO_BLK_T_FLUSH, 0);
+	assert_int_equal(status, VIRTIO_BLK_S_IOERR);
+	EXEC_OUT(VIRTIO_BLK_T_OUT, 512);
+	assert_int_equal(status, VIRTIO_BLK_S_IOERR);
+	EXEC_OUT(VIRTIO_BLK_T_WRITE_ZEROES, sizeof(in.r));
+	assert_int_equal(status, VIRTIO_BLK_S_IOERR);
+	EXEC_OUT(VIRTIO_BLK_T_DISCARD, sizeof(in.r));
+	assert_int_equal(status, VIRTIO_BLK_S_IOERR);
+	assert_file_unchanged(f);
+
+	/* Reads go on. */
+	in.h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 8 };
+	*c = (struct vq_chain){ .nseg = 2, .nread = 1, .read_len = sizeof(in.h),
+				.write_len = sizeof(out) };
+	c->segs[0] = (struct vq_seg){ .addr = (uint8_t *)&in, .len = sizeof(in.h) };
+	c->segs[1] = (struct vq_seg){ .addr = out, .len = sizeof(out), .writable = true };
+	assert_int_equal(blk_request_execute(be, c, &res), 0);
+	assert_int_equal(out[512], VIRTIO_BLK_S_OK);
+	check_pattern(out, 8 * 512, 512);
+
+	/* The device reset clears it: the file takes writes again. */
+	blk_backend_reset_error(be);
+	EXEC_OUT(VIRTIO_BLK_T_OUT, 512);
+	assert_int_equal(status, VIRTIO_BLK_S_OK);
+	EXEC_OUT(VIRTIO_BLK_T_FLUSH, 0);
+	assert_int_equal(status, VIRTIO_BLK_S_OK);
+	uint8_t buf[512];
+	read_file(f, 8 * 512, buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0x5a);
+#undef EXEC_OUT
+	close(p[0]);
+	close(p[1]);
+	free(c);
+	free(be);
+}
+
 static uint64_t xorshift(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -1134,6 +1220,7 @@ int main(void)
 		RW(test_discard),
 		RW(test_write_zeroes),
 		BARE(test_write_zeroes_fallbacks),
+		BARE(test_failed_flush_sticks),
 		BARE(test_random_requests),
 		RW(test_short_file),
 		BARE(test_size_not_multiple),

@@ -7,11 +7,9 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "arch/arch.h"
 #include "arch/x86/acpi.h"
@@ -21,6 +19,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
+#include "image_file.h"
 #include "log.h"
 
 int arch_vm_init(struct kvm *kvm, const struct vm_config *cfg)
@@ -56,59 +55,67 @@ int arch_vm_init(struct kvm *kvm, const struct vm_config *cfg)
 	return 0;
 }
 
-/* A read-only mapping of a whole file (kernel, initramfs). */
-struct mapped_file {
-	const uint8_t *data;
-	size_t len;
-};
-
-static int map_file(const char *what, const char *path, struct mapped_file *f)
+/*
+ * The kernel file, read whole into a buffer (*img, freed by the caller):
+ * parsing needs all of it, and it is a few MB, never more than guest RAM.
+ */
+static int read_kernel(const struct vm_config *cfg, uint8_t **img, size_t *len)
 {
-	f->data = NULL;
-	f->len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-		log_error("%s %s: %s", what, path, strerror(err));
-		return -err;
-	}
-	struct stat st;
-	int ret = 0;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-	} else if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-	} else if (st.st_size == 0) {
-		ret = -ENODATA;
-	} else {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			ret = -errno;
-		} else {
-			f->data = p;
-			f->len = (size_t)st.st_size;
-		}
-	}
-	close(fd);
+	struct image_file f;
+	*img = NULL;
+	int ret = image_file_open(&f, "kernel", cfg->kernel);
 	if (ret)
-		log_error("%s %s: %s", what, path,
-			  ret == -EINVAL ? "not a regular file" :
-			  ret == -ENODATA ? "empty file" : strerror(-ret));
-	return ret;
+		return ret;
+	if (f.size > cfg->mem_size) {
+		log_error("kernel %s: %llu bytes, more than the guest's memory",
+			  cfg->kernel, (unsigned long long)f.size);
+		image_file_close(&f);
+		return -EFBIG;
+	}
+	*img = malloc((size_t)f.size);
+	if (!*img)
+		ret = -ENOMEM;
+	ret = ret ?: image_file_read(&f, *img);
+	image_file_close(&f);
+	if (ret) {
+		free(*img);
+		*img = NULL;
+		return ret;
+	}
+	*len = (size_t)f.size;
+	return 0;
 }
 
-static void unmap_file(struct mapped_file *f)
+/* The initramfs, read straight into guest memory where it belongs. */
+static int load_initrd(const struct guest_mem *mem, const struct vm_config *cfg,
+		       const struct kernel_info *ki, uint64_t ram_top,
+		       struct boot_setup *bs)
 {
-	if (f->data)
-		munmap((void *)f->data, f->len);
-	f->data = NULL;
+	struct image_file f;
+	int ret = image_file_open(&f, "initramfs", cfg->initramfs);
+	if (ret)
+		return ret;
+	ret = initrd_place(ki, ram_top, f.size, &bs->initrd_addr);
+	if (ret) {
+		log_error("initramfs %s (%llu bytes) does not fit in guest memory "
+			  "below 0x%llx above the kernel",
+			  cfg->initramfs, (unsigned long long)f.size,
+			  (unsigned long long)ki->initrd_addr_max);
+	} else {
+		void *dst = guest_mem_ptr(mem, bs->initrd_addr, f.size);
+		ret = dst ? image_file_read(&f, dst) : -EFAULT;
+		bs->initrd_size = f.size;
+	}
+	image_file_close(&f);
+	return ret;
 }
 
 int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		    const struct arch_pci_info *pci, int bsp_fd)
 {
 	const struct guest_mem *mem = &kvm->mem;
-	struct mapped_file kernel, initrd = { 0 };
+	uint8_t *kernel;
+	size_t kernel_len;
 	struct kernel_info ki;
 	struct e820_map e820;
 	struct ram_layout l;
@@ -116,10 +123,10 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 	int ret;
 
 	x86_ram_layout(cfg->mem_size, &l);
-	ret = map_file("kernel", cfg->kernel, &kernel);
+	ret = read_kernel(cfg, &kernel, &kernel_len);
 	if (ret)
 		return ret;
-	ret = kernel_parse(kernel.data, kernel.len, &ki, err, sizeof(err));
+	ret = kernel_parse(kernel, kernel_len, &ki, err, sizeof(err));
 	if (ret) {
 		log_error("kernel %s: %s", cfg->kernel, err);
 		goto out;
@@ -134,7 +141,7 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = kernel_load(mem, kernel.data, kernel.len, &ki);
+	ret = kernel_load(mem, kernel, kernel_len, &ki);
 	if (ret) {
 		log_error("kernel %s: cannot place it in guest memory", cfg->kernel);
 		goto out;
@@ -154,19 +161,7 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		goto out;
 
 	if (cfg->initramfs) {
-		ret = map_file("initramfs", cfg->initramfs, &initrd);
-		if (ret)
-			goto out;
-		ret = initrd_place(&ki, l.low_size, initrd.len, &bs.initrd_addr);
-		if (ret) {
-			log_error("initramfs %s (%zu bytes) does not fit in guest memory "
-				  "below 0x%llx above the kernel",
-				  cfg->initramfs, initrd.len,
-				  (unsigned long long)ki.initrd_addr_max);
-			goto out;
-		}
-		bs.initrd_size = initrd.len;
-		ret = guest_mem_write(mem, bs.initrd_addr, initrd.data, initrd.len);
+		ret = load_initrd(mem, cfg, &ki, l.low_size, &bs);
 		if (ret)
 			goto out;
 	}
@@ -235,7 +230,6 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		ret = x86_boot_long_mode(mem, bsp_fd, ki.entry, ZERO_PAGE_ADDR);
 	}
 out:
-	unmap_file(&initrd);
-	unmap_file(&kernel);
+	free(kernel);
 	return ret;
 }

@@ -24,6 +24,11 @@
  * time while the API pauses and resumes the VM; every 10 sessions it
  * prints "api_counter: rng churn N".
  *
+ * With console=1 flood=1 it also sends a 256-byte line on the console's
+ * transmitq at every tick (polled, waiting for each to complete): with
+ * period_ms=0 that floods the console output, as period_ms=0 alone floods
+ * the serial port (the stalled-output tests).
+ *
  * With disk=1 it first writes "cvmm-flush-test " 32 times into sector 0 of
  * the virtio-blk disk (polled, no FLUSH request) and prints "api_counter:
  * disk written": vm.shutdown must leave those bytes in the image, flushed.
@@ -126,6 +131,20 @@ static void console_setup(bool scramble)
 	printf("api_counter: console state scrambled\n");
 }
 
+static char flood_line[256];
+
+/* One flood line on the transmitq, waited for (polled). */
+static void console_flood(void)
+{
+	struct virtq *tx = &vd.vq[1];
+	struct vbuf b = { flood_line, sizeof(flood_line), false };
+	int head = virtq_add(tx, &b, 1, NULL);
+	CHECK(16, head >= 0, "console flood: virtq_add: %s", virtio_strerror(head));
+	virtq_kick(tx);
+	int r = virtq_wait(tx, 3000, NULL, NULL);
+	CHECK(17, r == head, "console flood: %s", r < 0 ? virtio_strerror(r) : "wrong id");
+}
+
 /* Prints what arrived on the console (one line per buffer). */
 static void console_poll(void)
 {
@@ -150,13 +169,14 @@ static void console_poll(void)
 
 int test_main(struct boot_info *bi)
 {
-	u64 period = 20, aps = 0, console = 0, scramble = 0, churn = 0, disk = 0;
+	u64 period = 20, aps = 0, console = 0, scramble = 0, churn = 0, disk = 0, flood = 0;
 	cmdline_get_u64(bi->cmdline, "period_ms", &period);
 	cmdline_get_u64(bi->cmdline, "aps", &aps);
 	cmdline_get_u64(bi->cmdline, "console", &console);
 	cmdline_get_u64(bi->cmdline, "scramble", &scramble);
 	cmdline_get_u64(bi->cmdline, "churn", &churn);
 	cmdline_get_u64(bi->cmdline, "disk", &disk);
+	cmdline_get_u64(bi->cmdline, "flood", &flood);
 	if (aps) {
 		struct madt_info mi;
 		CHECK(3, acpi_parse_madt(bi, &mi) == 0, "cannot read the MADT");
@@ -170,6 +190,11 @@ int test_main(struct boot_info *bi)
 		disk_write();
 	if (console)
 		console_setup(scramble);
+	if (console && flood) {
+		memset(flood_line, 'f', sizeof(flood_line));
+		flood_line[sizeof(flood_line) - 1] = '\n';
+		virtq_set_poll(&vd.vq[1], true);
+	}
 	if (churn) {
 		int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_RNG, 0, &rng);
 		CHECK(12, r == 0, "no virtio-rng device (%d)", r);
@@ -179,6 +204,8 @@ int test_main(struct boot_info *bi)
 		printf("tick %lu\n", n);
 		if (console)
 			console_poll();
+		if (console && flood)
+			console_flood();
 		if (churn)
 			rng_churn(n);
 		mdelay(period);
