@@ -11,6 +11,8 @@ CC ?= gcc
 HOSTCC ?= gcc
 SAN ?=
 OPT ?= -O2
+# make check-linux LOAD=1: boot beside one busy loop per CPU
+LOAD ?= 0
 
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fno-strict-aliasing -Isrc -MMD -MP
@@ -100,8 +102,9 @@ check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 # Boots the tiny Linux test kernel (built and cached on first use) with every
 # device; about 4 minutes on an emulating host once the kernel is cached
 # (first build ~10-25 min, cached in /var/cache/cvmm; see tests/linux/README.md).
+# LOAD=1: the same boots beside one busy loop per host CPU (a contended host).
 check-linux: $(BUILD)/cvmm
-	@tests/linux/run-linux-test.sh $(BUILD)/cvmm
+	@LINUX_LOAD=$(LOAD) tests/linux/run-linux-test.sh $(BUILD)/cvmm
 
 # The same suites under sanitizers, each in its own build folder.
 check-asan:

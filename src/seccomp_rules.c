@@ -133,6 +133,8 @@ static const int vcpu_calls[] = {
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN,
 	KVM_GET_REGS, KVM_GET_SREGS, /* arch_vcpu_dump on a fatal exit */
+	/* arch_complete_emulation: INT3 delivered as #BP */
+	KVM_SET_REGS, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS,
 	KVM_IRQ_LINE,        /* legacy devices (UART, i8042) and PCI INTx */
 	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
 	KVM_IRQFD,           /* MSI-X vector (re)binding, device reset */

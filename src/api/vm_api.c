@@ -314,6 +314,8 @@ static void add_exits(struct jb *jb, cJSON *o, struct vcpu *v)
 			add_num(jb, ex, name, (double)n);
 	}
 	add_num(jb, o, "exits_total", (double)total);
+	add_num(jb, o, "emulated_insns",
+		(double)atomic_load_explicit(&v->emulated, memory_order_relaxed));
 }
 
 static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)

@@ -7,6 +7,8 @@
 #ifndef CVMM_ARCH_ARCH_H
 #define CVMM_ARCH_ARCH_H
 
+#include <linux/kvm.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -35,5 +37,19 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 /* Logs a register dump of a vCPU at `level` (error for fatal exits, debug
  * for the where-was-it dump at the end of a --log-level debug run). */
 void arch_vcpu_dump(int vcpu_fd, unsigned id, enum log_level level);
+
+/*
+ * After KVM_EXIT_INTERNAL_ERROR with suberror KVM_INTERNAL_ERROR_EMULATION:
+ * carries out the instruction KVM's emulator could not, where the VMM can
+ * (x86: INT3 outside real mode, delivered as the #BP trap it is). Returns 0
+ * when done (the vCPU runs on; *pc is where the instruction was), -ENOTSUP
+ * for an instruction the VMM does not handle either, another -errno when
+ * the vCPU's state could not be read or written. A failure is still the
+ * VM's end.
+ */
+int arch_complete_emulation(int vcpu_fd, const struct kvm_run *run, uint64_t *pc);
+/* The failed instruction's bytes as hex ("cc 45 ..."), for the fatal log
+ * line; -ENODATA when KVM did not report them. */
+int arch_describe_emulation_failure(const struct kvm_run *run, char *buf, size_t len);
 
 #endif

@@ -130,6 +130,38 @@ static void vcpu_fatal(struct vcpu *v, const char *why)
 	exit_request_send(&v->exit, 1, why);
 }
 
+/*
+ * KVM gave up. An instruction its emulator lacks may still be one the VMM
+ * can carry out (arch_complete_emulation: INT3 while Linux patches its
+ * text); anything else ends the VM, naming the instruction's bytes.
+ * Returns true when the vCPU loop must end.
+ */
+static bool handle_internal_error(struct vcpu *v)
+{
+	const struct kvm_run *run = v->run;
+	char why[160], insn[64];
+	uint64_t pc = 0;
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+		int rc = arch_complete_emulation(v->fd, run, &pc);
+		if (rc == 0) {
+			atomic_fetch_add_explicit(&v->emulated, 1, memory_order_relaxed);
+			log_ratelimited(&v->emul_rl, LOG_DEBUG,
+					"vCPU %u: instruction at %#llx completed by cvmm "
+					"(KVM's emulator lacks it)", v->id, (unsigned long long)pc);
+			return false;
+		}
+		if (arch_describe_emulation_failure(run, insn, sizeof(insn)) == 0) {
+			snprintf(why, sizeof(why),
+				 "KVM internal error: cannot emulate instruction [%s]", insn);
+			vcpu_fatal(v, why);
+			return true;
+		}
+	}
+	snprintf(why, sizeof(why), "KVM internal error, suberror %u", run->internal.suberror);
+	vcpu_fatal(v, why);
+	return true;
+}
+
 /* Returns true when the vCPU loop must end. */
 static bool handle_exit(struct vcpu *v)
 {
@@ -157,10 +189,7 @@ static bool handle_exit(struct vcpu *v)
 		vcpu_fatal(v, why);
 		return true;
 	case KVM_EXIT_INTERNAL_ERROR:
-		snprintf(why, sizeof(why), "KVM internal error, suberror %u",
-			 run->internal.suberror);
-		vcpu_fatal(v, why);
-		return true;
+		return handle_internal_error(v);
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:

@@ -46,6 +46,9 @@ struct vcpu {
 	/* Time of the first KVM_RUN (CLOCK_MONOTONIC ns), 0 before. */
 	_Atomic uint64_t first_run_ns;
 	_Atomic uint64_t exit_counts[VCPU_EXIT_REASONS];
+	/* Instructions KVM's emulator lacked that cvmm carried out (INT3). */
+	_Atomic uint64_t emulated;
+	struct ratelimit emul_rl;
 
 	/* Pause state, under pause_lock (pause_req is also read lock-free). */
 	pthread_mutex_t pause_lock;
