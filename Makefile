@@ -12,8 +12,13 @@ HOSTCC ?= gcc
 SAN ?=
 OPT ?= -O2
 
+# The release version; the source revision comes from scripts/revision.sh
+# (git describe in a git tree) through $(BUILD)/gen/revision.h, which is
+# rewritten only when it changes.
+VERSION := $(shell cat VERSION)
+
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-fno-strict-aliasing -Isrc -MMD -MP
+	-fno-strict-aliasing -Isrc -MMD -MP -DCVMM_VERSION='"$(VERSION)"'
 ifneq ($(SAN),)
 # CVMM_SANITIZED: the seccomp lists also allow what the sanitizer runtimes
 # call on their own (src/seccomp_filter.c); never in a production build.
@@ -37,12 +42,22 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all check check-unit check-cli check-guest check-api check-linux check-asan check-tsan run clean guests \
-	fuzz fuzz-list fuzz-build fuzz-seeds
+	fuzz fuzz-list fuzz-build fuzz-seeds FORCE
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
-$(BUILD)/%.o: %.c
+# Every object depends on VERSION: a new version rebuilds them all.
+$(BUILD)/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/revision.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define CVMM_REVISION "%s"\n' "$$(scripts/revision.sh)" >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+# Only the two programs' main files see the revision.
+$(BUILD)/src/main.o: $(BUILD)/gen/revision.h
+$(BUILD)/src/main.o: CFLAGS += -I$(BUILD)/gen
 
 # The seccomp filters are compiled to BPF at build time, as Firecracker does
 # (src/seccomp_bpf.h): tools/seccomp-gen.c runs the allowlists of
@@ -62,7 +77,7 @@ SECCOMP_GEN_SRCS := tools/seccomp-gen.c src/seccomp_rules.c src/seccomp_rules.h 
 .PRECIOUS: %/tools/seccomp-gen %/gen/seccomp_bpf.c
 
 $(BUILD)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf.c
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libcvmm.a: $(LIB_OBJS)
 	@rm -f $@
@@ -72,13 +87,13 @@ $(BUILD)/cvmm: $(BUILD)/src/main.o $(BUILD)/libcvmm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The API client: plain C, no library of cvmm's.
-$(BUILD)/cvmm-remote: tools/cvmm-remote.c
+$(BUILD)/cvmm-remote: tools/cvmm-remote.c $(BUILD)/gen/revision.h VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(BUILD)/gen $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcvmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
 
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
@@ -152,11 +167,12 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 # -Wno-gnu-...: clang's name for a GNU extension gcc accepts silently (cpu.c).
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
 	-Wno-gnu-variable-sized-type-not-at-end -D_GNU_SOURCE -fno-strict-aliasing \
-	-Isrc -Ifuzz -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=all
+	-Isrc -Ifuzz -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-DCVMM_VERSION='"$(VERSION)"'
 # Every module goes into the archive; each target links only what it uses.
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/seccomp_bpf.o
 
-$(FUZZ_BUILD)/src/%.o: src/%.c
+$(FUZZ_BUILD)/src/%.o: src/%.c VERSION
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
