@@ -42,7 +42,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all check check-unit check-cli check-guest check-api check-linux check-asan check-tsan run clean guests \
-	fuzz fuzz-list fuzz-build fuzz-seeds FORCE
+	fuzz fuzz-list fuzz-build fuzz-seeds install uninstall FORCE
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
 # Every object depends on VERSION: a new version rebuilds them all.
@@ -100,8 +100,9 @@ include tests/guest/guest.mk
 
 check: check-unit check-cli check-guest check-api check-linux
 
-check-cli: $(BUILD)/cvmm
+check-cli: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 	@tests/cli-test.sh $(BUILD)/cvmm
+	@tests/man-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -128,6 +129,40 @@ check-tsan:
 run: $(BUILD)/cvmm guests
 	$(BUILD)/cvmm --kernel $(BUILD)/guest/demo.bzImage --cpus boot=2 \
 		--memory size=256M --cmdline "console=ttyS0 demo=1" --serial tty
+
+# ---- Installing: `make install [PREFIX=/usr/local] [DESTDIR=]` puts the
+# programs, their man pages (@VERSION@, @DATADIR@, @DOCDIR@ filled in here),
+# bash completions, the README and the API reference and the demo guest
+# (cvmm --kernel $(DATADIR)/cvmm/demo.bzImage) in place; `make uninstall`
+# takes them away.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/cvmm
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+INSTALL ?= install
+MAN_SUBST := -e 's|@VERSION@|$(VERSION)|g' -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+install: all $(BUILD)/guest/demo.bzImage
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(DATADIR)/cvmm $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0755 $(BUILD)/cvmm $(BUILD)/cvmm-remote $(DESTDIR)$(BINDIR)/
+	sed $(MAN_SUBST) man/cvmm.1.in >$(DESTDIR)$(MANDIR)/man1/cvmm.1
+	sed $(MAN_SUBST) man/cvmm-remote.1.in >$(DESTDIR)$(MANDIR)/man1/cvmm-remote.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/cvmm.1 $(DESTDIR)$(MANDIR)/man1/cvmm-remote.1
+	$(INSTALL) -m 0644 README.md docs/openapi.yaml $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(BUILD)/guest/demo.bzImage $(DESTDIR)$(DATADIR)/cvmm/
+	$(INSTALL) -m 0644 completion/cvmm.bash $(DESTDIR)$(BASHCOMPDIR)/cvmm
+	ln -sf cvmm $(DESTDIR)$(BASHCOMPDIR)/cvmm-remote
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cvmm $(DESTDIR)$(BINDIR)/cvmm-remote \
+		$(DESTDIR)$(MANDIR)/man1/cvmm.1 $(DESTDIR)$(MANDIR)/man1/cvmm-remote.1 \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/openapi.yaml \
+		$(DESTDIR)$(DATADIR)/cvmm/demo.bzImage \
+		$(DESTDIR)$(BASHCOMPDIR)/cvmm $(DESTDIR)$(BASHCOMPDIR)/cvmm-remote
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/cvmm 2>/dev/null
 
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
