@@ -42,7 +42,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all check check-unit check-cli check-guest check-api check-linux check-asan check-tsan run clean guests \
-	fuzz fuzz-list fuzz-build fuzz-seeds install uninstall FORCE
+	fuzz fuzz-list fuzz-build fuzz-seeds install uninstall check-install FORCE
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
 # Every object depends on VERSION: a new version rebuilds them all.
@@ -134,7 +134,7 @@ run: $(BUILD)/cvmm guests
 # programs, their man pages (@VERSION@, @DATADIR@, @DOCDIR@ filled in here),
 # bash completions, the README and the API reference and the demo guest
 # (cvmm --kernel $(DATADIR)/cvmm/demo.bzImage) in place; `make uninstall`
-# takes them away.
+# takes them away. tests/install-test.sh checks the list; debian/ packages it.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
@@ -163,6 +163,10 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/cvmm/demo.bzImage \
 		$(DESTDIR)$(BASHCOMPDIR)/cvmm $(DESTDIR)$(BASHCOMPDIR)/cvmm-remote
 	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/cvmm 2>/dev/null
+
+# The install file list, and the Debian package when PACKAGE=1 (CI).
+check-install: all $(BUILD)/guest/demo.bzImage
+	@BUILD=$(BUILD) tests/install-test.sh $(if $(PACKAGE),--package)
 
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
