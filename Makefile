@@ -14,8 +14,13 @@ OPT ?= -O2
 # make check-linux LOAD=1: boot beside one busy loop per CPU
 LOAD ?= 0
 
+# The release version; the source revision comes from scripts/revision.sh
+# (git describe in a git tree) through $(BUILD)/gen/revision.h, which is
+# rewritten only when it changes.
+VERSION := $(shell cat VERSION)
+
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-fno-strict-aliasing -Isrc -MMD -MP
+	-fno-strict-aliasing -Isrc -MMD -MP -DCVMM_VERSION='"$(VERSION)"'
 ifneq ($(SAN),)
 # CVMM_SANITIZED: the seccomp lists also allow what the sanitizer runtimes
 # call on their own (src/seccomp_filter.c); never in a production build.
@@ -39,12 +44,22 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all check check-unit check-cli check-guest check-api check-linux check-asan check-tsan run clean guests \
-	fuzz fuzz-list fuzz-build fuzz-seeds
+	fuzz fuzz-list fuzz-build fuzz-seeds install uninstall check-install FORCE
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
-$(BUILD)/%.o: %.c
+# Every object depends on VERSION: a new version rebuilds them all.
+$(BUILD)/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/revision.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define CVMM_REVISION "%s"\n' "$$(scripts/revision.sh)" >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+# Only the two programs' main files see the revision.
+$(BUILD)/src/main.o: $(BUILD)/gen/revision.h
+$(BUILD)/src/main.o: CFLAGS += -I$(BUILD)/gen
 
 # The seccomp filters are compiled to BPF at build time, as Firecracker does
 # (src/seccomp_bpf.h): tools/seccomp-gen.c runs the allowlists of
@@ -64,7 +79,7 @@ SECCOMP_GEN_SRCS := tools/seccomp-gen.c src/seccomp_rules.c src/seccomp_rules.h 
 .PRECIOUS: %/tools/seccomp-gen %/gen/seccomp_bpf.c
 
 $(BUILD)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf.c
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libcvmm.a: $(LIB_OBJS)
 	@rm -f $@
@@ -74,21 +89,22 @@ $(BUILD)/cvmm: $(BUILD)/src/main.o $(BUILD)/libcvmm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The API client: plain C, no library of cvmm's.
-$(BUILD)/cvmm-remote: tools/cvmm-remote.c
+$(BUILD)/cvmm-remote: tools/cvmm-remote.c $(BUILD)/gen/revision.h VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(BUILD)/gen $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcvmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
 
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
 
 check: check-unit check-cli check-guest check-api check-linux
 
-check-cli: $(BUILD)/cvmm
+check-cli: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 	@tests/cli-test.sh $(BUILD)/cvmm
+	@tests/man-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -116,6 +132,44 @@ check-tsan:
 run: $(BUILD)/cvmm guests
 	$(BUILD)/cvmm --kernel $(BUILD)/guest/demo.bzImage --cpus boot=2 \
 		--memory size=256M --cmdline "console=ttyS0 demo=1" --serial tty
+
+# ---- Installing: `make install [PREFIX=/usr/local] [DESTDIR=]` puts the
+# programs, their man pages (@VERSION@, @DATADIR@, @DOCDIR@ filled in here),
+# bash completions, the README and the API reference and the demo guest
+# (cvmm --kernel $(DATADIR)/cvmm/demo.bzImage) in place; `make uninstall`
+# takes them away. tests/install-test.sh checks the list; debian/ packages it.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/cvmm
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+INSTALL ?= install
+MAN_SUBST := -e 's|@VERSION@|$(VERSION)|g' -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+install: all $(BUILD)/guest/demo.bzImage
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(DATADIR)/cvmm $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0755 $(BUILD)/cvmm $(BUILD)/cvmm-remote $(DESTDIR)$(BINDIR)/
+	sed $(MAN_SUBST) man/cvmm.1.in >$(DESTDIR)$(MANDIR)/man1/cvmm.1
+	sed $(MAN_SUBST) man/cvmm-remote.1.in >$(DESTDIR)$(MANDIR)/man1/cvmm-remote.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/cvmm.1 $(DESTDIR)$(MANDIR)/man1/cvmm-remote.1
+	$(INSTALL) -m 0644 README.md docs/openapi.yaml $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(BUILD)/guest/demo.bzImage $(DESTDIR)$(DATADIR)/cvmm/
+	$(INSTALL) -m 0644 completion/cvmm.bash $(DESTDIR)$(BASHCOMPDIR)/cvmm
+	ln -sf cvmm $(DESTDIR)$(BASHCOMPDIR)/cvmm-remote
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cvmm $(DESTDIR)$(BINDIR)/cvmm-remote \
+		$(DESTDIR)$(MANDIR)/man1/cvmm.1 $(DESTDIR)$(MANDIR)/man1/cvmm-remote.1 \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/openapi.yaml \
+		$(DESTDIR)$(DATADIR)/cvmm/demo.bzImage \
+		$(DESTDIR)$(BASHCOMPDIR)/cvmm $(DESTDIR)$(BASHCOMPDIR)/cvmm-remote
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/cvmm 2>/dev/null
+
+# The install file list, and the Debian package when PACKAGE=1 (CI).
+check-install: all $(BUILD)/guest/demo.bzImage
+	@BUILD=$(BUILD) tests/install-test.sh $(if $(PACKAGE),--package)
 
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
@@ -155,11 +209,12 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 # -Wno-gnu-...: clang's name for a GNU extension gcc accepts silently (cpu.c).
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
 	-Wno-gnu-variable-sized-type-not-at-end -D_GNU_SOURCE -fno-strict-aliasing \
-	-Isrc -Ifuzz -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=all
+	-Isrc -Ifuzz -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-DCVMM_VERSION='"$(VERSION)"'
 # Every module goes into the archive; each target links only what it uses.
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/seccomp_bpf.o
 
-$(FUZZ_BUILD)/src/%.o: src/%.c
+$(FUZZ_BUILD)/src/%.o: src/%.c VERSION
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -7,8 +7,9 @@
 #   iproute2       - network tests (namespaces, tap)
 #   clang, libclang-rt-14-dev - libFuzzer targets (make fuzz; fuzz/README.md)
 #   e2fsprogs, dnsmasq-base - Linux acceptance test (ext2 images, DHCP server)
+#   dpkg-dev, debhelper, lintian - the Debian package (debian/; make check-install PACKAGE=1)
 set -e
-PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base"
+PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base dpkg-dev debhelper lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

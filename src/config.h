@@ -13,7 +13,7 @@
 
 #include "log.h"
 
-#define CVMM_VERSION "0.1.0"
+/* CVMM_VERSION: from the file VERSION, passed by the Makefile (-D). */
 #define CVMM_MAX_CPUS 254
 #define CVMM_MIN_MEM (16ULL << 20)
 #define CVMM_MAX_MEM (1ULL << 40)

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "revision.h" /* CVMM_REVISION, generated: $(BUILD)/gen/revision.h */
 #include "term.h"
 #include "vm.h"
 
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (cfg.show_version) {
-		printf("cvmm %s\n", CVMM_VERSION);
+		printf("cvmm %s (%s)\n", CVMM_VERSION, CVMM_REVISION);
 		return 0;
 	}
 	/* A file an option names that cannot be used is bad usage too. */

@@ -111,7 +111,9 @@ K="--kernel /nonexistent/bzImage"
 # --- help and version ---------------------------------------------------
 expect_ok '^Usage: cvmm' --help
 expect_ok '^Usage: cvmm' -h
-expect_ok '^cvmm [0-9]+\.[0-9]+\.[0-9]+$' --version
+expect_ok '^cvmm [0-9]+\.[0-9]+\.[0-9]+ \([^()]+\)$' --version
+# The version is the file VERSION's.
+expect_ok "^cvmm $(sed 's/\./\\./g' "$(dirname "$0")/../VERSION") " --version
 expect_ok '--kernel' --help --cpus boot=2
 
 # --- general ------------------------------------------------------------

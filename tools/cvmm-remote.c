@@ -3,6 +3,7 @@
  * cvmm-remote: a command-line client for cvmm's API socket.
  *
  *   cvmm-remote --api-socket PATH [--timeout SECONDS] COMMAND [JSON]
+ *   cvmm-remote --help | --version
  *
  * sends one HTTP/1.1 request over the UNIX socket, prints the response
  * body on stdout and exits 0 when the status is 2xx, 1 otherwise (the
@@ -28,6 +29,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "revision.h" /* CVMM_REVISION, generated: $(BUILD)/gen/revision.h */
 
 #define MAX_BODY_IN (16u << 20)
 
@@ -55,6 +58,7 @@ static const struct command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cvmm-remote --api-socket PATH [--timeout SECONDS] COMMAND [JSON]\n"
+		   "       cvmm-remote --help | --version\n"
 		   "JSON: the request body, '-' (stdin) or '@FILE'. Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-13s %s /api/v1/%s: %s\n", commands[i].name,
@@ -264,6 +268,9 @@ int main(int argc, char **argv)
 			timeout_s = (unsigned)t;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("cvmm-remote %s (%s)\n", CVMM_VERSION, CVMM_REVISION);
 			return 0;
 		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			fprintf(stderr, "cvmm-remote: unknown option %s\n", argv[i]);
