@@ -665,24 +665,20 @@ c_reached_init() {
 
 # The kernel's int3_selftest() executes an INT3 at boot, which KVM's emulator
 # cannot deliver: cvmm must have completed it (debug line "instruction at
-# ADDR completed by cvmm"), at an address inside int3_selftest (System.map
-# next to the kernel), and the boot went on (the self-test BUGs if #BP came
-# with the wrong RIP). Other INT3s (text_poke_bp() racing another vCPU) may
-# add lines anywhere in kernel text.
+# ADDR completed by cvmm") at the label int3_selftest_ip (System.map next to
+# the kernel), and the boot went on (the self-test BUGs if #BP came with the
+# wrong RIP). Other INT3s (text_poke_bp() racing another vCPU) may add lines
+# anywhere in kernel text.
 c_int3() {
-    local err=$1 map lo hi a found=
+    local err=$1 map want a
     map=$(dirname "$VMLINUX")/System.map
     [ -s "$map" ] || { WHY="no $map"; return 1; }
-    read -r lo hi < <(sort "$map" | awk '$3 == "int3_selftest" { f = 1; lo = $1; next }
-        f { print lo, $1; exit }')
-    [ -n "$lo" ] || { WHY="no int3_selftest in $map"; return 1; }
+    want=$(awk '$3 == "int3_selftest_ip" { print $1; exit }' "$map")
+    [ -n "$want" ] || { WHY="no int3_selftest_ip in $map"; return 1; }
     for a in $(sed -n 's/.*instruction at 0x\([0-9a-f]*\) completed by cvmm.*/\1/p' "$err"); do
-        # same-width lower-case hex compares as strings
-        a=$(printf '%016x' "0x$a")
-        if [[ ! "$a" < "$lo" && "$a" < "$hi" ]]; then found=$a; fi
+        [ "$(printf '%016x' "0x$a")" = "$want" ] && return 0
     done
-    [ -n "$found" ] && return 0
-    WHY="no INT3 completed inside int3_selftest ($lo-$hi); cvmm logged: $(grep -m3 'completed by cvmm' "$err" | tr '\n' ' ')"
+    WHY="no INT3 completed at int3_selftest_ip ($want); cvmm logged: $(grep -m3 'completed by cvmm' "$err" | tr '\n' ' ')"
     return 1
 }
 
