@@ -81,8 +81,9 @@ static void tap_update_events(struct virtio_net *n)
 		return;
 	int r = virtio_worker_modify(&n->worker, n->w_tap, ev);
 	if (r < 0)
-		log_error("virtio-net %s: cannot change tap polling: %s",
-			  n->tap.name, strerror(-r));
+		log_ratelimited(&n->vdev.rl, LOG_ERROR,
+				"virtio-net %s: cannot change tap polling: %s",
+				n->tap.name, strerror(-r));
 	n->tap_events = ev;
 }
 
@@ -510,8 +511,8 @@ static int net_activate(void *dev)
 		goto fail;
 	return 0;
 fail:
-	log_error("virtio-net %s: cannot activate: %s", n->tap.name,
-		  strerror(-r));
+	log_ratelimited(&n->vdev.rl, LOG_ERROR, "virtio-net %s: cannot activate: %s",
+			n->tap.name, strerror(-r));
 	virtio_worker_clear(&n->worker);
 	return r;
 }

@@ -23,7 +23,7 @@ struct virtio_rng {
 	struct virtio_worker worker;
 	int src_fd; /* -1: getrandom() */
 	char *src_path;
-	struct ratelimit rl; /* device thread only */
+	struct ratelimit rl;
 	struct vq_chain chain; /* device thread only */
 };
 
@@ -149,7 +149,8 @@ static int rng_activate(void *dev)
 	/* Requests the driver queued before its first kick reached us. */
 	uint64_t one = 1;
 	if (write(vd->kick_fd[0], &one, sizeof(one)) != sizeof(one))
-		log_debug("%s: initial kick: %s", vd->name, strerror(errno));
+		log_ratelimited(&rng->rl, LOG_DEBUG, "%s: initial kick: %s",
+				vd->name, strerror(errno));
 	return 0;
 }
 

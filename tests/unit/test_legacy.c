@@ -19,6 +19,7 @@
 #include "legacy/i8042.h"
 #include "legacy/rtc.h"
 #include "log.h"
+#include "log_capture.h"
 #include "term.h"
 
 struct fake_exit {
@@ -575,6 +576,55 @@ static void test_legacy_machine_reset(void **state)
 	rtc_destroy(r);
 }
 
+/* ---- guest-triggered log lines are rate-limited ---- */
+
+#define FLOOD 10000u
+
+/*
+ * 10^4 guest writes to the debug-exit port and 10^4 i8042 reset commands
+ * (a guest may repeat them before the control loop acts on the first):
+ * a few rate-limited lines each, not one per write (before, each logged
+ * an info line).
+ */
+static void test_legacy_log_flood(void **state)
+{
+	(void)state;
+	struct fake_exit fe = { 0 };
+	struct exit_request er = { fake_exit_request, &fe };
+	struct debug_exit *d;
+	struct i8042 *k;
+	assert_int_equal(debug_exit_create(&d, er), 0);
+	assert_int_equal(i8042_create(&k, er, (struct irq_line){ 0 },
+				      (struct irq_line){ 0 }),
+			 0);
+
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_DEBUG);
+	for (unsigned i = 0; i < FLOOD; i++) {
+		uint8_t v = (uint8_t)i;
+		debug_exit_io(d, 0, &v, 1, true);
+	}
+	unsigned bound = log_capture_bound(&cap);
+	unsigned lines = log_capture_stop(&cap);
+	assert_int_equal(fe.calls, FLOOD); /* every exit request still made */
+	assert_in_range(lines, 1, bound);
+	assert_non_null(strstr(cap.text, "debug-exit: guest wrote 0x0,"));
+
+	log_capture_start(&cap, LOG_DEBUG);
+	for (unsigned i = 0; i < FLOOD; i++) {
+		uint8_t v = 0xfe;
+		i8042_cmd_io(k, 0, &v, 1, true);
+	}
+	bound = log_capture_bound(&cap);
+	lines = log_capture_stop(&cap);
+	assert_int_equal(fe.calls, 2 * FLOOD);
+	assert_in_range(lines, 1, bound);
+	assert_non_null(strstr(cap.text, "i8042: guest requested reset"));
+
+	i8042_destroy(k);
+	debug_exit_destroy(d);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -585,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_rtc_time),
 		cmocka_unit_test(test_rtc_set_time),
 		cmocka_unit_test(test_rtc_out_of_range_writes),
+		cmocka_unit_test(test_legacy_log_flood),
 		cmocka_unit_test(test_rtc_memory_bytes),
 		cmocka_unit_test(test_legacy_machine_reset),
 		cmocka_unit_test(test_escape_filter),
