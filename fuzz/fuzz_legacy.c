@@ -276,59 +276,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env_setup();
 	check_invariants();
 
-	static const unsigned lens[8] = { 1, 2, 4, 8, 1, 2, 4, 3 };
 	for (unsigned n = 0; n < MAX_OPS && !fz_empty(&f); n++) {
-		uint8_t op = fz_u8(&f), a = fz_u8(&f);
-		uint16_t b = fz_u16(&f);
-		uint32_t c = fz_u32(&f);
-		unsigned kind = (op & 0x1f) % 12, len = lens[op >> 5];
-		bool w = a & 0x80;
-		switch (kind) {
+		struct fz_op o = fz_next_op(&f, 12);
+		switch (o.kind) {
 		case 0:
-			io(&env.pio, COM1_PORT + (b & 7), len, c, w);
+			io(&env.pio, COM1_PORT + (o.b & 7), o.len, o.c, o.w);
 			break;
 		case 1:
-			io(&env.pio, (a & 1) ? I8042_CMD_PORT : I8042_DATA_PORT, len,
-			   c, w);
+			io(&env.pio, (o.a & 1) ? I8042_CMD_PORT : I8042_DATA_PORT, o.len,
+			   o.c, o.w);
 			break;
 		case 2:
-			io(&env.pio, RTC_PORT + (a & 1), len, c, w);
+			io(&env.pio, RTC_PORT + (o.a & 1), o.len, o.c, o.w);
 			break;
 		case 3:
-			io(&env.pio, DEBUG_EXIT_PORT, len, c, w);
+			io(&env.pio, DEBUG_EXIT_PORT, o.len, o.c, o.w);
 			break;
 		case 4:
-			io(&env.pio, 0xcf8 + (a & 3), len, c, w);
+			io(&env.pio, 0xcf8 + (o.a & 3), o.len, o.c, o.w);
 			break;
 		case 5:
-			io(&env.pio, 0xcfc + (a & 3), len, c, w);
+			io(&env.pio, 0xcfc + (o.a & 3), o.len, o.c, o.w);
 			break;
 		case 6:
-			io(&env.mmio, GED_MMIO_ADDR + (b & 0x1f), len, c, w);
+			io(&env.mmio, GED_MMIO_ADDR + (o.b & 0x1f), o.len, o.c, o.w);
 			break;
 		case 7:
-			io(&env.pio, b, len, c, w);
+			io(&env.pio, o.b, o.len, o.c, o.w);
 			break;
 		case 8: {
 			uint8_t in[64];
-			size_t cnt = a % 64 + 1;
+			size_t cnt = o.a % 64 + 1;
 			for (size_t i = 0; i < cnt; i++)
-				in[i] = (uint8_t)(c >> (8 * (i % 4)));
+				in[i] = (uint8_t)(o.c >> (8 * (i % 4)));
 			int got = serial_receive(env.serial, in, cnt);
 			FUZZ_CHECK(got >= 0 && (size_t)got <= cnt);
 			break;
 		}
 		case 9: {
-			int r = ged_raise(env.ged, c);
-			FUZZ_CHECK(r == ((c && !(c & ~(uint32_t)GED_EVENTS_ALL)) ? 0 : -EINVAL));
+			int r = ged_raise(env.ged, o.c);
+			FUZZ_CHECK(r == ((o.c && !(o.c & ~(uint32_t)GED_EVENTS_ALL)) ? 0 : -EINVAL));
 			break;
 		}
 		case 10:
 			machine_reset();
 			break;
 		case 11:
-			io(&env.pio, RTC_PORT, 1, a & 0x7f, true);
-			io(&env.pio, RTC_PORT + 1, 1, c, true);
+			io(&env.pio, RTC_PORT, 1, o.a & 0x7f, true);
+			io(&env.pio, RTC_PORT + 1, 1, o.c, true);
 			break;
 		}
 		check_invariants();
