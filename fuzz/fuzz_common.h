@@ -106,6 +106,33 @@ static inline struct fz fz_take(struct fz *f, size_t len)
 	return sub;
 }
 
+/*
+ * The 8-byte op record of the pci and legacy targets: op, a, b (u16 LE),
+ * c (u32 LE). The kind is (op & 0x1f) % nkinds, bits 5-7 of op pick an
+ * access width (1, 2, 4, 8, 1, 2, 4, 3), bit 7 of a means write.
+ */
+struct fz_op {
+	uint8_t op, a;
+	uint16_t b;
+	uint32_t c;
+	unsigned kind, len;
+	bool w;
+};
+
+static inline struct fz_op fz_next_op(struct fz *f, unsigned nkinds)
+{
+	static const unsigned lens[8] = { 1, 2, 4, 8, 1, 2, 4, 3 };
+	struct fz_op o;
+	o.op = fz_u8(f);
+	o.a = fz_u8(f);
+	o.b = fz_u16(f);
+	o.c = fz_u32(f);
+	o.kind = (o.op & 0x1fu) % nkinds;
+	o.len = lens[o.op >> 5];
+	o.w = o.a & 0x80;
+	return o;
+}
+
 /* ---- guest memory ---- */
 
 #define FUZZ_GPA_A 0x100000ULL

@@ -335,13 +335,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env_setup(nvec, m64);
 	check_invariants();
 
-	static const unsigned lens[8] = { 1, 2, 4, 8, 1, 2, 4, 3 };
 	for (unsigned n = 0; n < MAX_OPS && !fz_empty(&f); n++) {
-		uint8_t op = fz_u8(&f), a = fz_u8(&f);
-		uint16_t b = fz_u16(&f);
-		uint32_t c = fz_u32(&f);
-		unsigned kind = (op & 0x1f) % 12, len = lens[op >> 5];
-		bool w = a & 0x80;
+		struct fz_op o = fz_next_op(&f, 12);
+		uint8_t op = o.op, a = o.a;
+		uint16_t b = o.b;
+		uint32_t c = o.c;
+		unsigned kind = o.kind, len = o.len;
+		bool w = o.w;
 		struct fake *dv = &env.dev[a & 1];
 		switch (kind) {
 		case 0: /* direct config access, any length 0..4, any function */

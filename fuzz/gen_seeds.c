@@ -532,6 +532,108 @@ static void gen_pci(void)
 	emit(t, "intx", &b);
 }
 
+/* ---- legacy ---- */
+
+/* Same op encoding as pci: kind in bits 0-4, width in bits 5-7; a & 0x80
+ * writes. */
+static void gen_legacy(void)
+{
+	static struct buf b;
+	const char *t = "legacy";
+
+	/* 8250: divisor, FIFOs, interrupts, output, input, status */
+	memset(&b, 0, sizeof(b));
+	op8(&b, OP(0, W1), 0x80, 3, 0x80);  /* LCR: DLAB */
+	op8(&b, OP(0, W1), 0x80, 0, 0x01);  /* DLL */
+	op8(&b, OP(0, W1), 0x80, 1, 0x00);  /* DLM */
+	op8(&b, OP(0, W1), 0x80, 3, 0x03);  /* 8N1 */
+	op8(&b, OP(0, W1), 0x80, 2, 0xc7);  /* FCR: FIFOs on, cleared */
+	op8(&b, OP(0, W1), 0x80, 1, 0x0f);  /* IER: everything */
+	op8(&b, OP(0, W1), 0x80, 0, 'h');
+	op8(&b, OP(0, W1), 0x80, 0, 'i');
+	op8(&b, OP(8, 0), 20, 0, 0x64636261); /* 21 bytes in */
+	op8(&b, OP(0, W1), 0x00, 2, 0);     /* IIR */
+	op8(&b, OP(0, W1), 0x00, 5, 0);     /* LSR */
+	op8(&b, OP(0, W1), 0x00, 0, 0);     /* RBR */
+	op8(&b, OP(0, W1), 0x80, 4, 0x10);  /* MCR: loop-back */
+	op8(&b, OP(0, W1), 0x80, 0, 'x');
+	op8(&b, OP(0, W1), 0x00, 6, 0);     /* MSR */
+	op8(&b, OP(0, W4), 0x00, 0, 0);     /* wide read */
+	emit(t, "serial", &b);
+
+	/* i8042: command byte, self test, aux write, output port, reset */
+	memset(&b, 0, sizeof(b));
+	op8(&b, OP(1, W1), 0x81, 0, 0x20);
+	op8(&b, OP(1, W1), 0x00, 0, 0);
+	op8(&b, OP(1, W1), 0x81, 0, 0x60);
+	op8(&b, OP(1, W1), 0x80, 0, 0x47);
+	op8(&b, OP(1, W1), 0x81, 0, 0xaa);
+	op8(&b, OP(1, W1), 0x01, 0, 0);     /* status */
+	op8(&b, OP(1, W1), 0x00, 0, 0);
+	op8(&b, OP(1, W1), 0x81, 0, 0xd4);
+	op8(&b, OP(1, W1), 0x80, 0, 0xff);
+	op8(&b, OP(1, W1), 0x00, 0, 0);
+	op8(&b, OP(1, W1), 0x80, 0, 0xf4);  /* to the absent keyboard */
+	op8(&b, OP(1, W1), 0x81, 0, 0xd2);
+	op8(&b, OP(1, W1), 0x80, 0, 0x55);
+	op8(&b, OP(1, W1), 0x00, 0, 0);
+	op8(&b, OP(1, W1), 0x81, 0, 0xd1);
+	op8(&b, OP(1, W1), 0x80, 0, 0x02);  /* output port, bit 0 clear */
+	op8(&b, OP(1, W1), 0x81, 0, 0xfe);  /* reset pulse */
+	emit(t, "i8042", &b);
+
+	/* RTC: read the clock, binary mode, SET with garbage in every
+	 * field (the clamp: it once grew without bound), SET cleared */
+	memset(&b, 0, sizeof(b));
+	for (uint8_t r = 0; r <= 9; r++) {
+		op8(&b, OP(2, W1), 0x80, 0, r);
+		op8(&b, OP(2, W1), 0x01, 0, 0);
+	}
+	op8(&b, OP(11, 0), 0x0b, 0, 0x86);  /* SET, binary, 24h */
+	for (uint8_t r = 0; r <= 9; r++)
+		op8(&b, OP(11, 0), r, 0, 0xff);
+	op8(&b, OP(11, 0), 0x32, 0, 0xff);
+	op8(&b, OP(11, 0), 0x07, 0, 0x00);
+	op8(&b, OP(11, 0), 0x0b, 0, 0x00);  /* running, BCD, 12h */
+	op8(&b, OP(11, 0), 0x04, 0, 0x92);  /* 12 PM */
+	op8(&b, OP(11, 0), 0x09, 0, 0xff);
+	op8(&b, OP(2, W2), 0x80, 0, 0x8032); /* NMI bit, wide */
+	op8(&b, OP(2, W1), 0x01, 0, 0);
+	op8(&b, OP(2, W1), 0x00, 0, 0);     /* index port reads all-ones */
+	op8(&b, OP(11, 0), 0x40, 0, 0x5a);  /* CMOS RAM */
+	op8(&b, OP(10, 0), 0, 0, 0);        /* machine reset */
+	op8(&b, OP(2, W1), 0x01, 0, 0);
+	emit(t, "rtc", &b);
+
+	/* debug-exit, CF8/CFC (host bridge ids), unmapped ports */
+	memset(&b, 0, sizeof(b));
+	op8(&b, OP(3, W1), 0x00, 0, 0);
+	op8(&b, OP(3, W2), 0x80, 0, 0x1234);
+	op8(&b, OP(4, W4), 0x80, 0, 0x80000000);
+	op8(&b, OP(5, W4), 0x00, 0, 0);
+	op8(&b, OP(4, W4), 0x80, 0, 0x80000008);
+	op8(&b, OP(5, W1), 0x03, 0, 0);
+	op8(&b, OP(4, W1), 0x80, 0, 0x00);  /* byte write: not CONFIG_ADDRESS */
+	op8(&b, OP(7, W1), 0x00, 0x80, 0);
+	op8(&b, OP(7, W4), 0x80, 0x1234, 0xdeadbeef);
+	op8(&b, OP(7, W2), 0x00, 0x6f, 0);  /* straddles into the RTC */
+	emit(t, "ports", &b);
+
+	/* GED: raise, read, bad widths and offsets, acknowledge */
+	memset(&b, 0, sizeof(b));
+	op8(&b, OP(9, 0), 0, 0, 1);
+	op8(&b, OP(9, 0), 0, 0, 6);
+	op8(&b, OP(6, W4), 0x00, 0, 0);
+	op8(&b, OP(6, W1), 0x00, 1, 0);
+	op8(&b, OP(6, W8), 0x80, 0, 0xffffffff);
+	op8(&b, OP(6, W4), 0x80, 4, 1);
+	op8(&b, OP(6, W4), 0x80, 0x10, 1);
+	op8(&b, OP(6, W4), 0x80, 0, 1);
+	op8(&b, OP(9, 0), 0, 0, 1);
+	op8(&b, OP(10, 0), 0, 0, 0);
+	emit(t, "ged", &b);
+}
+
 /* ---- virtio_pci ---- */
 
 #define VP_HDR 16
@@ -793,6 +895,7 @@ int main(int argc, char **argv)
 	gen_blk();
 	gen_net();
 	gen_pci();
+	gen_legacy();
 	gen_virtio_pci();
 	gen_boot();
 	gen_config();

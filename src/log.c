@@ -76,22 +76,26 @@ void log_ratelimited(struct ratelimit *rl, enum log_level level,
 {
 	if ((int)level > atomic_load(&current_level))
 		return;
-	uint32_t burst = rl->burst ? rl->burst : 10;
-	uint32_t interval = rl->interval_ms ? rl->interval_ms : 5000;
+	uint32_t burst = rl->burst ? rl->burst : RATELIMIT_DEFAULT_BURST;
+	uint32_t interval = rl->interval_ms ? rl->interval_ms
+					    : RATELIMIT_DEFAULT_INTERVAL_MS;
 	uint64_t now = now_ms();
-	if (now - rl->window_start_ms >= interval) {
-		if (rl->suppressed)
-			log_msg(level, "(%u similar messages suppressed)",
-				rl->suppressed);
-		rl->window_start_ms = now;
-		rl->printed = 0;
-		rl->suppressed = 0;
+	uint64_t start = atomic_load(&rl->window_start_ms);
+	uint32_t missed = 0;
+	/* One caller opens the new window and reports the last one's count. */
+	if (now - start >= interval &&
+	    atomic_compare_exchange_strong(&rl->window_start_ms, &start, now)) {
+		missed = atomic_exchange(&rl->suppressed, 0);
+		atomic_store(&rl->printed, 0);
 	}
-	if (rl->printed >= burst) {
-		rl->suppressed++;
+	/* The load first: a flood does not keep counting `printed` up. */
+	if (atomic_load(&rl->printed) >= burst ||
+	    atomic_fetch_add(&rl->printed, 1) >= burst) {
+		atomic_fetch_add(&rl->suppressed, 1);
 		return;
 	}
-	rl->printed++;
+	if (missed)
+		log_msg(level, "(%u similar messages suppressed)", missed);
 	va_list ap;
 	va_start(ap, fmt);
 	vlog(level, fmt, ap);

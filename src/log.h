@@ -6,6 +6,7 @@
 #ifndef CVMM_LOG_H
 #define CVMM_LOG_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 enum log_level {
@@ -34,17 +35,24 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 /*
  * Rate limiter for guest-triggerable messages: at most `burst` messages per
- * `interval_ms`; the number suppressed is reported with the next one let
- * through. Embed one per device (or per message kind); zero-init is valid and
- * means the default of 10 messages per 5 s.
+ * `interval_ms`; the number suppressed is reported ("(K similar messages
+ * suppressed)") with the first message of a later window. Every log call a
+ * guest can reach goes through one (the list: docs/logging.md). Embed one
+ * per device (or per message kind); zero-init is valid and means the
+ * default of 10 messages per 5 s, so a guest gets at most 11 lines per 5 s
+ * out of each. Thread-safe (atomics): threads may share one, e.g. the
+ * vCPU threads calling one device.
  */
 struct ratelimit {
-	uint64_t window_start_ms;
-	uint32_t printed;
-	uint32_t suppressed;
-	uint32_t burst;
-	uint32_t interval_ms;
+	_Atomic uint64_t window_start_ms;
+	_Atomic uint32_t printed;
+	_Atomic uint32_t suppressed;
+	uint32_t burst;       /* set before first use; 0: 10 */
+	uint32_t interval_ms; /* set before first use; 0: 5000 */
 };
+
+#define RATELIMIT_DEFAULT_BURST 10u
+#define RATELIMIT_DEFAULT_INTERVAL_MS 5000u
 
 void log_ratelimited(struct ratelimit *rl, enum log_level level,
 		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

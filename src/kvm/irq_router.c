@@ -27,7 +27,8 @@ static int commit_locked(struct irq_router *r)
 	int ret = 0;
 	if (ioctl(r->kvm->vm_fd, KVM_SET_GSI_ROUTING, table) < 0) {
 		ret = -errno;
-		log_error("KVM_SET_GSI_ROUTING (%u routes): %s", r->count, strerror(-ret));
+		log_ratelimited(&r->rl, LOG_ERROR, "KVM_SET_GSI_ROUTING (%u routes): %s",
+				r->count, strerror(-ret));
 	}
 	free(table);
 	return ret;
@@ -131,8 +132,8 @@ int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign)
 	};
 	if (ioctl(kvm->vm_fd, KVM_IRQFD, &req) < 0) {
 		int err = errno;
-		log_error("KVM_IRQFD gsi %u %s: %s", gsi, assign ? "assign" : "deassign",
-			  strerror(err));
+		log_ratelimited(&kvm->rl, LOG_ERROR, "KVM_IRQFD gsi %u %s: %s", gsi,
+				assign ? "assign" : "deassign", strerror(err));
 		return -err;
 	}
 	return 0;
@@ -152,8 +153,9 @@ int kvm_ioeventfd(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,
 	};
 	if (ioctl(kvm->vm_fd, KVM_IOEVENTFD, &req) < 0) {
 		int err = errno;
-		log_error("KVM_IOEVENTFD 0x%llx len %u %s: %s", (unsigned long long)addr,
-			  len, assign ? "assign" : "deassign", strerror(err));
+		log_ratelimited(&kvm->rl, LOG_ERROR, "KVM_IOEVENTFD 0x%llx len %u %s: %s",
+				(unsigned long long)addr, len,
+				assign ? "assign" : "deassign", strerror(err));
 		return -err;
 	}
 	return 0;

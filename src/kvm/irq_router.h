@@ -25,6 +25,7 @@ struct irq_router {
 	unsigned count;
 	uint32_t next_msi_gsi;
 	uint64_t commits; /* KVM_SET_GSI_ROUTING calls, for counters */
+	struct ratelimit rl; /* commits follow guest MSI-X programming */
 };
 
 int irq_router_init(struct irq_router *r, struct kvm *kvm);

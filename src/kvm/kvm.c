@@ -152,7 +152,9 @@ int kvm_irq_line(struct kvm *kvm, uint32_t gsi, int level)
 
 void kvm_irq_line_cb(void *opaque, uint32_t gsi, int level)
 {
-	int ret = kvm_irq_line(opaque, gsi, level);
+	struct kvm *kvm = opaque;
+	int ret = kvm_irq_line(kvm, gsi, level);
 	if (ret)
-		log_warn("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(-ret));
+		log_ratelimited(&kvm->rl, LOG_WARN, "KVM_IRQ_LINE gsi %u level %d: %s",
+				gsi, level, strerror(-ret));
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "guest_mem.h"
+#include "log.h"
 
 struct kvm {
 	int sys_fd;
@@ -20,6 +21,8 @@ struct kvm {
 	/* The whole guest RAM is one host mapping; regions point into it. */
 	void *ram;
 	uint64_t ram_size;
+	/* Interrupt line, irqfd and ioeventfd failures: guests drive those. */
+	struct ratelimit rl;
 };
 
 /* Opens /dev/kvm, checks the API version and every capability cvmm uses. */

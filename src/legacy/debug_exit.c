@@ -9,6 +9,7 @@
 
 struct debug_exit {
 	struct exit_request er;
+	struct ratelimit rl;
 };
 
 void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
@@ -22,8 +23,8 @@ void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	for (uint32_t i = 0; i < len && i < sizeof(v); i++)
 		v |= (uint64_t)data[i] << (8 * i);
 	int status = (int)(v & 0xff);
-	log_info("debug-exit: guest wrote 0x%llx, exit status %d",
-		 (unsigned long long)v, status);
+	log_ratelimited(&d->rl, LOG_INFO, "debug-exit: guest wrote 0x%llx, exit status %d",
+			(unsigned long long)v, status);
 	exit_request_send(&d->er, status, "debug-exit");
 }
 

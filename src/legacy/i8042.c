@@ -274,7 +274,7 @@ static void i8042_access(struct i8042 *d, bool cmd_port, uint8_t *data,
 	pthread_mutex_unlock(&d->lock);
 
 	if (reset) {
-		log_info("i8042: guest requested reset");
+		log_ratelimited(&d->rl, LOG_INFO, "i8042: guest requested reset");
 		exit_request_send(&d->er, 0, "guest reset (i8042)");
 	}
 }

@@ -156,39 +156,60 @@ static uint8_t read_time_reg(const struct rtc *r, uint8_t idx)
 	return 0;
 }
 
+/*
+ * The range each time field is kept in. A write outside it is clamped to
+ * the nearest bound: the register then reads back a valid value, and the
+ * clock stays representable whatever the guest writes (see write_time_reg).
+ */
+static unsigned clamp_field(unsigned v, unsigned lo, unsigned hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/*
+ * Bound: every field is clamped (year and century to 0..99 each), so after
+ * any write the guest's year is at most 99 * 100 + 99 = 9999 and never
+ * negative; timegm() then gives a time within years 0..10000 (a Dec 31
+ * normalised forward at most a day), well inside time_t and int tm_year,
+ * and offset_s stays within about +-3.2e11 s however many writes come.
+ */
 static void write_time_reg(struct rtc *r, uint8_t idx, uint8_t v)
 {
 	struct tm tm;
 	guest_tm(r, &tm);
-	int year = tm.tm_year + 1900;
+	/* 0..10000 by the bound above; kept to four digits. */
+	long long y = (long long)tm.tm_year + 1900;
+	unsigned year = y < 0 ? 0 : y > 9999 ? 9999 : (unsigned)y;
 	switch (idx) {
 	case REG_SEC:
-		tm.tm_sec = (int)decode(r, v);
+		tm.tm_sec = (int)clamp_field(decode(r, v), 0, 59);
 		break;
 	case REG_MIN:
-		tm.tm_min = (int)decode(r, v);
+		tm.tm_min = (int)clamp_field(decode(r, v), 0, 59);
 		break;
 	case REG_HOUR:
 		if (r->cmos[REG_B] & B_24H) {
-			tm.tm_hour = (int)decode(r, v);
+			tm.tm_hour = (int)clamp_field(decode(r, v), 0, 23);
 		} else {
-			int h = (int)decode(r, v & ~HOUR_PM) % 12;
-			tm.tm_hour = h + ((v & HOUR_PM) ? 12 : 0);
+			unsigned h = decode(r, v & ~HOUR_PM) % 12;
+			tm.tm_hour = (int)h + ((v & HOUR_PM) ? 12 : 0);
 		}
 		break;
 	case REG_WDAY:
 		return; /* derived from the date */
 	case REG_MDAY:
-		tm.tm_mday = (int)decode(r, v);
+		tm.tm_mday = (int)clamp_field(decode(r, v), 1, 31);
 		break;
 	case REG_MONTH:
-		tm.tm_mon = (int)decode(r, v) - 1;
+		tm.tm_mon = (int)clamp_field(decode(r, v), 1, 12) - 1;
 		break;
 	case REG_YEAR:
-		tm.tm_year = year / 100 * 100 + (int)decode(r, v) - 1900;
+		year = year / 100 * 100 + clamp_field(decode(r, v), 0, 99);
+		tm.tm_year = (int)year - 1900;
 		break;
 	case REG_CENTURY:
-		tm.tm_year = (int)decode(r, v) * 100 + year % 100 - 1900;
+		year = clamp_field(decode(r, v), 0, 99) * 100 + year % 100;
+		tm.tm_year = (int)year - 1900;
 		break;
 	default:
 		return;

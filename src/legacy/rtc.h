@@ -13,7 +13,10 @@
  * touched). While register B's SET bit is 1 the clock is frozen and writes
  * go to that snapshot; clearing SET makes the new time take effect. The
  * day-of-week register is derived from the date and writes to it are
- * ignored. Alarm registers (0x01/0x03/0x05) are plain storage.
+ * ignored. A value outside a field's range (binary mode takes 0-255, BCD
+ * garbage decodes up to 165) is clamped to it: seconds and minutes 0-59,
+ * hours 0-23, day 1-31, month 1-12, year and century 0-99 each, so the
+ * clock stays within years 0-9999 whatever the guest writes. Alarm registers (0x01/0x03/0x05) are plain storage.
  *
  * The rest of the 128 bytes is CMOS RAM; the memory-size bytes are filled
  * at creation: 0x15/0x16 base memory (640 KiB), 0x17/0x18 and 0x30/0x31

@@ -33,7 +33,8 @@ static void fire(struct msix *m, unsigned v)
 {
 	uint64_t one = 1;
 	if (write(m->vec[v].irqfd, &one, sizeof(one)) != sizeof(one))
-		log_error("%s: MSI-X vector %u: irqfd write failed", m->dev->name, v);
+		log_ratelimited(&m->rl, LOG_ERROR, "%s: MSI-X vector %u: irqfd write failed",
+				m->dev->name, v);
 }
 
 /* Delivers pending vectors that are no longer masked. Lock held. */
@@ -120,7 +121,8 @@ void msix_reset(struct msix *m)
 		if (mv->routed) {
 			int ret = irq_router_set_msi(m->router, mv->gsi, 0, 0);
 			if (ret)
-				log_warn("%s: MSI-X vector %u route reset: %s",
+				log_ratelimited(&m->rl, LOG_WARN,
+						"%s: MSI-X vector %u route reset: %s",
 					 m->dev->name, v, strerror(-ret));
 		}
 	}
@@ -138,7 +140,8 @@ void msix_config_write(struct msix *m, uint32_t off, uint32_t len)
 	bool enabled = msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE;
 	if (enabled != m->was_enabled) {
 		m->was_enabled = enabled;
-		log_debug("%s: MSI-X %s (%u vectors)", m->dev->name,
+		log_ratelimited(&m->rl, LOG_DEBUG, "%s: MSI-X %s (%u vectors)",
+				m->dev->name,
 			  enabled ? "enabled" : "disabled", m->nvec);
 	}
 	deliver_pending(m);
@@ -158,7 +161,8 @@ static void table_write(struct msix *m, unsigned v, unsigned word, uint32_t val)
 		uint64_t addr = (uint64_t)mv->addr_hi << 32 | mv->addr_lo;
 		int ret = irq_router_set_msi(m->router, mv->gsi, addr, mv->data);
 		if (ret)
-			log_warn("%s: MSI-X vector %u route: %s", m->dev->name, v,
+			log_ratelimited(&m->rl, LOG_WARN, "%s: MSI-X vector %u route: %s",
+					m->dev->name, v,
 				 strerror(-ret));
 	} else {
 		deliver_pending(m);

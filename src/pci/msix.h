@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kvm/irq_router.h"
+#include "log.h"
 #include "pci/pci.h"
 
 #define MSIX_MAX_VECTORS 64
@@ -36,6 +37,7 @@ struct msix {
 	struct msix_vector vec[MSIX_MAX_VECTORS];
 	uint64_t pba;
 	bool was_enabled; /* last Enable bit seen, for the state-change log */
+	struct ratelimit rl; /* every log line: the guest drives them all */
 	pthread_mutex_t lock;
 };
 

@@ -158,8 +158,9 @@ static void bar_update(struct pci_bus *bus, struct pci_device *dev, unsigned idx
 			b->mapped = true;
 			b->addr = addr;
 		} else {
-			log_debug("%s: BAR%u at 0x%llx overlaps another range; left unmapped",
-				  dev->name, idx, (unsigned long long)addr);
+			log_ratelimited(&dev->rl, LOG_DEBUG,
+					"%s: BAR%u at 0x%llx overlaps another range; left unmapped",
+					dev->name, idx, (unsigned long long)addr);
 		}
 	}
 	uint64_t now = b->mapped ? b->addr : 0;

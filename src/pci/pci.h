@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "bus.h"
 #include "irq.h"
+#include "log.h"
 
 #define PCI_MAX_SLOTS 32
 #define PCI_CFG_SIZE 4096
@@ -78,6 +79,7 @@ struct pci_device {
 	/* Serializes the INTx level, the line and the status byte between
 	 * device threads (pci_set_intx) and config writes (vCPUs). */
 	pthread_mutex_t intx_lock;
+	struct ratelimit rl; /* guest-driven log lines (BAR placement) */
 };
 
 struct pci_bus {

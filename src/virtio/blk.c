@@ -124,7 +124,9 @@ static int blk_activate(void *dev)
 		blk_reset(b);
 	vd->vqs[0].name = b->name;
 	if (!vd->vqs[0].ready) {
-		log_warn("%s: the driver did not enable the request queue", b->name);
+		log_ratelimited(&vd->rl, LOG_WARN,
+				"%s: the driver did not enable the request queue",
+				b->name);
 		return 0;
 	}
 	if (vd->kick_fd[0] < 0)
@@ -134,7 +136,8 @@ static int blk_activate(void *dev)
 	if (r >= 0)
 		r = virtio_worker_start(&b->worker, b->thread_name, blk_handle, b);
 	if (r < 0) {
-		log_error("%s: cannot activate: %s", b->name, strerror(-r));
+		log_ratelimited(&vd->rl, LOG_ERROR, "%s: cannot activate: %s",
+				b->name, strerror(-r));
 		virtio_worker_clear(&b->worker);
 		return r;
 	}

@@ -67,8 +67,9 @@ static void in_update_events(struct virtio_console *c)
 		return;
 	int r = virtio_worker_modify(&c->worker, c->w_in, ev);
 	if (r < 0)
-		log_error("virtio-console: cannot change input polling: %s",
-			  strerror(-r));
+		log_ratelimited(&c->vdev.rl, LOG_ERROR,
+				"virtio-console: cannot change input polling: %s",
+				strerror(-r));
 	c->in_events = ev;
 }
 
@@ -315,7 +316,8 @@ static int console_activate(void *dev)
 		goto fail;
 	return 0;
 fail:
-	log_error("virtio-console: cannot activate: %s", strerror(-r));
+	log_ratelimited(&c->vdev.rl, LOG_ERROR, "virtio-console: cannot activate: %s",
+			strerror(-r));
 	virtio_worker_clear(&c->worker);
 	return r;
 }

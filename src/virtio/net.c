@@ -81,8 +81,9 @@ static void tap_update_events(struct virtio_net *n)
 		return;
 	int r = virtio_worker_modify(&n->worker, n->w_tap, ev);
 	if (r < 0)
-		log_error("virtio-net %s: cannot change tap polling: %s",
-			  n->tap.name, strerror(-r));
+		log_ratelimited(&n->vdev.rl, LOG_ERROR,
+				"virtio-net %s: cannot change tap polling: %s",
+				n->tap.name, strerror(-r));
 	n->tap_events = ev;
 }
 
@@ -207,7 +208,7 @@ static void net_tx(struct virtio_net *n)
 {
 	struct virtio_dev *vd = &n->vdev;
 	struct virtqueue *vq = &vd->vqs[VIRTIO_NET_TXQ];
-	unsigned budget = TX_BUDGET;
+	struct virtio_budget budget = VIRTIO_BUDGET(TX_BUDGET);
 	bool pushed = false;
 	int r;
 
@@ -224,14 +225,9 @@ static void net_tx(struct virtio_net *n)
 			}
 			vq_push_used(vq, n->tx_chain.head, 0);
 			pushed = true;
-			if (--budget == 0) {
-				/* Come back after the other fds had a turn. */
-				uint64_t one = 1;
-				if (write(vd->kick_fd[VIRTIO_NET_TXQ], &one,
-					  sizeof(one)) == sizeof(one))
-					goto out;
-				budget = TX_BUDGET; /* cannot re-arm: go on */
-			}
+			/* Come back after the other fds had a turn. */
+			if (virtio_budget_spend(vd, VIRTIO_NET_TXQ, &budget))
+				goto out;
 		}
 		if (r == -EIO) {
 			queue_broken(n, VIRTIO_NET_TXQ);
@@ -515,8 +511,8 @@ static int net_activate(void *dev)
 		goto fail;
 	return 0;
 fail:
-	log_error("virtio-net %s: cannot activate: %s", n->tap.name,
-		  strerror(-r));
+	log_ratelimited(&n->vdev.rl, LOG_ERROR, "virtio-net %s: cannot activate: %s",
+			n->tap.name, strerror(-r));
 	virtio_worker_clear(&n->worker);
 	return r;
 }

@@ -23,7 +23,7 @@ struct virtio_rng {
 	struct virtio_worker worker;
 	int src_fd; /* -1: getrandom() */
 	char *src_path;
-	struct ratelimit rl; /* device thread only */
+	struct ratelimit rl;
 	struct vq_chain chain; /* device thread only */
 };
 
@@ -97,6 +97,7 @@ static void rng_handle(void *opaque, unsigned idx)
 	(void)idx;
 	eventfd_drain(vd->kick_fd[0]);
 
+	struct virtio_budget budget = VIRTIO_BUDGET(VIRTIO_RNG_BUDGET);
 	int r;
 	do {
 		vq_disable_notify(vq);
@@ -106,8 +107,12 @@ static void rng_handle(void *opaque, unsigned idx)
 			atomic_fetch_add(&vd->requests, 1);
 			atomic_fetch_add(&vd->bytes, n);
 			vq_push_used(vq, rng->chain.head, n);
+			/* A reset or pause waits for no more than this. */
+			if (virtio_budget_spend(vd, 0, &budget))
+				goto out;
 		}
 	} while (r != -EIO && vq_enable_notify(vq));
+out:
 	virtio_queue_notify(vd, 0);
 	if (r == -EIO)
 		virtio_dev_error(vd, 0, "request queue broken");
@@ -144,7 +149,8 @@ static int rng_activate(void *dev)
 	/* Requests the driver queued before its first kick reached us. */
 	uint64_t one = 1;
 	if (write(vd->kick_fd[0], &one, sizeof(one)) != sizeof(one))
-		log_debug("%s: initial kick: %s", vd->name, strerror(errno));
+		log_ratelimited(&rng->rl, LOG_DEBUG, "%s: initial kick: %s",
+				vd->name, strerror(errno));
 	return 0;
 }
 

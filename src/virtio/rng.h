@@ -17,7 +17,10 @@
  * queue the driver broke (queue.h's -EIO) sets DEVICE_NEEDS_RESET.
  *
  * Threading: served by its own device thread (worker.h), started at
- * activate and stopped at reset. The kick eventfd vd->kick_fd[0] is the
+ * activate and stopped at reset. The thread serves at most
+ * VIRTIO_RNG_BUDGET chains per wake-up (virtio.h's virtio_budget), then
+ * comes back through its epoll loop, so a reset or pause never waits on a
+ * guest that keeps refilling the queue. The kick eventfd vd->kick_fd[0] is the
  * transport's (or the test's) to create.
  */
 #ifndef CVMM_VIRTIO_RNG_H
@@ -29,6 +32,8 @@
 
 #define VIRTIO_RNG_QUEUE_SIZE 256
 #define VIRTIO_RNG_MAX_REQUEST (64 * 1024)
+/* Chains per wake-up: at most 4 MiB of entropy before a stop or pause. */
+#define VIRTIO_RNG_BUDGET 64u
 
 struct virtio_rng;
 

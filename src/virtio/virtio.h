@@ -88,6 +88,35 @@ static inline bool virtio_has_feature(const struct virtio_dev *vd, unsigned bit)
 /* After pushing used buffers on q: interrupts the driver unless suppressed. */
 void virtio_queue_notify(struct virtio_dev *vd, unsigned q);
 
+/*
+ * Per-wake-up budget of a device thread's queue handler: after `size`
+ * chains the handler re-kicks its queue and returns, so that the worker's
+ * other fds, a stop (reset) and a pause get their turn between batches
+ * however fast the guest refills the queue. One per handler call:
+ *
+ *	struct virtio_budget budget = VIRTIO_BUDGET(N);
+ *	while (vq_pop(vq, &chain) == 0) {
+ *		serve, push;
+ *		if (virtio_budget_spend(vd, q, &budget))
+ *			break; (then notify as after a full pass)
+ *	}
+ */
+struct virtio_budget {
+	unsigned left;
+	unsigned size;
+};
+
+#define VIRTIO_BUDGET(n) ((struct virtio_budget){ .left = (n), .size = (n) })
+
+/*
+ * Counts one chain served on queue q. True when the budget is spent and q's
+ * kick eventfd was written (the worker comes back to q after a pass through
+ * epoll): the handler stops serving now. When the kick cannot be written the
+ * budget starts over and the result is false: the handler goes on.
+ */
+bool virtio_budget_spend(struct virtio_dev *vd, unsigned q,
+			 struct virtio_budget *b);
+
 /* The guest broke the rules on q: log (rate-limited), DEVICE_NEEDS_RESET. */
 void virtio_dev_error(struct virtio_dev *vd, unsigned q, const char *what);
 

@@ -49,7 +49,8 @@ static void worker_wake(struct virtio_worker *w)
 	uint64_t one = 1;
 	if (w->stop_fd >= 0 && write(w->stop_fd, &one, sizeof(one)) != sizeof(one) &&
 	    errno != EAGAIN)
-		log_error("%s: cannot wake the device thread: %s", w->name, strerror(errno));
+		log_ratelimited(&w->rl, LOG_ERROR, "%s: cannot wake the device thread: %s",
+				w->name, strerror(errno));
 }
 
 /* Parks until the pause request is withdrawn or a stop comes. */
@@ -77,7 +78,8 @@ static void worker_loop(struct virtio_worker *w)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("%s: epoll_wait: %s", w->name, strerror(errno));
+			log_ratelimited(&w->rl, LOG_ERROR, "%s: epoll_wait: %s",
+					w->name, strerror(errno));
 			return;
 		}
 		bool woken = false;
@@ -160,7 +162,8 @@ int virtio_worker_start(struct virtio_worker *w, const char *name,
 	}
 	return 0;
 fail:
-	log_error("%s: cannot start the device thread: %s", name, strerror(-ret));
+	log_ratelimited(&w->rl, LOG_ERROR, "%s: cannot start the device thread: %s",
+			name, strerror(-ret));
 	if (w->epoll_fd >= 0)
 		close(w->epoll_fd);
 	if (w->stop_fd >= 0)
@@ -199,6 +202,7 @@ int virtio_worker_init(struct virtio_worker *w)
 	atomic_init(&w->pause_req, false);
 	atomic_init(&w->stop_req, false);
 	w->parked = w->exited = false;
+	memset(&w->rl, 0, sizeof(w->rl));
 	pthread_condattr_t ca;
 	int err = pthread_condattr_init(&ca);
 	err = err ?: pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "log.h"
+
 #define WORKER_MAX_FDS 16
 
 struct virtio_worker {
@@ -35,6 +37,7 @@ struct virtio_worker {
 	void (*handle)(void *opaque, unsigned idx);
 	void *opaque;
 	char name[16];
+	struct ratelimit rl; /* start and wake-up failures (guest-driven) */
 
 	/* Pause and stop requests (virtio_worker_init sets them up). */
 	pthread_mutex_t pause_lock;

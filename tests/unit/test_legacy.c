@@ -19,6 +19,7 @@
 #include "legacy/i8042.h"
 #include "legacy/rtc.h"
 #include "log.h"
+#include "log_capture.h"
 #include "term.h"
 
 struct fake_exit {
@@ -335,6 +336,57 @@ static void test_rtc_set_time(void **state)
 	rtc_destroy(r);
 }
 
+/*
+ * Out-of-range writes (binary mode: up to 255 in any field) are clamped to
+ * the field's range, so the clock stays bounded. Before the clamp, every
+ * write of 255 to the year moved it 200 years on, and about 1.07e7 of them
+ * overflowed the int year (UBSan, make check-asan). With SET held the
+ * writes are cheap (no timegm), so the test goes past that point.
+ */
+#define RTC_OVERFLOW_WRITES 11000000u
+
+static void test_rtc_out_of_range_writes(void **state)
+{
+	(void)state;
+	struct rtc *r;
+	assert_int_equal(rtc_create(&r, 64ULL << 20, 0), 0);
+	cmos_write(r, 0x0b, 0x86); /* SET, binary, 24h */
+
+	static const struct { uint8_t reg, wrote, reads; } f[] = {
+		{ 0x00, 255, 59 }, { 0x02, 255, 59 }, { 0x04, 255, 23 },
+		{ 0x07, 255, 31 }, { 0x08, 255, 12 }, { 0x09, 255, 99 },
+		{ 0x32, 255, 99 }, { 0x07, 0, 1 },    { 0x08, 0, 1 },
+	};
+	for (unsigned i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		cmos_write(r, f[i].reg, f[i].wrote);
+		assert_int_equal(cmos_read(r, f[i].reg), f[i].reads);
+	}
+
+	/* The year register, hammered: index once, then the data port. */
+	uint8_t idx = 0x09, v = 255;
+	rtc_io(r, 0, &idx, 1, true);
+	for (unsigned i = 0; i < RTC_OVERFLOW_WRITES; i++)
+		rtc_io(r, 1, &v, 1, true);
+	assert_int_equal(cmos_read(r, 0x09), 99);
+	assert_int_equal(cmos_read(r, 0x32), 99);
+	assert_int_equal(cmos_read(r, 0x08), 1);
+
+	/* Running again from 9999-01-01: the clock stays there. */
+	cmos_write(r, 0x0b, 0x06);
+	for (unsigned i = 0; i < 10000; i++)
+		cmos_write(r, 0x09, 255);
+	assert_int_equal(cmos_read(r, 0x32), 99);
+	assert_int_equal(cmos_read(r, 0x09), 99);
+
+	/* BCD garbage (0xff decodes to 165) is clamped the same way. */
+	cmos_write(r, 0x0b, 0x02);
+	cmos_write(r, 0x32, 0xff);
+	cmos_write(r, 0x09, 0xff);
+	assert_int_equal(cmos_read(r, 0x32), 0x99);
+	assert_int_equal(cmos_read(r, 0x09), 0x99);
+	rtc_destroy(r);
+}
+
 static unsigned cmos16(struct rtc *r, uint8_t lo)
 {
 	return cmos_read(r, lo) | (unsigned)cmos_read(r, lo + 1) << 8;
@@ -524,6 +576,55 @@ static void test_legacy_machine_reset(void **state)
 	rtc_destroy(r);
 }
 
+/* ---- guest-triggered log lines are rate-limited ---- */
+
+#define FLOOD 10000u
+
+/*
+ * 10^4 guest writes to the debug-exit port and 10^4 i8042 reset commands
+ * (a guest may repeat them before the control loop acts on the first):
+ * a few rate-limited lines each, not one per write (before, each logged
+ * an info line).
+ */
+static void test_legacy_log_flood(void **state)
+{
+	(void)state;
+	struct fake_exit fe = { 0 };
+	struct exit_request er = { fake_exit_request, &fe };
+	struct debug_exit *d;
+	struct i8042 *k;
+	assert_int_equal(debug_exit_create(&d, er), 0);
+	assert_int_equal(i8042_create(&k, er, (struct irq_line){ 0 },
+				      (struct irq_line){ 0 }),
+			 0);
+
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_DEBUG);
+	for (unsigned i = 0; i < FLOOD; i++) {
+		uint8_t v = (uint8_t)i;
+		debug_exit_io(d, 0, &v, 1, true);
+	}
+	unsigned bound = log_capture_bound(&cap);
+	unsigned lines = log_capture_stop(&cap);
+	assert_int_equal(fe.calls, FLOOD); /* every exit request still made */
+	assert_in_range(lines, 1, bound);
+	assert_non_null(strstr(cap.text, "debug-exit: guest wrote 0x0,"));
+
+	log_capture_start(&cap, LOG_DEBUG);
+	for (unsigned i = 0; i < FLOOD; i++) {
+		uint8_t v = 0xfe;
+		i8042_cmd_io(k, 0, &v, 1, true);
+	}
+	bound = log_capture_bound(&cap);
+	lines = log_capture_stop(&cap);
+	assert_int_equal(fe.calls, 2 * FLOOD);
+	assert_in_range(lines, 1, bound);
+	assert_non_null(strstr(cap.text, "i8042: guest requested reset"));
+
+	i8042_destroy(k);
+	debug_exit_destroy(d);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -533,6 +634,8 @@ int main(void)
 		cmocka_unit_test(test_debug_exit),
 		cmocka_unit_test(test_rtc_time),
 		cmocka_unit_test(test_rtc_set_time),
+		cmocka_unit_test(test_rtc_out_of_range_writes),
+		cmocka_unit_test(test_legacy_log_flood),
 		cmocka_unit_test(test_rtc_memory_bytes),
 		cmocka_unit_test(test_legacy_machine_reset),
 		cmocka_unit_test(test_escape_filter),

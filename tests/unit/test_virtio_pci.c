@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <linux/virtio_pci.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,7 +30,9 @@
 #include "pci/msix.h"
 #include "pci/pci.h"
 #include "virtio/pci.h"
+#include "virtio/blk.h"
 #include "virtio/rng.h"
+#include "log_capture.h"
 #include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
@@ -59,6 +62,8 @@ struct fx {
 	uint8_t *buf;
 	struct guest_mem mem;
 	struct virtio_rng *rng;
+	struct virtio_blk *blk; /* instead of rng (setup_blk) */
+	char disk[32];
 	struct virtio_dev *vd;
 	struct virtio_pci *vp;
 	_Atomic int intx_level;
@@ -238,7 +243,7 @@ static void discover(struct fx *f)
 	f->slot = PCI_MAX_SLOTS;
 	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
 		if (cfg_read(f, s, PCI_VENDOR_ID, 2) == VIRTIO_PCI_VENDOR &&
-		    cfg_read(f, s, PCI_DEVICE_ID, 2) == 0x1040 + VIRTIO_ID_RNG) {
+		    cfg_read(f, s, PCI_DEVICE_ID, 2) == 0x1040u + f->vd->device_id) {
 			f->slot = s;
 			break;
 		}
@@ -305,7 +310,8 @@ static void discover(struct fx *f)
 	assert_true(f->msix_cap != 0);
 }
 
-static int setup(void **state)
+/* The fixture with virtio-rng, or with virtio-blk on a 1 MiB scratch file. */
+static int setup_dev(void **state, bool blk)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -328,9 +334,20 @@ static int setup(void **state)
 		.desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA,
 		.kick_fd = -1, /* the driver kicks through the notify region */
 	};
-	if (virtio_rng_create(&f->rng, NULL, &f->mem))
-		return -1;
-	f->vd = virtio_rng_vdev(f->rng);
+	if (blk) {
+		snprintf(f->disk, sizeof(f->disk), "/tmp/cvmm-vpci-XXXXXX");
+		int fd = mkstemp(f->disk);
+		if (fd < 0 || ftruncate(fd, 1 << 20) || close(fd))
+			return -1;
+		struct disk_config dc = { .path = f->disk };
+		if (virtio_blk_create(&f->blk, &dc, &f->mem))
+			return -1;
+		f->vd = virtio_blk_vdev(f->blk);
+	} else {
+		if (virtio_rng_create(&f->rng, NULL, &f->mem))
+			return -1;
+		f->vd = virtio_rng_vdev(f->rng);
+	}
 	if (virtio_pci_create(&f->vp, f->vd, &f->pbus, &f->router, NULL))
 		return -1;
 	*state = f;
@@ -338,11 +355,24 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_dev(state, false);
+}
+
+static int setup_blk(void **state)
+{
+	return setup_dev(state, true);
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	virtio_pci_destroy(f->vp);
 	virtio_rng_destroy(f->rng);
+	virtio_blk_destroy(f->blk);
+	if (f->blk)
+		unlink(f->disk);
 	pci_bus_destroy(&f->pbus);
 	irq_router_destroy(&f->router);
 	bus_destroy(&f->mmio);
@@ -814,10 +844,36 @@ static void test_create_rejects(void **state)
 	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pbus, &f->router, NULL), -EINVAL);
 }
 
+/*
+ * A driver that cycles reset / FEATURES_OK / DRIVER_OK 10^4 times without
+ * enabling virtio-blk's request queue: each activate has something to say
+ * about it, but the log gets a few rate-limited lines, not 10^4 (it got
+ * one line per cycle before).
+ */
+static void test_blk_activate_log_flood(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(f->vd->device_id, VIRTIO_ID_BLOCK);
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_DEBUG);
+	for (unsigned i = 0; i < 10000; i++) {
+		assert_true(negotiate(f, F_VERSION_1));
+		set_status(f, S_ACK | S_DRV | S_FOK | S_DOK);
+		assert_int_equal(status(f) & S_NRS, 0);
+	}
+	set_status(f, 0);
+	unsigned bound = log_capture_bound(&cap);
+	unsigned lines = log_capture_stop(&cap);
+	assert_in_range(lines, 1, bound);
+	assert_non_null(strstr(cap.text, "did not enable the request queue"));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_blk_activate_log_flood, setup_blk,
+						teardown),
 		T(test_identity),
 		T(test_features),
 		T(test_queue_setup),

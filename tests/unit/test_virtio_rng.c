@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -292,6 +293,63 @@ static void test_reset_cycles(void **state)
 	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
 }
 
+/*
+ * A driver that keeps refilling, with no kick: the one request's buffer is
+ * the avail ring's own idx, and the source file holds the next idx for
+ * each request, so serving request k makes request k + 1 available. The
+ * file holds `count` values, the first `count` - 1 of them each one more
+ * than the last, then, if `stop`, one that adds nothing (the refilling
+ * ends after `count` requests); without `stop` the file is all 65536 idx
+ * values in order and, read round and round, refills for ever.
+ */
+static void start_self_refilling(struct fx *f, char *path, unsigned count,
+				 bool stop)
+{
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	for (unsigned k = 0; k < count; k++) {
+		uint16_t next = htole16((uint16_t)(stop && k == count - 1 ? k + 1 : k + 2));
+		assert_int_equal(write(fd, &next, 2), 2);
+	}
+	close(fd);
+	drv_set_desc(&f->q, 0, AVAIL_GPA + offsetof(struct vring_avail, idx), 2,
+		     VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0); /* ring entries are all 0: descriptor 0 */
+	start(f, &(struct rng_config){ .enabled = true, .src = path });
+}
+
+/* The device thread yields after VIRTIO_RNG_BUDGET chains: one interrupt
+ * per budget (before the budget, one wake-up served all in one go). */
+static void test_budget_per_wakeup(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/cvmm-rng-XXXXXX";
+	const unsigned rounds = 4, n = rounds * VIRTIO_RNG_BUDGET;
+	start_self_refilling(f, path, n, true);
+	assert_true(drv_wait_used_idx(&f->q, (uint16_t)n));
+	assert_true(drv_wait_count(&f->t.notified[0], rounds));
+	f->vd->ops->reset(f->vd->dev);
+	assert_int_equal(atomic_load(&f->vd->requests), n);
+	assert_int_equal(atomic_load(&f->t.notified[0]), rounds);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
+	unlink(path);
+}
+
+/* A reset completes while the driver refills for ever (before the budget,
+ * the device thread never left its handler and the reset never returned). */
+static void test_reset_while_refilling(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/cvmm-rng-XXXXXX";
+	start_self_refilling(f, path, 65536, false);
+	assert_true(drv_wait_count(&f->t.notified[0], 3));
+	f->vd->ops->reset(f->vd->dev); /* returns: the thread is gone */
+	uint64_t served = atomic_load(&f->vd->requests);
+	assert_true(served >= 3 * VIRTIO_RNG_BUDGET);
+	assert_int_equal(atomic_load(&f->vd->requests), served);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +362,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_cycles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_per_wakeup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_while_refilling, setup, teardown),
 	};
 	log_set_level(LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

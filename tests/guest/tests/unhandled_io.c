@@ -2,7 +2,10 @@
 /*
  * unhandled_io: reads from ports no device claims return all-ones (byte,
  * word, dword and string forms), writes are dropped, and the VM keeps
- * running. Also sends a line with `rep outsb` to the UART.
+ * running. Also sends a line with `rep outsb` to the UART. Then floods:
+ * FLOOD writes to an unhandled port and FLOOD reads of the ACPI GED at a
+ * width it refuses, for the run-tests.sh case that counts cvmm's log
+ * lines (each is a guest-triggered log message, all rate-limited).
  */
 #include "runtime.h"
 
@@ -10,6 +13,8 @@ const char test_name[] = "unhandled_io";
 
 #define PORT 0x2f0 /* nothing lives at 0x2f0-0x2f7 */
 #define PORT_HIGH 0xbeb0
+#define FLOOD 10000
+#define GED_EVENT 0xfeb00000ULL /* arch/x86/layout.h GED_MMIO_ADDR */
 
 int test_main(struct boot_info *bi)
 {
@@ -51,6 +56,11 @@ int test_main(struct boot_info *bi)
 	s = msg;
 	cnt = sizeof(msg) - 1;
 	__asm__ __volatile__("rep outsb" : "+S"(s), "+c"(cnt) : "d"(COM1) : "memory");
+	for (u32 i = 0; i < FLOOD; i++)
+		outb(PORT, (u8)i);
+	for (u32 i = 0; i < FLOOD; i++)
+		(void)mmio_read8(GED_EVENT + 1);
+	printf("unhandled_io: flooded\n");
 	printf("unhandled_io: still running\n");
 	return 0;
 }
