@@ -44,9 +44,9 @@ if [ -n "$map" ]; then
         { r = sprintf("%016s", $1); gsub(/ /, "0", r); lo = 1; hi = n; f = "?"
           while (lo <= hi) { m = int((lo + hi) / 2); if (a[m] <= r) { f = s[m]; lo = m + 1 } else hi = m - 1 }
           c[f]++ }
-        END { for (k in c) printf "%9d  %s\n", c[k], k }' "$w/syms" "$w/rips" | sort -rn | head -n 25
+        END { for (k in c) printf "%9d  %s\n", c[k], k }' "$w/syms" "$w/rips" | sort -rn | head -n ${TOP:-25}
 else
-    sort "$w/rips" | uniq -c | sort -rn | head -n 25
+    sort "$w/rips" | uniq -c | sort -rn | head -n ${TOP:-25}
 fi
 
 echo "# injected interrupt vectors"
