@@ -339,8 +339,8 @@ static int build_virtio_devices(struct vm *vm)
 
 /*
  * What a reboot puts back besides the vCPUs (each keeps its own, see
- * vcpu_save_reset_state): the in-kernel PIC pair, I/O APIC and PIT as
- * they were built.
+ * vcpu_save_reset_state): the in-kernel PIC pair, I/O APIC and PIT (if
+ * any) as they were built.
  */
 struct vm_reset_state {
 	struct kvm_irqchip chips[3]; /* PIC master, PIC slave, IOAPIC */
@@ -358,7 +358,7 @@ static int save_reset_state(struct vm *vm)
 		if (ioctl(vm->kvm.vm_fd, KVM_GET_IRQCHIP, &st->chips[i]) < 0)
 			ret = -errno;
 	}
-	if (!ret && ioctl(vm->kvm.vm_fd, KVM_GET_PIT2, &st->pit) < 0)
+	if (!ret && vm->cfg->pit && ioctl(vm->kvm.vm_fd, KVM_GET_PIT2, &st->pit) < 0)
 		ret = -errno;
 	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
 		ret = vcpu_save_reset_state(&vm->vcpus[i], &vm->kvm);
@@ -688,7 +688,7 @@ static int restore_machine(struct vm *vm)
 			return -err;
 		}
 	}
-	if (ioctl(vm->kvm.vm_fd, KVM_SET_PIT2, &st->pit) < 0) {
+	if (vm->cfg->pit && ioctl(vm->kvm.vm_fd, KVM_SET_PIT2, &st->pit) < 0) {
 		int err = errno;
 		log_error("reboot: KVM_SET_PIT2: %s", strerror(err));
 		return -err;

@@ -1022,11 +1022,13 @@ create_refusals() {
 	done
 }
 
+# Without the in-kernel PIT (the counter guest ticks on the LAPIC timer):
+# built, rebooted and shut down that way too.
 CREATE_JSON="{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\",
- \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true}"
+ \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true, \"platform\": {\"pit\": false}}"
 
 if wanted not-created-info || wanted boot-before-create-409 || wanted create-bad-400 ||
-	wanted create-boot || wanted create-boot-lifecycle; then
+	wanted create-boot || wanted create-boot-reboot || wanted create-boot-lifecycle; then
 	if ! start_empty; then
 		CASE=create-start
 		bad "cvmm --api-socket without --kernel did not come up"
@@ -1095,14 +1097,26 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	booted=$?
 	o=$(count_of 'api_counter: 2 CPUs online')
 	api info
-	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp"
+	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp" &&
+		grep -qF '"platform":{"pit":false}' "$TMP/resp"
 	devs=$?
 	api_status boot
 	again=$ST
 	[ "$cst" = 200 ] && [ $created -eq 0 ] && [ "$twice" = 409 ] && [ "$bst" = 200 ] &&
 		[ $running -eq 0 ] && [ $booted -eq 0 ] && [ "$o" -eq 1 ] && [ $devs -eq 0 ] &&
 		[ "$again" = 409 ]
-	check $? "create $cst (want 200), state Created $created, create again $twice (want 409), boot $bst state Running $running, guest output: $booted (APs online $o), devices in info $devs, boot again $again (want 409)"
+	check $? "create $cst (want 200), state Created $created, create again $twice (want 409), boot $bst state Running $running, guest output: $booted (APs online $o), devices and platform in info $devs, boot again $again (want 409)"
+fi
+
+# A reboot of the VM without a PIT (nothing of a PIT to save or restore).
+CASE=create-boot-reboot
+if wanted "$CASE" && [ -n "$PID" ]; then
+	api reboot
+	rrc=$RC
+	wait_boots 2
+	booted=$?
+	[ $rrc -eq 0 ] && [ $booted -eq 0 ]
+	check $? "reboot rc $rrc, second boot seen: $booted"
 fi
 
 CASE=create-boot-lifecycle
