@@ -377,7 +377,7 @@ static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t sta
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->start_ns = start_ns;
-	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = vm->kvm.teardown_fd = -1;
 	vm->serial_out_fd = -1;
 	vm->console_out_fd = -1;
 	vm->epoll_fd = vm->signal_fd = -1;
@@ -398,6 +398,11 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: vcpu_signal_init();
 	ret = ret ?: kvm_open(&vm->kvm);
 	ret = ret ?: kvm_create_vm(&vm->kvm);
+	/* Before guest RAM, devices and disks exist (the helper keeps no fd
+	 * but the VM's anyway): the kernel's teardown of the VM then runs
+	 * after cvmm's exit status is out. */
+	if (!ret)
+		kvm_defer_teardown(&vm->kvm);
 	ret = ret ?: arch_vm_init(&vm->kvm, cfg);
 	ret = ret ?: build_legacy_devices(vm);
 	ret = ret ?: build_pci(vm);

@@ -598,6 +598,19 @@ if wanted "$CASE"; then
 	check $? "pause rc $prc, reboot rc $rrc, state Running: $rstate, third boot: $booted (APs up $o times)"
 fi
 
+# The helper that takes the VM's teardown off cvmm's exit (kvm.h,
+# kvm_defer_teardown): cvmm's child while it runs, holding nothing but its
+# pipe (fd 0) and the VM (fd 1), in strict seccomp (mode 1).
+CASE=teardown-helper
+HELPER=
+if wanted "$CASE"; then
+	HELPER=$(pgrep -P "$PID" -x cvmm-teardown)
+	fds=$(ls /proc/"$HELPER"/fd 2>/dev/null | sort -n | tr '\n' ' ')
+	mode=$(awk '/^Seccomp:/ { print $2 }' /proc/"$HELPER"/status 2>/dev/null)
+	[ -n "$HELPER" ] && [ "$fds" = "0 1 " ] && [ "$mode" = 1 ]
+	check $? "helper pid '$HELPER', fds '$fds' (want '0 1 '), seccomp mode '$mode' (want 1)"
+fi
+
 CASE=shutdown
 if wanted "$CASE"; then
 	api shutdown
@@ -609,6 +622,20 @@ if wanted "$CASE"; then
 	check $? "rc $src, state $sstate, cvmm exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
 fi
 if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# Once cvmm is gone (shut down, or killed when the filter skipped that),
+# so is its helper: it exits at its pipe's EOF (whoever adopted it may
+# still have to reap it).
+CASE=teardown-helper-exits
+if wanted "$CASE" && [ -n "$HELPER" ]; then
+	for i in $(seq 1 50); do
+		st=$(awk '/^State:/ { print $2 }' /proc/"$HELPER"/status 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && break
+		sleep 0.1
+	done
+	[ -z "$st" ] || [ "$st" = Z ]
+	check $? "helper $HELPER still in state '$st' 5 s after cvmm's exit"
+fi
 
 # A guest's write reaches the image and vm.shutdown flushes it: the guest
 # writes sector 0 without a FLUSH request, cvmm must fdatasync the image

@@ -20,11 +20,27 @@ struct kvm {
 	/* The whole guest RAM is one host mapping; regions point into it. */
 	void *ram;
 	uint64_t ram_size;
+	/* Write end of the pipe the teardown helper waits on; -1 if none. */
+	int teardown_fd;
 };
 
 /* Opens /dev/kvm, checks the API version and every capability cvmm uses. */
 int kvm_open(struct kvm *kvm);
 int kvm_create_vm(struct kvm *kvm);
+/*
+ * Hands the VM's last reference to a helper process, so that the kernel
+ * tears the VM down there, after cvmm's exit status is out: the teardown
+ * (the in-kernel PIT's above all) waits for RCU grace periods, 16-20 ms
+ * of wall time, and the last close of a file runs before the exiting
+ * process becomes a zombie. The helper holds only the VM fd (all other
+ * fds closed, SECCOMP_MODE_STRICT: read and exit), waits for EOF on a
+ * pipe whose write end cvmm holds and exits, which closes the VM fd.
+ * Called right after kvm_create_vm, before guest RAM or any other
+ * resource exists. Best effort: without a helper cvmm tears the VM down
+ * itself as before. Returns nothing; logs at debug level.
+ */
+void kvm_defer_teardown(struct kvm *kvm);
+/* Closes the VM (the helper, if any, then drops the last reference). */
 void kvm_close(struct kvm *kvm);
 
 /* Allocates `size` bytes of anonymous memory to back guest RAM. */
