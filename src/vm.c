@@ -398,11 +398,6 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: vcpu_signal_init();
 	ret = ret ?: kvm_open(&vm->kvm);
 	ret = ret ?: kvm_create_vm(&vm->kvm);
-	/* Before guest RAM, devices and disks exist (the helper keeps no fd
-	 * but the VM's anyway): the kernel's teardown of the VM then runs
-	 * after cvmm's exit status is out. */
-	if (!ret)
-		kvm_defer_teardown(&vm->kvm);
 	ret = ret ?: arch_vm_init(&vm->kvm, cfg);
 	ret = ret ?: build_legacy_devices(vm);
 	ret = ret ?: build_pci(vm);
@@ -768,6 +763,9 @@ static int start_machine(struct vm *vm)
 			return ret;
 		}
 	}
+	/* The kernel's teardown of the VM then runs after cvmm's exit status
+	 * is out; forked before the main filter, which allows no fork. */
+	kvm_defer_teardown(&vm->kvm);
 	/* Not before: a vCPU thread inherits its creator's filter. */
 	int ret = seccomp_install(SECCOMP_MAIN, vm->cfg->seccomp);
 	if (ret) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -110,6 +111,10 @@ static void teardown_helper(int wait_fd, int vm_fd)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	prctl(PR_SET_NAME, "cvmm-teardown", 0, 0, 0);
+	/* SCHED_BATCH never preempts on wakeup: its EOF while cvmm exits
+	 * does not push cvmm, not yet a zombie, off its CPU. */
+	struct sched_param sp = { 0 };
+	sched_setscheduler(0, SCHED_BATCH, &sp);
 	/* Nothing but the pipe (fd 0) and the VM (fd 1): no stdout or
 	 * stderr kept open for whoever reads cvmm's output, no disk. */
 	if (dup2(wait_fd, 0) < 0 || dup2(vm_fd, 1) < 0 ||
@@ -171,8 +176,10 @@ int kvm_alloc_ram(struct kvm *kvm, uint64_t size)
 			  (unsigned long long)(size >> 20), strerror(err));
 		return -err;
 	}
-	/* Guest RAM is never part of a core dump of cvmm. */
+	/* Guest RAM is never part of a core dump of cvmm, nor of a child's
+	 * address space (the teardown helper is forked after it exists). */
 	madvise(p, size, MADV_DONTDUMP);
+	madvise(p, size, MADV_DONTFORK);
 	kvm->ram = p;
 	kvm->ram_size = size;
 	return 0;

@@ -35,9 +35,12 @@ int kvm_create_vm(struct kvm *kvm);
  * process becomes a zombie. The helper holds only the VM fd (all other
  * fds closed, SECCOMP_MODE_STRICT: read and exit), waits for EOF on a
  * pipe whose write end cvmm holds and exits, which closes the VM fd.
- * Called right after kvm_create_vm, before guest RAM or any other
- * resource exists. Best effort: without a helper cvmm tears the VM down
- * itself as before. Returns nothing; logs at debug level.
+ * Called once the vCPUs run (cvmm's main thread would wait for the guest
+ * anyway, so a fork that costs it its CPU on a busy host costs nothing)
+ * and before the main thread's seccomp filter, which allows no fork.
+ * Guest RAM is MADV_DONTFORK; every other fd is closed in the child at
+ * once. Best effort: without a helper cvmm tears the VM down itself as
+ * before. Logs at debug level.
  */
 void kvm_defer_teardown(struct kvm *kvm);
 /* Closes the VM (the helper, if any, then drops the last reference). */
