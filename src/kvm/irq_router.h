@@ -27,6 +27,8 @@ struct irq_router {
 	uint64_t commits; /* KVM_SET_GSI_ROUTING calls, for counters */
 };
 
+/* The irqchip routes, in the table only: KVM's own defaults until the
+ * first MSI route commits the table. */
 int irq_router_init(struct irq_router *r, struct kvm *kvm);
 void irq_router_destroy(struct irq_router *r);
 
