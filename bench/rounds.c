@@ -11,26 +11,17 @@
  * Each command is split at spaces (no quoting); stdin, stdout and stderr
  * go to /dev/null. A command that exits non-zero is marked in its line.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "spawn.h"
 
 #define MAX_CMDS 16
 #define MAX_ARGS 64
 #define MAX_ROUNDS 1000
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -79,20 +70,10 @@ int main(int argc, char **argv)
 			struct rusage ru;
 			int status;
 			double t0 = now_ms();
-			pid_t pid = fork();
+			pid_t pid = spawn(av[j], -1);
 
-			if (pid < 0) {
-				perror("fork");
+			if (pid < 0)
 				return 1;
-			}
-			if (pid == 0) {
-				int null = open("/dev/null", O_RDWR);
-				if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-				    dup2(null, 2) < 0)
-					_exit(127);
-				execvp(av[j][0], av[j]);
-				_exit(127);
-			}
 			if (wait4(pid, &status, 0, &ru) < 0) {
 				perror("wait4");
 				return 1;
