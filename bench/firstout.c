@@ -12,20 +12,12 @@
  * yardstick for cvmm, QEMU and the floor. FIRST_MS is -1 if nothing came
  * out. stdin and stderr go to /dev/null.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "spawn.h"
 
 int main(int argc, char **argv)
 {
@@ -43,20 +35,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now_ms();
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
+	pid_t pid = spawn(argv + 1, fds[1]);
+	if (pid < 0)
 		return 1;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 2) < 0 || dup2(fds[1], 1) < 0)
-			_exit(127);
-		close(fds[0]);
-		close(fds[1]);
-		execvp(argv[1], argv + 1);
-		_exit(127);
-	}
 	close(fds[1]);
 	while ((n = read(fds[0], buf, sizeof(buf))) != 0) {
 		if (n > 0 && first < 0)

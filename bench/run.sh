@@ -26,6 +26,9 @@
 #    exit and one write(2).
 #  - start -> exit, null guest: build/bench/null.bzImage, whose first
 #    instruction writes port 0xf4 (no guest work at all).
+#    cvmm's VM is torn down by its cvmm-teardown helper after cvmm
+#    exits: that CPU (about 0.25 ms) is not in the CPU figures. Also for
+#    cvmm --platform pit=off (no in-kernel PIT), with first output.
 #  - start -> exit, bench_exit: the test-guest runtime's start-up (page
 #    tables, IDT, banner on a port no UART claims) and debug-exit.
 #  - PIO / MMIO exit: (bench_pio|bench_mmio with n=N) minus bench_exit,
@@ -117,6 +120,9 @@ cmd_qemu() {
 # The same with a virtio-blk disk ($BLK_IMG): PCI on both sides.
 # shellcheck disable=SC2317
 cmd_cvmmblk() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG"); }
+# cvmm without the in-kernel PIT.
+# shellcheck disable=SC2317
+cmd_cvmmnopit() { cmd_cvmm "$@"; CMD+=(--platform pit=off); }
 # shellcheck disable=SC2317,SC2054
 cmd_qemublk() {
 	CMD=("$QEMU" -M microvm,pcie=on -enable-kvm -cpu "$QEMU_CPU" -m "$MEM" -nodefaults
@@ -271,6 +277,9 @@ for v in $VMMS; do
 		R[mmio,$v,$st]=$(per_exit "${R[mmio_t,$v,$st]}" "${R[exit,$v,$st]}")
 	done
 done
+# cvmm --platform pit=off: start-up and the whole process, null guest.
+read -r "R[first,cvmmnopit,wmin]" "R[first,cvmmnopit,wmed]" <<<"$(first_ms cvmmnopit)"
+put null cvmmnopit "$(time_ms cvmmnopit "$NULLIMG" "")"
 # The floor's own real-mode loop: N x (out, dec, jnz), minus N = 0.
 blob_t() {
 	local i t0 t1 s=()
@@ -358,6 +367,18 @@ for st in $STATS; do
 	row pio $st "PIO write exit, bus miss (us/exit)"
 	row mmio $st "MMIO write exit, bus miss (us/exit)"
 done
+echo
+echo "cvmm --platform pit=off (no in-kernel PIT), null guest (ms):"
+pfmt="%-38s %9s %9s %9s %9s\n"
+printf "$pfmt" "" "best" "median" "/floor" "/cvmm"
+prow() { # KEY STAT_BEST STAT_MEDIAN LABEL: the ratios are of the medians
+	printf "$pfmt" "$4" "${R[$1,cvmmnopit,$2]}" "${R[$1,cvmmnopit,$3]}" \
+		"$(ratio "${R[$1,cvmmnopit,$3]}" "${R[$1,floor,$3]}")" \
+		"$(ratio "${R[$1,cvmmnopit,$3]}" "${R[$1,cvmm,$3]}")"
+}
+prow first wmin wmed "start -> first guest output, wall"
+prow null wmin wmed "start -> exit, wall"
+prow null cmin cmed "start -> exit, CPU"
 echo
 echo "idle guest, $MEM of RAM (MiB):"
 mfmt="%-38s %9s %9s %10s\n"

@@ -35,6 +35,9 @@ static const char usage_text[] =
 	"  --rng [src=PATH]           virtio-rng (default source: getrandom)\n"
 	"  --log-level error|warn|info|debug  (default warn)\n"
 	"  --seccomp on|off           per-thread syscall filters (default on)\n"
+	"  --platform pit=on|off      in-kernel i8254 PIT (default on); a guest\n"
+	"                             with a TSC-deadline LAPIC timer and a known\n"
+	"                             TSC frequency (Linux on KVM) does not need it\n"
 	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
 	"                             without --kernel, cvmm waits for the VM's\n"
 	"                             configuration (vm.create) and vm.boot\n"
@@ -259,6 +262,14 @@ static int rng_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return 0;
 }
 
+static int platform_kv(struct vm_config *cfg, const char *opt, const char *key,
+		       const char *val, char *err, size_t errlen)
+{
+	if (strcmp(key, "pit") != 0)
+		return fail(err, errlen, "--%s: unknown key '%s' (expected pit=on|off)", opt, key);
+	return parse_onoff(opt, key, val, &cfg->pit, err, errlen);
+}
+
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -274,6 +285,7 @@ static const struct option long_opts[] = {
 	{ "debug-exit", no_argument, NULL, OPT_DEBUG_EXIT },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -335,6 +347,7 @@ void config_defaults(struct vm_config *cfg)
 	cfg->log_level = LOG_WARN;
 	cfg->console = OUTPUT_OFF;
 	cfg->seccomp = true;
+	cfg->pit = true;
 }
 
 int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
@@ -343,6 +356,7 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 	switch (opt) {
 	case OPT_CPUS:
 	case OPT_MEMORY:
+	case OPT_PLATFORM:
 		return 0;
 	case OPT_DISK:
 		if (cfg->ndisks == CVMM_MAX_DISKS)
@@ -379,6 +393,8 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 		return net_kv(cfg, name, key, val, err, errlen);
 	case OPT_RNG:
 		return rng_kv(cfg, name, key, val, err, errlen);
+	case OPT_PLATFORM:
+		return platform_kv(cfg, name, key, val, err, errlen);
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", name);
 	}
@@ -401,6 +417,7 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 	case OPT_CPUS:
 	case OPT_MEMORY:
 	case OPT_RNG:
+	case OPT_PLATFORM:
 		return 0;
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
@@ -466,7 +483,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	bool takes_value = opt == OPT_KERNEL || opt == OPT_INITRAMFS || opt == OPT_CMDLINE ||
 			   opt == OPT_CPUS || opt == OPT_MEMORY || opt == OPT_SERIAL ||
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
-			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET;
+			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -488,6 +505,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_DISK:
 	case OPT_NET:
 	case OPT_RNG:
+	case OPT_PLATFORM:
 		return set_list(cfg, opt, arg, err, errlen);
 	case OPT_SERIAL:
 	case OPT_CONSOLE:

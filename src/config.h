@@ -67,6 +67,7 @@ struct vm_config {
 	struct rng_config rng;
 	enum log_level log_level;
 	bool debug_exit;
+	bool pit;                /* --platform pit=on|off: in-kernel i8254 PIT, default on */
 	bool seccomp;            /* default on; --seccomp off for debugging */
 	const char *api_socket;  /* --api-socket PATH, NULL when absent */
 	bool show_help;
@@ -105,6 +106,7 @@ enum config_opt {
 	OPT_DEBUG_EXIT,
 	OPT_SECCOMP,
 	OPT_API_SOCKET,
+	OPT_PLATFORM,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -121,7 +123,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	       char *err, size_t errlen);
 /*
  * A key=value-list option (OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_NET,
- * OPT_RNG) given key by key: begin, any number of keys, end (which adds
+ * OPT_RNG, OPT_PLATFORM) given key by key: begin, any number of keys, end (which adds
  * the disk or net and checks that its keys go together).
  */
 int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,

@@ -349,8 +349,8 @@ static int build_virtio_devices(struct vm *vm)
 
 /*
  * What a reboot puts back besides the vCPUs (each keeps its own, see
- * vcpu_save_reset_state): the in-kernel PIC pair, I/O APIC and PIT as
- * they were built.
+ * vcpu_save_reset_state): the in-kernel PIC pair, I/O APIC and PIT (if
+ * any) as they were built.
  */
 struct vm_reset_state {
 	struct kvm_irqchip chips[3]; /* PIC master, PIC slave, IOAPIC */
@@ -368,7 +368,7 @@ static int save_reset_state(struct vm *vm)
 		if (ioctl(vm->kvm.vm_fd, KVM_GET_IRQCHIP, &st->chips[i]) < 0)
 			ret = -errno;
 	}
-	if (!ret && ioctl(vm->kvm.vm_fd, KVM_GET_PIT2, &st->pit) < 0)
+	if (!ret && vm->cfg->pit && ioctl(vm->kvm.vm_fd, KVM_GET_PIT2, &st->pit) < 0)
 		ret = -errno;
 	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
 		ret = vcpu_save_reset_state(&vm->vcpus[i], &vm->kvm);
@@ -387,7 +387,7 @@ static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t sta
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->start_ns = start_ns;
-	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = vm->kvm.teardown_fd = -1;
 	vm->serial_out_fd = -1;
 	vm->console_out_fd = -1;
 	vm->epoll_fd = vm->signal_fd = -1;
@@ -698,7 +698,7 @@ static int restore_machine(struct vm *vm)
 			return -err;
 		}
 	}
-	if (ioctl(vm->kvm.vm_fd, KVM_SET_PIT2, &st->pit) < 0) {
+	if (vm->cfg->pit && ioctl(vm->kvm.vm_fd, KVM_SET_PIT2, &st->pit) < 0) {
 		int err = errno;
 		log_error("reboot: KVM_SET_PIT2: %s", strerror(err));
 		return -err;
@@ -798,6 +798,9 @@ static int start_machine(struct vm *vm)
 			return ret;
 		}
 	}
+	/* The kernel's teardown of the VM then runs after cvmm's exit status
+	 * is out; forked before the main filter, which allows no fork. */
+	kvm_defer_teardown(&vm->kvm);
 	/* Not before: a vCPU thread inherits its creator's filter. */
 	int ret = seccomp_install(SECCOMP_MAIN, vm->cfg->seccomp);
 	if (ret) {

@@ -600,6 +600,19 @@ if wanted "$CASE"; then
 	check $? "pause rc $prc, reboot rc $rrc, state Running: $rstate, third boot: $booted (APs up $o times)"
 fi
 
+# The helper that takes the VM's teardown off cvmm's exit (kvm.h,
+# kvm_defer_teardown): cvmm's child while it runs, holding nothing but its
+# pipe (fd 0) and the VM (fd 1), in strict seccomp (mode 1).
+CASE=teardown-helper
+HELPER=
+if wanted "$CASE"; then
+	HELPER=$(pgrep -P "$PID" -x cvmm-teardown)
+	fds=$(ls /proc/"$HELPER"/fd 2>/dev/null | sort -n | tr '\n' ' ')
+	mode=$(awk '/^Seccomp:/ { print $2 }' /proc/"$HELPER"/status 2>/dev/null)
+	[ -n "$HELPER" ] && [ "$fds" = "0 1 " ] && [ "$mode" = 1 ]
+	check $? "helper pid '$HELPER', fds '$fds' (want '0 1 '), seccomp mode '$mode' (want 1)"
+fi
+
 CASE=shutdown
 if wanted "$CASE"; then
 	api shutdown
@@ -611,6 +624,20 @@ if wanted "$CASE"; then
 	check $? "rc $src, state $sstate, cvmm exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
 fi
 if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# Once cvmm is gone (shut down, or killed when the filter skipped that),
+# so is its helper: it exits at its pipe's EOF (whoever adopted it may
+# still have to reap it).
+CASE=teardown-helper-exits
+if wanted "$CASE" && [ -n "$HELPER" ]; then
+	for i in $(seq 1 50); do
+		st=$(awk '/^State:/ { print $2 }' /proc/"$HELPER"/status 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && break
+		sleep 0.1
+	done
+	[ -z "$st" ] || [ "$st" = Z ]
+	check $? "helper $HELPER still in state '$st' 5 s after cvmm's exit"
+fi
 
 # A guest's write reaches the image and vm.shutdown flushes it: the guest
 # writes sector 0 without a FLUSH request, cvmm must fdatasync the image
@@ -1079,11 +1106,13 @@ create_refusals() {
 	done
 }
 
+# Without the in-kernel PIT (the counter guest ticks on the LAPIC timer):
+# built, rebooted and shut down that way too.
 CREATE_JSON="{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\",
- \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true}"
+ \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true, \"platform\": {\"pit\": false}}"
 
 if wanted not-created-info || wanted boot-before-create-409 || wanted create-bad-400 ||
-	wanted create-boot || wanted create-boot-lifecycle; then
+	wanted create-boot || wanted create-boot-reboot || wanted create-boot-lifecycle; then
 	if ! start_empty; then
 		CASE=create-start
 		bad "cvmm --api-socket without --kernel did not come up"
@@ -1152,14 +1181,26 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	booted=$?
 	o=$(count_of 'api_counter: 2 CPUs online')
 	api info
-	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp"
+	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp" &&
+		grep -qF '"platform":{"pit":false}' "$TMP/resp"
 	devs=$?
 	api_status boot
 	again=$ST
 	[ "$cst" = 200 ] && [ $created -eq 0 ] && [ "$twice" = 409 ] && [ "$bst" = 200 ] &&
 		[ $running -eq 0 ] && [ $booted -eq 0 ] && [ "$o" -eq 1 ] && [ $devs -eq 0 ] &&
 		[ "$again" = 409 ]
-	check $? "create $cst (want 200), state Created $created, create again $twice (want 409), boot $bst state Running $running, guest output: $booted (APs online $o), devices in info $devs, boot again $again (want 409)"
+	check $? "create $cst (want 200), state Created $created, create again $twice (want 409), boot $bst state Running $running, guest output: $booted (APs online $o), devices and platform in info $devs, boot again $again (want 409)"
+fi
+
+# A reboot of the VM without a PIT (nothing of a PIT to save or restore).
+CASE=create-boot-reboot
+if wanted "$CASE" && [ -n "$PID" ]; then
+	api reboot
+	rrc=$RC
+	wait_boots 2
+	booted=$?
+	[ $rrc -eq 0 ] && [ $booted -eq 0 ]
+	check $? "reboot rc $rrc, second boot seen: $booted"
 fi
 
 CASE=create-boot-lifecycle

@@ -164,6 +164,13 @@ for v in bogus "" ON 1; do
 done
 expect_usage --seccomp $K --seccomp
 
+# --- --platform pit=on|off (the in-kernel PIT) ---------------------------
+expect_ok '--platform pit=on[|]off' --help
+for v in "" pit pit= pit=0 pit=yes "pit=off," ",pit=off" pic=off hpet=on "pit=off,hpet=on"; do
+	expect_usage --platform $K --platform "$v"
+done
+expect_usage --platform $K --platform
+
 # --- files named by options that cannot be used: bad usage --------------
 : >"$TMP/empty"
 printf 'not a kernel\n' >"$TMP/text"
@@ -193,13 +200,16 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	# --seccomp on and off are both accepted (the kernel is what fails).
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp off
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp on
+	# --platform pit=off and on likewise.
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=off
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=on
 	expect_fail "$TMP/empty" --kernel "$TMP/empty" --serial null
 	if [ -f /bin/sh ]; then
 		# An ELF, but a shared object, not a kernel.
 		expect_fail /bin/sh --kernel /bin/sh --serial null
 	fi
 else
-	skip=6
+	skip=8
 	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
 fi
 

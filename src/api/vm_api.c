@@ -175,6 +175,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	} else {
 		jb->oom |= c && !cJSON_AddNullToObject(c, "rng");
 	}
+	cJSON *platform = add_obj(jb, c, "platform");
+	add_bool(jb, platform, "pit", cfg->pit);
 	add_str(jb, c, "api_socket", cfg->api_socket);
 	add_bool(jb, c, "debug_exit", cfg->debug_exit);
 }

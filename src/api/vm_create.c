@@ -179,6 +179,8 @@ static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t e
 			return config_set(cfg, OPT_RNG, NULL, err, errlen);
 		return list_value(cfg, OPT_RNG, f, NULL, v, err, errlen);
 	}
+	if (!strcmp(f, "platform"))
+		return list_value(cfg, OPT_PLATFORM, f, NULL, v, err, errlen);
 	if (!strcmp(f, "debug_exit")) {
 		if (!cJSON_IsBool(v))
 			return failf(err, errlen, "vm.create: 'debug_exit': expected a boolean");

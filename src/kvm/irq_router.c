@@ -61,10 +61,15 @@ int irq_router_init(struct irq_router *r, struct kvm *kvm)
 	for (uint32_t gsi = 0; gsi < IRQ_LEGACY_GSIS; gsi++)
 		add_irqchip_route(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
 	r->next_msi_gsi = IRQ_MSI_GSI_BASE;
-	pthread_mutex_lock(&r->lock);
-	int ret = commit_locked(r);
-	pthread_mutex_unlock(&r->lock);
-	return ret;
+	/*
+	 * Not committed here: KVM_CREATE_IRQCHIP installed KVM's defaults,
+	 * which route every GSI that cvmm raises the same way (they add only
+	 * GSI 2 to PIC pin 2, which nothing raises), and each
+	 * KVM_SET_GSI_ROUTING waits for an SRCU grace period (0.05 ms on an
+	 * idle host, 1-5 ms on a busy one). The first MSI route commits the
+	 * whole table.
+	 */
+	return 0;
 }
 
 void irq_router_destroy(struct irq_router *r)

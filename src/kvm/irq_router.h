@@ -28,6 +28,8 @@ struct irq_router {
 	struct ratelimit rl; /* commits follow guest MSI-X programming */
 };
 
+/* The irqchip routes, in the table only: KVM's own defaults until the
+ * first MSI route commits the table. */
 int irq_router_init(struct irq_router *r, struct kvm *kvm);
 void irq_router_destroy(struct irq_router *r);
 

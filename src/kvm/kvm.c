@@ -4,9 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -42,6 +47,7 @@ int kvm_open(struct kvm *kvm)
 {
 	memset(kvm, 0, sizeof(*kvm));
 	kvm->vm_fd = -1;
+	kvm->teardown_fd = -1;
 	kvm->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm->sys_fd < 0) {
 		int err = errno;
@@ -91,6 +97,60 @@ int kvm_create_vm(struct kvm *kvm)
 	return 0;
 }
 
+/*
+ * The helper's whole life, in the child of fork(): raw system calls only
+ * (no sanitizer or libc wrapper that might want more than strict seccomp
+ * allows), never returns.
+ */
+static void teardown_helper(int wait_fd, int vm_fd) __attribute__((noreturn));
+static void teardown_helper(int wait_fd, int vm_fd)
+{
+	/* Terminal and kill(-pgid) signals are for cvmm; EOF ends this. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	prctl(PR_SET_NAME, "cvmm-teardown", 0, 0, 0);
+	/* SCHED_BATCH never preempts on wakeup: its EOF while cvmm exits
+	 * does not push cvmm, not yet a zombie, off its CPU. */
+	struct sched_param sp = { 0 };
+	sched_setscheduler(0, SCHED_BATCH, &sp);
+	/* Nothing but the pipe (fd 0) and the VM (fd 1): no stdout or
+	 * stderr kept open for whoever reads cvmm's output, no disk. */
+	if (dup2(wait_fd, 0) < 0 || dup2(vm_fd, 1) < 0 ||
+	    syscall(SYS_close_range, 2U, ~0U, 0U) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0) < 0)
+		syscall(SYS_exit, 0);
+	char c;
+	while (syscall(SYS_read, 0, &c, 1) > 0)
+		;
+	/* Exit closes fd 1: the kernel tears the VM down here. */
+	syscall(SYS_exit, 0);
+	__builtin_unreachable();
+}
+
+void kvm_defer_teardown(struct kvm *kvm)
+{
+	int p[2];
+	if (kvm->vm_fd < 0 || kvm->teardown_fd >= 0)
+		return;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_debug("teardown helper: pipe: %s", strerror(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		teardown_helper(p[0], kvm->vm_fd);
+	close(p[0]);
+	if (pid < 0) {
+		log_debug("teardown helper: fork: %s", strerror(errno));
+		close(p[1]);
+		return;
+	}
+	kvm->teardown_fd = p[1];
+	log_debug("teardown helper: pid %d holds the VM", (int)pid);
+}
+
 void kvm_close(struct kvm *kvm)
 {
 	if (kvm->vm_fd >= 0)
@@ -99,7 +159,10 @@ void kvm_close(struct kvm *kvm)
 		close(kvm->sys_fd);
 	if (kvm->ram)
 		munmap(kvm->ram, kvm->ram_size);
-	kvm->vm_fd = kvm->sys_fd = -1;
+	/* The helper's EOF: it exits, and with it goes the VM. */
+	if (kvm->teardown_fd >= 0)
+		close(kvm->teardown_fd);
+	kvm->vm_fd = kvm->sys_fd = kvm->teardown_fd = -1;
 	kvm->ram = NULL;
 }
 
@@ -113,8 +176,10 @@ int kvm_alloc_ram(struct kvm *kvm, uint64_t size)
 			  (unsigned long long)(size >> 20), strerror(err));
 		return -err;
 	}
-	/* Guest RAM is never part of a core dump of cvmm. */
+	/* Guest RAM is never part of a core dump of cvmm, nor of a child's
+	 * address space (the teardown helper is forked after it exists). */
 	madvise(p, size, MADV_DONTDUMP);
+	madvise(p, size, MADV_DONTFORK);
 	kvm->ram = p;
 	kvm->ram_size = size;
 	return 0;

@@ -23,11 +23,30 @@ struct kvm {
 	uint64_t ram_size;
 	/* Interrupt line, irqfd and ioeventfd failures: guests drive those. */
 	struct ratelimit rl;
+	/* Write end of the pipe the teardown helper waits on; -1 if none. */
+	int teardown_fd;
 };
 
 /* Opens /dev/kvm, checks the API version and every capability cvmm uses. */
 int kvm_open(struct kvm *kvm);
 int kvm_create_vm(struct kvm *kvm);
+/*
+ * Hands the VM's last reference to a helper process, so that the kernel
+ * tears the VM down there, after cvmm's exit status is out: the teardown
+ * (the in-kernel PIT's above all) waits for RCU grace periods, 16-20 ms
+ * of wall time, and the last close of a file runs before the exiting
+ * process becomes a zombie. The helper holds only the VM fd (all other
+ * fds closed, SECCOMP_MODE_STRICT: read and exit), waits for EOF on a
+ * pipe whose write end cvmm holds and exits, which closes the VM fd.
+ * Called once the vCPUs run (cvmm's main thread would wait for the guest
+ * anyway, so a fork that costs it its CPU on a busy host costs nothing)
+ * and before the main thread's seccomp filter, which allows no fork.
+ * Guest RAM is MADV_DONTFORK; every other fd is closed in the child at
+ * once. Best effort: without a helper cvmm tears the VM down itself as
+ * before. Logs at debug level.
+ */
+void kvm_defer_teardown(struct kvm *kvm);
+/* Closes the VM (the helper, if any, then drops the last reference). */
 void kvm_close(struct kvm *kvm);
 
 /* Allocates `size` bytes of anonymous memory to back guest RAM. */

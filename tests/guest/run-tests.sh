@@ -230,6 +230,20 @@ tcase smp-2-pvh null smp.pvh.elf 0 "2 CPUs online|PASS" --cpus boot=2 --cmdline 
 # ---- interrupts ----
 tcase timer-bzimage null timer.bzImage 0 "PASS"
 tcase timer-pvh null timer.pvh.elf 0 "PASS"
+# The timer guest needs the PIT (on by default); --platform pit=off takes
+# it away: no tick in 3 s, and the guest ends with its check's status 3.
+tcase timer-pit-on null timer.bzImage 0 "PASS" --platform pit=on
+if wanted timer-pit-off; then
+	run timer-pit-off null timer.bzImage --platform pit=off
+	if [ "$RC" -eq 3 ] && grep -qF "PIT (IOAPIC pin 0): 0 of 10 ticks within 3 s" "$OUT"; then
+		ok
+	else
+		bad "exit status $RC (want 3) or no 'PIT (IOAPIC pin 0): 0 of 10 ticks' line"
+	fi
+fi
+# Everything else runs without it (LAPIC timer, IOAPIC, SMP).
+tcase smp-2-pit-off null smp.bzImage 0 "2 CPUs online|PASS" --cpus boot=2 --cmdline "cpus=2" \
+	--platform pit=off
 tcase exceptions-bzimage null exceptions.bzImage 0 "all delivered and resumed|PASS"
 tcase exceptions-pvh null exceptions.pvh.elf 0 "all delivered and resumed|PASS"
 tcase serial-rx pipe:"cvmm-rx-42

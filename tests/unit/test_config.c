@@ -114,6 +114,7 @@ static void test_defaults(void **state)
 	assert_null(cfg.serial_path);
 	assert_int_equal(cfg.log_level, LOG_WARN);
 	assert_false(cfg.debug_exit);
+	assert_true(cfg.pit);
 	assert_false(cfg.show_help);
 	assert_false(cfg.show_version);
 	args_free(&a);
@@ -283,6 +284,47 @@ static void test_bad_short_option(void **state)
 	assert_string_equal(cfg.kernel, "k3");
 	assert_false(cfg.show_help);
 	args_free(&a);
+}
+
+/* --platform pit=on|off: the in-kernel PIT, on unless asked otherwise. */
+static void test_platform(void **state)
+{
+	(void)state;
+	static const struct { const char *arg; bool pit; } ok[] = {
+		{ "pit=off", false }, { "pit=on", true }, { "pit=false", false },
+		{ "pit=true", true }, { "pit=on,pit=off", false },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct args a;
+		struct vm_config cfg;
+		char err[256];
+		assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+				       "--platform", ok[i].arg, NULL), 0);
+		if (cfg.pit != ok[i].pit)
+			fail_msg("--platform %s: pit %d, want %d", ok[i].arg, cfg.pit,
+				 ok[i].pit);
+		args_free(&a);
+	}
+	/* The last one given wins, as for every option. */
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k", "--platform",
+			       "pit=off", "--platform", "pit=on", NULL), 0);
+	assert_true(cfg.pit);
+	args_free(&a);
+
+	static const char *const bad[] = {
+		"", "pit", "pit=", "pit=0", "pit=yes", "pit=off,", ",pit=off",
+		"pic=off", "pit=off,hpet=on", "=off",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error("--platform", "--kernel", "k", "--platform", bad[i], NULL);
+	expect_error("--platform: missing value", "--kernel", "k", "--platform", NULL);
+	expect_error("--platform: unknown key 'hpet' (expected pit=on|off)", "--kernel",
+		     "k", "--platform", "hpet=on", NULL);
+	expect_error("--platform: pit=maybe: expected on or off", "--kernel", "k",
+		     "--platform", "pit=maybe", NULL);
 }
 
 static void test_bad_cpus(void **state)
@@ -530,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_bad_general),
+		cmocka_unit_test(test_platform),
 		cmocka_unit_test(test_bad_cpus),
 		cmocka_unit_test(test_bad_memory),
 		cmocka_unit_test(test_bad_serial_loglevel),

@@ -49,7 +49,8 @@ static void test_full(void **state)
 		" \"disks\": [{\"path\": \"/d0\", \"readonly\": true, \"id\": \"root\"},"
 		"             \"path=/d1,direct=on\"],"
 		" \"nets\": [{\"tap\": \"tap7\", \"mac\": \"52:54:00:00:00:01\"}],"
-		" \"rng\": {\"src\": \"/dev/urandom\"}, \"debug_exit\": true}",
+		" \"rng\": {\"src\": \"/dev/urandom\"}, \"platform\": {\"pit\": false},"
+		" \"debug_exit\": true}",
 		0, NULL);
 	const struct vm_config *cfg = &c->cfg;
 	assert_string_equal(cfg->kernel, "/k");
@@ -72,6 +73,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg->nets[0].mac[5], 1);
 	assert_true(cfg->rng.enabled);
 	assert_string_equal(cfg->rng.src, "/dev/urandom");
+	assert_false(cfg->pit);
 	assert_true(cfg->debug_exit);
 	/* From the command line, not the body. */
 	assert_string_equal(cfg->api_socket, "/run/cvmm.sock");
@@ -90,6 +92,7 @@ static void test_short_forms(void **state)
 	assert_true(c->cfg.rng.enabled);
 	assert_null(c->cfg.rng.src);
 	assert_int_equal(c->cfg.serial, OUTPUT_TTY); /* the command line's default */
+	assert_true(c->cfg.pit);                     /* likewise */
 	free(c);
 	c = parse("{\"kernel\": \"/k\", \"cpus\": \"boot=4\", \"memory\": \"1G\","
 		  " \"rng\": null, \"debug_exit\": false, \"disks\": []}", 0, NULL);
@@ -97,6 +100,12 @@ static void test_short_forms(void **state)
 	assert_int_equal(c->cfg.mem_size, 1ULL << 30);
 	assert_false(c->cfg.rng.enabled);
 	assert_false(c->cfg.debug_exit);
+	free(c);
+	c = parse("{\"kernel\": \"/k\", \"platform\": \"pit=off\"}", 0, NULL);
+	assert_false(c->cfg.pit);
+	free(c);
+	c = parse("{\"kernel\": \"/k\", \"platform\": {\"pit\": \"on\"}}", 0, NULL);
+	assert_true(c->cfg.pit);
 	free(c);
 }
 
@@ -123,6 +132,12 @@ static void test_refusals(void **state)
 	      -EINVAL, NULL);
 	parse("{\"kernel\": \"/k\", \"debug_exit\": 1}", -EINVAL,
 	      "vm.create: 'debug_exit': expected a boolean");
+	parse("{\"kernel\": \"/k\", \"platform\": {\"pit\": 0}}", -EINVAL,
+	      "--platform: pit=0: expected on or off");
+	parse("{\"kernel\": \"/k\", \"platform\": {\"hpet\": true}}", -EINVAL,
+	      "--platform: unknown key 'hpet' (expected pit=on|off)");
+	parse("{\"kernel\": \"/k\", \"platform\": false}", -EINVAL,
+	      "vm.create: 'platform': expected a string or an object");
 	parse("{\"kernel\": \"/k\", \"disks\": [[1]]}", -EINVAL,
 	      "vm.create: 'disks': expected a string or an object");
 }
