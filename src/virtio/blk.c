@@ -59,7 +59,7 @@ static void process_queue(struct virtio_blk *b)
 {
 	struct virtio_dev *vd = &b->vdev;
 	struct virtqueue *vq = &vd->vqs[0];
-	unsigned done = 0;
+	struct virtio_budget budget = VIRTIO_BUDGET(BLK_BUDGET);
 	int r;
 
 	if (!vq->ready || vq->broken)
@@ -68,14 +68,9 @@ static void process_queue(struct virtio_blk *b)
 		vq_disable_notify(vq);
 		while ((r = vq_pop(vq, &b->chain)) == 0) {
 			complete_one(b);
-			if (++done == BLK_BUDGET) {
-				/* Come back after a pass through epoll. */
-				uint64_t one = 1;
-				if (write(vd->kick_fd[0], &one, sizeof(one)) ==
-				    sizeof(one))
-					goto out;
-				done = 0;
-			}
+			/* Come back after a pass through epoll. */
+			if (virtio_budget_spend(vd, 0, &budget))
+				goto out;
 		}
 		if (r == -EIO) {
 			virtio_dev_error(vd, 0, "invalid descriptor chain");

@@ -108,7 +108,7 @@ static void console_tx(struct virtio_console *c)
 {
 	struct virtio_dev *vd = &c->vdev;
 	struct virtqueue *vq = &vd->vqs[VIRTIO_CONSOLE_TXQ];
-	unsigned budget = TX_BUDGET;
+	struct virtio_budget budget = VIRTIO_BUDGET(TX_BUDGET);
 	bool pushed = false;
 	int r;
 
@@ -121,14 +121,9 @@ static void console_tx(struct virtio_console *c)
 			atomic_fetch_add(&vd->requests, 1);
 			vq_push_used(vq, c->tx_chain.head, 0);
 			pushed = true;
-			if (--budget == 0) {
-				/* Let input have a turn; come back after. */
-				uint64_t one = 1;
-				if (write(vd->kick_fd[VIRTIO_CONSOLE_TXQ], &one,
-					  sizeof(one)) == sizeof(one))
-					goto out;
-				budget = TX_BUDGET;
-			}
+			/* Let input have a turn; come back after. */
+			if (virtio_budget_spend(vd, VIRTIO_CONSOLE_TXQ, &budget))
+				goto out;
 		}
 		if (r == -EIO) {
 			queue_broken(c, VIRTIO_CONSOLE_TXQ);
