@@ -10,7 +10,7 @@
 #   - the interrupt vectors KVM injected, and IPIs sent;
 #   - MSR writes (the LAPIC TSC-deadline timer is MSR 0x6e0).
 #
-#   scripts/guest-profile.sh CVMM_PID [SYSTEM_MAP] [SECONDS]   (default 3 s)
+#   scripts/guest-profile.sh CVMM_PID [SYSTEM_MAP] [SECONDS]   (default 3 s; TOP=N functions, default 25)
 #
 # Needs root and perf (Debian: linux-perf). On hosts that run the guest
 # natively (VMX/SVM) only the interrupt and MSR sections have content.
@@ -44,9 +44,9 @@ if [ -n "$map" ]; then
         { r = sprintf("%016s", $1); gsub(/ /, "0", r); lo = 1; hi = n; f = "?"
           while (lo <= hi) { m = int((lo + hi) / 2); if (a[m] <= r) { f = s[m]; lo = m + 1 } else hi = m - 1 }
           c[f]++ }
-        END { for (k in c) printf "%9d  %s\n", c[k], k }' "$w/syms" "$w/rips" | sort -rn | head -n ${TOP:-25}
+        END { for (k in c) printf "%9d  %s\n", c[k], k }' "$w/syms" "$w/rips" | sort -rn | head -n "${TOP:-25}"
 else
-    sort "$w/rips" | uniq -c | sort -rn | head -n ${TOP:-25}
+    sort "$w/rips" | uniq -c | sort -rn | head -n "${TOP:-25}"
 fi
 
 echo "# injected interrupt vectors"
