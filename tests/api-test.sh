@@ -703,6 +703,13 @@ stall_case() {
 	done
 	kill -TERM "$PID" 2>/dev/null
 	wait_exit 5
+	# The reader may not have run yet on a loaded host (the pipe filled
+	# before its first read): what the pipe holds is still there after
+	# cvmm's exit, give it time to take its first bytes.
+	for i in $(seq 1 100); do
+		[ "$(wc -c <"$TMP/first")" -ge 300 ] && break
+		sleep 0.1
+	done
 	kill "$reader" 2>/dev/null
 	wait "$reader" 2>/dev/null
 	local want got flushed=no
