@@ -612,6 +612,21 @@ enum file_kind {
  */
 static const char *file_problem(const char *path, int flags, enum file_kind kind)
 {
+	/*
+	 * A FIFO is not opened here: an open and close would complete the
+	 * other end's waiting open and then hand it EOF (a reader of the
+	 * console's FIFO gets nothing) or EPIPE. Its permissions are checked;
+	 * the VM build opens it for real.
+	 */
+	struct stat pst;
+	if (stat(path, &pst) == 0 && S_ISFIFO(pst.st_mode)) {
+		if (kind != FILE_ANY)
+			return kind == FILE_REGULAR ? "not a regular file"
+						    : "not a regular file or a block device";
+		int mode = (flags & O_ACCMODE) == O_RDONLY ? R_OK
+			 : (flags & O_ACCMODE) == O_WRONLY ? W_OK : R_OK | W_OK;
+		return faccessat(AT_FDCWD, path, mode, AT_EACCESS) < 0 ? strerror(errno) : NULL;
+	}
 	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
 	if (fd < 0) {
 		/* Output to a FIFO nobody reads yet: the build waits for one. */

@@ -6,6 +6,8 @@
  * the size parser, and the check of the files the options name.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -492,6 +494,47 @@ static void test_parse_size(void **state)
  * config_check_files: each file as the build opens it; refusals name the
  * option (command line) or the field (vm.create) and the file.
  */
+/*
+ * A FIFO named as console output or rng source is checked without being
+ * opened: an open and close would connect to the reader waiting at the
+ * other end and leave it with EOF (POLLHUP on its end once a writer came
+ * and went).
+ */
+static void test_check_files_fifo(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cvmm-cfgfifo.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char k[64], fifo[64];
+	snprintf(k, sizeof(k), "%s/k", dir);
+	snprintf(fifo, sizeof(fifo), "%s/out.fifo", dir);
+	FILE *f = fopen(k, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+
+	struct vm_config cfg;
+	char err[256];
+	config_defaults(&cfg);
+	cfg.kernel = k;
+	cfg.console = OUTPUT_FILE;
+	cfg.console_path = fifo;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), 0);
+	struct pollfd p = { .fd = rd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0); /* no writer came and went */
+
+	/* a FIFO is still no kernel, and permissions still count */
+	cfg.kernel = fifo;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	close(rd);
+	unlink(fifo);
+	unlink(k);
+	rmdir(dir);
+}
+
 static void test_check_files(void **state)
 {
 	(void)state;
@@ -582,6 +625,7 @@ int main(void)
 		/* Last: currently trips an out-of-bounds read in config.c. */
 		cmocka_unit_test(test_bad_short_option),
 		cmocka_unit_test(test_check_files),
+		cmocka_unit_test(test_check_files_fifo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
