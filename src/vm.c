@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/virtio_pci.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -271,10 +270,10 @@ static int add_virtio(struct vm *vm, void *dev, struct virtio_dev *vd,
 	}
 	struct vm_virtio *v = &vm->virtio[vm->nvirtio++];
 	*v = (struct vm_virtio){ .dev = dev, .destroy = destroy, .vdev = vd };
-	int ret = virtio_pci_create(&v->transport, vd, &vm->pci, &vm->irq_router,
+	int ret = virtio_pci_create(&v->pci, vd, &vm->pci, &vm->irq_router,
 				    &vm->kvm);
-	if (ret)
-		log_error("%s: cannot attach to PCI: %s", vd->name, strerror(-ret));
+	if (!ret)
+		v->transport = virtio_pci_transport(v->pci);
 	return ret;
 }
 
@@ -653,28 +652,13 @@ int vm_resume(struct vm *vm)
 	return 0;
 }
 
-/*
- * Resets a virtio device the way its driver would: 0 written to
- * device_status in the common configuration (BAR 0), which stops the
- * device thread and forgets queues, features and vectors. Called on the
- * BAR handler itself, so it works wherever the guest left the BAR.
- */
-static void reset_virtio(struct vm_virtio *v)
-{
-	if (!v->transport)
-		return;
-	struct pci_device *pd = virtio_pci_device(v->transport);
-	struct pci_bar *bar = &pd->bars[VIRTIO_PCI_BAR];
-	uint8_t zero = 0;
-	bar->fn(bar->opaque, VIRTIO_PCI_COMMON_OFF + VIRTIO_PCI_COMMON_STATUS, &zero, 1,
-		true);
-}
-
 static int restore_machine(struct vm *vm)
 {
 	struct vm_reset_state *st = vm->reset;
+	/* As each driver would reset its device: threads stopped, queues,
+	 * features and vectors forgotten. */
 	for (unsigned i = 0; i < vm->nvirtio; i++)
-		reset_virtio(&vm->virtio[i]);
+		virtio_transport_reset(vm->virtio[i].transport);
 	/* Config spaces as built: BARs back where they were placed. */
 	pci_bus_reset(&vm->pci);
 	if (vm->serial)
@@ -923,8 +907,7 @@ int vm_destroy(struct vm *vm)
 		term_restore();
 	/* Transports first (they reset their devices), then the devices. */
 	for (unsigned i = 0; i < vm->nvirtio; i++)
-		if (vm->virtio[i].transport)
-			virtio_pci_destroy(vm->virtio[i].transport);
+		virtio_transport_destroy(vm->virtio[i].transport);
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		int r = vm->virtio[i].destroy(vm->virtio[i].dev);
 		if (r < 0 && !ret)

@@ -25,6 +25,7 @@ struct api_server;
 struct vm_create_config;
 struct vm_reset_state;
 struct serial;
+struct virtio_core;
 struct virtio_dev;
 struct virtio_pci;
 struct out_sink;
@@ -41,12 +42,14 @@ enum vm_state {
 #define VM_MAX_VIRTIO 16
 #define VM_MAX_OUT_SINKS 2 /* serial, virtio-console */
 
-/* One virtio device and the virtio-pci function it sits behind. */
+/* One virtio device and the transport it sits behind. */
 struct vm_virtio {
 	void *dev;
 	int (*destroy)(void *dev); /* 0, or -errno: data may be lost */
 	struct virtio_dev *vdev;
-	struct virtio_pci *transport;
+	/* Reset, destroy, describe (virtio/core.h), whichever transport. */
+	struct virtio_core *transport;
+	struct virtio_pci *pci; /* the PCI function when on virtio-pci */
 };
 struct i8042;
 struct rtc;

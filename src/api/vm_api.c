@@ -203,10 +203,10 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 	pthread_mutex_lock(&vm->pci.lock);
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		struct vm_virtio *v = &vm->virtio[i];
-		if (!v->transport)
+		if (!v->pci)
 			continue;
-		struct pci_device *pd = virtio_pci_device(v->transport);
-		struct msix *mx = virtio_pci_msix(v->transport);
+		struct pci_device *pd = virtio_pci_device(v->pci);
+		struct msix *mx = virtio_pci_msix(v->pci);
 		cJSON *o = push_obj(jb, devs);
 		char bdf[16];
 		format_bdf(bdf, sizeof(bdf), pd->slot);
@@ -336,9 +336,9 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 		cJSON *d = push_obj(&jb, devs);
 		add_str(&jb, d, "name", v->vdev->name);
 		add_str(&jb, d, "type", virtio_type(v->vdev->device_id));
-		if (v->transport) {
+		if (v->pci) {
 			char bdf[16];
-			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->transport)->slot);
+			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->pci)->slot);
 			add_str(&jb, d, "bdf", bdf);
 		}
 		add_num(&jb, d, "requests", (double)atomic_load(&v->vdev->requests));
