@@ -227,6 +227,8 @@ void virtio_core_enable_queue(struct virtio_core *c, unsigned q, uint32_t val)
 	if (q >= vd->nqueues)
 		return;
 	struct virtio_core_queue *qs = &c->q[q];
+	if (val == 0 && !qs->enabled)
+		return; /* a driver tearing down a reset device (Linux does) */
 	if (val != 1) {
 		/* Only VIRTIO_F_RING_RESET (not offered) allows writing 0. */
 		VIRTIO_CORE_WARN(c, "queue %u: queue enable write of %u ignored", q, val);
