@@ -28,6 +28,7 @@ struct serial;
 struct virtio_core;
 struct virtio_dev;
 struct virtio_pci;
+struct virtio_mmio;
 struct out_sink;
 
 /* Lifecycle as the API reports it. */
@@ -50,6 +51,7 @@ struct vm_virtio {
 	/* Reset, destroy, describe (virtio/core.h), whichever transport. */
 	struct virtio_core *transport;
 	struct virtio_pci *pci; /* the PCI function when on virtio-pci */
+	struct virtio_mmio *mmio; /* the window when on virtio-mmio */
 };
 struct i8042;
 struct rtc;
@@ -68,7 +70,8 @@ struct vm {
 	struct addr_alloc pio_alloc;
 	struct addr_alloc mmio32_alloc;
 	struct addr_alloc mmio64_alloc;
-	struct addr_alloc intx_alloc;
+	struct addr_alloc intx_alloc; /* PCI INTx and virtio-mmio GSIs */
+	struct addr_alloc platform_alloc; /* virtio-mmio windows */
 	struct irq_router irq_router;
 	struct pci_bus pci;
 	struct arch_pci_info pci_info;
