@@ -21,6 +21,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_mmio.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 
@@ -707,6 +708,58 @@ static void gen_virtio_pci(void)
 	emit(t, "misuse", &b);
 }
 
+/* ---- virtio_mmio (the virtio_pci header) ---- */
+
+static void gen_virtio_mmio(void)
+{
+	static struct buf b;
+	const char *t = "virtio_mmio";
+	uint64_t d, a, u;
+	fuzz_ring_layout(GPA_A, 8, &d, &a, &u);
+
+	/* Bring-up, a request, the interrupt and its ACK, config, reset. */
+	vp_header(&b, 1, 3, 8, 0, 1ULL << 5);
+	desc(&b, VP_HDR, d, 0, GPA_A + 0x400, 16, VRING_DESC_F_WRITE, 0);
+	desc(&b, VP_HDR, d, 1, GPA_A + 0x500, 16, VRING_DESC_F_WRITE, 0);
+	avail(&b, VP_HDR, a, (uint16_t[]){ 0 }, 1);
+	op8(&b, OP(4, 0), 0, 0, 0xdfffffff);               /* negotiate */
+	op8(&b, OP(5, 0), 0, 3, 0);                        /* queue 0, 8 */
+	op8(&b, OP(0, W4), 0, VIRTIO_MMIO_STATUS, 0x0f);
+	op8(&b, OP(1, W4), 0, VIRTIO_MMIO_STATUS, 0);
+	op8(&b, OP(9, 0), 0, 0, 0);                        /* notify q0 */
+	op8(&b, OP(6, 0), 0, 0, 0);                        /* serve */
+	op8(&b, OP(1, W4), 0, VIRTIO_MMIO_INTERRUPT_STATUS, 0);
+	op8(&b, OP(10, 0), 0, 0, 1);                       /* ack, resample */
+	op8(&b, OP(11, 0), 1, (uint16_t)(a - GPA_A + 6), 0);
+	op8(&b, OP(11, 0), 2, (uint16_t)(a - GPA_A + 2), 0);
+	op8(&b, OP(6, 0), 0, 0, 0);
+	op8(&b, OP(3, W4), 0, 0, 0);                       /* device cfg */
+	op8(&b, OP(3, W2), 1, 6, 0x1234);
+	op8(&b, OP(7, 0), 0, 0, 0);                        /* config change */
+	op8(&b, OP(10, 0), 0, 0, 2);
+	op8(&b, OP(8, 0), 0, 0, 0);                        /* needs reset */
+	op8(&b, OP(0, W4), 0, VIRTIO_MMIO_STATUS, 0);
+	count(&b, 17);
+	emit(t, "bring-up", &b);
+
+	/* The status machine broken in various ways; odd widths. */
+	vp_header(&b, 4, 8, 0, 1, 0);
+	op8(&b, OP(0, W4), 0, VIRTIO_MMIO_STATUS, 0x07);   /* DRIVER_OK first */
+	op8(&b, OP(4, 0), 1, 0, 0);                        /* no VERSION_1 */
+	op8(&b, OP(4, 0), 2 | 40 << 2, 0, 0xffffffff);     /* not offered */
+	op8(&b, OP(4, 0), 0, 0, 0);
+	op8(&b, OP(5, 0), 2, 9, 0);                        /* 512 > max 256 */
+	op8(&b, OP(5, 0), 3, 4, 1 | 0x0008 << 16);         /* misaligned */
+	op8(&b, OP(5, 0), 4, 4, 0);                        /* no such queue */
+	op8(&b, OP(0, W8), 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	op8(&b, OP(0, W1), 0, VIRTIO_MMIO_STATUS, 0x0f);
+	op8(&b, OP(0, W4), 0, VIRTIO_MMIO_STATUS, 0x0f);   /* activate fails */
+	op8(&b, OP(2, W4), 1, 0xffc, 0);
+	op8(&b, OP(9, 0), 7, 0, 0);                        /* no such queue */
+	count(&b, 12);
+	emit(t, "misuse", &b);
+}
+
 /* ---- boot ---- */
 
 static void boot_params8(struct buf *b, uint16_t ram_mib, uint16_t initrd_kib,
@@ -897,6 +950,7 @@ int main(int argc, char **argv)
 	gen_pci();
 	gen_legacy();
 	gen_virtio_pci();
+	gen_virtio_mmio();
 	gen_boot();
 	gen_config();
 	return 0;

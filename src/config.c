@@ -38,6 +38,10 @@ static const char usage_text[] =
 	"  --platform pit=on|off      in-kernel i8254 PIT (default on); a guest\n"
 	"                             with a TSC-deadline LAPIC timer and a known\n"
 	"                             TSC frequency (Linux on KVM) does not need it\n"
+	"  --virtio-transport pci|mmio[,cmdline=on|off]\n"
+	"                             the virtio devices' transport (default pci);\n"
+	"                             cmdline=on adds virtio_mmio.device= to the\n"
+	"                             kernel command line (guests without ACPI)\n"
 	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
 	"                             without --kernel, cvmm waits for the VM's\n"
 	"                             configuration (vm.create) and vm.boot\n"
@@ -270,6 +274,24 @@ static int platform_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return parse_onoff(opt, key, val, &cfg->pit, err, errlen);
 }
 
+static int transport_kv(struct vm_config *cfg, const char *opt, const char *key,
+			const char *val, char *err, size_t errlen)
+{
+	if (strcmp(key, "type") == 0) {
+		if (strcmp(val, "pci") == 0)
+			cfg->virtio_mmio = false;
+		else if (strcmp(val, "mmio") == 0)
+			cfg->virtio_mmio = true;
+		else
+			return fail(err, errlen, "--%s: '%s': expected pci or mmio", opt, val);
+		return 0;
+	}
+	if (strcmp(key, "cmdline") == 0)
+		return parse_onoff(opt, key, val, &cfg->virtio_mmio_cmdline, err, errlen);
+	return fail(err, errlen, "--%s: unknown key '%s' (expected pci|mmio, cmdline=on|off)",
+		    opt, key);
+}
+
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -286,6 +308,7 @@ static const struct option long_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
+	{ "virtio-transport", required_argument, NULL, OPT_VIRTIO_TRANSPORT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -320,11 +343,17 @@ static int parse_kv_list(struct vm_config *cfg, enum config_opt opt, const char 
 		memcpy(item, p, n);
 		item[n] = '\0';
 		char *eq = strchr(item, '=');
-		if (!eq || eq == item)
+		const char *key = item, *val = item;
+		if (!eq && opt == OPT_VIRTIO_TRANSPORT) {
+			key = "type"; /* "mmio" stands for type=mmio */
+		} else if (!eq || eq == item) {
 			return fail(err, errlen,
 				    "--%s: expected key=value, got '%s'", name, item);
-		*eq = '\0';
-		int ret = config_list_key(cfg, opt, item, eq + 1, err, errlen);
+		} else {
+			*eq = '\0';
+			val = eq + 1;
+		}
+		int ret = config_list_key(cfg, opt, key, val, err, errlen);
 		if (ret)
 			return ret;
 		p += n;
@@ -357,6 +386,7 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 	case OPT_CPUS:
 	case OPT_MEMORY:
 	case OPT_PLATFORM:
+	case OPT_VIRTIO_TRANSPORT:
 		return 0;
 	case OPT_DISK:
 		if (cfg->ndisks == CVMM_MAX_DISKS)
@@ -395,6 +425,8 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 		return rng_kv(cfg, name, key, val, err, errlen);
 	case OPT_PLATFORM:
 		return platform_kv(cfg, name, key, val, err, errlen);
+	case OPT_VIRTIO_TRANSPORT:
+		return transport_kv(cfg, name, key, val, err, errlen);
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", name);
 	}
@@ -418,6 +450,7 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 	case OPT_MEMORY:
 	case OPT_RNG:
 	case OPT_PLATFORM:
+	case OPT_VIRTIO_TRANSPORT:
 		return 0;
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
@@ -483,7 +516,8 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	bool takes_value = opt == OPT_KERNEL || opt == OPT_INITRAMFS || opt == OPT_CMDLINE ||
 			   opt == OPT_CPUS || opt == OPT_MEMORY || opt == OPT_SERIAL ||
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
-			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM;
+			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
+			   opt == OPT_VIRTIO_TRANSPORT;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -506,6 +540,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_NET:
 	case OPT_RNG:
 	case OPT_PLATFORM:
+	case OPT_VIRTIO_TRANSPORT:
 		return set_list(cfg, opt, arg, err, errlen);
 	case OPT_SERIAL:
 	case OPT_CONSOLE:

@@ -68,6 +68,9 @@ struct vm_config {
 	enum log_level log_level;
 	bool debug_exit;
 	bool pit;                /* --platform pit=on|off: in-kernel i8254 PIT, default on */
+	/* --virtio-transport pci|mmio[,cmdline=on]: every virtio device's. */
+	bool virtio_mmio;
+	bool virtio_mmio_cmdline; /* virtio_mmio.device= on the kernel command line */
 	bool seccomp;            /* default on; --seccomp off for debugging */
 	const char *api_socket;  /* --api-socket PATH, NULL when absent */
 	bool show_help;
@@ -107,6 +110,7 @@ enum config_opt {
 	OPT_SECCOMP,
 	OPT_API_SOCKET,
 	OPT_PLATFORM,
+	OPT_VIRTIO_TRANSPORT,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -123,7 +127,8 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	       char *err, size_t errlen);
 /*
  * A key=value-list option (OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_NET,
- * OPT_RNG, OPT_PLATFORM) given key by key: begin, any number of keys, end (which adds
+ * OPT_RNG, OPT_PLATFORM, OPT_VIRTIO_TRANSPORT: its bare first word is
+ * the key "type") given key by key: begin, any number of keys, end (which adds
  * the disk or net and checks that its keys go together).
  */
 int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,

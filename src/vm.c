@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/virtio_pci.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -33,6 +32,7 @@
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
+#include "virtio/mmio.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "virtio/worker.h"
@@ -196,6 +196,8 @@ static int build_pci(struct vm *vm)
 	/* PCI INTx gets the IOAPIC pins ISA devices do not use, one per slot. */
 	ret = ret ?: addr_alloc_init(&vm->intx_alloc, PCI_INTX_GSI_FIRST,
 				     PCI_INTX_GSI_COUNT);
+	ret = ret ?: addr_alloc_init(&vm->platform_alloc, PLATFORM_MMIO_START,
+				     PLATFORM_MMIO_SIZE);
 	ret = ret ?: irq_router_init(&vm->irq_router, &vm->kvm);
 	/*
 	 * 64-bit BARs are placed below 4 GiB too (as SeaBIOS does for small
@@ -260,7 +262,38 @@ static int destroy_net(void *d) { virtio_net_destroy(d); return 0; }
 static int destroy_rng(void *d) { virtio_rng_destroy(d); return 0; }
 static int destroy_console(void *d) { virtio_console_destroy(d); return 0; }
 
-/* Puts a created device behind a new virtio-pci function on bus 0. */
+/* A 4 KiB window and a GSI of its own, then the virtio-mmio transport. */
+static int add_virtio_mmio(struct vm *vm, struct vm_virtio *v)
+{
+	struct arch_pci_info *info = &vm->pci_info;
+	uint64_t addr, gsi;
+	int ret = -ENOSPC;
+	if (info->nvirtio_mmio < sizeof(info->virtio_mmio) / sizeof(info->virtio_mmio[0]))
+		ret = addr_alloc(&vm->platform_alloc, VIRTIO_MMIO_SIZE,
+				 VIRTIO_MMIO_SIZE, &addr);
+	if (!ret) {
+		ret = addr_alloc(&vm->intx_alloc, 1, 1, &gsi);
+		if (ret)
+			addr_free(&vm->platform_alloc, addr);
+	}
+	if (ret) {
+		log_error("%s: no room for another virtio-mmio device (address or GSI)",
+			  v->vdev->name);
+		return -ENOSPC;
+	}
+	ret = virtio_mmio_create(&v->mmio, v->vdev, &vm->mmio, addr, (uint32_t)gsi,
+				 &vm->kvm);
+	if (ret)
+		return ret;
+	v->transport = virtio_mmio_transport(v->mmio);
+	info->virtio_mmio[info->nvirtio_mmio++] = (struct arch_virtio_mmio){
+		.addr = addr, .size = VIRTIO_MMIO_SIZE, .gsi = (uint32_t)gsi,
+	};
+	return 0;
+}
+
+/* Puts a created device behind its transport: a new virtio-pci function on
+ * bus 0, or a virtio-mmio window (--virtio-transport). */
 static int add_virtio(struct vm *vm, void *dev, struct virtio_dev *vd,
 		      int (*destroy)(void *))
 {
@@ -271,10 +304,12 @@ static int add_virtio(struct vm *vm, void *dev, struct virtio_dev *vd,
 	}
 	struct vm_virtio *v = &vm->virtio[vm->nvirtio++];
 	*v = (struct vm_virtio){ .dev = dev, .destroy = destroy, .vdev = vd };
-	int ret = virtio_pci_create(&v->transport, vd, &vm->pci, &vm->irq_router,
+	if (vm->cfg->virtio_mmio)
+		return add_virtio_mmio(vm, v);
+	int ret = virtio_pci_create(&v->pci, vd, &vm->pci, &vm->irq_router,
 				    &vm->kvm);
-	if (ret)
-		log_error("%s: cannot attach to PCI: %s", vd->name, strerror(-ret));
+	if (!ret)
+		v->transport = virtio_pci_transport(v->pci);
 	return ret;
 }
 
@@ -470,6 +505,10 @@ static int setup_control_loop(struct vm *vm)
 	int ret = epoll_add(vm, vm->exit_efd);
 	ret = ret ?: epoll_add(vm, vm->signal_fd);
 	ret = ret ?: epoll_add(vm, vm->rx_ready_efd);
+	/* The guest's EOIs of virtio-mmio interrupts (level-triggered). */
+	for (unsigned i = 0; i < vm->nvirtio && !ret; i++)
+		if (vm->virtio[i].mmio)
+			ret = epoll_add(vm, virtio_mmio_resample_fd(vm->virtio[i].mmio));
 	if (ret)
 		return ret;
 	if (vm->cfg->api_socket) {
@@ -527,6 +566,16 @@ static void forward_stdin(struct vm *vm)
 		}
 	}
 	serial_receive(vm->serial, buf, len);
+}
+
+/* A guest EOI lowered a virtio-mmio line: up again if still pending. */
+static void resample_virtio_mmio(struct vm *vm, int fd)
+{
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		struct virtio_mmio *m = vm->virtio[i].mmio;
+		if (m && virtio_mmio_resample_fd(m) == fd)
+			virtio_mmio_resample(m);
+	}
 }
 
 static void handle_signal(struct vm *vm)
@@ -653,28 +702,13 @@ int vm_resume(struct vm *vm)
 	return 0;
 }
 
-/*
- * Resets a virtio device the way its driver would: 0 written to
- * device_status in the common configuration (BAR 0), which stops the
- * device thread and forgets queues, features and vectors. Called on the
- * BAR handler itself, so it works wherever the guest left the BAR.
- */
-static void reset_virtio(struct vm_virtio *v)
-{
-	if (!v->transport)
-		return;
-	struct pci_device *pd = virtio_pci_device(v->transport);
-	struct pci_bar *bar = &pd->bars[VIRTIO_PCI_BAR];
-	uint8_t zero = 0;
-	bar->fn(bar->opaque, VIRTIO_PCI_COMMON_OFF + VIRTIO_PCI_COMMON_STATUS, &zero, 1,
-		true);
-}
-
 static int restore_machine(struct vm *vm)
 {
 	struct vm_reset_state *st = vm->reset;
+	/* As each driver would reset its device: threads stopped, queues,
+	 * features and vectors forgotten. */
 	for (unsigned i = 0; i < vm->nvirtio; i++)
-		reset_virtio(&vm->virtio[i]);
+		virtio_transport_reset(vm->virtio[i].transport);
 	/* Config spaces as built: BARs back where they were placed. */
 	pci_bus_reset(&vm->pci);
 	if (vm->serial)
@@ -893,6 +927,8 @@ int vm_run(struct vm *vm)
 				api_server_process(vm->api);
 			} else if (out_sink_of(vm, fd)) {
 				out_sink_drain(out_sink_of(vm, fd));
+			} else {
+				resample_virtio_mmio(vm, fd);
 			}
 		}
 	}
@@ -923,8 +959,7 @@ int vm_destroy(struct vm *vm)
 		term_restore();
 	/* Transports first (they reset their devices), then the devices. */
 	for (unsigned i = 0; i < vm->nvirtio; i++)
-		if (vm->virtio[i].transport)
-			virtio_pci_destroy(vm->virtio[i].transport);
+		virtio_transport_destroy(vm->virtio[i].transport);
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		int r = vm->virtio[i].destroy(vm->virtio[i].dev);
 		if (r < 0 && !ret)
@@ -965,6 +1000,7 @@ int vm_destroy(struct vm *vm)
 	addr_alloc_destroy(&vm->mmio32_alloc);
 	addr_alloc_destroy(&vm->mmio64_alloc);
 	addr_alloc_destroy(&vm->intx_alloc);
+	addr_alloc_destroy(&vm->platform_alloc);
 	kvm_close(&vm->kvm);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);

@@ -25,8 +25,10 @@ struct api_server;
 struct vm_create_config;
 struct vm_reset_state;
 struct serial;
+struct virtio_core;
 struct virtio_dev;
 struct virtio_pci;
+struct virtio_mmio;
 struct out_sink;
 
 /* Lifecycle as the API reports it. */
@@ -41,12 +43,15 @@ enum vm_state {
 #define VM_MAX_VIRTIO 16
 #define VM_MAX_OUT_SINKS 2 /* serial, virtio-console */
 
-/* One virtio device and the virtio-pci function it sits behind. */
+/* One virtio device and the transport it sits behind. */
 struct vm_virtio {
 	void *dev;
 	int (*destroy)(void *dev); /* 0, or -errno: data may be lost */
 	struct virtio_dev *vdev;
-	struct virtio_pci *transport;
+	/* Reset, destroy, describe (virtio/core.h), whichever transport. */
+	struct virtio_core *transport;
+	struct virtio_pci *pci; /* the PCI function when on virtio-pci */
+	struct virtio_mmio *mmio; /* the window when on virtio-mmio */
 };
 struct i8042;
 struct rtc;
@@ -65,7 +70,8 @@ struct vm {
 	struct addr_alloc pio_alloc;
 	struct addr_alloc mmio32_alloc;
 	struct addr_alloc mmio64_alloc;
-	struct addr_alloc intx_alloc;
+	struct addr_alloc intx_alloc; /* PCI INTx and virtio-mmio GSIs */
+	struct addr_alloc platform_alloc; /* virtio-mmio windows */
 	struct irq_router irq_router;
 	struct pci_bus pci;
 	struct arch_pci_info pci_info;

@@ -179,6 +179,7 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	add_bool(jb, platform, "pit", cfg->pit);
 	add_str(jb, c, "api_socket", cfg->api_socket);
 	add_bool(jb, c, "debug_exit", cfg->debug_exit);
+	add_str(jb, c, "virtio_transport", cfg->virtio_mmio ? "mmio" : "pci");
 }
 
 static const char *bar_type_name(enum pci_bar_type t)
@@ -205,17 +206,26 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 		struct vm_virtio *v = &vm->virtio[i];
 		if (!v->transport)
 			continue;
-		struct pci_device *pd = virtio_pci_device(v->transport);
-		struct msix *mx = virtio_pci_msix(v->transport);
+		struct virtio_transport_info ti;
+		virtio_transport_describe(v->transport, &ti);
 		cJSON *o = push_obj(jb, devs);
-		char bdf[16];
-		format_bdf(bdf, sizeof(bdf), pd->slot);
 		add_str(jb, o, "name", v->vdev->name);
 		add_str(jb, o, "type", virtio_type(v->vdev->device_id));
+		add_str(jb, o, "transport", ti.kind);
+		add_num(jb, o, "address", (double)ti.addr);
+		add_num(jb, o, "size", (double)ti.size);
+		if (ti.gsi)
+			add_num(jb, o, "interrupt", ti.gsi);
+		add_num(jb, o, "queues", v->vdev->nqueues);
+		if (!v->pci)
+			continue;
+		struct pci_device *pd = virtio_pci_device(v->pci);
+		struct msix *mx = virtio_pci_msix(v->pci);
+		char bdf[16];
+		format_bdf(bdf, sizeof(bdf), pd->slot);
 		add_str(jb, o, "bdf", bdf);
 		add_num(jb, o, "vendor_id", VIRTIO_PCI_VENDOR);
 		add_num(jb, o, "device_id", VIRTIO_PCI_DEVICE_BASE + v->vdev->device_id);
-		add_num(jb, o, "queues", v->vdev->nqueues);
 		cJSON *bars = add_arr(jb, o, "bars");
 		for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
 			const struct pci_bar *bar = &pd->bars[b];
@@ -336,9 +346,9 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 		cJSON *d = push_obj(&jb, devs);
 		add_str(&jb, d, "name", v->vdev->name);
 		add_str(&jb, d, "type", virtio_type(v->vdev->device_id));
-		if (v->transport) {
+		if (v->pci) {
 			char bdf[16];
-			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->transport)->slot);
+			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->pci)->slot);
 			add_str(&jb, d, "bdf", bdf);
 		}
 		add_num(&jb, d, "requests", (double)atomic_load(&v->vdev->requests));

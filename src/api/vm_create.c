@@ -181,6 +181,8 @@ static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t e
 	}
 	if (!strcmp(f, "platform"))
 		return list_value(cfg, OPT_PLATFORM, f, NULL, v, err, errlen);
+	if (!strcmp(f, "virtio_transport"))
+		return list_value(cfg, OPT_VIRTIO_TRANSPORT, f, "type", v, err, errlen);
 	if (!strcmp(f, "debug_exit")) {
 		if (!cJSON_IsBool(v))
 			return failf(err, errlen, "vm.create: 'debug_exit': expected a boolean");

@@ -22,6 +22,13 @@ struct arch_pci_info {
 	uint64_t mmio32_base, mmio32_size;
 	uint64_t mmio64_base, mmio64_size;
 	uint32_t intx_gsi[32]; /* INTA# GSI of each slot, 0: none */
+	/* virtio-mmio windows (--virtio-transport mmio): the DSDT lists
+	 * them, and with cmdline=on so does the kernel command line. */
+	struct arch_virtio_mmio {
+		uint64_t addr, size;
+		uint32_t gsi;
+	} virtio_mmio[16];
+	unsigned nvirtio_mmio;
 };
 
 /* Guest RAM layout, irqchip, timers: everything before vCPUs exist. */

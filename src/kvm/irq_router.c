@@ -126,7 +126,8 @@ int irq_router_set_msi(struct irq_router *r, uint32_t gsi, uint64_t addr,
 	return ret;
 }
 
-int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign)
+int kvm_irqfd_resample(struct kvm *kvm, int fd, int resample_fd, uint32_t gsi,
+		       bool assign)
 {
 	if (!kvm)
 		return 0;
@@ -135,6 +136,10 @@ int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign)
 		.gsi = gsi,
 		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
+	if (assign && resample_fd >= 0) {
+		req.flags |= KVM_IRQFD_FLAG_RESAMPLE;
+		req.resamplefd = (uint32_t)resample_fd;
+	}
 	if (ioctl(kvm->vm_fd, KVM_IRQFD, &req) < 0) {
 		int err = errno;
 		log_ratelimited(&kvm->rl, LOG_ERROR, "KVM_IRQFD gsi %u %s: %s", gsi,
@@ -144,24 +149,48 @@ int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign)
 	return 0;
 }
 
-int kvm_ioeventfd(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,
-		  bool pio, bool assign)
+int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign)
+{
+	return kvm_irqfd_resample(kvm, fd, -1, gsi, assign);
+}
+
+static int ioeventfd(struct kvm *kvm, struct kvm_ioeventfd *req, bool assign)
 {
 	if (!kvm)
 		return 0;
-	struct kvm_ioeventfd req = {
-		.addr = addr,
-		.len = len,
-		.fd = fd,
-		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
-			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
-	};
-	if (ioctl(kvm->vm_fd, KVM_IOEVENTFD, &req) < 0) {
+	if (!assign)
+		req->flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+	if (ioctl(kvm->vm_fd, KVM_IOEVENTFD, req) < 0) {
 		int err = errno;
 		log_ratelimited(&kvm->rl, LOG_ERROR, "KVM_IOEVENTFD 0x%llx len %u %s: %s",
-				(unsigned long long)addr, len,
+				(unsigned long long)req->addr, req->len,
 				assign ? "assign" : "deassign", strerror(err));
 		return -err;
 	}
 	return 0;
+}
+
+int kvm_ioeventfd(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,
+		  bool pio, bool assign)
+{
+	struct kvm_ioeventfd req = {
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = pio ? KVM_IOEVENTFD_FLAG_PIO : 0,
+	};
+	return ioeventfd(kvm, &req, assign);
+}
+
+int kvm_ioeventfd_match(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,
+			uint64_t datamatch, bool assign)
+{
+	struct kvm_ioeventfd req = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+	return ioeventfd(kvm, &req, assign);
 }

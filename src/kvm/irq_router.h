@@ -42,10 +42,20 @@ int irq_router_set_msi(struct irq_router *r, uint32_t gsi, uint64_t addr,
 /* irqfd: writing `fd` raises `gsi` in the kernel, no exit to cvmm. */
 int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign);
 /*
+ * Level-triggered irqfd (irqchip GSIs): writing `fd` asserts `gsi` until
+ * the guest's EOI, which lowers it and signals `resample_fd`; the device
+ * then asserts it again (writes `fd`) if its interrupt is still pending.
+ */
+int kvm_irqfd_resample(struct kvm *kvm, int fd, int resample_fd, uint32_t gsi,
+		       bool assign);
+/*
  * ioeventfd: a guest write of `len` bytes at `addr` (MMIO, or PIO when
  * `pio`) signals `fd` instead of exiting to cvmm.
  */
 int kvm_ioeventfd(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,
 		  bool pio, bool assign);
+/* The same for an MMIO write of exactly `datamatch` (len 1, 2, 4 or 8). */
+int kvm_ioeventfd_match(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,
+			uint64_t datamatch, bool assign);
 
 #endif

@@ -25,14 +25,8 @@
  * (none when VIRTIO_MSI_NO_VECTOR); otherwise ISR bit 0 (queue) or 1
  * (config) and INTA# raised until the driver reads the ISR.
  *
- * Status machine: FEATURES_OK is refused (reads back clear) when the driver
- * accepted a feature not offered or did not accept VERSION_1; a queue is
- * set up (vq_init) when the driver writes 1 to queue_enable, after
- * FEATURES_OK and before DRIVER_OK; DRIVER_OK calls ops->activate; writing
- * 0 resets everything (ops->reset first). Whatever the driver does wrong
- * (bad queue size or addresses, DRIVER_OK without FEATURES_OK, activate
- * failing) sets DEVICE_NEEDS_RESET (and, after DRIVER_OK, sends a config
- * interrupt); it never crashes or blocks cvmm.
+ * The status machine, feature negotiation and queue checks are the virtio
+ * core's (core.h): this file only maps the common configuration onto it.
  */
 #ifndef CVMM_VIRTIO_PCI_H
 #define CVMM_VIRTIO_PCI_H
@@ -40,7 +34,7 @@
 #include "kvm/irq_router.h"
 #include "kvm/kvm.h"
 #include "pci/pci.h"
-#include "virtio/virtio.h"
+#include "virtio/core.h"
 
 #define VIRTIO_PCI_VENDOR 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040
@@ -77,8 +71,12 @@ struct virtio_pci;
 int virtio_pci_create(struct virtio_pci **out, struct virtio_dev *vd,
 		      struct pci_bus *bus, struct irq_router *router,
 		      struct kvm *kvm);
-/* Stops the device (ops->reset), unbinds and closes everything. NULL ok. */
+/* Stops the device (ops->reset), unbinds and closes everything. NULL ok.
+ * The same as virtio_transport_destroy(virtio_pci_transport(vp)). */
 void virtio_pci_destroy(struct virtio_pci *vp);
+
+/* The transport handle (reset, destroy, describe): see core.h. */
+struct virtio_core *virtio_pci_transport(struct virtio_pci *vp);
 
 /* The embedded PCI function (slot, BARs) — for the VM builder and tests. */
 struct pci_device *virtio_pci_device(struct virtio_pci *vp);

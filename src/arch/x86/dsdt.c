@@ -24,6 +24,12 @@ static int check_config(const struct dsdt_config *c)
 		return -EINVAL;
 	if (c->mmio64_size && c->mmio64_base > UINT64_MAX - c->mmio64_size + 1)
 		return -EINVAL;
+	if (c->nvirtio_mmio > DSDT_VIRTIO_MMIO_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < c->nvirtio_mmio; i++)
+		if (c->virtio_mmio[i].size == 0 ||
+		    c->virtio_mmio[i].base > UINT32_MAX - c->virtio_mmio[i].size + 1)
+			return -EINVAL;
 	if (c->ged && (c->ged_size < 4 || c->ged_base > UINT32_MAX - c->ged_size + 1))
 		return -EINVAL;
 	return 0;
@@ -246,6 +252,26 @@ static void build_ged(struct aml *a, const struct dsdt_config *c)
 	aml_end(a, &dev);
 }
 
+/* A virtio-mmio window, described as QEMU's microvm does. */
+static void build_virtio_mmio(struct aml *a, unsigned i,
+			      const struct dsdt_virtio_mmio *d)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char name[5] = { 'V', 'R', hex[(i >> 4) & 0xf], hex[i & 0xf], 0 };
+	struct aml_mark dev, crs;
+	aml_device_begin(a, name, &dev);
+	aml_name(a, "_HID");
+	aml_string(a, "LNRO0005");
+	name_integer(a, "_UID", i);
+	name_integer(a, "_CCA", 1); /* cache-coherent DMA */
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a, &crs);
+	aml_res_memory32_fixed(a, true, d->base, d->size);
+	aml_res_interrupt(a, AML_EXT_IRQ_CONSUMER, d->gsi);
+	aml_restemplate_end(a, &crs);
+	aml_end(a, &dev);
+}
+
 int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
 		       const struct dsdt_config *cfg)
 {
@@ -270,6 +296,8 @@ int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
 		build_ps2m(&a);
 	if (cfg->rtc)
 		build_rtc(&a);
+	for (unsigned i = 0; i < cfg->nvirtio_mmio; i++)
+		build_virtio_mmio(&a, i, &cfg->virtio_mmio[i]);
 	if (cfg->ged) {
 		build_pwrb(&a);
 		build_ged(&a, cfg);

@@ -24,6 +24,11 @@
  *     Device (PS2M) { _HID PNP0F13, _CRS IRQNoFlags {12} }
  *     Device (RTC)  { _HID PNP0B00, _CRS IO 0x70/2 }   (no IRQ 8 emulated)
  *     Device (PWRB) { _HID PNP0C0C, _UID 0 }   control-method power button
+ *     Device (VRnn) {                       a virtio-mmio window (as QEMU's microvm)
+ *       _HID "LNRO0005", _UID nn, _CCA One,
+ *       _CRS: Memory32Fixed (ReadWrite, base, size),
+ *             Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) { gsi }
+ *     }
  *     Device (GED_) {                       Generic Event Device (legacy/ged.h)
  *       _HID "ACPI0013", _UID 0,
  *       _CRS: Memory32Fixed (ReadWrite, ged_base, ged_size),
@@ -56,6 +61,7 @@
 #include <stdint.h>
 
 #define DSDT_PCI_SLOTS 32
+#define DSDT_VIRTIO_MMIO_MAX 16
 /* Enough for any config (all 32 slots routed, every device): about 2.6 KiB. */
 #define DSDT_AML_MAX 4096
 
@@ -92,6 +98,13 @@ struct dsdt_config {
 	bool ged;
 	uint32_t ged_base, ged_size;
 	uint32_t ged_gsi;
+
+	/* virtio-mmio windows below 4 GiB, each with its level-triggered,
+	 * active-high GSI. */
+	struct dsdt_virtio_mmio {
+		uint32_t base, size, gsi;
+	} virtio_mmio[DSDT_VIRTIO_MMIO_MAX];
+	unsigned nvirtio_mmio;
 };
 
 /*

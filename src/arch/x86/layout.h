@@ -47,6 +47,9 @@
 #define ECAM_SIZE 0x1000000ULL
 #define GED_MMIO_ADDR 0xfeb00000ULL /* ACPI GED (power button) registers */
 #define GED_MMIO_SIZE 0x10ULL
+/* Platform devices' register windows (virtio-mmio), up to the IOAPIC. */
+#define PLATFORM_MMIO_START 0xfeb01000ULL
+#define PLATFORM_MMIO_SIZE 0xff000ULL
 #define IOAPIC_ADDR 0xfec00000ULL
 #define LAPIC_ADDR 0xfee00000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL

@@ -112,6 +112,42 @@ static int load_initrd(const struct guest_mem *mem, const struct vm_config *cfg,
 	return ret;
 }
 
+/*
+ * The kernel command line: --cmdline, then (--virtio-transport
+ * mmio,cmdline=on) one virtio_mmio.device=SIZE@ADDR:GSI per window, as
+ * Firecracker passes them to kernels without ACPI.
+ */
+static int write_cmdline(const struct guest_mem *mem, const struct vm_config *cfg,
+			 const struct arch_pci_info *pci, const struct kernel_info *ki,
+			 struct boot_setup *bs)
+{
+	char *line = malloc(CMDLINE_MAX);
+	if (!line)
+		return -ENOMEM;
+	size_t len = (size_t)snprintf(line, CMDLINE_MAX, "%s", cfg->cmdline);
+	for (unsigned i = 0; cfg->virtio_mmio_cmdline && i < pci->nvirtio_mmio &&
+			     len < CMDLINE_MAX; i++) {
+		const struct arch_virtio_mmio *d = &pci->virtio_mmio[i];
+		len += (size_t)snprintf(line + len, CMDLINE_MAX - len,
+					"%svirtio_mmio.device=%lluK@0x%llx:%u",
+					len ? " " : "",
+					(unsigned long long)(d->size >> 10),
+					(unsigned long long)d->addr, d->gsi);
+	}
+	int ret = 0;
+	if (len >= CMDLINE_MAX || len > ki->cmdline_max) {
+		log_error("--cmdline: %zu bytes%s, the kernel accepts at most %u", len,
+			  cfg->virtio_mmio_cmdline ? " with the virtio_mmio.device= entries" : "",
+			  ki->cmdline_max);
+		ret = -EINVAL;
+	} else {
+		bs->cmdline_len = (uint32_t)len;
+		ret = guest_mem_write(mem, CMDLINE_ADDR, line, len + 1);
+	}
+	free(line);
+	return ret;
+}
+
 int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		    const struct arch_pci_info *pci, int bsp_fd)
 {
@@ -150,15 +186,7 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 	}
 
 	struct boot_setup bs = { .cmdline_addr = CMDLINE_ADDR, .e820 = &e820 };
-	size_t cmdlen = strlen(cfg->cmdline);
-	if (cmdlen > ki.cmdline_max) {
-		log_error("--cmdline: %zu bytes, the kernel accepts at most %u",
-			  cmdlen, ki.cmdline_max);
-		ret = -EINVAL;
-		goto out;
-	}
-	bs.cmdline_len = (uint32_t)cmdlen;
-	ret = guest_mem_write(mem, CMDLINE_ADDR, cfg->cmdline, cmdlen + 1);
+	ret = write_cmdline(mem, cfg, pci, &ki, &bs);
 	if (ret)
 		goto out;
 
@@ -198,6 +226,12 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 	};
 	_Static_assert(sizeof(dc.intx_gsi) == sizeof(pci->intx_gsi), "INTx tables match");
 	memcpy(dc.intx_gsi, pci->intx_gsi, sizeof(dc.intx_gsi));
+	for (unsigned i = 0; i < pci->nvirtio_mmio && i < DSDT_VIRTIO_MMIO_MAX; i++)
+		dc.virtio_mmio[dc.nvirtio_mmio++] = (struct dsdt_virtio_mmio){
+			.base = (uint32_t)pci->virtio_mmio[i].addr,
+			.size = (uint32_t)pci->virtio_mmio[i].size,
+			.gsi = pci->virtio_mmio[i].gsi,
+		};
 	uint8_t dsdt_aml[DSDT_AML_MAX];
 	size_t dsdt_aml_len;
 	ret = dsdt_build_devices(dsdt_aml, sizeof(dsdt_aml), &dsdt_aml_len, &dc);
