@@ -120,6 +120,7 @@ int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 size_t strnlen(const char *s, size_t max);
 int strcmp(const char *a, const char *b);
+char *strchr(const char *s, int c);
 int strncmp(const char *a, const char *b, size_t n);
 
 /* ---- serial console and printf (lib/serial.c, lib/printf.c) ---- */
