@@ -163,6 +163,18 @@ void virtio_platform_init(const struct boot_info *bi)
 	sti();
 }
 
+enum virtio_irq_mode virtio_irq_mode_arg(const struct boot_info *bi)
+{
+	char arg[8];
+	if (!cmdline_get(bi->cmdline, "irq", arg, sizeof(arg)))
+		return VIRTIO_IRQ_MSIX;
+	if (!strcmp(arg, "intx"))
+		return VIRTIO_IRQ_INTX;
+	if (!strcmp(arg, "none"))
+		return VIRTIO_IRQ_NONE;
+	return VIRTIO_IRQ_MSIX;
+}
+
 int virtio_find(enum pci_mech m, u16 type, int nth, struct virtio_dev *vd)
 {
 	int r = 1;

@@ -253,8 +253,11 @@ struct virtio_dev {
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 };
 
-/* PIC off, LAPIC + IOAPIC initialised, ECAM base from MCFG, sti. */
+/* PIC off, LAPIC + IOAPIC initialised, ECAM base from MCFG, virtio-mmio
+ * devices discovered, transport= read, sti. */
 void virtio_platform_init(const struct boot_info *bi);
+/* The command line's irq=msix|intx|none (default msix). */
+enum virtio_irq_mode virtio_irq_mode_arg(const struct boot_info *bi);
 
 /* DMA-able guest memory (zeroed, identity-mapped) from a static pool;
  * NULL when exhausted. */
@@ -290,6 +293,11 @@ void virtio_mmio_discover(const struct boot_info *bi);
 /* Checks MagicValue, Version 2 and DeviceID (0: no device there, returns
  * 1); fills vd. 0, 1, or VIRTIO_ERR_CAPS. */
 int virtio_mmio_probe(struct virtio_dev *vd, const struct virtio_mmio_desc *d);
+
+static inline bool virtio_on_pci(const struct virtio_dev *vd)
+{
+	return vd->ops && vd->ops->name[0] == 'p';
+}
 
 /* Shared by the transports: an IDT vector for (vd, queue q or -1 for the
  * configuration), and the level-triggered IOAPIC routing of a line. */
