@@ -344,24 +344,34 @@ mkdisk() {
 	"$GDIR/diskpat" "$1" "$DISK_SECTORS"
 }
 
-if wanted virtio-enum; then
-	CASE=virtio-enum
-	if netns_up; then
-		mkdisk "$TMP/enum.img"
-		PREFIX=(ip netns exec "$NETNS")
-		if vrun virtio-enum virtio_enum.bzImage \
-			"CF8 and ECAM agree on 5 functions|device works there|PASS" \
-			--disk "path=$TMP/enum.img" "${NET_ARGS[@]}" --rng --console null \
-			--cmdline "expect=1042,1041,1044,1043"; then
-			ok
-		else
-			bad "$WHY"
-		fi
-		PREFIX=()
-	else
-		skip virtio-enum "no network namespace ($(head -c 200 "$TMP/netns.err" 2>/dev/null))"
+# enum_case NAME "STRINGS" [cvmm args...]: virtio_enum with every kind of
+# device (in the netns: --net).
+enum_case() {
+	local name=$1 strings=$2
+	shift 2
+	wanted "$name" || return 0
+	CASE=$name
+	if ! netns_up; then
+		skip "$name" "no network namespace ($(head -c 200 "$TMP/netns.err" 2>/dev/null))"
+		return
 	fi
-fi
+	mkdisk "$TMP/$name.img"
+	PREFIX=(ip netns exec "$NETNS")
+	if vrun "$name" virtio_enum.bzImage "$strings" --disk "path=$TMP/$name.img" \
+		"${NET_ARGS[@]}" --rng --console null "$@"; then
+		ok
+	else
+		bad "$WHY"
+	fi
+	PREFIX=()
+}
+enum_case virtio-enum "CF8 and ECAM agree on 5 functions|device works there|PASS" \
+	--cmdline "expect=1042,1041,1044,1043"
+# The same devices on virtio-mmio: the DSDT's LNRO0005 devices, and the
+# command line's virtio_mmio.device= entries with cmdline=on.
+enum_case virtio-mmio-enum \
+	"4 virtio-mmio devices, windows and GSIs distinct|virtio_mmio.device= entries agree|PASS" \
+	--virtio-transport mmio,cmdline=on --cmdline "expect=1042,1041,1044,1043 transport=mmio cmdline=1"
 
 tcase virtio-rng-msix null virtio_rng.bzImage 0 "irq msix|polled read ok|delivered on unmask|PASS" \
 	--rng --cmdline "irq=msix evidx=1"
