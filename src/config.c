@@ -591,6 +591,9 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 				return fail(err, errlen, "--net: tap %s given twice", cfg->nets[i].tap);
 	if (strlen(cfg->cmdline) >= 65535)
 		return fail(err, errlen, "--cmdline: longer than 65534 bytes");
+	if (cfg->virtio_mmio_cmdline && !cfg->virtio_mmio)
+		return fail(err, errlen,
+			    "--virtio-transport: cmdline=on needs mmio (virtio-pci devices are found on the PCI bus)");
 	return 0;
 }
 

@@ -1015,6 +1015,29 @@ if [ -n "$PID" ]; then
 	exec 7>&-
 fi
 
+# vm.info on a virtio-mmio VM: each device's transport, 4 KiB window and
+# GSI (in the order the devices were added: disk, then rng), no PCI fields.
+CASE=info-virtio-mmio
+if wanted "$CASE"; then
+	rm -f "$SOCK"
+	if start_vm --rng --disk "path=$TMP/disk.img" --virtio-transport mmio; then
+		api info
+		why=
+		[ $RC -eq 0 ] || why="rc $RC"
+		for s in '"type":"virtio-blk","transport":"mmio","address":4272951296,"size":4096,"interrupt":16' \
+			'"type":"virtio-rng","transport":"mmio","address":4272955392,"size":4096,"interrupt":17'; do
+			grep -qF -- "$s" "$TMP/resp" || { why="${why:+$why, }lacks $s"; break; }
+		done
+		! grep -qF '"bdf"' "$TMP/resp" || why="${why:+$why, }a bdf on virtio-mmio"
+		! grep -qF '"transport":"pci"' "$TMP/resp" || why="${why:+$why, }a device on pci"
+		[ -z "$why" ] || why="$why (info: $(head -c 600 "$TMP/resp"))"
+		shutdown_and_check
+	else
+		bad "cvmm did not come up with --virtio-transport mmio"
+		[ -n "$PID" ] && kill "$PID" 2>/dev/null
+	fi
+fi
+
 CASE=pause-during-device-churn
 if wanted "$CASE"; then
 	# The guest activates and resets the virtio-rng at every tick (its

@@ -171,6 +171,18 @@ for v in "" pit pit= pit=0 pit=yes "pit=off," ",pit=off" pic=off hpet=on "pit=of
 done
 expect_usage --platform $K --platform
 
+# --- --virtio-transport pci|mmio[,cmdline=on|off] -------------------------
+expect_ok '--virtio-transport pci[|]mmio' --help
+for v in "" usb PCI "mmio," ",mmio" mmio,cmdline mmio,cmdline= mmio,cmdline=maybe \
+	mmio,irq=5 =mmio type= type=virtio; do
+	expect_usage --virtio-transport $K --virtio-transport "$v"
+done
+expect_usage --virtio-transport $K --virtio-transport
+# virtio_mmio.device= entries describe virtio-mmio windows: not for pci.
+for v in pci,cmdline=on cmdline=on; do
+	expect_usage "cmdline=on needs mmio" $K --virtio-transport "$v"
+done
+
 # --- files named by options that cannot be used: bad usage --------------
 : >"$TMP/empty"
 printf 'not a kernel\n' >"$TMP/text"

@@ -344,24 +344,34 @@ mkdisk() {
 	"$GDIR/diskpat" "$1" "$DISK_SECTORS"
 }
 
-if wanted virtio-enum; then
-	CASE=virtio-enum
-	if netns_up; then
-		mkdisk "$TMP/enum.img"
-		PREFIX=(ip netns exec "$NETNS")
-		if vrun virtio-enum virtio_enum.bzImage \
-			"CF8 and ECAM agree on 5 functions|device works there|PASS" \
-			--disk "path=$TMP/enum.img" "${NET_ARGS[@]}" --rng --console null \
-			--cmdline "expect=1042,1041,1044,1043"; then
-			ok
-		else
-			bad "$WHY"
-		fi
-		PREFIX=()
-	else
-		skip virtio-enum "no network namespace ($(head -c 200 "$TMP/netns.err" 2>/dev/null))"
+# enum_case NAME "STRINGS" [cvmm args...]: virtio_enum with every kind of
+# device (in the netns: --net).
+enum_case() {
+	local name=$1 strings=$2
+	shift 2
+	wanted "$name" || return 0
+	CASE=$name
+	if ! netns_up; then
+		skip "$name" "no network namespace ($(head -c 200 "$TMP/netns.err" 2>/dev/null))"
+		return
 	fi
-fi
+	mkdisk "$TMP/$name.img"
+	PREFIX=(ip netns exec "$NETNS")
+	if vrun "$name" virtio_enum.bzImage "$strings" --disk "path=$TMP/$name.img" \
+		"${NET_ARGS[@]}" --rng --console null "$@"; then
+		ok
+	else
+		bad "$WHY"
+	fi
+	PREFIX=()
+}
+enum_case virtio-enum "CF8 and ECAM agree on 5 functions|device works there|PASS" \
+	--cmdline "expect=1042,1041,1044,1043"
+# The same devices on virtio-mmio: the DSDT's LNRO0005 devices, and the
+# command line's virtio_mmio.device= entries with cmdline=on.
+enum_case virtio-mmio-enum \
+	"4 virtio-mmio devices, windows and GSIs distinct|virtio_mmio.device= entries agree|PASS" \
+	--virtio-transport mmio,cmdline=on --cmdline "expect=1042,1041,1044,1043 transport=mmio cmdline=1"
 
 tcase virtio-rng-msix null virtio_rng.bzImage 0 "irq msix|polled read ok|delivered on unmask|PASS" \
 	--rng --cmdline "irq=msix evidx=1"
@@ -369,14 +379,26 @@ tcase virtio-rng-msix-noevidx null virtio_rng.pvh.elf 0 "irq msix|polled read ok
 	--rng --cmdline "irq=msix evidx=0"
 tcase virtio-rng-intx null virtio_rng.bzImage 0 "irq intx|polled read ok|INTx interrupts|PASS" \
 	--rng --cmdline "irq=intx evidx=1"
+# The same driver on virtio-mmio: the device's GSI (level, through the
+# IOAPIC; InterruptStatus/InterruptACK), found in the DSDT.
+tcase virtio-mmio-rng null virtio_rng.bzImage 0 "virtio_rng: mmio 0x|irq intx|polled read ok|GSI interrupts|PASS" \
+	--rng --virtio-transport mmio --cmdline "irq=intx evidx=1 transport=mmio"
+tcase virtio-mmio-rng-noevidx null virtio_rng.pvh.elf 0 "virtio_rng: mmio 0x|polled read ok|GSI interrupts|PASS" \
+	--rng --virtio-transport mmio --cmdline "irq=intx evidx=0 transport=mmio"
 
 # virtio-blk: disk 0 read-write (the guest writes sectors 100-103 and the
 # last one with diskpat_written(SALT)), disk 1 readonly=on. After cvmm
 # exits, disk 0 must equal the pattern with exactly those sectors
 # replaced, and disk 1 must be unchanged.
+# blk_case NAME IRQ EVIDX IMAGE [mmio]: on virtio-mmio with a 5th argument.
 blk_case() {
-	local name=$1 irq=$2 evidx=$3 img=$4
+	local name=$1 irq=$2 evidx=$3 img=$4 tr=${5:-pci}
 	wanted "$name" || return 0
+	local targs=() where="pci 00:"
+	if [ "$tr" = mmio ]; then
+		targs=(--virtio-transport mmio)
+		where="mmio 0x"
+	fi
 	local d0=$TMP/$name-0.img d1=$TMP/$name-1.img exp=$TMP/$name-exp.img
 	local salt=$((RANDOM % 256))
 	if ! { mkdisk "$d0" && cp "$d0" "$exp" && mkdisk "$d1" && cp "$d1" "$d1.orig" &&
@@ -385,9 +407,10 @@ blk_case() {
 		bad "cannot create the disk images"
 		return
 	fi
-	if ! vrun "$name" "$img" "reads ok|writes + flush ok|GET_ID \"cvmm-disk-0\"|out-of-range and bad requests refused|read-only disk ok|PASS" \
+	if ! vrun "$name" "$img" "disk 0: $where|reads ok|writes + flush ok|GET_ID \"cvmm-disk-0\"|out-of-range and bad requests refused|read-only disk ok|PASS" \
 		--disk "path=$d0,id=cvmm-disk-0" --disk "path=$d1,readonly=on,id=cvmm-ro-disk" \
-		--cmdline "irq=$irq evidx=$evidx sectors=$DISK_SECTORS salt=$salt id0=cvmm-disk-0 id1=cvmm-ro-disk"; then
+		${targs[@]+"${targs[@]}"} \
+		--cmdline "irq=$irq evidx=$evidx sectors=$DISK_SECTORS salt=$salt id0=cvmm-disk-0 id1=cvmm-ro-disk transport=$tr"; then
 		bad "$WHY"
 	elif ! cmp "$d0" "$exp" >"$TMP/$name.cmp" 2>&1; then
 		bad "disk 0 after the run differs from the expected image: $(head -n 1 "$TMP/$name.cmp") (sector $(($(awk '{print $5}' "$TMP/$name.cmp" | tr -d ,) / 512)))"
@@ -399,30 +422,41 @@ blk_case() {
 }
 blk_case virtio-blk-msix msix 1 virtio_blk.bzImage
 blk_case virtio-blk-intx intx 0 virtio_blk.pvh.elf
+blk_case virtio-mmio-blk intx 1 virtio_blk.bzImage mmio
+blk_case virtio-mmio-blk-noevidx intx 0 virtio_blk.pvh.elf mmio
 
-if wanted virtio-net; then
-	CASE=virtio-net
+# net_case NAME TRANSPORT IRQ
+net_case() {
+	local name=$1 tr=$2 irq=$3 targs=()
+	wanted "$name" || return 0
+	CASE=$name
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
 	if netns_up; then
 		PREFIX=(ip netns exec "$NETNS")
-		if vrun virtio-net virtio_net.bzImage \
+		if vrun "$name" virtio_net.bzImage \
 			"mac 52:54:00:12:34:56|is at|ICMP echo replies ok|PASS" \
-			"${NET_ARGS[@]}" --cmdline "mac=52:54:00:12:34:56 gip=10.77.0.2 hip=10.77.0.1"; then
+			"${NET_ARGS[@]}" ${targs[@]+"${targs[@]}"} \
+			--cmdline "mac=52:54:00:12:34:56 gip=10.77.0.2 hip=10.77.0.1 irq=$irq transport=$tr"; then
 			ok
 		else
 			bad "$WHY"
 		fi
 		PREFIX=()
 	else
-		skip virtio-net "no network namespace ($(head -c 200 "$TMP/netns.err" 2>/dev/null))"
+		skip "$name" "no network namespace ($(head -c 200 "$TMP/netns.err" 2>/dev/null))"
 	fi
-fi
+}
+net_case virtio-net pci msix
+net_case virtio-mmio-net mmio intx
 
 # virtio-console: the lines the guest sends on port 0 land in the file.
+# console_case NAME IRQ [TRANSPORT]
 console_case() {
-	local name=$1 irq=$2 f=$TMP/$1.txt token=tok$$x$RANDOM l
+	local name=$1 irq=$2 tr=${3:-pci} f=$TMP/$1.txt token=tok$$x$RANDOM l targs=()
 	wanted "$name" || return 0
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
 	if ! vrun "$name" virtio_console.bzImage "3 lines sent|PASS" --console "file=$f" \
-		--cmdline "token=$token irq=$irq"; then
+		${targs[@]+"${targs[@]}"} --cmdline "token=$token irq=$irq transport=$tr"; then
 		bad "$WHY"
 		return
 	fi
@@ -438,23 +472,31 @@ console_case() {
 }
 console_case virtio-console msix
 console_case virtio-console-intx intx
+console_case virtio-mmio-console intx mmio
 
 # A driver breaking the rules: cvmm must keep running (the exit status is
 # the guest's 0), log why the device needs a reset, and not touch the disk.
-if wanted virtio-hostile; then
-	mkdisk "$TMP/hostile.img" && cp "$TMP/hostile.img" "$TMP/hostile.orig"
-	if ! vrun virtio-hostile virtio_hostile.bzImage \
-		"looping descriptor chain: status|queue_size 3: status|rings beyond RAM: status|zero-length chain|rng looping chain|cvmm still serving|PASS" \
-		--disk "path=$TMP/hostile.img" --rng; then
+# hostile_case NAME TRANSPORT IRQ
+hostile_case() {
+	local name=$1 tr=$2 irq=$3 targs=()
+	wanted "$name" || return 0
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	mkdisk "$TMP/$name.img" && cp "$TMP/$name.img" "$TMP/$name.orig"
+	if ! vrun "$name" virtio_hostile.bzImage \
+		"virtio-blk at $tr|looping descriptor chain: status|queue_size 3: status|rings beyond RAM: status|zero-length chain|rng looping chain|cvmm still serving|PASS" \
+		--disk "path=$TMP/$name.img" --rng ${targs[@]+"${targs[@]}"} \
+		--cmdline "irq=$irq transport=$tr"; then
 		bad "$WHY"
 	elif ! grep -q "needs reset" "$ERR"; then
 		bad "cvmm logged no \"needs reset\" warning"
-	elif ! cmp -s "$TMP/hostile.img" "$TMP/hostile.orig"; then
+	elif ! cmp -s "$TMP/$name.img" "$TMP/$name.orig"; then
 		bad "the disk changed"
 	else
 		ok
 	fi
-fi
+}
+hostile_case virtio-hostile pci msix
+hostile_case virtio-mmio-hostile mmio intx
 
 # A disk whose writeback fails: a loop device over a sparse file on a full
 # 1 MiB tmpfs (written blocks need tmpfs pages there are none of, so the

@@ -288,6 +288,53 @@ static void test_bad_short_option(void **state)
 	args_free(&a);
 }
 
+/* --virtio-transport pci|mmio[,cmdline=on|off]: pci unless asked. */
+static void test_virtio_transport(void **state)
+{
+	(void)state;
+	static const struct { const char *arg; bool mmio, cmdline; } ok[] = {
+		{ "pci", false, false }, { "mmio", true, false },
+		{ "type=mmio", true, false }, { "mmio,cmdline=on", true, true },
+		{ "mmio,cmdline=off", true, false }, { "cmdline=on,mmio", true, true },
+		{ "pci,cmdline=off", false, false }, { "mmio,pci", false, false },
+	};
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k", NULL), 0);
+	assert_false(cfg.virtio_mmio);
+	assert_false(cfg.virtio_mmio_cmdline);
+	args_free(&a);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+				       "--virtio-transport", ok[i].arg, NULL), 0);
+		if (cfg.virtio_mmio != ok[i].mmio || cfg.virtio_mmio_cmdline != ok[i].cmdline)
+			fail_msg("--virtio-transport %s: mmio %d cmdline %d, want %d %d",
+				 ok[i].arg, cfg.virtio_mmio, cfg.virtio_mmio_cmdline,
+				 ok[i].mmio, ok[i].cmdline);
+		args_free(&a);
+	}
+	static const char *const bad[] = {
+		"", "usb", "PCI", "mmio,", ",mmio", "mmio,cmdline", "mmio,cmdline=",
+		"mmio,cmdline=maybe", "mmio,irq=5", "=mmio", "type=", "type=virtio",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error("--virtio-transport", "--kernel", "k", "--virtio-transport",
+			     bad[i], NULL);
+	expect_error("--virtio-transport: missing value", "--kernel", "k",
+		     "--virtio-transport", NULL);
+	expect_error("--virtio-transport: 'usb': expected pci or mmio", "--kernel", "k",
+		     "--virtio-transport", "usb", NULL);
+	/* The command-line entries describe virtio-mmio windows: not for pci. */
+	expect_error("--virtio-transport: cmdline=on needs mmio", "--kernel", "k",
+		     "--virtio-transport", "pci,cmdline=on", NULL);
+	expect_error("--virtio-transport: cmdline=on needs mmio", "--kernel", "k",
+		     "--virtio-transport", "cmdline=on", NULL);
+	expect_error("--virtio-transport: cmdline=on needs mmio", "--kernel", "k",
+		     "--virtio-transport", "mmio,cmdline=on", "--virtio-transport", "pci",
+		     NULL);
+}
+
 /* --platform pit=on|off: the in-kernel PIT, on unless asked otherwise. */
 static void test_platform(void **state)
 {
@@ -616,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_bad_general),
 		cmocka_unit_test(test_platform),
+		cmocka_unit_test(test_virtio_transport),
 		cmocka_unit_test(test_bad_cpus),
 		cmocka_unit_test(test_bad_memory),
 		cmocka_unit_test(test_bad_serial_loglevel),

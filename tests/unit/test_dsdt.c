@@ -655,6 +655,119 @@ static void test_dsdt_bytes(void **state)
 	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, NULL), -EINVAL);
 }
 
+/* The AML of virtio-mmio window i as build_virtio_mmio() writes it, in
+ * pieces: Device (VRnn) { Name (_HID, "LNRO0005"), Name (_UID, i),
+ * Name (_CCA, One), Name (_CRS, ResourceTemplate () { Memory32Fixed
+ * (ReadWrite, base, size) Interrupt (ResourceConsumer, Level, ActiveHigh,
+ * Exclusive) { gsi } }) }. */
+static void check_virtio_mmio_device(const uint8_t *buf, size_t len, unsigned i,
+				     const struct dsdt_virtio_mmio *d)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char name[4] = { 'V', 'R', hex[i >> 4], hex[i & 15] };
+	const uint8_t *dev = find(buf, len, name, 4);
+	if (!dev)
+		fail_msg("no Device VR%c%c", name[2], name[3]);
+	/* DeviceOp, a two-byte PkgLength (the body is 64-4095 bytes), the
+	 * name. */
+	assert_true(dev - buf >= 4);
+	assert_int_equal(dev[-4], 0x5b);
+	assert_int_equal(dev[-3], 0x82);
+	assert_int_equal(dev[-2] >> 6, 1);
+	const uint8_t *end = dev - 2 + ((dev[-2] & 0x0f) | (uint32_t)dev[-1] << 4);
+	assert_true(end <= buf + len);
+	size_t room = (size_t)(end - dev);
+
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'L', 'N', 'R', 'O',
+				       '0', '0', '0', '5', 0x00 };
+	assert_ptr_equal(find(dev, room, hid, sizeof(hid)), dev + 4);
+	/* Zero and One are opcodes of their own, then ByteConst. */
+	const uint8_t uid[] = { 0x08, '_', 'U', 'I', 'D', 0x0a, (uint8_t)i };
+	const uint8_t uid01[] = { 0x08, '_', 'U', 'I', 'D', (uint8_t)i };
+	if (i <= 1)
+		assert_non_null(find(dev, room, uid01, sizeof(uid01)));
+	else
+		assert_non_null(find(dev, room, uid, sizeof(uid)));
+	static const uint8_t cca[] = { 0x08, '_', 'C', 'C', 'A', 0x01 };
+	assert_non_null(find(dev, room, cca, sizeof(cca)));
+	/* Buffer, PkgLength 26, BufferSize 23: Memory32Fixed (12 bytes),
+	 * Extended Interrupt (9), EndTag (2). */
+	const uint8_t crs[] = {
+		0x08, '_', 'C', 'R', 'S', 0x11, 0x1a, 0x0a, 0x17,
+		0x86, 0x09, 0x00, 0x01,
+		(uint8_t)d->base, (uint8_t)(d->base >> 8), (uint8_t)(d->base >> 16),
+		(uint8_t)(d->base >> 24),
+		(uint8_t)d->size, (uint8_t)(d->size >> 8), (uint8_t)(d->size >> 16),
+		(uint8_t)(d->size >> 24),
+		0x89, 0x06, 0x00, 0x01, 0x01,
+		(uint8_t)d->gsi, (uint8_t)(d->gsi >> 8), (uint8_t)(d->gsi >> 16),
+		(uint8_t)(d->gsi >> 24),
+		0x79, 0x00,
+	};
+	const uint8_t *c = find(dev, room, crs, sizeof(crs));
+	if (!c)
+		fail_msg("VR%c%c: _CRS differs", name[2], name[3]);
+	assert_ptr_equal(c + sizeof(crs), end); /* the last object */
+}
+
+static void test_dsdt_virtio_mmio(void **state)
+{
+	(void)state;
+	struct dsdt_config c;
+	default_config(&c);
+	uint8_t buf[DSDT_AML_MAX];
+	size_t len, plain;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &plain, &c), 0);
+	assert_null(find(buf, plain, "LNRO0005", 8));
+
+	c.nvirtio_mmio = 3;
+	for (unsigned i = 0; i < c.nvirtio_mmio; i++)
+		c.virtio_mmio[i] = (struct dsdt_virtio_mmio){
+			.base = 0xfeb01000 + 0x1000 * i, .size = 0x1000, .gsi = 16 + i,
+		};
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
+	assert_true(len > plain);
+	for (unsigned i = 0; i < c.nvirtio_mmio; i++)
+		check_virtio_mmio_device(buf, len, i, &c.virtio_mmio[i]);
+	assert_null(find(buf, len, "VR03", 4));
+	/* The GED is still there, after them. */
+	assert_non_null(find(buf, len, "ACPI0013", 8));
+
+	/* Every window there may be, with DWordConst GSIs, on the largest
+	 * config: it still fits. */
+	for (unsigned s = 0; s < DSDT_PCI_SLOTS; s++)
+		c.intx_gsi[s] = 0x10000 + s;
+	c.mmio64_base = 0xffffff0000000000ULL;
+	c.mmio64_size = 0x10000000000ULL;
+	c.ecam_end_bus = 255;
+	c.nvirtio_mmio = DSDT_VIRTIO_MMIO_MAX;
+	for (unsigned i = 0; i < c.nvirtio_mmio; i++)
+		c.virtio_mmio[i] = (struct dsdt_virtio_mmio){
+			.base = 0xfeb01000 + 0x1000 * i, .size = 0x1000, .gsi = 0x100 + i,
+		};
+	assert_int_equal(dsdt_build_devices(buf, DSDT_AML_MAX, &len, &c), 0);
+	print_message("largest DSDT term list with %u virtio-mmio devices: %zu bytes\n",
+		      c.nvirtio_mmio, len);
+	for (unsigned i = 0; i < c.nvirtio_mmio; i++)
+		check_virtio_mmio_device(buf, len, i, &c.virtio_mmio[i]);
+
+	/* Bad windows: none of them is built. */
+	struct dsdt_config bad = c;
+	bad.nvirtio_mmio = DSDT_VIRTIO_MMIO_MAX + 1;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), -EINVAL);
+	bad = c;
+	bad.virtio_mmio[5].size = 0;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), -EINVAL);
+	bad = c;
+	bad.virtio_mmio[0].base = 0xfffff800;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), -EINVAL);
+	assert_int_equal(len, 0);
+	/* Up to the last byte below 4 GiB is fine. */
+	bad = c;
+	bad.virtio_mmio[0].base = 0xfffff000;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), 0);
+}
+
 /* ---- A whole DSDT through acpi_build() (and iasl) ---- */
 
 /* RSDP -> XSDT -> FADT -> X_DSDT, checking checksums on the way. */
@@ -882,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_region_field),
 		cmocka_unit_test(test_ged_resources),
 		cmocka_unit_test(test_dsdt_bytes),
+		cmocka_unit_test(test_dsdt_virtio_mmio),
 		cmocka_unit_test(test_dsdt_acpi_build),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -185,3 +185,148 @@ int mptable_count_cpus(void)
 	}
 	return cpus;
 }
+
+/* ---- AML scanning ---- */
+
+static u32 rd32u(const u8 *p)
+{
+	u32 v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+int acpi_find_dsdt(u64 rsdp, const u8 **aml, const u8 **aml_end)
+{
+	const u8 *fadt = acpi_find_table(rsdp, "FACP");
+	if (!fadt) {
+		printf("acpi: no FADT\n");
+		return -1;
+	}
+	u32 flen = rd32u(fadt + 4);
+	u64 dsdt_addr = 0;
+	if (flen >= 148)
+		memcpy(&dsdt_addr, fadt + 140, 8);
+	if (!dsdt_addr)
+		dsdt_addr = rd32u(fadt + 40);
+	const u8 *dsdt = (const u8 *)dsdt_addr;
+	if (!dsdt_addr || dsdt_addr >= 0xfee00000UL) {
+		printf("acpi: DSDT address 0x%lx unusable\n", dsdt_addr);
+		return -1;
+	}
+	u32 dlen = rd32u(dsdt + 4);
+	if (memcmp(dsdt, "DSDT", 4) || dlen < 36 || dlen >= 65536 ||
+	    !acpi_checksum_ok(dsdt, dlen)) {
+		printf("acpi: bad DSDT at 0x%lx\n", dsdt_addr);
+		return -1;
+	}
+	*aml = dsdt + 36;
+	*aml_end = dsdt + dlen;
+	return 0;
+}
+
+const u8 *mem_find(const u8 *from, const u8 *to, const void *needle, u32 n)
+{
+	for (const u8 *p = from; p + n <= to; p++)
+		if (!memcmp(p, needle, n))
+			return p;
+	return NULL;
+}
+
+u32 aml_pkglen(const u8 *p, u32 room, u32 *n)
+{
+	if (!room)
+		return 0;
+	u32 follow = p[0] >> 6;
+	*n = follow + 1;
+	if (*n > room)
+		return 0;
+	if (!follow)
+		return p[0] & 0x3f;
+	u32 v = p[0] & 0x0f;
+	for (u32 i = 0; i < follow; i++)
+		v |= (u32)p[1 + i] << (4 + 8 * i);
+	return v;
+}
+
+bool aml_int(const u8 *p, const u8 *end, u32 *v, u32 *n)
+{
+	if (p >= end)
+		return false;
+	switch (p[0]) {
+	case 0x00: *v = 0; *n = 1; return true;
+	case 0x01: *v = 1; *n = 1; return true;
+	case 0x0a: if (p + 2 > end) return false; *v = p[1]; *n = 2; return true;
+	case 0x0b: if (p + 3 > end) return false; *v = p[1] | (u32)p[2] << 8; *n = 3; return true;
+	case 0x0c: if (p + 5 > end) return false; *v = rd32u(p + 1); *n = 5; return true;
+	}
+	return false;
+}
+
+/* Device: ExtOp 0x5B 0x82, PkgLength, NameString, body. */
+bool aml_enclosing_device(const u8 *aml, const u8 *aml_end, const u8 *at, const u8 **start,
+			  const u8 **end)
+{
+	bool found = false;
+	for (const u8 *p = aml; p + 3 <= at; p++) {
+		if (p[0] != 0x5b || p[1] != 0x82)
+			continue;
+		u32 n, len = aml_pkglen(p + 2, (u32)(aml_end - p - 2), &n);
+		if (!len || len < n)
+			continue;
+		const u8 *e = p + 2 + len;
+		if (e > aml_end || at >= e)
+			continue;
+		if (!found || p + 2 > *start) { /* later start inside: inner */
+			*start = p + 2 + n;
+			*end = e;
+			found = true;
+		}
+	}
+	return found;
+}
+
+const char *aml_crs(const u8 *dev, const u8 *dev_end, const u8 **res, const u8 **res_end)
+{
+	static const u8 crs_name[] = { 0x08, '_', 'C', 'R', 'S', 0x11 };
+	const u8 *c = mem_find(dev, dev_end, crs_name, sizeof(crs_name));
+	if (!c)
+		return "no Name (_CRS, Buffer)";
+	const u8 *b = c + sizeof(crs_name);
+	u32 n, len = aml_pkglen(b, (u32)(dev_end - b), &n);
+	if (len <= n || b + len > dev_end)
+		return "_CRS buffer PkgLength out of bounds";
+	const u8 *bend = b + len;
+	u32 size, sn;
+	if (!aml_int(b + n, bend, &size, &sn))
+		return "_CRS BufferSize is not an integer";
+	const u8 *d = b + n + sn;
+	if (d + size > bend)
+		return "_CRS BufferSize past the buffer";
+	*res = d;
+	*res_end = d + size;
+	return NULL;
+}
+
+int aml_res_next(const u8 **d, const u8 *end, u8 *tag, const u8 **body, u32 *len)
+{
+	const u8 *p = *d;
+	if (p >= end)
+		return 0;
+	u32 hdr;
+	if (p[0] & 0x80) {
+		if (p + 3 > end)
+			return -1;
+		*tag = p[0];
+		*len = p[1] | (u32)p[2] << 8;
+		hdr = 3;
+	} else {
+		*tag = p[0] & 0x78;
+		*len = p[0] & 7;
+		hdr = 1;
+	}
+	if (p + hdr + *len > end)
+		return -1;
+	*body = p + hdr;
+	*d = p + hdr + *len;
+	return *tag == AML_RES_END_TAG ? 0 : 1;
+}

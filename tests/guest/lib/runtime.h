@@ -120,6 +120,7 @@ int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 size_t strnlen(const char *s, size_t max);
 int strcmp(const char *a, const char *b);
+char *strchr(const char *s, int c);
 int strncmp(const char *a, const char *b, size_t n);
 
 /* ---- serial console and printf (lib/serial.c, lib/printf.c) ---- */
@@ -276,6 +277,34 @@ int acpi_parse_madt(const struct boot_info *bi, struct madt_info *mi);
 bool acpi_checksum_ok(const void *p, size_t len);
 /* Intel MP table: number of processor entries, or -1 when not found. */
 int mptable_count_cpus(void);
+
+/*
+ * AML, scanned without an interpreter (lib/acpi.c): enough to find a
+ * Device by its _HID and decode its _CRS resource template.
+ */
+/* The DSDT (through the FADT; signature, length and checksum checked):
+ * its AML in [*aml, *aml_end). 0, or -1 (and prints why). */
+int acpi_find_dsdt(u64 rsdp, const u8 **aml, const u8 **aml_end);
+/* Where needle (n bytes) first occurs in [from, to), or NULL. */
+const u8 *mem_find(const u8 *from, const u8 *to, const void *needle, u32 n);
+/* PkgLength at p (at most `room` bytes): the value, its size in *n; 0 if bad. */
+u32 aml_pkglen(const u8 *p, u32 room, u32 *n);
+/* The integer object at p: value and its size in *n, or false. */
+bool aml_int(const u8 *p, const u8 *end, u32 *v, u32 *n);
+/* The innermost Device whose extent holds `at`: its body after the
+ * PkgLength in [*start, *end). */
+bool aml_enclosing_device(const u8 *aml, const u8 *aml_end, const u8 *at, const u8 **start,
+			  const u8 **end);
+/* The Device's Name (_CRS, Buffer) in [dev, dev_end): the descriptors in
+ * [*res, *res_end). NULL, or why not. */
+const char *aml_crs(const u8 *dev, const u8 *dev_end, const u8 **res, const u8 **res_end);
+/* The next resource descriptor at *d (before end): its tag (a large one's
+ * full byte, a small one's with the length bits cleared), body and length;
+ * *d moves past it. 1, 0 at the end tag or end, -1 when malformed. */
+int aml_res_next(const u8 **d, const u8 *end, u8 *tag, const u8 **body, u32 *len);
+#define AML_RES_END_TAG 0x78
+#define AML_RES_MEMORY32_FIXED 0x86
+#define AML_RES_EXT_INTERRUPT 0x89
 
 /* ---- SMP (lib/smp.c) ---- */
 extern volatile u32 cpus_online; /* BSP included */

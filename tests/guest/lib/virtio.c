@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest-side virtio-pci (modern) driver and split virtqueues; see virtio.h.
+ * Guest-side virtio driver, the transport-independent part: device
+ * initialization, split virtqueues, interrupt bookkeeping; see virtio.h.
+ * The transports (virtio_pci.c, virtio_mmio.c) map registers onto it.
  * Written from the virtio 1.x specification.
  */
 #include "virtio.h"
@@ -89,7 +91,7 @@ static void intx_handler(struct trap_frame *tf)
 		struct virtio_dev *vd = intx_devs[pin][i];
 		if (!vd || vd->irq_mode != VIRTIO_IRQ_INTX)
 			continue;
-		u8 isr = mmio_read8(vd->isr); /* read-to-clear, deasserts INTA# */
+		u8 isr = vd->ops->ack_isr(vd); /* deasserts the line */
 		if (!isr) {
 			vd->intx_spurious++;
 			continue;
@@ -104,7 +106,7 @@ static void intx_handler(struct trap_frame *tf)
 	}
 }
 
-static u8 alloc_vector(struct virtio_dev *vd, int q)
+u8 virtio_alloc_vector(struct virtio_dev *vd, int q)
 {
 	/* Reuse the vector this (device, queue) already has. */
 	for (int v = VEC_FIRST; v < next_vector; v++)
@@ -116,189 +118,6 @@ static u8 alloc_vector(struct virtio_dev *vd, int q)
 	vec_owner[v] = (struct vec_owner){ .vd = vd, .q = q };
 	set_irq_handler(v, msix_handler);
 	return v;
-}
-
-void virtio_platform_init(const struct boot_info *bi)
-{
-	pic_disable();
-	lapic_init();
-	ioapic_init();
-	pci_init(bi);
-	sti();
-}
-
-/* ---- common configuration ---- */
-
-u8 virtio_status(struct virtio_dev *vd)
-{
-	return mmio_read8(vd->common + VIRTIO_COMMON_STATUS);
-}
-
-void virtio_set_status(struct virtio_dev *vd, u8 bits)
-{
-	u8 s = virtio_status(vd);
-	mmio_write8(vd->common + VIRTIO_COMMON_STATUS, s | bits);
-}
-
-u16 virtio_cfg_read16(struct virtio_dev *vd, u32 off)
-{
-	return mmio_read16(vd->common + off);
-}
-
-void virtio_cfg_write16(struct virtio_dev *vd, u32 off, u16 v)
-{
-	mmio_write16(vd->common + off, v);
-}
-
-u32 virtio_cfg_read32(struct virtio_dev *vd, u32 off)
-{
-	return mmio_read32(vd->common + off);
-}
-
-void virtio_cfg_write32(struct virtio_dev *vd, u32 off, u32 v)
-{
-	mmio_write32(vd->common + off, v);
-}
-
-void virtio_cfg_write64(struct virtio_dev *vd, u32 off, u64 v)
-{
-	mmio_write32(vd->common + off, (u32)v);
-	mmio_write32(vd->common + off + 4, (u32)(v >> 32));
-}
-
-u64 virtio_device_features(struct virtio_dev *vd)
-{
-	virtio_cfg_write32(vd, VIRTIO_COMMON_DFSELECT, 0);
-	u64 lo = virtio_cfg_read32(vd, VIRTIO_COMMON_DF);
-	virtio_cfg_write32(vd, VIRTIO_COMMON_DFSELECT, 1);
-	u64 hi = virtio_cfg_read32(vd, VIRTIO_COMMON_DF);
-	return hi << 32 | lo;
-}
-
-int virtio_wait_status(struct virtio_dev *vd, u8 mask, u64 ms)
-{
-	u64 end = rdtsc() + ms_to_tsc(ms);
-	for (;;) {
-		u8 s = virtio_status(vd);
-		if (s & mask)
-			return s;
-		if (rdtsc() >= end)
-			return -1;
-		cpu_relax();
-	}
-}
-
-int virtio_reset(struct virtio_dev *vd)
-{
-	mmio_write8(vd->common + VIRTIO_COMMON_STATUS, 0);
-	/* 4.1.4.3.2: the reset is complete when the status reads 0. */
-	u64 end = rdtsc() + ms_to_tsc(STATUS_WAIT_MS);
-	while (virtio_status(vd) != 0) {
-		if (rdtsc() >= end)
-			return VIRTIO_ERR_RESET;
-		cpu_relax();
-	}
-	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		vd->vq[q].size = 0;
-	return 0;
-}
-
-/* ---- discovery ---- */
-
-int virtio_probe(struct virtio_dev *vd, const struct pci_dev *pci)
-{
-	u8 seen = 0;
-	memset(vd, 0, sizeof(*vd));
-	vd->pci = *pci;
-	if (pci->vendor != VIRTIO_PCI_VENDOR || pci->device < VIRTIO_PCI_DEVICE_BASE ||
-	    pci->device > VIRTIO_PCI_DEVICE_BASE + 0x3f) {
-		printf("virtio: %04x:%04x is not a modern virtio device\n", pci->vendor,
-		       pci->device);
-		return VIRTIO_ERR_CAPS;
-	}
-	vd->type = pci->device - VIRTIO_PCI_DEVICE_BASE;
-	for (u8 off = pci_find_cap(pci, PCI_CAP_ID_VENDOR, 0); off;
-	     off = pci_find_cap(pci, PCI_CAP_ID_VENDOR, off)) {
-		u8 cap_len = pci_read8(pci, off + 2);
-		u8 type = pci_read8(pci, off + 3);
-		u8 bar = pci_read8(pci, off + 4);
-		u32 offset = pci_read32(pci, off + 8);
-		u32 length = pci_read32(pci, off + 12);
-		if (type < VIRTIO_PCI_CAP_COMMON_CFG || type > VIRTIO_PCI_CAP_DEVICE_CFG)
-			continue; /* PCI_CFG, shared memory, vendor-specific: unused */
-		if (seen & (1u << type))
-			continue; /* the first of each type is the preferred one */
-		if (cap_len < 16 || bar > 5 || pci->bar[bar].kind == PCI_BAR_NONE ||
-		    pci->bar[bar].kind == PCI_BAR_IO) {
-			printf("virtio %02x: capability type %u: len %u bar %u unusable\n",
-			       pci->slot, type, cap_len, bar);
-			continue;
-		}
-		if ((u64)offset + length > pci->bar[bar].size) {
-			printf("virtio %02x: capability type %u: 0x%x+0x%x outside BAR%u (0x%lx)\n",
-			       pci->slot, type, offset, length, bar, pci->bar[bar].size);
-			return VIRTIO_ERR_CAPS;
-		}
-		u64 addr = pci->bar[bar].addr + offset;
-		switch (type) {
-		case VIRTIO_PCI_CAP_COMMON_CFG:
-			if (length < VIRTIO_COMMON_SIZE)
-				return VIRTIO_ERR_CAPS;
-			vd->common = addr;
-			break;
-		case VIRTIO_PCI_CAP_NOTIFY_CFG:
-			if (cap_len < 20)
-				return VIRTIO_ERR_CAPS;
-			vd->notify = addr;
-			vd->notify_len = length;
-			vd->notify_mult = pci_read32(pci, off + 16);
-			break;
-		case VIRTIO_PCI_CAP_ISR_CFG:
-			vd->isr = addr;
-			break;
-		case VIRTIO_PCI_CAP_DEVICE_CFG:
-			vd->device = addr;
-			vd->device_len = length;
-			break;
-		}
-		seen |= (u8)(1u << type);
-	}
-	if (!vd->common || !vd->notify || !vd->isr) {
-		printf("virtio %02x: missing common/notify/ISR capability (have 0x%x)\n",
-		       pci->slot, seen);
-		return VIRTIO_ERR_CAPS;
-	}
-	pci_enable(&vd->pci);
-	vd->num_queues = virtio_cfg_read16(vd, VIRTIO_COMMON_NUMQ);
-	return 0;
-}
-
-int virtio_find(enum pci_mech m, u16 type, int nth, struct virtio_dev *vd)
-{
-	struct pci_dev d;
-	for (u8 slot = 0; slot < 32; slot++) {
-		int r = pci_probe(m, 0, slot, 0, &d);
-		if (r < 0)
-			return r;
-		if (r > 0 || d.vendor != VIRTIO_PCI_VENDOR ||
-		    d.device != VIRTIO_PCI_DEVICE_BASE + type)
-			continue;
-		if (nth-- == 0)
-			return virtio_probe(vd, &d);
-	}
-	return 1;
-}
-
-/* ---- initialization (3.1.1) ---- */
-
-u8 virtio_write_features(struct virtio_dev *vd, u64 features)
-{
-	virtio_cfg_write32(vd, VIRTIO_COMMON_GFSELECT, 0);
-	virtio_cfg_write32(vd, VIRTIO_COMMON_GF, (u32)features);
-	virtio_cfg_write32(vd, VIRTIO_COMMON_GFSELECT, 1);
-	virtio_cfg_write32(vd, VIRTIO_COMMON_GF, (u32)(features >> 32));
-	virtio_set_status(vd, VIRTIO_S_FEATURES_OK);
-	return virtio_status(vd);
 }
 
 static void intx_register(struct virtio_dev *vd, u8 pin)
@@ -316,43 +135,111 @@ static void intx_register(struct virtio_dev *vd, u8 pin)
 	fail(61, "virtio: too many devices on IOAPIC pin %u", pin);
 }
 
-static int setup_interrupts(struct virtio_dev *vd, enum virtio_irq_mode mode)
+int virtio_route_line(struct virtio_dev *vd, u32 gsi)
 {
-	const struct pci_dev *p = &vd->pci;
-	vd->irq_mode = mode;
-	if (p->msix_cap)
-		pci_msix_enable(p, false);
-	if (mode == VIRTIO_IRQ_MSIX) {
-		if (!p->msix_cap || p->msix_size < 2) {
-			printf("virtio %02x: no usable MSI-X capability\n", p->slot);
-			return VIRTIO_ERR_VECTOR;
-		}
-		pci_intx_enable(p, false);
-		vd->config_vector = alloc_vector(vd, -1);
-		pci_msix_set(p, 0, lapic_id(), vd->config_vector, false);
-		pci_msix_mask_all(p, false);
-		pci_msix_enable(p, true);
-		virtio_cfg_write16(vd, VIRTIO_COMMON_MSIX, 0);
-		if (virtio_cfg_read16(vd, VIRTIO_COMMON_MSIX) != 0)
-			return VIRTIO_ERR_VECTOR;
-		return 0;
+	if (gsi >= INTX_PINS || gsi >= ioapic_max_pins()) {
+		printf("virtio %s: interrupt line %u beyond the IOAPIC's pins\n", vd->where, gsi);
+		return VIRTIO_ERR_VECTOR;
 	}
-	if (mode == VIRTIO_IRQ_INTX) {
-		u8 pin = p->irq_line;
-		if (p->irq_pin == 0 || pin >= INTX_PINS || pin >= ioapic_max_pins()) {
-			printf("virtio %02x: no usable INTx (pin %u line %u)\n", p->slot,
-			       p->irq_pin, p->irq_line);
-			return VIRTIO_ERR_VECTOR;
-		}
-		intx_register(vd, pin);
-		set_irq_handler(VEC_IRQ_BASE + pin, intx_handler);
-		/* PCI INTx: level-triggered; active high as KVM's IOAPIC sees it. */
-		ioapic_route(pin, VEC_IRQ_BASE + pin, lapic_id(), true);
-		pci_intx_enable(p, true);
-		return 0;
-	}
-	pci_intx_enable(p, false);
+	intx_register(vd, (u8)gsi);
+	set_irq_handler((u8)(VEC_IRQ_BASE + gsi), intx_handler);
+	/* Level-triggered; active high as KVM's IOAPIC sees it. */
+	ioapic_route(gsi, (u8)(VEC_IRQ_BASE + gsi), lapic_id(), true);
 	return 0;
+}
+
+static const char *transport_only;
+
+void virtio_platform_init(const struct boot_info *bi)
+{
+	static char want[8];
+	pic_disable();
+	lapic_init();
+	ioapic_init();
+	pci_init(bi);
+	virtio_mmio_discover(bi);
+	if (cmdline_get(bi->cmdline, "transport", want, sizeof(want)))
+		transport_only = want;
+	sti();
+}
+
+enum virtio_irq_mode virtio_irq_mode_arg(const struct boot_info *bi)
+{
+	char arg[8];
+	if (!cmdline_get(bi->cmdline, "irq", arg, sizeof(arg)))
+		return VIRTIO_IRQ_MSIX;
+	if (!strcmp(arg, "intx"))
+		return VIRTIO_IRQ_INTX;
+	if (!strcmp(arg, "none"))
+		return VIRTIO_IRQ_NONE;
+	return VIRTIO_IRQ_MSIX;
+}
+
+int virtio_find(enum pci_mech m, u16 type, int nth, struct virtio_dev *vd)
+{
+	int r = 1;
+	if (!transport_only || !strcmp(transport_only, "pci")) {
+		r = virtio_pci_find(m, type, &nth, vd);
+		if (r <= 0)
+			return r;
+	}
+	if (!transport_only || !strcmp(transport_only, "mmio"))
+		r = virtio_mmio_find(type, &nth, vd);
+	return r;
+}
+
+/* ---- device status, features ---- */
+
+u8 virtio_status(struct virtio_dev *vd)
+{
+	return vd->ops->get_status(vd);
+}
+
+void virtio_set_status(struct virtio_dev *vd, u8 bits)
+{
+	vd->ops->put_status(vd, virtio_status(vd) | bits);
+}
+
+u64 virtio_device_features(struct virtio_dev *vd)
+{
+	return vd->ops->get_features(vd);
+}
+
+int virtio_wait_status(struct virtio_dev *vd, u8 mask, u64 ms)
+{
+	u64 end = rdtsc() + ms_to_tsc(ms);
+	for (;;) {
+		u8 s = virtio_status(vd);
+		if (s & mask)
+			return s;
+		if (rdtsc() >= end)
+			return -1;
+		cpu_relax();
+	}
+}
+
+int virtio_reset(struct virtio_dev *vd)
+{
+	vd->ops->put_status(vd, 0);
+	/* 4.1.4.3.2, 4.2.3.1: the reset is complete when the status reads 0. */
+	u64 end = rdtsc() + ms_to_tsc(STATUS_WAIT_MS);
+	while (virtio_status(vd) != 0) {
+		if (rdtsc() >= end)
+			return VIRTIO_ERR_RESET;
+		cpu_relax();
+	}
+	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vd->vq[q].size = 0;
+	return 0;
+}
+
+/* ---- initialization (3.1.1) ---- */
+
+u8 virtio_write_features(struct virtio_dev *vd, u64 features)
+{
+	vd->ops->set_features(vd, features);
+	virtio_set_status(vd, VIRTIO_S_FEATURES_OK);
+	return virtio_status(vd);
 }
 
 int virtio_start(struct virtio_dev *vd, u64 wanted, enum virtio_irq_mode mode)
@@ -364,7 +251,7 @@ int virtio_start(struct virtio_dev *vd, u64 wanted, enum virtio_irq_mode mode)
 	virtio_set_status(vd, VIRTIO_S_DRIVER);
 	vd->dev_features = virtio_device_features(vd);
 	if (!(vd->dev_features & BIT_ULL(VIRTIO_F_VERSION_1))) {
-		printf("virtio %02x: VERSION_1 not offered (features 0x%lx)\n", vd->pci.slot,
+		printf("virtio %s: VERSION_1 not offered (features 0x%lx)\n", vd->where,
 		       vd->dev_features);
 		virtio_set_status(vd, VIRTIO_S_FAILED);
 		return VIRTIO_ERR_FEATURES;
@@ -372,13 +259,14 @@ int virtio_start(struct virtio_dev *vd, u64 wanted, enum virtio_irq_mode mode)
 	vd->features = (wanted | BIT_ULL(VIRTIO_F_VERSION_1)) & vd->dev_features;
 	u8 s = virtio_write_features(vd, vd->features);
 	if (!(s & VIRTIO_S_FEATURES_OK)) {
-		printf("virtio %02x: FEATURES_OK not kept (status 0x%x, features 0x%lx)\n",
-		       vd->pci.slot, s, vd->features);
+		printf("virtio %s: FEATURES_OK not kept (status 0x%x, features 0x%lx)\n",
+		       vd->where, s, vd->features);
 		virtio_set_status(vd, VIRTIO_S_FAILED);
 		return VIRTIO_ERR_FEATURES;
 	}
-	vd->num_queues = virtio_cfg_read16(vd, VIRTIO_COMMON_NUMQ);
-	return setup_interrupts(vd, mode);
+	vd->num_queues = vd->ops->num_queues(vd);
+	vd->irq_mode = mode;
+	return vd->ops->setup_irq(vd, mode);
 }
 
 int virtq_setup(struct virtio_dev *vd, u16 q, u16 size)
@@ -386,9 +274,9 @@ int virtq_setup(struct virtio_dev *vd, u16 q, u16 size)
 	struct virtq *vq = &vd->vq[q];
 	if (q >= VIRTIO_MAX_QUEUES || q >= vd->num_queues)
 		return VIRTIO_ERR_QUEUE;
-	virtio_cfg_write16(vd, VIRTIO_COMMON_Q_SELECT, q);
-	u16 max = virtio_cfg_read16(vd, VIRTIO_COMMON_Q_SIZE);
-	if (max == 0 || virtio_cfg_read16(vd, VIRTIO_COMMON_Q_ENABLE))
+	bool enabled;
+	u16 max = vd->ops->queue_max(vd, q, &enabled);
+	if (max == 0 || enabled)
 		return VIRTIO_ERR_QUEUE;
 	if (size > max)
 		size = max;
@@ -426,34 +314,10 @@ int virtq_setup(struct virtio_dev *vd, u16 q, u16 size)
 	vq->irqs = 0;
 	vq->irq_used = 0;
 
-	virtio_cfg_write16(vd, VIRTIO_COMMON_Q_SIZE, size);
-	vq->msix_entry = VIRTIO_MSI_NO_VECTOR;
-	if (vd->irq_mode == VIRTIO_IRQ_MSIX) {
-		u16 entry = (u16)(1 + q);
-		if (entry >= vd->pci.msix_size)
-			return VIRTIO_ERR_VECTOR;
-		vq->vector = alloc_vector(vd, q);
-		pci_msix_set(&vd->pci, entry, lapic_id(), vq->vector, false);
-		virtio_cfg_write16(vd, VIRTIO_COMMON_Q_MSIX, entry);
-		if (virtio_cfg_read16(vd, VIRTIO_COMMON_Q_MSIX) != entry)
-			return VIRTIO_ERR_VECTOR;
-		vq->msix_entry = entry;
-	} else {
-		virtio_cfg_write16(vd, VIRTIO_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
-	}
-	virtio_cfg_write64(vd, VIRTIO_COMMON_Q_DESC, vq->desc_pa);
-	virtio_cfg_write64(vd, VIRTIO_COMMON_Q_AVAIL, vq->avail_pa);
-	virtio_cfg_write64(vd, VIRTIO_COMMON_Q_USED, vq->used_pa);
-	u16 noff = virtio_cfg_read16(vd, VIRTIO_COMMON_Q_NOFF);
-	u64 nrel = (u64)noff * vd->notify_mult;
-	if (nrel + 2 > vd->notify_len) {
-		printf("virtio %02x: queue %u notify offset 0x%lx beyond the notify area (0x%x)\n",
-		       vd->pci.slot, q, nrel, vd->notify_len);
-		return VIRTIO_ERR_QUEUE;
-	}
-	vq->notify = vd->notify + nrel;
-	virtio_cfg_write16(vd, VIRTIO_COMMON_Q_ENABLE, 1);
-	if (virtio_cfg_read16(vd, VIRTIO_COMMON_Q_ENABLE) != 1) {
+	int r = vd->ops->queue_config(vd, vq, size, vq->desc_pa, vq->avail_pa, vq->used_pa);
+	if (r)
+		return r;
+	if (vd->ops->queue_enable(vd, q) != 1) {
 		u8 s = virtio_status(vd);
 		return s & VIRTIO_S_NEEDS_RESET ? VIRTIO_ERR_NEEDS_RESET : VIRTIO_ERR_QUEUE;
 	}
@@ -483,14 +347,14 @@ int virtio_init(struct virtio_dev *vd, u64 wanted, enum virtio_irq_mode mode, u1
 	if (!r)
 		r = virtio_driver_ok(vd);
 	if (r)
-		printf("virtio %02x (type %u): init failed: %s (status 0x%x)\n", vd->pci.slot,
+		printf("virtio %s (type %u): init failed: %s (status 0x%x)\n", vd->where,
 		       vd->type, virtio_strerror(r), virtio_status(vd));
 	return r;
 }
 
-/* One field with its own width (4.1.3.1: 8/16/32-bit fields by 8/16/32-bit
- * aligned accesses, 64-bit ones as two 32-bit accesses); anything else
- * (byte arrays such as a MAC) byte by byte. */
+/* One field with its own width (4.1.3.1, 4.2.2.2: 8/16/32-bit fields by
+ * 8/16/32-bit aligned accesses, 64-bit ones as two 32-bit accesses);
+ * anything else (byte arrays such as a MAC) byte by byte. */
 static void read_field(struct virtio_dev *vd, u32 off, u8 *out, u32 len)
 {
 	u64 a = vd->device + off;
@@ -516,9 +380,9 @@ void virtio_read_config(struct virtio_dev *vd, u32 off, void *buf, u32 len)
 {
 	/* 4.1.4.3.1: retry while config_generation changes under us. */
 	for (int tries = 0; tries < 16; tries++) {
-		u8 gen = mmio_read8(vd->common + VIRTIO_COMMON_CFGGEN);
+		u32 gen = vd->ops->config_gen(vd);
 		read_field(vd, off, buf, len);
-		if (mmio_read8(vd->common + VIRTIO_COMMON_CFGGEN) == gen)
+		if (vd->ops->config_gen(vd) == gen)
 			return;
 	}
 }
@@ -590,7 +454,20 @@ int virtq_add(struct virtq *vq, const struct vbuf *bufs, u32 n, void *token)
 void virtq_notify(struct virtq *vq)
 {
 	vq->kicked = READ_ONCE(vq->avail->idx);
-	mmio_write16(vq->notify, vq->index);
+	vq->vd->ops->notify(vq, vq->index);
+}
+
+void virtq_notify_value(struct virtq *vq, u32 value)
+{
+	vq->vd->ops->notify(vq, value);
+}
+
+u32 virtq_setup_raw(struct virtio_dev *vd, u16 q, u16 size, u64 desc, u64 avail, u64 used)
+{
+	bool enabled;
+	vd->ops->queue_max(vd, q, &enabled);
+	vd->ops->queue_config(vd, &vd->vq[q], size, desc, avail, used);
+	return vd->ops->queue_enable(vd, q);
 }
 
 void virtq_kick(struct virtq *vq)
@@ -605,7 +482,7 @@ void virtq_kick(struct virtq *vq)
 		kick = !(READ_ONCE(vq->used->flags) & VRING_USED_F_NO_NOTIFY);
 	vq->kicked = new;
 	if (kick)
-		mmio_write16(vq->notify, vq->index);
+		vq->vd->ops->notify(vq, vq->index);
 }
 
 void virtq_set_poll(struct virtq *vq, bool poll)

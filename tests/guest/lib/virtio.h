@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest-side virtio 1.x driver over PCI (modern interface only), written
- * from the virtio 1.x specification: 4.1 "Virtio Over PCI Bus", 2.1
- * "Device Status Field", 2.2 "Feature Bits", 2.7 "Split Virtqueues", 3.1
- * "Device Initialization".
+ * Guest-side virtio 1.x driver over PCI (modern interface only) or MMIO
+ * (version 2), written from the virtio 1.x specification: 4.1 "Virtio Over
+ * PCI Bus", 4.2 "Virtio Over MMIO", 2.1 "Device Status Field", 2.2
+ * "Feature Bits", 2.7 "Split Virtqueues", 3.1 "Device Initialization".
+ *
+ * virtio.c is the transport-independent part; a transport (virtio_pci.c,
+ * virtio_mmio.c) is one struct virtio_transport_ops. virtio_find() looks
+ * on PCI bus 0, then at the virtio-mmio devices the DSDT describes (and
+ * the command line's virtio_mmio.device= entries); the command line's
+ * transport=pci|mmio limits it to one.
  *
  * A driver session, as the spec orders it:
  *
- *	virtio_find(PCI_MECH_CF8, VIRTIO_ID_BLOCK, 0, &vd);   // PCI + caps
+ *	virtio_find(PCI_MECH_CF8, VIRTIO_ID_BLOCK, 0, &vd);   // PCI or MMIO
  *	virtio_start(&vd, wanted_features, VIRTIO_IRQ_MSIX); // reset, ACK,
  *	                          // DRIVER, features, FEATURES_OK, interrupts
  *	virtq_setup(&vd, 0, 16);  // rings in guest RAM, vector, queue_enable
@@ -23,7 +29,10 @@
  * disabled and the device's INTA# (IOAPIC pin = interrupt line, level,
  * active high) lands on vector 0x30 + pin, whose handler reads the ISR
  * (read-to-clear, which deasserts the line). VIRTIO_IRQ_NONE: MSI-X off,
- * INTx disabled in the command register: polling only.
+ * INTx disabled in the command register: polling only. On virtio-mmio,
+ * VIRTIO_IRQ_INTX is the device's GSI (level, vector 0x30 + GSI; the
+ * handler reads InterruptStatus and writes it to InterruptACK), MSI-X is
+ * refused and VIRTIO_IRQ_NONE leaves the pin masked.
  *
  * An interrupt handler records how far the used ring had advanced when it
  * ran (vq->irq_used). virtq_wait() in interrupt mode only takes used
@@ -90,6 +99,31 @@
 #define VIRTIO_COMMON_Q_AVAIL 0x28  /* le64 (driver area) */
 #define VIRTIO_COMMON_Q_USED 0x30   /* le64 (device area) */
 #define VIRTIO_COMMON_SIZE 0x38
+
+/* virtio-mmio registers (4.2.2), all 32-bit. */
+#define VIRTIO_MMIO_MAGIC 0x000 /* 0x74726976 "virt" */
+#define VIRTIO_MMIO_VERSION 0x004
+#define VIRTIO_MMIO_DEVICE_ID 0x008
+#define VIRTIO_MMIO_VENDOR_ID 0x00c
+#define VIRTIO_MMIO_DEV_FEATURES 0x010
+#define VIRTIO_MMIO_DEV_FEATURES_SEL 0x014
+#define VIRTIO_MMIO_DRV_FEATURES 0x020
+#define VIRTIO_MMIO_DRV_FEATURES_SEL 0x024
+#define VIRTIO_MMIO_QUEUE_SEL 0x030
+#define VIRTIO_MMIO_QUEUE_NUM_MAX 0x034
+#define VIRTIO_MMIO_QUEUE_NUM 0x038
+#define VIRTIO_MMIO_QUEUE_READY 0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
+#define VIRTIO_MMIO_INT_STATUS 0x060
+#define VIRTIO_MMIO_INT_ACK 0x064
+#define VIRTIO_MMIO_STATUS 0x070
+#define VIRTIO_MMIO_QUEUE_DESC 0x080  /* low, high at +4 */
+#define VIRTIO_MMIO_QUEUE_AVAIL 0x090 /* driver area */
+#define VIRTIO_MMIO_QUEUE_USED 0x0a0  /* device area */
+#define VIRTIO_MMIO_CONFIG_GEN 0x0fc
+#define VIRTIO_MMIO_CONFIG 0x100
+#define VIRTIO_MMIO_MAGIC_VALUE 0x74726976
+#define VIRTIO_MMIO_MAX_DEVS 16
 
 #define VIRTIO_MSI_NO_VECTOR 0xffff
 #define VIRTIO_ISR_QUEUE 0x1
@@ -170,8 +204,39 @@ struct virtq {
 	void *token[VIRTQ_MAX_SIZE];
 };
 
+/*
+ * A transport: how the transport-independent code reaches the device's
+ * registers. Queue operations select the queue themselves.
+ */
+struct virtio_transport_ops {
+	const char *name; /* "pci", "mmio" */
+	u8 (*get_status)(struct virtio_dev *vd);
+	void (*put_status)(struct virtio_dev *vd, u8 status); /* as it is */
+	u64 (*get_features)(struct virtio_dev *vd);  /* offered */
+	void (*set_features)(struct virtio_dev *vd, u64 features);
+	u16 (*num_queues)(struct virtio_dev *vd);
+	/* Queue q's maximum size (0: no such queue); whether it is enabled. */
+	u16 (*queue_max)(struct virtio_dev *vd, u16 q, bool *enabled);
+	/* Size, interrupt and ring addresses of queue vq->index, as given;
+	 * sets vq->notify. 0 or a negative error. */
+	int (*queue_config)(struct virtio_dev *vd, struct virtq *vq, u16 size, u64 desc,
+			    u64 avail, u64 used);
+	/* Enables queue q; returns the enable/ready register read back. */
+	u32 (*queue_enable)(struct virtio_dev *vd, u16 q);
+	/* Writes `value` (normally the queue index) where vq notifies. */
+	void (*notify)(struct virtq *vq, u32 value);
+	u32 (*config_gen)(struct virtio_dev *vd);
+	int (*setup_irq)(struct virtio_dev *vd, enum virtio_irq_mode mode);
+	/* In the line's handler: the interrupt status, acknowledged. */
+	u8 (*ack_isr)(struct virtio_dev *vd);
+};
+
 struct virtio_dev {
-	struct pci_dev pci;
+	const struct virtio_transport_ops *ops;
+	char where[40];  /* "pci 00:03.0", "mmio 0xfeb02000 GSI 16" */
+	struct pci_dev pci;   /* PCI */
+	u64 base;        /* virtio-mmio: register window */
+	u32 irq_line;    /* PCI interrupt line, or the virtio-mmio GSI */
 	u16 type;        /* VIRTIO_ID_* */
 	u64 common, isr, device, notify; /* mapped structure addresses */
 	u32 device_len, notify_len, notify_mult;
@@ -188,24 +253,61 @@ struct virtio_dev {
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 };
 
-/* PIC off, LAPIC + IOAPIC initialised, ECAM base from MCFG, sti. */
+/* PIC off, LAPIC + IOAPIC initialised, ECAM base from MCFG, virtio-mmio
+ * devices discovered, transport= read, sti. */
 void virtio_platform_init(const struct boot_info *bi);
+/* The command line's irq=msix|intx|none (default msix). */
+enum virtio_irq_mode virtio_irq_mode_arg(const struct boot_info *bi);
 
 /* DMA-able guest memory (zeroed, identity-mapped) from a static pool;
  * NULL when exhausted. */
 void *virtio_alloc(size_t size, size_t align);
 
 /*
- * Finds the nth (0-based) virtio function of `type` on bus 0 with
- * mechanism m, and probes it (virtio_probe). Returns 0, 1 when there is no
- * such device, or a negative error.
+ * Finds the nth (0-based) virtio device of `type`: functions on PCI bus 0
+ * (mechanism m; virtio_probe) first, then virtio-mmio devices
+ * (virtio_mmio_probe), unless transport= says which. Returns 0, 1 when
+ * there is no such device, or a negative error.
  */
 int virtio_find(enum pci_mech m, u16 type, int nth, struct virtio_dev *vd);
+/* The same on one transport: *nth counts down over the devices of `type`
+ * passed over. */
+int virtio_pci_find(enum pci_mech m, u16 type, int *nth, struct virtio_dev *vd);
+int virtio_mmio_find(u16 type, int *nth, struct virtio_dev *vd);
+
+/* A virtio-mmio device as discovered (the DSDT or the command line). */
+struct virtio_mmio_desc {
+	u64 base;
+	u32 size;
+	u32 gsi;
+	bool level, active_low; /* from the DSDT's Extended Interrupt */
+};
+struct virtio_mmio_list {
+	u32 n;
+	struct virtio_mmio_desc d[VIRTIO_MMIO_MAX_DEVS];
+};
+/* What virtio_platform_init() found: from the DSDT (LNRO0005 devices:
+ * Memory32Fixed + Extended Interrupt) and from the command line. */
+extern struct virtio_mmio_list virtio_mmio_dsdt, virtio_mmio_cmdline;
+void virtio_mmio_discover(const struct boot_info *bi);
+/* Checks MagicValue, Version 2 and DeviceID (0: no device there, returns
+ * 1); fills vd. 0, 1, or VIRTIO_ERR_CAPS. */
+int virtio_mmio_probe(struct virtio_dev *vd, const struct virtio_mmio_desc *d);
+
+static inline bool virtio_on_pci(const struct virtio_dev *vd)
+{
+	return vd->ops && vd->ops->name[0] == 'p';
+}
+
+/* Shared by the transports: an IDT vector for (vd, queue q or -1 for the
+ * configuration), and the level-triggered IOAPIC routing of a line. */
+u8 virtio_alloc_vector(struct virtio_dev *vd, int q);
+int virtio_route_line(struct virtio_dev *vd, u32 gsi);
 /* Reads the vendor capabilities (first of each type, BAR index < 6, the
  * structure inside its BAR), turns on memory decoding and bus mastering. */
 int virtio_probe(struct virtio_dev *vd, const struct pci_dev *pci);
 
-/* Common configuration access (each field with its own width). */
+/* virtio-pci common configuration access (each field with its own width). */
 u8 virtio_status(struct virtio_dev *vd);
 void virtio_set_status(struct virtio_dev *vd, u8 bits); /* ORs bits in */
 u16 virtio_cfg_read16(struct virtio_dev *vd, u32 off);
@@ -267,6 +369,11 @@ void virtq_rebuild_free(struct virtq *vq);
 void virtq_kick(struct virtq *vq);
 /* Notifies the device unconditionally. */
 void virtq_notify(struct virtq *vq);
+/* Writes `value` where vq notifies (a stray notification for a test). */
+void virtq_notify_value(struct virtq *vq, u32 value);
+/* Queue q configured with these values as they are (for tests that break
+ * the rules), then enabled: returns the enable register read back. */
+u32 virtq_setup_raw(struct virtio_dev *vd, u16 q, u16 size, u64 desc, u64 avail, u64 used);
 /* Interrupt suppression on (poll mode) or off. */
 void virtq_set_poll(struct virtq *vq, bool poll);
 /* Number of used entries not consumed yet. */

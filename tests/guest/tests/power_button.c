@@ -80,124 +80,31 @@ static u32 rd32u(const u8 *p)
 	return v;
 }
 
-static u64 rd64u(const u8 *p)
-{
-	u64 v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-/* PkgLength at p (at most `room` bytes): the value, its size in *n; 0 if bad. */
-static u32 pkglen(const u8 *p, u32 room, u32 *n)
-{
-	if (!room)
-		return 0;
-	u32 follow = p[0] >> 6;
-	*n = follow + 1;
-	if (*n > room)
-		return 0;
-	if (!follow)
-		return p[0] & 0x3f;
-	u32 v = p[0] & 0x0f;
-	for (u32 i = 0; i < follow; i++)
-		v |= (u32)p[1 + i] << (4 + 8 * i);
-	return v;
-}
-
-/* Where needle (n bytes) first occurs in [from, to), or NULL. */
-static const u8 *find(const u8 *from, const u8 *to, const void *needle, u32 n)
-{
-	for (const u8 *p = from; p + n <= to; p++)
-		if (!memcmp(p, needle, n))
-			return p;
-	return NULL;
-}
-
-/*
- * The innermost Device (ExtOp 0x5B 0x82, PkgLength, NameString, body)
- * whose extent holds `at`: [*start, *end) is its body after the PkgLength.
- */
-static bool enclosing_device(const u8 *aml, const u8 *aml_end, const u8 *at,
-			     const u8 **start, const u8 **end)
-{
-	bool found = false;
-	for (const u8 *p = aml; p + 3 <= at; p++) {
-		if (p[0] != 0x5b || p[1] != 0x82)
-			continue;
-		u32 n, len = pkglen(p + 2, (u32)(aml_end - p - 2), &n);
-		if (!len || len < n)
-			continue;
-		const u8 *e = p + 2 + len;
-		if (e > aml_end || at >= e)
-			continue;
-		if (!found || p + 2 > *start) { /* later start inside: inner */
-			*start = p + 2 + n;
-			*end = e;
-			found = true;
-		}
-	}
-	return found;
-}
-
-/* The integer object at p (BufferSize): value and its size, or false. */
-static bool aml_int(const u8 *p, const u8 *end, u32 *v, u32 *n)
-{
-	if (p >= end)
-		return false;
-	switch (p[0]) {
-	case 0x00: *v = 0; *n = 1; return true;
-	case 0x01: *v = 1; *n = 1; return true;
-	case 0x0a: if (p + 2 > end) return false; *v = p[1]; *n = 2; return true;
-	case 0x0b: if (p + 3 > end) return false; *v = p[1] | (u32)p[2] << 8; *n = 3; return true;
-	case 0x0c: if (p + 5 > end) return false; *v = rd32u(p + 1); *n = 5; return true;
-	}
-	return false;
-}
-
 /* Decodes the _CRS ResourceTemplate (a Buffer) in [dev, dev_end). */
 static void decode_crs(const u8 *dev, const u8 *dev_end, struct ged_info *gi)
 {
-	static const u8 crs_name[] = { 0x08, '_', 'C', 'R', 'S', 0x11 };
-	const u8 *c = find(dev, dev_end, crs_name, sizeof(crs_name));
-	CHECK(10, c, "the ACPI0013 device has no Name (_CRS, Buffer)");
-	const u8 *b = c + sizeof(crs_name);
-	u32 n, len = pkglen(b, (u32)(dev_end - b), &n);
-	CHECK(11, len > n && b + len <= dev_end, "_CRS buffer PkgLength %u out of bounds", len);
-	const u8 *bend = b + len;
-	u32 size, sn;
-	CHECK(12, aml_int(b + n, bend, &size, &sn), "_CRS BufferSize is not an integer");
-	const u8 *d = b + n + sn;
-	CHECK(13, d + size <= bend, "_CRS BufferSize %u past the buffer", size);
-	bend = d + size;
-	bool irq = false, end_tag = false;
-	while (d < bend && !end_tag) {
-		u8 tag = d[0];
-		u32 dlen, hdr;
-		if (tag & 0x80) {
-			CHECK(14, d + 3 <= bend, "truncated large descriptor");
-			dlen = d[1] | (u32)d[2] << 8;
-			hdr = 3;
-		} else {
-			dlen = tag & 7;
-			hdr = 1;
-		}
-		CHECK(15, d + hdr + dlen <= bend, "descriptor 0x%x longer than _CRS", tag);
-		if (tag == 0x89) { /* Extended Interrupt */
-			CHECK(17, dlen >= 6 && d[4] >= 1, "Extended Interrupt length %u, %u GSIs",
-			      dlen, d[4]);
-			u8 flags = d[3];
+	const u8 *d, *bend, *body;
+	const char *why = aml_crs(dev, dev_end, &d, &bend);
+	CHECK(10, !why, "the ACPI0013 device: %s", why);
+	bool irq = false;
+	u8 tag;
+	u32 dlen;
+	int r;
+	while ((r = aml_res_next(&d, bend, &tag, &body, &dlen)) > 0) {
+		if (tag == AML_RES_EXT_INTERRUPT) {
+			CHECK(17, dlen >= 6 && body[1] >= 1, "Extended Interrupt length %u, %u GSIs",
+			      dlen, body[1]);
+			u8 flags = body[0];
 			gi->level = !(flags & 2);
 			gi->active_low = flags & 4;
-			gi->gsi = rd32u(d + 5);
+			gi->gsi = rd32u(body + 2);
 			irq = true;
-		} else if ((tag & 0x80) == 0 && (tag >> 3) == 0x0f) {
-			end_tag = true;
 		} else {
 			CHECK(16, false, "the GED _CRS holds descriptor 0x%x: Linux's acpi-ged "
 			      "accepts interrupts only", tag);
 		}
-		d += hdr + dlen;
 	}
+	CHECK(15, r == 0, "malformed descriptor in the GED _CRS");
 	CHECK(18, irq, "_CRS lacks an Extended Interrupt");
 }
 
@@ -208,7 +115,7 @@ static void decode_crs(const u8 *dev, const u8 *dev_end, struct ged_info *gi)
 static void decode_opregion(const u8 *dev, const u8 *dev_end, struct ged_info *gi)
 {
 	static const u8 opreg[] = { 0x5b, 0x80 };
-	const u8 *p = find(dev, dev_end, opreg, sizeof(opreg));
+	const u8 *p = mem_find(dev, dev_end, opreg, sizeof(opreg));
 	CHECK(19, p && p + 7 <= dev_end && p[6] == 0x00,
 	      "the GED has no SystemMemory OperationRegion");
 	u32 off, on, len, ln;
@@ -228,27 +135,20 @@ static void find_ged(const struct boot_info *bi, struct ged_info *gi)
 	u32 flags = rd32u(fadt + 112);
 	CHECK(7, (flags & FADT_FLAG_HW_REDUCED) && (flags & FADT_FLAG_PWR_BUTTON),
 	      "FADT flags 0x%x: want HW_REDUCED_ACPI and PWR_BUTTON (control method)", flags);
-	u32 flen = rd32u(fadt + 4);
-	u64 dsdt_addr = flen >= 148 ? rd64u(fadt + 140) : 0;
-	if (!dsdt_addr)
-		dsdt_addr = rd32u(fadt + 40);
-	const u8 *dsdt = (const u8 *)dsdt_addr;
-	u32 dlen = rd32u(dsdt + 4);
-	CHECK(8, !memcmp(dsdt, "DSDT", 4) && dlen >= 36 && dlen < 65536 &&
-		 acpi_checksum_ok(dsdt, dlen), "bad DSDT at 0x%lx", dsdt_addr);
-	const u8 *aml = dsdt + 36, *aml_end = dsdt + dlen;
+	const u8 *aml, *aml_end;
+	CHECK(8, acpi_find_dsdt(rsdp, &aml, &aml_end) == 0, "no valid DSDT");
 
 	static const u8 ged_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C', 'P', 'I',
 				      '0', '0', '1', '3', 0x00 };
-	const u8 *h = find(aml, aml_end, ged_hid, sizeof(ged_hid));
+	const u8 *h = mem_find(aml, aml_end, ged_hid, sizeof(ged_hid));
 	CHECK(9, h, "no device with _HID \"ACPI0013\" (GED) in the DSDT");
 	const u8 *dev = NULL, *dev_end = NULL;
-	CHECK(9, enclosing_device(aml, aml_end, h, &dev, &dev_end),
+	CHECK(9, aml_enclosing_device(aml, aml_end, h, &dev, &dev_end),
 	      "the ACPI0013 _HID is not inside a Device");
 	static const u8 evt[] = { 0x14 };
 	bool has_evt = false;
-	for (const u8 *p = dev; (p = find(p, dev_end, evt, 1)) != NULL; p++) {
-		u32 n, len = pkglen(p + 1, (u32)(dev_end - p - 1), &n);
+	for (const u8 *p = dev; (p = mem_find(p, dev_end, evt, 1)) != NULL; p++) {
+		u32 n, len = aml_pkglen(p + 1, (u32)(dev_end - p - 1), &n);
 		if (len > n + 5 && !memcmp(p + 1 + n, "_EVT", 4) && (p[1 + n + 4] & 7) == 1) {
 			has_evt = true;
 			break;
@@ -256,7 +156,7 @@ static void find_ged(const struct boot_info *bi, struct ged_info *gi)
 	}
 	CHECK(20, has_evt, "the GED has no Method (_EVT, 1)");
 	static const u8 pwrb_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x0c };
-	CHECK(21, find(aml, aml_end, pwrb_hid, sizeof(pwrb_hid)),
+	CHECK(21, mem_find(aml, aml_end, pwrb_hid, sizeof(pwrb_hid)),
 	      "no power button device (_HID PNP0C0C) in the DSDT");
 	decode_crs(dev, dev_end, gi);
 	decode_opregion(dev, dev_end, gi);

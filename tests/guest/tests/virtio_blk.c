@@ -109,9 +109,8 @@ static void init_disk(struct virtio_dev *vd, int nth, enum virtio_irq_mode mode,
 	virtio_read_config(vd, VIRTIO_BLK_CFG_CAPACITY, &cap, 8);
 	virtio_read_config(vd, VIRTIO_BLK_CFG_BLK_SIZE, &bsz, 4);
 	virtio_read_config(vd, VIRTIO_BLK_CFG_SEG_MAX, &seg_max, 4);
-	printf("virtio_blk: disk %d: slot %u, features 0x%lx (offered 0x%lx), capacity %lu, blk_size %u, seg_max %u, INTx line %u\n",
-	       nth, vd->pci.slot, vd->features, vd->dev_features, cap, bsz, seg_max,
-	       vd->pci.irq_line);
+	printf("virtio_blk: disk %d: %s, features 0x%lx (offered 0x%lx), capacity %lu, blk_size %u, seg_max %u, interrupt line %u\n",
+	       nth, vd->where, vd->features, vd->dev_features, cap, bsz, seg_max, vd->irq_line);
 	CHECK(13, cap == sectors, "disk %d: capacity %lu, expected %lu", nth, cap, sectors);
 	CHECK(14, (vd->dev_features & WANT_FEATURES & ~BIT_ULL(VIRTIO_BLK_F_RO)) ==
 			  (WANT_FEATURES & ~BIT_ULL(VIRTIO_BLK_F_RO)),
@@ -122,10 +121,8 @@ static void init_disk(struct virtio_dev *vd, int nth, enum virtio_irq_mode mode,
 
 int test_main(struct boot_info *bi)
 {
-	char arg[32], id0[32], id1[32];
-	enum virtio_irq_mode mode = VIRTIO_IRQ_MSIX;
-	if (cmdline_get(bi->cmdline, "irq", arg, sizeof(arg)) && !strcmp(arg, "intx"))
-		mode = VIRTIO_IRQ_INTX;
+	char id0[32], id1[32];
+	enum virtio_irq_mode mode = virtio_irq_mode_arg(bi);
 	u64 evidx = 1, sectors = 0;
 	cmdline_get_u64(bi->cmdline, "evidx", &evidx);
 	CHECK(17, cmdline_get_u64(bi->cmdline, "sectors", &sectors) && sectors > 1100,
@@ -208,9 +205,10 @@ int test_main(struct boot_info *bi)
 		printf("virtio_blk: INTx: disk 0 %u interrupts (ISR 0x%x), disk 1 %u (ISR 0x%x)\n",
 		       d->intx_irqs, d->isr_seen, r->intx_irqs, r->isr_seen);
 		CHECK(35, d->intx_irqs > 0 && r->intx_irqs > 0, "INTx: no interrupts");
-		CHECK(36, d->pci.irq_line != r->pci.irq_line, "both disks on INTx line %u",
-		      d->pci.irq_line);
-		CHECK(37, !(pci_msix_ctrl(&d->pci) & PCI_MSIX_CTRL_ENABLE), "MSI-X enabled in INTx mode");
+		CHECK(36, d->irq_line != r->irq_line, "both disks on interrupt line %u",
+		      d->irq_line);
+		CHECK(37, !virtio_on_pci(d) || !(pci_msix_ctrl(&d->pci) & PCI_MSIX_CTRL_ENABLE),
+		      "MSI-X enabled in INTx mode");
 	}
 	CHECK(38, !((virtio_status(d) | virtio_status(r)) & VIRTIO_S_NEEDS_RESET), "device needs reset");
 	printf("virtio_blk: %s mode, %u + %u queue interrupts\n",

@@ -31,20 +31,18 @@ static void tx(struct vbuf *b, u32 n, const char *what)
 
 int test_main(struct boot_info *bi)
 {
-	char token[40], arg[16];
+	char token[40];
 	if (!cmdline_get(bi->cmdline, "token", token, sizeof(token)))
 		memcpy(token, "none", 5);
-	enum virtio_irq_mode mode = VIRTIO_IRQ_MSIX;
-	if (cmdline_get(bi->cmdline, "irq", arg, sizeof(arg)) && !strcmp(arg, "intx"))
-		mode = VIRTIO_IRQ_INTX;
+	enum virtio_irq_mode mode = virtio_irq_mode_arg(bi);
 
 	virtio_platform_init(bi);
 	int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_CONSOLE, 0, &vd);
 	CHECK(6, r == 0, "no virtio-console device (%d)", r);
 	r = virtio_init(&vd, BIT_ULL(VIRTIO_F_EVENT_IDX), mode, 2, 16);
 	CHECK(7, r == 0, "init: %s", virtio_strerror(r));
-	printf("virtio_console: slot %u, %u queues, features 0x%lx (offered 0x%lx), config %u bytes\n",
-	       vd.pci.slot, vd.num_queues, vd.features, vd.dev_features, vd.device_len);
+	printf("virtio_console: %s, %u queues, features 0x%lx (offered 0x%lx), config %u bytes\n",
+	       vd.where, vd.num_queues, vd.features, vd.dev_features, vd.device_len);
 	CHECK(8, vd.num_queues >= 2, "%u queues", vd.num_queues);
 	CHECK(9, !(vd.dev_features & BIT_ULL(VIRTIO_CONSOLE_F_MULTIPORT)),
 	      "MULTIPORT offered: port 0's queues would need the control queue");

@@ -20,6 +20,14 @@
  * off, new address, decoding on) and the device must work there: it is
  * initialised and (rng) serves a request by MSI-X, the notification going
  * to the new address.
+ *
+ * With transport=mmio (cvmm --virtio-transport mmio) bus 0 holds the host
+ * bridge alone, and the devices are the DSDT's LNRO0005 ones instead, in
+ * expect= order (DeviceID + 0x1040): MagicValue, Version 2, a 4 KiB window
+ * each, aligned, disjoint, in the platform area below the IOAPIC; a
+ * distinct level-triggered, active-high GSI 16-22 each; QueueNumMax
+ * non-zero for exactly the device's queues. With cmdline=1 the command
+ * line's virtio_mmio.device= entries must describe the same devices.
  */
 #include "virtio.h"
 
@@ -144,6 +152,54 @@ static void move_bar0(struct virtio_dev *vd, u64 new_addr)
 	pci_write16(p, PCI_COMMAND, cmd);
 }
 
+static void enum_mmio(const struct boot_info *bi, const u16 *expect, u32 nexpect)
+{
+	const struct virtio_mmio_list *l = &virtio_mmio_dsdt;
+	u64 cmdline = 0;
+	cmdline_get_u64(bi->cmdline, "cmdline", &cmdline);
+	CHECK(70, l->n == nexpect, "%u LNRO0005 devices in the DSDT, expected %u", l->n, nexpect);
+	u32 gsis = 0;
+	for (u32 i = 0; i < l->n; i++) {
+		const struct virtio_mmio_desc *d = &l->d[i];
+		struct virtio_dev *vd = &vds[i];
+		CHECK(71, virtio_mmio_probe(vd, d) == 0, "device %u at 0x%lx: probe failed", i,
+		      d->base);
+		printf("virtio_enum: %s: device %u, %u queue(s)\n", vd->where, vd->type,
+		       vd->num_queues);
+		CHECK(72, VIRTIO_PCI_DEVICE_BASE + vd->type == expect[i],
+		      "device %u: DeviceID %u, expected %x", i, vd->type, expect[i]);
+		CHECK(73, d->size == 0x1000 && !(d->base & 0xfff) && d->base >= 0xfeb00000UL &&
+				  d->base + d->size <= 0xfec00000UL,
+		      "device %u: window 0x%lx+0x%x", i, d->base, d->size);
+		for (u32 j = 0; j < i; j++)
+			CHECK(74, d->base + d->size <= l->d[j].base ||
+					  l->d[j].base + l->d[j].size <= d->base,
+			      "windows %u and %u overlap", j, i);
+		CHECK(75, d->gsi >= 16 && d->gsi <= 22 && !(gsis & (1u << d->gsi)) && d->level &&
+				  !d->active_low,
+		      "device %u: GSI %u (%s, active %s)", i, d->gsi, d->level ? "level" : "edge",
+		      d->active_low ? "low" : "high");
+		gsis |= 1u << d->gsi;
+		CHECK(76, vd->num_queues == expected_queues(vd->type), "device %u: %u queues", i,
+		      vd->num_queues);
+	}
+	if (cmdline) {
+		const struct virtio_mmio_list *c = &virtio_mmio_cmdline;
+		CHECK(77, c->n == l->n, "%u virtio_mmio.device= entries, %u DSDT devices", c->n, l->n);
+		for (u32 i = 0; i < c->n; i++)
+			CHECK(78, c->d[i].base == l->d[i].base && c->d[i].size == l->d[i].size &&
+					  c->d[i].gsi == l->d[i].gsi,
+			      "virtio_mmio.device= entry %u: 0x%x@0x%lx:%u, DSDT 0x%x@0x%lx:%u", i,
+			      c->d[i].size, c->d[i].base, c->d[i].gsi, l->d[i].size, l->d[i].base,
+			      l->d[i].gsi);
+		printf("virtio_enum: the command line's %u virtio_mmio.device= entries agree\n",
+		       c->n);
+	} else {
+		CHECK(79, virtio_mmio_cmdline.n == 0, "virtio_mmio.device= entries without cmdline=on");
+	}
+	printf("virtio_enum: %u virtio-mmio devices, windows and GSIs distinct\n", l->n);
+}
+
 int test_main(struct boot_info *bi)
 {
 	char arg[128];
@@ -170,6 +226,14 @@ int test_main(struct boot_info *bi)
 	int n2 = pci_scan_bus0(PCI_MECH_ECAM, ecam, MAXF);
 	printf("virtio_enum: %d functions through CF8/CFC, %d through ECAM\n", n1, n2);
 	CHECK(33, n1 > 0 && n1 == n2, "CF8 found %d functions, ECAM %d", n1, n2);
+	char tr[8];
+	if (cmdline_get(bi->cmdline, "transport", tr, sizeof(tr)) && !strcmp(tr, "mmio")) {
+		CHECK(34, n1 == 1, "%d PCI functions on a virtio-mmio VM, expected the host bridge",
+		      n1);
+		compare_functions(&cf8[0], &ecam[0]);
+		enum_mmio(bi, expect, nexpect);
+		return 0;
+	}
 	CHECK(34, (u32)n1 == nexpect + 1, "%d functions, expected the host bridge + %u", n1, nexpect);
 	for (int i = 0; i < n1; i++)
 		compare_functions(&cf8[i], &ecam[i]);

@@ -26,6 +26,8 @@
  *  - notifications for queues that do not exist: ignored;
  *  - a reset with requests in flight: completes, the device comes back;
  *  - (rng) a looping chain: NEEDS_RESET, then the rng works again.
+ *
+ * Command line: irq=msix|intx, transport=pci|mmio (virtio-mmio: irq=intx).
  */
 #include "diskpat.h"
 #include "virtio.h"
@@ -41,10 +43,11 @@ static u8 data[512] __aligned(512);
 static volatile u8 status_byte;
 static struct vring_desc itable[4] __aligned(16);
 static u32 ncases;
+static enum virtio_irq_mode irq_mode;
 
 static void bring_up(struct virtio_dev *vd, const char *after)
 {
-	int r = virtio_init(vd, WANT, VIRTIO_IRQ_MSIX, 1, 16);
+	int r = virtio_init(vd, WANT, irq_mode, 1, 16);
 	CHECK(3, r == 0, "re-init after %s: %s (status 0x%x)", after, virtio_strerror(r),
 	      virtio_status(vd));
 }
@@ -219,15 +222,10 @@ static void odd_chain(const char *what)
 /* Queue setup broken before DRIVER_OK: NEEDS_RESET, queue_enable stays 0. */
 static void bad_queue(u16 size, u64 desc, u64 avail, u64 used, const char *what)
 {
-	CHECK(15, virtio_start(&blk, WANT, VIRTIO_IRQ_MSIX) == 0, "%s: start", what);
+	CHECK(15, virtio_start(&blk, WANT, irq_mode) == 0, "%s: start", what);
 	struct virtq *vq = &blk.vq[0];
-	virtio_cfg_write16(&blk, VIRTIO_COMMON_Q_SELECT, 0);
-	virtio_cfg_write16(&blk, VIRTIO_COMMON_Q_SIZE, size);
-	virtio_cfg_write64(&blk, VIRTIO_COMMON_Q_DESC, desc ? desc : (u64)vq->desc);
-	virtio_cfg_write64(&blk, VIRTIO_COMMON_Q_AVAIL, avail ? avail : (u64)vq->avail);
-	virtio_cfg_write64(&blk, VIRTIO_COMMON_Q_USED, used ? used : (u64)vq->used);
-	virtio_cfg_write16(&blk, VIRTIO_COMMON_Q_ENABLE, 1);
-	u16 en = virtio_cfg_read16(&blk, VIRTIO_COMMON_Q_ENABLE);
+	u32 en = virtq_setup_raw(&blk, 0, size, desc ? desc : (u64)vq->desc,
+				 avail ? avail : (u64)vq->avail, used ? used : (u64)vq->used);
 	CHECK(16, en == 0, "%s: queue_enable reads %u", what, en);
 	expect_needs_reset(&blk, blk.config_irqs, false, what);
 	good_read(what);
@@ -249,9 +247,12 @@ static void bad_features(u64 features, const char *what)
 
 int test_main(struct boot_info *bi)
 {
+	irq_mode = virtio_irq_mode_arg(bi);
 	virtio_platform_init(bi);
 	int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_BLOCK, 0, &blk);
 	CHECK(20, r == 0, "no virtio-blk device (%d)", r);
+	printf("hostile: virtio-blk at %s, %s interrupts\n", blk.where,
+	       irq_mode == VIRTIO_IRQ_MSIX ? "MSI-X" : "line");
 	bring_up(&blk, "boot");
 	CHECK(21, blk.features & BIT_ULL(VIRTIO_F_INDIRECT_DESC), "INDIRECT_DESC not offered");
 	good_read("init");
@@ -304,9 +305,12 @@ int test_main(struct boot_info *bi)
 	ncases++;
 
 	/* Notifications for queues that do not exist; past the notify area. */
-	mmio_write16(blk.vq[0].notify, 7);
-	mmio_write16(blk.notify + 5 * blk.notify_mult, 5);
-	mmio_write16(blk.notify + 0xffc, 0);
+	virtq_notify_value(&blk.vq[0], 7);
+	virtq_notify_value(&blk.vq[0], 0xffffffff);
+	if (virtio_on_pci(&blk)) {
+		mmio_write16(blk.notify + 5 * blk.notify_mult, 5);
+		mmio_write16(blk.notify + 0xffc, 0);
+	}
 	mdelay(10);
 	CHECK(26, !(virtio_status(&blk) & VIRTIO_S_NEEDS_RESET), "stray notifications broke the device");
 	good_read("stray notifications");
@@ -332,7 +336,7 @@ int test_main(struct boot_info *bi)
 	/* The rng too. */
 	r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_RNG, 0, &rng);
 	if (r == 0) {
-		CHECK(27, virtio_init(&rng, 0, VIRTIO_IRQ_MSIX, 1, 8) == 0, "rng init");
+		CHECK(27, virtio_init(&rng, 0, irq_mode, 1, 8) == 0, "rng init");
 		struct vring_desc *rd = rng.vq[0].desc;
 		rd[0] = (struct vring_desc){ (u64)data, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1 };
 		rd[1] = (struct vring_desc){ (u64)data + 16, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0 };
@@ -342,7 +346,7 @@ int test_main(struct boot_info *bi)
 		CHECK(28, st >= 0, "rng: looping chain: NEEDS_RESET not set (status 0x%x)",
 		      virtio_status(&rng));
 		CHECK(29, virtio_reset(&rng) == 0, "rng reset");
-		CHECK(30, virtio_init(&rng, 0, VIRTIO_IRQ_MSIX, 1, 8) == 0, "rng re-init");
+		CHECK(30, virtio_init(&rng, 0, irq_mode, 1, 8) == 0, "rng re-init");
 		struct vbuf b = { data, 32, true };
 		int head = virtq_add(&rng.vq[0], &b, 1, NULL);
 		virtq_kick(&rng.vq[0]);

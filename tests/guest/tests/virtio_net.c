@@ -14,7 +14,8 @@
  * ARP requests from the host for our address are answered, anything else
  * received (IPv6 chatter...) is counted and ignored. Receive completions
  * come by interrupt (MSI-X); transmit chains are checked as used.
- * Command line: mac=52:54:00:12:34:56 hip=10.77.0.1 gip=10.77.0.2.
+ * Command line: mac=52:54:00:12:34:56 hip=10.77.0.1 gip=10.77.0.2,
+ * irq=msix|intx (virtio-mmio: intx, the device's GSI).
  */
 #include "virtio.h"
 
@@ -276,7 +277,7 @@ int test_main(struct boot_info *bi)
 	CHECK(18, r == 0, "no virtio-net device (%d)", r);
 	u64 want = BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS) |
 		   BIT_ULL(VIRTIO_NET_F_MTU) | BIT_ULL(VIRTIO_F_EVENT_IDX);
-	r = virtio_init(&vd, want, VIRTIO_IRQ_MSIX, 2, 16);
+	r = virtio_init(&vd, want, virtio_irq_mode_arg(bi), 2, 16);
 	CHECK(19, r == 0, "init: %s", virtio_strerror(r));
 	CHECK(20, (vd.features & (BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS))) ==
 			  (BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS)),
@@ -286,8 +287,8 @@ int test_main(struct boot_info *bi)
 	virtio_read_config(&vd, 6, &status, 2);
 	if (vd.features & BIT_ULL(VIRTIO_NET_F_MTU))
 		virtio_read_config(&vd, 10, &mtu, 2);
-	printf("virtio_net: slot %u, mac %02x:%02x:%02x:%02x:%02x:%02x, status 0x%x, mtu %u, features 0x%lx\n",
-	       vd.pci.slot, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], status, mtu,
+	printf("virtio_net: %s, mac %02x:%02x:%02x:%02x:%02x:%02x, status 0x%x, mtu %u, features 0x%lx\n",
+	       vd.where, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], status, mtu,
 	       vd.features);
 	CHECK(21, !memcmp(mac, want_mac, 6), "config MAC differs from mac=");
 	CHECK(22, status & VIRTIO_NET_S_LINK_UP, "link down (status 0x%x)", status);

@@ -5,7 +5,8 @@
  * differ and not be constant, a request split over two descriptors, one
  * read by polling with interrupts suppressed (none may arrive), and (MSI-X)
  * a masked vector whose interrupt waits in the PBA until unmasked.
- * Command line: irq=msix|intx, evidx=1|0 (negotiate EVENT_IDX or not).
+ * Command line: irq=msix|intx, evidx=1|0 (negotiate EVENT_IDX or not),
+ * transport=pci|mmio (virtio-mmio: irq=intx, the device's GSI).
  */
 #include "virtio.h"
 
@@ -55,18 +56,15 @@ static u32 request(u8 *b, u32 len, u32 nseg, const char *what)
 
 int test_main(struct boot_info *bi)
 {
-	char arg[16];
-	enum virtio_irq_mode mode = VIRTIO_IRQ_MSIX;
-	if (cmdline_get(bi->cmdline, "irq", arg, sizeof(arg)) && !strcmp(arg, "intx"))
-		mode = VIRTIO_IRQ_INTX;
+	enum virtio_irq_mode mode = virtio_irq_mode_arg(bi);
 	u64 evidx = 1;
 	cmdline_get_u64(bi->cmdline, "evidx", &evidx);
 
 	virtio_platform_init(bi);
 	int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_RNG, 0, &vd);
 	CHECK(6, r == 0, "no virtio-rng device (%d)", r);
-	printf("virtio_rng: slot %u, BAR0 0x%lx, %u queue(s), MSI-X %u entries, INTx line %u\n",
-	       vd.pci.slot, vd.pci.bar[0].addr, vd.num_queues, vd.pci.msix_size, vd.pci.irq_line);
+	printf("virtio_rng: %s, %u queue(s), MSI-X %u entries, interrupt line %u\n", vd.where,
+	       vd.num_queues, vd.pci.msix_size, vd.irq_line);
 	r = virtio_init(&vd, evidx ? BIT_ULL(VIRTIO_F_EVENT_IDX) : 0, mode, 1, 16);
 	CHECK(7, r == 0, "init: %s", virtio_strerror(r));
 	struct virtq *vq = &vd.vq[0];
@@ -126,8 +124,8 @@ int test_main(struct boot_info *bi)
 		      "pending bit still set after delivery");
 		printf("virtio_rng: masked vector pending, delivered on unmask\n");
 	} else {
-		printf("virtio_rng: INTx interrupts %u, ISR bits seen 0x%x, spurious %u\n",
-		       vd.intx_irqs, vd.isr_seen, vd.intx_spurious);
+		printf("virtio_rng: %s interrupts %u, ISR bits seen 0x%x, spurious %u\n",
+		       virtio_on_pci(&vd) ? "INTx" : "GSI", vd.intx_irqs, vd.isr_seen, vd.intx_spurious);
 		CHECK(25, vd.intx_irqs >= 3 && (vd.isr_seen & VIRTIO_ISR_QUEUE),
 		      "INTx: %u interrupts, ISR 0x%x", vd.intx_irqs, vd.isr_seen);
 	}
