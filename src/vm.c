@@ -28,6 +28,7 @@
 #include "legacy/serial.h"
 #include "log.h"
 #include "out_sink.h"
+#include "platform.h"
 #include "seccomp_filter.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -73,16 +74,6 @@ static struct irq_line vm_irq_line(struct vm *vm, uint32_t gsi)
 	return (struct irq_line){ .set = kvm_irq_line_cb, .opaque = &vm->kvm, .gsi = gsi };
 }
 
-static int register_pio(struct vm *vm, uint64_t base, uint64_t len,
-			bus_io_fn fn, void *opaque, const char *name)
-{
-	int ret = bus_register(&vm->pio, base, len, fn, opaque, name);
-	if (ret)
-		log_error("cannot place %s at port 0x%llx: %s", name,
-			  (unsigned long long)base, strerror(-ret));
-	return ret;
-}
-
 /* Guest output the control loop drains when its reader catches up. */
 static void add_out_sink(struct vm *vm, struct out_sink *s)
 {
@@ -116,59 +107,52 @@ static int open_serial_output(struct vm *vm)
 	return -EINVAL;
 }
 
-/* The legacy PC devices, each on its fixed ports. */
-static int build_legacy_devices(struct vm *vm)
+static struct irq_line vm_irq_line_cb(void *opaque, uint32_t gsi)
+{
+	return vm_irq_line(opaque, gsi);
+}
+
+/*
+ * The platform devices (platform.h), in this order: adding one is its
+ * file and one line here.
+ */
+static const platform_builder_fn platform_builders[] = {
+	serial_platform_add,
+	i8042_platform_add,
+	rtc_platform_add,
+	debug_exit_platform_add,
+	ged_platform_add, /* the ACPI power button (the DSDT's GED_) */
+};
+
+static int build_platform_devices(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
-	int ret;
-
 	if (cfg->serial != OUTPUT_OFF) {
-		ret = open_serial_output(vm);
+		int ret = open_serial_output(vm);
 		if (ret)
 			return ret;
-		ret = serial_create(&vm->serial, vm->serial_out_fd,
-				    vm_irq_line(vm, COM1_IRQ), vm->rx_ready_efd);
-		ret = ret ?: register_pio(vm, COM1_PORT, SERIAL_NR_PORTS, serial_io,
-					  vm->serial, "serial (COM1)");
+	}
+	const struct platform_ctx ctx = {
+		.cfg = cfg,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.exit = vm_exit_request(vm),
+		.irq_line = vm_irq_line_cb,
+		.irq_opaque = vm,
+		.serial_out_fd = vm->serial_out_fd,
+		.rx_ready_fd = vm->rx_ready_efd,
+	};
+	for (size_t i = 0; i < sizeof(platform_builders) / sizeof(platform_builders[0]); i++) {
+		int ret = platform_builders[i](&vm->platform, &ctx);
 		if (ret)
 			return ret;
+	}
+	/* The two the VM itself talks to: stdin and counters, the button. */
+	vm->serial = platform_find(&vm->platform, &serial_platform_ops);
+	vm->ged = platform_find(&vm->platform, &ged_platform_ops);
+	if (vm->serial)
 		add_out_sink(vm, serial_out_sink(vm->serial));
-	}
-
-	ret = i8042_create(&vm->i8042, vm_exit_request(vm), vm_irq_line(vm, 1),
-			   vm_irq_line(vm, 12));
-	ret = ret ?: register_pio(vm, I8042_DATA_PORT, 1, i8042_data_io, vm->i8042,
-				  "i8042 data");
-	ret = ret ?: register_pio(vm, I8042_CMD_PORT, 1, i8042_cmd_io, vm->i8042,
-				  "i8042 command");
-	if (ret)
-		return ret;
-
-	struct ram_layout l;
-	x86_ram_layout(cfg->mem_size, &l);
-	ret = rtc_create(&vm->rtc, l.low_size, l.high_size);
-	ret = ret ?: register_pio(vm, RTC_PORT, 2, rtc_io, vm->rtc, "CMOS RTC");
-	if (ret)
-		return ret;
-
-	if (cfg->debug_exit) {
-		ret = debug_exit_create(&vm->debug_exit, vm_exit_request(vm));
-		ret = ret ?: register_pio(vm, DEBUG_EXIT_PORT, 1, debug_exit_io,
-					  vm->debug_exit, "debug-exit");
-		if (ret)
-			return ret;
-	}
-
-	/* The ACPI power button's Generic Event Device (the DSDT's GED_). */
-	ret = ged_create(&vm->ged, vm_irq_line(vm, GED_GSI));
-	if (ret)
-		return ret;
-	ret = bus_register(&vm->mmio, GED_MMIO_ADDR, GED_MMIO_SIZE, ged_mmio, vm->ged,
-			   "ACPI GED");
-	if (ret)
-		log_error("cannot place the ACPI GED at 0x%llx: %s", GED_MMIO_ADDR,
-			  strerror(-ret));
-	return ret;
+	return 0;
 }
 
 /*
@@ -206,17 +190,12 @@ static int build_pci(struct vm *vm)
 	 */
 	ret = ret ?: pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, &vm->pio_alloc,
 				  &vm->mmio32_alloc, NULL, ECAM_START);
-	ret = ret ?: register_pio(vm, PCI_CONFIG_ADDRESS_PORT, 4, pci_cf8_io, &vm->pci,
-				  "PCI config address");
-	ret = ret ?: register_pio(vm, PCI_CONFIG_DATA_PORT, 4, pci_cfc_io, &vm->pci,
-				  "PCI config data");
-	if (ret)
-		return ret;
-	ret = bus_register(&vm->mmio, ECAM_START, ECAM_SIZE, pci_ecam_io, &vm->pci,
-			   "PCI ECAM");
-	if (ret)
-		log_error("cannot place the PCI ECAM window: %s", strerror(-ret));
-	return ret;
+	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 4, pci_cf8_io,
+				    &vm->pci, "PCI config address");
+	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_DATA_PORT, 4, pci_cfc_io,
+				    &vm->pci, "PCI config data");
+	return ret ?: platform_place(&vm->mmio, ECAM_START, ECAM_SIZE, pci_ecam_io,
+				     &vm->pci, "PCI ECAM");
 }
 
 /* INTA# of the next PCI device: a GSI of its own, if any is left. */
@@ -281,11 +260,14 @@ static int add_virtio_mmio(struct vm *vm, struct vm_virtio *v)
 			  v->vdev->name);
 		return -ENOSPC;
 	}
-	ret = virtio_mmio_create(&v->mmio, v->vdev, &vm->mmio, addr, (uint32_t)gsi,
-				 &vm->kvm);
+	struct virtio_mmio *m;
+	ret = virtio_mmio_create(&m, v->vdev, &vm->mmio, addr, (uint32_t)gsi, &vm->kvm);
+	/* The window is a platform device: reset and torn down as one. */
+	ret = ret ?: platform_add(&vm->platform, &virtio_mmio_platform_ops, m);
 	if (ret)
 		return ret;
-	v->transport = virtio_mmio_transport(v->mmio);
+	v->mmio = m;
+	v->transport = virtio_mmio_transport(m);
 	info->virtio_mmio[info->nvirtio_mmio++] = (struct arch_virtio_mmio){
 		.addr = addr, .size = VIRTIO_MMIO_SIZE, .gsi = (uint32_t)gsi,
 	};
@@ -444,7 +426,7 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: kvm_open(&vm->kvm);
 	ret = ret ?: kvm_create_vm(&vm->kvm);
 	ret = ret ?: arch_vm_init(&vm->kvm, cfg);
-	ret = ret ?: build_legacy_devices(vm);
+	ret = ret ?: build_platform_devices(vm);
 	ret = ret ?: build_pci(vm);
 	ret = ret ?: build_virtio_devices(vm);
 	ret = ret ?: build_vcpus(vm);
@@ -706,19 +688,15 @@ static int restore_machine(struct vm *vm)
 {
 	struct vm_reset_state *st = vm->reset;
 	/* As each driver would reset its device: threads stopped, queues,
-	 * features and vectors forgotten. */
+	 * features and vectors forgotten (virtio-mmio windows: below). */
 	for (unsigned i = 0; i < vm->nvirtio; i++)
-		virtio_transport_reset(vm->virtio[i].transport);
+		if (vm->virtio[i].pci)
+			virtio_transport_reset(vm->virtio[i].transport);
 	/* Config spaces as built: BARs back where they were placed. */
 	pci_bus_reset(&vm->pci);
-	if (vm->serial)
-		serial_reset(vm->serial);
-	if (vm->i8042)
-		i8042_reset(vm->i8042);
-	if (vm->rtc)
-		rtc_reset(vm->rtc);
-	/* A press the old guest did not take does not survive the reset. */
-	ged_reset(vm->ged);
+	/* UART, i8042, RTC index, GED (a press the old guest did not take
+	 * does not survive), virtio-mmio windows: power-on values. */
+	platform_reset(&vm->platform);
 	/* Fresh zero pages, as at the first boot (KVM follows the mapping). */
 	if (madvise(vm->kvm.ram, vm->kvm.ram_size, MADV_DONTNEED) < 0) {
 		int err = errno;
@@ -957,9 +935,14 @@ int vm_destroy(struct vm *vm)
 	stop_vcpus(vm);
 	if (vm->term_raw)
 		term_restore();
-	/* Transports first (they reset their devices), then the devices. */
+	/* Transports first (they reset their devices), then the devices:
+	 * the platform devices take the virtio-mmio windows with them. */
+	platform_destroy(&vm->platform);
+	vm->serial = NULL;
+	vm->ged = NULL;
 	for (unsigned i = 0; i < vm->nvirtio; i++)
-		virtio_transport_destroy(vm->virtio[i].transport);
+		if (vm->virtio[i].pci)
+			virtio_transport_destroy(vm->virtio[i].transport);
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		int r = vm->virtio[i].destroy(vm->virtio[i].dev);
 		if (r < 0 && !ret)
@@ -980,16 +963,6 @@ int vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nvcpus = 0;
-	if (vm->serial)
-		serial_destroy(vm->serial);
-	if (vm->i8042)
-		i8042_destroy(vm->i8042);
-	if (vm->rtc)
-		rtc_destroy(vm->rtc);
-	if (vm->debug_exit)
-		debug_exit_destroy(vm->debug_exit);
-	ged_destroy(vm->ged);
-	vm->ged = NULL;
 	if (vm->serial_out_owned)
 		close(vm->serial_out_fd);
 	free(vm->reset);

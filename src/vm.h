@@ -19,6 +19,7 @@
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "pci/pci.h"
+#include "platform.h"
 #include "term.h"
 
 struct api_server;
@@ -53,9 +54,6 @@ struct vm_virtio {
 	struct virtio_pci *pci; /* the PCI function when on virtio-pci */
 	struct virtio_mmio *mmio; /* the window when on virtio-mmio */
 };
-struct i8042;
-struct rtc;
-struct debug_exit;
 struct ged;
 
 struct vm {
@@ -79,10 +77,10 @@ struct vm {
 	unsigned nvirtio;
 	int console_out_fd; /* owned when the console writes to a file */
 
+	/* UART, i8042, RTC, debug-exit, GED, virtio-mmio windows. */
+	struct platform platform;
+	/* Of those, the two the VM talks to itself (not owned). */
 	struct serial *serial;
-	struct i8042 *i8042;
-	struct rtc *rtc;
-	struct debug_exit *debug_exit;
 	struct ged *ged; /* ACPI Generic Event Device: the power button */
 	int serial_out_fd; /* owned when the serial writes to a file */
 	bool serial_out_owned;

@@ -10,7 +10,6 @@
 
 #include "api/router.h"
 #include "api/vm_create.h"
-#include "arch/x86/layout.h"
 #include "config.h"
 #include "legacy/serial.h"
 #include "log.h"
@@ -249,35 +248,22 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 	}
 	pthread_mutex_unlock(&vm->pci.lock);
 
+	/* Whatever the platform devices say of themselves (platform.h). */
 	cJSON *legacy = add_arr(jb, root, "legacy_devices");
-	struct {
-		bool present;
-		const char *name;
-		unsigned port, nports;
-		int irq;
-	} l[] = {
-		{ vm->serial != NULL, "serial", COM1_PORT, 8, COM1_IRQ },
-		{ vm->i8042 != NULL, "i8042", I8042_DATA_PORT, 1, 1 },
-		{ vm->i8042 != NULL, "i8042 command", I8042_CMD_PORT, 1, -1 },
-		{ vm->rtc != NULL, "rtc", RTC_PORT, 2, -1 },
-		{ vm->debug_exit != NULL, "debug-exit", DEBUG_EXIT_PORT, 1, -1 },
-	};
-	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
-		if (!l[i].present)
-			continue;
-		cJSON *o = push_obj(jb, legacy);
-		add_str(jb, o, "name", l[i].name);
-		add_num(jb, o, "port", l[i].port);
-		add_num(jb, o, "ports", l[i].nports);
-		if (l[i].irq >= 0)
-			add_num(jb, o, "irq", l[i].irq);
-	}
-	if (vm->ged) {
-		cJSON *o = push_obj(jb, legacy);
-		add_str(jb, o, "name", "acpi-ged");
-		add_num(jb, o, "mmio", (double)GED_MMIO_ADDR);
-		add_num(jb, o, "mmio_size", (double)GED_MMIO_SIZE);
-		add_num(jb, o, "irq", GED_GSI);
+	for (unsigned i = 0; i < vm->platform.ndevs; i++) {
+		const struct platform_dev *d = &vm->platform.devs[i];
+		struct platform_info info = { 0 };
+		if (d->ops->describe)
+			d->ops->describe(d->dev, &info);
+		for (unsigned r = 0; r < info.nregions; r++) {
+			const struct platform_region *pr = &info.regions[r];
+			cJSON *o = push_obj(jb, legacy);
+			add_str(jb, o, "name", pr->name);
+			add_num(jb, o, pr->mmio ? "mmio" : "port", (double)pr->addr);
+			add_num(jb, o, pr->mmio ? "mmio_size" : "ports", (double)pr->size);
+			if (pr->irq >= 0)
+				add_num(jb, o, "irq", pr->irq);
+		}
 	}
 }
 

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "arch/x86/layout.h"
 #include "log.h"
 
 struct debug_exit {
@@ -43,4 +45,38 @@ int debug_exit_create(struct debug_exit **out, struct exit_request er)
 void debug_exit_destroy(struct debug_exit *d)
 {
 	free(d);
+}
+
+/* ---- the platform record ---- */
+
+static void debug_exit_destroy_op(void *dev) { debug_exit_destroy(dev); }
+
+static void debug_exit_describe(void *dev, struct platform_info *info)
+{
+	(void)dev;
+	info->regions[info->nregions++] = (struct platform_region){
+		.name = "debug-exit", .addr = DEBUG_EXIT_PORT, .size = 1, .irq = -1,
+	};
+}
+
+/* No reset: the port has no state. */
+const struct platform_dev_ops debug_exit_platform_ops = {
+	.name = "debug-exit",
+	.destroy = debug_exit_destroy_op,
+	.describe = debug_exit_describe,
+};
+
+int debug_exit_platform_add(struct platform *p, const struct platform_ctx *c)
+{
+	if (!c->cfg->debug_exit)
+		return 0;
+	struct debug_exit *d;
+	int ret = debug_exit_create(&d, c->exit);
+	if (ret) {
+		log_error("debug-exit: %s", strerror(-ret));
+		return ret;
+	}
+	ret = platform_add(p, &debug_exit_platform_ops, d);
+	return ret ?: platform_place(c->pio, DEBUG_EXIT_PORT, 1, debug_exit_io, d,
+				     "debug-exit");
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "irq.h"
+#include "platform.h"
 
 struct debug_exit;
 
@@ -21,5 +22,9 @@ void debug_exit_destroy(struct debug_exit *dev);
 
 void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		   bool is_write);
+
+/* The platform record: port 0xf4, only with --debug-exit. */
+extern const struct platform_dev_ops debug_exit_platform_ops;
+int debug_exit_platform_add(struct platform *p, const struct platform_ctx *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/layout.h"
 #include "log.h"
 
 struct ged {
@@ -103,4 +104,38 @@ void ged_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 			data[i] = (uint8_t)(v >> (8 * i));
 	}
 	pthread_mutex_unlock(&g->lock);
+}
+
+/* ---- the platform record ---- */
+
+static void ged_reset_op(void *dev) { ged_reset(dev); }
+static void ged_destroy_op(void *dev) { ged_destroy(dev); }
+
+static void ged_describe(void *dev, struct platform_info *info)
+{
+	(void)dev;
+	info->regions[info->nregions++] = (struct platform_region){
+		.name = "acpi-ged", .mmio = true, .addr = GED_MMIO_ADDR,
+		.size = GED_MMIO_SIZE, .irq = GED_GSI,
+	};
+}
+
+const struct platform_dev_ops ged_platform_ops = {
+	.name = "acpi-ged",
+	.reset = ged_reset_op,
+	.destroy = ged_destroy_op,
+	.describe = ged_describe,
+};
+
+int ged_platform_add(struct platform *p, const struct platform_ctx *c)
+{
+	struct ged *g;
+	int ret = ged_create(&g, platform_irq(c, GED_GSI));
+	if (ret) {
+		log_error("ACPI GED: %s", strerror(-ret));
+		return ret;
+	}
+	ret = platform_add(p, &ged_platform_ops, g);
+	return ret ?: platform_place(c->mmio, GED_MMIO_ADDR, GED_MMIO_SIZE, ged_mmio, g,
+				     "ACPI GED");
 }

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "irq.h"
+#include "platform.h"
 
 #define GED_REG_EVENT 0x0
 #define GED_EVENT_POWER_BUTTON (1u << 0)
@@ -61,5 +62,9 @@ void ged_reset(struct ged *g);
 
 void ged_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	      bool is_write);
+
+/* The platform record: GED_MMIO_ADDR, GED_GSI (arch/x86/layout.h). */
+extern const struct platform_dev_ops ged_platform_ops;
+int ged_platform_add(struct platform *p, const struct platform_ctx *c);
 
 #endif

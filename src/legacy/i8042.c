@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "arch/x86/layout.h"
 #include "log.h"
 
 /* Status register. */
@@ -339,4 +341,42 @@ void i8042_destroy(struct i8042 *d)
 		return;
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+}
+
+/* ---- the platform record ---- */
+
+static void i8042_reset_op(void *dev) { i8042_reset(dev); }
+static void i8042_destroy_op(void *dev) { i8042_destroy(dev); }
+
+static void i8042_describe(void *dev, struct platform_info *info)
+{
+	(void)dev;
+	info->regions[info->nregions++] = (struct platform_region){
+		.name = "i8042", .addr = I8042_DATA_PORT, .size = 1, .irq = 1,
+	};
+	info->regions[info->nregions++] = (struct platform_region){
+		.name = "i8042 command", .addr = I8042_CMD_PORT, .size = 1, .irq = -1,
+	};
+}
+
+const struct platform_dev_ops i8042_platform_ops = {
+	.name = "i8042",
+	.reset = i8042_reset_op,
+	.destroy = i8042_destroy_op,
+	.describe = i8042_describe,
+};
+
+int i8042_platform_add(struct platform *p, const struct platform_ctx *c)
+{
+	struct i8042 *d;
+	int ret = i8042_create(&d, c->exit, platform_irq(c, 1), platform_irq(c, 12));
+	if (ret) {
+		log_error("i8042: %s", strerror(-ret));
+		return ret;
+	}
+	ret = platform_add(p, &i8042_platform_ops, d);
+	ret = ret ?: platform_place(c->pio, I8042_DATA_PORT, 1, i8042_data_io, d,
+				    "i8042 data");
+	return ret ?: platform_place(c->pio, I8042_CMD_PORT, 1, i8042_cmd_io, d,
+				     "i8042 command");
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "irq.h"
+#include "platform.h"
 
 struct i8042;
 
@@ -45,5 +46,9 @@ void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 /* bus_io_fn for port 0x64 (offset is ignored). */
 void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		  bool is_write);
+
+/* The platform record: ports 0x60 and 0x64, IRQ 1 and 12. */
+extern const struct platform_dev_ops i8042_platform_ops;
+int i8042_platform_add(struct platform *p, const struct platform_ctx *c);
 
 #endif

@@ -8,8 +8,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "arch/x86/e820.h"
+#include "arch/x86/layout.h"
 #include "log.h"
 
 #define CMOS_SIZE 128
@@ -363,4 +366,38 @@ void rtc_destroy(struct rtc *r)
 		return;
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+}
+
+/* ---- the platform record ---- */
+
+static void rtc_reset_op(void *dev) { rtc_reset(dev); }
+static void rtc_destroy_op(void *dev) { rtc_destroy(dev); }
+
+static void rtc_describe(void *dev, struct platform_info *info)
+{
+	(void)dev;
+	info->regions[info->nregions++] = (struct platform_region){
+		.name = "rtc", .addr = RTC_PORT, .size = RTC_NR_PORTS, .irq = -1,
+	};
+}
+
+const struct platform_dev_ops rtc_platform_ops = {
+	.name = "rtc",
+	.reset = rtc_reset_op,
+	.destroy = rtc_destroy_op,
+	.describe = rtc_describe,
+};
+
+int rtc_platform_add(struct platform *p, const struct platform_ctx *c)
+{
+	struct ram_layout l;
+	x86_ram_layout(c->cfg->mem_size, &l);
+	struct rtc *r;
+	int ret = rtc_create(&r, l.low_size, l.high_size);
+	if (ret) {
+		log_error("CMOS RTC: %s", strerror(-ret));
+		return ret;
+	}
+	ret = platform_add(p, &rtc_platform_ops, r);
+	return ret ?: platform_place(c->pio, RTC_PORT, RTC_NR_PORTS, rtc_io, r, "CMOS RTC");
 }

@@ -30,6 +30,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "platform.h"
+
 #define RTC_NR_PORTS 2
 
 struct rtc;
@@ -50,5 +52,9 @@ void rtc_reset(struct rtc *rtc);
  * byte. Reading the index port returns all-ones (it is write-only). */
 void rtc_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	    bool is_write);
+
+/* The platform record: ports 0x70-0x71, memory sizes from --memory. */
+extern const struct platform_dev_ops rtc_platform_ops;
+int rtc_platform_add(struct platform *p, const struct platform_ctx *c);
 
 #endif

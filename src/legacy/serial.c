@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/x86/layout.h"
 #include "log.h"
 #include "out_sink.h"
 
@@ -488,4 +489,41 @@ struct out_sink *serial_out_sink(struct serial *s)
 uint64_t serial_tx_dropped(struct serial *s)
 {
 	return s->out ? out_sink_dropped(s->out) : 0;
+}
+
+/* ---- the platform record ---- */
+
+static void serial_reset_op(void *dev) { serial_reset(dev); }
+static void serial_destroy_op(void *dev) { serial_destroy(dev); }
+
+static void serial_describe(void *dev, struct platform_info *info)
+{
+	(void)dev;
+	info->regions[info->nregions++] = (struct platform_region){
+		.name = "serial", .addr = COM1_PORT, .size = SERIAL_NR_PORTS,
+		.irq = COM1_IRQ,
+	};
+}
+
+const struct platform_dev_ops serial_platform_ops = {
+	.name = "serial",
+	.reset = serial_reset_op,
+	.destroy = serial_destroy_op,
+	.describe = serial_describe,
+};
+
+int serial_platform_add(struct platform *p, const struct platform_ctx *c)
+{
+	if (c->cfg->serial == OUTPUT_OFF)
+		return 0;
+	struct serial *s;
+	int ret = serial_create(&s, c->serial_out_fd, platform_irq(c, COM1_IRQ),
+				c->rx_ready_fd);
+	if (ret) {
+		log_error("serial: %s", strerror(-ret));
+		return ret;
+	}
+	ret = platform_add(p, &serial_platform_ops, s);
+	return ret ?: platform_place(c->pio, COM1_PORT, SERIAL_NR_PORTS, serial_io, s,
+				     "serial (COM1)");
 }

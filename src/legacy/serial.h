@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "irq.h"
+#include "platform.h"
 
 struct out_sink;
 
@@ -71,5 +72,9 @@ size_t serial_rx_space(struct serial *s);
 
 /* Queues up to len received bytes; returns how many were accepted. */
 int serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+
+/* The platform record: COM1 (ports 0x3f8-0x3ff, IRQ 4) unless --serial off. */
+extern const struct platform_dev_ops serial_platform_ops;
+int serial_platform_add(struct platform *p, const struct platform_ctx *c);
 
 #endif

@@ -351,3 +351,33 @@ struct virtio_core *virtio_mmio_transport(struct virtio_mmio *m)
 {
 	return &m->core;
 }
+
+/* ---- the platform record ---- */
+
+static void mmio_reset_op(void *dev)
+{
+	virtio_transport_reset(virtio_mmio_transport(dev));
+}
+
+static void mmio_destroy_op(void *dev)
+{
+	virtio_transport_destroy(virtio_mmio_transport(dev));
+}
+
+static void mmio_describe_op(void *dev, struct platform_info *info)
+{
+	struct virtio_mmio *m = dev;
+	struct virtio_transport_info ti;
+	virtio_transport_describe(&m->core, &ti);
+	info->regions[info->nregions++] = (struct platform_region){
+		.name = m->core.name, .mmio = true, .addr = ti.addr,
+		.size = ti.size, .irq = (int)ti.gsi,
+	};
+}
+
+const struct platform_dev_ops virtio_mmio_platform_ops = {
+	.name = "virtio-mmio",
+	.reset = mmio_reset_op,
+	.destroy = mmio_destroy_op,
+	.describe = mmio_describe_op,
+};

@@ -32,6 +32,7 @@
 
 #include "bus.h"
 #include "kvm/kvm.h"
+#include "platform.h"
 #include "virtio/core.h"
 
 #define VIRTIO_MMIO_SIZE 0x1000
@@ -63,5 +64,12 @@ void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 int virtio_mmio_irq_fd(struct virtio_mmio *m);
 int virtio_mmio_resample_fd(struct virtio_mmio *m);
 void virtio_mmio_resample(struct virtio_mmio *m);
+
+/*
+ * The window's platform record (platform.h): reset and destroy are the
+ * transport's (the device itself stays its owner's), describe gives the
+ * window and its GSI under the device's name.
+ */
+extern const struct platform_dev_ops virtio_mmio_platform_ops;
 
 #endif
