@@ -178,7 +178,8 @@ static const unsigned long main_ioctls[] = {
 	 * and notify ioeventfds unbound, their routes dropped. */
 	KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING,
 	/* vm_reboot (API): the machine and each parked vCPU put back as they
-	 * were built, then the kernel loaded again (arch_load_guest). */
+	 * were built (arch_vm_state_restore, arch_vcpu_state_restore), then
+	 * the kernel loaded again (arch_load_guest). */
 	KVM_SET_IRQCHIP, KVM_SET_PIT2,
 	KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
 	KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE,

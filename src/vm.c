@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -364,34 +363,36 @@ static int build_virtio_devices(struct vm *vm)
 	return 0;
 }
 
-/*
- * What a reboot puts back besides the vCPUs (each keeps its own, see
- * vcpu_save_reset_state): the in-kernel PIC pair, I/O APIC and PIT (if
- * any) as they were built.
- */
+/* What a reboot puts back: the machine and each vCPU as built. */
 struct vm_reset_state {
-	struct kvm_irqchip chips[3]; /* PIC master, PIC slave, IOAPIC */
-	struct kvm_pit_state2 pit;
+	struct arch_vm_state *machine; /* irqchips, PIT (if any) */
+	unsigned nvcpus;
+	struct arch_vcpu_state *vcpus[]; /* nvcpus of them */
 };
 
+static void free_reset_state(struct vm_reset_state *st)
+{
+	if (!st)
+		return;
+	arch_vm_state_free(st->machine);
+	for (unsigned i = 0; i < st->nvcpus; i++)
+		arch_vcpu_state_free(st->vcpus[i]);
+	free(st);
+}
+
+/* The failing piece logs (arch/x86/state.c). */
 static int save_reset_state(struct vm *vm)
 {
-	struct vm_reset_state *st = calloc(1, sizeof(*st));
+	struct vm_reset_state *st = calloc(1, sizeof(*st) + vm->nvcpus * sizeof(st->vcpus[0]));
 	if (!st)
 		return -ENOMEM;
-	int ret = 0;
-	for (unsigned i = 0; i < 3 && !ret; i++) {
-		st->chips[i].chip_id = i;
-		if (ioctl(vm->kvm.vm_fd, KVM_GET_IRQCHIP, &st->chips[i]) < 0)
-			ret = -errno;
-	}
-	if (!ret && vm->cfg->pit && ioctl(vm->kvm.vm_fd, KVM_GET_PIT2, &st->pit) < 0)
-		ret = -errno;
+	st->nvcpus = vm->nvcpus;
+	int ret = arch_vm_state_save(&vm->kvm, vm->cfg, &st->machine);
 	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
-		ret = vcpu_save_reset_state(&vm->vcpus[i], &vm->kvm);
+		ret = arch_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, vm->vcpus[i].id,
+					   &st->vcpus[i]);
 	if (ret) {
-		log_error("cannot record the machine state for reboots: %s", strerror(-ret));
-		free(st);
+		free_reset_state(st);
 		return ret;
 	}
 	vm->reset = st;
@@ -703,23 +704,11 @@ static int restore_machine(struct vm *vm)
 		log_error("reboot: cannot clear guest RAM: %s", strerror(err));
 		return -err;
 	}
-	for (unsigned i = 0; i < 3; i++) {
-		if (ioctl(vm->kvm.vm_fd, KVM_SET_IRQCHIP, &st->chips[i]) < 0) {
-			int err = errno;
-			log_error("reboot: KVM_SET_IRQCHIP %u: %s", i, strerror(err));
-			return -err;
-		}
-	}
-	if (vm->cfg->pit && ioctl(vm->kvm.vm_fd, KVM_SET_PIT2, &st->pit) < 0) {
-		int err = errno;
-		log_error("reboot: KVM_SET_PIT2: %s", strerror(err));
-		return -err;
-	}
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		int ret = vcpu_restore_reset_state(&vm->vcpus[i]);
-		if (ret)
-			return ret;
-	}
+	int ret = arch_vm_state_restore(&vm->kvm, st->machine);
+	for (unsigned i = 0; i < st->nvcpus && !ret; i++)
+		ret = arch_vcpu_state_restore(vm->vcpus[i].fd, vm->vcpus[i].id, st->vcpus[i]);
+	if (ret)
+		return ret;
 	return arch_load_guest(&vm->kvm, vm->cfg, &vm->pci_info, vm->vcpus[0].fd);
 }
 
@@ -965,7 +954,7 @@ int vm_destroy(struct vm *vm)
 	vm->nvcpus = 0;
 	if (vm->serial_out_owned)
 		close(vm->serial_out_fd);
-	free(vm->reset);
+	free_reset_state(vm->reset);
 	vm->reset = NULL;
 	pci_bus_destroy(&vm->pci);
 	irq_router_destroy(&vm->irq_router);

@@ -59,4 +59,34 @@ int arch_complete_emulation(int vcpu_fd, const struct kvm_run *run, uint64_t *pc
  * line; -ENODATA when KVM did not report them. */
 int arch_describe_emulation_failure(const struct kvm_run *run, char *buf, size_t len);
 
+/*
+ * Machine state (reboot now, snapshots later), opaque outside arch/.
+ *
+ * A vCPU's: general, special and debug registers, FPU, XCRs, LAPIC, every
+ * MSR KVM lists (KVM_GET_MSR_INDEX_LIST) that it lets us read but the TSC
+ * (it keeps counting, as across a warm reset), MP state and events.
+ * Restoring it also turns off what the guest enabled through MSRs
+ * (kvmclock, async page faults, steal time, PV EOI), so KVM stops writing
+ * to guest memory, and drops pending exceptions, NMIs and SIPIs. Only
+ * while the vCPU's thread is parked (vcpu_wait_paused) or not started.
+ *
+ * The VM's: the in-kernel PIC pair and I/O APIC, and the PIT when the VM
+ * has one (--platform pit=off: none).
+ *
+ * save: 0 or -errno; restore: 0 or -errno, the state then half restored.
+ * Failures are logged here (which ioctl, which vCPU). free: NULL ok.
+ */
+struct arch_vcpu_state;
+struct arch_vm_state;
+
+int arch_vcpu_state_save(struct kvm *kvm, int vcpu_fd, unsigned id,
+			 struct arch_vcpu_state **out);
+int arch_vcpu_state_restore(int vcpu_fd, unsigned id, const struct arch_vcpu_state *st);
+void arch_vcpu_state_free(struct arch_vcpu_state *st);
+
+int arch_vm_state_save(struct kvm *kvm, const struct vm_config *cfg,
+		       struct arch_vm_state **out);
+int arch_vm_state_restore(struct kvm *kvm, const struct arch_vm_state *st);
+void arch_vm_state_free(struct arch_vm_state *st);
+
 #endif

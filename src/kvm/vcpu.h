@@ -25,8 +25,6 @@
 #include "kvm/kvm.h"
 #include "log.h"
 
-struct vcpu_reset_state;
-
 /* Exit reasons are small integers; counts beyond this go in the last slot. */
 #define VCPU_EXIT_REASONS 64
 
@@ -65,9 +63,6 @@ struct vcpu {
 	uint64_t pause_gen;    /* bumped by every vcpu_pause() */
 	uint64_t counted_gen;  /* the last generation counted in pauses */
 	bool pause_inited;
-
-	/* The state as built, for a reset (vcpu_save_reset_state). */
-	struct vcpu_reset_state *reset;
 };
 
 /* Installs the (empty) handler of the kick signal; once per process. */
@@ -93,19 +88,6 @@ int vcpu_wait_paused(struct vcpu *v, unsigned timeout_ms);
 void vcpu_resume(struct vcpu *v);
 /* True while the thread is parked. */
 bool vcpu_is_parked(struct vcpu *v);
-
-/*
- * Reset support (vm.reboot). vcpu_save_reset_state records the vCPU's
- * state as built: general, special and debug registers, FPU, XCRs, LAPIC,
- * every MSR KVM lists (KVM_GET_MSR_INDEX_LIST) that can be read, MP state
- * and pending events. vcpu_restore_reset_state puts it back, except the
- * TSC (it keeps counting, as across a warm reset); this also turns off
- * what the guest enabled through MSRs (kvmclock, async page faults, steal
- * time, PV EOI), so KVM stops writing to guest memory. Both only while the
- * thread is parked (vcpu_wait_paused) or not started. 0 or -errno.
- */
-int vcpu_save_reset_state(struct vcpu *v, struct kvm *kvm);
-int vcpu_restore_reset_state(struct vcpu *v);
 
 const char *vcpu_exit_reason_name(uint32_t reason);
 

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86 machine state behind arch.h's arch_vcpu_state_* and arch_vm_state_*:
+ * every KVM_GET/SET of vCPU registers, MSRs, LAPIC, events and MP state,
+ * and of the in-kernel irqchips and PIT, lives here.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "arch/arch.h"
+#include "log.h"
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_TSC_ADJUST 0x3b
+
+struct arch_vcpu_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_xcrs xcrs;
+	bool has_xcrs;
+	struct kvm_debugregs dregs;
+	struct kvm_lapic_state lapic;
+	struct kvm_mp_state mp;
+	struct kvm_vcpu_events events;
+	struct kvm_msrs *msrs; /* header + entries */
+};
+
+#define X86_NCHIPS 3 /* PIC master, PIC slave, I/O APIC */
+
+struct arch_vm_state {
+	struct kvm_irqchip chips[X86_NCHIPS];
+	bool has_pit;
+	struct kvm_pit_state2 pit;
+};
+
+/* One ioctl on a vCPU, logged with its name when it fails. */
+static int vcpu_ioctl(int fd, unsigned id, unsigned long req, void *arg, const char *what)
+{
+	if (ioctl(fd, req, arg) < 0) {
+		int err = errno;
+		log_error("vCPU %u: %s: %s", id, what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/* The MSRs KVM lists, but the TSC and its adjust (they keep counting). */
+static int msr_index_list(struct kvm *kvm, struct kvm_msrs **out)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	if (ioctl(kvm->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+		return -errno;
+	uint32_t n = probe.nmsrs;
+	struct kvm_msr_list *list = calloc(1, sizeof(*list) + n * sizeof(uint32_t));
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(struct kvm_msr_entry));
+	int ret = 0;
+	if (!list || !m)
+		ret = -ENOMEM;
+	else if (list->nmsrs = n, ioctl(kvm->sys_fd, KVM_GET_MSR_INDEX_LIST, list) < 0)
+		ret = -errno;
+	for (uint32_t i = 0; !ret && i < list->nmsrs && i < n; i++) {
+		uint32_t idx = list->indices[i];
+		if (idx != MSR_IA32_TSC && idx != MSR_IA32_TSC_ADJUST)
+			m->entries[m->nmsrs++].index = idx;
+	}
+	free(list);
+	if (ret) {
+		free(m);
+		return ret;
+	}
+	*out = m;
+	return 0;
+}
+
+/*
+ * Reads the MSRs of `m` in place. KVM_GET_MSRS stops at the first MSR it
+ * cannot read (some listed ones depend on CPUID or the host): read in
+ * batches from there, dropping each one it refuses.
+ */
+static int read_msrs(int fd, struct kvm_msrs *m)
+{
+	uint32_t kept = m->nmsrs;
+	struct kvm_msrs *batch = calloc(1, sizeof(*batch) + kept * sizeof(struct kvm_msr_entry));
+	if (!batch)
+		return -ENOMEM;
+	uint32_t done = 0;
+	while (done < kept) {
+		batch->nmsrs = kept - done;
+		memcpy(batch->entries, &m->entries[done],
+		       batch->nmsrs * sizeof(struct kvm_msr_entry));
+		int r = ioctl(fd, KVM_GET_MSRS, batch);
+		if (r < 0) {
+			int err = errno;
+			free(batch);
+			return -err;
+		}
+		memcpy(&m->entries[done], batch->entries, (size_t)r * sizeof(struct kvm_msr_entry));
+		done += (uint32_t)r;
+		if (done < kept) {
+			/* entries[done] cannot be read: drop it. */
+			memmove(&m->entries[done], &m->entries[done + 1],
+				(kept - done - 1) * sizeof(struct kvm_msr_entry));
+			kept--;
+		}
+	}
+	free(batch);
+	m->nmsrs = kept;
+	return 0;
+}
+
+void arch_vcpu_state_free(struct arch_vcpu_state *st)
+{
+	if (!st)
+		return;
+	free(st->msrs);
+	free(st);
+}
+
+int arch_vcpu_state_save(struct kvm *kvm, int fd, unsigned id, struct arch_vcpu_state **out)
+{
+	struct arch_vcpu_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	int ret = vcpu_ioctl(fd, id, KVM_GET_REGS, &st->regs, "KVM_GET_REGS");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_SREGS, &st->sregs, "KVM_GET_SREGS");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_FPU, &st->fpu, "KVM_GET_FPU");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_DEBUGREGS, &st->dregs, "KVM_GET_DEBUGREGS");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_LAPIC, &st->lapic, "KVM_GET_LAPIC");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_MP_STATE, &st->mp, "KVM_GET_MP_STATE");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_VCPU_EVENTS, &st->events, "KVM_GET_VCPU_EVENTS");
+	/* Without XSAVE support in KVM there are none to keep. */
+	if (!ret)
+		st->has_xcrs = ioctl(fd, KVM_GET_XCRS, &st->xcrs) == 0;
+	if (!ret) {
+		ret = msr_index_list(kvm, &st->msrs);
+		ret = ret ?: read_msrs(fd, st->msrs);
+		if (ret)
+			log_error("vCPU %u: cannot save its MSRs: %s", id, strerror(-ret));
+	}
+	if (ret) {
+		arch_vcpu_state_free(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
+int arch_vcpu_state_restore(int fd, unsigned id, const struct arch_vcpu_state *st)
+{
+	if (!st)
+		return -EINVAL;
+	/* Nothing pending (exceptions, NMIs, SIPI, interrupt shadow). */
+	struct kvm_vcpu_events ev = st->events;
+	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
+		    KVM_VCPUEVENT_VALID_SHADOW;
+	/* KVM takes non-const arguments. */
+	struct kvm_mp_state mp = st->mp;
+	struct kvm_sregs sregs = st->sregs;
+	struct kvm_regs regs = st->regs;
+	struct kvm_fpu fpu = st->fpu;
+	struct kvm_xcrs xcrs = st->xcrs;
+	struct kvm_debugregs dregs = st->dregs;
+	struct kvm_lapic_state lapic = st->lapic;
+	int ret = vcpu_ioctl(fd, id, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_FPU, &fpu, "KVM_SET_FPU");
+	if (!ret && st->has_xcrs)
+		ret = vcpu_ioctl(fd, id, KVM_SET_XCRS, &xcrs, "KVM_SET_XCRS");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_DEBUGREGS, &dregs, "KVM_SET_DEBUGREGS");
+	if (!ret) {
+		int r = ioctl(fd, KVM_SET_MSRS, st->msrs);
+		if (r < 0) {
+			ret = -errno;
+			log_error("vCPU %u: KVM_SET_MSRS: %s", id, strerror(-ret));
+		} else if ((uint32_t)r < st->msrs->nmsrs) {
+			log_warn("vCPU %u: reset: KVM refused MSR 0x%x (%d of %u restored)",
+				 id, st->msrs->entries[r].index, r, st->msrs->nmsrs);
+		}
+	}
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE");
+	return ret;
+}
+
+static const char *const chip_names[X86_NCHIPS] = { "PIC master", "PIC slave", "I/O APIC" };
+
+/* One ioctl on the VM, logged with its name (and what) when it fails. */
+static int vm_ioctl(struct kvm *kvm, unsigned long req, void *arg, const char *name,
+		    const char *what)
+{
+	if (ioctl(kvm->vm_fd, req, arg) < 0) {
+		int err = errno;
+		log_error("%s (%s): %s", name, what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+void arch_vm_state_free(struct arch_vm_state *st)
+{
+	free(st);
+}
+
+int arch_vm_state_save(struct kvm *kvm, const struct vm_config *cfg,
+		       struct arch_vm_state **out)
+{
+	struct arch_vm_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	int ret = 0;
+	for (unsigned i = 0; i < X86_NCHIPS && !ret; i++) {
+		st->chips[i].chip_id = i;
+		ret = vm_ioctl(kvm, KVM_GET_IRQCHIP, &st->chips[i], "KVM_GET_IRQCHIP",
+			       chip_names[i]);
+	}
+	st->has_pit = cfg->pit;
+	if (!ret && st->has_pit)
+		ret = vm_ioctl(kvm, KVM_GET_PIT2, &st->pit, "KVM_GET_PIT2", "PIT");
+	if (ret) {
+		free(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
+int arch_vm_state_restore(struct kvm *kvm, const struct arch_vm_state *st)
+{
+	if (!st)
+		return -EINVAL;
+	struct arch_vm_state s = *st; /* KVM takes non-const arguments */
+	int ret = 0;
+	for (unsigned i = 0; i < X86_NCHIPS && !ret; i++)
+		ret = vm_ioctl(kvm, KVM_SET_IRQCHIP, &s.chips[i], "KVM_SET_IRQCHIP",
+			       chip_names[i]);
+	if (!ret && s.has_pit)
+		ret = vm_ioctl(kvm, KVM_SET_PIT2, &s.pit, "KVM_SET_PIT2", "PIT");
+	return ret;
+}
