@@ -1028,12 +1028,32 @@ if wanted "$CASE"; then
 			'"type":"virtio-rng","transport":"mmio","address":4272955392,"size":4096,"interrupt":17'; do
 			grep -qF -- "$s" "$TMP/resp" || { why="${why:+$why, }lacks $s"; break; }
 		done
+		# The windows are platform devices too: legacy_devices lists them.
+		grep -qF '"mmio":4272951296,"mmio_size":4096,"irq":16}' "$TMP/resp" ||
+			why="${why:+$why, }no legacy_devices entry of the first window"
 		! grep -qF '"bdf"' "$TMP/resp" || why="${why:+$why, }a bdf on virtio-mmio"
 		! grep -qF '"transport":"pci"' "$TMP/resp" || why="${why:+$why, }a device on pci"
 		[ -z "$why" ] || why="$why (info: $(head -c 600 "$TMP/resp"))"
 		shutdown_and_check
 	else
 		bad "cvmm did not come up with --virtio-transport mmio"
+		[ -n "$PID" ] && kill "$PID" 2>/dev/null
+	fi
+fi
+
+# Reboot resets the virtio-mmio windows through their platform records,
+# and a VM without a PIT (--platform pit=off) has none to put back.
+CASE=reboot-virtio-mmio-no-pit
+if wanted "$CASE"; then
+	rm -f "$SOCK"
+	if start_vm --rng --virtio-transport mmio --platform pit=off; then
+		api reboot
+		why=
+		[ $RC -eq 0 ] || why="reboot rc $RC ($(head -c 200 "$TMP/resp"))"
+		wait_boots 2 || why="${why:+$why, }no second boot"
+		shutdown_and_check
+	else
+		bad "cvmm did not come up with --virtio-transport mmio --platform pit=off"
 		[ -n "$PID" ] && kill "$PID" 2>/dev/null
 	fi
 fi
