@@ -20,7 +20,8 @@
 # in the rig, then "nested: N passed, M failed"; exits 1 on any failure.
 # Environment: NESTED_PARTS (default "guest tiny stock"), NESTED_GUEST_FILTER,
 # NESTED_TIMEOUT (seconds for the whole rig run, default 900),
-# NESTED_TINY_TIMEOUT / NESTED_STOCK_TIMEOUT (per boot inside the rig,
+# NESTED_TINY_TSC=none (the tiny kernel without tsc_early_khz= and
+# tsc=reliable, as issue 20 ran it; another value replaces them), NESTED_TINY_TIMEOUT / NESTED_STOCK_TIMEOUT (per boot inside the rig,
 # default 420 / 300), NESTED_CPU (QEMU -cpu, default qemu64,+svm,+npt),
 # CVMM_NESTED_KEEP=1 (keep the work directory and print its path).
 set -u
@@ -74,6 +75,7 @@ chmod 0755 "$P/payload/run.sh"
 {
     printf 'PARTS="%s"\nTINY_TIMEOUT=%s\nSTOCK_TIMEOUT=%s\n' "$PARTS" "$TINY_TIMEOUT" "$STOCK_TIMEOUT"
     printf 'FILTER=%q\n' "$FILTER"
+    printf 'TINY_TSC_MODE=%q\n' "${NESTED_TINY_TSC:-auto}"
 } >"$P/payload/params"
 
 if has guest; then
@@ -94,6 +96,19 @@ if has tiny; then
         mke2fs -q -t ext2 -d "$WORK/rootfs" "$P/payload/root.img" 8M ||
             { bad setup "mke2fs failed"; finish; }
     fi
+fi
+if has qemu-kvm; then
+    # QEMU+KVM inside the rig (evidence for tests/nested/README.md).
+    copy_bin "$P" "$(command -v qemu-system-x86_64)" || { bad setup "cannot copy qemu"; finish; }
+    mkdir -p "$P/payload/qemu-fw"
+    for f in /usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin \
+        /usr/share/qemu/pvh.bin /usr/share/qemu/kvmvapic.bin; do
+        cp -L "$f" "$P/payload/qemu-fw/"
+    done
+    [ -f "$P/payload/vmlinux" ] || {
+        read -r _ VMLINUX < <("$ROOT/tests/linux/build-kernel.sh" 2>>"$WORK/build-kernel.log" | paste -sd' ')
+        cp "$VMLINUX" "$P/payload/vmlinux"
+    }
 fi
 if has stock; then
     cp "$RIG/vmlinuz" "$P/payload/stock-vmlinuz"
@@ -168,7 +183,7 @@ if has stock; then
     if [ "$(end_field stock rc)" = 0 ]; then ok stock-exit; else bad stock-exit "cvmm status $(end_field stock rc)"; show_tail stock 25; fi
 fi
 
-for p in guest tiny stock; do
+for p in guest tiny stock qemu-kvm; do
     has "$p" || continue
     echo "# $p: $(end_field "$p" secs) s inside the rig"
 done
