@@ -22,6 +22,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "legacy/debug_exit.h"
+#include "legacy/acpi_sleep.h"
 #include "legacy/ged.h"
 #include "legacy/i8042.h"
 #include "legacy/rtc.h"
@@ -165,10 +166,16 @@ static int build_legacy_devices(struct vm *vm)
 		return ret;
 	ret = bus_register(&vm->mmio, GED_MMIO_ADDR, GED_MMIO_SIZE, ged_mmio, vm->ged,
 			   "ACPI GED");
-	if (ret)
+	if (ret) {
 		log_error("cannot place the ACPI GED at 0x%llx: %s", GED_MMIO_ADDR,
 			  strerror(-ret));
-	return ret;
+		return ret;
+	}
+
+	/* ACPI soft-off: the FADT's sleep control/status registers. */
+	ret = acpi_sleep_create(&vm->acpi_sleep, vm_exit_request(vm));
+	return ret ?: register_pio(vm, ACPI_SLEEP_CONTROL_PORT, ACPI_SLEEP_PORTS,
+				   acpi_sleep_io, vm->acpi_sleep, "ACPI sleep control");
 }
 
 /*
@@ -990,6 +997,8 @@ int vm_destroy(struct vm *vm)
 		debug_exit_destroy(vm->debug_exit);
 	ged_destroy(vm->ged);
 	vm->ged = NULL;
+	acpi_sleep_destroy(vm->acpi_sleep);
+	vm->acpi_sleep = NULL;
 	if (vm->serial_out_owned)
 		close(vm->serial_out_fd);
 	free(vm->reset);

@@ -83,6 +83,7 @@ struct vm {
 	struct i8042 *i8042;
 	struct rtc *rtc;
 	struct debug_exit *debug_exit;
+	struct acpi_sleep *acpi_sleep;
 	struct ged *ged; /* ACPI Generic Event Device: the power button */
 	int serial_out_fd; /* owned when the serial writes to a file */
 	bool serial_out_owned;

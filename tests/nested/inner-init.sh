@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # /init of Debian's stock kernel under cvmm inside the nested rig (busybox
 # sh, user space). Each step prints "USER: ..." lines on the serial console;
-# run-nested-test.sh checks them. Ends with a reset (reboot=k), which ends
-# cvmm with exit status 0.
+# run-nested-test.sh checks them. Ends with `poweroff -f`: Linux's ACPI
+# power-off (S5 through the FADT's sleep control register) ends cvmm with
+# exit status 0.
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -38,4 +39,4 @@ echo "USER: hwrng $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | t
 echo "USER: hello over hvc0" >/dev/hvc0 && echo "USER: hvc0 written"
 echo "USER: done"
 sync
-reboot -f
+poweroff -f

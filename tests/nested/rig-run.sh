@@ -54,7 +54,7 @@ for part in $PARTS; do
 			--serial tty --console file=/tmp/stock.hvc \
 			--disk path=/tmp/vda.img,readonly=on --disk path=/tmp/vdb.img \
 			--net tap=cvmms0,ip=10.78.0.1,mask=255.255.255.0 --rng src=/payload/rng.bin \
-			--log-level warn --cmdline "console=ttyS0 reboot=k panic=-1 quiet" </dev/null
+			--log-level info --cmdline "console=ttyS0 reboot=k panic=-1 quiet" </dev/null
 		rc=$?
 		sed 's/^/STOCK-HVC: /' /tmp/stock.hvc
 		dd if=/tmp/vdb.img bs=22 count=1 2>/dev/null | sed 's/^/STOCK-VDB: /'

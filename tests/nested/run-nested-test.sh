@@ -181,6 +181,10 @@ if has stock; then
     if grep -q '^STOCK-HVC: USER: hello over hvc0' <<<"$s"; then ok "stock: hvc0 reached the host"; else bad stock "hvc0 file lacks the line"; fi
     if grep -q '^STOCK-VDB: written-by-stock-linux' <<<"$s"; then ok "stock: vdb data on the host"; else bad stock "vdb image lacks the line"; fi
     if [ "$(end_field stock rc)" = 0 ]; then ok stock-exit; else bad stock-exit "cvmm status $(end_field stock rc)"; show_tail stock 25; fi
+    # user space ran `poweroff -f`: Linux's ACPI power-off wrote S5 to the
+    # FADT's sleep control register (cvmm's info line names why it ended)
+    if grep -q 'VM exit (guest power off (ACPI S5)), status 0' <<<"$s"; then ok stock-poweroff
+    else bad stock-poweroff "no 'VM exit (guest power off (ACPI S5))' line from cvmm"; fi
 fi
 
 for p in guest tiny stock qemu-kvm; do
