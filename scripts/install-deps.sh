@@ -7,9 +7,11 @@
 #   iproute2       - network tests (namespaces, tap)
 #   clang, libclang-rt-14-dev - libFuzzer targets (make fuzz; fuzz/README.md)
 #   e2fsprogs, dnsmasq-base - Linux acceptance test (ext2 images, DHCP server)
+#   qemu-system-x86, cpio, kmod - the nested rig (make check-nested; tests/nested/;
+#                    its kernel and busybox-static come with apt-get download)
 #   dpkg-dev, debhelper, lintian - the Debian package (debian/; make check-install PACKAGE=1)
 set -e
-PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base dpkg-dev debhelper lintian"
+PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base qemu-system-x86 cpio kmod dpkg-dev debhelper lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -21,6 +21,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "legacy/debug_exit.h"
+#include "legacy/acpi_sleep.h"
 #include "legacy/ged.h"
 #include "legacy/i8042.h"
 #include "legacy/rtc.h"
@@ -121,6 +122,7 @@ static const platform_builder_fn platform_builders[] = {
 	rtc_platform_add,
 	debug_exit_platform_add,
 	ged_platform_add, /* the ACPI power button (the DSDT's GED_) */
+	acpi_sleep_platform_add, /* ACPI soft-off (the FADT's sleep registers) */
 };
 
 static int build_platform_devices(struct vm *vm)

@@ -17,6 +17,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "guest_mem.h"
+#include "legacy/acpi_sleep.h"
 #include "acpi_walk.h"
 
 #define MEM_SIZE 0x100000ULL
@@ -176,6 +177,12 @@ static void check_fadt_dsdt(struct fixture *f, struct acpi_seen *s,
 	assert_int_equal(fadt.x_firmware_ctrl, 0);
 	assert_true(fadt.x_dsdt != 0);
 	assert_int_equal(fadt.dsdt, fadt.x_dsdt);
+	/* soft-off: 8-bit sleep control and status registers in I/O space */
+	assert_int_equal(fadt.sleep_control_reg.space_id, ACPI_GAS_SYSTEM_IO);
+	assert_int_equal(fadt.sleep_control_reg.bit_width, 8);
+	assert_int_equal(fadt.sleep_control_reg.address, ACPI_SLEEP_CONTROL_PORT);
+	assert_int_equal(fadt.sleep_status_reg.space_id, ACPI_GAS_SYSTEM_IO);
+	assert_int_equal(fadt.sleep_status_reg.address, ACPI_SLEEP_STATUS_PORT);
 
 	s->dsdt = fadt.x_dsdt;
 	const uint8_t *d = check_table(f, s, fadt.x_dsdt, "DSDT");

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * x86_cpuid_patch: APIC id and topology in leaves 1, 4, 0xB and 0x80000008
- * for several vCPU counts, with unrelated bits and leaves left alone.
+ * x86_cpuid_patch: APIC id and topology in leaves 1, 4, 0xB, 0x1F,
+ * 0x80000008 and 0x8000001E for several vCPU counts, with unrelated bits and
+ * leaves left alone; x86_cpuid_vm_patch: TSC deadline, KVM's paravirtual
+ * leaves, XSAVE leaf consistency.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,9 @@ enum {
 	E_LEAFB_1,
 	E_LEAFB_2,
 	E_EXT8,
+	E_LEAF1F_0,
+	E_LEAF1F_1,
+	E_EXT1E,
 	E_COUNT,
 };
 
@@ -51,6 +56,12 @@ static void make_table(struct kvm_cpuid_entry2 *e)
 			.eax = 0xaaaa, .ebx = 0xbbbb, .ecx = 0xcccc, .edx = 0xdddd };
 	e[E_EXT8] = (struct kvm_cpuid_entry2){ .function = 0x80000008,
 		.eax = 0x3030, .ebx = 0x11111111, .ecx = 0xa5a5a5a5, .edx = 0x2 };
+	for (unsigned i = 0; i < 2; i++)
+		e[E_LEAF1F_0 + i] = (struct kvm_cpuid_entry2){ .function = 0x1f,
+			.index = i, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+			.eax = 0x1111, .ebx = 0x2222, .ecx = 0x3333, .edx = 0x4444 };
+	/* KVM hands 0x8000001E out zeroed. */
+	e[E_EXT1E] = (struct kvm_cpuid_entry2){ .function = 0x8000001e };
 }
 
 static unsigned bits_for(unsigned n)
@@ -110,6 +121,22 @@ static void check_one(unsigned id, unsigned ncpus)
 	assert_int_equal(e[E_LEAFB_2].eax, 0);
 	assert_int_equal(e[E_LEAFB_2].ebx, 0);
 	assert_int_equal(e[E_LEAFB_2].ecx, 2);
+
+	/* Leaf 0x1F says what 0xB says. */
+	assert_int_equal(e[E_LEAF1F_0].edx, id);
+	assert_int_equal(e[E_LEAF1F_0].ebx, 1);
+	assert_int_equal(e[E_LEAF1F_0].ecx, (1u << 8) | 0);
+	assert_int_equal(e[E_LEAF1F_1].edx, id);
+	assert_int_equal(e[E_LEAF1F_1].eax, bits_for(ncpus));
+	assert_int_equal(e[E_LEAF1F_1].ebx, ncpus);
+	assert_int_equal(e[E_LEAF1F_1].ecx, (2u << 8) | 1);
+
+	/* 0x8000001E: extended APIC id, core (compute unit) id = id with
+	 * one thread each, node 0 of 1. */
+	assert_int_equal(e[E_EXT1E].eax, id);
+	assert_int_equal(e[E_EXT1E].ebx, id);
+	assert_int_equal(e[E_EXT1E].ecx, 0);
+	assert_int_equal(e[E_EXT1E].edx, 0);
 
 	/* 0x80000008 ECX: NC = ncpus-1 in [7:0], ApicIdCoreIdSize in [15:12]. */
 	assert_int_equal(e[E_EXT8].ecx & 0xff, ncpus - 1);
@@ -193,6 +220,115 @@ static void test_nent_respected(void **state)
 	assert_int_equal(e[E_LEAFB_1].edx, 1);
 }
 
+static void test_add_topology_1f(void **state)
+{
+	(void)state;
+	/* KVM lists 0xB and 0x1F with subleaf 0 only: subleaves 1 and 2 of
+	 * both are added; a table without 0x1F gets none. */
+	struct kvm_cpuid_entry2 e[16];
+	memset(e, 0, sizeof(e));
+	e[0] = (struct kvm_cpuid_entry2){ .function = 0xb,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX };
+	e[1] = (struct kvm_cpuid_entry2){ .function = 0x1f,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX };
+	uint32_t nent = 2;
+	x86_cpuid_add_topology_leaves(e, &nent, 16);
+	assert_int_equal(nent, 6);
+	unsigned nb = 0, n1f = 0;
+	for (unsigned i = 0; i < nent; i++) {
+		nb += e[i].function == 0xb;
+		n1f += e[i].function == 0x1f;
+	}
+	assert_int_equal(nb, 3);
+	assert_int_equal(n1f, 3);
+	nent = 1;
+	x86_cpuid_add_topology_leaves(e, &nent, 16);
+	assert_int_equal(nent, 3);
+}
+
+/* A KVM-like table for the VM-wide patch: leaf 1, the PV leaves, XSAVE. */
+enum { V_LEAF1, V_SIG, V_FEAT, V_XS0, V_XS1, V_XS2, V_XS9, V_COUNT };
+
+static void make_vm_table(struct kvm_cpuid_entry2 *e)
+{
+	memset(e, 0, V_COUNT * sizeof(*e));
+	e[V_LEAF1] = (struct kvm_cpuid_entry2){ .function = 1, .ecx = 0x7ffafbff & ~(1u << 24) };
+	e[V_SIG] = (struct kvm_cpuid_entry2){ .function = 0x40000000,
+		.eax = 0x40000001, .ebx = 0x4b4d564b, .ecx = 0x564b4d56, .edx = 0x4d };
+	/* Every bit KVM could report, hints included. */
+	e[V_FEAT] = (struct kvm_cpuid_entry2){ .function = 0x40000001,
+		.eax = 0x0103ffff, .edx = 1 };
+	/* x87, SSE, AVX (2) and PKRU (9) named; PKRU's subleaf says size 0. */
+	e[V_XS0] = (struct kvm_cpuid_entry2){ .function = 0xd, .index = 0,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x207,
+		.ebx = 0xa88, .ecx = 0xa88 };
+	e[V_XS1] = (struct kvm_cpuid_entry2){ .function = 0xd, .index = 1,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x1 };
+	e[V_XS2] = (struct kvm_cpuid_entry2){ .function = 0xd, .index = 2,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x100, .ebx = 0x240 };
+	e[V_XS9] = (struct kvm_cpuid_entry2){ .function = 0xd, .index = 9,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0, .ebx = 0xa80 };
+}
+
+static void test_vm_patch(void **state)
+{
+	(void)state;
+	struct kvm_cpuid_entry2 orig[V_COUNT], e[V_COUNT + 2];
+	make_vm_table(orig);
+	memcpy(e, orig, sizeof(orig));
+	uint32_t nent = V_COUNT;
+	x86_cpuid_vm_patch(e, &nent, V_COUNT + 2, true);
+	assert_int_equal(nent, V_COUNT);
+	/* TSC deadline added, the rest of leaf 1 kept. */
+	assert_int_equal(e[V_LEAF1].ecx, orig[V_LEAF1].ecx | (1u << 24));
+	/* Signature kept, max hypervisor leaf 0x40000001. */
+	assert_memory_equal(&e[V_SIG], &orig[V_SIG], sizeof(e[0]));
+	/* Features: kvmclock (0, 3), stable bit (24), async PF, steal time,
+	 * PV EOI/unhalt/TLB/IPI/yield, poll control kept; 2 (obsolete MMU
+	 * op), 8, 15-17 and the hints dropped. */
+	assert_int_equal(e[V_FEAT].eax, 0x01007efbu);
+	assert_int_equal(e[V_FEAT].edx, 0);
+	/* XSAVE: PKRU without a size is dropped, AVX kept. */
+	assert_int_equal(e[V_XS0].eax, 0x7);
+	assert_int_equal(e[V_XS0].ecx, orig[V_XS0].ecx);
+
+	/* Without TSC-deadline support the bit stays clear; patching again
+	 * changes nothing. */
+	memcpy(e, orig, sizeof(orig));
+	nent = V_COUNT;
+	x86_cpuid_vm_patch(e, &nent, V_COUNT + 2, false);
+	assert_int_equal(e[V_LEAF1].ecx, orig[V_LEAF1].ecx);
+	struct kvm_cpuid_entry2 once[V_COUNT];
+	memcpy(once, e, sizeof(once));
+	x86_cpuid_vm_patch(e, &nent, V_COUNT + 2, false);
+	assert_memory_equal(e, once, sizeof(once));
+}
+
+static void test_vm_patch_adds_pv_leaves(void **state)
+{
+	(void)state;
+	/* A KVM that lists no hypervisor leaves: both are appended, the
+	 * signature and no feature; with no room, nothing is written. */
+	struct kvm_cpuid_entry2 e[3];
+	memset(e, 0, sizeof(e));
+	e[0] = (struct kvm_cpuid_entry2){ .function = 1 };
+	uint32_t nent = 1;
+	x86_cpuid_vm_patch(e, &nent, 3, false);
+	assert_int_equal(nent, 3);
+	assert_int_equal(e[1].function, 0x40000000);
+	assert_int_equal(e[1].eax, 0x40000001);
+	char sig[13] = { 0 };
+	memcpy(sig, &e[1].ebx, 4);
+	memcpy(sig + 4, &e[1].ecx, 4);
+	memcpy(sig + 8, &e[1].edx, 4);
+	assert_string_equal(sig, "KVMKVMKVM");
+	assert_int_equal(e[2].function, 0x40000001);
+	assert_int_equal(e[2].eax, 0);
+	nent = 1;
+	x86_cpuid_vm_patch(e, &nent, 1, false);
+	assert_int_equal(nent, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +338,9 @@ int main(void)
 		cmocka_unit_test(test_5cpus),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_nent_respected),
+		cmocka_unit_test(test_add_topology_1f),
+		cmocka_unit_test(test_vm_patch),
+		cmocka_unit_test(test_vm_patch_adds_pv_leaves),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

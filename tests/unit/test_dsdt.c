@@ -539,10 +539,14 @@ static void test_dsdt_bytes(void **state)
 	size_t len;
 	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
 	assert_true(len > 100 && len < sizeof(buf));
-	/* Scope (\_SB) { ... } around everything. */
+	/* Scope (\_SB) { ... } around everything but, last,
+	 * Name (\_S5, Package (1) { 5 }) for ACPI soft-off. */
+	static const uint8_t s5[] = { AML_NAME_OP, '\\', '_', 'S', '5', '_',
+				      AML_PACKAGE_OP, 4, 1, AML_BYTE_PREFIX, 5 };
+	assert_memory_equal(buf + len - sizeof(s5), s5, sizeof(s5));
 	assert_int_equal(buf[0], AML_SCOPE_OP);
 	uint8_t pl[4];
-	int n = aml_pkglen_encode((uint32_t)(len - 1), pl);
+	int n = aml_pkglen_encode((uint32_t)(len - 1 - sizeof(s5)), pl);
 	assert_true(n > 0);
 	assert_memory_equal(buf + 1, pl, (size_t)n);
 	assert_memory_equal(buf + 1 + n, "\\_SB_", 5);

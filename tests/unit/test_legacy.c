@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "legacy/acpi_sleep.h"
 #include "legacy/debug_exit.h"
 #include "legacy/i8042.h"
 #include "legacy/rtc.h"
@@ -175,6 +176,32 @@ static void test_i8042_probe_sequence(void **state)
 }
 
 /* ---- debug-exit ---- */
+
+/* ACPI sleep control: only SLP_EN with SLP_TYP 5 (\_S5) ends the VM. */
+static void test_acpi_sleep(void **state)
+{
+	(void)state;
+	struct fake_exit fe = { 0 };
+	struct acpi_sleep *sl;
+	assert_int_equal(acpi_sleep_create(
+				 &sl, (struct exit_request){ fake_exit_request, &fe }),
+			 0);
+	uint8_t v = ACPI_SLEEP_TYP_S5 << ACPI_SLEEP_TYP_SHIFT; /* no SLP_EN */
+	acpi_sleep_io(sl, 0, &v, 1, true);
+	v = ACPI_SLEEP_SLP_EN | (3u << ACPI_SLEEP_TYP_SHIFT); /* S3: not offered */
+	acpi_sleep_io(sl, 0, &v, 1, true);
+	v = ACPI_SLEEP_SLP_EN | (ACPI_SLEEP_TYP_S5 << ACPI_SLEEP_TYP_SHIFT);
+	acpi_sleep_io(sl, 1, &v, 1, true); /* the status register */
+	assert_int_equal(fe.calls, 0);
+	uint8_t r[2] = { 0xff, 0xff };
+	acpi_sleep_io(sl, 1, r, 1, false);
+	assert_int_equal(r[0], 0); /* WAK_STS clear */
+	acpi_sleep_io(sl, 0, &v, 1, true);
+	assert_int_equal(fe.calls, 1);
+	assert_int_equal(fe.status, 0);
+	assert_string_equal(fe.why, "guest power off (ACPI S5)");
+	acpi_sleep_destroy(sl);
+}
 
 static void test_debug_exit(void **state)
 {
@@ -632,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_i8042_reset),
 		cmocka_unit_test(test_i8042_probe_sequence),
 		cmocka_unit_test(test_debug_exit),
+		cmocka_unit_test(test_acpi_sleep),
 		cmocka_unit_test(test_rtc_time),
 		cmocka_unit_test(test_rtc_set_time),
 		cmocka_unit_test(test_rtc_out_of_range_writes),

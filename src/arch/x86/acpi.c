@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arch/x86/mptable.h"
+#include "legacy/acpi_sleep.h"
 #include "log.h"
 
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP size");
@@ -156,6 +157,13 @@ static int build_fadt(struct acpi_area *a, uint64_t dsdt, uint64_t *gpa)
 		   ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON;
 	f->iapc_boot_arch = ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_8042 |
 			    ACPI_IAPC_NO_VGA;
+	/* Soft-off through the sleep control register (legacy/acpi_sleep.h). */
+	f->sleep_control_reg = (struct acpi_gas){ .space_id = ACPI_GAS_SYSTEM_IO,
+		.bit_width = 8, .access_size = ACPI_GAS_ACCESS_BYTE,
+		.address = ACPI_SLEEP_CONTROL_PORT };
+	f->sleep_status_reg = (struct acpi_gas){ .space_id = ACPI_GAS_SYSTEM_IO,
+		.bit_width = 8, .access_size = ACPI_GAS_ACCESS_BYTE,
+		.address = ACPI_SLEEP_STATUS_PORT };
 	f->dsdt = (uint32_t)dsdt; /* below 1 MiB, so both forms agree */
 	f->x_dsdt = dsdt;
 	table_finish(f);

@@ -79,6 +79,10 @@ struct acpi_gas {
 	uint64_t address;
 } __attribute__((packed));
 
+/* Generic Address Structure: address space and access size. */
+#define ACPI_GAS_SYSTEM_IO 1
+#define ACPI_GAS_ACCESS_BYTE 1
+
 #define ACPI_FADT_REVISION 6
 #define ACPI_FADT_MINOR_REVISION 5
 

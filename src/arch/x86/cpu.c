@@ -38,7 +38,10 @@ void x86_cpuid_patch(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned id,
 			e->ecx |= 1u << 31;
 			break;
 		case 0xb:
-			/* x2APIC topology: one thread per core, ncpus cores. */
+		case 0x1f:
+			/* x2APIC topology: one thread per core, ncpus cores
+			 * (0x1F, where the host has it, says the same: no
+			 * module, tile or die level). */
 			e->edx = id;
 			if (e->index == 0) {
 				e->eax = 0;
@@ -59,6 +62,16 @@ void x86_cpuid_patch(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned id,
 			e->eax = (e->eax & 0x03ffffffu) |
 				 ((ncpus > 64 ? 63u : ncpus - 1) << 26);
 			break;
+		case 0x8000001e:
+			/* AMD (TOPOEXT): extended APIC id; compute unit id
+			 * = core id = id, one thread per unit; node 0 of one
+			 * node. KVM returns zeros here, which would give every
+			 * vCPU core id 0: SMT siblings of each other. */
+			e->eax = id;
+			e->ebx = id & 0xff;
+			e->ecx = 0;
+			e->edx = 0;
+			break;
 		case 0x80000008:
 			/* AMD: number of cores - 1, APIC id size. */
 			e->ecx = (e->ecx & ~0xf0ffu) | ((ncpus - 1) & 0xff) |
@@ -78,25 +91,107 @@ void x86_cpuid_patch(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned id,
 void x86_cpuid_add_topology_leaves(struct kvm_cpuid_entry2 *e, uint32_t *nent,
 				   uint32_t max)
 {
-	bool has_leaf = false, has[3] = { false, false, false };
-	for (uint32_t i = 0; i < *nent; i++) {
-		if (e[i].function != 0xb)
+	static const uint32_t leaves[] = { 0xb, 0x1f };
+	for (unsigned l = 0; l < 2; l++) {
+		bool has_leaf = false, has[3] = { false, false, false };
+		for (uint32_t i = 0; i < *nent; i++) {
+			if (e[i].function != leaves[l])
+				continue;
+			has_leaf = true;
+			if (e[i].index < 3)
+				has[e[i].index] = true;
+		}
+		if (!has_leaf)
 			continue;
-		has_leaf = true;
-		if (e[i].index < 3)
-			has[e[i].index] = true;
+		for (uint32_t sub = 0; sub < 3; sub++) {
+			if (has[sub] || *nent >= max)
+				continue;
+			e[*nent] = (struct kvm_cpuid_entry2){
+				.function = leaves[l],
+				.index = sub,
+				.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+			};
+			(*nent)++;
+		}
 	}
-	if (!has_leaf)
-		return;
-	for (uint32_t sub = 0; sub < 3; sub++) {
-		if (has[sub] || *nent >= max)
-			continue;
-		e[*nent] = (struct kvm_cpuid_entry2){
-			.function = 0xb,
-			.index = sub,
-			.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
-		};
-		(*nent)++;
+}
+
+static struct kvm_cpuid_entry2 *find_leaf(struct kvm_cpuid_entry2 *e,
+					  uint32_t nent, uint32_t fn,
+					  uint32_t index)
+{
+	for (uint32_t i = 0; i < nent; i++)
+		if (e[i].function == fn && e[i].index == index)
+			return &e[i];
+	return NULL;
+}
+
+/*
+ * KVM's paravirtual features (leaf 0x40000001 EAX) that need nothing from
+ * cvmm: KVM implements them in the kernel (kvmclock, async page faults,
+ * steal time, PV EOI/unhalt/TLB flush/IPIs/yield, poll control) or they
+ * promise nothing (NOP_IO_DELAY, CLOCKSOURCE_STABLE_BIT, which KVM backs
+ * with its master clock). Left out: MSI_EXT_DEST_ID (15; cvmm's MSI
+ * routing takes 8-bit destinations), HC_MAP_GPA_RANGE (16; a hypercall
+ * KVM hands to the VMM, which cvmm does not take) and MIGRATION_CONTROL
+ * (17), and every hint in EDX (REALTIME promises pinned, never preempted
+ * vCPUs).
+ */
+#define KVM_PV_FEATURES_OK                                                     \
+	((1u << 0) | (1u << 1) | (1u << 3) | (1u << 4) | (1u << 5) |          \
+	 (1u << 6) | (1u << 7) | (1u << 9) | (1u << 10) | (1u << 11) |        \
+	 (1u << 12) | (1u << 13) | (1u << 14) | (1u << 24))
+
+void x86_cpuid_vm_patch(struct kvm_cpuid_entry2 *e, uint32_t *nent,
+			uint32_t max, bool tsc_deadline)
+{
+	struct kvm_cpuid_entry2 *l;
+
+	/* Leaf 1: the TSC-deadline timer is KVM's LAPIC emulation; KVM
+	 * does not report it in KVM_GET_SUPPORTED_CPUID (the VMM sets it
+	 * when KVM_CAP_TSC_DEADLINE_TIMER says so). */
+	l = find_leaf(e, *nent, 0x1, 0);
+	if (l && tsc_deadline)
+		l->ecx |= 1u << 24;
+
+	/* KVM's hypervisor leaves: signature and the features above. A KVM
+	 * that did not list them gets the signature and no feature. */
+	l = find_leaf(e, *nent, KVM_CPUID_SIGNATURE_LEAF, 0);
+	if (!l && *nent < max) {
+		l = &e[(*nent)++];
+		*l = (struct kvm_cpuid_entry2){ .function = KVM_CPUID_SIGNATURE_LEAF };
+	}
+	if (l) {
+		l->eax = KVM_CPUID_FEATURES_LEAF;
+		l->ebx = 0x4b4d564b; /* "KVMKVMKVM\0\0\0" */
+		l->ecx = 0x564b4d56;
+		l->edx = 0x0000004d;
+	}
+	l = find_leaf(e, *nent, KVM_CPUID_FEATURES_LEAF, 0);
+	if (!l && *nent < max) {
+		l = &e[(*nent)++];
+		*l = (struct kvm_cpuid_entry2){ .function = KVM_CPUID_FEATURES_LEAF };
+	}
+	if (l) {
+		l->eax &= KVM_PV_FEATURES_OK;
+		l->ebx = l->ecx = l->edx = 0;
+	}
+
+	/* XSAVE (leaf 0xD): every user feature that subleaf 0 names must
+	 * have its own subleaf with a size, or Linux warns ("XSAVE
+	 * consistency problem") and dumps the leaves; drop the bits of
+	 * features KVM lists without one. */
+	l = find_leaf(e, *nent, 0xd, 0);
+	if (l) {
+		for (uint32_t f = 2; f < 64; f++) {
+			uint32_t *word = f < 32 ? &l->eax : &l->edx;
+			uint32_t bit = 1u << (f & 31);
+			if (!(*word & bit))
+				continue;
+			struct kvm_cpuid_entry2 *sub = find_leaf(e, *nent, 0xd, f);
+			if (!sub || sub->eax == 0)
+				*word &= ~bit;
+		}
 	}
 }
 
@@ -115,6 +210,8 @@ static int setup_cpuid(struct kvm *kvm, int fd, unsigned id, unsigned ncpus)
 		goto out;
 	}
 	x86_cpuid_add_topology_leaves(cpuid->entries, &cpuid->nent, CPUID_MAX_ENTRIES);
+	x86_cpuid_vm_patch(cpuid->entries, &cpuid->nent, CPUID_MAX_ENTRIES,
+			   kvm_check_cap(kvm, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	x86_cpuid_patch(cpuid->entries, cpuid->nent, id, ncpus);
 	if (ioctl(fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;

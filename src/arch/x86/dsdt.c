@@ -6,6 +6,7 @@
 
 #include "arch/x86/aml.h"
 #include "arch/x86/layout.h"
+#include "legacy/acpi_sleep.h"
 #include "legacy/ged.h"
 
 #define ECAM_BUS_SIZE (1ULL << 20) /* 32 devices x 8 functions x 4 KiB */
@@ -252,6 +253,20 @@ static void build_ged(struct aml *a, const struct dsdt_config *c)
 	aml_end(a, &dev);
 }
 
+/*
+ * Name (\_S5, Package (1) { 5 }): soft-off's SLP_TYP for the FADT's sleep
+ * control register (legacy/acpi_sleep.h). With it Linux registers ACPI
+ * power-off; without it `poweroff` only halts the vCPUs.
+ */
+static void build_s5(struct aml *a)
+{
+	struct aml_mark pkg;
+	aml_name(a, "\\_S5_");
+	aml_package_begin(a, 1, &pkg);
+	aml_integer(a, ACPI_SLEEP_TYP_S5);
+	aml_end(a, &pkg);
+}
+
 /* A virtio-mmio window, described as QEMU's microvm does. */
 static void build_virtio_mmio(struct aml *a, unsigned i,
 			      const struct dsdt_virtio_mmio *d)
@@ -303,6 +318,7 @@ int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
 		build_ged(&a, cfg);
 	}
 	aml_end(&a, &sb);
+	build_s5(&a);
 
 	size_t n;
 	ret = aml_finish(&a, &n);
