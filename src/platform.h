@@ -3,8 +3,8 @@
  * Platform devices: the machine's fixed devices that no bus enumerates
  * (the 8250 UART, i8042, CMOS RTC, debug-exit port, ACPI GED) and the
  * virtio-mmio windows. Each is a record, a device pointer with a table of
- * the same operations: name, reset, destroy, describe (vm.info), and the
- * save/restore hooks of snapshots (NULL until snapshots exist).
+ * the same operations: name, reset, destroy, describe (vm.info). Snapshot
+ * save/restore operations join this table with the snapshot work.
  *
  * Adding one: its file defines its struct platform_dev_ops and a
  * platform_builder_fn that creates the device from a struct platform_ctx,
@@ -52,14 +52,6 @@ struct platform_dev_ops {
 	void (*destroy)(void *dev);
 	/* Fills `info` (zeroed by the caller) for vm.info. */
 	void (*describe)(void *dev, struct platform_info *info);
-	/*
-	 * Snapshots (not implemented yet: NULL in every device). save writes
-	 * the device state into buf (len bytes), *used the bytes written:
-	 * 0, -ENOSPC or another -errno; restore puts such a state back: 0,
-	 * -EINVAL for a state it does not take, or another -errno.
-	 */
-	int (*save)(void *dev, void *buf, size_t len, size_t *used);
-	int (*restore)(void *dev, const void *buf, size_t len);
 };
 
 struct platform_dev {
