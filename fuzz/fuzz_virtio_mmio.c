@@ -50,23 +50,15 @@
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
 
+#define FAKE_DEV_CONFIG_SIZE VIRTIO_MMIO_SIZE
+#include "fuzz_fake_dev.h"
+
 #define OP_LEN 8
 #define MAX_OPS 128
 #define MAX_POPS 8
 #define BASE 0xd0000000ULL
 
-#define S_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define S_DRV VIRTIO_CONFIG_S_DRIVER
-#define S_FOK VIRTIO_CONFIG_S_FEATURES_OK
-#define S_DOK VIRTIO_CONFIG_S_DRIVER_OK
 
-struct fake_dev {
-	struct virtio_dev vd;
-	uint64_t features;
-	bool fail_activate;
-	bool active;
-	uint8_t config[VIRTIO_MMIO_SIZE];
-};
 
 static struct fuzz_mem fm;
 static struct fake_dev fdev;
@@ -74,59 +66,6 @@ static struct vq_chain chain;
 static struct bus mmio;
 static struct virtio_mmio *vm;
 
-static uint64_t offered(void)
-{
-	return fdev.features | VIRTIO_CORE_FEATURES;
-}
-
-static uint64_t fake_features(void *dev)
-{
-	return ((struct fake_dev *)dev)->features;
-}
-
-static void fake_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
-{
-	struct fake_dev *f = dev;
-	FUZZ_CHECK(len <= 8 && off <= f->vd.config_size &&
-		   len <= f->vd.config_size - off);
-	memcpy(data, f->config + off, len);
-}
-
-static void fake_config_write(void *dev, uint32_t off, const uint8_t *data,
-			      uint32_t len)
-{
-	struct fake_dev *f = dev;
-	FUZZ_CHECK(len <= 8 && off <= f->vd.config_size &&
-		   len <= f->vd.config_size - off);
-	memcpy(f->config + off, data, len);
-}
-
-static int fake_activate(void *dev)
-{
-	struct fake_dev *f = dev;
-	uint64_t neg = f->vd.features_negotiated;
-	FUZZ_CHECK(neg & (1ULL << VIRTIO_F_VERSION_1));
-	FUZZ_CHECK((neg & ~offered()) == 0);
-	for (unsigned q = f->vd.nqueues; q < VIRTIO_MAX_QUEUES; q++)
-		FUZZ_CHECK(!f->vd.vqs[q].ready);
-	if (f->fail_activate)
-		return -EIO;
-	f->active = true;
-	return 0;
-}
-
-static void fake_reset(void *dev)
-{
-	((struct fake_dev *)dev)->active = false;
-}
-
-static const struct virtio_device_ops fake_ops = {
-	.features = fake_features,
-	.config_read = fake_config_read,
-	.config_write = fake_config_write,
-	.activate = fake_activate,
-	.reset = fake_reset,
-};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -165,7 +104,7 @@ static uint64_t irq_count(void)
 
 static void negotiate(uint32_t mask_lo, uint8_t a)
 {
-	uint64_t want = offered() & ((uint64_t)mask_lo | (uint64_t)mask_lo << 32);
+	uint64_t want = fake_offered(&fdev) & ((uint64_t)mask_lo | (uint64_t)mask_lo << 32);
 	if (!(a & 1))
 		want |= 1ULL << VIRTIO_F_VERSION_1;
 	if (a & 2)
@@ -179,7 +118,7 @@ static void negotiate(uint32_t mask_lo, uint8_t a)
 	w32(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(want >> 32));
 	w32(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
 	bool ok = r32(VIRTIO_MMIO_STATUS) & S_FOK;
-	bool acceptable = !(want & ~offered()) && (want & (1ULL << VIRTIO_F_VERSION_1));
+	bool acceptable = !(want & ~fake_offered(&fdev)) && (want & (1ULL << VIRTIO_F_VERSION_1));
 	FUZZ_CHECK(ok == acceptable);
 }
 

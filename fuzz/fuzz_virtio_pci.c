@@ -57,24 +57,15 @@
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
 
+#define FAKE_DEV_CONFIG_SIZE VIRTIO_PCI_REGION_SIZE
+#include "fuzz_fake_dev.h"
+
 #define HDR_LEN 16
 #define OP_LEN 8
 #define MAX_OPS 128
 #define MAX_POPS 8
 
-#define S_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define S_DRV VIRTIO_CONFIG_S_DRIVER
-#define S_FOK VIRTIO_CONFIG_S_FEATURES_OK
-#define S_DOK VIRTIO_CONFIG_S_DRIVER_OK
 
-struct fake_dev {
-	struct virtio_dev vd;
-	uint64_t features;
-	bool fail_activate;
-	bool active;
-	int intx;
-	uint8_t config[VIRTIO_PCI_REGION_SIZE];
-};
 
 static struct fuzz_mem fm;
 static struct fake_dev fdev;
@@ -85,57 +76,6 @@ static struct pci_bus pb;
 static struct irq_router router;
 static struct virtio_pci *vp;
 
-static uint64_t fake_features(void *dev)
-{
-	return ((struct fake_dev *)dev)->features;
-}
-
-static void fake_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
-{
-	struct fake_dev *f = dev;
-	FUZZ_CHECK(len <= 8 && off <= f->vd.config_size &&
-		   len <= f->vd.config_size - off);
-	memcpy(data, f->config + off, len);
-}
-
-static void fake_config_write(void *dev, uint32_t off, const uint8_t *data,
-			      uint32_t len)
-{
-	struct fake_dev *f = dev;
-	FUZZ_CHECK(len <= 8 && off <= f->vd.config_size &&
-		   len <= f->vd.config_size - off);
-	memcpy(f->config + off, data, len);
-}
-
-static int fake_activate(void *dev)
-{
-	struct fake_dev *f = dev;
-	uint64_t neg = f->vd.features_negotiated;
-	uint64_t offered = f->features | (1ULL << VIRTIO_F_VERSION_1) |
-			   (1ULL << VIRTIO_RING_F_EVENT_IDX) |
-			   (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
-	FUZZ_CHECK(neg & (1ULL << VIRTIO_F_VERSION_1));
-	FUZZ_CHECK((neg & ~offered) == 0);
-	for (unsigned q = f->vd.nqueues; q < VIRTIO_MAX_QUEUES; q++)
-		FUZZ_CHECK(!f->vd.vqs[q].ready);
-	if (f->fail_activate)
-		return -EIO;
-	f->active = true;
-	return 0;
-}
-
-static void fake_reset(void *dev)
-{
-	((struct fake_dev *)dev)->active = false;
-}
-
-static const struct virtio_device_ops fake_ops = {
-	.features = fake_features,
-	.config_read = fake_config_read,
-	.config_write = fake_config_write,
-	.activate = fake_activate,
-	.reset = fake_reset,
-};
 
 static void fake_intx(void *opaque, uint32_t gsi, int level)
 {
