@@ -78,6 +78,11 @@ int kvm_open(struct kvm *kvm)
 		kvm->sys_fd = -1;
 		return -ENOTSUP;
 	}
+	/* KVM's slot count (KVM_USER_MEM_SLOTS: 509 or 32764 today); a kernel
+	 * that does not say has at least 32. */
+	int slots = kvm_check_cap(kvm, KVM_CAP_NR_MEMSLOTS);
+	kvm->nr_slots = slots <= 0 ? 32 : slots > KVM_MAX_SLOTS ? KVM_MAX_SLOTS :
+		       (unsigned)slots;
 	kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_MAX_VCPUS);
 	if (kvm->max_vcpus <= 0)
 		kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_NR_VCPUS);
@@ -185,25 +190,111 @@ int kvm_alloc_ram(struct kvm *kvm, uint64_t size)
 	return 0;
 }
 
-int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva)
+/* The lowest free slot number below KVM's limit, marked used. */
+static int slot_alloc(struct kvm *kvm, uint32_t *out)
+{
+	for (unsigned w = 0; w * 64 < kvm->nr_slots; w++) {
+		uint64_t cur = atomic_load(&kvm->slot_used[w]);
+		while (~cur) {
+			unsigned bit = (unsigned)__builtin_ctzll(~cur);
+			if (w * 64 + bit >= kvm->nr_slots)
+				break;
+			if (atomic_compare_exchange_weak(&kvm->slot_used[w], &cur,
+							 cur | 1ULL << bit)) {
+				*out = w * 64 + bit;
+				return 0;
+			}
+		}
+	}
+	return -ENOSPC;
+}
+
+static void slot_free(struct kvm *kvm, uint32_t slot)
+{
+	if (slot < KVM_MAX_SLOTS)
+		atomic_fetch_and(&kvm->slot_used[slot / 64], ~(1ULL << (slot % 64)));
+}
+
+unsigned kvm_slots_used(struct kvm *kvm)
+{
+	unsigned n = 0;
+	for (unsigned w = 0; w < KVM_MAX_SLOTS / 64; w++)
+		n += (unsigned)__builtin_popcountll(atomic_load(&kvm->slot_used[w]));
+	return n;
+}
+
+static int set_region(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size,
+		      void *hva)
 {
 	struct kvm_userspace_memory_region region = {
-		.slot = kvm->next_slot,
+		.slot = slot,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)hva,
 	};
-	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		int err = errno;
+	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return -errno;
+	return 0;
+}
+
+int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva)
+{
+	uint32_t slot;
+	int ret = slot_alloc(kvm, &slot);
+	if (ret) {
+		log_error("guest RAM at 0x%llx: no free KVM memory slot (%u in use)",
+			  (unsigned long long)gpa, kvm->nr_slots);
+		return ret;
+	}
+	ret = set_region(kvm, slot, gpa, size, hva);
+	if (ret) {
 		log_error("KVM_SET_USER_MEMORY_REGION gpa 0x%llx size 0x%llx: %s",
 			  (unsigned long long)gpa, (unsigned long long)size,
-			  strerror(err));
-		return -err;
-	}
-	int ret = guest_mem_add(&kvm->mem, gpa, size, hva);
-	if (ret)
+			  strerror(-ret));
+		slot_free(kvm, slot);
 		return ret;
-	kvm->next_slot++;
+	}
+	ret = guest_mem_add(&kvm->mem, gpa, size, hva);
+	if (ret) {
+		set_region(kvm, slot, gpa, 0, hva);
+		slot_free(kvm, slot);
+	}
+	return ret;
+}
+
+int kvm_map_slot(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva,
+		 uint32_t *slot)
+{
+	int ret = slot_alloc(kvm, slot);
+	if (ret) {
+		log_ratelimited(&kvm->rl, LOG_WARN,
+				"no free KVM memory slot for 0x%llx (+0x%llx): all %u in use",
+				(unsigned long long)gpa, (unsigned long long)size,
+				kvm->nr_slots);
+		return ret;
+	}
+	ret = set_region(kvm, *slot, gpa, size, hva);
+	if (ret) {
+		log_ratelimited(&kvm->rl, LOG_WARN,
+				"KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s",
+				*slot, (unsigned long long)gpa, (unsigned long long)size,
+				strerror(-ret));
+		slot_free(kvm, *slot);
+	}
+	return ret;
+}
+
+int kvm_unmap_slot(struct kvm *kvm, uint32_t slot)
+{
+	/* Size 0 deletes the slot; the address is not looked at. */
+	int ret = set_region(kvm, slot, 0, 0, NULL);
+	if (ret) {
+		log_ratelimited(&kvm->rl, LOG_WARN,
+				"KVM_SET_USER_MEMORY_REGION: deleting slot %u: %s", slot,
+				strerror(-ret));
+		return ret;
+	}
+	slot_free(kvm, slot);
 	return 0;
 }
 
