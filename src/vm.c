@@ -156,6 +156,18 @@ static int build_platform_devices(struct vm *vm)
 	return 0;
 }
 
+/* BAR areas (a passthrough device's mmap'd BARs) as KVM memory slots. */
+static int vm_pci_mem_map(void *opaque, uint64_t gpa, uint64_t size, void *hva,
+			  uint32_t *handle)
+{
+	return kvm_map_slot(opaque, gpa, size, hva, handle);
+}
+
+static void vm_pci_mem_unmap(void *opaque, uint32_t handle)
+{
+	kvm_unmap_slot(opaque, handle);
+}
+
 /*
  * Address windows, GSI routing and PCI bus 0 with its config mechanisms:
  * ports 0xCF8/0xCFC and the ECAM window (advertised by the MCFG table).
@@ -191,6 +203,11 @@ static int build_pci(struct vm *vm)
 	 */
 	ret = ret ?: pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, &vm->pio_alloc,
 				  &vm->mmio32_alloc, NULL, ECAM_START);
+	/* ... unless they do not fit there (a passthrough device's). */
+	vm->pci.mmio64_spill = &vm->mmio64_alloc;
+	vm->pci.mem_map = vm_pci_mem_map;
+	vm->pci.mem_unmap = vm_pci_mem_unmap;
+	vm->pci.mem_opaque = &vm->kvm;
 	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 4, pci_cf8_io,
 				    &vm->pci, "PCI config address");
 	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_DATA_PORT, 4, pci_cfc_io,
