@@ -7,7 +7,7 @@
 #
 #   tests/api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]
 #
-# ping, info, counters, pause/resume (the ticks and the vCPU exit counts
+# ping, info, counters (no passthrough devices: empty lists), pause/resume (the ticks and the vCPU exit counts
 # stop, then go on), shutdown (exit 0, socket removed; a guest's unflushed
 # disk write is in the image and cvmm fdatasync'ed it), a stalled output
 # reader (serial and virtio-console) holding up neither the guest nor
@@ -245,6 +245,18 @@ if wanted "$CASE"; then
 	done
 	[ -z "$why" ]
 	check $? "$why"
+fi
+
+# No --device: vm.info and vm.counters say so with empty lists.
+CASE=passthrough-empty
+if wanted "$CASE"; then
+	api info
+	i1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
+	i2=$(grep -c '"devices":\[\],"platform"' "$TMP/resp")
+	api counters
+	c1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
+	[ "$i1" = 1 ] && [ "$i2" = 1 ] && [ "$c1" = 1 ]
+	check $? "info passthrough [] $i1, config devices [] $i2, counters passthrough [] $c1 (want 1 1 1)"
 fi
 
 CASE=counters-move
@@ -1311,6 +1323,8 @@ if wanted "$CASE"; then
 		{"kernel": "$GUEST", "initramfs": "/nonexistent/initrd"}|vm.create: 'initramfs': /nonexistent/initrd: No such file or directory
 		{"kernel": "$GUEST", "disks": ["path=/nonexistent/d.img"]}|vm.create: 'disks[0].path': /nonexistent/d.img: No such file or directory
 		{"kernel": "$GUEST", "rng": {"src": "/nonexistent/rng"}}|vm.create: 'rng.src': /nonexistent/rng: No such file or directory
+		{"kernel": "$GUEST", "devices": [{"path": "/nonexistent/0000:01:00.0"}]}|vm.create: 'devices[0].path': /nonexistent/0000:01:00.0: No such file or directory
+		{"kernel": "$GUEST", "devices": ["path=/tmp"]}|vm.create: 'devices[0].path': /tmp: not a PCI device (expected /sys/bus/pci/devices/DDDD:BB:DD.F)
 		EOF
 		api info
 		grep -qF '"state":"NotCreated"' "$TMP/resp" || why="${why:+$why; }state: $(cat "$TMP/resp")"
