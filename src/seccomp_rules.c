@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/vfio.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -128,6 +129,10 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
 	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
 	SCMP_SYS(rseq),          /* a new thread registers its rseq area */
+	/* Passthrough devices (vfio/pci_dev.c): config space and trapped BAR
+	 * accesses are reads and writes of the VFIO device fd's regions. */
+	SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64),
 };
 
 static const unsigned long vcpu_ioctls[] = {
@@ -139,6 +144,11 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
 	KVM_IRQFD,           /* MSI-X vector (re)binding, device reset */
 	KVM_IOEVENTFD,       /* BAR moves re-bind the notify ioeventfds */
+	/* Passthrough devices: a BAR move takes its mmap'd areas out of and
+	 * back into guest memory (memory slots); MSI/MSI-X enables hand the
+	 * vectors' eventfds to the device (and INTx back). */
+	KVM_SET_USER_MEMORY_REGION,
+	VFIO_DEVICE_SET_IRQS,
 };
 
 static const int vcpu_prctls[] = {
@@ -168,7 +178,10 @@ static const int main_calls[] = {
 	SCMP_SYS(newfstatat),  /* lstat of the API socket at exit; fstat of the
 				* kernel a reboot reloads */
 	SCMP_SYS(unlink),      /* api_server_destroy removes the socket */
-	SCMP_SYS(pread64),     /* a reboot reads the kernel and initramfs again */
+	SCMP_SYS(pread64),     /* a reboot reads the kernel and initramfs again;
+				* passthrough config space (reset) */
+	SCMP_SYS(pwrite64),    /* a reboot writes a passthrough device's command
+				* register back */
 };
 
 static const unsigned long main_ioctls[] = {
@@ -183,6 +196,13 @@ static const unsigned long main_ioctls[] = {
 	KVM_SET_IRQCHIP, KVM_SET_PIT2,
 	KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
 	KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE,
+	/* Passthrough devices, at a reboot: their BARs back where they were
+	 * placed (memory slots), interrupts off and INTx on again, the device
+	 * reset; at teardown: slots removed, interrupts off, DMA unmapped,
+	 * groups out of their containers. */
+	KVM_SET_USER_MEMORY_REGION,
+	VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_IOMMU_UNMAP_DMA,
+	VFIO_GROUP_UNSET_CONTAINER,
 };
 
 /* pthread_kill of the vCPU kick (stop, pause). */

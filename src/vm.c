@@ -37,6 +37,8 @@
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "virtio/worker.h"
+#include "vfio/kernel.h"
+#include "vfio/pci_dev.h"
 
 uint64_t vm_now_ns(void)
 {
@@ -382,6 +384,37 @@ static int build_virtio_devices(struct vm *vm)
 	return 0;
 }
 
+/*
+ * The passthrough devices (--device), after the virtio ones: each opened
+ * through the VM's VFIO containers, then a function of its own on bus 0
+ * (BARs placed, guest RAM DMA-mapped). The failing layer logs, naming
+ * the device.
+ */
+static int build_passthrough_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	if (!cfg->ndevices)
+		return 0;
+	int ret = vfio_kernel_create(&vm->vfio);
+	for (unsigned i = 0; i < cfg->ndevices && !ret; i++) {
+		struct vfio_backend *be;
+		ret = vfio_kernel_open(vm->vfio, cfg->devices[i].path, &be);
+		if (ret)
+			break;
+		const struct vfio_pci_params p = {
+			.backend = be,
+			.id = cfg->devices[i].id,
+			.bus = &vm->pci,
+			.router = &vm->irq_router,
+			.mem = &vm->kvm.mem,
+		};
+		ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+		if (!ret)
+			vm->npassthrough++;
+	}
+	return ret;
+}
+
 /* What a reboot puts back: the machine and each vCPU as built. */
 struct vm_reset_state {
 	struct arch_vm_state *machine; /* irqchips, PIT (if any) */
@@ -449,6 +482,7 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: build_platform_devices(vm);
 	ret = ret ?: build_pci(vm);
 	ret = ret ?: build_virtio_devices(vm);
+	ret = ret ?: build_passthrough_devices(vm);
 	ret = ret ?: build_vcpus(vm);
 	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
 	/* Only the API can ask for a reboot: no cost without it. */
@@ -712,13 +746,21 @@ static int restore_machine(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		if (vm->virtio[i].pci)
 			virtio_transport_reset(vm->virtio[i].transport);
-	/* Config spaces as built: BARs back where they were placed. */
+	/* Config spaces as built: BARs back where they were placed;
+	 * passthrough devices reset (VFIO_DEVICE_RESET) with theirs. */
 	pci_bus_reset(&vm->pci);
 	/* UART, i8042, RTC index, GED (a press the old guest did not take
 	 * does not survive), virtio-mmio windows: power-on values. */
 	platform_reset(&vm->platform);
-	/* Fresh zero pages, as at the first boot (KVM follows the mapping). */
-	if (madvise(vm->kvm.ram, vm->kvm.ram_size, MADV_DONTNEED) < 0) {
+	/*
+	 * Fresh zero pages, as at the first boot (KVM follows the mapping).
+	 * Not with a passthrough device: its DMA mapping pinned the pages,
+	 * and dropping them would leave the device reading and writing pages
+	 * the guest no longer sees. Those are zeroed where they are.
+	 */
+	if (vm->npassthrough)
+		memset(vm->kvm.ram, 0, vm->kvm.ram_size);
+	else if (madvise(vm->kvm.ram, vm->kvm.ram_size, MADV_DONTNEED) < 0) {
 		int err = errno;
 		log_error("reboot: cannot clear guest RAM: %s", strerror(err));
 		return -err;
@@ -957,6 +999,12 @@ int vm_destroy(struct vm *vm)
 			ret = r;
 	}
 	vm->nvirtio = 0;
+	/* Interrupts off, slots and DMA mappings gone, devices closed. */
+	for (unsigned i = 0; i < vm->npassthrough; i++)
+		vfio_pci_destroy(vm->passthrough[i]);
+	vm->npassthrough = 0;
+	vfio_kernel_destroy(vm->vfio);
+	vm->vfio = NULL;
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown
 	 * request may go out, and the socket goes away.

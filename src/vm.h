@@ -31,6 +31,8 @@ struct virtio_dev;
 struct virtio_pci;
 struct virtio_mmio;
 struct out_sink;
+struct vfio_kernel;
+struct vfio_pci_dev;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
@@ -75,6 +77,11 @@ struct vm {
 	struct arch_pci_info pci_info;
 	struct vm_virtio virtio[VM_MAX_VIRTIO];
 	unsigned nvirtio;
+	/* --device: host PCI functions passed through, and the VFIO
+	 * containers and groups they were opened through. */
+	struct vfio_kernel *vfio;
+	struct vfio_pci_dev *passthrough[CVMM_MAX_DEVICES];
+	unsigned npassthrough;
 	int console_out_fd; /* owned when the console writes to a file */
 
 	/* UART, i8042, RTC, debug-exit, GED, virtio-mmio windows. */

@@ -377,6 +377,8 @@ static int k_region_mmap(struct vfio_backend *b, unsigned index, uint64_t off, u
 	void *p = mmap(NULL, size, prot, MAP_SHARED, d->fd, pos);
 	if (p == MAP_FAILED)
 		return -errno;
+	/* Not in the teardown helper (kvm.h): it would hold the device. */
+	madvise(p, size, MADV_DONTFORK);
 	*out = p;
 	return 0;
 }
