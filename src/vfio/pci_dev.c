@@ -539,7 +539,12 @@ static void setup_areas(struct vfio_pci_dev *d)
 			d->maps[d->nmaps++] = (struct host_map){ hva, pieces[p].size };
 			ret = pci_device_bar_add_area(&d->pci, i, pieces[p].offset,
 						      pieces[p].size, hva);
-			if (ret)
+			if (!ret)
+				log_debug(DEV_FMT ": BAR%u [0x%llx, +0x%llx) mmap'd%s", DEV_ARGS(d),
+					  i, (unsigned long long)pieces[p].offset,
+					  (unsigned long long)pieces[p].size,
+					  r->msix_mappable ? " (MSI-X mappable)" : "");
+			else
 				log_info(DEV_FMT ": BAR%u [0x%llx, +0x%llx) trapped: %s",
 					 DEV_ARGS(d), i, (unsigned long long)pieces[p].offset,
 					 (unsigned long long)pieces[p].size, strerror(-ret));
