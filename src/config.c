@@ -21,7 +21,11 @@ static const char usage_text[] =
 	"  --initramfs PATH           initial ramdisk\n"
 	"  --cmdline STR              kernel command line\n"
 	"  --cpus boot=N              number of vCPUs (1-254, default 1)\n"
-	"  --memory size=SIZE         guest RAM, K/M/G suffix (default 512M)\n"
+	"  --memory size=SIZE[,shared=on|off][,hugepages=on|off]\n"
+	"                             guest RAM, K/M/G suffix (default 512M);\n"
+	"                             shared=on: a memory file that device\n"
+	"                             servers in other processes may map;\n"
+	"                             hugepages=on: backed by huge pages\n"
 	"  --serial tty|file=PATH|null|off\n"
 	"                             COM1 8250 UART backend (default tty)\n"
 	"  --console tty|file=PATH|null|off\n"
@@ -128,12 +132,20 @@ static int cpus_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return 0;
 }
 
+static int parse_onoff(const char *opt, const char *key, const char *val,
+		       bool *out, char *err, size_t errlen);
+
 static int memory_kv(struct vm_config *cfg, const char *opt, const char *key,
 		     const char *val, char *err, size_t errlen)
 {
 	uint64_t size;
+	if (strcmp(key, "shared") == 0)
+		return parse_onoff(opt, key, val, &cfg->mem_shared, err, errlen);
+	if (strcmp(key, "hugepages") == 0)
+		return parse_onoff(opt, key, val, &cfg->mem_hugepages, err, errlen);
 	if (strcmp(key, "size") != 0)
-		return fail(err, errlen, "--%s: unknown key '%s' (expected size=SIZE)", opt, key);
+		return fail(err, errlen,
+			    "--%s: unknown key '%s' (expected size, shared, hugepages)", opt, key);
 	if (config_parse_size(val, &size))
 		return fail(err, errlen, "--%s: size=%s: not a size (e.g. 512M, 2G)", opt, val);
 	if (size < CVMM_MIN_MEM || size > CVMM_MAX_MEM)
@@ -702,6 +714,62 @@ static int check_file(const char *path, int flags, enum file_kind kind,
 	return fail(err, errlen, "'%s': %s: %s", field, path, why);
 }
 
+/* The value of "Name:  N [kB]" in /proc/meminfo's text, or -1. */
+static long long meminfo_value(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, name, n) == 0 && p[n] == ':') {
+			char *end;
+			errno = 0;
+			long long v = strtoll(p + n + 1, &end, 10);
+			return errno || end == p + n + 1 || v < 0 ? -1 : v;
+		}
+	}
+	return -1;
+}
+
+int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t len)
+{
+	long long kb = meminfo_value(meminfo, "Hugepagesize");
+	long long free_pages = meminfo_value(meminfo, "HugePages_Free");
+	long long rsvd = meminfo_value(meminfo, "HugePages_Rsvd");
+	if (kb <= 0 || free_pages < 0)
+		return fail(why, len, "the host has no huge pages (no Hugepagesize in /proc/meminfo)");
+	uint64_t page = (uint64_t)kb << 10;
+	if (size % page)
+		return fail(why, len, "size %llu MiB is not a multiple of the %lld kB huge page size",
+			    (unsigned long long)(size >> 20), kb);
+	long long avail = free_pages - (rsvd > 0 ? rsvd : 0);
+	uint64_t need = size / page;
+	if (avail < 0 || (uint64_t)avail < need)
+		return fail(why, len,
+			    "%llu huge pages of %lld kB needed, %lld free (HugePages_Free, HugePages_Rsvd in /proc/meminfo; more: /proc/sys/vm/nr_hugepages)",
+			    (unsigned long long)need, kb, avail < 0 ? 0 : avail);
+	return 0;
+}
+
+/* --memory hugepages=on against the host's /proc/meminfo. */
+static int check_hugepages(const struct vm_config *cfg, enum config_names names,
+			   char *err, size_t errlen)
+{
+	if (!cfg->mem_hugepages)
+		return 0;
+	char text[8192], why[256];
+	ssize_t n = -1;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	text[n > 0 ? n : 0] = '\0';
+	if (!config_hugepages_fit(text, cfg->mem_size, why, sizeof(why)))
+		return 0;
+	if (names == CONFIG_NAMES_CLI)
+		return fail(err, errlen, "--memory hugepages=on: %s", why);
+	return fail(err, errlen, "'memory.hugepages': %s", why);
+}
+
 int config_check_files(const struct vm_config *cfg, enum config_names names,
 		       char *err, size_t errlen)
 {
@@ -726,5 +794,5 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 	if (cfg->console == OUTPUT_FILE)
 		ret = ret ?: check_file(cfg->console_path, out, FILE_ANY, names,
 					"--console file=", "console.file", err, errlen);
-	return ret;
+	return ret ?: check_hugepages(cfg, names, err, errlen);
 }

@@ -56,6 +56,10 @@ struct vm_config {
 	const char *cmdline;
 	unsigned cpus;
 	uint64_t mem_size;
+	/* --memory shared=on: guest RAM is a memfd mapped MAP_SHARED, which
+	 * device backends in other processes (vfio-user) map too. */
+	bool mem_shared;
+	bool mem_hugepages; /* --memory hugepages=on: MFD_HUGETLB */
 	enum output_mode serial;
 	const char *serial_path;
 	enum output_mode console; /* virtio-console; OUTPUT_OFF when absent */
@@ -158,11 +162,21 @@ enum config_names {
  * read-write unless readonly=on, regular files or block devices; the rng
  * source read-only, not a directory; serial/console files for appending,
  * created if missing) and closed again, so that a file that cannot be
- * used is bad usage (exit status 2, HTTP 400), not a failed VM. 0, or
- * -EINVAL with one line naming the option (or field) and the file in err.
+ * used is bad usage (exit status 2, HTTP 400), not a failed VM. Likewise
+ * the host's huge pages for --memory hugepages=on (/proc/meminfo: the
+ * size must be a multiple of the huge page size, and that many must be
+ * free and not reserved). 0, or -EINVAL with one line naming the option
+ * (or field) and the file in err.
  */
 int config_check_files(const struct vm_config *cfg, enum config_names names,
 		       char *err, size_t errlen);
+
+/*
+ * Whether `size` bytes of guest RAM fit the huge pages /proc/meminfo's
+ * text describes (Hugepagesize, HugePages_Free less HugePages_Rsvd): 0,
+ * or -EINVAL with why in `why` (no option name).
+ */
+int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t len);
 
 /* Parses "512M", "2G", "65536", "64K": 0 or -EINVAL (also on overflow). */
 int config_parse_size(const char *s, uint64_t *out);

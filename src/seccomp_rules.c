@@ -169,6 +169,8 @@ static const int main_calls[] = {
 				* kernel a reboot reloads */
 	SCMP_SYS(unlink),      /* api_server_destroy removes the socket */
 	SCMP_SYS(pread64),     /* a reboot reads the kernel and initramfs again */
+	SCMP_SYS(fallocate),   /* a reboot clears shared guest RAM (kvm_clear_ram:
+				* its memfd's pages punched out) */
 };
 
 static const unsigned long main_ioctls[] = {

@@ -407,7 +407,7 @@ static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t sta
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->start_ns = start_ns;
-	vm->kvm.sys_fd = vm->kvm.vm_fd = vm->kvm.teardown_fd = -1;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = vm->kvm.teardown_fd = vm->kvm.ram_fd = -1;
 	vm->serial_out_fd = -1;
 	vm->console_out_fd = -1;
 	vm->epoll_fd = vm->signal_fd = -1;
@@ -700,13 +700,9 @@ static int restore_machine(struct vm *vm)
 	/* UART, i8042, RTC index, GED (a press the old guest did not take
 	 * does not survive), virtio-mmio windows: power-on values. */
 	platform_reset(&vm->platform);
-	/* Fresh zero pages, as at the first boot (KVM follows the mapping). */
-	if (madvise(vm->kvm.ram, vm->kvm.ram_size, MADV_DONTNEED) < 0) {
-		int err = errno;
-		log_error("reboot: cannot clear guest RAM: %s", strerror(err));
-		return -err;
-	}
-	int ret = arch_vm_state_restore(&vm->kvm, st->machine);
+	/* Zeroes, as at the first boot (KVM follows the mapping). */
+	int ret = kvm_clear_ram(&vm->kvm);
+	ret = ret ?: arch_vm_state_restore(&vm->kvm, st->machine);
 	for (unsigned i = 0; i < st->nvcpus && !ret; i++)
 		ret = arch_vcpu_state_restore(vm->vcpus[i].fd, vm->vcpus[i].id, st->vcpus[i]);
 	if (ret)

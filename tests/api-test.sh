@@ -236,7 +236,7 @@ if wanted "$CASE"; then
 	api info
 	why=
 	[ $RC -eq 0 ] || why="rc $RC"
-	for s in '"state":"Running"' '"vcpus":2' '"cpus":{"boot":2}' '"memory":{"size":67108864}' \
+	for s in '"state":"Running"' '"vcpus":2' '"cpus":{"boot":2}' '"memory":{"size":67108864,"shared":false,"hugepages":false}' \
 		'"type":"virtio-blk"' '"type":"virtio-rng"' '"bdf":"0000:00:01.0"' \
 		'"bdf":"0000:00:02.0"' '"bars":[{"index":0,"type":"mem64","address":' \
 		'"msix":{"vectors":2' "\"kernel\":\"$GUEST\"" '"name":"serial","port":1016' \
@@ -658,6 +658,30 @@ if wanted "$CASE"; then
 		check $? "shutdown rc $src, exit $VMRC, sector 0 '${got:0:32}...', flushed: $flushed"
 	else
 		bad "the guest did not write its disk: $(tail -n 3 "$SERIAL" "$ERR" | tr '\n' ' ')"
+	fi
+fi
+if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+
+# A reboot clears guest RAM whatever backs it: with --memory shared=on (a
+# memfd: its pages are punched out, kvm_clear_ram, under the main thread's
+# seccomp filter) the guest's marker from the first boot must be gone at
+# the second.
+CASE=reboot-shared-ram
+if wanted "$CASE"; then
+	if start_vm --memory size=64M,shared=on --cmdline ramcheck=0x2000000; then
+		api reboot
+		rrc=$RC
+		wait_boots 2
+		booted=$?
+		clean=$(count_of 'api_counter: RAM clean')
+		dirty=$(count_of 'api_counter: RAM dirty')
+		api shutdown
+		wait_exit 5
+		[ $rrc -eq 0 ] && [ $booted -eq 0 ] && [ "$clean" -eq 2 ] && [ "$dirty" -eq 0 ] &&
+			[ "$VMRC" -eq 0 ]
+		check $? "reboot rc $rrc, second boot seen: $booted, RAM clean at $clean boot(s), dirty at $dirty (want 2 and 0), exit $VMRC"
+	else
+		bad "cvmm did not start"
 	fi
 fi
 if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi

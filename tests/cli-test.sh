@@ -146,6 +146,12 @@ for v in size=0 size=1K size=15M size=2T size=12345 size=16777217 size=1X \
 	expect_usage --memory $K --memory "$v"
 done
 expect_usage --memory $K --memory
+# shared= and hugepages= (on|off), beside size=.
+expect_ok '--memory size=SIZE[[],shared=on[|]off[]][[],hugepages=on[|]off[]]' --help
+for v in shared shared= shared=yes "size=64M,shared=ON" hugepages hugepages=2 \
+	"size=64M,hugepage=on" "shared=on," ",shared=on" "size=64M,shared=on,size=1K"; do
+	expect_usage --memory $K --memory "$v"
+done
 
 # --- --serial, --log-level ------------------------------------------------
 for v in bogus file= "" TTY; do
@@ -204,6 +210,10 @@ expect_usage "--console file=/nonexistent/dir/out: $NOENT" \
 expect_usage "--kernel $TMP: not a regular file" --kernel "$TMP" --serial null
 expect_usage "--disk path=$TMP: " --kernel "$TMP/text" --disk "path=$TMP" --serial null
 expect_usage "--rng src=$TMP: Is a directory" --kernel "$TMP/text" --rng "src=$TMP" --serial null
+# Huge pages the host does not have (1 TiB of them): bad usage before any
+# VM is built, one line naming the option.
+expect_usage "--memory hugepages=on: " --kernel "$TMP/text" --serial null \
+	--memory size=1T,hugepages=on
 
 # --- kernel files that open but cannot be booted (need /dev/kvm) ----------
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
@@ -212,6 +222,10 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	# --seccomp on and off are both accepted (the kernel is what fails).
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp off
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp on
+	# --memory shared=on and hugepages=off likewise (a memfd for RAM).
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --memory size=64M,shared=on
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null \
+		--memory size=64M,shared=off,hugepages=off
 	# --platform pit=off and on likewise.
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=off
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=on
@@ -221,7 +235,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		expect_fail /bin/sh --kernel /bin/sh --serial null
 	fi
 else
-	skip=8
+	skip=10
 	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
 fi
 

@@ -124,7 +124,8 @@ if command -v bash >/dev/null 2>&1; then
 	complete_line "$REMOTE" "--api-socket /tmp/s " >"$TMP/c.cmds"
 	same "cvmm-remote commands" "the completion" "$TMP/h.cmds" "$TMP/c.cmds"
 	expect_complete "$CVMM" "--cpus " boot=
-	expect_complete "$CVMM" "--memory=" --memory=size=
+	expect_complete "$CVMM" "--memory=" --memory=size= --memory=shared= --memory=hugepages=
+	expect_complete "$CVMM" "--memory size=1G,shared=" size=1G,shared=on size=1G,shared=off
 	expect_complete "$CVMM" "--disk " path= readonly= direct= id=
 	expect_complete "$CVMM" "--disk path=a.img,r" path=a.img,readonly=
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" \

@@ -139,6 +139,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	add_num(jb, cpus, "boot", cfg->cpus);
 	cJSON *mem = add_obj(jb, c, "memory");
 	add_num(jb, mem, "size", (double)cfg->mem_size);
+	add_bool(jb, mem, "shared", cfg->mem_shared);
+	add_bool(jb, mem, "hugepages", cfg->mem_hugepages);
 	add_output(jb, c, "serial", cfg->serial, cfg->serial_path);
 	add_output(jb, c, "console", cfg->console, cfg->console_path);
 

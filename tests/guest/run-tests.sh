@@ -162,6 +162,11 @@ for f in hello.bzImage hello.pvh.elf diskpat; do
 	fi
 done
 
+skip() {
+	echo "skip $1: $2"
+	skipped=$((skipped + 1))
+}
+
 # ---- boot and basic output ----
 tcase hello-bzimage null hello.bzImage 0 "hello from guest|PASS" --memory size=256M
 tcase hello-pvh null hello.pvh.elf 0 "hello from guest|PASS" --memory size=256M
@@ -208,6 +213,23 @@ tcase e820-3073M-pvh null e820.pvh.elf 0 "PASS" --memory size=3073M --cmdline "m
 tcase e820-16M-pvh null e820.pvh.elf 0 "PASS" --memory size=16M --cmdline "mem=16777216"
 tcase e820-262148K-bzimage null e820.bzImage 0 "PASS" --memory size=262148K \
 	--cmdline "mem=268439552"
+# Guest RAM as a shared memory file (--memory shared=on): the same map, the
+# ends of low and high RAM (high RAM lies after low RAM in the file).
+tcase e820-256M-shared null e820.bzImage 0 "PASS" --memory size=256M,shared=on \
+	--cmdline "mem=268435456"
+tcase e820-5G-shared null e820.pvh.elf 0 "PASS" --memory size=5G,shared=on \
+	--cmdline "mem=5368709120"
+# ...and in huge pages, where the host has 128 free 2 MiB ones to spare.
+if wanted e820-256M-hugepages; then
+	hp_free=$(awk '/^HugePages_Free:/ { f = $2 } /^HugePages_Rsvd:/ { r = $2 }
+		/^Hugepagesize:/ { s = $2 } END { print (s == 2048) ? f - r : 0 }' /proc/meminfo)
+	if [ "${hp_free:-0}" -ge 128 ]; then
+		tcase e820-256M-hugepages null e820.bzImage 0 "PASS" \
+			--memory size=256M,shared=on,hugepages=on --cmdline "mem=268435456"
+	else
+		skip e820-256M-hugepages "${hp_free:-0} free 2 MiB huge pages, 128 needed"
+	fi
+fi
 
 # ---- initramfs ----
 INITRD=$TMP/initrd.bin
@@ -307,10 +329,6 @@ if wanted serial-off; then
 fi
 
 # ---- PCI and virtio (tests/guest/lib/pci.c, virtio.c) ----
-skip() {
-	echo "skip $1: $2"
-	skipped=$((skipped + 1))
-}
 
 # vrun NAME IMAGE "STRINGS" [cvmm args...]: runs a virtio guest (stdin
 # /dev/null) and verifies exit status 0, the banner and STRINGS ('|'-
@@ -375,6 +393,10 @@ enum_case virtio-mmio-enum \
 
 tcase virtio-rng-msix null virtio_rng.bzImage 0 "irq msix|polled read ok|delivered on unmask|PASS" \
 	--rng --cmdline "irq=msix evidx=1"
+# The same with guest RAM in a shared memory file (the device reads and
+# writes the rings and buffers through the same MAP_SHARED mapping).
+tcase virtio-rng-msix-shared null virtio_rng.bzImage 0 "irq msix|polled read ok|delivered on unmask|PASS" \
+	--rng --memory size=64M,shared=on --cmdline "irq=msix evidx=1"
 tcase virtio-rng-msix-noevidx null virtio_rng.pvh.elf 0 "irq msix|polled read ok|PASS" \
 	--rng --cmdline "irq=msix evidx=0"
 tcase virtio-rng-intx null virtio_rng.bzImage 0 "irq intx|polled read ok|INTx interrupts|PASS" \

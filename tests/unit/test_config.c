@@ -112,6 +112,8 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.cmdline, "");
 	assert_int_equal(cfg.cpus, 1);
 	assert_int_equal(cfg.mem_size, 512ULL << 20);
+	assert_false(cfg.mem_shared);
+	assert_false(cfg.mem_hugepages);
 	assert_int_equal(cfg.serial, OUTPUT_TTY);
 	assert_null(cfg.serial_path);
 	assert_int_equal(cfg.log_level, LOG_WARN);
@@ -407,6 +409,74 @@ static void test_bad_memory(void **state)
 		expect_error("--memory", "--kernel", "k", "--memory", bad[i], NULL);
 }
 
+/* --memory shared=on|off, hugepages=on|off beside size= (cloud-hypervisor's keys). */
+static void test_memory_keys(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--memory", "size=64M,shared=on", NULL), 0);
+	assert_int_equal(cfg.mem_size, 64ULL << 20);
+	assert_true(cfg.mem_shared);
+	assert_false(cfg.mem_hugepages);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--memory", "hugepages=on,shared=true,size=2G", NULL), 0);
+	assert_int_equal(cfg.mem_size, 2ULL << 30);
+	assert_true(cfg.mem_shared);
+	assert_true(cfg.mem_hugepages);
+	args_free(&a);
+	/* Off again, and the size keeps its default without size=. */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--memory", "shared=on,hugepages=on",
+			       "--memory", "shared=off,hugepages=false", NULL), 0);
+	assert_int_equal(cfg.mem_size, 512ULL << 20);
+	assert_false(cfg.mem_shared);
+	assert_false(cfg.mem_hugepages);
+	args_free(&a);
+	static const char *const bad[] = {
+		"shared", "shared=", "shared=yes", "shared=1", "size=64M,shared=ON",
+		"hugepages=maybe", "hugepages", "size=64M,hugepage=on", "prefault=on",
+		"shared=on,", ",shared=on", "size=64M,shared=on,size=1K",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error("--memory", "--kernel", "k", "--memory", bad[i], NULL);
+}
+
+/* The huge page check against /proc/meminfo's text. */
+static void test_hugepages_fit(void **state)
+{
+	(void)state;
+	char why[256];
+	const char *two_free = "MemTotal:  100 kB\nHugePages_Total:     512\n"
+			       "HugePages_Free:      300\nHugePages_Rsvd:      44\n"
+			       "HugePages_Surp:        0\nHugepagesize:       2048 kB\n";
+	/* 256 free and unreserved pages of 2 MiB: 512 MiB fits, 514 does not. */
+	assert_int_equal(config_hugepages_fit(two_free, 512ULL << 20, why, sizeof(why)), 0);
+	assert_int_equal(config_hugepages_fit(two_free, 514ULL << 20, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "257 huge pages of 2048 kB needed, 256 free"));
+	assert_int_equal(config_hugepages_fit(two_free, (64ULL << 20) + 4096, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "not a multiple of the 2048 kB huge page size"));
+	const char *gig = "HugePages_Free: 2\nHugePages_Rsvd: 0\nHugepagesize: 1048576 kB\n";
+	assert_int_equal(config_hugepages_fit(gig, 2ULL << 30, why, sizeof(why)), 0);
+	assert_int_equal(config_hugepages_fit(gig, 512ULL << 20, why, sizeof(why)), -EINVAL);
+	/* No huge pages at all (no hugetlb, or a text without the lines). */
+	assert_int_equal(config_hugepages_fit("MemTotal: 1 kB\n", 64ULL << 20, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "no huge pages"));
+	assert_int_equal(config_hugepages_fit("", 64ULL << 20, why, sizeof(why)), -EINVAL);
+	assert_int_equal(config_hugepages_fit("Hugepagesize: x kB\nHugePages_Free: 9\n",
+					      64ULL << 20, why, sizeof(why)), -EINVAL);
+	/* More reserved than free (a racing reader): none available. */
+	assert_int_equal(config_hugepages_fit("HugePages_Free: 1\nHugePages_Rsvd: 5\n"
+					      "Hugepagesize: 2048 kB\n", 2ULL << 20, why,
+					      sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "1 huge pages of 2048 kB needed, 0 free"));
+}
+
 static void test_bad_serial_loglevel(void **state)
 {
 	(void)state;
@@ -649,6 +719,17 @@ static void test_check_files(void **state)
 	assert_string_equal(err,
 			    "--console file=/nonexistent/dir/console.txt: No such file or directory");
 
+	/* hugepages=on: the host's /proc/meminfo decides; whatever it says,
+	 * the answer is one line naming the option (or field), or 0. */
+	cfg.console = OUTPUT_OFF;
+	cfg.mem_hugepages = true;
+	cfg.mem_size = 1ULL << 40; /* 1 TiB of huge pages: no test host has that */
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--memory hugepages=on: "));
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_JSON, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'memory.hugepages': "));
+	assert_null(strchr(err, '\n'));
+
 	unlink(k);
 	unlink(ro);
 	unlink(out);
@@ -666,6 +747,8 @@ int main(void)
 		cmocka_unit_test(test_virtio_transport),
 		cmocka_unit_test(test_bad_cpus),
 		cmocka_unit_test(test_bad_memory),
+		cmocka_unit_test(test_memory_keys),
+		cmocka_unit_test(test_hugepages_fit),
 		cmocka_unit_test(test_bad_serial_loglevel),
 		cmocka_unit_test(test_small_err_buffer),
 		cmocka_unit_test(test_reparse),

@@ -101,6 +101,20 @@ static void test_short_forms(void **state)
 	assert_false(c->cfg.rng.enabled);
 	assert_false(c->cfg.debug_exit);
 	free(c);
+	/* memory: {size, shared, hugepages} (cloud-hypervisor's names). */
+	c = parse("{\"kernel\": \"/k\", \"memory\": {\"size\": 268435456, \"shared\": true,"
+		  " \"hugepages\": false}}", 0, NULL);
+	assert_int_equal(c->cfg.mem_size, 256ULL << 20);
+	assert_true(c->cfg.mem_shared);
+	assert_false(c->cfg.mem_hugepages);
+	free(c);
+	c = parse("{\"kernel\": \"/k\", \"memory\": \"size=2G,shared=on,hugepages=on\"}", 0, NULL);
+	assert_int_equal(c->cfg.mem_size, 2ULL << 30);
+	assert_true(c->cfg.mem_shared);
+	assert_true(c->cfg.mem_hugepages);
+	free(c);
+	parse("{\"kernel\": \"/k\", \"memory\": {\"size\": \"64M\", \"shared\": 2}}", -EINVAL,
+	      "--memory: shared=2: expected on or off");
 	c = parse("{\"kernel\": \"/k\", \"platform\": \"pit=off\"}", 0, NULL);
 	assert_false(c->cfg.pit);
 	free(c);
