@@ -95,7 +95,17 @@ $(BUILD)/cvmm-remote: tools/cvmm-remote.c $(BUILD)/gen/revision.h VERSION
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcvmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(UNIT_CFLAGS_$*) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
+
+# The vfio-user test server (tests/vfio-user/edu-server.c): test-only, and
+# nothing of cvmm's sources in it. The unit tests of the vfio-user client
+# run it.
+EDU_SERVER := $(BUILD)/tests/vfio-user/edu-server
+$(EDU_SERVER): tests/vfio-user/edu-server.c VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(BUILD)/tests/unit/test_vfio_user: $(EDU_SERVER)
+UNIT_CFLAGS_test_vfio_user := -DEDU_SERVER='"$(abspath $(EDU_SERVER))"'
 
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
