@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"  --memory size=SIZE[,shared=on|off][,hugepages=on|off]\n"
 	"                             guest RAM, K/M/G suffix (default 512M);\n"
 	"                             shared=on: a memory file that device\n"
-	"                             servers in other processes may map;\n"
+	"                             servers (--user-device) may map;\n"
 	"                             hugepages=on: backed by huge pages\n"
 	"  --serial tty|file=PATH|null|off\n"
 	"                             COM1 8250 UART backend (default tty)\n"
@@ -46,6 +46,11 @@ static const char usage_text[] =
 	"                             the virtio devices' transport (default pci);\n"
 	"                             cmdline=on adds virtio_mmio.device= to the\n"
 	"                             kernel command line (guests without ACPI)\n"
+	"  --user-device socket=PATH[,id=NAME]\n"
+	"                             a PCI device served by a vfio-user server\n"
+	"                             listening at PATH (repeatable, up to 8);\n"
+	"                             with --memory shared=on the server maps\n"
+	"                             guest RAM, else it asks cvmm for each access\n"
 	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
 	"                             without --kernel, cvmm waits for the VM's\n"
 	"                             configuration (vm.create) and vm.boot\n"
@@ -304,6 +309,30 @@ static int transport_kv(struct vm_config *cfg, const char *opt, const char *key,
 		    opt, key);
 }
 
+static int user_device_kv(struct vm_config *cfg, const char *opt, const char *key,
+			  const char *val, char *err, size_t errlen)
+{
+	struct user_device_config *u = &cfg->user_devices[cfg->nuser_devices];
+	if (strcmp(key, "socket") == 0) {
+		if (!*val)
+			return fail(err, errlen, "--%s: socket= is empty", opt);
+		if (strlen(val) >= 108)
+			return fail(err, errlen, "--%s: socket=%s: longer than 107 bytes", opt, val);
+		u->socket = keep(cfg, val);
+		if (!u->socket)
+			return fail(err, errlen, "--%s: option values too long", opt);
+	} else if (strcmp(key, "id") == 0) {
+		if (!*val || strlen(val) > 31)
+			return fail(err, errlen, "--%s: id=%s: 1 to 31 characters", opt, val);
+		u->id = keep(cfg, val);
+		if (!u->id)
+			return fail(err, errlen, "--%s: option values too long", opt);
+	} else {
+		return fail(err, errlen, "--%s: unknown key '%s' (expected socket, id)", opt, key);
+	}
+	return 0;
+}
+
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -321,6 +350,7 @@ static const struct option long_opts[] = {
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "virtio-transport", required_argument, NULL, OPT_VIRTIO_TRANSPORT },
+	{ "user-device", required_argument, NULL, OPT_USER_DEVICE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -411,6 +441,12 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 	case OPT_RNG:
 		cfg->rng.enabled = true;
 		return 0;
+	case OPT_USER_DEVICE:
+		if (cfg->nuser_devices == CVMM_MAX_USER_DEVICES)
+			return fail(err, errlen, "--user-device: at most %d devices",
+				    CVMM_MAX_USER_DEVICES);
+		cfg->user_devices[cfg->nuser_devices] = (struct user_device_config){ 0 };
+		return 0;
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
 	}
@@ -439,6 +475,11 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 		return platform_kv(cfg, name, key, val, err, errlen);
 	case OPT_VIRTIO_TRANSPORT:
 		return transport_kv(cfg, name, key, val, err, errlen);
+	case OPT_USER_DEVICE:
+		if (cfg->nuser_devices == CVMM_MAX_USER_DEVICES)
+			return fail(err, errlen, "--user-device: at most %d devices",
+				    CVMM_MAX_USER_DEVICES);
+		return user_device_kv(cfg, name, key, val, err, errlen);
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", name);
 	}
@@ -457,6 +498,11 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (cfg->nets[cfg->nnets].has_ip != cfg->nets[cfg->nnets].has_mask)
 			return fail(err, errlen, "--net: ip= and mask= go together");
 		cfg->nnets++;
+		return 0;
+	case OPT_USER_DEVICE:
+		if (!cfg->user_devices[cfg->nuser_devices].socket)
+			return fail(err, errlen, "--user-device: socket= is required");
+		cfg->nuser_devices++;
 		return 0;
 	case OPT_CPUS:
 	case OPT_MEMORY:
@@ -529,7 +575,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_CPUS || opt == OPT_MEMORY || opt == OPT_SERIAL ||
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
-			   opt == OPT_VIRTIO_TRANSPORT;
+			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_USER_DEVICE;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -553,6 +599,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_RNG:
 	case OPT_PLATFORM:
 	case OPT_VIRTIO_TRANSPORT:
+	case OPT_USER_DEVICE:
 		return set_list(cfg, opt, arg, err, errlen);
 	case OPT_SERIAL:
 	case OPT_CONSOLE:
@@ -601,6 +648,17 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 			if (cfg->nets[i].tap && cfg->nets[j].tap &&
 			    strcmp(cfg->nets[i].tap, cfg->nets[j].tap) == 0)
 				return fail(err, errlen, "--net: tap %s given twice", cfg->nets[i].tap);
+	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
+		const struct user_device_config *a = &cfg->user_devices[i];
+		for (unsigned j = i + 1; j < cfg->nuser_devices; j++) {
+			const struct user_device_config *b = &cfg->user_devices[j];
+			if (strcmp(a->socket, b->socket) == 0)
+				return fail(err, errlen, "--user-device: socket %s given twice",
+					    a->socket);
+			if (a->id && b->id && strcmp(a->id, b->id) == 0)
+				return fail(err, errlen, "--user-device: id %s given twice", a->id);
+		}
+	}
 	if (strlen(cfg->cmdline) >= 65535)
 		return fail(err, errlen, "--cmdline: longer than 65534 bytes");
 	if (cfg->virtio_mmio_cmdline && !cfg->virtio_mmio)
@@ -749,6 +807,26 @@ int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t l
 	return 0;
 }
 
+/* A user device's socket: there, a socket, and cvmm may connect to it
+ * (write permission). Whether a server listens shows at the build. */
+static int check_socket(const char *path, enum config_names names, unsigned i,
+			char *err, size_t errlen)
+{
+	struct stat st;
+	const char *why = NULL;
+	if (stat(path, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISSOCK(st.st_mode))
+		why = "not a socket";
+	else if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0)
+		why = strerror(errno);
+	if (!why)
+		return 0;
+	if (names == CONFIG_NAMES_CLI)
+		return fail(err, errlen, "--user-device socket=%s: %s", path, why);
+	return fail(err, errlen, "'user_devices[%u].socket': %s: %s", i, path, why);
+}
+
 /* --memory hugepages=on against the host's /proc/meminfo. */
 static int check_hugepages(const struct vm_config *cfg, enum config_names names,
 			   char *err, size_t errlen)
@@ -794,5 +872,7 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 	if (cfg->console == OUTPUT_FILE)
 		ret = ret ?: check_file(cfg->console_path, out, FILE_ANY, names,
 					"--console file=", "console.file", err, errlen);
+	for (unsigned i = 0; i < cfg->nuser_devices && !ret; i++)
+		ret = check_socket(cfg->user_devices[i].socket, names, i, err, errlen);
 	return ret ?: check_hugepages(cfg, names, err, errlen);
 }

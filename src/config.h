@@ -45,6 +45,14 @@ struct net_config {
 	uint32_t mask;   /* network byte order */
 };
 
+#define CVMM_MAX_USER_DEVICES 8
+
+/* --user-device: a PCI device served by a vfio-user server. */
+struct user_device_config {
+	const char *socket; /* the server's UNIX socket */
+	const char *id;     /* NULL: "user<N>" */
+};
+
 struct rng_config {
 	bool enabled;
 	const char *src; /* NULL: getrandom() */
@@ -69,6 +77,8 @@ struct vm_config {
 	struct net_config nets[CVMM_MAX_NETS];
 	unsigned nnets;
 	struct rng_config rng;
+	struct user_device_config user_devices[CVMM_MAX_USER_DEVICES];
+	unsigned nuser_devices;
 	enum log_level log_level;
 	bool debug_exit;
 	bool pit;                /* --platform pit=on|off: in-kernel i8254 PIT, default on */
@@ -115,6 +125,7 @@ enum config_opt {
 	OPT_API_SOCKET,
 	OPT_PLATFORM,
 	OPT_VIRTIO_TRANSPORT,
+	OPT_USER_DEVICE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -132,8 +143,9 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 /*
  * A key=value-list option (OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_NET,
  * OPT_RNG, OPT_PLATFORM, OPT_VIRTIO_TRANSPORT: its bare first word is
- * the key "type") given key by key: begin, any number of keys, end (which adds
- * the disk or net and checks that its keys go together).
+ * the key "type", OPT_USER_DEVICE) given key by key: begin, any number of
+ * keys, end (which adds the disk, net or user device and checks that its
+ * keys go together).
  */
 int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 		      size_t errlen);
@@ -161,7 +173,8 @@ enum config_names {
  * open them (kernel and initramfs read-only, regular files; disks
  * read-write unless readonly=on, regular files or block devices; the rng
  * source read-only, not a directory; serial/console files for appending,
- * created if missing) and closed again, so that a file that cannot be
+ * created if missing; a user device's socket must be a socket cvmm may
+ * connect to) and closed again, so that a file that cannot be
  * used is bad usage (exit status 2, HTTP 400), not a failed VM. Likewise
  * the host's huge pages for --memory hugepages=on (/proc/meminfo: the
  * size must be a multiple of the huge page size, and that many must be

@@ -30,6 +30,7 @@
 #include "out_sink.h"
 #include "platform.h"
 #include "seccomp_filter.h"
+#include "vfio/user.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
@@ -365,6 +366,41 @@ static int build_virtio_devices(struct vm *vm)
 	return 0;
 }
 
+/*
+ * The vfio-user devices (--user-device): each server connected, the
+ * protocol agreed, the device's description read and checked to be a PCI
+ * function. The passthrough core (vfio/pci_dev.c, still to come) puts
+ * each on PCI bus 0; until it does the guest does not see them, and a
+ * warning says so.
+ */
+static int build_user_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
+		const char *path = cfg->user_devices[i].socket;
+		struct vfio_backend *b;
+		int ret = vfio_user_connect(path, &b);
+		if (ret)
+			return ret;
+		vm->user_devices[vm->nuser_devices++] = b;
+		struct vfio_device_info di;
+		uint32_t ids = 0;
+		ret = b->ops->device_info(b, &di);
+		if (!ret && !(di.flags & VFIO_DEVICE_FLAGS_PCI)) {
+			log_error("--user-device socket=%s: not a PCI device (flags 0x%x)", path,
+				  di.flags);
+			return -ENOTSUP;
+		}
+		ret = ret ?: b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, 0, &ids,
+						 sizeof(ids));
+		if (ret)
+			return ret;
+		log_warn("--user-device socket=%s: PCI %04x:%04x, %u regions, %u interrupt kinds; not on the guest's PCI bus (no passthrough core in this build)",
+			 path, ids & 0xffff, ids >> 16, di.num_regions, di.num_irqs);
+	}
+	return 0;
+}
+
 /* What a reboot puts back: the machine and each vCPU as built. */
 struct vm_reset_state {
 	struct arch_vm_state *machine; /* irqchips, PIT (if any) */
@@ -432,6 +468,7 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: build_platform_devices(vm);
 	ret = ret ?: build_pci(vm);
 	ret = ret ?: build_virtio_devices(vm);
+	ret = ret ?: build_user_devices(vm);
 	ret = ret ?: build_vcpus(vm);
 	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
 	/* Only the API can ask for a reboot: no cost without it. */
@@ -936,6 +973,9 @@ int vm_destroy(struct vm *vm)
 			ret = r;
 	}
 	vm->nvirtio = 0;
+	for (unsigned i = 0; i < vm->nuser_devices; i++)
+		vm->user_devices[i]->ops->destroy(vm->user_devices[i]);
+	vm->nuser_devices = 0;
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown
 	 * request may go out, and the socket goes away.

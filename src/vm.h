@@ -31,6 +31,7 @@ struct virtio_dev;
 struct virtio_pci;
 struct virtio_mmio;
 struct out_sink;
+struct vfio_backend;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
@@ -75,6 +76,9 @@ struct vm {
 	struct arch_pci_info pci_info;
 	struct vm_virtio virtio[VM_MAX_VIRTIO];
 	unsigned nvirtio;
+	/* --user-device: each connected vfio-user server (owned). */
+	struct vfio_backend *user_devices[CVMM_MAX_USER_DEVICES];
+	unsigned nuser_devices;
 	int console_out_fd; /* owned when the console writes to a file */
 
 	/* UART, i8042, RTC, debug-exit, GED, virtio-mmio windows. */

@@ -189,6 +189,23 @@ for v in pci,cmdline=on cmdline=on; do
 	expect_usage "cmdline=on needs mmio" $K --virtio-transport "$v"
 done
 
+# --- --user-device socket=PATH[,id=NAME] (repeatable) ---------------------
+expect_ok '--user-device socket=PATH[[],id=NAME[]]' --help
+LONGSOCK=/tmp/$(printf 's%.0s' $(seq 1 110))
+for v in "" socket= id=x "socket=/a,sock=/b" "socket=/a,id=" \
+	"socket=/a,id=abcdefghijklmnopqrstuvwxyz0123456" "socket=/a," ",socket=/a" \
+	/a "socket=$LONGSOCK"; do
+	expect_usage --user-device $K --user-device "$v"
+done
+expect_usage --user-device $K --user-device
+expect_usage "socket= is required" $K --user-device id=edu
+expect_usage "socket /a given twice" $K --user-device socket=/a --user-device socket=/a
+expect_usage "id e given twice" $K --user-device socket=/a,id=e --user-device socket=/b,id=e
+expect_usage "at most 8" $K --user-device socket=/1 --user-device socket=/2 \
+	--user-device socket=/3 --user-device socket=/4 --user-device socket=/5 \
+	--user-device socket=/6 --user-device socket=/7 --user-device socket=/8 \
+	--user-device socket=/9
+
 # --- files named by options that cannot be used: bad usage --------------
 : >"$TMP/empty"
 printf 'not a kernel\n' >"$TMP/text"
@@ -210,6 +227,11 @@ expect_usage "--console file=/nonexistent/dir/out: $NOENT" \
 expect_usage "--kernel $TMP: not a regular file" --kernel "$TMP" --serial null
 expect_usage "--disk path=$TMP: " --kernel "$TMP/text" --disk "path=$TMP" --serial null
 expect_usage "--rng src=$TMP: Is a directory" --kernel "$TMP/text" --rng "src=$TMP" --serial null
+# A user device's socket: missing, or not a socket.
+expect_usage "--user-device socket=/nonexistent/edu.sock: $NOENT" \
+	--kernel "$TMP/text" --serial null --user-device socket=/nonexistent/edu.sock
+expect_usage "--user-device socket=$TMP/text: not a socket" \
+	--kernel "$TMP/text" --serial null --user-device "socket=$TMP/text"
 # Huge pages the host does not have (1 TiB of them): bad usage before any
 # VM is built, one line naming the option.
 expect_usage "--memory hugepages=on: " --kernel "$TMP/text" --serial null \
@@ -229,13 +251,23 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	# --platform pit=off and on likewise.
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=off
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=on
+	# A socket nobody listens on (bound, then left): the VM build fails,
+	# one line naming it.
+	if command -v python3 >/dev/null 2>&1 &&
+		python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+			"$TMP/stale.sock" 2>/dev/null; then
+		expect_fail "vfio-user $TMP/stale.sock: cannot connect: Connection refused" \
+			--kernel "$TMP/text" --serial null --user-device "socket=$TMP/stale.sock"
+	else
+		echo "cli: no python3 to bind a socket with, stale-socket check skipped"
+	fi
 	expect_fail "$TMP/empty" --kernel "$TMP/empty" --serial null
 	if [ -f /bin/sh ]; then
 		# An ELF, but a shared object, not a kernel.
 		expect_fail /bin/sh --kernel /bin/sh --serial null
 	fi
 else
-	skip=10
+	skip=11
 	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
 fi
 

@@ -134,6 +134,7 @@ if command -v bash >/dev/null 2>&1; then
 	BW="="
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" =on =off
 	unset BW
+	expect_complete "$CVMM" "--user-device " socket= id=
 	expect_complete "$CVMM" "--rng s" src=
 	expect_complete "$CVMM" "--serial " tty file= null off
 	expect_complete "$CVMM" "--console n" null

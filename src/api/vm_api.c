@@ -170,6 +170,13 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		if (n->has_mask)
 			add_ipv4(jb, o, "mask", n->mask);
 	}
+	cJSON *users = add_arr(jb, c, "user_devices");
+	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
+		const struct user_device_config *u = &cfg->user_devices[i];
+		cJSON *o = push_obj(jb, users);
+		add_str(jb, o, "socket", u->socket);
+		add_str(jb, o, "id", u->id);
+	}
 	if (cfg->rng.enabled) {
 		cJSON *o = add_obj(jb, c, "rng");
 		add_str(jb, o, "src", cfg->rng.src ? cfg->rng.src : "getrandom");
