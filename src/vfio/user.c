@@ -233,6 +233,8 @@ static int recv_exact(struct vfio_user *u, void *buf, size_t len, int *fds,
 				return broken(u, "poll: %s", strerror(-r));
 			continue;
 		}
+		if (n < 0 && errno == ECONNRESET)
+			return broken(u, "the server closed the connection (reset)");
 		if (n < 0)
 			return broken(u, "recv: %s", strerror(errno));
 		/* Whatever fds came: ours to close, whether kept or not. */
