@@ -8,6 +8,7 @@ cd /tmp || exit 1
 # /bin/timeout is coreutils' (status 124 on expiry; cvmm exits 0 on SIGTERM).
 now() { cut -d' ' -f1 /proc/uptime; }
 secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+echo "RIG: boot to payload $(now) s"
 
 # The rig's TSC rate (the guest's: KVM does not scale it under TCG), for
 # the tiny kernel, which has no kvmclock: on AMD it has no CPUID source
