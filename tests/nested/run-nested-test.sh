@@ -83,6 +83,7 @@ if has guest; then
     cp "$GDIR"/*.bzImage "$GDIR"/*.elf "$P/payload/guest/" 2>/dev/null
     copy_bin "$P" "$GDIR/diskpat" && mv "$P/bin/diskpat" "$P/payload/guest/"
     cp "$ROOT/tests/guest/run-tests.sh" "$P/payload/tests/"
+    cp "$ROOT/tests/lib.sh" "$P/payload/" # run-tests.sh sources ../lib.sh
 fi
 if has tiny; then
     read -r _ VMLINUX < <("$ROOT/tests/linux/build-kernel.sh" 2>"$WORK/build-kernel.log" | paste -sd' ')
