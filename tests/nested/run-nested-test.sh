@@ -107,6 +107,7 @@ if has guest; then
     mkdir -p "$P/payload/tests"
     copy_bin "$P" "$GDIR/diskpat" && mv "$P/bin/diskpat" "$P/payload/guest/"
     cp "$ROOT/tests/guest/run-tests.sh" "$P/payload/tests/"
+    cp "$ROOT/tests/lib.sh" "$P/payload/" # run-tests.sh sources ../lib.sh
 fi
 if has vfio; then
     # the rig's own VFIO user (independent of cvmm), with the host's cc
