@@ -134,9 +134,10 @@ check-linux: $(BUILD)/cvmm
 
 # cvmm on an ordinary (SVM) KVM: QEMU+TCG boots Debian's stock kernel with
 # kvm-amd, and cvmm runs the guest suite's device cases, the tiny Linux and
-# the stock kernel to user space inside it (tests/nested/README.md; the rig
-# is cached in /var/cache/cvmm; ~30 s once cached, ~70 s more the first
-# time: apt-get download of the kernel and busybox-static).
+# the stock kernel to user space inside it, and VFIO passthrough of QEMU's
+# edu and virtio-rng behind an emulated intel-iommu (tests/nested/README.md;
+# the rig is cached in /var/cache/cvmm; ~35 s once cached, ~70 s more the
+# first time: apt-get download of the kernel and busybox-static).
 check-nested: $(BUILD)/cvmm guests
 	@tests/nested/run-nested-test.sh $(BUILD)/cvmm $(BUILD)/guest
 

@@ -13,15 +13,15 @@
 #   /dev/kvm and are skipped without it).
 # Prints "cli: N passed, M failed" and exits non-zero if anything failed.
 
+# lib.sh runs the t_on_* hooks (SC2317).
+# shellcheck disable=SC2317
 BIN=${1:?usage: $0 path/to/cvmm}
 [ -x "$BIN" ] || { echo "cli: $BIN is not executable" >&2; exit 2; }
 
-TMP=$(mktemp -d) || exit 2
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-pass=0
-fail=0
-skip=0
+# t_init, bad/pass_quiet, t_finish (tests/lib.sh).
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+t_init cli
 
 # run ARGS...: runs the binary, sets rc; output in $TMP/out and $TMP/err.
 run() {
@@ -34,21 +34,17 @@ err_lines() {
 	tr -d '\r' <"$TMP/err" | awk 'END { print NR }'
 }
 
+# describe ARGS...: CASE is the command line, "cvmm 'ARG' 'ARG'...".
 describe() {
-	d=""
+	CASE=cvmm
 	for a in "$@"; do
-		d="$d '$a'"
+		CASE="$CASE '$a'"
 	done
-	printf '%s' "$d"
 }
 
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: cvmm$1: $2"
-	if [ -s "$TMP/err" ]; then
-		echo "  stderr:"
-		head -n 20 "$TMP/err" | tr -d '\r' | sed 's/^/    /'
-	fi
+# A failure shows what cvmm said on stderr.
+t_on_fail() {
+	t_show stderr "$TMP/err" 20
 }
 
 # expect_usage NEEDLE ARGS...: exit 2, one stderr line containing NEEDLE.
@@ -56,18 +52,18 @@ expect_usage() {
 	needle=$1
 	shift
 	run "$@"
-	what=$(describe "$@")
+	describe "$@"
 	n=$(err_lines)
 	if [ "$rc" -ne 2 ]; then
-		bad "$what" "exit status $rc, want 2"
+		bad "exit status $rc, want 2"
 	elif [ "$n" -ne 1 ]; then
-		bad "$what" "$n lines on stderr, want 1"
+		bad "$n lines on stderr, want 1"
 	elif ! grep -qF -- "$needle" "$TMP/err"; then
-		bad "$what" "stderr does not name '$needle'"
+		bad "stderr does not name '$needle'"
 	elif [ -s "$TMP/out" ]; then
-		bad "$what" "unexpected output on stdout"
+		bad "unexpected output on stdout"
 	else
-		pass=$((pass + 1))
+		pass_quiet
 	fi
 }
 
@@ -76,15 +72,15 @@ expect_ok() {
 	pattern=$1
 	shift
 	run "$@"
-	what=$(describe "$@")
+	describe "$@"
 	if [ "$rc" -ne 0 ]; then
-		bad "$what" "exit status $rc, want 0"
+		bad "exit status $rc, want 0"
 	elif ! grep -qE -- "$pattern" "$TMP/out"; then
-		bad "$what" "stdout does not match /$pattern/"
+		bad "stdout does not match /$pattern/"
 	elif [ -s "$TMP/err" ]; then
-		bad "$what" "unexpected output on stderr"
+		bad "unexpected output on stderr"
 	else
-		pass=$((pass + 1))
+		pass_quiet
 	fi
 }
 
@@ -93,16 +89,16 @@ expect_fail() {
 	needle=$1
 	shift
 	run "$@"
-	what=$(describe "$@")
+	describe "$@"
 	n=$(err_lines)
 	if [ "$rc" -ne 1 ]; then
-		bad "$what" "exit status $rc, want 1"
+		bad "exit status $rc, want 1"
 	elif [ "$n" -ne 1 ]; then
-		bad "$what" "$n lines on stderr, want 1"
+		bad "$n lines on stderr, want 1"
 	elif ! grep -qF -- "$needle" "$TMP/err"; then
-		bad "$what" "stderr does not name '$needle'"
+		bad "stderr does not name '$needle'"
 	else
-		pass=$((pass + 1))
+		pass_quiet
 	fi
 }
 
@@ -259,7 +255,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		expect_fail "vfio-user $TMP/stale.sock: cannot connect: Connection refused" \
 			--kernel "$TMP/text" --serial null --user-device "socket=$TMP/stale.sock"
 	else
-		echo "cli: no python3 to bind a socket with, stale-socket check skipped"
+		skip user-device-stale-socket "no python3 to bind a socket with"
 	fi
 	expect_fail "$TMP/empty" --kernel "$TMP/empty" --serial null
 	if [ -f /bin/sh ]; then
@@ -267,9 +263,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		expect_fail /bin/sh --kernel /bin/sh --serial null
 	fi
 else
-	skip=11
-	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
+	echo "cli: /dev/kvm not usable, skipped 11 kernel-file checks"
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_finish

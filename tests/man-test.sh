@@ -14,13 +14,10 @@
 CVMM=${1:?usage: $0 path/to/cvmm path/to/cvmm-remote}
 REMOTE=${2:?usage: $0 path/to/cvmm path/to/cvmm-remote}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d) || exit 2
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+# t_init, ok/bad, t_finish (tests/lib.sh).
+# shellcheck source=tests/lib.sh
+. "$SRC/tests/lib.sh"
+t_init man
 
 # man_tags PAGE SECTION: the .TP tags of a section, roff escapes removed.
 man_tags() {
@@ -149,5 +146,4 @@ else
 	echo "man: bash not installed, completion checks skipped"
 fi
 
-echo "man: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_finish

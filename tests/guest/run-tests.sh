@@ -9,6 +9,9 @@
 # FILTER (optional) is a shell glob: only cases whose name matches run.
 # Prints "ok NAME" or "FAIL NAME: why" (plus the last lines of output) per
 # case, then one line "guest: N passed, M failed"; exits 1 if any failed.
+
+# lib.sh runs the t_on_* hooks (SC2317); ok names $CASE (SC2119).
+# shellcheck disable=SC2317,SC2119
 set -u
 
 CVMM=${1:?usage: run-tests.sh CVMM GUESTDIR [FILTER]}
@@ -16,33 +19,30 @@ GDIR=${2:?usage: run-tests.sh CVMM GUESTDIR [FILTER]}
 FILTER=${3:-*}
 TIMEOUT=${GUEST_TIMEOUT:-60}
 
-if [ ! -x "$CVMM" ]; then
-	echo "FAIL setup: $CVMM is not executable"
+# t_init, ok/bad/skip, wanted, t_finish (tests/lib.sh; the nested rig
+# copies it beside this script's folder, as payload/lib.sh).
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || {
+	echo "FAIL setup: $(dirname "$0")/../lib.sh missing"
 	echo "guest: 0 passed, 1 failed"
 	exit 1
-fi
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-guest.XXXXXX") || exit 1
+}
+t_init guest
+
+[ -x "$CVMM" ] || t_setup_fail "$CVMM is not executable"
 # The network namespace of the virtio cases with --net (made on first use).
 NETNS=
-cleanup() {
+t_on_exit() {
 	faildisk_down 2>/dev/null
 	edu_down 2>/dev/null
 	if [ -n "$NETNS" ]; then
 		ip netns del "$NETNS" 2>/dev/null
 	fi
-	rm -rf "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-pass=0
-failed=0
-skipped=0
 RC=0
 OUT=
 ERR=
-CASE=
 # Words between `timeout` and cvmm (the virtio-net cases: ip netns exec NS).
 PREFIX=()
 
@@ -75,28 +75,10 @@ run() {
 	tr -d '\r' <"$OUT.raw" >"$OUT"
 }
 
-wanted() {
-	# shellcheck disable=SC2254
-	case $1 in $FILTER) return 0 ;; esac
-	return 1
-}
-
-ok() {
-	echo "ok $CASE"
-	pass=$((pass + 1))
-}
-
-bad() {
-	echo "FAIL $CASE: $1"
-	if [ -s "$OUT" ]; then
-		echo "  --- last output lines:"
-		tail -n 10 "$OUT" | sed 's/^/  | /'
-	fi
-	if [ -s "$ERR" ]; then
-		echo "  --- cvmm stderr:"
-		tail -n 10 "$ERR" | sed 's/^/  | /'
-	fi
-	failed=$((failed + 1))
+# A failure shows the end of the guest's output and of cvmm's stderr.
+t_on_fail() {
+	t_show "last output lines" "$OUT" 10
+	t_show "cvmm stderr" "$ERR" 10
 }
 
 # verify EXPECTED_RC [STRING...]: the exit status, each fixed STRING present
@@ -126,7 +108,8 @@ verify() {
 	return 0
 }
 
-check() {
+# check_run EXPECTED_RC [STRING...]: verify, then ok or bad.
+check_run() {
 	if verify "$@"; then ok; else bad "$WHY"; fi
 }
 
@@ -152,21 +135,12 @@ tcase() {
 	run "$name" "$input" "$image" "$@"
 	local IFS='|'
 	# shellcheck disable=SC2086
-	check "$want" "$(banner "$image")" $strings
+	check_run "$want" "$(banner "$image")" $strings
 }
 
 for f in hello.bzImage hello.pvh.elf diskpat; do
-	if [ ! -f "$GDIR/$f" ]; then
-		echo "FAIL setup: $GDIR/$f missing (run 'make guests')"
-		echo "guest: 0 passed, 1 failed"
-		exit 1
-	fi
+	[ -f "$GDIR/$f" ] || t_setup_fail "$GDIR/$f missing (run 'make guests')"
 done
-
-skip() {
-	echo "skip $1: $2"
-	skipped=$((skipped + 1))
-}
 
 # ---- boot and basic output ----
 tcase hello-bzimage null hello.bzImage 0 "hello from guest|PASS" --memory size=256M
@@ -321,16 +295,15 @@ if wanted serial-file; then
 		bad "no serial output file"
 	else
 		tr -d '\r' <"$TMP/serial.txt" >"$OUT"
-		check 0 "$(banner hello.bzImage)" "hello from guest" "PASS"
+		check_run 0 "$(banner hello.bzImage)" "hello from guest" "PASS"
 	fi
 fi
 if wanted serial-off; then
 	run serial-off null hello.bzImage --serial off
-	if [ -s "$OUT" ]; then bad "output with --serial off"; else check 0; fi
+	if [ -s "$OUT" ]; then bad "output with --serial off"; else check_run 0; fi
 fi
 
 # ---- PCI and virtio (tests/guest/lib/pci.c, virtio.c) ----
-
 # vrun NAME IMAGE "STRINGS" [cvmm args...]: runs a virtio guest (stdin
 # /dev/null) and verifies exit status 0, the banner and STRINGS ('|'-
 # separated). Returns 1 with WHY set; the caller adds host-side checks.
@@ -596,7 +569,7 @@ if wanted demo; then
 		</dev/null >"$OUT.raw" 2>"$ERR"
 	RC=$?
 	tr -d '\r' <"$OUT.raw" >"$OUT"
-	check 0 "$(banner demo.bzImage)" 'cmdline: "console=ttyS0 demo=1"' "cpus: 2 (from the ACPI MADT)" \
+	check_run 0 "$(banner demo.bzImage)" 'cmdline: "console=ttyS0 demo=1"' "cpus: 2 (from the ACPI MADT)" \
 		"cpus online: 2" "usable" "resetting through the i8042"
 fi
 
@@ -608,16 +581,12 @@ EDU_PID=
 # edu_up NAME [edu-server options]: starts it on $TMP/NAME.sock and waits
 # for the socket (it appears once the server listens). Sets EDU_SOCK.
 edu_up() {
-	local name=$1 i
+	local name=$1
 	shift
 	EDU_SOCK=$TMP/$name.sock
 	"$EDU" --socket "$EDU_SOCK" "$@" 2>"$TMP/$name.srv" &
 	EDU_PID=$!
-	for i in $(seq 1 50); do
-		[ -S "$EDU_SOCK" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	t_wait 5 test -S "$EDU_SOCK"
 }
 edu_down() {
 	if [ -n "$EDU_PID" ]; then
@@ -653,7 +622,7 @@ edu_case() {
 	fi
 	local IFS='|'
 	# shellcheck disable=SC2086
-	check 0 "$(banner vfio_edu.bzImage)" $strings
+	check_run 0 "$(banner vfio_edu.bzImage)" $strings
 }
 # MSI-X, DMA through guest RAM's memfd (the server maps it).
 edu_case vfio-user-edu-msix "" "" \
@@ -745,8 +714,4 @@ if wanted cli-initrd-too-big; then
 	rm -f "$TMP/huge.bin"
 fi
 
-if [ "$skipped" -gt 0 ]; then
-	echo "guest: $skipped case(s) skipped (see the skip lines)"
-fi
-echo "guest: $pass passed, $failed failed"
-[ "$failed" -eq 0 ]
+t_finish
