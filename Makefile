@@ -95,7 +95,17 @@ $(BUILD)/cvmm-remote: tools/cvmm-remote.c $(BUILD)/gen/revision.h VERSION
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libcvmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(UNIT_CFLAGS_$*) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS) -lcmocka
+
+# The vfio-user test server (tests/vfio-user/edu-server.c): test-only, and
+# nothing of cvmm's sources in it. The unit tests of the vfio-user client
+# run it.
+EDU_SERVER := $(BUILD)/tests/vfio-user/edu-server
+$(EDU_SERVER): tests/vfio-user/edu-server.c VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(BUILD)/tests/unit/test_vfio_user: $(EDU_SERVER)
+UNIT_CFLAGS_test_vfio_user := -DEDU_SERVER='"$(abspath $(EDU_SERVER))"'
 
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
@@ -109,7 +119,7 @@ check-cli: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-check-guest: $(BUILD)/cvmm guests
+check-guest: $(BUILD)/cvmm guests $(EDU_SERVER)
 	@tests/guest/run-tests.sh $(BUILD)/cvmm $(BUILD)/guest
 
 check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
@@ -124,9 +134,10 @@ check-linux: $(BUILD)/cvmm
 
 # cvmm on an ordinary (SVM) KVM: QEMU+TCG boots Debian's stock kernel with
 # kvm-amd, and cvmm runs the guest suite's device cases, the tiny Linux and
-# the stock kernel to user space inside it (tests/nested/README.md; the rig
-# is cached in /var/cache/cvmm; ~30 s once cached, ~70 s more the first
-# time: apt-get download of the kernel and busybox-static).
+# the stock kernel to user space inside it, and VFIO passthrough of QEMU's
+# edu and virtio-rng behind an emulated intel-iommu (tests/nested/README.md;
+# the rig is cached in /var/cache/cvmm; ~35 s once cached, ~70 s more the
+# first time: apt-get download of the kernel and busybox-static).
 check-nested: $(BUILD)/cvmm guests
 	@tests/nested/run-nested-test.sh $(BUILD)/cvmm $(BUILD)/guest
 

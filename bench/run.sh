@@ -29,6 +29,14 @@
 #    cvmm's VM is torn down by its cvmm-teardown helper after cvmm
 #    exits: that CPU (about 0.25 ms) is not in the CPU figures. Also for
 #    cvmm --platform pit=off (no in-kernel PIT), with first output.
+#  - the same two (first output, null guest) with virtio devices attached:
+#    a virtio-blk disk (16 MiB raw file in /dev/shm) and a virtio-rng, on
+#    cvmm --virtio-transport pci and mmio, and on QEMU -M microvm's
+#    virtio-mmio (virtio-blk-device, virtio-rng-device) and, with
+#    pcie=on, as virtio-*-pci,disable-legacy=on functions. The guest uses
+#    none of them: what differs is the VMM's set-up (PCI: BARs, MSI-X
+#    vectors and their routes; virtio-mmio: a window and a GSI each, the
+#    DSDT's device entries) and its teardown.
 #  - start -> exit, bench_exit: the test-guest runtime's start-up (page
 #    tables, IDT, banner on a port no UART claims) and debug-exit.
 #  - PIO / MMIO exit: (bench_pio|bench_mmio with n=N) minus bench_exit,
@@ -76,7 +84,10 @@ for f in "$CVMM" "$FLOOR" "$NULLIMG" "$FIRSTIMG" "$FIRSTOUT" "$G/bench_exit.bzIm
 	[ -e "$f" ] || { echo "bench: $f is missing (run make bench)" >&2; exit 1; }
 done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-bench.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
+# The disk of the virtio rows and of the guest-driven virtio-blk runs.
+BLK_IMG=/dev/shm/cvmm-bench-blk.$$.img
+trap 'rm -rf "$TMP"; rm -f "$BLK_IMG"' EXIT
+head -c 16M /dev/zero >"$BLK_IMG"
 
 # shellcheck disable=SC2054 # commas belong to -device
 QEMU_BASE=("$QEMU" -M "$QEMU_MACHINE" -enable-kvm -cpu "$QEMU_CPU" -m "$MEM" -nodefaults
@@ -123,14 +134,32 @@ cmd_cvmmblk() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG"); }
 # cvmm without the in-kernel PIT.
 # shellcheck disable=SC2317
 cmd_cvmmnopit() { cmd_cvmm "$@"; CMD+=(--platform pit=off); }
+# QEMU -M microvm with pcie=on (ECAM, no CF8) and the disk as the same
+# modern-only 1af4:1042 function as cvmm's, one queue. (A second -M sets
+# the machine: its type replaces QEMU_BASE's, its options merge.)
 # shellcheck disable=SC2317,SC2054
 cmd_qemublk() {
-	CMD=("$QEMU" -M microvm,pcie=on -enable-kvm -cpu "$QEMU_CPU" -m "$MEM" -nodefaults
-		-no-user-config -nographic -device isa-debug-exit,iobase=0xf4,iosize=1
-		-drive "id=d0,file=$BLK_IMG,format=raw,if=none"
+	cmd_qemu "$@"
+	CMD+=(-M microvm,pcie=on -drive "id=d0,file=$BLK_IMG,format=raw,if=none"
+		-device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1)
+}
+# Devices the guest does not use, by transport: the disk and an rng.
+# shellcheck disable=SC2317
+cmd_cvmmvpci() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG" --rng --virtio-transport pci); }
+# shellcheck disable=SC2317
+cmd_cvmmvmmio() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG" --rng --virtio-transport mmio); }
+# shellcheck disable=SC2317,SC2054
+cmd_qemuvmmio() {
+	cmd_qemu "$@"
+	CMD+=(-M microvm -drive "id=d0,file=$BLK_IMG,format=raw,if=none"
+		-device virtio-blk-device,drive=d0 -device virtio-rng-device)
+}
+# shellcheck disable=SC2317,SC2054
+cmd_qemuvpci() {
+	cmd_qemu "$@"
+	CMD+=(-M microvm,pcie=on -drive "id=d0,file=$BLK_IMG,format=raw,if=none"
 		-device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1
-		-serial none -kernel "$1" -append "$2")
-	EXPECT=1
+		-device virtio-rng-pci,disable-legacy=on)
 }
 
 # stats: numbers on stdin -> "MIN MEDIAN"
@@ -168,6 +197,8 @@ time_ms() {
 		t1=$EPOCHREALTIME
 		times >"$TMP/c1"
 		[ $rc -eq "$EXPECT" ] || bad=$rc
+		# QEMU's exit status 1 is also that of its start-up errors.
+		grep -v ': warning: ' "$TMP/err" | grep -q '^qemu-system' && bad="$rc, $(head -c 100 "$TMP/err")"
 		wall+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
 		cpu+=("$(awk -v a="$(cpu_ms "$TMP/c0")" -v b="$(cpu_ms "$TMP/c1")" 'BEGIN { print b - a }')")
 		usr+=("$(awk -v a="$(user_ms "$TMP/c0")" -v b="$(user_ms "$TMP/c1")" 'BEGIN { print b - a }')")
@@ -280,6 +311,13 @@ done
 # cvmm --platform pit=off: start-up and the whole process, null guest.
 read -r "R[first,cvmmnopit,wmin]" "R[first,cvmmnopit,wmed]" <<<"$(first_ms cvmmnopit)"
 put null cvmmnopit "$(time_ms cvmmnopit "$NULLIMG" "")"
+# The same with virtio devices attached, per transport.
+VDEVS="cvmmvpci cvmmvmmio"
+[ $have_qemu = 1 ] && VDEVS="$VDEVS qemuvmmio qemuvpci"
+for v in $VDEVS; do
+	read -r "R[first,$v,wmin]" "R[first,$v,wmed]" <<<"$(first_ms "$v")"
+	put null "$v" "$(time_ms "$v" "$NULLIMG" "")"
+done
 # The floor's own real-mode loop: N x (out, dec, jnz), minus N = 0.
 blob_t() {
 	local i t0 t1 s=()
@@ -312,8 +350,6 @@ for v in cvmm qemu; do
 done
 
 # virtio-blk driven by the guest: n=BLK_REQS reads minus n=0, per request.
-BLK_IMG=/dev/shm/cvmm-bench-blk.$$.img
-head -c 16M /dev/zero >"$BLK_IMG"
 per_req() { # TOTAL_MS BASE_MS -> microseconds per request
 	if isnum "$1" && isnum "$2"; then
 		awk -v t="$1" -v b="$2" -v n="$BLK_REQS" 'BEGIN { printf "%.1f", (t - b) * 1000 / n }'
@@ -329,7 +365,6 @@ for v in cvmm qemu; do
 		R[blk,$v,$st]=$(per_req "${R[blkn,$v,$st]}" "${R[blk0,$v,$st]}")
 	done
 done
-rm -f "$BLK_IMG"
 
 blk_out=
 [ -x "$BLK" ] && blk_out=$("$BLK" /dev/shm "$BLK_N" 2>&1)
@@ -379,6 +414,25 @@ prow() { # KEY STAT_BEST STAT_MEDIAN LABEL: the ratios are of the medians
 prow first wmin wmed "start -> first guest output, wall"
 prow null wmin wmed "start -> exit, wall"
 prow null cmin cmed "start -> exit, CPU"
+echo
+echo "virtio devices attached (virtio-blk on a 16 MiB file in /dev/shm, virtio-rng; the guest"
+echo "uses neither), null guest and first output (ms): cvmm with none, on pci, on mmio; QEMU"
+echo "microvm with virtio-*-device on its virtio-mmio, and pcie=on with virtio-*-pci:"
+vfmt="%-34s %8s %8s %8s %9s %10s %10s %10s\n"
+printf "$vfmt" "" "none" "pci" "mmio" "mmio/pci" "QEMU mmio" "QEMU pci" "QEMU/cvmm"
+vrow() { # KEY STAT LABEL; QEMU/cvmm: mmio against mmio
+	local m=${R[$1,cvmmvmmio,$2]:--} qm qp
+	qm=$(q "$1,qemuvmmio,$2")
+	qp=$(q "$1,qemuvpci,$2")
+	printf "$vfmt" "$3" "${R[$1,cvmm,$2]:--}" "${R[$1,cvmmvpci,$2]:--}" "$m" \
+		"$(ratio "$m" "${R[$1,cvmmvpci,$2]:-}")" "$qm" "$qp" "$(ratio "$qm" "$m")"
+}
+vrow first wmin "start -> first output, wall best"
+vrow first wmed "start -> first output, wall median"
+vrow null wmin "start -> exit, wall best"
+vrow null wmed "start -> exit, wall median"
+vrow null cmin "start -> exit, CPU best"
+vrow null cmed "start -> exit, CPU median"
 echo
 echo "idle guest, $MEM of RAM (MiB):"
 mfmt="%-38s %9s %9s %10s\n"

@@ -23,7 +23,11 @@ static const char usage_text[] =
 	"  --initramfs PATH           initial ramdisk\n"
 	"  --cmdline STR              kernel command line\n"
 	"  --cpus boot=N              number of vCPUs (1-254, default 1)\n"
-	"  --memory size=SIZE         guest RAM, K/M/G suffix (default 512M)\n"
+	"  --memory size=SIZE[,shared=on|off][,hugepages=on|off]\n"
+	"                             guest RAM, K/M/G suffix (default 512M);\n"
+	"                             shared=on: a memory file that device\n"
+	"                             servers (--user-device) may map;\n"
+	"                             hugepages=on: backed by huge pages\n"
 	"  --serial tty|file=PATH|null|off\n"
 	"                             COM1 8250 UART backend (default tty)\n"
 	"  --console tty|file=PATH|null|off\n"
@@ -48,6 +52,11 @@ static const char usage_text[] =
 	"                             the virtio devices' transport (default pci);\n"
 	"                             cmdline=on adds virtio_mmio.device= to the\n"
 	"                             kernel command line (guests without ACPI)\n"
+	"  --user-device socket=PATH[,id=NAME]\n"
+	"                             a PCI device served by a vfio-user server\n"
+	"                             listening at PATH (repeatable, up to 8);\n"
+	"                             with --memory shared=on the server maps\n"
+	"                             guest RAM, else it asks cvmm for each access\n"
 	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
 	"                             without --kernel, cvmm waits for the VM's\n"
 	"                             configuration (vm.create) and vm.boot\n"
@@ -134,12 +143,20 @@ static int cpus_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return 0;
 }
 
+static int parse_onoff(const char *opt, const char *key, const char *val,
+		       bool *out, char *err, size_t errlen);
+
 static int memory_kv(struct vm_config *cfg, const char *opt, const char *key,
 		     const char *val, char *err, size_t errlen)
 {
 	uint64_t size;
+	if (strcmp(key, "shared") == 0)
+		return parse_onoff(opt, key, val, &cfg->mem_shared, err, errlen);
+	if (strcmp(key, "hugepages") == 0)
+		return parse_onoff(opt, key, val, &cfg->mem_hugepages, err, errlen);
 	if (strcmp(key, "size") != 0)
-		return fail(err, errlen, "--%s: unknown key '%s' (expected size=SIZE)", opt, key);
+		return fail(err, errlen,
+			    "--%s: unknown key '%s' (expected size, shared, hugepages)", opt, key);
 	if (config_parse_size(val, &size))
 		return fail(err, errlen, "--%s: size=%s: not a size (e.g. 512M, 2G)", opt, val);
 	if (size < CVMM_MIN_MEM || size > CVMM_MAX_MEM)
@@ -321,6 +338,30 @@ static int transport_kv(struct vm_config *cfg, const char *opt, const char *key,
 		    opt, key);
 }
 
+static int user_device_kv(struct vm_config *cfg, const char *opt, const char *key,
+			  const char *val, char *err, size_t errlen)
+{
+	struct user_device_config *u = &cfg->user_devices[cfg->nuser_devices];
+	if (strcmp(key, "socket") == 0) {
+		if (!*val)
+			return fail(err, errlen, "--%s: socket= is empty", opt);
+		if (strlen(val) >= 108)
+			return fail(err, errlen, "--%s: socket=%s: longer than 107 bytes", opt, val);
+		u->socket = keep(cfg, val);
+		if (!u->socket)
+			return fail(err, errlen, "--%s: option values too long", opt);
+	} else if (strcmp(key, "id") == 0) {
+		if (!*val || strlen(val) > 31)
+			return fail(err, errlen, "--%s: id=%s: 1 to 31 characters", opt, val);
+		u->id = keep(cfg, val);
+		if (!u->id)
+			return fail(err, errlen, "--%s: option values too long", opt);
+	} else {
+		return fail(err, errlen, "--%s: unknown key '%s' (expected socket, id)", opt, key);
+	}
+	return 0;
+}
+
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -339,6 +380,7 @@ static const struct option long_opts[] = {
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "virtio-transport", required_argument, NULL, OPT_VIRTIO_TRANSPORT },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "user-device", required_argument, NULL, OPT_USER_DEVICE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -429,9 +471,16 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 	case OPT_DEVICE:
 		if (cfg->ndevices == CVMM_MAX_DEVICES)
 			return fail(err, errlen, "--device: at most %d devices", CVMM_MAX_DEVICES);
+		cfg->devices[cfg->ndevices] = (struct device_config){ 0 };
 		return 0;
 	case OPT_RNG:
 		cfg->rng.enabled = true;
+		return 0;
+	case OPT_USER_DEVICE:
+		if (cfg->nuser_devices == CVMM_MAX_USER_DEVICES)
+			return fail(err, errlen, "--user-device: at most %d devices",
+				    CVMM_MAX_USER_DEVICES);
+		cfg->user_devices[cfg->nuser_devices] = (struct user_device_config){ 0 };
 		return 0;
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
@@ -465,6 +514,11 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 		return platform_kv(cfg, name, key, val, err, errlen);
 	case OPT_VIRTIO_TRANSPORT:
 		return transport_kv(cfg, name, key, val, err, errlen);
+	case OPT_USER_DEVICE:
+		if (cfg->nuser_devices == CVMM_MAX_USER_DEVICES)
+			return fail(err, errlen, "--user-device: at most %d devices",
+				    CVMM_MAX_USER_DEVICES);
+		return user_device_kv(cfg, name, key, val, err, errlen);
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", name);
 	}
@@ -488,6 +542,11 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (!cfg->devices[cfg->ndevices].path)
 			return fail(err, errlen, "--device: path= is required");
 		cfg->ndevices++;
+		return 0;
+	case OPT_USER_DEVICE:
+		if (!cfg->user_devices[cfg->nuser_devices].socket)
+			return fail(err, errlen, "--user-device: socket= is required");
+		cfg->nuser_devices++;
 		return 0;
 	case OPT_CPUS:
 	case OPT_MEMORY:
@@ -560,7 +619,8 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_CPUS || opt == OPT_MEMORY || opt == OPT_SERIAL ||
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
-			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE;
+			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE ||
+			   opt == OPT_USER_DEVICE;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -585,6 +645,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_PLATFORM:
 	case OPT_VIRTIO_TRANSPORT:
 	case OPT_DEVICE:
+	case OPT_USER_DEVICE:
 		return set_list(cfg, opt, arg, err, errlen);
 	case OPT_SERIAL:
 	case OPT_CONSOLE:
@@ -640,6 +701,17 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 				return fail(err, errlen, "--device: %s given twice", a->path);
 			if (a->id && b->id && strcmp(a->id, b->id) == 0)
 				return fail(err, errlen, "--device: id=%s given twice", a->id);
+		}
+	}
+	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
+		const struct user_device_config *a = &cfg->user_devices[i];
+		for (unsigned j = i + 1; j < cfg->nuser_devices; j++) {
+			const struct user_device_config *b = &cfg->user_devices[j];
+			if (strcmp(a->socket, b->socket) == 0)
+				return fail(err, errlen, "--user-device: socket %s given twice",
+					    a->socket);
+			if (a->id && b->id && strcmp(a->id, b->id) == 0)
+				return fail(err, errlen, "--user-device: id %s given twice", a->id);
 		}
 	}
 	if (strlen(cfg->cmdline) >= 65535)
@@ -755,6 +827,82 @@ static int check_file(const char *path, int flags, enum file_kind kind,
 	return fail(err, errlen, "'%s': %s: %s", field, path, why);
 }
 
+/* The value of "Name:  N [kB]" in /proc/meminfo's text, or -1. */
+static long long meminfo_value(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, name, n) == 0 && p[n] == ':') {
+			char *end;
+			errno = 0;
+			long long v = strtoll(p + n + 1, &end, 10);
+			return errno || end == p + n + 1 || v < 0 ? -1 : v;
+		}
+	}
+	return -1;
+}
+
+int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t len)
+{
+	long long kb = meminfo_value(meminfo, "Hugepagesize");
+	long long free_pages = meminfo_value(meminfo, "HugePages_Free");
+	long long rsvd = meminfo_value(meminfo, "HugePages_Rsvd");
+	if (kb <= 0 || free_pages < 0)
+		return fail(why, len, "the host has no huge pages (no Hugepagesize in /proc/meminfo)");
+	uint64_t page = (uint64_t)kb << 10;
+	if (size % page)
+		return fail(why, len, "size %llu MiB is not a multiple of the %lld kB huge page size",
+			    (unsigned long long)(size >> 20), kb);
+	long long avail = free_pages - (rsvd > 0 ? rsvd : 0);
+	uint64_t need = size / page;
+	if (avail < 0 || (uint64_t)avail < need)
+		return fail(why, len,
+			    "%llu huge pages of %lld kB needed, %lld free (HugePages_Free, HugePages_Rsvd in /proc/meminfo; more: /proc/sys/vm/nr_hugepages)",
+			    (unsigned long long)need, kb, avail < 0 ? 0 : avail);
+	return 0;
+}
+
+/* A user device's socket: there, a socket, and cvmm may connect to it
+ * (write permission). Whether a server listens shows at the build. */
+static int check_socket(const char *path, enum config_names names, unsigned i,
+			char *err, size_t errlen)
+{
+	struct stat st;
+	const char *why = NULL;
+	if (stat(path, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISSOCK(st.st_mode))
+		why = "not a socket";
+	else if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0)
+		why = strerror(errno);
+	if (!why)
+		return 0;
+	if (names == CONFIG_NAMES_CLI)
+		return fail(err, errlen, "--user-device socket=%s: %s", path, why);
+	return fail(err, errlen, "'user_devices[%u].socket': %s: %s", i, path, why);
+}
+
+/* --memory hugepages=on against the host's /proc/meminfo. */
+static int check_hugepages(const struct vm_config *cfg, enum config_names names,
+			   char *err, size_t errlen)
+{
+	if (!cfg->mem_hugepages)
+		return 0;
+	char text[8192], why[256];
+	ssize_t n = -1;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	text[n > 0 ? n : 0] = '\0';
+	if (!config_hugepages_fit(text, cfg->mem_size, why, sizeof(why)))
+		return 0;
+	if (names == CONFIG_NAMES_CLI)
+		return fail(err, errlen, "--memory hugepages=on: %s", why);
+	return fail(err, errlen, "'memory.hugepages': %s", why);
+}
+
 int config_check_files(const struct vm_config *cfg, enum config_names names,
 		       char *err, size_t errlen)
 {
@@ -790,5 +938,7 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 		else
 			ret = fail(err, errlen, "'devices[%u].path': %s: %s", i, path, why);
 	}
-	return ret;
+	for (unsigned i = 0; i < cfg->nuser_devices && !ret; i++)
+		ret = check_socket(cfg->user_devices[i].socket, names, i, err, errlen);
+	return ret ?: check_hugepages(cfg, names, err, errlen);
 }

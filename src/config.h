@@ -53,6 +53,14 @@ struct device_config {
 	const char *id;   /* its name in vm.info; NULL: "vfio DDDD:BB:DD.F" */
 };
 
+#define CVMM_MAX_USER_DEVICES 8
+
+/* --user-device: a PCI device served by a vfio-user server. */
+struct user_device_config {
+	const char *socket; /* the server's UNIX socket */
+	const char *id;     /* NULL: "user<N>" */
+};
+
 struct rng_config {
 	bool enabled;
 	const char *src; /* NULL: getrandom() */
@@ -64,6 +72,10 @@ struct vm_config {
 	const char *cmdline;
 	unsigned cpus;
 	uint64_t mem_size;
+	/* --memory shared=on: guest RAM is a memfd mapped MAP_SHARED, which
+	 * device backends in other processes (vfio-user) map too. */
+	bool mem_shared;
+	bool mem_hugepages; /* --memory hugepages=on: MFD_HUGETLB */
 	enum output_mode serial;
 	const char *serial_path;
 	enum output_mode console; /* virtio-console; OUTPUT_OFF when absent */
@@ -75,6 +87,8 @@ struct vm_config {
 	struct device_config devices[CVMM_MAX_DEVICES];
 	unsigned ndevices;
 	struct rng_config rng;
+	struct user_device_config user_devices[CVMM_MAX_USER_DEVICES];
+	unsigned nuser_devices;
 	enum log_level log_level;
 	bool debug_exit;
 	bool pit;                /* --platform pit=on|off: in-kernel i8254 PIT, default on */
@@ -122,6 +136,7 @@ enum config_opt {
 	OPT_PLATFORM,
 	OPT_VIRTIO_TRANSPORT,
 	OPT_DEVICE,
+	OPT_USER_DEVICE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -139,8 +154,9 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 /*
  * A key=value-list option (OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_NET,
  * OPT_RNG, OPT_PLATFORM, OPT_DEVICE, OPT_VIRTIO_TRANSPORT: its bare first
- * word is the key "type") given key by key: begin, any number of keys, end
- * (which adds the disk, net or device and checks that its keys go together).
+ * word is the key "type", OPT_USER_DEVICE) given key by key: begin, any
+ * number of keys, end (which adds the disk, net, device or user device and
+ * checks that its keys go together).
  */
 int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 		      size_t errlen);
@@ -170,13 +186,23 @@ enum config_names {
  * source read-only, not a directory; serial/console files for appending,
  * created if missing; a passthrough device's sysfs path probed as the VM
  * build will use it: a PCI function bound to vfio-pci whose IOMMU group
- * is viable and can be opened, see vfio/kernel.h) and closed again, so that
- * a file or device that cannot be used is bad usage (exit status 2, HTTP
- * 400), not a failed VM. 0, or -EINVAL with one line naming the option (or
- * field) and the file in err.
+ * is viable and can be opened, see vfio/kernel.h; a user device's socket
+ * must be a socket cvmm may connect to) and closed again, so that a file or
+ * device that cannot be used is bad usage (exit status 2, HTTP 400), not a
+ * failed VM. Likewise the host's huge pages for --memory hugepages=on
+ * (/proc/meminfo: the size must be a multiple of the huge page size, and
+ * that many must be free and not reserved). 0, or -EINVAL with one line
+ * naming the option (or field) and the file in err.
  */
 int config_check_files(const struct vm_config *cfg, enum config_names names,
 		       char *err, size_t errlen);
+
+/*
+ * Whether `size` bytes of guest RAM fit the huge pages /proc/meminfo's
+ * text describes (Hugepagesize, HugePages_Free less HugePages_Rsvd): 0,
+ * or -EINVAL with why in `why` (no option name).
+ */
+int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t len);
 
 /* Parses "512M", "2G", "65536", "64K": 0 or -EINVAL (also on overflow). */
 int config_parse_size(const char *s, uint64_t *out);

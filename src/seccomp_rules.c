@@ -182,6 +182,8 @@ static const int main_calls[] = {
 				* passthrough config space (reset) */
 	SCMP_SYS(pwrite64),    /* a reboot writes a passthrough device's command
 				* register back */
+	SCMP_SYS(fallocate),   /* a reboot clears shared guest RAM (kvm_clear_ram:
+				* its memfd's pages punched out) */
 };
 
 static const unsigned long main_ioctls[] = {

@@ -30,6 +30,7 @@
 #include "out_sink.h"
 #include "platform.h"
 #include "seccomp_filter.h"
+#include "vfio/user.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
@@ -412,7 +413,44 @@ static int build_passthrough_devices(struct vm *vm)
 		if (!ret)
 			vm->npassthrough++;
 	}
+	/* Its DMA mapping pinned guest RAM: a reboot zeroes it in place. */
+	vm->kvm.ram_pinned = vm->npassthrough > 0;
 	return ret;
+}
+
+/*
+ * The vfio-user devices (--user-device): each server connected, the
+ * protocol agreed, the device's description read and checked to be a PCI
+ * function. The passthrough core (vfio/pci_dev.c, still to come) puts
+ * each on PCI bus 0; until it does the guest does not see them, and a
+ * warning says so.
+ */
+static int build_user_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
+		const char *path = cfg->user_devices[i].socket;
+		struct vfio_backend *b;
+		int ret = vfio_user_connect(path, &b);
+		if (ret)
+			return ret;
+		vm->user_devices[vm->nuser_devices++] = b;
+		struct vfio_device_info di;
+		uint32_t ids = 0;
+		ret = b->ops->device_info(b, &di);
+		if (!ret && !(di.flags & VFIO_DEVICE_FLAGS_PCI)) {
+			log_error("--user-device socket=%s: not a PCI device (flags 0x%x)", path,
+				  di.flags);
+			return -ENOTSUP;
+		}
+		ret = ret ?: b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, 0, &ids,
+						 sizeof(ids));
+		if (ret)
+			return ret;
+		log_warn("--user-device socket=%s: PCI %04x:%04x, %u regions, %u interrupt kinds; not on the guest's PCI bus (no passthrough core in this build)",
+			 path, ids & 0xffff, ids >> 16, di.num_regions, di.num_irqs);
+	}
+	return 0;
 }
 
 /* What a reboot puts back: the machine and each vCPU as built. */
@@ -457,7 +495,7 @@ static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t sta
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->start_ns = start_ns;
-	vm->kvm.sys_fd = vm->kvm.vm_fd = vm->kvm.teardown_fd = -1;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = vm->kvm.teardown_fd = vm->kvm.ram_fd = -1;
 	vm->serial_out_fd = -1;
 	vm->console_out_fd = -1;
 	vm->epoll_fd = vm->signal_fd = -1;
@@ -483,6 +521,7 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: build_pci(vm);
 	ret = ret ?: build_virtio_devices(vm);
 	ret = ret ?: build_passthrough_devices(vm);
+	ret = ret ?: build_user_devices(vm);
 	ret = ret ?: build_vcpus(vm);
 	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
 	/* Only the API can ask for a reboot: no cost without it. */
@@ -752,20 +791,9 @@ static int restore_machine(struct vm *vm)
 	/* UART, i8042, RTC index, GED (a press the old guest did not take
 	 * does not survive), virtio-mmio windows: power-on values. */
 	platform_reset(&vm->platform);
-	/*
-	 * Fresh zero pages, as at the first boot (KVM follows the mapping).
-	 * Not with a passthrough device: its DMA mapping pinned the pages,
-	 * and dropping them would leave the device reading and writing pages
-	 * the guest no longer sees. Those are zeroed where they are.
-	 */
-	if (vm->npassthrough)
-		memset(vm->kvm.ram, 0, vm->kvm.ram_size);
-	else if (madvise(vm->kvm.ram, vm->kvm.ram_size, MADV_DONTNEED) < 0) {
-		int err = errno;
-		log_error("reboot: cannot clear guest RAM: %s", strerror(err));
-		return -err;
-	}
-	int ret = arch_vm_state_restore(&vm->kvm, st->machine);
+	/* Zeroes, as at the first boot (KVM follows the mapping). */
+	int ret = kvm_clear_ram(&vm->kvm);
+	ret = ret ?: arch_vm_state_restore(&vm->kvm, st->machine);
 	for (unsigned i = 0; i < st->nvcpus && !ret; i++)
 		ret = arch_vcpu_state_restore(vm->vcpus[i].fd, vm->vcpus[i].id, st->vcpus[i]);
 	if (ret)
@@ -1005,6 +1033,9 @@ int vm_destroy(struct vm *vm)
 	vm->npassthrough = 0;
 	vfio_kernel_destroy(vm->vfio);
 	vm->vfio = NULL;
+	for (unsigned i = 0; i < vm->nuser_devices; i++)
+		vm->user_devices[i]->ops->destroy(vm->user_devices[i]);
+	vm->nuser_devices = 0;
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown
 	 * request may go out, and the socket goes away.

@@ -33,6 +33,7 @@ struct virtio_mmio;
 struct out_sink;
 struct vfio_kernel;
 struct vfio_pci_dev;
+struct vfio_backend;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
@@ -82,6 +83,9 @@ struct vm {
 	struct vfio_kernel *vfio;
 	struct vfio_pci_dev *passthrough[CVMM_MAX_DEVICES];
 	unsigned npassthrough;
+	/* --user-device: each connected vfio-user server (owned). */
+	struct vfio_backend *user_devices[CVMM_MAX_USER_DEVICES];
+	unsigned nuser_devices;
 	int console_out_fd; /* owned when the console writes to a file */
 
 	/* UART, i8042, RTC, debug-exit, GED, virtio-mmio windows. */

@@ -26,6 +26,10 @@
 # answers. FILTER (a shell glob) selects cases by name.
 # Prints "ok NAME" / "FAIL NAME: why" per case and then
 # "api: N passed, M failed"; exits 1 if any failed.
+
+# The predicates run through t_wait / vm_up, the t_on_* hooks through
+# lib.sh (SC2317); ok names $CASE (SC2119).
+# shellcheck disable=SC2317,SC2119
 set -u
 # `printf ... | raw` must set STATUS in this shell.
 shopt -s lastpipe
@@ -38,68 +42,42 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OPENAPI=$ROOT/docs/openapi.yaml
 GUEST=$GDIR/api_counter.bzImage
 
-pass=0
-failed=0
+# t_init, ok/bad/check, wanted, vm_up, vm_wait_exit, vm_kill ...
+# shellcheck source=tests/lib.sh
+. "$ROOT/tests/lib.sh"
+t_init api
 
 for f in "$CVMM" "$REMOTE"; do
-	if [ ! -x "$f" ]; then
-		echo "FAIL setup: $f is not executable"
-		echo "api: 0 passed, 1 failed"
-		exit 1
-	fi
+	[ -x "$f" ] || t_setup_fail "$f is not executable"
 done
-if [ ! -f "$GUEST" ]; then
-	echo "FAIL setup: $GUEST missing (run 'make guests')"
-	echo "api: 0 passed, 1 failed"
-	exit 1
-fi
+[ -f "$GUEST" ] || t_setup_fail "$GUEST missing (run 'make guests')"
 if [ ! -e /dev/kvm ]; then
 	echo "SKIP: no /dev/kvm"
-	echo "api: 0 passed, 0 failed"
-	exit 0
+	t_finish
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-api.XXXXXX") || exit 1
 SOCK=$TMP/api.sock
 SERIAL=$TMP/serial.txt
 ERR=$TMP/cvmm.err
-PID=
 
-cleanup() {
-	if [ -n "$PID" ]; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-CASE=
-wanted() {
-	# shellcheck disable=SC2254
-	case $1 in $FILTER) return 0 ;; esac
-	return 1
-}
-ok() {
-	echo "ok $CASE"
-	pass=$((pass + 1))
-}
-bad() {
-	echo "FAIL $CASE: $1"
+# A failure shows the last response and the end of cvmm's stderr.
+t_on_fail() {
 	if [ -s "$TMP/resp" ]; then
 		echo "  --- last response:"
 		head -c 600 "$TMP/resp" | sed 's/^/  | /'
 		echo
 	fi
-	if [ -s "$ERR" ]; then
-		echo "  --- cvmm stderr:"
-		tail -n 8 "$ERR" | sed 's/^/  | /'
-	fi
-	failed=$((failed + 1))
+	t_show "cvmm stderr" "$ERR" 8
 }
-# expect COND_RESULT WHY: ok when the previous command succeeded.
-check() {
-	if [ "$1" -eq 0 ]; then ok; else bad "$2"; fi
+
+# serial_has PATTERN: a serial line matches PATTERN (grep -E).
+serial_has() {
+	grep -qE -- "$1" "$SERIAL" 2>/dev/null
+}
+
+# up_with PATTERN: the API socket is there and a serial line matches.
+up_with() {
+	[ -S "$SOCK" ] && serial_has "$1"
 }
 
 # start_vm [cvmm args...]: boots the counter guest with the API socket and
@@ -109,35 +87,7 @@ start_vm() {
 	"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --memory size=64M \
 		--api-socket "$SOCK" --log-level info "$@" </dev/null 2>"$ERR" &
 	PID=$!
-	local i
-	for i in $(seq 1 100); do
-		if [ -S "$SOCK" ] && grep -q '^tick' "$SERIAL" 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
-
-# wait_exit SECONDS: waits for cvmm to end; sets VMRC (124: still running,
-# then killed).
-wait_exit() {
-	local i
-	VMRC=124
-	for i in $(seq 1 $(($1 * 10))); do
-		if ! kill -0 "$PID" 2>/dev/null; then
-			wait "$PID"
-			VMRC=$?
-			PID=
-			return 0
-		fi
-		sleep 0.1
-	done
-	kill -KILL "$PID" 2>/dev/null
-	wait "$PID" 2>/dev/null
-	PID=
-	return 1
+	vm_up 10 up_with '^tick'
 }
 
 # api COMMAND [JSON]: cvmm-remote; RC and $TMP/resp (body).
@@ -158,7 +108,7 @@ raw() {
 # empty and cvmm exited 0.
 shutdown_and_check() {
 	api shutdown
-	wait_exit 5
+	vm_wait_exit 5
 	[ "$VMRC" -eq 0 ] || why="${why:+$why; }exit $VMRC"
 	[ -z "$why" ]
 	check $? "$why"
@@ -180,14 +130,9 @@ exits0() {
 	sed -n 's/.*"vcpus":\[{"id":0,"pauses":[0-9]*,"exits":{[^}]*},"exits_total":\([0-9]*\).*/\1/p' "$TMP/resp"
 }
 
-# wait_ticks_above N SECONDS: true once the guest printed more than N ticks.
-wait_ticks_above() {
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
-		[ "$(ticks)" -gt "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+# ticks_above N: the guest printed more than N ticks.
+ticks_above() {
+	[ "$(ticks)" -gt "$1" ]
 }
 
 VERSION=$("$CVMM" --version | awk '{print $2}')
@@ -212,8 +157,7 @@ if start_vm --cpus boot=2 --rng --disk "path=$TMP/disk.img" --cmdline aps=1; the
 	ok
 else
 	bad "cvmm did not come up with its socket and guest ticks"
-	echo "api: $pass passed, $failed failed"
-	exit 1
+	t_finish
 fi
 
 CASE=socket-mode
@@ -236,7 +180,7 @@ if wanted "$CASE"; then
 	api info
 	why=
 	[ $RC -eq 0 ] || why="rc $RC"
-	for s in '"state":"Running"' '"vcpus":2' '"cpus":{"boot":2}' '"memory":{"size":67108864}' \
+	for s in '"state":"Running"' '"vcpus":2' '"cpus":{"boot":2}' '"memory":{"size":67108864,"shared":false,"hugepages":false}' \
 		'"type":"virtio-blk"' '"type":"virtio-rng"' '"bdf":"0000:00:01.0"' \
 		'"bdf":"0000:00:02.0"' '"bars":[{"index":0,"type":"mem64","address":' \
 		'"msix":{"vectors":2' "\"kernel\":\"$GUEST\"" '"name":"serial","port":1016' \
@@ -312,7 +256,7 @@ if wanted "$CASE"; then
 	rrc=$RC
 	grep -qF '"state":"Running"' "$TMP/resp"
 	rstate=$?
-	wait_ticks_above "$t1" 5
+	t_wait 5 ticks_above "$t1"
 	adv=$?
 	b=$(exits0)
 	[ $rrc -eq 0 ] && [ $rstate -eq 0 ] && [ $adv -eq 0 ] && [ "$b" -gt "$a" ]
@@ -352,7 +296,7 @@ if wanted "$CASE"; then
 	api power-button
 	r2=$RC
 	t1=$(ticks)
-	wait_ticks_above "$t1" 3
+	t_wait 3 ticks_above "$t1"
 	adv=$?
 	api counters
 	grep -qF '"power_button_presses":2' "$TMP/resp"
@@ -482,7 +426,7 @@ if wanted "$CASE"; then
 	api info
 	irc=$RC
 	ms=$((($(date +%s%N) - start) / 1000000))
-	wait_ticks_above "$t1" 2
+	t_wait 2 ticks_above "$t1"
 	adv=$?
 	wait $slow
 	src=$?
@@ -553,7 +497,7 @@ fi
 CASE=still-running
 if wanted "$CASE"; then
 	t1=$(ticks)
-	wait_ticks_above "$t1" 3
+	t_wait 3 ticks_above "$t1"
 	adv=$?
 	api info
 	grep -qF '"state":"Running"' "$TMP/resp"
@@ -567,14 +511,9 @@ count_of() {
 	tr -d '\r' <"$SERIAL" | grep -cxF -- "$1"
 }
 
-# wait_boots N: the guest has come up N times (banner, APs, first tick).
-wait_boots() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(count_of 'tick 0')" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+# booted N: the guest has come up N times (banner, APs, first tick).
+booted() {
+	[ "$(count_of 'tick 0')" -ge "$1" ]
 }
 
 CASE=reboot
@@ -584,7 +523,7 @@ if wanted "$CASE"; then
 	rrc=$RC
 	grep -qF '"state":"Running"' "$TMP/resp"
 	rstate=$?
-	wait_boots 2
+	t_wait 10 booted 2
 	booted=$?
 	# (not anchored: the reset may cut the previous guest's last line short)
 	b=$(grep -c "== cvmm test guest 'api_counter'" "$SERIAL")
@@ -605,7 +544,7 @@ if wanted "$CASE"; then
 	rrc=$RC
 	grep -qF '"state":"Running"' "$TMP/resp"
 	rstate=$?
-	wait_boots 3
+	t_wait 10 booted 3
 	booted=$?
 	o=$(count_of 'api_counter: 2 CPUs online')
 	[ $prc -eq 0 ] && [ $rrc -eq 0 ] && [ $rstate -eq 0 ] && [ $booted -eq 0 ] && [ "$o" -eq 3 ]
@@ -631,23 +570,23 @@ if wanted "$CASE"; then
 	src=$RC
 	grep -qF '"state":"Shutdown"' "$TMP/resp"
 	sstate=$?
-	wait_exit 5
+	vm_wait_exit 5
 	[ $src -eq 0 ] && [ $sstate -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
 	check $? "rc $src, state $sstate, cvmm exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
 fi
-if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+vm_kill
 
 # Once cvmm is gone (shut down, or killed when the filter skipped that),
 # so is its helper: it exits at its pipe's EOF (whoever adopted it may
 # still have to reap it).
 CASE=teardown-helper-exits
 if wanted "$CASE" && [ -n "$HELPER" ]; then
-	for i in $(seq 1 50); do
+	# gone: no process, or a zombie; $st its last state.
+	helper_gone() {
 		st=$(awk '/^State:/ { print $2 }' /proc/"$HELPER"/status 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && break
-		sleep 0.1
-	done
-	[ -z "$st" ] || [ "$st" = Z ]
+		[ -z "$st" ] || [ "$st" = Z ]
+	}
+	t_wait 5 helper_gone
 	check $? "helper $HELPER still in state '$st' 5 s after cvmm's exit"
 fi
 
@@ -661,7 +600,7 @@ if wanted "$CASE"; then
 		grep -q '^api_counter: disk written' "$SERIAL"; then
 		api shutdown
 		src=$RC
-		wait_exit 5
+		vm_wait_exit 5
 		want=$(printf 'cvmm-flush-test %.0s' $(seq 32))
 		got=$(head -c 512 "$TMP/flush.img")
 		flushed=no
@@ -672,7 +611,31 @@ if wanted "$CASE"; then
 		bad "the guest did not write its disk: $(tail -n 3 "$SERIAL" "$ERR" | tr '\n' ' ')"
 	fi
 fi
-if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+vm_kill
+
+# A reboot clears guest RAM whatever backs it: with --memory shared=on (a
+# memfd: its pages are punched out, kvm_clear_ram, under the main thread's
+# seccomp filter) the guest's marker from the first boot must be gone at
+# the second.
+CASE=reboot-shared-ram
+if wanted "$CASE"; then
+	if start_vm --memory size=64M,shared=on --cmdline ramcheck=0x2000000; then
+		api reboot
+		rrc=$RC
+		t_wait 10 booted 2
+		booted=$?
+		clean=$(count_of 'api_counter: RAM clean')
+		dirty=$(count_of 'api_counter: RAM dirty')
+		api shutdown
+		vm_wait_exit 5
+		[ $rrc -eq 0 ] && [ $booted -eq 0 ] && [ "$clean" -eq 2 ] && [ "$dirty" -eq 0 ] &&
+			[ "$VMRC" -eq 0 ]
+		check $? "reboot rc $rrc, second boot seen: $booted, RAM clean at $clean boot(s), dirty at $dirty (want 2 and 0), exit $VMRC"
+	else
+		bad "cvmm did not start"
+	fi
+fi
+vm_kill
 
 # A reader that stops reading must not hold the VM: the guest writes its
 # disk, then floods the serial port (--serial tty, stdout a FIFO) or the
@@ -681,7 +644,7 @@ if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; P
 # (vm.counters counts it) and, on SIGTERM, exit within 5 s with the disk
 # flushed (debug log) and the guest's bytes in the image.
 stall_case() {
-	local name=$1 where=$2 dropped=$3 reader i n
+	local name=$1 where=$2 dropped=$3 reader n
 	shift 3
 	CASE=$name
 	wanted "$CASE" || return 0
@@ -702,26 +665,23 @@ stall_case() {
 			</dev/null 2>"$ERR" &
 	fi
 	PID=$!
-	# Liveness bound: the output is stalled once bytes are being dropped.
+	# Liveness bound: the output is stalled once bytes are being dropped
+	# (n: the count in vm.counters).
 	n=0
-	for i in $(seq 1 300); do
-		if [ -S "$SOCK" ]; then
-			api counters
-			n=$(sed -n "s/.*$dropped\([0-9]*\).*/\1/p" "$TMP/resp")
-			[ "${n:-0}" -gt 0 ] && break
-		fi
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	dropping() {
+		[ -S "$SOCK" ] || return 1
+		api counters
+		n=$(sed -n "s/.*$dropped\([0-9]*\).*/\1/p" "$TMP/resp")
+		[ "${n:-0}" -gt 0 ]
+	}
+	vm_up 30 dropping
 	kill -TERM "$PID" 2>/dev/null
-	wait_exit 5
+	vm_wait_exit 5
 	# The reader may not have run yet on a loaded host (the pipe filled
 	# before its first read): what the pipe holds is still there after
 	# cvmm's exit, give it time to take its first bytes.
-	for i in $(seq 1 100); do
-		[ "$(wc -c <"$TMP/first")" -ge 300 ] && break
-		sleep 0.1
-	done
+	reader_has_300() { [ "$(wc -c <"$TMP/first")" -ge 300 ]; }
+	t_wait 10 reader_has_300
 	kill "$reader" 2>/dev/null
 	wait "$reader" 2>/dev/null
 	local want got flushed=no
@@ -734,7 +694,7 @@ stall_case() {
 }
 stall_case stalled-serial-reader serial '"serial":{"tx_dropped":'
 stall_case stalled-console-reader console '"type":"virtio-console",[^}]*"tx_dropped":'
-if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+vm_kill
 
 # ------------------------------------------------- the ACPI power button
 PBGUEST=$GDIR/power_button.bzImage
@@ -747,22 +707,14 @@ start_pb() {
 	"$CVMM" --kernel "$PBGUEST" --serial "file=$SERIAL" --memory size=64M --debug-exit \
 		--api-socket "$SOCK" --log-level info --cmdline "$1" </dev/null 2>"$ERR" &
 	PID=$!
-	local i
-	for i in $(seq 1 150); do
-		if [ -S "$SOCK" ] && grep -qE "$2" "$SERIAL" 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
+	vm_up 15 up_with "$2"
 }
 
 # pb_outcome: after the press, the guest must print that it took the press
 # by interrupt, then PASS, and end cvmm with status 0 (debug-exit). WHY
 # says what went wrong.
 pb_outcome() {
-	wait_exit 20
+	vm_wait_exit 20
 	WHY=
 	[ "$VMRC" -eq 0 ] || WHY="cvmm exit $VMRC (want 0)"
 	grep -q '^FAIL' "$SERIAL" && WHY="${WHY:+$WHY, }guest: $(grep -m1 '^FAIL' "$SERIAL")"
@@ -835,7 +787,7 @@ if wanted "$CASE"; then
 		bad "the power_button guest did not get ready"
 	fi
 fi
-if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+vm_kill
 
 # ------------------------------------------------- lifecycle, one VM each
 CASE=pause-then-shutdown
@@ -846,7 +798,7 @@ if wanted "$CASE"; then
 		prc=$RC
 		api shutdown-vmm
 		src=$RC
-		wait_exit 5
+		vm_wait_exit 5
 		[ $prc -eq 0 ] && [ $src -eq 0 ] && [ "$VMRC" -eq 0 ]
 		check $? "pause rc $prc, vmm.shutdown rc $src, cvmm exit $VMRC (want 0)"
 	else
@@ -863,7 +815,7 @@ if wanted "$CASE"; then
 		api ping
 		hup=$RC
 		kill -TERM "$PID"
-		wait_exit 5
+		vm_wait_exit 5
 		[ $hup -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
 		check $? "after SIGHUP ping rc $hup (want 0); after SIGTERM exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
 	else
@@ -882,7 +834,7 @@ if wanted "$CASE"; then
 			api ping
 			prc=$RC
 			api shutdown
-			wait_exit 5
+			vm_wait_exit 5
 			[ $prc -eq 0 ] && [ "$VMRC" -eq 0 ]
 			check $? "second cvmm on the stale socket: ping rc $prc, exit $VMRC"
 		else
@@ -903,7 +855,7 @@ if wanted "$CASE"; then
 		api ping
 		prc=$RC
 		api shutdown
-		wait_exit 5
+		vm_wait_exit 5
 		[ $r2 -eq 1 ] && grep -q 'another process' "$TMP/second.err" && [ $prc -eq 0 ]
 		check $? "second cvmm on a live socket: exit $r2 (want 1 with a message), first still answers: $prc"
 	else
@@ -938,16 +890,6 @@ console_counts() {
 		"$TMP/resp"
 }
 
-# wait_serial PATTERN SECONDS: a serial line matches PATTERN (grep -E).
-wait_serial() {
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
-		grep -qE -- "$1" "$SERIAL" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 start_console_vm() {
 	: >"$SERIAL"
 	rm -f "$SOCK" "$FIFO"
@@ -958,15 +900,7 @@ start_console_vm() {
 	PID=$!
 	# Opening the FIFO for writing waits for cvmm to open it for reading.
 	exec 7>"$FIFO"
-	local i
-	for i in $(seq 1 150); do
-		if [ -S "$SOCK" ] && grep -q '^tick' "$SERIAL" 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
+	vm_up 15 up_with '^tick'
 }
 
 if wanted 'pause-parks-devices' || wanted 'reboot-resets-devices'; then
@@ -991,7 +925,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	early=$?
 	api resume
 	rrc=$RC
-	wait_serial "^api_counter: console got 'while-paused'" 5
+	t_wait 5 serial_has "^api_counter: console got 'while-paused'"
 	got=$?
 	c3=$(console_counts)
 	[ $prc -eq 0 ] && [ -n "$c1" ] && [ "$c1" = "$c2" ] && [ "$t1" -eq "$t2" ] &&
@@ -1005,17 +939,14 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	scrambled=$?
 	api reboot
 	rrc=$RC
-	wait_serial '^api_counter: a tick' 1 >/dev/null
-	i=0
-	while [ "$(count_of 'api_counter: console ready')" -lt 2 ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	t_wait 1 serial_has '^api_counter: a tick' >/dev/null
+	ready_twice() { [ "$(count_of 'api_counter: console ready')" -ge 2 ]; }
+	t_wait 10 ready_twice
 	ready=$(count_of 'api_counter: console ready')
 	boots=$(grep -c '^api_counter: console at boot:' "$SERIAL")
 	distinct=$(grep '^api_counter: console at boot:' "$SERIAL" | tr -d '\r' | sort -u | wc -l)
 	echo "after-reboot" >&7
-	wait_serial "^api_counter: console got 'after-reboot'" 5
+	t_wait 5 serial_has "^api_counter: console got 'after-reboot'"
 	got=$?
 	[ $scrambled -eq 0 ] && [ $rrc -eq 0 ] && [ "$ready" -eq 2 ] && [ "$boots" -eq 2 ] &&
 		[ "$distinct" -eq 1 ] && [ $got -eq 0 ]
@@ -1023,7 +954,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 fi
 if [ -n "$PID" ]; then
 	api shutdown
-	wait_exit 5
+	vm_wait_exit 5
 	exec 7>&-
 fi
 
@@ -1062,7 +993,7 @@ if wanted "$CASE"; then
 		api reboot
 		why=
 		[ $RC -eq 0 ] || why="reboot rc $RC ($(head -c 200 "$TMP/resp"))"
-		wait_boots 2 || why="${why:+$why, }no second boot"
+		t_wait 10 booted 2 || why="${why:+$why, }no second boot"
 		shutdown_and_check
 	else
 		bad "cvmm did not come up with --virtio-transport mmio --platform pit=off"
@@ -1080,7 +1011,7 @@ if wanted "$CASE"; then
 	# must go on with its sessions.
 	rm -f "$SOCK"
 	if start_vm --rng --cpus boot=2 --cmdline churn=1; then
-		wait_serial '^api_counter: rng churn' 10
+		t_wait 10 serial_has '^api_counter: rng churn'
 		why=
 		for i in $(seq 1 30); do
 			api pause
@@ -1113,13 +1044,8 @@ if wanted "$CASE"; then
 		[ "$(grep -o '"pauses":[0-9]*' "$TMP/resp" | sort -u)" = '"pauses":40' ] ||
 			why="${why:+$why, }pause counts (VM and vCPUs) are not all 40: $pc"
 		n1=$(grep -c '^api_counter: rng churn' "$SERIAL")
-		i=0
-		while [ "$(grep -c '^api_counter: rng churn' "$SERIAL")" -lt $((n1 + 2)) ] &&
-			[ $i -lt 150 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		[ $i -lt 150 ] ||
+		churn_reports() { [ "$(grep -c '^api_counter: rng churn' "$SERIAL")" -ge "$1" ]; }
+		t_wait 15 churn_reports $((n1 + 2)) ||
 			why="${why:+$why, }the sessions did not go on ($n1 reports; serial ends: $(tail -n 3 "$SERIAL" | tr -d '\r' | tr '\n' '|'))"
 		grep -q '^FAIL' "$SERIAL" && why="${why:+$why, }guest: $(grep -m1 '^FAIL' "$SERIAL")"
 		shutdown_and_check
@@ -1127,7 +1053,7 @@ if wanted "$CASE"; then
 		bad "cvmm did not start"
 	fi
 fi
-if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+vm_kill
 
 # ------------------------------------------------------ create-then-boot
 # cvmm --api-socket PATH with no --kernel: NotCreated until vm.create (the
@@ -1140,13 +1066,7 @@ start_empty() {
 	rm -f "$SOCK"
 	"$CVMM" --api-socket "$SOCK" --log-level info </dev/null >/dev/null 2>"$ERR" &
 	PID=$!
-	local i
-	for i in $(seq 1 100); do
-		[ -S "$SOCK" ] && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
+	vm_up 10 test -S "$SOCK"
 }
 
 # api_status COMMAND [JSON]: as api, and ST is the HTTP status cvmm-remote
@@ -1239,7 +1159,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	bst=$ST
 	grep -qF '"state":"Running"' "$TMP/resp"
 	running=$?
-	wait_boots 1
+	t_wait 10 booted 1
 	booted=$?
 	o=$(count_of 'api_counter: 2 CPUs online')
 	api info
@@ -1259,7 +1179,7 @@ CASE=create-boot-reboot
 if wanted "$CASE" && [ -n "$PID" ]; then
 	api reboot
 	rrc=$RC
-	wait_boots 2
+	t_wait 10 booted 2
 	booted=$?
 	[ $rrc -eq 0 ] && [ $booted -eq 0 ]
 	check $? "reboot rc $rrc, second boot seen: $booted"
@@ -1274,22 +1194,22 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	t2=$(ticks)
 	api resume
 	rrc=$RC
-	wait_ticks_above "$t2" 5
+	t_wait 5 ticks_above "$t2"
 	adv=$?
 	api shutdown
 	src=$RC
-	wait_exit 5
+	vm_wait_exit 5
 	[ $prc -eq 0 ] && [ "$t1" -eq "$t2" ] && [ $rrc -eq 0 ] && [ $adv -eq 0 ] &&
 		[ $src -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
 	check $? "pause $prc (ticks $t1 -> $t2), resume $rrc, ticking again $adv, shutdown $src, exit $VMRC"
 fi
-if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+vm_kill
 
 CASE=not-created-sigterm
 if wanted "$CASE"; then
 	if start_empty; then
 		kill -TERM "$PID"
-		wait_exit 5
+		vm_wait_exit 5
 		[ "$VMRC" -eq 0 ] && [ ! -e "$SOCK" ]
 		check $? "SIGTERM while NotCreated: exit $VMRC (want 0), socket left: $([ -e "$SOCK" ] && echo yes || echo no)"
 	else
@@ -1304,7 +1224,7 @@ if wanted "$CASE"; then
 		crc=$RC
 		api shutdown
 		src=$RC
-		wait_exit 5
+		vm_wait_exit 5
 		[ $crc -eq 0 ] && [ $src -eq 0 ] && [ "$VMRC" -eq 0 ] && [ ! -s "$SERIAL" ]
 		check $? "create $crc, shutdown while Created $src, exit $VMRC (want 0), no guest output: $([ -s "$SERIAL" ] && echo no || echo yes)"
 	else
@@ -1343,13 +1263,13 @@ if wanted "$CASE"; then
 		grep -qF '"state":"Created"' "$TMP/resp" || why="${why:+$why; }state: $(cat "$TMP/resp")"
 		truncate -s 1M "$TMP/late.img"
 		api_status boot
-		[ "$ST" = 200 ] && wait_boots 1 || why="${why:+$why; }boot with the disk: $ST"
+		[ "$ST" = 200 ] && t_wait 10 booted 1 || why="${why:+$why; }boot with the disk: $ST"
 		shutdown_and_check
 	else
 		bad "cvmm did not start"
 	fi
 fi
-if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; fi
+vm_kill
 
 CASE=create-boot-fails
 if wanted "$CASE"; then
@@ -1360,7 +1280,7 @@ if wanted "$CASE"; then
 		crc=$RC
 		api_status boot
 		bst=$ST
-		wait_exit 5
+		vm_wait_exit 5
 		[ $crc -eq 0 ] && [ "$bst" = 500 ] && [ "$VMRC" -eq 1 ] &&
 			grep -q "$TMP/notakernel" "$ERR"
 		check $? "create $crc, boot $bst (want 500), exit $VMRC (want 1), kernel named in the log"
@@ -1369,5 +1289,4 @@ if wanted "$CASE"; then
 	fi
 fi
 
-echo "api: $pass passed, $failed failed"
-[ "$failed" -eq 0 ]
+t_finish

@@ -16,15 +16,15 @@
 #   /dev/kvm and are skipped without it).
 # Prints "cli: N passed, M failed" and exits non-zero if anything failed.
 
+# lib.sh runs the t_on_* hooks (SC2317).
+# shellcheck disable=SC2317
 BIN=${1:?usage: $0 path/to/cvmm}
 [ -x "$BIN" ] || { echo "cli: $BIN is not executable" >&2; exit 2; }
 
-TMP=$(mktemp -d) || exit 2
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-pass=0
-fail=0
-skip=0
+# t_init, bad/pass_quiet, t_finish (tests/lib.sh).
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+t_init cli
 
 # run ARGS...: runs the binary, sets rc; output in $TMP/out and $TMP/err.
 run() {
@@ -37,21 +37,17 @@ err_lines() {
 	tr -d '\r' <"$TMP/err" | awk 'END { print NR }'
 }
 
+# describe ARGS...: CASE is the command line, "cvmm 'ARG' 'ARG'...".
 describe() {
-	d=""
+	CASE=cvmm
 	for a in "$@"; do
-		d="$d '$a'"
+		CASE="$CASE '$a'"
 	done
-	printf '%s' "$d"
 }
 
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: cvmm$1: $2"
-	if [ -s "$TMP/err" ]; then
-		echo "  stderr:"
-		head -n 20 "$TMP/err" | tr -d '\r' | sed 's/^/    /'
-	fi
+# A failure shows what cvmm said on stderr.
+t_on_fail() {
+	t_show stderr "$TMP/err" 20
 }
 
 # expect_usage NEEDLE ARGS...: exit 2, one stderr line containing NEEDLE.
@@ -59,18 +55,18 @@ expect_usage() {
 	needle=$1
 	shift
 	run "$@"
-	what=$(describe "$@")
+	describe "$@"
 	n=$(err_lines)
 	if [ "$rc" -ne 2 ]; then
-		bad "$what" "exit status $rc, want 2"
+		bad "exit status $rc, want 2"
 	elif [ "$n" -ne 1 ]; then
-		bad "$what" "$n lines on stderr, want 1"
+		bad "$n lines on stderr, want 1"
 	elif ! grep -qF -- "$needle" "$TMP/err"; then
-		bad "$what" "stderr does not name '$needle'"
+		bad "stderr does not name '$needle'"
 	elif [ -s "$TMP/out" ]; then
-		bad "$what" "unexpected output on stdout"
+		bad "unexpected output on stdout"
 	else
-		pass=$((pass + 1))
+		pass_quiet
 	fi
 }
 
@@ -79,15 +75,15 @@ expect_ok() {
 	pattern=$1
 	shift
 	run "$@"
-	what=$(describe "$@")
+	describe "$@"
 	if [ "$rc" -ne 0 ]; then
-		bad "$what" "exit status $rc, want 0"
+		bad "exit status $rc, want 0"
 	elif ! grep -qE -- "$pattern" "$TMP/out"; then
-		bad "$what" "stdout does not match /$pattern/"
+		bad "stdout does not match /$pattern/"
 	elif [ -s "$TMP/err" ]; then
-		bad "$what" "unexpected output on stderr"
+		bad "unexpected output on stderr"
 	else
-		pass=$((pass + 1))
+		pass_quiet
 	fi
 }
 
@@ -96,16 +92,16 @@ expect_fail() {
 	needle=$1
 	shift
 	run "$@"
-	what=$(describe "$@")
+	describe "$@"
 	n=$(err_lines)
 	if [ "$rc" -ne 1 ]; then
-		bad "$what" "exit status $rc, want 1"
+		bad "exit status $rc, want 1"
 	elif [ "$n" -ne 1 ]; then
-		bad "$what" "$n lines on stderr, want 1"
+		bad "$n lines on stderr, want 1"
 	elif ! grep -qF -- "$needle" "$TMP/err"; then
-		bad "$what" "stderr does not name '$needle'"
+		bad "stderr does not name '$needle'"
 	else
-		pass=$((pass + 1))
+		pass_quiet
 	fi
 }
 
@@ -149,6 +145,12 @@ for v in size=0 size=1K size=15M size=2T size=12345 size=16777217 size=1X \
 	expect_usage --memory $K --memory "$v"
 done
 expect_usage --memory $K --memory
+# shared= and hugepages= (on|off), beside size=.
+expect_ok '--memory size=SIZE[[],shared=on[|]off[]][[],hugepages=on[|]off[]]' --help
+for v in shared shared= shared=yes "size=64M,shared=ON" hugepages hugepages=2 \
+	"size=64M,hugepage=on" "shared=on," ",shared=on" "size=64M,shared=on,size=1K"; do
+	expect_usage --memory $K --memory "$v"
+done
 
 # --- --serial, --log-level ------------------------------------------------
 for v in bogus file= "" TTY; do
@@ -186,6 +188,23 @@ for v in pci,cmdline=on cmdline=on; do
 	expect_usage "cmdline=on needs mmio" $K --virtio-transport "$v"
 done
 
+# --- --user-device socket=PATH[,id=NAME] (repeatable) ---------------------
+expect_ok '--user-device socket=PATH[[],id=NAME[]]' --help
+LONGSOCK=/tmp/$(printf 's%.0s' $(seq 1 110))
+for v in "" socket= id=x "socket=/a,sock=/b" "socket=/a,id=" \
+	"socket=/a,id=abcdefghijklmnopqrstuvwxyz0123456" "socket=/a," ",socket=/a" \
+	/a "socket=$LONGSOCK"; do
+	expect_usage --user-device $K --user-device "$v"
+done
+expect_usage --user-device $K --user-device
+expect_usage "socket= is required" $K --user-device id=edu
+expect_usage "socket /a given twice" $K --user-device socket=/a --user-device socket=/a
+expect_usage "id e given twice" $K --user-device socket=/a,id=e --user-device socket=/b,id=e
+expect_usage "at most 8" $K --user-device socket=/1 --user-device socket=/2 \
+	--user-device socket=/3 --user-device socket=/4 --user-device socket=/5 \
+	--user-device socket=/6 --user-device socket=/7 --user-device socket=/8 \
+	--user-device socket=/9
+
 # --- files named by options that cannot be used: bad usage --------------
 : >"$TMP/empty"
 printf 'not a kernel\n' >"$TMP/text"
@@ -207,6 +226,15 @@ expect_usage "--console file=/nonexistent/dir/out: $NOENT" \
 expect_usage "--kernel $TMP: not a regular file" --kernel "$TMP" --serial null
 expect_usage "--disk path=$TMP: " --kernel "$TMP/text" --disk "path=$TMP" --serial null
 expect_usage "--rng src=$TMP: Is a directory" --kernel "$TMP/text" --rng "src=$TMP" --serial null
+# A user device's socket: missing, or not a socket.
+expect_usage "--user-device socket=/nonexistent/edu.sock: $NOENT" \
+	--kernel "$TMP/text" --serial null --user-device socket=/nonexistent/edu.sock
+expect_usage "--user-device socket=$TMP/text: not a socket" \
+	--kernel "$TMP/text" --serial null --user-device "socket=$TMP/text"
+# Huge pages the host does not have (1 TiB of them): bad usage before any
+# VM is built, one line naming the option.
+expect_usage "--memory hugepages=on: " --kernel "$TMP/text" --serial null \
+	--memory size=1T,hugepages=on
 
 # --- --device path=PATH[,id=NAME] (PCI passthrough) ----------------------
 expect_ok '--device path=PATH' --help
@@ -281,18 +309,30 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	# --seccomp on and off are both accepted (the kernel is what fails).
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp off
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --seccomp on
+	# --memory shared=on and hugepages=off likewise (a memfd for RAM).
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --memory size=64M,shared=on
+	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null \
+		--memory size=64M,shared=off,hugepages=off
 	# --platform pit=off and on likewise.
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=off
 	expect_fail "$TMP/text" --kernel "$TMP/text" --serial null --platform pit=on
+	# A socket nobody listens on (bound, then left): the VM build fails,
+	# one line naming it.
+	if command -v python3 >/dev/null 2>&1 &&
+		python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+			"$TMP/stale.sock" 2>/dev/null; then
+		expect_fail "vfio-user $TMP/stale.sock: cannot connect: Connection refused" \
+			--kernel "$TMP/text" --serial null --user-device "socket=$TMP/stale.sock"
+	else
+		skip user-device-stale-socket "no python3 to bind a socket with"
+	fi
 	expect_fail "$TMP/empty" --kernel "$TMP/empty" --serial null
 	if [ -f /bin/sh ]; then
 		# An ELF, but a shared object, not a kernel.
 		expect_fail /bin/sh --kernel /bin/sh --serial null
 	fi
 else
-	skip=8
-	echo "cli: /dev/kvm not usable, skipped $skip kernel-file checks"
+	echo "cli: /dev/kvm not usable, skipped 11 kernel-file checks"
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_finish

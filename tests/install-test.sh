@@ -19,14 +19,11 @@ PACKAGE=""
 [ "${1-}" = --package ] && PACKAGE=1
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
-TMP=$(mktemp -d) || exit 2
-trap 'rm -rf "$TMP"' EXIT INT TERM
+# t_init, ok/bad, t_finish (tests/lib.sh).
+# shellcheck source=tests/lib.sh
+. "$SRC/tests/lib.sh"
+t_init install
 VERSION=$(cat "$SRC/VERSION")
-
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
 
 # The installed files below the prefix /usr (links too).
 cat >"$TMP/want" <<'LIST'
@@ -168,5 +165,4 @@ if [ -n "$PACKAGE" ]; then
 	fi
 fi
 
-echo "install: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_finish

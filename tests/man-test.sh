@@ -14,13 +14,10 @@
 CVMM=${1:?usage: $0 path/to/cvmm path/to/cvmm-remote}
 REMOTE=${2:?usage: $0 path/to/cvmm path/to/cvmm-remote}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d) || exit 2
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+# t_init, ok/bad, t_finish (tests/lib.sh).
+# shellcheck source=tests/lib.sh
+. "$SRC/tests/lib.sh"
+t_init man
 
 # man_tags PAGE SECTION: the .TP tags of a section, roff escapes removed.
 man_tags() {
@@ -124,7 +121,8 @@ if command -v bash >/dev/null 2>&1; then
 	complete_line "$REMOTE" "--api-socket /tmp/s " >"$TMP/c.cmds"
 	same "cvmm-remote commands" "the completion" "$TMP/h.cmds" "$TMP/c.cmds"
 	expect_complete "$CVMM" "--cpus " boot=
-	expect_complete "$CVMM" "--memory=" --memory=size=
+	expect_complete "$CVMM" "--memory=" --memory=size= --memory=shared= --memory=hugepages=
+	expect_complete "$CVMM" "--memory size=1G,shared=" size=1G,shared=on size=1G,shared=off
 	expect_complete "$CVMM" "--disk " path= readonly= direct= id=
 	expect_complete "$CVMM" "--disk path=a.img,r" path=a.img,readonly=
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" \
@@ -133,6 +131,7 @@ if command -v bash >/dev/null 2>&1; then
 	BW="="
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" =on =off
 	unset BW
+	expect_complete "$CVMM" "--user-device " socket= id=
 	expect_complete "$CVMM" "--rng s" src=
 	expect_complete "$CVMM" "--serial " tty file= null off
 	expect_complete "$CVMM" "--console n" null
@@ -147,5 +146,4 @@ else
 	echo "man: bash not installed, completion checks skipped"
 fi
 
-echo "man: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_finish

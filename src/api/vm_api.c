@@ -140,6 +140,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	add_num(jb, cpus, "boot", cfg->cpus);
 	cJSON *mem = add_obj(jb, c, "memory");
 	add_num(jb, mem, "size", (double)cfg->mem_size);
+	add_bool(jb, mem, "shared", cfg->mem_shared);
+	add_bool(jb, mem, "hugepages", cfg->mem_hugepages);
 	add_output(jb, c, "serial", cfg->serial, cfg->serial_path);
 	add_output(jb, c, "console", cfg->console, cfg->console_path);
 
@@ -168,6 +170,13 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 			add_ipv4(jb, o, "ip", n->ip);
 		if (n->has_mask)
 			add_ipv4(jb, o, "mask", n->mask);
+	}
+	cJSON *users = add_arr(jb, c, "user_devices");
+	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
+		const struct user_device_config *u = &cfg->user_devices[i];
+		cJSON *o = push_obj(jb, users);
+		add_str(jb, o, "socket", u->socket);
+		add_str(jb, o, "id", u->id);
 	}
 	if (cfg->rng.enabled) {
 		cJSON *o = add_obj(jb, c, "rng");

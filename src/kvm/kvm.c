@@ -48,6 +48,7 @@ int kvm_open(struct kvm *kvm)
 	memset(kvm, 0, sizeof(*kvm));
 	kvm->vm_fd = -1;
 	kvm->teardown_fd = -1;
+	kvm->ram_fd = -1;
 	kvm->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm->sys_fd < 0) {
 		int err = errno;
@@ -164,22 +165,78 @@ void kvm_close(struct kvm *kvm)
 		close(kvm->sys_fd);
 	if (kvm->ram)
 		munmap(kvm->ram, kvm->ram_size);
+	if (kvm->ram_fd >= 0)
+		close(kvm->ram_fd);
 	/* The helper's EOF: it exits, and with it goes the VM. */
 	if (kvm->teardown_fd >= 0)
 		close(kvm->teardown_fd);
-	kvm->vm_fd = kvm->sys_fd = kvm->teardown_fd = -1;
+	kvm->vm_fd = kvm->sys_fd = kvm->teardown_fd = kvm->ram_fd = -1;
 	kvm->ram = NULL;
 }
 
-int kvm_alloc_ram(struct kvm *kvm, uint64_t size)
+/*
+ * The memfd behind guest RAM, sized and mapped MAP_SHARED (also without
+ * KVM_RAM_SHARED: the file is then cvmm's alone, and a reboot clears it
+ * the same way). Huge pages are mapped without MAP_NORESERVE, so that the
+ * kernel reserves every one now: too few free huge pages fail the mmap
+ * with ENOMEM instead of a SIGBUS at the guest's first touch of a page
+ * that is not there.
+ */
+static int alloc_memfd(struct kvm *kvm, uint64_t size, unsigned flags, void **out)
 {
+	bool huge = flags & KVM_RAM_HUGEPAGES;
+	bool shared = flags & KVM_RAM_SHARED;
+	const char *what = huge ? " in huge pages" : " (shared)";
+	int fd = memfd_create("cvmm-guest-ram", MFD_CLOEXEC | (huge ? MFD_HUGETLB : 0));
+	if (fd < 0) {
+		int err = errno;
+		log_error("cannot create the memory file for guest RAM%s: %s%s", what,
+			  strerror(err), huge && err == EINVAL ?
+			  " (no huge page support in this kernel)" : "");
+		return -err;
+	}
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int err = errno;
+		log_error("cannot size the memory file for %llu MiB of guest RAM%s: %s",
+			  (unsigned long long)(size >> 20), what, strerror(err));
+		close(fd);
+		return -err;
+	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		       MAP_SHARED | (huge ? 0 : MAP_NORESERVE),
+		       fd, 0);
 	if (p == MAP_FAILED) {
 		int err = errno;
-		log_error("cannot allocate %llu MiB of guest RAM: %s",
-			  (unsigned long long)(size >> 20), strerror(err));
+		log_error("cannot map %llu MiB of guest RAM%s: %s%s",
+			  (unsigned long long)(size >> 20), what, strerror(err),
+			  huge && err == ENOMEM ?
+			  " (not enough free huge pages: see HugePages_Free in /proc/meminfo)" : "");
+		close(fd);
 		return -err;
+	}
+	kvm->ram_fd = fd;
+	kvm->ram_shared = shared;
+	kvm->ram_huge = huge;
+	*out = p;
+	return 0;
+}
+
+int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags)
+{
+	void *p = NULL;
+	if (flags & (KVM_RAM_SHARED | KVM_RAM_HUGEPAGES)) {
+		int ret = alloc_memfd(kvm, size, flags, &p);
+		if (ret)
+			return ret;
+	} else {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			int err = errno;
+			log_error("cannot allocate %llu MiB of guest RAM: %s",
+				  (unsigned long long)(size >> 20), strerror(err));
+			return -err;
+		}
 	}
 	/* Guest RAM is never part of a core dump of cvmm, nor of a child's
 	 * address space (the teardown helper is forked after it exists). */
@@ -187,6 +244,32 @@ int kvm_alloc_ram(struct kvm *kvm, uint64_t size)
 	madvise(p, size, MADV_DONTFORK);
 	kvm->ram = p;
 	kvm->ram_size = size;
+	return 0;
+}
+
+int kvm_clear_ram(struct kvm *kvm)
+{
+	/* Huge pages: written over, so that they stay reserved (a punched
+	 * hole would give them back to the pool, and a later fault could
+	 * find none). Other memfd RAM keeps its contents in the file
+	 * (MADV_DONTNEED would only drop this mapping of them): its pages are
+	 * punched out, which every mapping, a device server's too, then
+	 * reads as zeroes. Anonymous memory gets fresh zero pages. RAM a
+	 * device pinned for DMA is written over too: dropped pages would
+	 * leave the device with the old ones, which the guest no longer sees. */
+	int r = 0;
+	if (kvm->ram_huge || kvm->ram_pinned)
+		memset(kvm->ram, 0, kvm->ram_size);
+	else if (kvm->ram_fd >= 0)
+		r = fallocate(kvm->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			      (off_t)kvm->ram_size);
+	else
+		r = madvise(kvm->ram, kvm->ram_size, MADV_DONTNEED);
+	if (r < 0) {
+		int err = errno;
+		log_error("cannot clear guest RAM: %s", strerror(err));
+		return -err;
+	}
 	return 0;
 }
 
@@ -254,7 +337,16 @@ int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva)
 		slot_free(kvm, slot);
 		return ret;
 	}
-	ret = guest_mem_add(&kvm->mem, gpa, size, hva);
+	/* A region inside shared RAM is that much into its memfd. */
+	int fd = -1;
+	uint64_t off = 0;
+	uintptr_t base = (uintptr_t)kvm->ram, at = (uintptr_t)hva;
+	if (kvm->ram_shared && at >= base && at - base < kvm->ram_size &&
+	    size <= kvm->ram_size - (at - base)) {
+		fd = kvm->ram_fd;
+		off = at - base;
+	}
+	ret = guest_mem_add_fd(&kvm->mem, gpa, size, hva, fd, off);
 	if (ret) {
 		set_region(kvm, slot, gpa, 0, hva);
 		slot_free(kvm, slot);

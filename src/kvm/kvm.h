@@ -7,6 +7,7 @@
 #define CVMM_KVM_KVM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "guest_mem.h"
@@ -32,6 +33,15 @@ struct kvm {
 	/* The whole guest RAM is one host mapping; regions point into it. */
 	void *ram;
 	uint64_t ram_size;
+	/* The memfd behind it (KVM_RAM_SHARED or KVM_RAM_HUGEPAGES), -1 for
+	 * anonymous memory. Only MAP_SHARED RAM gives the regions of `mem`
+	 * their fd: what a device in another process maps. */
+	int ram_fd;
+	bool ram_shared;
+	bool ram_huge; /* KVM_RAM_HUGEPAGES */
+	/* Pinned for a device's DMA (a VFIO passthrough device): its pages
+	 * must stay where they are, so kvm_clear_ram writes zeroes over them. */
+	bool ram_pinned;
 	/* Interrupt line, irqfd and ioeventfd failures: guests drive those. */
 	struct ratelimit rl;
 	/* Write end of the pipe the teardown helper waits on; -1 if none. */
@@ -60,10 +70,27 @@ void kvm_defer_teardown(struct kvm *kvm);
 /* Closes the VM (the helper, if any, then drops the last reference). */
 void kvm_close(struct kvm *kvm);
 
-/* Allocates `size` bytes of anonymous memory to back guest RAM. */
-int kvm_alloc_ram(struct kvm *kvm, uint64_t size);
-/* Maps [hva, hva+size) at guest-physical `gpa` as guest RAM (a new
- * memory slot, and a region of kvm->mem). Build time; logs its errors. */
+/* How guest RAM is backed (kvm_alloc_ram). */
+enum kvm_ram_flags {
+	/* A memfd mapped MAP_SHARED (--memory shared=on): device backends in
+	 * other processes (vfio-user, vhost-user) map it by fd + offset. */
+	KVM_RAM_SHARED = 1u << 0,
+	/* A memfd of huge pages (MFD_HUGETLB, the default size), reserved
+	 * when mapped: too few free huge pages fail here, not later. */
+	KVM_RAM_HUGEPAGES = 1u << 1,
+};
+
+/*
+ * Allocates `size` bytes to back guest RAM: private anonymous memory, or
+ * with `flags` (enum kvm_ram_flags) a memfd. Logs what fails.
+ */
+int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags);
+/* Zeroes guest RAM as at the first boot (a reboot): fresh pages, or the
+ * same pages written over (huge pages, RAM pinned for DMA). Logs. */
+int kvm_clear_ram(struct kvm *kvm);
+/* Maps [hva, hva+size) at guest-physical `gpa` as guest RAM (a new memory
+ * slot, and a region of kvm->mem); inside shared guest RAM the region also
+ * records its place in the memfd. Build time; logs its errors. */
 int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva);
 /*
  * Host memory that is not guest RAM (a passthrough BAR's mmap) at `gpa`:

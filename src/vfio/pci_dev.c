@@ -557,7 +557,9 @@ static int dma_map_ram(struct vfio_pci_dev *d, const struct guest_mem *mem)
 {
 	for (unsigned i = 0; mem && i < mem->count; i++) {
 		const struct guest_region *r = &mem->regions[i];
-		int ret = d->be->ops->dma_map(d->be, r->gpa, r->size, r->hva, -1, 0);
+		/* The memfd too, when RAM is shared (a vfio-user server maps it). */
+		int ret = d->be->ops->dma_map(d->be, r->gpa, r->size, r->hva, r->fd,
+					      r->fd_offset);
 		if (ret)
 			return ret;
 		d->dma[d->ndma++] = (struct vfio_area){ r->gpa, r->size };

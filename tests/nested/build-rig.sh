@@ -17,7 +17,9 @@
 #                    the kernel cvmm boots to user space inside it)
 #   rig.cpio.gz      the rig's initramfs: busybox, tests/nested/rig-init.sh
 #                    as /init, the modules kvm, kvm-amd, tun (and their
-#                    dependencies), and bash, ip, cksum and timeout from this
+#                    dependencies; /lib/modules/load-order, loaded at boot),
+#                    the VFIO modules (/lib/modules/vfio-load-order, loaded
+#                    by the vfio part of rig-run.sh), and bash, ip, cksum and timeout from this
 #                    host with their shared libraries (the guest suite needs
 #                    bash, `ip netns` and cksum, which busybox lacks, and a
 #                    timeout that runs `ip` from PATH, not busybox's applet). run-nested-test.sh appends a second
@@ -38,6 +40,13 @@ die() { log "error: $*"; exit 1; }
 # resolved from the modules' own `depends` (the package has no modules.dep;
 # depmod runs in its postinst).
 RIG_MODULES=(kvm kvm-amd tun)
+# VFIO (part vfio): in Debian's 6.1 VFIO, its type1 IOMMU driver, vfio-pci,
+# vfio-pci-core, vfio_virqfd and irqbypass are modules (CONFIG_VFIO=m ...),
+# the IOMMU drivers (CONFIG_INTEL_IOMMU, CONFIG_IRQ_REMAP) and KVM's VFIO
+# device (CONFIG_KVM_VFIO) built in; 6.1 has no iommufd. vfio-pci pulls
+# vfio-pci-core, vfio_virqfd and irqbypass in as dependencies; what the
+# boot list already has (irqbypass, for kvm) is left out of this one.
+RIG_VFIO_MODULES=(vfio vfio_iommu_type1 vfio-pci)
 INNER_MODULES=(virtio_pci virtio_blk virtio_net virtio_console virtio-rng)
 # Host programs the rig carries with their libraries.
 RIG_HOST_BINS=(bash ip cksum timeout)
@@ -60,7 +69,7 @@ BVER=$(candidate busybox-static)
 key() {
     {
         printf '%s %s\nbusybox-static %s\n' "$KPKG" "$KVER" "$BVER"
-        printf 'modules %s / %s / %s\n' "${RIG_MODULES[*]}" "${INNER_MODULES[*]}" "${RIG_HOST_BINS[*]}"
+        printf 'modules %s / %s / %s / %s\n' "${RIG_MODULES[*]}" "${RIG_VFIO_MODULES[*]}" "${INNER_MODULES[*]}" "${RIG_HOST_BINS[*]}"
         cat "${BASH_SOURCE[0]}" "$HERE/copy-bins.sh" "$HERE/rig-init.sh" "$HERE/inner-init.sh"
     } | sha256sum | cut -c1-16
 }
@@ -121,8 +130,10 @@ resolve() {
     done
 }
 
-# base_root DIR: busybox with its applets linked, the usual directories.
+# base_root DIR: busybox with its applets linked, the usual directories;
+# a fresh module set (add_modules).
 base_root() {
+    SEEN=()
     mkdir -p "$1"/{bin,sbin,dev,proc,sys,tmp,etc,mnt,lib/modules,run,var}
     cp "$BUSYBOX" "$1/bin/busybox"
     local a
@@ -131,27 +142,28 @@ base_root() {
     done
 }
 
-# add_modules DIR NAME...: the modules and their dependencies, and
-# DIR/lib/modules/load-order naming them in order.
+# add_modules DIR LIST NAME...: the modules and their dependencies, and
+# DIR/lib/modules/LIST naming them in load order; what an earlier list of
+# the same root named is not named again (it is loaded by then).
 add_modules() {
-    local dir=$1 f
-    shift
-    SEEN=()
+    local dir=$1 list=$2 f
+    shift 2
     ORDER=()
     resolve "$@"
-    : >"$dir/lib/modules/load-order"
+    : >"$dir/lib/modules/$list"
     for f in "${ORDER[@]}"; do
         cp "$f" "$dir/lib/modules/"
-        basename "$f" >>"$dir/lib/modules/load-order"
+        basename "$f" >>"$dir/lib/modules/$list"
     done
-    log "$(basename "$dir"): modules $(tr '\n' ' ' <"$dir/lib/modules/load-order")"
+    log "$(basename "$dir") $list: $(tr '\n' ' ' <"$dir/lib/modules/$list")"
 }
 
 pack() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -9 >"$2"; }
 
 # rig root
 base_root rig
-add_modules rig "${RIG_MODULES[@]}"
+add_modules rig load-order "${RIG_MODULES[@]}"
+add_modules rig vfio-load-order "${RIG_VFIO_MODULES[@]}"
 cp "$HERE/rig-init.sh" rig/init
 chmod 0755 rig/init
 . "$HERE/copy-bins.sh"
@@ -162,7 +174,7 @@ done
 
 # inner root (the stock kernel under cvmm)
 base_root inner
-add_modules inner "${INNER_MODULES[@]}"
+add_modules inner load-order "${INNER_MODULES[@]}"
 cp "$HERE/inner-init.sh" inner/init
 chmod 0755 inner/init
 

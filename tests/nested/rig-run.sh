@@ -8,6 +8,7 @@ cd /tmp || exit 1
 # /bin/timeout is coreutils' (status 124 on expiry; cvmm exits 0 on SIGTERM).
 now() { cut -d' ' -f1 /proc/uptime; }
 secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+echo "RIG: boot to payload $(now) s"
 
 # The rig's TSC rate (the guest's: KVM does not scale it under TCG), for
 # the tiny kernel, which has no kvmclock: on AMD it has no CPUID source
@@ -26,6 +27,170 @@ auto) TINY_TSC="tsc_early_khz=$TSC_KHZ tsc=reliable" ;;
 none) TINY_TSC="" ;;
 *) TINY_TSC=$TINY_TSC_MODE ;;
 esac
+
+# ---- part vfio ---------------------------------------------------------------
+# VFIO passthrough of the rig's two spare devices: run-nested-test.sh gives
+# QEMU an Intel IOMMU (DMA and interrupt remapping), QEMU's edu device and
+# a modern virtio-rng (MSI-X), and the rig kernel intel_iommu=on. The part
+# loads the VFIO modules, lists the IOMMU groups, runs cvmm once on edu
+# while no driver has it (the negative case: exit 2 naming the device),
+# binds both devices to vfio-pci, checks them with vfio-probe (a VFIO user
+# independent of cvmm: tests/nested/vfio-probe.c) and runs cvmm with each
+# passed through: the vfio_edu test guest on edu, the virtio_rng test guest
+# on the rng (MSI-X, then INTx). Output, for run-nested-test.sh:
+#   VFIO: ...                  set-up facts, one per line
+#   VFIO-PROBE: KIND ...       vfio-probe's lines, "VFIO-PROBE: KIND ok" last
+#   VFIO-RUN-BEGIN NAME        per cvmm run (neg, edu, rng-msix, rng-intx):
+#   VFIO-OUT NAME: ...         its serial output (the test guest's lines)
+#   VFIO-ERR NAME: ...         its stderr (log level info)
+#   VFIO-RUN-END NAME rc=N     its status; rc=none: not run (why: a VFIO: line)
+# The part's own status (NESTED-END vfio rc=) counts the set-up steps that
+# failed; the cvmm runs are judged by run-nested-test.sh (VFIO_CVMM there).
+VFIO_EDU_ID="0x1234 0x11e8"
+VFIO_RNG_ID="0x1af4 0x1044"
+PCI=/sys/bus/pci/devices
+
+# pci_find VENDOR DEVICE: the address of the first such PCI function.
+pci_find() {
+	for d in "$PCI"/*; do
+		if [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ]; then
+			echo "${d##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+# drv_of BDF / group_of BDF: the bound driver ("none") / the IOMMU group.
+drv_of() {
+	l=$(readlink "$PCI/$1/driver") && echo "${l##*/}" || echo none
+}
+group_of() {
+	l=$(readlink "$PCI/$1/iommu_group") && echo "${l##*/}" || echo none
+}
+
+# vfio_bind NAME BDF: BDF off its driver and onto vfio-pci (driver_override);
+# prints "VFIO: bound NAME BDF from OLD driver NOW group G dev DEV viable yes|no".
+vfio_bind() {
+	old=$(drv_of "$2")
+	if [ "$old" != none ] && [ "$old" != vfio-pci ]; then
+		echo "$2" >"$PCI/$2/driver/unbind"
+	fi
+	echo vfio-pci >"$PCI/$2/driver_override"
+	[ "$old" = vfio-pci ] || echo "$2" >/sys/bus/pci/drivers_probe
+	drv=$(drv_of "$2")
+	g=$(group_of "$2")
+	dev=/dev/vfio/$g
+	[ -c "$dev" ] || dev=none
+	# viable: every device of the group on vfio-pci (the rig's groups
+	# have no bridges)
+	viable=yes
+	for m in /sys/kernel/iommu_groups/"$g"/devices/*; do
+		[ "$(drv_of "${m##*/}")" = vfio-pci ] || viable=no
+	done
+	echo "VFIO: bound $1 $2 from $old driver $drv group $g dev $dev viable $viable"
+	[ "$drv" = vfio-pci ] && [ "$dev" != none ] && [ "$viable" = yes ]
+}
+
+# vfio_run NAME CVMM-ARGS...: one cvmm run, framed (see above).
+vfio_run() {
+	n=$1
+	shift
+	echo "VFIO-RUN-BEGIN $n"
+	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info "$@" \
+		</dev/null >"/tmp/vfio-$n.out" 2>"/tmp/vfio-$n.err"
+	r=$?
+	tr -d '\r' <"/tmp/vfio-$n.out" | head -n 300 | sed "s/^/VFIO-OUT $n: /"
+	head -n 60 "/tmp/vfio-$n.err" | sed "s/^/VFIO-ERR $n: /"
+	echo "VFIO-RUN-END $n rc=$r"
+}
+vfio_norun() {
+	echo "VFIO: $1 not run: $2"
+	echo "VFIO-RUN-BEGIN $1"
+	echo "VFIO-RUN-END $1 rc=none"
+}
+
+vfio_part() {
+	fails=0
+	# (a) the modules (irqbypass is in already, for kvm)
+	while read -r m; do
+		mod=${m%.ko}
+		[ -d "/sys/module/$(echo "$mod" | tr - _)" ] && continue
+		if ! insmod "/lib/modules/$m" 2>/tmp/insmod.err; then
+			echo "VFIO: insmod $m failed: $(cat /tmp/insmod.err)"
+			fails=$((fails + 1))
+		fi
+	done </lib/modules/vfio-load-order
+	if [ -c /dev/vfio/vfio ] && [ -d /sys/bus/pci/drivers/vfio-pci ]; then
+		echo "VFIO: modules loaded: $(tr '\n' ' ' </lib/modules/vfio-load-order)"
+	else
+		echo "VFIO: no /dev/vfio/vfio or no vfio-pci driver"
+		fails=$((fails + 1))
+	fi
+	# the IOMMU as the rig kernel set it up: DMA translated (not
+	# identity: iommu=pt is not wanted), interrupt remapping on
+	dma=off
+	ir=off
+	dmesg | grep -q 'iommu: Default domain type: Translated' && dma=translated
+	dmesg | grep -q 'DMAR-IR: Enabled IRQ remapping' && ir=on
+	echo "VFIO: iommu dma $dma ir $ir"
+	[ "$dma" = translated ] && [ "$ir" = on ] || fails=$((fails + 1))
+	# (b) the IOMMU groups
+	ngroups=0
+	for g in /sys/kernel/iommu_groups/*; do
+		[ -d "$g/devices" ] || continue
+		ngroups=$((ngroups + 1))
+		for d in "$g"/devices/*; do
+			b=${d##*/}
+			echo "VFIO: group ${g##*/} $b $(cat "$PCI/$b/vendor"):$(cat "$PCI/$b/device") class $(cat "$PCI/$b/class") driver $(drv_of "$b")"
+		done
+	done
+	[ "$ngroups" -gt 0 ] || { echo "VFIO: no IOMMU groups"; fails=$((fails + 1)); }
+	# shellcheck disable=SC2086
+	edu=$(pci_find $VFIO_EDU_ID) || edu=
+	# shellcheck disable=SC2086
+	rng=$(pci_find $VFIO_RNG_ID) || rng=
+	echo "VFIO: device edu ${edu:-none}"
+	echo "VFIO: device rng ${rng:-none}"
+	[ -n "$edu" ] || fails=$((fails + 1))
+	[ -n "$rng" ] || fails=$((fails + 1))
+	# (e) the negative case: edu, bound to no driver, is not for VFIO yet
+	if [ -n "$edu" ] && [ "$(drv_of "$edu")" != vfio-pci ]; then
+		vfio_run neg --kernel /payload/guest/hello.bzImage --memory size=64M \
+			--device "path=$PCI/$edu"
+	else
+		vfio_norun neg "no edu device off vfio-pci"
+	fi
+	# (c) onto vfio-pci, and the rig's own VFIO user on each
+	edu_ok=
+	rng_ok=
+	if [ -n "$edu" ]; then
+		if vfio_bind edu "$edu" && vfio-probe edu "$edu"; then edu_ok=1; else fails=$((fails + 1)); fi
+		dmesg | grep 'DMAR: \[DMA' | sed 's/^/VFIO: dmar fault: /'
+	fi
+	if [ -n "$rng" ]; then
+		if vfio_bind rng "$rng" && vfio-probe rng "$rng"; then rng_ok=1; else fails=$((fails + 1)); fi
+	fi
+	ls -l /dev/vfio | sed 's/^/VFIO: \/dev\/vfio: /'
+	# (d) cvmm with each passed through
+	if [ -z "$edu_ok" ]; then
+		vfio_norun edu "edu not on vfio-pci"
+	elif [ ! -f /payload/guest/vfio_edu.bzImage ]; then
+		vfio_norun edu "no vfio_edu test guest (build/guest/vfio_edu.bzImage)"
+	else
+		vfio_run edu --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
+			--device "path=$PCI/$edu"
+	fi
+	if [ -z "$rng_ok" ]; then
+		vfio_norun rng-msix "rng not on vfio-pci"
+		vfio_norun rng-intx "rng not on vfio-pci"
+	else
+		vfio_run rng-msix --kernel /payload/guest/virtio_rng.bzImage --memory size=256M \
+			--device "path=$PCI/$rng" --cmdline "irq=msix evidx=1"
+		vfio_run rng-intx --kernel /payload/guest/virtio_rng.bzImage --memory size=256M \
+			--device "path=$PCI/$rng" --cmdline "irq=intx evidx=1"
+	fi
+	return "$fails"
+}
 
 for part in $PARTS; do
 	echo "NESTED-BEGIN $part"
@@ -59,6 +224,10 @@ for part in $PARTS; do
 		sed 's/^/STOCK-HVC: /' /tmp/stock.hvc
 		dd if=/tmp/vdb.img bs=22 count=1 2>/dev/null | sed 's/^/STOCK-VDB: /'
 		echo
+		;;
+	vfio)
+		vfio_part
+		rc=$?
 		;;
 	qemu-kvm)
 		# Evidence, not a check: the same tiny kernel and command line

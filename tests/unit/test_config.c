@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -112,6 +114,8 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.cmdline, "");
 	assert_int_equal(cfg.cpus, 1);
 	assert_int_equal(cfg.mem_size, 512ULL << 20);
+	assert_false(cfg.mem_shared);
+	assert_false(cfg.mem_hugepages);
 	assert_int_equal(cfg.serial, OUTPUT_TTY);
 	assert_null(cfg.serial_path);
 	assert_int_equal(cfg.log_level, LOG_WARN);
@@ -407,6 +411,126 @@ static void test_bad_memory(void **state)
 		expect_error("--memory", "--kernel", "k", "--memory", bad[i], NULL);
 }
 
+/* --memory shared=on|off, hugepages=on|off beside size= (cloud-hypervisor's keys). */
+static void test_memory_keys(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--memory", "size=64M,shared=on", NULL), 0);
+	assert_int_equal(cfg.mem_size, 64ULL << 20);
+	assert_true(cfg.mem_shared);
+	assert_false(cfg.mem_hugepages);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--memory", "hugepages=on,shared=true,size=2G", NULL), 0);
+	assert_int_equal(cfg.mem_size, 2ULL << 30);
+	assert_true(cfg.mem_shared);
+	assert_true(cfg.mem_hugepages);
+	args_free(&a);
+	/* Off again, and the size keeps its default without size=. */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--memory", "shared=on,hugepages=on",
+			       "--memory", "shared=off,hugepages=false", NULL), 0);
+	assert_int_equal(cfg.mem_size, 512ULL << 20);
+	assert_false(cfg.mem_shared);
+	assert_false(cfg.mem_hugepages);
+	args_free(&a);
+	static const char *const bad[] = {
+		"shared", "shared=", "shared=yes", "shared=1", "size=64M,shared=ON",
+		"hugepages=maybe", "hugepages", "size=64M,hugepage=on", "prefault=on",
+		"shared=on,", ",shared=on", "size=64M,shared=on,size=1K",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error("--memory", "--kernel", "k", "--memory", bad[i], NULL);
+}
+
+/* --user-device socket=PATH[,id=NAME], repeatable. */
+static void test_user_device(void **state)
+{
+	(void)state;
+	struct args a;
+	struct vm_config cfg;
+	char err[256];
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k", NULL), 0);
+	assert_int_equal(cfg.nuser_devices, 0);
+	args_free(&a);
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--user-device", "socket=/run/edu.sock,id=edu0",
+			       "--user-device=socket=/run/other.sock", NULL), 0);
+	assert_int_equal(cfg.nuser_devices, 2);
+	assert_string_equal(cfg.user_devices[0].socket, "/run/edu.sock");
+	assert_string_equal(cfg.user_devices[0].id, "edu0");
+	assert_string_equal(cfg.user_devices[1].socket, "/run/other.sock");
+	assert_null(cfg.user_devices[1].id);
+	args_free(&a);
+	/* Eight fit. */
+	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k",
+			       "--user-device", "socket=/1", "--user-device", "socket=/2",
+			       "--user-device", "socket=/3", "--user-device", "socket=/4",
+			       "--user-device", "socket=/5", "--user-device", "socket=/6",
+			       "--user-device", "socket=/7", "--user-device", "socket=/8", NULL), 0);
+	assert_int_equal(cfg.nuser_devices, 8);
+	args_free(&a);
+	char longpath[120];
+	memset(longpath, 'p', sizeof(longpath));
+	memcpy(longpath, "socket=/", 8);
+	longpath[sizeof(longpath) - 1] = '\0';
+	static const char *const bad[] = {
+		"", "socket=", "id=x", "socket=/a,sock=/b", "socket=/a,id=",
+		"socket=/a,id=abcdefghijklmnopqrstuvwxyz0123456", "socket=/a,", "/a",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error("--user-device", "--kernel", "k", "--user-device", bad[i], NULL);
+	expect_error("longer than 107 bytes", "--kernel", "k", "--user-device", longpath, NULL);
+	expect_error("--user-device: socket= is required", "--kernel", "k", "--user-device",
+		     "id=e", NULL);
+	expect_error("--user-device: socket /a given twice", "--kernel", "k", "--user-device",
+		     "socket=/a", "--user-device", "socket=/a,id=b", NULL);
+	expect_error("--user-device: id e given twice", "--kernel", "k", "--user-device",
+		     "socket=/a,id=e", "--user-device", "socket=/b,id=e", NULL);
+	expect_error("--user-device: at most 8 devices", "--kernel", "k",
+		     "--user-device", "socket=/1", "--user-device", "socket=/2",
+		     "--user-device", "socket=/3", "--user-device", "socket=/4",
+		     "--user-device", "socket=/5", "--user-device", "socket=/6",
+		     "--user-device", "socket=/7", "--user-device", "socket=/8",
+		     "--user-device", "socket=/9", NULL);
+}
+
+/* The huge page check against /proc/meminfo's text. */
+static void test_hugepages_fit(void **state)
+{
+	(void)state;
+	char why[256];
+	const char *two_free = "MemTotal:  100 kB\nHugePages_Total:     512\n"
+			       "HugePages_Free:      300\nHugePages_Rsvd:      44\n"
+			       "HugePages_Surp:        0\nHugepagesize:       2048 kB\n";
+	/* 256 free and unreserved pages of 2 MiB: 512 MiB fits, 514 does not. */
+	assert_int_equal(config_hugepages_fit(two_free, 512ULL << 20, why, sizeof(why)), 0);
+	assert_int_equal(config_hugepages_fit(two_free, 514ULL << 20, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "257 huge pages of 2048 kB needed, 256 free"));
+	assert_int_equal(config_hugepages_fit(two_free, (64ULL << 20) + 4096, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "not a multiple of the 2048 kB huge page size"));
+	const char *gig = "HugePages_Free: 2\nHugePages_Rsvd: 0\nHugepagesize: 1048576 kB\n";
+	assert_int_equal(config_hugepages_fit(gig, 2ULL << 30, why, sizeof(why)), 0);
+	assert_int_equal(config_hugepages_fit(gig, 512ULL << 20, why, sizeof(why)), -EINVAL);
+	/* No huge pages at all (no hugetlb, or a text without the lines). */
+	assert_int_equal(config_hugepages_fit("MemTotal: 1 kB\n", 64ULL << 20, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "no huge pages"));
+	assert_int_equal(config_hugepages_fit("", 64ULL << 20, why, sizeof(why)), -EINVAL);
+	assert_int_equal(config_hugepages_fit("Hugepagesize: x kB\nHugePages_Free: 9\n",
+					      64ULL << 20, why, sizeof(why)), -EINVAL);
+	/* More reserved than free (a racing reader): none available. */
+	assert_int_equal(config_hugepages_fit("HugePages_Free: 1\nHugePages_Rsvd: 5\n"
+					      "Hugepagesize: 2048 kB\n", 2ULL << 20, why,
+					      sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "1 huge pages of 2048 kB needed, 0 free"));
+}
+
 static void test_bad_serial_loglevel(void **state)
 {
 	(void)state;
@@ -649,6 +773,42 @@ static void test_check_files(void **state)
 	assert_string_equal(err,
 			    "--console file=/nonexistent/dir/console.txt: No such file or directory");
 
+	/* A user device's socket must be there and be a socket. */
+	cfg.console = OUTPUT_OFF;
+	cfg.nuser_devices = 1;
+	cfg.user_devices[0] = (struct user_device_config){ .socket = "/nonexistent/edu.sock" };
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--user-device socket=/nonexistent/edu.sock: No such file or directory");
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_JSON, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "'user_devices[0].socket': /nonexistent/edu.sock: No such file or directory");
+	cfg.user_devices[0].socket = k;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	char want_sock[128];
+	snprintf(want_sock, sizeof(want_sock), "--user-device socket=%s: not a socket", k);
+	assert_string_equal(err, want_sock);
+	char sock[64];
+	snprintf(sock, sizeof(sock), "%s/edu.sock", dir);
+	int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	assert_int_equal(bind(sfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cfg.user_devices[0].socket = sock;
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), 0);
+	close(sfd);
+	unlink(sock);
+	cfg.nuser_devices = 0;
+
+	/* hugepages=on: the host's /proc/meminfo decides; whatever it says,
+	 * the answer is one line naming the option (or field), or 0. */
+	cfg.console = OUTPUT_OFF;
+	cfg.mem_hugepages = true;
+	cfg.mem_size = 1ULL << 40; /* 1 TiB of huge pages: no test host has that */
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--memory hugepages=on: "));
+	assert_int_equal(config_check_files(&cfg, CONFIG_NAMES_JSON, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'memory.hugepages': "));
+	assert_null(strchr(err, '\n'));
+
 	unlink(k);
 	unlink(ro);
 	unlink(out);
@@ -714,6 +874,9 @@ int main(void)
 		cmocka_unit_test(test_device),
 		cmocka_unit_test(test_bad_cpus),
 		cmocka_unit_test(test_bad_memory),
+		cmocka_unit_test(test_memory_keys),
+		cmocka_unit_test(test_hugepages_fit),
+		cmocka_unit_test(test_user_device),
 		cmocka_unit_test(test_bad_serial_loglevel),
 		cmocka_unit_test(test_small_err_buffer),
 		cmocka_unit_test(test_reparse),

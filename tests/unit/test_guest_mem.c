@@ -2,7 +2,9 @@
 /*
  * Guest memory regions: adding (ordering, overlap, limits), translation
  * bounds (inside, crossing a region end or the gap between two regions,
- * len 0, gpa+len overflowing 2^64) and the -EFAULT copy helpers.
+ * len 0, gpa+len overflowing 2^64), the -EFAULT copy helpers and the
+ * file behind a range (guest_mem_fd: shared memory for device backends in
+ * other processes).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -201,6 +203,43 @@ static void test_read_write(void **state)
 	assert_int_equal(guest_mem_write(&m, 0x5000, junk, 0), -EFAULT);
 }
 
+static void test_fd(void **state)
+{
+	(void)state;
+	struct guest_mem m = { 0 };
+	/* Low RAM at file offset 0, high RAM after it in the same file (as
+	 * kvm_map_region lays out --memory shared=on), one private region. */
+	assert_int_equal(guest_mem_add_fd(&m, 0x0, sizeof(buf_a), buf_a, 7, 0), 0);
+	assert_int_equal(guest_mem_add_fd(&m, 0x100000, sizeof(buf_b), buf_b, 7,
+					  sizeof(buf_a)), 0);
+	assert_int_equal(guest_mem_add(&m, 0x10000, sizeof(buf_c), buf_c), 0);
+	assert_int_equal(m.regions[1].fd, -1);
+
+	int fd = -2;
+	uint64_t off = 1;
+	assert_int_equal(guest_mem_fd(&m, 0, 0x1000, &fd, &off), 0);
+	assert_int_equal(fd, 7);
+	assert_int_equal(off, 0);
+	assert_int_equal(guest_mem_fd(&m, 0x100010, 0x10, &fd, &off), 0);
+	assert_int_equal(off, sizeof(buf_a) + 0x10);
+	assert_int_equal(guest_mem_fd(&m, 0x101fff, 0, &fd, &off), 0);
+	assert_int_equal(off, sizeof(buf_a) + 0x1fff);
+	/* Private memory has no file; ranges outside one region are faults. */
+	fd = -2;
+	assert_int_equal(guest_mem_fd(&m, 0x10000, 0x10, &fd, &off), -ENOENT);
+	assert_int_equal(fd, -2);
+	assert_int_equal(guest_mem_fd(&m, 0xfff, 2, &fd, &off), -EFAULT);
+	assert_int_equal(guest_mem_fd(&m, 0x101fff, 2, &fd, &off), -EFAULT);
+	assert_int_equal(guest_mem_fd(&m, 0x5000, 1, &fd, &off), -EFAULT);
+	assert_int_equal(guest_mem_fd(&m, UINT64_MAX, UINT64_MAX, &fd, &off), -EFAULT);
+	/* A file range that would wrap is refused. */
+	assert_int_equal(guest_mem_add_fd(&m, 0x200000, 0x1000, buf_d, 7,
+					  UINT64_MAX - 0xff), -EINVAL);
+	/* A negative fd means private, whatever the offset. */
+	assert_int_equal(guest_mem_add_fd(&m, 0x200000, sizeof(buf_d), buf_d, -1, 123), 0);
+	assert_int_equal(guest_mem_fd(&m, 0x200000, 1, &fd, &off), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_ptr_bounds),
 		cmocka_unit_test(test_ptr_top_of_space),
 		cmocka_unit_test(test_read_write),
+		cmocka_unit_test(test_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,13 +25,7 @@
 #include "log.h"
 #include "pci/msix.h"
 #include "pci/pci.h"
-
-#define PIO_BASE 0xc000ULL
-#define PIO_SIZE 0x4000ULL
-#define M32_BASE 0xc0000000ULL
-#define M32_SIZE 0x20000000ULL
-#define ECAM_BASE 0xe0000000ULL
-#define ECAM_SIZE 0x1000000ULL
+#include "pci_fixture.h"
 
 #define NVEC 4
 #define TABLE_OFF 0x0
@@ -49,10 +43,7 @@ struct fake {
 };
 
 struct env {
-	struct bus pio, mmio;
-	struct addr_alloc pio_a, m32_a;
-	struct pci_bus pb;
-	struct irq_router r;
+	struct pci_fixture pf; /* pci_fixture.h: buses, windows, router (no KVM) */
 	struct fake dev;
 	uint64_t bar0;
 	unsigned cap;
@@ -116,21 +107,12 @@ static int setup_nvec(void **state, unsigned nvec)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	assert_int_equal(bus_init(&e->pio, "pio"), 0);
-	assert_int_equal(bus_init(&e->mmio, "mmio"), 0);
-	assert_int_equal(addr_alloc_init(&e->pio_a, PIO_BASE, PIO_SIZE), 0);
-	assert_int_equal(addr_alloc_init(&e->m32_a, M32_BASE, M32_SIZE), 0);
-	assert_int_equal(pci_bus_init(&e->pb, &e->pio, &e->mmio, &e->pio_a, &e->m32_a, NULL,
-				      ECAM_BASE), 0);
-	assert_int_equal(bus_register(&e->pio, 0xcf8, 4, pci_cf8_io, &e->pb, "cf8"), 0);
-	assert_int_equal(bus_register(&e->pio, 0xcfc, 4, pci_cfc_io, &e->pb, "cfc"), 0);
-	assert_int_equal(bus_register(&e->mmio, ECAM_BASE, ECAM_SIZE, pci_ecam_io, &e->pb,
-				      "ecam"), 0);
-	assert_int_equal(irq_router_init(&e->r, NULL), 0);
+	pci_fixture_init(&e->pf, 0);
 	fake_init(&e->dev);
-	int off = msix_init(&e->dev.msix, &e->dev.pci, &e->r, nvec, 0, TABLE_OFF, PBA_OFF);
+	int off = msix_init(&e->dev.msix, &e->dev.pci, &e->pf.router, nvec, 0, TABLE_OFF,
+			    PBA_OFF);
 	assert_int_equal(off, 0);
-	assert_int_equal(pci_bus_add_device(&e->pb, &e->dev.pci, (struct irq_line){ 0 }), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &e->dev.pci, (struct irq_line){ 0 }), 0);
 	e->bar0 = e->dev.pci.bars[0].addr;
 	assert_true(e->dev.pci.bars[0].mapped);
 	e->cap = e->dev.msix.cap_off;
@@ -152,32 +134,21 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 	msix_destroy(&e->dev.msix);
-	irq_router_destroy(&e->r);
-	pci_bus_destroy(&e->pb);
-	bus_destroy(&e->pio);
-	bus_destroy(&e->mmio);
-	addr_alloc_destroy(&e->pio_a);
-	addr_alloc_destroy(&e->m32_a);
+	pci_fixture_destroy(&e->pf);
 	free(e);
 	return 0;
 }
 
-/* ---- accessors ---- */
+/* ---- accessors (pci_fixture.h's, on this env's device) ---- */
 
 static uint32_t cfg_read(struct env *e, unsigned reg, unsigned len)
 {
-	uint8_t d[4] = { 0 };
-	pci_config_access(&e->pb, e->dev.pci.slot, 0, reg, d, len, false);
-	uint32_t v = 0;
-	memcpy(&v, d, len);
-	return v;
+	return pfx_cfg_read(&e->pf, e->dev.pci.slot, reg, len);
 }
 
 static void cfg_write(struct env *e, unsigned reg, unsigned len, uint32_t val)
 {
-	uint8_t d[4];
-	memcpy(d, &val, 4);
-	pci_config_access(&e->pb, e->dev.pci.slot, 0, reg, d, len, true);
+	pfx_cfg_write(&e->pf, e->dev.pci.slot, reg, len, val);
 }
 
 /* Message Control, as the guest writes it (word at cap + 2). */
@@ -188,18 +159,12 @@ static void set_msg_ctrl(struct env *e, uint16_t flags)
 
 static uint64_t bar_read(struct env *e, uint64_t off, unsigned len)
 {
-	uint8_t d[8] = { 0 };
-	assert_true(bus_access(&e->mmio, e->bar0 + off, d, len, false));
-	uint64_t v = 0;
-	memcpy(&v, d, len);
-	return v;
+	return pfx_mmio_read(&e->pf, e->bar0 + off, len);
 }
 
 static void bar_write(struct env *e, uint64_t off, unsigned len, uint64_t val)
 {
-	uint8_t d[8];
-	memcpy(d, &val, 8);
-	assert_true(bus_access(&e->mmio, e->bar0 + off, d, len, true));
+	pfx_mmio_write(&e->pf, e->bar0 + off, len, val);
 }
 
 static uint64_t entry(unsigned v, unsigned word)
@@ -239,9 +204,10 @@ static uint64_t pba(struct env *e)
 
 static const struct kvm_irq_routing_entry *route(struct env *e, uint32_t gsi)
 {
-	for (unsigned i = 0; i < e->r.count; i++)
-		if (e->r.entries[i].gsi == gsi && e->r.entries[i].type == KVM_IRQ_ROUTING_MSI)
-			return &e->r.entries[i];
+	struct irq_router *r = &e->pf.router;
+	for (unsigned i = 0; i < r->count; i++)
+		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
+			return &r->entries[i];
 	return NULL;
 }
 
@@ -426,29 +392,29 @@ static void test_route_updates(void **state)
 		assert_int_equal(r->u.msi.address_lo, 0);
 		assert_int_equal(r->u.msi.data, 0);
 	}
-	uint64_t c = e->r.commits;
+	uint64_t c = e->pf.router.commits;
 	/* Each changing dword commits; the entry follows. */
 	bar_write(e, entry(2, 0), 4, 0xfee00000);
-	assert_int_equal(e->r.commits, c + 1);
+	assert_int_equal(e->pf.router.commits, c + 1);
 	const struct kvm_irq_routing_entry *r2 = route(e, m->vec[2].gsi);
 	assert_int_equal(r2->u.msi.address_lo, 0xfee00000);
 	bar_write(e, entry(2, 2), 4, 0x4025);
-	assert_int_equal(e->r.commits, c + 2);
+	assert_int_equal(e->pf.router.commits, c + 2);
 	assert_int_equal(r2->u.msi.data, 0x4025);
 	assert_int_equal(r2->u.msi.address_hi, 0);
 	/* Writing the same values again: no commit. */
 	program(e, 2, 0xfee00000, 0x4025);
-	assert_int_equal(e->r.commits, c + 2);
+	assert_int_equal(e->pf.router.commits, c + 2);
 	/* Upper address. */
 	bar_write(e, entry(2, 1), 4, 0x12);
-	assert_int_equal(e->r.commits, c + 3);
+	assert_int_equal(e->pf.router.commits, c + 3);
 	assert_int_equal(r2->u.msi.address_hi, 0x12);
 	bar_write(e, entry(2, 1), 4, 0);
 	/* Vector control: no route change. */
-	c = e->r.commits;
+	c = e->pf.router.commits;
 	set_vec_mask(e, 2, false);
 	set_vec_mask(e, 2, true);
-	assert_int_equal(e->r.commits, c);
+	assert_int_equal(e->pf.router.commits, c);
 	/* Other vectors untouched. */
 	for (unsigned v = 0; v < NVEC; v++) {
 		if (v == 2)
@@ -462,7 +428,7 @@ static void test_route_updates(void **state)
 	const struct kvm_irq_routing_entry *r0 = route(e, m->vec[0].gsi);
 	assert_int_equal(r0->u.msi.address_lo, 0xfee0100c);
 	assert_int_equal(r0->u.msi.address_hi, 0);
-	assert_true(e->r.commits > c);
+	assert_true(e->pf.router.commits > c);
 	/* Bits 1:0 of the address never reach the route. */
 	bar_write(e, entry(0, 0), 4, 0xfee01003);
 	assert_int_equal(r0->u.msi.address_lo, 0xfee01000);
@@ -470,8 +436,8 @@ static void test_route_updates(void **state)
 	assert_false(msix_enabled(m));
 	/* The irqchip routes are still there. */
 	unsigned irqchip = 0;
-	for (unsigned i = 0; i < e->r.count; i++)
-		irqchip += e->r.entries[i].type == KVM_IRQ_ROUTING_IRQCHIP;
+	for (unsigned i = 0; i < e->pf.router.count; i++)
+		irqchip += e->pf.router.entries[i].type == KVM_IRQ_ROUTING_IRQCHIP;
 	assert_int_equal(irqchip, 39);
 }
 
@@ -550,13 +516,7 @@ static void test_function_mask(void **state)
 	/* Function mask off (Message Control through the bus, CF8/CFC): the
 	 * unmasked ones fire, vector 3 (still masked itself) stays pending. */
 	uint32_t reg = e->cap + PCI_MSIX_FLAGS;
-	uint8_t d[4];
-	uint32_t cf8 = 0x80000000u | e->dev.pci.slot << 11 | (reg & 0xfc);
-	memcpy(d, &cf8, 4);
-	assert_true(bus_access(&e->pio, 0xcf8, d, 4, true));
-	uint16_t flags = PCI_MSIX_FLAGS_ENABLE;
-	memcpy(d, &flags, 2);
-	assert_true(bus_access(&e->pio, 0xcfc + (reg & 3), d, 2, true));
+	pfx_cf8_write(&e->pf, e->dev.pci.slot, reg, 2, PCI_MSIX_FLAGS_ENABLE);
 	assert_int_equal(irqfd_take(e, 0), 1);
 	assert_int_equal(irqfd_take(e, 1), 0);
 	assert_int_equal(irqfd_take(e, 2), 1);
@@ -567,13 +527,12 @@ static void test_function_mask(void **state)
 	assert_int_equal(pba(e), 0);
 	/* Masked by a byte write of the high Message Control byte (ECAM). */
 	uint64_t ecam = (uint64_t)e->dev.pci.slot << 15 | (reg + 1);
-	uint8_t b = (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8;
-	assert_true(bus_access(&e->mmio, ECAM_BASE + ecam, &b, 1, true));
+	pfx_mmio_write(&e->pf, PFX_ECAM_BASE + ecam, 1,
+		       (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
 	assert_int_equal(msix_notify(m, 1), 0);
 	assert_int_equal(irqfd_take(e, 1), 0);
 	assert_int_equal(pba(e), 0x2);
-	b = PCI_MSIX_FLAGS_ENABLE >> 8;
-	assert_true(bus_access(&e->mmio, ECAM_BASE + ecam, &b, 1, true));
+	pfx_mmio_write(&e->pf, PFX_ECAM_BASE + ecam, 1, PCI_MSIX_FLAGS_ENABLE >> 8);
 	assert_int_equal(irqfd_take(e, 1), 1);
 	assert_int_equal(pba(e), 0);
 	/* Function masked, then MSI-X disabled: the message stays pending
@@ -700,7 +659,7 @@ static void test_machine_reset(void **state)
 	assert_int_equal(pba(e), 1u << 2);
 	assert_true(msix_enabled(m));
 
-	pci_bus_reset(&e->pb);
+	pci_bus_reset(&e->pf.pb);
 
 	assert_false(msix_enabled(m));
 	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2), NVEC - 1);

@@ -23,15 +23,7 @@
 #include "bus.h"
 #include "log.h"
 #include "pci/pci.h"
-
-#define PIO_BASE 0xc000ULL
-#define PIO_SIZE 0x4000ULL
-#define M32_BASE 0xc0000000ULL
-#define M32_SIZE 0x20000000ULL
-#define M64_BASE 0x400000000ULL
-#define M64_SIZE (64ULL << 30)
-#define ECAM_BASE 0xe0000000ULL
-#define ECAM_SIZE 0x1000000ULL /* buses 0-15 */
+#include "pci_fixture.h"
 
 #define BAR0_SIZE 0x1000ULL /* MEM32 */
 #define BAR2_SIZE 0x4000ULL /* MEM64, BAR2+3 */
@@ -40,7 +32,6 @@
 #define FAKE_VENDOR 0x1af4
 #define FAKE_DEVICE 0x1234
 #define FAKE_CLASS 0x020000 /* ethernet */
-#define FAKE_GSI 10
 
 struct access {
 	unsigned calls;
@@ -72,18 +63,9 @@ struct fake {
 	uint32_t cfg_off, cfg_len;
 };
 
-struct intx_rec {
-	unsigned calls;
-	uint32_t gsi;
-	int level;
-};
-
 struct env {
-	struct bus pio, mmio;
-	struct addr_alloc pio_a, m32_a, m64_a;
-	struct pci_bus pb;
+	struct pci_fixture pf; /* pci_fixture.h: buses, windows, INTx recorder */
 	struct fake dev;
-	struct intx_rec intx;
 };
 
 static struct fake *to_fake(struct pci_device *dev)
@@ -156,41 +138,13 @@ static void fake_init(struct fake *f, const char *name)
 					    fake_bar_io, &f->ctx[4]), 0);
 }
 
-static void intx_set(void *opaque, uint32_t gsi, int level)
-{
-	struct intx_rec *r = opaque;
-	r->calls++;
-	r->gsi = gsi;
-	r->level = level;
-}
-
-static void env_buses(struct env *e, struct addr_alloc *m64)
-{
-	assert_int_equal(bus_init(&e->pio, "pio"), 0);
-	assert_int_equal(bus_init(&e->mmio, "mmio"), 0);
-	assert_int_equal(addr_alloc_init(&e->pio_a, PIO_BASE, PIO_SIZE), 0);
-	assert_int_equal(addr_alloc_init(&e->m32_a, M32_BASE, M32_SIZE), 0);
-	assert_int_equal(addr_alloc_init(&e->m64_a, M64_BASE, M64_SIZE), 0);
-	assert_int_equal(pci_bus_init(&e->pb, &e->pio, &e->mmio, &e->pio_a, &e->m32_a,
-				      m64, ECAM_BASE), 0);
-	assert_int_equal(bus_register(&e->pio, 0xcf8, 4, pci_cf8_io, &e->pb, "cf8"), 0);
-	assert_int_equal(bus_register(&e->pio, 0xcfc, 4, pci_cfc_io, &e->pb, "cfc"), 0);
-	assert_int_equal(bus_register(&e->mmio, ECAM_BASE, ECAM_SIZE, pci_ecam_io, &e->pb,
-				      "ecam"), 0);
-}
-
-static struct irq_line env_intx(struct env *e)
-{
-	return (struct irq_line){ .set = intx_set, .opaque = &e->intx, .gsi = FAKE_GSI };
-}
-
 static int setup_common(void **state, bool with_m64)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	env_buses(e, with_m64 ? &e->m64_a : NULL);
+	pci_fixture_init(&e->pf, with_m64 ? PFX_M64 : 0);
 	fake_init(&e->dev, "fake");
-	assert_int_equal(pci_bus_add_device(&e->pb, &e->dev.pci, env_intx(e)), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &e->dev.pci, pci_fixture_intx(&e->pf)), 0);
 	*state = e;
 	return 0;
 }
@@ -208,51 +162,33 @@ static int setup_no_m64(void **state)
 static int teardown(void **state)
 {
 	struct env *e = *state;
-	pci_bus_destroy(&e->pb);
-	bus_destroy(&e->pio);
-	bus_destroy(&e->mmio);
-	addr_alloc_destroy(&e->pio_a);
-	addr_alloc_destroy(&e->m32_a);
-	addr_alloc_destroy(&e->m64_a);
+	pci_fixture_destroy(&e->pf);
 	free(e);
 	return 0;
 }
 
-/* ---- guest-style accessors ---- */
+/* ---- guest-style accessors (pci_fixture.h's, on this env) ---- */
 
 static void pio_write(struct env *e, uint64_t port, unsigned len, uint32_t val)
 {
-	uint8_t d[4];
-	memcpy(d, &val, 4);
-	assert_true(bus_access(&e->pio, port, d, len, true));
+	pfx_pio_write(&e->pf, port, len, val);
 }
 
 static uint32_t pio_read(struct env *e, uint64_t port, unsigned len)
 {
-	uint8_t d[4] = { 0 };
-	assert_true(bus_access(&e->pio, port, d, len, false));
-	uint32_t v = 0;
-	memcpy(&v, d, len);
-	return v;
+	return pfx_pio_read(&e->pf, port, len);
 }
 
-static uint32_t cf8_addr(unsigned bus, unsigned slot, unsigned fn, unsigned reg)
-{
-	return 0x80000000u | bus << 16 | slot << 11 | fn << 8 | (reg & 0xfc);
-}
-
-/* The whole dance: CONFIG_ADDRESS, then the data port at reg & 3. */
+/* Through CF8/CFC, as the guest does. */
 static uint32_t cfg_read(struct env *e, unsigned slot, unsigned reg, unsigned len)
 {
-	pio_write(e, 0xcf8, 4, cf8_addr(0, slot, 0, reg));
-	return pio_read(e, 0xcfc + (reg & 3), len);
+	return pfx_cf8_read(&e->pf, slot, reg, len);
 }
 
 static void cfg_write(struct env *e, unsigned slot, unsigned reg, unsigned len,
 		      uint32_t val)
 {
-	pio_write(e, 0xcf8, 4, cf8_addr(0, slot, 0, reg));
-	pio_write(e, 0xcfc + (reg & 3), len, val);
+	pfx_cf8_write(&e->pf, slot, reg, len, val);
 }
 
 static uint64_t ecam_off(unsigned bus, unsigned slot, unsigned fn, unsigned reg)
@@ -262,28 +198,18 @@ static uint64_t ecam_off(unsigned bus, unsigned slot, unsigned fn, unsigned reg)
 
 static uint64_t ecam_read(struct env *e, uint64_t off, unsigned len)
 {
-	uint8_t d[8] = { 0 };
-	assert_true(bus_access(&e->mmio, ECAM_BASE + off, d, len, false));
-	uint64_t v = 0;
-	memcpy(&v, d, len);
-	return v;
+	return pfx_mmio_read(&e->pf, PFX_ECAM_BASE + off, len);
 }
 
 static void ecam_write(struct env *e, uint64_t off, unsigned len, uint64_t val)
 {
-	uint8_t d[8];
-	memcpy(d, &val, 8);
-	assert_true(bus_access(&e->mmio, ECAM_BASE + off, d, len, true));
+	pfx_mmio_write(&e->pf, PFX_ECAM_BASE + off, len, val);
 }
 
 /* An MMIO read: true when something is mapped there. */
 static bool mmio_read(struct env *e, uint64_t addr, unsigned len, uint64_t *val)
 {
-	uint8_t d[8] = { 0 };
-	bool hit = bus_access(&e->mmio, addr, d, len, false);
-	*val = 0;
-	memcpy(val, d, len);
-	return hit;
+	return pfx_bus_probe(&e->pf.mmio, addr, len, false, val);
 }
 
 static uint64_t bar_cfg_addr(struct env *e, unsigned slot, unsigned bar)
@@ -312,7 +238,7 @@ static uint16_t get_command(struct env *e, unsigned slot)
 static void test_host_bridge_cf8_cfc(void **state)
 {
 	struct env *e = *state;
-	pio_write(e, 0xcf8, 4, cf8_addr(0, 0, 0, 0));
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, 0, 0, 0));
 	assert_int_equal(pio_read(e, 0xcf8, 4), 0x80000000u);
 	/* Dword: device << 16 | vendor. */
 	assert_int_equal(pio_read(e, 0xcfc, 4), 0x00081b36);
@@ -342,8 +268,8 @@ static void test_host_bridge_cf8_cfc(void **state)
 	assert_int_equal(cfg_read(e, 1, PCI_CLASS_REVISION, 4), FAKE_CLASS << 8 | 0x01);
 	assert_int_equal(cfg_read(e, 1, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x00011af4);
 	assert_int_equal(e->dev.pci.slot, 1);
-	assert_ptr_equal(e->dev.pci.bus, &e->pb);
-	assert_ptr_equal(e->pb.slots[1], &e->dev.pci);
+	assert_ptr_equal(e->dev.pci.bus, &e->pf.pb);
+	assert_ptr_equal(e->pf.pb.slots[1], &e->dev.pci);
 }
 
 static void test_cfc_byte_word_writes(void **state)
@@ -353,7 +279,7 @@ static void test_cfc_byte_word_writes(void **state)
 	cfg_write(e, 1, PCI_CACHE_LINE_SIZE, 4, 0xffffffff);
 	assert_int_equal(cfg_read(e, 1, PCI_CACHE_LINE_SIZE, 4), 0x0000ffff);
 	/* Byte writes at offsets 0 and 1 of the data port. */
-	pio_write(e, 0xcf8, 4, cf8_addr(0, 1, 0, PCI_CACHE_LINE_SIZE));
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, 1, 0, PCI_CACHE_LINE_SIZE));
 	pio_write(e, 0xcfc, 1, 0x10);
 	pio_write(e, 0xcfd, 1, 0x40);
 	assert_int_equal(pio_read(e, 0xcfc, 4), 0x00004010);
@@ -362,12 +288,12 @@ static void test_cfc_byte_word_writes(void **state)
 	pio_write(e, 0xcff, 1, 0xff);
 	assert_int_equal(pio_read(e, 0xcfc, 4), 0x00002008);
 	/* Interrupt line: byte at offset 0 of dword 0x3c; pin at offset 1 is RO. */
-	pio_write(e, 0xcf8, 4, cf8_addr(0, 1, 0, PCI_INTERRUPT_LINE));
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, 1, 0, PCI_INTERRUPT_LINE));
 	pio_write(e, 0xcfc, 2, 0x0e05);
 	assert_int_equal(pio_read(e, 0xcfc, 1), 0x05);
 	assert_int_equal(pio_read(e, 0xcfd, 1), 1);
 	/* A word at offset 2 of the data port. */
-	pio_write(e, 0xcf8, 4, cf8_addr(0, 1, 0, PCI_COMMAND));
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, 1, 0, PCI_COMMAND));
 	uint32_t before = pio_read(e, 0xcfc, 4);
 	pio_write(e, 0xcfe, 2, 0); /* status: all bits RO or RW1C(0 = no-op) */
 	assert_int_equal(pio_read(e, 0xcfc, 4), before);
@@ -381,26 +307,26 @@ static void test_cfc_byte_word_writes(void **state)
 static void test_cf8_partial_accesses(void **state)
 {
 	struct env *e = *state;
-	pio_write(e, 0xcf8, 4, cf8_addr(0, 1, 0, 0));
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, 1, 0, 0));
 	/* Byte/word accesses to 0xCF8-0xCFB do not touch the latch. */
 	pio_write(e, 0xcf8, 1, 0);
 	pio_write(e, 0xcf9, 1, 0x06); /* the reset control register, ignored */
 	pio_write(e, 0xcfa, 2, 0x1234);
-	assert_int_equal(pio_read(e, 0xcf8, 4), cf8_addr(0, 1, 0, 0));
+	assert_int_equal(pio_read(e, 0xcf8, 4), pfx_cf8_addr(0, 1, 0, 0));
 	assert_int_equal(pio_read(e, 0xcfc, 2), FAKE_VENDOR);
 	/* A partial read of the latch sees the bus pre-fill. */
 	assert_int_equal(pio_read(e, 0xcf8, 1), 0xff);
 	/* Data port accesses spilling past 0xCFF: all-ones (direct handler call). */
 	uint8_t d[4] = { 0, 0, 0, 0 };
-	pci_cfc_io(&e->pb, 3, d, 2, false);
+	pci_cfc_io(&e->pf.pb, 3, d, 2, false);
 	assert_int_equal(d[0], 0xff);
 	assert_int_equal(d[1], 0xff);
-	pci_cfc_io(&e->pb, 2, d, 4, false);
+	pci_cfc_io(&e->pf.pb, 2, d, 4, false);
 	assert_memory_equal(d, "\xff\xff\xff\xff", 4);
 	/* ...and a spilling write is ignored (latency timer at 0x0d). */
-	pio_write(e, 0xcf8, 4, cf8_addr(0, 1, 0, PCI_CACHE_LINE_SIZE));
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, 1, 0, PCI_CACHE_LINE_SIZE));
 	uint8_t w[4] = { 0x55, 0x55, 0x55, 0x55 };
-	pci_cfc_io(&e->pb, 1, w, 4, true);
+	pci_cfc_io(&e->pf.pb, 1, w, 4, true);
 	assert_int_equal(cfg_read(e, 1, PCI_CACHE_LINE_SIZE, 2), 0);
 }
 
@@ -415,7 +341,7 @@ static void test_cf8_reserved_bits(void **state)
 	uint32_t back = pio_read(e, 0xcf8, 4);
 	/* Whatever is latched, a config read still means bus 255: all-ones. */
 	assert_int_equal(pio_read(e, 0xcfc, 4), 0xffffffff);
-	pio_write(e, 0xcf8, 4, cf8_addr(0, 1, 0, 0) | 0x7f000003);
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, 1, 0, 0) | 0x7f000003);
 	uint32_t back2 = pio_read(e, 0xcf8, 4);
 	/* The register number ignores bits 1:0 and 30:24. */
 	assert_int_equal(pio_read(e, 0xcfc, 2), FAKE_VENDOR);
@@ -424,7 +350,7 @@ static void test_cf8_reserved_bits(void **state)
 	 * KNOWN DEVIATION (reported): the latch reads back as written. The
 	 * test skips while that is so.
 	 */
-	if (back == 0xffffffff || back2 != cf8_addr(0, 1, 0, 0))
+	if (back == 0xffffffff || back2 != pfx_cf8_addr(0, 1, 0, 0))
 		skip();
 	assert_int_equal(back, 0x80fffffc);
 }
@@ -433,14 +359,14 @@ static void test_invalid_config_addresses(void **state)
 {
 	struct env *e = *state;
 	const uint32_t addrs[] = {
-		cf8_addr(0, 1, 0, 0) & ~0x80000000u, /* enable bit clear */
-		cf8_addr(1, 1, 0, 0),                /* bus 1 */
-		cf8_addr(255, 0, 0, 0),              /* bus 255 */
-		cf8_addr(0, 1, 1, 0),                /* function 1 */
-		cf8_addr(0, 1, 7, 0),                /* function 7 */
-		cf8_addr(0, 0, 3, 0),                /* host bridge fn 3 */
-		cf8_addr(0, 5, 0, 0),                /* empty slot */
-		cf8_addr(0, 31, 0, 0),               /* empty last slot */
+		pfx_cf8_addr(0, 1, 0, 0) & ~0x80000000u, /* enable bit clear */
+		pfx_cf8_addr(1, 1, 0, 0),                /* bus 1 */
+		pfx_cf8_addr(255, 0, 0, 0),              /* bus 255 */
+		pfx_cf8_addr(0, 1, 1, 0),                /* function 1 */
+		pfx_cf8_addr(0, 1, 7, 0),                /* function 7 */
+		pfx_cf8_addr(0, 0, 3, 0),                /* host bridge fn 3 */
+		pfx_cf8_addr(0, 5, 0, 0),                /* empty slot */
+		pfx_cf8_addr(0, 31, 0, 0),               /* empty last slot */
 	};
 	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
 		pio_write(e, 0xcf8, 4, addrs[i]);
@@ -453,7 +379,7 @@ static void test_invalid_config_addresses(void **state)
 		pio_write(e, 0xcf8, 4, (addrs[i] & ~0xfcu) | PCI_CACHE_LINE_SIZE);
 		pio_write(e, 0xcfc, 4, 0xffffffff);
 	}
-	assert_int_equal(cfg_read(e, 1, PCI_INTERRUPT_LINE, 1), FAKE_GSI);
+	assert_int_equal(cfg_read(e, 1, PCI_INTERRUPT_LINE, 1), PFX_INTX_GSI);
 	assert_int_equal(cfg_read(e, 1, PCI_CACHE_LINE_SIZE, 4), 0);
 	assert_int_equal(cfg_read(e, 0, PCI_CACHE_LINE_SIZE, 4), 0);
 	assert_int_equal(e->dev.cfg_writes, 0);
@@ -461,19 +387,19 @@ static void test_invalid_config_addresses(void **state)
 	/* pci_config_access itself: bad slot, function, length, offset. */
 	uint8_t d[8];
 	memset(d, 0, sizeof(d));
-	pci_config_access(&e->pb, 32, 0, 0, d, 4, false);
+	pci_config_access(&e->pf.pb, 32, 0, 0, d, 4, false);
 	assert_memory_equal(d, "\xff\xff\xff\xff", 4);
 	memset(d, 0, sizeof(d));
-	pci_config_access(&e->pb, 1, 1, 0, d, 4, false);
+	pci_config_access(&e->pf.pb, 1, 1, 0, d, 4, false);
 	assert_memory_equal(d, "\xff\xff\xff\xff", 4);
 	memset(d, 0, sizeof(d));
-	pci_config_access(&e->pb, 1, 0, 0, d, 8, false);
+	pci_config_access(&e->pf.pb, 1, 0, 0, d, 8, false);
 	assert_memory_equal(d, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
 	memset(d, 0, sizeof(d));
-	pci_config_access(&e->pb, 1, 0, PCI_CFG_SIZE - 2, d, 4, false);
+	pci_config_access(&e->pf.pb, 1, 0, PCI_CFG_SIZE - 2, d, 4, false);
 	assert_memory_equal(d, "\xff\xff\xff\xff", 4);
 	memset(d, 0, sizeof(d));
-	pci_config_access(&e->pb, 1, 0, 0, d, 4, false);
+	pci_config_access(&e->pf.pb, 1, 0, 0, d, 4, false);
 	assert_int_equal(d[0], FAKE_VENDOR & 0xff);
 }
 
@@ -532,7 +458,7 @@ static void test_ecam(void **state)
 
 	/* A bus number beyond the window (direct call): all-ones. */
 	uint8_t d[4] = { 0 };
-	pci_ecam_io(&e->pb, ecam_off(200, 1, 0, 0), d, 4, false);
+	pci_ecam_io(&e->pf.pb, ecam_off(200, 1, 0, 0), d, 4, false);
 	assert_memory_equal(d, "\xff\xff\xff\xff", 4);
 }
 
@@ -547,9 +473,9 @@ static void test_bar_placement(void **state)
 		uint64_t size, lo, hi;
 		bool io;
 	} exp[] = {
-		{ 0, BAR0_SIZE, M32_BASE, M32_BASE + M32_SIZE, false },
-		{ 2, BAR2_SIZE, M64_BASE, M64_BASE + M64_SIZE, false },
-		{ 4, BAR4_SIZE, PIO_BASE, PIO_BASE + PIO_SIZE, true },
+		{ 0, BAR0_SIZE, PFX_M32_BASE, PFX_M32_BASE + PFX_M32_SIZE, false },
+		{ 2, BAR2_SIZE, PFX_M64_BASE, PFX_M64_BASE + PFX_M64_SIZE, false },
+		{ 4, BAR4_SIZE, PFX_PIO_BASE, PFX_PIO_BASE + PFX_PIO_SIZE, true },
 	};
 	for (size_t i = 0; i < 3; i++) {
 		const struct pci_bar *b = &p->bars[exp[i].bar];
@@ -562,19 +488,19 @@ static void test_bar_placement(void **state)
 		struct access *acc = &e->dev.acc[exp[i].bar];
 		unsigned calls = acc->calls;
 		uint8_t d[4] = { 0 };
-		assert_true(bus_access(exp[i].io ? &e->pio : &e->mmio, a + 4, d, 2, false));
+		assert_true(bus_access(exp[i].io ? &e->pf.pio : &e->pf.mmio, a + 4, d, 2, false));
 		assert_int_equal(acc->calls, calls + 1);
 		assert_int_equal(acc->off, 4);
 		assert_int_equal(acc->len, 2);
 		assert_false(acc->is_write);
 		assert_int_equal(d[0], (uint8_t)(0x10 * exp[i].bar + 4));
 		/* Last byte is inside, the byte after is not the device's. */
-		assert_true(bus_access(exp[i].io ? &e->pio : &e->mmio,
+		assert_true(bus_access(exp[i].io ? &e->pf.pio : &e->pf.mmio,
 				       a + exp[i].size - 1, d, 1, true));
 		assert_int_equal(acc->off, exp[i].size - 1);
 		assert_true(acc->is_write);
 		calls = acc->calls;
-		bus_access(exp[i].io ? &e->pio : &e->mmio, a + exp[i].size, d, 1, false);
+		bus_access(exp[i].io ? &e->pf.pio : &e->pf.mmio, a + exp[i].size, d, 1, false);
 		assert_int_equal(acc->calls, calls);
 	}
 	/* Type bits in config space. */
@@ -596,9 +522,9 @@ static void test_bar_placement(void **state)
 		assert_int_equal(e->dev.moves[i].new_addr, p->bars[exp[i].bar].addr);
 	}
 	/* The allocators hold the BARs. */
-	assert_int_equal(e->m32_a.count, 1);
-	assert_int_equal(e->m64_a.count, 1);
-	assert_int_equal(e->pio_a.count, 1);
+	assert_int_equal(e->pf.m32_a.count, 1);
+	assert_int_equal(e->pf.m64_a.count, 1);
+	assert_int_equal(e->pf.pio_a.count, 1);
 }
 
 /* With no 64-bit window (what vm.c does), MEM64 BARs go below 4 GiB. */
@@ -606,10 +532,10 @@ static void test_bar_placement_no_m64(void **state)
 {
 	struct env *e = *state;
 	uint64_t a = bar_cfg_addr(e, 1, 2);
-	assert_true(a >= M32_BASE && a + BAR2_SIZE <= M32_BASE + M32_SIZE);
+	assert_true(a >= PFX_M32_BASE && a + BAR2_SIZE <= PFX_M32_BASE + PFX_M32_SIZE);
 	assert_int_equal(a & (BAR2_SIZE - 1), 0);
 	assert_int_equal(cfg_read(e, 1, PCI_BASE_ADDRESS_3, 4), 0);
-	assert_int_equal(e->m32_a.count, 2);
+	assert_int_equal(e->pf.m32_a.count, 2);
 	uint64_t v;
 	assert_true(mmio_read(e, a + 0x10, 4, &v));
 	assert_int_equal(e->dev.acc[2].off, 0x10);
@@ -624,13 +550,13 @@ static void test_bar_m64_full_falls_back(void **state)
 	(void)state;
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	env_buses(e, &e->m64_a);
-	addr_alloc_destroy(&e->m64_a);
-	assert_int_equal(addr_alloc_init(&e->m64_a, M64_BASE, 0x1000), 0);
+	pci_fixture_init(&e->pf, PFX_M64);
+	addr_alloc_destroy(&e->pf.m64_a);
+	assert_int_equal(addr_alloc_init(&e->pf.m64_a, PFX_M64_BASE, 0x1000), 0);
 	fake_init(&e->dev, "fake");
-	assert_int_equal(pci_bus_add_device(&e->pb, &e->dev.pci, env_intx(e)), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &e->dev.pci, pci_fixture_intx(&e->pf)), 0);
 	uint64_t a = bar_cfg_addr(e, 1, 2);
-	assert_true(a >= M32_BASE && a + BAR2_SIZE <= M32_BASE + M32_SIZE);
+	assert_true(a >= PFX_M32_BASE && a + BAR2_SIZE <= PFX_M32_BASE + PFX_M32_SIZE);
 	assert_true(e->dev.pci.bars[2].mapped);
 	void *s = e;
 	teardown(&s);
@@ -720,8 +646,8 @@ static void test_bar_sizing_decoding_on(void **state)
 	assert_true(mmio_read(e, bar_cfg_addr(e, 1, 2), 4, &v));
 	assert_int_equal(pio_read(e, bar_cfg_addr(e, 1, 4) + 1, 1), 0x41);
 	/* Nothing lingers at the sizing addresses. */
-	assert_int_equal(e->mmio.count, 3); /* ECAM + BAR0 + BAR2 */
-	assert_int_equal(e->pio.count, 3);  /* CF8 + CFC + BAR4 */
+	assert_int_equal(e->pf.mmio.count, 3); /* ECAM + BAR0 + BAR2 */
+	assert_int_equal(e->pf.pio.count, 3);  /* CF8 + CFC + BAR4 */
 }
 
 static void test_bar_move(void **state)
@@ -729,7 +655,7 @@ static void test_bar_move(void **state)
 	struct env *e = *state;
 	struct fake *f = &e->dev;
 	uint64_t old0 = bar_cfg_addr(e, 1, 0);
-	uint64_t new0 = M32_BASE + 0x100000;
+	uint64_t new0 = PFX_M32_BASE + 0x100000;
 	f->nmoves = 0;
 	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)new0);
 	assert_int_equal(bar_cfg_addr(e, 1, 0), new0);
@@ -748,7 +674,7 @@ static void test_bar_move(void **state)
 	assert_int_equal(f->acc[0].off, 0x24);
 	assert_int_equal(v, 0x27262524);
 	uint8_t w[4] = { 1, 2, 3, 4 };
-	assert_true(bus_access(&e->mmio, new0 + 0xffc, w, 4, true));
+	assert_true(bus_access(&e->pf.mmio, new0 + 0xffc, w, 4, true));
 	assert_int_equal(f->acc[0].off, 0xffc);
 	assert_int_equal(f->acc[0].val, 0x04030201);
 
@@ -774,7 +700,7 @@ static void test_bar_move(void **state)
 	assert_int_equal(f->acc[2].off, 0x3ff8);
 	assert_int_equal(f->acc[2].len, 8);
 	/* Moved below 4 GiB through one qword-sized pair of ECAM writes. */
-	uint64_t new2b = M32_BASE + 0x200000;
+	uint64_t new2b = PFX_M32_BASE + 0x200000;
 	ecam_write(e, ecam_off(0, 1, 0, PCI_BASE_ADDRESS_3), 4, 0);
 	ecam_write(e, ecam_off(0, 1, 0, PCI_BASE_ADDRESS_2), 4, (uint32_t)new2b);
 	assert_int_equal(f->pci.bars[2].addr, new2b);
@@ -789,7 +715,7 @@ static void test_bar_move(void **state)
 	assert_int_equal(f->moves[f->nmoves - 1].old_addr, old4);
 	assert_int_equal(f->moves[f->nmoves - 1].new_addr, 0xd000);
 	uint8_t d[1] = { 0 };
-	assert_false(bus_access(&e->pio, old4, d, 1, false));
+	assert_false(bus_access(&e->pf.pio, old4, d, 1, false));
 	assert_int_equal(pio_read(e, 0xd000 + 0x1f, 1), 0x5f);
 	assert_int_equal(f->acc[4].off, 0x1f);
 	/* An I/O BAR beyond 64 KiB of port space stays unmapped. */
@@ -797,7 +723,7 @@ static void test_bar_move(void **state)
 	assert_false(f->pci.bars[4].mapped);
 	assert_int_equal(f->moves[f->nmoves - 1].old_addr, 0xd000);
 	assert_int_equal(f->moves[f->nmoves - 1].new_addr, 0);
-	assert_false(bus_access(&e->pio, 0xd000, d, 1, false));
+	assert_false(bus_access(&e->pf.pio, 0xd000, d, 1, false));
 	cfg_write(e, 1, PCI_BASE_ADDRESS_4, 4, 0xffe0);
 	assert_true(f->pci.bars[4].mapped);
 	assert_int_equal(pio_read(e, 0xffff, 1), 0x5f);
@@ -821,7 +747,7 @@ static void test_command_toggles_decoding(void **state)
 	set_command(e, 1, PCI_COMMAND_IO);
 	assert_false(mmio_read(e, a0, 4, &v));
 	assert_false(mmio_read(e, a2, 4, &v));
-	assert_true(bus_access(&e->pio, a4, d, 1, false));
+	assert_true(bus_access(&e->pf.pio, a4, d, 1, false));
 	assert_int_equal(f->nmoves, 2);
 	assert_int_equal(f->moves[0].bar, 0);
 	assert_int_equal(f->moves[0].old_addr, a0);
@@ -834,7 +760,7 @@ static void test_command_toggles_decoding(void **state)
 
 	/* I/O off as well. */
 	set_command(e, 1, 0);
-	assert_false(bus_access(&e->pio, a4, d, 1, false));
+	assert_false(bus_access(&e->pf.pio, a4, d, 1, false));
 	assert_int_equal(f->nmoves, 3);
 	assert_int_equal(f->moves[2].bar, 4);
 
@@ -842,7 +768,7 @@ static void test_command_toggles_decoding(void **state)
 	set_command(e, 1, PCI_COMMAND_MEMORY);
 	assert_true(mmio_read(e, a0, 4, &v));
 	assert_true(mmio_read(e, a2, 4, &v));
-	assert_false(bus_access(&e->pio, a4, d, 1, false));
+	assert_false(bus_access(&e->pf.pio, a4, d, 1, false));
 	assert_int_equal(f->nmoves, 5);
 	assert_int_equal(f->moves[3].old_addr, 0);
 	assert_int_equal(f->moves[3].new_addr, a0);
@@ -850,7 +776,7 @@ static void test_command_toggles_decoding(void **state)
 
 	/* A byte write of the command register works as well. */
 	cfg_write(e, 1, PCI_COMMAND, 1, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
-	assert_true(bus_access(&e->pio, a4, d, 1, false));
+	assert_true(bus_access(&e->pf.pio, a4, d, 1, false));
 	assert_int_equal(f->nmoves, 6);
 	/* Bus master / INTx disable do not touch the BARs. */
 	set_command(e, 1, PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER |
@@ -861,12 +787,12 @@ static void test_command_toggles_decoding(void **state)
 	/* Moving a BAR while decoding is off does not map it... */
 	set_command(e, 1, PCI_COMMAND_IO);
 	unsigned n = f->nmoves;
-	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)(M32_BASE + 0x300000));
+	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)(PFX_M32_BASE + 0x300000));
 	assert_int_equal(f->nmoves, n);
-	assert_false(mmio_read(e, M32_BASE + 0x300000, 4, &v));
+	assert_false(mmio_read(e, PFX_M32_BASE + 0x300000, 4, &v));
 	/* ...until decoding is turned back on. */
 	set_command(e, 1, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
-	assert_true(mmio_read(e, M32_BASE + 0x300000 + 0x40, 4, &v));
+	assert_true(mmio_read(e, PFX_M32_BASE + 0x300000 + 0x40, 4, &v));
 	assert_int_equal(f->acc[0].off, 0x40);
 	assert_false(mmio_read(e, a0, 4, &v));
 }
@@ -888,8 +814,8 @@ static void test_bar_move_onto_occupied(void **state)
 	uint64_t a0 = bar_cfg_addr(e, 1, 0), a2 = bar_cfg_addr(e, 1, 2);
 	uint64_t v;
 	unsigned other = 0;
-	const uint64_t busy = M32_BASE + 0x800000;
-	assert_int_equal(bus_register(&e->mmio, busy, 0x1000, dummy_io, &other, "other"), 0);
+	const uint64_t busy = PFX_M32_BASE + 0x800000;
+	assert_int_equal(bus_register(&e->pf.mmio, busy, 0x1000, dummy_io, &other, "other"), 0);
 	f->nmoves = 0;
 
 	/* Onto a foreign range: unmapped, the foreign range untouched. */
@@ -905,7 +831,7 @@ static void test_bar_move_onto_occupied(void **state)
 	assert_int_equal(f->acc[0].calls, calls);
 	assert_false(mmio_read(e, a0, 4, &v));
 	/* Straddling the ECAM window (partial overlap). */
-	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)(ECAM_BASE + ECAM_SIZE - 0x1000));
+	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)(PFX_ECAM_BASE + PFX_ECAM_SIZE - 0x1000));
 	assert_false(f->pci.bars[0].mapped);
 	assert_int_equal(ecam_read(e, 0, 4), 0x00081b36);
 	/* Toggling the command register with the BAR still there: no crash. */
@@ -925,7 +851,7 @@ static void test_bar_move_onto_occupied(void **state)
 	 * re-evaluated in index order, BAR0 before BAR2 leaves; see the
 	 * skip at the end.)
 	 */
-	cfg_write(e, 1, PCI_BASE_ADDRESS_2, 4, (uint32_t)(M32_BASE + 0x900000));
+	cfg_write(e, 1, PCI_BASE_ADDRESS_2, 4, (uint32_t)(PFX_M32_BASE + 0x900000));
 	bool at_once = f->pci.bars[0].mapped;
 	cfg_write(e, 1, PCI_BASE_ADDRESS_3, 4, 0);
 	assert_true(f->pci.bars[0].mapped);
@@ -933,13 +859,13 @@ static void test_bar_move_onto_occupied(void **state)
 	assert_true(mmio_read(e, a2 + 4, 4, &v));
 	assert_int_equal(f->acc[0].off, 4);
 	/* And to a free place: mapped. */
-	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)(M32_BASE + 0xa00000));
+	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)(PFX_M32_BASE + 0xa00000));
 	assert_true(f->pci.bars[0].mapped);
-	assert_true(mmio_read(e, M32_BASE + 0xa00000, 4, &v));
+	assert_true(mmio_read(e, PFX_M32_BASE + 0xa00000, 4, &v));
 	/* The foreign range survived all of it. */
 	assert_true(mmio_read(e, busy, 4, &v));
 	assert_int_equal(v, 0xabababab);
-	assert_int_equal(bus_unregister(&e->mmio, busy), 0);
+	assert_int_equal(bus_unregister(&e->pf.mmio, busy), 0);
 	/*
 	 * KNOWN BUG (reported): a BAR left unmapped by a conflict with a
 	 * higher-numbered sibling BAR is not mapped by the write that moves
@@ -961,7 +887,7 @@ static void test_bar_swap_between_devices(void **state)
 	struct fake *g = calloc(1, sizeof(*g));
 	assert_non_null(g);
 	fake_init(g, "fake2");
-	assert_int_equal(pci_bus_add_device(&e->pb, &g->pci, (struct irq_line){ 0 }), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &g->pci, (struct irq_line){ 0 }), 0);
 	assert_int_equal(g->pci.slot, 2);
 	uint64_t a = bar_cfg_addr(e, 1, 0), b = bar_cfg_addr(e, 2, 0);
 	assert_int_not_equal(a, b);
@@ -1044,18 +970,19 @@ static void test_bar_allocation_failure(void **state)
 	(void)state;
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	env_buses(e, &e->m64_a);
+	pci_fixture_init(&e->pf, PFX_M64);
 	/* Port window too small for the I/O BAR (allocated last). */
-	addr_alloc_destroy(&e->pio_a);
-	assert_int_equal(addr_alloc_init(&e->pio_a, PIO_BASE, 0x10), 0);
+	addr_alloc_destroy(&e->pf.pio_a);
+	assert_int_equal(addr_alloc_init(&e->pf.pio_a, PFX_PIO_BASE, 0x10), 0);
 	fake_init(&e->dev, "fake");
-	assert_int_equal(pci_bus_add_device(&e->pb, &e->dev.pci, env_intx(e)), -ENOSPC);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &e->dev.pci, pci_fixture_intx(&e->pf)),
+			 -ENOSPC);
 	/* The device is not on the bus and nothing is mapped. */
-	assert_null(e->pb.slots[1]);
-	assert_int_equal(e->mmio.count, 1);
-	assert_int_equal(e->pio.count, 2);
+	assert_null(e->pf.pb.slots[1]);
+	assert_int_equal(e->pf.mmio.count, 1);
+	assert_int_equal(e->pf.pio.count, 2);
 	assert_int_equal(cfg_read(e, 1, 0, 4), 0xffffffff);
-	size_t leaked = e->m32_a.count + e->m64_a.count;
+	size_t leaked = e->pf.m32_a.count + e->pf.m64_a.count;
 	void *s = e;
 	teardown(&s);
 	/*
@@ -1075,7 +1002,7 @@ static void test_bus_full(void **state)
 	for (unsigned i = 0; i < 31; i++) {
 		pci_device_init(&devs[i], "filler", 0x1af4, (uint16_t)(0x100 + i), 0xff0000, 0,
 				0, 0, NULL);
-		int ret = pci_bus_add_device(&e->pb, &devs[i], (struct irq_line){ 0 });
+		int ret = pci_bus_add_device(&e->pf.pb, &devs[i], (struct irq_line){ 0 });
 		if (i < 30) {
 			assert_int_equal(ret, 0);
 			assert_int_equal(devs[i].slot, i + 2);
@@ -1194,7 +1121,7 @@ static void test_capabilities(void **state)
 	(void)state;
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	env_buses(e, &e->m64_a);
+	pci_fixture_init(&e->pf, PFX_M64);
 	fake_init(&e->dev, "fake");
 	struct pci_device *p = &e->dev.pci;
 	assert_int_equal(pci_cfg_read(p, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST, 0);
@@ -1207,7 +1134,7 @@ static void test_capabilities(void **state)
 	assert_int_equal(pci_device_add_cap(p, c1, sizeof(c1)), 0x40);
 	assert_int_equal(pci_device_add_cap(p, c2, sizeof(c2)), 0x48); /* 4-aligned */
 	assert_int_equal(pci_device_add_cap(p, c3, sizeof(c3)), 0x50);
-	assert_int_equal(pci_bus_add_device(&e->pb, p, env_intx(e)), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, p, pci_fixture_intx(&e->pf)), 0);
 
 	/* The guest's walk. */
 	assert_true(cfg_read(e, 1, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
@@ -1288,14 +1215,14 @@ static void test_intx(void **state)
 {
 	struct env *e = *state;
 	struct pci_device *p = &e->dev.pci;
-	struct intx_rec *r = &e->intx;
+	struct pfx_intx *r = &e->pf.intx;
 	assert_int_equal(cfg_read(e, 1, PCI_INTERRUPT_PIN, 1), 1);
-	assert_int_equal(cfg_read(e, 1, PCI_INTERRUPT_LINE, 1), FAKE_GSI);
+	assert_int_equal(cfg_read(e, 1, PCI_INTERRUPT_LINE, 1), PFX_INTX_GSI);
 	assert_int_equal(r->calls, 0);
 
 	pci_set_intx(p, true);
 	assert_int_equal(r->calls, 1);
-	assert_int_equal(r->gsi, FAKE_GSI);
+	assert_int_equal(r->gsi, PFX_INTX_GSI);
 	assert_int_equal(r->level, 1);
 	assert_true(cfg_read(e, 1, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
 	pci_set_intx(p, false);
@@ -1342,7 +1269,7 @@ static void test_intx(void **state)
 	struct fake *g = calloc(1, sizeof(*g));
 	assert_non_null(g);
 	fake_init(g, "nointx");
-	assert_int_equal(pci_bus_add_device(&e->pb, &g->pci, (struct irq_line){ 0 }), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &g->pci, (struct irq_line){ 0 }), 0);
 	assert_int_equal(cfg_read(e, g->pci.slot, PCI_INTERRUPT_PIN, 1), 0);
 	unsigned calls = r->calls;
 	pci_set_intx(&g->pci, true);
@@ -1365,7 +1292,7 @@ static void test_bus_reset(void **state)
 	struct fake *g = calloc(1, sizeof(*g));
 	assert_non_null(g);
 	fake_init(g, "fake2");
-	assert_int_equal(pci_bus_add_device(&e->pb, &g->pci, env_intx(e)), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &g->pci, pci_fixture_intx(&e->pf)), 0);
 	unsigned fs = f->pci.slot, gs = g->pci.slot;
 	uint8_t built_f[256], built_g[256];
 	for (unsigned o = 0; o < 256; o += 4) {
@@ -1382,9 +1309,9 @@ static void test_bus_reset(void **state)
 	/* The guest scrambles things: f's BAR0 away, g's BAR0 onto f's
 	 * old place, f's MEM64 BAR high, decoding off on g, INTx Disable,
 	 * latency timer, interrupt line, a raised INTx. */
-	cfg_write(e, fs, PCI_BASE_ADDRESS_0, 4, (uint32_t)(M32_BASE + 0x100000));
+	cfg_write(e, fs, PCI_BASE_ADDRESS_0, 4, (uint32_t)(PFX_M32_BASE + 0x100000));
 	cfg_write(e, gs, PCI_BASE_ADDRESS_0, 4, (uint32_t)f0);
-	cfg_write(e, fs, PCI_BASE_ADDRESS_2, 4, (uint32_t)(M32_BASE + 0x200000));
+	cfg_write(e, fs, PCI_BASE_ADDRESS_2, 4, (uint32_t)(PFX_M32_BASE + 0x200000));
 	cfg_write(e, fs, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO |
 		  PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	set_command(e, gs, 0);
@@ -1392,11 +1319,11 @@ static void test_bus_reset(void **state)
 	cfg_write(e, gs, PCI_INTERRUPT_LINE, 1, 0x0b);
 	pci_set_intx(&g->pci, true);
 	assert_int_equal(bar_cfg_addr(e, gs, 0), f0);
-	pio_write(e, 0xcf8, 4, cf8_addr(0, gs, 0, PCI_VENDOR_ID));
+	pio_write(e, 0xcf8, 4, pfx_cf8_addr(0, gs, 0, PCI_VENDOR_ID));
 	fake_resets = 0;
 	unsigned fmoves = f->nmoves;
 
-	pci_bus_reset(&e->pb);
+	pci_bus_reset(&e->pf.pb);
 
 	assert_int_equal(fake_resets, 2);
 	assert_int_equal(pio_read(e, 0xcf8, 4), 0); /* latch cleared */
@@ -1422,12 +1349,12 @@ static void test_bus_reset(void **state)
 	assert_int_equal(f->acc[0].calls, 0);
 	assert_true(mmio_read(e, f0, 4, &v));
 	assert_int_equal(f->acc[0].calls, 1);
-	assert_false(mmio_read(e, M32_BASE + 0x100000, 4, &v));
-	assert_false(mmio_read(e, M32_BASE + 0x200000, 4, &v));
+	assert_false(mmio_read(e, PFX_M32_BASE + 0x100000, 4, &v));
+	assert_false(mmio_read(e, PFX_M32_BASE + 0x200000, 4, &v));
 	assert_true(f->nmoves > fmoves);
 	assert_int_equal(f->moves[f->nmoves - 1].new_addr != 0, true);
 	/* INTx lowered, status bit clear, INTx Disable off. */
-	assert_int_equal(e->intx.level, 0);
+	assert_int_equal(e->pf.intx.level, 0);
 	assert_int_equal(cfg_read(e, gs, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, 0);
 	assert_int_equal(get_command(e, fs) & PCI_COMMAND_INTX_DISABLE, 0);
 	/* The host bridge too. */
@@ -1465,7 +1392,7 @@ static void test_config_read_hook(void **state)
 	memset(&d, 0, sizeof(d));
 	pci_device_init(&d.pci, "cr", 0x1234, 0x5678, 0xff0000, 0, 0, 0, &cr_ops);
 	d.pci.config[0x44] = 0x11; /* the shadow's byte, replaced by the op */
-	assert_int_equal(pci_bus_add_device(&e->pb, &d.pci, (struct irq_line){ 0 }), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &d.pci, (struct irq_line){ 0 }), 0);
 	unsigned slot = d.pci.slot;
 	/* Outside the op's range: the shadow, after the op saw it. */
 	assert_int_equal(cfg_read(e, slot, PCI_VENDOR_ID, 4), 0x56781234);
@@ -1549,10 +1476,10 @@ static int setup_areas(void **state)
 {
 	struct area_env *a = calloc(1, sizeof(*a));
 	assert_non_null(a);
-	env_buses(&a->e, &a->e.m64_a);
-	a->e.pb.mem_map = fake_mem_map;
-	a->e.pb.mem_unmap = fake_mem_unmap;
-	a->e.pb.mem_opaque = &a->mem;
+	pci_fixture_init(&a->e.pf, PFX_M64);
+	a->e.pf.pb.mem_map = fake_mem_map;
+	a->e.pf.pb.mem_unmap = fake_mem_unmap;
+	a->e.pf.pb.mem_opaque = &a->mem;
 	a->mem.next_handle = 100;
 	struct fake *f = &a->adev;
 	memset(f, 0, sizeof(*f));
@@ -1565,7 +1492,7 @@ static int setup_areas(void **state)
 					    fake_bar_io, &f->ctx[2]), 0);
 	assert_int_equal(pci_device_bar_add_area(&f->pci, 0, 0x1000, 0x2000, a->host), 0);
 	assert_int_equal(pci_device_bar_add_area(&f->pci, 2, 0, AREA_BAR2_SIZE, a->host), 0);
-	assert_int_equal(pci_bus_add_device(&a->e.pb, &f->pci, (struct irq_line){ 0 }), 0);
+	assert_int_equal(pci_bus_add_device(&a->e.pf.pb, &f->pci, (struct irq_line){ 0 }), 0);
 	*state = a;
 	return 0;
 }
@@ -1649,7 +1576,7 @@ static void test_bar_areas_mapped(void **state)
 	before = a->mem.n;
 
 	/* Machine reset: BAR0 back where it was placed, its area with it. */
-	pci_bus_reset(&e->pb);
+	pci_bus_reset(&e->pf.pb);
 	assert_int_equal(bar_cfg_addr(e, slot, 0), b0);
 	assert_int_equal(a->mem.live, 2);
 	bool found = false;
@@ -1727,8 +1654,8 @@ static void test_bar_m64_spill(void **state)
 	(void)state;
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	env_buses(e, NULL);
-	e->pb.mmio64_spill = &e->m64_a;
+	pci_fixture_init(&e->pf, 0);
+	e->pf.pb.mmio64_spill = &e->pf.m64_a;
 	struct fake big;
 	memset(&big, 0, sizeof(big));
 	pci_device_init(&big.pci, "big", 1, 2, 0xff0000, 0, 0, 0, &fake_ops);
@@ -1736,13 +1663,13 @@ static void test_bar_m64_spill(void **state)
 					    fake_bar_io, &big), 0);
 	assert_int_equal(pci_device_set_bar(&big.pci, 2, PCI_BAR_MEM64, false, 0x1000,
 					    fake_bar_io, &big), 0);
-	assert_int_equal(pci_bus_add_device(&e->pb, &big.pci, (struct irq_line){ 0 }), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &big.pci, (struct irq_line){ 0 }), 0);
 	uint64_t a0 = bar_cfg_addr(e, big.pci.slot, 0);
 	uint64_t a2 = bar_cfg_addr(e, big.pci.slot, 2);
-	assert_true(a0 >= M64_BASE && a0 + (1ULL << 32) <= M64_BASE + M64_SIZE);
+	assert_true(a0 >= PFX_M64_BASE && a0 + (1ULL << 32) <= PFX_M64_BASE + PFX_M64_SIZE);
 	assert_true(big.pci.bars[0].mapped);
 	/* The small one stays below 4 GiB. */
-	assert_true(a2 >= M32_BASE && a2 < M32_BASE + M32_SIZE);
+	assert_true(a2 >= PFX_M32_BASE && a2 < PFX_M32_BASE + PFX_M32_SIZE);
 	void *s = e;
 	teardown(&s);
 }

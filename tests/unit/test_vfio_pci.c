@@ -226,6 +226,7 @@ static int f_dma_map(struct vfio_backend *b, uint64_t iova, uint64_t size, void 
 		     int fd, uint64_t fd_offset)
 {
 	struct fake_be *f = fb(b);
+	/* Private anonymous RAM in these tests: no file behind it. */
 	assert_int_equal(fd, -1);
 	assert_int_equal(fd_offset, 0);
 	if (f->dma_fail)

@@ -34,6 +34,7 @@
 #include "virtio/mmio.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "pci_fixture.h"
 #include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
@@ -43,7 +44,7 @@
 #define USED_GPA (MEM_GPA + 0x2000)
 #define DATA_GPA (MEM_GPA + 0x10000)
 #define QSIZE 16
-#define MMIO_ADDR 0xd0000000ULL
+#define MMIO_ADDR 0xfeb01000ULL /* cvmm's first window, clear of the PCI windows */
 #define MMIO_GSI 5
 
 #define S_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
@@ -56,10 +57,7 @@
 
 struct fx {
 	bool mmio;
-	struct bus pio, bus;
-	struct addr_alloc pio_alloc, m32;
-	struct pci_bus pbus;
-	struct irq_router router;
+	struct pci_fixture pf; /* pci_fixture.h: the PCI side, and the MMIO bus of both */
 	uint8_t *buf;
 	struct guest_mem mem;
 	struct virtio_rng *rng;
@@ -67,7 +65,6 @@ struct fx {
 	struct virtio_mmio *vm;
 	struct virtio_core *t;
 	uint64_t base; /* BAR 0 or the register window */
-	_Atomic int intx_level;
 	struct drv_queue q;
 };
 
@@ -75,21 +72,12 @@ struct fx {
 
 static uint32_t rd(struct fx *f, uint64_t off, unsigned len)
 {
-	uint8_t d[8];
-	memset(d, 0xee, sizeof(d));
-	assert_true(bus_access(&f->bus, f->base + off, d, len, false));
-	uint32_t v = 0;
-	for (unsigned i = 0; i < len && i < 4; i++)
-		v |= (uint32_t)d[i] << (8 * i);
-	return v;
+	return (uint32_t)pfx_mmio_read(&f->pf, f->base + off, len);
 }
 
 static void wr(struct fx *f, uint64_t off, unsigned len, uint32_t v)
 {
-	uint8_t d[8] = { 0 };
-	for (unsigned i = 0; i < len && i < 4; i++)
-		d[i] = (uint8_t)(v >> (8 * i));
-	assert_true(bus_access(&f->bus, f->base + off, d, len, true));
+	pfx_mmio_write(&f->pf, f->base + off, len, v);
 }
 
 /* ---- the driver's operations, per transport ---- */
@@ -193,7 +181,7 @@ static uint32_t take_interrupt(struct fx *f)
 				wr(f, VIRTIO_MMIO_INTERRUPT_ACK, 4, isr);
 				return isr;
 			}
-		} else if (atomic_load(&f->intx_level)) {
+		} else if (atomic_load(&f->pf.intx.level)) {
 			return rd(f, VIRTIO_PCI_ISR_OFF, 1);
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
@@ -220,34 +208,13 @@ static void post_buffer(struct fx *f, uint16_t head, uint64_t addr, uint32_t len
 
 /* ---- fixture ---- */
 
-static void fake_intx(void *opaque, uint32_t gsi, int level)
-{
-	(void)gsi;
-	struct fx *f = opaque;
-	atomic_store(&f->intx_level, level);
-}
-
-static struct irq_line intx_for_slot(void *opaque, unsigned slot)
-{
-	(void)slot;
-	return (struct irq_line){ .set = fake_intx, .opaque = opaque, .gsi = 11 };
-}
-
 static int setup_transport(void **state, bool mmio)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
 	f->mmio = mmio;
-	if (bus_init(&f->pio, "pio") || bus_init(&f->bus, "mmio") ||
-	    addr_alloc_init(&f->pio_alloc, 0x1000, 0xf000) ||
-	    addr_alloc_init(&f->m32, 0xc0000000ULL, 0x10000000ULL) ||
-	    pci_bus_init(&f->pbus, &f->pio, &f->bus, &f->pio_alloc, &f->m32,
-			 NULL, 0xe0000000ULL) ||
-	    irq_router_init(&f->router, NULL))
-		return -1;
-	f->pbus.intx_for_slot = intx_for_slot;
-	f->pbus.intx_opaque = f;
+	pci_fixture_init(&f->pf, PFX_INTX_HOOK);
 	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
 	if (!f->buf || virtio_rng_create(&f->rng, NULL, &f->mem))
 		return -1;
@@ -258,11 +225,11 @@ static int setup_transport(void **state, bool mmio)
 	};
 	struct virtio_dev *vd = virtio_rng_vdev(f->rng);
 	if (mmio) {
-		if (virtio_mmio_create(&f->vm, vd, &f->bus, MMIO_ADDR, MMIO_GSI, NULL))
+		if (virtio_mmio_create(&f->vm, vd, &f->pf.mmio, MMIO_ADDR, MMIO_GSI, NULL))
 			return -1;
 		f->t = virtio_mmio_transport(f->vm);
 	} else {
-		if (virtio_pci_create(&f->vp, vd, &f->pbus, &f->router, NULL))
+		if (virtio_pci_create(&f->vp, vd, &f->pf.pb, &f->pf.router, NULL))
 			return -1;
 		f->t = virtio_pci_transport(f->vp);
 	}
@@ -281,12 +248,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	virtio_transport_destroy(f->t);
 	virtio_rng_destroy(f->rng);
-	pci_bus_destroy(&f->pbus);
-	irq_router_destroy(&f->router);
-	bus_destroy(&f->bus);
-	bus_destroy(&f->pio);
-	addr_alloc_destroy(&f->pio_alloc);
-	addr_alloc_destroy(&f->m32);
+	pci_fixture_destroy(&f->pf);
 	free(f->buf);
 	free(f);
 	return 0;
@@ -308,7 +270,7 @@ static void test_describe(void **state)
 	} else {
 		assert_string_equal(info.kind, "pci");
 		assert_int_equal(info.size, VIRTIO_PCI_BAR_SIZE);
-		assert_int_equal(info.gsi, 11);
+		assert_int_equal(info.gsi, PFX_INTX_GSI);
 		assert_true(info.pci_slot > 0);
 	}
 }
@@ -435,7 +397,7 @@ static void test_mmio_identity(void **state)
 	wr(f, 0xffc, 4, 1);
 	/* The window straddled on the bus: nothing there beyond 4 KiB. */
 	uint8_t d[8];
-	assert_false(bus_access(&f->bus, MMIO_ADDR + VIRTIO_MMIO_SIZE, d, 4, false));
+	assert_false(bus_access(&f->pf.mmio, MMIO_ADDR + VIRTIO_MMIO_SIZE, d, 4, false));
 }
 
 static void test_mmio_interrupt_ack_and_resample(void **state)
@@ -478,12 +440,12 @@ static void test_mmio_create_rejects(void **state)
 	struct virtio_mmio *m;
 	struct virtio_dev *vd = virtio_rng_vdev(f->rng);
 	/* Misaligned window; a window where one already is. */
-	assert_int_equal(virtio_mmio_create(&m, vd, &f->bus, MMIO_ADDR + 8, 6, NULL),
+	assert_int_equal(virtio_mmio_create(&m, vd, &f->pf.mmio, MMIO_ADDR + 8, 6, NULL),
 			 -EINVAL);
 	assert_null(m);
 	struct virtio_rng *r2;
 	assert_int_equal(virtio_rng_create(&r2, NULL, &f->mem), 0);
-	assert_true(virtio_mmio_create(&m, virtio_rng_vdev(r2), &f->bus, MMIO_ADDR,
+	assert_true(virtio_mmio_create(&m, virtio_rng_vdev(r2), &f->pf.mmio, MMIO_ADDR,
 				       6, NULL) < 0);
 	assert_null(m);
 	virtio_rng_destroy(r2);

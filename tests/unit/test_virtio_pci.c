@@ -33,6 +33,7 @@
 #include "virtio/blk.h"
 #include "virtio/rng.h"
 #include "log_capture.h"
+#include "pci_fixture.h"
 #include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
@@ -42,7 +43,6 @@
 #define USED_GPA (MEM_GPA + 0x2000)
 #define DATA_GPA (MEM_GPA + 0x10000)
 #define QSIZE 16
-#define INTX_GSI 11
 
 #define S_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
 #define S_DRV VIRTIO_CONFIG_S_DRIVER
@@ -55,10 +55,7 @@
 #define F_INDIRECT (1ULL << VIRTIO_RING_F_INDIRECT_DESC)
 
 struct fx {
-	struct bus pio, mmio;
-	struct addr_alloc pio_alloc, m32, m64;
-	struct pci_bus pbus;
-	struct irq_router router;
+	struct pci_fixture pf; /* pci_fixture.h: buses, windows, router, INTx */
 	uint8_t *buf;
 	struct guest_mem mem;
 	struct virtio_rng *rng;
@@ -66,8 +63,6 @@ struct fx {
 	char disk[32];
 	struct virtio_dev *vd;
 	struct virtio_pci *vp;
-	_Atomic int intx_level;
-	_Atomic int intx_changes;
 	/* What the driver found. */
 	unsigned slot;
 	uint64_t bar;
@@ -79,59 +74,28 @@ struct fx {
 	struct drv_queue q; /* queue 0, as the driver sets it up */
 };
 
-static void fake_intx(void *opaque, uint32_t gsi, int level)
-{
-	struct fx *f = opaque;
-	assert_int_equal(gsi, INTX_GSI);
-	atomic_store(&f->intx_level, level);
-	atomic_fetch_add(&f->intx_changes, 1);
-}
-
-static struct irq_line intx_for_slot(void *opaque, unsigned slot)
-{
-	(void)slot;
-	return (struct irq_line){ .set = fake_intx, .opaque = opaque, .gsi = INTX_GSI };
-}
-
 /* ---- PCI configuration space, as the driver sees it ---- */
 
 static uint32_t cfg_read(struct fx *f, unsigned slot, unsigned off, unsigned len)
 {
-	uint8_t d[4] = { 0 };
-	pci_config_access(&f->pbus, slot, 0, off, d, len, false);
-	uint32_t v = 0;
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint32_t)d[i] << (8 * i);
-	return v;
+	return pfx_cfg_read(&f->pf, slot, off, len);
 }
 
 static void cfg_write(struct fx *f, unsigned off, unsigned len, uint32_t v)
 {
-	uint8_t d[4];
-	for (unsigned i = 0; i < len; i++)
-		d[i] = (uint8_t)(v >> (8 * i));
-	pci_config_access(&f->pbus, f->slot, 0, off, d, len, true);
+	pfx_cfg_write(&f->pf, f->slot, off, len, v);
 }
 
 /* ---- BAR 0 accesses through the MMIO bus ---- */
 
 static uint64_t mmio_read(struct fx *f, uint64_t off, unsigned len)
 {
-	uint8_t d[8];
-	memset(d, 0xff, sizeof(d));
-	assert_true(bus_access(&f->mmio, f->bar + off, d, len, false));
-	uint64_t v = 0;
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint64_t)d[i] << (8 * i);
-	return v;
+	return pfx_mmio_read(&f->pf, f->bar + off, len);
 }
 
 static void mmio_write(struct fx *f, uint64_t off, unsigned len, uint64_t v)
 {
-	uint8_t d[8];
-	for (unsigned i = 0; i < len; i++)
-		d[i] = (uint8_t)(v >> (8 * i));
-	assert_true(bus_access(&f->mmio, f->bar + off, d, len, true));
+	pfx_mmio_write(&f->pf, f->bar + off, len, v);
 }
 
 static uint32_t cr(struct fx *f, unsigned field, unsigned len)
@@ -316,16 +280,7 @@ static int setup_dev(void **state, bool blk)
 	struct fx *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	if (bus_init(&f->pio, "pio") || bus_init(&f->mmio, "mmio") ||
-	    addr_alloc_init(&f->pio_alloc, 0x1000, 0xf000) ||
-	    addr_alloc_init(&f->m32, 0xc0000000ULL, 0x10000000ULL) ||
-	    addr_alloc_init(&f->m64, 1ULL << 36, 1ULL << 32) ||
-	    pci_bus_init(&f->pbus, &f->pio, &f->mmio, &f->pio_alloc, &f->m32,
-			 &f->m64, 0xe0000000ULL) ||
-	    irq_router_init(&f->router, NULL))
-		return -1;
-	f->pbus.intx_for_slot = intx_for_slot;
-	f->pbus.intx_opaque = f;
+	pci_fixture_init(&f->pf, PFX_M64 | PFX_INTX_HOOK);
 	f->buf = drv_mem_alloc(&f->mem, MEM_GPA, MEM_SIZE);
 	if (!f->buf)
 		return -1;
@@ -348,7 +303,7 @@ static int setup_dev(void **state, bool blk)
 			return -1;
 		f->vd = virtio_rng_vdev(f->rng);
 	}
-	if (virtio_pci_create(&f->vp, f->vd, &f->pbus, &f->router, NULL))
+	if (virtio_pci_create(&f->vp, f->vd, &f->pf.pb, &f->pf.router, NULL))
 		return -1;
 	*state = f;
 	discover(f);
@@ -373,13 +328,7 @@ static int teardown(void **state)
 	virtio_blk_destroy(f->blk);
 	if (f->blk)
 		unlink(f->disk);
-	pci_bus_destroy(&f->pbus);
-	irq_router_destroy(&f->router);
-	bus_destroy(&f->mmio);
-	bus_destroy(&f->pio);
-	addr_alloc_destroy(&f->pio_alloc);
-	addr_alloc_destroy(&f->m32);
-	addr_alloc_destroy(&f->m64);
+	pci_fixture_destroy(&f->pf);
 	free(f->buf);
 	free(f);
 	return 0;
@@ -398,7 +347,7 @@ static void test_identity(void **state)
 	assert_int_equal(cfg_read(f, s, PCI_SUBSYSTEM_VENDOR_ID, 2), 0x1af4);
 	assert_int_equal(cfg_read(f, s, PCI_SUBSYSTEM_ID, 2), 0x40 + VIRTIO_ID_RNG);
 	assert_int_equal(cfg_read(f, s, PCI_INTERRUPT_PIN, 1), 1);
-	assert_int_equal(cfg_read(f, s, PCI_INTERRUPT_LINE, 1), INTX_GSI);
+	assert_int_equal(cfg_read(f, s, PCI_INTERRUPT_LINE, 1), PFX_INTX_GSI);
 	assert_true(cfg_read(f, s, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
 	/* rng: no device config, one queue, config vector + one per queue. */
 	assert_false(f->has_device_cap);
@@ -577,13 +526,14 @@ static void test_reset_clears(void **state)
 	setup_queue(f, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
 	set_status(f, S_ACK | S_DRV | S_FOK | S_DOK);
 	f->vd->notify_config(f->vd); /* INTx: ISR bit and line up */
-	assert_int_equal(atomic_load(&f->intx_level), 1);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 1);
+	assert_int_equal(atomic_load(&f->pf.intx.gsi), PFX_INTX_GSI);
 	cw(f, VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
 	assert_true(f->vd->vqs[0].event_idx);
 
 	set_status(f, 0);
 	assert_int_equal(status(f), 0);
-	assert_int_equal(atomic_load(&f->intx_level), 0);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 0);
 	assert_int_equal(read_isr(f), 0);
 	assert_int_equal(cr(f, VIRTIO_PCI_COMMON_DFSELECT, 4), 0);
 	assert_int_equal(cr(f, VIRTIO_PCI_COMMON_GFSELECT, 4), 0);
@@ -615,26 +565,26 @@ static void test_config_generation_and_isr(void **state)
 	assert_int_equal(read_isr(f), 0);
 	f->vd->notify_config(f->vd);
 	assert_int_not_equal(cr(f, VIRTIO_PCI_COMMON_CFGGENERATION, 1), gen);
-	assert_int_equal(atomic_load(&f->intx_level), 1);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 1);
 	assert_true(cfg_read(f, f->slot, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
 	f->vd->notify_queue(f->vd, 0);
 	assert_int_equal(read_isr(f), VIRTIO_PCI_ISR_CONFIG | 1);
-	assert_int_equal(atomic_load(&f->intx_level), 0);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 0);
 	assert_false(cfg_read(f, f->slot, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
 	assert_int_equal(read_isr(f), 0);
 
 	f->vd->notify_queue(f->vd, 0);
-	assert_int_equal(atomic_load(&f->intx_level), 1);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 1);
 	/* Writes to the ISR are ignored; a wide read also clears. */
 	mmio_write(f, f->isr, 1, 0);
 	assert_int_equal(mmio_read(f, f->isr, 4), 1);
-	assert_int_equal(atomic_load(&f->intx_level), 0);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 0);
 
 	/* INTx disabled in the command register: the line stays low. */
 	uint32_t cmd = cfg_read(f, f->slot, PCI_COMMAND, 2);
 	cfg_write(f, PCI_COMMAND, 2, cmd | PCI_COMMAND_INTX_DISABLE);
 	f->vd->notify_queue(f->vd, 0);
-	assert_int_equal(atomic_load(&f->intx_level), 0);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 0);
 	assert_int_equal(read_isr(f), 1);
 	cfg_write(f, PCI_COMMAND, 2, cmd);
 }
@@ -674,7 +624,7 @@ static void test_msix(void **state)
 	f->vd->notify_config(f->vd);
 	assert_int_equal(irqfd_count(f, 0), 1);
 	/* No ISR, no INTx with MSI-X. */
-	assert_int_equal(atomic_load(&f->intx_level), 0);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 0);
 	assert_int_equal(read_isr(f), 0);
 
 	/* NO_VECTOR: no interrupt at all. */
@@ -682,7 +632,7 @@ static void test_msix(void **state)
 	f->vd->notify_queue(f->vd, 0);
 	assert_int_equal(irqfd_count(f, 1), 0);
 	assert_int_equal(irqfd_count(f, 0), 0);
-	assert_int_equal(atomic_load(&f->intx_level), 0);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 0);
 
 	/* A masked vector becomes pending, delivered on unmask. */
 	cw(f, VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
@@ -769,9 +719,9 @@ static void test_rng_end_to_end(void **state)
 	uint8_t zero[256] = { 0 };
 	assert_memory_not_equal(drv_host(&f->q, DATA_GPA), zero, 256);
 	/* INTx: the line goes up; the ISR says "queue" and clears it. */
-	assert_true(wait_level(&f->intx_level, 1));
+	assert_true(wait_level(&f->pf.intx.level, 1));
 	assert_int_equal(read_isr(f), 1);
-	assert_int_equal(atomic_load(&f->intx_level), 0);
+	assert_int_equal(atomic_load(&f->pf.intx.level), 0);
 
 	/* A second request with a 32-bit kick. */
 	post_buffer(f, 1, DATA_GPA + 0x1000, 16);
@@ -794,14 +744,14 @@ static void test_rng_end_to_end(void **state)
 	assert_int_equal(drv_used(&f->q)->ring[0].len, 64);
 
 	/* A broken ring: NEEDS_RESET plus a config interrupt. */
-	assert_true(wait_level(&f->intx_level, 1));
+	assert_true(wait_level(&f->pf.intx.level, 1));
 	read_isr(f);
 	drv_make_avail(&f->q, 200); /* head out of range */
 	mmio_write(f, f->notify, 2, 0);
 	for (int i = 0; i < 5000 && !(status(f) & S_NRS); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 	assert_true(status(f) & S_NRS);
-	assert_true(wait_level(&f->intx_level, 1));
+	assert_true(wait_level(&f->pf.intx.level, 1));
 	assert_true(read_isr(f) & VIRTIO_PCI_ISR_CONFIG);
 	set_status(f, 0);
 	assert_int_equal(status(f), 0);
@@ -815,7 +765,7 @@ static void test_bar_move(void **state)
 	cfg_write(f, PCI_BASE_ADDRESS_0, 4, (uint32_t)new_bar);
 	cfg_write(f, PCI_BASE_ADDRESS_1, 4, 0);
 	uint8_t d[2];
-	assert_false(bus_access(&f->mmio, f->bar + f->common + VIRTIO_PCI_COMMON_NUMQ,
+	assert_false(bus_access(&f->pf.mmio, f->bar + f->common + VIRTIO_PCI_COMMON_NUMQ,
 				d, 2, false));
 	f->bar = new_bar;
 	assert_int_equal(virtio_pci_device(f->vp)->bars[0].addr, new_bar);
@@ -823,7 +773,7 @@ static void test_bar_move(void **state)
 	/* Decoding off: unmapped. */
 	uint32_t cmd = cfg_read(f, f->slot, PCI_COMMAND, 2);
 	cfg_write(f, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_MEMORY);
-	assert_false(bus_access(&f->mmio, f->bar, d, 2, false));
+	assert_false(bus_access(&f->pf.mmio, f->bar, d, 2, false));
 	cfg_write(f, PCI_COMMAND, 2, cmd);
 	assert_int_equal(cr(f, VIRTIO_PCI_COMMON_NUMQ, 2), 1);
 }
@@ -834,14 +784,14 @@ static void test_create_rejects(void **state)
 	struct virtio_pci *vp = (void *)1;
 	struct virtio_dev bad = *f->vd;
 	bad.nqueues = 0;
-	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pbus, &f->router, NULL), -EINVAL);
+	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pf.pb, &f->pf.router, NULL), -EINVAL);
 	assert_null(vp);
 	bad = *f->vd;
 	bad.queue_max_size = 100;
-	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pbus, &f->router, NULL), -EINVAL);
+	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pf.pb, &f->pf.router, NULL), -EINVAL);
 	bad = *f->vd;
 	bad.config_size = 8; /* without config_read */
-	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pbus, &f->router, NULL), -EINVAL);
+	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pf.pb, &f->pf.router, NULL), -EINVAL);
 }
 
 /*

@@ -101,6 +101,35 @@ static void test_short_forms(void **state)
 	assert_false(c->cfg.rng.enabled);
 	assert_false(c->cfg.debug_exit);
 	free(c);
+	/* memory: {size, shared, hugepages} (cloud-hypervisor's names). */
+	c = parse("{\"kernel\": \"/k\", \"memory\": {\"size\": 268435456, \"shared\": true,"
+		  " \"hugepages\": false}}", 0, NULL);
+	assert_int_equal(c->cfg.mem_size, 256ULL << 20);
+	assert_true(c->cfg.mem_shared);
+	assert_false(c->cfg.mem_hugepages);
+	free(c);
+	c = parse("{\"kernel\": \"/k\", \"memory\": \"size=2G,shared=on,hugepages=on\"}", 0, NULL);
+	assert_int_equal(c->cfg.mem_size, 2ULL << 30);
+	assert_true(c->cfg.mem_shared);
+	assert_true(c->cfg.mem_hugepages);
+	free(c);
+	parse("{\"kernel\": \"/k\", \"memory\": {\"size\": \"64M\", \"shared\": 2}}", -EINVAL,
+	      "--memory: shared=2: expected on or off");
+	/* user_devices: [{socket, id}] (cloud-hypervisor's name), or strings. */
+	c = parse("{\"kernel\": \"/k\", \"user_devices\": [{\"socket\": \"/run/edu.sock\","
+		  " \"id\": \"edu0\"}, \"socket=/run/b.sock\"]}", 0, NULL);
+	assert_int_equal(c->cfg.nuser_devices, 2);
+	assert_string_equal(c->cfg.user_devices[0].socket, "/run/edu.sock");
+	assert_string_equal(c->cfg.user_devices[0].id, "edu0");
+	assert_string_equal(c->cfg.user_devices[1].socket, "/run/b.sock");
+	assert_null(c->cfg.user_devices[1].id);
+	free(c);
+	parse("{\"kernel\": \"/k\", \"user_devices\": [{\"id\": \"x\"}]}", -EINVAL,
+	      "--user-device: socket= is required");
+	parse("{\"kernel\": \"/k\", \"user_devices\": {\"socket\": \"/s\"}}", -EINVAL,
+	      "vm.create: 'user_devices': expected an array");
+	parse("{\"kernel\": \"/k\", \"user_devices\": [{\"socket\": \"/s\", \"bus\": 1}]}",
+	      -EINVAL, "--user-device: unknown key 'bus' (expected socket, id)");
 	c = parse("{\"kernel\": \"/k\", \"platform\": \"pit=off\"}", 0, NULL);
 	assert_false(c->cfg.pit);
 	free(c);

@@ -26,7 +26,9 @@ int arch_vm_init(struct kvm *kvm, const struct vm_config *cfg)
 {
 	struct ram_layout l;
 	x86_ram_layout(cfg->mem_size, &l);
-	int ret = kvm_alloc_ram(kvm, cfg->mem_size);
+	unsigned flags = (cfg->mem_shared ? KVM_RAM_SHARED : 0) |
+			 (cfg->mem_hugepages ? KVM_RAM_HUGEPAGES : 0);
+	int ret = kvm_alloc_ram(kvm, cfg->mem_size, flags);
 	ret = ret ?: kvm_map_region(kvm, 0, l.low_size, kvm->ram);
 	if (!ret && l.high_size)
 		ret = kvm_map_region(kvm, HIGH_RAM_START, l.high_size,

@@ -263,6 +263,7 @@ int pci_probe(enum pci_mech m, u8 bus, u8 slot, u8 fn, struct pci_dev *d)
 	d->irq_pin = pci_read8(d, PCI_INT_PIN);
 	if (walk_caps(d) || pci_size_bars(d))
 		return -1;
+	d->msi_cap = pci_find_cap(d, PCI_CAP_ID_MSI, 0);
 	parse_msix(d);
 	return 0;
 }
@@ -375,4 +376,25 @@ void pci_msix_mask_all(const struct pci_dev *d, bool masked)
 	else
 		ctrl &= (u16)~PCI_MSIX_CTRL_MASKALL;
 	pci_write16(d, d->msix_cap + 2, ctrl);
+}
+
+/* ---- MSI ---- */
+
+void pci_msi_set(const struct pci_dev *d, u32 dest_apic, u8 vector)
+{
+	u8 c = d->msi_cap;
+	u16 ctrl = pci_read16(d, c + 2);
+	bool is64 = ctrl & 0x80;
+	/* One vector (multiple message enable 0), enable as it was. */
+	pci_write16(d, c + 2, ctrl & (u16)~0x70);
+	pci_write32(d, c + 4, (u32)LAPIC_BASE | (dest_apic & 0xff) << 12);
+	if (is64)
+		pci_write32(d, c + 8, 0);
+	pci_write16(d, c + (is64 ? 12 : 8), vector);
+}
+
+void pci_msi_enable(const struct pci_dev *d, bool on)
+{
+	u16 ctrl = pci_read16(d, d->msi_cap + 2);
+	pci_write16(d, d->msi_cap + 2, on ? ctrl | 1 : ctrl & (u16)~1);
 }

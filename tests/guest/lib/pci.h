@@ -80,6 +80,8 @@ struct pci_dev {
 	u32 ncaps;
 	u8 cap_off[PCI_MAX_CAPS];
 	u8 cap_id[PCI_MAX_CAPS];
+	/* MSI (msi_cap 0 when absent) */
+	u8 msi_cap;
 	/* MSI-X (msix_cap 0 when absent) */
 	u8 msix_cap;
 	u16 msix_size;		/* number of table entries */
@@ -146,6 +148,13 @@ bool pci_msix_pending(const struct pci_dev *d, u16 n);
 void pci_msix_enable(const struct pci_dev *d, bool on);
 void pci_msix_mask_all(const struct pci_dev *d, bool masked);
 u16 pci_msix_ctrl(const struct pci_dev *d);
+
+/* MSI (PCI Local Bus 3.0, 6.8.1): message control at +2 (enable bit 0,
+ * 64-bit capable bit 7), address at +4 (+8 upper half when 64-bit), data
+ * at +8 or +12. Programs one message (address 0xFEE00000 | dest << 12,
+ * data = vector, edge), multiple-message enable 0 (one vector). */
+void pci_msi_set(const struct pci_dev *d, u32 dest_apic, u8 vector);
+void pci_msi_enable(const struct pci_dev *d, bool on);
 
 /* "CF8/CFC" or "ECAM", for messages. */
 const char *pci_mech_name(enum pci_mech m);

@@ -32,6 +32,11 @@
  * With disk=1 it first writes "cvmm-flush-test " 32 times into sector 0 of
  * the virtio-blk disk (polled, no FLUSH request) and prints "api_counter:
  * disk written": vm.shutdown must leave those bytes in the image, flushed.
+ *
+ * With ramcheck=ADDR it first looks at 16 bytes of RAM at ADDR (below
+ * 1 GiB, away from the image): "api_counter: RAM clean" when they are all
+ * zero, else "api_counter: RAM dirty", then writes a marker there: after a
+ * reboot, RAM must be clean again (the shared-memory cases).
  */
 #include "virtio.h"
 
@@ -177,6 +182,16 @@ int test_main(struct boot_info *bi)
 	cmdline_get_u64(bi->cmdline, "churn", &churn);
 	cmdline_get_u64(bi->cmdline, "disk", &disk);
 	cmdline_get_u64(bi->cmdline, "flood", &flood);
+	u64 ramcheck = 0;
+	if (cmdline_get_u64(bi->cmdline, "ramcheck", &ramcheck) && ramcheck) {
+		volatile u8 *p = (volatile u8 *)ramcheck;
+		bool clean = true;
+		for (u32 i = 0; i < 16; i++)
+			clean &= p[i] == 0;
+		printf("api_counter: RAM %s\n", clean ? "clean" : "dirty");
+		for (u32 i = 0; i < 16; i++)
+			p[i] = (u8)("cvmm-ram-marker!"[i]);
+	}
 	if (aps) {
 		struct madt_info mi;
 		CHECK(3, acpi_parse_madt(bi, &mi) == 0, "cannot read the MADT");
