@@ -133,6 +133,11 @@ static const int vcpu_calls[] = {
 	 * accesses are reads and writes of the VFIO device fd's regions. */
 	SCMP_SYS(pread64),
 	SCMP_SYS(pwrite64),
+	/* ... or requests to a vfio-user server (vfio/user.c): one message
+	 * out, the reply in (eventfds ride along for SET_IRQS), poll for the
+	 * deadline (device list). */
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(recvmsg),
 };
 
 static const unsigned long vcpu_ioctls[] = {
@@ -182,6 +187,8 @@ static const int main_calls[] = {
 				* passthrough config space (reset) */
 	SCMP_SYS(pwrite64),    /* a reboot writes a passthrough device's command
 				* register back */
+	SCMP_SYS(sendmsg),     /* vfio-user devices: the server's DMA requests */
+	SCMP_SYS(recvmsg),     /* served, INTx unmasked, reset, teardown */
 	SCMP_SYS(fallocate),   /* a reboot clears shared guest RAM (kvm_clear_ram:
 				* its memfd's pages punched out) */
 };

@@ -419,36 +419,31 @@ static int build_passthrough_devices(struct vm *vm)
 }
 
 /*
- * The vfio-user devices (--user-device): each server connected, the
- * protocol agreed, the device's description read and checked to be a PCI
- * function. The passthrough core (vfio/pci_dev.c, still to come) puts
- * each on PCI bus 0; until it does the guest does not see them, and a
- * warning says so.
+ * The vfio-user devices (--user-device): each server connected and the
+ * protocol agreed (vfio/user.c), then, as a kernel VFIO device, a function
+ * of its own on bus 0 through the passthrough core. The failing layer
+ * logs, naming the socket.
  */
 static int build_user_devices(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
 	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
-		const char *path = cfg->user_devices[i].socket;
 		struct vfio_backend *b;
-		int ret = vfio_user_connect(path, &b);
+		int ret = vfio_user_connect(cfg->user_devices[i].socket, &b);
 		if (ret)
 			return ret;
+		const struct vfio_pci_params p = {
+			.backend = b,
+			.id = cfg->user_devices[i].id,
+			.bus = &vm->pci,
+			.router = &vm->irq_router,
+			.mem = &vm->kvm.mem,
+		};
+		ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+		if (ret)
+			return ret;
+		vm->npassthrough++;
 		vm->user_devices[vm->nuser_devices++] = b;
-		struct vfio_device_info di;
-		uint32_t ids = 0;
-		ret = b->ops->device_info(b, &di);
-		if (!ret && !(di.flags & VFIO_DEVICE_FLAGS_PCI)) {
-			log_error("--user-device socket=%s: not a PCI device (flags 0x%x)", path,
-				  di.flags);
-			return -ENOTSUP;
-		}
-		ret = ret ?: b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, 0, &ids,
-						 sizeof(ids));
-		if (ret)
-			return ret;
-		log_warn("--user-device socket=%s: PCI %04x:%04x, %u regions, %u interrupt kinds; not on the guest's PCI bus (no passthrough core in this build)",
-			 path, ids & 0xffff, ids >> 16, di.num_regions, di.num_irqs);
 	}
 	return 0;
 }
@@ -584,6 +579,14 @@ static int setup_control_loop(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio && !ret; i++)
 		if (vm->virtio[i].mmio)
 			ret = epoll_add(vm, virtio_mmio_resample_fd(vm->virtio[i].mmio));
+	/* What a vfio-user server asks between two of cvmm's requests (DMA
+	 * of guest RAM that is not shared with it). */
+	for (unsigned i = 0; i < vm->nuser_devices && !ret; i++)
+		ret = epoll_add(vm, vfio_user_poll_fd(vm->user_devices[i]));
+	/* The guest's EOIs of a passthrough INTx cvmm unmasks itself. */
+	for (unsigned i = 0; i < vm->npassthrough && !ret; i++)
+		if (vfio_pci_intx_resample_fd(vm->passthrough[i]) >= 0)
+			ret = epoll_add(vm, vfio_pci_intx_resample_fd(vm->passthrough[i]));
 	if (ret)
 		return ret;
 	if (vm->cfg->api_socket) {
@@ -641,6 +644,33 @@ static void forward_stdin(struct vm *vm)
 		}
 	}
 	serial_receive(vm->serial, buf, len);
+}
+
+/* A passthrough INTx's EOI: true when fd was one's resample fd. */
+static bool resample_passthrough(struct vm *vm, int fd)
+{
+	for (unsigned i = 0; i < vm->npassthrough; i++) {
+		if (vfio_pci_intx_resample_fd(vm->passthrough[i]) == fd) {
+			vfio_pci_intx_resample(vm->passthrough[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A vfio-user server's requests: served; true when fd was one's. A
+ * broken connection (logged once by vfio/user.c) stops being polled. */
+static bool serve_user_device(struct vm *vm, int fd)
+{
+	for (unsigned i = 0; i < vm->nuser_devices; i++) {
+		struct vfio_backend *b = vm->user_devices[i];
+		if (vfio_user_poll_fd(b) != fd)
+			continue;
+		if (vfio_user_service(b))
+			epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		return true;
+	}
+	return false;
 }
 
 /* A guest EOI lowered a virtio-mmio line: up again if still pending. */
@@ -984,7 +1014,8 @@ int vm_run(struct vm *vm)
 			} else if (out_sink_of(vm, fd)) {
 				out_sink_drain(out_sink_of(vm, fd));
 			} else {
-				resample_virtio_mmio(vm, fd);
+				if (!serve_user_device(vm, fd) && !resample_passthrough(vm, fd))
+					resample_virtio_mmio(vm, fd);
 			}
 		}
 	}
@@ -1033,8 +1064,7 @@ int vm_destroy(struct vm *vm)
 	vm->npassthrough = 0;
 	vfio_kernel_destroy(vm->vfio);
 	vm->vfio = NULL;
-	for (unsigned i = 0; i < vm->nuser_devices; i++)
-		vm->user_devices[i]->ops->destroy(vm->user_devices[i]);
+	/* The vfio-user connections went with their devices, above. */
 	vm->nuser_devices = 0;
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown

@@ -81,9 +81,10 @@ struct vm {
 	/* --device: host PCI functions passed through, and the VFIO
 	 * containers and groups they were opened through. */
 	struct vfio_kernel *vfio;
-	struct vfio_pci_dev *passthrough[CVMM_MAX_DEVICES];
+	struct vfio_pci_dev *passthrough[CVMM_MAX_DEVICES + CVMM_MAX_USER_DEVICES];
 	unsigned npassthrough;
-	/* --user-device: each connected vfio-user server (owned). */
+	/* --user-device: each connected vfio-user server (owned by its
+	 * passthrough device; the control loop serves the server's requests). */
 	struct vfio_backend *user_devices[CVMM_MAX_USER_DEVICES];
 	unsigned nuser_devices;
 	int console_out_fd; /* owned when the console writes to a file */

@@ -1001,6 +1001,44 @@ if wanted "$CASE"; then
 	fi
 fi
 
+# A passthrough device (a vfio-user server: tests/vfio-user/edu-server)
+# in vm.info (its BARs, mapped and trapped, the interrupt kind) and
+# vm.counters, and reset with the machine at a reboot.
+CASE=passthrough-user-device
+EDU=$(dirname "$CVMM")/tests/vfio-user/edu-server
+if wanted "$CASE"; then
+	if [ ! -x "$EDU" ]; then
+		skip "$CASE" "no $EDU (make $(dirname "$CVMM")/tests/vfio-user/edu-server)"
+	else
+		rm -f "$SOCK" "$TMP/edu.sock"
+		"$EDU" --socket "$TMP/edu.sock" 2>"$TMP/edu.err" &
+		EPID=$!
+		t_wait 5 test -S "$TMP/edu.sock"
+		if start_vm --user-device "socket=$TMP/edu.sock,id=edu0" --memory size=64M,shared=on; then
+			why=
+			api info
+			for s in '"passthrough":[{"name":"edu0","backend":"vfio-user"' \
+				'"vendor_id":4660,"device_id":4584' '"access":"mmap+trap"' \
+				'"access":"trap"' '"irq":{"mode":"intx","vectors":1,"msix_vectors":2'; do
+				grep -qF -- "$s" "$TMP/resp" || { why="${why:+$why, }info lacks $s"; break; }
+			done
+			api reboot
+			[ $RC -eq 0 ] || why="${why:+$why, }reboot rc $RC"
+			t_wait 10 booted 2 || why="${why:+$why, }no second boot"
+			api counters
+			grep -qF '"name":"edu0","bdf":"0000:00:01.0"' "$TMP/resp" &&
+				grep -qF '"resets":1,' "$TMP/resp" ||
+				why="${why:+$why, }counters: $(head -c 300 "$TMP/resp")"
+			shutdown_and_check
+		else
+			bad "cvmm did not come up with --user-device"
+			[ -n "$PID" ] && kill "$PID" 2>/dev/null
+		fi
+		kill "$EPID" 2>/dev/null
+		wait "$EPID" 2>/dev/null
+	fi
+fi
+
 CASE=pause-during-device-churn
 if wanted "$CASE"; then
 	# The guest activates and resets the virtio-rng at every tick (its

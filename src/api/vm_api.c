@@ -431,6 +431,7 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 		add_num(&jb, c, "vector_masks", (double)st.vector_masks);
 		add_num(&jb, c, "vector_unmasks", (double)st.vector_unmasks);
 		add_num(&jb, c, "resets", (double)st.resets);
+		add_num(&jb, c, "intx_unmasks", (double)st.intx_unmasks);
 		add_num(&jb, c, "errors", (double)st.errors);
 	}
 	if (vm->serial) {

@@ -702,6 +702,7 @@ int vfio_kernel_open(struct vfio_kernel *k, const char *sysfs_path, struct vfio_
 		return -ENOMEM;
 	d->be.ops = &kernel_ops;
 	d->be.kind = "vfio";
+	d->be.unmask_eventfd = true;
 	snprintf(d->be.name, sizeof(d->be.name), "%s", si.bdf);
 	d->k = k;
 	d->fd = -1;

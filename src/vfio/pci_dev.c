@@ -15,6 +15,10 @@
 
 #define PAGE 4096ULL
 
+/* For error lines: "vfio 0000:01:00.0". */
+#define DEV_FMT "%s %s"
+#define DEV_ARGS(d) (d)->be->kind, (d)->be->name
+
 struct bar_ctx {
 	struct vfio_pci_dev *d;
 	unsigned idx;
@@ -49,6 +53,9 @@ struct vfio_pci_dev {
 	unsigned msix_dev_nvec;     /* the device's own table size */
 	bool has_intx;
 	bool intx_bound;            /* the resample irqfd is assigned */
+	/* The device cannot take the resample eventfd as its unmask (a
+	 * vfio-user server may not): cvmm unmasks on each resample. */
+	bool intx_user_unmask;
 	int intx_fd, intx_resample_fd;
 	uint32_t intx_gsi;
 
@@ -57,7 +64,7 @@ struct vfio_pci_dev {
 	unsigned mode_vectors;
 
 	_Atomic uint64_t config_reads, config_writes, bar_reads, bar_writes;
-	_Atomic uint64_t irq_sets, resets, errors;
+	_Atomic uint64_t irq_sets, resets, errors, intx_unmasks;
 };
 
 static struct vfio_pci_dev *of_pci(struct pci_device *p)
@@ -146,9 +153,39 @@ static void intx_on(struct vfio_pci_dev *d)
 		return;
 	d->mode = VFIO_PCI_IRQ_INTX;
 	d->mode_vectors = 1;
+	if (d->intx_user_unmask || !d->be->unmask_eventfd) {
+		d->intx_user_unmask = true;
+		return;
+	}
 	fd = d->intx_resample_fd;
-	if (set_irqs(d, VFIO_PCI_INTX_IRQ_INDEX, 1, efd | VFIO_IRQ_SET_ACTION_UNMASK, &fd))
-		irq_off(d); /* an INTx never unmasked would fire once */
+	if (set_irqs(d, VFIO_PCI_INTX_IRQ_INDEX, 1, efd | VFIO_IRQ_SET_ACTION_UNMASK, &fd)) {
+		/* From now on the control loop unmasks (vfio_pci_intx_resample);
+		 * the refusal was counted and logged once. */
+		d->intx_user_unmask = true;
+		log_info(DEV_FMT ": INTx unmask eventfd refused: cvmm unmasks INTx itself",
+			 DEV_ARGS(d));
+	}
+}
+
+int vfio_pci_intx_resample_fd(struct vfio_pci_dev *d)
+{
+	return d->intx_user_unmask ? d->intx_resample_fd : -1;
+}
+
+void vfio_pci_intx_resample(struct vfio_pci_dev *d)
+{
+	uint64_t n;
+	if (read(d->intx_resample_fd, &n, sizeof(n)) < 0)
+		return; /* nothing (EAGAIN): a spurious wake-up */
+	struct pci_bus *bus = d->pci.bus;
+	pthread_mutex_lock(&bus->lock);
+	if (d->mode == VFIO_PCI_IRQ_INTX) {
+		atomic_fetch_add(&d->intx_unmasks, 1);
+		counted(d, d->be->ops->set_irqs(d->be, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
+						VFIO_IRQ_SET_DATA_NONE |
+						VFIO_IRQ_SET_ACTION_UNMASK, NULL, NULL));
+	}
+	pthread_mutex_unlock(&bus->lock);
 }
 
 /* MSI or MSI-X with n vectors on these eventfds; INTx again if refused. */
@@ -294,9 +331,6 @@ static uint16_t le16(const uint8_t *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
-/* For error lines: "vfio 0000:01:00.0". */
-#define DEV_FMT "%s %s"
-#define DEV_ARGS(d) (d)->be->kind, (d)->be->name
 
 static uint64_t pow2_at_least(uint64_t v)
 {
@@ -785,6 +819,7 @@ void vfio_pci_get_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
 		.vector_masks = atomic_load(&d->msix.masks) + atomic_load(&d->msi.masks),
 		.vector_unmasks = atomic_load(&d->msix.unmasks) + atomic_load(&d->msi.unmasks),
 		.resets = atomic_load(&d->resets),
+		.intx_unmasks = atomic_load(&d->intx_unmasks),
 		.errors = atomic_load(&d->errors),
 	};
 }

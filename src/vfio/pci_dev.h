@@ -33,8 +33,11 @@
  * through cvmm). INTx is an eventfd on the function's INTx GSI through a
  * level-triggered irqfd with resample: KVM asserts the line, the guest's
  * EOI signals the resample eventfd, which the device has as its INTx
- * unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK). Only one kind is on at a
- * time (INTx whenever MSI and MSI-X are off), as VFIO requires.
+ * unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK). A device that refuses the
+ * unmask eventfd (a vfio-user server may) is unmasked by cvmm instead: the
+ * control loop watches the resample eventfd (vfio_pci_intx_resample_fd)
+ * and calls vfio_pci_intx_resample, which sends the unmask. Only one kind
+ * is on at a time (INTx whenever MSI and MSI-X are off), as VFIO requires.
  *
  * DMA: all of guest RAM is mapped for the device at IOVA = guest physical
  * address when the device is created (the backend pins it).
@@ -90,6 +93,16 @@ int vfio_pci_create(struct vfio_pci_dev **out, const struct vfio_pci_params *p);
  */
 void vfio_pci_destroy(struct vfio_pci_dev *d);
 
+/*
+ * INTx unmasked by cvmm: the eventfd the control loop must watch, or -1
+ * when the device unmasks itself on the resample eventfd (kernel VFIO) or
+ * has no INTx. Known once the device is created.
+ */
+int vfio_pci_intx_resample_fd(struct vfio_pci_dev *d);
+/* The guest's EOI of INTx (resample fd readable): unmasks it at the
+ * device. Control loop; takes the PCI bus lock. */
+void vfio_pci_intx_resample(struct vfio_pci_dev *d);
+
 /* What vm.info shows. Call with the PCI bus lock held (BARs move). */
 enum vfio_pci_irq_mode {
 	VFIO_PCI_IRQ_NONE,
@@ -134,6 +147,7 @@ struct vfio_pci_stats {
 	uint64_t irq_sets;     /* SET_IRQS: interrupt kinds switched on or off */
 	uint64_t vector_masks, vector_unmasks; /* MSI/MSI-X irqfd unbinds/binds */
 	uint64_t resets;       /* machine resets (device reset with it) */
+	uint64_t intx_unmasks; /* INTx unmasks sent by cvmm (see above) */
 	uint64_t errors;       /* backend operations that failed */
 };
 

@@ -90,6 +90,7 @@ struct fake_be {
 	} dma[8];
 	unsigned ndma, nunmap;
 	int dma_fail;
+	bool refuse_unmask_fd; /* as a vfio-user server may */
 	unsigned resets;
 	bool destroyed;
 	uint32_t dev_flags;
@@ -208,6 +209,9 @@ static int f_set_irqs(struct vfio_backend *b, unsigned index, unsigned start,
 	struct fake_be *f = fb(b);
 	(void)bools;
 	assert_true(f->nirqs < 64);
+	if (f->refuse_unmask_fd && (flags & VFIO_IRQ_SET_DATA_EVENTFD) &&
+	    (flags & VFIO_IRQ_SET_ACTION_UNMASK))
+		return -EINVAL;
 	struct irq_call *c = &f->irqs[f->nirqs++];
 	memset(c, 0, sizeof(*c));
 	c->index = index;
@@ -286,6 +290,7 @@ static void fake_be_init(struct fake_be *f)
 	f->be.ops = &fake_ops;
 	snprintf(f->be.name, sizeof(f->be.name), "0000:01:00.0");
 	f->be.kind = "vfio";
+	f->be.unmask_eventfd = true; /* as kernel VFIO */
 	f->mmap_fail_region = -1;
 	f->dev_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
 	uint8_t *c = f->cfg;
@@ -918,6 +923,64 @@ static void test_no_intx_no_mmap(void **state)
 	teardown(&s);
 }
 
+/* A device that does not take the resample eventfd as INTx unmask: cvmm
+ * unmasks after each EOI (the control loop's resample fd). Told by the
+ * backend, or found out when the device refuses. */
+static void test_intx_unmasked_by_cvmm(void **state)
+{
+	(void)state;
+	for (int refuse = 0; refuse < 2; refuse++) {
+		struct env *e = calloc(1, sizeof(*e));
+		assert_non_null(e);
+		env_init(e);
+		if (refuse)
+			e->be.refuse_unmask_fd = true;
+		else
+			e->be.be.unmask_eventfd = false;
+		struct vfio_pci_params p = params(e);
+		assert_int_equal(vfio_pci_create(&e->d, &p), 0);
+		e->slot = vfio_pci_device(e->d)->slot;
+		/* The trigger only. */
+		assert_int_equal(e->be.nirqs, 1);
+		assert_irq(irq_call(e, 0), VFIO_PCI_INTX_IRQ_INDEX, 1, TRIGGER_EFD);
+		int fd = vfio_pci_intx_resample_fd(e->d);
+		assert_true(fd >= 0);
+		/* The guest's EOI: KVM signals the resample fd; cvmm unmasks. */
+		uint64_t one = 1;
+		assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+		vfio_pci_intx_resample(e->d);
+		assert_int_equal(e->be.nirqs, 2);
+		assert_irq(irq_call(e, 1), VFIO_PCI_INTX_IRQ_INDEX, 1,
+			   VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK);
+		/* Nothing to read: nothing sent. */
+		vfio_pci_intx_resample(e->d);
+		assert_int_equal(e->be.nirqs, 2);
+		/* Not in INTx mode (MSI-X on): no unmask. */
+		cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+		unsigned n = e->be.nirqs;
+		assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+		vfio_pci_intx_resample(e->d);
+		assert_int_equal(e->be.nirqs, n);
+		/* Back to INTx: still the trigger only. */
+		cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
+		assert_int_equal(e->be.nirqs, n + 2);
+		assert_irq(irq_call(e, n + 1), VFIO_PCI_INTX_IRQ_INDEX, 1, TRIGGER_EFD);
+		struct vfio_pci_stats st;
+		vfio_pci_get_stats(e->d, &st);
+		assert_int_equal(st.intx_unmasks, 1);
+		assert_int_equal(st.errors, refuse ? 1 : 0);
+		void *s = e;
+		teardown(&s);
+	}
+	/* Kernel VFIO's way: no fd for the control loop. */
+	struct env *e;
+	void *s;
+	setup(&s);
+	e = s;
+	assert_int_equal(vfio_pci_intx_resample_fd(e->d), -1);
+	teardown(&s);
+}
+
 static void test_areas_minus(void **state)
 {
 	(void)state;
@@ -963,6 +1026,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_destroy_unwinds, setup, teardown),
 		cmocka_unit_test(test_create_failures),
 		cmocka_unit_test(test_no_intx_no_mmap),
+		cmocka_unit_test(test_intx_unmasked_by_cvmm),
 		cmocka_unit_test(test_areas_minus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
