@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seam between a virtio device (rng, blk, net, console: one file each)
- * and its transport (virtio-pci; virtio-mmio could be another). The device
- * fills a struct virtio_dev and an ops table; the transport negotiates
+ * and its transport (virtio-pci, virtio-mmio). The device fills a struct
+ * virtio_dev and an ops table (the four devices do it through common.h,
+ * which implements the table once for all of them); the transport negotiates
  * features, configures the queues in vdev->vqs, binds each queue's kick
  * eventfd to the guest's notify address (ioeventfd), calls ops->activate at
  * DRIVER_OK and ops->reset on reset. The device serves its queues from its
