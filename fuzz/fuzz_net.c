@@ -156,8 +156,9 @@ static void device_setup(uint16_t qsize, bool event_idx)
 		FUZZ_CHECK(virtio_worker_add(&n->common.worker, vd->kick_fd[q],
 					     EPOLLIN) == (int)q);
 	FUZZ_CHECK(net_activate(n) == 0);
+	FUZZ_CHECK(n->common.nfds == 1);
 	FUZZ_CHECK(virtio_worker_add(&n->common.worker, n->tap.fd,
-				     n->tap_events) == (int)n->w_tap);
+				     n->common.events[0]) == (int)n->w_tap);
 }
 
 /* A frame as the tap would deliver it: vnet header, Ethernet frame. */

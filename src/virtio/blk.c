@@ -31,58 +31,30 @@ struct virtio_blk {
 
 /* ---- request queue ---- */
 
-static void complete_one(struct virtio_blk *b)
+/* One request: executed, counted, its status byte written. */
+static int blk_serve(void *opaque, struct vq_chain *chain, uint32_t *written)
 {
+	struct virtio_blk *b = opaque;
 	struct virtio_dev *vd = &b->common.vd;
 	struct blk_req_result res;
-	uint32_t used = 0;
-	if (blk_request_execute(&b->be, &b->chain, &res) < 0) {
+	if (blk_request_execute(&b->be, chain, &res) < 0) {
 		/* No status byte: give the buffers back untouched. */
 		atomic_fetch_add(&vd->errors, 1);
 	} else {
-		used = res.used_len;
+		*written = res.used_len;
 		atomic_fetch_add(&vd->bytes, res.data_len);
 		if (res.status != VIRTIO_BLK_S_OK)
 			atomic_fetch_add(&vd->errors, 1);
 	}
 	atomic_fetch_add(&vd->requests, 1);
-	if (vq_push_used(&vd->vqs[0], b->chain.head, used) < 0)
-		log_ratelimited(&vd->rl, LOG_ERROR, "%s: cannot push used chain %u",
-				b->name, b->chain.head);
-}
-
-static void process_queue(struct virtio_blk *b)
-{
-	struct virtio_dev *vd = &b->common.vd;
-	struct virtqueue *vq = &vd->vqs[0];
-	struct virtio_budget budget = VIRTIO_BUDGET(BLK_BUDGET);
-	int r;
-
-	if (!vq->ready || vq->broken)
-		return;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &b->chain)) == 0) {
-			complete_one(b);
-			/* Come back after a pass through epoll. */
-			if (virtio_budget_spend(vd, 0, &budget))
-				goto out;
-		}
-		if (r == -EIO) {
-			virtio_dev_error(vd, 0, "invalid descriptor chain");
-			goto out;
-		}
-	} while (vq_enable_notify(vq));
-out:
-	/* vq_needs_notify() (inside) is false when nothing was pushed. */
-	virtio_queue_notify(vd, 0);
+	return 0;
 }
 
 /* Device thread: the request queue was kicked. */
 static void blk_kicked(void *opaque, unsigned q)
 {
-	(void)q; /* the only queue */
-	process_queue(opaque);
+	struct virtio_blk *b = opaque;
+	virtio_common_serve(&b->common, q, &b->chain, BLK_BUDGET, blk_serve);
 }
 
 /* ---- activate and reset (common.h does the rest) ---- */

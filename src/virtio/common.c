@@ -58,10 +58,81 @@ int virtio_common_add_fd(struct virtio_common *d, int fd, uint32_t events)
 	return (int)(d->vd.nqueues + d->nfds++);
 }
 
-int virtio_common_modify_fd(struct virtio_common *d, unsigned idx,
-			    uint32_t events)
+void virtio_common_poll_fd(struct virtio_common *d, unsigned idx,
+			   uint32_t events)
 {
-	return virtio_worker_modify(&d->worker, idx, events);
+	unsigned i = idx - d->vd.nqueues;
+	if (idx < d->vd.nqueues || i >= d->nfds || d->events[i] == events)
+		return;
+	int r = virtio_worker_modify(&d->worker, idx, events);
+	if (r < 0)
+		log_ratelimited(&d->vd.rl, LOG_ERROR,
+				"%s: cannot change what fd %d is polled for: %s",
+				d->label, d->fds[i], strerror(-r));
+	d->events[i] = events;
+}
+
+/* ---- serving queues ---- */
+
+void virtio_common_serve(struct virtio_common *d, unsigned q,
+			 struct vq_chain *chain, unsigned budget,
+			 int (*serve)(void *dev, struct vq_chain *chain,
+				      uint32_t *written))
+{
+	struct virtio_dev *vd = &d->vd;
+	struct virtqueue *vq = &vd->vqs[q];
+	struct virtio_budget b = VIRTIO_BUDGET(budget);
+	int r;
+
+	if (!vq->ready || vq->broken)
+		return;
+	do {
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, chain)) == 0) {
+			uint32_t written = 0;
+			if (serve(d->p.dev, chain, &written) == VIRTIO_SERVE_RETRY) {
+				vq_unpop(vq, 1);
+				goto out;
+			}
+			if (vq_push_used(vq, chain->head, written) < 0)
+				log_ratelimited(&vd->rl, LOG_ERROR,
+						"%s: cannot push used chain %u",
+						d->label, chain->head);
+			/* Come back after a pass through epoll. */
+			if (virtio_budget_spend(vd, q, &b))
+				goto out;
+		}
+		if (r == -EIO) {
+			virtio_dev_error(vd, q, "broken ring");
+			goto out;
+		}
+	} while (vq_enable_notify(vq));
+out:
+	/* vq_needs_notify() (inside) is false when nothing was pushed. */
+	virtio_queue_notify(vd, q);
+}
+
+bool virtio_common_rx_kicked(struct virtio_common *d, unsigned q)
+{
+	struct virtqueue *vq = &d->vd.vqs[q];
+	if (!vq->ready || vq->broken)
+		return false;
+	/* The fd is polled while there are buffers: no kicks needed meanwhile. */
+	vq_disable_notify(vq);
+	return true;
+}
+
+int virtio_common_rx_pop(struct virtio_common *d, unsigned q,
+			 struct vq_chain *chain)
+{
+	struct virtqueue *vq = &d->vd.vqs[q];
+	int r = vq_pop(vq, chain);
+	if (r == -ENOENT)
+		/* Out of buffers: ask for a kick, unless some came. */
+		return vq_enable_notify(vq) ? -EAGAIN : -ENOENT;
+	if (r == -EIO)
+		virtio_dev_error(&d->vd, q, "broken ring");
+	return r;
 }
 
 /* ---- virtio_device_ops ---- */

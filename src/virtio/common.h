@@ -30,7 +30,18 @@
  * calls params.queue_kicked(dev, q); the device's own fds call
  * params.fd_ready(dev, idx) with the index virtio_common_add_fd returned.
  * The first call waits until the start has returned, so a handler may use
- * virtio_common_modify_fd() at once (it only reaches epoll after that).
+ * virtio_common_poll_fd() at once (it only reaches epoll after that).
+ *
+ * Serving queues, the same way in every device (queue.h's loop):
+ *  - a queue the guest fills and the device empties (requests, transmit):
+ *    virtio_common_serve();
+ *  - a receive queue fed from a host fd (a tap, console input): the fd is
+ *    polled only while the guest has buffers posted. A kick
+ *    (virtio_common_rx_kicked) starts the polling with the queue's
+ *    notifications off; virtio_common_rx_pop() takes one buffer per input
+ *    and says when they ran out (notifications on again, polling stops).
+ *  A ring the guest broke (vq_pop -EIO; queue.c logged why) goes to
+ *  virtio_dev_error() once: the queue is left alone until reset.
  *
  * Configuration space (vd->ops->config_read, any vCPU thread): the
  * params.config_size bytes at params.config, the device's own struct
@@ -114,12 +125,49 @@ void virtio_common_destroy(struct virtio_common *d);
 
 /*
  * From params.activate only: polls fd for `events` once the thread runs.
- * Returns its index for fd_ready / virtio_common_modify_fd, or -ENOSPC.
+ * Returns its index for fd_ready / virtio_common_poll_fd, or -ENOSPC.
  */
 int virtio_common_add_fd(struct virtio_common *d, int fd, uint32_t events);
-/* Device thread: changes what fd idx is polled for. 0 or -errno. */
-int virtio_common_modify_fd(struct virtio_common *d, unsigned idx,
-			    uint32_t events);
+/*
+ * Device thread: polls the device's fd idx for `events` from now on
+ * (nothing to do when unchanged); a failure is logged, rate-limited.
+ */
+void virtio_common_poll_fd(struct virtio_common *d, unsigned idx,
+			   uint32_t events);
+
+/* serve() of virtio_common_serve: not now, the chain goes back. */
+#define VIRTIO_SERVE_RETRY 1
+
+/*
+ * Device thread: serves queue q. Pops each chain into *chain and hands it
+ * to serve(dev, chain, &written): 0, the chain is used with `written`
+ * bytes; VIRTIO_SERVE_RETRY, not now (the device waits for something of
+ * its own), the chain goes back to the ring and serving stops. Goes on
+ * until the ring is empty (notifications on again, no chain raced in), for
+ * at most `budget` chains (then q is kicked again: the thread's other fds,
+ * a stop or a pause get their turn, virtio.h), or until the guest broke
+ * the ring; then interrupts the driver for what was used. A queue not
+ * ready or broken is left alone.
+ */
+void virtio_common_serve(struct virtio_common *d, unsigned q,
+			 struct vq_chain *chain, unsigned budget,
+			 int (*serve)(void *dev, struct vq_chain *chain,
+				      uint32_t *written));
+
+/*
+ * Device thread: receive queue q was kicked (buffers posted). False when
+ * there is nothing to do (not ready, broken); otherwise its notifications
+ * are off: the device reads its fd into buffers while they last.
+ */
+bool virtio_common_rx_kicked(struct virtio_common *d, unsigned q);
+/*
+ * Device thread: the next receive buffer of q into *chain. 0; -EAGAIN,
+ * buffers came while notifications went back on (call again); -ENOENT,
+ * none left (the guest's next buffers kick q); -EIO, the ring is broken.
+ * On -ENOENT and -EIO the device stops reading its fd.
+ */
+int virtio_common_rx_pop(struct virtio_common *d, unsigned q,
+			 struct vq_chain *chain);
 
 /*
  * len bytes at offset off of the size-byte configuration space cfg into

@@ -29,10 +29,8 @@ struct virtio_console {
 
 	/* Device thread state. */
 	unsigned w_in;    /* in_fd's worker fd index (if in_fd >= 0) */
-	uint32_t in_events;
 	bool in_polling;  /* the guest has rx buffers: read in_fd */
 	bool in_eof;      /* in_fd reached end of file / hung up */
-	bool rx_broken, tx_broken;
 
 	_Atomic uint64_t rx_bytes, tx_bytes, tx_dropped;
 
@@ -41,31 +39,13 @@ struct virtio_console {
 	struct iovec iov[IOV_MAX];
 };
 
-static void queue_broken(struct virtio_console *c, unsigned q)
-{
-	bool *flag = q == VIRTIO_CONSOLE_RXQ ? &c->rx_broken : &c->tx_broken;
-	if (*flag)
-		return;
-	*flag = true;
-	virtio_dev_error(&c->common.vd, q,
-			 q == VIRTIO_CONSOLE_RXQ ? "bad receive ring"
-						 : "bad transmit ring");
-}
-
 /* EPOLLONESHOT when idle: a hangup (always reported) wakes us once at most. */
 static void in_update_events(struct virtio_console *c)
 {
 	if (c->in_fd < 0)
 		return;
-	uint32_t ev = c->in_polling && !c->in_eof ? EPOLLIN : EPOLLONESHOT;
-	if (ev == c->in_events)
-		return;
-	int r = virtio_common_modify_fd(&c->common, c->w_in, ev);
-	if (r < 0)
-		log_ratelimited(&c->common.vd.rl, LOG_ERROR,
-				"virtio-console: cannot change input polling: %s",
-				strerror(-r));
-	c->in_events = ev;
+	virtio_common_poll_fd(&c->common, c->w_in,
+			      c->in_polling && !c->in_eof ? EPOLLIN : EPOLLONESHOT);
 }
 
 /* ---- TX ---- */
@@ -75,9 +55,8 @@ static void in_update_events(struct virtio_console *c)
  * cannot take (the reader stalled, the fd failed) is dropped and counted
  * there (out_sink.h, with its own rate-limited warning) and here.
  */
-static void tx_one(struct virtio_console *c)
+static void tx_one(struct virtio_console *c, const struct vq_chain *ch)
 {
-	const struct vq_chain *ch = &c->tx_chain;
 	if (!c->out) {
 		atomic_fetch_add(&c->tx_bytes, ch->read_len);
 		atomic_fetch_add(&c->common.vd.bytes, ch->read_len);
@@ -99,35 +78,13 @@ static void tx_one(struct virtio_console *c)
 	}
 }
 
-static void console_tx(struct virtio_console *c)
+static int tx_serve(void *opaque, struct vq_chain *ch, uint32_t *written)
 {
-	struct virtio_dev *vd = &c->common.vd;
-	struct virtqueue *vq = &vd->vqs[VIRTIO_CONSOLE_TXQ];
-	struct virtio_budget budget = VIRTIO_BUDGET(TX_BUDGET);
-	bool pushed = false;
-	int r;
-
-	if (c->tx_broken || !vq->ready)
-		return;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &c->tx_chain)) == 0) {
-			tx_one(c);
-			atomic_fetch_add(&vd->requests, 1);
-			vq_push_used(vq, c->tx_chain.head, 0);
-			pushed = true;
-			/* Let input have a turn; come back after. */
-			if (virtio_budget_spend(vd, VIRTIO_CONSOLE_TXQ, &budget))
-				goto out;
-		}
-		if (r == -EIO) {
-			queue_broken(c, VIRTIO_CONSOLE_TXQ);
-			goto out;
-		}
-	} while (vq_enable_notify(vq));
-out:
-	if (pushed)
-		virtio_queue_notify(vd, VIRTIO_CONSOLE_TXQ);
+	struct virtio_console *c = opaque;
+	tx_one(c, ch);
+	atomic_fetch_add(&c->common.vd.requests, 1);
+	*written = 0;
+	return 0;
 }
 
 /* ---- RX ---- */
@@ -158,16 +115,11 @@ static void console_rx(struct virtio_console *c)
 		struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
 		if (poll(&p, 1, 0) <= 0)
 			break;
-		int r = vq_pop(vq, ch);
-		if (r == -ENOENT) {
-			if (vq_enable_notify(vq))
-				continue;
-			in_stop(c); /* until the guest posts buffers */
-			break;
-		}
+		int r = virtio_common_rx_pop(&c->common, VIRTIO_CONSOLE_RXQ, ch);
+		if (r == -EAGAIN)
+			continue;
 		if (r < 0) {
-			queue_broken(c, VIRTIO_CONSOLE_RXQ);
-			in_stop(c);
+			in_stop(c); /* until the guest posts buffers */
 			break;
 		}
 		if (ch->write_len == 0) {
@@ -207,10 +159,9 @@ static void console_rx(struct virtio_console *c)
 
 static void rx_kicked(struct virtio_console *c)
 {
-	struct virtqueue *vq = &c->common.vd.vqs[VIRTIO_CONSOLE_RXQ];
-	if (c->in_fd < 0 || c->in_eof || c->rx_broken || !vq->ready)
+	if (c->in_fd < 0 || c->in_eof ||
+	    !virtio_common_rx_kicked(&c->common, VIRTIO_CONSOLE_RXQ))
 		return;
-	vq_disable_notify(vq); /* we poll in_fd while we have buffers */
 	if (!c->in_polling) {
 		c->in_polling = true;
 		in_update_events(c);
@@ -225,7 +176,7 @@ static void console_kicked(void *opaque, unsigned q)
 	if (q == VIRTIO_CONSOLE_RXQ)
 		rx_kicked(c);
 	else
-		console_tx(c);
+		virtio_common_serve(&c->common, q, &c->tx_chain, TX_BUDGET, tx_serve);
 }
 
 /* Device thread: in_fd is readable (or hung up). */
@@ -243,12 +194,11 @@ static void console_in_ready(void *opaque, unsigned idx)
 static int console_activate(void *opaque)
 {
 	struct virtio_console *c = opaque;
-	c->rx_broken = c->tx_broken = false;
 	c->in_polling = c->in_fd >= 0 && !c->in_eof;
-	c->in_events = c->in_polling ? EPOLLIN : EPOLLONESHOT;
 	if (c->in_fd < 0)
 		return 0;
-	int r = virtio_common_add_fd(&c->common, c->in_fd, c->in_events);
+	int r = virtio_common_add_fd(&c->common, c->in_fd,
+				     c->in_polling ? EPOLLIN : EPOLLONESHOT);
 	if (r < 0)
 		return r;
 	c->w_in = (unsigned)r;

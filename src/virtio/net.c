@@ -46,11 +46,9 @@ struct virtio_net {
 
 	/* Device thread state (reset at activate). */
 	unsigned w_tap;             /* the tap's worker fd index */
-	uint32_t tap_events;        /* what the worker polls the tap for */
 	bool rx_polling;            /* the guest has rx buffers: read the tap */
 	bool tx_blocked;            /* a tx chain waits for EPOLLOUT */
 	bool tap_dead;              /* the tap interface went away */
-	bool rx_broken, tx_broken;  /* virtio_dev_error() already raised */
 
 	_Atomic uint64_t rx_frames, rx_bytes, rx_dropped;
 	_Atomic uint64_t tx_frames, tx_bytes, tx_dropped;
@@ -71,16 +69,7 @@ static void tap_update_events(struct virtio_net *n)
 		if (n->tx_blocked)
 			ev |= EPOLLOUT;
 	}
-	if (!ev)
-		ev = EPOLLONESHOT;
-	if (ev == n->tap_events)
-		return;
-	int r = virtio_common_modify_fd(&n->common, n->w_tap, ev);
-	if (r < 0)
-		log_ratelimited(&n->common.vd.rl, LOG_ERROR,
-				"virtio-net %s: cannot change tap polling: %s",
-				n->tap.name, strerror(-r));
-	n->tap_events = ev;
+	virtio_common_poll_fd(&n->common, n->w_tap, ev ? ev : EPOLLONESHOT);
 }
 
 /* The tap fd no longer has an interface behind it: link down, stop RX. */
@@ -106,54 +95,43 @@ static bool tap_gone_error(int err)
 	return err == EBADFD;
 }
 
-static void queue_broken(struct virtio_net *n, unsigned q)
+/* A frame dropped, either way: counted, logged (rate-limited). */
+static void drop(struct virtio_net *n, bool tx, const char *why, uint64_t len)
 {
-	bool *flag = q == VIRTIO_NET_RXQ ? &n->rx_broken : &n->tx_broken;
-	if (*flag)
-		return;
-	*flag = true;
-	virtio_dev_error(&n->common.vd, q,
-			 q == VIRTIO_NET_RXQ ? "bad receive ring"
-					     : "bad transmit ring");
+	atomic_fetch_add(tx ? &n->tx_dropped : &n->rx_dropped, 1);
+	atomic_fetch_add(&n->common.vd.errors, 1);
+	log_ratelimited(&n->common.vd.rl, LOG_WARN,
+			"virtio-net %s: %s frame of %llu bytes dropped: %s",
+			n->tap.name, tx ? "tx" : "rx", (unsigned long long)len, why);
 }
 
 /* ---- TX ---- */
 
-static void tx_drop(struct virtio_net *n, const char *why, uint64_t len)
-{
-	atomic_fetch_add(&n->tx_dropped, 1);
-	atomic_fetch_add(&n->common.vd.errors, 1);
-	log_ratelimited(&n->common.vd.rl, LOG_WARN,
-			"virtio-net %s: tx frame of %llu bytes dropped: %s",
-			n->tap.name, (unsigned long long)len, why);
-}
-
 /*
- * Sends the popped tx chain. Returns 0 when it is done with (sent or
+ * Sends the popped tx chain c. Returns 0 when it is done with (sent or
  * dropped), -EAGAIN when the tap cannot take it now (try again later).
  */
-static int tx_one(struct virtio_net *n)
+static int tx_one(struct virtio_net *n, const struct vq_chain *c)
 {
-	const struct vq_chain *c = &n->tx_chain;
 	struct virtio_net_hdr_v1 hdr;
 
 	if (c->read_len < HDR_LEN + ETH_HLEN) {
-		tx_drop(n, "shorter than header + Ethernet header", c->read_len);
+		drop(n, true, "shorter than header + Ethernet header", c->read_len);
 		return 0;
 	}
 	uint64_t frame_len = c->read_len - HDR_LEN;
 	if (frame_len > TX_MAX_FRAME) {
-		tx_drop(n, "too long", c->read_len);
+		drop(n, true, "too long", c->read_len);
 		return 0;
 	}
 	vq_chain_read(c, 0, &hdr, sizeof(hdr));
 	if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
 	    hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-		tx_drop(n, "checksum/GSO offload not negotiated", c->read_len);
+		drop(n, true, "checksum/GSO offload not negotiated", c->read_len);
 		return 0;
 	}
 	if (n->tap_dead) {
-		tx_drop(n, "tap lost", c->read_len);
+		drop(n, true, "tap lost", c->read_len);
 		return 0;
 	}
 
@@ -169,7 +147,7 @@ static int tx_one(struct virtio_net *n)
 			continue;
 		}
 		if (cnt == IOV_MAX) {
-			tx_drop(n, "too many segments", c->read_len);
+			drop(n, true, "too many segments", c->read_len);
 			return 0;
 		}
 		n->iov[cnt++] = (struct iovec){ s->addr + skip, s->len - skip };
@@ -194,57 +172,33 @@ static int tx_one(struct virtio_net *n)
 			return -EAGAIN;
 		if (tap_gone_error(err))
 			tap_died(n, err);
-		tx_drop(n, err == EIO ? "the tap interface is down" : strerror(err),
-			c->read_len);
+		drop(n, true, err == EIO ? "the tap interface is down" : strerror(err),
+		     c->read_len);
 		return 0;
 	}
 }
 
+/* One tx chain: sent or dropped, or back to the ring while the tap is full. */
+static int tx_serve(void *opaque, struct vq_chain *c, uint32_t *written)
+{
+	struct virtio_net *n = opaque;
+	*written = 0;
+	if (tx_one(n, c) == -EAGAIN) {
+		n->tx_blocked = true;
+		tap_update_events(n);
+		return VIRTIO_SERVE_RETRY;
+	}
+	return 0;
+}
+
 static void net_tx(struct virtio_net *n)
 {
-	struct virtio_dev *vd = &n->common.vd;
-	struct virtqueue *vq = &vd->vqs[VIRTIO_NET_TXQ];
-	struct virtio_budget budget = VIRTIO_BUDGET(TX_BUDGET);
-	bool pushed = false;
-	int r;
-
-	if (n->tx_blocked || n->tx_broken || !vq->ready)
-		return;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &n->tx_chain)) == 0) {
-			if (tx_one(n) == -EAGAIN) {
-				vq_unpop(vq, 1);
-				n->tx_blocked = true;
-				tap_update_events(n);
-				goto out;
-			}
-			vq_push_used(vq, n->tx_chain.head, 0);
-			pushed = true;
-			/* Come back after the other fds had a turn. */
-			if (virtio_budget_spend(vd, VIRTIO_NET_TXQ, &budget))
-				goto out;
-		}
-		if (r == -EIO) {
-			queue_broken(n, VIRTIO_NET_TXQ);
-			goto out;
-		}
-	} while (vq_enable_notify(vq));
-out:
-	if (pushed)
-		virtio_queue_notify(vd, VIRTIO_NET_TXQ);
+	if (!n->tx_blocked)
+		virtio_common_serve(&n->common, VIRTIO_NET_TXQ, &n->tx_chain,
+				    TX_BUDGET, tx_serve);
 }
 
 /* ---- RX ---- */
-
-static void rx_drop(struct virtio_net *n, const char *why, uint64_t len)
-{
-	atomic_fetch_add(&n->rx_dropped, 1);
-	atomic_fetch_add(&n->common.vd.errors, 1);
-	log_ratelimited(&n->common.vd.rl, LOG_WARN,
-			"virtio-net %s: rx frame of %llu bytes dropped: %s",
-			n->tap.name, (unsigned long long)len, why);
-}
 
 static void rx_stop_polling(struct virtio_net *n)
 {
@@ -287,16 +241,10 @@ static void net_rx(struct virtio_net *n)
 	bool pushed = false;
 
 	for (unsigned budget = RX_BUDGET; budget && n->rx_polling; budget--) {
-		int r = vq_pop(vq, c);
-		if (r == -ENOENT) {
-			/* Out of buffers: ask for a kick, unless some came. */
-			if (vq_enable_notify(vq))
-				continue;
-			rx_stop_polling(n);
-			break;
-		}
+		int r = virtio_common_rx_pop(&n->common, VIRTIO_NET_RXQ, c);
+		if (r == -EAGAIN)
+			continue;
 		if (r < 0) {
-			queue_broken(n, VIRTIO_NET_RXQ);
 			rx_stop_polling(n);
 			break;
 		}
@@ -347,18 +295,18 @@ static void net_rx(struct virtio_net *n)
 				break;
 			}
 			/* The kernel consumed (and dropped) the frame. */
-			rx_drop(n, strerror(err), 0);
+			drop(n, false, strerror(err), 0);
 			continue;
 		}
 		if ((uint64_t)got > c->write_len) {
 			/* Truncated: drop, reuse the chain for the next one. */
 			vq_unpop(vq, 1);
-			rx_drop(n, "larger than the receive buffer", (uint64_t)got);
+			drop(n, false, "larger than the receive buffer", (uint64_t)got);
 			continue;
 		}
 		if (got < HDR_LEN + ETH_HLEN) {
 			vq_unpop(vq, 1);
-			rx_drop(n, "runt", (uint64_t)got);
+			drop(n, false, "runt", (uint64_t)got);
 			continue;
 		}
 		/*
@@ -369,7 +317,7 @@ static void net_rx(struct virtio_net *n)
 		if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
 		    hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
 			vq_unpop(vq, 1);
-			rx_drop(n, "offload requested by the tap", (uint64_t)got);
+			drop(n, false, "offload requested by the tap", (uint64_t)got);
 			continue;
 		}
 		/* No offload negotiated: all zero (no DATA_VALID), and one
@@ -394,11 +342,8 @@ static void net_rx(struct virtio_net *n)
 /* The guest posted receive buffers. */
 static void rx_kicked(struct virtio_net *n)
 {
-	struct virtqueue *vq = &n->common.vd.vqs[VIRTIO_NET_RXQ];
-	if (n->tap_dead || n->rx_broken || !vq->ready)
+	if (n->tap_dead || !virtio_common_rx_kicked(&n->common, VIRTIO_NET_RXQ))
 		return;
-	/* We poll the tap while we have buffers: no kicks needed meanwhile. */
-	vq_disable_notify(vq);
 	if (!n->rx_polling) {
 		n->rx_polling = true;
 		tap_update_events(n);
@@ -443,11 +388,10 @@ static void net_config_update(void *opaque, void *cfg)
 static int net_activate(void *opaque)
 {
 	struct virtio_net *n = opaque;
-	n->rx_broken = n->tx_broken = false;
 	n->tx_blocked = false;
 	n->rx_polling = !n->tap_dead;
-	n->tap_events = n->rx_polling ? EPOLLIN : EPOLLONESHOT;
-	int r = virtio_common_add_fd(&n->common, n->tap.fd, n->tap_events);
+	int r = virtio_common_add_fd(&n->common, n->tap.fd,
+				     n->rx_polling ? EPOLLIN : EPOLLONESHOT);
 	if (r < 0)
 		return r;
 	n->w_tap = (unsigned)r;

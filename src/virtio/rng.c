@@ -87,33 +87,23 @@ static uint32_t serve(struct virtio_rng *rng, const struct vq_chain *c)
 	return done;
 }
 
+/* One request, counted before the used entry is published. */
+static int rng_serve(void *opaque, struct vq_chain *c, uint32_t *written)
+{
+	struct virtio_rng *rng = opaque;
+	uint32_t n = serve(rng, c);
+	atomic_fetch_add(&rng->common.vd.requests, 1);
+	atomic_fetch_add(&rng->common.vd.bytes, n);
+	*written = n;
+	return 0;
+}
+
 /* Device thread: the request queue was kicked. */
 static void rng_kicked(void *opaque, unsigned q)
 {
 	struct virtio_rng *rng = opaque;
-	struct virtio_dev *vd = &rng->common.vd;
-	struct virtqueue *vq = &vd->vqs[0];
-	(void)q; /* the only queue */
-
-	struct virtio_budget budget = VIRTIO_BUDGET(VIRTIO_RNG_BUDGET);
-	int r;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &rng->chain)) == 0) {
-			uint32_t n = serve(rng, &rng->chain);
-			/* Counted before the used entry is published. */
-			atomic_fetch_add(&vd->requests, 1);
-			atomic_fetch_add(&vd->bytes, n);
-			vq_push_used(vq, rng->chain.head, n);
-			/* A reset or pause waits for no more than this. */
-			if (virtio_budget_spend(vd, 0, &budget))
-				goto out;
-		}
-	} while (r != -EIO && vq_enable_notify(vq));
-out:
-	virtio_queue_notify(vd, 0);
-	if (r == -EIO)
-		virtio_dev_error(vd, 0, "request queue broken");
+	virtio_common_serve(&rng->common, q, &rng->chain, VIRTIO_RNG_BUDGET,
+			    rng_serve);
 }
 
 static int rng_activate(void *opaque)
