@@ -28,7 +28,7 @@ struct kvm {
 	int ram_fd;
 	bool ram_shared;
 	bool ram_huge; /* KVM_RAM_HUGEPAGES */
-	/* Interrupt line, irqfd and ioeventfd failures: guests drive those. */
+	/* KVM_IRQ_LINE failures (kvm_irq_line_cb): guests drive those. */
 	struct ratelimit rl;
 	/* Write end of the pipe the teardown helper waits on; -1 if none. */
 	int teardown_fd;

@@ -100,8 +100,12 @@ void msix_destroy(struct msix *m)
 {
 	for (unsigned v = 0; v < m->nvec; v++) {
 		struct msix_vector *mv = &m->vec[v];
-		if (mv->routed)
-			kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi, false);
+		int ret = mv->routed ? kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi,
+						 false) : 0;
+		if (ret)
+			log_ratelimited(&m->rl, LOG_WARN,
+					"%s: MSI-X vector %u: KVM_IRQFD deassign (GSI %u): %s",
+					m->dev->name, v, mv->gsi, strerror(-ret));
 		if (mv->irqfd >= 0)
 			close(mv->irqfd);
 		mv->irqfd = -1;

@@ -103,7 +103,7 @@ void virtio_common_serve(struct virtio_common *d, unsigned q,
 				goto out;
 		}
 		if (r == -EIO) {
-			virtio_dev_error(vd, q, "broken ring");
+			virtio_dev_error(vd);
 			goto out;
 		}
 	} while (vq_enable_notify(vq));
@@ -131,7 +131,7 @@ int virtio_common_rx_pop(struct virtio_common *d, unsigned q,
 		/* Out of buffers: ask for a kick, unless some came. */
 		return vq_enable_notify(vq) ? -EAGAIN : -ENOENT;
 	if (r == -EIO)
-		virtio_dev_error(&d->vd, q, "broken ring");
+		virtio_dev_error(&d->vd);
 	return r;
 }
 
@@ -251,15 +251,16 @@ int virtio_common_init(struct virtio_common *d,
 		       const struct virtio_common_params *p)
 {
 	memset(d, 0, sizeof(*d));
-	if (!p || !params_valid(p))
-		return -EINVAL;
-	int r = virtio_worker_init(&d->worker);
-	if (r < 0)
-		return r;
-	r = pthread_mutex_init(&d->start_lock, NULL);
+	int r = p && params_valid(p) ? virtio_worker_init(&d->worker) : -EINVAL;
+	if (!r) {
+		r = -pthread_mutex_init(&d->start_lock, NULL);
+		if (r)
+			virtio_worker_destroy(&d->worker);
+	}
 	if (r) {
-		virtio_worker_destroy(&d->worker);
-		return -r;
+		log_error("%s: cannot set up the device: %s",
+			  p && p->name ? p->name : "virtio", strerror(-r));
+		return r;
 	}
 	d->p = *p;
 	snprintf(d->label, sizeof(d->label), "%s", p->label ? p->label : p->name);

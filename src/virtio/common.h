@@ -115,8 +115,8 @@ struct virtio_common {
 
 /*
  * Fills d->vd from p (kick fds -1: the transport's to create), sets up the
- * worker. 0, -EINVAL (p inconsistent) or -errno; logs nothing (creation:
- * the device's caller knows what it was building).
+ * worker. 0, -EINVAL (p inconsistent) or -errno, logged here (naming
+ * params.name): the device's create returns it without a line of its own.
  */
 int virtio_common_init(struct virtio_common *d,
 		       const struct virtio_common_params *p);

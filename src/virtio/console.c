@@ -247,6 +247,8 @@ int virtio_console_create(struct virtio_console **out, int in_fd, int out_fd,
 		return -ENOMEM;
 	c->in_fd = in_fd < 0 ? -1 : in_fd;
 	int ret = out_fd >= 0 ? out_sink_create(&c->out, out_fd, "virtio-console") : 0;
+	if (ret)
+		log_error("virtio-console: output fd %d: %s", out_fd, strerror(-ret));
 	ret = ret ?: virtio_common_init(&c->common, &(struct virtio_common_params){
 		.name = "virtio-console",
 		.thread_name = "virtio-console",

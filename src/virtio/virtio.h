@@ -42,8 +42,9 @@ struct virtio_device_ops {
 	/*
 	 * DRIVER_OK: vdev->vqs[0..nqueues) are configured (a queue the driver
 	 * did not enable has vq.ready false), features_negotiated is final.
-	 * Start serving; return 0 or -errno (the transport then sets
-	 * DEVICE_NEEDS_RESET).
+	 * Start serving; return 0 or -errno. A failure is the device's to
+	 * log (rate-limited: the guest drives it), once, with what it was
+	 * doing; the transport only counts it and sets DEVICE_NEEDS_RESET.
 	 */
 	int (*activate)(void *dev);
 	/* Stop serving and forget queue state; returns once the worker stopped. */
@@ -118,7 +119,10 @@ struct virtio_budget {
 bool virtio_budget_spend(struct virtio_dev *vd, unsigned q,
 			 struct virtio_budget *b);
 
-/* The guest broke the rules on q: log (rate-limited), DEVICE_NEEDS_RESET. */
-void virtio_dev_error(struct virtio_dev *vd, unsigned q, const char *what);
+/*
+ * The guest broke one of vd's rings (vq_pop() -EIO): counted in vd->errors,
+ * DEVICE_NEEDS_RESET. Not logged: queue.c logged what was wrong.
+ */
+void virtio_dev_error(struct virtio_dev *vd);
 
 #endif
