@@ -511,7 +511,8 @@ static void watch_stdin(struct vm *vm, bool on)
 	}
 }
 
-static int setup_control_loop(struct vm *vm)
+/* The loop's own fds; not logged (setup_control_loop does). */
+static int control_loop_fds(struct vm *vm)
 {
 	vm->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (vm->epoll_fd < 0)
@@ -531,15 +532,28 @@ static int setup_control_loop(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio && !ret; i++)
 		if (vm->virtio[i].mmio)
 			ret = epoll_add(vm, virtio_mmio_resample_fd(vm->virtio[i].mmio));
+	return ret;
+}
+
+/* One error line for a failure, from whoever knows what failed. */
+static int setup_control_loop(struct vm *vm)
+{
+	int ret = control_loop_fds(vm);
+	if (ret) {
+		log_error("control loop setup: %s", strerror(-ret));
+		return ret;
+	}
+	if (!vm->cfg->api_socket)
+		return 0;
+	/* Names --api-socket and the path in its own line. */
+	ret = api_server_create(&vm->api, vm->cfg->api_socket, vm_api_handle, vm);
 	if (ret)
 		return ret;
-	if (vm->cfg->api_socket) {
-		ret = api_server_create(&vm->api, vm->cfg->api_socket, vm_api_handle, vm);
-		ret = ret ?: epoll_add(vm, api_server_fd(vm->api));
-		if (ret)
-			return ret;
-	}
-	return 0;
+	ret = epoll_add(vm, api_server_fd(vm->api));
+	if (ret)
+		log_error("control loop setup: --api-socket %s: %s",
+			  vm->cfg->api_socket, strerror(-ret));
+	return ret;
 }
 
 /* Serial input from stdin, once the machine exists. */
@@ -888,11 +902,8 @@ int vm_run(struct vm *vm)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	int ret = setup_control_loop(vm);
-	if (ret) {
-		log_error("control loop setup: %s", strerror(-ret));
+	if (setup_control_loop(vm)) /* logged there */
 		return 1;
-	}
 	if (vm->machine) {
 		if (start_machine(vm))
 			return 1;
