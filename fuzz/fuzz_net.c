@@ -7,10 +7,11 @@
  * net.c has no entry point that works without a tap (virtio_net_create()
  * opens one and activate starts a device thread), so this target includes
  * net.c itself to reach its handlers: the device is set up the way
- * net_activate() does it, minus the thread, and its "tap" is one end of an
+ * activation (common.c, then net_activate()) leaves it, minus the thread,
+ * and its "tap" is one end of an
  * AF_UNIX SOCK_SEQPACKET socketpair, which keeps frame boundaries and
  * truncates a frame read into too small a buffer, as a tap does. The target
- * plays the device thread (calls net_handle() for kicks and tap readiness)
+ * plays the device thread (calls net_kicked() and net_tap_ready())
  * and the host network (the other end: injects RX frames, drains TX).
  *
  * Input layout:
@@ -93,14 +94,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	net->tap.fd = sv[0];
 	snprintf(net->tap.name, sizeof(net->tap.name), "fuzz-tap");
 	host_fd = sv[1];
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		net->vdev.kick_fd[q] = -1;
+	if (net_common_init(net, &fm.mem))
+		abort();
 	for (unsigned q = 0; q < 2; q++) {
-		net->vdev.kick_fd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (net->vdev.kick_fd[q] < 0)
+		net->common.vd.kick_fd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (net->common.vd.kick_fd[q] < 0)
 			abort();
 	}
-	pthread_mutex_init(&net->start_lock, NULL);
 	return 0;
 }
 
@@ -124,23 +124,15 @@ static void drain(int fd, bool check_tx)
 	}
 }
 
-/* The device as net_activate() leaves it, without the thread. */
+/* The device as activation leaves it, without the thread. */
 static void device_setup(uint16_t qsize, bool event_idx)
 {
 	struct virtio_net *n = net;
-	struct virtio_dev *vd = &n->vdev;
-	vd->name = "virtio-net";
-	vd->device_id = VIRTIO_ID_NET;
-	vd->nqueues = 2;
-	vd->queue_max_size = VIRTIO_NET_QUEUE_SIZE;
-	vd->config_size = NET_CONFIG_SIZE;
-	vd->ops = &net_ops;
-	vd->dev = n;
-	vd->mem = &fm.mem;
+	struct virtio_dev *vd = &n->common.vd;
 	vd->notify_queue = fake_notify_queue;
 	vd->notify_config = fake_notify_config;
 	vd->set_needs_reset = fake_needs_reset;
-	vd->features_negotiated = (1ULL << VIRTIO_F_VERSION_1) | net_features(n) |
+	vd->features_negotiated = (1ULL << VIRTIO_F_VERSION_1) | n->common.p.features |
 				  (event_idx ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
 	for (unsigned q = 0; q < 2; q++)
 		eventfd_drain(vd->kick_fd[q]);
@@ -151,25 +143,22 @@ static void device_setup(uint16_t qsize, bool event_idx)
 		FUZZ_CHECK(vq_init(&vd->vqs[q], &fm.mem, qsize, ring[q][0],
 				   ring[q][1], ring[q][2], event_idx) == 0);
 	}
-	vd->vqs[VIRTIO_NET_RXQ].name = "net-rx";
-	vd->vqs[VIRTIO_NET_TXQ].name = "net-tx";
 
 	static const uint8_t mac[ETH_ALEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-	memcpy(n->mac, mac, sizeof(mac));
-	n->mtu = 1500;
+	memcpy(n->config.mac, mac, sizeof(mac));
+	n->config.mtu = htole16(1500);
 	atomic_store(&n->status, VIRTIO_NET_S_LINK_UP);
 	n->tap_dead = false;
-	n->rx_broken = n->tx_broken = false;
-	n->tx_blocked = false;
-	n->rx_polling = true;
-	n->tap_events = EPOLLIN;
-	n->worker.running = false;
-	n->worker.epoll_fd = n->worker.stop_fd = -1;
-	virtio_worker_clear(&n->worker);
-	n->w_rx = (unsigned)virtio_worker_add(&n->worker, vd->kick_fd[VIRTIO_NET_RXQ], EPOLLIN);
-	n->w_tx = (unsigned)virtio_worker_add(&n->worker, vd->kick_fd[VIRTIO_NET_TXQ], EPOLLIN);
-	n->w_tap = (unsigned)virtio_worker_add(&n->worker, n->tap.fd, n->tap_events);
-	atomic_store(&n->started, true);
+	/* common.c's activate: the kick eventfds, net_activate(), its fds. */
+	virtio_worker_clear(&n->common.worker);
+	n->common.nfds = 0;
+	for (unsigned q = 0; q < 2; q++)
+		FUZZ_CHECK(virtio_worker_add(&n->common.worker, vd->kick_fd[q],
+					     EPOLLIN) == (int)q);
+	FUZZ_CHECK(net_activate(n) == 0);
+	FUZZ_CHECK(n->common.nfds == 1);
+	FUZZ_CHECK(virtio_worker_add(&n->common.worker, n->tap.fd,
+				     n->common.events[0]) == (int)n->w_tap);
 }
 
 /* A frame as the tap would deliver it: vnet header, Ethernet frame. */
@@ -225,20 +214,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op % 10) {
 		case 0: {
 			uint64_t one = 1;
-			FUZZ_CHECK(write(net->vdev.kick_fd[VIRTIO_NET_TXQ], &one,
+			FUZZ_CHECK(write(net->common.vd.kick_fd[VIRTIO_NET_TXQ], &one,
 					 sizeof(one)) == sizeof(one));
-			net_handle(net, net->w_tx);
+			eventfd_drain(net->common.vd.kick_fd[VIRTIO_NET_TXQ]);
+			net_kicked(net, VIRTIO_NET_TXQ);
 			break;
 		}
 		case 1: {
 			uint64_t one = 1;
-			FUZZ_CHECK(write(net->vdev.kick_fd[VIRTIO_NET_RXQ], &one,
+			FUZZ_CHECK(write(net->common.vd.kick_fd[VIRTIO_NET_RXQ], &one,
 					 sizeof(one)) == sizeof(one));
-			net_handle(net, net->w_rx);
+			eventfd_drain(net->common.vd.kick_fd[VIRTIO_NET_RXQ]);
+			net_kicked(net, VIRTIO_NET_RXQ);
 			break;
 		}
 		case 2:
-			net_handle(net, net->w_tap);
+			net_tap_ready(net, net->w_tap);
 			break;
 		case 3:
 			inject(a, b);
@@ -258,7 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 8: {
 			uint8_t buf[32];
 			uint32_t off = b % 64, len = a % (sizeof(buf) + 1);
-			net_config_read(net, off, buf, len);
+			net->common.vd.ops->config_read(&net->common, off, buf, len);
 			for (uint32_t k = 0; k < len; k++)
 				if (off + k >= NET_CONFIG_SIZE)
 					FUZZ_CHECK(buf[k] == 0);

@@ -190,7 +190,7 @@ static void serve_queue(unsigned q)
 		vq_push_used(vq, chain.head, (uint32_t)n);
 	}
 	if (r == -EIO)
-		virtio_dev_error(vd, q, "fuzz: bad ring");
+		virtio_dev_error(vd);
 	virtio_queue_notify(vd, q);
 }
 

@@ -2,6 +2,9 @@
 /*
  * One logging facility for the whole VMM: levels, a component tag and a
  * rate limiter for messages a guest can trigger at will.
+ *
+ * One failure, one line (docs/logging.md): the function that knows what
+ * failed, and on what, logs it; its callers return the -errno silently.
  */
 #ifndef CVMM_LOG_H
 #define CVMM_LOG_H

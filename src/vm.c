@@ -166,9 +166,9 @@ static int vm_pci_mem_map(void *opaque, uint64_t gpa, uint64_t size, void *hva,
 	return kvm_map_slot(opaque, gpa, size, hva, handle);
 }
 
-static void vm_pci_mem_unmap(void *opaque, uint32_t handle)
+static int vm_pci_mem_unmap(void *opaque, uint32_t handle)
 {
-	kvm_unmap_slot(opaque, handle);
+	return kvm_unmap_slot(opaque, handle);
 }
 
 /*
@@ -559,7 +559,8 @@ static void watch_stdin(struct vm *vm, bool on)
 	}
 }
 
-static int setup_control_loop(struct vm *vm)
+/* The loop's own fds; not logged (setup_control_loop does). */
+static int control_loop_fds(struct vm *vm)
 {
 	vm->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (vm->epoll_fd < 0)
@@ -587,15 +588,28 @@ static int setup_control_loop(struct vm *vm)
 	for (unsigned i = 0; i < vm->npassthrough && !ret; i++)
 		if (vfio_pci_intx_resample_fd(vm->passthrough[i]) >= 0)
 			ret = epoll_add(vm, vfio_pci_intx_resample_fd(vm->passthrough[i]));
+	return ret;
+}
+
+/* One error line for a failure, from whoever knows what failed. */
+static int setup_control_loop(struct vm *vm)
+{
+	int ret = control_loop_fds(vm);
+	if (ret) {
+		log_error("control loop setup: %s", strerror(-ret));
+		return ret;
+	}
+	if (!vm->cfg->api_socket)
+		return 0;
+	/* Names --api-socket and the path in its own line. */
+	ret = api_server_create(&vm->api, vm->cfg->api_socket, vm_api_handle, vm);
 	if (ret)
 		return ret;
-	if (vm->cfg->api_socket) {
-		ret = api_server_create(&vm->api, vm->cfg->api_socket, vm_api_handle, vm);
-		ret = ret ?: epoll_add(vm, api_server_fd(vm->api));
-		if (ret)
-			return ret;
-	}
-	return 0;
+	ret = epoll_add(vm, api_server_fd(vm->api));
+	if (ret)
+		log_error("control loop setup: --api-socket %s: %s",
+			  vm->cfg->api_socket, strerror(-ret));
+	return ret;
 }
 
 /* Serial input from stdin, once the machine exists. */
@@ -972,11 +986,8 @@ int vm_run(struct vm *vm)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	int ret = setup_control_loop(vm);
-	if (ret) {
-		log_error("control loop setup: %s", strerror(-ret));
+	if (setup_control_loop(vm)) /* logged there */
 		return 1;
-	}
 	if (vm->machine) {
 		if (start_machine(vm))
 			return 1;

@@ -463,8 +463,11 @@ static int clear_stale(const char *path)
 		return -EEXIST;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int err = errno;
+		log_error("--api-socket %s: socket: %s", path, strerror(err));
+		return -err;
+	}
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
@@ -494,8 +497,11 @@ static int server_listen(struct api_server *s, const char *path)
 	if (ret)
 		return ret;
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->listen_fd < 0)
-		return -errno;
+	if (s->listen_fd < 0) {
+		int err = errno;
+		log_error("--api-socket %s: socket: %s", path, strerror(err));
+		return -err;
+	}
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	/* Created 0600 from the start: no moment where others may connect. */
@@ -542,8 +548,10 @@ int api_server_create(struct api_server **out, const char *path,
 	*out = NULL;
 	size_t plen = strlen(path);
 	struct api_server *s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		log_error("--api-socket %s: out of memory", path);
 		return -ENOMEM;
+	}
 	if (plen == 0 || plen >= sizeof(s->path)) {
 		log_error("--api-socket %s: the path must be 1-%zu bytes", path,
 			  sizeof(s->path) - 1);
@@ -559,13 +567,15 @@ int api_server_create(struct api_server **out, const char *path,
 	for (unsigned k = 0; k < API_MAX_CLIENTS; k++)
 		s->conns[k].fd = -1;
 
-	int ret = server_listen(s, path);
-	if (!ret) {
-		s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-		s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (s->epoll_fd < 0 || s->timer_fd < 0)
-			ret = -errno;
+	int ret = server_listen(s, path); /* logs its failures */
+	if (ret) {
+		api_server_destroy(s);
+		return ret;
 	}
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epoll_fd < 0 || s->timer_fd < 0)
+		ret = -errno;
 	if (!ret) {
 		struct itimerspec its = { .it_interval = { .tv_sec = 1 },
 					  .it_value = { .tv_sec = 1 } };
@@ -575,6 +585,8 @@ int api_server_create(struct api_server **out, const char *path,
 	ret = ret ?: epoll_add_tag(s->epoll_fd, s->listen_fd, TAG_LISTEN);
 	ret = ret ?: epoll_add_tag(s->epoll_fd, s->timer_fd, TAG_TIMER);
 	if (ret) {
+		log_error("--api-socket %s: cannot set up the server: %s", path,
+			  strerror(-ret));
 		api_server_destroy(s);
 		return ret;
 	}

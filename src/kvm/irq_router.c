@@ -6,8 +6,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
-
 /*
  * With kvm == NULL (unit tests of PCI and virtio transports) the router
  * keeps its table and counts commits but makes no ioctl.
@@ -24,12 +22,7 @@ static int commit_locked(struct irq_router *r)
 		return -ENOMEM;
 	table->nr = r->count;
 	memcpy(table->entries, r->entries, r->count * sizeof(r->entries[0]));
-	int ret = 0;
-	if (ioctl(r->kvm->vm_fd, KVM_SET_GSI_ROUTING, table) < 0) {
-		ret = -errno;
-		log_ratelimited(&r->rl, LOG_ERROR, "KVM_SET_GSI_ROUTING (%u routes): %s",
-				r->count, strerror(-ret));
-	}
+	int ret = ioctl(r->kvm->vm_fd, KVM_SET_GSI_ROUTING, table) < 0 ? -errno : 0;
 	free(table);
 	return ret;
 }
@@ -140,13 +133,7 @@ int kvm_irqfd_resample(struct kvm *kvm, int fd, int resample_fd, uint32_t gsi,
 		req.flags |= KVM_IRQFD_FLAG_RESAMPLE;
 		req.resamplefd = (uint32_t)resample_fd;
 	}
-	if (ioctl(kvm->vm_fd, KVM_IRQFD, &req) < 0) {
-		int err = errno;
-		log_ratelimited(&kvm->rl, LOG_ERROR, "KVM_IRQFD gsi %u %s: %s", gsi,
-				assign ? "assign" : "deassign", strerror(err));
-		return -err;
-	}
-	return 0;
+	return ioctl(kvm->vm_fd, KVM_IRQFD, &req) < 0 ? -errno : 0;
 }
 
 int kvm_irqfd(struct kvm *kvm, int fd, uint32_t gsi, bool assign)
@@ -160,14 +147,7 @@ static int ioeventfd(struct kvm *kvm, struct kvm_ioeventfd *req, bool assign)
 		return 0;
 	if (!assign)
 		req->flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
-	if (ioctl(kvm->vm_fd, KVM_IOEVENTFD, req) < 0) {
-		int err = errno;
-		log_ratelimited(&kvm->rl, LOG_ERROR, "KVM_IOEVENTFD 0x%llx len %u %s: %s",
-				(unsigned long long)req->addr, req->len,
-				assign ? "assign" : "deassign", strerror(err));
-		return -err;
-	}
-	return 0;
+	return ioctl(kvm->vm_fd, KVM_IOEVENTFD, req) < 0 ? -errno : 0;
 }
 
 int kvm_ioeventfd(struct kvm *kvm, int fd, uint64_t addr, uint32_t len,

@@ -3,6 +3,9 @@
  * GSI routing, irqfd and ioeventfd. KVM_SET_GSI_ROUTING replaces the whole
  * table, so the router keeps it: the irqchip routes of GSI 0-23 (PIC and
  * IOAPIC, as KVM's defaults) plus one MSI route per allocated GSI.
+ *
+ * Nothing here logs: a failed ioctl comes back as -errno to the caller,
+ * which knows the device and what it was binding (docs/logging.md).
  */
 #ifndef CVMM_KVM_IRQ_ROUTER_H
 #define CVMM_KVM_IRQ_ROUTER_H
@@ -25,7 +28,6 @@ struct irq_router {
 	unsigned count;
 	uint32_t next_msi_gsi;
 	uint64_t commits; /* KVM_SET_GSI_ROUTING calls, for counters */
-	struct ratelimit rl; /* commits follow guest MSI-X programming */
 };
 
 /* The irqchip routes, in the table only: KVM's own defaults until the

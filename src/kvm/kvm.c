@@ -358,21 +358,11 @@ int kvm_map_slot(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva,
 		 uint32_t *slot)
 {
 	int ret = slot_alloc(kvm, slot);
-	if (ret) {
-		log_ratelimited(&kvm->rl, LOG_WARN,
-				"no free KVM memory slot for 0x%llx (+0x%llx): all %u in use",
-				(unsigned long long)gpa, (unsigned long long)size,
-				kvm->nr_slots);
+	if (ret)
 		return ret;
-	}
 	ret = set_region(kvm, *slot, gpa, size, hva);
-	if (ret) {
-		log_ratelimited(&kvm->rl, LOG_WARN,
-				"KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s",
-				*slot, (unsigned long long)gpa, (unsigned long long)size,
-				strerror(-ret));
+	if (ret)
 		slot_free(kvm, *slot);
-	}
 	return ret;
 }
 
@@ -380,14 +370,9 @@ int kvm_unmap_slot(struct kvm *kvm, uint32_t slot)
 {
 	/* Size 0 deletes the slot; the address is not looked at. */
 	int ret = set_region(kvm, slot, 0, 0, NULL);
-	if (ret) {
-		log_ratelimited(&kvm->rl, LOG_WARN,
-				"KVM_SET_USER_MEMORY_REGION: deleting slot %u: %s", slot,
-				strerror(-ret));
-		return ret;
-	}
-	slot_free(kvm, slot);
-	return 0;
+	if (!ret)
+		slot_free(kvm, slot);
+	return ret;
 }
 
 int kvm_irq_line(struct kvm *kvm, uint32_t gsi, int level)

@@ -42,7 +42,7 @@ struct kvm {
 	/* Pinned for a device's DMA (a VFIO passthrough device): its pages
 	 * must stay where they are, so kvm_clear_ram writes zeroes over them. */
 	bool ram_pinned;
-	/* Interrupt line, irqfd and ioeventfd failures: guests drive those. */
+	/* KVM_IRQ_LINE failures (kvm_irq_line_cb): guests drive those. */
 	struct ratelimit rl;
 	/* Write end of the pipe the teardown helper waits on; -1 if none. */
 	int teardown_fd;
@@ -97,12 +97,12 @@ int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva);
  * a memory slot of its own, not in kvm->mem (devices do not DMA there).
  * gpa, size and hva page-aligned. *slot is the handle kvm_unmap_slot
  * takes. 0, -ENOSPC (no free slot below KVM's limit) or the ioctl's
- * -errno. BAR moves are the guest's: failures are logged through kvm->rl.
+ * -errno, not logged: the caller names the device (pci.c, BAR moves).
  */
 int kvm_map_slot(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva,
 		 uint32_t *slot);
 /* Deletes the slot (KVM_SET_USER_MEMORY_REGION with size 0) and frees its
- * number for reuse. 0 or -errno (logged through kvm->rl). */
+ * number for reuse. 0 or -errno (not logged, as above). */
 int kvm_unmap_slot(struct kvm *kvm, uint32_t slot);
 /* Slots in use (tests, vm.info). */
 unsigned kvm_slots_used(struct kvm *kvm);

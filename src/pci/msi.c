@@ -33,15 +33,21 @@ static uint32_t mask_bits(const struct msi *m)
 }
 
 /* Binds or unbinds vector v's irqfd as the state says; a KVM failure
- * (logged by kvm_irqfd) leaves it as it was. Lock held. */
+ * (logged here, rate-limited: the guest drives it) leaves it as it was.
+ * Lock held. */
 static void sync_vector(struct msi *m, unsigned v, uint32_t mask)
 {
 	struct msi_vector *mv = &m->vec[v];
 	bool want = v < m->enabled && !(mask >> v & 1);
 	if (want == mv->bound)
 		return;
-	if (kvm_irqfd(m->router->kvm, mv->fd, mv->gsi, want))
+	int ret = kvm_irqfd(m->router->kvm, mv->fd, mv->gsi, want);
+	if (ret) {
+		log_ratelimited(&m->rl, LOG_WARN, "%s: MSI vector %u: KVM_IRQFD %s (GSI %u): %s",
+				m->dev->name, v, want ? "assign" : "deassign", mv->gsi,
+				strerror(-ret));
 		return;
+	}
 	mv->bound = want;
 	atomic_fetch_add(want ? &m->unmasks : &m->masks, 1);
 }
@@ -122,8 +128,11 @@ void msi_destroy(struct msi *m)
 {
 	for (unsigned v = 0; v < MSI_MAX_VECTORS; v++) {
 		struct msi_vector *mv = &m->vec[v];
-		if (mv->bound)
-			kvm_irqfd(m->router->kvm, mv->fd, mv->gsi, false);
+		int ret = mv->bound ? kvm_irqfd(m->router->kvm, mv->fd, mv->gsi, false) : 0;
+		if (ret)
+			log_ratelimited(&m->rl, LOG_WARN,
+					"%s: MSI vector %u: KVM_IRQFD deassign (GSI %u): %s",
+					m->dev->name, v, mv->gsi, strerror(-ret));
 		if (mv->fd >= 0)
 			close(mv->fd);
 		mv->fd = -1;
@@ -214,7 +223,10 @@ void msi_reset(struct msi *m)
 	for (unsigned v = 0; v < m->max_vec; v++) {
 		sync_vector(m, v, 0);
 		drain(m, v);
-		irq_router_set_msi(m->router, m->vec[v].gsi, 0, 0);
+		int ret = irq_router_set_msi(m->router, m->vec[v].gsi, 0, 0);
+		if (ret)
+			log_ratelimited(&m->rl, LOG_WARN, "%s: MSI vector %u route reset: %s",
+					m->dev->name, v, strerror(-ret));
 	}
 	pthread_mutex_unlock(&m->lock);
 }

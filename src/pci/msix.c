@@ -48,15 +48,21 @@ static bool deliverable(const struct msix *m, unsigned v)
 }
 
 /* Binds or unbinds an external vector's irqfd as deliverable() says; a
- * KVM failure (logged by kvm_irqfd) leaves it as it was. Lock held. */
+ * KVM failure (logged here: the guest's masking drives it) leaves it as it
+ * was. Lock held. */
 static void sync_vector(struct msix *m, unsigned v)
 {
 	struct msix_vector *mv = &m->vec[v];
 	bool want = deliverable(m, v);
 	if (want == mv->routed)
 		return;
-	if (kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi, want))
+	int ret = kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi, want);
+	if (ret) {
+		log_ratelimited(&m->rl, LOG_WARN, "%s: MSI-X vector %u: KVM_IRQFD %s (GSI %u): %s",
+				m->dev->name, v, want ? "assign" : "deassign", mv->gsi,
+				strerror(-ret));
 		return;
+	}
 	mv->routed = want;
 	atomic_fetch_add(want ? &m->unmasks : &m->masks, 1);
 }
@@ -184,8 +190,12 @@ void msix_destroy(struct msix *m)
 {
 	for (unsigned v = 0; v < m->nvec; v++) {
 		struct msix_vector *mv = &m->vec[v];
-		if (mv->routed)
-			kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi, false);
+		int ret = mv->routed ? kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi,
+						 false) : 0;
+		if (ret)
+			log_ratelimited(&m->rl, LOG_WARN,
+					"%s: MSI-X vector %u: KVM_IRQFD deassign (GSI %u): %s",
+					m->dev->name, v, mv->gsi, strerror(-ret));
 		if (mv->irqfd >= 0)
 			close(mv->irqfd);
 		mv->irqfd = -1;

@@ -143,14 +143,19 @@ int pci_device_bar_add_area(struct pci_device *dev, unsigned bar, uint64_t offse
 }
 
 /* The BAR's areas out of guest memory. Bus lock held. */
-static void areas_unmap(struct pci_bus *bus, struct pci_bar *b)
+static void areas_unmap(struct pci_bus *bus, struct pci_device *dev, unsigned idx)
 {
+	struct pci_bar *b = &dev->bars[idx];
 	for (unsigned i = 0; i < b->nareas; i++) {
 		struct pci_bar_area *a = &b->areas[i];
 		if (!a->mapped)
 			continue;
-		if (bus->mem_unmap)
-			bus->mem_unmap(bus->mem_opaque, a->handle);
+		int ret = bus->mem_unmap ? bus->mem_unmap(bus->mem_opaque, a->handle) : 0;
+		if (ret)
+			log_ratelimited(&dev->rl, LOG_WARN,
+					"%s: BAR%u area at 0x%llx: memory slot not removed: %s",
+					dev->name, idx, (unsigned long long)(b->addr + a->offset),
+					strerror(-ret));
 		a->mapped = false;
 	}
 }
@@ -170,11 +175,14 @@ static void areas_map(struct pci_bus *bus, struct pci_device *dev, unsigned idx)
 					dev->name, idx, (unsigned long long)gpa);
 			continue;
 		}
-		if (bus->mem_map(bus->mem_opaque, gpa, a->size, a->hva, &a->handle) == 0)
+		int ret = bus->mem_map(bus->mem_opaque, gpa, a->size, a->hva, &a->handle);
+		if (ret == 0)
 			a->mapped = true;
 		else
-			log_ratelimited(&dev->rl, LOG_DEBUG, "%s: BAR%u area at 0x%llx trapped",
-					dev->name, idx, (unsigned long long)gpa);
+			log_ratelimited(&dev->rl, LOG_WARN,
+					"%s: BAR%u area at 0x%llx (+0x%llx): no memory slot (%s); trapped",
+					dev->name, idx, (unsigned long long)gpa,
+					(unsigned long long)a->size, strerror(-ret));
 	}
 }
 
@@ -186,7 +194,7 @@ void pci_device_release_areas(struct pci_device *dev)
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 		struct pci_bar *b = &dev->bars[i];
 		if (bus)
-			areas_unmap(bus, b);
+			areas_unmap(bus, dev, i);
 		b->nareas = 0;
 	}
 	if (bus)
@@ -228,7 +236,7 @@ static void bar_update(struct pci_bus *bus, struct pci_device *dev, unsigned idx
 		    (!is_io || addr + b->size <= 0x10000);
 	if (b->mapped && (!want || addr != b->addr)) {
 		/* Guest memory first: nothing may reach the old place after. */
-		areas_unmap(bus, b);
+		areas_unmap(bus, dev, idx);
 		bus_unregister(target, b->addr);
 		b->mapped = false;
 	}

@@ -131,13 +131,14 @@ struct pci_bus {
 	struct addr_alloc *mmio64_alloc;
 	/*
 	 * BAR areas as guest memory (vm.c: KVM memory slots; unit tests fake
-	 * them): map returns 0 and a handle for unmap, or -errno (and logs:
-	 * the area then stays with the BAR's handler). Unset: every area
-	 * stays trapped. Called with the bus lock held.
+	 * them): map returns 0 and a handle for unmap, or -errno (the area
+	 * then stays with the BAR's handler); unmap 0 or -errno. Neither logs:
+	 * pci.c names the device (rate-limited, BAR moves are the guest's).
+	 * Unset: every area stays trapped. Called with the bus lock held.
 	 */
 	int (*mem_map)(void *opaque, uint64_t gpa, uint64_t size, void *hva,
 		       uint32_t *handle);
-	void (*mem_unmap)(void *opaque, uint32_t handle);
+	int (*mem_unmap)(void *opaque, uint32_t handle);
 	void *mem_opaque;
 	/* MEM64 BARs that do not fit in the window they were meant for (a
 	 * passthrough device's large BAR): the 64-bit window. NULL: none. */

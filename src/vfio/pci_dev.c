@@ -689,11 +689,14 @@ static void setup_intx(struct vfio_pci_dev *d, struct pci_bus *bus)
 		d->intx_gsi = line.gsi;
 		d->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		d->intx_resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (d->intx_fd < 0 || d->intx_resample_fd < 0)
-			log_warn(DEV_FMT ": INTx eventfd: %s; MSI/MSI-X only", DEV_ARGS(d),
-				 strerror(errno));
-		else if (kvm_irqfd_resample(d->router->kvm, d->intx_fd, d->intx_resample_fd,
-					    line.gsi, true) == 0)
+		int ret = d->intx_fd < 0 || d->intx_resample_fd < 0 ? -errno :
+			  kvm_irqfd_resample(d->router->kvm, d->intx_fd, d->intx_resample_fd,
+					     line.gsi, true);
+		if (ret)
+			log_warn(DEV_FMT ": INTx (GSI %u): %s %s; MSI/MSI-X only", DEV_ARGS(d),
+				 line.gsi, d->intx_fd < 0 || d->intx_resample_fd < 0 ? "eventfd" :
+				 "KVM_IRQFD with resample", strerror(-ret));
+		else
 			d->intx_bound = true;
 	}
 	pthread_mutex_lock(&bus->lock);
@@ -753,8 +756,11 @@ void vfio_pci_destroy(struct vfio_pci_dev *d)
 	irq_off(d);
 	if (bus)
 		pthread_mutex_unlock(&bus->lock);
-	if (d->intx_bound)
-		kvm_irqfd_resample(d->router->kvm, d->intx_fd, -1, d->intx_gsi, false);
+	int ret = d->intx_bound ? kvm_irqfd_resample(d->router->kvm, d->intx_fd, -1,
+						     d->intx_gsi, false) : 0;
+	if (ret)
+		log_warn(DEV_FMT ": INTx: KVM_IRQFD deassign (GSI %u): %s", DEV_ARGS(d),
+			 d->intx_gsi, strerror(-ret));
 	if (d->intx_fd >= 0)
 		close(d->intx_fd);
 	if (d->intx_resample_fd >= 0)

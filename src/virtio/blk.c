@@ -9,154 +9,77 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "virtio/blk_request.h"
-#include "virtio/worker.h"
+#include "virtio/common.h"
 
 /* Chains served per wakeup before other work (and a stop) gets a turn. */
 #define BLK_BUDGET 1024u
 
 struct virtio_blk {
-	struct virtio_dev vdev;
+	struct virtio_common common;
 	struct blk_backend be;
-	struct virtio_worker worker;
 	struct virtio_blk_config config; /* little-endian, built at create */
-	uint64_t features;
 	char *path;
 	char name[48];
-	char thread_name[16];
 	struct vq_chain chain; /* the request being served */
 	bool flush_failed_once; /* a flush failed before a reset */
 };
 
 /* ---- request queue ---- */
 
-static void complete_one(struct virtio_blk *b)
+/* One request: executed, counted, its status byte written. */
+static int blk_serve(void *opaque, struct vq_chain *chain, uint32_t *written)
 {
-	struct virtio_dev *vd = &b->vdev;
+	struct virtio_blk *b = opaque;
+	struct virtio_dev *vd = &b->common.vd;
 	struct blk_req_result res;
-	uint32_t used = 0;
-	if (blk_request_execute(&b->be, &b->chain, &res) < 0) {
+	if (blk_request_execute(&b->be, chain, &res) < 0) {
 		/* No status byte: give the buffers back untouched. */
 		atomic_fetch_add(&vd->errors, 1);
 	} else {
-		used = res.used_len;
+		*written = res.used_len;
 		atomic_fetch_add(&vd->bytes, res.data_len);
 		if (res.status != VIRTIO_BLK_S_OK)
 			atomic_fetch_add(&vd->errors, 1);
 	}
 	atomic_fetch_add(&vd->requests, 1);
-	if (vq_push_used(&vd->vqs[0], b->chain.head, used) < 0)
-		log_ratelimited(&vd->rl, LOG_ERROR, "%s: cannot push used chain %u",
-				b->name, b->chain.head);
+	return 0;
 }
 
-static void process_queue(struct virtio_blk *b)
-{
-	struct virtio_dev *vd = &b->vdev;
-	struct virtqueue *vq = &vd->vqs[0];
-	struct virtio_budget budget = VIRTIO_BUDGET(BLK_BUDGET);
-	int r;
-
-	if (!vq->ready || vq->broken)
-		return;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &b->chain)) == 0) {
-			complete_one(b);
-			/* Come back after a pass through epoll. */
-			if (virtio_budget_spend(vd, 0, &budget))
-				goto out;
-		}
-		if (r == -EIO) {
-			virtio_dev_error(vd, 0, "invalid descriptor chain");
-			goto out;
-		}
-	} while (vq_enable_notify(vq));
-out:
-	/* vq_needs_notify() (inside) is false when nothing was pushed. */
-	virtio_queue_notify(vd, 0);
-}
-
-static void blk_handle(void *opaque, unsigned idx)
+/* Device thread: the request queue was kicked. */
+static void blk_kicked(void *opaque, unsigned q)
 {
 	struct virtio_blk *b = opaque;
-	(void)idx; /* the kick eventfd is the only fd */
-	eventfd_drain(b->vdev.kick_fd[0]);
-	process_queue(b);
+	virtio_common_serve(&b->common, q, &b->chain, BLK_BUDGET, blk_serve);
 }
 
-/* ---- virtio_device_ops ---- */
+/* ---- activate and reset (common.h does the rest) ---- */
 
-static uint64_t blk_features(void *dev)
+static int blk_activate(void *opaque)
 {
-	struct virtio_blk *b = dev;
-	return b->features;
-}
-
-static void blk_config_read(void *dev, uint32_t off, uint8_t *data,
-			    uint32_t len)
-{
-	struct virtio_blk *b = dev;
-	const uint8_t *cfg = (const uint8_t *)&b->config;
-	for (uint32_t i = 0; i < len; i++) {
-		uint64_t o = (uint64_t)off + i;
-		data[i] = o < sizeof(b->config) ? cfg[o] : 0;
-	}
-}
-
-static void blk_reset(void *dev);
-
-static int blk_activate(void *dev)
-{
-	struct virtio_blk *b = dev;
-	struct virtio_dev *vd = &b->vdev;
-	if (virtio_worker_running(&b->worker))
-		blk_reset(b);
-	vd->vqs[0].name = b->name;
-	if (!vd->vqs[0].ready) {
-		log_ratelimited(&vd->rl, LOG_WARN,
+	struct virtio_blk *b = opaque;
+	if (!b->common.vd.vqs[0].ready) {
+		log_ratelimited(&b->common.vd.rl, LOG_WARN,
 				"%s: the driver did not enable the request queue",
 				b->name);
-		return 0;
-	}
-	if (vd->kick_fd[0] < 0)
-		return -EINVAL;
-	virtio_worker_clear(&b->worker);
-	int r = virtio_worker_add(&b->worker, vd->kick_fd[0], EPOLLIN);
-	if (r >= 0)
-		r = virtio_worker_start(&b->worker, b->thread_name, blk_handle, b);
-	if (r < 0) {
-		log_ratelimited(&vd->rl, LOG_ERROR, "%s: cannot activate: %s",
-				b->name, strerror(-r));
-		virtio_worker_clear(&b->worker);
-		return r;
+		return VIRTIO_COMMON_IDLE;
 	}
 	return 0;
 }
 
-static void blk_reset(void *dev)
+static void blk_reset(void *opaque)
 {
-	struct virtio_blk *b = dev;
-	virtio_worker_stop(&b->worker);
-	virtio_worker_clear(&b->worker);
-	vq_reset(&b->vdev.vqs[0]);
+	struct virtio_blk *b = opaque;
+	vq_reset(&b->common.vd.vqs[0]);
 	/* The guest may go on; that data was lost stays known (destroy). */
 	if (b->be.flush_failed)
 		b->flush_failed_once = true;
 	blk_backend_reset_error(&b->be);
 }
-
-static const struct virtio_device_ops blk_ops = {
-	.features = blk_features,
-	.config_read = blk_config_read,
-	.activate = blk_activate,
-	.reset = blk_reset,
-};
 
 /* ---- lifecycle ---- */
 
@@ -266,7 +189,8 @@ static void set_id(struct blk_backend *be, const struct disk_config *cfg)
 	memcpy(be->id, id, strnlen(id, sizeof(be->id)));
 }
 
-static void build_config(struct virtio_blk *b)
+/* The configuration space and the feature bits it goes with. */
+static uint64_t build_config(struct virtio_blk *b)
 {
 	struct blk_backend *be = &b->be;
 	struct virtio_blk_config *c = &b->config;
@@ -276,23 +200,24 @@ static void build_config(struct virtio_blk *b)
 	c->capacity = htole64(be->capacity_sectors);
 	c->seg_max = htole32(VIRTIO_BLK_QUEUE_SIZE - 2);
 	c->blk_size = htole32(blk_size);
-	b->features = (1ULL << VIRTIO_BLK_F_SEG_MAX) |
-		      (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-		      (1ULL << VIRTIO_BLK_F_FLUSH);
+	uint64_t features = (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+			    (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+			    (1ULL << VIRTIO_BLK_F_FLUSH);
 	if (be->readonly)
-		b->features |= 1ULL << VIRTIO_BLK_F_RO;
+		features |= 1ULL << VIRTIO_BLK_F_RO;
 	if (be->discard_ok) {
-		b->features |= 1ULL << VIRTIO_BLK_F_DISCARD;
+		features |= 1ULL << VIRTIO_BLK_F_DISCARD;
 		c->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
 		c->max_discard_seg = htole32(BLK_MAX_DISCARD_SEG);
 		c->discard_sector_alignment = htole32(blk_size / BLK_SECTOR_SIZE);
 	}
 	if (be->write_zeroes_ok) {
-		b->features |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+		features |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
 		c->max_write_zeroes_sectors = htole32(BLK_MAX_WRITE_ZEROES_SECTORS);
 		c->max_write_zeroes_seg = htole32(BLK_MAX_WRITE_ZEROES_SEG);
 		c->write_zeroes_may_unmap = be->punch_hole_works;
 	}
+	return features;
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
@@ -305,20 +230,15 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 	if (!b)
 		return -ENOMEM;
 	b->be.fd = -1;
-	int r = virtio_worker_init(&b->worker);
-	if (r < 0) {
-		free(b);
-		return r;
-	}
-	b->vdev.worker = &b->worker;
-	r = -ENOMEM;
+	int r = -ENOMEM;
 	b->path = strdup(cfg->path);
 	if (!b->path)
 		goto fail;
 	b->be.readonly = cfg->readonly;
 	set_id(&b->be, cfg);
 	snprintf(b->name, sizeof(b->name), "virtio-blk(%.20s)", b->be.id);
-	snprintf(b->thread_name, sizeof(b->thread_name), "blk-%.11s", b->be.id);
+	char thread_name[16];
+	snprintf(thread_name, sizeof(thread_name), "blk-%.11s", b->be.id);
 	b->be.name = b->name;
 
 	uint64_t size = 0;
@@ -337,19 +257,25 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 			goto fail;
 	}
 	blk_backend_probe(&b->be);
-	build_config(b);
-
-	struct virtio_dev *vd = &b->vdev;
-	vd->name = b->name;
-	vd->device_id = VIRTIO_ID_BLOCK;
-	vd->nqueues = 1;
-	vd->queue_max_size = VIRTIO_BLK_QUEUE_SIZE;
-	vd->config_size = sizeof(b->config);
-	vd->ops = &blk_ops;
-	vd->dev = b;
-	vd->mem = mem;
-	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		vd->kick_fd[i] = -1;
+	uint64_t features = build_config(b);
+	r = virtio_common_init(&b->common, &(struct virtio_common_params){
+		.name = b->name,
+		.thread_name = thread_name,
+		.device_id = VIRTIO_ID_BLOCK,
+		.nqueues = 1,
+		.queue_max_size = VIRTIO_BLK_QUEUE_SIZE,
+		.queue_names = { b->name },
+		.features = features,
+		.config = &b->config,
+		.config_size = sizeof(b->config),
+		.queue_kicked = blk_kicked,
+		.activate = blk_activate,
+		.reset = blk_reset,
+		.mem = mem,
+		.dev = b,
+	});
+	if (r < 0)
+		goto fail;
 	log_debug("%s: %s, %llu sectors%s%s%s", b->name, cfg->path,
 		  (unsigned long long)b->be.capacity_sectors,
 		  cfg->readonly ? ", read-only" : "",
@@ -368,14 +294,14 @@ fail:
 
 struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b)
 {
-	return &b->vdev;
+	return &b->common.vd;
 }
 
 int virtio_blk_destroy(struct virtio_blk *b)
 {
 	if (!b)
 		return 0;
-	virtio_worker_destroy(&b->worker);
+	virtio_common_destroy(&b->common);
 	int ret = 0;
 	if (!b->be.readonly) {
 		/* Even after a failure: what came since may still be saved. */

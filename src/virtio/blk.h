@@ -2,7 +2,7 @@
 /*
  * virtio-blk (virtio 1.x, 5.2 "Block Device") over a raw image file or a
  * block device: one request queue of VIRTIO_BLK_QUEUE_SIZE entries served
- * by a device thread (worker.h); request parsing and execution live in
+ * by a device thread (common.h); request parsing and execution live in
  * blk_request.c.
  *
  * Features offered: SEG_MAX (queue size - 2), BLK_SIZE (512, or the
@@ -26,8 +26,8 @@
  *
  * A chain with no writable byte (nowhere to put the status) is completed
  * with 0 bytes written and counted in vd->errors; a ring violation
- * (vq_pop() -EIO) calls virtio_dev_error() and the queue is not served
- * again until reset. Counters: vd->requests (chains completed),
+ * (vq_pop() -EIO; queue.c logs it) calls virtio_dev_error() and the queue
+ * is not served again until reset. Counters: vd->requests (chains completed),
  * vd->bytes (data moved), vd->errors (statuses other than OK and dropped
  * chains).
  */

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <linux/virtio_console.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -17,27 +16,21 @@
 #include <unistd.h>
 
 #include "out_sink.h"
+#include "virtio/common.h"
 #include "virtio/guest_dma.h"
-#include "virtio/worker.h"
 
 #define TX_BUDGET 128u
 #define RX_BUDGET 64u
 
 struct virtio_console {
-	struct virtio_dev vdev;
-	struct virtio_worker worker;
+	struct virtio_common common;
 	int in_fd;
 	struct out_sink *out; /* NULL: output discarded */
 
 	/* Device thread state. */
-	unsigned w_rx, w_tx, w_in; /* worker fd indices (w_in valid if in_fd >= 0) */
-	uint32_t in_events;
+	unsigned w_in;    /* in_fd's worker fd index (if in_fd >= 0) */
 	bool in_polling;  /* the guest has rx buffers: read in_fd */
 	bool in_eof;      /* in_fd reached end of file / hung up */
-	bool rx_broken, tx_broken;
-	/* See wait_started(). */
-	pthread_mutex_t start_lock;
-	_Atomic bool started;
 
 	_Atomic uint64_t rx_bytes, tx_bytes, tx_dropped;
 
@@ -46,31 +39,13 @@ struct virtio_console {
 	struct iovec iov[IOV_MAX];
 };
 
-static void queue_broken(struct virtio_console *c, unsigned q)
-{
-	bool *flag = q == VIRTIO_CONSOLE_RXQ ? &c->rx_broken : &c->tx_broken;
-	if (*flag)
-		return;
-	*flag = true;
-	virtio_dev_error(&c->vdev, q,
-			 q == VIRTIO_CONSOLE_RXQ ? "bad receive ring"
-						 : "bad transmit ring");
-}
-
 /* EPOLLONESHOT when idle: a hangup (always reported) wakes us once at most. */
 static void in_update_events(struct virtio_console *c)
 {
 	if (c->in_fd < 0)
 		return;
-	uint32_t ev = c->in_polling && !c->in_eof ? EPOLLIN : EPOLLONESHOT;
-	if (ev == c->in_events)
-		return;
-	int r = virtio_worker_modify(&c->worker, c->w_in, ev);
-	if (r < 0)
-		log_ratelimited(&c->vdev.rl, LOG_ERROR,
-				"virtio-console: cannot change input polling: %s",
-				strerror(-r));
-	c->in_events = ev;
+	virtio_common_poll_fd(&c->common, c->w_in,
+			      c->in_polling && !c->in_eof ? EPOLLIN : EPOLLONESHOT);
 }
 
 /* ---- TX ---- */
@@ -80,12 +55,11 @@ static void in_update_events(struct virtio_console *c)
  * cannot take (the reader stalled, the fd failed) is dropped and counted
  * there (out_sink.h, with its own rate-limited warning) and here.
  */
-static void tx_one(struct virtio_console *c)
+static void tx_one(struct virtio_console *c, const struct vq_chain *ch)
 {
-	const struct vq_chain *ch = &c->tx_chain;
 	if (!c->out) {
 		atomic_fetch_add(&c->tx_bytes, ch->read_len);
-		atomic_fetch_add(&c->vdev.bytes, ch->read_len);
+		atomic_fetch_add(&c->common.vd.bytes, ch->read_len);
 		return;
 	}
 	uint64_t dropped = 0;
@@ -96,43 +70,21 @@ static void tx_one(struct virtio_console *c)
 		guest_dma_end();
 		dropped += s->len - n;
 		atomic_fetch_add(&c->tx_bytes, n);
-		atomic_fetch_add(&c->vdev.bytes, n);
+		atomic_fetch_add(&c->common.vd.bytes, n);
 	}
 	if (dropped) {
 		atomic_fetch_add(&c->tx_dropped, dropped);
-		atomic_fetch_add(&c->vdev.errors, 1);
+		atomic_fetch_add(&c->common.vd.errors, 1);
 	}
 }
 
-static void console_tx(struct virtio_console *c)
+static int tx_serve(void *opaque, struct vq_chain *ch, uint32_t *written)
 {
-	struct virtio_dev *vd = &c->vdev;
-	struct virtqueue *vq = &vd->vqs[VIRTIO_CONSOLE_TXQ];
-	struct virtio_budget budget = VIRTIO_BUDGET(TX_BUDGET);
-	bool pushed = false;
-	int r;
-
-	if (c->tx_broken || !vq->ready)
-		return;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &c->tx_chain)) == 0) {
-			tx_one(c);
-			atomic_fetch_add(&vd->requests, 1);
-			vq_push_used(vq, c->tx_chain.head, 0);
-			pushed = true;
-			/* Let input have a turn; come back after. */
-			if (virtio_budget_spend(vd, VIRTIO_CONSOLE_TXQ, &budget))
-				goto out;
-		}
-		if (r == -EIO) {
-			queue_broken(c, VIRTIO_CONSOLE_TXQ);
-			goto out;
-		}
-	} while (vq_enable_notify(vq));
-out:
-	if (pushed)
-		virtio_queue_notify(vd, VIRTIO_CONSOLE_TXQ);
+	struct virtio_console *c = opaque;
+	tx_one(c, ch);
+	atomic_fetch_add(&c->common.vd.requests, 1);
+	*written = 0;
+	return 0;
 }
 
 /* ---- RX ---- */
@@ -152,7 +104,7 @@ static void in_closed(struct virtio_console *c, const char *why)
 
 static void console_rx(struct virtio_console *c)
 {
-	struct virtio_dev *vd = &c->vdev;
+	struct virtio_dev *vd = &c->common.vd;
 	struct virtqueue *vq = &vd->vqs[VIRTIO_CONSOLE_RXQ];
 	struct vq_chain *ch = &c->rx_chain;
 	bool pushed = false;
@@ -163,16 +115,11 @@ static void console_rx(struct virtio_console *c)
 		struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
 		if (poll(&p, 1, 0) <= 0)
 			break;
-		int r = vq_pop(vq, ch);
-		if (r == -ENOENT) {
-			if (vq_enable_notify(vq))
-				continue;
-			in_stop(c); /* until the guest posts buffers */
-			break;
-		}
+		int r = virtio_common_rx_pop(&c->common, VIRTIO_CONSOLE_RXQ, ch);
+		if (r == -EAGAIN)
+			continue;
 		if (r < 0) {
-			queue_broken(c, VIRTIO_CONSOLE_RXQ);
-			in_stop(c);
+			in_stop(c); /* until the guest posts buffers */
 			break;
 		}
 		if (ch->write_len == 0) {
@@ -212,10 +159,9 @@ static void console_rx(struct virtio_console *c)
 
 static void rx_kicked(struct virtio_console *c)
 {
-	struct virtqueue *vq = &c->vdev.vqs[VIRTIO_CONSOLE_RXQ];
-	if (c->in_fd < 0 || c->in_eof || c->rx_broken || !vq->ready)
+	if (c->in_fd < 0 || c->in_eof ||
+	    !virtio_common_rx_kicked(&c->common, VIRTIO_CONSOLE_RXQ))
 		return;
-	vq_disable_notify(vq); /* we poll in_fd while we have buffers */
 	if (!c->in_polling) {
 		c->in_polling = true;
 		in_update_events(c);
@@ -223,115 +169,50 @@ static void rx_kicked(struct virtio_console *c)
 	console_rx(c);
 }
 
-/*
- * virtio_worker_modify() only reaches epoll once virtio_worker_start() has
- * marked the worker running, which it does after the thread exists: a
- * handler running right away could change its events too early (lost, and
- * a level-triggered fd then spins). The first handler call waits for
- * activate to have returned from virtio_worker_start().
- */
-static void wait_started(struct virtio_console *c)
-{
-	if (atomic_load_explicit(&c->started, memory_order_acquire))
-		return;
-	pthread_mutex_lock(&c->start_lock);
-	pthread_mutex_unlock(&c->start_lock);
-}
-
-static void console_handle(void *opaque, unsigned idx)
+/* Device thread: queue q was kicked. */
+static void console_kicked(void *opaque, unsigned q)
 {
 	struct virtio_console *c = opaque;
-	wait_started(c);
-	if (idx == c->w_rx) {
-		eventfd_drain(c->vdev.kick_fd[VIRTIO_CONSOLE_RXQ]);
+	if (q == VIRTIO_CONSOLE_RXQ)
 		rx_kicked(c);
-	} else if (idx == c->w_tx) {
-		eventfd_drain(c->vdev.kick_fd[VIRTIO_CONSOLE_TXQ]);
-		console_tx(c);
-	} else if (c->in_fd >= 0 && idx == c->w_in) {
-		if (c->in_polling)
-			console_rx(c);
-		/* Idle (EPOLLONESHOT): a stray hangup ends here. */
-	}
+	else
+		virtio_common_serve(&c->common, q, &c->tx_chain, TX_BUDGET, tx_serve);
 }
 
-/* ---- virtio_device_ops ---- */
-
-static uint64_t console_features(void *dev)
+/* Device thread: in_fd is readable (or hung up). */
+static void console_in_ready(void *opaque, unsigned idx)
 {
-	(void)dev;
-	return 0;
+	struct virtio_console *c = opaque;
+	(void)idx; /* in_fd is the only fd of ours */
+	if (c->in_polling)
+		console_rx(c);
+	/* Idle (EPOLLONESHOT): a stray hangup ends here. */
 }
 
-static void console_config_read(void *dev, uint32_t off, uint8_t *data,
-				uint32_t len)
-{
-	/* No SIZE, MULTIPORT or EMERG_WRITE: every field reads 0. */
-	(void)dev;
-	(void)off;
-	memset(data, 0, len);
-}
+/* ---- activate and reset (common.h does the rest) ---- */
 
-static void console_reset(void *dev);
-
-static int console_activate(void *dev)
+static int console_activate(void *opaque)
 {
-	struct virtio_console *c = dev;
-	struct virtio_dev *vd = &c->vdev;
-	if (virtio_worker_running(&c->worker))
-		console_reset(c);
-	vd->vqs[VIRTIO_CONSOLE_RXQ].name = "console-rx";
-	vd->vqs[VIRTIO_CONSOLE_TXQ].name = "console-tx";
-	c->rx_broken = c->tx_broken = false;
+	struct virtio_console *c = opaque;
 	c->in_polling = c->in_fd >= 0 && !c->in_eof;
-	c->in_events = c->in_polling ? EPOLLIN : EPOLLONESHOT;
-
-	virtio_worker_clear(&c->worker);
-	int r = virtio_worker_add(&c->worker, vd->kick_fd[VIRTIO_CONSOLE_RXQ],
-				  EPOLLIN);
+	if (c->in_fd < 0)
+		return 0;
+	int r = virtio_common_add_fd(&c->common, c->in_fd,
+				     c->in_polling ? EPOLLIN : EPOLLONESHOT);
 	if (r < 0)
-		goto fail;
-	c->w_rx = (unsigned)r;
-	r = virtio_worker_add(&c->worker, vd->kick_fd[VIRTIO_CONSOLE_TXQ], EPOLLIN);
-	if (r < 0)
-		goto fail;
-	c->w_tx = (unsigned)r;
-	if (c->in_fd >= 0) {
-		r = virtio_worker_add(&c->worker, c->in_fd, c->in_events);
-		if (r < 0)
-			goto fail;
-		c->w_in = (unsigned)r;
-	}
-	pthread_mutex_lock(&c->start_lock);
-	r = virtio_worker_start(&c->worker, "virtio-console", console_handle, c);
-	if (r == 0)
-		atomic_store_explicit(&c->started, true, memory_order_release);
-	pthread_mutex_unlock(&c->start_lock);
-	if (r < 0)
-		goto fail;
+		return r;
+	c->w_in = (unsigned)r;
 	return 0;
-fail:
-	log_ratelimited(&c->vdev.rl, LOG_ERROR, "virtio-console: cannot activate: %s",
-			strerror(-r));
-	virtio_worker_clear(&c->worker);
-	return r;
 }
 
-static void console_reset(void *dev)
+static void console_reset(void *opaque)
 {
-	struct virtio_console *c = dev;
-	virtio_worker_stop(&c->worker);
-	virtio_worker_clear(&c->worker);
-	atomic_store(&c->started, false);
+	struct virtio_console *c = opaque;
 	c->in_polling = false;
 }
 
-static const struct virtio_device_ops console_ops = {
-	.features = console_features,
-	.config_read = console_config_read,
-	.activate = console_activate,
-	.reset = console_reset,
-};
+/* No SIZE, MULTIPORT or EMERG_WRITE: every field reads 0. */
+static const struct virtio_console_config console_config;
 
 /* ---- lifecycle ---- */
 
@@ -366,33 +247,37 @@ int virtio_console_create(struct virtio_console **out, int in_fd, int out_fd,
 		return -ENOMEM;
 	c->in_fd = in_fd < 0 ? -1 : in_fd;
 	int ret = out_fd >= 0 ? out_sink_create(&c->out, out_fd, "virtio-console") : 0;
-	ret = ret ?: virtio_worker_init(&c->worker);
+	if (ret)
+		log_error("virtio-console: output fd %d: %s", out_fd, strerror(-ret));
+	ret = ret ?: virtio_common_init(&c->common, &(struct virtio_common_params){
+		.name = "virtio-console",
+		.thread_name = "virtio-console",
+		.device_id = VIRTIO_ID_CONSOLE,
+		.nqueues = 2,
+		.queue_max_size = VIRTIO_CONSOLE_QUEUE_SIZE,
+		.queue_names = { [VIRTIO_CONSOLE_RXQ] = "console-rx",
+				 [VIRTIO_CONSOLE_TXQ] = "console-tx" },
+		.config = &console_config,
+		.config_size = sizeof(console_config),
+		.queue_kicked = console_kicked,
+		.fd_ready = console_in_ready,
+		.activate = console_activate,
+		.reset = console_reset,
+		.mem = mem,
+		.dev = c,
+	});
 	if (ret < 0) {
 		out_sink_destroy(c->out);
 		free(c);
 		return ret;
 	}
-	c->vdev.worker = &c->worker;
-	pthread_mutex_init(&c->start_lock, NULL);
-
-	struct virtio_dev *vd = &c->vdev;
-	vd->name = "virtio-console";
-	vd->device_id = VIRTIO_ID_CONSOLE;
-	vd->nqueues = 2;
-	vd->queue_max_size = VIRTIO_CONSOLE_QUEUE_SIZE;
-	vd->config_size = sizeof(struct virtio_console_config);
-	vd->ops = &console_ops;
-	vd->dev = c;
-	vd->mem = mem;
-	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		vd->kick_fd[i] = -1;
 	*out = c;
 	return 0;
 }
 
 struct virtio_dev *virtio_console_vdev(struct virtio_console *c)
 {
-	return &c->vdev;
+	return &c->common.vd;
 }
 
 void virtio_console_get_stats(const struct virtio_console *c,
@@ -407,9 +292,7 @@ void virtio_console_destroy(struct virtio_console *c)
 {
 	if (!c)
 		return;
-	console_reset(c);
-	virtio_worker_destroy(&c->worker);
-	pthread_mutex_destroy(&c->start_lock);
+	virtio_common_destroy(&c->common);
 	out_sink_destroy(c->out);
 	free(c);
 }

@@ -42,11 +42,17 @@ static void core_set_needs_reset(struct virtio_dev *vd)
 		c->ops->notify_config(c);
 }
 
-void virtio_core_error(struct virtio_core *c, const char *what)
+/* Counted, DEVICE_NEEDS_RESET; whoever found the fault has logged it. */
+static void core_fault(struct virtio_core *c)
 {
 	atomic_fetch_add(&c->vd->errors, 1);
-	VIRTIO_CORE_WARN(c, "%s; device needs reset", what);
 	core_set_needs_reset(c->vd);
+}
+
+void virtio_core_error(struct virtio_core *c, const char *what)
+{
+	VIRTIO_CORE_WARN(c, "%s; device needs reset", what);
+	core_fault(c);
 }
 
 void virtio_core_kick(struct virtio_core *c, uint64_t q)
@@ -106,13 +112,9 @@ static void driver_ok(struct virtio_core *c)
 	}
 	if (atomic_load(&c->needs_reset))
 		return; /* already broken: stay quiet until reset */
-	int r = vd->ops->activate(vd->dev);
-	if (r) {
-		char msg[96];
-		snprintf(msg, sizeof(msg), "device activation failed: %s",
-			 strerror(-r));
-		virtio_core_error(c, msg);
-	}
+	/* A failure was logged by the device (virtio.h): not again here. */
+	if (vd->ops->activate(vd->dev))
+		core_fault(c);
 }
 
 void virtio_core_set_status(struct virtio_core *c, uint8_t val)

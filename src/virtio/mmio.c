@@ -240,33 +240,50 @@ static const struct virtio_transport_ops vm_transport_ops = {
 	.describe = vm_describe,
 };
 
-/* Binds QueueNotify (one ioeventfd per queue value) and the irqfd. */
-static int bind_kvm(struct virtio_mmio *m)
+/*
+ * Binds QueueNotify (one ioeventfd per queue value) and the irqfd. Not
+ * logged: *what names the binding that failed, for creation's one line.
+ */
+static int bind_kvm(struct virtio_mmio *m, const char **what)
 {
 	struct virtio_dev *vd = m->core.vd;
 	for (unsigned q = 0; q < vd->nqueues; q++) {
 		int r = kvm_ioeventfd_match(m->kvm, vd->kick_fd[q],
 					    m->addr + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q, true);
-		if (r)
+		if (r) {
+			*what = "KVM_IOEVENTFD (QueueNotify)";
 			return r;
+		}
 		m->ioev_bound[q] = true;
 	}
 	int r = kvm_irqfd_resample(m->kvm, m->irq_fd, m->resample_fd, m->gsi, true);
 	m->irqfd_bound = r == 0;
+	if (r)
+		*what = "KVM_IRQFD";
 	return r;
 }
 
+/* At teardown; a failure is logged here, once per binding. */
 static void unbind_kvm(struct virtio_mmio *m)
 {
 	struct virtio_dev *vd = m->core.vd;
 	for (unsigned q = 0; q < vd->nqueues; q++) {
-		if (m->ioev_bound[q])
-			kvm_ioeventfd_match(m->kvm, vd->kick_fd[q],
-					    m->addr + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q, false);
+		int r = m->ioev_bound[q] ?
+				kvm_ioeventfd_match(m->kvm, vd->kick_fd[q],
+						    m->addr + VIRTIO_MMIO_QUEUE_NOTIFY,
+						    4, q, false) : 0;
+		if (r)
+			log_warn("%s: queue %u: KVM_IOEVENTFD deassign at 0x%llx: %s",
+				 m->core.name, q,
+				 (unsigned long long)(m->addr + VIRTIO_MMIO_QUEUE_NOTIFY),
+				 strerror(-r));
 		m->ioev_bound[q] = false;
 	}
-	if (m->irqfd_bound)
-		kvm_irqfd_resample(m->kvm, m->irq_fd, -1, m->gsi, false);
+	int r = m->irqfd_bound ? kvm_irqfd_resample(m->kvm, m->irq_fd, -1, m->gsi,
+						    false) : 0;
+	if (r)
+		log_warn("%s: KVM_IRQFD deassign (GSI %u): %s", m->core.name, m->gsi,
+			 strerror(-r));
 	m->irqfd_bound = false;
 }
 
@@ -301,15 +318,20 @@ int virtio_mmio_create(struct virtio_mmio **out, struct virtio_dev *vd,
 	m->gsi = gsi;
 	m->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	const char *what = "eventfd";
 	if (m->irq_fd < 0 || m->resample_fd < 0)
 		ret = -errno;
 	virtio_core_reset(&m->core); /* initial register values */
-	ret = ret ?: bind_kvm(m);
-	ret = ret ?: bus_register(mmio, addr, VIRTIO_MMIO_SIZE, virtio_mmio_io, m,
-				  m->core.name);
+	ret = ret ?: bind_kvm(m, &what);
+	if (!ret) {
+		what = "the MMIO bus";
+		ret = bus_register(mmio, addr, VIRTIO_MMIO_SIZE, virtio_mmio_io, m,
+				   m->core.name);
+	}
 	if (ret) {
-		log_error("%s: cannot create the virtio-mmio transport at 0x%llx: %s",
-			  name, (unsigned long long)addr, strerror(-ret));
+		/* The one line: bind_kvm and bus_register leave it to us. */
+		log_error("%s: cannot create the virtio-mmio transport at 0x%llx: %s: %s",
+			  name, (unsigned long long)addr, what, strerror(-ret));
 		vm_destroy(&m->core);
 		return ret;
 	}

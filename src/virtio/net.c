@@ -8,10 +8,10 @@
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <linux/if_ether.h>
 #include <linux/virtio_net.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "net/tap.h"
+#include "virtio/common.h"
 #include "virtio/guest_dma.h"
-#include "virtio/worker.h"
 
 #define HDR_LEN TAP_VNET_HDR_LEN
 /* Largest frame (after the header) we send: 64 KiB plus an Ethernet header. */
@@ -38,23 +38,17 @@
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == HDR_LEN, "vnet header");
 
 struct virtio_net {
-	struct virtio_dev vdev;
-	struct virtio_worker worker;
+	struct virtio_common common;
 	struct tap tap;
-	uint8_t mac[ETH_ALEN];
-	uint16_t mtu;
+	/* mac, mtu, max_virtqueue_pairs; status comes from `status`. */
+	struct virtio_net_config config;
 	_Atomic uint16_t status; /* VIRTIO_NET_S_LINK_UP or 0 */
 
 	/* Device thread state (reset at activate). */
-	unsigned w_rx, w_tx, w_tap; /* worker fd indices */
-	uint32_t tap_events;        /* what the worker polls the tap for */
+	unsigned w_tap;             /* the tap's worker fd index */
 	bool rx_polling;            /* the guest has rx buffers: read the tap */
 	bool tx_blocked;            /* a tx chain waits for EPOLLOUT */
 	bool tap_dead;              /* the tap interface went away */
-	bool rx_broken, tx_broken;  /* virtio_dev_error() already raised */
-	/* See wait_started(). */
-	pthread_mutex_t start_lock;
-	_Atomic bool started;
 
 	_Atomic uint64_t rx_frames, rx_bytes, rx_dropped;
 	_Atomic uint64_t tx_frames, tx_bytes, tx_dropped;
@@ -75,16 +69,7 @@ static void tap_update_events(struct virtio_net *n)
 		if (n->tx_blocked)
 			ev |= EPOLLOUT;
 	}
-	if (!ev)
-		ev = EPOLLONESHOT;
-	if (ev == n->tap_events)
-		return;
-	int r = virtio_worker_modify(&n->worker, n->w_tap, ev);
-	if (r < 0)
-		log_ratelimited(&n->vdev.rl, LOG_ERROR,
-				"virtio-net %s: cannot change tap polling: %s",
-				n->tap.name, strerror(-r));
-	n->tap_events = ev;
+	virtio_common_poll_fd(&n->common, n->w_tap, ev ? ev : EPOLLONESHOT);
 }
 
 /* The tap fd no longer has an interface behind it: link down, stop RX. */
@@ -99,8 +84,8 @@ static void tap_died(struct virtio_net *n, int err)
 	n->tx_blocked = false;
 	tap_update_events(n);
 	atomic_store(&n->status, 0);
-	if (n->vdev.notify_config)
-		n->vdev.notify_config(&n->vdev);
+	if (n->common.vd.notify_config)
+		n->common.vd.notify_config(&n->common.vd);
 }
 
 /* The tap fd was detached from its interface (deleted). EIO on write only
@@ -110,54 +95,43 @@ static bool tap_gone_error(int err)
 	return err == EBADFD;
 }
 
-static void queue_broken(struct virtio_net *n, unsigned q)
+/* A frame dropped, either way: counted, logged (rate-limited). */
+static void drop(struct virtio_net *n, bool tx, const char *why, uint64_t len)
 {
-	bool *flag = q == VIRTIO_NET_RXQ ? &n->rx_broken : &n->tx_broken;
-	if (*flag)
-		return;
-	*flag = true;
-	virtio_dev_error(&n->vdev, q,
-			 q == VIRTIO_NET_RXQ ? "bad receive ring"
-					     : "bad transmit ring");
+	atomic_fetch_add(tx ? &n->tx_dropped : &n->rx_dropped, 1);
+	atomic_fetch_add(&n->common.vd.errors, 1);
+	log_ratelimited(&n->common.vd.rl, LOG_WARN,
+			"virtio-net %s: %s frame of %llu bytes dropped: %s",
+			n->tap.name, tx ? "tx" : "rx", (unsigned long long)len, why);
 }
 
 /* ---- TX ---- */
 
-static void tx_drop(struct virtio_net *n, const char *why, uint64_t len)
-{
-	atomic_fetch_add(&n->tx_dropped, 1);
-	atomic_fetch_add(&n->vdev.errors, 1);
-	log_ratelimited(&n->vdev.rl, LOG_WARN,
-			"virtio-net %s: tx frame of %llu bytes dropped: %s",
-			n->tap.name, (unsigned long long)len, why);
-}
-
 /*
- * Sends the popped tx chain. Returns 0 when it is done with (sent or
+ * Sends the popped tx chain c. Returns 0 when it is done with (sent or
  * dropped), -EAGAIN when the tap cannot take it now (try again later).
  */
-static int tx_one(struct virtio_net *n)
+static int tx_one(struct virtio_net *n, const struct vq_chain *c)
 {
-	const struct vq_chain *c = &n->tx_chain;
 	struct virtio_net_hdr_v1 hdr;
 
 	if (c->read_len < HDR_LEN + ETH_HLEN) {
-		tx_drop(n, "shorter than header + Ethernet header", c->read_len);
+		drop(n, true, "shorter than header + Ethernet header", c->read_len);
 		return 0;
 	}
 	uint64_t frame_len = c->read_len - HDR_LEN;
 	if (frame_len > TX_MAX_FRAME) {
-		tx_drop(n, "too long", c->read_len);
+		drop(n, true, "too long", c->read_len);
 		return 0;
 	}
 	vq_chain_read(c, 0, &hdr, sizeof(hdr));
 	if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
 	    hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-		tx_drop(n, "checksum/GSO offload not negotiated", c->read_len);
+		drop(n, true, "checksum/GSO offload not negotiated", c->read_len);
 		return 0;
 	}
 	if (n->tap_dead) {
-		tx_drop(n, "tap lost", c->read_len);
+		drop(n, true, "tap lost", c->read_len);
 		return 0;
 	}
 
@@ -173,7 +147,7 @@ static int tx_one(struct virtio_net *n)
 			continue;
 		}
 		if (cnt == IOV_MAX) {
-			tx_drop(n, "too many segments", c->read_len);
+			drop(n, true, "too many segments", c->read_len);
 			return 0;
 		}
 		n->iov[cnt++] = (struct iovec){ s->addr + skip, s->len - skip };
@@ -187,8 +161,8 @@ static int tx_one(struct virtio_net *n)
 		if (w >= 0) {
 			atomic_fetch_add(&n->tx_frames, 1);
 			atomic_fetch_add(&n->tx_bytes, frame_len);
-			atomic_fetch_add(&n->vdev.requests, 1);
-			atomic_fetch_add(&n->vdev.bytes, frame_len);
+			atomic_fetch_add(&n->common.vd.requests, 1);
+			atomic_fetch_add(&n->common.vd.bytes, frame_len);
 			return 0;
 		}
 		int err = errno;
@@ -198,57 +172,33 @@ static int tx_one(struct virtio_net *n)
 			return -EAGAIN;
 		if (tap_gone_error(err))
 			tap_died(n, err);
-		tx_drop(n, err == EIO ? "the tap interface is down" : strerror(err),
-			c->read_len);
+		drop(n, true, err == EIO ? "the tap interface is down" : strerror(err),
+		     c->read_len);
 		return 0;
 	}
 }
 
+/* One tx chain: sent or dropped, or back to the ring while the tap is full. */
+static int tx_serve(void *opaque, struct vq_chain *c, uint32_t *written)
+{
+	struct virtio_net *n = opaque;
+	*written = 0;
+	if (tx_one(n, c) == -EAGAIN) {
+		n->tx_blocked = true;
+		tap_update_events(n);
+		return VIRTIO_SERVE_RETRY;
+	}
+	return 0;
+}
+
 static void net_tx(struct virtio_net *n)
 {
-	struct virtio_dev *vd = &n->vdev;
-	struct virtqueue *vq = &vd->vqs[VIRTIO_NET_TXQ];
-	struct virtio_budget budget = VIRTIO_BUDGET(TX_BUDGET);
-	bool pushed = false;
-	int r;
-
-	if (n->tx_blocked || n->tx_broken || !vq->ready)
-		return;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &n->tx_chain)) == 0) {
-			if (tx_one(n) == -EAGAIN) {
-				vq_unpop(vq, 1);
-				n->tx_blocked = true;
-				tap_update_events(n);
-				goto out;
-			}
-			vq_push_used(vq, n->tx_chain.head, 0);
-			pushed = true;
-			/* Come back after the other fds had a turn. */
-			if (virtio_budget_spend(vd, VIRTIO_NET_TXQ, &budget))
-				goto out;
-		}
-		if (r == -EIO) {
-			queue_broken(n, VIRTIO_NET_TXQ);
-			goto out;
-		}
-	} while (vq_enable_notify(vq));
-out:
-	if (pushed)
-		virtio_queue_notify(vd, VIRTIO_NET_TXQ);
+	if (!n->tx_blocked)
+		virtio_common_serve(&n->common, VIRTIO_NET_TXQ, &n->tx_chain,
+				    TX_BUDGET, tx_serve);
 }
 
 /* ---- RX ---- */
-
-static void rx_drop(struct virtio_net *n, const char *why, uint64_t len)
-{
-	atomic_fetch_add(&n->rx_dropped, 1);
-	atomic_fetch_add(&n->vdev.errors, 1);
-	log_ratelimited(&n->vdev.rl, LOG_WARN,
-			"virtio-net %s: rx frame of %llu bytes dropped: %s",
-			n->tap.name, (unsigned long long)len, why);
-}
 
 static void rx_stop_polling(struct virtio_net *n)
 {
@@ -285,22 +235,16 @@ static int rx_iov(struct virtio_net *n, const struct vq_chain *c,
 
 static void net_rx(struct virtio_net *n)
 {
-	struct virtio_dev *vd = &n->vdev;
+	struct virtio_dev *vd = &n->common.vd;
 	struct virtqueue *vq = &vd->vqs[VIRTIO_NET_RXQ];
 	struct vq_chain *c = &n->rx_chain;
 	bool pushed = false;
 
 	for (unsigned budget = RX_BUDGET; budget && n->rx_polling; budget--) {
-		int r = vq_pop(vq, c);
-		if (r == -ENOENT) {
-			/* Out of buffers: ask for a kick, unless some came. */
-			if (vq_enable_notify(vq))
-				continue;
-			rx_stop_polling(n);
-			break;
-		}
+		int r = virtio_common_rx_pop(&n->common, VIRTIO_NET_RXQ, c);
+		if (r == -EAGAIN)
+			continue;
 		if (r < 0) {
-			queue_broken(n, VIRTIO_NET_RXQ);
 			rx_stop_polling(n);
 			break;
 		}
@@ -351,18 +295,18 @@ static void net_rx(struct virtio_net *n)
 				break;
 			}
 			/* The kernel consumed (and dropped) the frame. */
-			rx_drop(n, strerror(err), 0);
+			drop(n, false, strerror(err), 0);
 			continue;
 		}
 		if ((uint64_t)got > c->write_len) {
 			/* Truncated: drop, reuse the chain for the next one. */
 			vq_unpop(vq, 1);
-			rx_drop(n, "larger than the receive buffer", (uint64_t)got);
+			drop(n, false, "larger than the receive buffer", (uint64_t)got);
 			continue;
 		}
 		if (got < HDR_LEN + ETH_HLEN) {
 			vq_unpop(vq, 1);
-			rx_drop(n, "runt", (uint64_t)got);
+			drop(n, false, "runt", (uint64_t)got);
 			continue;
 		}
 		/*
@@ -373,7 +317,7 @@ static void net_rx(struct virtio_net *n)
 		if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
 		    hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
 			vq_unpop(vq, 1);
-			rx_drop(n, "offload requested by the tap", (uint64_t)got);
+			drop(n, false, "offload requested by the tap", (uint64_t)got);
 			continue;
 		}
 		/* No offload negotiated: all zero (no DATA_VALID), and one
@@ -398,11 +342,8 @@ static void net_rx(struct virtio_net *n)
 /* The guest posted receive buffers. */
 static void rx_kicked(struct virtio_net *n)
 {
-	struct virtqueue *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
-	if (n->tap_dead || n->rx_broken || !vq->ready)
+	if (n->tap_dead || !virtio_common_rx_kicked(&n->common, VIRTIO_NET_RXQ))
 		return;
-	/* We poll the tap while we have buffers: no kicks needed meanwhile. */
-	vq_disable_notify(vq);
 	if (!n->rx_polling) {
 		n->rx_polling = true;
 		tap_update_events(n);
@@ -410,132 +351,89 @@ static void rx_kicked(struct virtio_net *n)
 	net_rx(n);
 }
 
-/*
- * virtio_worker_modify() only reaches epoll once virtio_worker_start() has
- * marked the worker running, which it does after the thread exists: a
- * handler running right away could change its events too early (lost, and
- * a level-triggered fd then spins). The first handler call waits for
- * activate to have returned from virtio_worker_start().
- */
-static void wait_started(struct virtio_net *n)
-{
-	if (atomic_load_explicit(&n->started, memory_order_acquire))
-		return;
-	pthread_mutex_lock(&n->start_lock);
-	pthread_mutex_unlock(&n->start_lock);
-}
-
-static void net_handle(void *opaque, unsigned idx)
+/* Device thread: queue q was kicked. */
+static void net_kicked(void *opaque, unsigned q)
 {
 	struct virtio_net *n = opaque;
-	wait_started(n);
-	if (idx == n->w_rx) {
-		eventfd_drain(n->vdev.kick_fd[VIRTIO_NET_RXQ]);
+	if (q == VIRTIO_NET_RXQ)
 		rx_kicked(n);
-	} else if (idx == n->w_tx) {
-		eventfd_drain(n->vdev.kick_fd[VIRTIO_NET_TXQ]);
+	else
 		net_tx(n);
-	} else if (idx == n->w_tap) {
-		if (n->tx_blocked) {
-			n->tx_blocked = false;
-			tap_update_events(n);
-			net_tx(n);
-		}
-		if (n->rx_polling)
-			net_rx(n);
-		/* Idle (EPOLLONESHOT): a stray EPOLLERR/HUP ends here. */
+}
+
+/* Device thread: the tap is readable or writable. */
+static void net_tap_ready(void *opaque, unsigned idx)
+{
+	struct virtio_net *n = opaque;
+	(void)idx; /* the tap is the only fd of ours */
+	if (n->tx_blocked) {
+		n->tx_blocked = false;
+		tap_update_events(n);
+		net_tx(n);
 	}
+	if (n->rx_polling)
+		net_rx(n);
+	/* Idle (EPOLLONESHOT): a stray EPOLLERR/HUP ends here. */
 }
 
-/* ---- virtio_device_ops ---- */
+/* ---- configuration, activate and reset (common.h does the rest) ---- */
 
-static uint64_t net_features(void *dev)
+static void net_config_update(void *opaque, void *cfg)
 {
-	(void)dev;
-	return (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
-	       (1ULL << VIRTIO_NET_F_MTU);
+	struct virtio_net *n = opaque;
+	struct virtio_net_config *c = cfg;
+	c->status = htole16(atomic_load(&n->status));
 }
 
-static void net_config_read(void *dev, uint32_t off, uint8_t *data,
-			    uint32_t len)
+static int net_activate(void *opaque)
 {
-	struct virtio_net *n = dev;
-	struct virtio_net_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
-	cfg.status = htole16(atomic_load(&n->status));
-	cfg.max_virtqueue_pairs = htole16(1);
-	cfg.mtu = htole16(n->mtu);
-	const uint8_t *src = (const uint8_t *)&cfg;
-	for (uint32_t i = 0; i < len; i++) {
-		uint64_t o = (uint64_t)off + i;
-		data[i] = o < NET_CONFIG_SIZE ? src[o] : 0;
-	}
-}
-
-static void net_reset(void *dev);
-
-static int net_activate(void *dev)
-{
-	struct virtio_net *n = dev;
-	struct virtio_dev *vd = &n->vdev;
-	if (virtio_worker_running(&n->worker))
-		net_reset(n);
-	vd->vqs[VIRTIO_NET_RXQ].name = "net-rx";
-	vd->vqs[VIRTIO_NET_TXQ].name = "net-tx";
-
-	n->rx_broken = n->tx_broken = false;
+	struct virtio_net *n = opaque;
 	n->tx_blocked = false;
 	n->rx_polling = !n->tap_dead;
-	n->tap_events = n->rx_polling ? EPOLLIN : EPOLLONESHOT;
-
-	virtio_worker_clear(&n->worker);
-	int r = virtio_worker_add(&n->worker, vd->kick_fd[VIRTIO_NET_RXQ], EPOLLIN);
+	int r = virtio_common_add_fd(&n->common, n->tap.fd,
+				     n->rx_polling ? EPOLLIN : EPOLLONESHOT);
 	if (r < 0)
-		goto fail;
-	n->w_rx = (unsigned)r;
-	r = virtio_worker_add(&n->worker, vd->kick_fd[VIRTIO_NET_TXQ], EPOLLIN);
-	if (r < 0)
-		goto fail;
-	n->w_tx = (unsigned)r;
-	r = virtio_worker_add(&n->worker, n->tap.fd, n->tap_events);
-	if (r < 0)
-		goto fail;
+		return r;
 	n->w_tap = (unsigned)r;
-	pthread_mutex_lock(&n->start_lock);
-	r = virtio_worker_start(&n->worker, "virtio-net", net_handle, n);
-	if (r == 0)
-		atomic_store_explicit(&n->started, true, memory_order_release);
-	pthread_mutex_unlock(&n->start_lock);
-	if (r < 0)
-		goto fail;
 	return 0;
-fail:
-	log_ratelimited(&n->vdev.rl, LOG_ERROR, "virtio-net %s: cannot activate: %s",
-			n->tap.name, strerror(-r));
-	virtio_worker_clear(&n->worker);
-	return r;
 }
 
-static void net_reset(void *dev)
+static void net_reset(void *opaque)
 {
-	struct virtio_net *n = dev;
-	virtio_worker_stop(&n->worker);
-	virtio_worker_clear(&n->worker);
-	atomic_store(&n->started, false);
+	struct virtio_net *n = opaque;
 	n->rx_polling = false;
 	n->tx_blocked = false;
 	/* Frames still in the tap wait for the next activation. */
 }
 
-static const struct virtio_device_ops net_ops = {
-	.features = net_features,
-	.config_read = net_config_read,
-	.activate = net_activate,
-	.reset = net_reset,
-};
-
 /* ---- lifecycle ---- */
+
+/* The shared part (common.h), once the tap is open and n->config built. */
+static int net_common_init(struct virtio_net *n, const struct guest_mem *mem)
+{
+	char label[48];
+	snprintf(label, sizeof(label), "virtio-net %s", n->tap.name);
+	return virtio_common_init(&n->common, &(struct virtio_common_params){
+		.name = "virtio-net",
+		.label = label,
+		.thread_name = "virtio-net",
+		.device_id = VIRTIO_ID_NET,
+		.nqueues = 2,
+		.queue_max_size = VIRTIO_NET_QUEUE_SIZE,
+		.queue_names = { [VIRTIO_NET_RXQ] = "net-rx", [VIRTIO_NET_TXQ] = "net-tx" },
+		.features = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
+			    (1ULL << VIRTIO_NET_F_MTU),
+		.config = &n->config,
+		.config_size = NET_CONFIG_SIZE,
+		.config_update = net_config_update,
+		.queue_kicked = net_kicked,
+		.fd_ready = net_tap_ready,
+		.activate = net_activate,
+		.reset = net_reset,
+		.mem = mem,
+		.dev = n,
+	});
+}
 
 int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
 		      const struct guest_mem *mem)
@@ -549,8 +447,9 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
 		free(n);
 		return r;
 	}
+	uint8_t mac[ETH_ALEN];
 	if (cfg->has_mac) {
-		memcpy(n->mac, cfg->mac, ETH_ALEN);
+		memcpy(mac, cfg->mac, ETH_ALEN);
 	} else {
 		uint8_t rnd[3] = { 0 };
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -558,48 +457,36 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
 			uint32_t v = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)n;
 			memcpy(rnd, &v, sizeof(rnd));
 		}
-		n->mac[0] = 0x52; /* locally administered, unicast */
-		n->mac[1] = 0x54;
-		n->mac[2] = 0x00;
-		memcpy(&n->mac[3], rnd, sizeof(rnd));
+		mac[0] = 0x52; /* locally administered, unicast */
+		mac[1] = 0x54;
+		mac[2] = 0x00;
+		memcpy(&mac[3], rnd, sizeof(rnd));
 	}
 	int mtu = tap_get_mtu(&n->tap);
 	if (mtu < 68)
 		mtu = 1500;
 	if (mtu > 65535)
 		mtu = 65535;
-	n->mtu = (uint16_t)mtu;
+	memcpy(n->config.mac, mac, ETH_ALEN);
+	n->config.max_virtqueue_pairs = htole16(1);
+	n->config.mtu = htole16((uint16_t)mtu);
 	atomic_store(&n->status, VIRTIO_NET_S_LINK_UP);
 
-	r = virtio_worker_init(&n->worker);
+	r = net_common_init(n, mem);
 	if (r < 0) {
 		tap_close(&n->tap);
 		free(n);
 		return r;
 	}
-	n->vdev.worker = &n->worker;
-	pthread_mutex_init(&n->start_lock, NULL);
-	struct virtio_dev *vd = &n->vdev;
-	vd->name = "virtio-net";
-	vd->device_id = VIRTIO_ID_NET;
-	vd->nqueues = 2;
-	vd->queue_max_size = VIRTIO_NET_QUEUE_SIZE;
-	vd->config_size = NET_CONFIG_SIZE;
-	vd->ops = &net_ops;
-	vd->dev = n;
-	vd->mem = mem;
-	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		vd->kick_fd[i] = -1;
-	log_info("virtio-net: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u",
-		 n->tap.name, n->mac[0], n->mac[1], n->mac[2], n->mac[3],
-		 n->mac[4], n->mac[5], n->mtu);
+	log_info("virtio-net: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %d",
+		 n->tap.name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mtu);
 	*out = n;
 	return 0;
 }
 
 struct virtio_dev *virtio_net_vdev(struct virtio_net *n)
 {
-	return &n->vdev;
+	return &n->common.vd;
 }
 
 const char *virtio_net_tap_name(const struct virtio_net *n)
@@ -621,9 +508,7 @@ void virtio_net_destroy(struct virtio_net *n)
 {
 	if (!n)
 		return;
-	net_reset(n);
-	virtio_worker_destroy(&n->worker);
+	virtio_common_destroy(&n->common);
 	tap_close(&n->tap);
-	pthread_mutex_destroy(&n->start_lock);
 	free(n);
 }

@@ -39,7 +39,7 @@
  * included), vdev.errors drops and unusable chains; virtio_net_get_stats()
  * has them per direction.
  *
- * Threading: one device thread (worker.h) serves both queues and the tap.
+ * Threading: one device thread (common.h) serves both queues and the tap.
  * config_read may run on any vCPU thread.
  */
 #ifndef CVMM_VIRTIO_NET_H

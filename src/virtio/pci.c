@@ -126,31 +126,44 @@ static void vp_notify_queue(struct virtio_core *c, unsigned q)
 
 /* ---- ioeventfds ---- */
 
+/* Queue q's notify address in BAR 0 at bar_addr. */
+static uint64_t notify_addr(uint64_t bar_addr, unsigned q)
+{
+	return bar_addr + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT;
+}
+
+/* (Un)binds queue q's kick eventfd; a failure is logged here (the guest
+ * moves BARs: rate-limited), kvm/irq_router.c only returns it. */
+static int ioev_set(struct virtio_pci *p, unsigned q, bool assign)
+{
+	uint64_t addr = notify_addr(p->ioev_addr, q);
+	int r = kvm_ioeventfd(p->kvm, p->core.vd->kick_fd[q], addr, p->ioev_len,
+			      false, assign);
+	if (r)
+		log_ratelimited(&p->pci.rl, LOG_WARN,
+				"%s: queue %u: KVM_IOEVENTFD %s at 0x%llx: %s%s",
+				p->core.name, q, assign ? "assign" : "deassign",
+				(unsigned long long)addr, strerror(-r),
+				assign ? "; its kicks exit to cvmm" : "");
+	return r;
+}
+
 static void ioev_unbind(struct virtio_pci *p)
 {
 	for (unsigned q = 0; q < p->core.vd->nqueues; q++) {
-		if (!p->ioev_bound[q])
-			continue;
-		kvm_ioeventfd(p->kvm, p->core.vd->kick_fd[q],
-			      p->ioev_addr + VIRTIO_PCI_NOTIFY_OFF +
-				      (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT,
-			      p->ioev_len, false, false);
+		if (p->ioev_bound[q])
+			ioev_set(p, q, false);
 		p->ioev_bound[q] = false;
 	}
 	p->ioev_addr = 0;
 }
 
-/* Failures are logged; kicks then still arrive through the BAR handler. */
+/* Kicks of a queue left unbound still arrive through the BAR handler. */
 static void ioev_bind(struct virtio_pci *p, uint64_t bar_addr)
 {
 	p->ioev_addr = bar_addr;
-	for (unsigned q = 0; q < p->core.vd->nqueues; q++) {
-		int r = kvm_ioeventfd(p->kvm, p->core.vd->kick_fd[q],
-				      bar_addr + VIRTIO_PCI_NOTIFY_OFF +
-					      (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT,
-				      p->ioev_len, false, true);
-		p->ioev_bound[q] = r == 0;
-	}
+	for (unsigned q = 0; q < p->core.vd->nqueues; q++)
+		p->ioev_bound[q] = ioev_set(p, q, true) == 0;
 }
 
 static void vp_bar_moved(struct pci_device *dev, unsigned bar, uint64_t old_addr,
@@ -486,10 +499,13 @@ int virtio_pci_create(struct virtio_pci **out, struct virtio_dev *vd,
 		goto fail;
 	virtio_core_reset(&p->core); /* initial register values; nothing shared yet */
 
-	/* Maps BAR 0, which binds the ioeventfds through bar_moved. */
+	/* Maps BAR 0, which binds the ioeventfds through bar_moved. A
+	 * failure (bus full, no room for the BAR) is logged there. */
 	ret = pci_bus_add_device(bus, &p->pci, (struct irq_line){ 0 });
-	if (ret)
-		goto fail;
+	if (ret) {
+		vp_destroy(&p->core);
+		return ret;
+	}
 	log_info("%s: virtio-pci slot %u, BAR0 0x%llx", p->core.name, p->pci.slot,
 		 (unsigned long long)p->pci.bars[VIRTIO_PCI_BAR].addr);
 	*out = p;

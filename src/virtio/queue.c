@@ -30,9 +30,13 @@ static const char *vq_name(const struct virtqueue *vq)
 	return vq->name ? vq->name : "?";
 }
 
-/* Logs (rate-limited), marks the queue broken and evaluates to -EIO. */
+/*
+ * Logs (rate-limited), marks the queue broken and evaluates to -EIO. The
+ * one line for it: the device's virtio_dev_error() only sets NEEDS_RESET.
+ */
 #define VQ_FAIL(vq, fmt, ...)                                                 \
-	(log_ratelimited(&(vq)->rl, LOG_WARN, "virtqueue %s: " fmt,           \
+	(log_ratelimited(&(vq)->rl, LOG_WARN,                                 \
+			 "virtqueue %s: " fmt "; queue broken, device needs reset", \
 			 vq_name(vq), ##__VA_ARGS__),                         \
 	 (vq)->broken = true, -EIO)
 

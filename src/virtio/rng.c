@@ -9,18 +9,16 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "virtio/common.h"
 #include "virtio/guest_dma.h"
-#include "virtio/worker.h"
 
 struct virtio_rng {
-	struct virtio_dev vd;
-	struct virtio_worker worker;
+	struct virtio_common common;
 	int src_fd; /* -1: getrandom() */
 	char *src_path;
 	struct ratelimit rl;
@@ -57,7 +55,7 @@ static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
 		}
 		if (n < 0 && errno != EAGAIN)
 			log_ratelimited(&rng->rl, LOG_WARN, "%s: reading %s: %s",
-					rng->vd.name,
+					rng->common.vd.name,
 					rng->src_path ? rng->src_path : "getrandom()",
 					strerror(errno));
 		break;
@@ -71,7 +69,7 @@ static uint32_t serve(struct virtio_rng *rng, const struct vq_chain *c)
 	if (c->write_len == 0) {
 		log_ratelimited(&rng->rl, LOG_WARN,
 				"%s: request %u has no writable buffer; returned empty",
-				rng->vd.name, c->head);
+				rng->common.vd.name, c->head);
 		return 0;
 	}
 	uint32_t want = c->write_len < VIRTIO_RNG_MAX_REQUEST ?
@@ -89,76 +87,47 @@ static uint32_t serve(struct virtio_rng *rng, const struct vq_chain *c)
 	return done;
 }
 
-static void rng_handle(void *opaque, unsigned idx)
+/* One request, counted before the used entry is published. */
+static int rng_serve(void *opaque, struct vq_chain *c, uint32_t *written)
 {
 	struct virtio_rng *rng = opaque;
-	struct virtio_dev *vd = &rng->vd;
-	struct virtqueue *vq = &vd->vqs[0];
-	(void)idx;
-	eventfd_drain(vd->kick_fd[0]);
-
-	struct virtio_budget budget = VIRTIO_BUDGET(VIRTIO_RNG_BUDGET);
-	int r;
-	do {
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &rng->chain)) == 0) {
-			uint32_t n = serve(rng, &rng->chain);
-			/* Counted before the used entry is published. */
-			atomic_fetch_add(&vd->requests, 1);
-			atomic_fetch_add(&vd->bytes, n);
-			vq_push_used(vq, rng->chain.head, n);
-			/* A reset or pause waits for no more than this. */
-			if (virtio_budget_spend(vd, 0, &budget))
-				goto out;
-		}
-	} while (r != -EIO && vq_enable_notify(vq));
-out:
-	virtio_queue_notify(vd, 0);
-	if (r == -EIO)
-		virtio_dev_error(vd, 0, "request queue broken");
-}
-
-static uint64_t rng_features(void *dev)
-{
-	(void)dev;
+	uint32_t n = serve(rng, c);
+	atomic_fetch_add(&rng->common.vd.requests, 1);
+	atomic_fetch_add(&rng->common.vd.bytes, n);
+	*written = n;
 	return 0;
 }
 
-static void rng_reset(void *dev)
+/* Device thread: the request queue was kicked. */
+static void rng_kicked(void *opaque, unsigned q)
 {
-	struct virtio_rng *rng = dev;
-	virtio_worker_stop(&rng->worker);
-	virtio_worker_clear(&rng->worker);
+	struct virtio_rng *rng = opaque;
+	virtio_common_serve(&rng->common, q, &rng->chain, VIRTIO_RNG_BUDGET,
+			    rng_serve);
 }
 
-static int rng_activate(void *dev)
+static int rng_activate(void *opaque)
 {
-	struct virtio_rng *rng = dev;
-	struct virtio_dev *vd = &rng->vd;
-	rng_reset(rng);
-	if (!vd->vqs[0].ready)
-		return 0; /* the driver did not enable the queue: nothing to serve */
-	int r = virtio_worker_add(&rng->worker, vd->kick_fd[0], EPOLLIN);
-	if (r < 0)
-		return r;
-	r = virtio_worker_start(&rng->worker, "virtio-rng", rng_handle, rng);
-	if (r < 0) {
-		virtio_worker_clear(&rng->worker);
-		return r;
-	}
-	/* Requests the driver queued before its first kick reached us. */
-	uint64_t one = 1;
-	if (write(vd->kick_fd[0], &one, sizeof(one)) != sizeof(one))
-		log_ratelimited(&rng->rl, LOG_DEBUG, "%s: initial kick: %s",
-				vd->name, strerror(errno));
-	return 0;
+	struct virtio_rng *rng = opaque;
+	/* The driver did not enable the queue: nothing to serve. */
+	return rng->common.vd.vqs[0].ready ? 0 : VIRTIO_COMMON_IDLE;
 }
 
-static const struct virtio_device_ops rng_ops = {
-	.features = rng_features,
-	.activate = rng_activate,
-	.reset = rng_reset,
-};
+/* Opens the entropy source file (non-blocking); logs why not. */
+static int open_source(struct virtio_rng *rng, const char *src)
+{
+	rng->src_fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int err = rng->src_fd < 0 ? errno : 0;
+	struct stat st;
+	if (!err && fstat(rng->src_fd, &st) == 0 && S_ISDIR(st.st_mode))
+		err = EISDIR;
+	if (!err && !(rng->src_path = strdup(src)))
+		err = ENOMEM;
+	if (err)
+		log_error("virtio-rng: cannot use %s as entropy source: %s", src,
+			  strerror(err));
+	return -err;
+}
 
 int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
 		      const struct guest_mem *mem)
@@ -170,58 +139,38 @@ int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
 	if (!rng)
 		return -ENOMEM;
 	rng->src_fd = -1;
-	int ret = virtio_worker_init(&rng->worker);
+	int ret = cfg && cfg->src ? open_source(rng, cfg->src) : 0;
+	ret = ret ?: virtio_common_init(&rng->common, &(struct virtio_common_params){
+		.name = "virtio-rng",
+		.thread_name = "virtio-rng",
+		.device_id = VIRTIO_ID_RNG,
+		.nqueues = 1,
+		.queue_max_size = VIRTIO_RNG_QUEUE_SIZE,
+		.queue_names = { "virtio-rng.req" },
+		.queue_kicked = rng_kicked,
+		.activate = rng_activate,
+		.kick_at_start = true,
+		.mem = mem,
+		.dev = rng,
+	});
 	if (ret < 0) {
-		free(rng);
+		virtio_rng_destroy(rng);
 		return ret;
 	}
-	rng->vd.worker = &rng->worker;
-	const char *src = cfg ? cfg->src : NULL;
-	if (src) {
-		rng->src_fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		int err = rng->src_fd < 0 ? errno : 0;
-		struct stat st;
-		if (!err && fstat(rng->src_fd, &st) == 0 && S_ISDIR(st.st_mode))
-			err = EISDIR;
-		if (!err && !(rng->src_path = strdup(src)))
-			err = ENOMEM;
-		if (err) {
-			log_error("virtio-rng: cannot use %s as entropy source: %s",
-				  src, strerror(err));
-			if (rng->src_fd >= 0)
-				close(rng->src_fd);
-			free(rng);
-			return -err;
-		}
-	}
-
-	struct virtio_dev *vd = &rng->vd;
-	vd->name = "virtio-rng";
-	vd->device_id = VIRTIO_ID_RNG;
-	vd->nqueues = 1;
-	vd->queue_max_size = VIRTIO_RNG_QUEUE_SIZE;
-	vd->config_size = 0;
-	vd->ops = &rng_ops;
-	vd->dev = rng;
-	vd->mem = mem;
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		vd->kick_fd[q] = -1;
-	vd->vqs[0].name = "virtio-rng.req";
 	*out = rng;
 	return 0;
 }
 
 struct virtio_dev *virtio_rng_vdev(struct virtio_rng *rng)
 {
-	return &rng->vd;
+	return &rng->common.vd;
 }
 
 void virtio_rng_destroy(struct virtio_rng *rng)
 {
 	if (!rng)
 		return;
-	rng_reset(rng);
-	virtio_worker_destroy(&rng->worker);
+	virtio_common_destroy(&rng->common);
 	if (rng->src_fd >= 0)
 		close(rng->src_fd);
 	free(rng->src_path);

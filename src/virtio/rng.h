@@ -16,7 +16,7 @@
  * logged (rate-limited); the device does not ask for a reset for it. A
  * queue the driver broke (queue.h's -EIO) sets DEVICE_NEEDS_RESET.
  *
- * Threading: served by its own device thread (worker.h), started at
+ * Threading: served by its own device thread (common.h, worker.h), started at
  * activate and stopped at reset. The thread serves at most
  * VIRTIO_RNG_BUDGET chains per wake-up (virtio.h's virtio_budget), then
  * comes back through its epoll loop, so a reset or pause never waits on a

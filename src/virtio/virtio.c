@@ -25,11 +25,9 @@ bool virtio_budget_spend(struct virtio_dev *vd, unsigned q,
 	       write(vd->kick_fd[q], &one, sizeof(one)) == sizeof(one);
 }
 
-void virtio_dev_error(struct virtio_dev *vd, unsigned q, const char *what)
+void virtio_dev_error(struct virtio_dev *vd)
 {
 	atomic_fetch_add(&vd->errors, 1);
-	log_ratelimited(&vd->rl, LOG_WARN, "%s: queue %u: %s; device needs reset",
-			vd->name ? vd->name : "virtio", q, what);
 	if (vd->set_needs_reset)
 		vd->set_needs_reset(vd);
 }

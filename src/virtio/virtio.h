@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seam between a virtio device (rng, blk, net, console: one file each)
- * and its transport (virtio-pci; virtio-mmio could be another). The device
- * fills a struct virtio_dev and an ops table; the transport negotiates
+ * and its transport (virtio-pci, virtio-mmio). The device fills a struct
+ * virtio_dev and an ops table (the four devices do it through common.h,
+ * which implements the table once for all of them); the transport negotiates
  * features, configures the queues in vdev->vqs, binds each queue's kick
  * eventfd to the guest's notify address (ioeventfd), calls ops->activate at
  * DRIVER_OK and ops->reset on reset. The device serves its queues from its
@@ -41,8 +42,9 @@ struct virtio_device_ops {
 	/*
 	 * DRIVER_OK: vdev->vqs[0..nqueues) are configured (a queue the driver
 	 * did not enable has vq.ready false), features_negotiated is final.
-	 * Start serving; return 0 or -errno (the transport then sets
-	 * DEVICE_NEEDS_RESET).
+	 * Start serving; return 0 or -errno. A failure is the device's to
+	 * log (rate-limited: the guest drives it), once, with what it was
+	 * doing; the transport only counts it and sets DEVICE_NEEDS_RESET.
 	 */
 	int (*activate)(void *dev);
 	/* Stop serving and forget queue state; returns once the worker stopped. */
@@ -117,7 +119,10 @@ struct virtio_budget {
 bool virtio_budget_spend(struct virtio_dev *vd, unsigned q,
 			 struct virtio_budget *b);
 
-/* The guest broke the rules on q: log (rate-limited), DEVICE_NEEDS_RESET. */
-void virtio_dev_error(struct virtio_dev *vd, unsigned q, const char *what);
+/*
+ * The guest broke one of vd's rings (vq_pop() -EIO): counted in vd->errors,
+ * DEVICE_NEEDS_RESET. Not logged: queue.c logged what was wrong.
+ */
+void virtio_dev_error(struct virtio_dev *vd);
 
 #endif

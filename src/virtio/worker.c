@@ -162,8 +162,7 @@ int virtio_worker_start(struct virtio_worker *w, const char *name,
 	}
 	return 0;
 fail:
-	log_ratelimited(&w->rl, LOG_ERROR, "%s: cannot start the device thread: %s",
-			name, strerror(-ret));
+	/* Not logged: the device, which knows what it was starting, does. */
 	if (w->epoll_fd >= 0)
 		close(w->epoll_fd);
 	if (w->stop_fd >= 0)

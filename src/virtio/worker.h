@@ -37,7 +37,7 @@ struct virtio_worker {
 	void (*handle)(void *opaque, unsigned idx);
 	void *opaque;
 	char name[16];
-	struct ratelimit rl; /* start and wake-up failures (guest-driven) */
+	struct ratelimit rl; /* wake-up and epoll failures (guest-driven) */
 
 	/* Pause and stop requests (virtio_worker_init sets them up). */
 	pthread_mutex_t pause_lock;
@@ -64,6 +64,7 @@ void virtio_worker_destroy(struct virtio_worker *w);
 int virtio_worker_add(struct virtio_worker *w, int fd, uint32_t events);
 /* Changes the events of fd index idx (any thread). */
 int virtio_worker_modify(struct virtio_worker *w, unsigned idx, uint32_t events);
+/* 0 or -errno, not logged: the caller knows which device it starts. */
 int virtio_worker_start(struct virtio_worker *w, const char *name,
 			void (*handle)(void *opaque, unsigned idx), void *opaque);
 /* Stops and joins the thread; the fds stay open (they are the caller's). */

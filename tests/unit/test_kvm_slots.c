@@ -4,8 +4,8 @@
  * RAM (kvm_map_slot, a passthrough BAR) take the lowest free slot number,
  * kvm_unmap_slot deletes a slot (size 0) and frees its number for the next
  * map, KVM's slot limit is honoured (-ENOSPC past it), and a refused
- * mapping (an overlap) leaves no slot taken. Needs /dev/kvm; skipped
- * without it.
+ * mapping (an overlap) leaves no slot taken and logs nothing (the caller,
+ * pci.c, names the device). Needs /dev/kvm; skipped without it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -105,7 +105,7 @@ static void test_overlap_refused(void **state)
 	struct log_capture cap;
 	log_capture_start(&cap, LOG_WARN);
 	assert_int_equal(kvm_map_slot(&e->kvm, 0x101000, PAGE, page(e, 4), &t), -EEXIST);
-	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_int_equal(log_capture_stop(&cap), 0);
 	/* Nothing kept for the refused one. */
 	assert_int_equal(kvm_slots_used(&e->kvm), 1);
 	assert_int_equal(kvm_unmap_slot(&e->kvm, s), 0);
@@ -128,7 +128,7 @@ static void test_slot_limit(void **state)
 	log_capture_start(&cap, LOG_WARN);
 	uint32_t extra;
 	assert_int_equal(kvm_map_slot(&e->kvm, 0x200000, PAGE, page(e, 10), &extra), -ENOSPC);
-	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_int_equal(log_capture_stop(&cap), 0);
 	assert_int_equal(kvm_unmap_slot(&e->kvm, s[3]), 0);
 	assert_int_equal(kvm_map_slot(&e->kvm, 0x200000, PAGE, page(e, 10), &extra), 0);
 	assert_int_equal(extra, 3);

@@ -23,6 +23,7 @@
 #include "bus.h"
 #include "log.h"
 #include "pci/pci.h"
+#include "log_capture.h"
 #include "pci_fixture.h"
 
 #define BAR0_SIZE 0x1000ULL /* MEM32 */
@@ -1451,7 +1452,7 @@ static int fake_mem_map(void *opaque, uint64_t gpa, uint64_t size, void *hva,
 	return 0;
 }
 
-static void fake_mem_unmap(void *opaque, uint32_t handle)
+static int fake_mem_unmap(void *opaque, uint32_t handle)
 {
 	struct mem_rec *r = opaque;
 	assert_true(r->n < 64);
@@ -1459,6 +1460,7 @@ static void fake_mem_unmap(void *opaque, uint32_t handle)
 	r->ev[r->n].map = false;
 	r->ev[r->n++].handle = handle;
 	r->live--;
+	return 0;
 }
 
 #define AREA_BAR0_SIZE 0x4000ULL  /* MEM32, area [0x1000, 0x3000) */
@@ -1604,7 +1606,12 @@ static void test_bar_area_map_refused(void **state)
 	 * area stays with its handler. */
 	a->mem.fail = -ENOSPC;
 	uint64_t nb0 = b0 + 0x200000;
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_WARN);
 	cfg_write(e, slot, PCI_BASE_ADDRESS_0, 4, (uint32_t)nb0);
+	/* One line, naming the device (the callback says nothing). */
+	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_non_null(strstr(cap.text, "areas: BAR0 area at"));
 	assert_true(f->pci.bars[0].mapped);
 	assert_false(f->pci.bars[0].areas[0].mapped);
 	assert_int_equal(a->mem.live, 1);

@@ -354,13 +354,14 @@ static int mem_map(void *opaque, uint64_t gpa, uint64_t size, void *hva, uint32_
 	return 0;
 }
 
-static void mem_unmap(void *opaque, uint32_t handle)
+static int mem_unmap(void *opaque, uint32_t handle)
 {
 	struct mem_rec *r = opaque;
 	assert_true(r->n < 64 && r->live > 0);
 	r->ev[r->n].map = false;
 	r->ev[r->n++].handle = handle;
 	r->live--;
+	return 0;
 }
 
 static void no_line(void *opaque, uint32_t gsi, int level)

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_pci.h>
 #include <stdatomic.h>
@@ -29,6 +30,7 @@
 #include "guest_mem.h"
 #include "kvm/irq_router.h"
 #include "log.h"
+#include "log_capture.h"
 #include "pci/pci.h"
 #include "virtio/core.h"
 #include "virtio/mmio.h"
@@ -200,6 +202,15 @@ static bool negotiate(struct fx *f, uint64_t feat)
 	return status(f) & S_FOK;
 }
 
+/* Negotiation, queue 0 at the test's rings, DRIVER_OK: the device runs. */
+static void driver_up(struct fx *f)
+{
+	assert_true(negotiate(f, F_VERSION_1));
+	setup_queue(f, 0, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
+	set_status(f, S_ALL);
+	assert_int_equal(status(f), S_ALL);
+}
+
 static void post_buffer(struct fx *f, uint16_t head, uint64_t addr, uint32_t len)
 {
 	drv_set_desc(&f->q, head, addr, len, VRING_DESC_F_WRITE, 0);
@@ -336,10 +347,7 @@ static void test_queue_checks(void **state)
 static void test_end_to_end_and_reset(void **state)
 {
 	struct fx *f = *state;
-	assert_true(negotiate(f, F_VERSION_1));
-	setup_queue(f, 0, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
-	set_status(f, S_ALL);
-	assert_int_equal(status(f), S_ALL);
+	driver_up(f);
 	post_buffer(f, 0, DATA_GPA, 128);
 	kick(f, 0);
 	assert_true(drv_wait_used_idx(&f->q, 1));
@@ -453,10 +461,134 @@ static void test_mmio_create_rejects(void **state)
 	assert_int_equal(rd(f, VIRTIO_MMIO_MAGIC_VALUE, 4), VIRTIO_MMIO_MAGIC_STRING);
 }
 
+
+/* ---- one failure, one line (docs/logging.md) ---- */
+
+/*
+ * A device thread that cannot start (its kick fd swapped for one epoll
+ * refuses) was three lines: the worker's, the device's, the core's. Now
+ * one, from the device (common.c), and the driver sees NEEDS_RESET.
+ */
+static void test_activate_failure_one_line(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_dev *vd = f->t->vd;
+	int kick_fd = vd->kick_fd[0];
+	int saved = dup(kick_fd);
+	int mfd = memfd_create("not-pollable", MFD_CLOEXEC);
+	assert_true(saved >= 0 && mfd >= 0);
+	assert_int_equal(dup2(mfd, kick_fd), kick_fd);
+	assert_true(negotiate(f, F_VERSION_1));
+	setup_queue(f, 0, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
+
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_DEBUG);
+	set_status(f, S_ALL);
+	unsigned lines = log_capture_stop(&cap);
+	assert_true(status(f) & S_NRS);
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(cap.text, "virtio-rng: cannot activate: "));
+	assert_non_null(strstr(cap.text, "device needs reset"));
+
+	/* Its eventfd back: after a reset the device serves again. */
+	assert_int_equal(dup2(saved, kick_fd), kick_fd);
+	close(saved);
+	close(mfd);
+	driver_up(f);
+	post_buffer(f, 0, DATA_GPA, 128);
+	kick(f, 0);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+}
+
+/* A ring the driver broke: queue.c's line (what was wrong), nothing else. */
+static void test_broken_ring_one_line(void **state)
+{
+	struct fx *f = *state;
+	driver_up(f);
+
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_DEBUG);
+	/* avail->idx jumps past the queue size. */
+	__atomic_store_n(&drv_avail(&f->q)->idx, htole16(QSIZE + 5), __ATOMIC_RELEASE);
+	kick(f, 0);
+	for (int i = 0; i < 5000 && !(status(f) & S_NRS); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	kick(f, 0); /* broken: left alone, no second line */
+	nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
+	unsigned lines = log_capture_stop(&cap);
+	assert_true(status(f) & S_NRS);
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(cap.text, "virtqueue virtio-rng.req: avail idx"));
+	assert_non_null(strstr(cap.text, "device needs reset"));
+	assert_int_equal(atomic_load(&f->t->vd->errors), 1);
+}
+
+/*
+ * KVM refusing the QueueNotify ioeventfd (a fake KVM: its VM fd is
+ * /dev/null) was two lines, KVM_IOEVENTFD's and the transport's; now the
+ * transport's, naming the device, the window and the ioctl.
+ */
+static void test_mmio_kvm_failure_one_line(void **state)
+{
+	struct fx *f = *state;
+	struct kvm fake = { .sys_fd = -1, .teardown_fd = -1 };
+	fake.vm_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_true(fake.vm_fd >= 0);
+	struct virtio_rng *r2;
+	assert_int_equal(virtio_rng_create(&r2, NULL, &f->mem), 0);
+	struct virtio_mmio *m;
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_DEBUG);
+	int ret = virtio_mmio_create(&m, virtio_rng_vdev(r2), &f->pf.mmio,
+				     MMIO_ADDR + VIRTIO_MMIO_SIZE, 6, &fake);
+	unsigned lines = log_capture_stop(&cap);
+	assert_int_equal(ret, -ENOTTY);
+	assert_null(m);
+	assert_int_equal(lines, 1);
+	char want[128];
+	snprintf(want, sizeof(want), "virtio-rng: cannot create the virtio-mmio "
+		 "transport at 0x%llx: KVM_IOEVENTFD",
+		 (unsigned long long)(MMIO_ADDR + VIRTIO_MMIO_SIZE));
+	assert_non_null(strstr(cap.text, want));
+	virtio_rng_destroy(r2);
+	close(fake.vm_fd);
+}
+
+/* PCI bus 0 full: pci.c's line (naming the device), not the transport's too. */
+static void test_pci_bus_full_one_line(void **state)
+{
+	struct fx *f = *state;
+	struct pci_device *fill = calloc(32, sizeof(*fill));
+	assert_non_null(fill);
+	unsigned n = 0;
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_ERROR); /* the filler's own "full" line */
+	for (; n < 32; n++) {
+		pci_device_init(&fill[n], "filler", 0x1af4, (uint16_t)(0x100 + n),
+				0xff0000, 0, 0, 0, NULL);
+		if (pci_bus_add_device(&f->pf.pb, &fill[n], (struct irq_line){ 0 }))
+			break;
+	}
+	log_capture_stop(&cap);
+	assert_true(n > 0 && n < 32);
+	struct virtio_rng *r2;
+	assert_int_equal(virtio_rng_create(&r2, NULL, &f->mem), 0);
+	struct virtio_pci *vp;
+	log_capture_start(&cap, LOG_DEBUG);
+	int ret = virtio_pci_create(&vp, virtio_rng_vdev(r2), &f->pf.pb, &f->pf.router, NULL);
+	unsigned lines = log_capture_stop(&cap);
+	assert_int_equal(ret, -ENOSPC);
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(cap.text, "virtio-rng: PCI bus 0 is full"));
+	virtio_rng_destroy(r2);
+	free(fill);
+}
+
 #define BOTH(name)                                                           \
 	cmocka_unit_test_setup_teardown(name, setup_pci, teardown),          \
 	cmocka_unit_test_setup_teardown(name, setup_mmio, teardown)
 #define MMIO(name) cmocka_unit_test_setup_teardown(name, setup_mmio, teardown)
+#define PCI(name) cmocka_unit_test_setup_teardown(name, setup_pci, teardown)
 
 int main(void)
 {
@@ -470,6 +602,10 @@ int main(void)
 		MMIO(test_mmio_identity),
 		MMIO(test_mmio_interrupt_ack_and_resample),
 		MMIO(test_mmio_create_rejects),
+		BOTH(test_activate_failure_one_line),
+		BOTH(test_broken_ring_one_line),
+		MMIO(test_mmio_kvm_failure_one_line),
+		PCI(test_pci_bus_full_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

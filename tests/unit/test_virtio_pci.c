@@ -789,7 +789,10 @@ static void test_create_rejects(void **state)
 	bad = *f->vd;
 	bad.queue_max_size = 100;
 	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pf.pb, &f->pf.router, NULL), -EINVAL);
+	struct virtio_device_ops no_read = *f->vd->ops;
+	no_read.config_read = NULL;
 	bad = *f->vd;
+	bad.ops = &no_read;
 	bad.config_size = 8; /* without config_read */
 	assert_int_equal(virtio_pci_create(&vp, &bad, &f->pf.pb, &f->pf.router, NULL), -EINVAL);
 }

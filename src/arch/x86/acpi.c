@@ -100,10 +100,11 @@ static int check_config(const struct acpi_config *cfg)
 		log_error("acpi: ECAM end bus %u > 255", cfg->ecam_end_bus);
 		return -EINVAL;
 	}
-	if (cfg->dsdt_aml_len && !cfg->dsdt_aml)
+	if ((cfg->dsdt_aml_len && !cfg->dsdt_aml) ||
+	    (cfg->n_extra_tables && !cfg->extra_tables)) {
+		log_error("acpi: DSDT body or extra tables missing");
 		return -EINVAL;
-	if (cfg->n_extra_tables && !cfg->extra_tables)
-		return -EINVAL;
+	}
 	for (unsigned i = 0; i < cfg->n_extra_tables; i++) {
 		const struct acpi_blob *b = &cfg->extra_tables[i];
 		struct acpi_table_header h;

@@ -270,7 +270,8 @@ uint8_t acpi_checksum(const void *p, size_t len);
  * stores the RSDP's guest-physical address in *rsdp_addr (for
  * boot_params.acpi_rsdp_addr / hvm_start_info.rsdp_paddr). Returns 0,
  * -EINVAL (bad ncpus, ecam_end_bus or extra table), -ENOSPC (tables do not
- * fit) or -EFAULT (the range is not guest RAM).
+ * fit) or -EFAULT (the range is not guest RAM); a failure is logged here,
+ * once.
  */
 int acpi_build(const struct guest_mem *mem, const struct acpi_config *cfg,
 	       uint64_t *rsdp_addr);

@@ -265,8 +265,9 @@ static int setup_msrs(int fd, unsigned id)
 	}
 	int r = ioctl(fd, KVM_SET_MSRS, &msrs);
 	if (r < 0) {
-		log_error("KVM_SET_MSRS (vCPU %u): %s", id, strerror(errno));
-		return -errno;
+		int err = errno;
+		log_error("KVM_SET_MSRS (vCPU %u): %s", id, strerror(err));
+		return -err;
 	}
 	if ((unsigned)r < n)
 		/* Not fatal: the guest programs what it uses. */

@@ -37,24 +37,28 @@ int arch_vm_init(struct kvm *kvm, const struct vm_config *cfg)
 		return ret;
 
 	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
-		log_error("KVM_SET_TSS_ADDR: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+		log_error("KVM_SET_TSS_ADDR: %s", strerror(err));
+		return -err;
 	}
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	if (ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
-		log_error("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+		log_error("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(err));
+		return -err;
 	}
 	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+		log_error("KVM_CREATE_IRQCHIP: %s", strerror(err));
+		return -err;
 	}
 	/* --platform pit=off: no i8254 (ports 0x40-0x43 and 0x61 then read as
 	 * nothing is there); its teardown is most of a VM fd's close. */
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (cfg->pit && ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		log_error("KVM_CREATE_PIT2: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+		log_error("KVM_CREATE_PIT2: %s", strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -203,11 +207,9 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		log_error("cannot build the e820 map: %s", strerror(-ret));
 		goto out;
 	}
-	ret = mptable_build(mem, cfg->cpus);
-	if (ret) {
-		log_error("cannot build the MP table: %s", strerror(-ret));
+	ret = mptable_build(mem, cfg->cpus); /* logs its failures */
+	if (ret)
 		goto out;
-	}
 	/* The DSDT describes the PCI root (windows, INTx routing) and the
 	 * legacy devices; every PCI device is in place by now. */
 	struct dsdt_config dc = {
@@ -249,11 +251,9 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		.ecam_base = pci->ecam_base,
 		.ecam_end_bus = pci->ecam_end_bus,
 	};
-	ret = acpi_build(mem, &acpi, &bs.rsdp_addr);
-	if (ret) {
-		log_error("cannot build the ACPI tables: %s", strerror(-ret));
+	ret = acpi_build(mem, &acpi, &bs.rsdp_addr); /* logs its failures */
+	if (ret)
 		goto out;
-	}
 
 	if (ki.format == KERNEL_ELF_PVH) {
 		ret = pvh_start_info_write(mem, PVH_INFO_ADDR, &bs);

@@ -135,7 +135,7 @@ struct mpc_intsrc {
  * Writes the floating pointer at MPTABLE_FPS_ADDR and the configuration
  * table at MPTABLE_CONFIG_ADDR for CPUs 0..ncpus-1 (CPU 0 is the BSP).
  * Returns 0, -EINVAL (ncpus 0 or above MPTABLE_MAX_CPUS) or -EFAULT (the
- * ranges are not guest RAM).
+ * ranges are not guest RAM); a failure is logged here, once.
  */
 int mptable_build(const struct guest_mem *mem, unsigned ncpus);
 

@@ -107,12 +107,14 @@ static int setup_page_tables(const struct guest_mem *mem)
 static int set_regs(int fd, const struct kvm_sregs *s, const struct kvm_regs *r)
 {
 	if (ioctl(fd, KVM_SET_SREGS, s) < 0) {
-		log_error("KVM_SET_SREGS: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+		log_error("KVM_SET_SREGS: %s", strerror(err));
+		return -err;
 	}
 	if (ioctl(fd, KVM_SET_REGS, r) < 0) {
-		log_error("KVM_SET_REGS: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+		log_error("KVM_SET_REGS: %s", strerror(err));
+		return -err;
 	}
 	return 0;
 }
