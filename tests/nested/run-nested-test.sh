@@ -44,7 +44,7 @@ set -u
 #      no driver) must exit 2 with a stderr line naming the device.
 # The rig's own set-up checks (modules, IOMMU, groups, binding, vfio-probe)
 # are the same either way.
-VFIO_CVMM=${NESTED_VFIO_CVMM:-0}
+VFIO_CVMM=${NESTED_VFIO_CVMM:-1}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
