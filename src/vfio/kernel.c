@@ -289,7 +289,7 @@ static int k_region_info(struct vfio_backend *b, unsigned index, struct vfio_reg
 {
 	struct kdev *d = kd(b);
 	memset(out, 0, sizeof(*out));
-	if (index >= d->nregions)
+	if (index >= d->nregions || !d->regions[index].size)
 		return 0; /* does not exist: size 0 */
 	struct vfio_region_info *ri = NULL;
 	size_t len = 0;
@@ -728,6 +728,12 @@ int vfio_kernel_open(struct vfio_kernel *k, const char *sysfs_path, struct vfio_
 	for (unsigned i = 0; !ret && i < d->nregions; i++) {
 		struct vfio_region_info ri = { .argsz = sizeof(ri), .index = i };
 		if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri) < 0) {
+			/* vfio-pci refuses the VGA region of a device that has
+			 * none (-EINVAL): absent, like a BAR of size 0. */
+			if (errno == EINVAL && i == VFIO_PCI_VGA_REGION_INDEX) {
+				d->regions[i] = (struct region){ 0, 0, 0 };
+				continue;
+			}
 			ret = -errno;
 			log_error("vfio %s: VFIO_DEVICE_GET_REGION_INFO %u: %s", si.bdf, i,
 				  strerror(-ret));

@@ -530,7 +530,18 @@ static void setup_areas(struct vfio_pci_dev *d)
 		    !(r->flags & VFIO_REGION_INFO_FLAG_MMAP) || !r->nareas)
 			continue;
 		struct vfio_area holes[2] = { { 0, 0 }, { 0, 0 } };
-		if (d->msix_cap && !r->msix_mappable) {
+		/*
+		 * The MSI-X table and PBA are always cvmm's, MSIX_MAPPABLE or
+		 * not: the host kernel programs the device's real table with
+		 * its own (remapped) messages; a guest writing it directly
+		 * would replace them with addresses the host's interrupt
+		 * remapping refuses (seen in the nested rig: no interrupt
+		 * ever arrives). MSIX_MAPPABLE only says the host allows the
+		 * mapping; a KVM slot cannot trap part of a page, so the
+		 * table's pages stay trapped and the rest of them goes to the
+		 * region through the trap.
+		 */
+		if (d->msix_cap) {
 			const uint8_t *c = &d->raw[d->msix_cap];
 			uint32_t table = le32(c + PCI_MSIX_TABLE), pba = le32(c + PCI_MSIX_PBA);
 			uint16_t qsize = le16(c + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE;

@@ -22,7 +22,9 @@
  * whole region, or its sparse-mmap areas) are mapped into cvmm and become
  * BAR areas (pci.h): KVM memory slots at BAR address + offset, following
  * the BAR when the guest moves it. The pages of the MSI-X table and PBA
- * stay out of them (trapped) unless the region is MSIX_MAPPABLE. Everything
+ * always stay out of them (trapped: the device's real table holds the
+ * host's messages, not the guest's; MSIX_MAPPABLE does not change that).
+ * Everything
  * else of a BAR (I/O BARs, regions without mmap, sub-page BARs, what could
  * not be mapped) is trapped: the bus handler reads/writes the region.
  *
