@@ -107,6 +107,7 @@ static const int device_calls[] = {
 	 * recvfrom), data (sendmsg, send: sendto), close and shutdown. */
 	SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
 	SCMP_SYS(sendmsg), SCMP_SYS(shutdown), SCMP_SYS(close),
+	SCMP_SYS(timerfd_settime), /* vsock: host connections' answer timeout */
 };
 
 /* Queue interrupts go out as irqfd writes (MSI-X) or, with MSI-X off, on

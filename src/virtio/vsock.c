@@ -31,7 +31,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -45,8 +47,10 @@
 #define ACCEPT_BUDGET 16u
 /* "CONNECT 4294967295\n" is 19 bytes; a longer line is not one. */
 #define CMD_MAX 32u
-/* The epoll tag of the listener (connections: their table index). */
+/* The epoll tags of the listener and the timer (connections: their table
+ * index). */
 #define TAG_LISTENER UINT32_MAX
+#define TAG_TIMER (UINT32_MAX - 1)
 /* Room for "OK 4294967295\n" before the guest's bytes. */
 #define OK_MAX 16u
 
@@ -73,6 +77,7 @@ struct conn {
 	int fd;
 	uint32_t guest_port, host_port;
 	unsigned owe;
+	uint64_t deadline_ms;             /* CONNECTING: the guest's answer by then */
 	/* host to guest */
 	uint32_t tx_cnt;                  /* payload sent to the guest */
 	uint32_t peer_buf_alloc, peer_fwd_cnt; /* the guest's last word */
@@ -104,6 +109,8 @@ struct virtio_vsock {
 	char path[CVMM_VSOCK_PATH_MAX + 1]; /* PATH_<port> fits sun_path */
 	int listen_fd;
 	int ep_fd;
+	int timer_fd;           /* host connections the guest does not answer */
+	uint64_t timer_ms;      /* what timer_fd is armed for (0: disarmed) */
 	dev_t dev;
 	ino_t ino;
 
@@ -346,7 +353,55 @@ static void conn_write(struct virtio_vsock *v, struct conn *c,
 	conn_maybe_finish(v, c);
 }
 
-/* ---- host side: the listener and CONNECT lines ---- */
+/* ---- host side: the listener, CONNECT lines, their timeout ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* timer_fd armed for the earliest CONNECTING deadline (or disarmed). */
+static void timer_update(struct virtio_vsock *v)
+{
+	uint64_t first = 0;
+	for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++) {
+		const struct conn *c = &v->conns[i];
+		if (c->state == CONN_CONNECTING && (!first || c->deadline_ms < first))
+			first = c->deadline_ms;
+	}
+	if (first == v->timer_ms)
+		return;
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(first / 1000),
+			      .tv_nsec = (long)(first % 1000) * 1000000 },
+	};
+	if (timerfd_settime(v->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		WARN(v, "timerfd_settime: %s", strerror(errno));
+	else
+		v->timer_ms = first;
+}
+
+/* Host connections the guest did not answer in time: RST (a late RESPONSE
+ * then finds no connection) and closed. */
+static void timer_expired(struct virtio_vsock *v)
+{
+	uint64_t n;
+	if (read(v->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		WARN(v, "timerfd: %s", strerror(errno));
+	v->timer_ms = 0; /* fired: disarmed */
+	uint64_t now = now_ms();
+	for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++) {
+		struct conn *c = &v->conns[i];
+		if (c->state != CONN_CONNECTING || c->deadline_ms > now)
+			continue;
+		WARN(v, "%s: no answer from guest port %" PRIu32 " in %d ms: connection closed",
+		     v->path, c->guest_port, VIRTIO_VSOCK_CONNECT_TIMEOUT_MS);
+		atomic_fetch_add(&v->refused, 1);
+		conn_reset(v, c);
+	}
+}
 
 static void host_accept(struct virtio_vsock *v)
 {
@@ -441,6 +496,7 @@ static void host_command(struct virtio_vsock *v, struct conn *c)
 	c->host_port = host_port_new(v, port);
 	c->state = CONN_CONNECTING;
 	c->owe = OWE_REQUEST;
+	c->deadline_ms = now_ms() + VIRTIO_VSOCK_CONNECT_TIMEOUT_MS;
 }
 
 /* ---- guest-initiated connections ---- */
@@ -906,6 +962,7 @@ static void vsock_kicked(void *opaque, unsigned q)
 		return;
 	}
 	pump(v);
+	timer_update(v); /* a RESPONSE or RST ends a wait */
 }
 
 /* The device's epoll set has events: the listener, connection sockets. */
@@ -921,6 +978,10 @@ static void vsock_sockets_ready(void *opaque, unsigned idx)
 			host_accept(v);
 			continue;
 		}
+		if (tag == TAG_TIMER) {
+			timer_expired(v);
+			continue;
+		}
 		if (tag >= VIRTIO_VSOCK_MAX_CONNS)
 			continue;
 		struct conn *c = &v->conns[tag];
@@ -934,6 +995,7 @@ static void vsock_sockets_ready(void *opaque, unsigned idx)
 			host_command(v, c);
 	}
 	pump(v);
+	timer_update(v);
 }
 
 /* ---- activate and reset (common.h does the rest) ---- */
@@ -959,6 +1021,8 @@ static void vsock_reset(void *opaque)
 	v->rst_head = v->rst_count = 0;
 	v->rx_polling = false;
 	v->tx_blocked = false;
+	/* timer_fd stays as it is (this may be the main thread, a reboot):
+	 * if it fires, it finds no connection waiting. */
 	if (v->activated)
 		v->ev_pending = true;
 	v->activated = false;
@@ -1062,7 +1126,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_config *cf
 	v->cid = cfg->cid;
 	v->config.guest_cid = htole64(cfg->cid);
 	snprintf(v->path, sizeof(v->path), "%s", cfg->socket);
-	v->listen_fd = v->ep_fd = -1;
+	v->listen_fd = v->ep_fd = v->timer_fd = -1;
 	v->next_host_port = VIRTIO_VSOCK_HOST_PORT_BASE;
 	for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++)
 		v->conns[i].fd = -1;
@@ -1070,10 +1134,14 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_config *cf
 	int r = vsock_listen(v);
 	if (!r) {
 		v->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+		v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_LISTENER };
-		if (v->ep_fd < 0 || epoll_ctl(v->ep_fd, EPOLL_CTL_ADD, v->listen_fd, &ev) < 0) {
+		struct epoll_event tev = { .events = EPOLLIN, .data.u32 = TAG_TIMER };
+		if (v->ep_fd < 0 || v->timer_fd < 0 ||
+		    epoll_ctl(v->ep_fd, EPOLL_CTL_ADD, v->listen_fd, &ev) < 0 ||
+		    epoll_ctl(v->ep_fd, EPOLL_CTL_ADD, v->timer_fd, &tev) < 0) {
 			r = -errno;
-			log_error("virtio-vsock: epoll: %s", strerror(-r));
+			log_error("virtio-vsock: epoll/timerfd: %s", strerror(-r));
 		}
 	}
 	char label[40];
@@ -1099,6 +1167,8 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_config *cf
 		.dev = v,
 	});
 	if (r) {
+		if (v->timer_fd >= 0)
+			close(v->timer_fd);
 		if (v->ep_fd >= 0)
 			close(v->ep_fd);
 		if (v->listen_fd >= 0)
@@ -1137,6 +1207,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 		if (v->conns[i].state != CONN_FREE)
 			conn_free(v, &v->conns[i]);
 	close(v->ep_fd);
+	close(v->timer_fd);
 	close(v->listen_fd);
 	vsock_unlink(v);
 	free(v);

@@ -10,8 +10,9 @@
  * process connects and writes "CONNECT <port>\n"; cvmm sends the guest a
  * REQUEST from host port H (a fresh port >= 2^30) to <port>. When the
  * guest RESPONDs, cvmm writes "OK <H>\n" on the socket and from then on the
- * socket is the connection; when the guest answers RST, the socket is
- * closed. A line that is not "CONNECT <decimal port>\n" (at most 31 bytes)
+ * socket is the connection; when the guest answers RST, or nothing within
+ * VIRTIO_VSOCK_CONNECT_TIMEOUT_MS (then the guest gets an RST), the socket
+ * is closed. A line that is not "CONNECT <decimal port>\n" (at most 31 bytes)
  * closes the socket.
  * Guest-initiated: a REQUEST to host port P (CID 2) connects to the UNIX
  * socket "PATH_P" (non-blocking); connected, the guest gets a RESPONSE,
@@ -85,6 +86,8 @@
 #define VIRTIO_VSOCK_RST_QUEUE 32
 /* The first host port of host-initiated connections. */
 #define VIRTIO_VSOCK_HOST_PORT_BASE (1u << 30)
+/* How long a host connection waits for the guest's RESPONSE. */
+#define VIRTIO_VSOCK_CONNECT_TIMEOUT_MS 2000
 /* The host's CID (VMADDR_CID_HOST). */
 #define VIRTIO_VSOCK_HOST_CID 2
 

@@ -436,6 +436,31 @@ static uint32_t fill_window(struct fx *f, uint32_t gp, uint32_t hp, uint32_t fro
 	}
 }
 
+/* A guest that never answers a host's REQUEST: after the timeout the host
+ * socket closes and the guest gets an RST (a late RESPONSE finds nothing). */
+static void test_host_connect_timeout(void **state)
+{
+	struct fx *f = *state;
+	int fd = host_connect(f);
+	assert_int_equal(write(fd, "CONNECT 9\n", 10), 10);
+	struct virtio_vsock_hdr h;
+	assert_true(rx_get(f, &h, NULL, 3000));
+	assert_int_equal(le16toh(h.op), VIRTIO_VSOCK_OP_REQUEST);
+	uint32_t hp = le32toh(h.src_port);
+	uint64_t t0 = now_ms();
+	assert_true(host_eof(fd, VIRTIO_VSOCK_CONNECT_TIMEOUT_MS + 2000));
+	uint64_t waited = now_ms() - t0;
+	assert_true(waited + 100 >= VIRTIO_VSOCK_CONNECT_TIMEOUT_MS);
+	expect(f, &h, VIRTIO_VSOCK_OP_RST, 9, hp);
+	close(fd);
+	tx(f, VIRTIO_VSOCK_OP_RESPONSE, 9, hp, 0, NULL, 0);
+	expect(f, &h, VIRTIO_VSOCK_OP_RST, 9, hp);
+	struct virtio_vsock_stats s;
+	stats(f, &s);
+	assert_int_equal(s.conns, 0);
+	assert_int_equal(s.refused, 1);
+}
+
 /* Guest to host beyond the window while the host does not read: the guest,
  * following the credit it is told, stalls; the host reads and it goes on;
  * a byte beyond the credit is an RST. */
@@ -812,6 +837,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guest_connect_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_connect_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_connect_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_connect_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credit_guest_to_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credit_host_to_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
