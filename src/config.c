@@ -57,6 +57,10 @@ static const char usage_text[] =
 	"                             listening at PATH (repeatable, up to 8);\n"
 	"                             with --memory shared=on the server maps\n"
 	"                             guest RAM, else it asks cvmm for each access\n"
+	"  --vsock cid=N,socket=PATH  virtio-vsock, guest CID N (>= 3); host\n"
+	"                             processes connect to PATH and send\n"
+	"                             \"CONNECT <port>\\n\"; a guest connection to\n"
+	"                             host port P reaches the socket PATH_P\n"
 	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
 	"                             without --kernel, cvmm waits for the VM's\n"
 	"                             configuration (vm.create) and vm.boot\n"
@@ -362,6 +366,32 @@ static int user_device_kv(struct vm_config *cfg, const char *opt, const char *ke
 	return 0;
 }
 
+static int vsock_kv(struct vm_config *cfg, const char *opt, const char *key,
+		    const char *val, char *err, size_t errlen)
+{
+	struct vsock_config *v = &cfg->vsock;
+	if (strcmp(key, "cid") == 0) {
+		unsigned long n;
+		/* 0-2 are the hypervisor's, the local and the host's; -1 is ANY. */
+		if (parse_uint(val, 0xfffffffeUL, &n) || n < 3)
+			return fail(err, errlen, "--%s: cid=%s: expected 3-4294967294", opt, val);
+		v->cid = (uint32_t)n;
+	} else if (strcmp(key, "socket") == 0) {
+		if (!*val)
+			return fail(err, errlen, "--%s: socket= is empty", opt);
+		if (strlen(val) > CVMM_VSOCK_PATH_MAX)
+			return fail(err, errlen,
+				    "--%s: socket=%s: longer than %d bytes (PATH_PORT must fit a UNIX socket address)",
+				    opt, val, CVMM_VSOCK_PATH_MAX);
+		v->socket = keep(cfg, val);
+		if (!v->socket)
+			return fail(err, errlen, "--%s: option values too long", opt);
+	} else {
+		return fail(err, errlen, "--%s: unknown key '%s' (expected cid, socket)", opt, key);
+	}
+	return 0;
+}
+
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -381,6 +411,7 @@ static const struct option long_opts[] = {
 	{ "virtio-transport", required_argument, NULL, OPT_VIRTIO_TRANSPORT },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "user-device", required_argument, NULL, OPT_USER_DEVICE },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -482,6 +513,11 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 				    CVMM_MAX_USER_DEVICES);
 		cfg->user_devices[cfg->nuser_devices] = (struct user_device_config){ 0 };
 		return 0;
+	case OPT_VSOCK:
+		if (cfg->vsock.enabled)
+			return fail(err, errlen, "--vsock: given twice (one vsock device)");
+		cfg->vsock = (struct vsock_config){ 0 };
+		return 0;
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
 	}
@@ -519,6 +555,8 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 			return fail(err, errlen, "--user-device: at most %d devices",
 				    CVMM_MAX_USER_DEVICES);
 		return user_device_kv(cfg, name, key, val, err, errlen);
+	case OPT_VSOCK:
+		return vsock_kv(cfg, name, key, val, err, errlen);
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", name);
 	}
@@ -547,6 +585,13 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (!cfg->user_devices[cfg->nuser_devices].socket)
 			return fail(err, errlen, "--user-device: socket= is required");
 		cfg->nuser_devices++;
+		return 0;
+	case OPT_VSOCK:
+		if (!cfg->vsock.cid)
+			return fail(err, errlen, "--vsock: cid= is required");
+		if (!cfg->vsock.socket)
+			return fail(err, errlen, "--vsock: socket= is required");
+		cfg->vsock.enabled = true;
 		return 0;
 	case OPT_CPUS:
 	case OPT_MEMORY:
@@ -620,7 +665,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
 			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE ||
-			   opt == OPT_USER_DEVICE;
+			   opt == OPT_USER_DEVICE || opt == OPT_VSOCK;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -646,6 +691,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_VIRTIO_TRANSPORT:
 	case OPT_DEVICE:
 	case OPT_USER_DEVICE:
+	case OPT_VSOCK:
 		return set_list(cfg, opt, arg, err, errlen);
 	case OPT_SERIAL:
 	case OPT_CONSOLE:
@@ -882,6 +928,42 @@ static int check_socket(const char *path, enum config_names names, unsigned i,
 	return fail(err, errlen, "'user_devices[%u].socket': %s: %s", i, path, why);
 }
 
+/*
+ * The vsock socket: its folder must exist, and the path must be free or a
+ * socket (a stale one is replaced at the build; a live one refused there).
+ */
+static int check_vsock(const struct vm_config *cfg, enum config_names names,
+		       char *err, size_t errlen)
+{
+	if (!cfg->vsock.enabled)
+		return 0;
+	const char *path = cfg->vsock.socket;
+	char dir[CVMM_VSOCK_PATH_MAX + 2];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat st;
+	const char *why = NULL;
+	if (stat(dir, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = strerror(ENOTDIR);
+	else if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+		why = strerror(errno);
+	else if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		why = "exists and is not a socket";
+	if (!why)
+		return 0;
+	if (names == CONFIG_NAMES_CLI)
+		return fail(err, errlen, "--vsock socket=%s: %s", path, why);
+	return fail(err, errlen, "'vsock.socket': %s: %s", path, why);
+}
+
 /* --memory hugepages=on against the host's /proc/meminfo. */
 static int check_hugepages(const struct vm_config *cfg, enum config_names names,
 			   char *err, size_t errlen)
@@ -940,5 +1022,6 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 	}
 	for (unsigned i = 0; i < cfg->nuser_devices && !ret; i++)
 		ret = check_socket(cfg->user_devices[i].socket, names, i, err, errlen);
+	ret = ret ?: check_vsock(cfg, names, err, errlen);
 	return ret ?: check_hugepages(cfg, names, err, errlen);
 }

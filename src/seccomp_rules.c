@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 /*
  * The lists below were derived from cvmm's own code paths, then checked
@@ -102,6 +103,12 @@ static const int device_calls[] = {
 	SCMP_SYS(getrandom),   /* rng without a source */
 	SCMP_SYS(poll),        /* console: input ready? output drained?
 				* (also the UART's output wait on vCPUs) */
+	/* vsock's host sockets: accept on its listener, connect for the guest's
+	 * connections (socket: AF_UNIX only, below), the CONNECT line (recv:
+	 * recvfrom), data (sendmsg, send: sendto), close and shutdown. */
+	SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(sendmsg), SCMP_SYS(shutdown), SCMP_SYS(close),
+	SCMP_SYS(timerfd_settime), /* vsock: host connections' answer timeout */
 };
 
 /* Queue interrupts go out as irqfd writes (MSI-X) or, with MSI-X off, on
@@ -331,6 +338,11 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 		r = r ?: add_list(ctx, &device_list, pid);
 		break;
 	}
+	/* vsock's device thread makes UNIX sockets (guest connections), of no
+	 * other family; the vCPU filter allows it too, as it does the device
+	 * list: device threads start under it. */
+	if (kind != SECCOMP_MAIN)
+		r = r ?: allow_eq(ctx, SCMP_SYS(socket), 0, AF_UNIX);
 	if (!sanitized)
 		return r;
 	for (size_t i = 0; !r && i < N(sanitizer_calls); i++)

@@ -196,7 +196,7 @@ CASE=passthrough-empty
 if wanted "$CASE"; then
 	api info
 	i1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
-	i2=$(grep -c '"devices":\[\],"platform"' "$TMP/resp")
+	i2=$(grep -c '"devices":\[\],"vsock"' "$TMP/resp")
 	api counters
 	c1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
 	[ "$i1" = 1 ] && [ "$i2" = 1 ] && [ "$c1" = 1 ]
@@ -1129,7 +1129,8 @@ create_refusals() {
 # Without the in-kernel PIT (the counter guest ticks on the LAPIC timer):
 # built, rebooted and shut down that way too.
 CREATE_JSON="{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\",
- \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true, \"platform\": {\"pit\": false}}"
+ \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true, \"platform\": {\"pit\": false},
+ \"vsock\": {\"cid\": 5, \"socket\": \"$TMP/v.sock\"}}"
 
 if wanted not-created-info || wanted boot-before-create-409 || wanted create-bad-400 ||
 	wanted create-boot || wanted create-boot-reboot || wanted create-boot-lifecycle; then
@@ -1177,6 +1178,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	{"kernel": "k", "nets": ["--disk=path=/etc/passwd"]}|--net: unknown key '--disk' (expected tap, mac, ip, mask)
 	{"kernel": "k", "rng": "--disk=path=/etc/passwd"}|--rng: unknown key '--disk' (expected src=PATH)
 	{"kernel": "k", "cmdline": ["--help"]}|vm.create: 'cmdline': expected a string
+	{"kernel": "k", "vsock": {"cid": 1, "socket": "/v"}}|--vsock: cid=1: expected 3-4294967294
 	EOF
 	api info
 	grep -qF '"state":"NotCreated"' "$TMP/resp" || why="${why:+$why; }state after: $(cat "$TMP/resp")"
@@ -1202,7 +1204,10 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	o=$(count_of 'api_counter: 2 CPUs online')
 	api info
 	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp" &&
-		grep -qF '"platform":{"pit":false}' "$TMP/resp"
+		grep -qF '"platform":{"pit":false}' "$TMP/resp" &&
+		grep -qF '"type":"virtio-vsock"' "$TMP/resp" &&
+		grep -qF "\"vsock\":{\"cid\":5,\"socket\":\"$TMP/v.sock\"}" "$TMP/resp" &&
+		[ -S "$TMP/v.sock" ]
 	devs=$?
 	api_status boot
 	again=$ST

@@ -209,6 +209,20 @@ expect_usage "at most 8" $K --user-device socket=/1 --user-device socket=/2 \
 	--user-device socket=/6 --user-device socket=/7 --user-device socket=/8 \
 	--user-device socket=/9
 
+# --- --vsock cid=N,socket=PATH (one device) -------------------------------
+expect_ok '--vsock cid=N,socket=PATH' --help
+LONGVS=/tmp/$(printf 's%.0s' $(seq 1 96))
+for v in "" cid=3 socket=/a cid=2,socket=/a cid=0,socket=/a cid=-3,socket=/a \
+	cid=4294967295,socket=/a cid=x,socket=/a cid=3,socket= "cid=3,socket=/a,port=1" \
+	"cid=3,socket=$LONGVS" 3 "cid=3,socket=/a,"; do
+	expect_usage --vsock $K --vsock "$v"
+done
+expect_usage --vsock $K --vsock
+expect_usage "cid=2: expected 3-4294967294" $K --vsock cid=2,socket=/a
+expect_usage "socket= is required" $K --vsock cid=3
+expect_usage "cid= is required" $K --vsock socket=/a
+expect_usage "given twice" $K --vsock cid=3,socket=/a --vsock cid=4,socket=/b
+
 # --- files named by options that cannot be used: bad usage --------------
 : >"$TMP/empty"
 printf 'not a kernel\n' >"$TMP/text"
@@ -235,6 +249,13 @@ expect_usage "--user-device socket=/nonexistent/edu.sock: $NOENT" \
 	--kernel "$TMP/text" --serial null --user-device socket=/nonexistent/edu.sock
 expect_usage "--user-device socket=$TMP/text: not a socket" \
 	--kernel "$TMP/text" --serial null --user-device "socket=$TMP/text"
+# The vsock socket's folder must exist; the path, if there, be a socket.
+expect_usage "--vsock socket=/nonexistent/v.sock: $NOENT" \
+	--kernel "$TMP/text" --serial null --vsock cid=3,socket=/nonexistent/v.sock
+expect_usage "--vsock socket=$TMP/text/v.sock: Not a directory" \
+	--kernel "$TMP/text" --serial null --vsock "cid=3,socket=$TMP/text/v.sock"
+expect_usage "--vsock socket=$TMP/text: exists and is not a socket" \
+	--kernel "$TMP/text" --serial null --vsock "cid=3,socket=$TMP/text"
 # Huge pages the host does not have (1 TiB of them): bad usage before any
 # VM is built, one line naming the option.
 expect_usage "--memory hugepages=on: " --kernel "$TMP/text" --serial null \

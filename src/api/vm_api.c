@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pci/msix.h"
 #include "virtio/console.h"
+#include "virtio/vsock.h"
 #include "virtio/pci.h"
 #include "virtio/virtio.h"
 #include "vfio/pci_dev.h"
@@ -110,6 +111,7 @@ static const char *virtio_type(uint16_t id)
 	case VIRTIO_ID_BLOCK: return "virtio-blk";
 	case VIRTIO_ID_CONSOLE: return "virtio-console";
 	case VIRTIO_ID_RNG: return "virtio-rng";
+	case VIRTIO_ID_VSOCK: return "virtio-vsock";
 	default: return "virtio";
 	}
 }
@@ -189,6 +191,13 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = push_obj(jb, devices);
 		add_str(jb, o, "path", cfg->devices[i].path);
 		add_str(jb, o, "id", cfg->devices[i].id);
+	}
+	if (cfg->vsock.enabled) {
+		cJSON *o = add_obj(jb, c, "vsock");
+		add_num(jb, o, "cid", cfg->vsock.cid);
+		add_str(jb, o, "socket", cfg->vsock.socket);
+	} else {
+		jb->oom |= c && !cJSON_AddNullToObject(c, "vsock");
 	}
 	cJSON *platform = add_obj(jb, c, "platform");
 	add_bool(jb, platform, "pit", cfg->pit);
@@ -411,6 +420,17 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 			struct virtio_console_stats st;
 			virtio_console_get_stats(v->dev, &st);
 			add_num(&jb, d, "tx_dropped", (double)st.tx_dropped);
+		}
+		if (v->vdev->device_id == VIRTIO_ID_VSOCK) {
+			struct virtio_vsock_stats st;
+			virtio_vsock_get_stats(v->dev, &st);
+			add_num(&jb, d, "connections", (double)st.conns);
+			add_num(&jb, d, "connections_total", (double)st.conns_total);
+			add_num(&jb, d, "refused", (double)st.refused);
+			add_num(&jb, d, "rst_sent", (double)st.rst_sent);
+			add_num(&jb, d, "rx_bytes", (double)st.rx_bytes);
+			add_num(&jb, d, "tx_bytes", (double)st.tx_bytes);
+			add_num(&jb, d, "bad_packets", (double)st.bad_packets);
 		}
 	}
 	cJSON *pt = add_arr(&jb, o, "passthrough");

@@ -470,6 +470,72 @@ console_case virtio-console msix
 console_case virtio-console-intx intx
 console_case virtio-mmio-console intx mmio
 
+# virtio-vsock through the hybrid UNIX-socket backend: vsock-host (a host
+# tool built with the guests) is the host end of both connections: one
+# listens on PATH_5555 for the guest's, one connects to PATH with
+# "CONNECT 1234". Each moves a pattern both ways, larger than the window in
+# play (the device's 64 KiB one way, the guest's 16 KiB the other).
+# vsock_case NAME TRANSPORT IRQ
+VSOCK_HOST=$GDIR/vsock-host
+vsock_case() {
+	local name=$1 tr=$2 irq=$3 targs=() sock lpid cpid lrc crc
+	wanted "$name" || return 0
+	CASE=$name
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	if [ ! -x "$VSOCK_HOST" ]; then
+		bad "$VSOCK_HOST missing (make guests)"
+		return
+	fi
+	sock=$TMP/$name.vsock
+	"$VSOCK_HOST" listen "${sock}_5555" 24000 70000 0x22 0x11 >"$TMP/$name.listen" 2>&1 &
+	lpid=$!
+	"$VSOCK_HOST" connect "$sock" 1234 24000 70000 0x44 0x33 >"$TMP/$name.connect" 2>&1 &
+	cpid=$!
+	vrun "$name" virtio_vsock.bzImage \
+		"guest CID 7|connected to host port 5555|REQUEST from host port|pattern ok, host shut down|both connections closed|TRANSPORT_RESET after reset|PASS" \
+		--vsock "cid=7,socket=$sock" ${targs[@]+"${targs[@]}"} \
+		--cmdline "cid=7 hport=5555 gport=1234 n1=70000 n2=24000 irq=$irq transport=$tr"
+	local vrc=$?
+	kill "$lpid" "$cpid" 2>/dev/null
+	wait "$lpid"
+	lrc=$?
+	wait "$cpid"
+	crc=$?
+	if [ "$vrc" -ne 0 ]; then
+		bad "$WHY (host ends: $(tr '\n' ' ' <"$TMP/$name.listen") $(tr '\n' ' ' <"$TMP/$name.connect"))"
+	elif [ "$lrc" -ne 0 ] || ! grep -q "pattern ok" "$TMP/$name.listen"; then
+		bad "the listening host end: $(head -c 300 "$TMP/$name.listen")"
+	elif [ "$crc" -ne 0 ] || ! grep -q "pattern ok" "$TMP/$name.connect"; then
+		bad "the connecting host end: $(head -c 300 "$TMP/$name.connect")"
+	elif [ -e "$sock" ]; then
+		bad "cvmm left its socket $sock behind"
+	else
+		ok
+	fi
+}
+vsock_case vsock-pci pci msix
+vsock_case vsock-mmio mmio intx
+
+# A guest whose packets break the rules: each gets an RST (the short one
+# nothing), cvmm keeps serving, and says why (rate-limited warnings).
+vsock_hostile_case() {
+	local name=$1 tr=$2 irq=$3 targs=()
+	wanted "$name" || return 0
+	CASE=$name
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	if ! vrun "$name" virtio_vsock.bzImage "hostile packets: 7 RSTs, device still serving|PASS" \
+		--vsock "cid=9,socket=$TMP/$name.vsock" ${targs[@]+"${targs[@]}"} \
+		--cmdline "cid=9 hostile=1 hport=5555 irq=$irq transport=$tr"; then
+		bad "$WHY"
+	elif ! grep -q "virtio-vsock: guest packet .*: RST" "$ERR"; then
+		bad "cvmm logged no RST warning"
+	else
+		ok
+	fi
+}
+vsock_hostile_case vsock-hostile pci msix
+vsock_hostile_case vsock-mmio-hostile mmio intx
+
 # A driver breaking the rules: cvmm must keep running (the exit status is
 # the guest's 0), log why the device needs a reset, and not touch the disk.
 # hostile_case NAME TRANSPORT IRQ

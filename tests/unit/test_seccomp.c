@@ -188,10 +188,20 @@ static void probe_create(const struct scratch *s)
 	unlink(path);
 }
 
+/* An IP socket: no thread of cvmm's makes one. */
 static void probe_socket(const struct scratch *s)
 {
 	(void)s;
-	if (socket(AF_UNIX, SOCK_STREAM, 0) < 0)
+	if (socket(AF_INET, SOCK_STREAM, 0) < 0)
+		_exit(1);
+}
+
+/* A UNIX socket: vsock's device thread (the guest's connections). */
+static void probe_unix_socket(const struct scratch *s)
+{
+	(void)s;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
 		_exit(1);
 }
 
@@ -304,7 +314,7 @@ static void test_forbidden_call_kills_with_one_line(void **state)
 		run_child(kinds[i], true, probe_socket, &r);
 		/* The call by number and name, and its arguments (which ioctl,
 		 * which fd). */
-		if (!strstr(r.err, "syscall 41 (socket), args 0x1, 0x1, 0x0; killing the process"))
+		if (!strstr(r.err, "syscall 41 (socket), args 0x2, 0x1, 0x0; killing the process"))
 			fail_msg("%s: %s", seccomp_thread_kind_name(kinds[i]), r.err);
 	}
 }
@@ -317,7 +327,7 @@ static void *vcpu_like_thread(void *arg)
 	prctl(PR_SET_NAME, "sc-vcpu");
 	if (seccomp_install(SECCOMP_VCPU, true))
 		_exit(99);
-	socket(AF_UNIX, SOCK_STREAM, 0);
+	socket(AF_INET, SOCK_STREAM, 0);
 	return NULL;
 }
 
@@ -394,10 +404,16 @@ static void test_each_kind_has_its_own_list(void **state)
 		expect_killed(SECCOMP_VCPU, probe_openat, SYS_openat, "openat(O_RDONLY)");
 		expect_killed(SECCOMP_DEVICE, probe_openat, SYS_openat, "openat(O_RDONLY)");
 	}
-	/* API clients: the control loop only. */
+	/* Accepting: API clients (the control loop) and vsock's host
+	 * connections (device threads, and vCPUs, which start them). */
 	expect_allowed(SECCOMP_MAIN, probe_accept, "accept4");
-	expect_killed(SECCOMP_VCPU, probe_accept, SYS_accept4, "accept4");
-	expect_killed(SECCOMP_DEVICE, probe_accept, SYS_accept4, "accept4");
+	expect_allowed(SECCOMP_VCPU, probe_accept, "accept4");
+	expect_allowed(SECCOMP_DEVICE, probe_accept, "accept4");
+	/* UNIX sockets (vsock's guest connections): device threads only (and
+	 * vCPUs, which start them); sockets of another family: nobody. */
+	expect_allowed(SECCOMP_DEVICE, probe_unix_socket, "socket(AF_UNIX)");
+	expect_allowed(SECCOMP_VCPU, probe_unix_socket, "socket(AF_UNIX)");
+	expect_killed(SECCOMP_MAIN, probe_unix_socket, SYS_socket, "socket(AF_UNIX)");
 	/* Starting a thread: vCPUs (device activation) only. glibc blocks
 	 * every signal around clone3, so the kill comes without the line. */
 	expect_allowed(SECCOMP_VCPU, probe_thread, "pthread_create");
