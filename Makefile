@@ -2,7 +2,8 @@
 # every test; `make run` boots the demo guest. See README.md.
 #
 # Dependencies (Debian packages; scripts/install-deps.sh installs them): gcc,
-# make, libcjson-dev (the API), libseccomp-dev (build time only: compiles the
+# make, libcjson-dev (the API), liburing-dev (virtio-blk's io_uring engine),
+# libseccomp-dev (build time only: compiles the
 # seccomp filters to BPF, see below), libcmocka-dev (unit tests), clang and
 # libclang-rt-14-dev (fuzzing).
 
@@ -34,7 +35,7 @@ ifeq ($(SAN),thread)
 CFLAGS_COMMON += -Wno-tsan
 endif
 CFLAGS += $(CFLAGS_COMMON)
-LDLIBS += -lpthread -lcjson
+LDLIBS += -lpthread -lcjson -luring
 
 SRCS := $(shell find src -name '*.c' | sort)
 # seccomp_rules.c is the generator's (below), not cvmm's.

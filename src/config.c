@@ -32,8 +32,12 @@ static const char usage_text[] =
 	"                             COM1 8250 UART backend (default tty)\n"
 	"  --console tty|file=PATH|null|off\n"
 	"                             virtio-console (hvc0) backend (default off)\n"
-	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME]\n"
-	"                             virtio-blk disk (repeatable, up to 8)\n"
+	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME][,num_queues=N][,queue_size=M][,engine=uring|sync]\n"
+	"                             virtio-blk disk (repeatable, up to 8);\n"
+	"                             N request queues (1-8, default 1) of M\n"
+	"                             entries (a power of two, 4-1024, default\n"
+	"                             256); engine: io_uring (default when the\n"
+	"                             kernel allows it) or synchronous I/O\n"
 	"  --net [tap=NAME][,mac=MAC][,ip=IPv4,mask=MASK]\n"
 	"                             virtio-net on a tap (repeatable, up to 4);\n"
 	"                             without tap= cvmm creates one; ip/mask\n"
@@ -211,9 +215,35 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 		if (!*val || strlen(val) > 20)
 			return fail(err, errlen, "--%s: id=%s: 1 to 20 characters", opt, val);
 		d->id = keep(cfg, val);
+	} else if (strcmp(key, "num_queues") == 0) {
+		unsigned long n;
+		if (parse_uint(val, CVMM_MAX_DISK_QUEUES, &n) || n == 0)
+			return fail(err, errlen, "--%s: num_queues=%s: expected 1-%d",
+				    opt, val, CVMM_MAX_DISK_QUEUES);
+		d->num_queues = (unsigned)n;
+	} else if (strcmp(key, "queue_size") == 0) {
+		unsigned long n;
+		if (parse_uint(val, CVMM_MAX_DISK_QUEUE_SIZE, &n) ||
+		    n < CVMM_MIN_DISK_QUEUE_SIZE || (n & (n - 1)))
+			return fail(err, errlen,
+				    "--%s: queue_size=%s: expected a power of two, %d-%d",
+				    opt, val, CVMM_MIN_DISK_QUEUE_SIZE,
+				    CVMM_MAX_DISK_QUEUE_SIZE);
+		d->queue_size = (unsigned)n;
+	} else if (strcmp(key, "engine") == 0) {
+		if (strcmp(val, "auto") == 0) /* vm.info's, given back */
+			d->engine = DISK_ENGINE_AUTO;
+		else if (strcmp(val, "uring") == 0)
+			d->engine = DISK_ENGINE_URING;
+		else if (strcmp(val, "sync") == 0)
+			d->engine = DISK_ENGINE_SYNC;
+		else
+			return fail(err, errlen, "--%s: engine=%s: expected uring or sync",
+				    opt, val);
 	} else {
 		return fail(err, errlen,
-			    "--%s: unknown key '%s' (expected path, readonly, direct, id)",
+			    "--%s: unknown key '%s' (expected path, readonly, direct, id, "
+			    "num_queues, queue_size, engine)",
 			    opt, key);
 	}
 	if ((strcmp(key, "path") == 0 && !d->path) || (strcmp(key, "id") == 0 && !d->id))

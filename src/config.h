@@ -30,11 +30,26 @@ enum output_mode {
 #define CVMM_MAX_DEVICES 8
 #define CVMM_DEVICE_ID_MAX 32
 
+/* --disk engine=: how requests reach the image (virtio/blk.h). */
+enum disk_engine {
+	DISK_ENGINE_AUTO,  /* io_uring when the kernel lets us, else sync */
+	DISK_ENGINE_URING, /* io_uring or nothing (the disk fails to build) */
+	DISK_ENGINE_SYNC,  /* preadv/pwritev on the device thread */
+};
+
+#define CVMM_MAX_DISK_QUEUES 8        /* num_queues= (VIRTIO_MAX_QUEUES) */
+#define CVMM_DISK_QUEUE_SIZE 256      /* queue_size= default */
+#define CVMM_MIN_DISK_QUEUE_SIZE 4
+#define CVMM_MAX_DISK_QUEUE_SIZE 1024
+
 struct disk_config {
 	const char *path;
 	const char *id; /* virtio-blk serial (GET_ID), default "disk<N>" */
 	bool readonly;
 	bool direct; /* O_DIRECT */
+	unsigned num_queues; /* request queues; 0: 1 */
+	unsigned queue_size; /* per queue, a power of two; 0: CVMM_DISK_QUEUE_SIZE */
+	enum disk_engine engine;
 };
 
 struct net_config {

@@ -99,6 +99,12 @@ static const int device_calls[] = {
 	SCMP_SYS(pwritev),     /* blk writes */
 	SCMP_SYS(fdatasync),   /* blk flush */
 	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
+	SCMP_SYS(io_uring_enter), /* blk's io_uring engine (blk_uring.c): submit,
+				   * wait at reset/pause. Its ring was set up
+				   * (io_uring_setup) at
+				   * create, before any filter. The ring's
+				   * io-wq workers are kernel threads: no
+				   * filter applies to what they do. */
 	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */
 	SCMP_SYS(getrandom),   /* rng without a source */
 	SCMP_SYS(poll),        /* console: input ready? output drained?

@@ -156,6 +156,17 @@ for v in shared shared= shared=yes "size=64M,shared=ON" hugepages hugepages=2 \
 	expect_usage --memory $K --memory "$v"
 done
 
+# --- --disk num_queues=, queue_size=, engine= (virtio-blk) ---------------
+expect_ok '[[],num_queues=N[]][[],queue_size=M[]][[],engine=uring[|]sync[]]' --help
+for v in num_queues=0 num_queues=9 num_queues= num_queues=x num_queues=-1 \
+	num_queues=1x queue_size=0 queue_size=2 queue_size=100 queue_size=2048 \
+	queue_size= queue_size=256k engine= engine=aio engine=URING "engine=sync,"; do
+	expect_usage "--disk" $K --disk "path=/x.img,$v"
+done
+expect_usage "num_queues=9: expected 1-8" $K --disk path=/x.img,num_queues=9
+expect_usage "queue_size=100: expected a power of two, 4-1024" $K --disk path=/x.img,queue_size=100
+expect_usage "engine=aio: expected uring or sync" $K --disk path=/x.img,engine=aio
+
 # --- --serial, --log-level ------------------------------------------------
 for v in bogus file= "" TTY; do
 	expect_usage --serial $K --serial "$v"

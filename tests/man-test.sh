@@ -123,7 +123,7 @@ if command -v bash >/dev/null 2>&1; then
 	expect_complete "$CVMM" "--cpus " boot=
 	expect_complete "$CVMM" "--memory=" --memory=size= --memory=shared= --memory=hugepages=
 	expect_complete "$CVMM" "--memory size=1G,shared=" size=1G,shared=on size=1G,shared=off
-	expect_complete "$CVMM" "--disk " path= readonly= direct= id=
+	expect_complete "$CVMM" "--disk " path= readonly= direct= id= num_queues= queue_size= engine=
 	expect_complete "$CVMM" "--disk path=a.img,r" path=a.img,readonly=
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" \
 		path=a.img,readonly=on path=a.img,readonly=off

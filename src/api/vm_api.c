@@ -155,6 +155,12 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "id", d->id);
 		add_bool(jb, o, "readonly", d->readonly);
 		add_bool(jb, o, "direct", d->direct);
+		add_num(jb, o, "num_queues", d->num_queues ? d->num_queues : 1);
+		add_num(jb, o, "queue_size",
+			d->queue_size ? d->queue_size : CVMM_DISK_QUEUE_SIZE);
+		add_str(jb, o, "engine", d->engine == DISK_ENGINE_URING ? "uring"
+					 : d->engine == DISK_ENGINE_SYNC ? "sync"
+									 : "auto");
 	}
 	cJSON *nets = add_arr(jb, c, "nets");
 	for (unsigned i = 0; i < cfg->nnets; i++) {
