@@ -386,9 +386,10 @@ tcase virtio-mmio-rng-noevidx null virtio_rng.pvh.elf 0 "virtio_rng: mmio 0x|pol
 # last one with diskpat_written(SALT)), disk 1 readonly=on. After cvmm
 # exits, disk 0 must equal the pattern with exactly those sectors
 # replaced, and disk 1 must be unchanged.
-# blk_case NAME IRQ EVIDX IMAGE [mmio]: on virtio-mmio with a 5th argument.
+# blk_case NAME IRQ EVIDX IMAGE [pci|mmio [DISKOPTS]]: DISKOPTS (",engine=sync")
+# are added to both disks' --disk.
 blk_case() {
-	local name=$1 irq=$2 evidx=$3 img=$4 tr=${5:-pci}
+	local name=$1 irq=$2 evidx=$3 img=$4 tr=${5:-pci} dopts=${6:-}
 	wanted "$name" || return 0
 	local targs=() where="pci 00:"
 	if [ "$tr" = mmio ]; then
@@ -404,7 +405,7 @@ blk_case() {
 		return
 	fi
 	if ! vrun "$name" "$img" "disk 0: $where|reads ok|writes + flush ok|GET_ID \"cvmm-disk-0\"|out-of-range and bad requests refused|read-only disk ok|PASS" \
-		--disk "path=$d0,id=cvmm-disk-0" --disk "path=$d1,readonly=on,id=cvmm-ro-disk" \
+		--disk "path=$d0,id=cvmm-disk-0$dopts" --disk "path=$d1,readonly=on,id=cvmm-ro-disk$dopts" \
 		${targs[@]+"${targs[@]}"} \
 		--cmdline "irq=$irq evidx=$evidx sectors=$DISK_SECTORS salt=$salt id0=cvmm-disk-0 id1=cvmm-ro-disk transport=$tr"; then
 		bad "$WHY"
@@ -418,6 +419,10 @@ blk_case() {
 }
 blk_case virtio-blk-msix msix 1 virtio_blk.bzImage
 blk_case virtio-blk-intx intx 0 virtio_blk.pvh.elf
+# The engines (io_uring is the default where the kernel has it) and MQ.
+blk_case virtio-blk-sync msix 1 virtio_blk.bzImage pci ",engine=sync"
+blk_case virtio-blk-sync-intx intx 0 virtio_blk.pvh.elf pci ",engine=sync"
+blk_case virtio-blk-mq msix 1 virtio_blk.bzImage pci ",num_queues=2,queue_size=128"
 blk_case virtio-mmio-blk intx 1 virtio_blk.bzImage mmio
 blk_case virtio-mmio-blk-noevidx intx 0 virtio_blk.pvh.elf mmio
 
@@ -600,14 +605,14 @@ faildisk_down() {
 	FAILDISK_DIR=
 }
 flush_error_case() {
-	local name=$1 mode=$2 strings=$3 n
+	local name=$1 mode=$2 strings=$3 dopts=${4:-} n
 	wanted "$name" || return 0
 	CASE=$name
 	if ! faildisk_up; then
 		skip "$name" "$FAILDISK_WHY"
 		return
 	fi
-	run "$name" null blk_flush_error.bzImage --disk "path=$FAILDISK" --cmdline "mode=$mode"
+	run "$name" null blk_flush_error.bzImage --disk "path=$FAILDISK$dopts" --cmdline "mode=$mode"
 	local IFS='|'
 	# shellcheck disable=SC2086
 	if ! verify 1 "$(banner blk_flush_error.bzImage)" $strings PASS; then
@@ -623,6 +628,7 @@ flush_error_case() {
 }
 flush_error_case virtio-blk-flush-error-sticky sticky "failed flush stays failed until reset"
 flush_error_case virtio-blk-flush-error-exit exit "write: status 0"
+flush_error_case virtio-blk-flush-error-sticky-sync sticky "failed flush stays failed until reset" ",engine=sync"
 faildisk_down
 
 # ---- demo (what `make run` boots) ----
