@@ -130,7 +130,7 @@ static void uring_done(void *opaque, struct blk_uring_req *r, int res)
 		/* Reset (or teardown) with this in flight: it finished, but
 		 * the queue is gone; nothing is written to the guest. A
 		 * failed flush still counts (destroy reports it). */
-		if (res < 0) {
+		if (res < 0 && res != -ECANCELED) {
 			if (r->io.op == BLK_IO_FLUSH)
 				b->be.flush_failed = true;
 			log_ratelimited(&b->be.rl, LOG_WARN,
@@ -253,7 +253,7 @@ static void blk_quiesce(void *opaque, bool stop)
 	if (!b->uring)
 		return;
 	b->dropping = stop;
-	int r = blk_uring_drain(b->uring, uring_done, b);
+	int r = blk_uring_drain(b->uring, stop, uring_done, b);
 	if (r < 0)
 		log_ratelimited(&b->common.vd.rl, LOG_ERROR,
 				"%s: io_uring: %s while waiting for requests in flight",

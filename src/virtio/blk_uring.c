@@ -188,17 +188,31 @@ unsigned blk_uring_reap(struct blk_uring *u, blk_uring_done_fn *done,
 	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes, REAP_BATCH)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
 			struct blk_uring_req *r = io_uring_cqe_get_data(cqes[i]);
+			if (!r)
+				continue; /* the cancel request's own */
 			done(opaque, r, cqes[i]->res);
 			blk_uring_put(u, r);
+			total++;
 		}
 		io_uring_cq_advance(&u->ring, n);
-		total += n;
 	}
 	return total;
 }
 
-int blk_uring_drain(struct blk_uring *u, blk_uring_done_fn *done, void *opaque)
+int blk_uring_drain(struct blk_uring *u, bool cancel, blk_uring_done_fn *done,
+		    void *opaque)
 {
+	if (cancel && u->inflight > 0) {
+		/* What can still be cancelled (a request waiting for its
+		 * file to be ready, queued for io-wq) ends -ECANCELED; what
+		 * already runs is waited for. Before 5.19: -EINVAL, all waited
+		 * for. */
+		struct io_uring_sqe *sqe = get_sqe(u);
+		if (sqe) {
+			io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+	}
 	while (u->inflight > 0) {
 		int r = io_uring_submit_and_wait(&u->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {

@@ -86,11 +86,14 @@ unsigned blk_uring_reap(struct blk_uring *u, blk_uring_done_fn *done,
 			void *opaque);
 /*
  * Submits what is queued and waits until nothing is in flight, handing
- * each completion to done. 0, or -errno when the ring fails (then the
+ * each completion to done; with cancel, asks the kernel to cancel what it
+ * can first (those complete with -ECANCELED; I/O already running cannot
+ * be, and is waited for). 0, or -errno when the ring fails (then the
  * slots are taken back: what the kernel still holds is waited for at
  * destroy, which closes the ring).
  */
-int blk_uring_drain(struct blk_uring *u, blk_uring_done_fn *done, void *opaque);
+int blk_uring_drain(struct blk_uring *u, bool cancel, blk_uring_done_fn *done,
+		    void *opaque);
 /* Requests in flight (queued or submitted) on queue q. */
 unsigned blk_uring_inflight(const struct blk_uring *u, unsigned q);
 
