@@ -298,6 +298,25 @@ static void gen_blk(void)
 	count(&b, 5);
 	emit(t, "flush-get-id", &b);
 
+	/* The io_uring engine's path (byte 1 bit 3): a write past the end
+	 * of the file, a flush, then the read back (a short read: the rest
+	 * is finished synchronously, zeros past the end) */
+	blk_header(&b, 0, 8, 64, 20 * 512);
+	outhdr(&b, 0, VIRTIO_BLK_T_OUT, 18);
+	fill(&b, BLK_HDR + 0x200, 2048, 5);
+	rec(&b, 0, 16, false, false);
+	rec(&b, 0x200, 2048, false, false);
+	rec(&b, 0xa00, 1, true, true);
+	outhdr(&b, 0xb00, VIRTIO_BLK_T_FLUSH, 0);
+	rec(&b, 0xb00, 16, false, false);
+	rec(&b, 0xb80, 1, true, true);
+	outhdr(&b, 0xc00, VIRTIO_BLK_T_IN, 16);
+	rec(&b, 0xc00, 16, false, false);
+	rec(&b, 0x1000, 4096, true, false);
+	rec(&b, 0x2000, 1, true, true);
+	count(&b, 8);
+	emit(t, "uring-out-flush-in", &b);
+
 	/* DISCARD one range, WRITE_ZEROES two (one with UNMAP) */
 	blk_header(&b, 0, 0, 128, 128 * 512);
 	outhdr(&b, 0, VIRTIO_BLK_T_DISCARD, 0);
