@@ -419,10 +419,14 @@ blk_case() {
 }
 blk_case virtio-blk-msix msix 1 virtio_blk.bzImage
 blk_case virtio-blk-intx intx 0 virtio_blk.pvh.elf
-# The engines (io_uring is the default where the kernel has it) and MQ.
+# The engines (the default is io_uring where the kernel has it, except for
+# images on tmpfs, which $TMP may be: named here) and MQ.
+blk_case virtio-blk-uring msix 1 virtio_blk.bzImage pci ",engine=uring"
+blk_case virtio-blk-uring-intx intx 0 virtio_blk.pvh.elf pci ",engine=uring"
 blk_case virtio-blk-sync msix 1 virtio_blk.bzImage pci ",engine=sync"
 blk_case virtio-blk-sync-intx intx 0 virtio_blk.pvh.elf pci ",engine=sync"
-blk_case virtio-blk-mq msix 1 virtio_blk.bzImage pci ",num_queues=2,queue_size=128"
+blk_case virtio-blk-mq msix 1 virtio_blk.bzImage pci ",num_queues=2,queue_size=128,engine=uring"
+blk_case virtio-blk-mq-sync msix 1 virtio_blk.bzImage pci ",num_queues=2,engine=sync"
 blk_case virtio-mmio-blk intx 1 virtio_blk.bzImage mmio
 blk_case virtio-mmio-blk-noevidx intx 0 virtio_blk.pvh.elf mmio
 
@@ -628,6 +632,7 @@ flush_error_case() {
 }
 flush_error_case virtio-blk-flush-error-sticky sticky "failed flush stays failed until reset"
 flush_error_case virtio-blk-flush-error-exit exit "write: status 0"
+flush_error_case virtio-blk-flush-error-sticky-uring sticky "failed flush stays failed until reset" ",engine=uring"
 flush_error_case virtio-blk-flush-error-sticky-sync sticky "failed flush stays failed until reset" ",engine=sync"
 faildisk_down
 
