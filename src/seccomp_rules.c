@@ -100,11 +100,12 @@ static const int device_calls[] = {
 	SCMP_SYS(fdatasync),   /* blk flush */
 	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
 	SCMP_SYS(io_uring_enter), /* blk's io_uring engine (blk_uring.c): submit,
-				   * wait at reset/pause. Its ring was set up
-				   * (io_uring_setup) at
-				   * create, before any filter. The ring's
-				   * io-wq workers are kernel threads: no
-				   * filter applies to what they do. */
+				   * reap, wait at pause/reset. The ring is set
+				   * up (io_uring_setup) at create, before any
+				   * filter; io_uring_setup/register are in no
+				   * list. Its io-wq workers make no system
+				   * calls (kernel threads): no filter applies
+				   * to the I/O they do. */
 	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */
 	SCMP_SYS(getrandom),   /* rng without a source */
 	SCMP_SYS(poll),        /* console: input ready? output drained?

@@ -9,14 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <linux/magic.h>
-
-#include <sys/epoll.h>
 
 #include "virtio/blk_request.h"
 #include "virtio/blk_uring.h"
@@ -245,8 +244,10 @@ static void blk_kicked(void *opaque, unsigned q)
 /* Device thread: the ring has completions. */
 static void blk_fd_ready(void *opaque, unsigned idx)
 {
+	struct virtio_blk *b = opaque;
 	(void)idx;
-	uring_pass(opaque);
+	if (b->uring) /* the ring's fd is the only one the device adds */
+		uring_pass(b);
 }
 
 /* Device thread, before a park (pause) or its end (reset, teardown). */
