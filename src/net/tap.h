@@ -31,6 +31,15 @@ struct tap {
 int tap_open(struct tap *t, const char *name, bool has_ip, uint32_t ip,
 	     uint32_t mask);
 
+/*
+ * Takes a copy (dup) of `fd`, an open tap another process attached (Kata
+ * passes it with vm.add-net): it must be a tap with IFF_VNET_HDR and
+ * IFF_NO_PI; it is set up as tap_open's (header size, offloads off,
+ * non-blocking; the file description is shared with its owner). 0 or
+ * -errno, logged; on failure *t is left closed.
+ */
+int tap_adopt(struct tap *t, int fd);
+
 /* The interface's MTU (SIOCGIFMTU): > 0, or -errno. */
 int tap_get_mtu(const struct tap *t);
 
