@@ -151,6 +151,11 @@ try:
     check("add-net-fd-204", st == 204, f"{st} {b}")
     st, b, _ = n.send("PUT", "vm.add-net", net_config, fds=[tfd, tfd])
     check("add-net-two-fds-400", st == 400 and "one" in b[0], f"{st} {b}")
+    r, w = os.pipe()
+    st, b, _ = n.send("PUT", "vm.add-net", net_config, fds=[r])
+    os.close(r)
+    os.close(w)
+    check("add-net-not-a-tap-400", st == 400 and "not a tap" in b[0], f"{st} {b}")
     n.s.close()
     os.close(tfd)
 

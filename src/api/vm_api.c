@@ -720,8 +720,9 @@ static void add_member(struct vm *vm, const struct http_request *req, const cJSO
 		return;
 	}
 	if (ret) {
-		log_info("api: %s refused: %s", ep, err);
-		api_reply_error(resp, 400, "%s: %s", ep, err);
+		const char *e = strncmp(err, "vm.create: ", 11) ? err : err + 11;
+		log_info("api: %s refused: %s", ep, e);
+		api_reply_error(resp, 400, "%s: %s", ep, e);
 		return;
 	}
 	log_info("api: %s: added to the VM's configuration", ep);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vm.create bodies as configurations; see vm_create.h. */
 #include "api/vm_create.h"
+#include "net/tap.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -542,6 +543,9 @@ int vm_create_config_add(struct vm_create_config *c, const char *member,
 		return failf(err, errlen,
 			     "%u tap fds given: cvmm's virtio-net has one queue pair and takes one",
 			     nfds);
+	char why[160];
+	if (nfds && tap_check_fd(fds[0], why, sizeof(why)))
+		return failf(err, errlen, "the fd given: %s", why);
 	if (nfds && cJSON_GetObjectItemCaseSensitive(item, "tap") &&
 	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "tap")))
 		return failf(err, errlen, "a tap fd and a tap name: give one of them");

@@ -158,6 +158,23 @@ static int tap_setup(struct tap *t, int fd)
 	return 0;
 }
 
+int tap_check_fd(int fd, char *why, size_t len)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		snprintf(why, len, "not a tap (TUNGETIFF: %s)", strerror(errno));
+		return -EINVAL;
+	}
+	if ((ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) !=
+	    (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) {
+		snprintf(why, len, "tap %.*s: needs IFF_TAP, IFF_NO_PI and IFF_VNET_HDR",
+			 IFNAMSIZ, ifr.ifr_name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int tap_adopt(struct tap *t, int fd)
 {
 	t->fd = -1;

@@ -12,6 +12,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Bytes of vnet header in front of each frame on the tap fd. */
@@ -39,6 +40,12 @@ int tap_open(struct tap *t, const char *name, bool has_ip, uint32_t ip,
  * -errno, logged; on failure *t is left closed.
  */
 int tap_adopt(struct tap *t, int fd);
+
+/*
+ * Whether fd is a tap tap_adopt takes (before it is kept for later): 0, or
+ * -EINVAL with why in `why`; no log line (the caller reports it).
+ */
+int tap_check_fd(int fd, char *why, size_t len);
 
 /* The interface's MTU (SIOCGIFMTU): > 0, or -errno. */
 int tap_get_mtu(const struct tap *t);
