@@ -22,7 +22,8 @@ static const char usage_text[] =
 	"  --kernel PATH              guest kernel: bzImage or ELF vmlinux\n"
 	"  --initramfs PATH           initial ramdisk\n"
 	"  --cmdline STR              kernel command line\n"
-	"  --cpus boot=N              number of vCPUs (1-254, default 1)\n"
+	"  --cpus boot=N[,max=M]      number of vCPUs (1-254, default 1); max:\n"
+	"                             reported only (no CPU hotplug)\n"
 	"  --memory size=SIZE[,shared=on|off][,hugepages=on|off]\n"
 	"                             guest RAM, K/M/G suffix (default 512M);\n"
 	"                             shared=on: a memory file that device\n"
@@ -47,7 +48,9 @@ static const char usage_text[] =
 	"                             PCI passthrough (repeatable, up to 8) of a\n"
 	"                             host device bound to vfio-pci, PATH its\n"
 	"                             /sys/bus/pci/devices/DDDD:BB:DD.F\n"
-	"  --log-level error|warn|info|debug  (default warn)\n"
+	"  --log-level error|warn|info|debug  (default warn); -v: one level\n"
+	"                             more each (-v: info, -vv: debug)\n"
+	"  --log-file PATH            append the log to PATH instead of stderr\n"
 	"  --seccomp on|off           per-thread syscall filters (default on)\n"
 	"  --platform pit=on|off      in-kernel i8254 PIT (default on); a guest\n"
 	"                             with a TSC-deadline LAPIC timer and a known\n"
@@ -142,12 +145,16 @@ static int cpus_kv(struct vm_config *cfg, const char *opt, const char *key,
 		   const char *val, char *err, size_t errlen)
 {
 	unsigned long n;
-	if (strcmp(key, "boot") != 0)
-		return fail(err, errlen, "--%s: unknown key '%s' (expected boot=N)", opt, key);
+	if (strcmp(key, "boot") != 0 && strcmp(key, "max") != 0)
+		return fail(err, errlen, "--%s: unknown key '%s' (expected boot=N, max=N)",
+			    opt, key);
 	if (parse_uint(val, CVMM_MAX_CPUS, &n) || n == 0)
-		return fail(err, errlen, "--%s: boot=%s: expected 1-%d", opt, val,
+		return fail(err, errlen, "--%s: %s=%s: expected 1-%d", opt, key, val,
 			    CVMM_MAX_CPUS);
-	cfg->cpus = (unsigned)n;
+	if (key[0] == 'b')
+		cfg->cpus = (unsigned)n;
+	else
+		cfg->max_vcpus = (unsigned)n;
 	return 0;
 }
 
@@ -162,9 +169,17 @@ static int memory_kv(struct vm_config *cfg, const char *opt, const char *key,
 		return parse_onoff(opt, key, val, &cfg->mem_shared, err, errlen);
 	if (strcmp(key, "hugepages") == 0)
 		return parse_onoff(opt, key, val, &cfg->mem_hugepages, err, errlen);
+	if (strcmp(key, "hotplug_size") == 0) {
+		if (config_parse_size(val, &size) || size > CVMM_MAX_MEM)
+			return fail(err, errlen, "--%s: hotplug_size=%s: expected a size up to 1T",
+				    opt, val);
+		cfg->mem_hotplug_size = size;
+		return 0;
+	}
 	if (strcmp(key, "size") != 0)
 		return fail(err, errlen,
-			    "--%s: unknown key '%s' (expected size, shared, hugepages)", opt, key);
+			    "--%s: unknown key '%s' (expected size, shared, hugepages, hotplug_size)",
+			    opt, key);
 	if (config_parse_size(val, &size))
 		return fail(err, errlen, "--%s: size=%s: not a size (e.g. 512M, 2G)", opt, val);
 	if (size < CVMM_MIN_MEM || size > CVMM_MAX_MEM)
@@ -444,6 +459,7 @@ static const struct option long_opts[] = {
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -695,7 +711,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
 			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE ||
-			   opt == OPT_USER_DEVICE || opt == OPT_VSOCK;
+			   opt == OPT_USER_DEVICE || opt == OPT_VSOCK || opt == OPT_LOG_FILE;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -742,6 +758,15 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 		if (strlen(arg) >= 108)
 			return fail(err, errlen, "--api-socket: path longer than 107 bytes");
 		cfg->api_socket = arg;
+		return 0;
+	case OPT_LOG_FILE:
+		if (!*arg)
+			return fail(err, errlen, "--log-file: empty path");
+		cfg->log_file = arg;
+		return 0;
+	case OPT_VERBOSE:
+		if (cfg->log_level < LOG_DEBUG)
+			cfg->log_level++;
 		return 0;
 	case OPT_HELP:
 		cfg->show_help = true;
@@ -792,6 +817,9 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 	}
 	if (strlen(cfg->cmdline) >= 65535)
 		return fail(err, errlen, "--cmdline: longer than 65534 bytes");
+	if (cfg->max_vcpus && cfg->max_vcpus < cfg->cpus)
+		return fail(err, errlen, "--cpus: max=%u is below boot=%u", cfg->max_vcpus,
+			    cfg->cpus);
 	if (cfg->virtio_mmio_cmdline && !cfg->virtio_mmio)
 		return fail(err, errlen,
 			    "--virtio-transport: cmdline=on needs mmio (virtio-pci devices are found on the PCI bus)");
@@ -806,11 +834,13 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[],
 	optind = 0;
 	opterr = 0;
 	for (;;) {
-		int c = getopt_long(argc, argv, "+h", long_opts, NULL);
+		int c = getopt_long(argc, argv, "+hv", long_opts, NULL);
 		if (c == -1)
 			break;
 		if (c == 'h')
 			c = OPT_HELP;
+		if (c == 'v')
+			c = OPT_VERBOSE;
 		if (c == '?' || c == ':') {
 			/* getopt_long sets optopt to the option's value when an
 			 * argument is missing, to the character for an unknown

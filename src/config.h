@@ -60,6 +60,10 @@ struct net_config {
 	bool has_mask;
 	uint32_t ip;     /* network byte order */
 	uint32_t mask;   /* network byte order */
+	/* vm.add-net with a tap fd (SCM_RIGHTS): virtio-net on that open tap
+	 * instead of tap= (owned by the vm.create configuration). */
+	bool has_fd;
+	int fd;
 };
 
 /* --device: a host PCI function passed through (kernel VFIO). */
@@ -96,7 +100,14 @@ struct vm_config {
 	const char *initramfs;
 	const char *cmdline;
 	unsigned cpus;
+	/* --cpus max=N (cloud-hypervisor's max_vcpus): the most vCPUs the VM
+	 * may have; cvmm has no CPU hotplug, so only reported (vm.info) and
+	 * checked (vm.resize). >= cpus; 0 when not given (= cpus). */
+	unsigned max_vcpus;
 	uint64_t mem_size;
+	/* --memory hotplug_size=SIZE: reported by vm.info (Kata reads it as the
+	 * limit of memory hotplug); cvmm adds no memory, vm.resize refuses. */
+	uint64_t mem_hotplug_size;
 	/* --memory shared=on: guest RAM is a memfd mapped MAP_SHARED, which
 	 * device backends in other processes (vfio-user) map too. */
 	bool mem_shared;
@@ -123,6 +134,7 @@ struct vm_config {
 	bool virtio_mmio_cmdline; /* virtio_mmio.device= on the kernel command line */
 	bool seccomp;            /* default on; --seccomp off for debugging */
 	const char *api_socket;  /* --api-socket PATH, NULL when absent */
+	const char *log_file;    /* --log-file PATH: the log goes there, not stderr */
 	bool show_help;
 	bool show_version;
 	/* Storage for values parsed out of key=value lists. */
@@ -166,6 +178,8 @@ enum config_opt {
 	OPT_VSOCK,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_LOG_FILE,
+	OPT_VERBOSE,     /* -v: one log level more (cloud-hypervisor's spelling) */
 };
 
 /* The defaults of every option. */

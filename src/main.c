@@ -5,10 +5,12 @@
  * 2 for bad usage (an option, or a file it names that cannot be used); a
  * disk whose final flush failed turns 0 into 1.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -52,6 +54,15 @@ int main(int argc, char **argv)
 	if (config_check_files(&cfg, CONFIG_NAMES_CLI, err, sizeof(err))) {
 		fprintf(stderr, "cvmm: %s\n", err);
 		return 2;
+	}
+	/* --log-file: the one log (stderr) goes to the file from here on. */
+	if (cfg.log_file) {
+		int fd = open(cfg.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+			fprintf(stderr, "cvmm: --log-file %s: %s\n", cfg.log_file, strerror(errno));
+			return 2;
+		}
+		close(fd);
 	}
 	log_set_level(cfg.log_level);
 	/* A closed serial reader gives EPIPE, not death. */

@@ -84,7 +84,7 @@ static size_t put_num(char *buf, size_t pos, size_t cap, unsigned long long v,
 
 /*
  * One line, e.g.
- *   cvmm: fatal: seccomp: vcpu thread 'cvmm-vcpu0' made forbidden syscall
+ *   cvmm: fatal: seccomp: vcpu thread 'vcpu0' made forbidden syscall
  *   41 (socket), args 0x1, 0x1, 0x0; killing the process (--seccomp off
  *   disables the filters)
  * then the process dies by SIGSYS.

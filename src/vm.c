@@ -957,14 +957,31 @@ static int start_machine(struct vm *vm)
 int vm_create(struct vm *vm, struct vm_create_config *c)
 {
 	if (vm_get_state(vm) != VM_STATE_NOT_CREATED) {
-		free(c);
+		vm_create_config_free(c);
 		return -EBUSY;
 	}
 	vm->created = c;
+	vm->cli_cfg = vm->cfg;
 	vm->cfg = &c->cfg;
 	vm->state = VM_STATE_CREATED;
 	log_info("VM created: kernel %s, %u vCPUs, %llu MiB", c->cfg.kernel, c->cfg.cpus,
 		 (unsigned long long)(c->cfg.mem_size >> 20));
+	return 0;
+}
+
+int vm_delete(struct vm *vm)
+{
+	enum vm_state s = vm_get_state(vm);
+	if (s == VM_STATE_NOT_CREATED)
+		return 0;
+	if (s != VM_STATE_CREATED || vm->machine || !vm->created)
+		return -EBUSY;
+	/* The command line's configuration again (api_socket and the rest). */
+	vm->cfg = vm->cli_cfg;
+	vm_create_config_free(vm->created);
+	vm->created = NULL;
+	vm->state = VM_STATE_NOT_CREATED;
+	log_info("VM deleted (its configuration forgotten)");
 	return 0;
 }
 
@@ -1123,7 +1140,7 @@ int vm_destroy(struct vm *vm)
 	if (vm->rx_ready_efd >= 0)
 		close(vm->rx_ready_efd);
 	/* vm->cfg may point into it: last. */
-	free(vm->created);
+	vm_create_config_free(vm->created);
 	vm->created = NULL;
 	return ret;
 }

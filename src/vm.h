@@ -123,6 +123,7 @@ struct vm {
 	uint64_t power_button_presses;
 	struct vm_reset_state *reset; /* machine state as built (reboot) */
 	struct vm_create_config *created; /* vm.create's config (owned) */
+	const struct vm_config *cli_cfg; /* the command line's, while created */
 	bool machine; /* vm_build_machine ran (teardown needed) */
 
 	uint64_t start_ns; /* process start, for the boot-time log */
@@ -188,6 +189,9 @@ int vm_power_button(struct vm *vm);
  * failure is logged).
  */
 int vm_create(struct vm *vm, struct vm_create_config *c);
+/* vm_delete: forgets the configuration of a VM that has not booted (back
+ * to NotCreated): 0, or -EBUSY once it booted (or was built at start). */
+int vm_delete(struct vm *vm);
 int vm_boot(struct vm *vm);
 /* Asks the control loop to end the VM with `status` (any thread). */
 void vm_request_stop(struct vm *vm, int status, const char *why);

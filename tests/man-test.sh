@@ -120,7 +120,7 @@ if command -v bash >/dev/null 2>&1; then
 	same "cvmm-remote options" "the completion" "$TMP/h.rnames" "$TMP/c.rnames"
 	complete_line "$REMOTE" "--api-socket /tmp/s " >"$TMP/c.cmds"
 	same "cvmm-remote commands" "the completion" "$TMP/h.cmds" "$TMP/c.cmds"
-	expect_complete "$CVMM" "--cpus " boot=
+	expect_complete "$CVMM" "--cpus " boot= max=
 	expect_complete "$CVMM" "--memory=" --memory=size= --memory=shared= --memory=hugepages=
 	expect_complete "$CVMM" "--memory size=1G,shared=" size=1G,shared=on size=1G,shared=off
 	expect_complete "$CVMM" "--disk " path= readonly= direct= id= num_queues= queue_size= engine=

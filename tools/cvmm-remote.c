@@ -10,6 +10,14 @@
  * status line goes to stderr then), 2 for bad usage. JSON is the request
  * body: the text itself, "-" for stdin or "@FILE".
  *
+ * ch-remote's commands and argument syntax work too, so that scripts
+ * written for cloud-hypervisor's client run unchanged: `resize --cpus N
+ * [--memory SIZE]`, `add-disk path=P,readonly=on`, `add-net tap=T|fd=N`
+ * (fd=N or fd=[N,M]: descriptors of this process, sent with the request in
+ * SCM_RIGHTS), `add-fs`, `add-vsock`, `add-device`, `add-user-device`
+ * (key=value lists become the JSON object: on/off and true/false as
+ * booleans, whole numbers as numbers), `create FILE` (a file of JSON).
+ *
  * `raw` sends stdin verbatim (as it arrives: a slow writer makes a slow
  * client) and prints everything the server answers, status line and
  * headers included: for experiments and tests.
@@ -41,32 +49,6 @@ struct command {
 	const char *help;
 };
 
-static const struct command commands[] = {
-	{ "ping", "GET", "vmm.ping", "the VMM's version" },
-	{ "info", "GET", "vm.info", "configuration, state and devices" },
-	{ "counters", "GET", "vm.counters", "device and vCPU counters" },
-	{ "pause", "PUT", "vm.pause", "stop every vCPU" },
-	{ "resume", "PUT", "vm.resume", "let paused vCPUs run again" },
-	{ "reboot", "PUT", "vm.reboot", "reset and boot the same kernel again" },
-	{ "power-button", "PUT", "vm.power-button", "press the ACPI power button" },
-	{ "shutdown", "PUT", "vm.shutdown", "stop the VM (cvmm exits 0)" },
-	{ "shutdown-vmm", "PUT", "vmm.shutdown", "stop the VMM process" },
-	{ "create", "PUT", "vm.create", "create a VM from a JSON config" },
-	{ "boot", "PUT", "vm.boot", "boot a created VM" },
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: cvmm-remote --api-socket PATH [--timeout SECONDS] COMMAND [JSON]\n"
-		   "       cvmm-remote --help | --version\n"
-		   "JSON: the request body, '-' (stdin) or '@FILE'. Commands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-13s %s /api/v1/%s: %s\n", commands[i].name,
-			commands[i].method, commands[i].endpoint, commands[i].help);
-	fprintf(f, "  %-13s send stdin verbatim, print the whole response\n", "raw");
-	fprintf(f, "Exit status: 0 for a 2xx answer, 1 otherwise, 2 for bad usage.\n");
-}
-
 struct buf {
 	char *data;
 	size_t len, cap;
@@ -89,6 +71,120 @@ static int buf_append(struct buf *b, const void *p, size_t n)
 	b->data[b->len] = '\0';
 	return 0;
 }
+
+static const struct command commands[] = {
+	{ "ping", "GET", "vmm.ping", "the VMM's version" },
+	{ "info", "GET", "vm.info", "configuration, state and devices" },
+	{ "counters", "GET", "vm.counters", "device and vCPU counters" },
+	{ "pause", "PUT", "vm.pause", "stop every vCPU" },
+	{ "resume", "PUT", "vm.resume", "let paused vCPUs run again" },
+	{ "reboot", "PUT", "vm.reboot", "reset and boot the same kernel again" },
+	{ "power-button", "PUT", "vm.power-button", "press the ACPI power button" },
+	{ "shutdown", "PUT", "vm.shutdown", "stop the VM (cvmm exits 0)" },
+	{ "shutdown-vmm", "PUT", "vmm.shutdown", "stop the VMM process" },
+	{ "create", "PUT", "vm.create", "create a VM from a JSON config" },
+	{ "boot", "PUT", "vm.boot", "boot a created VM" },
+	{ "delete", "PUT", "vm.delete", "forget a VM that has not booted" },
+	{ "resize", "PUT", "vm.resize", "--cpus N [--memory SIZE], or JSON" },
+	{ "add-disk", "PUT", "vm.add-disk", "path=P[,readonly=on,...] before boot" },
+	{ "add-net", "PUT", "vm.add-net", "tap=T|fd=N[,mac=M,...] before boot" },
+	{ "add-fs", "PUT", "vm.add-fs", "tag=T,socket=P,... before boot" },
+	{ "add-vsock", "PUT", "vm.add-vsock", "cid=N,socket=P before boot" },
+	{ "add-device", "PUT", "vm.add-device", "path=SYSFS[,id=N] before boot" },
+	{ "add-user-device", "PUT", "vm.add-user-device", "socket=P[,id=N] before boot" },
+};
+
+#define MAX_FDS 8
+
+/* A JSON string of s (quotes and escapes) appended to b. */
+static int json_str(struct buf *b, const char *s, size_t n);
+
+/*
+ * ch-remote's "k=v,k=v" as a JSON object in b; fd=N or fd=[N,M] go to
+ * fds instead. 0, or -EINVAL (bad usage).
+ */
+static int kv_to_json(const char *arg, struct buf *b, int *fds, unsigned *nfds)
+{
+	int r = buf_append(b, "{", 1);
+	bool first = true;
+	const char *p = arg;
+	while (*p && !r) {
+		const char *eq = strchr(p, '=');
+		if (!eq || eq == p)
+			return -EINVAL;
+		const char *v = eq + 1, *end;
+		if (*v == '[') {
+			end = strchr(v, ']');
+			if (!end)
+				return -EINVAL;
+			end++;
+		} else {
+			end = v + strcspn(v, ",");
+		}
+		size_t kl = (size_t)(eq - p), vl = (size_t)(end - v);
+		if (kl == 2 && !strncmp(p, "fd", 2)) {
+			const char *q = v + (*v == '[');
+			while (q < end && *q != ']') {
+				char *e;
+				long fd = strtol(q, &e, 10);
+				if (e == q || fd < 0 || *nfds == MAX_FDS)
+					return -EINVAL;
+				fds[(*nfds)++] = (int)fd;
+				q = e + (*e == ',');
+			}
+		} else {
+			char num[32];
+			bool is_num = vl && vl < sizeof(num) && strspn(v, "0123456789") == vl;
+			r = r ?: buf_append(b, first ? "" : ",", first ? 0 : 1);
+			r = r ?: json_str(b, p, kl);
+			r = r ?: buf_append(b, ":", 1);
+			if ((vl == 2 && !strncmp(v, "on", 2)) || (vl == 4 && !strncmp(v, "true", 4)))
+				r = r ?: buf_append(b, "true", 4);
+			else if ((vl == 3 && !strncmp(v, "off", 3)) || (vl == 5 && !strncmp(v, "false", 5)))
+				r = r ?: buf_append(b, "false", 5);
+			else if (is_num)
+				r = r ?: buf_append(b, v, vl);
+			else
+				r = r ?: json_str(b, v, vl);
+			first = false;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	return r ?: buf_append(b, "}", 1);
+}
+
+static int json_str(struct buf *b, const char *s, size_t n)
+{
+	int r = buf_append(b, "\"", 1);
+	for (size_t i = 0; i < n && !r; i++) {
+		char esc[8];
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			r = buf_append(b, esc, 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			r = buf_append(b, esc, 6);
+		} else {
+			r = buf_append(b, &s[i], 1);
+		}
+	}
+	return r ?: buf_append(b, "\"", 1);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cvmm-remote --api-socket PATH [--timeout SECONDS] COMMAND [JSON]\n"
+		   "       cvmm-remote --help | --version\n"
+		   "JSON: the request body, '-' (stdin) or '@FILE'. Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-13s %s /api/v1/%s: %s\n", commands[i].name,
+			commands[i].method, commands[i].endpoint, commands[i].help);
+	fprintf(f, "  %-13s send stdin verbatim, print the whole response\n", "raw");
+	fprintf(f, "Exit status: 0 for a 2xx answer, 1 otherwise, 2 for bad usage.\n");
+}
+
 
 static int read_all_fd(int fd, struct buf *b)
 {
@@ -284,11 +380,52 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *name = argv[i++];
-	const char *json = i < argc ? argv[i++] : NULL;
+	const char *json = NULL;
+	struct buf body = { 0 }, req = { 0 }, resp = { 0 };
+	int fds[MAX_FDS];
+	unsigned nfds = 0;
+	bool made = false; /* body built from ch-remote's arguments */
+	if (!strcmp(name, "resize") && i < argc && !strncmp(argv[i], "--", 2)) {
+		/* ch-remote: resize --cpus N --memory SIZE */
+		char text[128] = "{";
+		for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
+			char *e;
+			unsigned long long v = strtoull(argv[i + 1], &e, 10);
+			unsigned shift = *e == 'K' ? 10 : *e == 'M' ? 20 : *e == 'G' ? 30 : 0;
+			bool cpus = !strcmp(argv[i], "--cpus");
+			if (e == argv[i + 1] || (cpus && *e) || (!cpus && shift && e[1]) ||
+			    (!cpus && !shift && *e) || (!cpus && strcmp(argv[i], "--memory"))) {
+				fprintf(stderr, "cvmm-remote: resize: expected --cpus N and/or --memory SIZE\n");
+				return 2;
+			}
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s\"%s\":%llu",
+				 text[1] ? "," : "", cpus ? "desired_vcpus" : "desired_ram", v << shift);
+		}
+		strcat(text, "}");
+		made = !buf_append(&body, text, strlen(text));
+	} else if (i < argc) {
+		json = argv[i++];
+		bool looks_json = json[0] == '{' || json[0] == '[' || json[0] == '@' ||
+				  !strcmp(json, "-");
+		if (!strncmp(name, "add-", 4) && !looks_json) {
+			if (kv_to_json(json, &body, fds, &nfds)) {
+				fprintf(stderr, "cvmm-remote: %s: expected key=value[,key=value...] (fd=N or fd=[N,M]) or JSON\n",
+					name);
+				return 2;
+			}
+			made = true;
+		} else if (!strcmp(name, "create") && !looks_json) {
+			static char at[4096];
+			snprintf(at, sizeof(at), "@%s", json); /* ch-remote: create FILE */
+			json = at;
+		}
+	}
 	if (i < argc) {
 		fprintf(stderr, "cvmm-remote: too many arguments\n");
 		return 2;
 	}
+	if (made)
+		json = NULL;
 	signal(SIGPIPE, SIG_IGN);
 
 	bool raw = strcmp(name, "raw") == 0;
@@ -305,7 +442,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	struct buf body = { 0 }, req = { 0 }, resp = { 0 };
 	if (json) {
 		int ret = load_body(json, &body);
 		if (ret) {
@@ -336,6 +472,27 @@ int main(int argc, char **argv)
 	int sock = connect_socket(path);
 	if (sock < 0)
 		return 1;
+	if (nfds) {
+		/* The fds go with the request's bytes, in one message. */
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+			struct cmsghdr align;
+		} ctl;
+		memset(&ctl, 0, sizeof(ctl));
+		struct iovec iov = { req.data, req.len };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				    .msg_controllen = CMSG_SPACE(sizeof(int) * nfds) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+		if (sendmsg(sock, &m, MSG_NOSIGNAL) != (ssize_t)req.len) {
+			fprintf(stderr, "cvmm-remote: sending the fds: %s\n", strerror(errno));
+			return 1;
+		}
+		req.len = 0;
+	}
 	int ret = exchange(sock, &req, raw ? STDIN_FILENO : -1, &resp,
 			   now_ms() + (uint64_t)timeout_s * 1000);
 	close(sock);

@@ -37,6 +37,12 @@ struct http_request {
 	size_t content_length;
 	const char *body; /* into the caller's buffer; NULL when empty */
 	size_t body_len;
+	/* File descriptors that came with the request (SCM_RIGHTS on the API
+	 * socket; set by the server, not the parser). They belong to this
+	 * request only: the server closes them once it is answered, so an
+	 * endpoint that keeps one dup()s it. */
+	const int *fds;
+	unsigned nfds;
 };
 
 /*

@@ -12,7 +12,7 @@ void api_reply_json(struct api_response *resp, int status, cJSON *json)
 	char *text = json ? cJSON_PrintUnformatted(json) : NULL;
 	cJSON_Delete(json);
 	if (!text) {
-		text = strdup(json ? "{\"error\":\"out of memory\"}" : "{}");
+		text = strdup(json ? "[\"out of memory\"]" : "{}");
 		if (json)
 			status = 500;
 	}
@@ -39,8 +39,10 @@ void api_reply_error(struct api_response *resp, int status, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	cJSON *o = cJSON_CreateObject();
-	if (o && !cJSON_AddStringToObject(o, "error", msg)) {
+	cJSON *o = cJSON_CreateArray();
+	cJSON *m = o ? cJSON_CreateString(msg) : NULL;
+	if (o && (!m || !cJSON_AddItemToArray(o, m))) {
+		cJSON_Delete(m);
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -102,6 +104,6 @@ void api_route_request(const struct api_route *routes, size_t nroutes, void *ctx
 			return;
 		}
 	}
-	hit->fn(ctx, body, resp);
+	hit->fn(ctx, req, body, resp);
 	cJSON_Delete(body);
 }

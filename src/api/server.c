@@ -38,6 +38,14 @@ struct api_conn {
 	bool peer_eof; /* the client shut its side: no more requests */
 	size_t discarded;
 	uint64_t last_ms;
+	/* fds received and not yet handed to a request: fd_at[i] is the input
+	 * offset at which fds[i] arrived (it goes with the request that
+	 * includes that byte). fds_refused: more came than a request may
+	 * carry; the request they go with is refused. */
+	int fds[API_MAX_FDS];
+	size_t fd_at[API_MAX_FDS];
+	unsigned nfds;
+	bool fds_refused;
 };
 
 struct api_server {
@@ -67,10 +75,28 @@ static uint64_t conn_tag(const struct api_server *s, const struct api_conn *c)
 	return (uint64_t)c->gen << 32 | (uint64_t)(c - s->conns);
 }
 
+/* Closes the pending fds (all, or those that came with the first `upto`
+ * input bytes) and moves the others' offsets back by `upto`. */
+static void drop_fds(struct api_conn *c, size_t upto, bool all)
+{
+	unsigned keep = 0;
+	for (unsigned i = 0; i < c->nfds; i++) {
+		if (all || c->fd_at[i] < upto) {
+			close(c->fds[i]);
+			continue;
+		}
+		c->fds[keep] = c->fds[i];
+		c->fd_at[keep++] = c->fd_at[i] - upto;
+	}
+	c->nfds = keep;
+}
+
 static void conn_close(struct api_server *s, struct api_conn *c)
 {
 	if (c->fd < 0)
 		return;
+	drop_fds(c, 0, true);
+	c->fds_refused = false;
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -143,18 +169,37 @@ static void refuse(struct api_conn *c, int status)
 	default: why = "malformed HTTP request"; break;
 	}
 	char body[160];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
+	int n = snprintf(body, sizeof(body), "[\"%s\"]", why);
 	queue_response(c, status, "application/json", body, (size_t)n, false, NULL);
 	c->close_after = true;
 	c->linger = true;
 }
 
-/* more: further input is buffered after this request. */
+/* more: further input is buffered after this request; used: its bytes. */
 static void serve(struct api_server *s, struct api_conn *c,
-		  const struct http_request *req, bool more)
+		  struct http_request *req, bool more, size_t used)
 {
 	struct api_response r = { .status = 500 };
-	s->handler(s->opaque, req, &r);
+	int fds[API_MAX_FDS];
+	unsigned nfds = 0;
+	for (unsigned i = 0; i < c->nfds; i++)
+		if (c->fd_at[i] < used)
+			fds[nfds++] = c->fds[i];
+	req->fds = fds;
+	req->nfds = nfds;
+	if (c->fds_refused && nfds) {
+		log_ratelimited(&s->rl, LOG_INFO,
+				"api: %s %s: more than %d file descriptors; refused",
+				req->method, req->path, API_MAX_FDS);
+		r.status = 400;
+		r.body = strdup("[\"at most " API_MAX_FDS_TEXT " file descriptors may come with a request\"]");
+		r.body_len = r.body ? strlen(r.body) : 0;
+		c->fds_refused = false;
+	} else {
+		s->handler(s->opaque, req, &r);
+	}
+	/* Taken or not, the request's fds go now (a keeper dup()ed them). */
+	drop_fds(c, used, false);
 	/* A client that shut its side still gets every buffered answer. */
 	bool keep = req->keep_alive && (!c->peer_eof || more);
 	const char *ctype = r.content_type;
@@ -189,9 +234,10 @@ static bool process_input(struct api_server *s, struct api_conn *c)
 					status, http_reason(status));
 			refuse(c, status);
 			c->in_len = 0;
+			drop_fds(c, 0, true);
 			return served;
 		}
-		serve(s, c, &req, c->in_len > used);
+		serve(s, c, &req, c->in_len > used, used);
 		served = true;
 		memmove(c->in, c->in + used, c->in_len - used);
 		c->in_len -= used;
@@ -199,6 +245,29 @@ static bool process_input(struct api_server *s, struct api_conn *c)
 	if (c->peer_eof && !c->in_len)
 		c->close_after = true;
 	return served;
+}
+
+/* Keeps the fds of one SCM_RIGHTS message as arriving at input offset at. */
+static void take_fds(struct api_conn *c, struct msghdr *m, size_t at)
+{
+	if (m->msg_flags & MSG_CTRUNC)
+		c->fds_refused = true; /* the kernel closed what did not fit */
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+			if (c->nfds == API_MAX_FDS) {
+				close(fd);
+				c->fds_refused = true;
+				continue;
+			}
+			c->fds[c->nfds] = fd;
+			c->fd_at[c->nfds++] = at;
+		}
+	}
 }
 
 /* Reads what is there (up to the buffer limit): 0, or -errno (close). */
@@ -217,8 +286,16 @@ static int conn_read(struct api_conn *c)
 			c->in = p;
 			c->in_cap = cap;
 		}
-		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
-				 MSG_DONTWAIT);
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * API_MAX_FDS)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { c->in + c->in_len, c->in_cap - c->in_len };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n >= 0)
+			take_fds(c, &m, c->in_len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

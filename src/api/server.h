@@ -20,6 +20,13 @@
  *    request (400, 413, ...) the server answers, shuts its side and
  *    discards what the client still sends for a short while (so that the
  *    client can read the answer), then closes;
+ *  - file descriptors a client sends (SCM_RIGHTS, read with recvmsg) go
+ *    with the request whose bytes they came with (the first one not yet
+ *    complete when they arrived), at most API_MAX_FDS of them: the handler
+ *    sees them in http_request.fds, and the server closes them after the
+ *    answer, whatever it was (an endpoint that takes none leaves nothing
+ *    open). More than API_MAX_FDS (or a truncated control message) and that
+ *    request is refused with 400 without reaching its endpoint;
  *  - at most API_MAX_CLIENTS clients at once: when a further one comes,
  *    the client that has been quiet the longest is closed to make room
  *    (stalled clients cannot lock the others out).
@@ -42,6 +49,8 @@
 #define API_MAX_CLIENTS 32
 #define API_IDLE_TIMEOUT_MS 30000
 #define API_LINGER_MS 2000
+#define API_MAX_FDS 8
+#define API_MAX_FDS_TEXT "8"
 
 /* What a handler answers. body is malloc'd (or NULL) and freed by the server. */
 struct api_response {

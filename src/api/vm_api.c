@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/router.h"
 #include "api/vm_create.h"
@@ -84,24 +85,16 @@ static void reply(struct api_response *resp, struct jb *jb, int status, cJSON *o
 	api_reply_json(resp, status, o);
 }
 
-/* {"state": ...}: the answer to the lifecycle actions. */
-static void reply_state(struct api_response *resp, struct vm *vm)
-{
-	struct jb jb = { 0 };
-	cJSON *o = cJSON_CreateObject();
-	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
-	reply(resp, &jb, 200, o);
-}
-
+/* cloud-hypervisor's ConsoleMode names. */
 static const char *output_name(enum output_mode m)
 {
 	switch (m) {
-	case OUTPUT_TTY: return "tty";
-	case OUTPUT_FILE: return "file";
-	case OUTPUT_NULL: return "null";
-	case OUTPUT_OFF: return "off";
+	case OUTPUT_TTY: return "Tty";
+	case OUTPUT_FILE: return "File";
+	case OUTPUT_NULL: return "Null";
+	case OUTPUT_OFF: return "Off";
 	}
-	return "unknown";
+	return "Off";
 }
 
 static const char *virtio_type(uint16_t id)
@@ -132,18 +125,33 @@ static void add_ipv4(struct jb *jb, cJSON *o, const char *name, uint32_t be)
 	add_str(jb, o, name, inet_ntop(AF_INET, &a, buf, sizeof(buf)));
 }
 
+static unsigned max_vcpus(const struct vm_config *cfg)
+{
+	return cfg->max_vcpus ? cfg->max_vcpus : cfg->cpus;
+}
+
+/*
+ * The configuration as cloud-hypervisor's VmConfig (what Kata reads back:
+ * cpus.boot_vcpus/max_vcpus, memory.size/hotplug_size); cvmm's own
+ * settings only where they are not at their defaults.
+ */
 static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 {
 	cJSON *c = add_obj(jb, root, "config");
-	add_str(jb, c, "kernel", cfg->kernel);
-	add_str(jb, c, "initramfs", cfg->initramfs);
-	add_str(jb, c, "cmdline", cfg->cmdline);
 	cJSON *cpus = add_obj(jb, c, "cpus");
-	add_num(jb, cpus, "boot", cfg->cpus);
+	add_num(jb, cpus, "boot_vcpus", cfg->cpus);
+	add_num(jb, cpus, "max_vcpus", max_vcpus(cfg));
 	cJSON *mem = add_obj(jb, c, "memory");
 	add_num(jb, mem, "size", (double)cfg->mem_size);
+	if (cfg->mem_hotplug_size)
+		add_num(jb, mem, "hotplug_size", (double)cfg->mem_hotplug_size);
 	add_bool(jb, mem, "shared", cfg->mem_shared);
 	add_bool(jb, mem, "hugepages", cfg->mem_hugepages);
+	cJSON *pl = add_obj(jb, c, "payload");
+	add_str(jb, pl, "kernel", cfg->kernel);
+	if (cfg->initramfs)
+		add_str(jb, pl, "initramfs", cfg->initramfs);
+	add_str(jb, pl, "cmdline", cfg->cmdline);
 	add_output(jb, c, "serial", cfg->serial, cfg->serial_path);
 	add_output(jb, c, "console", cfg->console, cfg->console_path);
 
@@ -152,7 +160,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		const struct disk_config *d = &cfg->disks[i];
 		cJSON *o = push_obj(jb, disks);
 		add_str(jb, o, "path", d->path);
-		add_str(jb, o, "id", d->id);
+		if (d->id)
+			add_str(jb, o, "id", d->id);
 		add_bool(jb, o, "readonly", d->readonly);
 		add_bool(jb, o, "direct", d->direct);
 		add_num(jb, o, "num_queues", d->num_queues ? d->num_queues : 1);
@@ -161,12 +170,14 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "engine", d->engine == DISK_ENGINE_URING ? "uring"
 					 : d->engine == DISK_ENGINE_SYNC ? "sync"
 									 : "auto");
+		add_str(jb, o, "image_type", "Raw");
 	}
-	cJSON *nets = add_arr(jb, c, "nets");
+	cJSON *nets = add_arr(jb, c, "net");
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		const struct net_config *n = &cfg->nets[i];
 		cJSON *o = push_obj(jb, nets);
-		add_str(jb, o, "tap", n->tap);
+		if (n->tap)
+			add_str(jb, o, "tap", n->tap);
 		if (n->has_mac) {
 			char mac[18];
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -178,38 +189,46 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 			add_ipv4(jb, o, "ip", n->ip);
 		if (n->has_mask)
 			add_ipv4(jb, o, "mask", n->mask);
+		add_num(jb, o, "num_queues", 2);
+		add_num(jb, o, "queue_size", 256);
+		if (n->has_fd) /* cvmm's: the tap came as an fd (vm.add-net) */
+			add_bool(jb, o, "tap_fd", true);
 	}
 	cJSON *users = add_arr(jb, c, "user_devices");
 	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
 		const struct user_device_config *u = &cfg->user_devices[i];
 		cJSON *o = push_obj(jb, users);
 		add_str(jb, o, "socket", u->socket);
-		add_str(jb, o, "id", u->id);
+		if (u->id)
+			add_str(jb, o, "id", u->id);
 	}
 	if (cfg->rng.enabled) {
 		cJSON *o = add_obj(jb, c, "rng");
 		add_str(jb, o, "src", cfg->rng.src ? cfg->rng.src : "getrandom");
-	} else {
-		jb->oom |= c && !cJSON_AddNullToObject(c, "rng");
 	}
 	cJSON *devices = add_arr(jb, c, "devices");
 	for (unsigned i = 0; i < cfg->ndevices; i++) {
 		cJSON *o = push_obj(jb, devices);
 		add_str(jb, o, "path", cfg->devices[i].path);
-		add_str(jb, o, "id", cfg->devices[i].id);
+		if (cfg->devices[i].id)
+			add_str(jb, o, "id", cfg->devices[i].id);
 	}
 	if (cfg->vsock.enabled) {
 		cJSON *o = add_obj(jb, c, "vsock");
 		add_num(jb, o, "cid", cfg->vsock.cid);
 		add_str(jb, o, "socket", cfg->vsock.socket);
-	} else {
-		jb->oom |= c && !cJSON_AddNullToObject(c, "vsock");
 	}
 	cJSON *platform = add_obj(jb, c, "platform");
-	add_bool(jb, platform, "pit", cfg->pit);
-	add_str(jb, c, "api_socket", cfg->api_socket);
-	add_bool(jb, c, "debug_exit", cfg->debug_exit);
-	add_str(jb, c, "virtio_transport", cfg->virtio_mmio ? "mmio" : "pci");
+	add_num(jb, platform, "num_pci_segments", 1);
+	if (!cfg->pit)
+		add_bool(jb, platform, "pit", false);
+	add_bool(jb, c, "iommu", false);
+	add_bool(jb, c, "watchdog", false);
+	add_bool(jb, c, "pvpanic", false);
+	if (cfg->debug_exit)
+		add_bool(jb, c, "debug_exit", true);
+	if (cfg->virtio_mmio)
+		add_str(jb, c, "virtio_transport", "mmio");
 }
 
 static const char *bar_type_name(enum pci_bar_type t)
@@ -349,29 +368,74 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 	}
 }
 
-static void ep_ping(void *ctx, const cJSON *body, struct api_response *resp)
+/* cloud-hypervisor's VmmPingResponse. */
+static void ep_ping(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
 	(void)ctx;
+	(void)req;
 	(void)body;
 	struct jb jb = { 0 };
 	cJSON *o = cJSON_CreateObject();
-	add_str(&jb, o, "version", CVMM_VERSION);
 	add_str(&jb, o, "build_version", "cvmm " CVMM_VERSION);
+	add_str(&jb, o, "version", CVMM_VERSION);
+	add_num(&jb, o, "pid", getpid());
+	add_arr(&jb, o, "features");
 	reply(resp, &jb, 200, o);
 }
 
-static void ep_info(void *ctx, const cJSON *body, struct api_response *resp)
+/* device_tree: cloud-hypervisor's DeviceNode per device, by its name. */
+static void add_device_tree(struct jb *jb, cJSON *root, struct vm *vm)
 {
+	cJSON *tree = add_obj(jb, root, "device_tree");
+	pthread_mutex_lock(&vm->pci.lock);
+	for (unsigned i = 0; tree && i < vm->nvirtio; i++) {
+		struct vm_virtio *v = &vm->virtio[i];
+		cJSON *o = add_obj(jb, tree, v->vdev->name);
+		add_str(jb, o, "id", v->vdev->name);
+		add_arr(jb, o, "resources");
+		add_arr(jb, o, "children");
+		if (v->pci) {
+			char bdf[16];
+			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->pci)->slot);
+			add_str(jb, o, "pci_bdf", bdf);
+		}
+	}
+	for (unsigned i = 0; tree && i < vm->npassthrough; i++) {
+		struct pci_device *pd = vfio_pci_device(vm->passthrough[i]);
+		cJSON *o = add_obj(jb, tree, pd->name);
+		char bdf[16];
+		format_bdf(bdf, sizeof(bdf), pd->slot);
+		add_str(jb, o, "id", pd->name);
+		add_arr(jb, o, "resources");
+		add_arr(jb, o, "children");
+		add_str(jb, o, "pci_bdf", bdf);
+	}
+	pthread_mutex_unlock(&vm->pci.lock);
+}
+
+/*
+ * cloud-hypervisor's VmInfo (config, state, memory_actual_size,
+ * device_tree), then cvmm's own members (vcpus, devices, passthrough,
+ * legacy_devices). 404 before vm.create, as cloud-hypervisor.
+ */
+static void ep_info(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
+{
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
+	if (vm_get_state(vm) == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "no VM: vm.create first");
+		return;
+	}
 	struct jb jb = { 0 };
 	cJSON *o = cJSON_CreateObject();
+	add_config(&jb, o, vm->cfg);
 	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
+	add_num(&jb, o, "memory_actual_size", (double)vm->cfg->mem_size);
+	add_device_tree(&jb, o, vm);
 	add_num(&jb, o, "vcpus", vm->nvcpus);
-	if (vm_get_state(vm) == VM_STATE_NOT_CREATED)
-		jb.oom |= !cJSON_AddNullToObject(o, "config");
-	else
-		add_config(&jb, o, vm->cfg);
 	add_devices(&jb, o, vm);
 	reply(resp, &jb, 200, o);
 }
@@ -398,8 +462,10 @@ static void add_exits(struct jb *jb, cJSON *o, struct vcpu *v)
 		(double)atomic_load_explicit(&v->emulated, memory_order_relaxed));
 }
 
-static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_counters(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
 	struct jb jb = { 0 };
@@ -475,8 +541,10 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 	reply(resp, &jb, 200, o);
 }
 
-static void ep_pause(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_pause(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
 	int ret = vm_pause(vm);
@@ -489,11 +557,13 @@ static void ep_pause(void *ctx, const cJSON *body, struct api_response *resp)
 		api_reply_error(resp, 500, "pause failed: %s", strerror(-ret));
 		return;
 	}
-	reply_state(resp, vm);
+	api_reply_no_content(resp);
 }
 
-static void ep_resume(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_resume(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
 	int ret = vm_resume(vm);
@@ -502,20 +572,24 @@ static void ep_resume(void *ctx, const cJSON *body, struct api_response *resp)
 				vm_state_name(vm_get_state(vm)));
 		return;
 	}
-	reply_state(resp, vm);
+	api_reply_no_content(resp);
 }
 
-static void ep_shutdown(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_shutdown(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
 	log_info("api: shutdown requested");
 	vm_request_stop(vm, 0, "API shutdown request");
-	reply_state(resp, vm);
+	api_reply_no_content(resp);
 }
 
-static void ep_power_button(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_power_button(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
 	log_info("api: power button requested");
@@ -532,8 +606,10 @@ static void ep_power_button(void *ctx, const cJSON *body, struct api_response *r
 	api_reply_no_content(resp);
 }
 
-static void ep_reboot(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_reboot(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
 	log_info("api: reboot requested");
@@ -552,11 +628,13 @@ static void ep_reboot(void *ctx, const cJSON *body, struct api_response *resp)
 				strerror(-ret));
 		return;
 	}
-	reply_state(resp, vm);
+	api_reply_no_content(resp);
 }
 
-static void ep_create(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_create(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	struct vm *vm = ctx;
 	enum vm_state s = vm_get_state(vm);
 	if (s != VM_STATE_NOT_CREATED) {
@@ -579,7 +657,7 @@ static void ep_create(void *ctx, const cJSON *body, struct api_response *resp)
 	if (config_check_files(&c->cfg, CONFIG_NAMES_JSON, err, sizeof(err))) {
 		log_info("api: vm.create refused: %s", err);
 		api_reply_error(resp, 400, "vm.create: %s", err);
-		free(c);
+		vm_create_config_free(c);
 		return;
 	}
 	ret = vm_create(vm, c);
@@ -591,8 +669,10 @@ static void ep_create(void *ctx, const cJSON *body, struct api_response *resp)
 	api_reply_no_content(resp);
 }
 
-static void ep_boot(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
 {
+	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
 	log_info("api: boot requested");
@@ -616,7 +696,156 @@ static void ep_boot(void *ctx, const cJSON *body, struct api_response *resp)
 				strerror(-ret));
 		return;
 	}
-	reply_state(resp, vm);
+	api_reply_no_content(resp);
+}
+
+/*
+ * vm.add-*: before the VM boots, the device joins the configuration (204,
+ * as cloud-hypervisor answers a cold add); once it runs, that is hotplug,
+ * which cvmm does not have yet (501).
+ */
+static void add_member(struct vm *vm, const struct http_request *req, const cJSON *body,
+		       struct api_response *resp, const char *ep, const char *member)
+{
+	enum vm_state s = vm_get_state(vm);
+	if (s == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "%s: no VM: vm.create first", ep);
+		return;
+	}
+	if (s != VM_STATE_CREATED || !vm->created) {
+		api_reply_error(resp, 501,
+				"%s: cvmm cannot add devices to a booted VM (no hotplug yet); the VM is %s",
+				ep, vm_state_name(s));
+		return;
+	}
+	char err[512];
+	int ret = vm_create_config_add(vm->created, member, body, req->fds, req->nfds, err,
+				       sizeof(err));
+	if (ret == -ENOMEM) {
+		api_reply_error(resp, 500, "out of memory");
+		return;
+	}
+	if (ret) {
+		const char *e = strncmp(err, "vm.create: ", 11) ? err : err + 11;
+		log_info("api: %s refused: %s", ep, e);
+		api_reply_error(resp, 400, "%s: %s", ep, e);
+		return;
+	}
+	log_info("api: %s: added to the VM's configuration", ep);
+	api_reply_no_content(resp);
+}
+
+#define ADD_EP(fn, ep, member)                                                       \
+	static void fn(void *ctx, const struct http_request *req, const cJSON *body, \
+		       struct api_response *resp)                                    \
+	{                                                                            \
+		add_member(ctx, req, body, resp, ep, member);                        \
+	}
+ADD_EP(ep_add_disk, "vm.add-disk", "disks")
+ADD_EP(ep_add_net, "vm.add-net", "net")
+ADD_EP(ep_add_fs, "vm.add-fs", "fs")
+ADD_EP(ep_add_vsock, "vm.add-vsock", "vsock")
+ADD_EP(ep_add_device, "vm.add-device", "devices")
+ADD_EP(ep_add_user_device, "vm.add-user-device", "user_devices")
+
+/*
+ * vm.resize {desired_vcpus, desired_ram, desired_balloon}: before boot,
+ * the configuration changes (vCPUs up to max_vcpus, RAM up to size +
+ * hotplug_size); once booted, only the sizes the VM has (204), since cvmm
+ * has no CPU or memory hotplug (501).
+ */
+static void ep_resize(void *ctx, const struct http_request *req, const cJSON *body,
+		      struct api_response *resp)
+{
+	(void)req;
+	struct vm *vm = ctx;
+	enum vm_state s = vm_get_state(vm);
+	if (s == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "vm.resize: no VM: vm.create first");
+		return;
+	}
+	const cJSON *vc = cJSON_GetObjectItemCaseSensitive(body, "desired_vcpus");
+	const cJSON *ram = cJSON_GetObjectItemCaseSensitive(body, "desired_ram");
+	const cJSON *bal = cJSON_GetObjectItemCaseSensitive(body, "desired_balloon");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, body) {
+		if (!cJSON_IsNull(it) && !cJSON_IsNumber(it)) {
+			api_reply_error(resp, 400, "vm.resize: '%s': expected a number",
+					it->string ? it->string : "?");
+			return;
+		}
+		if (it->string && strcmp(it->string, "desired_vcpus") &&
+		    strcmp(it->string, "desired_ram") && strcmp(it->string, "desired_balloon")) {
+			api_reply_error(resp, 400, "vm.resize: unknown field '%s'", it->string);
+			return;
+		}
+	}
+	vc = cJSON_IsNumber(vc) ? vc : NULL;
+	ram = cJSON_IsNumber(ram) ? ram : NULL;
+	bal = cJSON_IsNumber(bal) ? bal : NULL;
+	if (!cJSON_IsObject(body) || (!vc && !ram && !bal)) {
+		api_reply_error(resp, 400,
+				"vm.resize: expected {\"desired_vcpus\": N} and/or {\"desired_ram\": BYTES}");
+		return;
+	}
+	const struct vm_config *cfg = vm->cfg;
+	bool created = s == VM_STATE_CREATED && vm->created;
+	if (vc && (vc->valuedouble < 1 || vc->valuedouble > max_vcpus(cfg) ||
+		   vc->valuedouble != (unsigned)vc->valuedouble)) {
+		api_reply_error(resp, 400, "vm.resize: desired_vcpus %g: expected 1-%u (max_vcpus)",
+				vc->valuedouble, max_vcpus(cfg));
+		return;
+	}
+	if (vc && (unsigned)vc->valuedouble != cfg->cpus && !created) {
+		api_reply_error(resp, 501,
+				"vm.resize: cvmm has no CPU hotplug: the VM keeps its %u vCPUs",
+				cfg->cpus);
+		return;
+	}
+	uint64_t want = ram ? (uint64_t)ram->valuedouble : cfg->mem_size;
+	if (ram && want != cfg->mem_size &&
+	    (!created || want < CVMM_MIN_MEM || (want & 0xfff) ||
+	     want > cfg->mem_size + cfg->mem_hotplug_size)) {
+		api_reply_error(resp, 501, "vm.resize: cvmm has no memory hotplug: the VM keeps its %llu bytes",
+				(unsigned long long)cfg->mem_size);
+		return;
+	}
+	if (bal && bal->valuedouble != 0) {
+		api_reply_error(resp, 501, "vm.resize: cvmm has no virtio-balloon");
+		return;
+	}
+	if (created) {
+		vm->created->cfg.cpus = vc ? (unsigned)vc->valuedouble : cfg->cpus;
+		vm->created->cfg.mem_size = want;
+	}
+	api_reply_no_content(resp);
+}
+
+/* vm.delete: forgets a VM that has not booted (then vm.info: 404). */
+static void ep_delete(void *ctx, const struct http_request *req, const cJSON *body,
+		      struct api_response *resp)
+{
+	(void)req;
+	(void)body;
+	struct vm *vm = ctx;
+	int ret = vm_delete(vm);
+	if (ret == -EBUSY) {
+		api_reply_error(resp, 501,
+				"vm.delete: cvmm cannot delete a booted VM and keep running (vmm.shutdown ends both); the VM is %s",
+				vm_state_name(vm_get_state(vm)));
+		return;
+	}
+	api_reply_no_content(resp);
+}
+
+/* cloud-hypervisor's endpoints for what cvmm does not have: 501. */
+static void ep_not_implemented(void *ctx, const struct http_request *req,
+			       const cJSON *body, struct api_response *resp)
+{
+	(void)ctx;
+	(void)body;
+	const char *name = req->path + strlen(API_PREFIX);
+	api_reply_error(resp, 501, "%s: not implemented by cvmm", name);
 }
 
 static const struct api_route routes[] = {
@@ -631,6 +860,28 @@ static const struct api_route routes[] = {
 	{ "vm.power-button", "PUT", ep_power_button },
 	{ "vm.create", "PUT", ep_create },
 	{ "vm.boot", "PUT", ep_boot },
+	{ "vm.delete", "PUT", ep_delete },
+	{ "vm.resize", "PUT", ep_resize },
+	{ "vm.add-disk", "PUT", ep_add_disk },
+	{ "vm.add-net", "PUT", ep_add_net },
+	{ "vm.add-fs", "PUT", ep_add_fs },
+	{ "vm.add-vsock", "PUT", ep_add_vsock },
+	{ "vm.add-device", "PUT", ep_add_device },
+	{ "vm.add-user-device", "PUT", ep_add_user_device },
+	/* cloud-hypervisor's, not (yet) cvmm's: 501 with a message. */
+	{ "vm.remove-device", "PUT", ep_not_implemented },
+	{ "vm.resize-disk", "PUT", ep_not_implemented },
+	{ "vm.resize-zone", "PUT", ep_not_implemented },
+	{ "vm.add-pmem", "PUT", ep_not_implemented },
+	{ "vm.add-vdpa", "PUT", ep_not_implemented },
+	{ "vm.add-generic-vhost-user", "PUT", ep_not_implemented },
+	{ "vm.snapshot", "PUT", ep_not_implemented },
+	{ "vm.restore", "PUT", ep_not_implemented },
+	{ "vm.coredump", "PUT", ep_not_implemented },
+	{ "vm.nmi", "PUT", ep_not_implemented },
+	{ "vm.send-migration", "PUT", ep_not_implemented },
+	{ "vm.receive-migration", "PUT", ep_not_implemented },
+	{ "vm.balloon-stats", "GET", ep_not_implemented },
 };
 
 void vm_api_handle(void *opaque, const struct http_request *req,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vm.create bodies as configurations; see vm_create.h. */
 #include "api/vm_create.h"
+#include "net/tap.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static int failf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -48,6 +51,151 @@ static bool number_text(const cJSON *n, char *buf, size_t len)
 	return true;
 }
 
+/*
+ * cloud-hypervisor's VmConfig, section by section: keys with another name
+ * in cvmm's options, and keys cvmm has no counterpart for, which are taken
+ * at their default (what cloud-hypervisor's generated clients always send,
+ * e.g. Kata's) and refused with a message naming them otherwise. Every
+ * other key goes to the option's own parser (config.c), which refuses the
+ * ones it does not know. When cvmm comes to implement a key, its row here
+ * goes and config.c takes it.
+ */
+struct ch_key {
+	const char *key;
+	const char *as;   /* cvmm's key; NULL: not implemented, see dflt */
+	const char *dflt; /* printed JSON the value may be; '|' between choices */
+	const char *why;  /* what cvmm does instead (the refusal's end) */
+};
+
+struct ch_section {
+	const struct ch_key *keys;
+};
+
+#define ONLY(k, d) { k, NULL, d, NULL }
+
+static const struct ch_key cpus_keys[] = {
+	{ "boot_vcpus", "boot", NULL, NULL },
+	{ "max_vcpus", "max", NULL, NULL },
+	ONLY("kvm_hyperv", "false"), ONLY("nested", "true"), ONLY("max_phys_bits", "46"),
+	ONLY("affinity", "[]"), ONLY("features", "{}|{\"amx\":false}"),
+	ONLY("core_scheduling", "\"Vm\""),
+	{ NULL, NULL, NULL, NULL },
+};
+static const struct ch_key memory_keys[] = {
+	ONLY("hotplugged_size", "0"), ONLY("mergeable", "false"),
+	ONLY("hotplug_method", "\"Acpi\""), ONLY("prefault", "false"), ONLY("reserve", "false"),
+	ONLY("thp", "true"), ONLY("zones", "[]"),
+	{ "hugepage_size", NULL, "", "huge pages of the host's default size only" },
+	{ NULL, NULL, NULL, NULL },
+};
+static const struct ch_key disk_keys[] = {
+	ONLY("iommu", "false"),
+	ONLY("vhost_user", "false"), ONLY("rate_limit_group", ""),
+	ONLY("queue_affinity", "[]"), ONLY("backing_files", "false"), ONLY("sparse", "true"),
+	ONLY("pci_segment", "0"), ONLY("lock_granularity", "\"ByteRange\""),
+	{ "image_type", NULL, "\"Raw\"", "cvmm reads raw images only" },
+	{ "rate_limiter_config", NULL, "", "cvmm has no I/O rate limits" },
+	{ "vhost_socket", NULL, "", "cvmm has no vhost-user disks" },
+	{ "pci_device_id", NULL, "", "cvmm places devices on bus 0 itself" },
+	{ NULL, NULL, NULL, NULL },
+};
+static const struct ch_key net_keys[] = {
+	ONLY("iommu", "false"), ONLY("num_queues", "2"), ONLY("queue_size", "256"),
+	ONLY("vhost_user", "false"), ONLY("vhost_mode", "\"Client\""), ONLY("pci_segment", "0"),
+	/* cvmm turns the tap's offloads off; the guest copes either way */
+	ONLY("offload_tso", "true|false"), ONLY("offload_ufo", "true|false"),
+	ONLY("offload_csum", "true|false"),
+	{ "host_mac", NULL, "", "the tap keeps its own MAC" },
+	{ "mtu", NULL, "", "the MTU is the tap's" },
+	{ "rate_limiter_config", NULL, "", "cvmm has no I/O rate limits" },
+	{ "vhost_socket", NULL, "", "cvmm has no vhost-user net" },
+	{ "pci_device_id", NULL, "", "cvmm places devices on bus 0 itself" },
+	{ NULL, NULL, NULL, NULL },
+};
+static const struct ch_key dev_keys[] = { /* rng, vsock, devices, user_devices */
+	ONLY("iommu", "false"), ONLY("pci_segment", "0"),
+	ONLY("x_nv_gpudirect_clique", ""),
+	{ "pci_device_id", NULL, "", "cvmm places devices on bus 0 itself" },
+	{ NULL, NULL, NULL, NULL },
+};
+static const struct ch_key platform_keys[] = {
+	ONLY("num_pci_segments", "1"), ONLY("iommu_segments", "[]"),
+	ONLY("iommu_address_width_bits", ""), ONLY("tdx", "false"), ONLY("sev_snp", "false"),
+	ONLY("iommufd", "false"), ONLY("vfio_p2p_dma", "true"),
+	ONLY("serial_number", ""), ONLY("system_serial_number", ""), ONLY("uuid", ""),
+	ONLY("system_uuid", ""), ONLY("oem_strings", "[]"), ONLY("system_manufacturer", ""),
+	ONLY("system_product_name", ""), ONLY("system_version", ""), ONLY("system_family", ""),
+	ONLY("system_sku_number", ""), ONLY("chassis_asset_tag", ""),
+	{ NULL, NULL, NULL, NULL },
+};
+/* VmConfig's own members cvmm has no counterpart for. */
+static const struct ch_key top_keys[] = {
+	ONLY("iommu", "false"), ONLY("watchdog", "false"), ONLY("pvpanic", "false"),
+	ONLY("landlock_enable", "false"), ONLY("landlock_rules", "[]"),
+	ONLY("rate_limit_groups", "[]"), ONLY("pci_segments", "[]"), ONLY("numa", "[]"),
+	ONLY("sgx_epc", "[]"), ONLY("rtc", ""), ONLY("debug_console", "{\"mode\":\"Off\"}"),
+	{ "balloon", NULL, "", "cvmm has no virtio-balloon" },
+	{ "pmem", NULL, "[]", "cvmm has no virtio-pmem (give the image as a disk)" },
+	{ "vdpa", NULL, "[]", "cvmm has no vDPA devices" },
+	{ "generic_vhost_user", NULL, "[]", "cvmm has no vhost-user devices" },
+	{ "fs", NULL, "[]", "cvmm has no virtio-fs device" },
+	{ "tpm", NULL, "", "cvmm has no TPM" },
+	{ NULL, NULL, NULL, NULL },
+};
+/* serial, console */
+static const struct ch_key output_keys[] = {
+	ONLY("iommu", "false"), ONLY("pci_segment", "0"), ONLY("id", ""),
+	{ "socket", NULL, "", "cvmm has no socket backend" },
+	{ "iobase", NULL, "", "the UART is at its usual port" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct ch_key *ch_find(const struct ch_key *keys, const char *name)
+{
+	for (; keys && keys->key; keys++)
+		if (!strcmp(keys->key, name))
+			return keys;
+	return NULL;
+}
+
+/* Whether v, printed, is one of the '|'-separated choices in dflt ("" only
+ * null, which is always fine: a client that sends null means "absent"). */
+static bool is_default(const cJSON *v, const char *dflt)
+{
+	if (cJSON_IsNull(v))
+		return true;
+	char *t = cJSON_PrintUnformatted(v);
+	bool ok = false;
+	for (const char *p = dflt; t && *p && !ok; ) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+		ok = strlen(t) == n && !strncmp(t, p, n);
+		p += n + (bar ? 1 : 0);
+	}
+	free(t);
+	return ok;
+}
+
+/*
+ * A key cvmm does not implement: 0 when at its default, else the refusal
+ * naming it ('field.key': value: why).
+ */
+static int ch_default(const struct ch_key *k, const char *field, const cJSON *v,
+		      char *err, size_t errlen)
+{
+	if (is_default(v, k->dflt))
+		return 0;
+	char *t = cJSON_PrintUnformatted(v);
+	char only[96] = "";
+	if (!k->why)
+		snprintf(only, sizeof(only), "only %s", *k->dflt ? k->dflt : "null");
+	int r = failf(err, errlen, "vm.create: '%s%s%s': %.64s%s: not supported by cvmm (%s)",
+		      field ? field : "", field ? "." : "", k->key, t ? t : "?",
+		      t && strlen(t) > 64 ? "..." : "", k->why ? k->why : only);
+	free(t);
+	return r;
+}
+
 /* kernel, initramfs, cmdline: a string, taken as it is. */
 static int string_value(struct vm_create_config *c, enum config_opt opt,
 			const char *field, const cJSON *v, char *err, size_t errlen)
@@ -68,9 +216,12 @@ static int one_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 	       config_list_end(cfg, opt, err, errlen);
 }
 
-/* {"k": v, ...}: key by key (true/false: on/off, numbers as integers). */
+/*
+ * {"k": v, ...}: key by key (true/false: on/off, numbers as integers),
+ * cloud-hypervisor's names through `keys` (NULL: none); null is absent.
+ */
 static int object_list(struct vm_config *cfg, enum config_opt opt, const char *field,
-		       const cJSON *o, char *err, size_t errlen)
+		       const struct ch_key *keys, const cJSON *o, char *err, size_t errlen)
 {
 	int r = config_list_begin(cfg, opt, err, errlen);
 	const cJSON *it;
@@ -79,6 +230,23 @@ static int object_list(struct vm_config *cfg, enum config_opt opt, const char *f
 			return r;
 		char num[32];
 		const char *v;
+		const char *key = it->string ? it->string : "";
+		const struct ch_key *k = ch_find(keys, key);
+		if (cJSON_IsNull(it))
+			continue;
+		if (k && !k->as) {
+			r = ch_default(k, field, it, err, errlen);
+			continue;
+		}
+		if (k)
+			key = k->as;
+		/* Kata's client always sends cloud-hypervisor's defaults for
+		 * the tap's address: as good as none (the tap is given). */
+		if (opt == OPT_NET && ((!strcmp(key, "ip") && cJSON_IsString(it) &&
+					!strcmp(it->valuestring, "192.168.249.1")) ||
+				       (!strcmp(key, "mask") && cJSON_IsString(it) &&
+					!strcmp(it->valuestring, "255.255.255.0"))))
+			continue;
 		if (cJSON_IsString(it))
 			v = it->valuestring;
 		else if (cJSON_IsBool(it))
@@ -89,7 +257,7 @@ static int object_list(struct vm_config *cfg, enum config_opt opt, const char *f
 			return failf(err, errlen,
 				     "vm.create: '%s.%s': expected a string, a boolean or a whole number",
 				     field, it->string ? it->string : "?");
-		r = config_list_key(cfg, opt, it->string ? it->string : "", v, err, errlen);
+		r = config_list_key(cfg, opt, key, v, err, errlen);
 	}
 	return r ?: config_list_end(cfg, opt, err, errlen);
 }
@@ -100,7 +268,8 @@ static int object_list(struct vm_config *cfg, enum config_opt opt, const char *f
  * '=', that key's value), a whole number (`key`'s value) or an object.
  */
 static int list_value(struct vm_config *cfg, enum config_opt opt, const char *field,
-		      const char *key, const cJSON *v, char *err, size_t errlen)
+		      const char *key, const struct ch_key *keys, const cJSON *v,
+		      char *err, size_t errlen)
 {
 	char num[32];
 	if (cJSON_IsString(v)) {
@@ -111,49 +280,165 @@ static int list_value(struct vm_config *cfg, enum config_opt opt, const char *fi
 	if (key && number_text(v, num, sizeof(num)))
 		return one_key(cfg, opt, key, num, err, errlen);
 	if (cJSON_IsObject(v))
-		return object_list(cfg, opt, field, v, err, errlen);
+		return object_list(cfg, opt, field, keys, v, err, errlen);
 	return failf(err, errlen, "vm.create: '%s': expected %s", field,
 		     key ? "a string, a whole number or an object"
 			 : "a string or an object");
 }
 
-/* serial/console: "tty" | "file=PATH" | ... | {"mode": M, "file": PATH}. */
+/*
+ * serial/console: "tty" | "file=PATH" | ... | {"mode": M, "file": PATH},
+ * M cvmm's name or cloud-hypervisor's (Off, Tty, File, Null; Pty and
+ * Socket are refused).
+ */
 static int output_value(struct vm_create_config *c, enum config_opt opt,
 			const char *field, const cJSON *v, char *err, size_t errlen)
 {
+	static const char *const names[][2] = {
+		{ "Off", "off" }, { "Tty", "tty" }, { "File", "file" }, { "Null", "null" },
+	};
 	const char *s = NULL;
 	if (cJSON_IsString(v))
 		return hold(c, v->valuestring, &s, err, errlen) ?:
 		       config_set(&c->cfg, opt, s, err, errlen);
 	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(v, "mode");
 	const cJSON *file = cJSON_GetObjectItemCaseSensitive(v, "file");
+	if (cJSON_IsNull(file))
+		file = NULL;
 	if (!cJSON_IsObject(v) || !cJSON_IsString(mode) || (file && !cJSON_IsString(file)))
 		return failf(err, errlen,
 			     "vm.create: '%s': expected \"tty\", \"file=PATH\", \"null\", \"off\" or {\"mode\": ..., \"file\": ...}",
 			     field);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, v) {
+		const struct ch_key *k = ch_find(output_keys, it->string);
+		if (!strcmp(it->string, "mode") || !strcmp(it->string, "file"))
+			continue;
+		if (!k)
+			return failf(err, errlen, "vm.create: '%s.%s': unknown key (expected mode, file)",
+				     field, it->string);
+		if (ch_default(k, field, it, err, errlen))
+			return -EINVAL;
+	}
+	const char *m = mode->valuestring;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(m, names[i][0]))
+			m = names[i][1];
+	if (!strcmp(m, "Pty") || !strcmp(m, "Socket"))
+		return failf(err, errlen,
+			     "vm.create: '%s.mode': %s: not supported by cvmm (Off, Tty, File or Null)",
+			     field, m);
 	if (file && hold(c, file->valuestring, &s, err, errlen))
 		return -EINVAL;
-	return config_set_output(&c->cfg, opt, mode->valuestring, s, err, errlen);
+	return config_set_output(&c->cfg, opt, m, s, err, errlen);
 }
 
 static int array_value(struct vm_config *cfg, enum config_opt opt, const char *field,
-		       const cJSON *v, char *err, size_t errlen)
+		       const struct ch_key *keys, const cJSON *v, char *err, size_t errlen)
 {
 	if (!cJSON_IsArray(v))
 		return failf(err, errlen, "vm.create: '%s': expected an array", field);
 	const cJSON *it;
+	unsigned i = 0;
 	cJSON_ArrayForEach(it, v) {
-		int r = list_value(cfg, opt, field, NULL, it, err, errlen);
+		char name[48];
+		snprintf(name, sizeof(name), "%s[%u]", field, i++);
+		int r = list_value(cfg, opt, keys ? name : field, NULL, keys, it, err, errlen);
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
+/* payload: {kernel, cmdline, initramfs} (cloud-hypervisor's VmConfig). */
+static int payload_value(struct vm_create_config *c, const cJSON *v, char *err,
+			 size_t errlen)
+{
+	if (!cJSON_IsObject(v))
+		return failf(err, errlen, "vm.create: 'payload': expected an object");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, v) {
+		const char *k = it->string;
+		enum config_opt opt = !strcmp(k, "kernel") ? OPT_KERNEL :
+				      !strcmp(k, "cmdline") ? OPT_CMDLINE :
+				      !strcmp(k, "initramfs") ? OPT_INITRAMFS : 0;
+		char name[48];
+		snprintf(name, sizeof(name), "payload.%s", k);
+		if (cJSON_IsNull(it))
+			continue;
+		if (!opt)
+			return failf(err, errlen,
+				     "vm.create: '%s': not supported by cvmm (it boots payload.kernel)",
+				     name);
+		int r = string_value(c, opt, name, it, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * cpus.topology: cvmm presents one package of single-threaded cores, as
+ * many as max_vcpus (checked once the whole body is read).
+ */
+static int topology_value(struct vm_create_config *c, const cJSON *v, char *err,
+			  size_t errlen)
+{
+	if (cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsObject(v))
+		return failf(err, errlen, "vm.create: 'cpus.topology': expected an object");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, v) {
+		char num[32];
+		const char *k = it->string;
+		bool cores = !strcmp(k, "cores_per_die");
+		if (strcmp(k, "threads_per_core") && !cores && strcmp(k, "dies_per_package") &&
+		    strcmp(k, "packages"))
+			return failf(err, errlen, "vm.create: 'cpus.topology.%s': unknown key", k);
+		if (!number_text(it, num, sizeof(num)) || (!cores && strcmp(num, "1")))
+			return failf(err, errlen,
+				     "vm.create: 'cpus.topology.%s': not supported by cvmm (one package, one die, one thread per core)",
+				     k);
+		if (cores)
+			c->topo_cores = (unsigned)it->valuedouble;
+	}
+	return 0;
+}
+
+/* cpus: N | "boot=N" | {boot_vcpus, max_vcpus, topology, ...} ({boot, max}). */
+static int cpus_value(struct vm_create_config *c, const cJSON *v, char *err, size_t errlen)
+{
+	const cJSON *topo = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "topology")
+					      : NULL;
+	if (!topo)
+		return list_value(&c->cfg, OPT_CPUS, "cpus", "boot", cpus_keys, v, err, errlen);
+	/* The rest without topology (a copy: the body is the caller's). */
+	cJSON *rest = cJSON_Duplicate(v, true);
+	if (!rest)
+		return -ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(rest, "topology");
+	int r = topology_value(c, topo, err, errlen) ?:
+		list_value(&c->cfg, OPT_CPUS, "cpus", "boot", cpus_keys, rest, err, errlen);
+	cJSON_Delete(rest);
+	return r;
+}
+
+/*
+ * One member of the body: cloud-hypervisor's VmConfig members, and cvmm's
+ * own shorter forms where they do not clash (kernel, initramfs, cmdline at
+ * the top, "nets", strings and numbers for key=value lists, "rng": true,
+ * "platform": {"pit"}, "virtio_transport", "debug_exit").
+ */
 static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t errlen)
 {
 	struct vm_config *cfg = &c->cfg;
 	const char *f = v->string;
+	const struct ch_key *k = ch_find(top_keys, f);
+	if (k)
+		return ch_default(k, NULL, v, err, errlen) ? -EINVAL : 0;
+	if (!strcmp(f, "payload"))
+		return payload_value(c, v, err, errlen);
 	if (!strcmp(f, "kernel"))
 		return string_value(c, OPT_KERNEL, f, v, err, errlen);
 	if (!strcmp(f, "initramfs"))
@@ -161,37 +446,37 @@ static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t e
 	if (!strcmp(f, "cmdline"))
 		return string_value(c, OPT_CMDLINE, f, v, err, errlen);
 	if (!strcmp(f, "cpus"))
-		return list_value(cfg, OPT_CPUS, f, "boot", v, err, errlen);
+		return cpus_value(c, v, err, errlen);
 	if (!strcmp(f, "memory"))
-		return list_value(cfg, OPT_MEMORY, f, "size", v, err, errlen);
+		return list_value(cfg, OPT_MEMORY, f, "size", memory_keys, v, err, errlen);
 	if (!strcmp(f, "serial"))
 		return output_value(c, OPT_SERIAL, f, v, err, errlen);
 	if (!strcmp(f, "console"))
 		return output_value(c, OPT_CONSOLE, f, v, err, errlen);
 	if (!strcmp(f, "disks"))
-		return array_value(cfg, OPT_DISK, f, v, err, errlen);
-	if (!strcmp(f, "nets"))
-		return array_value(cfg, OPT_NET, f, v, err, errlen);
+		return array_value(cfg, OPT_DISK, f, disk_keys, v, err, errlen);
+	if (!strcmp(f, "net") || !strcmp(f, "nets"))
+		return array_value(cfg, OPT_NET, f, net_keys, v, err, errlen);
 	if (!strcmp(f, "devices"))
-		return array_value(cfg, OPT_DEVICE, f, v, err, errlen);
+		return array_value(cfg, OPT_DEVICE, f, dev_keys, v, err, errlen);
 	if (!strcmp(f, "user_devices"))
-		return array_value(cfg, OPT_USER_DEVICE, f, v, err, errlen);
+		return array_value(cfg, OPT_USER_DEVICE, f, dev_keys, v, err, errlen);
 	if (!strcmp(f, "rng")) {
 		if (cJSON_IsNull(v) || cJSON_IsFalse(v))
 			return 0;
 		if (cJSON_IsTrue(v))
 			return config_set(cfg, OPT_RNG, NULL, err, errlen);
-		return list_value(cfg, OPT_RNG, f, NULL, v, err, errlen);
+		return list_value(cfg, OPT_RNG, f, NULL, dev_keys, v, err, errlen);
 	}
 	if (!strcmp(f, "vsock")) {
 		if (cJSON_IsNull(v))
 			return 0;
-		return list_value(cfg, OPT_VSOCK, f, NULL, v, err, errlen);
+		return list_value(cfg, OPT_VSOCK, f, NULL, dev_keys, v, err, errlen);
 	}
 	if (!strcmp(f, "platform"))
-		return list_value(cfg, OPT_PLATFORM, f, NULL, v, err, errlen);
+		return list_value(cfg, OPT_PLATFORM, f, NULL, platform_keys, v, err, errlen);
 	if (!strcmp(f, "virtio_transport"))
-		return list_value(cfg, OPT_VIRTIO_TRANSPORT, f, "type", v, err, errlen);
+		return list_value(cfg, OPT_VIRTIO_TRANSPORT, f, "type", NULL, v, err, errlen);
 	if (!strcmp(f, "debug_exit")) {
 		if (!cJSON_IsBool(v))
 			return failf(err, errlen, "vm.create: 'debug_exit': expected a boolean");
@@ -219,6 +504,11 @@ int vm_create_config_parse(const cJSON *body, const struct vm_config *cli,
 	}
 	/* The same checks, and messages, as the command line. */
 	r = r ?: config_check(&c->cfg, err, errlen);
+	unsigned max = c->cfg.max_vcpus ? c->cfg.max_vcpus : c->cfg.cpus;
+	if (!r && c->topo_cores && c->topo_cores != max)
+		r = failf(err, errlen,
+			  "vm.create: 'cpus.topology': %u cores for %u vCPUs (max_vcpus)",
+			  c->topo_cores, max);
 	if (r) {
 		free(c);
 		return r;
@@ -228,4 +518,79 @@ int vm_create_config_parse(const cJSON *body, const struct vm_config *cli,
 	c->cfg.log_level = cli->log_level;
 	*out = c;
 	return 0;
+}
+
+void vm_create_config_free(struct vm_create_config *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->cfg.nnets; i++)
+		if (c->cfg.nets[i].has_fd)
+			close(c->cfg.nets[i].fd);
+	free(c);
+}
+
+int vm_create_config_add(struct vm_create_config *c, const char *member,
+			 const cJSON *item, const int *fds, unsigned nfds,
+			 char *err, size_t errlen)
+{
+	bool net = !strcmp(member, "net");
+	if (!cJSON_IsObject(item))
+		return failf(err, errlen, "the body must be a JSON object");
+	if (nfds && !net)
+		return failf(err, errlen, "this request takes no file descriptors");
+	if (nfds > 1)
+		return failf(err, errlen,
+			     "%u tap fds given: cvmm's virtio-net has one queue pair and takes one",
+			     nfds);
+	char why[160];
+	if (nfds && tap_check_fd(fds[0], why, sizeof(why)))
+		return failf(err, errlen, "the fd given: %s", why);
+	if (nfds && cJSON_GetObjectItemCaseSensitive(item, "tap") &&
+	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item, "tap")))
+		return failf(err, errlen, "a tap fd and a tap name: give one of them");
+	/* The configuration as it was, to go back to: new strings go after
+	 * the old ones, which stay where they are. */
+	struct vm_config *old = malloc(sizeof(*old));
+	cJSON *body = cJSON_CreateObject();
+	cJSON *one = cJSON_Duplicate(item, true);
+	if (!old || !body || !one) {
+		free(old);
+		cJSON_Delete(body);
+		cJSON_Delete(one);
+		return -ENOMEM;
+	}
+	memcpy(old, &c->cfg, sizeof(*old));
+	size_t used = c->used;
+	int r = 0;
+	if (strcmp(member, "vsock")) {
+		cJSON *arr = cJSON_AddArrayToObject(body, member);
+		if (!arr || !cJSON_AddItemToArray(arr, one))
+			r = -ENOMEM;
+	} else if (c->cfg.vsock.enabled) {
+		r = failf(err, errlen, "the VM has a vsock device already");
+	} else {
+		cJSON_AddItemToObject(body, member, one);
+	}
+	if (r)
+		cJSON_Delete(one);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, member);
+	r = r ?: field(c, v, err, errlen);
+	r = r ?: config_check(&c->cfg, err, errlen);
+	r = r ?: config_check_files(&c->cfg, CONFIG_NAMES_JSON, err, errlen);
+	if (!r && nfds) {
+		struct net_config *n = &c->cfg.nets[c->cfg.nnets - 1];
+		n->fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+		if (n->fd < 0)
+			r = failf(err, errlen, "cannot keep the tap fd: %s", strerror(errno));
+		else
+			n->has_fd = true;
+	}
+	if (r) {
+		memcpy(&c->cfg, old, sizeof(*old));
+		c->used = used;
+	}
+	free(old);
+	cJSON_Delete(body);
+	return r;
 }

@@ -37,6 +37,7 @@
 /* A configuration and the storage its strings point into. */
 struct vm_create_config {
 	struct vm_config cfg;
+	unsigned topo_cores; /* cpus.topology.cores_per_die, 0 when not given */
 	size_t used;
 	char arena[16384];
 };
@@ -49,5 +50,21 @@ struct vm_create_config {
  */
 int vm_create_config_parse(const cJSON *body, const struct vm_config *cli,
 			   struct vm_create_config **out, char *err, size_t errlen);
+
+/* Frees c and closes the tap fds its nets own (vm.add-net). NULL ok. */
+void vm_create_config_free(struct vm_create_config *c);
+
+/*
+ * vm.add-disk, vm.add-net, vm.add-vsock, vm.add-device, vm.add-user-device
+ * and vm.add-fs before the VM boots: `item` (cloud-hypervisor's DiskConfig,
+ * NetConfig, ...) joins the configuration as member `member` ("disks",
+ * "net", "vsock", "devices", "user_devices", "fs") of a vm.create body
+ * would, checked the same way, files included. vm.add-net may come with
+ * one tap fd (dup()ed: the caller keeps its own) and then names no tap.
+ * 0; -EINVAL with one line in err, the configuration unchanged; -ENOMEM.
+ */
+int vm_create_config_add(struct vm_create_config *c, const char *member,
+			 const cJSON *item, const int *fds, unsigned nfds,
+			 char *err, size_t errlen);
 
 #endif

@@ -285,7 +285,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	char name[16];
-	snprintf(name, sizeof(name), "cvmm-vcpu%u", v->id);
+	snprintf(name, sizeof(name), "vcpu%u", v->id); /* Kata pins vCPUs by this name */
 	pthread_setname_np(pthread_self(), name);
 
 	sigset_t set;

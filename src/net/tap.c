@@ -141,6 +141,82 @@ fail:
 	return ret;
 }
 
+/* Header size and offloads, as every tap of cvmm's has them. */
+static int tap_setup(struct tap *t, int fd)
+{
+	int hdr = TAP_VNET_HDR_LEN;
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		int err = errno;
+		log_error("tap %s: cannot set the vnet header size: %s", t->name, strerror(err));
+		return -err;
+	}
+	if (ioctl(fd, TUNSETOFFLOAD, 0UL) < 0) {
+		int err = errno;
+		log_error("tap %s: cannot turn offloads off: %s", t->name, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+int tap_check_fd(int fd, char *why, size_t len)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		snprintf(why, len, "not a tap (TUNGETIFF: %s)", strerror(errno));
+		return -EINVAL;
+	}
+	if ((ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) !=
+	    (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) {
+		snprintf(why, len, "tap %.*s: needs IFF_TAP, IFF_NO_PI and IFF_VNET_HDR",
+			 IFNAMSIZ, ifr.ifr_name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int tap_adopt(struct tap *t, int fd)
+{
+	t->fd = -1;
+	snprintf(t->name, IFNAMSIZ, "fd%d", fd);
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (nfd < 0) {
+		int err = errno;
+		log_error("tap fd %d: %s", fd, strerror(err));
+		return -err;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	int ret = 0;
+	if (ioctl(nfd, TUNGETIFF, &ifr) < 0) {
+		ret = -errno;
+		log_error("tap fd %d: not a tap (TUNGETIFF): %s", fd, strerror(-ret));
+	} else if ((ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) !=
+		   (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) {
+		ret = -EINVAL;
+		log_error("tap fd %d (%.*s): needs IFF_TAP, IFF_NO_PI and IFF_VNET_HDR", fd,
+			  IFNAMSIZ, ifr.ifr_name);
+	}
+	if (!ret) {
+		snprintf(t->name, IFNAMSIZ, "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
+		ret = tap_setup(t, nfd);
+	}
+	if (!ret) {
+		int fl = fcntl(nfd, F_GETFL);
+		if (fl < 0 || fcntl(nfd, F_SETFL, fl | O_NONBLOCK) < 0) {
+			ret = -errno;
+			log_error("tap %s: cannot make it non-blocking: %s", t->name, strerror(-ret));
+		}
+	}
+	if (ret) {
+		close(nfd);
+		return ret;
+	}
+	t->fd = nfd;
+	log_debug("tap %s: adopted (fd %d)", t->name, nfd);
+	return 0;
+}
+
 int tap_get_mtu(const struct tap *t)
 {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -12,6 +12,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Bytes of vnet header in front of each frame on the tap fd. */
@@ -30,6 +31,21 @@ struct tap {
  */
 int tap_open(struct tap *t, const char *name, bool has_ip, uint32_t ip,
 	     uint32_t mask);
+
+/*
+ * Takes a copy (dup) of `fd`, an open tap another process attached (Kata
+ * passes it with vm.add-net): it must be a tap with IFF_VNET_HDR and
+ * IFF_NO_PI; it is set up as tap_open's (header size, offloads off,
+ * non-blocking; the file description is shared with its owner). 0 or
+ * -errno, logged; on failure *t is left closed.
+ */
+int tap_adopt(struct tap *t, int fd);
+
+/*
+ * Whether fd is a tap tap_adopt takes (before it is kept for later): 0, or
+ * -EINVAL with why in `why`; no log line (the caller reports it).
+ */
+int tap_check_fd(int fd, char *why, size_t len);
 
 /* The interface's MTU (SIOCGIFMTU): > 0, or -errno. */
 int tap_get_mtu(const struct tap *t);

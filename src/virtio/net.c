@@ -442,7 +442,8 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	int r = tap_open(&n->tap, cfg->tap, cfg->has_ip, cfg->ip, cfg->mask);
+	int r = cfg->has_fd ? tap_adopt(&n->tap, cfg->fd)
+			    : tap_open(&n->tap, cfg->tap, cfg->has_ip, cfg->ip, cfg->mask);
 	if (r < 0) {
 		free(n);
 		return r;

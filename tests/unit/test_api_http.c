@@ -211,6 +211,7 @@ static void test_format(void **state)
 	assert_non_null(strstr(b.data, "Connection: close\r\n\r\n"));
 	http_buf_free(&b);
 	assert_string_equal(http_reason(413), "Content Too Large");
+	assert_string_equal(http_reason(429), "Too Many Requests");
 	assert_string_equal(http_reason(299), "Unknown");
 }
 
@@ -221,8 +222,10 @@ struct seen {
 	char body[64];
 };
 
-static void ep_get(void *ctx, const cJSON *body, struct api_response *resp)
+static void ep_get(void *ctx, const struct http_request *req, const cJSON *body,
+		   struct api_response *resp)
 {
+	(void)req;
 	struct seen *s = ctx;
 	s->calls++;
 	s->body[0] = '\0';
@@ -264,7 +267,7 @@ static void test_router(void **state)
 	free(r.body);
 
 	assert_int_equal(route(&s, "GET", "/api/v1/nope", NULL, &r), 404);
-	assert_non_null(strstr(r.body, "\"error\""));
+	assert_string_equal(r.body, "[\"no such endpoint: /api/v1/nope\"]");
 	free(r.body);
 	assert_int_equal(route(&s, "GET", "/a.get", NULL, &r), 404);
 	free(r.body);
@@ -307,7 +310,7 @@ static void test_reply_error(void **state)
 	struct api_response r = { 0 };
 	api_reply_error(&r, 409, "state is \"%s\"", "Paused");
 	assert_int_equal(r.status, 409);
-	assert_string_equal(r.body, "{\"error\":\"state is \\\"Paused\\\"\"}");
+	assert_string_equal(r.body, "[\"state is \\\"Paused\\\"\"]");
 	assert_int_equal(r.body_len, strlen(r.body));
 	free(r.body);
 }

@@ -32,6 +32,9 @@ struct fixture {
 	char path[96];
 	struct api_server *s;
 	int calls;
+	unsigned nfds;       /* fds the last request came with */
+	int fds[API_MAX_FDS]; /* their numbers here */
+	bool fds_open;       /* each was open while the handler ran */
 };
 
 static void handler(void *opaque, const struct http_request *req,
@@ -39,6 +42,12 @@ static void handler(void *opaque, const struct http_request *req,
 {
 	struct fixture *f = opaque;
 	f->calls++;
+	f->nfds = req->nfds;
+	f->fds_open = true;
+	for (unsigned i = 0; i < req->nfds; i++) {
+		f->fds[i] = req->fds[i];
+		f->fds_open &= fcntl(req->fds[i], F_GETFD) >= 0;
+	}
 	char *b = malloc(300);
 	int n = snprintf(b, 300, "{\"path\":\"%s\",\"len\":%zu}", req->path, req->body_len);
 	resp->status = strcmp(req->path, "/missing") == 0 ? 404 : 200;
@@ -186,6 +195,66 @@ static void test_socket_file(void **state)
 	assert_int_equal(api_server_create(&s2, other, handler, f), -EEXIST);
 	assert_int_equal(lstat(other, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
+}
+
+/* Sends t with n fds (copies of fd) in one SCM_RIGHTS message. */
+static void send_fds(int c, const char *t, int fd, unsigned n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = { (void *)t, strlen(t) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			    .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	for (unsigned i = 0; i < n; i++)
+		memcpy(CMSG_DATA(cm) + i * sizeof(int), &fd, sizeof(int));
+	assert_int_equal(sendmsg(c, &m, MSG_NOSIGNAL), (ssize_t)strlen(t));
+}
+
+/*
+ * fds go with the request they came with, are open while its handler
+ * runs and closed once it is answered; the next request on the same
+ * connection has none; more than API_MAX_FDS: 400, no handler call.
+ */
+static void test_fds(void **state)
+{
+	struct fixture *f = *state;
+	start(f);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	int c = client(f->path);
+	char buf[4096];
+	bool eof;
+	send_fds(c, "PUT /fds HTTP/1.1\r\nContent-Length: 0\r\n\r\n", p[0], 2);
+	collect(f->s, c, buf, sizeof(buf), 1, 2000, &eof);
+	assert_non_null(strstr(buf, "HTTP/1.1 200"));
+	assert_int_equal(f->nfds, 2);
+	assert_true(f->fds_open);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(fcntl(f->fds[i], F_GETFD), -1);
+	send_all(c, "GET /plain HTTP/1.1\r\n\r\n");
+	collect(f->s, c, buf, sizeof(buf), 1, 2000, &eof);
+	assert_int_equal(f->nfds, 0);
+	assert_int_equal(f->calls, 2);
+	send_fds(c, "PUT /many HTTP/1.1\r\nContent-Length: 0\r\n\r\n", p[0], API_MAX_FDS + 1);
+	collect(f->s, c, buf, sizeof(buf), 1, 2000, &eof);
+	assert_non_null(strstr(buf, "HTTP/1.1 400"));
+	assert_non_null(strstr(buf, "file descriptors"));
+	assert_int_equal(f->calls, 2);
+	/* The connection goes on, the refused request's fds are gone. */
+	send_all(c, "GET /after HTTP/1.1\r\n\r\n");
+	collect(f->s, c, buf, sizeof(buf), 1, 2000, &eof);
+	assert_int_equal(f->calls, 3);
+	assert_int_equal(f->nfds, 0);
+	close(c);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void test_requests_keepalive(void **state)
@@ -396,6 +465,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_then_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_client, setup, teardown),

@@ -388,7 +388,7 @@ static void test_bad_cpus(void **state)
 		"boot=-1", "boot=+2", "boot= 2", "boot=2 ", "boot=2x", "boot=0x2",
 		"boot=4294967297", "boot=99999999999999999999999",
 		"count=2", "boot", "=2", "boot=2,boot=", "boot=2,", ",boot=2",
-		"boot=2,,boot=3", "boot=2,max=4",
+		"boot=2,,boot=3", "boot=2,max=1", "max=0", "boot=2,max=255",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_error("--cpus", "--kernel", "k", "--cpus", bad[i], NULL);

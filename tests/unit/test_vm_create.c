@@ -187,7 +187,7 @@ static void test_refusals(void **state)
 	parse("{\"kernel\": \"/k\", \"platform\": false}", -EINVAL,
 	      "vm.create: 'platform': expected a string or an object");
 	parse("{\"kernel\": \"/k\", \"disks\": [[1]]}", -EINVAL,
-	      "vm.create: 'disks': expected a string or an object");
+	      "vm.create: 'disks[0]': expected a string or an object");
 }
 
 /*
@@ -234,7 +234,7 @@ static void test_no_option_injection(void **state)
 	      "vm.create: 'cmdline': expected a string");
 	parse("{\"kernel\": \"/k\", \"serial\": {\"mode\": 1}}", -EINVAL, NULL);
 	parse("{\"kernel\": \"/k\", \"disks\": [{\"path\": [\"/d\"]}]}", -EINVAL,
-	      "vm.create: 'disks.path': expected a string, a boolean or a whole number");
+	      "vm.create: 'disks[0].path': expected a string, a boolean or a whole number");
 }
 
 static void test_devices(void **state)
@@ -259,6 +259,104 @@ static void test_devices(void **state)
 	      "--device: /x given twice");
 }
 
+/* A body as Kata's clh driver sends it through the generated Go client. */
+static const char kata_body[] =
+	"{\"payload\": {\"kernel\": \"/k\", \"cmdline\": \"console=hvc0 quiet\","
+	"  \"initramfs\": \"/i\"},"
+	" \"cpus\": {\"boot_vcpus\": 1, \"max_vcpus\": 4, \"kvm_hyperv\": false,"
+	"  \"topology\": {\"threads_per_core\": 1, \"cores_per_die\": 4,"
+	"   \"dies_per_package\": 1, \"packages\": 1}},"
+	" \"memory\": {\"size\": 2147483648, \"hotplug_size\": 8589934592,"
+	"  \"mergeable\": false, \"hotplug_method\": \"Acpi\", \"shared\": true,"
+	"  \"hugepages\": false, \"prefault\": false, \"thp\": true},"
+	" \"rng\": {\"src\": \"/dev/urandom\", \"iommu\": false},"
+	" \"serial\": {\"mode\": \"Off\", \"iommu\": false},"
+	" \"console\": {\"mode\": \"Off\", \"iommu\": false},"
+	" \"disks\": [{\"path\": \"/img\", \"readonly\": true, \"direct\": false,"
+	"  \"iommu\": false, \"num_queues\": 1, \"queue_size\": 128,"
+	"  \"vhost_user\": false, \"image_type\": \"Raw\"}],"
+	" \"vsock\": {\"cid\": 3, \"socket\": \"/run/kata/clh.sock\", \"iommu\": false},"
+	" \"platform\": {\"num_pci_segments\": 1},"
+	" \"iommu\": false, \"watchdog\": false, \"pvpanic\": false,"
+	" \"landlock_enable\": false}";
+
+static void test_cloud_hypervisor(void **state)
+{
+	(void)state;
+	struct vm_create_config *c = parse(kata_body, 0, NULL);
+	const struct vm_config *cfg = &c->cfg;
+	assert_string_equal(cfg->kernel, "/k");
+	assert_string_equal(cfg->initramfs, "/i");
+	assert_string_equal(cfg->cmdline, "console=hvc0 quiet");
+	assert_int_equal(cfg->cpus, 1);
+	assert_int_equal(cfg->max_vcpus, 4);
+	assert_int_equal(cfg->mem_size, 2ULL << 30);
+	assert_int_equal(cfg->mem_hotplug_size, 8ULL << 30);
+	assert_true(cfg->mem_shared);
+	assert_int_equal(cfg->serial, OUTPUT_OFF);
+	assert_int_equal(cfg->console, OUTPUT_OFF);
+	assert_true(cfg->disks[0].readonly);
+	assert_string_equal(cfg->rng.src, "/dev/urandom");
+	assert_int_equal(cfg->vsock.cid, 3);
+	vm_create_config_free(c);
+	/* NetConfig with the generated client's defaults (ip, mask too). */
+	c = parse("{\"payload\": {\"kernel\": \"/k\"}, \"net\": [{\"mac\": \"52:54:00:00:00:02\","
+		  " \"ip\": \"192.168.249.1\", \"mask\": \"255.255.255.0\", \"iommu\": false,"
+		  " \"num_queues\": 2, \"queue_size\": 256, \"vhost_user\": false,"
+		  " \"vhost_mode\": \"Client\", \"offload_tso\": true, \"offload_ufo\": true,"
+		  " \"offload_csum\": true}], \"serial\": {\"mode\": \"File\", \"file\": \"/s\"}}",
+		  0, NULL);
+	assert_int_equal(c->cfg.nnets, 1);
+	assert_false(c->cfg.nets[0].has_ip);
+	assert_int_equal(c->cfg.serial, OUTPUT_FILE);
+	vm_create_config_free(c);
+	/* What cvmm cannot do: 400 naming the field. */
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"disks\": [{\"path\": \"/d\","
+	      " \"iommu\": true}]}", -EINVAL,
+	      "vm.create: 'disks[0].iommu': true: not supported by cvmm (only false)");
+	/* Cloud-hypervisor's multiqueue keys are cvmm's too (io_uring engine). */
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"disks\": [{\"path\": \"/d\","
+	      " \"num_queues\": 9}]}", -EINVAL, NULL);
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"disks\": [{\"path\": \"/d\","
+	      " \"image_type\": \"Qcow2\"}]}", -EINVAL,
+	      "vm.create: 'disks[0].image_type': \"Qcow2\": not supported by cvmm (cvmm reads raw images only)");
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"iommu\": true}", -EINVAL,
+	      "vm.create: 'iommu': true: not supported by cvmm (only false)");
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"pmem\": [{\"file\": \"/img\"}]}", -EINVAL,
+	      "vm.create: 'pmem': [{\"file\":\"/img\"}]: not supported by cvmm (cvmm has no virtio-pmem (give the image as a disk))");
+	parse("{\"payload\": {\"kernel\": \"/k\", \"firmware\": \"/fw\"}}", -EINVAL,
+	      "vm.create: 'payload.firmware': not supported by cvmm (it boots payload.kernel)");
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"serial\": {\"mode\": \"Pty\"}}", -EINVAL,
+	      "vm.create: 'serial.mode': Pty: not supported by cvmm (Off, Tty, File or Null)");
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"cpus\": {\"boot_vcpus\": 2,"
+	      " \"max_vcpus\": 2, \"topology\": {\"threads_per_core\": 2, \"cores_per_die\": 1}}}",
+	      -EINVAL,
+	      "vm.create: 'cpus.topology.threads_per_core': not supported by cvmm (one package, one die, one thread per core)");
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"cpus\": {\"boot_vcpus\": 2,"
+	      " \"max_vcpus\": 4, \"topology\": {\"cores_per_die\": 2}}}", -EINVAL,
+	      "vm.create: 'cpus.topology': 2 cores for 4 vCPUs (max_vcpus)");
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"cpus\": {\"boot_vcpus\": 4,"
+	      " \"max_vcpus\": 2}}", -EINVAL, "--cpus: max=2 is below boot=4");
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"platform\": {\"num_pci_segments\": 2}}",
+	      -EINVAL, "vm.create: 'platform.num_pci_segments': 2: not supported by cvmm (only 1)");
+}
+
+/* Deeply nested and huge bodies are refused as values, not crashes. */
+static void test_hostile_bodies(void **state)
+{
+	(void)state;
+	char deep[4096] = "{\"payload\": {\"kernel\": \"/k\"}, \"memory\": {\"zones\": ";
+	size_t n = strlen(deep);
+	for (int i = 0; i < 900; i++)
+		deep[n++] = '[';
+	deep[n] = '\0';
+	cJSON *b = cJSON_Parse(deep); /* cJSON's nesting limit refuses it */
+	assert_null(b);
+	parse("{\"payload\": {\"kernel\": \"/k\"}, \"memory\": {\"size\": 1073741824,"
+	      " \"zones\": [[[[[[[[[[1]]]]]]]]]]}}", -EINVAL,
+	      "vm.create: 'memory.zones': [[[[[[[[[[1]]]]]]]]]]: not supported by cvmm (only [])");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +365,8 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_no_option_injection),
 		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_cloud_hypervisor),
+		cmocka_unit_test(test_hostile_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
