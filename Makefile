@@ -120,7 +120,7 @@ check-cli: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-check-guest: $(BUILD)/cvmm guests $(EDU_SERVER)
+check-guest: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests $(EDU_SERVER)
 	@tests/guest/run-tests.sh $(BUILD)/cvmm $(BUILD)/guest
 
 check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
