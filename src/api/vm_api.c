@@ -197,6 +197,7 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = push_obj(jb, devices);
 		add_str(jb, o, "path", cfg->devices[i].path);
 		add_str(jb, o, "id", cfg->devices[i].id);
+		add_bool(jb, o, "mmap", !cfg->devices[i].no_mmap);
 	}
 	if (cfg->vsock.enabled) {
 		cJSON *o = add_obj(jb, c, "vsock");
