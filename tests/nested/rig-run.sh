@@ -143,9 +143,9 @@ vfio_norun() {
 	echo "VFIO-RUN-END $1 rc=none"
 }
 
-vfio_part() {
-	fails=0
-	# (a) the modules (irqbypass is in already, for kvm)
+# vfio_modules: loads the VFIO modules (irqbypass is in already, for kvm);
+# adds the failures to $fails.
+vfio_modules() {
 	while read -r m; do
 		mod=${m%.ko}
 		[ -d "/sys/module/$(echo "$mod" | tr - _)" ] && continue
@@ -154,6 +154,27 @@ vfio_part() {
 			fails=$((fails + 1))
 		fi
 	done </lib/modules/vfio-load-order
+}
+
+# Part vfio-bench (not in the default parts; bench/vfio.sh): the
+# bench_vfio guest on edu with BAR0 mapped, then with mmap=off (trapped).
+vfio_bench_part() {
+	fails=0
+	vfio_modules
+	# shellcheck disable=SC2086
+	edu=$(pci_find $VFIO_EDU_ID) || { echo "VFIO: no edu"; return 1; }
+	vfio_bind edu "$edu" || return 1
+	vfio_run bench-mapped --kernel /payload/guest/bench_vfio.bzImage --memory size=256M \
+		--device "path=$PCI/$edu" --cmdline "$VFIO_BENCH_ARGS"
+	vfio_run bench-trapped --kernel /payload/guest/bench_vfio.bzImage --memory size=256M \
+		--device "path=$PCI/$edu,mmap=off" --cmdline "$VFIO_BENCH_ARGS"
+	return "$fails"
+}
+
+vfio_part() {
+	fails=0
+	# (a) the modules
+	vfio_modules
 	if [ -c /dev/vfio/vfio ] && [ -d /sys/bus/pci/drivers/vfio-pci ]; then
 		echo "VFIO: modules loaded: $(tr '\n' ' ' </lib/modules/vfio-load-order)"
 	else
@@ -270,6 +291,10 @@ for part in $PARTS; do
 		;;
 	vfio)
 		vfio_part
+		rc=$?
+		;;
+	vfio-bench)
+		vfio_bench_part
 		rc=$?
 		;;
 	qemu-kvm)

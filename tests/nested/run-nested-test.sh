@@ -22,6 +22,9 @@
 #           (inner-vfio-init.sh), and a device not on vfio-pci (exit 2
 #           naming it). VFIO_CVMM below says what the cvmm runs must do.
 #           `make check-vfio` runs this part alone.
+#   vfio-bench  (not by default) the bench_vfio guest on edu, BAR0 mapped
+#           and --device ...,mmap=off (bench/vfio.sh, BENCHMARKS.md);
+#           NESTED_VFIO_BENCH_ARGS its command line
 #
 #   tests/nested/run-nested-test.sh CVMM [GUESTDIR]
 #
@@ -99,10 +102,11 @@ chmod 0755 "$P/payload/run.sh"
 {
     printf 'PARTS="%s"\nTINY_TIMEOUT=%s\nSTOCK_TIMEOUT=%s\nVFIO_TIMEOUT=%s\n' "$PARTS" "$TINY_TIMEOUT" "$STOCK_TIMEOUT" "$VFIO_TIMEOUT"
     printf 'FILTER=%q\n' "$FILTER"
+    printf 'VFIO_BENCH_ARGS=%q\n' "${NESTED_VFIO_BENCH_ARGS:-n=500 reps=7 irqs=100}"
     printf 'TINY_TSC_MODE=%q\n' "${NESTED_TINY_TSC:-auto}"
 } >"$P/payload/params"
 
-if has guest || has vfio; then
+if has guest || has vfio || has vfio-bench; then
     mkdir -p "$P/payload/guest"
     cp "$GDIR"/*.bzImage "$GDIR"/*.elf "$P/payload/guest/" 2>/dev/null
 fi
@@ -337,8 +341,19 @@ if has vfio; then
     else bad "vfio stock-rng" "no 16 bytes read through the passed-through rng with its interrupts"; fi
 fi
 
+if has vfio-bench; then
+    # evidence, not a check (bench/vfio.sh, BENCHMARKS.md)
+    s=$(section vfio-bench)
+    for n in bench-mapped bench-trapped; do
+        echo "# $n:"
+        sed -n "s/^VFIO-OUT $n: \(bench_vfio: \|FAIL\)/#   \1/p" <<<"$s"
+    done
+    if [ "$(end_field vfio-bench rc)" = 0 ] && grep -q "^VFIO-RUN-END bench-trapped rc=0 " <<<"$s"; then ok vfio-bench
+    else bad vfio-bench "rc $(end_field vfio-bench rc)"; show_tail vfio-bench 25; fi
+fi
+
 echo "# rig: $(sed -n 's/^RIG: boot to payload //p' "$LOG" | head -n1) from boot to the payload (rig uptime)"
-for p in guest tiny stock vfio qemu-kvm; do
+for p in guest tiny stock vfio vfio-bench qemu-kvm; do
     has "$p" || continue
     echo "# $p: $(end_field "$p" secs) s inside the rig"
 done
