@@ -139,7 +139,7 @@ check-linux: $(BUILD)/cvmm
 # edu and virtio-rng behind an emulated intel-iommu (tests/nested/README.md;
 # the rig is cached in /var/cache/cvmm; ~35 s once cached, ~70 s more the
 # first time: apt-get download of the kernel and busybox-static).
-# check-vfio: the rig's vfio part alone (~20 s); check-nested runs it too,
+# check-vfio: the rig's vfio part alone (~40 s); check-nested runs it too,
 # in the same boot of the rig, so `make check` does not depend on it.
 check-nested: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 	@tests/nested/run-nested-test.sh $(BUILD)/cvmm $(BUILD)/guest
