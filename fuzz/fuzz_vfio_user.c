@@ -109,7 +109,6 @@ static uint8_t iobuf[8192];
 static uint8_t outbuf[1u << 18];
 static int region_fd = -1;         /* a memfd: the "region" fds */
 static int efd[NEVENTFD];
-static int fd_baseline = -1;
 
 /* Open descriptors below FD_SCAN: one poll() tells (POLLNVAL: closed). */
 NO_COVERAGE static int count_fds(void)
@@ -475,8 +474,9 @@ NO_COVERAGE static void check_guest(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (fd_baseline < 0)
-		fd_baseline = count_fds();
+	/* Counted per input: libFuzzer opens descriptors of its own between
+	 * inputs (the symbolizer's pipes, at the first NEW_FUNC line). */
+	int fd_baseline = count_fds();
 	struct fz f = { data, size };
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
