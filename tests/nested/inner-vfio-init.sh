@@ -49,6 +49,7 @@ irqs() {
 grep virtio /proc/interrupts | sed 's/^/USER: interrupts: /'
 echo "USER: hwrng current $(cat "$HW/rng_current")"
 # (each step bounded: a device that never answers blocks the hw_random core)
+# shellcheck disable=SC2013 # one line of names
 for r in $(cat "$HW/rng_available"); do
 	timeout 10 sh -c "echo $r >$HW/rng_current" || echo "USER: hwrng $r: cannot select it"
 	a=$(irqs)
