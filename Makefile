@@ -44,7 +44,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/seccomp_bpf.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all check check-unit check-cli check-guest check-api check-linux check-nested check-asan check-tsan run clean guests \
+.PHONY: all check check-unit check-cli check-guest check-api check-linux check-nested check-vfio check-asan check-tsan run clean guests \
 	fuzz fuzz-list fuzz-build fuzz-seeds install uninstall check-install FORCE
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
@@ -120,7 +120,7 @@ check-cli: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-check-guest: $(BUILD)/cvmm guests $(EDU_SERVER)
+check-guest: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests $(EDU_SERVER)
 	@tests/guest/run-tests.sh $(BUILD)/cvmm $(BUILD)/guest
 
 check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
@@ -139,8 +139,13 @@ check-linux: $(BUILD)/cvmm
 # edu and virtio-rng behind an emulated intel-iommu (tests/nested/README.md;
 # the rig is cached in /var/cache/cvmm; ~35 s once cached, ~70 s more the
 # first time: apt-get download of the kernel and busybox-static).
-check-nested: $(BUILD)/cvmm guests
+# check-vfio: the rig's vfio part alone (~40 s); check-nested runs it too,
+# in the same boot of the rig, so `make check` does not depend on it.
+check-nested: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 	@tests/nested/run-nested-test.sh $(BUILD)/cvmm $(BUILD)/guest
+
+check-vfio: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
+	@NESTED_PARTS=vfio tests/nested/run-nested-test.sh $(BUILD)/cvmm $(BUILD)/guest
 
 # The same suites under sanitizers, each in its own build folder.
 check-asan:
@@ -194,7 +199,7 @@ check-install: all $(BUILD)/guest/demo.bzImage
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
 # side-by-side columns, comes from bench/setup.sh (the tests do not need it).
-.PHONY: bench bench-blk
+.PHONY: bench bench-blk bench-vfio
 BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg $(BUILD)/bench/firstout $(BUILD)/bench/rounds
 
 $(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
@@ -221,6 +226,8 @@ $(BUILD)/bench/blk_iops: bench/blk_iops.c $(BUILD)/libcvmm.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS)
 bench-blk: $(BUILD)/bench/blk_iops
 	@bench/blk-iops.sh $(BUILD)
+# Device passthrough (bench/vfio.sh): vfio-user here; kernel VFIO in the rig.
+bench-vfio: $(BUILD)/cvmm guests $(EDU_SERVER) ; @bench/vfio.sh $(BUILD)
 
 # ---- Fuzzing: libFuzzer targets built by clang (fuzz/README.md) ----
 # `make fuzz-list` names the targets, `make fuzz-build` builds them into

@@ -1076,6 +1076,168 @@ static void gen_vsock(void)
 #undef VS_RX
 }
 
+/* ---- vfio_user: fuzz_vfio_user.c's records ---- */
+
+enum { VU_READ, VU_WRITE, VU_REGION_INFO, VU_MMAP, VU_IRQ_INFO, VU_SET_IRQS,
+       VU_DMA_MAP, VU_DMA_UNMAP, VU_RESET, VU_DEVICE_INFO, VU_SERVICE };
+
+/* A message record: type, fds, payload length, then the payload. */
+static void vu_msg(struct buf *b, uint8_t type, uint8_t nfds, const void *pl, uint16_t len)
+{
+	append(b, &type, 1);
+	append(b, &nfds, 1);
+	append(b, &len, 2);
+	if (len)
+		append(b, pl, len);
+}
+
+static void vu_error(struct buf *b, uint32_t err)
+{
+	uint8_t h[4] = { 2, 0, 0, 0 };
+	append(b, h, 4);
+	append(b, &err, 4);
+}
+
+/* DMA_READ (3) or DMA_WRITE (4) of window w, its data for a write. */
+static void vu_dma(struct buf *b, uint8_t type, uint8_t w, uint16_t off, uint32_t count)
+{
+	uint8_t h[4] = { type, 0, 0, 0 }, fl = 0;
+	append(b, h, 4);
+	append(b, &w, 1);
+	append(b, &off, 2);
+	append(b, &count, 4);
+	append(b, &fl, 1);
+	for (uint32_t i = 0; type == 4 && i < count; i++) {
+		uint8_t v = (uint8_t)(0x30 + i);
+		append(b, &v, 1);
+	}
+}
+
+static void vu_op(struct buf *b, uint8_t op, uint8_t idx, uint64_t a, uint32_t n, uint8_t c,
+		  uint8_t nmsg)
+{
+	append(b, &op, 1);
+	append(b, &idx, 1);
+	append(b, &a, 8);
+	append(b, &n, 4);
+	append(b, &c, 1);
+	append(b, &nmsg, 1);
+}
+
+/* VERSION with capabilities, DEVICE_GET_INFO: a PCI device with reset,
+ * 9 regions, 5 interrupt indexes. */
+static void vu_open(struct buf *b, const char *caps)
+{
+	uint8_t nmsg = 2, pl[256] = { 0 }, info[16];
+	append(b, &nmsg, 1);
+	size_t n = strlen(caps) + 1;
+	memcpy(pl + 4, caps, n);
+	vu_msg(b, 0, 0, pl, (uint16_t)(4 + n));
+	uint32_t v[4] = { 16, 3, 9, 5 };
+	memcpy(info, v, sizeof(info));
+	vu_msg(b, 1, 0, info, 16);
+}
+
+/* A region info reply: size, flags, one sparse-mmap capability. */
+static void vu_region(struct buf *b, uint8_t nfds, uint64_t size, uint32_t flags,
+		      uint32_t cap_next, uint32_t nareas)
+{
+	uint8_t r[32 + 16 + 32] = { 0 };
+	uint32_t w[4] = { sizeof(r), flags | (1u << 3) /* CAPS */, 0, 32 };
+	memcpy(r, w, 16);
+	memcpy(r + 16, &size, 8);
+	uint16_t id = 1, ver = 1;
+	memcpy(r + 32, &id, 2);
+	memcpy(r + 34, &ver, 2);
+	memcpy(r + 36, &cap_next, 4);
+	memcpy(r + 40, &nareas, 4);
+	uint64_t area[4] = { 0x1000, 0x1000, 0, 0x800 };
+	memcpy(r + 48, area, sizeof(area));
+	vu_msg(b, 0, nfds, r, sizeof(r));
+}
+
+static void gen_vfio_user(void)
+{
+	static struct buf b;
+	static const char caps[] =
+		"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576}}";
+
+	memset(&b, 0, sizeof(b));
+	vu_open(&b, caps);
+	emit("vfio_user", "open", &b);
+
+	/* A device's life: region info with an fd and a sparse area, its
+	 * mapping, reads and writes, interrupts, DMA both ways, reset. */
+	memset(&b, 0, sizeof(b));
+	vu_open(&b, caps);
+	vu_op(&b, VU_REGION_INFO, 0, 0, 0, 0, 1);
+	vu_region(&b, 1, 0x2000, 7, 0, 1);
+	vu_op(&b, VU_MMAP, 0, 0x1000, 0x1000, 0, 0);
+	vu_op(&b, VU_READ, 0, 0x8, 4, 0, 1);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_op(&b, VU_WRITE, 0, 0x8, 4, 0x11, 1);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_op(&b, VU_IRQ_INFO, 2, 0, 0, 0, 1);
+	uint32_t irq[4] = { 16, 1, 2, 1 };
+	vu_msg(&b, 0, 0, irq, sizeof(irq));
+	vu_op(&b, VU_SET_IRQS, 2, 0x3, 2, 2 + 3 * 2 /* eventfd, trigger */, 1);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_op(&b, VU_DMA_MAP, 0, 0x100, 0xfff, 1, 2);
+	vu_dma(&b, 4, 1, 0, 8);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_op(&b, VU_RESET, 0, 0, 0, 0, 3);
+	vu_dma(&b, 3, 1, 0x10, 0x20);
+	vu_dma(&b, 4, 1, 0x20, 0x10);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_op(&b, VU_SERVICE, 0, 0, 0, 0, 2);
+	vu_dma(&b, 4, 1, 0xff8, 0x10); /* crosses the window's end */
+	vu_dma(&b, 3, 2, 0, 4);        /* no such window */
+	vu_op(&b, VU_DMA_UNMAP, 0, 0, 0, 0, 1);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_op(&b, VU_DEVICE_INFO, 0, 0, 0, 0, 0);
+	emit("vfio_user", "life", &b);
+
+	/* Error replies, a reply with the wrong id, garbage. */
+	memset(&b, 0, sizeof(b));
+	vu_open(&b, caps);
+	vu_op(&b, VU_READ, 0, 0, 4, 0, 1);
+	vu_error(&b, 22);
+	vu_op(&b, VU_RESET, 0, 0, 0, 0, 1);
+	vu_error(&b, 0);
+	uint8_t raw[4 + 16] = { 6, 0, 0, 0, 7, 0, 9, 0, 16, 0, 0, 0, 1, 0, 0, 0 };
+	vu_op(&b, VU_READ, 0, 0, 4, 0, 1);
+	append(&b, raw, sizeof(raw));
+	vu_op(&b, VU_RESET, 0, 0, 0, 0, 0);
+	emit("vfio_user", "errors", &b);
+
+	/* Small transfers (reads split in chunks), no fds, a capability
+	 * chain that loops, more fds than cvmm takes. */
+	memset(&b, 0, sizeof(b));
+	vu_open(&b, "{\"capabilities\":{\"max_msg_fds\":0,\"max_data_xfer_size\":16}}");
+	vu_op(&b, VU_READ, 1, 0x4, 40, 0, 3);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_msg(&b, 0, 0, NULL, 0);
+	vu_op(&b, VU_REGION_INFO, 1, 0, 0, 0, 1);
+	vu_region(&b, 2, 0x4000, 7, 32, 9);
+	vu_op(&b, VU_SET_IRQS, 1, 0x1, 1, 2 + 3 * 2, 0);
+	vu_op(&b, VU_REGION_INFO, 2, 0, 0, 0, 1);
+	vu_region(&b, 12, 0x1000, 7, 0, 1);
+	emit("vfio_user", "chunks-caps-fds", &b);
+
+	/* Bad JSON and an unknown server command. */
+	memset(&b, 0, sizeof(b));
+	vu_open(&b, "{\"capabilities\":{\"max_msg_fds\":\"x\"}");
+	emit("vfio_user", "bad-json", &b);
+	memset(&b, 0, sizeof(b));
+	vu_open(&b, "{}");
+	vu_op(&b, VU_IRQ_INFO, 0, 0, 0, 0, 2);
+	uint8_t cmd[6] = { 5, 0, 0, 0, 13, 0 };
+	append(&b, cmd, sizeof(cmd));
+	vu_msg(&b, 0, 0, irq, sizeof(irq));
+	emit("vfio_user", "server-command", &b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -1093,5 +1255,6 @@ int main(int argc, char **argv)
 	gen_boot();
 	gen_config();
 	gen_vsock();
+	gen_vfio_user();
 	return 0;
 }

@@ -44,10 +44,11 @@ static const char usage_text[] =
 	"                             without tap= cvmm creates one; ip/mask\n"
 	"                             configure and bring up the host side\n"
 	"  --rng [src=PATH]           virtio-rng (default source: getrandom)\n"
-	"  --device path=PATH[,id=NAME]\n"
+	"  --device path=PATH[,id=NAME][,mmap=off]\n"
 	"                             PCI passthrough (repeatable, up to 8) of a\n"
 	"                             host device bound to vfio-pci, PATH its\n"
-	"                             /sys/bus/pci/devices/DDDD:BB:DD.F\n"
+	"                             /sys/bus/pci/devices/DDDD:BB:DD.F;\n"
+	"                             mmap=off traps every BAR access\n"
 	"  --log-level error|warn|info|debug  (default warn); -v: one level\n"
 	"                             more each (-v: info, -vv: debug)\n"
 	"  --log-file PATH            append the log to PATH instead of stderr\n"
@@ -280,8 +281,14 @@ static int device_kv(struct vm_config *cfg, const char *opt, const char *key,
 			return fail(err, errlen, "--%s: id=%s: 1 to %d characters", opt, val,
 				    CVMM_DEVICE_ID_MAX);
 		slot = &d->id;
+	} else if (strcmp(key, "mmap") == 0) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return fail(err, errlen, "--%s: mmap=%s: on or off", opt, val);
+		d->no_mmap = strcmp(val, "off") == 0;
+		return 0;
 	} else {
-		return fail(err, errlen, "--%s: unknown key '%s' (expected path, id)", opt, key);
+		return fail(err, errlen, "--%s: unknown key '%s' (expected path, id, mmap)", opt,
+			    key);
 	}
 	*slot = keep(cfg, val);
 	if (!*slot)

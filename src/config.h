@@ -70,6 +70,7 @@ struct net_config {
 struct device_config {
 	const char *path; /* sysfs: /sys/bus/pci/devices/DDDD:BB:DD.F */
 	const char *id;   /* its name in vm.info; NULL: "vfio DDDD:BB:DD.F" */
+	bool no_mmap;     /* mmap=off: every BAR access trapped */
 };
 
 #define CVMM_MAX_USER_DEVICES 8

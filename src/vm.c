@@ -414,6 +414,7 @@ static int build_passthrough_devices(struct vm *vm)
 		const struct vfio_pci_params p = {
 			.backend = be,
 			.id = cfg->devices[i].id,
+			.no_mmap = cfg->devices[i].no_mmap,
 			.bus = &vm->pci,
 			.router = &vm->irq_router,
 			.mem = &vm->kvm.mem,

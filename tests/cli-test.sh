@@ -280,6 +280,7 @@ for v in "" path= id=x "path=/x,bogus=1" "path=/x,id=" "path=/x," ",path=/x" \
 	expect_usage --device $K --device "$v"
 done
 expect_usage --device $K --device
+expect_usage "--device: mmap=no: on or off" $K --device path=/x,mmap=no
 expect_usage "--device: /x given twice" $K --device path=/x --device path=/x
 expect_usage "--device: id=a given twice" $K --device path=/x,id=a --device path=/y,id=a
 expect_usage "--device: at most 8 devices" $K --device path=/1 --device path=/2 \

@@ -212,6 +212,7 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "path", cfg->devices[i].path);
 		if (cfg->devices[i].id)
 			add_str(jb, o, "id", cfg->devices[i].id);
+		add_bool(jb, o, "mmap", !cfg->devices[i].no_mmap);
 	}
 	if (cfg->vsock.enabled) {
 		cJSON *o = add_obj(jb, c, "vsock");

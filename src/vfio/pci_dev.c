@@ -681,7 +681,10 @@ static int create(struct vfio_pci_dev *d, const struct vfio_pci_params *p)
 	ret = setup_irqs(d);
 	if (ret)
 		return ret;
-	setup_areas(d);
+	if (p->no_mmap)
+		log_info(DEV_FMT ": mmap=off: every BAR access trapped", DEV_ARGS(d));
+	else
+		setup_areas(d);
 	ret = dma_map_ram(d, p->mem);
 	/* Last: nothing may fail once the function is on the bus. */
 	return ret ?: pci_bus_add_device(p->bus, &d->pci, (struct irq_line){ 0 });

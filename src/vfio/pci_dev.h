@@ -78,6 +78,7 @@ struct vfio_pci_params {
 	/* MSI routes and irqfds; router->kvm NULL (unit tests): no ioctls. */
 	struct irq_router *router;
 	const struct guest_mem *mem; /* guest RAM, DMA-mapped at IOVA = GPA */
+	bool no_mmap; /* no BAR mapped into the guest: every access trapped */
 };
 
 /*

@@ -711,6 +711,44 @@ edu_case vfio-user-edu-msi "--no-msix --no-mmap" "" \
 edu_case vfio-user-edu-intx "" "irq=intx" "interrupts by INTx|INTx interrupts ok|DMA both ways ok|PASS" \
 	--memory size=64M,shared=on
 
+# A reboot through the API between two passes of vfio_edu (reboot=1: the
+# first pass leaves the device dirty and waits, the second checks what the
+# reset gave back and runs again): edu-server offers DEVICE_RESET, so its
+# registers must come back reset too. cvmm-remote sends the reboot.
+REMOTE=$(dirname "$CVMM")/cvmm-remote
+edu_reboot_case() {
+	local name=vfio-user-edu-reboot
+	wanted "$name" || return 0
+	CASE=$name
+	if [ ! -x "$EDU" ] || [ ! -x "$REMOTE" ]; then
+		skip "$name" "no $EDU or $REMOTE"
+		return
+	fi
+	if ! edu_up "$name"; then
+		bad "edu-server did not come up: $(head -c 200 "$TMP/$name.srv")"
+		edu_down
+		return
+	fi
+	OUT=$TMP/$name.out
+	ERR=$TMP/$name.err
+	rm -f "$TMP/$name.api"
+	timeout -k 5 "$TIMEOUT" "$CVMM" --kernel "$GDIR/vfio_edu.bzImage" --serial tty --debug-exit \
+		--log-level warn --memory size=64M,shared=on --user-device "socket=$EDU_SOCK" \
+		--api-socket "$TMP/$name.api" --cmdline "reboot=1" </dev/null >"$OUT.raw" 2>"$ERR" &
+	PID=$!
+	if vm_up 30 grep -q "waiting for a reboot" "$OUT.raw"; then
+		"$REMOTE" --api-socket "$TMP/$name.api" reboot >>"$ERR" 2>&1
+	fi
+	vm_wait_exit "$TIMEOUT"
+	RC=$VMRC
+	edu_down
+	tr -d '\r' <"$OUT.raw" >"$OUT"
+	check_run 0 "$(banner vfio_edu.bzImage)" "reboot=1, pass 1" "waiting for a reboot" \
+		"reboot=1, pass 2" "as at the first boot, MSI and MSI-X off" "edu's own registers reset" \
+		"pass 2 after the reboot ok" "PASS"
+}
+edu_reboot_case
+
 # cvmm connects to the server while it builds the VM (version, device
 # info, config space, regions, interrupts: the passthrough core puts it on
 # the bus, which --log-level info reports); a server that goes away or

@@ -36,14 +36,18 @@ esac
 # while no driver has it (the negative case: exit 2 naming the device),
 # binds both devices to vfio-pci, checks them with vfio-probe (a VFIO user
 # independent of cvmm: tests/nested/vfio-probe.c) and runs cvmm with each
-# passed through: the vfio_edu test guest on edu, the virtio_rng test guest
-# on the rng (MSI-X, then INTx). Output, for run-nested-test.sh:
+# passed through: the vfio_edu test guest on edu (MSI, INTx, and a run with
+# a reboot through the API between two passes), the virtio_rng test guest
+# on the rng (MSI-X, then INTx), and the stock kernel driving the rng with
+# its own drivers. Output, for run-nested-test.sh:
 #   VFIO: ...                  set-up facts, one per line
 #   VFIO-PROBE: KIND ...       vfio-probe's lines, "VFIO-PROBE: KIND ok" last
-#   VFIO-RUN-BEGIN NAME        per cvmm run (neg, edu, rng-msix, rng-intx):
+#   VFIO-RUN-BEGIN NAME        per cvmm run (neg, edu, edu-intx, edu-reboot,
+#                              rng-msix, rng-intx, stock-rng):
 #   VFIO-OUT NAME: ...         its serial output (the test guest's lines)
 #   VFIO-ERR NAME: ...         its stderr (log level info)
-#   VFIO-RUN-END NAME rc=N     its status; rc=none: not run (why: a VFIO: line)
+#   VFIO-RUN-END NAME rc=N secs=S  its status and seconds; rc=none: not run
+#                              (why: a VFIO: line)
 # The part's own status (NESTED-END vfio rc=) counts the set-up steps that
 # failed; the cvmm runs are judged by run-nested-test.sh (VFIO_CVMM there).
 VFIO_EDU_ID="0x1234 0x11e8"
@@ -96,12 +100,42 @@ vfio_run() {
 	n=$1
 	shift
 	echo "VFIO-RUN-BEGIN $n"
+	t0=$(now)
 	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info "$@" \
 		</dev/null >"/tmp/vfio-$n.out" 2>"/tmp/vfio-$n.err"
-	r=$?
-	tr -d '\r' <"/tmp/vfio-$n.out" | head -n 300 | sed "s/^/VFIO-OUT $n: /"
-	head -n 60 "/tmp/vfio-$n.err" | sed "s/^/VFIO-ERR $n: /"
-	echo "VFIO-RUN-END $n rc=$r"
+	vfio_show "$n" $?
+}
+# vfio_show NAME RC: the run's output and its END line.
+vfio_show() {
+	tr -d '\r' <"/tmp/vfio-$1.out" | head -n 300 | sed "s/^/VFIO-OUT $1: /"
+	head -n 60 "/tmp/vfio-$1.err" | sed "s/^/VFIO-ERR $1: /"
+	echo "VFIO-RUN-END $1 rc=$2 secs=$(secs "$t0")"
+}
+# vfio_run_reboot NAME CVMM-ARGS...: vfio_run with an API socket; when the
+# guest prints "waiting for a reboot" (vfio_edu reboot=1), cvmm-remote
+# reboots the VM once.
+vfio_run_reboot() {
+	n=$1
+	shift
+	echo "VFIO-RUN-BEGIN $n"
+	t0=$(now)
+	api=/tmp/vfio-$n.api
+	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info \
+		--api-socket "$api" "$@" </dev/null >"/tmp/vfio-$n.out" 2>"/tmp/vfio-$n.err" &
+	pid=$!
+	i=0
+	while [ $i -lt 600 ] && kill -0 "$pid" 2>/dev/null &&
+		! grep -q 'waiting for a reboot' "/tmp/vfio-$n.out"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if grep -q 'waiting for a reboot' "/tmp/vfio-$n.out"; then
+		echo "VFIO: $n: rebooting through the API: $(cvmm-remote --api-socket "$api" reboot 2>&1 | tr '\n' ' ')"
+	else
+		echo "VFIO: $n: no 'waiting for a reboot' from the guest"
+	fi
+	wait "$pid"
+	vfio_show "$n" $?
 }
 vfio_norun() {
 	echo "VFIO: $1 not run: $2"
@@ -109,9 +143,9 @@ vfio_norun() {
 	echo "VFIO-RUN-END $1 rc=none"
 }
 
-vfio_part() {
-	fails=0
-	# (a) the modules (irqbypass is in already, for kvm)
+# vfio_modules: loads the VFIO modules (irqbypass is in already, for kvm);
+# adds the failures to $fails.
+vfio_modules() {
 	while read -r m; do
 		mod=${m%.ko}
 		[ -d "/sys/module/$(echo "$mod" | tr - _)" ] && continue
@@ -120,6 +154,27 @@ vfio_part() {
 			fails=$((fails + 1))
 		fi
 	done </lib/modules/vfio-load-order
+}
+
+# Part vfio-bench (not in the default parts; bench/vfio.sh): the
+# bench_vfio guest on edu with BAR0 mapped, then with mmap=off (trapped).
+vfio_bench_part() {
+	fails=0
+	vfio_modules
+	# shellcheck disable=SC2086
+	edu=$(pci_find $VFIO_EDU_ID) || { echo "VFIO: no edu"; return 1; }
+	vfio_bind edu "$edu" || return 1
+	vfio_run bench-mapped --kernel /payload/guest/bench_vfio.bzImage --memory size=256M \
+		--device "path=$PCI/$edu" --cmdline "$VFIO_BENCH_ARGS"
+	vfio_run bench-trapped --kernel /payload/guest/bench_vfio.bzImage --memory size=256M \
+		--device "path=$PCI/$edu,mmap=off" --cmdline "$VFIO_BENCH_ARGS"
+	return "$fails"
+}
+
+vfio_part() {
+	fails=0
+	# (a) the modules
+	vfio_modules
 	if [ -c /dev/vfio/vfio ] && [ -d /sys/bus/pci/drivers/vfio-pci ]; then
 		echo "VFIO: modules loaded: $(tr '\n' ' ' </lib/modules/vfio-load-order)"
 	else
@@ -179,6 +234,10 @@ vfio_part() {
 	else
 		vfio_run edu --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
 			--device "path=$PCI/$edu"
+		vfio_run edu-intx --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
+			--device "path=$PCI/$edu" --cmdline "irq=intx"
+		vfio_run_reboot edu-reboot --kernel /payload/guest/vfio_edu.bzImage \
+			--memory size=256M --device "path=$PCI/$edu" --cmdline "reboot=1"
 	fi
 	if [ -z "$rng_ok" ]; then
 		vfio_norun rng-msix "rng not on vfio-pci"
@@ -188,6 +247,11 @@ vfio_part() {
 			--device "path=$PCI/$rng" --cmdline "irq=msix evidx=1"
 		vfio_run rng-intx --kernel /payload/guest/virtio_rng.bzImage --memory size=256M \
 			--device "path=$PCI/$rng" --cmdline "irq=intx evidx=1"
+		# Linux's own drivers on the passed-through rng
+		# (tests/nested/inner-vfio-init.sh)
+		vfio_run stock-rng --kernel /payload/stock-vmlinuz \
+			--initramfs /payload/stock-vfio-initrd --memory size=256M \
+			--device "path=$PCI/$rng" --cmdline "console=ttyS0 reboot=k panic=-1 quiet"
 	fi
 	return "$fails"
 }
@@ -227,6 +291,10 @@ for part in $PARTS; do
 		;;
 	vfio)
 		vfio_part
+		rc=$?
+		;;
+	vfio-bench)
+		vfio_bench_part
 		rc=$?
 		;;
 	qemu-kvm)

@@ -16,9 +16,15 @@
 #   vfio    VFIO passthrough (issue 14) of the rig's edu and virtio-rng
 #           devices behind QEMU's intel-iommu: modules, IOMMU groups,
 #           vfio-pci binding, tests/nested/vfio-probe.c on each, then cvmm
-#           --device with the vfio_edu and virtio_rng test guests, and a
-#           device not on vfio-pci (exit 2 naming it). VFIO_CVMM below
-#           says what the cvmm runs must do.
+#           --device with the vfio_edu (MSI, INTx, a reboot through the
+#           API between two passes) and virtio_rng (MSI-X, INTx) test
+#           guests, the stock kernel's own drivers on the rng
+#           (inner-vfio-init.sh), and a device not on vfio-pci (exit 2
+#           naming it). VFIO_CVMM below says what the cvmm runs must do.
+#           `make check-vfio` runs this part alone.
+#   vfio-bench  (not by default) the bench_vfio guest on edu, BAR0 mapped
+#           and --device ...,mmap=off (bench/vfio.sh, BENCHMARKS.md);
+#           NESTED_VFIO_BENCH_ARGS its command line
 #
 #   tests/nested/run-nested-test.sh CVMM [GUESTDIR]
 #
@@ -96,10 +102,11 @@ chmod 0755 "$P/payload/run.sh"
 {
     printf 'PARTS="%s"\nTINY_TIMEOUT=%s\nSTOCK_TIMEOUT=%s\nVFIO_TIMEOUT=%s\n' "$PARTS" "$TINY_TIMEOUT" "$STOCK_TIMEOUT" "$VFIO_TIMEOUT"
     printf 'FILTER=%q\n' "$FILTER"
+    printf 'VFIO_BENCH_ARGS=%q\n' "${NESTED_VFIO_BENCH_ARGS:-n=500 reps=7 irqs=100}"
     printf 'TINY_TSC_MODE=%q\n' "${NESTED_TINY_TSC:-auto}"
 } >"$P/payload/params"
 
-if has guest || has vfio; then
+if has guest || has vfio || has vfio-bench; then
     mkdir -p "$P/payload/guest"
     cp "$GDIR"/*.bzImage "$GDIR"/*.elf "$P/payload/guest/" 2>/dev/null
 fi
@@ -143,6 +150,19 @@ if has qemu-kvm; then
         read -r _ VMLINUX < <("$ROOT/tests/linux/build-kernel.sh" 2>>"$WORK/build-kernel.log" | paste -sd' ')
         cp "$VMLINUX" "$P/payload/vmlinux"
     }
+fi
+if has vfio; then
+    # the edu-reboot run's API client; the stock-rng run's kernel and
+    # initramfs: inner.cpio.gz with inner-vfio-init.sh as /init (a second
+    # archive over it: the rig's cached images stay as they are)
+    copy_bin "$P" "$(dirname "$CVMM")/cvmm-remote" || bad setup "no cvmm-remote beside $CVMM (make build/cvmm-remote)"
+    cp "$RIG/vmlinuz" "$P/payload/stock-vmlinuz"
+    mkdir -p "$WORK/inner-vfio"
+    cp "$HERE/inner-vfio-init.sh" "$WORK/inner-vfio/init"
+    chmod 0755 "$WORK/inner-vfio/init"
+    { cat "$RIG/inner.cpio.gz"
+      (cd "$WORK/inner-vfio" && echo init | cpio -o -H newc --quiet -R 0:0) | gzip -1
+    } >"$P/payload/stock-vfio-initrd"
 fi
 if has stock; then
     cp "$RIG/vmlinuz" "$P/payload/stock-vmlinuz"
@@ -259,7 +279,7 @@ if has vfio; then
     # strings, |-separated, that its serial output must hold)
     vrun() {
         local n=$1 want=$2 strings=$3 rc out err w
-        rc=$(sed -n "s/^VFIO-RUN-END $n rc=//p" <<<"$s")
+        rc=$(sed -n "s/^VFIO-RUN-END $n rc=\([^ ]*\).*/\1/p" <<<"$s")
         out=$(sed -n "s/^VFIO-OUT $n: //p" <<<"$s")
         err=$(sed -n "s/^VFIO-ERR $n: //p" <<<"$s")
         if [ "$VFIO_CVMM" = 0 ]; then
@@ -298,10 +318,42 @@ if has vfio; then
     vrun edu 0 "== cvmm test guest 'vfio_edu' (Linux 64-bit boot|PASS"
     vrun rng-msix 0 "== cvmm test guest 'virtio_rng' (Linux 64-bit boot|irq msix|polled read ok|delivered on unmask|PASS"
     vrun rng-intx 0 "== cvmm test guest 'virtio_rng' (Linux 64-bit boot|irq intx|polled read ok|INTx interrupts|PASS"
+    vrun edu-intx 0 "== cvmm test guest 'vfio_edu' (Linux 64-bit boot|interrupts by INTx|INTx interrupts ok|DMA both ways ok|PASS"
+    # reboot through the API between two passes: what cvmm's reset gives
+    # back (command register and BAR0 as at the first boot, MSI off); edu
+    # has no reset VFIO can use (VFIO_DEVICE_FLAGS_RESET unset), so its own
+    # registers are kept, and the second pass must pass all the same
+    vrun edu-reboot 0 "reboot=1, pass 1|waiting for a reboot|reboot=1, pass 2|as at the first boot, MSI off|edu's own registers kept|pass 2 after the reboot ok|PASS"
+    if grep -q '^VFIO-ERR edu-reboot: .*VM rebooted' <<<"$s"; then ok "vfio-run edu-reboot: cvmm logged the reboot"
+    else bad "vfio-run edu-reboot" "no 'VM rebooted' line from cvmm"; fi
+    # the stock kernel's virtio_pci and virtio-rng on the passed-through
+    # rng (ACCESS_PLATFORM negotiated: QEMU's device behind the rig's
+    # IOMMU); a read through it raises its MSI-X interrupts
+    vrun stock-rng 0 "USER: init running|USER: done"
+    so=$(sed -n 's/^VFIO-OUT stock-rng: //p' <<<"$s")
+    grep '^USER: \(virtio\|hwrng\)' <<<"$so" | sed 's/^/# /'
+    if grep -q '^USER: virtio virtio[0-9]* device 0x0004 driver virtio_rng pci [0-9a-f:.]* platform 1$' <<<"$so"; then
+        ok "vfio stock-rng: Linux's virtio_rng bound the passed-through rng (ACCESS_PLATFORM)"
+    else bad "vfio stock-rng" "no virtio-rng with ACCESS_PLATFORM bound to virtio_rng"; fi
+    if grep -qE '^USER: hwrng virtio_rng\.[0-9]+ read [0-9a-f]{32} passthrough-irqs [0-9]+->[0-9]+$' <<<"$so" &&
+        awk '/^USER: hwrng .*passthrough-irqs/ { split($NF, a, "->"); if (a[2] + 0 > a[1] + 0) f = 1 } END { exit !f }' <<<"$so"; then
+        ok "vfio stock-rng: /dev/hwrng read through it, its MSI-X interrupts raised"
+    else bad "vfio stock-rng" "no 16 bytes read through the passed-through rng with its interrupts"; fi
+fi
+
+if has vfio-bench; then
+    # evidence, not a check (bench/vfio.sh, BENCHMARKS.md)
+    s=$(section vfio-bench)
+    for n in bench-mapped bench-trapped; do
+        echo "# $n:"
+        sed -n "s/^VFIO-OUT $n: \(bench_vfio: \|FAIL\)/#   \1/p" <<<"$s"
+    done
+    if [ "$(end_field vfio-bench rc)" = 0 ] && grep -q "^VFIO-RUN-END bench-trapped rc=0 " <<<"$s"; then ok vfio-bench
+    else bad vfio-bench "rc $(end_field vfio-bench rc)"; show_tail vfio-bench 25; fi
 fi
 
 echo "# rig: $(sed -n 's/^RIG: boot to payload //p' "$LOG" | head -n1) from boot to the payload (rig uptime)"
-for p in guest tiny stock vfio qemu-kvm; do
+for p in guest tiny stock vfio vfio-bench qemu-kvm; do
     has "$p" || continue
     echo "# $p: $(end_field "$p" secs) s inside the rig"
 done

@@ -829,8 +829,10 @@ static void test_device(void **state)
 	assert_int_equal(parse(&a, &cfg, err, sizeof(err), "--kernel", "k", "--device",
 			       "path=/sys/bus/pci/devices/0000:01:00.0,id=nic0", "--device",
 			       "id=gpu,path=/sys/bus/pci/devices/0000:02:00.0", "--device",
-			       "path=/x", NULL), 0);
+			       "path=/x,mmap=off", NULL), 0);
 	assert_int_equal(cfg.ndevices, 3);
+	assert_false(cfg.devices[0].no_mmap);
+	assert_true(cfg.devices[2].no_mmap);
 	assert_string_equal(cfg.devices[0].path, "/sys/bus/pci/devices/0000:01:00.0");
 	assert_string_equal(cfg.devices[0].id, "nic0");
 	assert_string_equal(cfg.devices[1].id, "gpu");
@@ -839,10 +841,12 @@ static void test_device(void **state)
 	expect_error("--device: missing value", "--kernel", "k", "--device", NULL);
 	expect_error("--device: path= is required", "--kernel", "k", "--device", "id=a", NULL);
 	expect_error("--device: path= is empty", "--kernel", "k", "--device", "path=", NULL);
-	expect_error("--device: unknown key 'bdf' (expected path, id)", "--kernel", "k",
+	expect_error("--device: unknown key 'bdf' (expected path, id, mmap)", "--kernel", "k",
 		     "--device", "path=/x,bdf=1", NULL);
 	expect_error("--device: id=: 1 to 32 characters", "--kernel", "k", "--device",
 		     "path=/x,id=", NULL);
+	expect_error("--device: mmap=1: on or off", "--kernel", "k", "--device",
+		     "path=/x,mmap=1", NULL);
 	expect_error("--device: /x given twice", "--kernel", "k", "--device", "path=/x",
 		     "--device", "path=/x", NULL);
 	expect_error("--device: id=a given twice", "--kernel", "k", "--device", "path=/x,id=a",

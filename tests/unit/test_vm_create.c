@@ -254,7 +254,7 @@ static void test_devices(void **state)
 	parse("{\"kernel\": \"/k\", \"devices\": {\"path\": \"/x\"}}", -EINVAL,
 	      "vm.create: 'devices': expected an array");
 	parse("{\"kernel\": \"/k\", \"devices\": [{\"path\": \"/x\", \"rom\": true}]}", -EINVAL,
-	      "--device: unknown key 'rom' (expected path, id)");
+	      "--device: unknown key 'rom' (expected path, id, mmap)");
 	parse("{\"kernel\": \"/k\", \"devices\": [\"path=/x\", {\"path\": \"/x\"}]}", -EINVAL,
 	      "--device: /x given twice");
 }

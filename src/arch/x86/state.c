@@ -132,9 +132,11 @@ int arch_vcpu_state_save(struct kvm *kvm, int fd, unsigned id, struct arch_vcpu_
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_LAPIC, &st->lapic, "KVM_GET_LAPIC");
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_MP_STATE, &st->mp, "KVM_GET_MP_STATE");
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_GET_VCPU_EVENTS, &st->events, "KVM_GET_VCPU_EVENTS");
-	/* Without XSAVE support in KVM there are none to keep. */
+	/* Without XSAVE support in KVM there are none to keep. A host CPU
+	 * without XSAVE (TCG's qemu64 in the nested rig) answers GET_XCRS
+	 * with none and refuses SET_XCRS (-EINVAL), even with none. */
 	if (!ret)
-		st->has_xcrs = ioctl(fd, KVM_GET_XCRS, &st->xcrs) == 0;
+		st->has_xcrs = ioctl(fd, KVM_GET_XCRS, &st->xcrs) == 0 && st->xcrs.nr_xcrs > 0;
 	if (!ret) {
 		ret = msr_index_list(kvm, &st->msrs);
 		ret = ret ?: read_msrs(fd, st->msrs);

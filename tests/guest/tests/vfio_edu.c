@@ -24,7 +24,21 @@
  *     256 MiB (edu's 28-bit DMA mask).
  *
  * With MSI-X it also masks the vector: a raise must wait until it is
- * unmasked. And it tries BAR0's upper half: edu-server maps a scratch
+ * unmasked.
+ *
+ * With reboot=1 it runs twice, with a reboot through the API in between
+ * (the host waits for "waiting for a reboot" and sends vm.reboot). RAM is
+ * cleared by a reboot, CMOS RAM is not: the first pass notes itself and
+ * BAR0's address in CMOS bytes 0x48-0x4c. The first pass runs the checks,
+ * then leaves the device as no firmware would: factorial 7 (5040) in its
+ * register, interrupt 0x40000 raised and not acknowledged (interrupts off
+ * in the CPU), its interrupts, decoding and bus mastering on and BAR0
+ * moved 16 MiB up; and waits. The second pass checks what cvmm's reset
+ * must give back whatever the device can do: the command register and
+ * BAR0 as at the first boot (bus mastering off), MSI and MSI-X off; reports whether the
+ * device's own registers were reset (edu-server: DEVICE_RESET) or kept
+ * (QEMU's edu has no reset VFIO can use); acknowledges what is left and
+ * runs every check again. And it tries BAR0's upper half: edu-server maps a scratch
  * window there (writes read back), real edu decodes nothing (all-ones);
  * either is reported, neither is an error.
  */
@@ -58,9 +72,17 @@ const char test_name[] = "vfio_edu";
 
 enum mode { MODE_MSIX, MODE_MSI, MODE_INTX };
 
+/* CMOS RAM survives a reboot (RAM does not): reboot=1's notes. */
+#define CMOS_PASS 0x48 /* PASS1_DONE: the first pass is over */
+#define CMOS_BAR0 0x49 /* 4 bytes: BAR0 at the first boot */
+#define CMOS_CMD 0x4d  /* 2 bytes: the command register at the first boot */
+#define PASS1_DONE 0xed
+#define LEFT_IRQ 0x40000u /* raised before the reboot, not acknowledged */
+
 static struct pci_dev devs[32];
 static struct pci_dev *edu;
 static u64 bar;
+static u16 boot_cmd; /* the command register as the guest found it */
 static enum mode mode;
 
 static u8 src[EDU_BUF_SIZE] __aligned(4096);
@@ -128,7 +150,70 @@ static void find_edu(void)
 		 b->addr && b->addr + b->size <= (4ULL << 30),
 	      "BAR0 unusable: kind %d addr 0x%lx size 0x%lx", b->kind, b->addr, b->size);
 	bar = b->addr;
+	boot_cmd = pci_read16(edu, PCI_COMMAND);
+}
+
+static u8 cmos_read(u8 idx)
+{
+	outb(0x70, idx);
+	return inb(0x71);
+}
+
+static void cmos_write(u8 idx, u8 v)
+{
+	outb(0x70, idx);
+	outb(0x71, v);
+}
+
+/* The first pass's end with reboot=1: the device left dirty, then wait. */
+static void before_reboot(void)
+{
+	for (u32 i = 0; i < 4; i++)
+		cmos_write((u8)(CMOS_BAR0 + i), (u8)(bar >> (8 * i)));
+	cmos_write(CMOS_CMD, (u8)boot_cmd);
+	cmos_write(CMOS_CMD + 1, (u8)(boot_cmd >> 8));
+	cmos_write(CMOS_PASS, PASS1_DONE);
+	wr(EDU_FACT, 7);
+	CHECK(27, wait_clear(EDU_STATUS, EDU_ST_COMPUTING, 3000), "factorial of 7: still computing");
+	cli();
+	wr(EDU_IRQ_RAISE, LEFT_IRQ);
+	pci_write32(edu, PCI_BAR0, pci_read32(edu, PCI_BAR0) + 0x1000000);
+	printf("vfio_edu: pass 1 done: edu left with factorial %u, interrupt 0x%x raised and not acknowledged, %s on, BAR0 moved to 0x%x; waiting for a reboot\n",
+	       5040, LEFT_IRQ, mode_name(mode), pci_read32(edu, PCI_BAR0) & ~0xfu);
+	mdelay(60000);
+	fail(28, "no reboot within 60 s of 'waiting for a reboot'");
+}
+
+/* The second pass's start: what cvmm's reset gave back. */
+static void after_reboot(void)
+{
+	u32 was = 0;
+	for (u32 i = 0; i < 4; i++)
+		was |= (u32)cmos_read((u8)(CMOS_BAR0 + i)) << (8 * i);
+	u16 was_cmd = (u16)(cmos_read(CMOS_CMD) | cmos_read(CMOS_CMD + 1) << 8);
+	cmos_write(CMOS_PASS, 0);
+	/* As cvmm built it (memory decoding on, as firmware leaves it; bus
+	 * mastering off), whatever the first pass left. */
+	u16 cmd = boot_cmd;
+	CHECK(30, cmd == was_cmd && !(cmd & 0x4),
+	      "after the reboot: command 0x%04x, 0x%04x at the first boot", cmd, was_cmd);
+	if (edu->msi_cap) {
+		u16 c = pci_read16(edu, (u16)(edu->msi_cap + 2));
+		CHECK(31, !(c & 1), "after the reboot: MSI enabled (control 0x%04x)", c);
+	}
+	if (edu->msix_cap)
+		CHECK(31, !(pci_msix_ctrl(edu) & 0x8000), "after the reboot: MSI-X enabled");
+	CHECK(32, (u32)bar == was, "after the reboot: BAR0 at 0x%lx, 0x%x at the first boot", bar, was);
 	pci_enable(edu);
+	u32 fact = rd(EDU_FACT), st = rd(EDU_IRQ_STATUS);
+	bool kept = fact == 5040 || (st & LEFT_IRQ);
+	printf("vfio_edu: after the reboot: command 0x%04x and BAR0 0x%lx as at the first boot, MSI%s off; edu's own registers %s (factorial %u, interrupt status 0x%x)\n",
+	       cmd, bar, edu->msix_cap ? " and MSI-X" : "",
+	       kept ? "kept (the device was not reset)" : "reset", fact, st);
+	if (st)
+		wr(EDU_IRQ_ACK, st);
+	CHECK(33, rd(EDU_IRQ_STATUS) == 0, "after the reboot: interrupt status 0x%x after acknowledging",
+	      rd(EDU_IRQ_STATUS));
 }
 
 static void registers(void)
@@ -306,13 +391,26 @@ int test_main(struct boot_info *bi)
 	ioapic_init();
 	pci_init(bi);
 	sti();
+	char arg[4];
+	bool reboot = cmdline_get(bi->cmdline, "reboot", arg, sizeof(arg)) && arg[0] == '1';
+	bool pass2 = reboot && cmos_read(CMOS_PASS) == PASS1_DONE;
+	if (reboot)
+		printf("vfio_edu: reboot=1, pass %u\n", pass2 ? 2 : 1);
 	find_edu();
+	if (pass2)
+		after_reboot();
+	else
+		pci_enable(edu);
 	registers();
 	mode = pick_mode(bi);
 	irq_setup();
 	interrupts();
 	dmas();
 	window();
+	if (reboot && !pass2)
+		before_reboot();
+	if (pass2)
+		printf("vfio_edu: pass 2 after the reboot ok\n");
 	if (mode == MODE_MSIX)
 		pci_msix_enable(edu, false);
 	else if (mode == MODE_MSI)
