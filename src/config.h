@@ -33,6 +33,27 @@ struct disk_config {
 	const char *id; /* virtio-blk serial (GET_ID), default "disk<N>" */
 	bool readonly;
 	bool direct; /* O_DIRECT */
+	/* vhost_user=on: served by a vhost-user-blk backend at `socket`
+	 * (path, readonly, direct then do not apply). */
+	bool vhost_user;
+	const char *socket;
+	unsigned num_queues; /* 0: 1 */
+	unsigned queue_size; /* 0: CVMM_VHOST_QUEUE_SIZE */
+};
+
+/* vhost-user devices: queue sizes, and where a backend's socket path ends. */
+#define CVMM_VHOST_QUEUE_SIZE 128
+#define CVMM_VHOST_MAX_QUEUE_SIZE 1024
+#define CVMM_VHOST_MAX_QUEUES 8 /* a virtio device's, VIRTIO_MAX_QUEUES */
+#define CVMM_MAX_FS 4
+#define CVMM_FS_TAG_MAX 36 /* struct virtio_fs_config's tag */
+
+/* --fs: a virtio-fs device served by a vhost-user backend (virtiofsd). */
+struct fs_config {
+	const char *tag;     /* what the guest mounts (1-36 bytes) */
+	const char *socket;
+	unsigned num_queues; /* request queues; 0: 1 */
+	unsigned queue_size; /* 0: CVMM_VHOST_QUEUE_SIZE */
 };
 
 struct net_config {
@@ -76,6 +97,8 @@ struct vm_config {
 	unsigned ndisks;
 	struct net_config nets[CVMM_MAX_NETS];
 	unsigned nnets;
+	struct fs_config fs[CVMM_MAX_FS];
+	unsigned nfs;
 	struct rng_config rng;
 	struct user_device_config user_devices[CVMM_MAX_USER_DEVICES];
 	unsigned nuser_devices;
@@ -126,6 +149,7 @@ enum config_opt {
 	OPT_PLATFORM,
 	OPT_VIRTIO_TRANSPORT,
 	OPT_USER_DEVICE,
+	OPT_FS,
 	OPT_HELP,
 	OPT_VERSION,
 };

@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 /*
  * The lists below were derived from cvmm's own code paths, then checked
@@ -128,6 +129,13 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
 	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
 	SCMP_SYS(rseq),          /* a new thread registers its rseq area */
+	/* vhost-user (vhost/user.c): a guest's DRIVER_OK and reset send the
+	 * backend its requests and wait for the replies (poll: the deadline);
+	 * an activation after the backend broke reconnects (connect, and
+	 * socket(AF_UNIX) below). */
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(recvmsg),
+	SCMP_SYS(connect),
 };
 
 static const unsigned long vcpu_ioctls[] = {
@@ -171,6 +179,10 @@ static const int main_calls[] = {
 	SCMP_SYS(pread64),     /* a reboot reads the kernel and initramfs again */
 	SCMP_SYS(fallocate),   /* a reboot clears shared guest RAM (kvm_clear_ram:
 				* its memfd's pages punched out) */
+	/* vhost-user: a reboot's and the teardown's device resets take each
+	 * ring back from the backend (GET_VRING_BASE). */
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(recvmsg),
 };
 
 static const unsigned long main_ioctls[] = {
@@ -295,6 +307,8 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 		 * read, so it fails with ENOSYS and glibc falls back to clone. */
 		r = r ?: allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_THREAD, CLONE_THREAD);
 		r = r ?: add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
+		/* vhost-user reconnects: a UNIX socket, nothing else. */
+		r = r ?: allow_eq(ctx, SCMP_SYS(socket), 0, AF_UNIX);
 		/* The new device thread loads its own filter. */
 		r = r ?: allow_eq(ctx, SCMP_SYS(seccomp), 0, SECCOMP_SET_MODE_FILTER);
 		/* KVM_RUN first: it is the call a vCPU makes most. */

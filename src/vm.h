@@ -32,6 +32,7 @@ struct virtio_pci;
 struct virtio_mmio;
 struct out_sink;
 struct vfio_backend;
+struct vhost_dev;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
@@ -54,6 +55,7 @@ struct vm_virtio {
 	struct virtio_core *transport;
 	struct virtio_pci *pci; /* the PCI function when on virtio-pci */
 	struct virtio_mmio *mmio; /* the window when on virtio-mmio */
+	struct vhost_dev *vhost; /* dev, when a vhost-user backend serves it */
 };
 struct ged;
 
