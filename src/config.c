@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vfio/kernel.h"
+
 static const char usage_text[] =
 	"Usage: cvmm --kernel PATH [options]\n"
 	"\n"
@@ -45,6 +47,10 @@ static const char usage_text[] =
 	"                             without tap= cvmm creates one; ip/mask\n"
 	"                             configure and bring up the host side\n"
 	"  --rng [src=PATH]           virtio-rng (default source: getrandom)\n"
+	"  --device path=PATH[,id=NAME]\n"
+	"                             PCI passthrough (repeatable, up to 8) of a\n"
+	"                             host device bound to vfio-pci, PATH its\n"
+	"                             /sys/bus/pci/devices/DDDD:BB:DD.F\n"
 	"  --log-level error|warn|info|debug  (default warn)\n"
 	"  --seccomp on|off           per-thread syscall filters (default on)\n"
 	"  --platform pit=on|off      in-kernel i8254 PIT (default on); a guest\n"
@@ -258,6 +264,29 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return 0;
 }
 
+static int device_kv(struct vm_config *cfg, const char *opt, const char *key,
+		     const char *val, char *err, size_t errlen)
+{
+	struct device_config *d = &cfg->devices[cfg->ndevices];
+	const char **slot;
+	if (strcmp(key, "path") == 0) {
+		if (!*val)
+			return fail(err, errlen, "--%s: path= is empty", opt);
+		slot = &d->path;
+	} else if (strcmp(key, "id") == 0) {
+		if (!*val || strlen(val) > CVMM_DEVICE_ID_MAX)
+			return fail(err, errlen, "--%s: id=%s: 1 to %d characters", opt, val,
+				    CVMM_DEVICE_ID_MAX);
+		slot = &d->id;
+	} else {
+		return fail(err, errlen, "--%s: unknown key '%s' (expected path, id)", opt, key);
+	}
+	*slot = keep(cfg, val);
+	if (!*slot)
+		return fail(err, errlen, "--%s: option values too long", opt);
+	return 0;
+}
+
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
@@ -424,6 +453,7 @@ static const struct option long_opts[] = {
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "virtio-transport", required_argument, NULL, OPT_VIRTIO_TRANSPORT },
+	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "user-device", required_argument, NULL, OPT_USER_DEVICE },
 	{ "fs", required_argument, NULL, OPT_FS },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -513,6 +543,11 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (cfg->nnets == CVMM_MAX_NETS)
 			return fail(err, errlen, "--net: at most %d interfaces", CVMM_MAX_NETS);
 		return 0;
+	case OPT_DEVICE:
+		if (cfg->ndevices == CVMM_MAX_DEVICES)
+			return fail(err, errlen, "--device: at most %d devices", CVMM_MAX_DEVICES);
+		cfg->devices[cfg->ndevices] = (struct device_config){ 0 };
+		return 0;
 	case OPT_RNG:
 		cfg->rng.enabled = true;
 		return 0;
@@ -549,6 +584,10 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 		if (cfg->nnets == CVMM_MAX_NETS)
 			return fail(err, errlen, "--net: at most %d interfaces", CVMM_MAX_NETS);
 		return net_kv(cfg, name, key, val, err, errlen);
+	case OPT_DEVICE:
+		if (cfg->ndevices == CVMM_MAX_DEVICES)
+			return fail(err, errlen, "--device: at most %d devices", CVMM_MAX_DEVICES);
+		return device_kv(cfg, name, key, val, err, errlen);
 	case OPT_RNG:
 		return rng_kv(cfg, name, key, val, err, errlen);
 	case OPT_PLATFORM:
@@ -602,6 +641,11 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (cfg->nets[cfg->nnets].has_ip != cfg->nets[cfg->nnets].has_mask)
 			return fail(err, errlen, "--net: ip= and mask= go together");
 		cfg->nnets++;
+		return 0;
+	case OPT_DEVICE:
+		if (!cfg->devices[cfg->ndevices].path)
+			return fail(err, errlen, "--device: path= is required");
+		cfg->ndevices++;
 		return 0;
 	case OPT_USER_DEVICE:
 		if (!cfg->user_devices[cfg->nuser_devices].socket)
@@ -679,7 +723,8 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_CPUS || opt == OPT_MEMORY || opt == OPT_SERIAL ||
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
-			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_USER_DEVICE || opt == OPT_FS;
+			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE ||
+			   opt == OPT_USER_DEVICE || opt == OPT_FS;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -703,6 +748,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_RNG:
 	case OPT_PLATFORM:
 	case OPT_VIRTIO_TRANSPORT:
+	case OPT_DEVICE:
 	case OPT_USER_DEVICE:
 	case OPT_FS:
 		return set_list(cfg, opt, arg, err, errlen);
@@ -787,6 +833,15 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 			if (cfg->nets[i].tap && cfg->nets[j].tap &&
 			    strcmp(cfg->nets[i].tap, cfg->nets[j].tap) == 0)
 				return fail(err, errlen, "--net: tap %s given twice", cfg->nets[i].tap);
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		for (unsigned j = i + 1; j < cfg->ndevices; j++) {
+			const struct device_config *a = &cfg->devices[i], *b = &cfg->devices[j];
+			if (strcmp(a->path, b->path) == 0)
+				return fail(err, errlen, "--device: %s given twice", a->path);
+			if (a->id && b->id && strcmp(a->id, b->id) == 0)
+				return fail(err, errlen, "--device: id=%s given twice", a->id);
+		}
+	}
 	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
 		const struct user_device_config *a = &cfg->user_devices[i];
 		for (unsigned j = i + 1; j < cfg->nuser_devices; j++) {
@@ -1021,6 +1076,17 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 	if (cfg->console == OUTPUT_FILE)
 		ret = ret ?: check_file(cfg->console_path, out, FILE_ANY, names,
 					"--console file=", "console.file", err, errlen);
+	for (unsigned i = 0; i < cfg->ndevices && !ret; i++) {
+		struct vfio_sysfs_info info;
+		char why[256];
+		const char *path = cfg->devices[i].path;
+		if (vfio_kernel_probe(path, &info, why, sizeof(why)) == 0)
+			continue;
+		if (names == CONFIG_NAMES_CLI)
+			ret = fail(err, errlen, "--device path=%s: %s", path, why);
+		else
+			ret = fail(err, errlen, "'devices[%u].path': %s: %s", i, path, why);
+	}
 	for (unsigned i = 0; i < cfg->nuser_devices && !ret; i++) {
 		char field[40];
 		snprintf(field, sizeof(field), "user_devices[%u].socket", i);

@@ -27,6 +27,8 @@ enum output_mode {
 
 #define CVMM_MAX_DISKS 8
 #define CVMM_MAX_NETS 4
+#define CVMM_MAX_DEVICES 8
+#define CVMM_DEVICE_ID_MAX 32
 
 struct disk_config {
 	const char *path;
@@ -66,6 +68,12 @@ struct net_config {
 	uint32_t mask;   /* network byte order */
 };
 
+/* --device: a host PCI function passed through (kernel VFIO). */
+struct device_config {
+	const char *path; /* sysfs: /sys/bus/pci/devices/DDDD:BB:DD.F */
+	const char *id;   /* its name in vm.info; NULL: "vfio DDDD:BB:DD.F" */
+};
+
 #define CVMM_MAX_USER_DEVICES 8
 
 /* --user-device: a PCI device served by a vfio-user server. */
@@ -99,6 +107,8 @@ struct vm_config {
 	unsigned nnets;
 	struct fs_config fs[CVMM_MAX_FS];
 	unsigned nfs;
+	struct device_config devices[CVMM_MAX_DEVICES];
+	unsigned ndevices;
 	struct rng_config rng;
 	struct user_device_config user_devices[CVMM_MAX_USER_DEVICES];
 	unsigned nuser_devices;
@@ -148,6 +158,7 @@ enum config_opt {
 	OPT_API_SOCKET,
 	OPT_PLATFORM,
 	OPT_VIRTIO_TRANSPORT,
+	OPT_DEVICE,
 	OPT_USER_DEVICE,
 	OPT_FS,
 	OPT_HELP,
@@ -166,10 +177,10 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	       char *err, size_t errlen);
 /*
  * A key=value-list option (OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_NET,
- * OPT_RNG, OPT_PLATFORM, OPT_VIRTIO_TRANSPORT: its bare first word is
- * the key "type", OPT_USER_DEVICE) given key by key: begin, any number of
- * keys, end (which adds the disk, net or user device and checks that its
- * keys go together).
+ * OPT_RNG, OPT_PLATFORM, OPT_DEVICE, OPT_VIRTIO_TRANSPORT: its bare first
+ * word is the key "type", OPT_USER_DEVICE) given key by key: begin, any
+ * number of keys, end (which adds the disk, net, device or user device and
+ * checks that its keys go together).
  */
 int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 		      size_t errlen);
@@ -197,13 +208,15 @@ enum config_names {
  * open them (kernel and initramfs read-only, regular files; disks
  * read-write unless readonly=on, regular files or block devices; the rng
  * source read-only, not a directory; serial/console files for appending,
- * created if missing; a user device's socket must be a socket cvmm may
- * connect to) and closed again, so that a file that cannot be
- * used is bad usage (exit status 2, HTTP 400), not a failed VM. Likewise
- * the host's huge pages for --memory hugepages=on (/proc/meminfo: the
- * size must be a multiple of the huge page size, and that many must be
- * free and not reserved). 0, or -EINVAL with one line naming the option
- * (or field) and the file in err.
+ * created if missing; a passthrough device's sysfs path probed as the VM
+ * build will use it: a PCI function bound to vfio-pci whose IOMMU group
+ * is viable and can be opened, see vfio/kernel.h; a user device's socket
+ * must be a socket cvmm may connect to) and closed again, so that a file or
+ * device that cannot be used is bad usage (exit status 2, HTTP 400), not a
+ * failed VM. Likewise the host's huge pages for --memory hugepages=on
+ * (/proc/meminfo: the size must be a multiple of the huge page size, and
+ * that many must be free and not reserved). 0, or -EINVAL with one line
+ * naming the option (or field) and the file in err.
  */
 int config_check_files(const struct vm_config *cfg, enum config_names names,
 		       char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/vfio.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -129,12 +130,18 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
 	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
 	SCMP_SYS(rseq),          /* a new thread registers its rseq area */
-	/* vhost-user (vhost/user.c): a guest's DRIVER_OK and reset send the
-	 * backend its requests and wait for the replies (poll: the deadline);
-	 * an activation after the backend broke reconnects (connect, and
-	 * socket(AF_UNIX) below). */
+	/* Passthrough devices (vfio/pci_dev.c): config space and trapped BAR
+	 * accesses are reads and writes of the VFIO device fd's regions. */
+	SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64),
+	/* ... or requests to a vfio-user server (vfio/user.c): one message
+	 * out, the reply in (eventfds ride along for SET_IRQS), poll for the
+	 * deadline (device list). */
 	SCMP_SYS(sendmsg),
 	SCMP_SYS(recvmsg),
+	/* ... and vhost-user backends (vhost/user.c): a guest's DRIVER_OK
+	 * and reset send their requests the same way; an activation after a
+	 * backend broke reconnects (connect, and socket(AF_UNIX) below). */
 	SCMP_SYS(connect),
 };
 
@@ -147,6 +154,11 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
 	KVM_IRQFD,           /* MSI-X vector (re)binding, device reset */
 	KVM_IOEVENTFD,       /* BAR moves re-bind the notify ioeventfds */
+	/* Passthrough devices: a BAR move takes its mmap'd areas out of and
+	 * back into guest memory (memory slots); MSI/MSI-X enables hand the
+	 * vectors' eventfds to the device (and INTx back). */
+	KVM_SET_USER_MEMORY_REGION,
+	VFIO_DEVICE_SET_IRQS,
 };
 
 static const int vcpu_prctls[] = {
@@ -176,7 +188,12 @@ static const int main_calls[] = {
 	SCMP_SYS(newfstatat),  /* lstat of the API socket at exit; fstat of the
 				* kernel a reboot reloads */
 	SCMP_SYS(unlink),      /* api_server_destroy removes the socket */
-	SCMP_SYS(pread64),     /* a reboot reads the kernel and initramfs again */
+	SCMP_SYS(pread64),     /* a reboot reads the kernel and initramfs again;
+				* passthrough config space (reset) */
+	SCMP_SYS(pwrite64),    /* a reboot writes a passthrough device's command
+				* register back */
+	SCMP_SYS(sendmsg),     /* vfio-user devices: the server's DMA requests */
+	SCMP_SYS(recvmsg),     /* served, INTx unmasked, reset, teardown */
 	SCMP_SYS(fallocate),   /* a reboot clears shared guest RAM (kvm_clear_ram:
 				* its memfd's pages punched out) */
 	/* vhost-user: a reboot's and the teardown's device resets take each
@@ -197,6 +214,13 @@ static const unsigned long main_ioctls[] = {
 	KVM_SET_IRQCHIP, KVM_SET_PIT2,
 	KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_FPU, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
 	KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE,
+	/* Passthrough devices, at a reboot: their BARs back where they were
+	 * placed (memory slots), interrupts off and INTx on again, the device
+	 * reset; at teardown: slots removed, interrupts off, DMA unmapped,
+	 * groups out of their containers. */
+	KVM_SET_USER_MEMORY_REGION,
+	VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_IOMMU_UNMAP_DMA,
+	VFIO_GROUP_UNSET_CONTAINER,
 };
 
 /* pthread_kill of the vCPU kick (stop, pause). */
@@ -307,8 +331,16 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 		 * read, so it fails with ENOSYS and glibc falls back to clone. */
 		r = r ?: allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_THREAD, CLONE_THREAD);
 		r = r ?: add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
-		/* vhost-user reconnects: a UNIX socket, nothing else. */
-		r = r ?: allow_eq(ctx, SCMP_SYS(socket), 0, AF_UNIX);
+		/* vhost-user reconnects (vhost/user.c connect_path): exactly
+		 * socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), no other. */
+		if (!r) {
+			struct scmp_arg_cmp c[3] = {
+				{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX },
+				{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOCK_STREAM | SOCK_CLOEXEC },
+				{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = 0 },
+			};
+			r = add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3, c);
+		}
 		/* The new device thread loads its own filter. */
 		r = r ?: allow_eq(ctx, SCMP_SYS(seccomp), 0, SECCOMP_SET_MODE_FILTER);
 		/* KVM_RUN first: it is the call a vCPU makes most. */

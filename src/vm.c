@@ -40,6 +40,8 @@
 #include "virtio/rng.h"
 #include "virtio/vhost_blk.h"
 #include "virtio/worker.h"
+#include "vfio/kernel.h"
+#include "vfio/pci_dev.h"
 
 uint64_t vm_now_ns(void)
 {
@@ -159,6 +161,18 @@ static int build_platform_devices(struct vm *vm)
 	return 0;
 }
 
+/* BAR areas (a passthrough device's mmap'd BARs) as KVM memory slots. */
+static int vm_pci_mem_map(void *opaque, uint64_t gpa, uint64_t size, void *hva,
+			  uint32_t *handle)
+{
+	return kvm_map_slot(opaque, gpa, size, hva, handle);
+}
+
+static int vm_pci_mem_unmap(void *opaque, uint32_t handle)
+{
+	return kvm_unmap_slot(opaque, handle);
+}
+
 /*
  * Address windows, GSI routing and PCI bus 0 with its config mechanisms:
  * ports 0xCF8/0xCFC and the ECAM window (advertised by the MCFG table).
@@ -194,6 +208,11 @@ static int build_pci(struct vm *vm)
 	 */
 	ret = ret ?: pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, &vm->pio_alloc,
 				  &vm->mmio32_alloc, NULL, ECAM_START);
+	/* ... unless they do not fit there (a passthrough device's). */
+	vm->pci.mmio64_spill = &vm->mmio64_alloc;
+	vm->pci.mem_map = vm_pci_mem_map;
+	vm->pci.mem_unmap = vm_pci_mem_unmap;
+	vm->pci.mem_opaque = &vm->kvm;
 	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 4, pci_cf8_io,
 				    &vm->pci, "PCI config address");
 	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_DATA_PORT, 4, pci_cfc_io,
@@ -388,36 +407,64 @@ static int build_virtio_devices(struct vm *vm)
 }
 
 /*
- * The vfio-user devices (--user-device): each server connected, the
- * protocol agreed, the device's description read and checked to be a PCI
- * function. The passthrough core (vfio/pci_dev.c, still to come) puts
- * each on PCI bus 0; until it does the guest does not see them, and a
- * warning says so.
+ * The passthrough devices (--device), after the virtio ones: each opened
+ * through the VM's VFIO containers, then a function of its own on bus 0
+ * (BARs placed, guest RAM DMA-mapped). The failing layer logs, naming
+ * the device.
+ */
+static int build_passthrough_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	if (!cfg->ndevices)
+		return 0;
+	int ret = vfio_kernel_create(&vm->vfio);
+	for (unsigned i = 0; i < cfg->ndevices && !ret; i++) {
+		struct vfio_backend *be;
+		ret = vfio_kernel_open(vm->vfio, cfg->devices[i].path, &be);
+		if (ret)
+			break;
+		const struct vfio_pci_params p = {
+			.backend = be,
+			.id = cfg->devices[i].id,
+			.bus = &vm->pci,
+			.router = &vm->irq_router,
+			.mem = &vm->kvm.mem,
+		};
+		ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+		if (!ret)
+			vm->npassthrough++;
+	}
+	/* Its DMA mapping pinned guest RAM: a reboot zeroes it in place. */
+	vm->kvm.ram_pinned = vm->npassthrough > 0;
+	return ret;
+}
+
+/*
+ * The vfio-user devices (--user-device): each server connected and the
+ * protocol agreed (vfio/user.c), then, as a kernel VFIO device, a function
+ * of its own on bus 0 through the passthrough core. The failing layer
+ * logs, naming the socket.
  */
 static int build_user_devices(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
 	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
-		const char *path = cfg->user_devices[i].socket;
 		struct vfio_backend *b;
-		int ret = vfio_user_connect(path, &b);
+		int ret = vfio_user_connect(cfg->user_devices[i].socket, &b);
 		if (ret)
 			return ret;
+		const struct vfio_pci_params p = {
+			.backend = b,
+			.id = cfg->user_devices[i].id,
+			.bus = &vm->pci,
+			.router = &vm->irq_router,
+			.mem = &vm->kvm.mem,
+		};
+		ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+		if (ret)
+			return ret;
+		vm->npassthrough++;
 		vm->user_devices[vm->nuser_devices++] = b;
-		struct vfio_device_info di;
-		uint32_t ids = 0;
-		ret = b->ops->device_info(b, &di);
-		if (!ret && !(di.flags & VFIO_DEVICE_FLAGS_PCI)) {
-			log_error("--user-device socket=%s: not a PCI device (flags 0x%x)", path,
-				  di.flags);
-			return -ENOTSUP;
-		}
-		ret = ret ?: b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, 0, &ids,
-						 sizeof(ids));
-		if (ret)
-			return ret;
-		log_warn("--user-device socket=%s: PCI %04x:%04x, %u regions, %u interrupt kinds; not on the guest's PCI bus (no passthrough core in this build)",
-			 path, ids & 0xffff, ids >> 16, di.num_regions, di.num_irqs);
 	}
 	return 0;
 }
@@ -489,6 +536,7 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: build_platform_devices(vm);
 	ret = ret ?: build_pci(vm);
 	ret = ret ?: build_virtio_devices(vm);
+	ret = ret ?: build_passthrough_devices(vm);
 	ret = ret ?: build_user_devices(vm);
 	ret = ret ?: build_vcpus(vm);
 	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
@@ -553,6 +601,14 @@ static int control_loop_fds(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio && !ret; i++)
 		if (vm->virtio[i].mmio)
 			ret = epoll_add(vm, virtio_mmio_resample_fd(vm->virtio[i].mmio));
+	/* What a vfio-user server asks between two of cvmm's requests (DMA
+	 * of guest RAM that is not shared with it). */
+	for (unsigned i = 0; i < vm->nuser_devices && !ret; i++)
+		ret = epoll_add(vm, vfio_user_poll_fd(vm->user_devices[i]));
+	/* The guest's EOIs of a passthrough INTx cvmm unmasks itself. */
+	for (unsigned i = 0; i < vm->npassthrough && !ret; i++)
+		if (vfio_pci_intx_resample_fd(vm->passthrough[i]) >= 0)
+			ret = epoll_add(vm, vfio_pci_intx_resample_fd(vm->passthrough[i]));
 	return ret;
 }
 
@@ -623,6 +679,33 @@ static void forward_stdin(struct vm *vm)
 		}
 	}
 	serial_receive(vm->serial, buf, len);
+}
+
+/* A passthrough INTx's EOI: true when fd was one's resample fd. */
+static bool resample_passthrough(struct vm *vm, int fd)
+{
+	for (unsigned i = 0; i < vm->npassthrough; i++) {
+		if (vfio_pci_intx_resample_fd(vm->passthrough[i]) == fd) {
+			vfio_pci_intx_resample(vm->passthrough[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A vfio-user server's requests: served; true when fd was one's. A
+ * broken connection (logged once by vfio/user.c) stops being polled. */
+static bool serve_user_device(struct vm *vm, int fd)
+{
+	for (unsigned i = 0; i < vm->nuser_devices; i++) {
+		struct vfio_backend *b = vm->user_devices[i];
+		if (vfio_user_poll_fd(b) != fd)
+			continue;
+		if (vfio_user_service(b))
+			epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		return true;
+	}
+	return false;
 }
 
 /* A guest EOI lowered a virtio-mmio line: up again if still pending. */
@@ -767,7 +850,8 @@ static int restore_machine(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		if (vm->virtio[i].pci)
 			virtio_transport_reset(vm->virtio[i].transport);
-	/* Config spaces as built: BARs back where they were placed. */
+	/* Config spaces as built: BARs back where they were placed;
+	 * passthrough devices reset (VFIO_DEVICE_RESET) with theirs. */
 	pci_bus_reset(&vm->pci);
 	/* UART, i8042, RTC index, GED (a press the old guest did not take
 	 * does not survive), virtio-mmio windows: power-on values. */
@@ -962,7 +1046,8 @@ int vm_run(struct vm *vm)
 			} else if (out_sink_of(vm, fd)) {
 				out_sink_drain(out_sink_of(vm, fd));
 			} else {
-				resample_virtio_mmio(vm, fd);
+				if (!serve_user_device(vm, fd) && !resample_passthrough(vm, fd))
+					resample_virtio_mmio(vm, fd);
 			}
 		}
 	}
@@ -1005,8 +1090,13 @@ int vm_destroy(struct vm *vm)
 			ret = r;
 	}
 	vm->nvirtio = 0;
-	for (unsigned i = 0; i < vm->nuser_devices; i++)
-		vm->user_devices[i]->ops->destroy(vm->user_devices[i]);
+	/* Interrupts off, slots and DMA mappings gone, devices closed. */
+	for (unsigned i = 0; i < vm->npassthrough; i++)
+		vfio_pci_destroy(vm->passthrough[i]);
+	vm->npassthrough = 0;
+	vfio_kernel_destroy(vm->vfio);
+	vm->vfio = NULL;
+	/* The vfio-user connections went with their devices, above. */
 	vm->nuser_devices = 0;
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown

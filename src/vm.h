@@ -31,6 +31,8 @@ struct virtio_dev;
 struct virtio_pci;
 struct virtio_mmio;
 struct out_sink;
+struct vfio_kernel;
+struct vfio_pci_dev;
 struct vfio_backend;
 struct vhost_dev;
 
@@ -78,7 +80,13 @@ struct vm {
 	struct arch_pci_info pci_info;
 	struct vm_virtio virtio[VM_MAX_VIRTIO];
 	unsigned nvirtio;
-	/* --user-device: each connected vfio-user server (owned). */
+	/* --device: host PCI functions passed through, and the VFIO
+	 * containers and groups they were opened through. */
+	struct vfio_kernel *vfio;
+	struct vfio_pci_dev *passthrough[CVMM_MAX_DEVICES + CVMM_MAX_USER_DEVICES];
+	unsigned npassthrough;
+	/* --user-device: each connected vfio-user server (owned by its
+	 * passthrough device; the control loop serves the server's requests). */
 	struct vfio_backend *user_devices[CVMM_MAX_USER_DEVICES];
 	unsigned nuser_devices;
 	int console_out_fd; /* owned when the console writes to a file */

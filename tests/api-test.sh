@@ -7,7 +7,7 @@
 #
 #   tests/api-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]
 #
-# ping, info, counters, pause/resume (the ticks and the vCPU exit counts
+# ping, info, counters (no passthrough devices: empty lists), pause/resume (the ticks and the vCPU exit counts
 # stop, then go on), shutdown (exit 0, socket removed; a guest's unflushed
 # disk write is in the image and cvmm fdatasync'ed it), a stalled output
 # reader (serial and virtio-console) holding up neither the guest nor
@@ -189,6 +189,18 @@ if wanted "$CASE"; then
 	done
 	[ -z "$why" ]
 	check $? "$why"
+fi
+
+# No --device: vm.info and vm.counters say so with empty lists.
+CASE=passthrough-empty
+if wanted "$CASE"; then
+	api info
+	i1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
+	i2=$(grep -c '"devices":\[\],"platform"' "$TMP/resp")
+	api counters
+	c1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
+	[ "$i1" = 1 ] && [ "$i2" = 1 ] && [ "$c1" = 1 ]
+	check $? "info passthrough [] $i1, config devices [] $i2, counters passthrough [] $c1 (want 1 1 1)"
 fi
 
 CASE=counters-move
@@ -989,6 +1001,44 @@ if wanted "$CASE"; then
 	fi
 fi
 
+# A passthrough device (a vfio-user server: tests/vfio-user/edu-server)
+# in vm.info (its BARs, mapped and trapped, the interrupt kind) and
+# vm.counters, and reset with the machine at a reboot.
+CASE=passthrough-user-device
+EDU=$(dirname "$CVMM")/tests/vfio-user/edu-server
+if wanted "$CASE"; then
+	if [ ! -x "$EDU" ]; then
+		skip "$CASE" "no $EDU (make $(dirname "$CVMM")/tests/vfio-user/edu-server)"
+	else
+		rm -f "$SOCK" "$TMP/edu.sock"
+		"$EDU" --socket "$TMP/edu.sock" 2>"$TMP/edu.err" &
+		EPID=$!
+		t_wait 5 test -S "$TMP/edu.sock"
+		if start_vm --user-device "socket=$TMP/edu.sock,id=edu0" --memory size=64M,shared=on; then
+			why=
+			api info
+			for s in '"passthrough":[{"name":"edu0","backend":"vfio-user"' \
+				'"vendor_id":4660,"device_id":4584' '"access":"mmap+trap"' \
+				'"access":"trap"' '"irq":{"mode":"intx","vectors":1,"msix_vectors":2'; do
+				grep -qF -- "$s" "$TMP/resp" || { why="${why:+$why, }info lacks $s"; break; }
+			done
+			api reboot
+			[ $RC -eq 0 ] || why="${why:+$why, }reboot rc $RC"
+			t_wait 10 booted 2 || why="${why:+$why, }no second boot"
+			api counters
+			grep -qF '"name":"edu0","bdf":"0000:00:01.0"' "$TMP/resp" &&
+				grep -qF '"resets":1,' "$TMP/resp" ||
+				why="${why:+$why, }counters: $(head -c 300 "$TMP/resp")"
+			shutdown_and_check
+		else
+			bad "cvmm did not come up with --user-device"
+			[ -n "$PID" ] && kill "$PID" 2>/dev/null
+		fi
+		kill "$EPID" 2>/dev/null
+		wait "$EPID" 2>/dev/null
+	fi
+fi
+
 CASE=pause-during-device-churn
 if wanted "$CASE"; then
 	# The guest activates and resets the virtio-rng at every tick (its
@@ -1231,6 +1281,8 @@ if wanted "$CASE"; then
 		{"kernel": "$GUEST", "initramfs": "/nonexistent/initrd"}|vm.create: 'initramfs': /nonexistent/initrd: No such file or directory
 		{"kernel": "$GUEST", "disks": ["path=/nonexistent/d.img"]}|vm.create: 'disks[0].path': /nonexistent/d.img: No such file or directory
 		{"kernel": "$GUEST", "rng": {"src": "/nonexistent/rng"}}|vm.create: 'rng.src': /nonexistent/rng: No such file or directory
+		{"kernel": "$GUEST", "devices": [{"path": "/nonexistent/0000:01:00.0"}]}|vm.create: 'devices[0].path': /nonexistent/0000:01:00.0: No such file or directory
+		{"kernel": "$GUEST", "devices": ["path=/tmp"]}|vm.create: 'devices[0].path': /tmp: not a PCI device (expected /sys/bus/pci/devices/DDDD:BB:DD.F)
 		EOF
 		api info
 		grep -qF '"state":"NotCreated"' "$TMP/resp" || why="${why:+$why; }state: $(cat "$TMP/resp")"

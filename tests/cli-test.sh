@@ -8,6 +8,9 @@
 #   --disk path=, --rng src=, --serial/--console file=) or is of the wrong
 #   kind (a directory as kernel): bad usage too, exit status 2 and one line
 #   naming the option and the file;
+# - a --device path that is not a PCI device bound to vfio-pci with its
+#   IOMMU group usable (fake sysfs trees; no /dev/vfio): the same, the line
+#   naming the device;
 # - a kernel file that opens but cannot be booted (empty, not a kernel):
 #   exit status 1 and exactly one error line naming the file (these need
 #   /dev/kvm and are skipped without it);
@@ -237,6 +240,71 @@ expect_usage "--user-device socket=$TMP/text: not a socket" \
 expect_usage "--memory hugepages=on: " --kernel "$TMP/text" --serial null \
 	--memory size=1T,hugepages=on
 
+# --- --device path=PATH[,id=NAME] (PCI passthrough) ----------------------
+expect_ok '--device path=PATH' --help
+long_id=$(printf '%033d' 0)
+for v in "" path= id=x "path=/x,bogus=1" "path=/x,id=" "path=/x," ",path=/x" \
+	"path=/x,id=$long_id" /sys/bus/pci/devices/0000:00:01.0; do
+	expect_usage --device $K --device "$v"
+done
+expect_usage --device $K --device
+expect_usage "--device: /x given twice" $K --device path=/x --device path=/x
+expect_usage "--device: id=a given twice" $K --device path=/x,id=a --device path=/y,id=a
+expect_usage "--device: at most 8 devices" $K --device path=/1 --device path=/2 \
+	--device path=/3 --device path=/4 --device path=/5 --device path=/6 \
+	--device path=/7 --device path=/8 --device path=/9
+# The path, probed before the VM is built: one line naming the device.
+expect_usage "--device path=/nonexistent/0000:00:1f.0: $NOENT" \
+	--kernel "$TMP/text" --device path=/nonexistent/0000:00:1f.0 --serial null
+expect_usage "--device path=$TMP: not a PCI device" \
+	--kernel "$TMP/text" --device "path=$TMP" --serial null
+expect_usage "--device path=/etc/hostname: not a PCI device" \
+	--kernel "$TMP/text" --device path=/etc/hostname --serial null
+# Fake sysfs trees: a PCI function bound to another driver, to none, not a
+# PCI address, no IOMMU group, and one that is right but finds no /dev/vfio.
+S=$TMP/sys
+mkdir -p "$S/bus/pci" "$S/bus/usb" "$S/drivers/e1000e" "$S/drivers/vfio-pci" "$S/groups/4242"
+fake_dev() { # NAME SUBSYSTEM DRIVER GROUP ("-": no link)
+	mkdir -p "$S/devices/$1"
+	[ "$2" = - ] || ln -s "../../bus/$2" "$S/devices/$1/subsystem"
+	[ "$3" = - ] || ln -s "../../drivers/$3" "$S/devices/$1/driver"
+	[ "$4" = - ] || ln -s "../../groups/$4" "$S/devices/$1/iommu_group"
+}
+fake_dev 0000:01:00.0 pci e1000e 4242
+fake_dev 0000:02:00.0 pci - 4242
+fake_dev 0000:03:00.0 pci vfio-pci -
+fake_dev 0000:04:00.0 pci vfio-pci 4242
+fake_dev 1-1:1.0 usb - -
+fake_dev pci-thing pci vfio-pci 4242
+dev_refused() { # NAME WHY
+	expect_usage "--device path=$S/devices/$1: $2" \
+		--kernel "$TMP/text" --device "path=$S/devices/$1" --serial null
+}
+dev_refused 0000:01:00.0 "0000:01:00.0 is bound to e1000e, not to vfio-pci"
+dev_refused 0000:02:00.0 "0000:02:00.0 is bound to no driver, not to vfio-pci"
+dev_refused 0000:03:00.0 "0000:03:00.0 has no IOMMU group"
+dev_refused 1-1:1.0 "not a PCI device"
+dev_refused pci-thing "'pci-thing' is not a PCI address"
+if [ ! -e /dev/vfio/vfio ]; then
+	expect_usage "--device path=$S/devices/0000:04:00.0: 0000:04:00.0: /dev/vfio/vfio: $NOENT" \
+		--kernel "$TMP/text" --device "path=$S/devices/0000:04:00.0" --serial null
+else
+	expect_usage "--device path=$S/devices/0000:04:00.0: 0000:04:00.0: /dev/vfio/4242: " \
+		--kernel "$TMP/text" --device "path=$S/devices/0000:04:00.0" --serial null
+fi
+# Each of several devices is checked, in order.
+expect_usage "--device path=$S/devices/0000:02:00.0: " --kernel "$TMP/text" \
+	--device "path=$S/devices/0000:02:00.0" --device "path=$S/devices/0000:01:00.0" \
+	--serial null
+# A real function of this host, if one is bound to another driver.
+for p in /sys/bus/pci/devices/*; do
+	[ -L "$p/driver" ] || continue
+	drv=$(basename "$(readlink "$p/driver")")
+	[ "$drv" = vfio-pci ] && continue
+	expect_usage "--device path=$p: $(basename "$p") is bound to $drv, not to vfio-pci" \
+		--kernel "$TMP/text" --device "path=$p" --serial null
+	break
+done
 # --- one failure, one line (docs/logging.md) ------------------------------
 # No /dev/kvm needed: without --kernel the VM waits for the API, whose
 # socket is made in the control loop's setup (it said so twice before).

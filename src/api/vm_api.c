@@ -18,6 +18,7 @@
 #include "virtio/pci.h"
 #include "virtio/vhost_dev.h"
 #include "virtio/virtio.h"
+#include "vfio/pci_dev.h"
 #include "vm.h"
 
 /*
@@ -200,6 +201,12 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	} else {
 		jb->oom |= c && !cJSON_AddNullToObject(c, "rng");
 	}
+	cJSON *devices = add_arr(jb, c, "devices");
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		cJSON *o = push_obj(jb, devices);
+		add_str(jb, o, "path", cfg->devices[i].path);
+		add_str(jb, o, "id", cfg->devices[i].id);
+	}
 	cJSON *platform = add_obj(jb, c, "platform");
 	add_bool(jb, platform, "pit", cfg->pit);
 	add_str(jb, c, "api_socket", cfg->api_socket);
@@ -236,6 +243,56 @@ static void add_vhost(struct jb *jb, cJSON *o, struct vhost_dev *h)
 	add_num(jb, b, "relayed_queues", st.relayed_queues);
 	add_num(jb, b, "relayed_interrupts", (double)st.relayed_irqs);
 	add_num(jb, b, "reconnects", (double)st.reconnects);
+}
+
+/* How a passthrough BAR reaches the device: all through memory slots,
+ * partly (the MSI-X pages or a sparse region trapped), or trapped. */
+static const char *bar_access(const struct vfio_pci_bar_desc *b)
+{
+	if (!b->mmap_bytes)
+		return "trap";
+	return b->mmap_bytes >= b->size ? "mmap" : "mmap+trap";
+}
+
+/* The passthrough devices; the PCI bus lock held. */
+static void add_passthrough(struct jb *jb, cJSON *root, struct vm *vm)
+{
+	cJSON *arr = add_arr(jb, root, "passthrough");
+	for (unsigned i = 0; i < vm->npassthrough; i++) {
+		struct vfio_pci_desc d;
+		vfio_pci_describe(vm->passthrough[i], &d);
+		cJSON *o = push_obj(jb, arr);
+		char bdf[16];
+		format_bdf(bdf, sizeof(bdf), d.slot);
+		add_str(jb, o, "name", d.name);
+		add_str(jb, o, "backend", d.backend);
+		add_str(jb, o, "host", d.host);
+		add_str(jb, o, "bdf", bdf);
+		add_num(jb, o, "vendor_id", d.vendor_id);
+		add_num(jb, o, "device_id", d.device_id);
+		cJSON *bars = add_arr(jb, o, "bars");
+		for (unsigned b = 0; b < d.nbars; b++) {
+			const struct vfio_pci_bar_desc *bd = &d.bars[b];
+			cJSON *bo = push_obj(jb, bars);
+			add_num(jb, bo, "index", bd->index);
+			add_str(jb, bo, "type", bar_type_name(bd->type));
+			add_num(jb, bo, "address", (double)bd->addr);
+			add_num(jb, bo, "size", (double)bd->size);
+			add_bool(jb, bo, "prefetchable", bd->prefetchable);
+			add_bool(jb, bo, "mapped", bd->mapped);
+			add_str(jb, bo, "access", bar_access(bd));
+			add_num(jb, bo, "mmap_bytes", (double)bd->mmap_bytes);
+			add_num(jb, bo, "slot_bytes", (double)bd->mapped_bytes);
+		}
+		cJSON *irq = add_obj(jb, o, "irq");
+		add_str(jb, irq, "mode", vfio_pci_irq_mode_name(d.irq));
+		add_num(jb, irq, "vectors", d.vectors);
+		add_num(jb, irq, "msix_vectors", d.msix_vectors);
+		add_num(jb, irq, "msi_vectors", d.msi_vectors);
+		add_bool(jb, irq, "intx", d.intx);
+		if (d.intx)
+			add_num(jb, irq, "intx_gsi", d.intx_gsi);
+	}
 }
 
 static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
@@ -290,6 +347,7 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 		if (pd->intx.set)
 			add_num(jb, o, "intx_gsi", pd->intx.gsi);
 	}
+	add_passthrough(jb, root, vm);
 	pthread_mutex_unlock(&vm->pci.lock);
 
 	/* Whatever the platform devices say of themselves (platform.h). */
@@ -389,6 +447,27 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 			virtio_console_get_stats(v->dev, &st);
 			add_num(&jb, d, "tx_dropped", (double)st.tx_dropped);
 		}
+	}
+	cJSON *pt = add_arr(&jb, o, "passthrough");
+	for (unsigned i = 0; i < vm->npassthrough; i++) {
+		struct vfio_pci_dev *d = vm->passthrough[i];
+		struct vfio_pci_stats st;
+		vfio_pci_get_stats(d, &st);
+		cJSON *c = push_obj(&jb, pt);
+		char bdf[16];
+		format_bdf(bdf, sizeof(bdf), vfio_pci_device(d)->slot);
+		add_str(&jb, c, "name", vfio_pci_device(d)->name);
+		add_str(&jb, c, "bdf", bdf);
+		add_num(&jb, c, "config_reads", (double)st.config_reads);
+		add_num(&jb, c, "config_writes", (double)st.config_writes);
+		add_num(&jb, c, "bar_reads", (double)st.bar_reads);
+		add_num(&jb, c, "bar_writes", (double)st.bar_writes);
+		add_num(&jb, c, "irq_sets", (double)st.irq_sets);
+		add_num(&jb, c, "vector_masks", (double)st.vector_masks);
+		add_num(&jb, c, "vector_unmasks", (double)st.vector_unmasks);
+		add_num(&jb, c, "resets", (double)st.resets);
+		add_num(&jb, c, "intx_unmasks", (double)st.intx_unmasks);
+		add_num(&jb, c, "errors", (double)st.errors);
 	}
 	if (vm->serial) {
 		cJSON *ser = add_obj(&jb, o, "serial");

@@ -172,6 +172,8 @@ static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t e
 		return array_value(cfg, OPT_DISK, f, v, err, errlen);
 	if (!strcmp(f, "nets"))
 		return array_value(cfg, OPT_NET, f, v, err, errlen);
+	if (!strcmp(f, "devices"))
+		return array_value(cfg, OPT_DEVICE, f, v, err, errlen);
 	if (!strcmp(f, "user_devices"))
 		return array_value(cfg, OPT_USER_DEVICE, f, v, err, errlen);
 	if (!strcmp(f, "rng")) {

@@ -15,6 +15,7 @@
  *   disks      [ "path=P,readonly=on" | {"path": P, "readonly": bool,
  *                "direct": bool, "id": S} ... ]
  *   nets       [ "tap=T,mac=M" | {"tap": T, "mac": M, "ip": A, "mask": A} ... ]
+ *   devices    [ "path=P,id=N" | {"path": P, "id": N} ... ]  (--device)
  *   rng        true | false | null | "src=PATH" | {"src": PATH}
  *   debug_exit bool
  *

@@ -79,6 +79,11 @@ int kvm_open(struct kvm *kvm)
 		kvm->sys_fd = -1;
 		return -ENOTSUP;
 	}
+	/* KVM's slot count (KVM_USER_MEM_SLOTS: 509 or 32764 today); a kernel
+	 * that does not say has at least 32. */
+	int slots = kvm_check_cap(kvm, KVM_CAP_NR_MEMSLOTS);
+	kvm->nr_slots = slots <= 0 ? 32 : slots > KVM_MAX_SLOTS ? KVM_MAX_SLOTS :
+		       (unsigned)slots;
 	kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_MAX_VCPUS);
 	if (kvm->max_vcpus <= 0)
 		kvm->max_vcpus = kvm_check_cap(kvm, KVM_CAP_NR_VCPUS);
@@ -249,9 +254,11 @@ int kvm_clear_ram(struct kvm *kvm)
 	 * find none). Other memfd RAM keeps its contents in the file
 	 * (MADV_DONTNEED would only drop this mapping of them): its pages are
 	 * punched out, which every mapping, a device server's too, then
-	 * reads as zeroes. Anonymous memory gets fresh zero pages. */
+	 * reads as zeroes. Anonymous memory gets fresh zero pages. RAM a
+	 * device pinned for DMA is written over too: dropped pages would
+	 * leave the device with the old ones, which the guest no longer sees. */
 	int r = 0;
-	if (kvm->ram_huge)
+	if (kvm->ram_huge || kvm->ram_pinned)
 		memset(kvm->ram, 0, kvm->ram_size);
 	else if (kvm->ram_fd >= 0)
 		r = fallocate(kvm->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
@@ -266,20 +273,69 @@ int kvm_clear_ram(struct kvm *kvm)
 	return 0;
 }
 
-int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva)
+/* The lowest free slot number below KVM's limit, marked used. */
+static int slot_alloc(struct kvm *kvm, uint32_t *out)
+{
+	for (unsigned w = 0; w * 64 < kvm->nr_slots; w++) {
+		uint64_t cur = atomic_load(&kvm->slot_used[w]);
+		while (~cur) {
+			unsigned bit = (unsigned)__builtin_ctzll(~cur);
+			if (w * 64 + bit >= kvm->nr_slots)
+				break;
+			if (atomic_compare_exchange_weak(&kvm->slot_used[w], &cur,
+							 cur | 1ULL << bit)) {
+				*out = w * 64 + bit;
+				return 0;
+			}
+		}
+	}
+	return -ENOSPC;
+}
+
+static void slot_free(struct kvm *kvm, uint32_t slot)
+{
+	if (slot < KVM_MAX_SLOTS)
+		atomic_fetch_and(&kvm->slot_used[slot / 64], ~(1ULL << (slot % 64)));
+}
+
+unsigned kvm_slots_used(struct kvm *kvm)
+{
+	unsigned n = 0;
+	for (unsigned w = 0; w < KVM_MAX_SLOTS / 64; w++)
+		n += (unsigned)__builtin_popcountll(atomic_load(&kvm->slot_used[w]));
+	return n;
+}
+
+static int set_region(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size,
+		      void *hva)
 {
 	struct kvm_userspace_memory_region region = {
-		.slot = kvm->next_slot,
+		.slot = slot,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)hva,
 	};
-	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		int err = errno;
+	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return -errno;
+	return 0;
+}
+
+int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva)
+{
+	uint32_t slot;
+	int ret = slot_alloc(kvm, &slot);
+	if (ret) {
+		log_error("guest RAM at 0x%llx: no free KVM memory slot (%u in use)",
+			  (unsigned long long)gpa, kvm->nr_slots);
+		return ret;
+	}
+	ret = set_region(kvm, slot, gpa, size, hva);
+	if (ret) {
 		log_error("KVM_SET_USER_MEMORY_REGION gpa 0x%llx size 0x%llx: %s",
 			  (unsigned long long)gpa, (unsigned long long)size,
-			  strerror(err));
-		return -err;
+			  strerror(-ret));
+		slot_free(kvm, slot);
+		return ret;
 	}
 	/* A region inside shared RAM is that much into its memfd. */
 	int fd = -1;
@@ -290,11 +346,33 @@ int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva)
 		fd = kvm->ram_fd;
 		off = at - base;
 	}
-	int ret = guest_mem_add_fd(&kvm->mem, gpa, size, hva, fd, off);
+	ret = guest_mem_add_fd(&kvm->mem, gpa, size, hva, fd, off);
+	if (ret) {
+		set_region(kvm, slot, gpa, 0, hva);
+		slot_free(kvm, slot);
+	}
+	return ret;
+}
+
+int kvm_map_slot(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva,
+		 uint32_t *slot)
+{
+	int ret = slot_alloc(kvm, slot);
 	if (ret)
 		return ret;
-	kvm->next_slot++;
-	return 0;
+	ret = set_region(kvm, *slot, gpa, size, hva);
+	if (ret)
+		slot_free(kvm, *slot);
+	return ret;
+}
+
+int kvm_unmap_slot(struct kvm *kvm, uint32_t slot)
+{
+	/* Size 0 deletes the slot; the address is not looked at. */
+	int ret = set_region(kvm, slot, 0, 0, NULL);
+	if (!ret)
+		slot_free(kvm, slot);
+	return ret;
 }
 
 int kvm_irq_line(struct kvm *kvm, uint32_t gsi, int level)

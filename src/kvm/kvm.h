@@ -6,18 +6,29 @@
 #ifndef CVMM_KVM_KVM_H
 #define CVMM_KVM_KVM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "guest_mem.h"
 #include "log.h"
 
+/* The most memory slots cvmm tracks (KVM's own limit may be lower). */
+#define KVM_MAX_SLOTS 512
+
 struct kvm {
 	int sys_fd;
 	int vm_fd;
 	int vcpu_mmap_size;
 	int max_vcpus;
-	unsigned next_slot;
+	/*
+	 * Memory slots: guest RAM (kvm_map_region) and host memory that is
+	 * not RAM (kvm_map_slot: a passthrough device's BAR). A set bit is a
+	 * slot in use; numbers are reused once kvm_unmap_slot frees them.
+	 * Any thread (BAR moves come from vCPUs): atomics, no lock.
+	 */
+	unsigned nr_slots; /* KVM_CAP_NR_MEMSLOTS, at most KVM_MAX_SLOTS */
+	_Atomic uint64_t slot_used[KVM_MAX_SLOTS / 64];
 	struct guest_mem mem;
 	/* The whole guest RAM is one host mapping; regions point into it. */
 	void *ram;
@@ -28,6 +39,9 @@ struct kvm {
 	int ram_fd;
 	bool ram_shared;
 	bool ram_huge; /* KVM_RAM_HUGEPAGES */
+	/* Pinned for a device's DMA (a VFIO passthrough device): its pages
+	 * must stay where they are, so kvm_clear_ram writes zeroes over them. */
+	bool ram_pinned;
 	/* KVM_IRQ_LINE failures (kvm_irq_line_cb): guests drive those. */
 	struct ratelimit rl;
 	/* Write end of the pipe the teardown helper waits on; -1 if none. */
@@ -71,11 +85,27 @@ enum kvm_ram_flags {
  * with `flags` (enum kvm_ram_flags) a memfd. Logs what fails.
  */
 int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags);
-/* Zeroes guest RAM as at the first boot (a reboot): fresh pages. Logs. */
+/* Zeroes guest RAM as at the first boot (a reboot): fresh pages, or the
+ * same pages written over (huge pages, RAM pinned for DMA). Logs. */
 int kvm_clear_ram(struct kvm *kvm);
-/* Maps [hva, hva+size) at guest-physical `gpa` (new memory slot); inside
- * shared guest RAM the region also records its place in the memfd. */
+/* Maps [hva, hva+size) at guest-physical `gpa` as guest RAM (a new memory
+ * slot, and a region of kvm->mem); inside shared guest RAM the region also
+ * records its place in the memfd. Build time; logs its errors. */
 int kvm_map_region(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva);
+/*
+ * Host memory that is not guest RAM (a passthrough BAR's mmap) at `gpa`:
+ * a memory slot of its own, not in kvm->mem (devices do not DMA there).
+ * gpa, size and hva page-aligned. *slot is the handle kvm_unmap_slot
+ * takes. 0, -ENOSPC (no free slot below KVM's limit) or the ioctl's
+ * -errno, not logged: the caller names the device (pci.c, BAR moves).
+ */
+int kvm_map_slot(struct kvm *kvm, uint64_t gpa, uint64_t size, void *hva,
+		 uint32_t *slot);
+/* Deletes the slot (KVM_SET_USER_MEMORY_REGION with size 0) and frees its
+ * number for reuse. 0 or -errno (not logged, as above). */
+int kvm_unmap_slot(struct kvm *kvm, uint32_t slot);
+/* Slots in use (tests, vm.info). */
+unsigned kvm_slots_used(struct kvm *kvm);
 
 int kvm_check_cap(struct kvm *kvm, long cap);
 

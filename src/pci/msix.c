@@ -2,6 +2,8 @@
 #include "pci/msix.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -37,9 +39,51 @@ static void fire(struct msix *m, unsigned v)
 				m->dev->name, v);
 }
 
+/* External vectors: can vector v reach the guest now? */
+static bool deliverable(const struct msix *m, unsigned v)
+{
+	uint16_t ctrl = msg_ctrl(m);
+	return (ctrl & PCI_MSIX_FLAGS_ENABLE) && !(ctrl & PCI_MSIX_FLAGS_MASKALL) &&
+	       !(m->vec[v].ctrl & MSIX_CTRL_MASKED);
+}
+
+/* Binds or unbinds an external vector's irqfd as deliverable() says; a
+ * KVM failure (logged here: the guest's masking drives it) leaves it as it
+ * was. Lock held. */
+static void sync_vector(struct msix *m, unsigned v)
+{
+	struct msix_vector *mv = &m->vec[v];
+	bool want = deliverable(m, v);
+	if (want == mv->routed)
+		return;
+	int ret = kvm_irqfd(m->router->kvm, mv->irqfd, mv->gsi, want);
+	if (ret) {
+		log_ratelimited(&m->rl, LOG_WARN, "%s: MSI-X vector %u: KVM_IRQFD %s (GSI %u): %s",
+				m->dev->name, v, want ? "assign" : "deassign", mv->gsi,
+				strerror(-ret));
+		return;
+	}
+	mv->routed = want;
+	atomic_fetch_add(want ? &m->unmasks : &m->masks, 1);
+}
+
+/* What an external vector's eventfd holds is dropped. */
+static void drain(struct msix *m, unsigned v)
+{
+	uint64_t n;
+	if (read(m->vec[v].irqfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_ratelimited(&m->rl, LOG_WARN, "%s: MSI-X vector %u: eventfd read: %s",
+				m->dev->name, v, strerror(errno));
+}
+
 /* Delivers pending vectors that are no longer masked. Lock held. */
 static void deliver_pending(struct msix *m)
 {
+	if (m->external) {
+		for (unsigned v = 0; v < m->nvec; v++)
+			sync_vector(m, v);
+		return;
+	}
 	if (!(msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE) || fn_masked(m) || !m->pba)
 		return;
 	for (unsigned v = 0; v < m->nvec; v++) {
@@ -61,6 +105,7 @@ int msix_init(struct msix *m, struct pci_device *dev, struct irq_router *router,
 	m->router = router;
 	m->nvec = nvec;
 	m->bar = bar;
+	m->pba_bar = bar;
 	m->table_off = table_off;
 	m->pba_off = pba_off;
 	for (unsigned v = 0; v < nvec; v++)
@@ -96,6 +141,51 @@ int msix_init(struct msix *m, struct pci_device *dev, struct irq_router *router,
 	return 0;
 }
 
+int msix_adopt(struct msix *m, struct pci_device *dev, struct irq_router *router,
+	       unsigned cap_off, unsigned nvec, unsigned table_bar, uint32_t table_off,
+	       unsigned pba_bar, uint32_t pba_off, const struct msix_hooks *hooks,
+	       void *opaque)
+{
+	if (nvec == 0 || nvec > MSIX_MAX_VECTORS || table_bar >= PCI_NUM_BARS ||
+	    pba_bar >= PCI_NUM_BARS || (table_off & 7) || (pba_off & 7) ||
+	    cap_off < PCI_STD_HEADER_SIZEOF || cap_off + PCI_CAP_MSIX_SIZEOF > 0x100 ||
+	    dev->config[cap_off] != PCI_CAP_ID_MSIX)
+		return -EINVAL;
+	memset(m, 0, sizeof(*m));
+	m->dev = dev;
+	m->router = router;
+	m->nvec = nvec;
+	m->cap_off = cap_off;
+	m->bar = table_bar;
+	m->pba_bar = pba_bar;
+	m->table_off = table_off;
+	m->pba_off = pba_off;
+	m->external = true;
+	m->hooks = hooks;
+	m->hooks_opaque = opaque;
+	for (unsigned v = 0; v < nvec; v++)
+		m->vec[v].irqfd = -1;
+	pthread_mutex_init(&m->lock, NULL);
+	/* Off and unmasked as after a reset, the table size as offered; only
+	 * Enable and Function Mask are writable. */
+	pci_cfg_set(dev, cap_off + PCI_MSIX_FLAGS, 2, nvec - 1);
+	pci_config_writable(dev, cap_off, PCI_CAP_MSIX_SIZEOF, 0);
+	pci_config_writable(dev, cap_off + PCI_MSIX_FLAGS + 1, 1,
+			    (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
+	for (unsigned v = 0; v < nvec; v++) {
+		struct msix_vector *mv = &m->vec[v];
+		mv->ctrl = MSIX_CTRL_MASKED;
+		mv->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (mv->irqfd < 0)
+			return -errno;
+		/* Bound once the guest unmasks it (sync_vector). */
+		int ret = irq_router_alloc_msi(router, &mv->gsi);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 void msix_destroy(struct msix *m)
 {
 	for (unsigned v = 0; v < m->nvec; v++) {
@@ -121,8 +211,12 @@ void msix_reset(struct msix *m)
 		struct msix_vector *mv = &m->vec[v];
 		mv->addr_lo = mv->addr_hi = mv->data = 0;
 		mv->ctrl = MSIX_CTRL_MASKED;
+		if (m->external) {
+			sync_vector(m, v);
+			drain(m, v);
+		}
 		/* KVM's route follows the table, as after msix_init(). */
-		if (mv->routed) {
+		if (mv->routed || m->external) {
 			int ret = irq_router_set_msi(m->router, mv->gsi, 0, 0);
 			if (ret)
 				log_ratelimited(&m->rl, LOG_WARN,
@@ -142,13 +236,24 @@ void msix_config_write(struct msix *m, uint32_t off, uint32_t len)
 		return;
 	pthread_mutex_lock(&m->lock);
 	bool enabled = msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE;
-	if (enabled != m->was_enabled) {
+	bool changed = enabled != m->was_enabled;
+	if (changed) {
 		m->was_enabled = enabled;
 		log_ratelimited(&m->rl, LOG_DEBUG, "%s: MSI-X %s (%u vectors)",
 				m->dev->name,
 			  enabled ? "enabled" : "disabled", m->nvec);
 	}
+	/* The device gets its eventfds before any is bound, and loses them
+	 * after all are unbound; what an old enable left is dropped. */
+	if (changed && enabled && m->hooks && m->hooks->enable)
+		m->hooks->enable(m->hooks_opaque, true);
 	deliver_pending(m);
+	if (changed && !enabled && m->external) {
+		if (m->hooks && m->hooks->enable)
+			m->hooks->enable(m->hooks_opaque, false);
+		for (unsigned v = 0; v < m->nvec; v++)
+			drain(m, v);
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -160,6 +265,10 @@ static void table_write(struct msix *m, unsigned v, unsigned word, uint32_t val)
 	case 1: mv->addr_hi = val; break;
 	case 2: mv->data = val; break;
 	case 3: mv->ctrl = val & MSIX_CTRL_MASKED; break;
+	}
+	if (word == 3 && m->external) {
+		sync_vector(m, v);
+		return;
 	}
 	if (word < 3) {
 		uint64_t addr = (uint64_t)mv->addr_hi << 32 | mv->addr_lo;
@@ -173,12 +282,31 @@ static void table_write(struct msix *m, unsigned v, unsigned word, uint32_t val)
 	}
 }
 
-bool msix_bar_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
-		     bool is_write)
+/* External vectors: pending = cannot be delivered and signalled. */
+static uint64_t external_pba(struct msix *m)
+{
+	struct pollfd pfd[MSIX_MAX_VECTORS];
+	unsigned idx[MSIX_MAX_VECTORS], n = 0;
+	uint64_t pba = 0;
+	for (unsigned v = 0; v < m->nvec; v++) {
+		if (m->vec[v].routed)
+			continue;
+		pfd[n] = (struct pollfd){ .fd = m->vec[v].irqfd, .events = POLLIN };
+		idx[n++] = v;
+	}
+	if (n && poll(pfd, n, 0) > 0)
+		for (unsigned i = 0; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				pba |= 1ULL << idx[i];
+	return pba;
+}
+
+bool msix_access(struct msix *m, unsigned bar, uint64_t off, uint8_t *data,
+		 uint32_t len, bool is_write)
 {
 	uint64_t table_end = m->table_off + (uint64_t)m->nvec * MSIX_ENTRY_SIZE;
 	uint64_t pba_end = m->pba_off + 8ULL * ((m->nvec + 63) / 64);
-	if (off >= m->table_off && off < table_end) {
+	if (bar == m->bar && off >= m->table_off && off < table_end) {
 		uint64_t rel = off - m->table_off;
 		/* Dword or qword accesses, naturally aligned (spec 6.8.2). */
 		if ((len != 4 && len != 8) || (rel & (len - 1)) || rel + len > table_end - m->table_off) {
@@ -203,12 +331,12 @@ bool msix_bar_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
 		pthread_mutex_unlock(&m->lock);
 		return true;
 	}
-	if (off >= m->pba_off && off < pba_end) {
+	if (bar == m->pba_bar && off >= m->pba_off && off < pba_end) {
 		/* The PBA is read-only. */
 		if (!is_write) {
 			uint64_t rel = off - m->pba_off;
 			pthread_mutex_lock(&m->lock);
-			uint64_t pba = m->pba;
+			uint64_t pba = m->external ? external_pba(m) : m->pba;
 			pthread_mutex_unlock(&m->lock);
 			for (uint32_t i = 0; i < len; i++) {
 				uint64_t byte = rel + i;
@@ -220,12 +348,22 @@ bool msix_bar_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
 	return false;
 }
 
+bool msix_bar_access(struct msix *m, uint64_t off, uint8_t *data, uint32_t len,
+		     bool is_write)
+{
+	return msix_access(m, m->bar, off, data, len, is_write);
+}
+
 int msix_notify(struct msix *m, unsigned vector)
 {
 	if (vector >= m->nvec)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	if (!(msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE) || fn_masked(m) ||
+	/* External: as the device would (a masked vector's signal waits in
+	 * its eventfd). */
+	if (m->external)
+		fire(m, vector);
+	else if (!(msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE) || fn_masked(m) ||
 	    (m->vec[vector].ctrl & MSIX_CTRL_MASKED))
 		m->pba |= 1ULL << vector;
 	else

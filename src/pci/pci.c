@@ -116,6 +116,91 @@ int pci_device_add_cap(struct pci_device *dev, const void *cap, unsigned len)
 	return (int)off;
 }
 
+int pci_device_bar_add_area(struct pci_device *dev, unsigned bar, uint64_t offset,
+			    uint64_t size, void *hva)
+{
+	if (dev->bus)
+		return -EBUSY;
+	if (bar >= PCI_NUM_BARS)
+		return -EINVAL;
+	struct pci_bar *b = &dev->bars[bar];
+	if (b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64)
+		return -EINVAL;
+	if (size == 0 || (offset | size) & (PCI_BAR_AREA_ALIGN - 1) ||
+	    offset >= b->size || size > b->size - offset || !hva)
+		return -EINVAL;
+	for (unsigned i = 0; i < b->nareas; i++) {
+		const struct pci_bar_area *a = &b->areas[i];
+		if (offset < a->offset + a->size && a->offset < offset + size)
+			return -EINVAL;
+	}
+	if (b->nareas == PCI_BAR_MAX_AREAS)
+		return -ENOSPC;
+	b->areas[b->nareas++] = (struct pci_bar_area){
+		.offset = offset, .size = size, .hva = hva,
+	};
+	return 0;
+}
+
+/* The BAR's areas out of guest memory. Bus lock held. */
+static void areas_unmap(struct pci_bus *bus, struct pci_device *dev, unsigned idx)
+{
+	struct pci_bar *b = &dev->bars[idx];
+	for (unsigned i = 0; i < b->nareas; i++) {
+		struct pci_bar_area *a = &b->areas[i];
+		if (!a->mapped)
+			continue;
+		int ret = bus->mem_unmap ? bus->mem_unmap(bus->mem_opaque, a->handle) : 0;
+		if (ret)
+			log_ratelimited(&dev->rl, LOG_WARN,
+					"%s: BAR%u area at 0x%llx: memory slot not removed: %s",
+					dev->name, idx, (unsigned long long)(b->addr + a->offset),
+					strerror(-ret));
+		a->mapped = false;
+	}
+}
+
+/* The BAR's areas at its address (b->addr, just registered). An area the
+ * bus cannot map stays with the BAR's handler. Bus lock held. */
+static void areas_map(struct pci_bus *bus, struct pci_device *dev, unsigned idx)
+{
+	struct pci_bar *b = &dev->bars[idx];
+	for (unsigned i = 0; i < b->nareas && bus->mem_map; i++) {
+		struct pci_bar_area *a = &b->areas[i];
+		uint64_t gpa = b->addr + a->offset;
+		/* A small BAR may sit at an address that is no page boundary. */
+		if (gpa & (PCI_BAR_AREA_ALIGN - 1)) {
+			log_ratelimited(&dev->rl, LOG_DEBUG,
+					"%s: BAR%u area at 0x%llx is not page-aligned; trapped",
+					dev->name, idx, (unsigned long long)gpa);
+			continue;
+		}
+		int ret = bus->mem_map(bus->mem_opaque, gpa, a->size, a->hva, &a->handle);
+		if (ret == 0)
+			a->mapped = true;
+		else
+			log_ratelimited(&dev->rl, LOG_WARN,
+					"%s: BAR%u area at 0x%llx (+0x%llx): no memory slot (%s); trapped",
+					dev->name, idx, (unsigned long long)gpa,
+					(unsigned long long)a->size, strerror(-ret));
+	}
+}
+
+void pci_device_release_areas(struct pci_device *dev)
+{
+	struct pci_bus *bus = dev->bus;
+	if (bus)
+		pthread_mutex_lock(&bus->lock);
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		struct pci_bar *b = &dev->bars[i];
+		if (bus)
+			areas_unmap(bus, dev, i);
+		b->nareas = 0;
+	}
+	if (bus)
+		pthread_mutex_unlock(&bus->lock);
+}
+
 /* The BAR's current address as programmed in config space. */
 static uint64_t bar_address(const struct pci_device *dev, unsigned idx)
 {
@@ -150,6 +235,8 @@ static void bar_update(struct pci_bus *bus, struct pci_device *dev, unsigned idx
 	bool want = decode && addr != 0 && addr + b->size > addr &&
 		    (!is_io || addr + b->size <= 0x10000);
 	if (b->mapped && (!want || addr != b->addr)) {
+		/* Guest memory first: nothing may reach the old place after. */
+		areas_unmap(bus, dev, idx);
 		bus_unregister(target, b->addr);
 		b->mapped = false;
 	}
@@ -157,6 +244,7 @@ static void bar_update(struct pci_bus *bus, struct pci_device *dev, unsigned idx
 		if (bus_register(target, addr, b->size, b->fn, b->opaque, dev->name) == 0) {
 			b->mapped = true;
 			b->addr = addr;
+			areas_map(bus, dev, idx);
 		} else {
 			log_ratelimited(&dev->rl, LOG_DEBUG,
 					"%s: BAR%u at 0x%llx overlaps another range; left unmapped",
@@ -243,10 +331,13 @@ void pci_config_access(struct pci_bus *bus, unsigned slot, unsigned fn,
 	pthread_mutex_lock(&bus->lock);
 	struct pci_device *dev = bus->slots[slot];
 	if (dev) {
-		if (is_write)
+		if (is_write) {
 			config_write(bus, dev, off, data, len);
-		else
+		} else {
 			memcpy(data, &dev->config[off], len);
+			if (dev->ops && dev->ops->config_read)
+				dev->ops->config_read(dev, off, data, len);
+		}
 	}
 	pthread_mutex_unlock(&bus->lock);
 }
@@ -313,6 +404,8 @@ static int bar_allocate(struct pci_bus *bus, struct pci_device *dev, unsigned id
 	int ret = addr_alloc(a, b->size, b->size, &addr);
 	if (ret == -ENOSPC && a == bus->mmio64_alloc)
 		ret = addr_alloc(bus->mmio32_alloc, b->size, b->size, &addr);
+	else if (ret == -ENOSPC && b->type == PCI_BAR_MEM64 && bus->mmio64_spill)
+		ret = addr_alloc(bus->mmio64_spill, b->size, b->size, &addr);
 	if (ret) {
 		log_error("%s: no room for BAR%u (%llu bytes)", dev->name, idx,
 			  (unsigned long long)b->size);
@@ -337,8 +430,12 @@ static void bars_release(struct pci_bus *bus, struct pci_device *dev, unsigned u
 		uint64_t addr = bar_address(dev, i);
 		struct addr_alloc *a = b->type == PCI_BAR_IO ? bus->pio_alloc :
 				       bus->mmio32_alloc;
-		if (addr_free(a, addr) && bus->mmio64_alloc)
-			addr_free(bus->mmio64_alloc, addr);
+		if (addr_free(a, addr) == 0)
+			continue;
+		if (bus->mmio64_alloc && addr_free(bus->mmio64_alloc, addr) == 0)
+			continue;
+		if (bus->mmio64_spill)
+			addr_free(bus->mmio64_spill, addr);
 	}
 }
 

@@ -7,6 +7,24 @@
  * A device is a struct pci_device embedded in the device's own state: its
  * 4 KiB config space with per-byte write masks and write-1-to-clear masks,
  * its BARs and a small ops table.
+ *
+ * Two seams serve a device that is not emulated here (a passthrough
+ * device, vfio/pci_dev.c):
+ *
+ *   - config reads: the bus answers from the config space it keeps (the
+ *     shadow), then ops->config_read may replace any byte of the answer
+ *     (with the real device's register). Writes go through the masks into
+ *     the shadow as always, then ops->config_write sees them: a byte the
+ *     device wants verbatim is made fully writable (wmask 0xff, w1cmask 0)
+ *     so that the shadow holds exactly what the guest wrote.
+ *   - BAR areas: host memory inside a memory BAR (an mmap of the device's
+ *     BAR). While the BAR is mapped, each area is also guest memory at
+ *     (BAR address + area offset) through the bus's mem_map callback (vm.c:
+ *     a KVM memory slot), so guest accesses there never exit; they are
+ *     unmapped before the BAR moves or stops decoding and mapped again at
+ *     its new address. The BAR's handler still gets every access outside
+ *     the areas, and inside an area the bus could not map (no callback, an
+ *     address not page-aligned, a refused slot). pci.c never calls KVM.
  */
 #ifndef CVMM_PCI_PCI_H
 #define CVMM_PCI_PCI_H
@@ -32,6 +50,18 @@ enum pci_bar_type {
 	PCI_BAR_MEM64, /* takes this BAR and the next */
 };
 
+/* Host memory inside a BAR (see above). */
+struct pci_bar_area {
+	uint64_t offset; /* within the BAR, page-aligned */
+	uint64_t size;   /* page multiple */
+	void *hva;
+	bool mapped;     /* guest memory right now (bus->mem_map succeeded) */
+	uint32_t handle; /* mem_map's handle while mapped */
+};
+
+#define PCI_BAR_MAX_AREAS 8
+#define PCI_BAR_AREA_ALIGN 4096ULL /* what mem_map needs (a page) */
+
 struct pci_bar {
 	enum pci_bar_type type;
 	bool prefetchable;
@@ -40,11 +70,20 @@ struct pci_bar {
 	bool mapped;   /* registered on its bus right now */
 	bus_io_fn fn;
 	void *opaque;
+	unsigned nareas;
+	struct pci_bar_area areas[PCI_BAR_MAX_AREAS];
 };
 
 struct pci_device;
 
 struct pci_device_ops {
+	/*
+	 * A config read of [off, off+len) (len 1-4, inside one dword): `data`
+	 * holds the shadow's bytes; the op may replace any of them. Bus lock
+	 * held. Optional.
+	 */
+	void (*config_read)(struct pci_device *dev, uint32_t off, uint8_t *data,
+			    uint32_t len);
 	/* After the bus applied a config write at [off, off+len). Optional. */
 	void (*config_write)(struct pci_device *dev, uint32_t off, uint32_t len);
 	/* A BAR was (un)mapped or moved: old/new 0 when unmapped. Optional. */
@@ -90,6 +129,20 @@ struct pci_bus {
 	struct addr_alloc *pio_alloc;
 	struct addr_alloc *mmio32_alloc;
 	struct addr_alloc *mmio64_alloc;
+	/*
+	 * BAR areas as guest memory (vm.c: KVM memory slots; unit tests fake
+	 * them): map returns 0 and a handle for unmap, or -errno (the area
+	 * then stays with the BAR's handler); unmap 0 or -errno. Neither logs:
+	 * pci.c names the device (rate-limited, BAR moves are the guest's).
+	 * Unset: every area stays trapped. Called with the bus lock held.
+	 */
+	int (*mem_map)(void *opaque, uint64_t gpa, uint64_t size, void *hva,
+		       uint32_t *handle);
+	int (*mem_unmap)(void *opaque, uint32_t handle);
+	void *mem_opaque;
+	/* MEM64 BARs that do not fit in the window they were meant for (a
+	 * passthrough device's large BAR): the 64-bit window. NULL: none. */
+	struct addr_alloc *mmio64_spill;
 	/* Assigns the INTx GSI of a new device (the builder's allocator). */
 	struct irq_line (*intx_for_slot)(void *opaque, unsigned slot);
 	void *intx_opaque;
@@ -114,6 +167,19 @@ int pci_device_set_bar(struct pci_device *dev, unsigned idx,
  * pci_config_writable() opens them.
  */
 int pci_device_add_cap(struct pci_device *dev, const void *cap, unsigned len);
+/*
+ * Declares host memory [hva, hva+size) as BAR `bar`'s bytes [offset,
+ * offset+size) (a memory BAR; offset and size page-aligned, inside the
+ * BAR, no overlap with another area). Before pci_bus_add_device. 0,
+ * -EINVAL, -ENOSPC (PCI_BAR_MAX_AREAS) or -EBUSY (already on a bus).
+ */
+int pci_device_bar_add_area(struct pci_device *dev, unsigned bar, uint64_t offset,
+			    uint64_t size, void *hva);
+/*
+ * Takes every area out of guest memory and forgets them (the device is
+ * going away: its owner then unmaps the host memory). Takes the bus lock.
+ */
+void pci_device_release_areas(struct pci_device *dev);
 void pci_config_writable(struct pci_device *dev, unsigned off, unsigned len,
 			 uint8_t mask);
 

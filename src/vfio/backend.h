@@ -104,6 +104,10 @@ struct vfio_backend {
 	/* What vm.info shows for the device: "0000:00:03.0" or the socket path. */
 	char name[108];
 	const char *kind; /* "vfio" or "vfio-user" */
+	/* SET_IRQS takes an eventfd with ACTION_UNMASK (kernel VFIO): the
+	 * core hands INTx the resample eventfd as its unmask, and the guest's
+	 * EOI unmasks without cvmm. false: the core sends the unmask itself. */
+	bool unmask_eventfd;
 };
 
 #endif

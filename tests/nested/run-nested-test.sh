@@ -44,7 +44,7 @@ set -u
 #      no driver) must exit 2 with a stderr line naming the device.
 # The rig's own set-up checks (modules, IOMMU, groups, binding, vfio-probe)
 # are the same either way.
-VFIO_CVMM=${NESTED_VFIO_CVMM:-0}
+VFIO_CVMM=${NESTED_VFIO_CVMM:-1}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -171,7 +171,7 @@ cat "$RIG/rig.cpio.gz" "$WORK/payload.cpio.gz" >"$WORK/initrd"
 # split irqchip and a host device passed through needs caching mode.
 # shellcheck disable=SC2054
 RIG_VFIO_DEVICES=(-device intel-iommu,intremap=on,caching-mode=on
-    -device edu,addr=04.0 -device virtio-rng-pci,disable-legacy=on,addr=05.0)
+    -device edu,addr=04.0 -device virtio-rng-pci,disable-legacy=on,iommu_platform=on,addr=05.0)
 LOG=$WORK/rig.log
 T0=$(date +%s)
 timeout -k 10 "$RIG_TIMEOUT" qemu-system-x86_64 -M q35,kernel-irqchip=split -accel tcg -cpu "$QCPU" \

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -686,6 +687,150 @@ static void test_machine_reset(void **state)
 	assert_int_equal(irqfd_take(e, 2), 0);
 }
 
+/* ---- an adopted capability (a passthrough device's) ---- */
+
+struct adopt_rec {
+	unsigned enables, disables;
+};
+
+static void adopt_enable(void *opaque, bool on)
+{
+	struct adopt_rec *r = opaque;
+	if (on)
+		r->enables++;
+	else
+		r->disables++;
+}
+
+static const struct msix_hooks adopt_hooks = { .enable = adopt_enable };
+
+/* Config write of the control word's high byte, as the bus would do it. */
+static void adopt_ctrl(struct msix *m, uint8_t hi)
+{
+	struct pci_device *d = m->dev;
+	unsigned o = m->cap_off + PCI_MSIX_FLAGS + 1;
+	d->config[o] = (uint8_t)((d->config[o] & ~d->wmask[o]) | (hi & d->wmask[o]));
+	msix_config_write(m, o, 1);
+}
+
+static void adopt_table(struct msix *m, unsigned v, unsigned word, uint32_t val)
+{
+	uint8_t d[4];
+	memcpy(d, &val, 4);
+	assert_true(msix_access(m, 1, 0x100 + v * 16 + word * 4, d, 4, true));
+}
+
+static uint64_t adopt_pba(struct msix *m)
+{
+	uint8_t d[8];
+	assert_true(msix_access(m, 3, 0x40, d, 8, false));
+	uint64_t v;
+	memcpy(&v, d, 8);
+	return v;
+}
+
+static bool readable(int fd)
+{
+	uint64_t n;
+	return read(fd, &n, sizeof(n)) == sizeof(n);
+}
+
+static void test_adopt(void **state)
+{
+	(void)state;
+	struct irq_router r;
+	assert_int_equal(irq_router_init(&r, NULL), 0);
+	struct pci_device dev;
+	pci_device_init(&dev, "pt", 0x8086, 0x10d3, 0x020000, 0, 0, 0, NULL);
+	/* The device's capability at 0x70: 16 vectors, Enable set as the host
+	 * left it, table in BAR1 at 0x100, PBA in BAR3 at 0x40. */
+	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, 15, 0x80, 0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
+	memcpy(&dev.config[0x70], cap, sizeof(cap));
+	struct msix m;
+	struct adopt_rec rec = { 0 };
+	/* Not an MSI-X capability there; too many vectors. */
+	assert_int_equal(msix_adopt(&m, &dev, &r, 0x60, 4, 1, 0x100, 3, 0x40, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(msix_adopt(&m, &dev, &r, 0x70, MSIX_MAX_VECTORS + 1, 1, 0x100, 3,
+				    0x40, NULL, NULL), -EINVAL);
+	assert_int_equal(msix_adopt(&m, &dev, &r, 0x70, 4, 1, 0x100, 3, 0x40, &adopt_hooks,
+				    &rec), 0);
+	/* Offered: 4 vectors, off; BIR/offsets as the device has them, read-only. */
+	assert_int_equal(pci_cfg_read(&dev, 0x72, 2), 3);
+	assert_int_equal(pci_cfg_read(&dev, 0x74, 4), 0x101);
+	assert_int_equal(dev.wmask[0x74], 0);
+	assert_int_equal(dev.wmask[0x73], 0xc0);
+	assert_int_equal(dev.wmask[0x72], 0);
+	assert_int_equal(m.nvec, 4);
+	for (unsigned v = 0; v < 4; v++) {
+		assert_false(m.vec[v].routed);
+		assert_true(m.vec[v].irqfd >= 0);
+		assert_int_equal(m.vec[v].gsi, IRQ_MSI_GSI_BASE + v);
+	}
+	/* Table in BAR1, PBA in BAR3: not the other way round. */
+	uint8_t d[4] = { 0 };
+	assert_false(msix_access(&m, 3, 0x100, d, 4, false));
+	assert_false(msix_access(&m, 1, 0x40, d, 4, false));
+
+	/* Program vector 1 and unmask it: not bound while MSI-X is off. */
+	adopt_table(&m, 1, 0, 0xfee01000);
+	adopt_table(&m, 1, 2, 0x41);
+	adopt_table(&m, 1, 3, 0);
+	assert_false(m.vec[1].routed);
+	/* The device signals it: pending (PBA), kept in the eventfd. */
+	assert_int_equal(msix_notify(&m, 1), 0);
+	assert_int_equal(adopt_pba(&m), 0x2);
+	/* Enable: the device gets its eventfds, vector 1 is bound (KVM would
+	 * deliver what waits), the masked ones are not. */
+	adopt_ctrl(&m, PCI_MSIX_FLAGS_ENABLE >> 8);
+	assert_int_equal(rec.enables, 1);
+	assert_true(m.vec[1].routed);
+	assert_false(m.vec[0].routed);
+	assert_int_equal(atomic_load(&m.unmasks), 1);
+	assert_int_equal(adopt_pba(&m), 0); /* bound: not pending here */
+	/* Function mask: every vector unbound; a signal then is pending. */
+	adopt_ctrl(&m, (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
+	assert_false(m.vec[1].routed);
+	assert_int_equal(atomic_load(&m.masks), 1);
+	assert_int_equal(adopt_pba(&m), 0x2); /* still there from before */
+	assert_true(readable(m.vec[1].irqfd));
+	assert_int_equal(adopt_pba(&m), 0);
+	adopt_ctrl(&m, PCI_MSIX_FLAGS_ENABLE >> 8);
+	assert_true(m.vec[1].routed);
+	/* Masking the vector itself. */
+	adopt_table(&m, 1, 3, 1);
+	assert_false(m.vec[1].routed);
+	adopt_table(&m, 1, 3, 0);
+	assert_true(m.vec[1].routed);
+	assert_int_equal(rec.enables, 1);
+	/* Disable: unbound, the device loses its eventfds, leftovers dropped. */
+	adopt_table(&m, 2, 3, 0);
+	assert_true(m.vec[2].routed);
+	adopt_ctrl(&m, 0);
+	assert_int_equal(rec.disables, 1);
+	assert_false(m.vec[1].routed);
+	assert_false(m.vec[2].routed);
+	msix_notify(&m, 2);
+	adopt_ctrl(&m, PCI_MSIX_FLAGS_ENABLE >> 8);
+	assert_int_equal(rec.enables, 2);
+	assert_true(m.vec[1].routed && m.vec[2].routed);
+
+	/* Reset: config back (done by the bus), table masked, all unbound,
+	 * eventfds empty; the hook is the owner's business. */
+	adopt_table(&m, 3, 3, 0);
+	dev.config[0x73] = 0;
+	msix_notify(&m, 0);
+	msix_reset(&m);
+	for (unsigned v = 0; v < 4; v++) {
+		assert_false(m.vec[v].routed);
+		assert_int_equal(m.vec[v].ctrl, 1);
+		assert_false(readable(m.vec[v].irqfd));
+	}
+	assert_int_equal(rec.disables, 1);
+	msix_destroy(&m);
+	irq_router_destroy(&r);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -701,6 +846,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pba_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_64_vectors, setup64, teardown),
 		cmocka_unit_test_setup_teardown(test_machine_reset, setup, teardown),
+		cmocka_unit_test(test_adopt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

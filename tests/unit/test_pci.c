@@ -23,6 +23,7 @@
 #include "bus.h"
 #include "log.h"
 #include "pci/pci.h"
+#include "log_capture.h"
 #include "pci_fixture.h"
 
 #define BAR0_SIZE 0x1000ULL /* MEM32 */
@@ -1362,6 +1363,324 @@ static void test_bus_reset(void **state)
 	free(g);
 }
 
+/* ---- the passthrough seams: config_read and BAR areas ---- */
+
+/* A device whose config reads answer 0xa0+off at [0x40, 0x48) over the
+ * shadow, as a passthrough device answers with the real registers. */
+struct cr_dev {
+	struct pci_device pci;
+	unsigned reads;
+	uint8_t seen[4]; /* what the bus handed the op (the shadow) */
+};
+
+static void cr_config_read(struct pci_device *dev, uint32_t off, uint8_t *data,
+			   uint32_t len)
+{
+	struct cr_dev *d = (struct cr_dev *)((char *)dev - offsetof(struct cr_dev, pci));
+	d->reads++;
+	memcpy(d->seen, data, len);
+	for (uint32_t i = 0; i < len; i++)
+		if (off + i >= 0x40 && off + i < 0x48)
+			data[i] = (uint8_t)(0xa0 + off + i - 0x40);
+}
+
+static const struct pci_device_ops cr_ops = { .config_read = cr_config_read };
+
+static void test_config_read_hook(void **state)
+{
+	struct env *e = *state;
+	struct cr_dev d;
+	memset(&d, 0, sizeof(d));
+	pci_device_init(&d.pci, "cr", 0x1234, 0x5678, 0xff0000, 0, 0, 0, &cr_ops);
+	d.pci.config[0x44] = 0x11; /* the shadow's byte, replaced by the op */
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &d.pci, (struct irq_line){ 0 }), 0);
+	unsigned slot = d.pci.slot;
+	/* Outside the op's range: the shadow, after the op saw it. */
+	assert_int_equal(cfg_read(e, slot, PCI_VENDOR_ID, 4), 0x56781234);
+	assert_int_equal(d.reads, 1);
+	assert_memory_equal(d.seen, "\x34\x12\x78\x56", 4);
+	/* Inside: the op's bytes, by dword, word and byte, CF8/CFC and ECAM. */
+	assert_int_equal(cfg_read(e, slot, 0x44, 4), 0xa7a6a5a4);
+	assert_int_equal(d.seen[0], 0x11);
+	assert_int_equal(cfg_read(e, slot, 0x46, 2), 0xa7a6);
+	assert_int_equal(cfg_read(e, slot, 0x41, 1), 0xa1);
+	assert_int_equal(ecam_read(e, ecam_off(0, slot, 0, 0x40), 4), 0xa3a2a1a0);
+	/* Past the op's range: the shadow's again. */
+	d.pci.config[0x48] = 0x5e;
+	assert_int_equal(cfg_read(e, slot, 0x48, 1), 0x5e);
+	/* Writes do not call it. */
+	unsigned before = d.reads;
+	cfg_write(e, slot, PCI_INTERRUPT_LINE, 1, 9);
+	assert_int_equal(d.reads, before);
+	/* A function that is not there never reaches a device's op. */
+	before = d.reads;
+	assert_int_equal(ecam_read(e, ecam_off(0, slot, 1, 0x40), 4), 0xffffffff);
+	assert_int_equal(d.reads, before);
+}
+
+/* The fake bus memory callbacks: every map and unmap, in order. */
+struct mem_rec {
+	struct {
+		bool map;
+		uint64_t gpa, size;
+		void *hva;
+		uint32_t handle;
+	} ev[64];
+	unsigned n;
+	uint32_t next_handle;
+	int fail; /* the next map returns this */
+	unsigned live; /* mapped right now */
+};
+
+static int fake_mem_map(void *opaque, uint64_t gpa, uint64_t size, void *hva,
+			uint32_t *handle)
+{
+	struct mem_rec *r = opaque;
+	assert_true(r->n < 64);
+	if (r->fail) {
+		int ret = r->fail;
+		r->fail = 0;
+		return ret;
+	}
+	*handle = r->next_handle++;
+	r->ev[r->n].map = true;
+	r->ev[r->n].gpa = gpa;
+	r->ev[r->n].size = size;
+	r->ev[r->n].hva = hva;
+	r->ev[r->n++].handle = *handle;
+	r->live++;
+	return 0;
+}
+
+static int fake_mem_unmap(void *opaque, uint32_t handle)
+{
+	struct mem_rec *r = opaque;
+	assert_true(r->n < 64);
+	assert_true(r->live > 0);
+	r->ev[r->n].map = false;
+	r->ev[r->n++].handle = handle;
+	r->live--;
+	return 0;
+}
+
+#define AREA_BAR0_SIZE 0x4000ULL  /* MEM32, area [0x1000, 0x3000) */
+#define AREA_BAR2_SIZE 0x10000ULL /* MEM64, all of it an area */
+
+struct area_env {
+	struct env e;
+	struct fake dev; /* BAR0/2/4 as the other tests' fake */
+	struct fake adev;
+	struct mem_rec mem;
+	uint8_t host[AREA_BAR2_SIZE] __attribute__((aligned(4096)));
+};
+
+static int setup_areas(void **state)
+{
+	struct area_env *a = calloc(1, sizeof(*a));
+	assert_non_null(a);
+	pci_fixture_init(&a->e.pf, PFX_M64);
+	a->e.pf.pb.mem_map = fake_mem_map;
+	a->e.pf.pb.mem_unmap = fake_mem_unmap;
+	a->e.pf.pb.mem_opaque = &a->mem;
+	a->mem.next_handle = 100;
+	struct fake *f = &a->adev;
+	memset(f, 0, sizeof(*f));
+	pci_device_init(&f->pci, "areas", 0x1234, 0x0001, 0xff0000, 0, 0, 0, &fake_ops);
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+		f->ctx[i] = (struct bar_ctx){ f, i };
+	assert_int_equal(pci_device_set_bar(&f->pci, 0, PCI_BAR_MEM32, false, AREA_BAR0_SIZE,
+					    fake_bar_io, &f->ctx[0]), 0);
+	assert_int_equal(pci_device_set_bar(&f->pci, 2, PCI_BAR_MEM64, true, AREA_BAR2_SIZE,
+					    fake_bar_io, &f->ctx[2]), 0);
+	assert_int_equal(pci_device_bar_add_area(&f->pci, 0, 0x1000, 0x2000, a->host), 0);
+	assert_int_equal(pci_device_bar_add_area(&f->pci, 2, 0, AREA_BAR2_SIZE, a->host), 0);
+	assert_int_equal(pci_bus_add_device(&a->e.pf.pb, &f->pci, (struct irq_line){ 0 }), 0);
+	*state = a;
+	return 0;
+}
+
+static int teardown_areas(void **state)
+{
+	struct area_env *a = *state;
+	void *e = calloc(1, sizeof(struct env));
+	memcpy(e, &a->e, sizeof(a->e));
+	free(a);
+	return teardown(&e);
+}
+
+/* The last event is a map of `size` bytes at `gpa`; its handle. */
+static uint32_t last_map(const struct mem_rec *r, unsigned back, uint64_t gpa,
+			 uint64_t size)
+{
+	assert_true(r->n > back);
+	unsigned i = r->n - 1 - back;
+	assert_true(r->ev[i].map);
+	assert_int_equal(r->ev[i].gpa, gpa);
+	assert_int_equal(r->ev[i].size, size);
+	return r->ev[i].handle;
+}
+
+static void test_bar_areas_mapped(void **state)
+{
+	struct area_env *a = *state;
+	struct env *e = &a->e;
+	struct fake *f = &a->adev;
+	unsigned slot = f->pci.slot;
+	uint64_t b0 = bar_cfg_addr(e, slot, 0), b2 = bar_cfg_addr(e, slot, 2);
+	/* Placed and decoding: each area is guest memory at BAR + offset. */
+	assert_int_equal(a->mem.n, 2);
+	assert_int_equal(a->mem.live, 2);
+	assert_true(a->mem.ev[0].map && a->mem.ev[0].gpa == b0 + 0x1000 &&
+		    a->mem.ev[0].size == 0x2000 && a->mem.ev[0].hva == a->host);
+	assert_true(a->mem.ev[1].map && a->mem.ev[1].gpa == b2 &&
+		    a->mem.ev[1].size == AREA_BAR2_SIZE);
+	assert_true(f->pci.bars[0].areas[0].mapped);
+	assert_int_equal(f->pci.bars[0].areas[0].handle, 100);
+	/* The rest of the BAR is the handler's (a real vCPU never exits
+	 * inside the area; the bus still covers the whole BAR). */
+	uint64_t v;
+	assert_true(mmio_read(e, b0 + 0x3008, 4, &v));
+	assert_int_equal(f->acc[0].off, 0x3008);
+	assert_true(mmio_read(e, b0 + 0x10, 4, &v));
+	assert_int_equal(f->acc[0].off, 0x10);
+
+	/* The guest moves BAR0: the old slot goes before the new one comes. */
+	uint64_t nb0 = b0 + 0x100000;
+	cfg_write(e, slot, PCI_BASE_ADDRESS_0, 4, (uint32_t)nb0);
+	assert_int_equal(a->mem.n, 4);
+	assert_false(a->mem.ev[2].map);
+	assert_int_equal(a->mem.ev[2].handle, 100);
+	last_map(&a->mem, 0, nb0 + 0x1000, 0x2000);
+	assert_int_equal(a->mem.live, 2);
+	assert_true(mmio_read(e, nb0 + 0x3000, 4, &v));
+	assert_false(mmio_read(e, b0 + 0x3000, 4, &v));
+
+	/* Memory decoding off: both areas out; on: both back. */
+	uint16_t cmd = get_command(e, slot);
+	set_command(e, slot, cmd & ~PCI_COMMAND_MEMORY);
+	assert_int_equal(a->mem.live, 0);
+	assert_false(f->pci.bars[2].areas[0].mapped);
+	set_command(e, slot, cmd);
+	assert_int_equal(a->mem.live, 2);
+	assert_true(f->pci.bars[2].areas[0].mapped);
+
+	/* Sizing a 64-bit BAR with decoding on: the BAR leaves (all-ones is
+	 * no place for it), then comes back where it was. */
+	unsigned before = a->mem.n;
+	cfg_write(e, slot, PCI_BASE_ADDRESS_2, 4, 0xffffffff);
+	cfg_write(e, slot, PCI_BASE_ADDRESS_3, 4, 0xffffffff);
+	assert_int_equal(a->mem.live, 1);
+	assert_false(f->pci.bars[2].areas[0].mapped);
+	cfg_write(e, slot, PCI_BASE_ADDRESS_3, 4, (uint32_t)(b2 >> 32));
+	cfg_write(e, slot, PCI_BASE_ADDRESS_2, 4, (uint32_t)b2 | 0xc);
+	assert_int_equal(a->mem.live, 2);
+	last_map(&a->mem, 0, b2, AREA_BAR2_SIZE);
+	before = a->mem.n;
+
+	/* Machine reset: BAR0 back where it was placed, its area with it. */
+	pci_bus_reset(&e->pf.pb);
+	assert_int_equal(bar_cfg_addr(e, slot, 0), b0);
+	assert_int_equal(a->mem.live, 2);
+	bool found = false;
+	for (unsigned i = before; i < a->mem.n; i++)
+		found |= a->mem.ev[i].map && a->mem.ev[i].gpa == b0 + 0x1000;
+	assert_true(found);
+
+	/* The device goes: every area out of guest memory, forgotten. */
+	pci_device_release_areas(&f->pci);
+	assert_int_equal(a->mem.live, 0);
+	assert_int_equal(f->pci.bars[0].nareas, 0);
+	set_command(e, slot, 0);
+	set_command(e, slot, cmd);
+	assert_int_equal(a->mem.live, 0);
+}
+
+static void test_bar_area_map_refused(void **state)
+{
+	struct area_env *a = *state;
+	struct env *e = &a->e;
+	struct fake *f = &a->adev;
+	unsigned slot = f->pci.slot;
+	uint64_t b0 = bar_cfg_addr(e, slot, 0);
+	/* The callback refuses (KVM out of slots): the BAR still decodes, the
+	 * area stays with its handler. */
+	a->mem.fail = -ENOSPC;
+	uint64_t nb0 = b0 + 0x200000;
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_WARN);
+	cfg_write(e, slot, PCI_BASE_ADDRESS_0, 4, (uint32_t)nb0);
+	/* One line, naming the device (the callback says nothing). */
+	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_non_null(strstr(cap.text, "areas: BAR0 area at"));
+	assert_true(f->pci.bars[0].mapped);
+	assert_false(f->pci.bars[0].areas[0].mapped);
+	assert_int_equal(a->mem.live, 1);
+	uint64_t v;
+	assert_true(mmio_read(e, nb0 + 0x1000, 4, &v));
+	assert_int_equal(f->acc[0].off, 0x1000);
+	/* Moving it again maps it (no stale unmap of the refused one). */
+	unsigned n = a->mem.n;
+	cfg_write(e, slot, PCI_BASE_ADDRESS_0, 4, (uint32_t)b0);
+	assert_int_equal(a->mem.n, n + 1);
+	last_map(&a->mem, 0, b0 + 0x1000, 0x2000);
+}
+
+/* Areas are page-sized pieces of a memory BAR, declared before the bus. */
+static void test_bar_area_validation(void **state)
+{
+	struct area_env *a = *state;
+	static uint8_t host[0x4000] __attribute__((aligned(4096)));
+	struct fake f;
+	memset(&f, 0, sizeof(f));
+	pci_device_init(&f.pci, "v", 1, 2, 0xff0000, 0, 0, 0, &fake_ops);
+	assert_int_equal(pci_device_set_bar(&f.pci, 0, PCI_BAR_MEM32, false, 0x4000,
+					    fake_bar_io, &f), 0);
+	assert_int_equal(pci_device_set_bar(&f.pci, 1, PCI_BAR_IO, false, 0x100,
+					    fake_bar_io, &f), 0);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 1, 0, 0x1000, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 2, 0, 0x1000, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 6, 0, 0x1000, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0x800, 0x1000, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0, 0x800, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0, 0, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0x3000, 0x2000, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0, 0x1000, NULL), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0x1000, 0x2000, host), 0);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0x2000, 0x2000, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0, 0x2000, host), -EINVAL);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0, 0x1000, host), 0);
+	assert_int_equal(pci_device_bar_add_area(&f.pci, 0, 0x3000, 0x1000, host), 0);
+	assert_int_equal(f.pci.bars[0].nareas, 3);
+	/* Once on a bus, no more. */
+	assert_int_equal(pci_device_bar_add_area(&a->adev.pci, 0, 0, 0x1000, host), -EBUSY);
+}
+
+/* A MEM64 BAR too big for the 32-bit window goes to the spill window. */
+static void test_bar_m64_spill(void **state)
+{
+	(void)state;
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	pci_fixture_init(&e->pf, 0);
+	e->pf.pb.mmio64_spill = &e->pf.m64_a;
+	struct fake big;
+	memset(&big, 0, sizeof(big));
+	pci_device_init(&big.pci, "big", 1, 2, 0xff0000, 0, 0, 0, &fake_ops);
+	assert_int_equal(pci_device_set_bar(&big.pci, 0, PCI_BAR_MEM64, true, 1ULL << 32,
+					    fake_bar_io, &big), 0);
+	assert_int_equal(pci_device_set_bar(&big.pci, 2, PCI_BAR_MEM64, false, 0x1000,
+					    fake_bar_io, &big), 0);
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &big.pci, (struct irq_line){ 0 }), 0);
+	uint64_t a0 = bar_cfg_addr(e, big.pci.slot, 0);
+	uint64_t a2 = bar_cfg_addr(e, big.pci.slot, 2);
+	assert_true(a0 >= PFX_M64_BASE && a0 + (1ULL << 32) <= PFX_M64_BASE + PFX_M64_SIZE);
+	assert_true(big.pci.bars[0].mapped);
+	/* The small one stays below 4 GiB. */
+	assert_true(a2 >= PFX_M32_BASE && a2 < PFX_M32_BASE + PFX_M32_SIZE);
+	void *s = e;
+	teardown(&s);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1392,6 +1711,14 @@ int main(void)
 		cmocka_unit_test(test_capabilities_full),
 		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_read_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_areas_mapped, setup_areas,
+						teardown_areas),
+		cmocka_unit_test_setup_teardown(test_bar_area_map_refused, setup_areas,
+						teardown_areas),
+		cmocka_unit_test_setup_teardown(test_bar_area_validation, setup_areas,
+						teardown_areas),
+		cmocka_unit_test(test_bar_m64_spill),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

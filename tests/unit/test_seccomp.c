@@ -195,6 +195,23 @@ static void probe_socket(const struct scratch *s)
 		_exit(1);
 }
 
+/* The one socket() a vCPU thread may make: a vhost-user reconnect's. */
+static void probe_unix_socket(const struct scratch *s)
+{
+	(void)s;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		_exit(1);
+	close(fd);
+}
+
+static void probe_inet_socket(const struct scratch *s)
+{
+	(void)s;
+	if (socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) < 0)
+		_exit(1);
+}
+
 static void probe_kvm_run(const struct scratch *s)
 {
 	/* Not a vCPU fd: an allowed call fails with ENOTTY. */
@@ -359,6 +376,17 @@ static void test_allowed_calls_work(void **state)
 	}
 }
 
+/* vhost-user: a vCPU's activation reconnects to a backend that went; that
+ * socket() exactly, nothing else, and no other kind of thread. */
+static void test_vcpu_unix_socket_only(void **state)
+{
+	(void)state;
+	expect_allowed(SECCOMP_VCPU, probe_unix_socket, "socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC)");
+	expect_killed(SECCOMP_VCPU, probe_inet_socket, SYS_socket, "socket(AF_INET)");
+	expect_killed(SECCOMP_MAIN, probe_unix_socket, SYS_socket, "socket(AF_UNIX) on main");
+	expect_killed(SECCOMP_DEVICE, probe_unix_socket, SYS_socket, "socket(AF_UNIX) on a device");
+}
+
 static void test_no_kind_creates_forks_execs_or_maps_code(void **state)
 {
 	(void)state;
@@ -518,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_forbidden_call_in_one_thread_kills_the_process),
 		cmocka_unit_test(test_allowed_calls_work),
 		cmocka_unit_test(test_no_kind_creates_forks_execs_or_maps_code),
+		cmocka_unit_test(test_vcpu_unix_socket_only),
 		cmocka_unit_test(test_each_kind_has_its_own_list),
 		cmocka_unit_test(test_device_thread_stacks_on_vcpu_filter),
 		cmocka_unit_test(test_device_thread_of_unfiltered_creator_is_unfiltered),

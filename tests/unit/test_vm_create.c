@@ -218,6 +218,28 @@ static void test_no_option_injection(void **state)
 	      "vm.create: 'disks.path': expected a string, a boolean or a whole number");
 }
 
+static void test_devices(void **state)
+{
+	(void)state;
+	struct vm_create_config *c = parse(
+		"{\"kernel\": \"/k\", \"devices\": [{\"path\": \"/sys/bus/pci/devices/0000:01:00.0\","
+		" \"id\": \"nic0\"}, \"path=/sys/bus/pci/devices/0000:02:00.0\"]}", 0, NULL);
+	assert_int_equal(c->cfg.ndevices, 2);
+	assert_string_equal(c->cfg.devices[0].path, "/sys/bus/pci/devices/0000:01:00.0");
+	assert_string_equal(c->cfg.devices[0].id, "nic0");
+	assert_string_equal(c->cfg.devices[1].path, "/sys/bus/pci/devices/0000:02:00.0");
+	assert_null(c->cfg.devices[1].id);
+	free(c);
+	parse("{\"kernel\": \"/k\", \"devices\": [{\"id\": \"x\"}]}", -EINVAL,
+	      "--device: path= is required");
+	parse("{\"kernel\": \"/k\", \"devices\": {\"path\": \"/x\"}}", -EINVAL,
+	      "vm.create: 'devices': expected an array");
+	parse("{\"kernel\": \"/k\", \"devices\": [{\"path\": \"/x\", \"rom\": true}]}", -EINVAL,
+	      "--device: unknown key 'rom' (expected path, id)");
+	parse("{\"kernel\": \"/k\", \"devices\": [\"path=/x\", {\"path\": \"/x\"}]}", -EINVAL,
+	      "--device: /x given twice");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_short_forms),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_no_option_injection),
+		cmocka_unit_test(test_devices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

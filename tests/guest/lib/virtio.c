@@ -256,7 +256,14 @@ int virtio_start(struct virtio_dev *vd, u64 wanted, enum virtio_irq_mode mode)
 		virtio_set_status(vd, VIRTIO_S_FAILED);
 		return VIRTIO_ERR_FEATURES;
 	}
-	vd->features = (wanted | BIT_ULL(VIRTIO_F_VERSION_1)) & vd->dev_features;
+	/*
+	 * A device behind an IOMMU (a passed-through QEMU virtio device,
+	 * iommu_platform=on) offers ACCESS_PLATFORM and may refuse a driver
+	 * that does not take it. The kit's addresses are guest-physical and
+	 * the guest has no IOMMU of its own, so taking it changes nothing.
+	 */
+	vd->features = (wanted | BIT_ULL(VIRTIO_F_VERSION_1) |
+			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)) & vd->dev_features;
 	u8 s = virtio_write_features(vd, vd->features);
 	if (!(s & VIRTIO_S_FEATURES_OK)) {
 		printf("virtio %s: FEATURES_OK not kept (status 0x%x, features 0x%lx)\n",

@@ -73,6 +73,7 @@
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
 
 /* Vendor capability cfg_type (4.1.4). */
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
