@@ -251,7 +251,8 @@ static int dev_activate(void *opaque)
 		if (d->started[q] && write(vd->kick_fd[q], &one, sizeof(one)) != sizeof(one))
 			log_ratelimited(&vd->rl, LOG_DEBUG, "%s: initial kick: %s", d->name,
 					strerror(errno));
-	log_debug("%s: %u queues handed to the vhost-user backend", d->name, nready);
+	log_debug("%s: %u queues handed to the vhost-user backend (interrupts: %u through KVM irqfds, %u relayed by cvmm)",
+		  d->name, nready, nready - relayed, relayed);
 	return 0;
 }
 
