@@ -176,6 +176,8 @@ static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t e
 		return array_value(cfg, OPT_DEVICE, f, v, err, errlen);
 	if (!strcmp(f, "user_devices"))
 		return array_value(cfg, OPT_USER_DEVICE, f, v, err, errlen);
+	if (!strcmp(f, "fs"))
+		return array_value(cfg, OPT_FS, f, v, err, errlen);
 	if (!strcmp(f, "rng")) {
 		if (cJSON_IsNull(v) || cJSON_IsFalse(v))
 			return 0;

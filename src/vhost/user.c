@@ -48,6 +48,7 @@ struct vhost_user {
 	void (*on_broken)(void *opaque);
 	void *opaque;
 	struct ratelimit rl; /* refused requests, failed reconnects */
+	struct ratelimit broken_rl; /* connection losses */
 
 	pthread_mutex_t lock;
 	atomic_bool broken;
@@ -118,9 +119,10 @@ static int broken(struct vhost_user *u, const char *fmt, ...)
 	if (u->reconnecting)
 		log_ratelimited(&u->rl, LOG_WARN, "%s: vhost-user backend%s: cannot reconnect: %s",
 				u->name, where(u, w, sizeof(w)), why);
-	else
-		log_error("%s: vhost-user backend%s: %s; device needs reset", u->name,
-			  where(u, w, sizeof(w)), why);
+	else /* once per loss; a guest resetting a device whose backend keeps
+	      * dropping it (reconnect, a bad descriptor, again) is limited */
+		log_ratelimited(&u->broken_rl, LOG_ERROR, "%s: vhost-user backend%s: %s; device needs reset",
+				u->name, where(u, w, sizeof(w)), why);
 	if (u->on_broken)
 		u->on_broken(u->opaque);
 	return -EIO;
@@ -501,7 +503,8 @@ int vhost_user_reconnect(struct vhost_user *u)
 		u->fd = -1;
 		r = -EIO;
 	} else {
-		log_info("%s: vhost-user backend (%s): reconnected", u->name, u->path);
+		log_ratelimited(&u->rl, LOG_INFO, "%s: vhost-user backend (%s): reconnected",
+				u->name, u->path);
 	}
 out:
 	pthread_mutex_unlock(&u->lock);
