@@ -2,7 +2,8 @@
 # every test; `make run` boots the demo guest. See README.md.
 #
 # Dependencies (Debian packages; scripts/install-deps.sh installs them): gcc,
-# make, libcjson-dev (the API), libseccomp-dev (build time only: compiles the
+# make, libcjson-dev (the API), liburing-dev (virtio-blk's io_uring engine),
+# libseccomp-dev (build time only: compiles the
 # seccomp filters to BPF, see below), libcmocka-dev (unit tests), clang and
 # libclang-rt-14-dev (fuzzing).
 
@@ -34,7 +35,7 @@ ifeq ($(SAN),thread)
 CFLAGS_COMMON += -Wno-tsan
 endif
 CFLAGS += $(CFLAGS_COMMON)
-LDLIBS += -lpthread -lcjson
+LDLIBS += -lpthread -lcjson -luring
 
 SRCS := $(shell find src -name '*.c' | sort)
 # seccomp_rules.c is the generator's (below), not cvmm's.
@@ -193,7 +194,7 @@ check-install: all $(BUILD)/guest/demo.bzImage
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
 # side-by-side columns, comes from bench/setup.sh (the tests do not need it).
-.PHONY: bench
+.PHONY: bench bench-blk
 BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg $(BUILD)/bench/firstout $(BUILD)/bench/rounds
 
 $(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
@@ -214,6 +215,12 @@ bench: $(BUILD)/cvmm guests $(BENCH_TOOLS) $(BUILD)/bench/null.bzImage $(BUILD)/
 		$(BUILD)/bench/blk_bench
 	@bench/run.sh $(BUILD)
 bench-linux: $(BUILD)/cvmm ; @bench/linux-boot.sh $(BUILD)
+# virtio-blk IOPS, both engines, against fio (bench/blk-iops.sh, BENCHMARKS.md).
+$(BUILD)/bench/blk_iops: bench/blk_iops.c $(BUILD)/libcvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcvmm.a $(LDLIBS)
+bench-blk: $(BUILD)/bench/blk_iops
+	@bench/blk-iops.sh $(BUILD)
 
 # ---- Fuzzing: libFuzzer targets built by clang (fuzz/README.md) ----
 # `make fuzz-list` names the targets, `make fuzz-build` builds them into

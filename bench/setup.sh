@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what `make bench` needs beyond scripts/install-deps.sh (the tests
-# do not need it): QEMU, the side-by-side comparison. Idempotent.
+# do not need it): QEMU, the side-by-side comparison; fio, the physical
+# reference of `make bench-blk`. Idempotent.
 set -e
-PKGS="qemu-system-x86"
+PKGS="qemu-system-x86 fio"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

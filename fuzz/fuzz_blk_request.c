@@ -13,7 +13,10 @@
  *   [1]     bits 0-1: O_DIRECT offset alignment 512 << b; bit 2: hole
  *           punching stops working (the file system's EOPNOTSUPP, which
  *           the backend records in punch_hole_works: WRITE_ZEROES then
- *           falls back to writing zeros)
+ *           falls back to writing zeros); bit 3: the io_uring engine's
+ *           path (blk_request_prepare, a real ring of blk_uring.c,
+ *           blk_request_complete) instead of blk_request_execute, where
+ *           io_uring is available; the same checks hold
  *   [2..3]  capacity in sectors (mod 4097: up to 2 MiB, so that O_DIRECT
  *           bounce transfers take more than one 1 MiB chunk)
  *   [4..7]  file size in bytes (mod capacity * 512 + 1: the file may be
@@ -25,7 +28,8 @@
  *           request), u8 repeat count. A request's readable segments are
  *           put before its writable ones, as vq_pop() delivers them.
  *
- * Up to 4 requests run one after the other on the same file. Checked
+ * Up to 4 requests run one after the other on the same file (through the
+ * ring: each waited for before the next). Checked
  * besides memory safety: the status byte and used length follow
  * blk_request.h, the file never grows past the capacity, a read-only disk
  * is never modified, a successful IN places exactly the file's bytes
@@ -44,6 +48,7 @@
 
 #include "fuzz_common.h"
 #include "virtio/blk_request.h"
+#include "virtio/blk_uring.h"
 
 #define HDR_LEN 8
 #define REC_LEN 8
@@ -65,6 +70,8 @@ static uint8_t file_now[FILE_MAX];
 static uint8_t file_ro[RO_COMPARE_MAX];
 static uint8_t got[FILE_MAX];
 static struct stat st_ro;
+/* The io_uring engine's ring (NULL where the kernel has none). */
+static struct blk_uring *ring;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -76,6 +83,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	bounce = aligned_alloc(4096, BLK_BOUNCE_SIZE);
 	if (memfd < 0 || !bounce)
 		abort();
+	if (blk_uring_create(&ring, memfd, 1, 4) < 0)
+		ring = NULL;
 	return 0;
 }
 
@@ -184,8 +193,30 @@ static bool next_chain(struct fz *recs, struct vq_chain *c)
 	return true;
 }
 
+static void ring_done(void *opaque, struct blk_uring_req *r, int res)
+{
+	blk_request_complete(&be, &r->io, res, opaque);
+}
+
+/* The io_uring engine's path for one request, waited for. */
+static int run_on_ring(const struct vq_chain *c, struct blk_req_result *res)
+{
+	struct blk_uring_req *req = blk_uring_get(ring, 0, 4);
+	FUZZ_CHECK(req != NULL && blk_uring_inflight(ring, 0) == 1);
+	int r = blk_request_prepare(&be, c, &req->io, res);
+	if (r != BLK_REQ_ASYNC) {
+		blk_uring_put(ring, req);
+		return r;
+	}
+	FUZZ_CHECK(req->io.iovcnt <= req->io.max_iov);
+	FUZZ_CHECK(blk_uring_queue(ring, req) == 0);
+	FUZZ_CHECK(blk_uring_drain(ring, false, ring_done, res) == 0);
+	FUZZ_CHECK(blk_uring_inflight(ring, 0) == 0);
+	return 0;
+}
+
 static void run_request(const struct vq_chain *c, uint64_t capacity_bytes,
-			uint64_t size_limit)
+			uint64_t size_limit, bool use_ring)
 {
 	struct virtio_blk_outhdr hdr;
 	bool have_hdr = vq_chain_read(c, 0, &hdr, sizeof(hdr)) == sizeof(hdr);
@@ -195,7 +226,7 @@ static void run_request(const struct vq_chain *c, uint64_t capacity_bytes,
 	bool disjoint = chain_disjoint(c);
 
 	struct blk_req_result res;
-	int r = blk_request_execute(&be, c, &res);
+	int r = use_ring ? run_on_ring(c, &res) : blk_request_execute(&be, c, &res);
 	if (c->write_len == 0) {
 		FUZZ_CHECK(r == -EINVAL && res.used_len == 0);
 		return;
@@ -318,7 +349,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	uint64_t size_limit = fsize > capacity_bytes ? fsize : capacity_bytes;
+	bool use_ring = (offa & 8) && ring;
 	for (unsigned i = 0; i < MAX_REQS && next_chain(&recs, &chain); i++)
-		run_request(&chain, capacity_bytes, size_limit);
+		run_request(&chain, capacity_bytes, size_limit, use_ring);
 	return 0;
 }

@@ -298,6 +298,25 @@ static void gen_blk(void)
 	count(&b, 5);
 	emit(t, "flush-get-id", &b);
 
+	/* The io_uring engine's path (byte 1 bit 3): a write past the end
+	 * of the file, a flush, then the read back (a short read: the rest
+	 * is finished synchronously, zeros past the end) */
+	blk_header(&b, 0, 8, 64, 20 * 512);
+	outhdr(&b, 0, VIRTIO_BLK_T_OUT, 18);
+	fill(&b, BLK_HDR + 0x200, 2048, 5);
+	rec(&b, 0, 16, false, false);
+	rec(&b, 0x200, 2048, false, false);
+	rec(&b, 0xa00, 1, true, true);
+	outhdr(&b, 0xb00, VIRTIO_BLK_T_FLUSH, 0);
+	rec(&b, 0xb00, 16, false, false);
+	rec(&b, 0xb80, 1, true, true);
+	outhdr(&b, 0xc00, VIRTIO_BLK_T_IN, 16);
+	rec(&b, 0xc00, 16, false, false);
+	rec(&b, 0x1000, 4096, true, false);
+	rec(&b, 0x2000, 1, true, true);
+	count(&b, 8);
+	emit(t, "uring-out-flush-in", &b);
+
 	/* DISCARD one range, WRITE_ZEROES two (one with UNMAP) */
 	blk_header(&b, 0, 0, 128, 128 * 512);
 	outhdr(&b, 0, VIRTIO_BLK_T_DISCARD, 0);
@@ -937,6 +956,126 @@ static void gen_config(void)
 	emit("config", "long-paths", &b);
 }
 
+/* ---- vsock ---- */
+
+#define VS_HDR 2
+
+/* A vsock packet header (44 bytes, little-endian) at input offset off. */
+static void vs_hdr(struct buf *b, size_t off, uint64_t src_cid, uint32_t sport,
+		   uint32_t dport, uint16_t op, uint32_t len)
+{
+	put64(b, off, src_cid);
+	put64(b, off + 8, 2);
+	put32(b, off + 16, sport);
+	put32(b, off + 20, dport);
+	put32(b, off + 24, len);
+	put16(b, off + 28, 1);
+	put16(b, off + 30, op);
+	put32(b, off + 32, 0);
+	put32(b, off + 36, 4096);
+	put32(b, off + 40, 0);
+}
+
+static void gen_vsock(void)
+{
+	static struct buf b;
+	const char *t = "vsock";
+	uint64_t rd, ra, ru, td, ta, tu, ed, ea, eu;
+	uint64_t next = fuzz_ring_layout(GPA_A, 8, &rd, &ra, &ru);
+	next = fuzz_ring_layout(next, 8, &td, &ta, &tu);
+	next = fuzz_ring_layout(next, 8, &ed, &ea, &eu);
+	uint64_t txbuf = next, rxbuf = next + 0x400;
+	size_t f = VS_HDR + (size_t)(txbuf - GPA_A);
+
+	/* Four rx buffers of 256 bytes, one event buffer. */
+#define VS_RX()                                                               \
+	do {                                                                  \
+		for (unsigned i = 0; i < 4; i++)                              \
+			desc(&b, VS_HDR, rd, i, rxbuf + 0x100 * i, 0x100,     \
+			     VRING_DESC_F_WRITE, 0);                          \
+		avail(&b, VS_HDR, ra, (uint16_t[]){ 0, 1, 2, 3 }, 4);         \
+		desc(&b, VS_HDR, ed, 0, rxbuf + 0x400, 8, VRING_DESC_F_WRITE, 0); \
+		avail(&b, VS_HDR, ea, (uint16_t[]){ 0 }, 1);                  \
+	} while (0)
+
+	/* The guest connects to host port 1 (the target listens on PATH_1),
+	 * sends 16 bytes; the host answers, reads, closes. */
+	memset(&b, 0, sizeof(b));
+	put8(&b, 0, 3);
+	put8(&b, 1, 0);
+	VS_RX();
+	vs_hdr(&b, f, 3, 100, 1, 1, 0);
+	vs_hdr(&b, f + 0x40, 3, 100, 1, 5, 16);
+	fill(&b, f + 0x80, 16, 7);
+	desc(&b, VS_HDR, td, 0, txbuf, 44, 0, 0);
+	desc(&b, VS_HDR, td, 1, txbuf + 0x40, 44, VRING_DESC_F_NEXT, 2);
+	desc(&b, VS_HDR, td, 2, txbuf + 0x80, 16, 0, 0);
+	avail(&b, VS_HDR, ta, (uint16_t[]){ 0, 1 }, 2);
+	op4(&b, 1, 0, 0);
+	op4(&b, 0, 0, 0);
+	op4(&b, 5, 0, 0);
+	op4(&b, 6, 0, 100);
+	op4(&b, 3, 0, 0);
+	op4(&b, 7, 0, 100);
+	op4(&b, 8, 0, 0);
+	op4(&b, 3, 0, 0);
+	op4(&b, 2, 0, 0);
+	count(&b, 9);
+	emit(t, "guest-connect", &b);
+
+	/* The host sends CONNECT 5; the guest answers from port 5 to host
+	 * port 2^30; data both ways, a SHUTDOWN, a reset. */
+	memset(&b, 0, sizeof(b));
+	put8(&b, 0, 3);
+	put8(&b, 1, 1);
+	VS_RX();
+	vs_hdr(&b, f, 3, 5, 1u << 30, 2, 0);
+	vs_hdr(&b, f + 0x40, 3, 5, 1u << 30, 5, 8);
+	fill(&b, f + 0x80, 8, 3);
+	vs_hdr(&b, f + 0xc0, 3, 5, 1u << 30, 4, 0);
+	put32(&b, f + 0xc0 + 32, 3);
+	desc(&b, VS_HDR, td, 0, txbuf, 44, 0, 0);
+	desc(&b, VS_HDR, td, 1, txbuf + 0x40, 52, 0, 0);
+	desc(&b, VS_HDR, td, 2, txbuf + 0xc0, 44, 0, 0);
+	avail(&b, VS_HDR, ta, (uint16_t[]){ 0, 1, 2 }, 3);
+	op4(&b, 1, 0, 0);
+	op4(&b, 4, 0, 5);
+	op4(&b, 3, 0, 0);
+	op4(&b, 3, 0, 0);
+	op4(&b, 6, 0, 40);
+	op4(&b, 0, 0, 0);
+	op4(&b, 3, 0, 0);
+	op4(&b, 7, 0, 200);
+	op4(&b, 12, 0, 0);
+	op4(&b, 2, 0, 0);
+	count(&b, 10);
+	emit(t, "host-connect", &b);
+
+	/* Packets that break the rules: short, unknown op, another CID,
+	 * oversize, data for no connection. */
+	memset(&b, 0, sizeof(b));
+	put8(&b, 0, 3);
+	put8(&b, 1, 0);
+	VS_RX();
+	vs_hdr(&b, f, 3, 1, 2, 1, 0);
+	vs_hdr(&b, f + 0x40, 3, 1, 2, 77, 0);
+	vs_hdr(&b, f + 0x80, 9, 1, 2, 1, 0);
+	vs_hdr(&b, f + 0xc0, 3, 1, 2, 5, 70000);
+	vs_hdr(&b, f + 0x100, 3, 1, 2, 5, 4);
+	desc(&b, VS_HDR, td, 0, txbuf, 20, 0, 0);
+	desc(&b, VS_HDR, td, 1, txbuf + 0x40, 44, 0, 0);
+	desc(&b, VS_HDR, td, 2, txbuf + 0x80, 44, 0, 0);
+	desc(&b, VS_HDR, td, 3, txbuf + 0xc0, 60, 0, 0);
+	desc(&b, VS_HDR, td, 4, txbuf + 0x100, 48, 0, 0);
+	avail(&b, VS_HDR, ta, (uint16_t[]){ 0, 1, 2, 3, 4 }, 5);
+	op4(&b, 0, 0, 0);
+	op4(&b, 1, 0, 0);
+	op4(&b, 11, 8, 0);
+	count(&b, 3);
+	emit(t, "bad-packets", &b);
+#undef VS_RX
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -953,5 +1092,6 @@ int main(int argc, char **argv)
 	gen_virtio_mmio();
 	gen_boot();
 	gen_config();
+	gen_vsock();
 	return 0;
 }

@@ -4,6 +4,7 @@
 #   libcmocka-dev  - unit tests
 #   libcjson-dev   - JSON for the API socket (--api-socket)
 #   libseccomp-dev - compiles the per-thread seccomp filters to BPF at build time (tools/seccomp-gen.c)
+#   liburing-dev   - virtio-blk's io_uring engine (src/virtio/blk_uring.c)
 #   iproute2       - network tests (namespaces, tap)
 #   clang, libclang-rt-14-dev - libFuzzer targets (make fuzz; fuzz/README.md)
 #   e2fsprogs, dnsmasq-base - Linux acceptance test (ext2 images, DHCP server)
@@ -13,7 +14,7 @@
 #                    qemu-storage-daemon (vhost-user-blk), /usr/lib/qemu/virtiofsd
 #   dpkg-dev, debhelper, lintian - the Debian package (debian/; make check-install PACKAGE=1)
 set -e
-PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base qemu-system-x86 qemu-system-common cpio kmod dpkg-dev debhelper lintian"
+PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev liburing-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base qemu-system-x86 qemu-system-common cpio kmod dpkg-dev debhelper lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -33,8 +33,12 @@ static const char usage_text[] =
 	"                             COM1 8250 UART backend (default tty)\n"
 	"  --console tty|file=PATH|null|off\n"
 	"                             virtio-console (hvc0) backend (default off)\n"
-	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME]\n"
-	"                             virtio-blk disk (repeatable, up to 8)\n"
+	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME][,num_queues=N][,queue_size=M][,engine=uring|sync]\n"
+	"                             virtio-blk disk (repeatable, up to 8);\n"
+	"                             N request queues (1-8, default 1) of M\n"
+	"                             entries (a power of two, 4-1024, default\n"
+	"                             256); engine: io_uring (default when the\n"
+	"                             kernel allows it) or synchronous I/O\n"
 	"  --disk vhost_user=on,socket=PATH[,num_queues=N][,queue_size=N][,id=NAME]\n"
 	"                             a disk served by a vhost-user-blk backend\n"
 	"                             (needs --memory shared=on)\n"
@@ -65,6 +69,10 @@ static const char usage_text[] =
 	"                             listening at PATH (repeatable, up to 8);\n"
 	"                             with --memory shared=on the server maps\n"
 	"                             guest RAM, else it asks cvmm for each access\n"
+	"  --vsock cid=N,socket=PATH  virtio-vsock, guest CID N (>= 3); host\n"
+	"                             processes connect to PATH and send\n"
+	"                             \"CONNECT <port>\\n\"; a guest connection to\n"
+	"                             host port P reaches the socket PATH_P\n"
 	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
 	"                             without --kernel, cvmm waits for the VM's\n"
 	"                             configuration (vm.create) and vm.boot\n"
@@ -233,9 +241,6 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 	struct disk_config *d = &cfg->disks[cfg->ndisks];
 	if (strcmp(key, "vhost_user") == 0)
 		return parse_onoff(opt, key, val, &d->vhost_user, err, errlen);
-	if (strcmp(key, "num_queues") == 0 || strcmp(key, "queue_size") == 0)
-		return queues_kv(opt, key, val, CVMM_VHOST_MAX_QUEUES, &d->num_queues,
-				 &d->queue_size, err, errlen);
 	if (strcmp(key, "socket") == 0) {
 		int r = socket_kv(opt, val, err, errlen);
 		if (!r && !(d->socket = keep(cfg, val)))
@@ -254,9 +259,35 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 		if (!*val || strlen(val) > 20)
 			return fail(err, errlen, "--%s: id=%s: 1 to 20 characters", opt, val);
 		d->id = keep(cfg, val);
+	} else if (strcmp(key, "num_queues") == 0) {
+		unsigned long n;
+		if (parse_uint(val, CVMM_MAX_DISK_QUEUES, &n) || n == 0)
+			return fail(err, errlen, "--%s: num_queues=%s: expected 1-%d",
+				    opt, val, CVMM_MAX_DISK_QUEUES);
+		d->num_queues = (unsigned)n;
+	} else if (strcmp(key, "queue_size") == 0) {
+		unsigned long n;
+		if (parse_uint(val, CVMM_MAX_DISK_QUEUE_SIZE, &n) ||
+		    n < CVMM_MIN_DISK_QUEUE_SIZE || (n & (n - 1)))
+			return fail(err, errlen,
+				    "--%s: queue_size=%s: expected a power of two, %d-%d",
+				    opt, val, CVMM_MIN_DISK_QUEUE_SIZE,
+				    CVMM_MAX_DISK_QUEUE_SIZE);
+		d->queue_size = (unsigned)n;
+	} else if (strcmp(key, "engine") == 0) {
+		if (strcmp(val, "auto") == 0) /* vm.info's, given back */
+			d->engine = DISK_ENGINE_AUTO;
+		else if (strcmp(val, "uring") == 0)
+			d->engine = DISK_ENGINE_URING;
+		else if (strcmp(val, "sync") == 0)
+			d->engine = DISK_ENGINE_SYNC;
+		else
+			return fail(err, errlen, "--%s: engine=%s: expected uring or sync",
+				    opt, val);
 	} else {
 		return fail(err, errlen,
-			    "--%s: unknown key '%s' (expected path, readonly, direct, id, vhost_user, socket, num_queues, queue_size)",
+			    "--%s: unknown key '%s' (expected path, readonly, direct, id, "
+			    "num_queues, queue_size, engine, vhost_user, socket)",
 			    opt, key);
 	}
 	if ((strcmp(key, "path") == 0 && !d->path) || (strcmp(key, "id") == 0 && !d->id))
@@ -409,6 +440,32 @@ static int user_device_kv(struct vm_config *cfg, const char *opt, const char *ke
 	return 0;
 }
 
+static int vsock_kv(struct vm_config *cfg, const char *opt, const char *key,
+		    const char *val, char *err, size_t errlen)
+{
+	struct vsock_config *v = &cfg->vsock;
+	if (strcmp(key, "cid") == 0) {
+		unsigned long n;
+		/* 0-2 are the hypervisor's, the local and the host's; -1 is ANY. */
+		if (parse_uint(val, 0xfffffffeUL, &n) || n < 3)
+			return fail(err, errlen, "--%s: cid=%s: expected 3-4294967294", opt, val);
+		v->cid = (uint32_t)n;
+	} else if (strcmp(key, "socket") == 0) {
+		if (!*val)
+			return fail(err, errlen, "--%s: socket= is empty", opt);
+		if (strlen(val) > CVMM_VSOCK_PATH_MAX)
+			return fail(err, errlen,
+				    "--%s: socket=%s: longer than %d bytes (PATH_PORT must fit a UNIX socket address)",
+				    opt, val, CVMM_VSOCK_PATH_MAX);
+		v->socket = keep(cfg, val);
+		if (!v->socket)
+			return fail(err, errlen, "--%s: option values too long", opt);
+	} else {
+		return fail(err, errlen, "--%s: unknown key '%s' (expected cid, socket)", opt, key);
+	}
+	return 0;
+}
+
 static int fs_kv(struct vm_config *cfg, const char *opt, const char *key,
 		 const char *val, char *err, size_t errlen)
 {
@@ -455,6 +512,7 @@ static const struct option long_opts[] = {
 	{ "virtio-transport", required_argument, NULL, OPT_VIRTIO_TRANSPORT },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "user-device", required_argument, NULL, OPT_USER_DEVICE },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "fs", required_argument, NULL, OPT_FS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -557,6 +615,11 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 				    CVMM_MAX_USER_DEVICES);
 		cfg->user_devices[cfg->nuser_devices] = (struct user_device_config){ 0 };
 		return 0;
+	case OPT_VSOCK:
+		if (cfg->vsock.enabled)
+			return fail(err, errlen, "--vsock: given twice (one vsock device)");
+		cfg->vsock = (struct vsock_config){ 0 };
+		return 0;
 	case OPT_FS:
 		if (cfg->nfs == CVMM_MAX_FS)
 			return fail(err, errlen, "--fs: at most %d devices", CVMM_MAX_FS);
@@ -599,6 +662,8 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 			return fail(err, errlen, "--user-device: at most %d devices",
 				    CVMM_MAX_USER_DEVICES);
 		return user_device_kv(cfg, name, key, val, err, errlen);
+	case OPT_VSOCK:
+		return vsock_kv(cfg, name, key, val, err, errlen);
 	case OPT_FS:
 		if (cfg->nfs == CVMM_MAX_FS)
 			return fail(err, errlen, "--fs: at most %d devices", CVMM_MAX_FS);
@@ -617,13 +682,12 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (d->vhost_user) {
 			if (!d->socket)
 				return fail(err, errlen, "--disk: vhost_user=on needs socket=PATH");
-			if (d->path || d->readonly || d->direct)
+			if (d->path || d->readonly || d->direct || d->engine != DISK_ENGINE_AUTO)
 				return fail(err, errlen,
-					    "--disk: vhost_user=on takes no path, readonly or direct (the backend has the image)");
+					    "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
 		} else {
-			if (d->socket || d->num_queues || d->queue_size)
-				return fail(err, errlen,
-					    "--disk: socket, num_queues and queue_size need vhost_user=on");
+			if (d->socket)
+				return fail(err, errlen, "--disk: socket= needs vhost_user=on");
 			if (!d->path)
 				return fail(err, errlen, "--disk: path= is required");
 		}
@@ -651,6 +715,13 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (!cfg->user_devices[cfg->nuser_devices].socket)
 			return fail(err, errlen, "--user-device: socket= is required");
 		cfg->nuser_devices++;
+		return 0;
+	case OPT_VSOCK:
+		if (!cfg->vsock.cid)
+			return fail(err, errlen, "--vsock: cid= is required");
+		if (!cfg->vsock.socket)
+			return fail(err, errlen, "--vsock: socket= is required");
+		cfg->vsock.enabled = true;
 		return 0;
 	case OPT_CPUS:
 	case OPT_MEMORY:
@@ -724,7 +795,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
 			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE ||
-			   opt == OPT_USER_DEVICE || opt == OPT_FS;
+			   opt == OPT_USER_DEVICE || opt == OPT_VSOCK || opt == OPT_FS;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -750,6 +821,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_VIRTIO_TRANSPORT:
 	case OPT_DEVICE:
 	case OPT_USER_DEVICE:
+	case OPT_VSOCK:
 	case OPT_FS:
 		return set_list(cfg, opt, arg, err, errlen);
 	case OPT_SERIAL:
@@ -1021,6 +1093,42 @@ static int check_socket(const char *path, const char *cli_name, const char *fiel
 	return fail(err, errlen, "'%s': %s: %s", field, path, why);
 }
 
+/*
+ * The vsock socket: its folder must exist, and the path must be free or a
+ * socket (a stale one is replaced at the build; a live one refused there).
+ */
+static int check_vsock(const struct vm_config *cfg, enum config_names names,
+		       char *err, size_t errlen)
+{
+	if (!cfg->vsock.enabled)
+		return 0;
+	const char *path = cfg->vsock.socket;
+	char dir[CVMM_VSOCK_PATH_MAX + 2];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat st;
+	const char *why = NULL;
+	if (stat(dir, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = strerror(ENOTDIR);
+	else if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+		why = strerror(errno);
+	else if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		why = "exists and is not a socket";
+	if (!why)
+		return 0;
+	if (names == CONFIG_NAMES_CLI)
+		return fail(err, errlen, "--vsock socket=%s: %s", path, why);
+	return fail(err, errlen, "'vsock.socket': %s: %s", path, why);
+}
+
 /* --memory hugepages=on against the host's /proc/meminfo. */
 static int check_hugepages(const struct vm_config *cfg, enum config_names names,
 			   char *err, size_t errlen)
@@ -1093,5 +1201,6 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 		ret = check_socket(cfg->user_devices[i].socket, "--user-device socket=", field,
 				   names, err, errlen);
 	}
+	ret = ret ?: check_vsock(cfg, names, err, errlen);
 	return ret ?: check_hugepages(cfg, names, err, errlen);
 }

@@ -30,17 +30,31 @@ enum output_mode {
 #define CVMM_MAX_DEVICES 8
 #define CVMM_DEVICE_ID_MAX 32
 
+/* --disk engine=: how requests reach the image (virtio/blk.h). */
+enum disk_engine {
+	DISK_ENGINE_AUTO,  /* io_uring when the kernel lets us, else sync */
+	DISK_ENGINE_URING, /* io_uring or nothing (the disk fails to build) */
+	DISK_ENGINE_SYNC,  /* preadv/pwritev on the device thread */
+};
+
+#define CVMM_MAX_DISK_QUEUES 8        /* num_queues= (VIRTIO_MAX_QUEUES) */
+#define CVMM_DISK_QUEUE_SIZE 256      /* queue_size= default */
+#define CVMM_MIN_DISK_QUEUE_SIZE 4
+#define CVMM_MAX_DISK_QUEUE_SIZE 1024
+
 struct disk_config {
 	const char *path;
 	const char *id; /* virtio-blk serial (GET_ID), default "disk<N>" */
 	bool readonly;
 	bool direct; /* O_DIRECT */
+	unsigned num_queues; /* request queues; 0: 1 */
+	unsigned queue_size; /* per queue, a power of two; 0: CVMM_DISK_QUEUE_SIZE */
+	enum disk_engine engine;
 	/* vhost_user=on: served by a vhost-user-blk backend at `socket`
-	 * (path, readonly, direct then do not apply). */
+	 * (path, readonly, direct and engine then do not apply; num_queues
+	 * and queue_size do, queue_size 0: CVMM_VHOST_QUEUE_SIZE). */
 	bool vhost_user;
 	const char *socket;
-	unsigned num_queues; /* 0: 1 */
-	unsigned queue_size; /* 0: CVMM_VHOST_QUEUE_SIZE */
 };
 
 /* vhost-user devices: queue sizes, and where a backend's socket path ends. */
@@ -87,6 +101,16 @@ struct rng_config {
 	const char *src; /* NULL: getrandom() */
 };
 
+/* --vsock cid=N,socket=PATH: virtio-vsock, hybrid UNIX-socket backend. */
+struct vsock_config {
+	bool enabled;
+	uint32_t cid;       /* 3 .. 0xfffffffe */
+	const char *socket; /* listened on; a guest connection to host port P: PATH_P */
+};
+
+/* PATH_P must fit a sockaddr_un: PATH leaves room for "_4294967295". */
+#define CVMM_VSOCK_PATH_MAX (107 - 11)
+
 struct vm_config {
 	const char *kernel; /* NULL only with api_socket: vm.create gives it */
 	const char *initramfs;
@@ -110,6 +134,7 @@ struct vm_config {
 	struct device_config devices[CVMM_MAX_DEVICES];
 	unsigned ndevices;
 	struct rng_config rng;
+	struct vsock_config vsock;
 	struct user_device_config user_devices[CVMM_MAX_USER_DEVICES];
 	unsigned nuser_devices;
 	enum log_level log_level;
@@ -160,6 +185,7 @@ enum config_opt {
 	OPT_VIRTIO_TRANSPORT,
 	OPT_DEVICE,
 	OPT_USER_DEVICE,
+	OPT_VSOCK,
 	OPT_FS,
 	OPT_HELP,
 	OPT_VERSION,
@@ -178,9 +204,9 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 /*
  * A key=value-list option (OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_NET,
  * OPT_RNG, OPT_PLATFORM, OPT_DEVICE, OPT_VIRTIO_TRANSPORT: its bare first
- * word is the key "type", OPT_USER_DEVICE) given key by key: begin, any
- * number of keys, end (which adds the disk, net, device or user device and
- * checks that its keys go together).
+ * word is the key "type", OPT_USER_DEVICE, OPT_VSOCK) given key by key:
+ * begin, any number of keys, end (which adds the disk, net, device or user
+ * device and checks that its keys go together).
  */
 int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 		      size_t errlen);
@@ -211,9 +237,10 @@ enum config_names {
  * created if missing; a passthrough device's sysfs path probed as the VM
  * build will use it: a PCI function bound to vfio-pci whose IOMMU group
  * is viable and can be opened, see vfio/kernel.h; a user device's socket
- * must be a socket cvmm may connect to) and closed again, so that a file or
- * device that cannot be used is bad usage (exit status 2, HTTP 400), not a
- * failed VM. Likewise the host's huge pages for --memory hugepages=on
+ * must be a socket cvmm may connect to; the vsock socket's folder must
+ * exist and the path be free or a socket) and closed again, so that a file
+ * or device that cannot be used is bad usage (exit status 2, HTTP 400), not
+ * a failed VM. Likewise the host's huge pages for --memory hugepages=on
  * (/proc/meminfo: the size must be a multiple of the huge page size, and
  * that many must be free and not reserved). 0, or -EINVAL with one line
  * naming the option (or field) and the file in err.

@@ -13,7 +13,8 @@
  *                   and the activation/reset of virtio devices, which starts
  *                   and stops their threads).
  *   SECCOMP_DEVICE  a virtio device thread (worker.c): queue I/O on images,
- *                   the tap, the console and the rng source.
+ *                   the tap, the console, the rng source and vsock's UNIX
+ *                   sockets (accept, connect, socket(AF_UNIX) only).
  *
  * Each thread installs its own filter (no TSYNC), so each kind keeps its own
  * list. Filters stack: a thread inherits the filter of the thread that

@@ -99,10 +99,23 @@ static const int device_calls[] = {
 	SCMP_SYS(pwritev),     /* blk writes */
 	SCMP_SYS(fdatasync),   /* blk flush */
 	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
+	SCMP_SYS(io_uring_enter), /* blk's io_uring engine (blk_uring.c): submit,
+				   * reap, wait at pause/reset. The ring is set
+				   * up (io_uring_setup) at create, before any
+				   * filter; io_uring_setup/register are in no
+				   * list. Its io-wq workers make no system
+				   * calls (kernel threads): no filter applies
+				   * to the I/O they do. */
 	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */
 	SCMP_SYS(getrandom),   /* rng without a source */
 	SCMP_SYS(poll),        /* console: input ready? output drained?
 				* (also the UART's output wait on vCPUs) */
+	/* vsock's host sockets: accept on its listener, connect for the guest's
+	 * connections (socket: AF_UNIX only, below), the CONNECT line (recv:
+	 * recvfrom), data (sendmsg, send: sendto), close and shutdown. */
+	SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(sendmsg), SCMP_SYS(shutdown), SCMP_SYS(close),
+	SCMP_SYS(timerfd_settime), /* vsock: host connections' answer timeout */
 };
 
 /* Queue interrupts go out as irqfd writes (MSI-X) or, with MSI-X off, on
@@ -141,8 +154,8 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(recvmsg),
 	/* ... and vhost-user backends (vhost/user.c): a guest's DRIVER_OK
 	 * and reset send their requests the same way; an activation after a
-	 * backend broke reconnects (connect, and socket(AF_UNIX) below). */
-	SCMP_SYS(connect),
+	 * backend broke reconnects (connect and socket(AF_UNIX): the device
+	 * list's and the AF_UNIX rule below, vsock's too). */
 };
 
 static const unsigned long vcpu_ioctls[] = {
@@ -331,16 +344,6 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 		 * read, so it fails with ENOSYS and glibc falls back to clone. */
 		r = r ?: allow_masked(ctx, SCMP_SYS(clone), 0, CLONE_THREAD, CLONE_THREAD);
 		r = r ?: add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
-		/* vhost-user reconnects (vhost/user.c connect_path): exactly
-		 * socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), no other. */
-		if (!r) {
-			struct scmp_arg_cmp c[3] = {
-				{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX },
-				{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOCK_STREAM | SOCK_CLOEXEC },
-				{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = 0 },
-			};
-			r = add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3, c);
-		}
 		/* The new device thread loads its own filter. */
 		r = r ?: allow_eq(ctx, SCMP_SYS(seccomp), 0, SECCOMP_SET_MODE_FILTER);
 		/* KVM_RUN first: it is the call a vCPU makes most. */
@@ -350,6 +353,12 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 		r = r ?: add_list(ctx, &device_list, pid);
 		break;
 	}
+	/* vsock's device thread makes UNIX sockets (guest connections), of no
+	 * other family; the vCPU filter allows it too, as it does the device
+	 * list: device threads start under it (and a vCPU's activation of a
+	 * vhost-user device reconnects to its backend: vhost/user.c). */
+	if (kind != SECCOMP_MAIN)
+		r = r ?: allow_eq(ctx, SCMP_SYS(socket), 0, AF_UNIX);
 	if (!sanitized)
 		return r;
 	for (size_t i = 0; !r && i < N(sanitizer_calls); i++)

@@ -39,6 +39,7 @@
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "virtio/vhost_blk.h"
+#include "virtio/vsock.h"
 #include "virtio/worker.h"
 #include "vfio/kernel.h"
 #include "vfio/pci_dev.h"
@@ -264,6 +265,7 @@ static int destroy_net(void *d) { virtio_net_destroy(d); return 0; }
 static int destroy_rng(void *d) { virtio_rng_destroy(d); return 0; }
 static int destroy_console(void *d) { virtio_console_destroy(d); return 0; }
 static int destroy_vhost(void *d) { vhost_dev_destroy(d); return 0; }
+static int destroy_vsock(void *d) { virtio_vsock_destroy(d); return 0; }
 
 /* A 4 KiB window and a GSI of its own, then the virtio-mmio transport. */
 static int add_virtio_mmio(struct vm *vm, struct vm_virtio *v)
@@ -402,6 +404,13 @@ static int build_virtio_devices(struct vm *vm)
 		if (ret)
 			return ret;
 		add_out_sink(vm, virtio_console_out_sink(c));
+	}
+	if (cfg->vsock.enabled) {
+		struct virtio_vsock *v;
+		ret = virtio_vsock_create(&v, &cfg->vsock, mem);
+		ret = ret ?: add_virtio(vm, v, virtio_vsock_vdev(v), destroy_vsock);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }

@@ -196,7 +196,7 @@ CASE=passthrough-empty
 if wanted "$CASE"; then
 	api info
 	i1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
-	i2=$(grep -c '"devices":\[\],"platform"' "$TMP/resp")
+	i2=$(grep -c '"devices":\[\],"vsock"' "$TMP/resp")
 	api counters
 	c1=$(grep -c '"passthrough":\[\]' "$TMP/resp")
 	[ "$i1" = 1 ] && [ "$i2" = 1 ] && [ "$c1" = 1 ]
@@ -1064,7 +1064,7 @@ if wanted "$CASE"; then
 			--fs "tag=share,socket=$TMP/fs.sock"; then
 			why=
 			api info
-			for s in '"vhost_user":true,"socket":"'"$TMP/vub.sock"'","num_queues":1,"queue_size":128' \
+			for s in '"num_queues":1,"queue_size":128,"vhost_user":true,"socket":"'"$TMP/vub.sock"'"' \
 				'"fs":[{"tag":"share","socket":"'"$TMP/fs.sock"'","num_queues":1,"queue_size":128}]' \
 				'"name":"vhost-user-blk(vub)","type":"virtio-blk"' \
 				'"name":"virtio-fs(share)","type":"virtio-fs"' \
@@ -1177,7 +1177,8 @@ create_refusals() {
 # Without the in-kernel PIT (the counter guest ticks on the LAPIC timer):
 # built, rebooted and shut down that way too.
 CREATE_JSON="{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\",
- \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true, \"platform\": {\"pit\": false}}"
+ \"cpus\": {\"boot\": 2}, \"cmdline\": \"aps=1\", \"rng\": true, \"platform\": {\"pit\": false},
+ \"vsock\": {\"cid\": 5, \"socket\": \"$TMP/v.sock\"}}"
 
 if wanted not-created-info || wanted boot-before-create-409 || wanted create-bad-400 ||
 	wanted create-boot || wanted create-boot-reboot || wanted create-boot-lifecycle; then
@@ -1220,11 +1221,16 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	{"kernel": "k", "cpus": 0}|--cpus: boot=0: expected 1-254
 	{"kernel": "k", "memory": "1K"}|--memory: size=1K: must be between 16M and 1T
 	{"kernel": "k", "serial": "tty", "console": "tty"}|--console tty: the tty already belongs to --serial (use --serial off or another backend)
-	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, vhost_user, socket, num_queues, queue_size)
+	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, num_queues, queue_size, engine, vhost_user, socket)
+	{"kernel": "k", "disks": [{"path": "/x", "num_queues": 9}]}|--disk: num_queues=9: expected 1-8
+	{"kernel": "k", "disks": [{"path": "/x", "queue_size": 100}]}|--disk: queue_size=100: expected a power of two, 4-1024
+	{"kernel": "k", "disks": [{"path": "/x", "engine": "aio"}]}|--disk: engine=aio: expected uring or sync
+	{"kernel": "k", "disks": ["path=/x,num_queues=0"]}|--disk: num_queues=0: expected 1-8
 	{"nets": ["--help"]}|--net: expected key=value, got '--help'
 	{"kernel": "k", "nets": ["--disk=path=/etc/passwd"]}|--net: unknown key '--disk' (expected tap, mac, ip, mask)
 	{"kernel": "k", "rng": "--disk=path=/etc/passwd"}|--rng: unknown key '--disk' (expected src=PATH)
 	{"kernel": "k", "cmdline": ["--help"]}|vm.create: 'cmdline': expected a string
+	{"kernel": "k", "vsock": {"cid": 1, "socket": "/v"}}|--vsock: cid=1: expected 3-4294967294
 	EOF
 	api info
 	grep -qF '"state":"NotCreated"' "$TMP/resp" || why="${why:+$why; }state after: $(cat "$TMP/resp")"
@@ -1250,7 +1256,10 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	o=$(count_of 'api_counter: 2 CPUs online')
 	api info
 	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp" &&
-		grep -qF '"platform":{"pit":false}' "$TMP/resp"
+		grep -qF '"platform":{"pit":false}' "$TMP/resp" &&
+		grep -qF '"type":"virtio-vsock"' "$TMP/resp" &&
+		grep -qF "\"vsock\":{\"cid\":5,\"socket\":\"$TMP/v.sock\"}" "$TMP/resp" &&
+		[ -S "$TMP/v.sock" ]
 	devs=$?
 	api_status boot
 	again=$ST

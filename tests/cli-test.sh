@@ -156,6 +156,17 @@ for v in shared shared= shared=yes "size=64M,shared=ON" hugepages hugepages=2 \
 	expect_usage --memory $K --memory "$v"
 done
 
+# --- --disk num_queues=, queue_size=, engine= (virtio-blk) ---------------
+expect_ok '[[],num_queues=N[]][[],queue_size=M[]][[],engine=uring[|]sync[]]' --help
+for v in num_queues=0 num_queues=9 num_queues= num_queues=x num_queues=-1 \
+	num_queues=1x queue_size=0 queue_size=2 queue_size=100 queue_size=2048 \
+	queue_size= queue_size=256k engine= engine=aio engine=URING "engine=sync,"; do
+	expect_usage "--disk" $K --disk "path=/x.img,$v"
+done
+expect_usage "num_queues=9: expected 1-8" $K --disk path=/x.img,num_queues=9
+expect_usage "queue_size=100: expected a power of two, 4-1024" $K --disk path=/x.img,queue_size=100
+expect_usage "engine=aio: expected uring or sync" $K --disk path=/x.img,engine=aio
+
 # --- --serial, --log-level ------------------------------------------------
 for v in bogus file= "" TTY; do
 	expect_usage --serial $K --serial "$v"
@@ -209,13 +220,27 @@ expect_usage "at most 8" $K --user-device socket=/1 --user-device socket=/2 \
 	--user-device socket=/6 --user-device socket=/7 --user-device socket=/8 \
 	--user-device socket=/9
 
+# --- --vsock cid=N,socket=PATH (one device) -------------------------------
+expect_ok '--vsock cid=N,socket=PATH' --help
+LONGVS=/tmp/$(printf 's%.0s' $(seq 1 96))
+for v in "" cid=3 socket=/a cid=2,socket=/a cid=0,socket=/a cid=-3,socket=/a \
+	cid=4294967295,socket=/a cid=x,socket=/a cid=3,socket= "cid=3,socket=/a,port=1" \
+	"cid=3,socket=$LONGVS" 3 "cid=3,socket=/a,"; do
+	expect_usage --vsock $K --vsock "$v"
+done
+expect_usage --vsock $K --vsock
+expect_usage "cid=2: expected 3-4294967294" $K --vsock cid=2,socket=/a
+expect_usage "socket= is required" $K --vsock cid=3
+expect_usage "cid= is required" $K --vsock socket=/a
+expect_usage "given twice" $K --vsock cid=3,socket=/a --vsock cid=4,socket=/b
+
 # --- vhost-user: --fs tag=,socket= and --disk vhost_user=on,socket= -------
 expect_ok '--fs tag=TAG,socket=PATH' --help
 expect_ok '--disk vhost_user=on,socket=PATH' --help
 S="--memory size=64M,shared=on"
 for v in "" tag=x socket=/s "tag=,socket=/s" "tag=x,socket=" "tag=x,socket=/s,bus=1" \
 	"tag=x,socket=/s,num_queues=0" "tag=x,socket=/s,num_queues=8" \
-	"tag=x,socket=/s,queue_size=100" "tag=x,socket=/s,queue_size=2048" \
+	"tag=x,socket=/s,queue_size=100" "tag=x,socket=/s,queue_size=1" "tag=x,socket=/s,queue_size=2048" \
 	"tag=x,socket=$LONGSOCK" "tag=0123456789012345678901234567890123456,socket=/s"; do
 	expect_usage --fs $K $S --fs "$v"
 done
@@ -233,9 +258,10 @@ expect_usage "--fs: at most 4" $K $S --fs tag=1,socket=/1 --fs tag=2,socket=/2 \
 expect_usage "--disk: vhost_user=on needs socket=PATH" $K $S --disk vhost_user=on
 expect_usage "--disk socket=/s: vhost-user devices need --memory shared=on" $K \
 	--disk vhost_user=on,socket=/s
-expect_usage "takes no path, readonly or direct" $K $S --disk vhost_user=on,socket=/s,path=/x
-expect_usage "takes no path, readonly or direct" $K $S --disk vhost_user=on,socket=/s,readonly=on
-expect_usage "socket, num_queues and queue_size need vhost_user=on" $K $S --disk path=/x,socket=/s
+expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,path=/x
+expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,readonly=on
+expect_usage "--disk: socket= needs vhost_user=on" $K $S --disk path=/x,socket=/s
+expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,engine=sync
 expect_usage "--disk: num_queues=9: expected 1-8" $K $S --disk vhost_user=on,socket=/s,num_queues=9
 expect_usage "--disk: vhost_user=yes: expected on or off" $K $S --disk vhost_user=yes,socket=/s
 expect_usage "--disk: socket /s given twice" $K $S --disk vhost_user=on,socket=/s \
@@ -269,6 +295,13 @@ expect_usage "--user-device socket=/nonexistent/edu.sock: $NOENT" \
 	--kernel "$TMP/text" --serial null --user-device socket=/nonexistent/edu.sock
 expect_usage "--user-device socket=$TMP/text: not a socket" \
 	--kernel "$TMP/text" --serial null --user-device "socket=$TMP/text"
+# The vsock socket's folder must exist; the path, if there, be a socket.
+expect_usage "--vsock socket=/nonexistent/v.sock: $NOENT" \
+	--kernel "$TMP/text" --serial null --vsock cid=3,socket=/nonexistent/v.sock
+expect_usage "--vsock socket=$TMP/text/v.sock: Not a directory" \
+	--kernel "$TMP/text" --serial null --vsock "cid=3,socket=$TMP/text/v.sock"
+expect_usage "--vsock socket=$TMP/text: exists and is not a socket" \
+	--kernel "$TMP/text" --serial null --vsock "cid=3,socket=$TMP/text"
 # A vhost-user backend's socket: missing, or not a socket.
 expect_usage "--fs socket=/nonexistent/fs.sock: $NOENT" --kernel "$TMP/text" --serial null \
 	--memory size=64M,shared=on --fs tag=x,socket=/nonexistent/fs.sock

@@ -123,8 +123,8 @@ if command -v bash >/dev/null 2>&1; then
 	expect_complete "$CVMM" "--cpus " boot=
 	expect_complete "$CVMM" "--memory=" --memory=size= --memory=shared= --memory=hugepages=
 	expect_complete "$CVMM" "--memory size=1G,shared=" size=1G,shared=on size=1G,shared=off
-	expect_complete "$CVMM" "--disk " path= readonly= direct= id= vhost_user= socket= \
-		num_queues= queue_size=
+	expect_complete "$CVMM" "--disk " path= readonly= direct= id= num_queues= queue_size= engine= \
+		vhost_user= socket=
 	expect_complete "$CVMM" "--disk vhost_user=" vhost_user=on
 	expect_complete "$CVMM" "--fs tag=t,s" tag=t,socket=
 	expect_complete "$CVMM" "--disk path=a.img,r" path=a.img,readonly=

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pci/msix.h"
 #include "virtio/console.h"
+#include "virtio/vsock.h"
 #include "virtio/pci.h"
 #include "virtio/vhost_dev.h"
 #include "virtio/virtio.h"
@@ -112,6 +113,7 @@ static const char *virtio_type(uint16_t id)
 	case VIRTIO_ID_CONSOLE: return "virtio-console";
 	case VIRTIO_ID_RNG: return "virtio-rng";
 	case VIRTIO_ID_FS: return "virtio-fs";
+	case VIRTIO_ID_VSOCK: return "virtio-vsock";
 	default: return "virtio";
 	}
 }
@@ -155,12 +157,19 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "id", d->id);
 		add_bool(jb, o, "readonly", d->readonly);
 		add_bool(jb, o, "direct", d->direct);
-		if (!d->vhost_user)
-			continue;
-		add_bool(jb, o, "vhost_user", true);
-		add_str(jb, o, "socket", d->socket);
 		add_num(jb, o, "num_queues", d->num_queues ? d->num_queues : 1);
-		add_num(jb, o, "queue_size", d->queue_size ? d->queue_size : CVMM_VHOST_QUEUE_SIZE);
+		if (d->vhost_user) { /* the backend's engine, cvmm's queues */
+			add_num(jb, o, "queue_size",
+				d->queue_size ? d->queue_size : CVMM_VHOST_QUEUE_SIZE);
+			add_bool(jb, o, "vhost_user", true);
+			add_str(jb, o, "socket", d->socket);
+			continue;
+		}
+		add_num(jb, o, "queue_size",
+			d->queue_size ? d->queue_size : CVMM_DISK_QUEUE_SIZE);
+		add_str(jb, o, "engine", d->engine == DISK_ENGINE_URING ? "uring"
+					 : d->engine == DISK_ENGINE_SYNC ? "sync"
+									 : "auto");
 	}
 	cJSON *fs = add_arr(jb, c, "fs");
 	for (unsigned i = 0; i < cfg->nfs; i++) {
@@ -206,6 +215,13 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = push_obj(jb, devices);
 		add_str(jb, o, "path", cfg->devices[i].path);
 		add_str(jb, o, "id", cfg->devices[i].id);
+	}
+	if (cfg->vsock.enabled) {
+		cJSON *o = add_obj(jb, c, "vsock");
+		add_num(jb, o, "cid", cfg->vsock.cid);
+		add_str(jb, o, "socket", cfg->vsock.socket);
+	} else {
+		jb->oom |= c && !cJSON_AddNullToObject(c, "vsock");
 	}
 	cJSON *platform = add_obj(jb, c, "platform");
 	add_bool(jb, platform, "pit", cfg->pit);
@@ -446,6 +462,17 @@ static void ep_counters(void *ctx, const cJSON *body, struct api_response *resp)
 			struct virtio_console_stats st;
 			virtio_console_get_stats(v->dev, &st);
 			add_num(&jb, d, "tx_dropped", (double)st.tx_dropped);
+		}
+		if (v->vdev->device_id == VIRTIO_ID_VSOCK) {
+			struct virtio_vsock_stats st;
+			virtio_vsock_get_stats(v->dev, &st);
+			add_num(&jb, d, "connections", (double)st.conns);
+			add_num(&jb, d, "connections_total", (double)st.conns_total);
+			add_num(&jb, d, "refused", (double)st.refused);
+			add_num(&jb, d, "rst_sent", (double)st.rst_sent);
+			add_num(&jb, d, "rx_bytes", (double)st.rx_bytes);
+			add_num(&jb, d, "tx_bytes", (double)st.tx_bytes);
+			add_num(&jb, d, "bad_packets", (double)st.bad_packets);
 		}
 	}
 	cJSON *pt = add_arr(&jb, o, "passthrough");

@@ -185,6 +185,11 @@ static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t e
 			return config_set(cfg, OPT_RNG, NULL, err, errlen);
 		return list_value(cfg, OPT_RNG, f, NULL, v, err, errlen);
 	}
+	if (!strcmp(f, "vsock")) {
+		if (cJSON_IsNull(v))
+			return 0;
+		return list_value(cfg, OPT_VSOCK, f, NULL, v, err, errlen);
+	}
 	if (!strcmp(f, "platform"))
 		return list_value(cfg, OPT_PLATFORM, f, NULL, v, err, errlen);
 	if (!strcmp(f, "virtio_transport"))

@@ -1,9 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-blk (virtio 1.x, 5.2 "Block Device") over a raw image file or a
- * block device: one request queue of VIRTIO_BLK_QUEUE_SIZE entries served
- * by a device thread (common.h); request parsing and execution live in
+ * block device: cfg->num_queues request queues (default 1; more offer
+ * VIRTIO_BLK_F_MQ and num_queues in the configuration) of cfg->queue_size
+ * entries (default VIRTIO_BLK_QUEUE_SIZE), all served by the disk's one
+ * device thread (common.h); request parsing and execution live in
  * blk_request.c.
+ *
+ * Engines (cfg->engine; chosen at create and logged at info level):
+ *  - uring (blk_uring.h): each queue keeps up to its size in requests in
+ *    flight in one io_uring per disk; completions come back in any order
+ *    and are pushed to the used ring as they come, with one interrupt per
+ *    queue per pass (EVENT_IDX respected). A queue whose slots are all in
+ *    flight is not popped (back-pressure) until a completion frees one.
+ *    FLUSH is an fsync (DATASYNC) on the ring with no drain: virtio
+ *    promises durability for writes *completed* before the flush was
+ *    made available, and a completed write's pwritev has returned (its
+ *    CQE was reaped before it was used), so the fsync covers it.
+ *    DISCARD, WRITE_ZEROES, GET_ID, bad requests, O_DIRECT bounces and
+ *    requests of more than BLK_URING_IOV segments run synchronously
+ *    among the others. Pause waits for what is in flight (completed into
+ *    the rings, interrupted) before the thread parks; reset and teardown
+ *    cancel what the kernel can and wait for the rest, and drop the
+ *    completions: nothing completes into a reset queue.
+ *  - sync: one request at a time per queue (preadv/pwritev, fdatasync,
+ *    fallocate on the device thread).
+ *  Default (DISK_ENGINE_AUTO): uring; sync when the kernel gives no ring
+ *  (too old, io_uring_disabled, a seccomp policy around cvmm: a warning)
+ *  or the image is on tmpfs/ramfs (blk.c: nothing to overlap there).
+ *
+ * Why one thread per disk for all its queues, not one per queue: the
+ * thread only moves descriptors and enters the ring; the I/O runs in the
+ * kernel (block layer, io-wq) in parallel however many threads submit it,
+ * and one thread means no lock anywhere (each queue's ring, slots and
+ * used ring have a single user) and one io_uring_enter per pass for all
+ * queues. MQ still spares the guest its cross-CPU queue lock. A thread
+ * per queue (one ring each, virtio_common serving a queue subset) is the
+ * next step should one thread's ring work become the limit.
  *
  * Features offered: SEG_MAX (queue size - 2), BLK_SIZE (512, or the
  * O_DIRECT alignment of the file system when larger), FLUSH, RO for
@@ -38,7 +71,7 @@
 #include "guest_mem.h"
 #include "virtio/virtio.h"
 
-#define VIRTIO_BLK_QUEUE_SIZE 256
+#define VIRTIO_BLK_QUEUE_SIZE 256 /* default queue_size */
 
 struct virtio_blk;
 

@@ -171,10 +171,26 @@ static int rw_bounce(struct blk_backend *be, bool write,
 	return 0;
 }
 
-/* IN (write false: file -> guest) and OUT (guest -> file). */
+/* Internal status: the request goes to the asynchronous engine (*io). */
+#define BLK_ST_ASYNC 0xffu
+
+/*
+ * Whether an IN/OUT of cnt iovecs (in be->iov) can go to the engine as it
+ * is: there is room for its iovecs, and with O_DIRECT the guest's buffers
+ * meet the alignment (else the bounce buffer, synchronously).
+ */
+static bool async_ok(const struct blk_backend *be, const struct blk_io *io,
+		     int cnt)
+{
+	return io && (unsigned)cnt <= io->max_iov &&
+	       (!be->direct || iov_dio_aligned(be, be->iov, cnt));
+}
+
+/* IN (write false: file -> guest) and OUT (guest -> file); with io, an
+ * eligible one is handed to the engine (BLK_ST_ASYNC). */
 static uint8_t do_rw(struct blk_backend *be, const struct vq_chain *c,
 		     bool write, uint64_t sector, uint64_t data_off,
-		     uint64_t len)
+		     uint64_t len, struct blk_io *io)
 {
 	if (write && be->flush_failed)
 		return VIRTIO_BLK_S_IOERR;
@@ -204,13 +220,21 @@ static uint8_t do_rw(struct blk_backend *be, const struct vq_chain *c,
 	uint64_t off = sector << BLK_SECTOR_SHIFT;
 	int cnt = build_iov(be, c, !write, data_off, len);
 	int r;
+	if (be->direct && ((off | len) & (be->dio_offset_align - 1))) {
+		log_ratelimited(&be->rl, LOG_DEBUG,
+				"%s: request not aligned to %u bytes (direct=on)",
+				be->name, be->dio_offset_align);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (async_ok(be, io, cnt)) {
+		io->op = write ? BLK_IO_WRITE : BLK_IO_READ;
+		io->off = off;
+		io->len = len;
+		io->iovcnt = (unsigned)cnt;
+		memcpy(io->iov, be->iov, (size_t)cnt * sizeof(be->iov[0]));
+		return BLK_ST_ASYNC;
+	}
 	if (be->direct) {
-		if ((off | len) & (be->dio_offset_align - 1)) {
-			log_ratelimited(&be->rl, LOG_DEBUG,
-					"%s: request not aligned to %u bytes (direct=on)",
-					be->name, be->dio_offset_align);
-			return VIRTIO_BLK_S_IOERR;
-		}
 		if (iov_dio_aligned(be, be->iov, cnt))
 			r = rw_full(be->fd, write, be->iov, cnt, off);
 		else
@@ -362,12 +386,18 @@ static uint8_t do_ranges(struct blk_backend *be, const struct vq_chain *c,
 	return VIRTIO_BLK_S_OK;
 }
 
-static uint8_t do_flush(struct blk_backend *be)
+static uint8_t do_flush(struct blk_backend *be, struct blk_io *io)
 {
 	if (be->readonly)
 		return VIRTIO_BLK_S_OK;
 	if (be->flush_failed)
 		return VIRTIO_BLK_S_IOERR;
+	if (io) {
+		io->op = BLK_IO_FLUSH;
+		io->off = io->len = 0;
+		io->iovcnt = 0;
+		return BLK_ST_ASYNC;
+	}
 	if (fdatasync(be->fd) < 0) {
 		be->flush_failed = true;
 		log_ratelimited(&be->rl, LOG_WARN, "%s: flush: %s", be->name,
@@ -382,8 +412,20 @@ void blk_backend_reset_error(struct blk_backend *be)
 	be->flush_failed = false;
 }
 
-int blk_request_execute(struct blk_backend *be, const struct vq_chain *chain,
-			struct blk_req_result *res)
+/* The last writable byte of the chain (write_len > 0): the status. */
+static uint8_t *status_byte(const struct vq_chain *c)
+{
+	uint64_t left = c->write_len - 1;
+	for (unsigned i = c->nread; i < c->nseg; i++) {
+		if (left < c->segs[i].len)
+			return c->segs[i].addr + left;
+		left -= c->segs[i].len;
+	}
+	return NULL; /* not reached: write_len is the segments' sum */
+}
+
+static int request_run(struct blk_backend *be, const struct vq_chain *chain,
+		       struct blk_io *io, struct blk_req_result *res)
 {
 	*res = (struct blk_req_result){ .type = UINT32_MAX,
 					.status = VIRTIO_BLK_S_IOERR };
@@ -413,17 +455,17 @@ int blk_request_execute(struct blk_backend *be, const struct vq_chain *chain,
 
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		st = do_rw(be, chain, false, sector, 0, wdata);
+		st = do_rw(be, chain, false, sector, 0, wdata, io);
 		if (st == VIRTIO_BLK_S_OK)
 			res->data_len = placed = wdata;
 		break;
 	case VIRTIO_BLK_T_OUT:
-		st = do_rw(be, chain, true, sector, sizeof(hdr), rdata);
+		st = do_rw(be, chain, true, sector, sizeof(hdr), rdata, io);
 		if (st == VIRTIO_BLK_S_OK)
 			res->data_len = rdata;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		st = do_flush(be);
+		st = do_flush(be, io);
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		placed = min_u64(wdata, VIRTIO_BLK_ID_BYTES);
@@ -441,12 +483,74 @@ int blk_request_execute(struct blk_backend *be, const struct vq_chain *chain,
 		st = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
+	if (st == BLK_ST_ASYNC) {
+		io->type = type;
+		io->status = status_byte(chain);
+		return BLK_REQ_ASYNC;
+	}
 out:
 	vq_chain_write(chain, chain->write_len - 1, &st, 1);
 	res->status = st;
 	/* placed <= write_len - 1 < 2^32 (vq_pop caps a chain at 2^32 bytes). */
 	res->used_len = (uint32_t)(placed + 1);
 	return 0;
+}
+
+int blk_request_execute(struct blk_backend *be, const struct vq_chain *chain,
+			struct blk_req_result *res)
+{
+	return request_run(be, chain, NULL, res);
+}
+
+int blk_request_prepare(struct blk_backend *be, const struct vq_chain *chain,
+			struct blk_io *io, struct blk_req_result *res)
+{
+	return request_run(be, chain, io, res);
+}
+
+void blk_request_complete(struct blk_backend *be, struct blk_io *io,
+			  int64_t result, struct blk_req_result *res)
+{
+	uint8_t st = VIRTIO_BLK_S_OK;
+	int err = result < 0 ? (int)-result : 0;
+	if (io->op == BLK_IO_FLUSH) {
+		/* Failed once, failed for good (blk_request.h); a flush that ran
+		 * beside the failed one may have found the error taken. */
+		if (err) {
+			be->flush_failed = true;
+			log_ratelimited(&be->rl, LOG_WARN, "%s: flush: %s",
+					be->name, strerror(err));
+		}
+		if (be->flush_failed)
+			st = VIRTIO_BLK_S_IOERR;
+	} else {
+		bool write = io->op == BLK_IO_WRITE;
+		if (!err && (uint64_t)result < io->len) {
+			/* Short: the rest here, as the synchronous path does
+			 * (zeros past the end of the file for a read). */
+			struct iovec *iov = io->iov;
+			int cnt = (int)io->iovcnt;
+			iov_advance(&iov, &cnt, (size_t)result);
+			err = -rw_full(be->fd, write, iov, cnt,
+				       io->off + (uint64_t)result);
+		}
+		if (err) {
+			log_ratelimited(&be->rl, LOG_WARN, "%s: %s at %llu: %s",
+					be->name, write ? "write" : "read",
+					(unsigned long long)io->off, strerror(err));
+			st = VIRTIO_BLK_S_IOERR;
+		}
+	}
+	guest_dma_begin();
+	*io->status = st;
+	guest_dma_end();
+	*res = (struct blk_req_result){
+		.type = io->type,
+		.status = st,
+		.used_len = st == VIRTIO_BLK_S_OK && io->op == BLK_IO_READ
+				    ? (uint32_t)(io->len + 1) : 1,
+		.data_len = st == VIRTIO_BLK_S_OK ? io->len : 0,
+	};
 }
 
 void blk_backend_probe(struct blk_backend *be)

@@ -73,26 +73,25 @@
  * not meet the memory alignment (or a segment length that is not a multiple
  * of the offset alignment) go through an aligned bounce buffer in chunks.
  *
- * Why synchronous preadv/pwritev and not io_uring (liburing) for now:
- * every guest request already costs a guest exit on the kick, an eventfd
- * wakeup of the device thread, descriptor walking and an interrupt
- * injection back (MSI-X irqfd, then a guest interrupt handler): several
- * microseconds before any I/O. Measured with bench/blk_bench.c (4 KiB
- * requests on a tmpfs file, getrusage user+sys, 2-vCPU build VM):
- * blk_request_execute() costs 2.1-2.3 us of host CPU per read and
- * 2.5-2.6 us per write, the same as a bare preadv/pwritev of 4 KiB in a
- * loop on that machine (2.2-2.5 us); the ring work (vq_pop + push +
- * notify check) adds nothing measurable. So nearly all of it is the
- * syscall and the copy, and io_uring would save only the syscall entry
- * for the common cached case, while adding a dependency, an SQ/CQ
- * lifecycle to reset and out-of-order completion bookkeeping. What it
- * would buy is overlap for I/O that really waits on a device (direct=on,
- * cold cache): a queue depth > 1 per queue. The seam is this file: an
- * async variant would split blk_request_execute() into a prepare step
- * (parse, validate, build be->iov: all here already) and a completion
- * that writes the status, with the device keeping chains in flight.
+ * Two ways to run a request:
+ *  - blk_request_execute(): all of it, synchronously (preadv/pwritev,
+ *    fdatasync, fallocate): the sync engine, and the fallback for what the
+ *    asynchronous one does not take;
+ *  - blk_request_prepare() + blk_request_complete(): the io_uring engine
+ *    (blk_uring.h). Prepare parses and checks the request exactly as
+ *    execute does; an IN or OUT that passed every check (and whose data
+ *    fits io->max_iov iovecs and, with O_DIRECT, needs no bounce buffer)
+ *    and a FLUSH that is not answered at once (read-only, poisoned) are
+ *    handed back as a struct blk_io for the engine to run (readv, writev,
+ *    fsync with DATASYNC); everything else (GET_ID, DISCARD,
+ *    WRITE_ZEROES, bad requests) is executed on the spot, status written.
+ *    Complete takes the engine's result (bytes or -errno), finishes a
+ *    short transfer synchronously, writes the status byte and poisons the
+ *    backend on a failed flush, as execute does.
+ *  Both give the same statuses, used lengths and file contents for the
+ *  same request; the fuzz target checks them through either.
  *
- * Thread safety: a backend (its scratch iovecs, bounce buffer and probed
+  * Thread safety: a backend (its scratch iovecs, bounce buffer and probed
  * fallbacks) is used by one thread at a time.
  */
 #ifndef CVMM_VIRTIO_BLK_REQUEST_H
@@ -150,6 +149,22 @@ struct blk_backend {
 	struct iovec iov[VQ_MAX_SEGS];
 };
 
+/* A request the engine runs (blk_request_prepare). */
+enum blk_io_op { BLK_IO_READ, BLK_IO_WRITE, BLK_IO_FLUSH };
+
+struct blk_io {
+	/* The caller's: room for max_iov iovecs at iov. */
+	struct iovec *iov;
+	unsigned max_iov;
+	/* Filled by blk_request_prepare() for BLK_REQ_ASYNC. */
+	enum blk_io_op op;
+	uint32_t type;    /* VIRTIO_BLK_T_* */
+	uint64_t off;     /* file offset (READ, WRITE) */
+	uint64_t len;     /* data bytes (READ, WRITE) */
+	unsigned iovcnt;  /* iovecs used at iov */
+	uint8_t *status;  /* the status byte, in guest memory */
+};
+
 struct blk_req_result {
 	uint32_t type;      /* VIRTIO_BLK_T_* from the header (or UINT32_MAX) */
 	uint8_t status;     /* VIRTIO_BLK_S_* written to the status byte */
@@ -165,6 +180,23 @@ struct blk_req_result {
  */
 int blk_request_execute(struct blk_backend *be, const struct vq_chain *chain,
 			struct blk_req_result *res);
+
+/*
+ * As blk_request_execute(), except that a READ, WRITE or FLUSH the engine
+ * can run is not executed: *io describes it and BLK_REQ_ASYNC is returned
+ * (the chain's buffers must stay the guest's until it completes). 0 (done,
+ * *res filled) and -EINVAL as blk_request_execute().
+ */
+#define BLK_REQ_ASYNC 1
+int blk_request_prepare(struct blk_backend *be, const struct vq_chain *chain,
+			struct blk_io *io, struct blk_req_result *res);
+/*
+ * The engine ran *io: result is the bytes transferred (READ, WRITE) or 0
+ * (FLUSH), or -errno. Writes the status byte, fills *res as
+ * blk_request_execute() would have. io->iov is consumed.
+ */
+void blk_request_complete(struct blk_backend *be, struct blk_io *io,
+			  int64_t result, struct blk_req_result *res);
 
 /* Device reset: a failed flush no longer fails later requests. */
 void blk_backend_reset_error(struct blk_backend *be);

@@ -49,6 +49,12 @@ static void common_handle(void *opaque, unsigned idx)
 	}
 }
 
+static void common_quiesce(void *opaque, bool stop)
+{
+	struct virtio_common *d = opaque;
+	d->p.quiesce(d->p.dev, stop);
+}
+
 int virtio_common_add_fd(struct virtio_common *d, int fd, uint32_t events)
 {
 	if (d->nfds == VIRTIO_COMMON_MAX_FDS)
@@ -210,6 +216,7 @@ static int common_activate(void *opaque)
 	}
 	r = r < 0 ? r : add_fds(d);
 	if (r == 0) {
+		d->worker.quiesce = d->p.quiesce ? common_quiesce : NULL;
 		pthread_mutex_lock(&d->start_lock);
 		r = virtio_worker_start(&d->worker, d->thread_name, common_handle, d);
 		if (r == 0)

@@ -90,6 +90,9 @@ struct virtio_common_params {
 	int (*activate)(void *dev);
 	/* Optional, at reset, after the thread stopped. */
 	void (*reset)(void *dev);
+	/* Optional, device thread: worker.h's quiesce (before a park, stop
+	 * false; before the thread exits, stop true). */
+	void (*quiesce)(void *dev, bool stop);
 	bool kick_at_start;
 	const struct guest_mem *mem;
 	void *dev; /* the callbacks' argument */

@@ -69,8 +69,11 @@ static void worker_loop(struct virtio_worker *w)
 {
 	for (;;) {
 		/* Between two batches, never inside a handler. */
-		if (atomic_load(&w->pause_req))
+		if (atomic_load(&w->pause_req)) {
+			if (w->quiesce)
+				w->quiesce(w->opaque, false);
 			worker_park(w);
+		}
 		if (atomic_load(&w->stop_req))
 			return;
 		struct epoll_event evs[WORKER_MAX_FDS + 1];
@@ -106,6 +109,8 @@ static void *worker_thread(void *arg)
 	if (seccomp_install(SECCOMP_DEVICE, seccomp_thread_filtered()))
 		atomic_store(&w->stop_req, true); /* exits at once, marked exited */
 	worker_loop(w);
+	if (w->quiesce)
+		w->quiesce(w->opaque, true);
 	pthread_mutex_lock(&w->pause_lock);
 	w->exited = true;
 	pthread_cond_broadcast(&w->pause_cond);
@@ -198,6 +203,7 @@ int virtio_worker_init(struct virtio_worker *w)
 	w->running = false;
 	w->epoll_fd = w->stop_fd = -1;
 	w->nfds = 0;
+	w->quiesce = NULL;
 	atomic_init(&w->pause_req, false);
 	atomic_init(&w->stop_req, false);
 	w->parked = w->exited = false;

@@ -13,6 +13,12 @@
  * started or stopped while paused parks at once or leaves its park, so
  * pause works whether or not the guest ever activated the device.
  * The stop eventfd doubles as the wake-up for both requests.
+ *
+ * Work still in flight (virtio-blk's io_uring requests): quiesce(opaque,
+ * stop), when set before start, runs on the thread before it parks
+ * (stop false: what is in flight completes as usual) and before it exits
+ * (stop true: it waits for it and discards the completions, a reset
+ * queue gets nothing); so a paused or stopped device touches nothing.
  */
 #ifndef CVMM_VIRTIO_WORKER_H
 #define CVMM_VIRTIO_WORKER_H
@@ -35,6 +41,7 @@ struct virtio_worker {
 	int fds[WORKER_MAX_FDS];
 	uint32_t events[WORKER_MAX_FDS];
 	void (*handle)(void *opaque, unsigned idx);
+	void (*quiesce)(void *opaque, bool stop); /* optional, see above */
 	void *opaque;
 	char name[16];
 	struct ratelimit rl; /* wake-up and epoll failures (guest-driven) */

@@ -24,7 +24,7 @@ GUEST_IMAGES := $(GUEST_TESTS:%=$(GUEST_OUT)/%.pvh.elf) \
 	$(GUEST_TESTS:%=$(GUEST_OUT)/%.bzImage) \
 	$(GUEST_OUT)/hello-setup0.bzImage
 
-guests: $(GUEST_IMAGES) $(GUEST_OUT)/diskpat
+guests: $(GUEST_IMAGES) $(GUEST_OUT)/diskpat $(GUEST_OUT)/vsock-host
 
 $(GUEST_OUT)/lib/%.c.o: $(GUEST_SRC)/lib/%.c
 	@mkdir -p $(dir $@)
@@ -49,6 +49,11 @@ $(GUEST_OUT)/mkbzimage: $(GUEST_SRC)/mkbzimage.c $(GUEST_SRC)/lib/bootparam.h
 $(GUEST_OUT)/diskpat: $(GUEST_SRC)/tools/diskpat.c $(GUEST_SRC)/lib/diskpat.h
 	@mkdir -p $(dir $@)
 	$(GUEST_HOSTCC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+# Host tool: the host end of a virtio-vsock stream (the vsock guest tests).
+$(GUEST_OUT)/vsock-host: $(GUEST_SRC)/tools/vsock-host.c
+	@mkdir -p $(dir $@)
+	$(GUEST_HOSTCC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
 $(GUEST_OUT)/%.bzImage: $(GUEST_OUT)/%.pvh.elf $(GUEST_OUT)/mkbzimage
 	$(GUEST_OUT)/mkbzimage $< $@

@@ -387,9 +387,10 @@ tcase virtio-mmio-rng-noevidx null virtio_rng.pvh.elf 0 "virtio_rng: mmio 0x|pol
 # last one with diskpat_written(SALT)), disk 1 readonly=on. After cvmm
 # exits, disk 0 must equal the pattern with exactly those sectors
 # replaced, and disk 1 must be unchanged.
-# blk_case NAME IRQ EVIDX IMAGE [mmio]: on virtio-mmio with a 5th argument.
+# blk_case NAME IRQ EVIDX IMAGE [pci|mmio [DISKOPTS]]: DISKOPTS (",engine=sync")
+# are added to both disks' --disk.
 blk_case() {
-	local name=$1 irq=$2 evidx=$3 img=$4 tr=${5:-pci}
+	local name=$1 irq=$2 evidx=$3 img=$4 tr=${5:-pci} dopts=${6:-}
 	wanted "$name" || return 0
 	local targs=() where="pci 00:"
 	if [ "$tr" = mmio ]; then
@@ -405,7 +406,7 @@ blk_case() {
 		return
 	fi
 	if ! vrun "$name" "$img" "disk 0: $where|reads ok|writes + flush ok|GET_ID \"cvmm-disk-0\"|out-of-range and bad requests refused|read-only disk ok|PASS" \
-		--disk "path=$d0,id=cvmm-disk-0" --disk "path=$d1,readonly=on,id=cvmm-ro-disk" \
+		--disk "path=$d0,id=cvmm-disk-0$dopts" --disk "path=$d1,readonly=on,id=cvmm-ro-disk$dopts" \
 		${targs[@]+"${targs[@]}"} \
 		--cmdline "irq=$irq evidx=$evidx sectors=$DISK_SECTORS salt=$salt id0=cvmm-disk-0 id1=cvmm-ro-disk transport=$tr"; then
 		bad "$WHY"
@@ -419,6 +420,14 @@ blk_case() {
 }
 blk_case virtio-blk-msix msix 1 virtio_blk.bzImage
 blk_case virtio-blk-intx intx 0 virtio_blk.pvh.elf
+# The engines (the default is io_uring where the kernel has it, except for
+# images on tmpfs, which $TMP may be: named here) and MQ.
+blk_case virtio-blk-uring msix 1 virtio_blk.bzImage pci ",engine=uring"
+blk_case virtio-blk-uring-intx intx 0 virtio_blk.pvh.elf pci ",engine=uring"
+blk_case virtio-blk-sync msix 1 virtio_blk.bzImage pci ",engine=sync"
+blk_case virtio-blk-sync-intx intx 0 virtio_blk.pvh.elf pci ",engine=sync"
+blk_case virtio-blk-mq msix 1 virtio_blk.bzImage pci ",num_queues=2,queue_size=128,engine=uring"
+blk_case virtio-blk-mq-sync msix 1 virtio_blk.bzImage pci ",num_queues=2,engine=sync"
 blk_case virtio-mmio-blk intx 1 virtio_blk.bzImage mmio
 blk_case virtio-mmio-blk-noevidx intx 0 virtio_blk.pvh.elf mmio
 
@@ -470,6 +479,72 @@ console_case() {
 console_case virtio-console msix
 console_case virtio-console-intx intx
 console_case virtio-mmio-console intx mmio
+
+# virtio-vsock through the hybrid UNIX-socket backend: vsock-host (a host
+# tool built with the guests) is the host end of both connections: one
+# listens on PATH_5555 for the guest's, one connects to PATH with
+# "CONNECT 1234". Each moves a pattern both ways, larger than the window in
+# play (the device's 64 KiB one way, the guest's 16 KiB the other).
+# vsock_case NAME TRANSPORT IRQ
+VSOCK_HOST=$GDIR/vsock-host
+vsock_case() {
+	local name=$1 tr=$2 irq=$3 targs=() sock lpid cpid lrc crc
+	wanted "$name" || return 0
+	CASE=$name
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	if [ ! -x "$VSOCK_HOST" ]; then
+		bad "$VSOCK_HOST missing (make guests)"
+		return
+	fi
+	sock=$TMP/$name.vsock
+	"$VSOCK_HOST" listen "${sock}_5555" 24000 70000 0x22 0x11 >"$TMP/$name.listen" 2>&1 &
+	lpid=$!
+	"$VSOCK_HOST" connect "$sock" 1234 24000 70000 0x44 0x33 >"$TMP/$name.connect" 2>&1 &
+	cpid=$!
+	vrun "$name" virtio_vsock.bzImage \
+		"guest CID 7|connected to host port 5555|REQUEST from host port|pattern ok, host shut down|both connections closed|TRANSPORT_RESET after reset|PASS" \
+		--vsock "cid=7,socket=$sock" ${targs[@]+"${targs[@]}"} \
+		--cmdline "cid=7 hport=5555 gport=1234 n1=70000 n2=24000 irq=$irq transport=$tr"
+	local vrc=$?
+	kill "$lpid" "$cpid" 2>/dev/null
+	wait "$lpid"
+	lrc=$?
+	wait "$cpid"
+	crc=$?
+	if [ "$vrc" -ne 0 ]; then
+		bad "$WHY (host ends: $(tr '\n' ' ' <"$TMP/$name.listen") $(tr '\n' ' ' <"$TMP/$name.connect"))"
+	elif [ "$lrc" -ne 0 ] || ! grep -q "pattern ok" "$TMP/$name.listen"; then
+		bad "the listening host end: $(head -c 300 "$TMP/$name.listen")"
+	elif [ "$crc" -ne 0 ] || ! grep -q "pattern ok" "$TMP/$name.connect"; then
+		bad "the connecting host end: $(head -c 300 "$TMP/$name.connect")"
+	elif [ -e "$sock" ]; then
+		bad "cvmm left its socket $sock behind"
+	else
+		ok
+	fi
+}
+vsock_case vsock-pci pci msix
+vsock_case vsock-mmio mmio intx
+
+# A guest whose packets break the rules: each gets an RST (the short one
+# nothing), cvmm keeps serving, and says why (rate-limited warnings).
+vsock_hostile_case() {
+	local name=$1 tr=$2 irq=$3 targs=()
+	wanted "$name" || return 0
+	CASE=$name
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	if ! vrun "$name" virtio_vsock.bzImage "hostile packets: 7 RSTs, device still serving|PASS" \
+		--vsock "cid=9,socket=$TMP/$name.vsock" ${targs[@]+"${targs[@]}"} \
+		--cmdline "cid=9 hostile=1 hport=5555 irq=$irq transport=$tr"; then
+		bad "$WHY"
+	elif ! grep -q "virtio-vsock: guest packet .*: RST" "$ERR"; then
+		bad "cvmm logged no RST warning"
+	else
+		ok
+	fi
+}
+vsock_hostile_case vsock-hostile pci msix
+vsock_hostile_case vsock-mmio-hostile mmio intx
 
 # A driver breaking the rules: cvmm must keep running (the exit status is
 # the guest's 0), log why the device needs a reset, and not touch the disk.
@@ -535,14 +610,14 @@ faildisk_down() {
 	FAILDISK_DIR=
 }
 flush_error_case() {
-	local name=$1 mode=$2 strings=$3 n
+	local name=$1 mode=$2 strings=$3 dopts=${4:-} n
 	wanted "$name" || return 0
 	CASE=$name
 	if ! faildisk_up; then
 		skip "$name" "$FAILDISK_WHY"
 		return
 	fi
-	run "$name" null blk_flush_error.bzImage --disk "path=$FAILDISK" --cmdline "mode=$mode"
+	run "$name" null blk_flush_error.bzImage --disk "path=$FAILDISK$dopts" --cmdline "mode=$mode"
 	local IFS='|'
 	# shellcheck disable=SC2086
 	if ! verify 1 "$(banner blk_flush_error.bzImage)" $strings PASS; then
@@ -558,6 +633,8 @@ flush_error_case() {
 }
 flush_error_case virtio-blk-flush-error-sticky sticky "failed flush stays failed until reset"
 flush_error_case virtio-blk-flush-error-exit exit "write: status 0"
+flush_error_case virtio-blk-flush-error-sticky-uring sticky "failed flush stays failed until reset" ",engine=uring"
+flush_error_case virtio-blk-flush-error-sticky-sync sticky "failed flush stays failed until reset" ",engine=sync"
 faildisk_down
 
 # ---- demo (what `make run` boots) ----

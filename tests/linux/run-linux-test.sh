@@ -98,6 +98,7 @@ ID_NET=1af4:1041
 ID_BLK=1af4:1042
 ID_CONSOLE=1af4:1043
 ID_RNG=1af4:1044
+ID_VSOCK=1af4:1053
 ID_FS=1af4:105a
 FS_TAG=cvmmfs
 VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
@@ -390,7 +391,7 @@ run_boots() {
             PIDS+=($!); HOGS+=($!)
         done
     fi
-    echo "# full boot: vmlinux (PVH), $CPUS CPUs, ${MEM_MB}M, 2 disks, net, rng, console (timeout ${BOOT_TIMEOUT}s)"
+    echo "# full boot: vmlinux (PVH), $CPUS CPUs, ${MEM_MB}M, 2 disks (root: 2 queues, io_uring), net, rng, console, vsock (timeout ${BOOT_TIMEOUT}s)"
     echo "# bzimage boot: bzImage, $CPUS CPUs, ${MEM_MB}M, read-only root (timeout ${BZ_TIMEOUT}s)"
     # cvmm configures the host side of the tap (ip=, mask=) at start.
     ( for _ in $(seq 120); do
@@ -404,9 +405,11 @@ run_boots() {
     RNG_SRC_WATCH=$(readlink -f "$RNG_SRC") boot full "$BOOT_TIMEOUT" ip netns exec "$NS" -- \
         --kernel "$VMLINUX" --cpus boot=$CPUS --memory size=${MEM_MB}M \
         --console "file=$WORK/full.hvc" \
-        --disk "path=$ROOT_IMG,id=root" --disk "path=$RO_IMG,readonly=on,id=ro" \
+        --disk "path=$ROOT_IMG,id=root,num_queues=2,engine=uring" \
+        --disk "path=$RO_IMG,readonly=on,id=ro" \
         --net "tap=$TAP,mac=$MAC,ip=$HOST_IP,mask=$MASK" \
         --rng "src=$RNG_SRC" \
+        --vsock "cid=3,socket=$WORK/vsock.sock" \
         --api-socket "$WORK/full.api" \
         --cmdline "$FULL_CMDLINE" &
     local full=$!
@@ -585,6 +588,17 @@ c_msix() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     WHY="no 'MSI-X ... enabled' debug line for: ${missing[*]}"
+    return 1
+}
+
+# The root disk has two queues on the io_uring engine: cvmm says so, and the
+# kernel's virtio_blk uses both (one line per disk: vdb has one queue).
+c_blk_mq() {
+    local s=$1 err=$2
+    grep -qE 'virtio-blk\(root\): .*engine=uring, 2 queues of [0-9]+' "$err" || {
+        WHY="no 'virtio-blk(root): ... engine=uring, 2 queues of N' line in cvmm's log"; return 1; }
+    grep -qE '^virtio_blk virtio[0-9]+: 2/0/0 default/read/poll queues$' "$s" && return 0
+    WHY="kernel said: $(grep -m2 'default/read/poll queues' "$s" | tr '\n' ' ' || echo nothing)"
     return 1
 }
 
@@ -872,9 +886,10 @@ run_checks() {
     c full-cmdline c_cmdline "$F" "$FULL_CMDLINE"
     c full-e820-${MEM_MB}M c_e820 "$F" "$MEM_MB"
     c full-smp-$CPUS-cpus c_smp "$F"
-    c full-pci-scan-virtio c_pci_scan "$F" $ID_BLK $ID_BLK $ID_NET $ID_RNG $ID_CONSOLE
+    c full-pci-scan-virtio c_pci_scan "$F" $ID_BLK $ID_BLK $ID_NET $ID_RNG $ID_CONSOLE $ID_VSOCK
     c full-msix-enabled c_msix "$FE"
     c full-vda-capacity c_blk_capacity "$F" vda $ROOT_MB
+    c full-blk-multiqueue-uring c_blk_mq "$F" "$FE"
     c full-vdb-capacity c_blk_capacity "$F" vdb $RO_MB
     c full-root-mounted-rw c_root_rw "$F"
     c full-mount-count c_mount_count

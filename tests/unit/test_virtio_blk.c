@@ -30,6 +30,8 @@
 #include "virtio/blk.h"
 #include "virtio/blk_request.h"
 #include "virtio/virtio.h"
+#include "virtio/worker.h"
+#include "log_capture.h"
 #include "vq_driver.h"
 
 #define MEM_GPA 0x100000ULL
@@ -45,6 +47,13 @@
 
 #define DISK_SECTORS 128u
 #define DISK_BYTES (DISK_SECTORS * 512u)
+/* Queue 1's rings (test_multiqueue). */
+#define DESC1_GPA (MEM_GPA + 0x50000)
+#define AVAIL1_GPA (MEM_GPA + 0x52000)
+#define USED1_GPA (MEM_GPA + 0x54000)
+
+/* The engine every test runs on: main() runs the suite once per engine. */
+static enum disk_engine engine = DISK_ENGINE_URING;
 
 struct fx {
 	uint8_t *buf;
@@ -185,13 +194,13 @@ static bool has_feature(struct fx *f, unsigned bit)
 	return (dev_features(f) >> bit) & 1;
 }
 
-/* Driver init: rings, eventfd, features, DRIVER_OK. */
-static void start_device(struct fx *f, bool event_idx)
+/* Driver init: rings (queue 0 of size qsize), eventfd, features, DRIVER_OK. */
+static void start_device_n(struct fx *f, bool event_idx, uint16_t qsize)
 {
 	struct virtio_dev *vd = f->vd;
-	memset(f->buf, 0, 0x50000); /* rings, headers, statuses */
+	memset(f->buf, 0, 0x60000); /* rings, headers, statuses */
 	f->q = (struct drv_queue){
-		.mem = f->buf, .mem_gpa = MEM_GPA, .size = QSIZE,
+		.mem = f->buf, .mem_gpa = MEM_GPA, .size = qsize,
 		.desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA,
 		.kick_fd = vd->kick_fd[0], .event_idx = event_idx,
 	};
@@ -202,18 +211,32 @@ static void start_device(struct fx *f, bool event_idx)
 	assert_int_equal(vd->ops->activate(vd->dev), 0);
 }
 
-static int open_device(struct fx *f, bool readonly, bool direct)
+static void start_device(struct fx *f, bool event_idx)
+{
+	start_device_n(f, event_idx, QSIZE);
+}
+
+static int open_device_q(struct fx *f, bool readonly, bool direct,
+			 unsigned nqueues)
 {
 	f->cfg = (struct disk_config){ .path = f->path, .id = "test-disk",
-				       .readonly = readonly, .direct = direct };
+				       .readonly = readonly, .direct = direct,
+				       .num_queues = nqueues, .engine = engine };
 	int r = virtio_blk_create(&f->blk, &f->cfg, &f->mem);
 	if (r < 0)
 		return r;
 	f->vd = virtio_blk_vdev(f->blk);
 	drv_fake_transport(f->vd, &f->t);
-	f->vd->kick_fd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	assert_true(f->vd->kick_fd[0] >= 0);
+	for (unsigned q = 0; q < f->vd->nqueues; q++) {
+		f->vd->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		assert_true(f->vd->kick_fd[q] >= 0);
+	}
 	return 0;
+}
+
+static int open_device(struct fx *f, bool readonly, bool direct)
+{
+	return open_device_q(f, readonly, direct, 0);
 }
 
 static void close_device(struct fx *f)
@@ -221,7 +244,8 @@ static void close_device(struct fx *f)
 	if (!f->blk)
 		return;
 	f->vd->ops->reset(f->vd->dev);
-	close(f->vd->kick_fd[0]);
+	for (unsigned q = 0; q < f->vd->nqueues; q++)
+		close(f->vd->kick_fd[q]);
 	virtio_blk_destroy(f->blk);
 	f->blk = NULL;
 	f->vd = NULL;
@@ -1195,6 +1219,434 @@ static void test_reset_reactivate(void **state)
 	assert_int_equal(f->vd->ops->activate(f->vd->dev), 0);
 }
 
+/* ---- many requests in flight (both engines; some need io_uring) ---- */
+
+/*
+ * Adds (not published) request i at descriptors 3i..3i+2: its header at
+ * HDR_GPA + 16i, len bytes of data at DATA_GPA + 4096i (device-writable
+ * for IN and GET_ID), its status at STATUS_GPA + i (set to 0xff).
+ */
+static uint16_t add_req(struct fx *f, unsigned i, uint32_t type,
+			uint64_t sector, uint32_t len)
+{
+	uint64_t hdr = HDR_GPA + 16ull * i, st = STATUS_GPA + i;
+	set_hdr(f, hdr, type, sector);
+	*(uint8_t *)drv_host(&f->q, st) = 0xff;
+	struct seg s[3];
+	unsigned n = 0;
+	s[n++] = (struct seg){ hdr, 16, false };
+	if (len)
+		s[n++] = (struct seg){ DATA_GPA + 4096ull * i, len,
+				       type == VIRTIO_BLK_T_IN ||
+					       type == VIRTIO_BLK_T_GET_ID };
+	s[n++] = (struct seg){ st, 1, true };
+	uint16_t head = place_chain(f, 3 * i, s, n, false);
+	drv_add_avail(&f->q, head);
+	return head;
+}
+
+static uint8_t req_status(struct fx *f, unsigned i)
+{
+	return *(uint8_t *)drv_host(&f->q, STATUS_GPA + i);
+}
+
+static uint8_t *req_data(struct fx *f, unsigned i)
+{
+	return drv_host(&f->q, DATA_GPA + 4096ull * i);
+}
+
+/* The used entry at position pos (0: the first since start). */
+static struct vring_used_elem used_at(struct fx *f, uint16_t pos)
+{
+	return drv_used(&f->q)->ring[pos % f->q.size];
+}
+
+/*
+ * The device's own fd of the image (not the test's file_fd): found in
+ * /proc/self/fd, so that a test can put something else in its place.
+ */
+static int device_fd(struct fx *f)
+{
+	int found = -1;
+	for (int fd = 0; fd < 1024; fd++) {
+		if (fd == f->file_fd)
+			continue;
+		char link[64], target[128];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (strcmp(target, f->path) == 0) {
+			assert_int_equal(found, -1); /* only one */
+			found = fd;
+		}
+	}
+	assert_true(found >= 0);
+	return found;
+}
+
+/* Puts `with` in the place of the device's image fd; returns a copy of
+ * the image fd, for the test to dup2() back. */
+static int swap_fd(struct fx *f, int with)
+{
+	int fd = device_fd(f);
+	int saved = dup(fd);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(with, fd), fd);
+	return saved;
+}
+
+/* Writes go out, complete, then a FLUSH: it succeeds and what the writes
+ * put in the file is there (a flush covers what completed before it). */
+static void test_flush_after_writes(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 32 };
+	for (unsigned i = 0; i < N; i++) {
+		memset(req_data(f, i), 0x40 + i, 1024);
+		add_req(f, i, VIRTIO_BLK_T_OUT, 2 * i, 1024);
+	}
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	wait_used(f, N);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(req_status(f, i), VIRTIO_BLK_S_OK);
+	add_req(f, N, VIRTIO_BLK_T_FLUSH, 0, 0);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	wait_used(f, 1);
+	assert_int_equal(req_status(f, N), VIRTIO_BLK_S_OK);
+	uint8_t buf[1024];
+	for (unsigned i = 0; i < N; i++) {
+		read_file(f, 2 * i * 512ull, buf, sizeof(buf));
+		for (unsigned k = 0; k < sizeof(buf); k++)
+			assert_int_equal(buf[k], 0x40 + i);
+	}
+	/* Writes and a flush in one kick: all answered, the data there. */
+	for (unsigned i = 0; i < 8; i++) {
+		memset(req_data(f, i), 0x80 + i, 512);
+		add_req(f, i, VIRTIO_BLK_T_OUT, 100 + i, 512);
+	}
+	add_req(f, 8, VIRTIO_BLK_T_FLUSH, 0, 0);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	wait_used(f, 9);
+	for (unsigned i = 0; i <= 8; i++)
+		assert_int_equal(req_status(f, i), VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < 8; i++) {
+		read_file(f, (100 + i) * 512ull, buf, 512);
+		for (unsigned k = 0; k < 512; k++)
+			assert_int_equal(buf[k], 0x80 + i);
+	}
+	assert_int_equal(atomic_load(&f->vd->errors), 0);
+}
+
+/* 64 reads and writes of distinct sectors in one kick: each gets its own
+ * status, data and used length, whatever order they complete in. */
+static void test_many_in_flight(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 64 };
+	for (unsigned i = 0; i < N; i++) {
+		if (i % 2) {
+			memset(req_data(f, i), 0xee, 512);
+			add_req(f, i, VIRTIO_BLK_T_IN, i, 512);
+		} else {
+			memset(req_data(f, i), (uint8_t)i, 512);
+			add_req(f, i, VIRTIO_BLK_T_OUT, i, 512);
+		}
+	}
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	wait_used(f, N);
+	bool seen[N] = { false };
+	for (unsigned k = 0; k < N; k++) {
+		struct vring_used_elem e = used_at(f, (uint16_t)k);
+		assert_true(e.id % 3 == 0 && e.id / 3 < N);
+		unsigned i = e.id / 3;
+		assert_false(seen[i]);
+		seen[i] = true;
+		assert_int_equal(e.len, i % 2 ? 513 : 1);
+		assert_int_equal(req_status(f, i), VIRTIO_BLK_S_OK);
+		if (i % 2)
+			check_pattern(req_data(f, i), i * 512ull, 512);
+	}
+	uint8_t buf[512];
+	for (unsigned i = 0; i < N; i += 2) {
+		read_file(f, i * 512ull, buf, sizeof(buf));
+		for (unsigned k = 0; k < sizeof(buf); k++)
+			assert_int_equal(buf[k], (uint8_t)i);
+	}
+	assert_int_equal(atomic_load(&f->vd->requests), N);
+}
+
+/* A write the file refuses (the image fd swapped for a read-only one):
+ * IOERR for that request; reads go on. Both engines. */
+static void test_write_ioerr(void **state)
+{
+	struct fx *f = *state;
+	int fd = device_fd(f);
+	int ro = open(f->path, O_RDONLY | O_CLOEXEC);
+	assert_true(ro >= 0);
+	int saved = dup(fd);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(ro, fd), fd);
+	memset(req_data(f, 0), 0x11, 512);
+	add_req(f, 0, VIRTIO_BLK_T_OUT, 3, 512);
+	add_req(f, 1, VIRTIO_BLK_T_IN, 5, 512);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	wait_used(f, 2);
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(req_status(f, 1), VIRTIO_BLK_S_OK);
+	check_pattern(req_data(f, 1), 5 * 512, 512);
+	assert_int_equal(atomic_load(&f->vd->errors), 1);
+	assert_int_equal(dup2(saved, fd), fd);
+	close(saved);
+	close(ro);
+	assert_file_unchanged(f);
+	/* Not sticky: only a flush poisons. */
+	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 3, DATA_GPA, 512, false, NULL),
+			 VIRTIO_BLK_S_OK);
+}
+
+/* A flush that fails (fsync on a pipe: EINVAL) stays failed through the
+ * device: FLUSH and OUT get IOERR on the good file again, until reset. */
+static void test_flush_error_sticky_device(void **state)
+{
+	struct fx *f = *state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	int fd = device_fd(f);
+	int saved = swap_fd(f, p[1]);
+	assert_int_equal(req(f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, NULL),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(dup2(saved, fd), fd);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(req(f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, NULL),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 3, DATA_GPA, 512, false, NULL),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 3, DATA_GPA, 512, true, NULL),
+			 VIRTIO_BLK_S_OK);
+	assert_file_unchanged(f);
+	f->vd->ops->reset(f->vd->dev);
+	start_device(f, false);
+	assert_int_equal(req(f, VIRTIO_BLK_T_OUT, 3, DATA_GPA, 512, false, NULL),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(req(f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, NULL),
+			 VIRTIO_BLK_S_OK);
+	/* The device remembers for the exit status (blk.h). */
+	close_device(f);
+	assert_null(f->blk);
+}
+
+/*
+ * io_uring only: the image fd swapped for a pipe, so that a read waits
+ * (in flight) until the test writes its 512 bytes into the pipe.
+ */
+struct held {
+	int p[2];
+	int fd, saved;
+};
+
+static void hold_reads(struct fx *f, struct held *h)
+{
+	if (engine != DISK_ENGINE_URING)
+		skip();
+	assert_int_equal(pipe2(h->p, O_CLOEXEC), 0);
+	h->fd = device_fd(f);
+	h->saved = swap_fd(f, h->p[0]);
+}
+
+static void release_reads(struct held *h, unsigned n, uint8_t byte)
+{
+	uint8_t buf[512];
+	memset(buf, byte, sizeof(buf));
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(write(h->p[1], buf, sizeof(buf)), sizeof(buf));
+}
+
+static void unhold(struct held *h)
+{
+	assert_int_equal(dup2(h->saved, h->fd), h->fd);
+	close(h->saved);
+	close(h->p[0]);
+	close(h->p[1]);
+}
+
+/* Completions in any order: a read in flight does not hold back a later
+ * request; it is used when it completes, after it. */
+static void test_out_of_order(void **state)
+{
+	struct fx *f = *state;
+	struct held h;
+	hold_reads(f, &h);
+	uint16_t rd = add_req(f, 0, VIRTIO_BLK_T_IN, 0, 512);
+	uint16_t id = add_req(f, 1, VIRTIO_BLK_T_GET_ID, 0, 20);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	wait_used(f, 1);
+	assert_int_equal(used_at(f, 0).id, id);
+	assert_int_equal(req_status(f, 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(req_status(f, 0), 0xff); /* still in flight */
+	assert_int_equal(drv_wait_pending(&f->q, 1, 100), 0);
+	release_reads(&h, 1, 0x77);
+	wait_used(f, 1);
+	assert_int_equal(used_at(f, 1).id, rd);
+	assert_int_equal(used_at(f, 1).len, 513);
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_OK);
+	for (unsigned k = 0; k < 512; k++)
+		assert_int_equal(req_data(f, 0)[k], 0x77);
+	unhold(&h);
+}
+
+/* Reset with a request in flight: it is cancelled (or waited for) and
+ * nothing reaches the reset queue: no used entry, no status byte. */
+static void test_reset_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct held h;
+	hold_reads(f, &h);
+	memset(req_data(f, 0), 0xee, 512);
+	add_req(f, 0, VIRTIO_BLK_T_IN, 0, 512);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	usleep(50 * 1000); /* popped and submitted */
+	f->vd->ops->reset(f->vd->dev);
+	release_reads(&h, 1, 0x77);
+	usleep(20 * 1000);
+	assert_int_equal(drv_used_idx(&f->q), 0);
+	assert_int_equal(req_status(f, 0), 0xff);
+	assert_int_equal(req_data(f, 0)[0], 0xee);
+	unhold(&h);
+	/* Served again after the next activation. */
+	start_device(f, false);
+	assert_int_equal(req(f, VIRTIO_BLK_T_IN, 9, DATA_GPA, 512, true, NULL),
+			 VIRTIO_BLK_S_OK);
+	check_pattern(drv_host(&f->q, DATA_GPA), 9 * 512, 512);
+}
+
+/* Pause waits for what is in flight: the thread parks only once the read
+ * completed (used, interrupted), and touches nothing while parked. */
+static void test_pause_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct held h;
+	hold_reads(f, &h);
+	add_req(f, 0, VIRTIO_BLK_T_IN, 0, 512);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	usleep(50 * 1000);
+	struct log_capture cap; /* "did not park within 100 ms": one line */
+	log_capture_start(&cap, LOG_ERROR);
+	assert_int_equal(virtio_worker_pause(f->vd->worker, 100), -ETIMEDOUT);
+	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_false(virtio_worker_parked(f->vd->worker));
+	unsigned irqs = atomic_load(&f->t.notified[0]);
+	release_reads(&h, 1, 0x66);
+	uint64_t end = now_ms() + DRV_WAIT_MS;
+	while (!virtio_worker_parked(f->vd->worker) && now_ms() < end)
+		usleep(DRV_POLL_US);
+	assert_true(virtio_worker_parked(f->vd->worker));
+	assert_int_equal(drv_used_idx(&f->q), 1);
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_OK);
+	assert_true(atomic_load(&f->t.notified[0]) > irqs);
+	f->q.used_seen = 1;
+	/* Parked: a new request waits for the resume. */
+	add_req(f, 1, VIRTIO_BLK_T_GET_ID, 0, 20);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	assert_int_equal(drv_wait_pending(&f->q, 1, 100), 0);
+	virtio_worker_resume(f->vd->worker);
+	wait_used(f, 1);
+	assert_int_equal(req_status(f, 1), VIRTIO_BLK_S_OK);
+	unhold(&h);
+}
+
+/*
+ * Back-pressure: a guest that keeps a queue of 8 full of the same read
+ * (head 0, eight times) has eight requests in flight and no more: the
+ * GET_IDs it adds next wait until slots come back, then are served.
+ */
+static void test_queue_full_backpressure(void **state)
+{
+	struct fx *f = *state;
+	struct held h;
+	hold_reads(f, &h);
+	f->vd->ops->reset(f->vd->dev);
+	start_device_n(f, false, 8);
+	uint16_t rd = add_req(f, 0, VIRTIO_BLK_T_IN, 0, 512);
+	for (unsigned i = 1; i < 8; i++)
+		drv_add_avail(&f->q, rd); /* the same chain again */
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	usleep(50 * 1000);
+	/* Eight more: the avail ring has room again once all were popped. */
+	uint16_t id = add_req(f, 1, VIRTIO_BLK_T_GET_ID, 0, 20);
+	for (unsigned i = 1; i < 8; i++)
+		drv_add_avail(&f->q, id);
+	assert_int_equal(atomic_load(&f->vd->requests), 0);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	assert_int_equal(drv_wait_pending(&f->q, 1, 200), 0);
+	release_reads(&h, 8, 0x55);
+	/* (The used ring of 8 wraps: which entry is where is not checked.) */
+	wait_used(f, 16);
+	assert_int_equal(atomic_load(&f->vd->requests), 16);
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(req_status(f, 1), VIRTIO_BLK_S_OK);
+	unhold(&h);
+}
+
+/* num_queues=2: MQ offered, num_queues in the configuration; requests
+ * on both queues are served and each queue gets its own interrupts. */
+static void test_multiqueue(void **state)
+{
+	struct fx *f = *state;
+	make_image(f, DISK_BYTES);
+	assert_int_equal(open_device_q(f, false, false, 2), 0);
+	struct virtio_dev *vd = f->vd;
+	assert_int_equal(vd->nqueues, 2);
+	assert_true(has_feature(f, VIRTIO_BLK_F_MQ));
+	struct virtio_blk_config c;
+	vd->ops->config_read(vd->dev, 0, (uint8_t *)&c, sizeof(c));
+	assert_int_equal(c.num_queues, 2);
+	/* Queue 1 first: enabled before activate (start_device_n activates). */
+	struct drv_queue q1 = {
+		.mem = f->buf, .mem_gpa = MEM_GPA, .size = QSIZE,
+		.desc_gpa = DESC1_GPA, .avail_gpa = AVAIL1_GPA, .used_gpa = USED1_GPA,
+		.kick_fd = vd->kick_fd[1],
+	};
+	memset(f->buf, 0, 0x60000);
+	drv_queue_enable(&q1, &vd->vqs[1], &f->mem);
+	start_device(f, false);
+	drv_queue_enable(&q1, &vd->vqs[1], &f->mem); /* start_device cleared */
+	/* One read on each queue, queue 1's chain in its own table. */
+	add_req(f, 0, VIRTIO_BLK_T_IN, 4, 512);
+	drv_publish(&f->q);
+	set_hdr(f, HDR_GPA + 16, VIRTIO_BLK_T_IN, 6);
+	*(uint8_t *)drv_host(&f->q, STATUS_GPA + 1) = 0xff;
+	drv_set_desc(&q1, 0, HDR_GPA + 16, 16, VRING_DESC_F_NEXT, 1);
+	drv_set_desc(&q1, 1, DATA_GPA + 4096, 512,
+		     VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	drv_set_desc(&q1, 2, STATUS_GPA + 1, 1, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&q1, 0);
+	drv_kick(&f->q);
+	drv_kick(&q1);
+	wait_used(f, 1);
+	assert_true(drv_wait_used_idx(&q1, 1));
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(req_status(f, 1), VIRTIO_BLK_S_OK);
+	check_pattern(req_data(f, 0), 4 * 512, 512);
+	check_pattern(req_data(f, 1), 6 * 512, 512);
+	assert_true(drv_wait_count(&f->t.notified[0], 1));
+	assert_true(drv_wait_count(&f->t.notified[1], 1));
+}
+
 int main(void)
 {
 	/* Bad requests log by design; keep the output readable. */
@@ -1228,9 +1680,25 @@ int main(void)
 		BARE(test_create_errors),
 		BARE(test_direct),
 		RW(test_reset_reactivate),
+		RW(test_flush_after_writes),
+		RW(test_many_in_flight),
+		RW(test_write_ioerr),
+		RW(test_flush_error_sticky_device),
+		RW(test_out_of_order),
+		RW(test_reset_in_flight),
+		RW(test_pause_in_flight),
+		RW(test_queue_full_backpressure),
+		BARE(test_multiqueue),
 	};
 #undef RW
 #undef RO
 #undef BARE
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The whole suite on each engine (io_uring needs the kernel's). */
+	engine = DISK_ENGINE_URING;
+	int failed = cmocka_run_group_tests_name("virtio-blk, engine=uring",
+						 tests, NULL, NULL);
+	engine = DISK_ENGINE_SYNC;
+	failed += cmocka_run_group_tests_name("virtio-blk, engine=sync",
+					      tests, NULL, NULL);
+	return failed;
 }

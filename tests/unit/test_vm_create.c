@@ -130,6 +130,25 @@ static void test_short_forms(void **state)
 	      "vm.create: 'user_devices': expected an array");
 	parse("{\"kernel\": \"/k\", \"user_devices\": [{\"socket\": \"/s\", \"bus\": 1}]}",
 	      -EINVAL, "--user-device: unknown key 'bus' (expected socket, id)");
+	/* vsock: {cid, socket} (cloud-hypervisor's names), a string, or null. */
+	c = parse("{\"kernel\": \"/k\", \"vsock\": {\"cid\": 3, \"socket\": \"/run/v.sock\"}}",
+		  0, NULL);
+	assert_true(c->cfg.vsock.enabled);
+	assert_int_equal(c->cfg.vsock.cid, 3);
+	assert_string_equal(c->cfg.vsock.socket, "/run/v.sock");
+	free(c);
+	c = parse("{\"kernel\": \"/k\", \"vsock\": \"cid=4294967294,socket=/v\"}", 0, NULL);
+	assert_int_equal(c->cfg.vsock.cid, 4294967294u);
+	free(c);
+	c = parse("{\"kernel\": \"/k\", \"vsock\": null}", 0, NULL);
+	assert_false(c->cfg.vsock.enabled);
+	free(c);
+	parse("{\"kernel\": \"/k\", \"vsock\": {\"cid\": 2, \"socket\": \"/v\"}}", -EINVAL,
+	      "--vsock: cid=2: expected 3-4294967294");
+	parse("{\"kernel\": \"/k\", \"vsock\": {\"cid\": 5}}", -EINVAL,
+	      "--vsock: socket= is required");
+	parse("{\"kernel\": \"/k\", \"vsock\": [1]}", -EINVAL,
+	      "vm.create: 'vsock': expected a string or an object");
 	c = parse("{\"kernel\": \"/k\", \"platform\": \"pit=off\"}", 0, NULL);
 	assert_false(c->cfg.pit);
 	free(c);
@@ -281,10 +300,10 @@ static void test_vhost_user(void **state)
 	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
 	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"path\": \"/x\"}]}",
 	      -EINVAL,
-	      "--disk: vhost_user=on takes no path, readonly or direct (the backend has the image)");
+	      "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
 	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
 	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"queue_size\": 100}]}",
-	      -EINVAL, "--disk: queue_size=100: expected a power of two, 2-1024");
+	      -EINVAL, "--disk: queue_size=100: expected a power of two, 4-1024");
 	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
 	      " \"fs\": [{\"tag\": \"t\", \"socket\": \"/s\", \"num_queues\": 8}]}",
 	      -EINVAL, "--fs: num_queues=8: expected 1-7");

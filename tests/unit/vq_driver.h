@@ -302,7 +302,7 @@ static inline uint8_t *drv_take_used(struct drv_queue *dq, uint32_t *len)
 
 /* ---- fake transport callbacks ---- */
 
-#define DRV_MAX_QUEUES 2
+#define DRV_MAX_QUEUES 3
 
 /* What the device signalled, counted. */
 struct drv_transport {
