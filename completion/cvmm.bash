@@ -5,7 +5,8 @@
 # What to offer comes from the program's own --help, so it cannot drift
 # from the parser: "  --disk path=PATH[,readonly=on|off]" offers the keys
 # path= and readonly=, on|off after readonly=, file names after path=;
-# "--serial tty|file=PATH|null|off" offers tty, file=, null, off. An
+# "--serial tty|file=PATH|null|off" offers tty, file=, null, off; an
+# option with several synopses (--disk) offers the keys of all. An
 # upper-case word is a placeholder: PATH (and the JSON argument's @FILE)
 # completes file names, others nothing. cvmm-remote's commands are the
 # two-space indented lines of its --help.
@@ -43,7 +44,9 @@ _cvmm_add()
 	local pre=$1 w
 	shift
 	for w in "$@"; do
-		[[ $pre$w == "$_cvmm_cur"* ]] && COMPREPLY+=("$pre$w")
+		[[ $pre$w == "$_cvmm_cur"* ]] || continue
+		# An option with two synopses (--disk) names some keys twice.
+		[[ " ${COMPREPLY[*]-} " == *" $pre$w "* ]] || COMPREPLY+=("$pre$w")
 	done
 }
 
@@ -74,7 +77,7 @@ _cvmm_value()
 	local -a segs keys=() words=()
 	IFS=, read -ra segs <<<"$spec"
 	for seg in "${segs[@]}"; do
-		if [[ $seg =~ ^[a-z0-9-]+= ]]; then  # key=VALUE or key=on|off
+		if [[ $seg =~ ^[a-z0-9_-]+= ]]; then  # key=VALUE or key=on|off
 			keys+=("$seg")
 		else                                # alternatives: tty|file=PATH|off
 			local -a alts
@@ -127,12 +130,12 @@ _cvmm()
 	if [[ $cur == --*=* ]]; then        # --opt=VALUE
 		opt=${cur%%=*}
 		while IFS= read -r syn; do
-			[[ ${syn%% *} == "$opt" && $syn == *" "* ]] && spec=${syn#* }
+			[[ ${syn%% *} == "$opt" && $syn == *" "* ]] && spec=${spec:+$spec,}${syn#* }
 		done <<<"$_cvmm_opts"
 		[[ -n $spec ]] && _cvmm_value "$spec" "$opt=" "${cur#*=}"
 	else
 		while IFS= read -r syn; do
-			[[ ${syn%% *} == "$prev" && $syn == *" "* ]] && spec=${syn#* } found=1
+			[[ ${syn%% *} == "$prev" && $syn == *" "* ]] && spec=${spec:+$spec,}${syn#* } found=1
 		done <<<"$_cvmm_opts"
 		if [[ -n $found ]]; then        # the value of the previous option
 			_cvmm_value "$spec" "" "$cur"

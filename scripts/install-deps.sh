@@ -10,9 +10,11 @@
 #   e2fsprogs, dnsmasq-base - Linux acceptance test (ext2 images, DHCP server)
 #   qemu-system-x86, cpio, kmod - the nested rig (make check-nested; tests/nested/;
 #                    its kernel and busybox-static come with apt-get download)
+#   qemu-system-common - vhost-user backends for the guest and Linux tests:
+#                    qemu-storage-daemon (vhost-user-blk), /usr/lib/qemu/virtiofsd
 #   dpkg-dev, debhelper, lintian - the Debian package (debian/; make check-install PACKAGE=1)
 set -e
-PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev liburing-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base qemu-system-x86 cpio kmod dpkg-dev debhelper lintian"
+PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev liburing-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base qemu-system-x86 qemu-system-common cpio kmod dpkg-dev debhelper lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -27,7 +27,8 @@ static const char usage_text[] =
 	"  --memory size=SIZE[,shared=on|off][,hugepages=on|off]\n"
 	"                             guest RAM, K/M/G suffix (default 512M);\n"
 	"                             shared=on: a memory file that device\n"
-	"                             servers (--user-device) may map;\n"
+	"                             servers (--user-device, --fs, vhost-user\n"
+	"                             disks) may map;\n"
 	"                             hugepages=on: backed by huge pages\n"
 	"  --serial tty|file=PATH|null|off\n"
 	"                             COM1 8250 UART backend (default tty)\n"
@@ -39,6 +40,13 @@ static const char usage_text[] =
 	"                             entries (a power of two, 4-1024, default\n"
 	"                             256); engine: io_uring (default when the\n"
 	"                             kernel allows it) or synchronous I/O\n"
+	"  --disk vhost_user=on,socket=PATH[,num_queues=N][,queue_size=N][,id=NAME]\n"
+	"                             a disk served by a vhost-user-blk backend\n"
+	"                             (needs --memory shared=on)\n"
+	"  --fs tag=TAG,socket=PATH[,num_queues=N][,queue_size=N]\n"
+	"                             virtio-fs served by a vhost-user backend\n"
+	"                             (virtiofsd) at PATH (repeatable, up to 4;\n"
+	"                             needs --memory shared=on)\n"
 	"  --net [tap=NAME][,mac=MAC][,ip=IPv4,mask=MASK]\n"
 	"                             virtio-net on a tap (repeatable, up to 4);\n"
 	"                             without tap= cvmm creates one; ip/mask\n"
@@ -215,10 +223,46 @@ static const char *keep(struct vm_config *cfg, const char *val)
 	return p;
 }
 
+/* A vhost-user device's socket path (a UNIX socket address). */
+static int socket_kv(const char *opt, const char *val, char *err, size_t errlen)
+{
+	if (!*val)
+		return fail(err, errlen, "--%s: socket= is empty", opt);
+	if (strlen(val) >= 108)
+		return fail(err, errlen, "--%s: socket=%s: longer than 107 bytes", opt, val);
+	return 0;
+}
+
+/* num_queues= (1..max) and queue_size= (a power of two, 2..1024). */
+static int queues_kv(const char *opt, const char *key, const char *val, unsigned max,
+		     unsigned *num_queues, unsigned *queue_size, char *err, size_t errlen)
+{
+	unsigned long n;
+	if (strcmp(key, "num_queues") == 0) {
+		if (parse_uint(val, max, &n) || n == 0)
+			return fail(err, errlen, "--%s: num_queues=%s: expected 1-%u", opt, val, max);
+		*num_queues = (unsigned)n;
+		return 0;
+	}
+	if (parse_uint(val, CVMM_VHOST_MAX_QUEUE_SIZE, &n) || n < 2 || (n & (n - 1)))
+		return fail(err, errlen, "--%s: queue_size=%s: expected a power of two, 2-%d",
+			    opt, val, CVMM_VHOST_MAX_QUEUE_SIZE);
+	*queue_size = (unsigned)n;
+	return 0;
+}
+
 static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 		   const char *val, char *err, size_t errlen)
 {
 	struct disk_config *d = &cfg->disks[cfg->ndisks];
+	if (strcmp(key, "vhost_user") == 0)
+		return parse_onoff(opt, key, val, &d->vhost_user, err, errlen);
+	if (strcmp(key, "socket") == 0) {
+		int r = socket_kv(opt, val, err, errlen);
+		if (!r && !(d->socket = keep(cfg, val)))
+			r = fail(err, errlen, "--%s: option values too long", opt);
+		return r;
+	}
 	if (strcmp(key, "path") == 0) {
 		if (!*val)
 			return fail(err, errlen, "--%s: path= is empty", opt);
@@ -259,7 +303,7 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 	} else {
 		return fail(err, errlen,
 			    "--%s: unknown key '%s' (expected path, readonly, direct, id, "
-			    "num_queues, queue_size, engine)",
+			    "num_queues, queue_size, engine, vhost_user, socket)",
 			    opt, key);
 	}
 	if ((strcmp(key, "path") == 0 && !d->path) || (strcmp(key, "id") == 0 && !d->id))
@@ -444,6 +488,33 @@ static int vsock_kv(struct vm_config *cfg, const char *opt, const char *key,
 	return 0;
 }
 
+static int fs_kv(struct vm_config *cfg, const char *opt, const char *key,
+		 const char *val, char *err, size_t errlen)
+{
+	struct fs_config *f = &cfg->fs[cfg->nfs];
+	if (strcmp(key, "tag") == 0) {
+		if (!*val || strlen(val) > CVMM_FS_TAG_MAX)
+			return fail(err, errlen, "--%s: tag=%s: 1 to %d bytes", opt, val,
+				    CVMM_FS_TAG_MAX);
+		if (!(f->tag = keep(cfg, val)))
+			return fail(err, errlen, "--%s: option values too long", opt);
+		return 0;
+	}
+	if (strcmp(key, "socket") == 0) {
+		int r = socket_kv(opt, val, err, errlen);
+		if (!r && !(f->socket = keep(cfg, val)))
+			r = fail(err, errlen, "--%s: option values too long", opt);
+		return r;
+	}
+	/* The hiprio queue comes on top of the request queues. */
+	if (strcmp(key, "num_queues") == 0 || strcmp(key, "queue_size") == 0)
+		return queues_kv(opt, key, val, CVMM_VHOST_MAX_QUEUES - 1, &f->num_queues,
+				 &f->queue_size, err, errlen);
+	return fail(err, errlen,
+		    "--%s: unknown key '%s' (expected tag, socket, num_queues, queue_size)", opt,
+		    key);
+}
+
 static const struct option long_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -464,6 +535,7 @@ static const struct option long_opts[] = {
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "user-device", required_argument, NULL, OPT_USER_DEVICE },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "fs", required_argument, NULL, OPT_FS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
@@ -571,6 +643,11 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 			return fail(err, errlen, "--vsock: given twice (one vsock device)");
 		cfg->vsock = (struct vsock_config){ 0 };
 		return 0;
+	case OPT_FS:
+		if (cfg->nfs == CVMM_MAX_FS)
+			return fail(err, errlen, "--fs: at most %d devices", CVMM_MAX_FS);
+		cfg->fs[cfg->nfs] = (struct fs_config){ 0 };
+		return 0;
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", opt_name(opt));
 	}
@@ -610,6 +687,10 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 		return user_device_kv(cfg, name, key, val, err, errlen);
 	case OPT_VSOCK:
 		return vsock_kv(cfg, name, key, val, err, errlen);
+	case OPT_FS:
+		if (cfg->nfs == CVMM_MAX_FS)
+			return fail(err, errlen, "--fs: at most %d devices", CVMM_MAX_FS);
+		return fs_kv(cfg, name, key, val, err, errlen);
 	default:
 		return fail(err, errlen, "--%s: takes no key=value list", name);
 	}
@@ -619,10 +700,29 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		    size_t errlen)
 {
 	switch (opt) {
-	case OPT_DISK:
-		if (!cfg->disks[cfg->ndisks].path)
-			return fail(err, errlen, "--disk: path= is required");
+	case OPT_DISK: {
+		const struct disk_config *d = &cfg->disks[cfg->ndisks];
+		if (d->vhost_user) {
+			if (!d->socket)
+				return fail(err, errlen, "--disk: vhost_user=on needs socket=PATH");
+			if (d->path || d->readonly || d->direct || d->engine != DISK_ENGINE_AUTO)
+				return fail(err, errlen,
+					    "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
+		} else {
+			if (d->socket)
+				return fail(err, errlen, "--disk: socket= needs vhost_user=on");
+			if (!d->path)
+				return fail(err, errlen, "--disk: path= is required");
+		}
 		cfg->ndisks++;
+		return 0;
+	}
+	case OPT_FS:
+		if (!cfg->fs[cfg->nfs].tag)
+			return fail(err, errlen, "--fs: tag= is required");
+		if (!cfg->fs[cfg->nfs].socket)
+			return fail(err, errlen, "--fs: socket= is required");
+		cfg->nfs++;
 		return 0;
 	case OPT_NET:
 		if (cfg->nets[cfg->nnets].has_ip != cfg->nets[cfg->nnets].has_mask)
@@ -718,7 +818,8 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_LOG_LEVEL || opt == OPT_CONSOLE || opt == OPT_DISK ||
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
 			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE ||
-			   opt == OPT_USER_DEVICE || opt == OPT_VSOCK || opt == OPT_LOG_FILE;
+			   opt == OPT_USER_DEVICE || opt == OPT_VSOCK || opt == OPT_LOG_FILE ||
+			   opt == OPT_FS;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -745,6 +846,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	case OPT_DEVICE:
 	case OPT_USER_DEVICE:
 	case OPT_VSOCK:
+	case OPT_FS:
 		return set_list(cfg, opt, arg, err, errlen);
 	case OPT_SERIAL:
 	case OPT_CONSOLE:
@@ -785,6 +887,33 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	return fail(err, errlen, "unknown option %d", (int)opt);
 }
 
+/* The vhost-user devices: distinct tags and sockets, shared guest RAM. */
+static int check_vhost_user(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->nfs; i++) {
+		const struct fs_config *a = &cfg->fs[i];
+		for (unsigned j = i + 1; j < cfg->nfs; j++) {
+			if (strcmp(a->tag, cfg->fs[j].tag) == 0)
+				return fail(err, errlen, "--fs: tag %s given twice", a->tag);
+			if (strcmp(a->socket, cfg->fs[j].socket) == 0)
+				return fail(err, errlen, "--fs: socket %s given twice", a->socket);
+		}
+		for (unsigned j = 0; j < cfg->ndisks; j++)
+			if (cfg->disks[j].socket && strcmp(a->socket, cfg->disks[j].socket) == 0)
+				return fail(err, errlen, "--fs: socket %s is also a --disk's", a->socket);
+		if (!cfg->mem_shared)
+			return fail(err, errlen,
+				    "--fs tag=%s: vhost-user devices need --memory shared=on (the backend maps guest RAM)",
+				    a->tag);
+	}
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (cfg->disks[i].vhost_user && !cfg->mem_shared)
+			return fail(err, errlen,
+				    "--disk socket=%s: vhost-user devices need --memory shared=on (the backend maps guest RAM)",
+				    cfg->disks[i].socket);
+	return 0;
+}
+
 int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	/* With the API, the configuration may come later (vm.create). */
@@ -794,9 +923,16 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 		return fail(err, errlen,
 			    "--console tty: the tty already belongs to --serial (use --serial off or another backend)");
 	for (unsigned i = 0; i < cfg->ndisks; i++)
-		for (unsigned j = i + 1; j < cfg->ndisks; j++)
-			if (strcmp(cfg->disks[i].path, cfg->disks[j].path) == 0)
-				return fail(err, errlen, "--disk: %s given twice", cfg->disks[i].path);
+		for (unsigned j = i + 1; j < cfg->ndisks; j++) {
+			const struct disk_config *a = &cfg->disks[i], *b = &cfg->disks[j];
+			if (a->path && b->path && strcmp(a->path, b->path) == 0)
+				return fail(err, errlen, "--disk: %s given twice", a->path);
+			if (a->socket && b->socket && strcmp(a->socket, b->socket) == 0)
+				return fail(err, errlen, "--disk: socket %s given twice", a->socket);
+		}
+	int ret = check_vhost_user(cfg, err, errlen);
+	if (ret)
+		return ret;
 	for (unsigned i = 0; i < cfg->nnets; i++)
 		for (unsigned j = i + 1; j < cfg->nnets; j++)
 			if (cfg->nets[i].tap && cfg->nets[j].tap &&
@@ -977,8 +1113,8 @@ int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t l
 
 /* A user device's socket: there, a socket, and cvmm may connect to it
  * (write permission). Whether a server listens shows at the build. */
-static int check_socket(const char *path, enum config_names names, unsigned i,
-			char *err, size_t errlen)
+static int check_socket(const char *path, const char *cli_name, const char *field,
+			enum config_names names, char *err, size_t errlen)
 {
 	struct stat st;
 	const char *why = NULL;
@@ -991,8 +1127,8 @@ static int check_socket(const char *path, enum config_names names, unsigned i,
 	if (!why)
 		return 0;
 	if (names == CONFIG_NAMES_CLI)
-		return fail(err, errlen, "--user-device socket=%s: %s", path, why);
-	return fail(err, errlen, "'user_devices[%u].socket': %s: %s", i, path, why);
+		return fail(err, errlen, "%s%s: %s", cli_name, path, why);
+	return fail(err, errlen, "'%s': %s: %s", field, path, why);
 }
 
 /*
@@ -1063,9 +1199,19 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 	for (unsigned i = 0; i < cfg->ndisks && !ret; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 		char field[32];
+		if (d->vhost_user) {
+			snprintf(field, sizeof(field), "disks[%u].socket", i);
+			ret = check_socket(d->socket, "--disk socket=", field, names, err, errlen);
+			continue;
+		}
 		snprintf(field, sizeof(field), "disks[%u].path", i);
 		ret = check_file(d->path, d->readonly ? O_RDONLY : O_RDWR, FILE_DISK,
 				 names, "--disk path=", field, err, errlen);
+	}
+	for (unsigned i = 0; i < cfg->nfs && !ret; i++) {
+		char field[32];
+		snprintf(field, sizeof(field), "fs[%u].socket", i);
+		ret = check_socket(cfg->fs[i].socket, "--fs socket=", field, names, err, errlen);
 	}
 	if (cfg->rng.enabled)
 		ret = ret ?: check_file(cfg->rng.src, O_RDONLY, FILE_ANY, names,
@@ -1087,8 +1233,12 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
 		else
 			ret = fail(err, errlen, "'devices[%u].path': %s: %s", i, path, why);
 	}
-	for (unsigned i = 0; i < cfg->nuser_devices && !ret; i++)
-		ret = check_socket(cfg->user_devices[i].socket, names, i, err, errlen);
+	for (unsigned i = 0; i < cfg->nuser_devices && !ret; i++) {
+		char field[40];
+		snprintf(field, sizeof(field), "user_devices[%u].socket", i);
+		ret = check_socket(cfg->user_devices[i].socket, "--user-device socket=", field,
+				   names, err, errlen);
+	}
 	ret = ret ?: check_vsock(cfg, names, err, errlen);
 	return ret ?: check_hugepages(cfg, names, err, errlen);
 }

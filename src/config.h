@@ -50,6 +50,26 @@ struct disk_config {
 	unsigned num_queues; /* request queues; 0: 1 */
 	unsigned queue_size; /* per queue, a power of two; 0: CVMM_DISK_QUEUE_SIZE */
 	enum disk_engine engine;
+	/* vhost_user=on: served by a vhost-user-blk backend at `socket`
+	 * (path, readonly, direct and engine then do not apply; num_queues
+	 * and queue_size do, queue_size 0: CVMM_VHOST_QUEUE_SIZE). */
+	bool vhost_user;
+	const char *socket;
+};
+
+/* vhost-user devices: queue sizes, and where a backend's socket path ends. */
+#define CVMM_VHOST_QUEUE_SIZE 128
+#define CVMM_VHOST_MAX_QUEUE_SIZE 1024
+#define CVMM_VHOST_MAX_QUEUES 8 /* a virtio device's, VIRTIO_MAX_QUEUES */
+#define CVMM_MAX_FS 4
+#define CVMM_FS_TAG_MAX 36 /* struct virtio_fs_config's tag */
+
+/* --fs: a virtio-fs device served by a vhost-user backend (virtiofsd). */
+struct fs_config {
+	const char *tag;     /* what the guest mounts (1-36 bytes) */
+	const char *socket;
+	unsigned num_queues; /* request queues; 0: 1 */
+	unsigned queue_size; /* 0: CVMM_VHOST_QUEUE_SIZE */
 };
 
 struct net_config {
@@ -121,6 +141,8 @@ struct vm_config {
 	unsigned ndisks;
 	struct net_config nets[CVMM_MAX_NETS];
 	unsigned nnets;
+	struct fs_config fs[CVMM_MAX_FS];
+	unsigned nfs;
 	struct device_config devices[CVMM_MAX_DEVICES];
 	unsigned ndevices;
 	struct rng_config rng;
@@ -177,6 +199,7 @@ enum config_opt {
 	OPT_DEVICE,
 	OPT_USER_DEVICE,
 	OPT_VSOCK,
+	OPT_FS,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_LOG_FILE,

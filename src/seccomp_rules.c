@@ -152,6 +152,10 @@ static const int vcpu_calls[] = {
 	 * deadline (device list). */
 	SCMP_SYS(sendmsg),
 	SCMP_SYS(recvmsg),
+	/* ... and vhost-user backends (vhost/user.c): a guest's DRIVER_OK
+	 * and reset send their requests the same way; an activation after a
+	 * backend broke reconnects (connect and socket(AF_UNIX): the device
+	 * list's and the AF_UNIX rule below, vsock's too). */
 };
 
 static const unsigned long vcpu_ioctls[] = {
@@ -205,6 +209,10 @@ static const int main_calls[] = {
 	SCMP_SYS(recvmsg),     /* served, INTx unmasked, reset, teardown */
 	SCMP_SYS(fallocate),   /* a reboot clears shared guest RAM (kvm_clear_ram:
 				* its memfd's pages punched out) */
+	/* vhost-user: a reboot's and the teardown's device resets take each
+	 * ring back from the backend (GET_VRING_BASE). */
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(recvmsg),
 };
 
 static const unsigned long main_ioctls[] = {
@@ -347,7 +355,8 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 	}
 	/* vsock's device thread makes UNIX sockets (guest connections), of no
 	 * other family; the vCPU filter allows it too, as it does the device
-	 * list: device threads start under it. */
+	 * list: device threads start under it (and a vCPU's activation of a
+	 * vhost-user device reconnects to its backend: vhost/user.c). */
 	if (kind != SECCOMP_MAIN)
 		r = r ?: allow_eq(ctx, SCMP_SYS(socket), 0, AF_UNIX);
 	if (!sanitized)

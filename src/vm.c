@@ -33,10 +33,12 @@
 #include "vfio/user.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/mmio.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "virtio/vhost_blk.h"
 #include "virtio/vsock.h"
 #include "virtio/worker.h"
 #include "vfio/kernel.h"
@@ -262,6 +264,7 @@ static int destroy_blk(void *d) { return virtio_blk_destroy(d); }
 static int destroy_net(void *d) { virtio_net_destroy(d); return 0; }
 static int destroy_rng(void *d) { virtio_rng_destroy(d); return 0; }
 static int destroy_console(void *d) { virtio_console_destroy(d); return 0; }
+static int destroy_vhost(void *d) { vhost_dev_destroy(d); return 0; }
 static int destroy_vsock(void *d) { virtio_vsock_destroy(d); return 0; }
 
 /* A 4 KiB window and a GSI of its own, then the virtio-mmio transport. */
@@ -354,11 +357,29 @@ static int build_virtio_devices(struct vm *vm)
 	vm->pci.intx_for_slot = vm_pci_intx;
 	vm->pci.intx_opaque = vm;
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		if (cfg->disks[i].vhost_user) {
+			struct vhost_dev *h;
+			ret = vhost_blk_create(&h, &cfg->disks[i], i, mem);
+			ret = ret ?: add_virtio(vm, h, vhost_dev_vdev(h), destroy_vhost);
+			if (!ret)
+				vm->virtio[vm->nvirtio - 1].vhost = h;
+			if (ret)
+				return ret;
+			continue;
+		}
 		struct virtio_blk *b;
 		ret = virtio_blk_create(&b, &cfg->disks[i], mem);
 		ret = ret ?: add_virtio(vm, b, virtio_blk_vdev(b), destroy_blk);
 		if (ret)
 			return ret;
+	}
+	for (unsigned i = 0; i < cfg->nfs; i++) {
+		struct vhost_dev *h;
+		ret = virtio_fs_create(&h, &cfg->fs[i], mem);
+		ret = ret ?: add_virtio(vm, h, vhost_dev_vdev(h), destroy_vhost);
+		if (ret)
+			return ret;
+		vm->virtio[vm->nvirtio - 1].vhost = h;
 	}
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		struct virtio_net *n;

@@ -34,6 +34,7 @@ struct out_sink;
 struct vfio_kernel;
 struct vfio_pci_dev;
 struct vfio_backend;
+struct vhost_dev;
 
 /* Lifecycle as the API reports it. */
 enum vm_state {
@@ -56,6 +57,7 @@ struct vm_virtio {
 	struct virtio_core *transport;
 	struct virtio_pci *pci; /* the PCI function when on virtio-pci */
 	struct virtio_mmio *mmio; /* the window when on virtio-mmio */
+	struct vhost_dev *vhost; /* dev, when a vhost-user backend serves it */
 };
 struct ged;
 

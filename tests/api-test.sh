@@ -1043,6 +1043,54 @@ if wanted "$CASE"; then
 	fi
 fi
 
+# vhost-user devices in vm.info: a vhost-user-blk disk (qemu-storage-daemon)
+# and a virtio-fs (virtiofsd), their configuration and their backends'
+# state; a reboot and the shutdown with them (exit 0, nothing logged above
+# info).
+CASE=vhost-user-info
+VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+if wanted "$CASE"; then
+	if ! command -v qemu-storage-daemon >/dev/null || [ ! -x "$VIRTIOFSD" ]; then
+		skip "$CASE" "no qemu-storage-daemon or $VIRTIOFSD (qemu-system-common)"
+	else
+		rm -f "$SOCK" "$TMP/vub.sock" "$TMP/fs.sock"
+		mkdir -p "$TMP/share"
+		truncate -s 1M "$TMP/vub.img"
+		qemu-storage-daemon --blockdev "driver=file,node-name=d0,filename=$TMP/vub.img" \
+			--export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$TMP/vub.sock,writable=on" \
+			>"$TMP/qsd.err" 2>&1 &
+		QPID=$!
+		"$VIRTIOFSD" --socket-path="$TMP/fs.sock" -o source="$TMP/share" -o sandbox=chroot \
+			>"$TMP/virtiofsd.err" 2>&1 &
+		FPID=$!
+		t_wait 10 test -S "$TMP/vub.sock" && t_wait 10 test -S "$TMP/fs.sock"
+		if start_vm --memory size=64M,shared=on --disk "vhost_user=on,socket=$TMP/vub.sock,id=vub" \
+			--fs "tag=share,socket=$TMP/fs.sock"; then
+			why=
+			api info
+			for s in '"num_queues":1,"queue_size":128,"vhost_user":true,"socket":"'"$TMP/vub.sock"'"' \
+				'"fs":[{"tag":"share","socket":"'"$TMP/fs.sock"'","num_queues":1,"queue_size":128}]' \
+				'"name":"vhost-user-blk(vub)","type":"virtio-blk"' \
+				'"name":"virtio-fs(share)","type":"virtio-fs"' \
+				'"queues":2,"vhost_user":{"socket":"'"$TMP/fs.sock"'","connected":true,"active":false'; do
+				grep -qF -- "$s" "$TMP/resp" || { why="${why:+$why, }info lacks $s"; break; }
+			done
+			api reboot
+			[ $RC -eq 0 ] || why="${why:+$why, }reboot rc $RC"
+			t_wait 10 booted 2 || why="${why:+$why, }no second boot"
+			shutdown_and_check
+			if grep -qvE '^cvmm: (info|debug): ' "$ERR"; then
+				bad "cvmm logged: $(grep -vE '^cvmm: (info|debug): ' "$ERR" | head -n 2)"
+			fi
+		else
+			bad "cvmm did not come up with vhost-user devices"
+			[ -n "$PID" ] && kill "$PID" 2>/dev/null
+		fi
+		kill "$QPID" "$FPID" 2>/dev/null
+		wait "$QPID" "$FPID" 2>/dev/null
+	fi
+fi
+
 CASE=pause-during-device-churn
 if wanted "$CASE"; then
 	# The guest activates and resets the virtio-rng at every tick (its
@@ -1177,7 +1225,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	{"kernel": "k", "cpus": 0}|--cpus: boot=0: expected 1-254
 	{"kernel": "k", "memory": "1K"}|--memory: size=1K: must be between 16M and 1T
 	{"kernel": "k", "serial": "tty", "console": "tty"}|--console tty: the tty already belongs to --serial (use --serial off or another backend)
-	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, num_queues, queue_size, engine)
+	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, num_queues, queue_size, engine, vhost_user, socket)
 	{"kernel": "k", "disks": [{"path": "/x", "num_queues": 9}]}|--disk: num_queues=9: expected 1-8
 	{"kernel": "k", "disks": [{"path": "/x", "queue_size": 100}]}|--disk: queue_size=100: expected a power of two, 4-1024
 	{"kernel": "k", "disks": [{"path": "/x", "engine": "aio"}]}|--disk: engine=aio: expected uring or sync

@@ -234,6 +234,41 @@ expect_usage "socket= is required" $K --vsock cid=3
 expect_usage "cid= is required" $K --vsock socket=/a
 expect_usage "given twice" $K --vsock cid=3,socket=/a --vsock cid=4,socket=/b
 
+# --- vhost-user: --fs tag=,socket= and --disk vhost_user=on,socket= -------
+expect_ok '--fs tag=TAG,socket=PATH' --help
+expect_ok '--disk vhost_user=on,socket=PATH' --help
+S="--memory size=64M,shared=on"
+for v in "" tag=x socket=/s "tag=,socket=/s" "tag=x,socket=" "tag=x,socket=/s,bus=1" \
+	"tag=x,socket=/s,num_queues=0" "tag=x,socket=/s,num_queues=8" \
+	"tag=x,socket=/s,queue_size=100" "tag=x,socket=/s,queue_size=1" "tag=x,socket=/s,queue_size=2048" \
+	"tag=x,socket=$LONGSOCK" "tag=0123456789012345678901234567890123456,socket=/s"; do
+	expect_usage --fs $K $S --fs "$v"
+done
+expect_usage "--fs: socket= is required" $K $S --fs tag=x
+expect_usage "--fs: tag= is required" $K $S --fs socket=/s
+expect_usage "tag=0123456789012345678901234567890123456: 1 to 36 bytes" $K $S \
+	--fs tag=0123456789012345678901234567890123456,socket=/s
+expect_usage "--fs tag=x: vhost-user devices need --memory shared=on" $K --fs tag=x,socket=/s
+expect_usage "--fs tag=x: vhost-user devices need --memory shared=on" $K \
+	--memory size=64M,shared=off --fs tag=x,socket=/s
+expect_usage "--fs: tag a given twice" $K $S --fs tag=a,socket=/s --fs tag=a,socket=/t
+expect_usage "--fs: socket /s given twice" $K $S --fs tag=a,socket=/s --fs tag=b,socket=/s
+expect_usage "--fs: at most 4" $K $S --fs tag=1,socket=/1 --fs tag=2,socket=/2 \
+	--fs tag=3,socket=/3 --fs tag=4,socket=/4 --fs tag=5,socket=/5
+expect_usage "--disk: vhost_user=on needs socket=PATH" $K $S --disk vhost_user=on
+expect_usage "--disk socket=/s: vhost-user devices need --memory shared=on" $K \
+	--disk vhost_user=on,socket=/s
+expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,path=/x
+expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,readonly=on
+expect_usage "--disk: socket= needs vhost_user=on" $K $S --disk path=/x,socket=/s
+expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,engine=sync
+expect_usage "--disk: num_queues=9: expected 1-8" $K $S --disk vhost_user=on,socket=/s,num_queues=9
+expect_usage "--disk: vhost_user=yes: expected on or off" $K $S --disk vhost_user=yes,socket=/s
+expect_usage "--disk: socket /s given twice" $K $S --disk vhost_user=on,socket=/s \
+	--disk vhost_user=on,socket=/s
+expect_usage "--fs: socket /s is also a --disk's" $K $S --disk vhost_user=on,socket=/s \
+	--fs tag=a,socket=/s
+
 # --- files named by options that cannot be used: bad usage --------------
 : >"$TMP/empty"
 printf 'not a kernel\n' >"$TMP/text"
@@ -267,6 +302,11 @@ expect_usage "--vsock socket=$TMP/text/v.sock: Not a directory" \
 	--kernel "$TMP/text" --serial null --vsock "cid=3,socket=$TMP/text/v.sock"
 expect_usage "--vsock socket=$TMP/text: exists and is not a socket" \
 	--kernel "$TMP/text" --serial null --vsock "cid=3,socket=$TMP/text"
+# A vhost-user backend's socket: missing, or not a socket.
+expect_usage "--fs socket=/nonexistent/fs.sock: $NOENT" --kernel "$TMP/text" --serial null \
+	--memory size=64M,shared=on --fs tag=x,socket=/nonexistent/fs.sock
+expect_usage "--disk socket=$TMP/text: not a socket" --kernel "$TMP/text" --serial null \
+	--memory size=64M,shared=on --disk "vhost_user=on,socket=$TMP/text"
 # Huge pages the host does not have (1 TiB of them): bad usage before any
 # VM is built, one line naming the option.
 expect_usage "--memory hugepages=on: " --kernel "$TMP/text" --serial null \
@@ -367,6 +407,13 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 			"$TMP/stale.sock" 2>/dev/null; then
 		expect_fail "vfio-user $TMP/stale.sock: cannot connect: Connection refused" \
 			--kernel "$TMP/text" --serial null --user-device "socket=$TMP/stale.sock"
+		# The same for a vhost-user backend: one line, the device and socket named.
+		expect_fail "vhost-user-blk(disk0): cannot connect to the vhost-user backend at $TMP/stale.sock: Connection refused" \
+			--kernel "$TMP/text" --serial null --memory size=64M,shared=on \
+			--disk "vhost_user=on,socket=$TMP/stale.sock"
+		expect_fail "virtio-fs(x): cannot connect to the vhost-user backend at $TMP/stale.sock: Connection refused" \
+			--kernel "$TMP/text" --serial null --memory size=64M,shared=on \
+			--fs "tag=x,socket=$TMP/stale.sock"
 	else
 		skip user-device-stale-socket "no python3 to bind a socket with"
 	fi

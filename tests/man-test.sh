@@ -112,7 +112,7 @@ expect_complete() {
 	fi
 }
 if command -v bash >/dev/null 2>&1; then
-	sed 's/ .*//' "$TMP/h.opts" | sort >"$TMP/h.names"
+	sed 's/ .*//' "$TMP/h.opts" | sort -u >"$TMP/h.names" # --disk: two synopses
 	complete_line "$CVMM" "--" >"$TMP/c.names"
 	same "cvmm options" "the completion" "$TMP/h.names" "$TMP/c.names"
 	sed 's/ .*//' "$TMP/h.ropts" | sort >"$TMP/h.rnames"
@@ -123,7 +123,10 @@ if command -v bash >/dev/null 2>&1; then
 	expect_complete "$CVMM" "--cpus " boot= max=
 	expect_complete "$CVMM" "--memory=" --memory=size= --memory=shared= --memory=hugepages=
 	expect_complete "$CVMM" "--memory size=1G,shared=" size=1G,shared=on size=1G,shared=off
-	expect_complete "$CVMM" "--disk " path= readonly= direct= id= num_queues= queue_size= engine=
+	expect_complete "$CVMM" "--disk " path= readonly= direct= id= num_queues= queue_size= engine= \
+		vhost_user= socket=
+	expect_complete "$CVMM" "--disk vhost_user=" vhost_user=on
+	expect_complete "$CVMM" "--fs tag=t,s" tag=t,socket=
 	expect_complete "$CVMM" "--disk path=a.img,r" path=a.img,readonly=
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" \
 		path=a.img,readonly=on path=a.img,readonly=off

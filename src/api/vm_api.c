@@ -18,6 +18,7 @@
 #include "virtio/console.h"
 #include "virtio/vsock.h"
 #include "virtio/pci.h"
+#include "virtio/vhost_dev.h"
 #include "virtio/virtio.h"
 #include "vfio/pci_dev.h"
 #include "vm.h"
@@ -104,6 +105,7 @@ static const char *virtio_type(uint16_t id)
 	case VIRTIO_ID_BLOCK: return "virtio-blk";
 	case VIRTIO_ID_CONSOLE: return "virtio-console";
 	case VIRTIO_ID_RNG: return "virtio-rng";
+	case VIRTIO_ID_FS: return "virtio-fs";
 	case VIRTIO_ID_VSOCK: return "virtio-vsock";
 	default: return "virtio";
 	}
@@ -165,12 +167,28 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_bool(jb, o, "readonly", d->readonly);
 		add_bool(jb, o, "direct", d->direct);
 		add_num(jb, o, "num_queues", d->num_queues ? d->num_queues : 1);
+		if (d->vhost_user) { /* the backend's engine, cvmm's queues */
+			add_num(jb, o, "queue_size",
+				d->queue_size ? d->queue_size : CVMM_VHOST_QUEUE_SIZE);
+			add_bool(jb, o, "vhost_user", true);
+			add_str(jb, o, "socket", d->socket);
+			continue;
+		}
 		add_num(jb, o, "queue_size",
 			d->queue_size ? d->queue_size : CVMM_DISK_QUEUE_SIZE);
 		add_str(jb, o, "engine", d->engine == DISK_ENGINE_URING ? "uring"
 					 : d->engine == DISK_ENGINE_SYNC ? "sync"
 									 : "auto");
 		add_str(jb, o, "image_type", "Raw");
+	}
+	cJSON *fs = add_arr(jb, c, "fs");
+	for (unsigned i = 0; i < cfg->nfs; i++) {
+		const struct fs_config *f = &cfg->fs[i];
+		cJSON *o = push_obj(jb, fs);
+		add_str(jb, o, "tag", f->tag);
+		add_str(jb, o, "socket", f->socket);
+		add_num(jb, o, "num_queues", f->num_queues ? f->num_queues : 1);
+		add_num(jb, o, "queue_size", f->queue_size ? f->queue_size : CVMM_VHOST_QUEUE_SIZE);
 	}
 	cJSON *nets = add_arr(jb, c, "net");
 	for (unsigned i = 0; i < cfg->nnets; i++) {
@@ -247,6 +265,22 @@ static void format_bdf(char *buf, size_t len, unsigned slot)
 	snprintf(buf, len, "0000:00:%02x.0", slot & 0x1fu);
 }
 
+/* A vhost-user device's backend: its socket, the connection, who interrupts. */
+static void add_vhost(struct jb *jb, cJSON *o, struct vhost_dev *h)
+{
+	struct vhost_dev_stats st;
+	vhost_dev_get_stats(h, &st);
+	cJSON *b = add_obj(jb, o, "vhost_user");
+	add_str(jb, b, "socket", vhost_dev_socket(h));
+	add_bool(jb, b, "connected", st.connected);
+	add_bool(jb, b, "active", st.active);
+	add_num(jb, b, "backend_features", (double)vhost_dev_backend_features(h));
+	add_num(jb, b, "direct_queues", st.direct_queues);
+	add_num(jb, b, "relayed_queues", st.relayed_queues);
+	add_num(jb, b, "relayed_interrupts", (double)st.relayed_irqs);
+	add_num(jb, b, "reconnects", (double)st.reconnects);
+}
+
 /* How a passthrough BAR reaches the device: all through memory slots,
  * partly (the MSI-X pages or a sparse region trapped), or trapped. */
 static const char *bar_access(const struct vfio_pci_bar_desc *b)
@@ -317,6 +351,8 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 		if (ti.gsi)
 			add_num(jb, o, "interrupt", ti.gsi);
 		add_num(jb, o, "queues", v->vdev->nqueues);
+		if (v->vhost)
+			add_vhost(jb, o, v->vhost);
 		if (!v->pci)
 			continue;
 		struct pci_device *pd = virtio_pci_device(v->pci);

@@ -90,12 +90,12 @@ static const struct ch_key memory_keys[] = {
 };
 static const struct ch_key disk_keys[] = {
 	ONLY("iommu", "false"),
-	ONLY("vhost_user", "false"), ONLY("rate_limit_group", ""),
+	{ "vhost_user", "vhost_user", NULL, NULL }, { "vhost_socket", "socket", NULL, NULL },
+	ONLY("rate_limit_group", ""),
 	ONLY("queue_affinity", "[]"), ONLY("backing_files", "false"), ONLY("sparse", "true"),
 	ONLY("pci_segment", "0"), ONLY("lock_granularity", "\"ByteRange\""),
 	{ "image_type", NULL, "\"Raw\"", "cvmm reads raw images only" },
 	{ "rate_limiter_config", NULL, "", "cvmm has no I/O rate limits" },
-	{ "vhost_socket", NULL, "", "cvmm has no vhost-user disks" },
 	{ "pci_device_id", NULL, "", "cvmm places devices on bus 0 itself" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -138,7 +138,6 @@ static const struct ch_key top_keys[] = {
 	{ "pmem", NULL, "[]", "cvmm has no virtio-pmem (give the image as a disk)" },
 	{ "vdpa", NULL, "[]", "cvmm has no vDPA devices" },
 	{ "generic_vhost_user", NULL, "[]", "cvmm has no vhost-user devices" },
-	{ "fs", NULL, "[]", "cvmm has no virtio-fs device" },
 	{ "tpm", NULL, "", "cvmm has no TPM" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -461,6 +460,8 @@ static int field(struct vm_create_config *c, const cJSON *v, char *err, size_t e
 		return array_value(cfg, OPT_DEVICE, f, dev_keys, v, err, errlen);
 	if (!strcmp(f, "user_devices"))
 		return array_value(cfg, OPT_USER_DEVICE, f, dev_keys, v, err, errlen);
+	if (!strcmp(f, "fs"))
+		return array_value(cfg, OPT_FS, f, dev_keys, v, err, errlen);
 	if (!strcmp(f, "rng")) {
 		if (cJSON_IsNull(v) || cJSON_IsFalse(v))
 			return 0;

@@ -42,6 +42,12 @@ static void core_set_needs_reset(struct virtio_dev *vd)
 		c->ops->notify_config(c);
 }
 
+static int core_queue_irqfd(struct virtio_dev *vd, unsigned q)
+{
+	struct virtio_core *c = vd->transport;
+	return q < vd->nqueues && c->ops->queue_irqfd ? c->ops->queue_irqfd(c, q) : -1;
+}
+
 /* Counted, DEVICE_NEEDS_RESET; whoever found the fault has logged it. */
 static void core_fault(struct virtio_core *c)
 {
@@ -325,6 +331,7 @@ int virtio_core_init(struct virtio_core *c, struct virtio_dev *vd,
 	vd->notify_queue = core_notify_queue;
 	vd->notify_config = core_notify_config;
 	vd->set_needs_reset = core_set_needs_reset;
+	vd->queue_irqfd = core_queue_irqfd;
 	c->initialized = true;
 	return 0;
 }
@@ -345,6 +352,7 @@ void virtio_core_teardown(struct virtio_core *c)
 	vd->notify_queue = NULL;
 	vd->notify_config = NULL;
 	vd->set_needs_reset = NULL;
+	vd->queue_irqfd = NULL;
 	vd->transport = NULL;
 	pthread_mutex_destroy(&c->lock);
 	c->initialized = false;

@@ -68,6 +68,13 @@ struct virtio_transport_ops {
 	 */
 	void (*notify_queue)(struct virtio_core *c, unsigned q);
 	void (*notify_config)(struct virtio_core *c);
+	/*
+	 * Optional: an eventfd whose write interrupts the driver for queue q
+	 * in the kernel (a KVM irqfd), for a device served by another
+	 * process (vhost-user); -1 when q's interrupt must go through
+	 * notify_queue (core.lock held, at DRIVER_OK).
+	 */
+	int (*queue_irqfd)(struct virtio_core *c, unsigned q);
 	/* Transport registers back to their initial values (vectors, ISR,
 	 * selectors); core->lock held, the device already reset. */
 	void (*reset)(struct virtio_core *c);

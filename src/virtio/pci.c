@@ -124,6 +124,20 @@ static void vp_notify_queue(struct virtio_core *c, unsigned q)
 	raise_isr(p, VIRTIO_PCI_ISR_QUEUE_BIT);
 }
 
+/* With MSI-X on, queue q's vector's irqfd: a backend in another process
+ * (vhost-user) interrupts the guest without cvmm. The vector's mask bits
+ * are then not looked at for that queue (an interrupt is delivered, not
+ * held pending): Linux masks only around affinity changes, and a spurious
+ * virtio interrupt is harmless. Otherwise (INTx, no vector) -1. */
+static int vp_queue_irqfd(struct virtio_core *c, unsigned q)
+{
+	struct virtio_pci *p = of_core(c);
+	uint16_t v = atomic_load(&p->vector[q]);
+	if (!msix_enabled(&p->msix) || v == VIRTIO_MSI_NO_VECTOR || v >= p->msix.nvec)
+		return -1;
+	return p->msix.vec[v].irqfd;
+}
+
 /* ---- ioeventfds ---- */
 
 /* Queue q's notify address in BAR 0 at bar_addr. */
@@ -445,6 +459,7 @@ static const struct virtio_transport_ops vp_transport_ops = {
 	.kind = "pci",
 	.notify_queue = vp_notify_queue,
 	.notify_config = vp_notify_config,
+	.queue_irqfd = vp_queue_irqfd,
 	.reset = vp_reset,
 	.destroy = vp_destroy,
 	.describe = vp_describe,

@@ -73,6 +73,9 @@ struct virtio_dev {
 	void (*notify_queue)(struct virtio_dev *vd, unsigned q);
 	void (*notify_config)(struct virtio_dev *vd);
 	void (*set_needs_reset)(struct virtio_dev *vd);
+	/* An irqfd for queue q's interrupt, or -1: notify_queue it is. For
+	 * devices served elsewhere (vhost-user), at activate. */
+	int (*queue_irqfd)(struct virtio_dev *vd, unsigned q);
 	void *transport;
 
 	/* Per-device counters (API, benchmarks). */

@@ -35,6 +35,7 @@ NETNS=
 t_on_exit() {
 	faildisk_down 2>/dev/null
 	edu_down 2>/dev/null
+	qsd_down 2>/dev/null
 	if [ -n "$NETNS" ]; then
 		ip netns del "$NETNS" 2>/dev/null
 	fi
@@ -790,6 +791,146 @@ user_case vfio-user-server-closes 1 "the server closed the connection; the devic
 user_case vfio-user-server-garbage 1 "bytes from the server" "--garbage-after 2"
 user_case vfio-user-server-hangs 1 "no answer from the server in 5000 ms" "--hang-after 3"
 user_case vfio-user-server-old 1 "the server speaks vfio-user 7.1" "--bad-version"
+
+# ---- vhost-user: qemu-storage-daemon's vhost-user-blk export ----
+# The vhost_user_blk guest drives a disk whose queue qemu-storage-daemon
+# serves (a 1 MiB image in the diskpat pattern, writable=on); cvmm only
+# sets it up (its log stays empty unless the backend goes).
+QSD=${QSD:-$(command -v qemu-storage-daemon)}
+QSD_PID=
+# qsd_up NAME IMAGE: starts it on $TMP/NAME.vub.sock (appended to
+# $TMP/NAME.qsd) and waits for the socket. Sets QSD_SOCK.
+qsd_up() {
+	QSD_SOCK=$TMP/$1.vub.sock
+	rm -f "$QSD_SOCK"
+	"$QSD" --blockdev "driver=file,node-name=file0,filename=$2" \
+		--export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$QSD_SOCK,writable=on" \
+		>>"$TMP/$1.qsd" 2>&1 &
+	QSD_PID=$!
+	t_wait 10 test -S "$QSD_SOCK"
+}
+qsd_down() {
+	if [ -n "$QSD_PID" ]; then
+		kill "${1:--TERM}" "$QSD_PID" 2>/dev/null
+		wait "$QSD_PID" 2>/dev/null
+	fi
+	QSD_PID=
+}
+# vub_case NAME MODE IRQ TRANSPORT "STRINGS": mode=io and mode=hostile. The
+# image must afterwards hold exactly the guest's writes; cvmm's stderr may
+# hold only one "device needs reset" line per time the backend went (the
+# hostile descriptors make qemu-storage-daemon drop the connection).
+vub_case() {
+	local name=$1 mode=$2 irq=$3 tr=$4 strings=$5
+	wanted "$name" || return 0
+	CASE=$name
+	if [ -z "$QSD" ]; then
+		skip "$name" "no qemu-storage-daemon (scripts/install-deps.sh)"
+		return
+	fi
+	local img=$TMP/$name.img exp=$TMP/$name-exp.img salt=$((RANDOM % 256)) targs=()
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	if ! { mkdisk "$img" && cp "$img" "$exp" &&
+		"$GDIR/diskpat" -w "$salt" "$exp" 100 101 102 103 $((DISK_SECTORS - 1)); }; then
+		bad "cannot create the disk images"
+		return
+	fi
+	if ! qsd_up "$name" "$img"; then
+		bad "qemu-storage-daemon did not come up: $(head -c 300 "$TMP/$name.qsd")"
+		qsd_down
+		return
+	fi
+	if ! vrun "$name" vhost_user_blk.bzImage "$strings" \
+		--memory size=64M,shared=on --disk "vhost_user=on,socket=$QSD_SOCK" \
+		${targs[@]+"${targs[@]}"} \
+		--cmdline "mode=$mode irq=$irq transport=$tr sectors=$DISK_SECTORS salt=$salt"; then
+		qsd_down
+		bad "$WHY"
+		return
+	fi
+	qsd_down
+	local gone lines
+	gone=$(grep -c '(backend gone)' "$OUT")
+	lines=$(grep -c . "$ERR")
+	if ! cmp "$img" "$exp" >"$TMP/$name.cmp" 2>&1; then
+		bad "the image after the run differs from the expected one: $(head -n 1 "$TMP/$name.cmp")"
+	elif [ "$lines" -ne "$gone" ] ||
+		[ "$(grep -c 'vhost-user backend .*: the backend closed the connection; device needs reset' "$ERR")" -ne "$gone" ]; then
+		bad "the backend went $gone times, cvmm logged $lines lines: $(head -c 300 "$ERR")"
+	else
+		ok
+	fi
+}
+# Interrupts straight from the backend into KVM (MSI-X vector irqfd), and
+# relayed by cvmm (INTx on virtio-pci; virtio-mmio's InterruptStatus).
+vub_case vhost-user-blk-msix io msix pci "pci 00:|reads ok|writes + flush ok|MSI-X|PASS"
+vub_case vhost-user-blk-intx io intx pci "pci 00:|reads ok|writes + flush ok|INTx|PASS"
+vub_case vhost-user-mmio-blk io intx mmio "mmio 0x|reads ok|writes + flush ok|INTx|PASS"
+vub_case vhost-user-blk-hostile hostile msix pci "writes + flush ok|hostile: a chain that loops|hostile: avail index +100|PASS"
+vub_case vhost-user-mmio-blk-hostile hostile intx mmio "writes + flush ok|hostile: a chain that loops|hostile: avail index +100|PASS"
+
+# The backend dies while the guest runs (SIGKILL when the guest says it
+# waits for that): the device goes DEVICE_NEEDS_RESET with one line from
+# cvmm; then it comes back on the same socket and the guest's reset and
+# re-initialisation reconnect (cvmm reconnects at activation).
+# die_case NAME IRQ TRANSPORT
+die_case() {
+	local name=$1 irq=$2 tr=$3 targs=()
+	wanted "$name" || return 0
+	CASE=$name
+	if [ -z "$QSD" ]; then
+		skip "$name" "no qemu-storage-daemon (scripts/install-deps.sh)"
+		return
+	fi
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	local img=$TMP/$name.img exp=$TMP/$name-exp.img salt=$((RANDOM % 256))
+	mkdisk "$img" && cp "$img" "$exp" &&
+		"$GDIR/diskpat" -w "$salt" "$exp" 100 101 102 103 $((DISK_SECTORS - 1))
+	if ! qsd_up "$name" "$img"; then
+		bad "qemu-storage-daemon did not come up: $(head -c 300 "$TMP/$name.qsd")"
+		qsd_down
+		return
+	fi
+	OUT=$TMP/$name.out
+	ERR=$TMP/$name.err
+	: >"$OUT.raw"
+	timeout -k 5 "$TIMEOUT" "$CVMM" --kernel "$GDIR/vhost_user_blk.bzImage" --serial tty \
+		--debug-exit --log-level warn --memory size=64M,shared=on \
+		--disk "vhost_user=on,socket=$QSD_SOCK" ${targs[@]+"${targs[@]}"} \
+		--cmdline "mode=die irq=$irq transport=$tr sectors=$DISK_SECTORS salt=$salt" \
+		</dev/null >"$OUT.raw" 2>"$ERR" &
+	local vm=$!
+	local killed=0 restarted=0
+	if t_wait 30 grep -q 'waiting for the backend to die' "$OUT.raw"; then
+		qsd_down -KILL
+		killed=1
+		if t_wait 30 grep -q 'waiting for the backend to come back' "$OUT.raw" &&
+			qsd_up "$name" "$img"; then
+			restarted=1
+		fi
+	fi
+	wait "$vm"
+	RC=$?
+	qsd_down
+	tr -d '\r' <"$OUT.raw" >"$OUT"
+	if [ "$killed$restarted" != 11 ]; then
+		bad "the guest never got to the point (killed $killed, restarted $restarted)"
+	elif ! verify 0 "$(banner vhost_user_blk.bzImage)" "device needs reset (status" \
+		"reconnected after" "the disk works again" "PASS"; then
+		bad "$WHY"
+	elif [ "$(grep -c 'error' "$ERR")" -ne 1 ] ||
+		! grep -q 'vhost-user backend .*: the backend closed the connection; device needs reset' "$ERR"; then
+		bad "want exactly one error line (the backend closed the connection), stderr: $(head -c 400 "$ERR")"
+	elif grep -vE 'closed the connection; device needs reset|cannot reconnect: (Connection refused|No such file or directory)' "$ERR" | grep -q .; then
+		bad "unexpected lines: $(head -c 400 "$ERR")"
+	elif ! cmp -s "$img" "$exp"; then
+		bad "the image after the run differs from the expected one"
+	else
+		ok
+	fi
+}
+die_case vhost-user-blk-backend-dies msix pci
+die_case vhost-user-mmio-blk-backend-dies intx mmio
 
 # ---- bad input must fail cleanly ----
 # cli NAME EXPECTED(2|nonzero) cvmm args...

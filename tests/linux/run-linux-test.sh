@@ -22,8 +22,16 @@
 #            kernel finds its disk in the DSDT); vda = the read-only image with
 #            root=/dev/vda rw: the kernel must fall back to mounting it
 #            read-only.
-# Both run until the kernel finds no init on the root file system, panics
-# and resets (panic=-1 reboot=k), which ends cvmm with exit status 0.
+# and two more, each with a vhost-user device (--memory shared=on, 1 vCPU):
+#   vfs      vmlinux with its root on virtio-fs (rootfstype=virtiofs
+#            root=cvmmfs): a host directory served by virtiofsd (its debug
+#            log shows the lookups and reads), holding a static /sbin/init
+#            (one syscall) that the kernel must load and start;
+#   vub      vmlinux with its root on vhost-user-blk: qemu-storage-daemon
+#            serves a fresh ext2 image (mount count 7) that the kernel mounts
+#            rw: the superblock write must reach the image (count 8).
+# All run until the kernel finds no (working) init, panics and resets
+# (panic=-1 reboot=k), which ends cvmm with exit status 0.
 # User space cannot run on this host (see tests/linux/README.md), so every
 # check reads kernel messages on the serial console, the hvc0 file, cvmm's
 # debug log (stderr), the images, the dnsmasq lease file, and what cvmm
@@ -34,7 +42,9 @@
 # any check failed.
 #
 # Needs root (network namespace, tap), e2fsprogs (mke2fs, tune2fs, dumpe2fs),
-# dnsmasq and iproute2 (scripts/install-deps.sh installs them). Builds the
+# dnsmasq, iproute2, gcc (the static init), virtiofsd and
+# qemu-storage-daemon (qemu-system-common) (scripts/install-deps.sh
+# installs them). Builds the
 # kernel first if it is not cached (tests/linux/build-kernel.sh).
 #
 # Environment: LINUX_TIMEOUT (seconds for the vmlinux boot, default 1200),
@@ -89,6 +99,9 @@ ID_BLK=1af4:1042
 ID_CONSOLE=1af4:1043
 ID_RNG=1af4:1044
 ID_VSOCK=1af4:1053
+ID_FS=1af4:105a
+FS_TAG=cvmmfs
+VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 # Boot-time markers, measured on both boots (host wall clock from cvmm start
 # to the moment the line reached the serial log).
 MARKERS=("Linux version" "smp: Brought up" ": [vda] " "VFS: Mounted root" "Run /sbin/init")
@@ -252,6 +265,7 @@ marker_time() {
 }
 
 mount_count() { dumpe2fs -h "$1" 2>/dev/null | sed -n 's/^Mount count:[[:space:]]*//p'; }
+write_time() { dumpe2fs -h "$1" 2>/dev/null | sed -n 's/^Last write time:[[:space:]]*//p'; }
 
 # ---- prerequisites, kernel, images, network (skipped by --recheck) --------------
 setup() {
@@ -261,11 +275,12 @@ setup() {
     REMOTE=$(dirname "$CVMM")/cvmm-remote
     [ -x "$REMOTE" ] || { bad setup "$REMOTE is not executable"; finish; }
     CVMM_REAL=$(readlink -f "$CVMM")
-    for t in mke2fs tune2fs dumpe2fs dnsmasq ip timeout tail awk sha256sum; do
+    for t in mke2fs tune2fs dumpe2fs dnsmasq ip timeout tail awk sha256sum gcc qemu-storage-daemon; do
         command -v "$t" >/dev/null || missing+=("$t")
     done
     [ ${#missing[@]} -eq 0 ] ||
         { bad setup "missing tools: ${missing[*]} (run scripts/install-deps.sh)"; finish; }
+    [ -x "$VIRTIOFSD" ] || { bad setup "no virtiofsd at $VIRTIOFSD (qemu-system-common; VIRTIOFSD=PATH)"; finish; }
     [ -c /dev/kvm ] || { bad setup "/dev/kvm is missing"; finish; }
 
     local paths
@@ -299,6 +314,8 @@ setup() {
     # /dev/console.
     FULL_CMDLINE="console=hvc0 $BASE_CMDLINE root=/dev/vda rw rootfstype=ext2 ip=dhcp"
     BZ_CMDLINE="$BASE_CMDLINE root=/dev/vda rw rootfstype=ext2"
+    VFS_CMDLINE="$BASE_CMDLINE rootfstype=virtiofs root=$FS_TAG rw"
+    VUB_CMDLINE="$BASE_CMDLINE root=/dev/vda rw rootfstype=ext2"
 
     # Images: an empty ext2 root (no init: the kernel panics after mounting
     # it) with a known mount count, and a small read-only one.
@@ -313,6 +330,24 @@ setup() {
         finish
     fi
     MNT_READ_BEFORE=$(mount_count "$ROOT_IMG")
+    # The vhost-user boots: a directory for virtiofsd with a static
+    # /sbin/init (exit(0): its first syscall, which this host's user space
+    # cannot make, ends it either way), and an ext2 image for
+    # qemu-storage-daemon.
+    FS_DIR=$WORK/fsroot
+    VUB_IMG=$WORK/vub.img
+    mkdir -p "$FS_DIR/sbin" &&
+        printf '.globl _start\n_start:\n\tmov $60, %%eax\n\txor %%edi, %%edi\n\tsyscall\n' >"$WORK/init.S" &&
+        gcc -nostdlib -static -o "$FS_DIR/sbin/init" "$WORK/init.S" 2>"$WORK/init.err" ||
+        { bad setup "building the static init failed: $(head -n3 "$WORK/init.err")"; finish; }
+    echo "cvmm virtio-fs root" >"$FS_DIR/README"
+    if ! { mke2fs -q -F -t ext2 -L cvmmvub "$VUB_IMG" "${ROOT_MB}M" >/dev/null &&
+           tune2fs -C "$MNT_BEFORE" "$VUB_IMG" >/dev/null; } 2>"$WORK/mkfs.err"; then
+        bad setup "making the vhost-user-blk image failed: $(head -n3 "$WORK/mkfs.err")"
+        finish
+    fi
+    VUB_READ_BEFORE=$(mount_count "$VUB_IMG")
+    VUB_WTIME_BEFORE=$(write_time "$VUB_IMG")
     RO_SUM_BEFORE=$(sha256sum <"$RO_IMG" | cut -d' ' -f1)
 
     # Network namespace with a persistent tap that cvmm attaches to and
@@ -338,7 +373,8 @@ setup() {
     fi
 
     declare -p CVMM CVMM_REAL REMOTE NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
-        BZ_CMDLINE ROOT_IMG RO_IMG RNG_SRC MNT_READ_BEFORE RO_SUM_BEFORE >"$WORK/params"
+        BZ_CMDLINE ROOT_IMG RO_IMG RNG_SRC MNT_READ_BEFORE RO_SUM_BEFORE \
+        VFS_CMDLINE VUB_CMDLINE FS_DIR VUB_IMG VUB_READ_BEFORE VUB_WTIME_BEFORE >"$WORK/params"
 }
 
 # The two boots run at the same time: the bzImage one spends most of its
@@ -387,12 +423,59 @@ run_boots() {
         --cmdline "$BZ_CMDLINE" &
     local bz=$!
     PIDS+=("$bz")
+    vhost_boots &
+    local vh=$!
+    PIDS+=("$vh")
     wait "$full"
     wait "$bz"
+    wait "$vh"
     for hog in "${HOGS[@]}"; do kill "$hog" 2>/dev/null; wait "$hog" 2>/dev/null; done
     # Host side after the boots: mount count, the read-only image.
     mount_count "$ROOT_IMG" >"$WORK/mnt_after"
     sha256sum <"$RO_IMG" | cut -d' ' -f1 >"$WORK/ro_sum_after"
+}
+
+# The two vhost-user boots, each with its backend: virtiofsd (debug log:
+# the requests it served; it exits when cvmm closes the connection) and
+# qemu-storage-daemon (stopped after the boot, then the image is read).
+vhost_boots() {
+    echo "# vfs boot: vmlinux, 1 CPU, ${MEM_MB}M shared, root on virtio-fs (virtiofsd) (timeout ${BOOT_TIMEOUT}s)"
+    echo "# vub boot: vmlinux, 1 CPU, ${MEM_MB}M shared, root on vhost-user-blk (qemu-storage-daemon) (timeout ${BOOT_TIMEOUT}s)"
+    local fsd qsd
+    "$VIRTIOFSD" --socket-path="$WORK/fs.sock" -o source="$FS_DIR" -o cache=none \
+        -o sandbox=chroot -o log_level=debug </dev/null >"$WORK/virtiofsd.log" 2>&1 &
+    fsd=$!
+    echo "$fsd" >>"$WORK/vfs.pids"
+    qemu-storage-daemon --blockdev "driver=file,node-name=disk0,filename=$VUB_IMG" \
+        --export "type=vhost-user-blk,id=vub0,node-name=disk0,addr.type=unix,addr.path=$WORK/vub.sock,writable=on" \
+        </dev/null >"$WORK/qsd.log" 2>&1 &
+    qsd=$!
+    echo "$qsd" >>"$WORK/vub.pids"
+    local i
+    for i in $(seq 100); do
+        [ -S "$WORK/fs.sock" ] && [ -S "$WORK/vub.sock" ] && break
+        sleep 0.1
+    done
+    boot vfs "$BOOT_TIMEOUT" -- \
+        --kernel "$VMLINUX" --cpus boot=1 --memory size=${MEM_MB}M,shared=on \
+        --fs "tag=$FS_TAG,socket=$WORK/fs.sock" \
+        --cmdline "$VFS_CMDLINE" &
+    local vfs=$!
+    boot vub "$BOOT_TIMEOUT" -- \
+        --kernel "$VMLINUX" --cpus boot=1 --memory size=${MEM_MB}M,shared=on \
+        --disk "vhost_user=on,socket=$WORK/vub.sock" \
+        --cmdline "$VUB_CMDLINE" &
+    local vub=$!
+    wait "$vfs"
+    wait "$vub"
+    kill "$qsd" 2>/dev/null
+    wait "$qsd" 2>/dev/null
+    # virtiofsd leaves once cvmm is gone; not later than this.
+    for i in $(seq 50); do kill -0 "$fsd" 2>/dev/null || break; sleep 0.1; done
+    kill "$fsd" 2>/dev/null
+    wait "$fsd" 2>/dev/null
+    mount_count "$VUB_IMG" >"$WORK/vub_mnt_after"
+    write_time "$VUB_IMG" >"$WORK/vub_wtime_after"
 }
 
 # ---- checks ----------------------------------------------------------------------
@@ -721,6 +804,73 @@ c_cvmm_log() {
     return 1
 }
 
+# ---- the vhost-user boots ----
+# cvmm handed the device's queues to the backend, interrupts by KVM irqfd
+# (virtio-pci, MSI-X): the data path does not pass through cvmm.
+c_vhost_direct() {
+    local err=$1 name=$2 n=$3
+    grep -qE "debug: $name: $n queues handed to the vhost-user backend \(interrupts: $n through KVM irqfds, 0 relayed by cvmm\)" "$err" && return 0
+    WHY="no '$name: $n queues handed to the vhost-user backend (interrupts: $n through KVM irqfds, 0 relayed by cvmm)' line: $(grep -m1 'handed to the vhost-user' "$err" || echo none)"
+    return 1
+}
+
+c_vfs_root() {
+    grep -qE '^VFS: Mounted root \(virtiofs filesystem\) on device 0:[0-9]+\.$' "$1" && return 0
+    WHY="no 'VFS: Mounted root (virtiofs filesystem) on device 0:N.' line ($(grep -m1 -E 'VFS: |virtiofs|Kernel panic' "$1" || echo 'none'))"
+    return 1
+}
+
+# The kernel loaded /sbin/init from virtio-fs and started it: no fallback
+# to the next candidate, and init itself ended (its first syscall faults
+# on this host: "init[1]: segfault", then "Attempted to kill init!").
+c_vfs_init() {
+    local s=$1
+    if ! has "$s" "Run /sbin/init as init process"; then WHY="no 'Run /sbin/init as init process' line"; return 1; fi
+    if has "$s" "Run /etc/init as init process"; then WHY="/sbin/init could not be executed (the kernel went on to /etc/init)"; return 1; fi
+    has "$s" "Attempted to kill init!" && return 0
+    WHY="no 'Attempted to kill init!' after starting /sbin/init (last lines: $(tail -n 2 "$s" | tr '\n' ' '))"
+    return 1
+}
+
+# virtiofsd's debug log: the lookups of /sbin and /sbin/init, init opened
+# and read.
+c_vfs_served() {
+    local log=$WORK/virtiofsd.log node
+    if ! grep -q 'lo_lookup(parent=1, name=sbin)' "$log"; then WHY="virtiofsd never looked up /sbin ($(grep -c opcode "$log") requests in its log)"; return 1; fi
+    if ! grep -qE 'lo_lookup\(parent=[0-9]+, name=init\)' "$log"; then WHY="virtiofsd never looked up /sbin/init"; return 1; fi
+    node=$(sed -nE 's/.*opcode: OPEN \(14\), nodeid: ([0-9]+),.*/\1/p' "$log" | tail -n1)
+    if [ -z "$node" ]; then WHY="virtiofsd opened nothing"; return 1; fi
+    grep -qE "opcode: READ \(15\), nodeid: $node," "$log" && return 0
+    WHY="virtiofsd never read node $node (/sbin/init)"
+    return 1
+}
+
+c_vub_root() {
+    grep -qE '^VFS: Mounted root \(ext2 filesystem\) on device 254:0\.$' "$1" && return 0
+    WHY="no 'VFS: Mounted root (ext2 filesystem) on device 254:0.' line ($(grep -m1 -E 'VFS: |Kernel panic' "$1" || echo 'none'))"
+    return 1
+}
+
+# The mount's superblock write went through qemu-storage-daemon into the
+# image: mount count 7 -> 8, and the superblock's write time is the
+# guest's, not mke2fs's (ext2 sets s_wtime when it writes the superblock;
+# it keeps no mount time).
+c_vub_mount_count() {
+    local after wt
+    after=$(cat "$WORK/vub_mnt_after" 2>/dev/null)
+    wt=$(cat "$WORK/vub_wtime_after" 2>/dev/null)
+    if [ "$VUB_READ_BEFORE" != "$MNT_BEFORE" ]; then
+        WHY="the image had mount count '$VUB_READ_BEFORE' before the boot, expected $MNT_BEFORE"; return 1
+    fi
+    if [ "$after" != $((MNT_BEFORE + 1)) ]; then
+        WHY="mount count $VUB_READ_BEFORE before, '$after' after the boot (want $((MNT_BEFORE + 1)))"; return 1
+    fi
+    if [ -z "$wt" ] || [ "$wt" = "${VUB_WTIME_BEFORE:-}" ]; then
+        WHY="the superblock's write time did not change ('${VUB_WTIME_BEFORE:-}' -> '$wt')"; return 1
+    fi
+    return 0
+}
+
 run_checks() {
     local F=$WORK/full.serial.clean B=$WORK/bzimage.serial.clean
     clean "$WORK/full.serial" >"$F"
@@ -770,17 +920,42 @@ run_checks() {
     c bz-int3-completed c_int3 "$BE"
     c bz-cvmm-log-clean c_cvmm_log "$BE"
 
+    # root on virtio-fs (virtiofsd)
+    local V=$WORK/vfs.serial.clean U=$WORK/vub.serial.clean
+    clean "$WORK/vfs.serial" >"$V"
+    clean "$WORK/vub.serial" >"$U"
+    c vfs-exit-status c_exit vfs
+    c vfs-pci-scan-virtio-fs c_pci_scan "$V" $ID_FS
+    c vfs-queues-to-backend c_vhost_direct "$WORK/vfs.err" "virtio-fs\\($FS_TAG\\)" 2
+    c vfs-root-mounted c_vfs_root "$V"
+    c vfs-init-loaded c_vfs_init "$V"
+    c vfs-virtiofsd-served c_vfs_served
+    c vfs-cvmm-log-clean c_cvmm_log "$WORK/vfs.err"
+
+    # root on vhost-user-blk (qemu-storage-daemon)
+    c vub-exit-status c_exit vub
+    c vub-pci-scan-virtio-blk c_pci_scan "$U" $ID_BLK
+    c vub-queues-to-backend c_vhost_direct "$WORK/vub.err" "vhost-user-blk\\(disk0\\)" 1
+    c vub-vda-capacity c_blk_capacity "$U" vda $ROOT_MB
+    c vub-root-mounted-rw c_vub_root "$U"
+    c vub-mount-count c_vub_mount_count
+    c vub-cvmm-log-clean c_cvmm_log "$WORK/vub.err"
+
     # boot times, host clock from cvmm start to the serial line
-    local m tf tb
-    printf '# boot times (s from cvmm start)   %8s %8s\n' vmlinux bzImage
+    local m tf tb tv tu
+    printf '# boot times (s from cvmm start)   %8s %8s %8s %8s\n' vmlinux bzImage vfs vub
     for m in "${MARKERS[@]}"; do
         tf=$(marker_time full "$m") || tf=-
         tb=$(marker_time bzimage "$m") || tb=-
-        printf '#   %-32s %8s %8s\n' "$m" "$tf" "$tb"
+        tv=$(marker_time vfs "$m") || tv=-
+        tu=$(marker_time vub "$m") || tu=-
+        printf '#   %-32s %8s %8s %8s %8s\n' "$m" "$tf" "$tb" "$tv" "$tu"
     done
     tf=$(secs full)
     tb=$(secs bzimage)
-    printf '#   %-32s %8s %8s\n' "cvmm exit" "$tf" "$tb"
+    tv=$(secs vfs)
+    tu=$(secs vub)
+    printf '#   %-32s %8s %8s %8s %8s\n' "cvmm exit" "$tf" "$tb" "$tv" "$tu"
 }
 
 START=$EPOCHREALTIME

@@ -355,6 +355,57 @@ static void test_hostile_bodies(void **state)
 	parse("{\"payload\": {\"kernel\": \"/k\"}, \"memory\": {\"size\": 1073741824,"
 	      " \"zones\": [[[[[[[[[[1]]]]]]]]]]}}", -EINVAL,
 	      "vm.create: 'memory.zones': [[[[[[[[[[1]]]]]]]]]]: not supported by cvmm (only [])");
+/* vhost-user: fs: [{tag, socket, num_queues, queue_size}] and disks with
+ * vhost_user/socket, cloud-hypervisor's names; the command line's checks. */
+static void test_vhost_user(void **state)
+{
+	(void)state;
+	struct vm_create_config *c = parse(
+		"{\"kernel\": \"/k\", \"memory\": {\"size\": \"256M\", \"shared\": true},"
+		" \"fs\": [{\"tag\": \"myfs\", \"socket\": \"/run/fs.sock\", \"num_queues\": 2,"
+		" \"queue_size\": 256}, \"tag=b,socket=/run/b.sock\"],"
+		" \"disks\": [{\"vhost_user\": true, \"socket\": \"/run/vub.sock\","
+		" \"num_queues\": 4}, {\"path\": \"/img\"}]}", 0, NULL);
+	assert_int_equal(c->cfg.nfs, 2);
+	assert_string_equal(c->cfg.fs[0].tag, "myfs");
+	assert_string_equal(c->cfg.fs[0].socket, "/run/fs.sock");
+	assert_int_equal(c->cfg.fs[0].num_queues, 2);
+	assert_int_equal(c->cfg.fs[0].queue_size, 256);
+	assert_string_equal(c->cfg.fs[1].tag, "b");
+	assert_int_equal(c->cfg.fs[1].num_queues, 0); /* the default: 1 */
+	assert_int_equal(c->cfg.ndisks, 2);
+	assert_true(c->cfg.disks[0].vhost_user);
+	assert_string_equal(c->cfg.disks[0].socket, "/run/vub.sock");
+	assert_null(c->cfg.disks[0].path);
+	assert_int_equal(c->cfg.disks[0].num_queues, 4);
+	assert_false(c->cfg.disks[1].vhost_user);
+	free(c);
+	parse("{\"kernel\": \"/k\", \"fs\": [{\"tag\": \"t\", \"socket\": \"/s\"}]}", -EINVAL,
+	      "--fs tag=t: vhost-user devices need --memory shared=on (the backend maps guest RAM)");
+	parse("{\"kernel\": \"/k\", \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\"}]}",
+	      -EINVAL,
+	      "--disk socket=/s: vhost-user devices need --memory shared=on (the backend maps guest RAM)");
+	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\", \"fs\": [{\"tag\": \"t\"}]}",
+	      -EINVAL, "--fs: socket= is required");
+	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
+	      " \"fs\": [{\"tag\": \"0123456789012345678901234567890123456\", \"socket\": \"/s\"}]}",
+	      -EINVAL, "--fs: tag=0123456789012345678901234567890123456: 1 to 36 bytes");
+	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
+	      " \"disks\": [{\"vhost_user\": true}]}", -EINVAL,
+	      "--disk: vhost_user=on needs socket=PATH");
+	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
+	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"path\": \"/x\"}]}",
+	      -EINVAL,
+	      "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
+	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
+	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"queue_size\": 100}]}",
+	      -EINVAL, "--disk: queue_size=100: expected a power of two, 4-1024");
+	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
+	      " \"fs\": [{\"tag\": \"t\", \"socket\": \"/s\", \"num_queues\": 8}]}",
+	      -EINVAL, "--fs: num_queues=8: expected 1-7");
+	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
+	      " \"fs\": [\"tag=a,socket=/s\", \"tag=a,socket=/t\"]}",
+	      -EINVAL, "--fs: tag a given twice");
 }
 
 int main(void)
@@ -367,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_cloud_hypervisor),
 		cmocka_unit_test(test_hostile_bodies),
+		cmocka_unit_test(test_vhost_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
