@@ -541,6 +541,23 @@ static void ep_counters(void *ctx, const struct http_request *req, const cJSON *
 	reply(resp, &jb, 200, o);
 }
 
+/*
+ * An action the VM's state does not allow, answered as cloud-hypervisor's
+ * server does: 404 while no VM was created (its document's "not created"),
+ * else 500 with the reason (its server answers every failed VM action
+ * 500, InternalServerError; the 405s its document lists for "not booted"
+ * are never sent, and 405 is HTTP's wrong method here).
+ */
+static void reply_state(struct api_response *resp, struct vm *vm, const char *what)
+{
+	enum vm_state s = vm_get_state(vm);
+	if (s == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "%s: no VM: vm.create first", what);
+		return;
+	}
+	api_reply_error(resp, 500, "%s: the VM is %s", what, vm_state_name(s));
+}
+
 static void ep_pause(void *ctx, const struct http_request *req, const cJSON *body,
 			struct api_response *resp)
 {
@@ -549,8 +566,7 @@ static void ep_pause(void *ctx, const struct http_request *req, const cJSON *bod
 	struct vm *vm = ctx;
 	int ret = vm_pause(vm);
 	if (ret == -EBUSY) {
-		api_reply_error(resp, 409, "cannot pause: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot pause");
 		return;
 	}
 	if (ret) {
@@ -568,21 +584,43 @@ static void ep_resume(void *ctx, const struct http_request *req, const cJSON *bo
 	struct vm *vm = ctx;
 	int ret = vm_resume(vm);
 	if (ret) {
-		api_reply_error(resp, 409, "cannot resume: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot resume");
 		return;
 	}
 	api_reply_no_content(resp);
 }
 
-static void ep_shutdown(void *ctx, const struct http_request *req, const cJSON *body,
-			struct api_response *resp)
+/* vmm.shutdown: the VMM process ends (the VM with it, disks flushed). */
+static void ep_vmm_shutdown(void *ctx, const struct http_request *req,
+			    const cJSON *body, struct api_response *resp)
 {
 	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
-	log_info("api: shutdown requested");
+	log_info("api: VMM shutdown requested");
 	vm_request_stop(vm, 0, "API shutdown request");
+	api_reply_no_content(resp);
+}
+
+/* vm.shutdown: the VM stops and goes (Shutdown); the VMM serves on, and
+ * vm.boot starts the same configuration again. */
+static void ep_vm_shutdown(void *ctx, const struct http_request *req,
+			   const cJSON *body, struct api_response *resp)
+{
+	(void)req;
+	(void)body;
+	struct vm *vm = ctx;
+	log_info("api: VM shutdown requested");
+	int ret = vm_shutdown(vm);
+	if (ret == -EBUSY) {
+		reply_state(resp, vm, "cannot shut down");
+		return;
+	}
+	if (ret) {
+		api_reply_error(resp, 500, "VM shut down, but a disk's data may be lost: %s",
+				strerror(-ret));
+		return;
+	}
 	api_reply_no_content(resp);
 }
 
@@ -595,8 +633,7 @@ static void ep_power_button(void *ctx, const struct http_request *req, const cJS
 	log_info("api: power button requested");
 	int ret = vm_power_button(vm);
 	if (ret == -EBUSY) {
-		api_reply_error(resp, 409, "cannot press the power button: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot press the power button");
 		return;
 	}
 	if (ret) {
@@ -615,8 +652,7 @@ static void ep_reboot(void *ctx, const struct http_request *req, const cJSON *bo
 	log_info("api: reboot requested");
 	int ret = vm_reboot(vm);
 	if (ret == -EBUSY) {
-		api_reply_error(resp, 409, "cannot reboot: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot reboot");
 		return;
 	}
 	if (ret == -ENOTSUP) {
@@ -638,8 +674,8 @@ static void ep_create(void *ctx, const struct http_request *req, const cJSON *bo
 	struct vm *vm = ctx;
 	enum vm_state s = vm_get_state(vm);
 	if (s != VM_STATE_NOT_CREATED) {
-		api_reply_error(resp, 409, "cannot create: the VM is %s%s", vm_state_name(s),
-				s == VM_STATE_CREATED ? " (created already)" : "");
+		api_reply_error(resp, 500, "cannot create: the VM is %s (created already; vm.delete first)",
+				vm_state_name(s));
 		return;
 	}
 	struct vm_create_config *c;
@@ -662,8 +698,7 @@ static void ep_create(void *ctx, const struct http_request *req, const cJSON *bo
 	}
 	ret = vm_create(vm, c);
 	if (ret) {
-		api_reply_error(resp, 409, "cannot create: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot create");
 		return;
 	}
 	api_reply_no_content(resp);
@@ -678,7 +713,8 @@ static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body
 	log_info("api: boot requested");
 	/* Again: a file may have gone since vm.create. The VM stays Created. */
 	char err[512];
-	if (vm_get_state(vm) == VM_STATE_CREATED &&
+	enum vm_state st = vm_get_state(vm);
+	if ((st == VM_STATE_CREATED || st == VM_STATE_SHUTDOWN) &&
 	    config_check_files(vm->cfg, CONFIG_NAMES_JSON, err, sizeof(err))) {
 		log_info("api: vm.boot refused: %s", err);
 		api_reply_error(resp, 400, "vm.boot: %s", err);
@@ -686,9 +722,7 @@ static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body
 	}
 	int ret = vm_boot(vm);
 	if (ret == -EBUSY) {
-		enum vm_state s = vm_get_state(vm);
-		api_reply_error(resp, 409, "cannot boot: the VM is %s%s", vm_state_name(s),
-				s == VM_STATE_NOT_CREATED ? " (vm.create first)" : "");
+		reply_state(resp, vm, "cannot boot");
 		return;
 	}
 	if (ret) {
@@ -712,7 +746,7 @@ static void add_member(struct vm *vm, const struct http_request *req, const cJSO
 		api_reply_error(resp, 404, "%s: no VM: vm.create first", ep);
 		return;
 	}
-	if (s != VM_STATE_CREATED || !vm->created) {
+	if ((s != VM_STATE_CREATED && s != VM_STATE_SHUTDOWN) || !vm->created) {
 		api_reply_error(resp, 501,
 				"%s: cvmm cannot add devices to a booted VM (no hotplug yet); the VM is %s",
 				ep, vm_state_name(s));
@@ -821,20 +855,29 @@ static void ep_resize(void *ctx, const struct http_request *req, const cJSON *bo
 	api_reply_no_content(resp);
 }
 
-/* vm.delete: forgets a VM that has not booted (then vm.info: 404). */
+/*
+ * vm.delete: forgets the VM (then vm.info: 404); one that runs is shut down
+ * first, as cloud-hypervisor does.
+ */
 static void ep_delete(void *ctx, const struct http_request *req, const cJSON *body,
 		      struct api_response *resp)
 {
 	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
-	int ret = vm_delete(vm);
-	if (ret == -EBUSY) {
-		api_reply_error(resp, 501,
-				"vm.delete: cvmm cannot delete a booted VM and keep running (vmm.shutdown ends both); the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+	enum vm_state s = vm_get_state(vm);
+	int ret = s == VM_STATE_RUNNING || s == VM_STATE_PAUSED ? vm_shutdown(vm) : 0;
+	if (ret) {
+		api_reply_error(resp, 500, "vm.delete: the VM did not shut down cleanly: %s",
+				strerror(-ret));
 		return;
 	}
+	ret = vm_delete(vm);
+	if (ret) {
+		reply_state(resp, vm, "cannot delete");
+		return;
+	}
+	log_info("api: VM deleted");
 	api_reply_no_content(resp);
 }
 
@@ -850,12 +893,12 @@ static void ep_not_implemented(void *ctx, const struct http_request *req,
 
 static const struct api_route routes[] = {
 	{ "vmm.ping", "GET", ep_ping },
-	{ "vmm.shutdown", "PUT", ep_shutdown },
+	{ "vmm.shutdown", "PUT", ep_vmm_shutdown },
 	{ "vm.info", "GET", ep_info },
 	{ "vm.counters", "GET", ep_counters },
 	{ "vm.pause", "PUT", ep_pause },
 	{ "vm.resume", "PUT", ep_resume },
-	{ "vm.shutdown", "PUT", ep_shutdown },
+	{ "vm.shutdown", "PUT", ep_vm_shutdown },
 	{ "vm.reboot", "PUT", ep_reboot },
 	{ "vm.power-button", "PUT", ep_power_button },
 	{ "vm.create", "PUT", ep_create },
