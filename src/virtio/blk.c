@@ -613,14 +613,14 @@ int virtio_blk_destroy(struct virtio_blk *b)
 		/* Even after a failure: what came since may still be saved. */
 		if (fdatasync(b->be.fd) < 0) {
 			ret = -errno;
-			log_error("disk %s: flush at exit: %s; data written by the "
+			log_error("disk %s: flush at teardown: %s; data written by the "
 				  "guest may be lost", b->path, strerror(-ret));
 		} else if (b->flush_failed_once || b->be.flush_failed) {
 			ret = -EIO;
 			log_error("disk %s: a flush failed while the VM ran; data "
 				  "written by the guest may be lost", b->path);
 		} else {
-			log_debug("disk %s: flushed (fdatasync) at exit", b->path);
+			log_debug("disk %s: flushed (fdatasync) at teardown", b->path);
 		}
 	}
 	close(b->be.fd);
