@@ -75,7 +75,7 @@ static int buf_append(struct buf *b, const void *p, size_t n)
 static const struct command commands[] = {
 	{ "ping", "GET", "vmm.ping", "the VMM's version" },
 	{ "info", "GET", "vm.info", "configuration, state and devices" },
-	{ "counters", "GET", "vm.counters", "device and vCPU counters" },
+	{ "counters", "GET", "vm.counters", "counters: device id -> name -> integer" },
 	{ "pause", "PUT", "vm.pause", "stop every vCPU" },
 	{ "resume", "PUT", "vm.resume", "let paused vCPUs run again" },
 	{ "reboot", "PUT", "vm.reboot", "reset and boot the same kernel again" },

@@ -15,7 +15,9 @@
 #include "legacy/serial.h"
 #include "log.h"
 #include "pci/msix.h"
+#include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/vsock.h"
 #include "virtio/pci.h"
 #include "virtio/virtio.h"
@@ -440,28 +442,85 @@ static void ep_info(void *ctx, const struct http_request *req, const cJSON *body
 	reply(resp, &jb, 200, o);
 }
 
-static void add_exits(struct jb *jb, cJSON *o, struct vcpu *v)
+/* A vCPU's counters: pauses, its exits by reason ("exit_io", ...; the
+ * reasons named "other" added up), their total, emulated instructions. */
+static void add_vcpu_counters(struct jb *jb, cJSON *o, struct vcpu *v)
 {
-	cJSON *ex = add_obj(jb, o, "exits");
+	add_num(jb, o, "pauses", (double)atomic_load(&v->pauses));
 	uint64_t total = 0;
-	for (uint32_t r = 0; ex && r < VCPU_EXIT_REASONS; r++) {
+	for (uint32_t r = 0; r < VCPU_EXIT_REASONS; r++) {
 		uint64_t n = atomic_load_explicit(&v->exit_counts[r], memory_order_relaxed);
 		if (!n)
 			continue;
 		total += n;
-		/* Several reasons share the name "other": add them up. */
-		const char *name = vcpu_exit_reason_name(r);
-		cJSON *have = cJSON_GetObjectItemCaseSensitive(ex, name);
+		char name[48];
+		snprintf(name, sizeof(name), "exit_%s", vcpu_exit_reason_name(r));
+		cJSON *have = cJSON_GetObjectItemCaseSensitive(o, name);
 		if (have)
 			cJSON_SetNumberValue(have, have->valuedouble + (double)n);
 		else
-			add_num(jb, ex, name, (double)n);
+			add_num(jb, o, name, (double)n);
 	}
 	add_num(jb, o, "exits_total", (double)total);
 	add_num(jb, o, "emulated_insns",
 		(double)atomic_load_explicit(&v->emulated, memory_order_relaxed));
 }
 
+/* One virtio device's counters: cloud-hypervisor's names where it has
+ * them (block, net), then cvmm's own. */
+static void add_virtio_counters(struct jb *jb, cJSON *d, struct vm_virtio *v)
+{
+	switch (v->vdev->device_id) {
+	case VIRTIO_ID_BLOCK: {
+		struct virtio_blk_stats st;
+		virtio_blk_get_stats(v->dev, &st);
+		add_num(jb, d, "read_bytes", (double)st.read_bytes);
+		add_num(jb, d, "write_bytes", (double)st.write_bytes);
+		add_num(jb, d, "read_ops", (double)st.read_ops);
+		add_num(jb, d, "write_ops", (double)st.write_ops);
+		break;
+	}
+	case VIRTIO_ID_NET: {
+		struct virtio_net_stats st;
+		virtio_net_get_stats(v->dev, &st);
+		add_num(jb, d, "rx_bytes", (double)st.rx_bytes);
+		add_num(jb, d, "rx_frames", (double)st.rx_frames);
+		add_num(jb, d, "tx_bytes", (double)st.tx_bytes);
+		add_num(jb, d, "tx_frames", (double)st.tx_frames);
+		add_num(jb, d, "rx_dropped", (double)st.rx_dropped);
+		add_num(jb, d, "tx_dropped", (double)st.tx_dropped);
+		break;
+	}
+	default:
+		break;
+	}
+	add_num(jb, d, "requests", (double)atomic_load(&v->vdev->requests));
+	add_num(jb, d, "bytes", (double)atomic_load(&v->vdev->bytes));
+	add_num(jb, d, "errors", (double)atomic_load(&v->vdev->errors));
+	if (v->vdev->device_id == VIRTIO_ID_CONSOLE) {
+		struct virtio_console_stats st;
+		virtio_console_get_stats(v->dev, &st);
+		add_num(jb, d, "tx_dropped", (double)st.tx_dropped);
+	}
+	if (v->vdev->device_id == VIRTIO_ID_VSOCK) {
+		struct virtio_vsock_stats st;
+		virtio_vsock_get_stats(v->dev, &st);
+		add_num(jb, d, "connections", (double)st.conns);
+		add_num(jb, d, "connections_total", (double)st.conns_total);
+		add_num(jb, d, "refused", (double)st.refused);
+		add_num(jb, d, "rst_sent", (double)st.rst_sent);
+		add_num(jb, d, "rx_bytes", (double)st.rx_bytes);
+		add_num(jb, d, "tx_bytes", (double)st.tx_bytes);
+		add_num(jb, d, "bad_packets", (double)st.bad_packets);
+	}
+}
+
+/*
+ * vm.counters in cloud-hypervisor's shape: device id -> counter name ->
+ * integer. The devices by the ids vm.info's device_tree gives them; cvmm's
+ * own entries beside them: "vm" (pauses, reboots, power button presses),
+ * "serial" (the UART's dropped output) and "vcpu0".. (exits).
+ */
 static void ep_counters(void *ctx, const struct http_request *req, const cJSON *body,
 			struct api_response *resp)
 {
@@ -470,51 +529,20 @@ static void ep_counters(void *ctx, const struct http_request *req, const cJSON *
 	struct vm *vm = ctx;
 	struct jb jb = { 0 };
 	cJSON *o = cJSON_CreateObject();
-	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
-	add_num(&jb, o, "pauses", (double)vm->pauses);
-	add_num(&jb, o, "reboots", (double)vm->reboots);
-	add_num(&jb, o, "power_button_presses", (double)vm->power_button_presses);
-	cJSON *devs = add_arr(&jb, o, "devices");
+	cJSON *c = add_obj(&jb, o, "vm");
+	add_num(&jb, c, "pauses", (double)vm->pauses);
+	add_num(&jb, c, "reboots", (double)vm->reboots);
+	add_num(&jb, c, "power_button_presses", (double)vm->power_button_presses);
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
-		struct vm_virtio *v = &vm->virtio[i];
-		cJSON *d = push_obj(&jb, devs);
-		add_str(&jb, d, "name", v->vdev->name);
-		add_str(&jb, d, "type", virtio_type(v->vdev->device_id));
-		if (v->pci) {
-			char bdf[16];
-			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->pci)->slot);
-			add_str(&jb, d, "bdf", bdf);
-		}
-		add_num(&jb, d, "requests", (double)atomic_load(&v->vdev->requests));
-		add_num(&jb, d, "bytes", (double)atomic_load(&v->vdev->bytes));
-		add_num(&jb, d, "errors", (double)atomic_load(&v->vdev->errors));
-		if (v->vdev->device_id == VIRTIO_ID_CONSOLE) {
-			struct virtio_console_stats st;
-			virtio_console_get_stats(v->dev, &st);
-			add_num(&jb, d, "tx_dropped", (double)st.tx_dropped);
-		}
-		if (v->vdev->device_id == VIRTIO_ID_VSOCK) {
-			struct virtio_vsock_stats st;
-			virtio_vsock_get_stats(v->dev, &st);
-			add_num(&jb, d, "connections", (double)st.conns);
-			add_num(&jb, d, "connections_total", (double)st.conns_total);
-			add_num(&jb, d, "refused", (double)st.refused);
-			add_num(&jb, d, "rst_sent", (double)st.rst_sent);
-			add_num(&jb, d, "rx_bytes", (double)st.rx_bytes);
-			add_num(&jb, d, "tx_bytes", (double)st.tx_bytes);
-			add_num(&jb, d, "bad_packets", (double)st.bad_packets);
-		}
+		cJSON *d = add_obj(&jb, o, vm->virtio[i].vdev->name);
+		if (d)
+			add_virtio_counters(&jb, d, &vm->virtio[i]);
 	}
-	cJSON *pt = add_arr(&jb, o, "passthrough");
 	for (unsigned i = 0; i < vm->npassthrough; i++) {
 		struct vfio_pci_dev *d = vm->passthrough[i];
 		struct vfio_pci_stats st;
 		vfio_pci_get_stats(d, &st);
-		cJSON *c = push_obj(&jb, pt);
-		char bdf[16];
-		format_bdf(bdf, sizeof(bdf), vfio_pci_device(d)->slot);
-		add_str(&jb, c, "name", vfio_pci_device(d)->name);
-		add_str(&jb, c, "bdf", bdf);
+		c = add_obj(&jb, o, vfio_pci_device(d)->name);
 		add_num(&jb, c, "config_reads", (double)st.config_reads);
 		add_num(&jb, c, "config_writes", (double)st.config_writes);
 		add_num(&jb, c, "bar_reads", (double)st.bar_reads);
@@ -527,16 +555,15 @@ static void ep_counters(void *ctx, const struct http_request *req, const cJSON *
 		add_num(&jb, c, "errors", (double)st.errors);
 	}
 	if (vm->serial) {
-		cJSON *ser = add_obj(&jb, o, "serial");
-		add_num(&jb, ser, "tx_dropped", (double)serial_tx_dropped(vm->serial));
+		c = add_obj(&jb, o, "serial");
+		add_num(&jb, c, "tx_dropped", (double)serial_tx_dropped(vm->serial));
 	}
-	cJSON *vcpus = add_arr(&jb, o, "vcpus");
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		cJSON *c = push_obj(&jb, vcpus);
-		add_num(&jb, c, "id", v->id);
-		add_num(&jb, c, "pauses", (double)atomic_load(&v->pauses));
-		add_exits(&jb, c, v);
+		char id[16];
+		snprintf(id, sizeof(id), "vcpu%u", vm->vcpus[i].id);
+		c = add_obj(&jb, o, id);
+		if (c)
+			add_vcpu_counters(&jb, c, &vm->vcpus[i]);
 	}
 	reply(resp, &jb, 200, o);
 }
