@@ -22,7 +22,7 @@
 #define SECCOMP_BPF_PID_PLACEHOLDER 0x3ffffe01u
 
 /* One per enum seccomp_thread, in its order. */
-#define SECCOMP_BPF_KINDS 3
+#define SECCOMP_BPF_KINDS 4
 
 struct seccomp_bpf_prog {
 	const struct sock_filter *insns;

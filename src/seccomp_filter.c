@@ -42,7 +42,7 @@
 #endif
 #endif
 
-_Static_assert(SECCOMP_DEVICE + 1 == SECCOMP_BPF_KINDS,
+_Static_assert(SECCOMP_VMM + 1 == SECCOMP_BPF_KINDS,
 	       "one generated program per enum seccomp_thread");
 
 #ifdef CVMM_SANITIZED
@@ -156,6 +156,7 @@ const char *seccomp_thread_kind_name(enum seccomp_thread kind)
 	case SECCOMP_MAIN: return "main";
 	case SECCOMP_VCPU: return "vcpu";
 	case SECCOMP_DEVICE: return "device";
+	case SECCOMP_VMM: return "vmm";
 	}
 	return "?";
 }

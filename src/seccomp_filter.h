@@ -55,6 +55,10 @@ enum seccomp_thread {
 	SECCOMP_MAIN,
 	SECCOMP_VCPU,
 	SECCOMP_DEVICE,
+	/* The main thread of a process with --api-socket: the main list and
+	 * what building (and starting) another machine needs (vm.boot after
+	 * vm.shutdown); seccomp_rules.c says exactly what that adds. */
+	SECCOMP_VMM,
 };
 
 /*

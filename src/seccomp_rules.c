@@ -13,7 +13,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/sockios.h>
 #include <linux/vfio.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -244,6 +247,73 @@ static const struct sc_list main_list = {
 	NULL, 0, main_signals, N(main_signals),
 };
 
+/* ---- the main thread of an API process (SECCOMP_VMM) ---- */
+
+/*
+ * With --api-socket the VM may be shut down and booted again (vm.shutdown,
+ * vm.boot; vm.delete then vm.create and vm.boot): the main thread builds
+ * the next machine after its filter is on. Its filter is then the main
+ * list plus what vm_build_machine and start_machine do (found as the lists
+ * above: from the code, then with `strace -f` on create, boot, shutdown,
+ * boot), and the vCPU and device lists, which the vCPU threads it creates
+ * inherit under their own (a filter only narrows). This is what
+ * cloud-hypervisor's VMM thread is allowed throughout (vmm_thread_rules in
+ * vmm/src/seccomp_filters.rs: open/openat, clone, eventfd2, memfd_create,
+ * socket, io_uring_setup, the KVM, VFIO and TUN ioctls that create a VM);
+ * cvmm's stays narrower: no execve, no fork (threads only: the teardown
+ * helper of kvm_defer_teardown is forked for the first machine only,
+ * before the filter), no mmap of executable memory, ioctls by request.
+ * The command line's VM without --api-socket never builds twice and keeps
+ * SECCOMP_MAIN.
+ */
+static const int build_calls[] = {
+	SCMP_SYS(openat),        /* /dev/kvm, disk images, serial/console
+				  * files, /dev/net/tun, VFIO groups, rng source */
+	SCMP_SYS(faccessat2),    /* glibc: the kernel's and disks' checks */
+	SCMP_SYS(newfstatat), SCMP_SYS(fstatfs), /* image sizes, hugetlbfs */
+	SCMP_SYS(lseek),         /* image sizes */
+	SCMP_SYS(readlink),      /* VFIO: a device's iommu_group */
+	SCMP_SYS(getdents64),    /* VFIO: opendir of a group's devices */
+	SCMP_SYS(fcntl),         /* O_NONBLOCK on taps and sockets */
+	SCMP_SYS(eventfd2),      /* irqfds, ioeventfds, worker and exit eventfds */
+	SCMP_SYS(epoll_create1), /* device workers */
+	SCMP_SYS(timerfd_create), /* vsock's answer timeout */
+	SCMP_SYS(memfd_create), SCMP_SYS(ftruncate), /* guest RAM's file */
+	SCMP_SYS(pipe2),         /* glibc internals; vfio-user */
+	SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(connect), /* vsock's listener,
+				  * vfio-user servers */
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
+	SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_register), /* blk's engine */
+	SCMP_SYS(rt_sigaction),  /* vcpu_signal_init: the kick's handler */
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), /* new vCPU threads */
+	SCMP_SYS(sched_getaffinity), /* glibc's pthread_getattr_np */
+};
+
+static const unsigned long build_ioctls[] = {
+	KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM,
+	KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID, KVM_GET_MSR_INDEX_LIST,
+	KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_SET_TSS_ADDR,
+	KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_VCPU, KVM_SET_CPUID2,
+	/* save_reset_state (API processes keep the machine as built) */
+	KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_FPU, KVM_GET_DEBUGREGS,
+	KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_VCPU_EVENTS, KVM_GET_MSRS,
+	KVM_GET_XCRS,
+	BLKGETSIZE64,            /* a disk on a block device */
+	/* taps (net/tap.c) */
+	TUNSETIFF, TUNGETIFF, TUNSETOFFLOAD, TUNSETVNETHDRSZ,
+	SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFMTU, SIOCSIFADDR, SIOCSIFNETMASK,
+	/* passthrough devices (vfio/kernel.c, vfio/pci_dev.c) */
+	VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU,
+	VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_GET_DEVICE_FD,
+	VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO,
+	VFIO_DEVICE_GET_IRQ_INFO, VFIO_IOMMU_MAP_DMA,
+};
+
+static const struct sc_list build_list = {
+	build_calls, N(build_calls), build_ioctls, N(build_ioctls),
+	vcpu_prctls, N(vcpu_prctls), NULL, 0,
+};
+
 /* ---- sanitizer runtimes ---- */
 
 /*
@@ -336,6 +406,13 @@ int seccomp_rules_add(scmp_filter_ctx ctx, enum seccomp_thread kind, uint32_t pi
 		r = r ?: allow_masked(ctx, SCMP_SYS(openat), 2,
 				      O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY);
 		break;
+	case SECCOMP_VMM:
+		r = r ?: add_list(ctx, &main_list, pid);
+		r = r ?: add_list(ctx, &build_list, pid);
+		/* The taps' address and flags go through an AF_INET socket. */
+		r = r ?: allow_eq(ctx, SCMP_SYS(socket), 0, AF_INET);
+		/* And what the vCPU threads it creates inherit. */
+		__attribute__((fallthrough));
 	case SECCOMP_VCPU:
 		r = r ?: add_list(ctx, &vcpu_list, pid);
 		r = r ?: add_list(ctx, &device_list, pid);

@@ -607,19 +607,42 @@ static int control_loop_fds(struct vm *vm)
 	int ret = epoll_add(vm, vm->exit_efd);
 	ret = ret ?: epoll_add(vm, vm->signal_fd);
 	ret = ret ?: epoll_add(vm, vm->rx_ready_efd);
+	return ret;
+}
+
+/*
+ * The machine's fds the control loop watches (on: added when it starts,
+ * logged; off: removed before it is torn down, so that a next machine
+ * starts from the loop's own fds).
+ */
+static int watch_machine_fds(struct vm *vm, bool on)
+{
+	int fds[VM_MAX_VIRTIO + 2 * (CVMM_MAX_DEVICES + CVMM_MAX_USER_DEVICES)];
+	unsigned n = 0;
 	/* The guest's EOIs of virtio-mmio interrupts (level-triggered). */
-	for (unsigned i = 0; i < vm->nvirtio && !ret; i++)
+	for (unsigned i = 0; i < vm->nvirtio; i++)
 		if (vm->virtio[i].mmio)
-			ret = epoll_add(vm, virtio_mmio_resample_fd(vm->virtio[i].mmio));
+			fds[n++] = virtio_mmio_resample_fd(vm->virtio[i].mmio);
 	/* What a vfio-user server asks between two of cvmm's requests (DMA
 	 * of guest RAM that is not shared with it). */
-	for (unsigned i = 0; i < vm->nuser_devices && !ret; i++)
-		ret = epoll_add(vm, vfio_user_poll_fd(vm->user_devices[i]));
+	for (unsigned i = 0; i < vm->nuser_devices; i++)
+		fds[n++] = vfio_user_poll_fd(vm->user_devices[i]);
 	/* The guest's EOIs of a passthrough INTx cvmm unmasks itself. */
-	for (unsigned i = 0; i < vm->npassthrough && !ret; i++)
+	for (unsigned i = 0; i < vm->npassthrough; i++)
 		if (vfio_pci_intx_resample_fd(vm->passthrough[i]) >= 0)
-			ret = epoll_add(vm, vfio_pci_intx_resample_fd(vm->passthrough[i]));
-	return ret;
+			fds[n++] = vfio_pci_intx_resample_fd(vm->passthrough[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (!on) {
+			epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, fds[i], NULL);
+			continue;
+		}
+		int ret = epoll_add(vm, fds[i]);
+		if (ret) {
+			log_error("control loop setup: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 /* One error line for a failure, from whoever knows what failed. */
@@ -951,27 +974,43 @@ static struct out_sink *out_sink_of(struct vm *vm, int fd)
 	return NULL;
 }
 
-/* A built machine goes: stdin wired, vCPUs started, the loop filtered. */
+/*
+ * A built machine goes: its fds watched, stdin wired, vCPUs started, the
+ * loop filtered (once: a next machine's vCPUs start under that filter).
+ */
 static int start_machine(struct vm *vm)
 {
+	int ret = watch_machine_fds(vm, true);
+	if (ret)
+		return ret;
 	setup_stdin(vm);
 	watch_out_sinks(vm);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		int ret = vcpu_start(&vm->vcpus[i]);
+		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
 			stop_vcpus(vm);
 			return ret;
 		}
 	}
+	if (vm->loop_filtered) {
+		vm->state = VM_STATE_RUNNING;
+		return 0;
+	}
 	/* The kernel's teardown of the VM then runs after cvmm's exit status
-	 * is out; forked before the main filter, which allows no fork. */
+	 * is out; forked before the main filter, which allows no fork (a
+	 * machine booted again through the API is torn down in-process). */
 	kvm_defer_teardown(&vm->kvm);
-	/* Not before: a vCPU thread inherits its creator's filter. */
-	int ret = seccomp_install(SECCOMP_MAIN, vm->cfg->seccomp);
+	/*
+	 * Not before: a vCPU thread inherits its creator's filter. With
+	 * --api-socket the loop may build another machine (vm.shutdown, then
+	 * vm.boot): SECCOMP_VMM, the main list and what a build needs.
+	 */
+	ret = seccomp_install(vm->api ? SECCOMP_VMM : SECCOMP_MAIN, vm->cfg->seccomp);
 	if (ret) {
 		stop_vcpus(vm);
 		return ret;
 	}
+	vm->loop_filtered = true;
 	vm->state = VM_STATE_RUNNING;
 	return 0;
 }
@@ -996,12 +1035,15 @@ int vm_delete(struct vm *vm)
 	enum vm_state s = vm_get_state(vm);
 	if (s == VM_STATE_NOT_CREATED)
 		return 0;
-	if (s != VM_STATE_CREATED || vm->machine || !vm->created)
+	if ((s != VM_STATE_CREATED && s != VM_STATE_SHUTDOWN) || vm->machine)
 		return -EBUSY;
-	/* The command line's configuration again (api_socket and the rest). */
-	vm->cfg = vm->cli_cfg;
-	vm_create_config_free(vm->created);
-	vm->created = NULL;
+	/* The command line's configuration again (api_socket and the rest);
+	 * a VM the command line described is forgotten all the same. */
+	if (vm->created) {
+		vm->cfg = vm->cli_cfg;
+		vm_create_config_free(vm->created);
+		vm->created = NULL;
+	}
 	vm->state = VM_STATE_NOT_CREATED;
 	log_info("VM deleted (its configuration forgotten)");
 	return 0;
@@ -1009,8 +1051,10 @@ int vm_delete(struct vm *vm)
 
 int vm_boot(struct vm *vm)
 {
-	if (vm_get_state(vm) != VM_STATE_CREATED || vm->machine)
+	enum vm_state s = vm_get_state(vm);
+	if ((s != VM_STATE_CREATED && s != VM_STATE_SHUTDOWN) || vm->machine)
 		return -EBUSY;
+	uint64_t t0 = vm_now_ns();
 	int ret = vm_build_machine(vm);
 	ret = ret ?: start_machine(vm);
 	if (ret) {
@@ -1018,8 +1062,9 @@ int vm_boot(struct vm *vm)
 		vm_request_exit(vm, 1, "boot failed");
 		return ret;
 	}
-	log_info("VM booted (built %.3f ms after start)",
-		 (double)(vm_now_ns() - vm->start_ns) / 1e6);
+	log_info("VM booted (built %.3f ms after start, in %.3f ms)",
+		 (double)(vm_now_ns() - vm->start_ns) / 1e6,
+		 (double)(vm_now_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -1097,17 +1142,27 @@ int vm_run(struct vm *vm)
 	return vm->exit_status;
 }
 
-int vm_destroy(struct vm *vm)
+/*
+ * Everything vm_build_machine made, gone; the fields it fills back as
+ * vm_init_base left them, so that it may build another machine. Returns
+ * 0, or -errno when a disk's data may be lost (virtio_blk_destroy()).
+ */
+static int teardown_machine(struct vm *vm)
 {
 	int ret = 0;
 	stop_vcpus(vm);
+	if (vm->epoll_fd >= 0) {
+		watch_machine_fds(vm, false);
+		watch_stdin(vm, false);
+		for (unsigned i = 0; i < vm->nout_sinks; i++)
+			epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL,
+				  out_sink_poll_fd(vm->out_sinks[i]), NULL);
+	}
 	if (vm->term_raw)
 		term_restore();
 	/* Transports first (they reset their devices), then the devices:
 	 * the platform devices take the virtio-mmio windows with them. */
 	platform_destroy(&vm->platform);
-	vm->serial = NULL;
-	vm->ged = NULL;
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		if (vm->virtio[i].pci)
 			virtio_transport_destroy(vm->virtio[i].transport);
@@ -1116,33 +1171,19 @@ int vm_destroy(struct vm *vm)
 		if (r < 0 && !ret)
 			ret = r;
 	}
-	vm->nvirtio = 0;
-	/* Interrupts off, slots and DMA mappings gone, devices closed. */
+	/* Interrupts off, slots and DMA mappings gone, devices closed (the
+	 * vfio-user connections go with their devices). */
 	for (unsigned i = 0; i < vm->npassthrough; i++)
 		vfio_pci_destroy(vm->passthrough[i]);
-	vm->npassthrough = 0;
 	vfio_kernel_destroy(vm->vfio);
-	vm->vfio = NULL;
-	/* The vfio-user connections went with their devices, above. */
-	vm->nuser_devices = 0;
-	/*
-	 * vCPUs stopped and disks flushed: now the answer to a shutdown
-	 * request may go out, and the socket goes away.
-	 */
-	api_server_flush(vm->api, 1000);
-	api_server_destroy(vm->api);
-	vm->api = NULL;
 	if (vm->console_out_fd >= 0)
 		close(vm->console_out_fd);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	vm->vcpus = NULL;
-	vm->nvcpus = 0;
 	if (vm->serial_out_owned)
 		close(vm->serial_out_fd);
 	free_reset_state(vm->reset);
-	vm->reset = NULL;
 	pci_bus_destroy(&vm->pci);
 	irq_router_destroy(&vm->irq_router);
 	addr_alloc_destroy(&vm->pio_alloc);
@@ -1153,6 +1194,68 @@ int vm_destroy(struct vm *vm)
 	kvm_close(&vm->kvm);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
+
+	memset(&vm->kvm, 0, sizeof(vm->kvm));
+	vm->kvm.sys_fd = vm->kvm.vm_fd = vm->kvm.teardown_fd = vm->kvm.ram_fd = -1;
+	memset(&vm->pio, 0, sizeof(vm->pio));
+	memset(&vm->mmio, 0, sizeof(vm->mmio));
+	vm->vcpus = NULL;
+	vm->nvcpus = 0;
+	memset(&vm->pio_alloc, 0, sizeof(vm->pio_alloc));
+	memset(&vm->mmio32_alloc, 0, sizeof(vm->mmio32_alloc));
+	memset(&vm->mmio64_alloc, 0, sizeof(vm->mmio64_alloc));
+	memset(&vm->intx_alloc, 0, sizeof(vm->intx_alloc));
+	memset(&vm->platform_alloc, 0, sizeof(vm->platform_alloc));
+	memset(&vm->irq_router, 0, sizeof(vm->irq_router));
+	memset(&vm->pci, 0, sizeof(vm->pci));
+	memset(&vm->pci_info, 0, sizeof(vm->pci_info));
+	memset(vm->virtio, 0, sizeof(vm->virtio));
+	vm->nvirtio = 0;
+	vm->vfio = NULL;
+	vm->npassthrough = 0;
+	vm->nuser_devices = 0;
+	vm->console_out_fd = -1;
+	memset(&vm->platform, 0, sizeof(vm->platform));
+	vm->serial = NULL;
+	vm->ged = NULL;
+	vm->serial_out_fd = -1;
+	vm->serial_out_owned = false;
+	vm->nout_sinks = 0;
+	vm->stdin_forward = vm->stdin_watched = vm->term_raw = false;
+	memset(&vm->escape, 0, sizeof(vm->escape));
+	vm->reset = NULL;
+	vm->machine = false;
+	return ret;
+}
+
+int vm_shutdown(struct vm *vm)
+{
+	enum vm_state s = vm_get_state(vm);
+	if (s != VM_STATE_RUNNING && s != VM_STATE_PAUSED)
+		return -EBUSY;
+	uint64_t t0 = vm_now_ns();
+	int ret = teardown_machine(vm);
+	vm->state = VM_STATE_SHUTDOWN;
+	if (ret) {
+		log_error("VM shut down; a disk's data may not have reached its image: %s",
+			  strerror(-ret));
+		return -EIO;
+	}
+	log_info("VM shut down in %.3f ms; the VMM goes on (vm.boot starts it again)",
+		 (double)(vm_now_ns() - t0) / 1e6);
+	return 0;
+}
+
+int vm_destroy(struct vm *vm)
+{
+	int ret = teardown_machine(vm);
+	/*
+	 * vCPUs stopped and disks flushed: now the answer to a shutdown
+	 * request may go out, and the socket goes away.
+	 */
+	api_server_flush(vm->api, 1000);
+	api_server_destroy(vm->api);
+	vm->api = NULL;
 	if (vm->epoll_fd >= 0)
 		close(vm->epoll_fd);
 	if (vm->signal_fd >= 0)

@@ -42,7 +42,8 @@ enum vm_state {
 	VM_STATE_CREATED,  /* configured (vm.create) or built, vCPUs not started */
 	VM_STATE_RUNNING,
 	VM_STATE_PAUSED,   /* every vCPU parked (vm_pause) */
-	VM_STATE_SHUTDOWN, /* an exit was requested; tearing down */
+	VM_STATE_SHUTDOWN, /* vm.shutdown tore the machine down (the VMM
+			    * serves on), or an exit was requested */
 };
 
 #define VM_MAX_VIRTIO 16
@@ -127,6 +128,7 @@ struct vm {
 	struct vm_create_config *created; /* vm.create's config (owned) */
 	const struct vm_config *cli_cfg; /* the command line's, while created */
 	bool machine; /* vm_build_machine ran (teardown needed) */
+	bool loop_filtered; /* the control loop's seccomp filter is on */
 
 	uint64_t start_ns; /* process start, for the boot-time log */
 };
@@ -188,11 +190,19 @@ int vm_power_button(struct vm *vm);
  * configuration: 0, or -EBUSY unless NotCreated. vm_boot: builds the
  * machine from it and starts it: 0 (Running), -EBUSY unless Created, or
  * another -errno after which the VM stops with status 1 (the build
- * failure is logged).
+ * failure is logged). vm_boot also boots a VM that vm_shutdown stopped.
  */
 int vm_create(struct vm *vm, struct vm_create_config *c);
-/* vm_delete: forgets the configuration of a VM that has not booted (back
- * to NotCreated): 0, or -EBUSY once it booted (or was built at start). */
+/*
+ * vm_shutdown: tears the machine down (vCPUs stopped, disks flushed, every
+ * device and the KVM VM gone) while the control loop and the API go on:
+ * state Shutdown, from Running or Paused; vm_boot builds it again from the
+ * same configuration. 0, -EBUSY when neither, or -EIO when a disk's data
+ * may not have reached its image (logged; the machine is gone all the same).
+ */
+int vm_shutdown(struct vm *vm);
+/* vm_delete: forgets the configuration of a VM that is not running (Created
+ * or Shutdown: back to NotCreated); 0, or -EBUSY while it runs. */
 int vm_delete(struct vm *vm);
 int vm_boot(struct vm *vm);
 /* Asks the control loop to end the VM with `status` (any thread). */

@@ -35,7 +35,7 @@ struct prog {
 	size_t len;
 };
 
-static const char *const kind_names[SECCOMP_BPF_KINDS] = { "main", "vcpu", "device" };
+static const char *const kind_names[SECCOMP_BPF_KINDS] = { "main", "vcpu", "device", "vmm" };
 
 static int build(enum seccomp_thread kind, bool sanitized, uint32_t pid, struct prog *p)
 {

@@ -15,7 +15,9 @@
 #include "legacy/serial.h"
 #include "log.h"
 #include "pci/msix.h"
+#include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/vsock.h"
 #include "virtio/pci.h"
 #include "virtio/vhost_dev.h"
@@ -477,28 +479,85 @@ static void ep_info(void *ctx, const struct http_request *req, const cJSON *body
 	reply(resp, &jb, 200, o);
 }
 
-static void add_exits(struct jb *jb, cJSON *o, struct vcpu *v)
+/* A vCPU's counters: pauses, its exits by reason ("exit_io", ...; the
+ * reasons named "other" added up), their total, emulated instructions. */
+static void add_vcpu_counters(struct jb *jb, cJSON *o, struct vcpu *v)
 {
-	cJSON *ex = add_obj(jb, o, "exits");
+	add_num(jb, o, "pauses", (double)atomic_load(&v->pauses));
 	uint64_t total = 0;
-	for (uint32_t r = 0; ex && r < VCPU_EXIT_REASONS; r++) {
+	for (uint32_t r = 0; r < VCPU_EXIT_REASONS; r++) {
 		uint64_t n = atomic_load_explicit(&v->exit_counts[r], memory_order_relaxed);
 		if (!n)
 			continue;
 		total += n;
-		/* Several reasons share the name "other": add them up. */
-		const char *name = vcpu_exit_reason_name(r);
-		cJSON *have = cJSON_GetObjectItemCaseSensitive(ex, name);
+		char name[48];
+		snprintf(name, sizeof(name), "exit_%s", vcpu_exit_reason_name(r));
+		cJSON *have = cJSON_GetObjectItemCaseSensitive(o, name);
 		if (have)
 			cJSON_SetNumberValue(have, have->valuedouble + (double)n);
 		else
-			add_num(jb, ex, name, (double)n);
+			add_num(jb, o, name, (double)n);
 	}
 	add_num(jb, o, "exits_total", (double)total);
 	add_num(jb, o, "emulated_insns",
 		(double)atomic_load_explicit(&v->emulated, memory_order_relaxed));
 }
 
+/* One virtio device's counters: cloud-hypervisor's names where it has
+ * them (block, net), then cvmm's own. */
+static void add_virtio_counters(struct jb *jb, cJSON *d, struct vm_virtio *v)
+{
+	switch (v->vdev->device_id) {
+	case VIRTIO_ID_BLOCK: {
+		struct virtio_blk_stats st;
+		virtio_blk_get_stats(v->dev, &st);
+		add_num(jb, d, "read_bytes", (double)st.read_bytes);
+		add_num(jb, d, "write_bytes", (double)st.write_bytes);
+		add_num(jb, d, "read_ops", (double)st.read_ops);
+		add_num(jb, d, "write_ops", (double)st.write_ops);
+		break;
+	}
+	case VIRTIO_ID_NET: {
+		struct virtio_net_stats st;
+		virtio_net_get_stats(v->dev, &st);
+		add_num(jb, d, "rx_bytes", (double)st.rx_bytes);
+		add_num(jb, d, "rx_frames", (double)st.rx_frames);
+		add_num(jb, d, "tx_bytes", (double)st.tx_bytes);
+		add_num(jb, d, "tx_frames", (double)st.tx_frames);
+		add_num(jb, d, "rx_dropped", (double)st.rx_dropped);
+		add_num(jb, d, "tx_dropped", (double)st.tx_dropped);
+		break;
+	}
+	default:
+		break;
+	}
+	add_num(jb, d, "requests", (double)atomic_load(&v->vdev->requests));
+	add_num(jb, d, "bytes", (double)atomic_load(&v->vdev->bytes));
+	add_num(jb, d, "errors", (double)atomic_load(&v->vdev->errors));
+	if (v->vdev->device_id == VIRTIO_ID_CONSOLE) {
+		struct virtio_console_stats st;
+		virtio_console_get_stats(v->dev, &st);
+		add_num(jb, d, "tx_dropped", (double)st.tx_dropped);
+	}
+	if (v->vdev->device_id == VIRTIO_ID_VSOCK) {
+		struct virtio_vsock_stats st;
+		virtio_vsock_get_stats(v->dev, &st);
+		add_num(jb, d, "connections", (double)st.conns);
+		add_num(jb, d, "connections_total", (double)st.conns_total);
+		add_num(jb, d, "refused", (double)st.refused);
+		add_num(jb, d, "rst_sent", (double)st.rst_sent);
+		add_num(jb, d, "rx_bytes", (double)st.rx_bytes);
+		add_num(jb, d, "tx_bytes", (double)st.tx_bytes);
+		add_num(jb, d, "bad_packets", (double)st.bad_packets);
+	}
+}
+
+/*
+ * vm.counters in cloud-hypervisor's shape: device id -> counter name ->
+ * integer. The devices by the ids vm.info's device_tree gives them; cvmm's
+ * own entries beside them: "vm" (pauses, reboots, power button presses),
+ * "serial" (the UART's dropped output) and "vcpu0".. (exits).
+ */
 static void ep_counters(void *ctx, const struct http_request *req, const cJSON *body,
 			struct api_response *resp)
 {
@@ -507,51 +566,20 @@ static void ep_counters(void *ctx, const struct http_request *req, const cJSON *
 	struct vm *vm = ctx;
 	struct jb jb = { 0 };
 	cJSON *o = cJSON_CreateObject();
-	add_str(&jb, o, "state", vm_state_name(vm_get_state(vm)));
-	add_num(&jb, o, "pauses", (double)vm->pauses);
-	add_num(&jb, o, "reboots", (double)vm->reboots);
-	add_num(&jb, o, "power_button_presses", (double)vm->power_button_presses);
-	cJSON *devs = add_arr(&jb, o, "devices");
+	cJSON *c = add_obj(&jb, o, "vm");
+	add_num(&jb, c, "pauses", (double)vm->pauses);
+	add_num(&jb, c, "reboots", (double)vm->reboots);
+	add_num(&jb, c, "power_button_presses", (double)vm->power_button_presses);
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
-		struct vm_virtio *v = &vm->virtio[i];
-		cJSON *d = push_obj(&jb, devs);
-		add_str(&jb, d, "name", v->vdev->name);
-		add_str(&jb, d, "type", virtio_type(v->vdev->device_id));
-		if (v->pci) {
-			char bdf[16];
-			format_bdf(bdf, sizeof(bdf), virtio_pci_device(v->pci)->slot);
-			add_str(&jb, d, "bdf", bdf);
-		}
-		add_num(&jb, d, "requests", (double)atomic_load(&v->vdev->requests));
-		add_num(&jb, d, "bytes", (double)atomic_load(&v->vdev->bytes));
-		add_num(&jb, d, "errors", (double)atomic_load(&v->vdev->errors));
-		if (v->vdev->device_id == VIRTIO_ID_CONSOLE) {
-			struct virtio_console_stats st;
-			virtio_console_get_stats(v->dev, &st);
-			add_num(&jb, d, "tx_dropped", (double)st.tx_dropped);
-		}
-		if (v->vdev->device_id == VIRTIO_ID_VSOCK) {
-			struct virtio_vsock_stats st;
-			virtio_vsock_get_stats(v->dev, &st);
-			add_num(&jb, d, "connections", (double)st.conns);
-			add_num(&jb, d, "connections_total", (double)st.conns_total);
-			add_num(&jb, d, "refused", (double)st.refused);
-			add_num(&jb, d, "rst_sent", (double)st.rst_sent);
-			add_num(&jb, d, "rx_bytes", (double)st.rx_bytes);
-			add_num(&jb, d, "tx_bytes", (double)st.tx_bytes);
-			add_num(&jb, d, "bad_packets", (double)st.bad_packets);
-		}
+		cJSON *d = add_obj(&jb, o, vm->virtio[i].vdev->name);
+		if (d)
+			add_virtio_counters(&jb, d, &vm->virtio[i]);
 	}
-	cJSON *pt = add_arr(&jb, o, "passthrough");
 	for (unsigned i = 0; i < vm->npassthrough; i++) {
 		struct vfio_pci_dev *d = vm->passthrough[i];
 		struct vfio_pci_stats st;
 		vfio_pci_get_stats(d, &st);
-		cJSON *c = push_obj(&jb, pt);
-		char bdf[16];
-		format_bdf(bdf, sizeof(bdf), vfio_pci_device(d)->slot);
-		add_str(&jb, c, "name", vfio_pci_device(d)->name);
-		add_str(&jb, c, "bdf", bdf);
+		c = add_obj(&jb, o, vfio_pci_device(d)->name);
 		add_num(&jb, c, "config_reads", (double)st.config_reads);
 		add_num(&jb, c, "config_writes", (double)st.config_writes);
 		add_num(&jb, c, "bar_reads", (double)st.bar_reads);
@@ -564,18 +592,34 @@ static void ep_counters(void *ctx, const struct http_request *req, const cJSON *
 		add_num(&jb, c, "errors", (double)st.errors);
 	}
 	if (vm->serial) {
-		cJSON *ser = add_obj(&jb, o, "serial");
-		add_num(&jb, ser, "tx_dropped", (double)serial_tx_dropped(vm->serial));
+		c = add_obj(&jb, o, "serial");
+		add_num(&jb, c, "tx_dropped", (double)serial_tx_dropped(vm->serial));
 	}
-	cJSON *vcpus = add_arr(&jb, o, "vcpus");
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		cJSON *c = push_obj(&jb, vcpus);
-		add_num(&jb, c, "id", v->id);
-		add_num(&jb, c, "pauses", (double)atomic_load(&v->pauses));
-		add_exits(&jb, c, v);
+		char id[16];
+		snprintf(id, sizeof(id), "vcpu%u", vm->vcpus[i].id);
+		c = add_obj(&jb, o, id);
+		if (c)
+			add_vcpu_counters(&jb, c, &vm->vcpus[i]);
 	}
 	reply(resp, &jb, 200, o);
+}
+
+/*
+ * An action the VM's state does not allow, answered as cloud-hypervisor's
+ * server does: 404 while no VM was created (its document's "not created"),
+ * else 500 with the reason (its server answers every failed VM action
+ * 500, InternalServerError; the 405s its document lists for "not booted"
+ * are never sent, and 405 is HTTP's wrong method here).
+ */
+static void reply_state(struct api_response *resp, struct vm *vm, const char *what)
+{
+	enum vm_state s = vm_get_state(vm);
+	if (s == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "%s: no VM: vm.create first", what);
+		return;
+	}
+	api_reply_error(resp, 500, "%s: the VM is %s", what, vm_state_name(s));
 }
 
 static void ep_pause(void *ctx, const struct http_request *req, const cJSON *body,
@@ -586,8 +630,7 @@ static void ep_pause(void *ctx, const struct http_request *req, const cJSON *bod
 	struct vm *vm = ctx;
 	int ret = vm_pause(vm);
 	if (ret == -EBUSY) {
-		api_reply_error(resp, 409, "cannot pause: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot pause");
 		return;
 	}
 	if (ret) {
@@ -605,21 +648,43 @@ static void ep_resume(void *ctx, const struct http_request *req, const cJSON *bo
 	struct vm *vm = ctx;
 	int ret = vm_resume(vm);
 	if (ret) {
-		api_reply_error(resp, 409, "cannot resume: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot resume");
 		return;
 	}
 	api_reply_no_content(resp);
 }
 
-static void ep_shutdown(void *ctx, const struct http_request *req, const cJSON *body,
-			struct api_response *resp)
+/* vmm.shutdown: the VMM process ends (the VM with it, disks flushed). */
+static void ep_vmm_shutdown(void *ctx, const struct http_request *req,
+			    const cJSON *body, struct api_response *resp)
 {
 	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
-	log_info("api: shutdown requested");
+	log_info("api: VMM shutdown requested");
 	vm_request_stop(vm, 0, "API shutdown request");
+	api_reply_no_content(resp);
+}
+
+/* vm.shutdown: the VM stops and goes (Shutdown); the VMM serves on, and
+ * vm.boot starts the same configuration again. */
+static void ep_vm_shutdown(void *ctx, const struct http_request *req,
+			   const cJSON *body, struct api_response *resp)
+{
+	(void)req;
+	(void)body;
+	struct vm *vm = ctx;
+	log_info("api: VM shutdown requested");
+	int ret = vm_shutdown(vm);
+	if (ret == -EBUSY) {
+		reply_state(resp, vm, "cannot shut down");
+		return;
+	}
+	if (ret) {
+		api_reply_error(resp, 500, "VM shut down, but a disk's data may be lost: %s",
+				strerror(-ret));
+		return;
+	}
 	api_reply_no_content(resp);
 }
 
@@ -632,8 +697,7 @@ static void ep_power_button(void *ctx, const struct http_request *req, const cJS
 	log_info("api: power button requested");
 	int ret = vm_power_button(vm);
 	if (ret == -EBUSY) {
-		api_reply_error(resp, 409, "cannot press the power button: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot press the power button");
 		return;
 	}
 	if (ret) {
@@ -652,8 +716,7 @@ static void ep_reboot(void *ctx, const struct http_request *req, const cJSON *bo
 	log_info("api: reboot requested");
 	int ret = vm_reboot(vm);
 	if (ret == -EBUSY) {
-		api_reply_error(resp, 409, "cannot reboot: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot reboot");
 		return;
 	}
 	if (ret == -ENOTSUP) {
@@ -675,8 +738,8 @@ static void ep_create(void *ctx, const struct http_request *req, const cJSON *bo
 	struct vm *vm = ctx;
 	enum vm_state s = vm_get_state(vm);
 	if (s != VM_STATE_NOT_CREATED) {
-		api_reply_error(resp, 409, "cannot create: the VM is %s%s", vm_state_name(s),
-				s == VM_STATE_CREATED ? " (created already)" : "");
+		api_reply_error(resp, 500, "cannot create: the VM is %s (created already; vm.delete first)",
+				vm_state_name(s));
 		return;
 	}
 	struct vm_create_config *c;
@@ -699,8 +762,7 @@ static void ep_create(void *ctx, const struct http_request *req, const cJSON *bo
 	}
 	ret = vm_create(vm, c);
 	if (ret) {
-		api_reply_error(resp, 409, "cannot create: the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+		reply_state(resp, vm, "cannot create");
 		return;
 	}
 	api_reply_no_content(resp);
@@ -715,7 +777,8 @@ static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body
 	log_info("api: boot requested");
 	/* Again: a file may have gone since vm.create. The VM stays Created. */
 	char err[512];
-	if (vm_get_state(vm) == VM_STATE_CREATED &&
+	enum vm_state st = vm_get_state(vm);
+	if ((st == VM_STATE_CREATED || st == VM_STATE_SHUTDOWN) &&
 	    config_check_files(vm->cfg, CONFIG_NAMES_JSON, err, sizeof(err))) {
 		log_info("api: vm.boot refused: %s", err);
 		api_reply_error(resp, 400, "vm.boot: %s", err);
@@ -723,9 +786,7 @@ static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body
 	}
 	int ret = vm_boot(vm);
 	if (ret == -EBUSY) {
-		enum vm_state s = vm_get_state(vm);
-		api_reply_error(resp, 409, "cannot boot: the VM is %s%s", vm_state_name(s),
-				s == VM_STATE_NOT_CREATED ? " (vm.create first)" : "");
+		reply_state(resp, vm, "cannot boot");
 		return;
 	}
 	if (ret) {
@@ -749,7 +810,7 @@ static void add_member(struct vm *vm, const struct http_request *req, const cJSO
 		api_reply_error(resp, 404, "%s: no VM: vm.create first", ep);
 		return;
 	}
-	if (s != VM_STATE_CREATED || !vm->created) {
+	if ((s != VM_STATE_CREATED && s != VM_STATE_SHUTDOWN) || !vm->created) {
 		api_reply_error(resp, 501,
 				"%s: cvmm cannot add devices to a booted VM (no hotplug yet); the VM is %s",
 				ep, vm_state_name(s));
@@ -858,20 +919,29 @@ static void ep_resize(void *ctx, const struct http_request *req, const cJSON *bo
 	api_reply_no_content(resp);
 }
 
-/* vm.delete: forgets a VM that has not booted (then vm.info: 404). */
+/*
+ * vm.delete: forgets the VM (then vm.info: 404); one that runs is shut down
+ * first, as cloud-hypervisor does.
+ */
 static void ep_delete(void *ctx, const struct http_request *req, const cJSON *body,
 		      struct api_response *resp)
 {
 	(void)req;
 	(void)body;
 	struct vm *vm = ctx;
-	int ret = vm_delete(vm);
-	if (ret == -EBUSY) {
-		api_reply_error(resp, 501,
-				"vm.delete: cvmm cannot delete a booted VM and keep running (vmm.shutdown ends both); the VM is %s",
-				vm_state_name(vm_get_state(vm)));
+	enum vm_state s = vm_get_state(vm);
+	int ret = s == VM_STATE_RUNNING || s == VM_STATE_PAUSED ? vm_shutdown(vm) : 0;
+	if (ret) {
+		api_reply_error(resp, 500, "vm.delete: the VM did not shut down cleanly: %s",
+				strerror(-ret));
 		return;
 	}
+	ret = vm_delete(vm);
+	if (ret) {
+		reply_state(resp, vm, "cannot delete");
+		return;
+	}
+	log_info("api: VM deleted");
 	api_reply_no_content(resp);
 }
 
@@ -887,12 +957,12 @@ static void ep_not_implemented(void *ctx, const struct http_request *req,
 
 static const struct api_route routes[] = {
 	{ "vmm.ping", "GET", ep_ping },
-	{ "vmm.shutdown", "PUT", ep_shutdown },
+	{ "vmm.shutdown", "PUT", ep_vmm_shutdown },
 	{ "vm.info", "GET", ep_info },
 	{ "vm.counters", "GET", ep_counters },
 	{ "vm.pause", "PUT", ep_pause },
 	{ "vm.resume", "PUT", ep_resume },
-	{ "vm.shutdown", "PUT", ep_shutdown },
+	{ "vm.shutdown", "PUT", ep_vm_shutdown },
 	{ "vm.reboot", "PUT", ep_reboot },
 	{ "vm.power-button", "PUT", ep_power_button },
 	{ "vm.create", "PUT", ep_create },

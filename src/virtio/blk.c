@@ -41,6 +41,8 @@ struct virtio_blk {
 	bool dropping;     /* draining at stop: completions go nowhere */
 	struct vq_chain chain; /* the request being popped */
 	bool flush_failed_once; /* a flush failed before a reset */
+	/* Successful reads and writes (vm.counters). */
+	_Atomic uint64_t read_ops, read_bytes, write_ops, write_bytes;
 };
 
 /* ---- request queues ---- */
@@ -57,10 +59,27 @@ static void account(struct virtio_blk *b, int rc,
 	} else {
 		*written = res->used_len;
 		atomic_fetch_add(&vd->bytes, res->data_len);
-		if (res->status != VIRTIO_BLK_S_OK)
+		if (res->status != VIRTIO_BLK_S_OK) {
 			atomic_fetch_add(&vd->errors, 1);
+		} else if (res->type == VIRTIO_BLK_T_IN) {
+			atomic_fetch_add_explicit(&b->read_ops, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&b->read_bytes, res->data_len,
+						  memory_order_relaxed);
+		} else if (res->type == VIRTIO_BLK_T_OUT) {
+			atomic_fetch_add_explicit(&b->write_ops, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&b->write_bytes, res->data_len,
+						  memory_order_relaxed);
+		}
 	}
 	atomic_fetch_add(&vd->requests, 1);
+}
+
+void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s)
+{
+	s->read_ops = atomic_load_explicit(&b->read_ops, memory_order_relaxed);
+	s->read_bytes = atomic_load_explicit(&b->read_bytes, memory_order_relaxed);
+	s->write_ops = atomic_load_explicit(&b->write_ops, memory_order_relaxed);
+	s->write_bytes = atomic_load_explicit(&b->write_bytes, memory_order_relaxed);
 }
 
 /* Sync engine: one request, executed, its status byte written. */
@@ -613,14 +632,14 @@ int virtio_blk_destroy(struct virtio_blk *b)
 		/* Even after a failure: what came since may still be saved. */
 		if (fdatasync(b->be.fd) < 0) {
 			ret = -errno;
-			log_error("disk %s: flush at exit: %s; data written by the "
+			log_error("disk %s: flush at teardown: %s; data written by the "
 				  "guest may be lost", b->path, strerror(-ret));
 		} else if (b->flush_failed_once || b->be.flush_failed) {
 			ret = -EIO;
 			log_error("disk %s: a flush failed while the VM ran; data "
 				  "written by the guest may be lost", b->path);
 		} else {
-			log_debug("disk %s: flushed (fdatasync) at exit", b->path);
+			log_debug("disk %s: flushed (fdatasync) at teardown", b->path);
 		}
 	}
 	close(b->be.fd);

@@ -83,6 +83,12 @@ struct virtio_blk;
 int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 		      const struct guest_mem *mem);
 struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b);
+/* cloud-hypervisor's block counters: the reads and writes that succeeded
+ * (ops) and the bytes they moved. */
+struct virtio_blk_stats {
+	uint64_t read_ops, read_bytes, write_ops, write_bytes;
+};
+void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s);
 /*
  * Stops the device thread, flushes (fdatasync), closes. NULL is fine.
  * Returns 0, or -errno when the guest's writes may not have reached the
