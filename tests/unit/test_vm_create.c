@@ -355,6 +355,8 @@ static void test_hostile_bodies(void **state)
 	parse("{\"payload\": {\"kernel\": \"/k\"}, \"memory\": {\"size\": 1073741824,"
 	      " \"zones\": [[[[[[[[[[1]]]]]]]]]]}}", -EINVAL,
 	      "vm.create: 'memory.zones': [[[[[[[[[[1]]]]]]]]]]: not supported by cvmm (only [])");
+}
+
 /* vhost-user: fs: [{tag, socket, num_queues, queue_size}] and disks with
  * vhost_user/socket, cloud-hypervisor's names; the command line's checks. */
 static void test_vhost_user(void **state)
