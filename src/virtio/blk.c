@@ -30,7 +30,7 @@ struct virtio_blk {
 	struct virtio_blk_config config; /* little-endian, built at create */
 	char *path;
 	char name[48];
-	char queue_names[VIRTIO_MAX_QUEUES][56];
+	char queue_names[VIRTIO_MAX_QUEUES][64]; /* name + ".%u" */
 	unsigned nqueues;
 	/* The io_uring engine (blk_uring.h); NULL: the sync engine. */
 	struct blk_uring *uring;
