@@ -148,7 +148,8 @@ static void reply(int fd, uint32_t req, const void *payload, uint32_t len, uint3
 	uint8_t buf[12 + 512];
 	struct vhost_user_hdr h = { req, flags, len };
 	memcpy(buf, &h, 12);
-	memcpy(buf + 12, payload, len);
+	if (len)
+		memcpy(buf + 12, payload, len);
 	send_raw(fd, buf, 12 + len, NULL, 0);
 }
 

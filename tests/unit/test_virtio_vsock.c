@@ -237,11 +237,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	/* The kick eventfds are the test's; vd goes with the device. */
+	int kick[3];
+	for (unsigned q = 0; q < 3; q++)
+		kick[q] = f->vd->kick_fd[q];
 	virtio_vsock_destroy(f->vs);
 	/* PATH goes with the device; the test's PATH_P listeners stay. */
 	assert_int_equal(access(f->path, F_OK), -1);
 	for (unsigned q = 0; q < 3; q++)
-		close(f->vd->kick_fd[q]);
+		close(kick[q]);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
