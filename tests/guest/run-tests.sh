@@ -363,7 +363,7 @@ enum_case virtio-enum "CF8 and ECAM agree on 5 functions|device works there|PASS
 # The same devices on virtio-mmio: the DSDT's LNRO0005 devices, and the
 # command line's virtio_mmio.device= entries with cmdline=on.
 enum_case virtio-mmio-enum \
-	"4 virtio-mmio devices, windows and GSIs distinct|virtio_mmio.device= entries agree|PASS" \
+	"no PCI bus (no MCFG, nothing at CF8/CFC or ECAM, no host bridge in the DSDT)|4 virtio-mmio devices, windows and GSIs distinct|virtio_mmio.device= entries agree|PASS" \
 	--virtio-transport mmio,cmdline=on --cmdline "expect=1042,1041,1044,1043 transport=mmio cmdline=1"
 
 tcase virtio-rng-msix null virtio_rng.bzImage 0 "irq msix|polled read ok|delivered on unmask|PASS" \
