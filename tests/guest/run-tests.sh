@@ -711,6 +711,11 @@ edu_case vfio-user-edu-msi "--no-msix --no-mmap" "" \
 	--memory size=64M,shared=on
 edu_case vfio-user-edu-intx "" "irq=intx" "interrupts by INTx|INTx interrupts ok|DMA both ways ok|PASS" \
 	--memory size=64M,shared=on
+# A passthrough device needs PCI: with every virtio device on virtio-mmio
+# the VM keeps its PCI bus (MCFG, CF8/CFC, ECAM, the DSDT's host bridge)
+# for it, where it would otherwise have none.
+edu_case vfio-user-edu-mmio-transport "" "" "interrupts by MSI-X|MSI-X interrupts ok|DMA both ways ok|PASS" \
+	--memory size=64M,shared=on --virtio-transport mmio --rng
 
 # A reboot through the API between two passes of vfio_edu (reboot=1: the
 # first pass leaves the device dirty and waits, the second checks what the
