@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	struct e820_map e820;
-	if (e820_build(&e820, ((uint64_t)ram_mib + 2) << 20) == 0) {
+	if (e820_build(&e820, ((uint64_t)ram_mib + 2) << 20, ram_mib & 1) == 0) {
 		struct boot_setup bs = {
 			.cmdline_addr = CMDLINE_ADDR,
 			.cmdline_len = ki.cmdline_max,

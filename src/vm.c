@@ -175,8 +175,24 @@ static int vm_pci_mem_unmap(void *opaque, uint32_t handle)
 }
 
 /*
+ * Whether the guest gets a PCI bus: unless every device is on virtio-mmio
+ * (--virtio-transport mmio and no --device or --user-device, which only
+ * exist on PCI), as on QEMU's microvm. Without one it has no CF8/CFC or
+ * ECAM to probe, no MCFG and no host bridge in the DSDT to set up, and no
+ * bus to scan: seconds of an emulated Linux boot. The pci transport keeps
+ * its bus even with no device on it. Devices are only added before the
+ * boot (no hotplug), so the configuration decides it once.
+ */
+static bool vm_has_pci(const struct vm_config *cfg)
+{
+	return !cfg->virtio_mmio || cfg->ndevices || cfg->nuser_devices;
+}
+
+/*
  * Address windows, GSI routing and PCI bus 0 with its config mechanisms:
  * ports 0xCF8/0xCFC and the ECAM window (advertised by the MCFG table).
+ * Without a PCI bus (vm_has_pci) the bus stays an empty structure that
+ * nothing reaches: the guest finds no config mechanism.
  */
 static int build_pci(struct vm *vm)
 {
@@ -186,6 +202,7 @@ static int build_pci(struct vm *vm)
 			       ~((1ULL << 30) - 1);
 	struct arch_pci_info *info = &vm->pci_info;
 	*info = (struct arch_pci_info){
+		.present = vm_has_pci(vm->cfg),
 		.ecam_base = ECAM_START,
 		.ecam_end_bus = (unsigned)(ECAM_SIZE >> 20) - 1,
 		.mmio32_base = MMIO32_START,
@@ -209,13 +226,19 @@ static int build_pci(struct vm *vm)
 	 */
 	ret = ret ?: pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, &vm->pio_alloc,
 				  &vm->mmio32_alloc, NULL, ECAM_START);
+	if (ret)
+		return ret;
 	/* ... unless they do not fit there (a passthrough device's). */
 	vm->pci.mmio64_spill = &vm->mmio64_alloc;
 	vm->pci.mem_map = vm_pci_mem_map;
 	vm->pci.mem_unmap = vm_pci_mem_unmap;
 	vm->pci.mem_opaque = &vm->kvm;
-	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 4, pci_cf8_io,
-				    &vm->pci, "PCI config address");
+	if (!info->present) {
+		log_debug("no PCI bus: every device is on virtio-mmio");
+		return 0;
+	}
+	ret = platform_place(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 4, pci_cf8_io,
+			     &vm->pci, "PCI config address");
 	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_DATA_PORT, 4, pci_cfc_io,
 				    &vm->pci, "PCI config data");
 	return ret ?: platform_place(&vm->mmio, ECAM_START, ECAM_SIZE, pci_ecam_io,

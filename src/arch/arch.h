@@ -8,6 +8,7 @@
 #define CVMM_ARCH_ARCH_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,12 @@
 
 /* What the firmware tables must describe about PCI. */
 struct arch_pci_info {
+	/*
+	 * false: the VM has no PCI bus (every virtio device on virtio-mmio):
+	 * no ECAM in the e820 map, no MCFG, no host bridge in the DSDT; the
+	 * fields up to intx_gsi are then unused.
+	 */
+	bool present;
 	uint64_t ecam_base;
 	unsigned ecam_end_bus;
 	uint64_t mmio32_base, mmio32_size;

@@ -363,7 +363,7 @@ enum_case virtio-enum "CF8 and ECAM agree on 5 functions|device works there|PASS
 # The same devices on virtio-mmio: the DSDT's LNRO0005 devices, and the
 # command line's virtio_mmio.device= entries with cmdline=on.
 enum_case virtio-mmio-enum \
-	"4 virtio-mmio devices, windows and GSIs distinct|virtio_mmio.device= entries agree|PASS" \
+	"no PCI bus (no MCFG, nothing at CF8/CFC or ECAM, no host bridge in the DSDT)|4 virtio-mmio devices, windows and GSIs distinct|virtio_mmio.device= entries agree|PASS" \
 	--virtio-transport mmio,cmdline=on --cmdline "expect=1042,1041,1044,1043 transport=mmio cmdline=1"
 
 tcase virtio-rng-msix null virtio_rng.bzImage 0 "irq msix|polled read ok|delivered on unmask|PASS" \
@@ -711,6 +711,11 @@ edu_case vfio-user-edu-msi "--no-msix --no-mmap" "" \
 	--memory size=64M,shared=on
 edu_case vfio-user-edu-intx "" "irq=intx" "interrupts by INTx|INTx interrupts ok|DMA both ways ok|PASS" \
 	--memory size=64M,shared=on
+# A passthrough device needs PCI: with every virtio device on virtio-mmio
+# the VM keeps its PCI bus (MCFG, CF8/CFC, ECAM, the DSDT's host bridge)
+# for it, where it would otherwise have none.
+edu_case vfio-user-edu-mmio-transport "" "" "interrupts by MSI-X|MSI-X interrupts ok|DMA both ways ok|PASS" \
+	--memory size=64M,shared=on --virtio-transport mmio --rng
 
 # A reboot through the API between two passes of vfio_edu (reboot=1: the
 # first pass leaves the device dirty and waits, the second checks what the

@@ -1083,7 +1083,7 @@ static void test_zero_page_bzimage(void **state)
 	struct kernel_info ki;
 	assert_int_equal(parse_img(img, len, &ki), 0);
 	struct e820_map map;
-	assert_int_equal(e820_build(&map, 512 * MiB), 0);
+	assert_int_equal(e820_build(&map, 512 * MiB, true), 0);
 	struct boot_setup bs = {
 		.cmdline_addr = CMDLINE_ADDR, .cmdline_len = 42,
 		.initrd_addr = 0x1ff00000, .initrd_size = 0x0abcdef,
@@ -1150,7 +1150,7 @@ static void test_zero_page_high_values(void **state)
 	struct kernel_info ki;
 	assert_int_equal(parse_img(e.buf, e.len, &ki), 0);
 	struct e820_map map;
-	assert_int_equal(e820_build(&map, 8ULL << 30), 0);
+	assert_int_equal(e820_build(&map, 8ULL << 30, true), 0);
 	struct boot_setup bs = {
 		.cmdline_addr = 0x123456789ULL, .cmdline_len = 7,
 		.initrd_addr = 0x2fedcb000ULL, .initrd_size = 0x100001000ULL,
@@ -1255,7 +1255,7 @@ static void test_pvh_start_info(void **state)
 	const uint64_t sizes[] = { 256 * MiB, 5ULL << 30 };
 	for (size_t k = 0; k < 2; k++) {
 		struct e820_map map;
-		assert_int_equal(e820_build(&map, sizes[k]), 0);
+		assert_int_equal(e820_build(&map, sizes[k], true), 0);
 		/* Without an initrd. */
 		struct boot_setup bs = { .cmdline_addr = CMDLINE_ADDR,
 					 .cmdline_len = 10, .rsdp_addr = 0xe0000,
@@ -1285,7 +1285,7 @@ static void test_pvh_start_info(void **state)
 
 	/* Out of guest memory: -EFAULT. */
 	struct e820_map map;
-	assert_int_equal(e820_build(&map, 256 * MiB), 0);
+	assert_int_equal(e820_build(&map, 256 * MiB, true), 0);
 	bs.e820 = &map;
 	assert_int_equal(pvh_start_info_write(&mem, size - 0x40, &bs), -EFAULT);
 	assert_int_equal(pvh_start_info_write(&mem, size, &bs), -EFAULT);

@@ -505,6 +505,7 @@ static void test_ged_resources(void **state)
 static void default_config(struct dsdt_config *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->pci = true;
 	c->ecam_base = ECAM_START;
 	c->ecam_end_bus = (unsigned)(ECAM_SIZE >> 20) - 1;
 	c->mmio32_base = MMIO32_START;
@@ -772,6 +773,64 @@ static void test_dsdt_virtio_mmio(void **state)
 	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &bad), 0);
 }
 
+/*
+ * No PCI bus (every virtio device on virtio-mmio): no host bridge, no
+ * motherboard resource for an ECAM, nothing of the PCI fields read (even
+ * garbage passes); the rest as with one.
+ */
+static void test_dsdt_no_pci(void **state)
+{
+	(void)state;
+	struct dsdt_config c;
+	default_config(&c);
+	c.nvirtio_mmio = 1;
+	c.virtio_mmio[0] = (struct dsdt_virtio_mmio){ .base = 0xfeb01000, .size = 0x1000,
+						     .gsi = 16 };
+	uint8_t buf[DSDT_AML_MAX], pci[DSDT_AML_MAX];
+	size_t with, len;
+	assert_int_equal(dsdt_build_devices(pci, sizeof(pci), &with, &c), 0);
+	assert_non_null(find(pci, with, "PCI0", 4));
+
+	c.pci = false;
+	memset(c.intx_gsi, 0, sizeof(c.intx_gsi));
+	c.ecam_base = 0x1234; /* misaligned: never looked at */
+	c.ecam_end_bus = 999;
+	c.mmio32_size = 0;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
+	print_message("DSDT term list with a PCI bus: %zu bytes, without: %zu\n", with, len);
+	assert_true(len < with);
+	static const uint8_t pnp0a08[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t pnp0a03[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	static const uint8_t pnp0c02[] = { 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+	assert_null(find(buf, len, pnp0a08, sizeof(pnp0a08)));
+	assert_null(find(buf, len, pnp0a03, sizeof(pnp0a03)));
+	assert_null(find(buf, len, pnp0c02, sizeof(pnp0c02)));
+	assert_null(find(buf, len, "PCI0", 4));
+	assert_null(find(buf, len, "RES0", 4));
+	assert_null(find(buf, len, "_PRT", 4));
+	assert_null(find(buf, len, "_BBN", 4));
+	/* The legacy devices, the virtio-mmio window, the GED and \_S5. */
+	assert_non_null(find(buf, len, "COM1", 4));
+	assert_non_null(find(buf, len, "PS2K", 4));
+	assert_non_null(find(buf, len, "RTC_", 4));
+	assert_non_null(find(buf, len, "ACPI0013", 8));
+	assert_non_null(find(buf, len, "_S5_", 4));
+	check_virtio_mmio_device(buf, len, 0, &c.virtio_mmio[0]);
+	/* Exactly what the PCI bus added is gone: the scope's length aside,
+	 * the rest is byte for byte the same. */
+	assert_int_equal(buf[0], AML_SCOPE_OP);
+	const uint8_t *com1 = find(buf, len, "COM1", 4);
+	const uint8_t *com1_with = find(pci, with, "COM1", 4);
+	size_t tail = len - (size_t)(com1 - buf);
+	assert_int_equal(tail, with - (size_t)(com1_with - pci));
+	assert_memory_equal(com1, com1_with, tail);
+
+	/* Too small a buffer, at every size. */
+	size_t n;
+	for (size_t cap = 0; cap < len; cap += 5)
+		assert_int_equal(dsdt_build_devices(buf, cap, &n, &c), -ENOSPC);
+}
+
 /* ---- A whole DSDT through acpi_build() (and iasl) ---- */
 
 /* RSDP -> XSDT -> FADT -> X_DSDT, checking checksums on the way. */
@@ -1000,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(test_ged_resources),
 		cmocka_unit_test(test_dsdt_bytes),
 		cmocka_unit_test(test_dsdt_virtio_mmio),
+		cmocka_unit_test(test_dsdt_no_pci),
 		cmocka_unit_test(test_dsdt_acpi_build),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,7 +33,7 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 }
 
 /* Invariants every built map must satisfy for a guest of `mem` bytes. */
-static void check_invariants(const struct e820_map *m, uint64_t mem)
+static void check_invariants(const struct e820_map *m, uint64_t mem, bool ecam_wanted)
 {
 	assert_true(m->count > 0 && m->count <= E820_MAX);
 	uint64_t ram = 0, ram_above_4g = 0;
@@ -85,7 +85,8 @@ static void check_invariants(const struct e820_map *m, uint64_t mem)
 	}
 	assert_true(ebda);
 	assert_true(bios);
-	/* The ECAM window is reserved, never RAM. */
+	/* The ECAM window is reserved, never RAM; without a PCI bus it is
+	 * not in the map at all. */
 	bool ecam = false;
 	for (unsigned i = 0; i < m->count; i++) {
 		const struct boot_e820_entry *e = &m->entries[i];
@@ -93,7 +94,7 @@ static void check_invariants(const struct e820_map *m, uint64_t mem)
 		    e->addr + e->size >= ECAM_START + ECAM_SIZE)
 			ecam = true;
 	}
-	assert_true(ecam);
+	assert_true(ecam == ecam_wanted);
 	/* Everything cvmm places in low memory is in RAM. */
 	const uint64_t boot_data[] = { GDT_ADDR, IDT_ADDR, PVH_INFO_ADDR,
 				       ZERO_PAGE_ADDR, PML4_ADDR, PD_ADDR + 0x3fff,
@@ -136,8 +137,8 @@ static void build_and_check(uint64_t mem, const struct expect *want, unsigned n)
 {
 	struct e820_map m;
 	memset(&m, 0xcc, sizeof(m)); /* e820_build must reset it */
-	assert_int_equal(e820_build(&m, mem), 0);
-	check_invariants(&m, mem);
+	assert_int_equal(e820_build(&m, mem, true), 0);
+	check_invariants(&m, mem, true);
 	check_exact(&m, want, n);
 }
 
@@ -219,6 +220,29 @@ static void test_build_64g(void **state)
 	build_and_check(64 * GiB, want, 6);
 }
 
+/* No PCI bus (every virtio device on virtio-mmio): no ECAM to reserve. */
+static void test_build_no_pci(void **state)
+{
+	(void)state;
+	const struct expect want256[] = {
+		LOW_ENTRIES,
+		{ HIMEM_START, 255 * MiB, E820_RAM },
+	};
+	const struct expect want5g[] = {
+		LOW_ENTRIES,
+		{ HIMEM_START, 3 * GiB - MiB, E820_RAM },
+		{ HIGH_RAM_START, 2 * GiB, E820_RAM },
+	};
+	struct e820_map m;
+	memset(&m, 0xcc, sizeof(m));
+	assert_int_equal(e820_build(&m, 256 * MiB, false), 0);
+	check_invariants(&m, 256 * MiB, false);
+	check_exact(&m, want256, 4);
+	assert_int_equal(e820_build(&m, 5 * GiB, false), 0);
+	check_invariants(&m, 5 * GiB, false);
+	check_exact(&m, want5g, 5);
+}
+
 static void test_build_sweep(void **state)
 {
 	(void)state;
@@ -228,8 +252,8 @@ static void test_build_sweep(void **state)
 				   4 * GiB, 4 * GiB + 4 * KiB, 1ULL << 40 };
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct e820_map m;
-		assert_int_equal(e820_build(&m, sizes[i]), 0);
-		check_invariants(&m, sizes[i]);
+		assert_int_equal(e820_build(&m, sizes[i], i % 2), 0);
+		check_invariants(&m, sizes[i], i % 2);
 	}
 }
 
@@ -240,10 +264,10 @@ static void test_build_too_small(void **state)
 	const uint64_t sizes[] = { 0, 1, 4 * KiB, 640 * KiB, MiB, 2 * MiB - 1 };
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		memset(&m, 0xcc, sizeof(m));
-		assert_int_equal(e820_build(&m, sizes[i]), -EINVAL);
+		assert_int_equal(e820_build(&m, sizes[i], true), -EINVAL);
 		assert_int_equal(m.count, 0); /* left empty, not half-built */
 	}
-	assert_int_equal(e820_build(&m, 2 * MiB), 0);
+	assert_int_equal(e820_build(&m, 2 * MiB, true), 0);
 }
 
 static void test_ram_layout(void **state)
@@ -337,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_build_3g_plus_4k),
 		cmocka_unit_test(test_build_5g),
 		cmocka_unit_test(test_build_64g),
+		cmocka_unit_test(test_build_no_pci),
 		cmocka_unit_test(test_build_sweep),
 		cmocka_unit_test(test_build_too_small),
 		cmocka_unit_test(test_ram_layout),

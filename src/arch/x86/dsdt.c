@@ -13,7 +13,8 @@
 #define FOUR_GIB (1ULL << 32)
 #define PCI_PINS 4 /* INTA#..INTD# */
 
-static int check_config(const struct dsdt_config *c)
+/* The PCI fields, when there is a PCI bus to describe. */
+static int check_pci_config(const struct dsdt_config *c)
 {
 	if (c->ecam_end_bus > 255 || (c->ecam_base & (ECAM_BUS_SIZE - 1)))
 		return -EINVAL;
@@ -24,6 +25,13 @@ static int check_config(const struct dsdt_config *c)
 	    c->mmio32_size > FOUR_GIB - c->mmio32_base)
 		return -EINVAL;
 	if (c->mmio64_size && c->mmio64_base > UINT64_MAX - c->mmio64_size + 1)
+		return -EINVAL;
+	return 0;
+}
+
+static int check_config(const struct dsdt_config *c)
+{
+	if (c->pci && check_pci_config(c))
 		return -EINVAL;
 	if (c->nvirtio_mmio > DSDT_VIRTIO_MMIO_MAX)
 		return -EINVAL;
@@ -301,8 +309,10 @@ int dsdt_build_devices(uint8_t *buf, size_t cap, size_t *len,
 	struct aml_mark sb;
 	aml_init(&a, buf, cap);
 	aml_scope_begin(&a, "\\_SB", &sb);
-	build_pci0(&a, cfg);
-	build_res0(&a, cfg);
+	if (cfg->pci) {
+		build_pci0(&a, cfg);
+		build_res0(&a, cfg);
+	}
 	if (cfg->com1)
 		build_com1(&a);
 	if (cfg->ps2_keyboard)

@@ -6,7 +6,7 @@
  * instead of probing for them.
  *
  *   Scope (\_SB) {
- *     Device (PCI0) {                       PCI Express host bridge
+ *     Device (PCI0) {                       PCI Express host bridge (pci)
  *       _HID PNP0A08, _CID PNP0A03, _SEG 0, _UID 0, _BBN 0
  *       _CRS: WordBusNumber 0..ecam_end_bus, IO 0xCF8-0xCFF,
  *             WordIO 0x0000-0x0CF7 and 0x0D00-0xFFFF,
@@ -15,7 +15,7 @@
  *       _PRT: { slot << 16 | 0xFFFF, pin, Zero, GSI } for every slot with
  *             a GSI, pins INTA#..INTD# (see intx_gsi below)
  *     }
- *     Device (RES0) {                       motherboard resources
+ *     Device (RES0) {                       motherboard resources (pci)
  *       _HID PNP0C02, _UID 0, _CRS: the ECAM window (consumer), so that
  *       Linux accepts the MCFG area as firmware-reserved
  *     }
@@ -43,6 +43,11 @@
  *     }
  *   }
  *
+ * A VM without a PCI bus (pci false: every virtio device on virtio-mmio,
+ * as QEMU's microvm) has neither PCI0 nor RES0, and its PCI fields are not
+ * looked at: the guest then has no host bridge to set up and no bus to
+ * scan.
+ *
  * The legacy devices are each optional (flags in the config). They sit
  * directly under \_SB (there is no LPC bridge device); the ports and IRQs
  * come from layout.h.
@@ -66,6 +71,8 @@
 #define DSDT_AML_MAX 4096
 
 struct dsdt_config {
+	/* PCI0 and RES0; false: no PCI bus, the fields up to intx_gsi unused. */
+	bool pci;
 	/* PCIe ECAM of segment 0, buses 0..ecam_end_bus (also PCI0's buses). */
 	uint64_t ecam_base; /* 1 MiB aligned */
 	unsigned ecam_end_bus; /* 0..255 */

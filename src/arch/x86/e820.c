@@ -38,7 +38,7 @@ int e820_add(struct e820_map *map, uint64_t addr, uint64_t size, uint32_t type)
 	return 0;
 }
 
-int e820_build(struct e820_map *map, uint64_t mem_size)
+int e820_build(struct e820_map *map, uint64_t mem_size, bool ecam)
 {
 	struct ram_layout l;
 	memset(map, 0, sizeof(*map));
@@ -50,7 +50,8 @@ int e820_build(struct e820_map *map, uint64_t mem_size)
 	ret = ret ?: e820_add(map, ACPI_START, ACPI_END - ACPI_START, E820_RESERVED);
 	ret = ret ?: e820_add(map, HIMEM_START, l.low_size - HIMEM_START, E820_RAM);
 	/* PCI ECAM: reserved so that the guest trusts the MCFG table. */
-	ret = ret ?: e820_add(map, ECAM_START, ECAM_SIZE, E820_RESERVED);
+	if (!ret && ecam)
+		ret = e820_add(map, ECAM_START, ECAM_SIZE, E820_RESERVED);
 	if (!ret && l.high_size)
 		ret = e820_add(map, HIGH_RAM_START, l.high_size, E820_RAM);
 	return ret;

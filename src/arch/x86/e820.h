@@ -8,6 +8,7 @@
 #define CVMM_ARCH_X86_E820_H
 
 #include <asm/bootparam.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define E820_MAX 32
@@ -28,8 +29,11 @@ void x86_ram_layout(uint64_t mem_size, struct ram_layout *out);
 /* Adds a range (sorted insert; overlaps refused): 0, -EINVAL, -ENOSPC. */
 int e820_add(struct e820_map *map, uint64_t addr, uint64_t size, uint32_t type);
 
-/* The standard map: low RAM, EBDA and BIOS area reserved, RAM, hole, RAM. */
-int e820_build(struct e820_map *map, uint64_t mem_size);
+/*
+ * The standard map: low RAM, EBDA and BIOS area reserved, RAM, hole (with
+ * the PCI ECAM window reserved when ecam: a VM with a PCI bus), RAM.
+ */
+int e820_build(struct e820_map *map, uint64_t mem_size, bool ecam);
 
 /* Sum of E820_TYPE_RAM bytes. */
 uint64_t e820_ram_total(const struct e820_map *map);

@@ -202,7 +202,7 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 			goto out;
 	}
 
-	ret = e820_build(&e820, cfg->mem_size);
+	ret = e820_build(&e820, cfg->mem_size, pci->present);
 	if (ret) {
 		log_error("cannot build the e820 map: %s", strerror(-ret));
 		goto out;
@@ -210,9 +210,10 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 	ret = mptable_build(mem, cfg->cpus); /* logs its failures */
 	if (ret)
 		goto out;
-	/* The DSDT describes the PCI root (windows, INTx routing) and the
-	 * legacy devices; every PCI device is in place by now. */
+	/* The DSDT describes the PCI root (windows, INTx routing), if any, and
+	 * the legacy devices; every PCI device is in place by now. */
 	struct dsdt_config dc = {
+		.pci = pci->present,
 		.ecam_base = pci->ecam_base,
 		.ecam_end_bus = pci->ecam_end_bus,
 		.mmio32_base = pci->mmio32_base,
@@ -247,7 +248,7 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		.ncpus = cfg->cpus,
 		.dsdt_aml = dsdt_aml,
 		.dsdt_aml_len = dsdt_aml_len,
-		.has_ecam = true,
+		.has_ecam = pci->present,
 		.ecam_base = pci->ecam_base,
 		.ecam_end_bus = pci->ecam_end_bus,
 	};
