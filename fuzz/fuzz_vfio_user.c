@@ -90,7 +90,9 @@ static int fuzz_clock_gettime(clockid_t id, struct timespec *ts)
 
 #define poll fuzz_poll
 #define clock_gettime fuzz_clock_gettime
-/* The client under test, statics included (see above). */
+/* The client under test, statics included (see above), and its socket
+ * I/O, so that the two replacements reach unix_msg_wait() too. */
+#include "unix_msg.c"
 #include "vfio/user.c"
 #undef poll
 #undef clock_gettime
@@ -187,23 +189,8 @@ static void server_send(int hfd, const uint8_t *msg, size_t len, unsigned nfds)
 	int fds[MAX_FDS_SENT];
 	for (unsigned i = 0; i < nfds; i++)
 		fds[i] = region_fd;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_SENT)];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (nfds) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	(void)sendmsg(hfd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* Deadline 0: what does not fit at once is dropped. */
+	(void)unix_msg_send(hfd, msg, len, fds, nfds, 0);
 }
 
 /* One message record of the input, written to the client. */

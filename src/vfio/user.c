@@ -21,10 +21,10 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "unix_msg.h"
 #include "vfio/user_proto.h"
 
 /* What cvmm offers the server (VERSION capabilities). */
@@ -100,13 +100,6 @@ static const char *cmd_name(unsigned cmd)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * The connection is lost: says why once (the socket named), and from here
  * on every operation fails at once. Returns -EIO.
@@ -134,23 +127,6 @@ static void close_fds(int *fds, unsigned n)
 			close(fds[i]);
 }
 
-/* Waits until fd is ready for `events` or the deadline passes: 0, or
- * -ETIMEDOUT, or -errno of poll. */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-	for (;;) {
-		uint64_t now = now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		struct pollfd p = { .fd = fd, .events = events };
-		int r = poll(&p, 1, (int)(deadline - now));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 /* ---- sending ---- */
 
 /* One whole message (buf holds header and payload), fds with its first
@@ -158,47 +134,18 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 static int send_msg(struct vfio_user *u, const void *msg, size_t len, const int *fds,
 		    unsigned nfds, uint64_t deadline)
 {
-	const uint8_t *p = msg;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
-	} ctl;
-	while (len) {
-		struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (nfds) {
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		}
-		ssize_t n = sendmsg(u->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			nfds = 0; /* they went with the first byte */
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(u->fd, POLLOUT, deadline);
-			if (r == -ETIMEDOUT)
-				return broken(u, "the server takes no more data (%u ms)",
-					      u->timeout_ms);
-			if (r)
-				return broken(u, "poll: %s", strerror(-r));
-			continue;
-		}
-		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
-			return broken(u, "the server closed the connection");
-		return broken(u, "send: %s", n < 0 ? strerror(errno) : "nothing sent");
+	int r = unix_msg_send(u->fd, msg, len, fds, nfds, deadline);
+	switch (r) {
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		return broken(u, "the server takes no more data (%u ms)", u->timeout_ms);
+	case -EPIPE:
+	case -ECONNRESET:
+		return broken(u, "the server closed the connection");
+	default:
+		return broken(u, "send: %s", strerror(-r));
 	}
-	return 0;
 }
 
 /* ---- receiving ---- */
@@ -210,59 +157,22 @@ static int send_msg(struct vfio_user *u, const void *msg, size_t len, const int 
 static int recv_exact(struct vfio_user *u, void *buf, size_t len, int *fds,
 		      unsigned *nfds, uint64_t deadline)
 {
-	uint8_t *p = buf;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
-	} ctl;
-	while (len) {
-		struct iovec iov = { .iov_base = p, .iov_len = len };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-		};
-		ssize_t n = recvmsg(u->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(u->fd, POLLIN, deadline);
-			if (r == -ETIMEDOUT)
-				return broken(u, "no answer from the server in %u ms",
-					      u->timeout_ms);
-			if (r)
-				return broken(u, "poll: %s", strerror(-r));
-			continue;
-		}
-		if (n < 0 && errno == ECONNRESET)
-			return broken(u, "the server closed the connection (reset)");
-		if (n < 0)
-			return broken(u, "recv: %s", strerror(errno));
-		/* Whatever fds came: ours to close, whether kept or not. */
-		bool too_many = mh.msg_flags & MSG_CTRUNC;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			for (unsigned i = 0; i < k; i++) {
-				int fd;
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (*nfds < MAX_RECV_FDS)
-					fds[(*nfds)++] = fd;
-				else {
-					close(fd);
-					too_many = true;
-				}
-			}
-		}
-		if (too_many)
-			return broken(u, "the server sent more than %u file descriptors",
-				      MAX_RECV_FDS);
-		if (n == 0)
-			return broken(u, "the server closed the connection");
-		p += n;
-		len -= (size_t)n;
+	int r = unix_msg_recv_exact(u->fd, buf, len, fds, nfds, MAX_RECV_FDS, deadline);
+	switch (r) {
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		return broken(u, "no answer from the server in %u ms", u->timeout_ms);
+	case -ECONNRESET:
+		return broken(u, "the server closed the connection (reset)");
+	case -EMSGSIZE:
+		return broken(u, "the server sent more than %u file descriptors", MAX_RECV_FDS);
+	case -EPIPE:
+	case -ECONNABORTED:
+		return broken(u, "the server closed the connection");
+	default:
+		return broken(u, "recv: %s", strerror(-r));
 	}
-	return 0;
 }
 
 /* One message into u->buf: header checked for size. *len its size. */
@@ -381,7 +291,7 @@ static int transact(struct vfio_user *u, struct xfer *x)
 {
 	if (u->broken)
 		return -EIO;
-	uint64_t deadline = now_ms() + u->timeout_ms;
+	uint64_t deadline = unix_msg_now_ms() + u->timeout_ms;
 	uint16_t id = u->next_id++;
 	if (HDR_SIZE + x->req_len > MAX_MSG)
 		return -EINVAL;
@@ -1051,7 +961,7 @@ int vfio_user_service(struct vfio_backend *b)
 		int fds[MAX_RECV_FDS];
 		unsigned nfds;
 		size_t len;
-		uint64_t deadline = now_ms() + u->timeout_ms;
+		uint64_t deadline = unix_msg_now_ms() + u->timeout_ms;
 		r = recv_msg(u, &len, fds, &nfds, deadline);
 		if (r)
 			break;

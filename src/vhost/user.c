@@ -11,7 +11,6 @@
 #include "vhost/user.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -21,10 +20,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "unix_msg.h"
 #include "vhost/user_proto.h"
 
 #define HDR_SIZE sizeof(struct vhost_user_hdr)
@@ -84,13 +83,6 @@ static const char *req_name(uint32_t req)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* "(PATH)" after the device's name, when there is a path. */
 static const char *where(const struct vhost_user *u, char *buf, size_t len)
 {
@@ -133,72 +125,27 @@ void vhost_user_hangup(struct vhost_user *u)
 	broken(u, "the backend closed the connection");
 }
 
-/* Until fd is ready for `events` or the deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-	for (;;) {
-		uint64_t now = now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		struct pollfd p = { .fd = fd, .events = events };
-		int r = poll(&p, 1, (int)(deadline - now));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 /* ---- one message each way ---- */
 
 /* The whole message in u->buf (len bytes), fds with its first byte. */
 static int send_msg(struct vhost_user *u, uint32_t req, size_t len, const int *fds,
 		    unsigned nfds, uint64_t deadline)
 {
-	const uint8_t *p = u->buf;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_REGIONS)];
-	} ctl;
 	if (nfds > VHOST_USER_MAX_REGIONS)
 		return -EINVAL;
-	while (len) {
-		struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (nfds) {
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		}
-		ssize_t n = sendmsg(u->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			nfds = 0; /* they went with the first byte */
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(u->fd, POLLOUT, deadline);
-			if (r == -ETIMEDOUT)
-				return broken(u, "%s: the backend takes no more data (%u ms)",
-					      req_name(req), u->timeout_ms);
-			if (r)
-				return broken(u, "poll: %s", strerror(-r));
-			continue;
-		}
-		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
-			return broken(u, "%s: the backend closed the connection", req_name(req));
-		return broken(u, "%s: send: %s", req_name(req),
-			      n < 0 ? strerror(errno) : "nothing sent");
+	int r = unix_msg_send(u->fd, u->buf, len, fds, nfds, deadline);
+	switch (r) {
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		return broken(u, "%s: the backend takes no more data (%u ms)", req_name(req),
+			      u->timeout_ms);
+	case -EPIPE:
+	case -ECONNRESET:
+		return broken(u, "%s: the backend closed the connection", req_name(req));
+	default:
+		return broken(u, "%s: send: %s", req_name(req), strerror(-r));
 	}
-	return 0;
 }
 
 /* Exactly len bytes into buf; file descriptors that come along are closed
@@ -206,50 +153,21 @@ static int send_msg(struct vhost_user *u, uint32_t req, size_t len, const int *f
 static int recv_exact(struct vhost_user *u, uint32_t req, void *buf, size_t len,
 		      uint64_t deadline)
 {
-	uint8_t *p = buf;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-	} ctl;
-	while (len) {
-		struct iovec iov = { .iov_base = p, .iov_len = len };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-		};
-		ssize_t n = recvmsg(u->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(u->fd, POLLIN, deadline);
-			if (r == -ETIMEDOUT)
-				return broken(u, "%s: no reply in %u ms", req_name(req),
-					      u->timeout_ms);
-			if (r)
-				return broken(u, "poll: %s", strerror(-r));
-			continue;
-		}
-		if (n < 0 && errno == ECONNRESET)
-			return broken(u, "%s: the backend closed the connection", req_name(req));
-		if (n < 0)
-			return broken(u, "%s: recv: %s", req_name(req), strerror(errno));
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k; i++) {
-				int fd;
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				close(fd);
-			}
-		}
-		if (n == 0)
-			return broken(u, "%s: the backend closed the connection%s", req_name(req),
-				      p == (uint8_t *)buf ? "" : " in the middle of a reply");
-		p += n;
-		len -= (size_t)n;
+	int r = unix_msg_recv_exact(u->fd, buf, len, NULL, NULL, 0, deadline);
+	switch (r) {
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		return broken(u, "%s: no reply in %u ms", req_name(req), u->timeout_ms);
+	case -EPIPE:
+	case -ECONNRESET:
+		return broken(u, "%s: the backend closed the connection", req_name(req));
+	case -ECONNABORTED:
+		return broken(u, "%s: the backend closed the connection in the middle of a reply",
+			      req_name(req));
+	default:
+		return broken(u, "%s: recv: %s", req_name(req), strerror(-r));
 	}
-	return 0;
 }
 
 /*
@@ -305,7 +223,7 @@ static int transact_locked(struct vhost_user *u, uint32_t req, uint32_t len, con
 		.size = len,
 	};
 	memcpy(u->buf, &h, HDR_SIZE);
-	uint64_t deadline = now_ms() + u->timeout_ms;
+	uint64_t deadline = unix_msg_now_ms() + u->timeout_ms;
 	int r = send_msg(u, req, HDR_SIZE + len, fds, nfds, deadline);
 	if (r || (!reply_len && !ack))
 		return r;

@@ -42,6 +42,7 @@
 #include "log_capture.h"
 #include "vfio/user.h"
 #include "vfio/user_proto.h"
+#include "unix_msg.h"
 
 #ifndef EDU_SERVER
 #error "EDU_SERVER: the path of edu-server (the Makefile defines it)"
@@ -631,23 +632,7 @@ static void peer_send(int fd, uint16_t id, uint16_t cmd, uint32_t flags, uint32_
 	memcpy(msg, &h, sizeof(h));
 	if (len)
 		memcpy(msg + sizeof(h), payload, len);
-	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(h) + len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-	} ctl;
-	if (nfds) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)(sizeof(h) + len))
+	if (unix_msg_send(fd, msg, sizeof(h) + len, fds, nfds, UINT64_MAX))
 		fprintf(stderr, "peer: short send\n");
 }
 

@@ -46,6 +46,7 @@
 #include "log_capture.h"
 #include "vhost/user.h"
 #include "vhost/user_proto.h"
+#include "unix_msg.h"
 
 #define NO_REQ 0u
 #define ALL_PROTO ((1ULL << VHOST_USER_PROTOCOL_F_MQ) | (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
@@ -96,51 +97,15 @@ struct fake {
 	atomic_bool stop;
 };
 
+/* The fake backend's socket I/O: src/unix_msg.c, without a deadline. */
 static int recv_all(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
 {
-	uint8_t *p = buf;
-	while (len) {
-		union {
-			struct cmsghdr align;
-			char b[CMSG_SPACE(sizeof(int) * 8)];
-		} ctl;
-		struct iovec iov = { p, len };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-				     .msg_controllen = sizeof(ctl.b) };
-		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-		if (n <= 0)
-			return -1;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k; i++)
-				memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return unix_msg_recv_exact(fd, buf, len, fds, nfds, 16, UINT64_MAX);
 }
 
 static void send_raw(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(sizeof(int) * 4)];
-	} ctl;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (nfds) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	(void)n;
+	(void)unix_msg_send(fd, buf, len, fds, nfds, UINT64_MAX);
 }
 
 static void reply(int fd, uint32_t req, const void *payload, uint32_t len, uint32_t flags)
