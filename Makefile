@@ -199,7 +199,7 @@ check-install: all $(BUILD)/guest/demo.bzImage
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
 # side-by-side columns, comes from bench/setup.sh (the tests do not need it).
-.PHONY: bench bench-blk bench-vfio
+.PHONY: bench bench-blk bench-vfio bench-vsock bench-vhost-root
 BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg $(BUILD)/bench/firstout $(BUILD)/bench/rounds
 
 $(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
@@ -228,6 +228,10 @@ bench-blk: $(BUILD)/bench/blk_iops
 	@bench/blk-iops.sh $(BUILD)
 # Device passthrough (bench/vfio.sh): vfio-user here; kernel VFIO in the rig.
 bench-vfio: $(BUILD)/cvmm guests $(EDU_SERVER) ; @bench/vfio.sh $(BUILD)
+# virtio-vsock throughput and CPU per MiB, both ways (bench/vsock.sh).
+bench-vsock: $(BUILD)/cvmm guests ; @bench/vsock.sh $(BUILD)
+# Linux root on virtio-fs vs vhost-user-blk, the vfs and vub boots (bench/vhost-root.sh).
+bench-vhost-root: $(BUILD)/cvmm ; @bench/vhost-root.sh $(BUILD)
 
 # ---- Fuzzing: libFuzzer targets built by clang (fuzz/README.md) ----
 # `make fuzz-list` names the targets, `make fuzz-build` builds them into

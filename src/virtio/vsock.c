@@ -165,7 +165,7 @@ static struct conn *conn_alloc(struct virtio_vsock *v, int fd)
 			WARN(v, "cannot poll a connection socket: %s", strerror(errno));
 			return NULL;
 		}
-		*c = (struct conn){ .state = CONN_HOST_CMD, .fd = fd };
+		*c = (struct conn){ .state = CONN_HOST_CMD, .fd = fd, .pend = c->pend };
 		atomic_fetch_add(&v->conns_open, 1);
 		return c;
 	}
@@ -174,20 +174,22 @@ static struct conn *conn_alloc(struct virtio_vsock *v, int fd)
 	return NULL;
 }
 
+/* The slot keeps its pending buffer for the next connection (freed with
+ * the device): a free() here, in the device thread, can shrink its malloc
+ * arena's heap, and glibc then opens /proc/sys/vm/overcommit_memory, a
+ * syscall the thread's seccomp filter kills the process for. */
 static void conn_close_fd(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd); /* leaves the epoll set with it */
 	c->fd = -1;
-	free(c->pend);
-	c->pend = NULL;
 	c->pend_off = c->pend_len = c->pend_nofwd = 0;
 }
 
 static void conn_free(struct virtio_vsock *v, struct conn *c)
 {
 	conn_close_fd(c);
-	*c = (struct conn){ .state = CONN_FREE, .fd = -1 };
+	*c = (struct conn){ .state = CONN_FREE, .fd = -1, .pend = c->pend };
 	atomic_fetch_sub(&v->conns_open, 1);
 }
 
@@ -1206,6 +1208,8 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 	for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++)
 		if (v->conns[i].state != CONN_FREE)
 			conn_free(v, &v->conns[i]);
+	for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++)
+		free(v->conns[i].pend);
 	close(v->ep_fd);
 	close(v->timer_fd);
 	close(v->listen_fd);

@@ -526,6 +526,62 @@ vsock_case() {
 vsock_case vsock-pci pci msix
 vsock_case vsock-mmio mmio intx
 
+# The guest as a server (serve=1), host clients in turn: echo (64 KiB back
+# through the guest's 4 KiB window), bulk (BULK bytes each way, u64 sum and
+# xor checked at both ends), COUNT connections opened and closed 4 at a
+# time, then vm.counters must show the connection table empty (within 5 s)
+# and connections_total = COUNT + 2, then a refused "quit" connection ends
+# the guest, which must have seen every connection close cleanly.
+# vsock_serve_case NAME TRANSPORT IRQ BULK COUNT
+vsock_serve_case() {
+	local name=$1 tr=$2 irq=$3 bulk=$4 count=$5 targs=() sock api remote cpid crc
+	wanted "$name" || return 0
+	CASE=$name
+	[ "$tr" = mmio ] && targs=(--virtio-transport mmio)
+	remote=$(dirname "$CVMM")/cvmm-remote
+	if [ ! -x "$VSOCK_HOST" ] || [ ! -x "$remote" ]; then
+		bad "$VSOCK_HOST or $remote missing"
+		return
+	fi
+	sock=$TMP/$name.vsock
+	api=$TMP/$name.api
+	{
+		"$VSOCK_HOST" echo "$sock" 7 65536 &&
+			"$VSOCK_HOST" bulk "$sock" 2000 "$bulk" &&
+			"$VSOCK_HOST" many "$sock" 7 "$count" 4 &&
+			for _ in $(seq 50); do
+				"$remote" --api-socket "$api" counters >"$TMP/$name.counters" 2>&1
+				grep -o '"virtio-vsock":{[^}]*}' "$TMP/$name.counters" |
+					grep -q '"connections":0,' && break
+				sleep 0.1
+			done
+		echo "client rc=$?"
+		"$VSOCK_HOST" quit "$sock" 9
+	} >"$TMP/$name.client" 2>&1 &
+	cpid=$!
+	vrun "$name" virtio_vsock.bzImage \
+		"guest CID 8|bulk: $bulk bytes in, sum ok; $bulk bytes out, the host's sum and xor agree|served $((count + 2)) connections ($((count + 1)) echo, 1 bulk), all closed|PASS" \
+		--vsock "cid=8,socket=$sock" --api-socket "$api" ${targs[@]+"${targs[@]}"} \
+		--cmdline "cid=8 serve=1 bulk=$bulk conns=$((count + 2)) irq=$irq transport=$tr"
+	local vrc=$?
+	kill "$cpid" 2>/dev/null
+	wait "$cpid"
+	local vs
+	vs=$(grep -o '"virtio-vsock":{[^}]*}' "$TMP/$name.counters" 2>/dev/null)
+	if [ "$vrc" -ne 0 ]; then
+		bad "$WHY (host client: $(tail -c 300 "$TMP/$name.client" | tr '\n' ' '))"
+	elif ! grep -q "client rc=0" "$TMP/$name.client"; then
+		bad "host client: $(tail -c 300 "$TMP/$name.client" | tr '\n' ' ')"
+	elif [[ "$vs" != *'"connections":0,'* ]] ||
+		[[ "$vs" != *"\"connections_total\":$((count + 2)),"* ]]; then
+		bad "vm.counters after $count connections: ${vs:-none}"
+	else
+		ok
+	fi
+}
+vsock_serve_case vsock-serve-pci pci msix 4194304 100
+vsock_serve_case vsock-serve-mmio mmio intx 1048576 20
+
 # A guest whose packets break the rules: each gets an RST (the short one
 # nothing), cvmm keeps serving, and says why (rate-limited warnings).
 vsock_hostile_case() {
