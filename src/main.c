@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,16 @@ int main(int argc, char **argv)
 {
 	uint64_t start_ns = vm_now_ns();
 	ensure_std_fds();
+	/*
+	 * One malloc arena for every thread. A thread's own arena is an
+	 * mmap'd heap; when a free() shrinks it, glibc opens
+	 * /proc/sys/vm/overcommit_memory (once per process), which no
+	 * device or vCPU thread's seccomp filter allows: the process would be
+	 * killed (found with virtio-vsock's buffers). The main arena grows and
+	 * trims with brk, which every filter allows. cvmm's threads allocate
+	 * little after start, so sharing the arena's lock costs nothing.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 
 	struct vm_config cfg;
 	char err[512];
