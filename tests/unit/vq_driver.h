@@ -176,7 +176,10 @@ static inline void drv_set_desc(const struct drv_queue *dq, unsigned i,
 /* Places head in the avail ring (not yet published). */
 static inline void drv_add_avail(struct drv_queue *dq, uint16_t head)
 {
-	drv_avail(dq)->ring[dq->avail_idx % dq->size] = htole16(head);
+	/* Atomic: the device thread reads ring slots while the driver
+	 * refills them (as a guest's vCPU and cvmm do; TSan sees both). */
+	__atomic_store_n(&drv_avail(dq)->ring[dq->avail_idx % dq->size], htole16(head),
+			 __ATOMIC_RELAXED);
 	dq->avail_idx++;
 }
 
