@@ -946,13 +946,13 @@ static void ep_delete(void *ctx, const struct http_request *req, const cJSON *bo
 }
 
 /* cloud-hypervisor's endpoints for what cvmm does not have: 501. */
-static void ep_not_implemented(void *ctx, const struct http_request *req,
+static void ep_unsupported(void *ctx, const struct http_request *req,
 			       const cJSON *body, struct api_response *resp)
 {
 	(void)ctx;
 	(void)body;
 	const char *name = req->path + strlen(API_PREFIX);
-	api_reply_error(resp, 501, "%s: not implemented by cvmm", name);
+	api_reply_error(resp, 501, "%s: cvmm does not have this feature (a cloud-hypervisor endpoint it does not serve)", name);
 }
 
 static const struct api_route routes[] = {
@@ -976,19 +976,19 @@ static const struct api_route routes[] = {
 	{ "vm.add-device", "PUT", ep_add_device },
 	{ "vm.add-user-device", "PUT", ep_add_user_device },
 	/* cloud-hypervisor's, not (yet) cvmm's: 501 with a message. */
-	{ "vm.remove-device", "PUT", ep_not_implemented },
-	{ "vm.resize-disk", "PUT", ep_not_implemented },
-	{ "vm.resize-zone", "PUT", ep_not_implemented },
-	{ "vm.add-pmem", "PUT", ep_not_implemented },
-	{ "vm.add-vdpa", "PUT", ep_not_implemented },
-	{ "vm.add-generic-vhost-user", "PUT", ep_not_implemented },
-	{ "vm.snapshot", "PUT", ep_not_implemented },
-	{ "vm.restore", "PUT", ep_not_implemented },
-	{ "vm.coredump", "PUT", ep_not_implemented },
-	{ "vm.nmi", "PUT", ep_not_implemented },
-	{ "vm.send-migration", "PUT", ep_not_implemented },
-	{ "vm.receive-migration", "PUT", ep_not_implemented },
-	{ "vm.balloon-stats", "GET", ep_not_implemented },
+	{ "vm.remove-device", "PUT", ep_unsupported },
+	{ "vm.resize-disk", "PUT", ep_unsupported },
+	{ "vm.resize-zone", "PUT", ep_unsupported },
+	{ "vm.add-pmem", "PUT", ep_unsupported },
+	{ "vm.add-vdpa", "PUT", ep_unsupported },
+	{ "vm.add-generic-vhost-user", "PUT", ep_unsupported },
+	{ "vm.snapshot", "PUT", ep_unsupported },
+	{ "vm.restore", "PUT", ep_unsupported },
+	{ "vm.coredump", "PUT", ep_unsupported },
+	{ "vm.nmi", "PUT", ep_unsupported },
+	{ "vm.send-migration", "PUT", ep_unsupported },
+	{ "vm.receive-migration", "PUT", ep_unsupported },
+	{ "vm.balloon-stats", "GET", ep_unsupported },
 };
 
 void vm_api_handle(void *opaque, const struct http_request *req,
