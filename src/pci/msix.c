@@ -94,23 +94,31 @@ static void deliver_pending(struct msix *m)
 	}
 }
 
+/* What msix_init and msix_adopt share: the state before any vector. */
+static void msix_state_init(struct msix *m, struct pci_device *dev,
+			    struct irq_router *router, unsigned nvec, unsigned table_bar,
+			    uint32_t table_off, unsigned pba_bar, uint32_t pba_off)
+{
+	memset(m, 0, sizeof(*m));
+	m->dev = dev;
+	m->router = router;
+	m->nvec = nvec;
+	m->bar = table_bar;
+	m->pba_bar = pba_bar;
+	m->table_off = table_off;
+	m->pba_off = pba_off;
+	for (unsigned v = 0; v < nvec; v++)
+		m->vec[v].irqfd = -1;
+	pthread_mutex_init(&m->lock, NULL);
+}
+
 int msix_init(struct msix *m, struct pci_device *dev, struct irq_router *router,
 	      unsigned nvec, unsigned bar, uint32_t table_off, uint32_t pba_off)
 {
 	if (nvec == 0 || nvec > MSIX_MAX_VECTORS || bar >= PCI_NUM_BARS ||
 	    (table_off & 7) || (pba_off & 7))
 		return -EINVAL;
-	memset(m, 0, sizeof(*m));
-	m->dev = dev;
-	m->router = router;
-	m->nvec = nvec;
-	m->bar = bar;
-	m->pba_bar = bar;
-	m->table_off = table_off;
-	m->pba_off = pba_off;
-	for (unsigned v = 0; v < nvec; v++)
-		m->vec[v].irqfd = -1;
-	pthread_mutex_init(&m->lock, NULL);
+	msix_state_init(m, dev, router, nvec, bar, table_off, bar, pba_off);
 
 	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0 };
 	uint16_t ctrl = (uint16_t)(nvec - 1);
@@ -151,21 +159,11 @@ int msix_adopt(struct msix *m, struct pci_device *dev, struct irq_router *router
 	    cap_off < PCI_STD_HEADER_SIZEOF || cap_off + PCI_CAP_MSIX_SIZEOF > 0x100 ||
 	    dev->config[cap_off] != PCI_CAP_ID_MSIX)
 		return -EINVAL;
-	memset(m, 0, sizeof(*m));
-	m->dev = dev;
-	m->router = router;
-	m->nvec = nvec;
+	msix_state_init(m, dev, router, nvec, table_bar, table_off, pba_bar, pba_off);
 	m->cap_off = cap_off;
-	m->bar = table_bar;
-	m->pba_bar = pba_bar;
-	m->table_off = table_off;
-	m->pba_off = pba_off;
 	m->external = true;
 	m->hooks = hooks;
 	m->hooks_opaque = opaque;
-	for (unsigned v = 0; v < nvec; v++)
-		m->vec[v].irqfd = -1;
-	pthread_mutex_init(&m->lock, NULL);
 	/* Off and unmasked as after a reset, the table size as offered; only
 	 * Enable and Function Mask are writable. */
 	pci_cfg_set(dev, cap_off + PCI_MSIX_FLAGS, 2, nvec - 1);
