@@ -53,9 +53,11 @@
 #    MSI-X interrupt) from a 16 MiB raw file in /dev/shm; per request =
 #    (time with n=N - time with n=0) / N, CPU of the whole VMM process tree
 #    (vCPU threads included), and its user-space part alone. cvmm: its
-#    virtio-blk (PCI, CF8); QEMU: virtio-blk-pci,disable-legacy=on (the same
+#    virtio-blk (PCI, CF8), with its default engine for a tmpfs image (sync)
+#    and with engine=uring; QEMU: virtio-blk-pci,disable-legacy=on (the same
 #    1af4:1042 modern device) on -M microvm,pcie=on (ECAM only; the guest
-#    assigns the BARs, which no firmware does there).
+#    assigns the BARs, which no firmware does there), with aio=threads (its
+#    default) and aio=io_uring.
 #  - virtio-blk, device code alone: host CPU per 4 KiB request in cvmm's
 #    device code (bench/blk_bench.c, no guest, file on tmpfs).
 set -u
@@ -131,6 +133,9 @@ cmd_qemu() {
 # The same with a virtio-blk disk ($BLK_IMG): PCI on both sides.
 # shellcheck disable=SC2317
 cmd_cvmmblk() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG"); }
+# The same disk on cvmm's io_uring engine (a tmpfs image defaults to sync).
+# shellcheck disable=SC2317
+cmd_cvmmublk() { cmd_cvmm "$@"; CMD+=(--disk "path=$BLK_IMG,engine=uring"); }
 # cvmm without the in-kernel PIT.
 # shellcheck disable=SC2317
 cmd_cvmmnopit() { cmd_cvmm "$@"; CMD+=(--platform pit=off); }
@@ -141,6 +146,14 @@ cmd_cvmmnopit() { cmd_cvmm "$@"; CMD+=(--platform pit=off); }
 cmd_qemublk() {
 	cmd_qemu "$@"
 	CMD+=(-M microvm,pcie=on -drive "id=d0,file=$BLK_IMG,format=raw,if=none"
+		-device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1)
+}
+# The same with QEMU's io_uring AIO (aio=io_uring) instead of its default
+# thread pool (aio=threads).
+# shellcheck disable=SC2317,SC2054
+cmd_qemuublk() {
+	cmd_qemu "$@"
+	CMD+=(-M microvm,pcie=on -drive "id=d0,file=$BLK_IMG,format=raw,if=none,aio=io_uring"
 		-device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1)
 }
 # Devices the guest does not use, by transport: the disk and an rng.
@@ -357,8 +370,8 @@ per_req() { # TOTAL_MS BASE_MS -> microseconds per request
 		echo "ERR"
 	fi
 }
-for v in cvmm qemu; do
-	[ $v = qemu ] && [ $have_qemu = 0 ] && continue
+for v in cvmm cvmmu qemu qemuu; do
+	[ "${v#qemu}" != "$v" ] && [ $have_qemu = 0 ] && continue
 	put blk0 $v "$(time_ms ${v}blk "$G/bench_blk.bzImage" "n=0")"
 	put blkn $v "$(time_ms ${v}blk "$G/bench_blk.bzImage" "n=$BLK_REQS")"
 	for st in $STATS umin umed; do
@@ -445,18 +458,28 @@ mrow ovh "VMM overhead = VmRSS - guest RAM"
 mrow povh "VMM overhead by PSS = Pss - guest RAM"
 echo
 echo "virtio-blk, guest-driven: bench_blk, $BLK_REQS x 4 KiB reads at queue depth 1, 16 MiB raw file in /dev/shm"
-echo "(QEMU: -M microvm,pcie=on, virtio-blk-pci,disable-legacy=on,num-queues=1); (n=$BLK_REQS - n=0) / $BLK_REQS:"
-printf "$mfmt" "" "cvmm" "QEMU" "QEMU/cvmm"
-brow() { printf "$mfmt" "$2" "${R[blk,cvmm,$1]}" "$(q "blk,qemu,$1")" "$(ratio "$(q "blk,qemu,$1")" "${R[blk,cvmm,$1]}")"; }
+echo "(QEMU: -M microvm,pcie=on, virtio-blk-pci,disable-legacy=on,num-queues=1); (n=$BLK_REQS - n=0) / $BLK_REQS;"
+echo "cvmm: its default engine for a tmpfs image (sync) and engine=uring; QEMU: aio=threads (its default) and"
+echo "aio=io_uring; QEMU/cvmm compares the defaults, uring/uring the two io_uring columns:"
+bkfmt="%-34s %9s %9s %10s %11s %10s %11s\n"
+printf "$bkfmt" "" "cvmm" "cvmm uring" "QEMU" "QEMU uring" "QEMU/cvmm" "uring/uring"
+brow() {
+	local c=${R[blk,cvmm,$1]} cu=${R[blk,cvmmu,$1]} qq qu
+	qq=$(q "blk,qemu,$1")
+	qu=$(q "blk,qemuu,$1")
+	printf "$bkfmt" "$2" "$c" "$cu" "$qq" "$qu" "$(ratio "$qq" "$c")" "$(ratio "$qu" "$cu")"
+}
 brow cmin "CPU, best (us/request)"
 brow cmed "CPU, median (us/request)"
 brow umin "user CPU, best (us/request)"
 brow umed "user CPU, median (us/request)"
 brow wmin "wall, best (us/request)"
 brow wmed "wall, median (us/request)"
-bfmt="%-38s %9s %9s\n"
-printf "$bfmt" "CPU with n=0, best (ms)" "${R[blk0,cvmm,cmin]}" "$(q "blk0,qemu,cmin")"
-printf "$bfmt" "CPU with n=$BLK_REQS, best (ms)" "${R[blkn,cvmm,cmin]}" "$(q "blkn,qemu,cmin")"
+bfmt="%-34s %9s %9s %10s %11s\n"
+printf "$bfmt" "CPU with n=0, best (ms)" "${R[blk0,cvmm,cmin]}" "${R[blk0,cvmmu,cmin]}" \
+	"$(q "blk0,qemu,cmin")" "$(q "blk0,qemuu,cmin")"
+printf "$bfmt" "CPU with n=$BLK_REQS, best (ms)" "${R[blkn,cvmm,cmin]}" "${R[blkn,cvmmu,cmin]}" \
+	"$(q "blkn,qemu,cmin")" "$(q "blkn,qemuu,cmin")"
 echo
 echo "floor's 14-byte real-mode loop (out, dec, jnz): $blob_pio us/exit"
 if [ -n "$blk_out" ]; then
