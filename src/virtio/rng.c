@@ -25,10 +25,12 @@ struct virtio_rng {
 	char *src_path;
 	/* Armed while a request waits for the source (see rng.h). */
 	int timer_fd;
-	struct ratelimit rl, wait_rl;
+	struct ratelimit rl;
 	/* Device thread only: */
 	struct vq_chain chain;
 	bool src_failed; /* the last read failed (not EAGAIN): retry slowly */
+	bool src_empty;  /* ... gave nothing (EAGAIN, or the end of a pipe) */
+	bool waiting;    /* a request waits for the source (logged once) */
 };
 
 /*
@@ -41,7 +43,7 @@ static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
 {
 	size_t done = 0;
 	bool rewound = false;
-	rng->src_failed = false;
+	rng->src_failed = rng->src_empty = false;
 	while (done < len) {
 		ssize_t n;
 		guest_dma_begin();
@@ -68,13 +70,13 @@ static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
 					rng->common.vd.name,
 					rng->src_path ? rng->src_path : "getrandom()",
 					strerror(errno));
-		} else if (done == 0) {
-			log_ratelimited(&rng->wait_rl, LOG_INFO,
-					"%s: %s has no entropy now (%s): requests wait for it",
-					rng->common.vd.name,
-					rng->src_path ? rng->src_path : "getrandom()",
-					n == 0 ? "end of file" : rng->src_path ? "EAGAIN" :
-					"EAGAIN: the host's random pool is not initialised yet");
+		} else if (done == 0 && !rng->waiting) {
+			/* Once per wait: the retries would repeat it. */
+			log_info("%s: %s has no entropy now (%s): requests wait for it",
+				 rng->common.vd.name,
+				 rng->src_path ? rng->src_path : "getrandom()",
+				 n == 0 ? "end of file" : rng->src_path ? "EAGAIN" :
+				 "EAGAIN: the host's random pool is not initialised yet");
 		}
 		break;
 	}
@@ -129,9 +131,11 @@ static int rng_serve(void *opaque, struct vq_chain *c, uint32_t *written)
 	 * of its one request and never asks again (its reads then hang).
 	 */
 	if (n == 0 && c->write_len) {
+		rng->waiting = true;
 		arm_retry(rng);
 		return VIRTIO_SERVE_RETRY;
 	}
+	rng->waiting = false;
 	atomic_fetch_add(&rng->common.vd.requests, 1);
 	atomic_fetch_add(&rng->common.vd.bytes, n);
 	*written = n;
