@@ -449,7 +449,7 @@ static int build_passthrough_devices(struct vm *vm)
 	const struct vm_config *cfg = vm->cfg;
 	if (!cfg->ndevices)
 		return 0;
-	int ret = vfio_kernel_create(&vm->vfio);
+	int ret = vfio_kernel_create(&vm->vfio, NULL);
 	for (unsigned i = 0; i < cfg->ndevices && !ret; i++) {
 		struct vfio_backend *be;
 		ret = vfio_kernel_open(vm->vfio, cfg->devices[i].path, &be);

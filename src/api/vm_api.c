@@ -590,6 +590,16 @@ static void ep_counters(void *ctx, const struct http_request *req, const cJSON *
 		add_num(&jb, c, "resets", (double)st.resets);
 		add_num(&jb, c, "intx_unmasks", (double)st.intx_unmasks);
 		add_num(&jb, c, "errors", (double)st.errors);
+		/* The device's interrupts, by kind, where they can be counted
+		 * (vfio/pci_dev.h: not vfio-user's MSI/MSI-X). */
+		static const char *const irq_names[VFIO_PCI_IRQ_KINDS] = {
+			[VFIO_PCI_INTX_IRQ_INDEX] = "intx_interrupts",
+			[VFIO_PCI_MSI_IRQ_INDEX] = "msi_interrupts",
+			[VFIO_PCI_MSIX_IRQ_INDEX] = "msix_interrupts",
+		};
+		for (unsigned k = 0; k < VFIO_PCI_IRQ_KINDS; k++)
+			if (st.irqs_counted[k])
+				add_num(&jb, c, irq_names[k], (double)st.irqs[k]);
 	}
 	if (vm->serial) {
 		c = add_obj(&jb, o, "serial");

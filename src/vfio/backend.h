@@ -92,6 +92,15 @@ struct vfio_backend_ops {
 	int (*dma_map)(struct vfio_backend *b, uint64_t iova, uint64_t size,
 		       void *hva, int fd, uint64_t fd_offset);
 	int (*dma_unmap)(struct vfio_backend *b, uint64_t iova, uint64_t size);
+	/*
+	 * Optional (NULL: the backend cannot tell): the interrupts the host
+	 * took from the device so far on each index (VFIO_PCI_INTX_IRQ_INDEX,
+	 * _MSI_, _MSIX_), summed over the index's vectors, for the vectors
+	 * enabled now only (a disabled vector's count is gone: the core reads
+	 * the counts before it disables them). 0 or -errno (logged by the
+	 * backend, rate-limited).
+	 */
+	int (*irq_counts)(struct vfio_backend *b, uint64_t counts[VFIO_PCI_MSIX_IRQ_INDEX + 1]);
 	/* Function-level reset of the device (VFIO_DEVICE_RESET). */
 	int (*reset)(struct vfio_backend *b);
 	/* Closes everything the backend holds and frees it. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "vfio/host_irqs.h"
 
 #define MAX_GROUPS 16
 #define MAX_MAPS 16
@@ -42,6 +43,10 @@ struct vfio_kernel {
 	pthread_mutex_t lock; /* the tables below, DMA map counts */
 	struct container containers[MAX_GROUPS];
 	struct group groups[MAX_GROUPS];
+	/* /proc/interrupts (host_irqs.h), opened at create; -1: none. */
+	int irqs_fd;
+	pthread_mutex_t irqs_lock; /* one reader of irqs_fd at a time */
+	struct ratelimit irqs_rl;
 };
 
 struct region {
@@ -546,6 +551,27 @@ static void k_destroy(struct vfio_backend *b)
 	free(d);
 }
 
+/* The host's counts of the device's vectors (host_irqs.h). */
+static int k_irq_counts(struct vfio_backend *b, uint64_t counts[VFIO_HOST_IRQ_KINDS])
+{
+	struct kdev *d = kd(b);
+	struct vfio_kernel *k = d->k;
+	if (k->irqs_fd < 0)
+		return -ENOENT;
+	struct vfio_host_irqs h;
+	pthread_mutex_lock(&k->irqs_lock);
+	int ret = vfio_host_irqs_read(k->irqs_fd, b->name, &h);
+	pthread_mutex_unlock(&k->irqs_lock);
+	if (ret) {
+		log_ratelimited(&k->irqs_rl, LOG_WARN, "vfio %s: reading the host's interrupt counts: %s",
+				b->name, strerror(-ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < VFIO_HOST_IRQ_KINDS; i++)
+		counts[i] = h.count[i];
+	return 0;
+}
+
 static const struct vfio_backend_ops kernel_ops = {
 	.device_info = k_device_info,
 	.region_info = k_region_info,
@@ -556,20 +582,27 @@ static const struct vfio_backend_ops kernel_ops = {
 	.set_irqs = k_set_irqs,
 	.dma_map = k_dma_map,
 	.dma_unmap = k_dma_unmap,
+	.irq_counts = k_irq_counts,
 	.reset = k_reset,
 	.destroy = k_destroy,
 };
 
 /* ---- containers and groups ---- */
 
-int vfio_kernel_create(struct vfio_kernel **out)
+int vfio_kernel_create(struct vfio_kernel **out, const char *proc_interrupts)
 {
 	struct vfio_kernel *k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
 	pthread_mutex_init(&k->lock, NULL);
+	pthread_mutex_init(&k->irqs_lock, NULL);
 	for (unsigned i = 0; i < MAX_GROUPS; i++)
 		k->containers[i].fd = k->groups[i].fd = -1;
+	const char *path = proc_interrupts ? proc_interrupts : "/proc/interrupts";
+	k->irqs_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (k->irqs_fd < 0)
+		log_warn("vfio: %s: %s: passthrough interrupts are not counted", path,
+			 strerror(errno));
 	*out = k;
 	return 0;
 }
@@ -584,6 +617,9 @@ void vfio_kernel_destroy(struct vfio_kernel *k)
 		if (k->containers[i].fd >= 0)
 			close(k->containers[i].fd);
 	}
+	if (k->irqs_fd >= 0)
+		close(k->irqs_fd);
+	pthread_mutex_destroy(&k->irqs_lock);
 	pthread_mutex_destroy(&k->lock);
 	free(k);
 }

@@ -26,7 +26,13 @@
 
 struct vfio_kernel;
 
-int vfio_kernel_create(struct vfio_kernel **out);
+/*
+ * proc_interrupts: where the host's interrupt counts are (NULL:
+ * /proc/interrupts; tests give a file of their own), opened here, once:
+ * each device's irq_counts op reads it (host_irqs.h). Cannot be opened:
+ * one warning, and the devices' interrupts are not counted.
+ */
+int vfio_kernel_create(struct vfio_kernel **out, const char *proc_interrupts);
 /* After every device opened through it was destroyed. NULL ok. */
 void vfio_kernel_destroy(struct vfio_kernel *k);
 

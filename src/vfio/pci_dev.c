@@ -62,6 +62,13 @@ struct vfio_pci_dev {
 	/* What the device has on (SET_IRQS); PCI bus lock held. */
 	enum vfio_pci_irq_mode mode;
 	unsigned mode_vectors;
+	/* Interrupts per VFIO index (INTx, MSI, MSI-X) of vectors since turned
+	 * off (the backend's irq_counts only covers those on now); PCI bus
+	 * lock held. */
+	uint64_t irq_base[VFIO_PCI_IRQ_KINDS];
+	/* INTx interrupts cvmm saw (its resample eventfd), for a backend
+	 * without irq_counts. */
+	_Atomic uint64_t intx_seen;
 
 	_Atomic uint64_t config_reads, config_writes, bar_reads, bar_writes;
 	_Atomic uint64_t irq_sets, resets, errors, intx_unmasks;
@@ -126,17 +133,24 @@ static int set_irqs(struct vfio_pci_dev *d, unsigned index, unsigned count,
 	return counted(d, d->be->ops->set_irqs(d->be, index, 0, count, flags, fds, NULL));
 }
 
-/* Whatever is on goes off. */
+static const unsigned mode_index[] = {
+	[VFIO_PCI_IRQ_INTX] = VFIO_PCI_INTX_IRQ_INDEX,
+	[VFIO_PCI_IRQ_MSI] = VFIO_PCI_MSI_IRQ_INDEX,
+	[VFIO_PCI_IRQ_MSIX] = VFIO_PCI_MSIX_IRQ_INDEX,
+};
+
+/* Whatever is on goes off; its interrupt count, which goes with its host
+ * vectors, is kept first. */
 static void irq_off(struct vfio_pci_dev *d)
 {
-	static const unsigned index[] = {
-		[VFIO_PCI_IRQ_INTX] = VFIO_PCI_INTX_IRQ_INDEX,
-		[VFIO_PCI_IRQ_MSI] = VFIO_PCI_MSI_IRQ_INDEX,
-		[VFIO_PCI_IRQ_MSIX] = VFIO_PCI_MSIX_IRQ_INDEX,
-	};
-	if (d->mode != VFIO_PCI_IRQ_NONE)
-		set_irqs(d, index[d->mode], 0, VFIO_IRQ_SET_DATA_NONE |
-			 VFIO_IRQ_SET_ACTION_TRIGGER, NULL);
+	if (d->mode != VFIO_PCI_IRQ_NONE) {
+		unsigned index = mode_index[d->mode];
+		uint64_t counts[VFIO_PCI_IRQ_KINDS];
+		if (d->be->ops->irq_counts && d->be->ops->irq_counts(d->be, counts) == 0)
+			d->irq_base[index] += counts[index];
+		set_irqs(d, index, 0, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+			 NULL);
+	}
 	d->mode = VFIO_PCI_IRQ_NONE;
 	d->mode_vectors = 0;
 }
@@ -180,6 +194,9 @@ void vfio_pci_intx_resample(struct vfio_pci_dev *d)
 	struct pci_bus *bus = d->pci.bus;
 	pthread_mutex_lock(&bus->lock);
 	if (d->mode == VFIO_PCI_IRQ_INTX) {
+		/* One EOI per interrupt: the device's INTx stays masked from
+		 * its interrupt to this unmask. */
+		atomic_fetch_add(&d->intx_seen, n);
 		atomic_fetch_add(&d->intx_unmasks, 1);
 		counted(d, d->be->ops->set_irqs(d->be, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
 						VFIO_IRQ_SET_DATA_NONE |
@@ -828,6 +845,25 @@ void vfio_pci_describe(struct vfio_pci_dev *d, struct vfio_pci_desc *out)
 	out->intx_gsi = d->intx_gsi;
 }
 
+/* Interrupts by kind, into out (bus lock held): see pci_dev.h. */
+static void irq_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
+{
+	if (!d->be->ops->irq_counts) {
+		out->irqs_counted[VFIO_PCI_INTX_IRQ_INDEX] = true;
+		out->irqs[VFIO_PCI_INTX_IRQ_INDEX] = atomic_load(&d->intx_seen);
+		return;
+	}
+	uint64_t now[VFIO_PCI_IRQ_KINDS] = { 0 };
+	if (d->mode != VFIO_PCI_IRQ_NONE && d->be->ops->irq_counts(d->be, now))
+		return; /* the backend said why: nothing counted this time */
+	for (unsigned k = 0; k < VFIO_PCI_IRQ_KINDS; k++) {
+		out->irqs_counted[k] = true;
+		out->irqs[k] = d->irq_base[k];
+	}
+	if (d->mode != VFIO_PCI_IRQ_NONE)
+		out->irqs[mode_index[d->mode]] += now[mode_index[d->mode]];
+}
+
 void vfio_pci_get_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
 {
 	*out = (struct vfio_pci_stats){
@@ -842,4 +878,10 @@ void vfio_pci_get_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
 		.intx_unmasks = atomic_load(&d->intx_unmasks),
 		.errors = atomic_load(&d->errors),
 	};
+	struct pci_bus *bus = d->pci.bus;
+	if (bus)
+		pthread_mutex_lock(&bus->lock);
+	irq_stats(d, out);
+	if (bus)
+		pthread_mutex_unlock(&bus->lock);
 }

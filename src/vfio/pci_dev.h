@@ -142,8 +142,23 @@ struct vfio_pci_desc {
 void vfio_pci_describe(struct vfio_pci_dev *d, struct vfio_pci_desc *out);
 const char *vfio_pci_irq_mode_name(enum vfio_pci_irq_mode m);
 
-/* What vm.counters shows: what cvmm sees of the device. Interrupts go from
- * the device to KVM without cvmm; counted are their (re)configurations. */
+/* The interrupt kinds, by VFIO index: INTx, MSI, MSI-X. */
+#define VFIO_PCI_IRQ_KINDS (VFIO_PCI_MSIX_IRQ_INDEX + 1)
+
+/*
+ * What vm.counters shows: what cvmm sees of the device, and the device's
+ * interrupts. Those go from the device to KVM without cvmm (irqfds), so
+ * they are counted where they can be without putting cvmm in their way:
+ *  - a backend with irq_counts (kernel VFIO: the host's /proc/interrupts,
+ *    vfio/host_irqs.h) counts every kind; the core keeps the count of
+ *    vectors it turns off (their host IRQs, and counts, are freed), so the
+ *    counts only grow (a failed read of the host's counts leaves a kind
+ *    uncounted that time);
+ *  - otherwise (vfio-user) INTx is counted by cvmm, which unmasks each one
+ *    (vfio_pci_intx_resample); MSI and MSI-X are not counted: the server
+ *    signals the irqfd itself, and nothing on cvmm's side sees it.
+ * irqs_counted[k] false: kind k is not counted (vm.counters leaves it out).
+ */
 struct vfio_pci_stats {
 	uint64_t config_reads, config_writes; /* every config access */
 	uint64_t bar_reads, bar_writes;       /* trapped BAR accesses */
@@ -152,8 +167,11 @@ struct vfio_pci_stats {
 	uint64_t resets;       /* machine resets (device reset with it) */
 	uint64_t intx_unmasks; /* INTx unmasks sent by cvmm (see above) */
 	uint64_t errors;       /* backend operations that failed */
+	uint64_t irqs[VFIO_PCI_IRQ_KINDS]; /* interrupts raised, by kind */
+	bool irqs_counted[VFIO_PCI_IRQ_KINDS];
 };
 
+/* Takes the PCI bus lock (the interrupt mode); may read /proc/interrupts. */
 void vfio_pci_get_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out);
 
 /* The embedded function, MSI-X and MSI state: for vm.c and tests. */

@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,18 +23,27 @@ struct virtio_rng {
 	struct virtio_common common;
 	int src_fd; /* -1: getrandom() */
 	char *src_path;
+	/* Armed while a request waits for the source (see rng.h). */
+	int timer_fd;
 	struct ratelimit rl;
-	struct vq_chain chain; /* device thread only */
+	/* Device thread only: */
+	struct vq_chain chain;
+	bool src_failed; /* the last read failed (not EAGAIN): retry slowly */
+	bool src_empty;  /* ... gave nothing (EAGAIN, or the end of a pipe) */
+	bool waiting;    /* a request waits for the source (logged once) */
 };
 
 /*
  * Fills up to len bytes at buf from the source. Returns the bytes written
- * (less than len, possibly 0, when the source has no more right now).
+ * (less than len, possibly 0, when the source has no more right now);
+ * rng->src_failed says whether that was a failure rather than EAGAIN (or
+ * the end of a pipe).
  */
 static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
 {
 	size_t done = 0;
 	bool rewound = false;
+	rng->src_failed = rng->src_empty = false;
 	while (done < len) {
 		ssize_t n;
 		guest_dma_begin();
@@ -53,14 +64,35 @@ static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
 			rewound = true; /* end of a regular file: start over */
 			continue;
 		}
-		if (n < 0 && errno != EAGAIN)
+		if (n < 0 && errno != EAGAIN) {
+			rng->src_failed = true;
 			log_ratelimited(&rng->rl, LOG_WARN, "%s: reading %s: %s",
 					rng->common.vd.name,
 					rng->src_path ? rng->src_path : "getrandom()",
 					strerror(errno));
+		} else if (done == 0 && !rng->waiting) {
+			/* Once per wait: the retries would repeat it. */
+			log_info("%s: %s has no entropy now (%s): requests wait for it",
+				 rng->common.vd.name,
+				 rng->src_path ? rng->src_path : "getrandom()",
+				 n == 0 ? "end of file" : rng->src_path ? "EAGAIN" :
+				 "EAGAIN: the host's random pool is not initialised yet");
+		}
 		break;
 	}
 	return done;
+}
+
+/* The source gave nothing: try again in a while (timer_fd, rng_timer). */
+static void arm_retry(struct virtio_rng *rng)
+{
+	long ms = rng->src_failed ? VIRTIO_RNG_RETRY_FAILED_MS : VIRTIO_RNG_RETRY_MS;
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L },
+	};
+	if (timerfd_settime(rng->timer_fd, 0, &its, NULL) < 0)
+		log_ratelimited(&rng->rl, LOG_ERROR, "%s: timerfd_settime: %s",
+				rng->common.vd.name, strerror(errno));
 }
 
 /* Serves one request: the writable part of the chain, bounded. */
@@ -92,6 +124,18 @@ static int rng_serve(void *opaque, struct vq_chain *c, uint32_t *written)
 {
 	struct virtio_rng *rng = opaque;
 	uint32_t n = serve(rng, c);
+	/*
+	 * Never 0 bytes for a buffer the device could write: "The device
+	 * MUST place one or more random bytes into the buffer" (virtio 1.2,
+	 * 5.4.6.2), and Linux's virtio-rng takes a 0-byte answer as the end
+	 * of its one request and never asks again (its reads then hang).
+	 */
+	if (n == 0 && c->write_len) {
+		rng->waiting = true;
+		arm_retry(rng);
+		return VIRTIO_SERVE_RETRY;
+	}
+	rng->waiting = false;
 	atomic_fetch_add(&rng->common.vd.requests, 1);
 	atomic_fetch_add(&rng->common.vd.bytes, n);
 	*written = n;
@@ -106,11 +150,25 @@ static void rng_kicked(void *opaque, unsigned q)
 			    rng_serve);
 }
 
+/* Device thread: the retry timer fired; the waiting request again. */
+static void rng_timer(void *opaque, unsigned idx)
+{
+	struct virtio_rng *rng = opaque;
+	(void)idx; /* timer_fd is the only fd of ours */
+	uint64_t n;
+	if (read(rng->timer_fd, &n, sizeof(n)) < 0)
+		return; /* not expired (EAGAIN): disarmed or re-armed meanwhile */
+	rng_kicked(rng, 0);
+}
+
 static int rng_activate(void *opaque)
 {
 	struct virtio_rng *rng = opaque;
 	/* The driver did not enable the queue: nothing to serve. */
-	return rng->common.vd.vqs[0].ready ? 0 : VIRTIO_COMMON_IDLE;
+	if (!rng->common.vd.vqs[0].ready)
+		return VIRTIO_COMMON_IDLE;
+	int r = virtio_common_add_fd(&rng->common, rng->timer_fd, EPOLLIN);
+	return r < 0 ? r : 0;
 }
 
 /* Opens the entropy source file (non-blocking); logs why not. */
@@ -119,8 +177,14 @@ static int open_source(struct virtio_rng *rng, const char *src)
 	rng->src_fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	int err = rng->src_fd < 0 ? errno : 0;
 	struct stat st;
-	if (!err && fstat(rng->src_fd, &st) == 0 && S_ISDIR(st.st_mode))
+	bool stat_ok = !err && fstat(rng->src_fd, &st) == 0;
+	if (stat_ok && S_ISDIR(st.st_mode))
 		err = EISDIR;
+	/* A regular file is read round and round: it must hold something. */
+	if (!err && stat_ok && S_ISREG(st.st_mode) && st.st_size == 0) {
+		log_error("virtio-rng: cannot use %s as entropy source: the file is empty", src);
+		return -EINVAL;
+	}
 	if (!err && !(rng->src_path = strdup(src)))
 		err = ENOMEM;
 	if (err)
@@ -139,6 +203,13 @@ int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
 	if (!rng)
 		return -ENOMEM;
 	rng->src_fd = -1;
+	rng->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (rng->timer_fd < 0) {
+		int err = errno;
+		log_error("virtio-rng: timerfd_create: %s", strerror(err));
+		free(rng);
+		return -err;
+	}
 	int ret = cfg && cfg->src ? open_source(rng, cfg->src) : 0;
 	ret = ret ?: virtio_common_init(&rng->common, &(struct virtio_common_params){
 		.name = "virtio-rng",
@@ -148,6 +219,7 @@ int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
 		.queue_max_size = VIRTIO_RNG_QUEUE_SIZE,
 		.queue_names = { "virtio-rng.req" },
 		.queue_kicked = rng_kicked,
+		.fd_ready = rng_timer,
 		.activate = rng_activate,
 		.kick_at_start = true,
 		.mem = mem,
@@ -173,6 +245,8 @@ void virtio_rng_destroy(struct virtio_rng *rng)
 	virtio_common_destroy(&rng->common);
 	if (rng->src_fd >= 0)
 		close(rng->src_fd);
+	if (rng->timer_fd >= 0)
+		close(rng->timer_fd);
 	free(rng->src_path);
 	free(rng);
 }

@@ -9,9 +9,19 @@
  *
  * Each request chain gets its writable part filled, at most
  * VIRTIO_RNG_MAX_REQUEST bytes per chain, and is returned with the number
- * of bytes written. When the source has nothing to give right now (EAGAIN)
- * or fails, the chain is returned with what could be written, possibly 0
- * bytes. A chain with no writable buffer (a driver bug: requests are
+ * of bytes written, at least 1: "The device MUST place one or more random
+ * bytes into the buffer" (virtio 1.2, 5.4.6.2), and Linux's virtio-rng
+ * driver takes a 0-byte answer as the end of its only request: it never
+ * posts another, and every later read of /dev/hwrng hangs. When the source
+ * has nothing to give right now (getrandom's EAGAIN while the host's random
+ * pool is not initialised yet, as early in a small VM; a pipe or device
+ * with no data, or at its end), the chain waits in the ring and the device
+ * tries again after VIRTIO_RNG_RETRY_MS (a timerfd the device thread
+ * polls; after a read error, logged rate-limited, VIRTIO_RNG_RETRY_FAILED_MS);
+ * what the source gave short of the request is returned as it is. The
+ * device thread never blocks on the source: a reset or pause still goes
+ * through while a request waits. An empty regular file is refused at
+ * creation. A chain with no writable buffer (a driver bug: requests are
  * device-writable only) is returned with 0 bytes written and the event is
  * logged (rate-limited); the device does not ask for a reset for it. A
  * queue the driver broke (queue.h's -EIO) sets DEVICE_NEEDS_RESET.
@@ -34,6 +44,9 @@
 #define VIRTIO_RNG_MAX_REQUEST (64 * 1024)
 /* Chains per wake-up: at most 4 MiB of entropy before a stop or pause. */
 #define VIRTIO_RNG_BUDGET 64u
+/* A request the source could not serve is tried again after this (ms). */
+#define VIRTIO_RNG_RETRY_MS 10
+#define VIRTIO_RNG_RETRY_FAILED_MS 1000
 
 struct virtio_rng;
 

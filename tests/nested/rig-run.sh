@@ -137,6 +137,34 @@ vfio_run_reboot() {
 	wait "$pid"
 	vfio_show "$n" $?
 }
+# vfio_run_counted NAME CVMM-ARGS...: vfio_run with an API socket, for a
+# guest run with hold=1 (vfio_edu): when it prints "holding for the host",
+# cvmm-remote reads vm.counters ("VFIO-COUNTERS NAME: JSON"), then cvmm
+# gets SIGTERM (exit status 0).
+vfio_run_counted() {
+	n=$1
+	shift
+	echo "VFIO-RUN-BEGIN $n"
+	t0=$(now)
+	api=/tmp/vfio-$n.api
+	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info \
+		--api-socket "$api" "$@" </dev/null >"/tmp/vfio-$n.out" 2>"/tmp/vfio-$n.err" &
+	pid=$!
+	i=0
+	while [ $i -lt 600 ] && kill -0 "$pid" 2>/dev/null &&
+		! grep -q 'holding for the host' "/tmp/vfio-$n.out"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if grep -q 'holding for the host' "/tmp/vfio-$n.out"; then
+		echo "VFIO-COUNTERS $n: $(cvmm-remote --api-socket "$api" counters 2>&1 | tr -d '\n')"
+		kill -TERM "$pid"
+	else
+		echo "VFIO: $n: no 'holding for the host' from the guest"
+	fi
+	wait "$pid"
+	vfio_show "$n" $?
+}
 vfio_norun() {
 	echo "VFIO: $1 not run: $2"
 	echo "VFIO-RUN-BEGIN $1"
@@ -232,10 +260,12 @@ vfio_part() {
 	elif [ ! -f /payload/guest/vfio_edu.bzImage ]; then
 		vfio_norun edu "no vfio_edu test guest (build/guest/vfio_edu.bzImage)"
 	else
-		vfio_run edu --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
-			--device "path=$PCI/$edu"
-		vfio_run edu-intx --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
-			--device "path=$PCI/$edu" --cmdline "irq=intx"
+		# (hold=1: vm.counters read while the guest holds, after
+		# its MSI and INTx cases)
+		vfio_run_counted edu --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
+			--device "path=$PCI/$edu,id=edu0" --cmdline "hold=1"
+		vfio_run_counted edu-intx --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
+			--device "path=$PCI/$edu,id=edu0" --cmdline "irq=intx hold=1"
 		vfio_run_reboot edu-reboot --kernel /payload/guest/vfio_edu.bzImage \
 			--memory size=256M --device "path=$PCI/$edu" --cmdline "reboot=1"
 	fi
@@ -247,11 +277,29 @@ vfio_part() {
 			--device "path=$PCI/$rng" --cmdline "irq=msix evidx=1"
 		vfio_run rng-intx --kernel /payload/guest/virtio_rng.bzImage --memory size=256M \
 			--device "path=$PCI/$rng" --cmdline "irq=intx evidx=1"
-		# Linux's own drivers on the passed-through rng
-		# (tests/nested/inner-vfio-init.sh)
+		# Linux's own drivers on the passed-through rng and on
+		# cvmm's own (--rng: getrandom), each read three times
+		# (tests/nested/inner-vfio-init.sh). The rig's random pool is
+		# not initialised here (no RDRAND, few interrupts under TCG):
+		# cvmm's getrandom(GRND_NONBLOCK) says EAGAIN, and its rng
+		# must hold the driver's requests until it is (and the guest's
+		# hw_random core then waits: its fill thread holds the read
+		# lock, so probing the second rng waits too). Once the guest's
+		# user space runs (its modules load next), a blocking read of
+		# /dev/random makes the rig's kernel initialise the pool
+		# (jitter entropy).
+		echo "VFIO: rig random pool before stock-rng: $(dmesg | grep -q 'crng init done' && echo ready || echo 'not ready')"
+		(i=0
+		 while [ $i -lt 1200 ] && ! grep -q 'USER: init running' /tmp/vfio-stock-rng.out 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		 done
+		 timeout 100 dd if=/dev/random of=/dev/null bs=1 count=1 2>/dev/null
+		 echo "VFIO: rig random pool ready at $(now) s (uptime)") &
 		vfio_run stock-rng --kernel /payload/stock-vmlinuz \
 			--initramfs /payload/stock-vfio-initrd --memory size=256M \
-			--device "path=$PCI/$rng" --cmdline "console=ttyS0 reboot=k panic=-1 quiet"
+			--device "path=$PCI/$rng" --rng \
+			--cmdline "console=ttyS0 reboot=k panic=-1 quiet"
 	fi
 	return "$fails"
 }

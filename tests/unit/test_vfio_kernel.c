@@ -7,8 +7,13 @@
  * PCI device, not a PCI address, no driver, another driver, no IOMMU
  * group, and a good one that then needs /dev/vfio), each refusal one line
  * naming the device; vfio_kernel_open logs exactly one line for them.
+ * And the host's interrupt counts of a device from a fake /proc/interrupts
+ * (vfio/host_irqs.h): vfio-pci's handler names, shared INTx lines, names
+ * that only look like ours, a file bigger than one read, and
+ * vfio_kernel_create's path (a missing file: one warning, no failure).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +28,7 @@
 #include <cmocka.h>
 
 #include "log_capture.h"
+#include "vfio/host_irqs.h"
 #include "vfio/kernel.h"
 
 /* A region info with room for capabilities after it. */
@@ -228,7 +234,7 @@ static void test_probe(void **state)
 	}
 	/* Opening it logs one line naming the path, and fails the same. */
 	struct vfio_kernel *k;
-	assert_int_equal(vfio_kernel_create(&k), 0);
+	assert_int_equal(vfio_kernel_create(&k, NULL), 0);
 	struct vfio_backend *b = NULL;
 	tree_rm(&t);
 	tree_make(&t, "0000:01:00.0", "../../bus/pci", "../../drivers/nvme", "../../groups/1");
@@ -244,6 +250,97 @@ static void test_probe(void **state)
 	tree_rm(&t);
 }
 
+/* As Linux 6.1 prints it (kernel/irq/proc.c): two CPUs, IR on. */
+static const char proc_interrupts[] =
+	"           CPU0       CPU1       \n"
+	"  0:         45          0   IO-APIC   2-edge      timer\n"
+	" 16:          3          4   IO-APIC  16-fasteoi   vfio-intx(0000:00:04.0)\n"
+	" 17:         10          2   IO-APIC  17-fasteoi   ehci_hcd:usb1, vfio-intx(0000:00:05.0)\n"
+	" 24:          5          6  IR-PCI-MSI 65536-edge      vfio-msi[0](0000:00:04.0)\n"
+	" 25:          1          2  IR-PCI-MSI 81920-edge      vfio-msix[0](0000:00:05.0)\n"
+	" 26:        100          0  IR-PCI-MSI 81921-edge      vfio-msix[1](0000:00:05.0)\n"
+	/* not ours: another address that starts like it, a name that
+	 * only contains ours, a malformed vector */
+	" 27:          9          9  IR-PCI-MSI 81922-edge      vfio-msix[2](0000:00:05.00)\n"
+	" 28:          9          9  IR-PCI-MSI 81923-edge      xvfio-msix[3](0000:00:05.0)\n"
+	" 29:          9          9  IR-PCI-MSI 81924-edge      vfio-msix[](0000:00:05.0)\n"
+	"NMI:          0          0   Non-maskable interrupts\n"
+	"LOC:       1234       5678   Local timer interrupts\n";
+
+static void test_host_irqs_parse(void **state)
+{
+	(void)state;
+	struct vfio_host_irqs h;
+	memset(&h, 0, sizeof(h));
+	vfio_host_irqs_parse(proc_interrupts, strlen(proc_interrupts), "0000:00:04.0", &h);
+	assert_int_equal(h.count[VFIO_PCI_INTX_IRQ_INDEX], 7);
+	assert_int_equal(h.vectors[VFIO_PCI_INTX_IRQ_INDEX], 1);
+	assert_false(h.intx_shared);
+	assert_int_equal(h.count[VFIO_PCI_MSI_IRQ_INDEX], 11);
+	assert_int_equal(h.vectors[VFIO_PCI_MSI_IRQ_INDEX], 1);
+	assert_int_equal(h.count[VFIO_PCI_MSIX_IRQ_INDEX], 0);
+	assert_int_equal(h.vectors[VFIO_PCI_MSIX_IRQ_INDEX], 0);
+	memset(&h, 0, sizeof(h));
+	vfio_host_irqs_parse(proc_interrupts, strlen(proc_interrupts), "0000:00:05.0", &h);
+	/* INTx shares IRQ 17 with ehci: its count includes ehci's. */
+	assert_int_equal(h.count[VFIO_PCI_INTX_IRQ_INDEX], 12);
+	assert_true(h.intx_shared);
+	assert_int_equal(h.count[VFIO_PCI_MSI_IRQ_INDEX], 0);
+	assert_int_equal(h.count[VFIO_PCI_MSIX_IRQ_INDEX], 103);
+	assert_int_equal(h.vectors[VFIO_PCI_MSIX_IRQ_INDEX], 2);
+	/* A line cut short (no newline) is not counted. */
+	memset(&h, 0, sizeof(h));
+	vfio_host_irqs_parse(proc_interrupts, strstr(proc_interrupts, " 26:") +
+			     strlen(" 26:          100          0  IR") - proc_interrupts,
+			     "0000:00:05.0", &h);
+	assert_int_equal(h.count[VFIO_PCI_MSIX_IRQ_INDEX], 3);
+	/* Nothing for a device with no line. */
+	memset(&h, 0, sizeof(h));
+	vfio_host_irqs_parse(proc_interrupts, strlen(proc_interrupts), "0000:00:06.0", &h);
+	for (unsigned k = 0; k < VFIO_HOST_IRQ_KINDS; k++)
+		assert_int_equal(h.count[k] + h.vectors[k], 0);
+}
+
+/* From a file, through vfio_kernel_create's path: bigger than one read. */
+static void test_host_irqs_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/cvmm-interrupts-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	for (unsigned i = 0; i < 4000; i++)
+		fprintf(f, "%4u:          1          1  IR-PCI-MSI %u-edge      eth0-rx-%u\n",
+			100 + i, i, i);
+	fprintf(f, "9999:   4000000000 4000000000  IR-PCI-MSI 1-edge      vfio-msix[7](0000:00:04.0)\n");
+	assert_int_equal(fclose(f), 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct vfio_host_irqs h;
+	for (int pass = 0; pass < 2; pass++) { /* read again: from the start */
+		assert_int_equal(vfio_host_irqs_read(fd, "0000:00:04.0", &h), 0);
+		assert_int_equal(h.count[VFIO_PCI_MSIX_IRQ_INDEX], 8000000000ULL);
+		assert_int_equal(h.vectors[VFIO_PCI_MSIX_IRQ_INDEX], 1);
+	}
+	close(fd);
+	/* Not a readable file: read's errno. */
+	assert_int_equal(vfio_host_irqs_read(-1, "0000:00:04.0", &h), -EBADF);
+	/* vfio_kernel_create opens the path it is given; a missing one is
+	 * one warning, not a failure (nothing is counted then). */
+	struct vfio_kernel *k = NULL;
+	assert_int_equal(vfio_kernel_create(&k, path), 0);
+	vfio_kernel_destroy(k);
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_WARN);
+	assert_int_equal(vfio_kernel_create(&k, "/nonexistent/interrupts"), 0);
+	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_non_null(strstr(cap.text, "/nonexistent/interrupts"));
+	assert_non_null(strstr(cap.text, "not counted"));
+	vfio_kernel_destroy(k);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +348,8 @@ int main(void)
 		cmocka_unit_test(test_region_sparse),
 		cmocka_unit_test(test_region_malformed),
 		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_host_irqs_parse),
+		cmocka_unit_test(test_host_irqs_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,6 +94,12 @@ struct fake_be {
 	unsigned resets;
 	bool destroyed;
 	uint32_t dev_flags;
+	/* irq_counts (fake_counting_ops): the host's count per index, of
+	 * the vectors on now (a kind turned off loses its count, as the
+	 * host frees its IRQs); counts_fail: the read fails. */
+	uint64_t host_counts[VFIO_PCI_IRQ_KINDS];
+	bool counts_fail;
+	unsigned count_reads;
 };
 
 static struct fake_be *fb(struct vfio_backend *b)
@@ -212,6 +218,9 @@ static int f_set_irqs(struct vfio_backend *b, unsigned index, unsigned start,
 	if (f->refuse_unmask_fd && (flags & VFIO_IRQ_SET_DATA_EVENTFD) &&
 	    (flags & VFIO_IRQ_SET_ACTION_UNMASK))
 		return -EINVAL;
+	if (!(flags & VFIO_IRQ_SET_DATA_EVENTFD) && (flags & VFIO_IRQ_SET_ACTION_TRIGGER) &&
+	    count == 0 && index < VFIO_PCI_IRQ_KINDS)
+		f->host_counts[index] = 0;
 	struct irq_call *c = &f->irqs[f->nirqs++];
 	memset(c, 0, sizeof(*c));
 	c->index = index;
@@ -260,19 +269,34 @@ static void f_destroy(struct vfio_backend *b)
 	fb(b)->destroyed = true;
 }
 
-static const struct vfio_backend_ops fake_ops = {
-	.device_info = f_device_info,
-	.region_info = f_region_info,
-	.region_read = f_region_read,
-	.region_write = f_region_write,
-	.region_mmap = f_region_mmap,
-	.irq_info = f_irq_info,
-	.set_irqs = f_set_irqs,
-	.dma_map = f_dma_map,
-	.dma_unmap = f_dma_unmap,
-	.reset = f_reset,
-	.destroy = f_destroy,
-};
+static int f_irq_counts(struct vfio_backend *b, uint64_t counts[VFIO_PCI_IRQ_KINDS])
+{
+	struct fake_be *f = fb(b);
+	f->count_reads++;
+	if (f->counts_fail)
+		return -EIO;
+	memcpy(counts, f->host_counts, sizeof(f->host_counts));
+	return 0;
+}
+
+#define FAKE_OPS \
+	.device_info = f_device_info, \
+	.region_info = f_region_info, \
+	.region_read = f_region_read, \
+	.region_write = f_region_write, \
+	.region_mmap = f_region_mmap, \
+	.irq_info = f_irq_info, \
+	.set_irqs = f_set_irqs, \
+	.dma_map = f_dma_map, \
+	.dma_unmap = f_dma_unmap, \
+	.reset = f_reset, \
+	.destroy = f_destroy
+
+/* As vfio-user: no interrupt counts from the backend. */
+static const struct vfio_backend_ops fake_ops = { FAKE_OPS };
+/* As kernel VFIO: the host's counts (/proc/interrupts). */
+static const struct vfio_backend_ops fake_counting_ops = { FAKE_OPS,
+							   .irq_counts = f_irq_counts };
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -970,6 +994,19 @@ static void test_intx_unmasked_by_cvmm(void **state)
 		vfio_pci_get_stats(e->d, &st);
 		assert_int_equal(st.intx_unmasks, 1);
 		assert_int_equal(st.errors, refuse ? 1 : 0);
+		/* The backend cannot count: INTx is what cvmm unmasked (the
+		 * resample while MSI-X was on is none), MSI and MSI-X are not
+		 * counted. */
+		assert_true(st.irqs_counted[VFIO_PCI_INTX_IRQ_INDEX]);
+		assert_int_equal(st.irqs[VFIO_PCI_INTX_IRQ_INDEX], 1);
+		assert_false(st.irqs_counted[VFIO_PCI_MSI_IRQ_INDEX]);
+		assert_false(st.irqs_counted[VFIO_PCI_MSIX_IRQ_INDEX]);
+		/* Two EOIs coalesced in the eventfd: two interrupts. */
+		uint64_t two = 2;
+		assert_int_equal(write(fd, &two, sizeof(two)), sizeof(two));
+		vfio_pci_intx_resample(e->d);
+		vfio_pci_get_stats(e->d, &st);
+		assert_int_equal(st.irqs[VFIO_PCI_INTX_IRQ_INDEX], 3);
 		void *s = e;
 		teardown(&s);
 	}
@@ -979,6 +1016,70 @@ static void test_intx_unmasked_by_cvmm(void **state)
 	setup(&s);
 	e = s;
 	assert_int_equal(vfio_pci_intx_resample_fd(e->d), -1);
+	teardown(&s);
+}
+
+/*
+ * A backend that counts (kernel VFIO's /proc/interrupts): every kind is
+ * counted, and a kind's count survives its vectors going off (the host
+ * forgets it then: the core keeps it) and on again, and a machine reset.
+ */
+static void test_irq_counts(void **state)
+{
+	(void)state;
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	env_init(e);
+	e->be.be.ops = &fake_counting_ops;
+	struct vfio_pci_params p = params(e);
+	assert_int_equal(vfio_pci_create(&e->d, &p), 0);
+	e->slot = vfio_pci_device(e->d)->slot;
+	struct vfio_pci_stats st;
+	const unsigned X = VFIO_PCI_INTX_IRQ_INDEX, M = VFIO_PCI_MSI_IRQ_INDEX,
+		       MX = VFIO_PCI_MSIX_IRQ_INDEX;
+#define EXPECT(intx, msi, msix) do { \
+		vfio_pci_get_stats(e->d, &st); \
+		for (unsigned k = 0; k < VFIO_PCI_IRQ_KINDS; k++) \
+			assert_true(st.irqs_counted[k]); \
+		assert_int_equal(st.irqs[X], intx); \
+		assert_int_equal(st.irqs[M], msi); \
+		assert_int_equal(st.irqs[MX], msix); \
+	} while (0)
+	/* INTx on since creation. */
+	EXPECT(0, 0, 0);
+	e->be.host_counts[X] = 7;
+	EXPECT(7, 0, 0);
+	/* MSI-X on: INTx's 7 kept, the host's INTx count gone. */
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(e->be.host_counts[X], 0);
+	e->be.host_counts[MX] = 5;
+	EXPECT(7, 0, 5);
+	/* Off, INTx again, more of it; MSI-X's 5 kept. */
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
+	e->be.host_counts[X] = 2;
+	EXPECT(9, 0, 5);
+	/* MSI with 1 vector, then MSI-X again: each adds to its own. */
+	cfg_wr(e, MSI_CAP + PCI_MSI_ADDRESS_LO, 4, 0xfee00000);
+	cfg_wr(e, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
+	e->be.host_counts[M] = 4;
+	EXPECT(9, 4, 5);
+	cfg_wr(e, MSI_CAP + PCI_MSI_FLAGS, 2, 0);
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	e->be.host_counts[MX] = 3;
+	EXPECT(9, 4, 8);
+	/* The host's counts cannot be read: nothing counted this time, and
+	 * nothing lost after. */
+	e->be.counts_fail = true;
+	vfio_pci_get_stats(e->d, &st);
+	for (unsigned k = 0; k < VFIO_PCI_IRQ_KINDS; k++)
+		assert_false(st.irqs_counted[k]);
+	e->be.counts_fail = false;
+	EXPECT(9, 4, 8);
+	/* A machine reset turns MSI-X off: its count stays. */
+	pci_bus_reset(&e->pb);
+	EXPECT(9, 4, 8);
+#undef EXPECT
+	void *s = e;
 	teardown(&s);
 }
 
@@ -1028,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_create_failures),
 		cmocka_unit_test(test_no_intx_no_mmap),
 		cmocka_unit_test(test_intx_unmasked_by_cvmm),
+		cmocka_unit_test(test_irq_counts),
 		cmocka_unit_test(test_areas_minus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "guest_mem.h"
@@ -259,6 +261,51 @@ static void test_file_source(void **state)
 	unlink(path);
 }
 
+/*
+ * A source with nothing to give (a pipe without data: EAGAIN, as
+ * getrandom() before the host's random pool is initialised): the request
+ * waits, and is answered once bytes come, never with 0 bytes. The old
+ * device returned it at once with 0 bytes; Linux's driver then never asked
+ * again and /dev/hwrng hung (found in the nested rig, tests/nested).
+ */
+static void test_source_empty_waits(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/cvmm-rng-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	start(f, &(struct rng_config){ .enabled = true, .src = path });
+	/* A writer, so the device's reads say EAGAIN, not end of file. */
+	int w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(w >= 0);
+	drv_set_desc(&f->q, 0, DATA_GPA, 64, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 0);
+	drv_kick(&f->q);
+	/* A few retries pass with nothing; the request stays with the device. */
+	usleep(5 * VIRTIO_RNG_RETRY_MS * 1000);
+	drv_kick(&f->q);
+	assert_int_equal(drv_used(&f->q)->idx, 0);
+	assert_int_equal(write(w, "xyz", 3), 3);
+	assert_true(drv_wait_used_idx(&f->q, 1));
+	assert_int_equal(drv_used(&f->q)->ring[0].id, 0);
+	assert_int_equal(drv_used(&f->q)->ring[0].len, 3);
+	assert_memory_equal(drv_host(&f->q, DATA_GPA), "xyz", 3);
+	assert_int_equal(atomic_load(&f->vd->requests), 1);
+	/* The writer gone (end of the pipe): the next request waits too, and
+	 * a reset while it waits returns. */
+	close(w);
+	drv_set_desc(&f->q, 1, DATA_GPA + 0x1000, 64, VRING_DESC_F_WRITE, 0);
+	drv_make_avail(&f->q, 1);
+	drv_kick(&f->q);
+	usleep(3 * VIRTIO_RNG_RETRY_MS * 1000);
+	assert_int_equal(drv_used(&f->q)->idx, 1);
+	f->vd->ops->reset(f->vd->dev);
+	assert_int_equal(atomic_load(&f->t.needs_reset), 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_bad_source(void **state)
 {
 	struct fx *f = *state;
@@ -274,6 +321,17 @@ static void test_bad_source(void **state)
 				   &f->mem),
 			 -EISDIR);
 	assert_null(rng);
+	/* An empty file could never give a byte. */
+	char path[] = "/tmp/cvmm-rng-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(virtio_rng_create(&rng, &(struct rng_config){
+					   .enabled = true, .src = path },
+				   &f->mem),
+			 -EINVAL);
+	assert_null(rng);
+	unlink(path);
 }
 
 /* Reset with the worker running, several times; destroy while active. */
@@ -360,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_empty_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_cycles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_per_wakeup, setup, teardown),
