@@ -35,7 +35,7 @@ ifeq ($(SAN),thread)
 CFLAGS_COMMON += -Wno-tsan
 endif
 CFLAGS += $(CFLAGS_COMMON)
-LDLIBS += -lpthread -lcjson -luring
+LDLIBS += -lpthread -lcjson -luring -lz
 
 SRCS := $(shell find src -name '*.c' | sort)
 # seccomp_rules.c is the generator's (below), not cvmm's.

@@ -526,9 +526,9 @@ static int save_reset_state(struct vm *vm)
 	if (!st)
 		return -ENOMEM;
 	st->nvcpus = vm->nvcpus;
-	int ret = arch_vm_state_save(&vm->kvm, vm->cfg, &st->machine);
+	int ret = arch_vm_state_save(&vm->kvm, vm->cfg, 0, &st->machine);
 	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
-		ret = arch_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, vm->vcpus[i].id,
+		ret = arch_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, vm->vcpus[i].id, 0,
 					   &st->vcpus[i]);
 	if (ret) {
 		free_reset_state(st);
