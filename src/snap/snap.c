@@ -75,6 +75,13 @@ void snap_put_u64(struct snap_buf *b, uint64_t v)
 	snap_put_u32(b, (uint32_t)(v >> 32));
 }
 
+void snap_put_str(struct snap_buf *b, const char *s)
+{
+	size_t n = strnlen(s, 255);
+	snap_put_u8(b, (uint8_t)n);
+	snap_put(b, s, n);
+}
+
 void snap_buf_free(struct snap_buf *b)
 {
 	free(b->data);
@@ -174,6 +181,30 @@ uint64_t snap_get_u64(struct snap_cur *c)
 	uint8_t x[8];
 	snap_get(c, x, 8);
 	return rd64(x);
+}
+
+int snap_get_str(struct snap_cur *c, char *buf, size_t size)
+{
+	uint8_t n = snap_get_u8(c);
+	if (c->bad || size <= n) {
+		c->bad = true;
+		if (size)
+			buf[0] = 0;
+		return -EBADMSG;
+	}
+	int ret = snap_get(c, buf, n);
+	buf[ret ? 0 : n] = 0;
+	return ret;
+}
+
+int snap_expect_str(struct snap_cur *c, const char *s)
+{
+	char buf[256];
+	if (snap_get_str(c, buf, sizeof(buf)) || strcmp(buf, s)) {
+		c->bad = true;
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 int snap_cur_end(const struct snap_cur *c)

@@ -45,6 +45,8 @@ void snap_put_u8(struct snap_buf *b, uint8_t v);
 void snap_put_u16(struct snap_buf *b, uint16_t v);
 void snap_put_u32(struct snap_buf *b, uint32_t v);
 void snap_put_u64(struct snap_buf *b, uint64_t v);
+/* A string of at most 255 bytes (longer ones are cut): length, bytes. */
+void snap_put_str(struct snap_buf *b, const char *s);
 void snap_buf_free(struct snap_buf *b);
 
 /* The file header; then sections; then snap_file_finish (the "end"
@@ -71,6 +73,11 @@ uint8_t snap_get_u8(struct snap_cur *c);
 uint16_t snap_get_u16(struct snap_cur *c);
 uint32_t snap_get_u32(struct snap_cur *c);
 uint64_t snap_get_u64(struct snap_cur *c);
+/* A snap_put_str string into buf (NUL-terminated; size >= 256). */
+int snap_get_str(struct snap_cur *c, char *buf, size_t size);
+/* Whether the next string is `s` (the device's name in its section):
+ * 0, or -EBADMSG (c->bad set). */
+int snap_expect_str(struct snap_cur *c, const char *s);
 /* 0 when every read fitted and the payload was read to its end, else
  * -EBADMSG: a restore hook's last word. */
 int snap_cur_end(const struct snap_cur *c);
