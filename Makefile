@@ -44,7 +44,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/seccomp_bpf.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all check check-unit check-cli check-guest check-api check-linux check-nested check-vfio check-asan check-tsan run clean guests \
+.PHONY: all check check-unit check-cli check-guest check-api check-snapshot check-linux check-nested check-vfio check-asan check-tsan run clean guests \
 	fuzz fuzz-list fuzz-build fuzz-seeds install uninstall check-install FORCE
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
@@ -111,7 +111,7 @@ UNIT_CFLAGS_test_vfio_user := -DEDU_SERVER='"$(abspath $(EDU_SERVER))"'
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
 
-check: check-unit check-cli check-guest check-api check-linux check-nested
+check: check-unit check-cli check-guest check-api check-snapshot check-linux check-nested
 
 check-cli: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 	@tests/cli-test.sh $(BUILD)/cvmm
@@ -125,6 +125,10 @@ check-guest: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests $(EDU_SERVER)
 
 check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 	@tests/api-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
+
+# Snapshot and restore end to end (tests/snapshot-test.sh, docs/snapshot.md).
+check-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
+	@tests/snapshot-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
 
 # Boots the tiny Linux test kernel (built and cached on first use) with every
 # device; about 4 minutes on an emulating host once the kernel is cached
@@ -149,10 +153,10 @@ check-vfio: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 
 # The same suites under sanitizers, each in its own build folder.
 check-asan:
-	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 check-unit check-cli check-guest check-api
+	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 check-unit check-cli check-guest check-api check-snapshot
 
 check-tsan:
-	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 check-unit check-cli check-guest check-api
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 check-unit check-cli check-guest check-api check-snapshot
 
 run: $(BUILD)/cvmm guests
 	$(BUILD)/cvmm --kernel $(BUILD)/guest/demo.bzImage --cpus boot=2 \
