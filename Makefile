@@ -203,7 +203,7 @@ check-install: all $(BUILD)/guest/demo.bzImage
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
 # side-by-side columns, comes from bench/setup.sh (the tests do not need it).
-.PHONY: bench bench-blk bench-vfio bench-vsock bench-vhost-root
+.PHONY: bench bench-blk bench-vfio bench-vsock bench-vhost-root bench-snapshot
 BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg $(BUILD)/bench/firstout $(BUILD)/bench/rounds
 
 $(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
@@ -236,6 +236,8 @@ bench-vfio: $(BUILD)/cvmm guests $(EDU_SERVER) ; @bench/vfio.sh $(BUILD)
 bench-vsock: $(BUILD)/cvmm guests ; @bench/vsock.sh $(BUILD)
 # Linux root on virtio-fs vs vhost-user-blk, the vfs and vub boots (bench/vhost-root.sh).
 bench-vhost-root: $(BUILD)/cvmm ; @bench/vhost-root.sh $(BUILD)
+# Snapshot time and size, restore to the first guest instruction (bench/snapshot.sh).
+bench-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests ; @bench/snapshot.sh $(BUILD)
 
 # ---- Fuzzing: libFuzzer targets built by clang (fuzz/README.md) ----
 # `make fuzz-list` names the targets, `make fuzz-build` builds them into
