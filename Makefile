@@ -35,7 +35,7 @@ ifeq ($(SAN),thread)
 CFLAGS_COMMON += -Wno-tsan
 endif
 CFLAGS += $(CFLAGS_COMMON)
-LDLIBS += -lpthread -lcjson -luring
+LDLIBS += -lpthread -lcjson -luring -lz
 
 SRCS := $(shell find src -name '*.c' | sort)
 # seccomp_rules.c is the generator's (below), not cvmm's.
@@ -44,7 +44,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/seccomp_bpf.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all check check-unit check-cli check-guest check-api check-linux check-nested check-vfio check-asan check-tsan run clean guests \
+.PHONY: all check check-unit check-cli check-guest check-api check-snapshot check-linux check-nested check-vfio check-asan check-tsan run clean guests \
 	fuzz fuzz-list fuzz-build fuzz-seeds install uninstall check-install FORCE
 all: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 
@@ -111,7 +111,7 @@ UNIT_CFLAGS_test_vfio_user := -DEDU_SERVER='"$(abspath $(EDU_SERVER))"'
 # Test guests (freestanding, built by the host gcc): rules in tests/guest/guest.mk.
 include tests/guest/guest.mk
 
-check: check-unit check-cli check-guest check-api check-linux check-nested
+check: check-unit check-cli check-guest check-api check-snapshot check-linux check-nested
 
 check-cli: $(BUILD)/cvmm $(BUILD)/cvmm-remote
 	@tests/cli-test.sh $(BUILD)/cvmm
@@ -125,6 +125,10 @@ check-guest: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests $(EDU_SERVER)
 
 check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 	@tests/api-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
+
+# Snapshot and restore end to end (tests/snapshot-test.sh, docs/snapshot.md).
+check-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
+	@tests/snapshot-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
 
 # Boots the tiny Linux test kernel (built and cached on first use) with every
 # device; about 4 minutes on an emulating host once the kernel is cached
@@ -149,10 +153,10 @@ check-vfio: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 
 # The same suites under sanitizers, each in its own build folder.
 check-asan:
-	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 check-unit check-cli check-guest check-api
+	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 check-unit check-cli check-guest check-api check-snapshot
 
 check-tsan:
-	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 check-unit check-cli check-guest check-api
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 check-unit check-cli check-guest check-api check-snapshot
 
 run: $(BUILD)/cvmm guests
 	$(BUILD)/cvmm --kernel $(BUILD)/guest/demo.bzImage --cpus boot=2 \
@@ -199,7 +203,7 @@ check-install: all $(BUILD)/guest/demo.bzImage
 # ---- Benchmarks (BENCHMARKS.md): `make bench` builds what they need and
 # runs bench/run.sh, which prints a table and asserts nothing. QEMU, for the
 # side-by-side columns, comes from bench/setup.sh (the tests do not need it).
-.PHONY: bench bench-blk bench-vfio bench-vsock bench-vhost-root
+.PHONY: bench bench-blk bench-vfio bench-vsock bench-vhost-root bench-snapshot
 BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/nullimg $(BUILD)/bench/firstout $(BUILD)/bench/rounds
 
 $(BENCH_TOOLS): $(BUILD)/bench/%: bench/%.c
@@ -232,6 +236,8 @@ bench-vfio: $(BUILD)/cvmm guests $(EDU_SERVER) ; @bench/vfio.sh $(BUILD)
 bench-vsock: $(BUILD)/cvmm guests ; @bench/vsock.sh $(BUILD)
 # Linux root on virtio-fs vs vhost-user-blk, the vfs and vub boots (bench/vhost-root.sh).
 bench-vhost-root: $(BUILD)/cvmm ; @bench/vhost-root.sh $(BUILD)
+# Snapshot time and size, restore to the first guest instruction (bench/snapshot.sh).
+bench-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests ; @bench/snapshot.sh $(BUILD)
 
 # ---- Fuzzing: libFuzzer targets built by clang (fuzz/README.md) ----
 # `make fuzz-list` names the targets, `make fuzz-build` builds them into

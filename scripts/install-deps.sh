@@ -3,6 +3,7 @@
 #   gcc, make      - build
 #   libcmocka-dev  - unit tests
 #   libcjson-dev   - JSON for the API socket (--api-socket)
+#   zlib1g-dev     - CRC-32 of the snapshot sections (vm.snapshot, --restore)
 #   libseccomp-dev - compiles the per-thread seccomp filters to BPF at build time (tools/seccomp-gen.c)
 #   liburing-dev   - virtio-blk's io_uring engine (src/virtio/blk_uring.c)
 #   iproute2       - network tests (namespaces, tap)
@@ -14,7 +15,7 @@
 #                    qemu-storage-daemon (vhost-user-blk), /usr/lib/qemu/virtiofsd
 #   dpkg-dev, debhelper, lintian - the Debian package (debian/; make check-install PACKAGE=1)
 set -e
-PKGS="gcc make libcmocka-dev iproute2 libcjson-dev libseccomp-dev liburing-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base qemu-system-x86 qemu-system-common cpio kmod dpkg-dev debhelper lintian"
+PKGS="gcc make libcmocka-dev iproute2 libcjson-dev zlib1g-dev libseccomp-dev liburing-dev clang libclang-rt-14-dev e2fsprogs dnsmasq-base qemu-system-x86 qemu-system-common cpio kmod dpkg-dev debhelper lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -77,6 +77,10 @@ static const char usage_text[] =
 	"                             processes connect to PATH and send\n"
 	"                             \"CONNECT <port>\\n\"; a guest connection to\n"
 	"                             host port P reaches the socket PATH_P\n"
+	"  --restore source_url=file:///DIR[,prefault=on][,resume=false]\n"
+	"                             the VM of a snapshot (vm.snapshot) in DIR,\n"
+	"                             running (resume=false: paused); prefault=on\n"
+	"                             reads its RAM in at once, not page by page\n"
 	"  --api-socket PATH          HTTP/JSON control API on a UNIX socket;\n"
 	"                             without --kernel, cvmm waits for the VM's\n"
 	"                             configuration (vm.create) and vm.boot\n"
@@ -539,6 +543,7 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -809,6 +814,48 @@ static int parse_output(struct vm_config *cfg, enum config_opt opt, const char *
 	return config_set_output(cfg, opt, arg, NULL, err, errlen);
 }
 
+/* --restore source_url=file:///DIR[,prefault=on|off][,resume=true|false]
+ * (cloud-hypervisor's spelling; on/off and true/false both). */
+static int restore_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	char buf[4200];
+	if (strlen(arg) >= sizeof(buf))
+		return fail(err, errlen, "--restore: value too long");
+	strcpy(buf, arg);
+	cfg->restore_resume = true;
+	cfg->restore_prefault = false;
+	cfg->restore_url = NULL;
+	char *save = NULL;
+	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			return fail(err, errlen, "--restore: '%s': expected key=value", kv);
+		*eq = 0;
+		const char *v = eq + 1;
+		bool on = !strcmp(v, "on") || !strcmp(v, "true");
+		bool off = !strcmp(v, "off") || !strcmp(v, "false");
+		if (!strcmp(kv, "source_url")) {
+			if (strncmp(v, "file:///", 8))
+				return fail(err, errlen,
+					    "--restore: source_url=%s: expected file:///DIR", v);
+			cfg->restore_url = keep(cfg, v);
+			if (!cfg->restore_url)
+				return fail(err, errlen, "--restore: option values too long");
+		} else if (!strcmp(kv, "prefault") && (on || off)) {
+			cfg->restore_prefault = on;
+		} else if (!strcmp(kv, "resume") && (on || off)) {
+			cfg->restore_resume = on;
+		} else {
+			return fail(err, errlen,
+				    "--restore: '%s=%s': expected source_url=file:///DIR, prefault=on|off, resume=true|false",
+				    kv, v);
+		}
+	}
+	if (!cfg->restore_url)
+		return fail(err, errlen, "--restore: source_url=file:///DIR is required");
+	return 0;
+}
+
 int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 	       char *err, size_t errlen)
 {
@@ -819,7 +866,7 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			   opt == OPT_SECCOMP || opt == OPT_API_SOCKET || opt == OPT_PLATFORM ||
 			   opt == OPT_VIRTIO_TRANSPORT || opt == OPT_DEVICE ||
 			   opt == OPT_USER_DEVICE || opt == OPT_VSOCK || opt == OPT_LOG_FILE ||
-			   opt == OPT_FS;
+			   opt == OPT_FS || opt == OPT_RESTORE;
 	if (takes_value && !arg)
 		return fail(err, errlen, "--%s: missing value", name);
 	switch (opt) {
@@ -873,6 +920,8 @@ int config_set(struct vm_config *cfg, enum config_opt opt, const char *arg,
 			return fail(err, errlen, "--log-file: empty path");
 		cfg->log_file = arg;
 		return 0;
+	case OPT_RESTORE:
+		return restore_opt(cfg, arg, err, errlen);
 	case OPT_VERBOSE:
 		if (cfg->log_level < LOG_DEBUG)
 			cfg->log_level++;
@@ -916,6 +965,14 @@ static int check_vhost_user(const struct vm_config *cfg, char *err, size_t errle
 
 int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 {
+	/* A restored VM's configuration is the snapshot's. */
+	if (cfg->restore_url && (cfg->kernel || cfg->initramfs || cfg->ndisks || cfg->nnets ||
+				 cfg->nfs || cfg->ndevices || cfg->nuser_devices ||
+				 cfg->rng.enabled || cfg->vsock.enabled))
+		return fail(err, errlen,
+			    "--restore: the VM's configuration comes from the snapshot (no --kernel, --initramfs or device options with it)");
+	if (cfg->restore_url)
+		return 0;
 	/* With the API, the configuration may come later (vm.create). */
 	if (!cfg->kernel && !cfg->api_socket)
 		return fail(err, errlen, "--kernel: required (see --help)");

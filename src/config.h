@@ -158,6 +158,11 @@ struct vm_config {
 	bool seccomp;            /* default on; --seccomp off for debugging */
 	const char *api_socket;  /* --api-socket PATH, NULL when absent */
 	const char *log_file;    /* --log-file PATH: the log goes there, not stderr */
+	/* --restore: the VM comes from a snapshot (vm_restore), not from
+	 * --kernel and the device options. */
+	const char *restore_url;
+	bool restore_prefault;   /* prefault=on: guest RAM read in at once */
+	bool restore_resume;     /* resume=false: the VM starts Paused */
 	bool show_help;
 	bool show_version;
 	/* Storage for values parsed out of key=value lists. */
@@ -204,6 +209,7 @@ enum config_opt {
 	OPT_VERSION,
 	OPT_LOG_FILE,
 	OPT_VERBOSE,     /* -v: one log level more (cloud-hypervisor's spelling) */
+	OPT_RESTORE,     /* --restore source_url=file:///DIR[,prefault=on][,resume=false] */
 };
 
 /* The defaults of every option. */

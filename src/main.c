@@ -85,6 +85,16 @@ int main(int argc, char **argv)
 	int status = 1;
 	/* --api-socket without --kernel: the VM comes from vm.create/vm.boot. */
 	int ret = cfg.kernel ? vm_build(&vm, &cfg, start_ns) : vm_prepare(&vm, &cfg, start_ns);
+	/* --restore: a snapshot it cannot take is bad usage (one line, 2). */
+	if (ret == 0 && cfg.restore_url) {
+		ret = vm_restore(&vm, cfg.restore_url, cfg.restore_prefault, cfg.restore_resume,
+				 err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "cvmm: --restore %s: %s\n", cfg.restore_url, err);
+			vm_destroy(&vm);
+			return 2;
+		}
+	}
 	if (ret == 0)
 		status = vm_run(&vm);
 	/* Lost disk data is a failure, however the guest ended. */

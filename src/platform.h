@@ -3,8 +3,8 @@
  * Platform devices: the machine's fixed devices that no bus enumerates
  * (the 8250 UART, i8042, CMOS RTC, debug-exit port, ACPI GED) and the
  * virtio-mmio windows. Each is a record, a device pointer with a table of
- * the same operations: name, reset, destroy, describe (vm.info). Snapshot
- * save/restore operations join this table with the snapshot work.
+ * the same operations: name, reset, destroy, describe (vm.info), save and
+ * restore (snapshots).
  *
  * Adding one: its file defines its struct platform_dev_ops and a
  * platform_builder_fn that creates the device from a struct platform_ctx,
@@ -26,6 +26,10 @@
 #include "bus.h"
 #include "config.h"
 #include "irq.h"
+
+struct snap_buf;
+struct snap_cur;
+struct snap_index;
 
 /* One register range of a platform device, as vm.info lists it. */
 struct platform_region {
@@ -52,6 +56,16 @@ struct platform_dev_ops {
 	void (*destroy)(void *dev);
 	/* Fills `info` (zeroed by the caller) for vm.info. */
 	void (*describe)(void *dev, struct platform_info *info);
+	/*
+	 * Snapshots (snap/snap.h, docs/snapshot.md), vCPUs and device
+	 * threads parked. save appends the device's state (0 or -errno);
+	 * restore reads it back into a device just built from the same
+	 * configuration and drives its interrupt line as the state says: 0,
+	 * or -EBADMSG for a payload it cannot take (snap_cur_end). NULL
+	 * (both): the device has no state of its own (the section is empty).
+	 */
+	int (*save)(void *dev, struct snap_buf *b);
+	int (*restore)(void *dev, struct snap_cur *c);
 };
 
 struct platform_dev {
@@ -96,6 +110,13 @@ int platform_add(struct platform *p, const struct platform_dev_ops *ops, void *d
 void *platform_find(const struct platform *p, const struct platform_dev_ops *ops);
 /* Resets every device, in the order they were added. */
 void platform_reset(struct platform *p);
+/*
+ * Snapshots: every device's state, one section each ("platform.N", N its
+ * place in the order they were added; the payload starts with the
+ * device's name, checked on restore). 0 or -errno (logged).
+ */
+int platform_save(struct platform *p, struct snap_buf *b);
+int platform_restore(struct platform *p, struct snap_index *idx);
 /* Destroys every device, last added first; `p` is empty after. */
 void platform_destroy(struct platform *p);
 /* The ctx's interrupt line of `gsi`. */

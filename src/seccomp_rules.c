@@ -287,6 +287,8 @@ static const int build_calls[] = {
 	SCMP_SYS(rt_sigaction),  /* vcpu_signal_init: the kick's handler */
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), /* new vCPU threads */
 	SCMP_SYS(sched_getaffinity), /* glibc's pthread_getattr_np */
+	/* vm.snapshot: the folder, guest RAM's resident pages (kvm_save_ram) */
+	SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(mincore),
 };
 
 static const unsigned long build_ioctls[] = {
@@ -298,6 +300,8 @@ static const unsigned long build_ioctls[] = {
 	KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_FPU, KVM_GET_DEBUGREGS,
 	KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_VCPU_EVENTS, KVM_GET_MSRS,
 	KVM_GET_XCRS,
+	/* vm.snapshot and vm.restore: the XSAVE area and the KVM clock */
+	KVM_GET_XSAVE, KVM_SET_XSAVE, KVM_GET_CLOCK, KVM_SET_CLOCK,
 	BLKGETSIZE64,            /* a disk on a block device */
 	/* taps (net/tap.c) */
 	TUNSETIFF, TUNGETIFF, TUNSETOFFLOAD, TUNSETVNETHDRSZ,

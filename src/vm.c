@@ -43,6 +43,7 @@
 #include "virtio/worker.h"
 #include "vfio/kernel.h"
 #include "vfio/pci_dev.h"
+#include "vm_internal.h"
 
 uint64_t vm_now_ns(void)
 {
@@ -526,9 +527,9 @@ static int save_reset_state(struct vm *vm)
 	if (!st)
 		return -ENOMEM;
 	st->nvcpus = vm->nvcpus;
-	int ret = arch_vm_state_save(&vm->kvm, vm->cfg, &st->machine);
+	int ret = arch_vm_state_save(&vm->kvm, vm->cfg, 0, &st->machine);
 	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
-		ret = arch_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, vm->vcpus[i].id,
+		ret = arch_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, vm->vcpus[i].id, 0,
 					   &st->vcpus[i]);
 	if (ret) {
 		free_reset_state(st);
@@ -556,7 +557,7 @@ static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t sta
 }
 
 /* The machine itself, from vm->cfg. */
-static int vm_build_machine(struct vm *vm)
+int vm_build_machine(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
 	vm->machine = true;
@@ -565,6 +566,8 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: vcpu_signal_init();
 	ret = ret ?: kvm_open(&vm->kvm);
 	ret = ret ?: kvm_create_vm(&vm->kvm);
+	if (!ret && vm->restoring) /* guest RAM from the snapshot */
+		vm_restore_ram_source(vm);
 	ret = ret ?: arch_vm_init(&vm->kvm, cfg);
 	ret = ret ?: build_platform_devices(vm);
 	ret = ret ?: build_pci(vm);
@@ -572,8 +575,13 @@ static int vm_build_machine(struct vm *vm)
 	ret = ret ?: build_passthrough_devices(vm);
 	ret = ret ?: build_user_devices(vm);
 	ret = ret ?: build_vcpus(vm);
+	/* Only the API can ask for a reboot: no cost without it. A restored
+	 * VM keeps its vCPUs as built too, before the snapshot's go in. */
+	if (!ret && cfg->api_socket && vm->restoring)
+		ret = save_reset_state(vm);
+	if (vm->restoring)
+		return ret ?: vm_restore_state(vm);
 	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
-	/* Only the API can ask for a reboot: no cost without it. */
 	if (!ret && cfg->api_socket)
 		ret = save_reset_state(vm);
 	return ret;
@@ -838,7 +846,7 @@ static void release_devices(struct vm *vm)
  * A device never activated has no thread: its request waits for one.
  * On a timeout lets them all go again.
  */
-static int park_devices(struct vm *vm)
+int vm_park_devices(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		struct virtio_worker *w = vm->virtio[i].vdev->worker;
@@ -862,7 +870,7 @@ static int park_machine(struct vm *vm)
 	int ret = park_vcpus(vm);
 	if (ret)
 		return ret;
-	ret = park_devices(vm);
+	ret = vm_park_devices(vm);
 	if (ret)
 		release_vcpus(vm);
 	return ret;
@@ -1001,13 +1009,17 @@ static struct out_sink *out_sink_of(struct vm *vm, int fd)
  * A built machine goes: its fds watched, stdin wired, vCPUs started, the
  * loop filtered (once: a next machine's vCPUs start under that filter).
  */
-static int start_machine(struct vm *vm)
+int vm_start_machine(struct vm *vm)
 {
 	int ret = watch_machine_fds(vm, true);
 	if (ret)
 		return ret;
 	setup_stdin(vm);
 	watch_out_sinks(vm);
+	/* Parked before their first KVM_RUN (a restore with resume=false). */
+	if (vm->start_paused)
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			vcpu_pause(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
@@ -1016,7 +1028,7 @@ static int start_machine(struct vm *vm)
 		}
 	}
 	if (vm->loop_filtered) {
-		vm->state = VM_STATE_RUNNING;
+		vm->state = vm->start_paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
 		return 0;
 	}
 	/* The kernel's teardown of the VM then runs after cvmm's exit status
@@ -1034,7 +1046,7 @@ static int start_machine(struct vm *vm)
 		return ret;
 	}
 	vm->loop_filtered = true;
-	vm->state = VM_STATE_RUNNING;
+	vm->state = vm->start_paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
 	return 0;
 }
 
@@ -1079,7 +1091,7 @@ int vm_boot(struct vm *vm)
 		return -EBUSY;
 	uint64_t t0 = vm_now_ns();
 	int ret = vm_build_machine(vm);
-	ret = ret ?: start_machine(vm);
+	ret = ret ?: vm_start_machine(vm);
 	if (ret) {
 		/* Half built: it goes, as a failed build at start does. */
 		vm_request_exit(vm, 1, "boot failed");
@@ -1105,8 +1117,12 @@ int vm_run(struct vm *vm)
 	if (setup_control_loop(vm)) /* logged there */
 		return 1;
 	if (vm->machine) {
-		if (start_machine(vm))
+		if (vm_start_machine(vm))
 			return 1;
+		/* --restore resume=false: the device threads park too. */
+		if (vm->start_paused && vm_park_devices(vm))
+			return 1;
+		vm->start_paused = false;
 	} else {
 		log_info("no kernel given: waiting for vm.create and vm.boot on %s",
 			 vm->cfg->api_socket);
@@ -1170,7 +1186,7 @@ int vm_run(struct vm *vm)
  * vm_init_base left them, so that it may build another machine. Returns
  * 0, or -errno when a disk's data may be lost (virtio_blk_destroy()).
  */
-static int teardown_machine(struct vm *vm)
+int vm_teardown_machine(struct vm *vm)
 {
 	int ret = 0;
 	stop_vcpus(vm);
@@ -1257,7 +1273,7 @@ int vm_shutdown(struct vm *vm)
 	if (s != VM_STATE_RUNNING && s != VM_STATE_PAUSED)
 		return -EBUSY;
 	uint64_t t0 = vm_now_ns();
-	int ret = teardown_machine(vm);
+	int ret = vm_teardown_machine(vm);
 	vm->state = VM_STATE_SHUTDOWN;
 	if (ret) {
 		log_error("VM shut down; a disk's data may not have reached its image: %s",
@@ -1271,7 +1287,7 @@ int vm_shutdown(struct vm *vm)
 
 int vm_destroy(struct vm *vm)
 {
-	int ret = teardown_machine(vm);
+	int ret = vm_teardown_machine(vm);
 	/*
 	 * vCPUs stopped and disks flushed: now the answer to a shutdown
 	 * request may go out, and the socket goes away.

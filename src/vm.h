@@ -25,6 +25,7 @@
 struct api_server;
 struct vm_create_config;
 struct vm_reset_state;
+struct vm_restore;
 struct serial;
 struct virtio_core;
 struct virtio_dev;
@@ -131,6 +132,10 @@ struct vm {
 	bool loop_filtered; /* the control loop's seccomp filter is on */
 
 	uint64_t start_ns; /* process start, for the boot-time log */
+	/* A restore under way (vm_snapshot.c): the build takes its state
+	 * from the snapshot instead of loading a kernel. */
+	struct vm_restore *restoring;
+	bool start_paused; /* vm_restore resume=false: vCPUs start parked */
 };
 
 uint64_t vm_now_ns(void);
@@ -210,5 +215,22 @@ void vm_request_stop(struct vm *vm, int status, const char *why);
 /* The state, Shutdown as soon as an exit was requested. */
 enum vm_state vm_get_state(struct vm *vm);
 const char *vm_state_name(enum vm_state s);
+
+/*
+ * Snapshots (docs/snapshot.md), control loop only. url: "file:///DIR".
+ * vm_snapshot: a paused VM's configuration, machine, vCPUs, devices and
+ * RAM into DIR (made if missing); the VM stays paused. 0, -EBUSY (not
+ * paused), -ENOTSUP (a device that cannot be snapshotted), -EINVAL (bad
+ * url), or another -errno; one line in err.
+ * vm_restore: from NotCreated, the VM DIR holds, built again and started
+ * (resume false: left Paused); prefault: guest RAM read in at once
+ * instead of page by page on first touch. 0; -EBUSY (a VM exists
+ * already); -EINVAL, -EBADMSG, -EPROTONOSUPPORT, -ENOENT and the like for
+ * a snapshot or a configuration that cannot be restored (nothing is left
+ * built: the VM is NotCreated again); one line in err.
+ */
+int vm_snapshot(struct vm *vm, const char *url, char *err, size_t errlen);
+int vm_restore(struct vm *vm, const char *url, bool prefault, bool resume, char *err,
+	       size_t errlen);
 
 #endif

@@ -92,6 +92,8 @@ static const struct command commands[] = {
 	{ "add-vsock", "PUT", "vm.add-vsock", "cid=N,socket=P before boot" },
 	{ "add-device", "PUT", "vm.add-device", "path=SYSFS[,id=N] before boot" },
 	{ "add-user-device", "PUT", "vm.add-user-device", "socket=P[,id=N] before boot" },
+	{ "snapshot", "PUT", "vm.snapshot", "file:///DIR: a paused VM into DIR" },
+	{ "restore", "PUT", "vm.restore", "source_url=file:///DIR[,prefault=on][,resume=false]" },
 };
 
 #define MAX_FDS 8
@@ -407,7 +409,15 @@ int main(int argc, char **argv)
 		json = argv[i++];
 		bool looks_json = json[0] == '{' || json[0] == '[' || json[0] == '@' ||
 				  !strcmp(json, "-");
-		if (!strncmp(name, "add-", 4) && !looks_json) {
+		if (!strcmp(name, "snapshot") && !looks_json) {
+			/* ch-remote: snapshot file:///DIR */
+			made = !buf_append(&body, "{\"destination_url\":", 19) &&
+			       !json_str(&body, json, strlen(json)) && !buf_append(&body, "}", 1);
+			if (!made) {
+				fprintf(stderr, "cvmm-remote: out of memory\n");
+				return 1;
+			}
+		} else if ((!strncmp(name, "add-", 4) || !strcmp(name, "restore")) && !looks_json) {
 			if (kv_to_json(json, &body, fds, &nfds)) {
 				fprintf(stderr, "cvmm-remote: %s: expected key=value[,key=value...] (fd=N or fd=[N,M]) or JSON\n",
 					name);

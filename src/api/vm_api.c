@@ -252,6 +252,22 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, c, "virtio_transport", "mmio");
 }
 
+cJSON *vm_api_config_json(const struct vm_config *cfg)
+{
+	struct jb jb = { 0 };
+	cJSON *root = cJSON_CreateObject();
+	if (!root)
+		return NULL;
+	add_config(&jb, root, cfg);
+	cJSON *c = cJSON_DetachItemFromObject(root, "config");
+	cJSON_Delete(root);
+	if (jb.oom) {
+		cJSON_Delete(c);
+		return NULL;
+	}
+	return c;
+}
+
 static const char *bar_type_name(enum pci_bar_type t)
 {
 	switch (t) {
@@ -955,6 +971,87 @@ static void ep_delete(void *ctx, const struct http_request *req, const cJSON *bo
 	api_reply_no_content(resp);
 }
 
+/* A string member of body, NULL when absent or not a string. */
+static const char *str_member(const cJSON *body, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Only the members in `known` (NULL-terminated): else the first other. */
+static const char *unknown_member(const cJSON *body, const char *const *known)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, body) {
+		bool ok = false;
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = it->string && !strcmp(it->string, *k);
+		if (!ok)
+			return it->string ? it->string : "?";
+	}
+	return NULL;
+}
+
+/* vm.snapshot {"destination_url": "file:///DIR"}: a paused VM into DIR. */
+static void ep_snapshot(void *ctx, const struct http_request *req, const cJSON *body,
+			struct api_response *resp)
+{
+	(void)req;
+	struct vm *vm = ctx;
+	static const char *const known[] = { "destination_url", NULL };
+	const char *url = str_member(body, "destination_url");
+	const char *other = cJSON_IsObject(body) ? unknown_member(body, known) : NULL;
+	if (!url || other) {
+		api_reply_error(resp, 400, other ? "vm.snapshot: unknown field '%s'" :
+				"vm.snapshot: expected {\"destination_url\": \"file:///DIR\"}%s",
+				other ? other : "");
+		return;
+	}
+	if (vm_get_state(vm) == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "vm.snapshot: no VM: vm.create first");
+		return;
+	}
+	char err[512];
+	int ret = vm_snapshot(vm, url, err, sizeof(err));
+	if (ret) {
+		log_error("api: vm.snapshot: %s", err);
+		api_reply_error(resp, ret == -EINVAL || ret == -ENOTSUP ? 400 : 500,
+				"vm.snapshot: %s", err);
+		return;
+	}
+	api_reply_no_content(resp);
+}
+
+/* vm.restore {"source_url": "file:///DIR", "prefault": bool, "resume":
+ * bool}: the VM of a snapshot, into a VMM that has none. */
+static void ep_restore(void *ctx, const struct http_request *req, const cJSON *body,
+		       struct api_response *resp)
+{
+	(void)req;
+	struct vm *vm = ctx;
+	static const char *const known[] = { "source_url", "prefault", "resume", NULL };
+	const char *url = str_member(body, "source_url");
+	const cJSON *pf = cJSON_GetObjectItemCaseSensitive(body, "prefault");
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(body, "resume");
+	const char *other = cJSON_IsObject(body) ? unknown_member(body, known) : NULL;
+	if (!url || other || (pf && !cJSON_IsBool(pf) && !cJSON_IsNull(pf)) ||
+	    (rs && !cJSON_IsBool(rs) && !cJSON_IsNull(rs))) {
+		api_reply_error(resp, 400, other ? "vm.restore: unknown field '%s'" :
+				"vm.restore: expected {\"source_url\": \"file:///DIR\", \"prefault\": bool, \"resume\": bool}%s",
+				other ? other : "");
+		return;
+	}
+	char err[512];
+	int ret = vm_restore(vm, url, cJSON_IsTrue(pf), !cJSON_IsFalse(rs), err, sizeof(err));
+	if (ret) {
+		log_error("api: vm.restore: %s", err);
+		api_reply_error(resp, ret == -EBUSY ? 500 : ret == -ENOMEM ? 500 : 400,
+				"vm.restore: %s", err);
+		return;
+	}
+	api_reply_no_content(resp);
+}
+
 /* cloud-hypervisor's endpoints for what cvmm does not have: 501. */
 static void ep_unsupported(void *ctx, const struct http_request *req,
 			       const cJSON *body, struct api_response *resp)
@@ -985,6 +1082,8 @@ static const struct api_route routes[] = {
 	{ "vm.add-vsock", "PUT", ep_add_vsock },
 	{ "vm.add-device", "PUT", ep_add_device },
 	{ "vm.add-user-device", "PUT", ep_add_user_device },
+	{ "vm.snapshot", "PUT", ep_snapshot },
+	{ "vm.restore", "PUT", ep_restore },
 	/* cloud-hypervisor's, not (yet) cvmm's: 501 with a message. */
 	{ "vm.remove-device", "PUT", ep_unsupported },
 	{ "vm.resize-disk", "PUT", ep_unsupported },
@@ -992,8 +1091,7 @@ static const struct api_route routes[] = {
 	{ "vm.add-pmem", "PUT", ep_unsupported },
 	{ "vm.add-vdpa", "PUT", ep_unsupported },
 	{ "vm.add-generic-vhost-user", "PUT", ep_unsupported },
-	{ "vm.snapshot", "PUT", ep_unsupported },
-	{ "vm.restore", "PUT", ep_unsupported },
+
 	{ "vm.coredump", "PUT", ep_unsupported },
 	{ "vm.nmi", "PUT", ep_unsupported },
 	{ "vm.send-migration", "PUT", ep_unsupported },

@@ -28,8 +28,15 @@
 
 #include "api/http.h"
 #include "api/server.h"
+#include "config.h"
+
+#include <cjson/cJSON.h>
 
 void vm_api_handle(void *opaque, const struct http_request *req,
 		   struct api_response *resp);
+
+/* The configuration as vm.info's "config" (a vm.create body: a snapshot
+ * keeps it so); NULL when out of memory. */
+cJSON *vm_api_config_json(const struct vm_config *cfg);
 
 #endif

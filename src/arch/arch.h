@@ -85,15 +85,42 @@ int arch_describe_emulation_failure(const struct kvm_run *run, char *buf, size_t
  */
 struct arch_vcpu_state;
 struct arch_vm_state;
+struct snap_buf;
+struct snap_cur;
 
-int arch_vcpu_state_save(struct kvm *kvm, int vcpu_fd, unsigned id,
+/*
+ * ARCH_STATE_SNAPSHOT (vm.snapshot): the state goes on in another
+ * process, so the save also takes the TSC and TSC_ADJUST MSRs, the XSAVE
+ * area (KVM_GET_XSAVE, restored with KVM_SET_XSAVE after the FPU) and the
+ * KVM clock (KVM_GET_CLOCK; arch_vm_clock_restore puts it back once the
+ * vCPUs are restored). Where KVM refuses XSAVE or the clock, the state
+ * goes without (logged at info level).
+ */
+#define ARCH_STATE_SNAPSHOT 1u
+
+int arch_vcpu_state_save(struct kvm *kvm, int vcpu_fd, unsigned id, unsigned flags,
 			 struct arch_vcpu_state **out);
 int arch_vcpu_state_restore(int vcpu_fd, unsigned id, const struct arch_vcpu_state *st);
 void arch_vcpu_state_free(struct arch_vcpu_state *st);
 
-int arch_vm_state_save(struct kvm *kvm, const struct vm_config *cfg,
+int arch_vm_state_save(struct kvm *kvm, const struct vm_config *cfg, unsigned flags,
 		       struct arch_vm_state **out);
 int arch_vm_state_restore(struct kvm *kvm, const struct arch_vm_state *st);
 void arch_vm_state_free(struct arch_vm_state *st);
+/* The KVM clock a snapshot kept (none: nothing to do). 0 or -errno. */
+int arch_vm_clock_restore(struct kvm *kvm, const struct arch_vm_state *st);
+/* Whether the state has the in-kernel PIT's (a snapshot's VM must match). */
+bool arch_vm_state_has_pit(const struct arch_vm_state *st);
+
+/*
+ * Snapshot sections (snap/snap.h): each KVM structure as its bytes, led
+ * by its size (another layout is refused). decode: 0, -EBADMSG (short,
+ * long or inconsistent payload) or -ENOMEM; nothing is applied, the
+ * *_restore functions do that.
+ */
+void arch_vcpu_state_encode(const struct arch_vcpu_state *st, struct snap_buf *b);
+int arch_vcpu_state_decode(struct snap_cur *c, struct arch_vcpu_state **out);
+void arch_vm_state_encode(const struct arch_vm_state *st, struct snap_buf *b);
+int arch_vm_state_decode(struct snap_cur *c, struct arch_vm_state **out);
 
 #endif

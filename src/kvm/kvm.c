@@ -221,13 +221,62 @@ static int alloc_memfd(struct kvm *kvm, uint64_t size, unsigned flags, void **ou
 	return 0;
 }
 
+/* The data extents of the snapshot's RAM file into memfd RAM at p. */
+static int copy_ram_file(int fd, uint8_t *p, uint64_t size)
+{
+	off_t pos = 0;
+	while ((uint64_t)pos < size) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		for (off_t at = data; at < hole;) {
+			ssize_t n = pread(fd, p + at, (size_t)(hole - at), at);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			at += n;
+		}
+		pos = hole;
+	}
+	return 0;
+}
+
 int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags)
 {
 	void *p = NULL;
 	if (flags & (KVM_RAM_SHARED | KVM_RAM_HUGEPAGES)) {
 		int ret = alloc_memfd(kvm, size, flags, &p);
+		if (!ret && kvm->ram_restore) {
+			ret = copy_ram_file(kvm->ram_src_fd, p, size);
+			if (ret) {
+				log_error("restore: cannot read guest RAM from the snapshot: %s",
+					  strerror(-ret));
+				munmap(p, size);
+				close(kvm->ram_fd);
+				kvm->ram_fd = -1;
+			}
+		}
 		if (ret)
 			return ret;
+	} else if (kvm->ram_restore) {
+		/* Lazy: each page is read from the file on the guest's first
+		 * touch; prefault=on reads them all now. */
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_NORESERVE | (kvm->ram_prefault ? MAP_POPULATE : 0),
+			 kvm->ram_src_fd, 0);
+		if (p == MAP_FAILED) {
+			int err = errno;
+			log_error("restore: cannot map %llu MiB of guest RAM from the snapshot: %s",
+				  (unsigned long long)(size >> 20), strerror(err));
+			return -err;
+		}
+		kvm->ram_file = true;
 	} else {
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -258,7 +307,19 @@ int kvm_clear_ram(struct kvm *kvm)
 	 * device pinned for DMA is written over too: dropped pages would
 	 * leave the device with the old ones, which the guest no longer sees. */
 	int r = 0;
-	if (kvm->ram_huge || kvm->ram_pinned)
+	if (kvm->ram_file && !kvm->ram_pinned) {
+		/* A restored VM's RAM maps its snapshot: dropped pages would
+		 * read as the snapshot's again. Fresh anonymous memory in its
+		 * place (KVM follows the mapping). */
+		void *p = mmap(kvm->ram, kvm->ram_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		r = p == MAP_FAILED ? -1 : 0;
+		if (!r) {
+			kvm->ram_file = false;
+			madvise(kvm->ram, kvm->ram_size, MADV_DONTDUMP);
+			madvise(kvm->ram, kvm->ram_size, MADV_DONTFORK);
+		}
+	} else if (kvm->ram_huge || kvm->ram_pinned)
 		memset(kvm->ram, 0, kvm->ram_size);
 	else if (kvm->ram_fd >= 0)
 		r = fallocate(kvm->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
@@ -270,6 +331,69 @@ int kvm_clear_ram(struct kvm *kvm)
 		log_error("cannot clear guest RAM: %s", strerror(err));
 		return -err;
 	}
+	return 0;
+}
+
+static bool page_is_zero(const uint8_t *p, size_t n)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	for (size_t i = 0; i < n / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, off_t at)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, at);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+		at += w;
+	}
+	return 0;
+}
+
+int kvm_save_ram(struct kvm *kvm, int fd, uint64_t *written)
+{
+	/* Pages never touched are not even resident (mincore): skipped
+	 * without reading them; the others are compared with zero. Runs of
+	 * data go out in one write. */
+	const size_t page = 4096, chunk = 2u << 20;
+	uint8_t *ram = kvm->ram;
+	unsigned char vec[(2u << 20) / 4096];
+	uint64_t total = 0;
+	int ret = 0;
+	if (ftruncate(fd, (off_t)kvm->ram_size) < 0)
+		ret = -errno;
+	for (uint64_t base = 0; !ret && base < kvm->ram_size; base += chunk) {
+		size_t len = kvm->ram_size - base < chunk ? kvm->ram_size - base : chunk;
+		bool have_vec = mincore(ram + base, len, vec) == 0;
+		uint64_t run = 0, run_len = 0;
+		for (size_t off = 0; off < len && !ret; off += page) {
+			bool data = (!have_vec || (vec[off / page] & 1)) &&
+				    !page_is_zero(ram + base + off, page);
+			if (data) {
+				if (!run_len)
+					run = base + off;
+				run_len += page;
+			}
+			if ((!data || off + page >= len) && run_len) {
+				ret = write_all(fd, ram + run, run_len, (off_t)run);
+				total += run_len;
+				run_len = 0;
+			}
+		}
+	}
+	if (ret) {
+		log_error("snapshot: cannot write guest RAM: %s", strerror(-ret));
+		return ret;
+	}
+	*written = total;
 	return 0;
 }
 

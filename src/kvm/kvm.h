@@ -44,6 +44,19 @@ struct kvm {
 	bool ram_pinned;
 	/* KVM_IRQ_LINE failures (kvm_irq_line_cb): guests drive those. */
 	struct ratelimit rl;
+	/*
+	 * A restore (vm_restore): guest RAM comes from this file (a
+	 * snapshot's memory.bin, not owned) instead of zeroes: private
+	 * memory is a MAP_PRIVATE mapping of it (pages read on first touch,
+	 * written ones copied), with ram_prefault populated at once
+	 * (MAP_POPULATE); memfd RAM (shared, huge pages) gets its data
+	 * copied in. ram_file: the mapping is the file's (kvm_clear_ram
+	 * replaces it with anonymous memory).
+	 */
+	bool ram_restore;
+	int ram_src_fd;
+	bool ram_prefault;
+	bool ram_file;
 	/* Write end of the pipe the teardown helper waits on; -1 if none. */
 	int teardown_fd;
 };
@@ -85,6 +98,12 @@ enum kvm_ram_flags {
  * with `flags` (enum kvm_ram_flags) a memfd. Logs what fails.
  */
 int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags);
+/*
+ * Writes guest RAM to `fd` (a new, empty file), sparsely: pages that are
+ * all zero stay holes. *written: the bytes of data written. 0 or -errno
+ * (logged).
+ */
+int kvm_save_ram(struct kvm *kvm, int fd, uint64_t *written);
 /* Zeroes guest RAM as at the first boot (a reboot): fresh pages, or the
  * same pages written over (huge pages, RAM pinned for DMA). Logs. */
 int kvm_clear_ram(struct kvm *kvm);

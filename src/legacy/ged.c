@@ -9,6 +9,7 @@
 
 #include "arch/x86/layout.h"
 #include "log.h"
+#include "snap/snap.h"
 
 struct ged {
 	struct irq_line line;
@@ -120,7 +121,33 @@ static void ged_describe(void *dev, struct platform_info *info)
 	};
 }
 
+/* The EVENT register (a press the guest has not taken yet). */
+static int ged_save(void *dev, struct snap_buf *b)
+{
+	struct ged *g = dev;
+	pthread_mutex_lock(&g->lock);
+	snap_put_u32(b, g->event);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static int ged_restore(void *dev, struct snap_cur *c)
+{
+	struct ged *g = dev;
+	uint32_t ev = snap_get_u32(c);
+	int ret = snap_cur_end(c);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&g->lock);
+	g->event = ev;
+	update_line(g);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
 const struct platform_dev_ops ged_platform_ops = {
+	.save = ged_save,
+	.restore = ged_restore,
 	.name = "acpi-ged",
 	.reset = ged_reset_op,
 	.destroy = ged_destroy_op,

@@ -16,6 +16,7 @@
 
 #include "arch/x86/layout.h"
 #include "log.h"
+#include "snap/snap.h"
 
 /* Status register. */
 #define STS_OBF 0x01 /* output buffer full */
@@ -359,8 +360,57 @@ static void i8042_describe(void *dev, struct platform_info *info)
 	};
 }
 
+/* Controller registers and the output buffer (oldest first). */
+static int i8042_save(void *dev, struct snap_buf *b)
+{
+	struct i8042 *d = dev;
+	pthread_mutex_lock(&d->lock);
+	uint8_t regs[] = { d->ctr, d->outport, d->last_data, d->last_was_cmd, d->pending };
+	snap_put(b, regs, sizeof(regs));
+	snap_put_u32(b, d->count);
+	for (unsigned i = 0; i < d->count; i++) {
+		const struct obuf_entry *e = &d->obuf[(d->head + i) % OBUF_SIZE];
+		snap_put_u8(b, e->byte);
+		snap_put_u8(b, e->flags);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+static int i8042_restore(void *dev, struct snap_cur *c)
+{
+	struct i8042 *d = dev;
+	uint8_t regs[5];
+	snap_get(c, regs, sizeof(regs));
+	uint32_t n = snap_get_u32(c);
+	if (n > OBUF_SIZE)
+		c->bad = true;
+	struct obuf_entry ob[OBUF_SIZE];
+	for (uint32_t i = 0; i < n && !c->bad; i++) {
+		ob[i].byte = snap_get_u8(c);
+		ob[i].flags = snap_get_u8(c);
+	}
+	int ret = snap_cur_end(c);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&d->lock);
+	d->ctr = regs[0];
+	d->outport = regs[1];
+	d->last_data = regs[2];
+	d->last_was_cmd = regs[3] != 0;
+	d->pending = regs[4];
+	memcpy(d->obuf, ob, n * sizeof(ob[0]));
+	d->head = 0;
+	d->count = n;
+	update_irqs(d);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
 const struct platform_dev_ops i8042_platform_ops = {
 	.name = "i8042",
+	.save = i8042_save,
+	.restore = i8042_restore,
 	.reset = i8042_reset_op,
 	.destroy = i8042_destroy_op,
 	.describe = i8042_describe,

@@ -14,6 +14,7 @@
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "log.h"
+#include "snap/snap.h"
 
 #define CMOS_SIZE 128
 
@@ -381,8 +382,53 @@ static void rtc_describe(void *dev, struct platform_info *info)
 	};
 }
 
+/* CMOS RAM and index, and the guest clock as an offset from the host's
+ * (wall-clock time goes on while the VM is away, as on real hardware). */
+static int rtc_save(void *dev, struct snap_buf *b)
+{
+	struct rtc *r = dev;
+	pthread_mutex_lock(&r->lock);
+	snap_put_u8(b, r->index);
+	snap_put(b, r->cmos, CMOS_SIZE);
+	snap_put_u64(b, (uint64_t)r->offset_s);
+	snap_put_u8(b, r->frozen);
+	int tm[6] = { r->set_tm.tm_sec, r->set_tm.tm_min, r->set_tm.tm_hour,
+		      r->set_tm.tm_mday, r->set_tm.tm_mon, r->set_tm.tm_year };
+	for (int i = 0; i < 6; i++)
+		snap_put_u32(b, (uint32_t)tm[i]);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rtc_restore(void *dev, struct snap_cur *c)
+{
+	struct rtc *r = dev;
+	uint8_t index = snap_get_u8(c);
+	uint8_t cmos[CMOS_SIZE];
+	snap_get(c, cmos, CMOS_SIZE);
+	int64_t off = (int64_t)snap_get_u64(c);
+	bool frozen = snap_get_u8(c) != 0;
+	int tm[6];
+	for (int i = 0; i < 6; i++)
+		tm[i] = (int)snap_get_u32(c);
+	int ret = snap_cur_end(c);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	memcpy(r->cmos, cmos, CMOS_SIZE);
+	r->offset_s = off;
+	r->frozen = frozen;
+	r->set_tm = (struct tm){ .tm_sec = tm[0], .tm_min = tm[1], .tm_hour = tm[2],
+				 .tm_mday = tm[3], .tm_mon = tm[4], .tm_year = tm[5] };
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
 const struct platform_dev_ops rtc_platform_ops = {
 	.name = "rtc",
+	.save = rtc_save,
+	.restore = rtc_restore,
 	.reset = rtc_reset_op,
 	.destroy = rtc_destroy_op,
 	.describe = rtc_describe,

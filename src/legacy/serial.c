@@ -25,6 +25,7 @@
 #include "arch/x86/layout.h"
 #include "log.h"
 #include "out_sink.h"
+#include "snap/snap.h"
 
 /* Register offsets. */
 #define REG_RBR_THR 0 /* DLL when LCR.DLAB */
@@ -505,8 +506,59 @@ static void serial_describe(void *dev, struct platform_info *info)
 	};
 }
 
+/* The UART's registers and receive FIFO; what waits in the host buffer
+ * (stdin not yet taken) and the output sink are the process's. */
+static int serial_save(void *dev, struct snap_buf *b)
+{
+	struct serial *s = dev;
+	pthread_mutex_lock(&s->lock);
+	uint8_t regs[] = { s->ier, s->fcr, s->lcr, s->mcr, s->lsr_errors, s->msr,
+			   s->scr, s->dll, s->dlm, s->thre_pending };
+	snap_put(b, regs, sizeof(regs));
+	snap_put_u32(b, s->rx_count);
+	for (unsigned i = 0; i < s->rx_count; i++)
+		snap_put_u8(b, s->rx_fifo[(s->rx_head + i) % SERIAL_FIFO_SIZE]);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_restore(void *dev, struct snap_cur *c)
+{
+	struct serial *s = dev;
+	uint8_t regs[10];
+	snap_get(c, regs, sizeof(regs));
+	uint32_t n = snap_get_u32(c);
+	if (n > SERIAL_FIFO_SIZE)
+		c->bad = true;
+	uint8_t fifo[SERIAL_FIFO_SIZE];
+	if (!c->bad)
+		snap_get(c, fifo, n);
+	int ret = snap_cur_end(c);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&s->lock);
+	s->ier = regs[0];
+	s->fcr = regs[1];
+	s->lcr = regs[2];
+	s->mcr = regs[3];
+	s->lsr_errors = regs[4];
+	s->msr = regs[5];
+	s->scr = regs[6];
+	s->dll = regs[7];
+	s->dlm = regs[8];
+	s->thre_pending = regs[9] != 0;
+	memcpy(s->rx_fifo, fifo, n);
+	s->rx_head = 0;
+	s->rx_count = n;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 const struct platform_dev_ops serial_platform_ops = {
 	.name = "serial",
+	.save = serial_save,
+	.restore = serial_restore,
 	.reset = serial_reset_op,
 	.destroy = serial_destroy_op,
 	.describe = serial_describe,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "snap/snap.h"
 
 #define MSIX_CTRL_MASKED 1u
 
@@ -225,6 +226,58 @@ void msix_reset(struct msix *m)
 	m->pba = 0;
 	m->was_enabled = msg_ctrl(m) & PCI_MSIX_FLAGS_ENABLE;
 	pthread_mutex_unlock(&m->lock);
+}
+
+int msix_save(struct msix *m, struct snap_buf *b)
+{
+	if (m->external)
+		return -ENOTSUP;
+	pthread_mutex_lock(&m->lock);
+	snap_put_u32(b, m->nvec);
+	for (unsigned v = 0; v < m->nvec; v++) {
+		snap_put_u32(b, m->vec[v].addr_lo);
+		snap_put_u32(b, m->vec[v].addr_hi);
+		snap_put_u32(b, m->vec[v].data);
+		snap_put_u32(b, m->vec[v].ctrl);
+	}
+	snap_put_u64(b, m->pba);
+	snap_put_u8(b, m->was_enabled);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int msix_restore(struct msix *m, struct snap_cur *c)
+{
+	if (m->external || snap_get_u32(c) != m->nvec)
+		return -EBADMSG;
+	uint32_t t[MSIX_MAX_VECTORS][4];
+	for (unsigned v = 0; v < m->nvec; v++)
+		for (unsigned w = 0; w < 4; w++)
+			t[v][w] = snap_get_u32(c);
+	uint64_t pba = snap_get_u64(c);
+	bool was_enabled = snap_get_u8(c) != 0;
+	if (c->bad || (m->nvec < 64 && (pba >> m->nvec)))
+		return -EBADMSG;
+	pthread_mutex_lock(&m->lock);
+	int ret = 0;
+	for (unsigned v = 0; v < m->nvec; v++) {
+		struct msix_vector *mv = &m->vec[v];
+		mv->addr_lo = t[v][0] & ~3u;
+		mv->addr_hi = t[v][1];
+		mv->data = t[v][2];
+		mv->ctrl = t[v][3] & MSIX_CTRL_MASKED;
+		uint64_t addr = (uint64_t)mv->addr_hi << 32 | mv->addr_lo;
+		int r = irq_router_set_msi(m->router, mv->gsi, addr, mv->data);
+		if (r && !ret) {
+			log_error("%s: MSI-X vector %u route: %s", m->dev->name, v, strerror(-r));
+			ret = r;
+		}
+	}
+	m->pba = pba;
+	m->was_enabled = was_enabled;
+	deliver_pending(m);
+	pthread_mutex_unlock(&m->lock);
+	return ret;
 }
 
 void msix_config_write(struct msix *m, uint32_t off, uint32_t len)

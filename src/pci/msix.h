@@ -94,6 +94,16 @@ void msix_destroy(struct msix *m);
  */
 void msix_reset(struct msix *m);
 
+/*
+ * Snapshots (emulated MSI-X, msix_init): the table, pending bits and
+ * Enable as last seen; restore programs each vector's KVM route from its
+ * entry again and delivers what became deliverable. 0 or -EBADMSG.
+ */
+struct snap_buf;
+struct snap_cur;
+int msix_save(struct msix *m, struct snap_buf *b);
+int msix_restore(struct msix *m, struct snap_cur *c);
+
 /* Config-space hook: call from the device's config_write op. */
 void msix_config_write(struct msix *m, uint32_t off, uint32_t len);
 

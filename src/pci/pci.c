@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "snap/snap.h"
 
 #define PCI_HOST_BRIDGE_VENDOR 0x1b36 /* Red Hat, Inc. */
 #define PCI_HOST_BRIDGE_DEVICE 0x0008 /* generic PCIe host bridge */
@@ -548,6 +549,49 @@ void pci_bus_reset(struct pci_bus *bus)
 			dev->ops->reset(dev);
 	}
 	pthread_mutex_unlock(&bus->lock);
+}
+
+int pci_device_save(struct pci_device *dev, struct snap_buf *b)
+{
+	struct pci_bus *bus = dev->bus;
+	pthread_mutex_lock(&bus->lock);
+	snap_put_u32(b, PCI_CFG_SIZE);
+	snap_put(b, dev->config, PCI_CFG_SIZE);
+	snap_put_u8(b, dev->intx_level);
+	int ret = dev->ops && dev->ops->save ? dev->ops->save(dev, b) : 0;
+	pthread_mutex_unlock(&bus->lock);
+	return ret ?: b->err;
+}
+
+int pci_device_restore(struct pci_device *dev, struct snap_cur *c)
+{
+	static _Thread_local uint8_t cfg[PCI_CFG_SIZE];
+	if (snap_get_u32(c) != PCI_CFG_SIZE)
+		return -EBADMSG;
+	snap_get(c, cfg, PCI_CFG_SIZE);
+	bool level = snap_get_u8(c) != 0;
+	/* What the guest cannot change must be as built (ids, BAR sizes'
+	 * bits, capabilities' layout): another device's state is refused. */
+	for (unsigned o = 0; o < PCI_CFG_SIZE && !c->bad; o++)
+		if ((cfg[o] ^ dev->config[o]) & ~(dev->wmask[o] | dev->w1cmask[o]) &&
+		    o != PCI_STATUS)
+			c->bad = true;
+	if (c->bad)
+		return -EBADMSG;
+	struct pci_bus *bus = dev->bus;
+	pthread_mutex_lock(&bus->lock);
+	pthread_mutex_lock(&dev->intx_lock);
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+		__atomic_store_n(&dev->config[o], cfg[o], __ATOMIC_RELEASE);
+	dev->intx_level = level;
+	intx_update_locked(dev);
+	pthread_mutex_unlock(&dev->intx_lock);
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+		bar_update(bus, dev, i);
+	bars_retry(bus);
+	int ret = dev->ops && dev->ops->restore ? dev->ops->restore(dev, c) : 0;
+	pthread_mutex_unlock(&bus->lock);
+	return ret;
 }
 
 void pci_bus_destroy(struct pci_bus *bus)

@@ -75,6 +75,8 @@ struct pci_bar {
 };
 
 struct pci_device;
+struct snap_buf;
+struct snap_cur;
 
 struct pci_device_ops {
 	/*
@@ -95,6 +97,13 @@ struct pci_device_ops {
 	 * too. Bus lock held. Optional.
 	 */
 	void (*reset)(struct pci_device *dev);
+	/*
+	 * Snapshots (pci_device_save/restore): the device's state outside
+	 * config space (an MSI-X table and its routes). restore runs after
+	 * config space and BARs are back. Optional: nothing more to keep.
+	 */
+	int (*save)(struct pci_device *dev, struct snap_buf *b);
+	int (*restore)(struct pci_device *dev, struct snap_cur *c);
 };
 
 struct pci_bus;
@@ -209,6 +218,16 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev,
  * with every vCPU parked and the device threads stopped.
  */
 void pci_bus_reset(struct pci_bus *bus);
+
+/*
+ * Snapshots, vCPUs parked: a device's config space (BAR addresses,
+ * command register, capabilities as the guest left them) and INTx level,
+ * then ops->save. restore puts config space back byte for byte, maps the
+ * BARs where it says (bar_moved follows), drives INTx, then ops->restore.
+ * 0 or -EBADMSG. Takes the bus lock.
+ */
+int pci_device_save(struct pci_device *dev, struct snap_buf *b);
+int pci_device_restore(struct pci_device *dev, struct snap_cur *c);
 
 /* Bus handlers: 0xCF8 (4 ports), 0xCFC (4 ports), ECAM window. */
 void pci_cf8_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);

@@ -295,6 +295,23 @@ static void blk_quiesce(void *opaque, bool stop)
 		}
 }
 
+/* Snapshots: the disk reopened must have the size it had (its capacity,
+ * what the guest's driver knows); the rest of the configuration is the
+ * command line's, built the same again. */
+static int blk_restore_config(void *opaque, const void *saved)
+{
+	struct virtio_blk *b = opaque;
+	const struct virtio_blk_config *c = saved;
+	if (c->capacity != b->config.capacity) {
+		log_error("%s: the disk image has %llu sectors, the snapshot's had %llu: "
+			  "it changed size", b->name,
+			  (unsigned long long)le64toh(b->config.capacity),
+			  (unsigned long long)le64toh(c->capacity));
+		return -ESTALE;
+	}
+	return memcmp(c, &b->config, sizeof(*c)) ? -EBADMSG : 0;
+}
+
 /* ---- activate and reset (common.h does the rest) ---- */
 
 static int blk_activate(void *opaque)
@@ -571,6 +588,8 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 		goto fail;
 
 	struct virtio_common_params p = {
+		.snapshot = true,
+		.restore_config = blk_restore_config,
 		.name = b->name,
 		.thread_name = thread_name,
 		.device_id = VIRTIO_ID_BLOCK,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What every virtio device shares: see common.h. */
 #include "virtio/common.h"
+#include "snap/snap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -237,7 +238,46 @@ static int common_activate(void *opaque)
 	return 0;
 }
 
+static int common_save(void *opaque, struct snap_buf *b)
+{
+	struct virtio_common *d = opaque;
+	snap_put_u32(b, d->p.config_size);
+	if (d->p.config)
+		snap_put(b, d->p.config, d->p.config_size);
+	else
+		for (uint32_t i = 0; i < d->p.config_size; i++)
+			snap_put_u8(b, 0);
+	return 0;
+}
+
+static int common_restore(void *opaque, struct snap_cur *c)
+{
+	struct virtio_common *d = opaque;
+	uint8_t saved[VIRTIO_COMMON_CONFIG_MAX];
+	if (snap_get_u32(c) != d->p.config_size)
+		c->bad = true;
+	else
+		snap_get(c, saved, d->p.config_size);
+	int ret = snap_cur_end(c);
+	if (ret)
+		return ret;
+	if (d->p.restore_config)
+		return d->p.restore_config(d->p.dev, saved);
+	if (d->p.config && memcmp(saved, d->p.config, d->p.config_size))
+		return -EBADMSG;
+	return 0;
+}
+
 static const struct virtio_device_ops common_ops = {
+	.features = common_features,
+	.config_read = common_config_read,
+	.activate = common_activate,
+	.reset = common_reset,
+	.save = common_save,
+	.restore = common_restore,
+};
+
+static const struct virtio_device_ops common_ops_nosnap = {
 	.features = common_features,
 	.config_read = common_config_read,
 	.activate = common_activate,
@@ -282,7 +322,7 @@ int virtio_common_init(struct virtio_common *d,
 	vd->nqueues = p->nqueues;
 	vd->queue_max_size = p->queue_max_size;
 	vd->config_size = p->config_size;
-	vd->ops = &common_ops;
+	vd->ops = p->snapshot ? &common_ops : &common_ops_nosnap;
 	vd->dev = d;
 	vd->mem = p->mem;
 	vd->worker = &d->worker;

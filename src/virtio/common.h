@@ -94,6 +94,16 @@ struct virtio_common_params {
 	 * false; before the thread exits, stop true). */
 	void (*quiesce)(void *dev, bool stop);
 	bool kick_at_start;
+	/*
+	 * Snapshots (virtio.h's save/restore): the device's state is its
+	 * configuration space as built (p.config), which a restore checks
+	 * against the one it was built with now: byte for byte, or through
+	 * restore_config(dev, saved) when set (0, or -errno after logging
+	 * what does not fit; it may adopt saved fields, a random MAC). false:
+	 * the device cannot be snapshotted (its state lives elsewhere).
+	 */
+	bool snapshot;
+	int (*restore_config)(void *dev, const void *saved);
 	const struct guest_mem *mem;
 	void *dev; /* the callbacks' argument */
 };

@@ -250,6 +250,7 @@ int virtio_console_create(struct virtio_console **out, int in_fd, int out_fd,
 	if (ret)
 		log_error("virtio-console: output fd %d: %s", out_fd, strerror(-ret));
 	ret = ret ?: virtio_common_init(&c->common, &(struct virtio_common_params){
+		.snapshot = true,
 		.name = "virtio-console",
 		.thread_name = "virtio-console",
 		.device_id = VIRTIO_ID_CONSOLE,

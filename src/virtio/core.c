@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "snap/snap.h"
 #include "virtio/worker.h"
 
 /* ---- interrupts (any thread, never c->lock) ---- */
@@ -380,4 +381,112 @@ void virtio_transport_describe(struct virtio_core *t,
 {
 	*info = (struct virtio_transport_info){ .kind = t->ops->kind, .pci_slot = -1 };
 	t->ops->describe(t, info);
+}
+
+/* ---- snapshots ---- */
+
+bool virtio_transport_can_save(struct virtio_core *t)
+{
+	return t->ops->save && t->ops->restore && t->vd->ops->save && t->vd->ops->restore;
+}
+
+int virtio_transport_save(struct virtio_core *t, struct snap_buf *b)
+{
+	if (!virtio_transport_can_save(t))
+		return -ENOTSUP;
+	struct virtio_dev *vd = t->vd;
+	virtio_core_lock(t);
+	snap_put_str(b, vd->name ? vd->name : "");
+	snap_put_str(b, t->ops->kind);
+	int ret = t->ops->save(t, b);
+	snap_put_u64(b, t->device_features);
+	snap_put_u64(b, t->driver_features);
+	snap_put_u64(b, vd->features_negotiated);
+	snap_put_u8(b, atomic_load(&t->status));
+	snap_put_u8(b, atomic_load(&t->needs_reset));
+	snap_put_u8(b, atomic_load(&t->generation));
+	snap_put_u32(b, vd->nqueues);
+	for (unsigned q = 0; q < vd->nqueues; q++) {
+		const struct virtio_core_queue *qs = &t->q[q];
+		const struct virtqueue *vq = &vd->vqs[q];
+		snap_put_u16(b, qs->size);
+		snap_put_u8(b, qs->enabled);
+		snap_put_u64(b, qs->desc);
+		snap_put_u64(b, qs->avail);
+		snap_put_u64(b, qs->used);
+		snap_put_u8(b, vq->ready);
+		snap_put_u8(b, vq->event_idx);
+		snap_put_u8(b, vq->broken);
+		snap_put_u16(b, vq->last_avail_idx);
+		snap_put_u16(b, vq->used_idx);
+		snap_put_u16(b, vq->signalled_used);
+		snap_put_u16(b, vq->used_flags);
+	}
+	ret = ret ?: vd->ops->save(vd->dev, b);
+	virtio_core_unlock(t);
+	return ret ?: b->err;
+}
+
+int virtio_transport_restore(struct virtio_core *t, struct snap_cur *c)
+{
+	struct virtio_dev *vd = t->vd;
+	if (!virtio_transport_can_save(t))
+		return -ENOTSUP;
+	if (snap_expect_str(c, vd->name ? vd->name : "") || snap_expect_str(c, t->ops->kind))
+		return -EBADMSG;
+	virtio_core_lock(t);
+	int ret = t->ops->restore(t, c);
+	uint64_t dev_features = snap_get_u64(c);
+	uint64_t drv_features = snap_get_u64(c);
+	uint64_t negotiated = snap_get_u64(c);
+	uint8_t status = snap_get_u8(c);
+	bool needs_reset = snap_get_u8(c) != 0;
+	uint8_t generation = snap_get_u8(c);
+	if (snap_get_u32(c) != vd->nqueues || dev_features != t->device_features ||
+	    (drv_features & ~dev_features) || (negotiated & ~dev_features))
+		c->bad = true;
+	for (unsigned q = 0; q < vd->nqueues && !ret && !c->bad; q++) {
+		struct virtio_core_queue qs;
+		qs.size = snap_get_u16(c);
+		qs.enabled = snap_get_u8(c) != 0;
+		qs.desc = snap_get_u64(c);
+		qs.avail = snap_get_u64(c);
+		qs.used = snap_get_u64(c);
+		bool ready = snap_get_u8(c) != 0;
+		bool event_idx = snap_get_u8(c) != 0;
+		bool broken = snap_get_u8(c) != 0;
+		uint16_t last_avail = snap_get_u16(c);
+		uint16_t used_idx = snap_get_u16(c);
+		uint16_t signalled = snap_get_u16(c);
+		uint16_t used_flags = snap_get_u16(c);
+		if (c->bad || qs.size > vd->queue_max_size || ready != qs.enabled)
+			c->bad = true;
+		else if (ready && vq_restore(&vd->vqs[q], vd->mem, qs.size, qs.desc, qs.avail,
+					     qs.used, event_idx, last_avail, used_idx, signalled,
+					     used_flags, broken))
+			c->bad = true;
+		t->q[q] = qs;
+	}
+	if (!ret && c->bad)
+		ret = -EBADMSG;
+	ret = ret ?: vd->ops->restore(vd->dev, c);
+	if (!ret) {
+		t->driver_features = drv_features;
+		vd->features_negotiated = negotiated;
+		atomic_store(&t->status, status);
+		atomic_store(&t->needs_reset, needs_reset);
+		atomic_store(&t->generation, generation);
+		/* The device serves again what the driver left in its rings. */
+		if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && !needs_reset) {
+			if (vd->ops->activate(vd->dev))
+				core_fault(t);
+			/* Each ready queue once: what was made available and
+			 * not yet taken when the snapshot was made. */
+			for (unsigned q = 0; q < vd->nqueues; q++)
+				if (vd->vqs[q].ready)
+					virtio_core_kick(t, q);
+		}
+	}
+	virtio_core_unlock(t);
+	return ret;
 }

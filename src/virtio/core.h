@@ -81,6 +81,13 @@ struct virtio_transport_ops {
 	/* Unbinds and frees the transport (the core is torn down by then). */
 	void (*destroy)(struct virtio_core *c);
 	void (*describe)(struct virtio_core *c, struct virtio_transport_info *info);
+	/*
+	 * Snapshots: the transport's own registers (and its PCI function:
+	 * config space, BARs, MSI-X table and routes). restore runs before
+	 * the core's queues and the device's activation; 0 or -EBADMSG.
+	 */
+	int (*save)(struct virtio_core *c, struct snap_buf *b);
+	int (*restore)(struct virtio_core *c, struct snap_cur *c2);
 };
 
 struct virtio_core_queue {
@@ -178,5 +185,20 @@ void virtio_transport_reset(struct virtio_core *t);
 void virtio_transport_destroy(struct virtio_core *t);
 void virtio_transport_describe(struct virtio_core *t,
 			       struct virtio_transport_info *info);
+/*
+ * Snapshots, the device's thread parked (vm_pause) or not started yet:
+ * can_save, whether transport and device have save hooks; save appends,
+ * in this order, the device's name, the transport kind and its registers,
+ * the core (status, features, each queue's configuration and ring
+ * indices) and the device's state. restore, on a device just built from
+ * the same configuration: transport, queues (vq_restore: the rings are
+ * not touched, the guest's requests go on where they were), the device's
+ * state, then, if the driver had set DRIVER_OK, the device's activation
+ * (its thread starts and serves what the rings hold). 0, -EBADMSG, or
+ * the device's -errno (logged by it).
+ */
+bool virtio_transport_can_save(struct virtio_core *t);
+int virtio_transport_save(struct virtio_core *t, struct snap_buf *b);
+int virtio_transport_restore(struct virtio_core *t, struct snap_cur *c);
 
 #endif

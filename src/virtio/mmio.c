@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "kvm/irq_router.h"
+#include "snap/snap.h"
 #include "virtio/worker.h"
 
 struct virtio_mmio {
@@ -231,8 +232,41 @@ void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 static void vm_destroy(struct virtio_core *c);
 static void vm_describe(struct virtio_core *c, struct virtio_transport_info *info);
 
+/* The window's registers (its place and GSI are the configuration's);
+ * a pending InterruptStatus raises the line again. core.lock held. */
+static int vm_save(struct virtio_core *c, struct snap_buf *b)
+{
+	struct virtio_mmio *m = of_core(c);
+	snap_put_u64(b, m->addr);
+	snap_put_u32(b, m->gsi);
+	snap_put_u32(b, m->dfsel);
+	snap_put_u32(b, m->gfsel);
+	snap_put_u32(b, m->queue_sel);
+	snap_put_u32(b, atomic_load(&m->isr));
+	return 0;
+}
+
+static int vm_restore(struct virtio_core *c, struct snap_cur *cur)
+{
+	struct virtio_mmio *m = of_core(c);
+	if (snap_get_u64(cur) != m->addr || snap_get_u32(cur) != m->gsi)
+		return -EBADMSG;
+	m->dfsel = snap_get_u32(cur);
+	m->gfsel = snap_get_u32(cur);
+	m->queue_sel = snap_get_u32(cur);
+	uint32_t isr = snap_get_u32(cur);
+	if (cur->bad)
+		return -EBADMSG;
+	atomic_store(&m->isr, isr);
+	if (isr)
+		assert_irq(m);
+	return 0;
+}
+
 static const struct virtio_transport_ops vm_transport_ops = {
 	.kind = "mmio",
+	.save = vm_save,
+	.restore = vm_restore,
 	.notify_queue = vm_notify_queue,
 	.notify_config = vm_notify_config,
 	.reset = vm_reset,

@@ -406,6 +406,16 @@ static void net_reset(void *opaque)
 	/* Frames still in the tap wait for the next activation. */
 }
 
+/* Snapshots: the MAC the guest knows (a random one too); the link status
+ * is the tap's now. */
+static int net_restore_config(void *opaque, const void *saved)
+{
+	struct virtio_net *n = opaque;
+	const struct virtio_net_config *c = saved;
+	memcpy(n->config.mac, c->mac, sizeof(n->config.mac));
+	return 0;
+}
+
 /* ---- lifecycle ---- */
 
 /* The shared part (common.h), once the tap is open and n->config built. */
@@ -426,6 +436,8 @@ static int net_common_init(struct virtio_net *n, const struct guest_mem *mem)
 		.config = &n->config,
 		.config_size = NET_CONFIG_SIZE,
 		.config_update = net_config_update,
+		.snapshot = true,
+		.restore_config = net_restore_config,
 		.queue_kicked = net_kicked,
 		.fd_ready = net_tap_ready,
 		.activate = net_activate,

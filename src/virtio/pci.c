@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "pci/msix.h"
+#include "snap/snap.h"
 #include "virtio/worker.h"
 
 #define COMMON_CFG_SIZE ((uint32_t)sizeof(struct virtio_pci_common_cfg))
@@ -207,10 +208,22 @@ static void vp_pci_reset(struct pci_device *dev)
 		msix_reset(&p->msix);
 }
 
+static int vp_pci_save(struct pci_device *dev, struct snap_buf *b)
+{
+	return msix_save(&of_pci(dev)->msix, b);
+}
+
+static int vp_pci_restore(struct pci_device *dev, struct snap_cur *c)
+{
+	return msix_restore(&of_pci(dev)->msix, c);
+}
+
 static const struct pci_device_ops vp_pci_ops = {
 	.config_write = vp_config_write,
 	.bar_moved = vp_bar_moved,
 	.reset = vp_pci_reset,
+	.save = vp_pci_save,
+	.restore = vp_pci_restore,
 };
 
 /* ---- common configuration ---- */
@@ -455,8 +468,45 @@ static int add_notify_cap(struct virtio_pci *p)
 static void vp_destroy(struct virtio_core *c);
 static void vp_describe(struct virtio_core *c, struct virtio_transport_info *info);
 
+/* The transport's registers, then its PCI function (config space, BARs,
+ * MSI-X table). core.lock held. */
+static int vp_save(struct virtio_core *c, struct snap_buf *b)
+{
+	struct virtio_pci *p = of_core(c);
+	snap_put_u32(b, p->dfselect);
+	snap_put_u32(b, p->gfselect);
+	snap_put_u16(b, p->queue_select);
+	snap_put_u16(b, atomic_load(&p->config_vector));
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		snap_put_u16(b, atomic_load(&p->vector[q]));
+	pthread_mutex_lock(&p->irq_lock);
+	snap_put_u8(b, p->isr);
+	pthread_mutex_unlock(&p->irq_lock);
+	return pci_device_save(&p->pci, b);
+}
+
+static int vp_restore(struct virtio_core *c, struct snap_cur *cur)
+{
+	struct virtio_pci *p = of_core(c);
+	p->dfselect = snap_get_u32(cur);
+	p->gfselect = snap_get_u32(cur);
+	p->queue_select = snap_get_u16(cur);
+	atomic_store(&p->config_vector, snap_get_u16(cur));
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		atomic_store(&p->vector[q], snap_get_u16(cur));
+	uint8_t isr = snap_get_u8(cur);
+	if (cur->bad)
+		return -EBADMSG;
+	pthread_mutex_lock(&p->irq_lock);
+	p->isr = isr;
+	pthread_mutex_unlock(&p->irq_lock);
+	return pci_device_restore(&p->pci, cur);
+}
+
 static const struct virtio_transport_ops vp_transport_ops = {
 	.kind = "pci",
+	.save = vp_save,
+	.restore = vp_restore,
 	.notify_queue = vp_notify_queue,
 	.notify_config = vp_notify_config,
 	.queue_irqfd = vp_queue_irqfd,

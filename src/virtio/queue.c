@@ -76,8 +76,9 @@ static void *map_ring(const struct guest_mem *mem, uint64_t gpa, uint64_t len,
 	return p;
 }
 
-int vq_init(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
-	    uint64_t desc, uint64_t avail, uint64_t used, bool event_idx)
+/* vq_init's checks and ring views; the rings are not written. */
+static int vq_setup(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
+		    uint64_t desc, uint64_t avail, uint64_t used, bool event_idx)
 {
 	/* Keep the name and rate limiter the device may have set up. */
 	const char *name = vq->name;
@@ -107,9 +108,34 @@ int vq_init(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
 	vq->used_gpa = used;
 	vq->size = size;
 	vq->event_idx = event_idx;
+	return 0;
+}
 
+int vq_init(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
+	    uint64_t desc, uint64_t avail, uint64_t used, bool event_idx)
+{
+	int ret = vq_setup(vq, mem, size, desc, avail, used, event_idx);
+	if (ret)
+		return ret;
 	__atomic_store_n(&vq->ring.used->flags, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&vq->ring.used->idx, 0, __ATOMIC_RELEASE);
+	vq->ready = true;
+	return 0;
+}
+
+int vq_restore(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
+	       uint64_t desc, uint64_t avail, uint64_t used, bool event_idx,
+	       uint16_t last_avail_idx, uint16_t used_idx, uint16_t signalled_used,
+	       uint16_t used_flags, bool broken)
+{
+	int ret = vq_setup(vq, mem, size, desc, avail, used, event_idx);
+	if (ret)
+		return ret;
+	vq->last_avail_idx = last_avail_idx;
+	vq->used_idx = used_idx;
+	vq->signalled_used = signalled_used;
+	vq->used_flags = used_flags;
+	vq->broken = broken;
 	vq->ready = true;
 	return 0;
 }

@@ -116,6 +116,17 @@ struct virtqueue {
 int vq_init(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
 	    uint64_t desc, uint64_t avail, uint64_t used, bool event_idx);
 
+/*
+ * A restored queue (snapshots): vq_init's checks and ring views, then the
+ * indices as they were (last_avail_idx, used_idx, signalled_used,
+ * used_flags) without writing to the rings, which guest RAM holds as the
+ * snapshot left them. 0 or -EINVAL (the queue is then not ready).
+ */
+int vq_restore(struct virtqueue *vq, const struct guest_mem *mem, uint16_t size,
+	       uint64_t desc, uint64_t avail, uint64_t used, bool event_idx,
+	       uint16_t last_avail_idx, uint16_t used_idx, uint16_t signalled_used,
+	       uint16_t used_flags, bool broken);
+
 /* Back to the not-ready state (device reset / queue disabled). */
 void vq_reset(struct virtqueue *vq);
 

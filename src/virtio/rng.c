@@ -212,6 +212,7 @@ int virtio_rng_create(struct virtio_rng **out, const struct rng_config *cfg,
 	}
 	int ret = cfg && cfg->src ? open_source(rng, cfg->src) : 0;
 	ret = ret ?: virtio_common_init(&rng->common, &(struct virtio_common_params){
+		.snapshot = true,
 		.name = "virtio-rng",
 		.thread_name = "virtio-rng",
 		.device_id = VIRTIO_ID_RNG,

@@ -31,6 +31,8 @@
 
 struct virtio_dev;
 struct virtio_worker;
+struct snap_buf;
+struct snap_cur;
 
 struct virtio_device_ops {
 	/* Device feature bits; the transport adds VERSION_1, EVENT_IDX, INDIRECT_DESC. */
@@ -49,6 +51,17 @@ struct virtio_device_ops {
 	int (*activate)(void *dev);
 	/* Stop serving and forget queue state; returns once the worker stopped. */
 	void (*reset)(void *dev);
+	/*
+	 * Snapshots (snap/snap.h), device thread parked or not started: the
+	 * device's own state (its configuration fields, what it needs
+	 * beyond the queues the transport saves). restore runs on a device
+	 * just built from the same configuration, before the transport
+	 * activates it again: 0, -EBADMSG (payload), or -errno naming what
+	 * does not fit (a disk whose size changed). NULL save: the device
+	 * cannot be snapshotted (vm.snapshot refuses, naming it).
+	 */
+	int (*save)(void *dev, struct snap_buf *b);
+	int (*restore)(void *dev, struct snap_cur *c);
 };
 
 struct virtio_dev {

@@ -72,10 +72,10 @@ static void test_arguments(void **state)
 	struct arch_vcpu_state *cs = NULL;
 	struct log_capture cap;
 	log_capture_start(&cap, LOG_WARN);
-	assert_int_equal(arch_vm_state_save(&kvm, &cfg, &vs), -EBADF);
+	assert_int_equal(arch_vm_state_save(&kvm, &cfg, 0, &vs), -EBADF);
 	assert_int_equal(log_capture_stop(&cap), 1);
 	log_capture_start(&cap, LOG_WARN);
-	assert_int_equal(arch_vcpu_state_save(&kvm, -1, 3, &cs), -EBADF);
+	assert_int_equal(arch_vcpu_state_save(&kvm, -1, 3, 0, &cs), -EBADF);
 	assert_int_equal(log_capture_stop(&cap), 1);
 	assert_null(vs);
 	assert_null(cs);
@@ -93,7 +93,7 @@ static void test_vcpu_round_trip(void **state)
 	assert_int_equal(ioctl(m.vcpu_fd, KVM_GET_REGS, &regs), 0);
 	assert_int_equal(ioctl(m.vcpu_fd, KVM_GET_SREGS, &sregs), 0);
 	struct arch_vcpu_state *st = NULL;
-	assert_int_equal(arch_vcpu_state_save(&m.kvm, m.vcpu_fd, 0, &st), 0);
+	assert_int_equal(arch_vcpu_state_save(&m.kvm, m.vcpu_fd, 0, 0, &st), 0);
 	assert_non_null(st);
 
 	/* What a guest would leave behind. */
@@ -141,7 +141,7 @@ static void test_vm_round_trip(void **state)
 	if (!machine_open(&m, true))
 		skip();
 	struct arch_vm_state *st = NULL;
-	assert_int_equal(arch_vm_state_save(&m.kvm, &m.cfg, &st), 0);
+	assert_int_equal(arch_vm_state_save(&m.kvm, &m.cfg, 0, &st), 0);
 
 	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
 	assert_int_equal(ioctl(m.kvm.vm_fd, KVM_GET_IRQCHIP, &chip), 0);
@@ -175,7 +175,7 @@ static void test_vm_without_pit(void **state)
 	struct arch_vm_state *st = NULL;
 	struct log_capture cap;
 	log_capture_start(&cap, LOG_WARN);
-	assert_int_equal(arch_vm_state_save(&m.kvm, &m.cfg, &st), 0);
+	assert_int_equal(arch_vm_state_save(&m.kvm, &m.cfg, 0, &st), 0);
 	assert_int_equal(arch_vm_state_restore(&m.kvm, st), 0);
 	assert_int_equal(log_capture_stop(&cap), 0);
 	arch_vm_state_free(st);

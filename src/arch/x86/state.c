@@ -12,6 +12,7 @@
 
 #include "arch/arch.h"
 #include "log.h"
+#include "snap/snap.h"
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_TSC_ADJUST 0x3b
@@ -27,6 +28,10 @@ struct arch_vcpu_state {
 	struct kvm_mp_state mp;
 	struct kvm_vcpu_events events;
 	struct kvm_msrs *msrs; /* header + entries */
+	/* Snapshots: the whole extended state (KVM_GET_XSAVE), when KVM
+	 * gives it; restored instead of fpu. */
+	bool has_xsave;
+	struct kvm_xsave xsave;
 };
 
 #define X86_NCHIPS 3 /* PIC master, PIC slave, I/O APIC */
@@ -35,6 +40,9 @@ struct arch_vm_state {
 	struct kvm_irqchip chips[X86_NCHIPS];
 	bool has_pit;
 	struct kvm_pit_state2 pit;
+	/* Snapshots: the KVM clock (kvmclock's base), when KVM gives it. */
+	bool has_clock;
+	struct kvm_clock_data clock;
 };
 
 /* One ioctl on a vCPU, logged with its name when it fails. */
@@ -48,8 +56,9 @@ static int vcpu_ioctl(int fd, unsigned id, unsigned long req, void *arg, const c
 	return 0;
 }
 
-/* The MSRs KVM lists, but the TSC and its adjust (they keep counting). */
-static int msr_index_list(struct kvm *kvm, struct kvm_msrs **out)
+/* The MSRs KVM lists, but (unless `tsc`) the TSC and its adjust (they
+ * keep counting across a reboot; a snapshot keeps them). */
+static int msr_index_list(struct kvm *kvm, bool tsc, struct kvm_msrs **out)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 };
 	if (ioctl(kvm->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
@@ -64,7 +73,7 @@ static int msr_index_list(struct kvm *kvm, struct kvm_msrs **out)
 		ret = -errno;
 	for (uint32_t i = 0; !ret && i < list->nmsrs && i < n; i++) {
 		uint32_t idx = list->indices[i];
-		if (idx != MSR_IA32_TSC && idx != MSR_IA32_TSC_ADJUST)
+		if (tsc || (idx != MSR_IA32_TSC && idx != MSR_IA32_TSC_ADJUST))
 			m->entries[m->nmsrs++].index = idx;
 	}
 	free(list);
@@ -120,7 +129,8 @@ void arch_vcpu_state_free(struct arch_vcpu_state *st)
 	free(st);
 }
 
-int arch_vcpu_state_save(struct kvm *kvm, int fd, unsigned id, struct arch_vcpu_state **out)
+int arch_vcpu_state_save(struct kvm *kvm, int fd, unsigned id, unsigned flags,
+			 struct arch_vcpu_state **out)
 {
 	struct arch_vcpu_state *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -137,8 +147,13 @@ int arch_vcpu_state_save(struct kvm *kvm, int fd, unsigned id, struct arch_vcpu_
 	 * with none and refuses SET_XCRS (-EINVAL), even with none. */
 	if (!ret)
 		st->has_xcrs = ioctl(fd, KVM_GET_XCRS, &st->xcrs) == 0 && st->xcrs.nr_xcrs > 0;
+	/* The FPU's registers alone leave out AVX and the rest: a snapshot
+	 * takes the XSAVE area where KVM gives it (not where it has none:
+	 * KVM_CAP_XSAVE off, or the legacy area is all there is). */
+	if (!ret && (flags & ARCH_STATE_SNAPSHOT) && kvm_check_cap(kvm, KVM_CAP_XSAVE) > 0)
+		st->has_xsave = ioctl(fd, KVM_GET_XSAVE, &st->xsave) == 0;
 	if (!ret) {
-		ret = msr_index_list(kvm, &st->msrs);
+		ret = msr_index_list(kvm, flags & ARCH_STATE_SNAPSHOT, &st->msrs);
 		ret = ret ?: read_msrs(fd, st->msrs);
 		if (ret)
 			log_error("vCPU %u: cannot save its MSRs: %s", id, strerror(-ret));
@@ -172,6 +187,10 @@ int arch_vcpu_state_restore(int fd, unsigned id, const struct arch_vcpu_state *s
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_FPU, &fpu, "KVM_SET_FPU");
 	if (!ret && st->has_xcrs)
 		ret = vcpu_ioctl(fd, id, KVM_SET_XCRS, &xcrs, "KVM_SET_XCRS");
+	if (!ret && st->has_xsave) {
+		struct kvm_xsave xs = st->xsave;
+		ret = vcpu_ioctl(fd, id, KVM_SET_XSAVE, &xs, "KVM_SET_XSAVE");
+	}
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_DEBUGREGS, &dregs, "KVM_SET_DEBUGREGS");
 	if (!ret) {
 		int r = ioctl(fd, KVM_SET_MSRS, st->msrs);
@@ -208,7 +227,7 @@ void arch_vm_state_free(struct arch_vm_state *st)
 	free(st);
 }
 
-int arch_vm_state_save(struct kvm *kvm, const struct vm_config *cfg,
+int arch_vm_state_save(struct kvm *kvm, const struct vm_config *cfg, unsigned flags,
 		       struct arch_vm_state **out)
 {
 	struct arch_vm_state *st = calloc(1, sizeof(*st));
@@ -223,6 +242,14 @@ int arch_vm_state_save(struct kvm *kvm, const struct vm_config *cfg,
 	st->has_pit = cfg->pit;
 	if (!ret && st->has_pit)
 		ret = vm_ioctl(kvm, KVM_GET_PIT2, &st->pit, "KVM_GET_PIT2", "PIT");
+	/* Without it (KVM_CAP_ADJUST_CLOCK off) kvmclock jumps by the time
+	 * the VM spent in its snapshot; said once, at info level. */
+	if (!ret && (flags & ARCH_STATE_SNAPSHOT)) {
+		st->has_clock = ioctl(kvm->vm_fd, KVM_GET_CLOCK, &st->clock) == 0;
+		if (!st->has_clock)
+			log_info("snapshot: KVM_GET_CLOCK: %s (the KVM clock is not kept)",
+				 strerror(errno));
+	}
 	if (ret) {
 		free(st);
 		return ret;
@@ -243,4 +270,134 @@ int arch_vm_state_restore(struct kvm *kvm, const struct arch_vm_state *st)
 	if (!ret && s.has_pit)
 		ret = vm_ioctl(kvm, KVM_SET_PIT2, &s.pit, "KVM_SET_PIT2", "PIT");
 	return ret;
+}
+
+int arch_vm_clock_restore(struct kvm *kvm, const struct arch_vm_state *st)
+{
+	if (!st || !st->has_clock)
+		return 0;
+	/* Only the clock value: KVM_CLOCK_REALTIME/HOST_TSC are inputs KVM
+	 * would use to add the time the VM was away. */
+	struct kvm_clock_data c = { .clock = st->clock.clock };
+	return vm_ioctl(kvm, KVM_SET_CLOCK, &c, "KVM_SET_CLOCK", "KVM clock");
+}
+
+/* ---- snapshot encoding: each KVM struct as its bytes, with its size
+ * first, so that another layout of the same struct is refused ---- */
+
+static void put_blob(struct snap_buf *b, const void *p, uint32_t n)
+{
+	snap_put_u32(b, n);
+	snap_put(b, p, n);
+}
+
+static int get_blob(struct snap_cur *c, void *p, uint32_t n)
+{
+	if (snap_get_u32(c) != n) {
+		c->bad = true;
+		return -EBADMSG;
+	}
+	return snap_get(c, p, n);
+}
+
+void arch_vcpu_state_encode(const struct arch_vcpu_state *st, struct snap_buf *b)
+{
+	put_blob(b, &st->regs, sizeof(st->regs));
+	put_blob(b, &st->sregs, sizeof(st->sregs));
+	put_blob(b, &st->fpu, sizeof(st->fpu));
+	snap_put_u8(b, st->has_xcrs);
+	put_blob(b, &st->xcrs, sizeof(st->xcrs));
+	put_blob(b, &st->dregs, sizeof(st->dregs));
+	put_blob(b, &st->lapic, sizeof(st->lapic));
+	put_blob(b, &st->mp, sizeof(st->mp));
+	put_blob(b, &st->events, sizeof(st->events));
+	snap_put_u8(b, st->has_xsave);
+	if (st->has_xsave)
+		put_blob(b, &st->xsave, sizeof(st->xsave));
+	snap_put_u32(b, st->msrs->nmsrs);
+	for (uint32_t i = 0; i < st->msrs->nmsrs; i++) {
+		snap_put_u32(b, st->msrs->entries[i].index);
+		snap_put_u64(b, st->msrs->entries[i].data);
+	}
+}
+
+#define ARCH_MAX_MSRS 4096
+
+int arch_vcpu_state_decode(struct snap_cur *c, struct arch_vcpu_state **out)
+{
+	struct arch_vcpu_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	get_blob(c, &st->regs, sizeof(st->regs));
+	get_blob(c, &st->sregs, sizeof(st->sregs));
+	get_blob(c, &st->fpu, sizeof(st->fpu));
+	st->has_xcrs = snap_get_u8(c) != 0;
+	get_blob(c, &st->xcrs, sizeof(st->xcrs));
+	get_blob(c, &st->dregs, sizeof(st->dregs));
+	get_blob(c, &st->lapic, sizeof(st->lapic));
+	get_blob(c, &st->mp, sizeof(st->mp));
+	get_blob(c, &st->events, sizeof(st->events));
+	st->has_xsave = snap_get_u8(c) != 0;
+	if (st->has_xsave)
+		get_blob(c, &st->xsave, sizeof(st->xsave));
+	uint32_t n = snap_get_u32(c);
+	if (!c->bad && (n > ARCH_MAX_MSRS || st->xcrs.nr_xcrs > KVM_MAX_XCRS))
+		c->bad = true;
+	if (!c->bad) {
+		st->msrs = calloc(1, sizeof(*st->msrs) + n * sizeof(struct kvm_msr_entry));
+		if (!st->msrs) {
+			free(st);
+			return -ENOMEM;
+		}
+		st->msrs->nmsrs = n;
+		for (uint32_t i = 0; i < n && !c->bad; i++) {
+			st->msrs->entries[i].index = snap_get_u32(c);
+			st->msrs->entries[i].data = snap_get_u64(c);
+		}
+	}
+	int ret = snap_cur_end(c);
+	if (ret) {
+		arch_vcpu_state_free(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
+void arch_vm_state_encode(const struct arch_vm_state *st, struct snap_buf *b)
+{
+	for (unsigned i = 0; i < X86_NCHIPS; i++)
+		put_blob(b, &st->chips[i], sizeof(st->chips[i]));
+	snap_put_u8(b, st->has_pit);
+	put_blob(b, &st->pit, sizeof(st->pit));
+	snap_put_u8(b, st->has_clock);
+	put_blob(b, &st->clock, sizeof(st->clock));
+}
+
+int arch_vm_state_decode(struct snap_cur *c, struct arch_vm_state **out)
+{
+	struct arch_vm_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	for (unsigned i = 0; i < X86_NCHIPS; i++) {
+		get_blob(c, &st->chips[i], sizeof(st->chips[i]));
+		if (st->chips[i].chip_id != i)
+			c->bad = true;
+	}
+	st->has_pit = snap_get_u8(c) != 0;
+	get_blob(c, &st->pit, sizeof(st->pit));
+	st->has_clock = snap_get_u8(c) != 0;
+	get_blob(c, &st->clock, sizeof(st->clock));
+	int ret = snap_cur_end(c);
+	if (ret) {
+		free(st);
+		return ret;
+	}
+	*out = st;
+	return 0;
+}
+
+bool arch_vm_state_has_pit(const struct arch_vm_state *st)
+{
+	return st->has_pit;
 }

@@ -1,0 +1,278 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Snapshot and restore, end to end (docs/snapshot.md):
+#
+#   tests/snapshot-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]
+#
+# The snapshot_run guest (a memory pattern, LAPIC timer ticks, virtio-blk
+# writes and reads on one queue) is paused, snapshotted (vm.snapshot) and
+# its cvmm killed; a new cvmm restores it (--restore or vm.restore) and the
+# guest must finish: every round exactly once (no lost or repeated
+# request), the pattern intact, ticks and the TSC going up, one boot only.
+# Also snapshot -> restore -> snapshot -> restore (prefault=on), resume=false,
+# and the refusals: a folder that is no snapshot, truncated and corrupted
+# files, another format version, a disk that changed size or is gone, a
+# device that cannot be snapshotted (virtio-vsock), a VM not paused.
+# Prints "ok NAME" / "FAIL NAME: why", then "snapshot: N passed, M failed".
+
+# shellcheck disable=SC2317,SC2119
+set -u
+CVMM=${1:?usage: snapshot-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]}
+REMOTE=${2:?usage: snapshot-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]}
+GDIR=${3:?usage: snapshot-test.sh CVMM CVMM_REMOTE GUESTDIR [FILTER]}
+FILTER=${4:-*}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+GUEST=$GDIR/snapshot_run.bzImage
+
+# shellcheck source=tests/lib.sh
+. "$ROOT/tests/lib.sh"
+t_init snapshot
+
+[ -f "$GUEST" ] || t_setup_fail "$GUEST missing (run 'make guests')"
+if [ ! -e /dev/kvm ]; then
+	echo "SKIP: no /dev/kvm"
+	t_finish
+fi
+
+SOCK=$TMP/api.sock
+SERIAL=$TMP/serial.txt
+ERR=$TMP/cvmm.err
+DISK=$TMP/disk.img
+SNAP=$TMP/snap
+ROUNDS=24
+
+t_on_fail() {
+	t_show "serial" "$SERIAL" 6
+	t_show "cvmm stderr" "$ERR" 6
+}
+
+api() {
+	timeout 30 "$REMOTE" --api-socket "$SOCK" --timeout 25 "$@" >"$TMP/resp" 2>"$TMP/resp.err"
+	RC=$?
+}
+
+serial_has() { grep -qE -- "$1" "$SERIAL" 2>/dev/null; }
+sock_and() { [ -S "$SOCK" ] && serial_has "$1"; }
+
+# start_vm [args]: the guest with the API socket, until round 2 is out.
+start_vm() {
+	: >"$SERIAL"
+	rm -f "$SOCK"
+	truncate -s 0 "$DISK"
+	truncate -s 1M "$DISK"
+	"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --memory size=128M --debug-exit \
+		--disk "path=$DISK" --api-socket "$SOCK" --log-level info \
+		--cmdline "rounds=$ROUNDS period_ms=20" "$@" </dev/null 2>"$ERR" &
+	PID=$!
+	vm_up 20 sock_and '^snap: round 2 '
+}
+
+# snapshot_and_kill DIR: pause, snapshot into DIR, SIGKILL the VMM.
+snapshot_and_kill() {
+	api pause && [ "$RC" = 0 ] || { why="pause failed"; return 1; }
+	api snapshot "file://$1"
+	[ "$RC" = 0 ] || { why="snapshot failed: $(cat "$TMP/resp" "$TMP/resp.err")"; return 1; }
+	vm_kill
+}
+
+# restore_run ARGS...: restores in a new cvmm (API socket too), waits for
+# the guest to finish; VMRC its exit status.
+restore_start() {
+	rm -f "$SOCK"
+	"$CVMM" --restore "$@" --api-socket "$SOCK" --log-level info </dev/null 2>>"$ERR" &
+	PID=$!
+}
+
+# The serial log of a whole run: one boot, every round once and in order,
+# ticks going up, the end reached.
+check_run() {
+	local banners rounds
+	banners=$(grep -c "== cvmm test guest 'snapshot_run'" "$SERIAL")
+	[ "$banners" = 1 ] || { why="$banners boots in the serial log"; return 1; }
+	grep -q "^snap: done $ROUNDS rounds, pattern intact" "$SERIAL" ||
+		{ why="the guest did not finish"; return 1; }
+	rounds=$(sed -n 's/^snap: round \([0-9]*\) .*/\1/p' "$SERIAL" | tr '\n' ' ')
+	[ "$rounds" = "$(seq -s ' ' 0 $((ROUNDS - 1))) " ] ||
+		{ why="rounds not each once in order: $rounds"; return 1; }
+	tr -d '\r' <"$SERIAL" | sed -n 's/^snap: round [0-9]* ticks \([0-9]*\)$/\1/p' |
+		awk 'NR > 1 && $1 + 0 < prev + 0 { bad = 1 } { prev = $1 } END { exit bad }' ||
+		{ why="the tick counter went back"; return 1; }
+	return 0
+}
+
+CASE=restore
+if wanted $CASE; then
+	why=
+	if ! start_vm; then
+		why="guest did not start"
+	elif snapshot_and_kill "$SNAP"; then
+		at=$(grep -c '^snap: round' "$SERIAL")
+		restore_start "source_url=file://$SNAP"
+		vm_wait_exit 60
+		[ "$VMRC" = 0 ] || why="restored cvmm exited $VMRC"
+		[ -z "$why" ] && check_run || true
+		[ -z "$why" ] && [ "$at" -ge "$ROUNDS" ] && why="the snapshot came after the end"
+		# Sparse: untouched guest RAM is holes (128 MiB guest).
+		used=$(du -k "$SNAP/memory.bin" | cut -f1)
+		[ -z "$why" ] && [ "$used" -gt 16384 ] && why="memory.bin uses $used KiB (not sparse)"
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=restore-twice
+if wanted $CASE; then
+	why=
+	if ! start_vm; then
+		why="guest did not start"
+	elif snapshot_and_kill "$SNAP"; then
+		restore_start "source_url=file://$SNAP"
+		if ! vm_up 20 sock_and '^snap: round 8 '; then
+			why="first restore did not go on"
+		elif snapshot_and_kill "$TMP/snap2"; then
+			restore_start "source_url=file://$TMP/snap2,prefault=on"
+			vm_wait_exit 60
+			[ "$VMRC" = 0 ] || why="second restored cvmm exited $VMRC"
+			[ -z "$why" ] && check_run || true
+		fi
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=resume-false
+if wanted $CASE; then
+	why=
+	if ! start_vm; then
+		why="guest did not start"
+	elif snapshot_and_kill "$SNAP"; then
+		n0=$(grep -c '^snap: round' "$SERIAL")
+		restore_start "source_url=file://$SNAP,resume=false"
+		t_wait 10 test -S "$SOCK"
+		sleep 1
+		api info
+		grep -q '"state":"Paused"' "$TMP/resp" || why="restored VM not Paused"
+		n1=$(grep -c '^snap: round' "$SERIAL")
+		[ "$n0" = "$n1" ] || why="${why:+$why; }the guest ran while paused ($n0 -> $n1)"
+		api resume
+		vm_wait_exit 60
+		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
+		[ -z "$why" ] && check_run || true
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=api-restore
+if wanted $CASE; then
+	why=
+	if ! start_vm; then
+		why="guest did not start"
+	elif snapshot_and_kill "$SNAP"; then
+		rm -f "$SOCK"
+		"$CVMM" --api-socket "$SOCK" --log-level info </dev/null 2>>"$ERR" &
+		PID=$!
+		t_wait 10 test -S "$SOCK"
+		api restore "{\"source_url\":\"file://$SNAP\",\"prefault\":true}"
+		[ "$RC" = 0 ] || why="vm.restore failed: $(cat "$TMP/resp")"
+		vm_wait_exit 60
+		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
+		[ -z "$why" ] && check_run || true
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+# ---- refusals ----
+
+# bad_restore NAME WANT: --restore of $BAD must exit 2 with one line
+# matching WANT, and start nothing.
+bad_restore() {
+	CASE=$1
+	wanted "$CASE" || return 0
+	timeout 20 "$CVMM" --restore "source_url=file://$BAD" </dev/null >"$TMP/out" 2>"$TMP/err"
+	local rc=$?
+	local lines
+	lines=$(grep -c . "$TMP/err")
+	if [ "$rc" != 2 ]; then
+		bad "exit $rc, expected 2: $(head -c 300 "$TMP/err")"
+	elif ! grep -qE -- "$2" "$TMP/err"; then
+		bad "no '$2' in: $(head -c 300 "$TMP/err")"
+	elif ! tail -n 1 "$TMP/err" | grep -q '^cvmm: --restore'; then
+		bad "last line is not the refusal: $(tail -n 1 "$TMP/err")"
+	else
+		ok
+	fi
+	[ "$lines" -le 3 ] || echo "  (note: $lines lines on stderr)"
+}
+
+REF=$TMP/ref
+need_ref=
+for n in missing-dir empty-dir truncated-state flipped-byte version magic truncated-ram \
+	disk-resized disk-missing; do
+	wanted "bad-$n" && need_ref=1
+done
+if [ -n "$need_ref" ]; then
+	why=
+	if start_vm && snapshot_and_kill "$REF"; then :; else
+		CASE=refusals-setup
+		bad "cannot make the reference snapshot: $why"
+	fi
+fi
+
+fresh() {
+	[ -n "$need_ref" ] || return 0
+	rm -rf "$TMP/bad"
+	cp -a "$REF" "$TMP/bad"
+	BAD=$TMP/bad
+}
+
+BAD=$TMP/nothing; bad_restore bad-missing-dir "is not a snapshot"
+mkdir -p "$TMP/empty"; BAD=$TMP/empty; bad_restore bad-empty-dir "is not a snapshot"
+fresh; truncate -s 2000 "$BAD/state.bin"; bad_restore bad-truncated-state "truncated"
+fresh; printf 'X' | dd of="$BAD/state.bin" bs=1 seek=3000 conv=notrunc 2>/dev/null
+bad_restore bad-flipped-byte "fails its checksum"
+fresh; printf '\x09' | dd of="$BAD/state.bin" bs=1 seek=8 conv=notrunc 2>/dev/null
+bad_restore bad-version "format version 9"
+fresh; printf 'NOTASNAP' | dd of="$BAD/state.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
+bad_restore bad-magic "not a cvmm snapshot"
+fresh; truncate -s 1M "$BAD/memory.bin"; bad_restore bad-truncated-ram "truncated"
+fresh; truncate -s 2M "$DISK"; bad_restore bad-disk-resized "changed size"
+fresh; rm -f "$DISK"; bad_restore bad-disk-missing "No such file"
+
+CASE=refuse-vsock
+if wanted $CASE; then
+	why=
+	if ! start_vm --vsock "cid=3,socket=$TMP/vsock"; then
+		why="guest did not start"
+	else
+		api pause
+		api snapshot "file://$TMP/vsnap"
+		grep -q 'virtio-vsock.*cannot be snapshotted' "$TMP/resp" ||
+			why="no refusal naming the device: $(cat "$TMP/resp")"
+		[ -e "$TMP/vsnap/state.bin" ] && why="${why:+$why; }a state file was written"
+		api resume
+		[ "$RC" = 0 ] || why="${why:+$why; }the VM did not resume"
+		vm_wait_exit 60
+		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+CASE=refuse-running
+if wanted $CASE; then
+	why=
+	if ! start_vm; then
+		why="guest did not start"
+	else
+		api snapshot "file://$TMP/rsnap"
+		grep -q 'vm.pause first' "$TMP/resp" || why="not refused: $(cat "$TMP/resp")"
+		vm_kill
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+t_finish
