@@ -215,6 +215,13 @@ static int one_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 	       config_list_end(cfg, opt, err, errlen);
 }
 
+/* o's member `key` is absent, null or the string `def`. */
+static bool is_default_or_absent(const cJSON *o, const char *key, const char *def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && !strcmp(v->valuestring, def));
+}
+
 /*
  * {"k": v, ...}: key by key (true/false: on/off, numbers as integers),
  * cloud-hypervisor's names through `keys` (NULL: none); null is absent.
@@ -224,6 +231,8 @@ static int object_list(struct vm_config *cfg, enum config_opt opt, const char *f
 {
 	int r = config_list_begin(cfg, opt, err, errlen);
 	const cJSON *it;
+	bool net_defaults = opt == OPT_NET && is_default_or_absent(o, "ip", "192.168.249.1") &&
+			    is_default_or_absent(o, "mask", "255.255.255.0");
 	cJSON_ArrayForEach(it, o) {
 		if (r)
 			return r;
@@ -240,11 +249,11 @@ static int object_list(struct vm_config *cfg, enum config_opt opt, const char *f
 		if (k)
 			key = k->as;
 		/* Kata's client always sends cloud-hypervisor's defaults for
-		 * the tap's address: as good as none (the tap is given). */
-		if (opt == OPT_NET && ((!strcmp(key, "ip") && cJSON_IsString(it) &&
-					!strcmp(it->valuestring, "192.168.249.1")) ||
-				       (!strcmp(key, "mask") && cJSON_IsString(it) &&
-					!strcmp(it->valuestring, "255.255.255.0"))))
+		 * the tap's address: as good as none (the tap is given). A
+		 * mask of 255.255.255.0 with another address is that
+		 * address's (vm.info's config of --net ip=,mask=). */
+		if (opt == OPT_NET && net_defaults &&
+		    (!strcmp(key, "ip") || !strcmp(key, "mask")))
 			continue;
 		if (cJSON_IsString(it))
 			v = it->valuestring;

@@ -308,7 +308,20 @@ static void test_cloud_hypervisor(void **state)
 		  0, NULL);
 	assert_int_equal(c->cfg.nnets, 1);
 	assert_false(c->cfg.nets[0].has_ip);
+	assert_false(c->cfg.nets[0].has_mask);
 	assert_int_equal(c->cfg.serial, OUTPUT_FILE);
+	vm_create_config_free(c);
+	/* A real address keeps its /24 mask (vm.info's config of --net
+	 * ip=10.77.1.1,mask=255.255.255.0, as a snapshot holds it). */
+	c = parse("{\"payload\": {\"kernel\": \"/k\"}, \"net\": [{\"tap\": \"t0\","
+		  " \"ip\": \"10.77.1.1\", \"mask\": \"255.255.255.0\"}]}", 0, NULL);
+	assert_true(c->cfg.nets[0].has_ip);
+	assert_true(c->cfg.nets[0].has_mask);
+	vm_create_config_free(c);
+	/* The default address alone, or the default mask alone: not given. */
+	c = parse("{\"payload\": {\"kernel\": \"/k\"}, \"net\": [{\"tap\": \"t0\","
+		  " \"mask\": \"255.255.255.0\"}]}", 0, NULL);
+	assert_false(c->cfg.nets[0].has_mask);
 	vm_create_config_free(c);
 	/* What cvmm cannot do: 400 naming the field. */
 	parse("{\"payload\": {\"kernel\": \"/k\"}, \"disks\": [{\"path\": \"/d\","
