@@ -362,6 +362,17 @@ int vm_restore_state(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
 		ret = arch_vcpu_state_restore(vm->vcpus[i].fd, vm->vcpus[i].id, r->vcpus[i]);
 	ret = ret ?: platform_restore(&vm->platform, &r->idx);
+	/*
+	 * resume=false: every device thread is asked to park before the
+	 * devices are activated and their ready queues kicked below, so a
+	 * thread started by that activation parks before its first
+	 * epoll_wait (worker.h) and the kick waits for vm.resume. (Parking
+	 * only after the machine started left a window in which the kick
+	 * was served while the vCPUs stood still.) No thread runs yet: this
+	 * only sets the requests.
+	 */
+	if (!ret && vm->start_paused)
+		ret = vm_park_devices(vm);
 	for (unsigned i = 0; i < vm->nvirtio && !ret; i++) {
 		struct vm_virtio *v = &vm->virtio[i];
 		char name[SNAP_NAME_MAX];

@@ -63,7 +63,7 @@ start_vm() {
 	truncate -s 1M "$DISK"
 	"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --memory size=128M --debug-exit \
 		--disk "path=$DISK" --api-socket "$SOCK" --log-level info \
-		--cmdline "rounds=$ROUNDS period_ms=20" "$@" </dev/null 2>"$ERR" &
+		--cmdline "rounds=$ROUNDS period_ms=20${GUEST_ARGS:+ $GUEST_ARGS}" "$@" </dev/null 2>"$ERR" &
 	PID=$!
 	vm_up 20 sock_and '^snap: round 2 '
 }
@@ -179,6 +179,41 @@ if wanted $CASE; then
 		vm_wait_exit 60
 		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
 		[ -z "$why" ] && check_run || true
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+# resume=false keeps the devices parked until vm.resume: the guest made a
+# write available without notifying (unkicked_at), so only the restore's
+# kick of each ready queue serves it; with the VM restored paused the
+# write must not reach the disk (nor be counted) before vm.resume, and
+# must once it comes, exactly once.
+CASE=resume-false-devices-parked
+if wanted $CASE; then
+	why=
+	if ! GUEST_ARGS="unkicked_at=3" start_vm; then
+		why="guest did not start"
+	elif ! vm_up 20 serial_has '^snap: unkicked write posted'; then
+		why="the guest never posted its write"
+	elif snapshot_and_kill "$SNAP"; then
+		grep -q UNKICKED "$DISK" && why="the write was served before the snapshot (it was kicked)"
+		restore_start "source_url=file://$SNAP,resume=false"
+		t_wait 10 test -S "$SOCK"
+		api info
+		grep -q '"state":"Paused"' "$TMP/resp" || why="${why:+$why; }restored VM not Paused"
+		sleep 1
+		grep -q UNKICKED "$DISK" && why="${why:+$why; }the write reached the disk while the VM was paused"
+		api counters
+		wops=$(tr -d ' \n' <"$TMP/resp" | grep -o '"write_ops":[0-9]*' | head -n1)
+		[ "$wops" = '"write_ops":0' ] || why="${why:+$why; }blk counted $wops while paused"
+		api resume
+		vm_wait_exit 60
+		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
+		[ -z "$why" ] && check_run || true
+		[ "$(grep -c '^snap: unkicked write done' "$SERIAL")" = 1 ] ||
+			why="${why:+$why; }no (single) 'unkicked write done'"
+		grep -q UNKICKED "$DISK" || why="${why:+$why; }the write never reached the disk"
 	fi
 	[ -z "$why" ]
 	check $? "$why"

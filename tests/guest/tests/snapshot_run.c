@@ -14,6 +14,13 @@
  * Each round prints "snap: round N ticks T"; after rounds=R (default 40)
  * rounds it prints "snap: done R rounds" and passes (debug-exit 0).
  * A failed check exits with its code. period_ms=P between rounds (50).
+ *
+ * unkicked_at=K: after round K the guest makes a write of sector
+ * UNKICKED_SECTOR (a block starting "UNKICKED") available without
+ * notifying the device, prints "snap: unkicked write posted" and waits
+ * (up to 60 s) for it: only a restore's kick of each ready queue gets it
+ * served (the resume=false test: not before vm.resume). Then "snap:
+ * unkicked write done" and the rounds go on.
  */
 #include "virtio.h"
 
@@ -22,10 +29,11 @@ const char test_name[] = "snapshot_run";
 #define PATTERN_ADDR 0x2000000ull
 #define PATTERN_WORDS (256 * 1024 / 8)
 #define NSECT 64
+#define UNKICKED_SECTOR 100
 
 static volatile u64 ticks;
 static struct virtio_dev blk;
-static u8 wbuf[512], rbuf[512];
+static u8 wbuf[512], rbuf[512], ubuf[512];
 
 static void tick(struct trap_frame *tf)
 {
@@ -56,10 +64,32 @@ static void blk_io(u32 type, u64 sector, u8 *buf, u64 round)
 	      r < 0 ? virtio_strerror(r) : "ok", st);
 }
 
+/* A write made available, no notification: see the header. */
+static void unkicked_write(void)
+{
+	static struct virtio_blk_hdr hdr = { .type = VIRTIO_BLK_T_OUT, .sector = UNKICKED_SECTOR };
+	static volatile u8 st = 0xee;
+	memset(ubuf, 'u', sizeof(ubuf));
+	memcpy(ubuf, "UNKICKED", 8);
+	struct vbuf b[3] = {
+		{ &hdr, sizeof(hdr), false },
+		{ ubuf, sizeof(ubuf), false },
+		{ (const void *)&st, 1, true },
+	};
+	int head = virtq_add(&blk.vq[0], b, 3, &hdr);
+	CHECK(26, head >= 0, "unkicked write: %s", virtio_strerror(head));
+	printf("snap: unkicked write posted\n");
+	int r = virtq_wait(&blk.vq[0], 60000, NULL, NULL);
+	CHECK(27, r == head && st == VIRTIO_BLK_S_OK, "unkicked write: %s, status %u",
+	      r < 0 ? virtio_strerror(r) : "ok", st);
+	printf("snap: unkicked write done\n");
+}
+
 int test_main(struct boot_info *bi)
 {
-	u64 rounds = 40, seed = 0x5eed, period = 50;
+	u64 rounds = 40, seed = 0x5eed, period = 50, unkicked_at = ~0ull;
 	cmdline_get_u64(bi->cmdline, "rounds", &rounds);
+	cmdline_get_u64(bi->cmdline, "unkicked_at", &unkicked_at);
 	cmdline_get_u64(bi->cmdline, "seed", &seed);
 	cmdline_get_u64(bi->cmdline, "period_ms", &period);
 	volatile u64 *pat = (volatile u64 *)PATTERN_ADDR;
@@ -103,6 +133,8 @@ int test_main(struct boot_info *bi)
 		last_ticks = t;
 		last_tsc = tsc;
 		printf("snap: round %lu ticks %lu\n", n, t);
+		if (n == unkicked_at)
+			unkicked_write();
 		mdelay(period);
 	}
 	cli();
