@@ -16,6 +16,7 @@
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_TSC_ADJUST 0x3b
+#define MSR_IA32_TSC_DEADLINE 0x6e0
 
 struct arch_vcpu_state {
 	struct kvm_regs regs;
@@ -203,6 +204,21 @@ int arch_vcpu_state_restore(int fd, unsigned id, const struct arch_vcpu_state *s
 		}
 	}
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC");
+	/* The TSC deadline once more, after the LAPIC: KVM ignores the MSR
+	 * while the timer's LVT is not in TSC-deadline mode (a fresh vCPU's
+	 * is not), and KVM_SET_LAPIC restarts the timer from the LVT. Else a
+	 * guest on the TSC-deadline timer (Linux) waits for a tick that
+	 * never comes. */
+	for (uint32_t i = 0; !ret && i < st->msrs->nmsrs; i++) {
+		if (st->msrs->entries[i].index != MSR_IA32_TSC_DEADLINE)
+			continue;
+		struct {
+			struct kvm_msrs h;
+			struct kvm_msr_entry e;
+		} one = { .h.nmsrs = 1, .e = st->msrs->entries[i] };
+		if (ioctl(fd, KVM_SET_MSRS, &one) != 1)
+			log_warn("vCPU %u: KVM refused the TSC deadline MSR", id);
+	}
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 	ret = ret ?: vcpu_ioctl(fd, id, KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE");
 	return ret;
