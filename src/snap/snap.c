@@ -260,18 +260,20 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx, char *err
 	unsigned cap = 0;
 	for (;;) {
 		if (len - pos < SNAP_SECTION_HEADER_SIZE) {
+			unsigned n = idx->n;
 			snap_index_free(idx);
 			return failf(err, errlen, -EBADMSG,
 				     "truncated (%zu bytes; it ends inside a section header "
-				     "after %u sections)", len, idx->n);
+				     "after %u sections)", len, n);
 		}
 		const uint8_t *h = buf + pos;
 		if (rd32(h + SNAP_NAME_MAX + 12) != snap_crc32(h, SNAP_NAME_MAX + 12) ||
 		    !name_ok(h)) {
+			unsigned n = idx->n;
 			snap_index_free(idx);
 			return failf(err, errlen, -EBADMSG,
 				     "corrupted: section header %u (at byte %zu) fails its checksum",
-				     idx->n, pos);
+				     n, pos);
 		}
 		uint64_t slen = rd64(h + SNAP_NAME_MAX);
 		pos += SNAP_SECTION_HEADER_SIZE;
