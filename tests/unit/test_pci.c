@@ -25,6 +25,7 @@
 #include "pci/pci.h"
 #include "log_capture.h"
 #include "pci_fixture.h"
+#include "snap/snap.h"
 
 #define BAR0_SIZE 0x1000ULL /* MEM32 */
 #define BAR2_SIZE 0x4000ULL /* MEM64, BAR2+3 */
@@ -1418,6 +1419,69 @@ static void test_config_read_hook(void **state)
 	assert_int_equal(d.reads, before);
 }
 
+/*
+ * Snapshots: pci_device_save in one VM, pci_device_restore into the same
+ * device built afresh in another: config space comes back byte for byte
+ * with the BAR mapped where the guest had moved it; a state whose
+ * read-only bytes (IDs, a BAR's size bits) differ from the rebuilt
+ * device's is refused and changes nothing.
+ */
+static void test_save_restore(void **state)
+{
+	struct env *e = *state;
+	uint64_t new0 = PFX_M32_BASE + 0x200000;
+	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)new0);
+	set_command(e, 1, PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+	cfg_write(e, 1, PCI_INTERRUPT_LINE, 1, 0x0b);
+	struct snap_buf b = { 0 };
+	assert_int_equal(pci_device_save(&e->dev.pci, &b), 0);
+	assert_int_equal(b.len, 4 + PCI_CFG_SIZE + 1);
+
+	void *st2 = NULL;
+	setup(&st2);
+	struct env *e2 = st2;
+	assert_int_not_equal(e2->dev.pci.bars[0].addr, new0);
+	uint8_t before[PCI_CFG_SIZE];
+	memcpy(before, e2->dev.pci.config, PCI_CFG_SIZE);
+
+	/* Read-only bytes changed: the vendor ID; BAR 0's size bits (an
+	 * address below its 4 KiB alignment); the size field. */
+	uint8_t *bad = malloc(b.len);
+	assert_non_null(bad);
+	static const unsigned ro[] = { PCI_VENDOR_ID, PCI_DEVICE_ID + 1, PCI_CLASS_DEVICE,
+				       PCI_BASE_ADDRESS_0 + 1, PCI_HEADER_TYPE };
+	for (unsigned i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+		memcpy(bad, b.data, b.len);
+		bad[4 + ro[i]] ^= ro[i] == PCI_BASE_ADDRESS_0 + 1 ? 0x08 : 0x01;
+		struct snap_cur c = { .p = bad, .len = b.len };
+		assert_int_equal(pci_device_restore(&e2->dev.pci, &c), -EBADMSG);
+		assert_memory_equal(e2->dev.pci.config, before, PCI_CFG_SIZE);
+	}
+	memcpy(bad, b.data, b.len);
+	bad[0] = 0x01; /* config space size 0x1001 */
+	struct snap_cur c = { .p = bad, .len = b.len };
+	assert_int_equal(pci_device_restore(&e2->dev.pci, &c), -EBADMSG);
+	c = (struct snap_cur){ .p = b.data, .len = b.len - 1 };
+	assert_int_equal(pci_device_restore(&e2->dev.pci, &c), -EBADMSG);
+	assert_memory_equal(e2->dev.pci.config, before, PCI_CFG_SIZE);
+	free(bad);
+
+	c = (struct snap_cur){ .p = b.data, .len = b.len };
+	assert_int_equal(pci_device_restore(&e2->dev.pci, &c), 0);
+	assert_int_equal(snap_cur_end(&c), 0);
+	assert_memory_equal(e2->dev.pci.config, e->dev.pci.config, PCI_CFG_SIZE);
+	assert_int_equal(e2->dev.pci.bars[0].addr, new0);
+	assert_true(e2->dev.pci.bars[0].mapped);
+	assert_int_equal(get_command(e2, 1),
+			 PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+	assert_int_equal(cfg_read(e2, 1, PCI_INTERRUPT_LINE, 1), 0x0b);
+	uint64_t v;
+	assert_true(mmio_read(e2, new0 + 0x10, 4, &v));
+	assert_int_equal(v, 0x13121110);
+	snap_buf_free(&b);
+	teardown(&st2);
+}
+
 /* The fake bus memory callbacks: every map and unmap, in order. */
 struct mem_rec {
 	struct {
@@ -1700,6 +1764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bar_sizing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_sizing_decoding_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_toggles_decoding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_move_onto_occupied, setup_no_m64,
 						teardown),

@@ -132,6 +132,71 @@ static void test_init_rings(void **state)
 	assert_int_equal(vq_init(vq, NULL, 16, DESC_GPA, AVAIL_GPA, USED_GPA, false), -EINVAL);
 }
 
+/* ---- restore (snapshots) ---- */
+
+/*
+ * A queue restored from its indices goes on where it was: the chain made
+ * available before the snapshot and not taken is popped next, the used
+ * ring continues from its index, and the restore writes nothing into the
+ * rings (guest RAM holds them as the snapshot left them).
+ */
+static void test_restore(void **state)
+{
+	struct fx *f = *state;
+	for (uint16_t i = 0; i < 5; i++)
+		drv_set_desc(&f->q, i, DATA_GPA + 0x100 * i, 0x10, 0, 0);
+	for (uint16_t i = 0; i < 3; i++) {
+		drv_make_avail(&f->q, i);
+		assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
+		assert_int_equal(vq_push_used(&f->vq, i, 4), 0);
+	}
+	drv_make_avail(&f->q, 3); /* available, not taken */
+	vq_disable_notify(&f->vq);
+	uint16_t last_avail = f->vq.last_avail_idx, used_idx = f->vq.used_idx;
+	uint16_t signalled = f->vq.signalled_used, used_flags = f->vq.used_flags;
+	assert_int_equal(last_avail, 3);
+	assert_int_equal(used_idx, 3);
+	uint8_t *rings = malloc(0x40000);
+	assert_non_null(rings);
+	memcpy(rings, f->buf, 0x40000);
+
+	vq_reset(&f->vq); /* the new process's queue */
+	assert_int_equal(vq_restore(&f->vq, &f->mem, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA, false,
+				    last_avail, used_idx, signalled, used_flags, false),
+			 0);
+	assert_memory_equal(f->buf, rings, 0x40000); /* rings untouched */
+	assert_true(f->vq.ready);
+	assert_int_equal(f->vq.last_avail_idx, last_avail);
+	assert_int_equal(f->vq.used_idx, used_idx);
+	assert_int_equal(f->vq.signalled_used, signalled);
+	assert_int_equal(f->vq.used_flags, used_flags);
+	assert_true(vq_has_available(&f->vq));
+	assert_int_equal(vq_pop(&f->vq, &f->chain), 0);
+	assert_int_equal(f->chain.head, 3);
+	assert_int_equal(vq_pop(&f->vq, &f->chain), -ENOENT); /* nothing twice */
+	assert_int_equal(vq_push_used(&f->vq, 3, 4), 0);
+	assert_int_equal(drv_used(&f->q)->idx, 4);
+	assert_int_equal(drv_used(&f->q)->ring[3].id, 3);
+	/* What came before is as the driver saw it. */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(drv_used(&f->q)->ring[i].id, i);
+
+	/* A broken queue stays broken; bad rings are refused (not ready). */
+	assert_int_equal(vq_restore(&f->vq, &f->mem, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA, false,
+				    3, 3, 3, 0, true),
+			 0);
+	assert_int_equal(vq_pop(&f->vq, &f->chain), -EIO);
+	assert_int_equal(vq_restore(&f->vq, &f->mem, QSIZE, DESC_GPA + 8, AVAIL_GPA, USED_GPA,
+				    false, 0, 0, 0, 0, false),
+			 -EINVAL);
+	assert_false(f->vq.ready);
+	assert_int_equal(vq_restore(&f->vq, &f->mem, 12, DESC_GPA, AVAIL_GPA, USED_GPA, false, 0,
+				    0, 0, 0, false),
+			 -EINVAL);
+	assert_false(f->vq.ready);
+	free(rings);
+}
+
 /* ---- pop ---- */
 
 static void test_empty(void **state)
@@ -854,6 +919,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_init_size),
 		T(test_init_rings),
+		T(test_restore),
 		T(test_empty),
 		T(test_simple_chain),
 		T(test_multi_chain),
