@@ -127,7 +127,7 @@ check-api: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
 	@tests/api-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
 
 # Snapshot and restore end to end (tests/snapshot-test.sh, docs/snapshot.md).
-check-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests
+check-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests $(EDU_SERVER)
 	@tests/snapshot-test.sh $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/guest
 
 # Boots the tiny Linux test kernel (built and cached on first use) with every
@@ -237,7 +237,7 @@ bench-vsock: $(BUILD)/cvmm guests ; @bench/vsock.sh $(BUILD)
 # Linux root on virtio-fs vs vhost-user-blk, the vfs and vub boots (bench/vhost-root.sh).
 bench-vhost-root: $(BUILD)/cvmm ; @bench/vhost-root.sh $(BUILD)
 # Snapshot time and size, restore to the first guest instruction (bench/snapshot.sh).
-bench-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests ; @bench/snapshot.sh $(BUILD)
+bench-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote $(BUILD)/bench/firstout guests ; @bench/snapshot.sh $(BUILD)
 
 # ---- Fuzzing: libFuzzer targets built by clang (fuzz/README.md) ----
 # `make fuzz-list` names the targets, `make fuzz-build` builds them into

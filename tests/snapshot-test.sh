@@ -10,10 +10,14 @@
 # its cvmm killed; a new cvmm restores it (--restore or vm.restore) and the
 # guest must finish: every round exactly once (no lost or repeated
 # request), the pattern intact, ticks and the TSC going up, one boot only.
-# Also snapshot -> restore -> snapshot -> restore (prefault=on), resume=false,
-# and the refusals: a folder that is no snapshot, truncated and corrupted
-# files, another format version, a disk that changed size or is gone, a
-# device that cannot be snapshotted (virtio-vsock), a VM not paused.
+# Also snapshot -> restore -> snapshot -> restore (prefault=on), resume=false
+# (devices too stay parked: a write the guest made available without a
+# notification is served only after vm.resume), and the refusals: a folder
+# that is no snapshot, truncated and corrupted files, another format
+# version, a disk that changed size or is gone, devices that cannot be
+# snapshotted (virtio-vsock, a vhost-user-blk disk from qemu-storage-daemon,
+# virtio-fs from virtiofsd, a vfio-user device from tests/vfio-user's edu
+# server; each skipped without its server), a VM not paused.
 # Prints "ok NAME" / "FAIL NAME: why", then "snapshot: N passed, M failed".
 
 # shellcheck disable=SC2317,SC2119
@@ -61,7 +65,7 @@ start_vm() {
 	rm -f "$SOCK"
 	truncate -s 0 "$DISK"
 	truncate -s 1M "$DISK"
-	"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --memory size=128M --debug-exit \
+	"$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" --memory "${MEM_OPT:-size=128M}" --debug-exit \
 		--disk "path=$DISK" --api-socket "$SOCK" --log-level info \
 		--cmdline "rounds=$ROUNDS period_ms=20${GUEST_ARGS:+ $GUEST_ARGS}" "$@" </dev/null 2>"$ERR" &
 	PID=$!
@@ -294,6 +298,86 @@ if wanted $CASE; then
 	fi
 	[ -z "$why" ]
 	check $? "$why"
+fi
+
+# refuse_case NAME WANT [cvmm args...]: vm.snapshot of the running guest
+# with that device refused (the message matching WANT: the device named),
+# no state file written, the VM resumes and finishes.
+refuse_case() {
+	CASE=$1
+	local want=$2
+	shift 2
+	why=
+	if ! start_vm "$@"; then
+		why="guest did not start: $(tail -n 2 "$ERR" | tr '\n' ' ')"
+	else
+		api pause
+		api snapshot "file://$TMP/rsnap"
+		grep -qE -- "$want" "$TMP/resp" ||
+			why="no refusal naming the device: $(cat "$TMP/resp")"
+		[ -e "$TMP/rsnap/state.bin" ] && why="${why:+$why; }a state file was written"
+		api resume
+		[ "$RC" = 0 ] || why="${why:+$why; }the VM did not resume"
+		vm_wait_exit 60
+		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
+	fi
+	rm -rf "$TMP/rsnap"
+	[ -z "$why" ]
+	check $? "$why"
+}
+
+# A vhost-user-blk disk (qemu-storage-daemon) and virtio-fs (virtiofsd):
+# their queues are the backend's.
+QSD=$(command -v qemu-storage-daemon)
+VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+if wanted refuse-vhost-user-blk; then
+	if [ -z "$QSD" ]; then
+		skip refuse-vhost-user-blk "no qemu-storage-daemon"
+	else
+		truncate -s 1M "$TMP/vub.img"
+		"$QSD" --blockdev "driver=file,node-name=disk0,filename=$TMP/vub.img" \
+			--export "type=vhost-user-blk,id=vub0,node-name=disk0,addr.type=unix,addr.path=$TMP/vub.sock,writable=on" \
+			</dev/null >"$TMP/qsd.log" 2>&1 &
+		QSD_PID=$!
+		t_wait 10 test -S "$TMP/vub.sock"
+		MEM_OPT=size=128M,shared=on refuse_case refuse-vhost-user-blk \
+			'vhost-user-blk\(vub\): a vhost-user device .*cannot be snapshotted' \
+			--disk "vhost_user=on,socket=$TMP/vub.sock,id=vub"
+		kill "$QSD_PID" 2>/dev/null
+		wait "$QSD_PID" 2>/dev/null
+	fi
+fi
+if wanted refuse-virtio-fs; then
+	if [ ! -x "$VIRTIOFSD" ]; then
+		skip refuse-virtio-fs "no $VIRTIOFSD"
+	else
+		mkdir -p "$TMP/fsroot"
+		"$VIRTIOFSD" --socket-path="$TMP/fs.sock" -o source="$TMP/fsroot" -o cache=none \
+			-o sandbox=chroot </dev/null >"$TMP/virtiofsd.log" 2>&1 &
+		FSD_PID=$!
+		t_wait 10 test -S "$TMP/fs.sock"
+		MEM_OPT=size=128M,shared=on refuse_case refuse-virtio-fs \
+			'virtio-fs\(snapfs\): a vhost-user device .*cannot be snapshotted' \
+			--fs "tag=snapfs,socket=$TMP/fs.sock"
+		kill "$FSD_PID" 2>/dev/null
+		wait "$FSD_PID" 2>/dev/null
+	fi
+fi
+# A vfio-user device (the edu server, tests/vfio-user/edu-server.c).
+EDU=${EDU_SERVER:-$(dirname "$CVMM")/tests/vfio-user/edu-server}
+if wanted refuse-vfio-user; then
+	if [ ! -x "$EDU" ]; then
+		skip refuse-vfio-user "no $EDU"
+	else
+		"$EDU" --socket "$TMP/edu.sock" 2>"$TMP/edu.log" &
+		EDU_PID=$!
+		t_wait 10 test -S "$TMP/edu.sock"
+		refuse_case refuse-vfio-user \
+			'edu: a passthrough device \(vfio-user\) cannot be snapshotted' \
+			--user-device "socket=$TMP/edu.sock,id=edu"
+		kill "$EDU_PID" 2>/dev/null
+		wait "$EDU_PID" 2>/dev/null
+	fi
 fi
 
 CASE=refuse-running
