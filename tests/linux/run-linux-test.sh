@@ -21,7 +21,13 @@
 #            runs), same CPUs and memory, --virtio-transport mmio (the
 #            kernel finds its disk in the DSDT); vda = the read-only image with
 #            root=/dev/vda rw: the kernel must fall back to mounting it
-#            read-only.
+#            read-only; virtio-net on its own tap in the same namespace
+#            (ip=dhcp, the same dnsmasq); an API socket: once the kernel has
+#            probed its disk, the test pauses the VM, snapshots it
+#            (vm.snapshot), kills cvmm (SIGKILL) and restores it in a new
+#            cvmm (--restore: serial file, tap and disk reopened from the
+#            snapshot), whose guest must finish the boot: DHCP lease, root
+#            mount, no clocksource watchdog or RCU stall complaint.
 # and two more, each with a vhost-user device (--memory shared=on, 1 vCPU):
 #   vfs      vmlinux with its root on virtio-fs (rootfstype=virtiofs
 #            root=cvmmfs): a host directory served by virtiofsd (its debug
@@ -90,6 +96,17 @@ DHCP_LO=$NS_SUBNET.50
 DHCP_HI=$NS_SUBNET.59
 MAC=52:54:00:c7:4d:01
 TAP=cvmmlt0
+# The bzimage boot's own tap and subnet (same namespace and dnsmasq).
+BZ_SUBNET=10.77.1
+BZ_HOST_IP=$BZ_SUBNET.1
+BZ_DHCP_LO=$BZ_SUBNET.50
+BZ_DHCP_HI=$BZ_SUBNET.59
+BZ_MAC=52:54:00:c7:4d:02
+BZ_TAP=cvmmlt1
+# The bzimage boot is snapshotted (vm.snapshot) once the kernel has probed
+# its disk (this line), killed and restored in a new cvmm (--restore).
+BZ_SNAP_AT=': [vda] '
+SNAP_AT_MARKER=$BZ_SNAP_AT
 ROOT_MB=16
 RO_MB=4
 MNT_BEFORE=7                 # mount count written into root.img before boot
@@ -129,6 +146,7 @@ cleanup() {
     if [ -z "$RECHECK" ]; then
         if ip netns list 2>/dev/null | grep -qw "$NS"; then
             ip netns exec "$NS" ip tuntap del mode tap name "$TAP" 2>/dev/null
+            ip netns exec "$NS" ip tuntap del mode tap name "$BZ_TAP" 2>/dev/null
             ip netns del "$NS" 2>/dev/null
         fi
         if [ "${CVMM_LINUX_KEEP:-0}" = 1 ]; then
@@ -197,6 +215,12 @@ watch_rng() {
 # NAME.t0 and NAME.t1, a timestamped copy of the serial log to NAME.ts.
 # Meant to run in the background: the pids of what it starts go to
 # NAME.pids for the cleanup.
+# With SNAP_AT=MARKER (and --api-socket $WORK/NAME.api among the args): once
+# MARKER is in the serial log, the VM is paused and snapshotted into
+# $WORK/NAME.snap (cvmm-remote), that cvmm is killed (SIGKILL) and a new one
+# restores it (--restore, under the same prefix and timeout) and runs to
+# the end; the first cvmm's status goes to NAME.rc0, the serial log's size
+# at the snapshot to NAME.snap.at, the snapshot's outcome to NAME.snap.log.
 boot() {
     local name=$1 limit=$2
     shift 2
@@ -220,12 +244,54 @@ boot() {
         watcher=$!
         echo "$watcher" >>"$WORK/$name.pids"
     fi
+    if [ -n "${SNAP_AT:-}" ] && snap_and_restore "$name" "$top" "$tailer" "$cpid" "$limit" "${prefix[@]}"; then
+        top=$SNAP_TOP
+        tailer=$SNAP_TAILER
+    fi
     wait "$top"
     echo $? >"$WORK/$name.rc"
     echo "$EPOCHREALTIME" >"$WORK/$name.t1"
     wait "$tailer" 2>/dev/null
     [ -z "$watcher" ] || wait "$watcher" 2>/dev/null
     echo "# $name boot: exit $(cat "$WORK/$name.rc") after $(secs "$name")s"
+}
+
+# snap_and_restore NAME TOP TAILER CPID LIMIT [PREFIX...]: boot()'s SNAP_AT part.
+# Returns 1 (and the boot goes on as it was) when cvmm ended before MARKER;
+# else sets SNAP_TOP and SNAP_TAILER to the restored cvmm's and its serial
+# tailer's pids.
+snap_and_restore() {
+    local name=$1 top=$2 tailer=$3 cpid=$4 limit=$5
+    shift 5
+    local serial=$WORK/$name.serial sock=$WORK/$name.api dir=$WORK/$name.snap
+    local log=$WORK/$name.snap.log
+    until grep -qaF -- "$SNAP_AT" "$serial" 2>/dev/null; do
+        kill -0 "$top" 2>/dev/null || { echo "cvmm ended before '$SNAP_AT'" >>"$log"; return 1; }
+        sleep 0.1
+    done
+    {
+        echo "pause: $(timeout 20 "$REMOTE" --api-socket "$sock" --timeout 10 pause 2>&1; echo "rc $?")"
+        echo "snapshot: $(timeout 60 "$REMOTE" --api-socket "$sock" --timeout 50 snapshot "file://$dir" 2>&1; echo "rc $?")"
+    } >>"$log"
+    stat -c %s "$serial" >"$WORK/$name.snap.at"
+    if [ -z "$cpid" ]; then
+        echo "no cvmm process found under $top: not killed" >>"$log"
+        return 1
+    fi
+    kill -KILL "$cpid" 2>/dev/null
+    wait "$top" 2>/dev/null
+    echo $? >"$WORK/$name.rc0"
+    wait "$tailer" 2>/dev/null
+    echo "restore: $EPOCHREALTIME" >>"$log"
+    "$@" timeout -k 10 "$limit" "$CVMM" --restore "source_url=file://$dir" \
+        --log-level debug </dev/null >>"$WORK/$name.out" 2>>"$WORK/$name.err" &
+    SNAP_TOP=$!
+    echo "$SNAP_TOP" >>"$WORK/$name.pids"
+    tail --pid="$SNAP_TOP" -c +"$(($(cat "$WORK/$name.snap.at") + 1))" -F "$serial" 2>/dev/null |
+        stamp >>"$WORK/$name.ts" &
+    SNAP_TAILER=$!
+    echo "$SNAP_TAILER" >>"$WORK/$name.pids"
+    return 0
 }
 
 # press_button NAME SOCK: once the kernel has registered the ACPI power
@@ -313,7 +379,7 @@ setup() {
     # console=hvc0 first: kernel messages go to both consoles, ttyS0 stays
     # /dev/console.
     FULL_CMDLINE="console=hvc0 $BASE_CMDLINE root=/dev/vda rw rootfstype=ext2 ip=dhcp"
-    BZ_CMDLINE="$BASE_CMDLINE root=/dev/vda rw rootfstype=ext2"
+    BZ_CMDLINE="$BASE_CMDLINE root=/dev/vda rw rootfstype=ext2 ip=dhcp"
     VFS_CMDLINE="$BASE_CMDLINE rootfstype=virtiofs root=$FS_TAG rw"
     VUB_CMDLINE="$BASE_CMDLINE root=/dev/vda rw rootfstype=ext2"
 
@@ -354,14 +420,16 @@ setup() {
     # configures (ip=, mask=); dnsmasq serves DHCP on it.
     if ! { ip netns add "$NS" &&
            ip netns exec "$NS" ip link set lo up &&
-           ip netns exec "$NS" ip tuntap add mode tap name "$TAP"; } 2>"$WORK/netns.err"; then
+           ip netns exec "$NS" ip tuntap add mode tap name "$TAP" &&
+           ip netns exec "$NS" ip tuntap add mode tap name "$BZ_TAP"; } 2>"$WORK/netns.err"; then
         bad setup "network namespace: $(head -n3 "$WORK/netns.err")"
         finish
     fi
     ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file=/dev/null \
         --port=0 --no-resolv --no-hosts --user=root --group=root \
-        --interface="$TAP" --dhcp-authoritative \
+        --interface="$TAP" --interface="$BZ_TAP" --dhcp-authoritative \
         --dhcp-range="$DHCP_LO,$DHCP_HI,$MASK,1h" \
+        --dhcp-range="$BZ_DHCP_LO,$BZ_DHCP_HI,$MASK,1h" \
         --dhcp-leasefile="$WORK/dnsmasq.leases" --pid-file="$WORK/dnsmasq.pid" \
         --log-dhcp --log-facility="$WORK/dnsmasq.log" \
         </dev/null >"$WORK/dnsmasq.out" 2>&1 &
@@ -392,7 +460,7 @@ run_boots() {
         done
     fi
     echo "# full boot: vmlinux (PVH), $CPUS CPUs, ${MEM_MB}M, 2 disks (root: 2 queues, io_uring), net, rng, console, vsock (timeout ${BOOT_TIMEOUT}s)"
-    echo "# bzimage boot: bzImage, $CPUS CPUs, ${MEM_MB}M, read-only root (timeout ${BZ_TIMEOUT}s)"
+    echo "# bzimage boot: bzImage, $CPUS CPUs, ${MEM_MB}M, read-only root, net (DHCP), snapshotted after '$BZ_SNAP_AT' and restored in a new cvmm (timeout ${BZ_TIMEOUT}s)"
     # cvmm configures the host side of the tap (ip=, mask=) at start.
     ( for _ in $(seq 120); do
           if ip netns exec "$NS" ip -4 -o addr show dev "$TAP" 2>/dev/null |
@@ -416,10 +484,12 @@ run_boots() {
     PIDS+=("$full")
     press_button full "$WORK/full.api" &
     PIDS+=($!)
-    RNG_SRC_WATCH="" boot bzimage "$BZ_TIMEOUT" -- \
+    RNG_SRC_WATCH="" SNAP_AT=$BZ_SNAP_AT boot bzimage "$BZ_TIMEOUT" ip netns exec "$NS" -- \
         --kernel "$BZIMAGE" --cpus boot=$CPUS --memory size=${MEM_MB}M \
         --virtio-transport mmio \
         --disk "path=$RO_IMG,readonly=on,id=ro" \
+        --net "tap=$BZ_TAP,mac=$BZ_MAC,ip=$BZ_HOST_IP,mask=$MASK" \
+        --api-socket "$WORK/bzimage.api" \
         --cmdline "$BZ_CMDLINE" &
     local bz=$!
     PIDS+=("$bz")
@@ -665,7 +735,7 @@ c_cvmm_ro() {
 # The tap has the address cvmm was given (checked from the cvmm log: the tap
 # is gone when we look, as the namespace cleanup deletes it at the end).
 c_dhcp() {
-    local s=$1 got lease ip
+    local s=$1 MAC=${2:-$MAC} HOST_IP=${3:-$HOST_IP} got lease ip
     got=$(sed -nE 's/^IP-Config: Got DHCP answer from ([0-9.]+), my address is ([0-9.]+)$/\1 \2/p' "$s" | head -n1)
     if [ -z "$got" ]; then
         WHY="no 'IP-Config: Got DHCP answer from ..., my address is ...' line ($(grep -m1 -E 'IP-Config|DHCP' "$s" || echo 'none'))"
@@ -680,6 +750,51 @@ c_dhcp() {
         WHY="no 'device=eth0, hwaddr=$MAC, ipaddr=$ip, mask=$MASK' line after 'IP-Config: Complete:'"; return 1
     fi
     return 0
+}
+
+# ---- the bzimage boot's snapshot (boot(), SNAP_AT) ----
+# The serial log from the snapshot on (what the restored cvmm's guest
+# printed), CRs removed.
+after_snap() { tail -c +"$(($(cat "$WORK/$1.snap.at" 2>/dev/null || echo 0) + 1))" "$WORK/$1.serial" | tr -d '\r'; }
+before_snap() { head -c "$(cat "$WORK/$1.snap.at" 2>/dev/null || echo 0)" "$WORK/$1.serial" | tr -d '\r'; }
+
+# Paused and snapshotted after MARKER and before the root mount and the
+# DHCP answer; the first cvmm was killed (SIGKILL, status 137 through
+# timeout), a new one restored the VM (its log says so).
+c_snap_mid_boot() {
+    local name=$1 err=$2 rc0 log=$WORK/$1.snap.log
+    if ! grep -q '^pause: .*rc 0$' "$log" 2>/dev/null; then WHY="pause failed: $(grep -m1 -E '^(pause|cvmm|no )' "$log" 2>/dev/null)"; return 1; fi
+    if ! grep -q '^snapshot: .*rc 0$' "$log"; then WHY="snapshot failed: $(grep -m1 '^snapshot' "$log")"; return 1; fi
+    if [ ! -s "$WORK/$name.snap/state.bin" ] || [ ! -e "$WORK/$name.snap/memory.bin" ]; then
+        WHY="no state.bin and memory.bin in $WORK/$name.snap"; return 1
+    fi
+    rc0=$(cat "$WORK/$name.rc0" 2>/dev/null)
+    if [ "$rc0" != 137 ]; then WHY="the snapshotted cvmm ended with '$rc0', not killed (137)"; return 1; fi
+    if ! before_snap "$name" | grep -qF -- "$SNAP_AT_MARKER"; then WHY="'$SNAP_AT_MARKER' not in the log before the snapshot"; return 1; fi
+    if before_snap "$name" | grep -qE 'VFS: Mounted root|IP-Config: Got DHCP answer'; then
+        WHY="snapshot too late: $(before_snap "$name" | grep -m1 -E 'VFS: Mounted root|IP-Config: Got DHCP answer')"; return 1
+    fi
+    grep -qE "^cvmm: info: restore: $WORK/$name.snap: VM running in [0-9.]+ ms" "$err" && return 0
+    WHY="no 'restore: $WORK/$name.snap: VM running' line in cvmm's log"
+    return 1
+}
+
+# The restored process's guest went on: LINE (an ERE) after the snapshot.
+c_after_snap() {
+    after_snap "$1" | grep -qE -- "$2" && return 0
+    WHY="no '$2' after the restore (last lines: $(after_snap "$1" | tail -n 2 | tr '\n' ' '))"
+    return 1
+}
+
+# Timekeeping survived the snapshot: no clocksource watchdog complaint, RCU
+# stall, soft lockup or hung task anywhere in the log, and the kernel's
+# printk timestamps (if any) do not go back.
+c_timekeeping() {
+    local bad
+    bad=$(grep -m1 -iE 'clocksource.*unstable|watchdog|rcu.*(stall|self-detected)|soft lockup|hung_task|blocked for more than|timekeeping' "$1")
+    [ -z "$bad" ] && return 0
+    WHY="kernel said: $bad"
+    return 1
 }
 
 c_tap_configured() {
@@ -929,7 +1044,12 @@ run_checks() {
     c bz-no-pci-bus c_no_pci "$B"
     c bz-virtio-mmio c_mmio "$BE"
     c bz-vda-capacity c_blk_capacity "$B" vda $RO_MB
+    c bz-snapshot-mid-boot c_snap_mid_boot bzimage "$BE"
     c bz-readonly-disk-mounted-ro c_ro_root "$B"
+    c bz-restored-root-mount c_after_snap bzimage '^VFS: Mounted root \(ext2 filesystem\) readonly on device 254:0\.$'
+    c bz-dhcp-lease c_dhcp "$B" "$BZ_MAC" "$BZ_HOST_IP"
+    c bz-restored-dhcp c_after_snap bzimage "^IP-Config: Got DHCP answer from $BZ_HOST_IP, "
+    c bz-timekeeping c_timekeeping "$B"
     c bz-reached-init c_reached_init "$B"
     c bz-int3-completed c_int3 "$BE"
     c bz-cvmm-log-clean c_cvmm_log "$BE"
