@@ -247,6 +247,53 @@ static int copy_ram_file(int fd, uint8_t *p, uint64_t size)
 	return 0;
 }
 
+#define RAM_PAGE 4096u
+
+/*
+ * prefault=on: the data extents of the snapshot's RAM file (SEEK_DATA,
+ * SEEK_HOLE), mapped privately at p, populated writable now
+ * (MADV_POPULATE_WRITE, Linux 5.14: each page read from the file and
+ * made the process's own), so the guest takes no fault on them; holes
+ * (RAM the guest never touched) stay unpopulated, so the cost follows
+ * the data, not the RAM size. Without MADV_POPULATE_WRITE (EINVAL), each
+ * page is touched instead. Returns the bytes populated in *done.
+ */
+static int populate_extents(int fd, uint8_t *p, uint64_t size, uint64_t *done)
+{
+	off_t pos = 0;
+	bool madv = true;
+	*done = 0;
+	while ((uint64_t)pos < size) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		/* Extents are page-aligned on the file systems that have
+		 * holes; align anyway (madvise wants it). */
+		uint64_t lo = (uint64_t)data & ~(uint64_t)(RAM_PAGE - 1);
+		uint64_t hi = ((uint64_t)hole + RAM_PAGE - 1) & ~(uint64_t)(RAM_PAGE - 1);
+		if (hi > size)
+			hi = size;
+		if (madv && madvise(p + lo, hi - lo, MADV_POPULATE_WRITE) < 0) {
+			if (errno != EINVAL)
+				return -errno;
+			madv = false; /* an older kernel: touch instead */
+		}
+		if (!madv)
+			for (uint64_t at = lo; at < hi; at += RAM_PAGE) {
+				volatile uint8_t *b = p + at;
+				*b = *b;
+			}
+		*done += hi - lo;
+		pos = hole;
+	}
+	return 0;
+}
+
 int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags)
 {
 	void *p = NULL;
@@ -266,15 +313,26 @@ int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags)
 			return ret;
 	} else if (kvm->ram_restore) {
 		/* Lazy: each page is read from the file on the guest's first
-		 * touch; prefault=on reads them all now. */
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_NORESERVE | (kvm->ram_prefault ? MAP_POPULATE : 0),
+		 * touch; prefault=on reads the file's data extents now. */
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
 			 kvm->ram_src_fd, 0);
 		if (p == MAP_FAILED) {
 			int err = errno;
 			log_error("restore: cannot map %llu MiB of guest RAM from the snapshot: %s",
 				  (unsigned long long)(size >> 20), strerror(err));
 			return -err;
+		}
+		if (kvm->ram_prefault) {
+			uint64_t done;
+			int ret = populate_extents(kvm->ram_src_fd, p, size, &done);
+			if (ret) {
+				log_error("restore: cannot prefault guest RAM from the snapshot: %s",
+					  strerror(-ret));
+				munmap(p, size);
+				return ret;
+			}
+			log_debug("restore: prefaulted %llu KiB of guest RAM (the snapshot's data)",
+				  (unsigned long long)(done >> 10));
 		}
 		kvm->ram_file = true;
 	} else {
