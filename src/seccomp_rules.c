@@ -143,7 +143,9 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(close),         /* virtio_worker_stop: the worker's epoll and
 				  * stop eventfd */
 	SCMP_SYS(epoll_create1), /* virtio_worker_start */
-	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
+	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd; a
+				  * passthrough MSI-X vector's eventfd, made
+				  * when the guest first unmasks it (msix.c) */
 	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
 	SCMP_SYS(rseq),          /* a new thread registers its rseq area */
 	/* Passthrough devices (vfio/pci_dev.c): config space and trapped BAR
@@ -167,7 +169,8 @@ static const unsigned long vcpu_ioctls[] = {
 	/* arch_complete_emulation: INT3 delivered as #BP */
 	KVM_SET_REGS, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS,
 	KVM_IRQ_LINE,        /* legacy devices (UART, i8042) and PCI INTx */
-	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
+	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi), a
+			      * passthrough vector's first route */
 	KVM_IRQFD,           /* MSI-X vector (re)binding, device reset */
 	KVM_IOEVENTFD,       /* BAR moves re-bind the notify ioeventfds */
 	/* Passthrough devices: a BAR move takes its mmap'd areas out of and
