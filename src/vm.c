@@ -1171,7 +1171,7 @@ int vm_boot(struct vm *vm)
 		 * vm.boot (after the user fixed what failed) or vm.delete. */
 		teardown_machine(vm);
 		vm->state = VM_STATE_CREATED;
-		log_error("boot failed (%s); the VM is Created again", strerror(-ret));
+		log_info("boot failed (%s): torn down, the VM is Created again", strerror(-ret));
 		return ret;
 	}
 	log_info("VM booted (built %.3f ms after start, in %.3f ms)",
