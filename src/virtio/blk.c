@@ -536,6 +536,14 @@ static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
 	return 0;
 }
 
+/* The capacity as it is now (vm.resize-disk changes it). */
+static void blk_config_update(void *opaque, void *cfg)
+{
+	struct virtio_blk *b = opaque;
+	struct virtio_blk_config *c = cfg;
+	c->capacity = htole64(__atomic_load_n(&b->be.capacity_sectors, __ATOMIC_ACQUIRE));
+}
+
 int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 		      const struct guest_mem *mem)
 {
@@ -598,6 +606,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 		.features = build_config(b, qsize),
 		.config = &b->config,
 		.config_size = sizeof(b->config),
+		.config_update = blk_config_update,
 		.queue_kicked = blk_kicked,
 		.fd_ready = blk_fd_ready,
 		.activate = blk_activate,
@@ -633,6 +642,33 @@ fail:
 	free(b->path);
 	free(b);
 	return r;
+}
+
+uint64_t virtio_blk_capacity(struct virtio_blk *b)
+{
+	return __atomic_load_n(&b->be.capacity_sectors, __ATOMIC_ACQUIRE) << BLK_SECTOR_SHIFT;
+}
+
+int virtio_blk_resize(struct virtio_blk *b, uint64_t size)
+{
+	if (b->be.readonly)
+		return -EROFS;
+	if (size % BLK_SECTOR_SIZE || size < virtio_blk_capacity(b))
+		return -EINVAL;
+	struct stat st;
+	if (fstat(b->be.fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOTSUP;
+	if ((uint64_t)st.st_size < size && ftruncate(b->be.fd, (off_t)size) < 0)
+		return -errno;
+	__atomic_store_n(&b->be.capacity_sectors, size >> BLK_SECTOR_SHIFT, __ATOMIC_RELEASE);
+	struct virtio_dev *vd = &b->common.vd;
+	if (vd->notify_config)
+		vd->notify_config(vd);
+	log_info("%s: %s: capacity now %llu bytes", b->name, b->path,
+		 (unsigned long long)size);
+	return 0;
 }
 
 struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b)

@@ -98,4 +98,16 @@ void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s
  */
 int virtio_blk_destroy(struct virtio_blk *b);
 
+/*
+ * vm.resize-disk: grows the image to `size` bytes (ftruncate, when the
+ * file is shorter) and the disk's capacity with it, then tells the driver
+ * (a configuration change interrupt: Linux logs "[vdX] new size: ...").
+ * Any thread. 0; -EROFS (readonly=on); -EINVAL (not a multiple of 512, or
+ * smaller than the disk: cvmm does not shrink disks); -ENOTSUP (the image
+ * is no regular file); another -errno from ftruncate. Not logged.
+ */
+int virtio_blk_resize(struct virtio_blk *b, uint64_t size);
+/* The disk's capacity in bytes. */
+uint64_t virtio_blk_capacity(struct virtio_blk *b);
+
 #endif

@@ -30,8 +30,9 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 static bool range_ok(const struct blk_backend *be, uint64_t sector,
 		     uint64_t nsect)
 {
-	return sector <= be->capacity_sectors &&
-	       nsect <= be->capacity_sectors - sector;
+	/* vm.resize-disk may grow it while the device runs. */
+	uint64_t cap = __atomic_load_n(&be->capacity_sectors, __ATOMIC_ACQUIRE);
+	return sector <= cap && nsect <= cap - sector;
 }
 
 /*
@@ -212,7 +213,8 @@ static uint8_t do_rw(struct blk_backend *be, const struct vq_chain *c,
 				be->name, write ? "write" : "read",
 				(unsigned long long)sector,
 				(unsigned long long)(len >> BLK_SECTOR_SHIFT),
-				(unsigned long long)be->capacity_sectors);
+				(unsigned long long)__atomic_load_n(&be->capacity_sectors,
+								    __ATOMIC_ACQUIRE));
 		return VIRTIO_BLK_S_IOERR;
 	}
 	if (len == 0)
