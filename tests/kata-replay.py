@@ -242,6 +242,13 @@ try:
     check("remove-device-204", st == 204, f"{st} {b}")
     st, b, _ = c.send("PUT", "vm.snapshot", {"destination_url": "file:///tmp"})
     check("snapshot-running-500", st == 500 and "pause" in b[0], f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.pause")
+    check("pause-204", st == 204, f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.snapshot", {"destination_url": "file:///tmp/cvmm-kata-snap-never"})
+    check("snapshot-after-hotplug-400", st == 400 and "hot-plugged" in b[0] and
+          not os.path.exists("/tmp/cvmm-kata-snap-never"), f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.resume")
+    check("resume-204", st == 204, f"{st} {b}")
     st, b, _ = c.send("PUT", "vm.coredump", {"destination_url": "file:///tmp/core"})
     check("coredump-501", st == 501 and isinstance(b, list), f"{st} {b}")
 
