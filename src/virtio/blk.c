@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/magic.h>
@@ -23,6 +24,11 @@
 
 /* Chains served per wakeup before other work (and a stop) gets a turn. */
 #define BLK_BUDGET 1024u
+/* io_uring engine: the longest the device thread polls the avail ring
+ * after an interrupt (QEMU's iothread poll-max-ns), and the shortest
+ * window worth a try. */
+#define BLK_POLL_MAX_NS 32000u
+#define BLK_POLL_MIN_NS 2000u
 
 struct virtio_blk {
 	struct virtio_common common;
@@ -39,6 +45,11 @@ struct virtio_blk {
 			    * once a completion gives one back */
 	uint32_t touched;  /* ... with used entries not yet signalled */
 	bool dropping;     /* draining at stop: completions go nowhere */
+	/* Polling after an interrupt (poll_driver): the window (0: none),
+	 * and the queues whose next kick says how long the driver took. */
+	uint32_t poll_ns;
+	uint32_t poll_watch;
+	uint64_t poll_since;
 	struct vq_chain chain; /* the request being popped */
 	bool flush_failed_once; /* a flush failed before a reset */
 	/* Successful reads and writes (vm.counters). */
@@ -224,8 +235,9 @@ static void uring_submit(struct virtio_blk *b)
 				"%s: io_uring submit: %s", b->name, strerror(-r));
 }
 
-/* Submit, reap, serve the queues that got slots back, interrupt. */
-static void uring_pass(struct virtio_blk *b)
+/* Submit, reap, serve the queues that got slots back, interrupt. Returns
+ * the queues interrupted (or not, by EVENT_IDX) for used entries. */
+static uint32_t uring_pass(struct virtio_blk *b)
 {
 	struct virtio_dev *vd = &b->common.vd;
 	for (int round = 0; round < 2; round++) {
@@ -245,7 +257,75 @@ static void uring_pass(struct virtio_blk *b)
 				rekick(b, q); /* after a pass through epoll */
 		}
 	}
+	uint32_t touched = b->touched;
 	notify_touched(b);
+	return touched;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * After interrupting the driver for the queues in t: its next requests
+ * (the refill of what completed) usually follow within microseconds. The
+ * device thread waits for them polling the avail rings, with kicks
+ * suppressed (vq_suppress_kicks), for at most poll_ns, instead of sleeping
+ * in epoll and being woken by the kick: one sleep and wake-up, and the
+ * driver's kick (an exit, for a guest), less per burst. The window adapts
+ * (QEMU's adaptive polling, in short): a driver that came back within
+ * BLK_POLL_MAX_NS after a failed poll sets it to 1.5x the time it took; one
+ * that did not halves it, down to none. CPU per burst: at most poll_ns.
+ */
+static void poll_driver(struct virtio_blk *b, uint32_t t)
+{
+	struct virtio_dev *vd = &b->common.vd;
+	uint64_t start = now_ns();
+	if (b->poll_ns) {
+		for (unsigned q = 0; q < b->nqueues; q++)
+			if (t & (1u << q))
+				vq_suppress_kicks(&vd->vqs[q]);
+		uint64_t end = start + b->poll_ns;
+		bool found = false;
+		do {
+			for (unsigned q = 0; q < b->nqueues && !found; q++)
+				found = (t & (1u << q)) && vq_has_available(&vd->vqs[q]);
+			if (!found)
+				__builtin_ia32_pause();
+		} while (!found && now_ns() < end);
+		/* Kicks back on (fill_queue ends with vq_enable_notify), what
+		 * came served at once (also just after the window). */
+		for (unsigned q = 0; q < b->nqueues; q++)
+			if (t & (1u << q))
+				fill_queue(b, q);
+		uring_pass(b);
+		if (found)
+			return;
+	}
+	b->poll_watch = t;
+	b->poll_since = start;
+}
+
+/* A kick on q: how long the driver took after a failed (or no) poll. */
+static void poll_learn(struct virtio_blk *b, unsigned q)
+{
+	if (!(b->poll_watch & (1u << q)))
+		return;
+	b->poll_watch = 0;
+	uint64_t took = now_ns() - b->poll_since;
+	if (took <= BLK_POLL_MAX_NS) {
+		took += took / 2;
+		b->poll_ns = took < BLK_POLL_MIN_NS ? BLK_POLL_MIN_NS
+			     : took > BLK_POLL_MAX_NS ? BLK_POLL_MAX_NS
+						      : (uint32_t)took;
+	} else {
+		b->poll_ns /= 2;
+		if (b->poll_ns < BLK_POLL_MIN_NS)
+			b->poll_ns = 0;
+	}
 }
 
 /* Device thread: queue q was kicked. */
@@ -256,6 +336,7 @@ static void blk_kicked(void *opaque, unsigned q)
 		virtio_common_serve(&b->common, q, &b->chain, BLK_BUDGET, blk_serve);
 		return;
 	}
+	poll_learn(b, q);
 	fill_queue(b, q);
 	uring_pass(b);
 }
@@ -265,8 +346,11 @@ static void blk_fd_ready(void *opaque, unsigned idx)
 {
 	struct virtio_blk *b = opaque;
 	(void)idx;
-	if (b->uring) /* the ring's fd is the only one the device adds */
-		uring_pass(b);
+	if (!b->uring) /* the ring's fd is the only one the device adds */
+		return;
+	uint32_t t = uring_pass(b);
+	if (t)
+		poll_driver(b, t);
 }
 
 /* Device thread, before a park (pause) or its end (reset, teardown). */
@@ -307,6 +391,7 @@ static int blk_activate(void *opaque)
 		return VIRTIO_COMMON_IDLE;
 	}
 	b->stalled = b->touched = 0;
+	b->poll_ns = b->poll_watch = 0;
 	if (b->uring) {
 		int idx = virtio_common_add_fd(&b->common, blk_uring_fd(b->uring),
 					       EPOLLIN);
@@ -495,13 +580,14 @@ static bool in_memory(int fd)
  * thread before its seccomp filter is on.
  */
 static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
-			 unsigned qsize)
+			 unsigned qsize, const struct guest_mem *mem)
 {
 	const char *why = NULL; /* of the sync engine, when not asked for */
 	if (cfg->engine == DISK_ENGINE_AUTO && in_memory(b->be.fd))
 		why = "an image in memory";
 	else if (cfg->engine != DISK_ENGINE_SYNC) {
-		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize);
+		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize,
+					 cfg->fixed_buffers ? mem : NULL);
 		if (r < 0 && cfg->engine == DISK_ENGINE_URING) {
 			log_error("disk %s: engine=uring: io_uring unavailable: %s",
 				  cfg->path, strerror(-r));
@@ -513,9 +599,16 @@ static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
 			why = "io_uring unavailable";
 		}
 	}
-	log_info("%s: %s: engine=%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
+	int fixed = b->uring ? blk_uring_fixed(b->uring) : 0;
+	if (fixed < 0)
+		log_warn("disk %s: fixed_buffers=on: cannot register guest memory "
+			 "with the ring (%s); going without", cfg->path,
+			 strerror(-fixed));
+	log_info("%s: %s: engine=%s%s%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
 		 b->uring ? "uring" : "sync", why ? " (" : "", why ? why : "",
-		 why ? ")" : "", b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
+		 why ? ")" : "", fixed > 0 ? ", fixed buffers" : "",
+		 b->uring && blk_uring_coop(b->uring) ? ", cooperative task work" : "",
+		 b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
 	return 0;
 }
 
@@ -566,7 +659,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 			  b->nqueues, qsize);
 		goto fail;
 	}
-	r = choose_engine(b, cfg, qsize);
+	r = choose_engine(b, cfg, qsize, mem);
 	if (r < 0)
 		goto fail;
 
