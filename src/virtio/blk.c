@@ -13,7 +13,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/magic.h>
@@ -24,11 +23,6 @@
 
 /* Chains served per wakeup before other work (and a stop) gets a turn. */
 #define BLK_BUDGET 1024u
-/* io_uring engine: the longest the device thread polls the avail ring
- * after an interrupt (QEMU's iothread poll-max-ns), and the shortest
- * window worth a try. */
-#define BLK_POLL_MAX_NS 32000u
-#define BLK_POLL_MIN_NS 2000u
 
 struct virtio_blk {
 	struct virtio_common common;
@@ -45,11 +39,6 @@ struct virtio_blk {
 			    * once a completion gives one back */
 	uint32_t touched;  /* ... with used entries not yet signalled */
 	bool dropping;     /* draining at stop: completions go nowhere */
-	/* Polling after an interrupt (poll_driver): the window (0: none),
-	 * and the queues whose next kick says how long the driver took. */
-	uint32_t poll_ns;
-	uint32_t poll_watch;
-	uint64_t poll_since;
 	struct vq_chain chain; /* the request being popped */
 	bool flush_failed_once; /* a flush failed before a reset */
 	/* Successful reads and writes (vm.counters). */
@@ -235,9 +224,8 @@ static void uring_submit(struct virtio_blk *b)
 				"%s: io_uring submit: %s", b->name, strerror(-r));
 }
 
-/* Submit, reap, serve the queues that got slots back, interrupt. Returns
- * the queues interrupted (or not, by EVENT_IDX) for used entries. */
-static uint32_t uring_pass(struct virtio_blk *b)
+/* Submit, reap, serve the queues that got slots back, interrupt. */
+static void uring_pass(struct virtio_blk *b)
 {
 	struct virtio_dev *vd = &b->common.vd;
 	for (int round = 0; round < 2; round++) {
@@ -257,75 +245,7 @@ static uint32_t uring_pass(struct virtio_blk *b)
 				rekick(b, q); /* after a pass through epoll */
 		}
 	}
-	uint32_t touched = b->touched;
 	notify_touched(b);
-	return touched;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * After interrupting the driver for the queues in t: its next requests
- * (the refill of what completed) usually follow within microseconds. The
- * device thread waits for them polling the avail rings, with kicks
- * suppressed (vq_suppress_kicks), for at most poll_ns, instead of sleeping
- * in epoll and being woken by the kick: one sleep and wake-up, and the
- * driver's kick (an exit, for a guest), less per burst. The window adapts
- * (QEMU's adaptive polling, in short): a driver that came back within
- * BLK_POLL_MAX_NS after a failed poll sets it to 1.5x the time it took; one
- * that did not halves it, down to none. CPU per burst: at most poll_ns.
- */
-static void poll_driver(struct virtio_blk *b, uint32_t t)
-{
-	struct virtio_dev *vd = &b->common.vd;
-	uint64_t start = now_ns();
-	if (b->poll_ns) {
-		for (unsigned q = 0; q < b->nqueues; q++)
-			if (t & (1u << q))
-				vq_suppress_kicks(&vd->vqs[q]);
-		uint64_t end = start + b->poll_ns;
-		bool found = false;
-		do {
-			for (unsigned q = 0; q < b->nqueues && !found; q++)
-				found = (t & (1u << q)) && vq_has_available(&vd->vqs[q]);
-			if (!found)
-				__builtin_ia32_pause();
-		} while (!found && now_ns() < end);
-		/* Kicks back on (fill_queue ends with vq_enable_notify), what
-		 * came served at once (also just after the window). */
-		for (unsigned q = 0; q < b->nqueues; q++)
-			if (t & (1u << q))
-				fill_queue(b, q);
-		uring_pass(b);
-		if (found)
-			return;
-	}
-	b->poll_watch = t;
-	b->poll_since = start;
-}
-
-/* A kick on q: how long the driver took after a failed (or no) poll. */
-static void poll_learn(struct virtio_blk *b, unsigned q)
-{
-	if (!(b->poll_watch & (1u << q)))
-		return;
-	b->poll_watch = 0;
-	uint64_t took = now_ns() - b->poll_since;
-	if (took <= BLK_POLL_MAX_NS) {
-		took += took / 2;
-		b->poll_ns = took < BLK_POLL_MIN_NS ? BLK_POLL_MIN_NS
-			     : took > BLK_POLL_MAX_NS ? BLK_POLL_MAX_NS
-						      : (uint32_t)took;
-	} else {
-		b->poll_ns /= 2;
-		if (b->poll_ns < BLK_POLL_MIN_NS)
-			b->poll_ns = 0;
-	}
 }
 
 /* Device thread: queue q was kicked. */
@@ -336,7 +256,6 @@ static void blk_kicked(void *opaque, unsigned q)
 		virtio_common_serve(&b->common, q, &b->chain, BLK_BUDGET, blk_serve);
 		return;
 	}
-	poll_learn(b, q);
 	fill_queue(b, q);
 	uring_pass(b);
 }
@@ -346,11 +265,8 @@ static void blk_fd_ready(void *opaque, unsigned idx)
 {
 	struct virtio_blk *b = opaque;
 	(void)idx;
-	if (!b->uring) /* the ring's fd is the only one the device adds */
-		return;
-	uint32_t t = uring_pass(b);
-	if (t)
-		poll_driver(b, t);
+	if (b->uring) /* the ring's fd is the only one the device adds */
+		uring_pass(b);
 }
 
 /* Device thread, before a park (pause) or its end (reset, teardown). */
@@ -391,7 +307,6 @@ static int blk_activate(void *opaque)
 		return VIRTIO_COMMON_IDLE;
 	}
 	b->stalled = b->touched = 0;
-	b->poll_ns = b->poll_watch = 0;
 	if (b->uring) {
 		int idx = virtio_common_add_fd(&b->common, blk_uring_fd(b->uring),
 					       EPOLLIN);

@@ -392,19 +392,6 @@ void vq_set_avail_event(struct virtqueue *vq)
 			 htole16(vq->last_avail_idx), __ATOMIC_RELAXED);
 }
 
-void vq_suppress_kicks(struct virtqueue *vq)
-{
-	if (!vq->ready)
-		return;
-	if (!vq->event_idx) {
-		vq_disable_notify(vq);
-		return;
-	}
-	__atomic_store_n(&vring_avail_event(&vq->ring),
-			 htole16((uint16_t)(vq->last_avail_idx - 1)),
-			 __ATOMIC_RELAXED);
-}
-
 void vq_disable_notify(struct virtqueue *vq)
 {
 	if (!vq->ready || vq->event_idx)

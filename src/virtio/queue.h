@@ -206,14 +206,6 @@ bool vq_needs_notify(struct virtqueue *vq);
 void vq_disable_notify(struct virtqueue *vq);
 bool vq_enable_notify(struct virtqueue *vq);
 
-/*
- * While the device polls the avail ring itself: no kicks wanted at all.
- * With EVENT_IDX avail_event goes just behind last_avail_idx, which the
- * driver's next avail->idx moves past without reaching (no kick for 2^16
- * entries); without, as vq_disable_notify(). vq_enable_notify() ends it.
- */
-void vq_suppress_kicks(struct virtqueue *vq);
-
 /* With EVENT_IDX: asks for a kick once the driver makes the entry at
  * last_avail_idx available (writes avail_event). No-op without EVENT_IDX. */
 void vq_set_avail_event(struct virtqueue *vq);
