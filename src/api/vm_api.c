@@ -181,6 +181,7 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "engine", d->engine == DISK_ENGINE_URING ? "uring"
 					 : d->engine == DISK_ENGINE_SYNC ? "sync"
 									 : "auto");
+		add_bool(jb, o, "fixed_buffers", d->fixed_buffers);
 		add_str(jb, o, "image_type", "Raw");
 	}
 	cJSON *fs = add_arr(jb, c, "fs");

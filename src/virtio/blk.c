@@ -512,13 +512,14 @@ static bool in_memory(int fd)
  * thread before its seccomp filter is on.
  */
 static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
-			 unsigned qsize)
+			 unsigned qsize, const struct guest_mem *mem)
 {
 	const char *why = NULL; /* of the sync engine, when not asked for */
 	if (cfg->engine == DISK_ENGINE_AUTO && in_memory(b->be.fd))
 		why = "an image in memory";
 	else if (cfg->engine != DISK_ENGINE_SYNC) {
-		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize);
+		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize,
+					 cfg->fixed_buffers ? mem : NULL);
 		if (r < 0 && cfg->engine == DISK_ENGINE_URING) {
 			log_error("disk %s: engine=uring: io_uring unavailable: %s",
 				  cfg->path, strerror(-r));
@@ -530,9 +531,16 @@ static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
 			why = "io_uring unavailable";
 		}
 	}
-	log_info("%s: %s: engine=%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
+	int fixed = b->uring ? blk_uring_fixed(b->uring) : 0;
+	if (fixed < 0)
+		log_warn("disk %s: fixed_buffers=on: cannot register guest memory "
+			 "with the ring (%s); going without", cfg->path,
+			 strerror(-fixed));
+	log_info("%s: %s: engine=%s%s%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
 		 b->uring ? "uring" : "sync", why ? " (" : "", why ? why : "",
-		 why ? ")" : "", b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
+		 why ? ")" : "", fixed > 0 ? ", fixed buffers" : "",
+		 b->uring && blk_uring_coop(b->uring) ? ", cooperative task work" : "",
+		 b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
 	return 0;
 }
 
@@ -591,7 +599,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 			  b->nqueues, qsize);
 		goto fail;
 	}
-	r = choose_engine(b, cfg, qsize);
+	r = choose_engine(b, cfg, qsize, mem);
 	if (r < 0)
 		goto fail;
 

@@ -177,14 +177,16 @@ static int rw_bounce(struct blk_backend *be, bool write,
 
 /*
  * Whether an IN/OUT of cnt iovecs (in be->iov) can go to the engine as it
- * is: there is room for its iovecs, and with O_DIRECT the guest's buffers
- * meet the alignment (else the bounce buffer, synchronously).
+ * is: with O_DIRECT the guest's buffers meet the alignment (else the
+ * bounce buffer, synchronously), and there is room for its iovecs (or the
+ * engine makes some: io->grow, asked last).
  */
-static bool async_ok(const struct blk_backend *be, const struct blk_io *io,
+static bool async_ok(const struct blk_backend *be, struct blk_io *io,
 		     int cnt)
 {
-	return io && (unsigned)cnt <= io->max_iov &&
-	       (!be->direct || iov_dio_aligned(be, be->iov, cnt));
+	return io && (!be->direct || iov_dio_aligned(be, be->iov, cnt)) &&
+	       ((unsigned)cnt <= io->max_iov ||
+		(io->grow && io->grow(io, (unsigned)cnt)));
 }
 
 /* IN (write false: file -> guest) and OUT (guest -> file); with io, an
