@@ -34,12 +34,14 @@ static const char usage_text[] =
 	"                             COM1 8250 UART backend (default tty)\n"
 	"  --console tty|file=PATH|null|off\n"
 	"                             virtio-console (hvc0) backend (default off)\n"
-	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME][,num_queues=N][,queue_size=M][,engine=uring|sync]\n"
+	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME][,num_queues=N][,queue_size=M][,engine=uring|sync][,fixed_buffers=on|off]\n"
 	"                             virtio-blk disk (repeatable, up to 8);\n"
 	"                             N request queues (1-8, default 1) of M\n"
 	"                             entries (a power of two, 4-1024, default\n"
 	"                             256); engine: io_uring (default when the\n"
-	"                             kernel allows it) or synchronous I/O\n"
+	"                             kernel allows it) or synchronous I/O;\n"
+	"                             fixed_buffers=on: io_uring with guest RAM\n"
+	"                             registered (pinned) for direct=on\n"
 	"  --disk vhost_user=on,socket=PATH[,num_queues=N][,queue_size=N][,id=NAME]\n"
 	"                             a disk served by a vhost-user-blk backend\n"
 	"                             (needs --memory shared=on)\n"
@@ -294,6 +296,8 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 				    opt, val, CVMM_MIN_DISK_QUEUE_SIZE,
 				    CVMM_MAX_DISK_QUEUE_SIZE);
 		d->queue_size = (unsigned)n;
+	} else if (strcmp(key, "fixed_buffers") == 0) {
+		return parse_onoff(opt, key, val, &d->fixed_buffers, err, errlen);
 	} else if (strcmp(key, "engine") == 0) {
 		if (strcmp(val, "auto") == 0) /* vm.info's, given back */
 			d->engine = DISK_ENGINE_AUTO;
@@ -307,7 +311,7 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 	} else {
 		return fail(err, errlen,
 			    "--%s: unknown key '%s' (expected path, readonly, direct, id, "
-			    "num_queues, queue_size, engine, vhost_user, socket)",
+			    "num_queues, queue_size, engine, fixed_buffers, vhost_user, socket)",
 			    opt, key);
 	}
 	if ((strcmp(key, "path") == 0 && !d->path) || (strcmp(key, "id") == 0 && !d->id))
@@ -710,12 +714,15 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (d->vhost_user) {
 			if (!d->socket)
 				return fail(err, errlen, "--disk: vhost_user=on needs socket=PATH");
-			if (d->path || d->readonly || d->direct || d->engine != DISK_ENGINE_AUTO)
+			if (d->path || d->readonly || d->direct || d->engine != DISK_ENGINE_AUTO ||
+			    d->fixed_buffers)
 				return fail(err, errlen,
-					    "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
+					    "--disk: vhost_user=on takes no path, readonly, direct, engine or fixed_buffers (the backend has the image)");
 		} else {
 			if (d->socket)
 				return fail(err, errlen, "--disk: socket= needs vhost_user=on");
+			if (d->fixed_buffers && d->engine == DISK_ENGINE_SYNC)
+				return fail(err, errlen, "--disk: fixed_buffers=on needs the io_uring engine, not engine=sync");
 			if (!d->path)
 				return fail(err, errlen, "--disk: path= is required");
 		}

@@ -50,6 +50,9 @@ struct disk_config {
 	unsigned num_queues; /* request queues; 0: 1 */
 	unsigned queue_size; /* per queue, a power of two; 0: CVMM_DISK_QUEUE_SIZE */
 	enum disk_engine engine;
+	/* fixed_buffers=on: the io_uring engine registers guest RAM with its
+	 * ring (pinned for the VM's life; virtio/blk_uring.h) */
+	bool fixed_buffers;
 	/* vhost_user=on: served by a vhost-user-blk backend at `socket`
 	 * (path, readonly, direct and engine then do not apply; num_queues
 	 * and queue_size do, queue_size 0: CVMM_VHOST_QUEUE_SIZE). */

@@ -1445,22 +1445,81 @@ vm_kill
 CASE=create-boot-fails
 if wanted "$CASE"; then
 	if start_empty; then
-		# A kernel file that opens but is no kernel: the build fails.
+		why=
+		# A kernel file that opens but is no kernel: the build fails, the
+		# answer is 500 and the VMM serves on with the VM Created.
 		printf 'not a kernel\n' >"$TMP/notakernel"
 		api create "{\"kernel\": \"$TMP/notakernel\"}"
 		crc=$RC
 		api_status boot
 		bst=$ST
-		vm_wait_exit 5
 		# One failure, one error line (docs/logging.md): the loader's.
 		nerr=$(grep -c "cvmm: error:" "$ERR")
-		[ $crc -eq 0 ] && [ "$bst" = 500 ] && [ "$VMRC" -eq 1 ] &&
-			grep -q "$TMP/notakernel" "$ERR" && [ "$nerr" -eq 1 ]
-		check $? "create $crc, boot $bst (want 500), exit $VMRC (want 1), kernel named in the log, $nerr error lines (want 1)"
+		[ $crc -eq 0 ] && [ "$bst" = 500 ] && grep -q "$TMP/notakernel" "$ERR" &&
+			[ "$nerr" -eq 1 ] ||
+			why="create $crc, boot $bst (want 500), kernel named in the log?, $nerr error lines (want 1)"
+		kill -0 "$PID" 2>/dev/null || why="${why:+$why; }cvmm exited"
+		api ping
+		[ $RC -eq 0 ] || why="${why:+$why; }ping after the failed boot: $(cat "$TMP/resp.err")"
+		api info
+		grep -qF '"state":"Created"' "$TMP/resp" || why="${why:+$why; }state: $(head -c 200 "$TMP/resp")"
+		# Booted again after a vm.delete and a good vm.create.
+		api_status delete
+		[ "$ST" = 200 ] || why="${why:+$why; }delete: $ST"
+		api_status create "{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\"}"
+		api_status boot
+		[ "$ST" = 200 ] && t_wait 10 booted 1 || why="${why:+$why; }boot of a good kernel: $ST"
+		shutdown_and_check
 	else
 		bad "cvmm did not start"
 	fi
 fi
+vm_kill
+
+# A vfio-user server that hangs up at once: the boot fails in the build
+# (the connection), cvmm serves on; vm.remove-device takes the device out of
+# the configuration (by its id; an unknown id is 500) and the boot succeeds.
+CASE=boot-fails-remove-device
+if wanted "$CASE"; then
+	rm -f "$TMP/hangup.sock"
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+while True:
+    s.accept()[0].close()' "$TMP/hangup.sock" &
+	HANGUP=$!
+	t_wait 5 test -S "$TMP/hangup.sock"
+	if start_empty; then
+		why=
+		api_status create "{\"kernel\": \"$GUEST\", \"serial\": \"file=$SERIAL\", \"memory\": \"64M\",
+		 \"user_devices\": [{\"socket\": \"$TMP/hangup.sock\", \"id\": \"gone\"}]}"
+		[ "$ST" = 200 ] || why="create: $ST $(cat "$TMP/resp")"
+		api_status boot
+		[ "$ST" = 500 ] || why="${why:+$why; }boot with the hung-up server: $ST, want 500"
+		api info
+		grep -qF '"state":"Created"' "$TMP/resp" && grep -qF '"id":"gone"' "$TMP/resp" ||
+			why="${why:+$why; }after the failed boot: $(head -c 300 "$TMP/resp")"
+		api_status remove-device nope
+		[ "$ST" = 500 ] && grep -qF "no device with id 'nope'" "$TMP/resp" ||
+			why="${why:+$why; }remove-device nope: $ST $(cat "$TMP/resp")"
+		api_status resize-disk --disk gone --size 1M
+		[ "$ST" = 500 ] || why="${why:+$why; }resize-disk before boot: $ST"
+		api_status remove-device gone
+		[ "$ST" = 200 ] || why="${why:+$why; }remove-device gone: $ST $(cat "$TMP/resp")"
+		api info
+		grep -qF '"user_devices":[]' "$TMP/resp" ||
+			why="${why:+$why; }still configured: $(head -c 300 "$TMP/resp")"
+		api_status boot
+		[ "$ST" = 200 ] && t_wait 10 booted 1 || why="${why:+$why; }boot without it: $ST"
+		shutdown_and_check
+	else
+		bad "cvmm did not start"
+	fi
+	kill "$HANGUP" 2>/dev/null
+	wait "$HANGUP" 2>/dev/null
+fi
+vm_kill
 
 # ------------------------------------------------- Kata's clh sequence
 # tests/kata-replay.py: Kata's start/stop sequence with its generated

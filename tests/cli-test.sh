@@ -166,6 +166,11 @@ done
 expect_usage "num_queues=9: expected 1-8" $K --disk path=/x.img,num_queues=9
 expect_usage "queue_size=100: expected a power of two, 4-1024" $K --disk path=/x.img,queue_size=100
 expect_usage "engine=aio: expected uring or sync" $K --disk path=/x.img,engine=aio
+expect_ok '[[],fixed_buffers=on[|]off[]]' --help
+expect_usage "fixed_buffers=yes: expected on or off" $K --disk path=/x.img,fixed_buffers=yes
+expect_usage "fixed_buffers=on needs the io_uring engine" $K --disk path=/x.img,engine=sync,fixed_buffers=on
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S \
+	--disk vhost_user=on,socket=/s,fixed_buffers=on
 
 # --- --serial, --log-level ------------------------------------------------
 for v in bogus file= "" TTY; do
@@ -258,10 +263,10 @@ expect_usage "--fs: at most 4" $K $S --fs tag=1,socket=/1 --fs tag=2,socket=/2 \
 expect_usage "--disk: vhost_user=on needs socket=PATH" $K $S --disk vhost_user=on
 expect_usage "--disk socket=/s: vhost-user devices need --memory shared=on" $K \
 	--disk vhost_user=on,socket=/s
-expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,path=/x
-expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,readonly=on
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S --disk vhost_user=on,socket=/s,path=/x
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S --disk vhost_user=on,socket=/s,readonly=on
 expect_usage "--disk: socket= needs vhost_user=on" $K $S --disk path=/x,socket=/s
-expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,engine=sync
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S --disk vhost_user=on,socket=/s,engine=sync
 expect_usage "--disk: num_queues=9: expected 1-8" $K $S --disk vhost_user=on,socket=/s,num_queues=9
 expect_usage "--disk: vhost_user=yes: expected on or off" $K $S --disk vhost_user=yes,socket=/s
 expect_usage "--disk: socket /s given twice" $K $S --disk vhost_user=on,socket=/s \

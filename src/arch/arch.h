@@ -29,6 +29,9 @@ struct arch_pci_info {
 	uint64_t mmio32_base, mmio32_size;
 	uint64_t mmio64_base, mmio64_size;
 	uint32_t intx_gsi[32]; /* INTA# GSI of each slot, 0: none */
+	/* ACPI PCI hotplug of bus 0 (pci/hotplug.h): the DSDT describes the
+	 * controller and the slots (only with a PCI bus). */
+	bool hotplug;
 	/* virtio-mmio windows (--virtio-transport mmio): the DSDT lists
 	 * them, and with cmdline=on so does the kernel command line. */
 	struct arch_virtio_mmio {

@@ -512,13 +512,14 @@ static bool in_memory(int fd)
  * thread before its seccomp filter is on.
  */
 static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
-			 unsigned qsize)
+			 unsigned qsize, const struct guest_mem *mem)
 {
 	const char *why = NULL; /* of the sync engine, when not asked for */
 	if (cfg->engine == DISK_ENGINE_AUTO && in_memory(b->be.fd))
 		why = "an image in memory";
 	else if (cfg->engine != DISK_ENGINE_SYNC) {
-		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize);
+		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize,
+					 cfg->fixed_buffers ? mem : NULL);
 		if (r < 0 && cfg->engine == DISK_ENGINE_URING) {
 			log_error("disk %s: engine=uring: io_uring unavailable: %s",
 				  cfg->path, strerror(-r));
@@ -530,10 +531,25 @@ static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
 			why = "io_uring unavailable";
 		}
 	}
-	log_info("%s: %s: engine=%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
+	int fixed = b->uring ? blk_uring_fixed(b->uring) : 0;
+	if (fixed < 0)
+		log_warn("disk %s: fixed_buffers=on: cannot register guest memory "
+			 "with the ring (%s); going without", cfg->path,
+			 strerror(-fixed));
+	log_info("%s: %s: engine=%s%s%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
 		 b->uring ? "uring" : "sync", why ? " (" : "", why ? why : "",
-		 why ? ")" : "", b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
+		 why ? ")" : "", fixed > 0 ? ", fixed buffers" : "",
+		 b->uring && blk_uring_coop(b->uring) ? ", cooperative task work" : "",
+		 b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
 	return 0;
+}
+
+/* The capacity as it is now (vm.resize-disk changes it). */
+static void blk_config_update(void *opaque, void *cfg)
+{
+	struct virtio_blk *b = opaque;
+	struct virtio_blk_config *c = cfg;
+	c->capacity = htole64(__atomic_load_n(&b->be.capacity_sectors, __ATOMIC_ACQUIRE));
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
@@ -583,7 +599,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 			  b->nqueues, qsize);
 		goto fail;
 	}
-	r = choose_engine(b, cfg, qsize);
+	r = choose_engine(b, cfg, qsize, mem);
 	if (r < 0)
 		goto fail;
 
@@ -598,6 +614,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 		.features = build_config(b, qsize),
 		.config = &b->config,
 		.config_size = sizeof(b->config),
+		.config_update = blk_config_update,
 		.queue_kicked = blk_kicked,
 		.fd_ready = blk_fd_ready,
 		.activate = blk_activate,
@@ -633,6 +650,33 @@ fail:
 	free(b->path);
 	free(b);
 	return r;
+}
+
+uint64_t virtio_blk_capacity(struct virtio_blk *b)
+{
+	return __atomic_load_n(&b->be.capacity_sectors, __ATOMIC_ACQUIRE) << BLK_SECTOR_SHIFT;
+}
+
+int virtio_blk_resize(struct virtio_blk *b, uint64_t size)
+{
+	if (b->be.readonly)
+		return -EROFS;
+	if (size % BLK_SECTOR_SIZE || size < virtio_blk_capacity(b))
+		return -EINVAL;
+	struct stat st;
+	if (fstat(b->be.fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOTSUP;
+	if ((uint64_t)st.st_size < size && ftruncate(b->be.fd, (off_t)size) < 0)
+		return -errno;
+	__atomic_store_n(&b->be.capacity_sectors, size >> BLK_SECTOR_SHIFT, __ATOMIC_RELEASE);
+	struct virtio_dev *vd = &b->common.vd;
+	if (vd->notify_config)
+		vd->notify_config(vd);
+	log_info("%s: %s: capacity now %llu bytes", b->name, b->path,
+		 (unsigned long long)size);
+	return 0;
 }
 
 struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b)

@@ -17,9 +17,11 @@
  *    promises durability for writes *completed* before the flush was
  *    made available, and a completed write's pwritev has returned (its
  *    CQE was reaped before it was used), so the fsync covers it.
- *    DISCARD, WRITE_ZEROES, GET_ID, bad requests, O_DIRECT bounces and
- *    requests of more than BLK_URING_IOV segments run synchronously
- *    among the others. Pause waits for what is in flight (completed into
+ *    DISCARD, WRITE_ZEROES, GET_ID, bad requests and O_DIRECT bounces
+ *    run synchronously among the others; a request of more than
+ *    BLK_URING_IOV segments takes an iovec array of its own
+ *    (blk_uring.h). With cfg->fixed_buffers guest RAM is registered with
+ *    the ring (one-segment reads and writes as READ/WRITE_FIXED). Pause waits for what is in flight (completed into
  *    the rings, interrupted) before the thread parks; reset and teardown
  *    cancel what the kernel can and wait for the rest, and drop the
  *    completions: nothing completes into a reset queue.
@@ -97,5 +99,17 @@ void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s
  * one error line naming the disk.
  */
 int virtio_blk_destroy(struct virtio_blk *b);
+
+/*
+ * vm.resize-disk: grows the image to `size` bytes (ftruncate, when the
+ * file is shorter) and the disk's capacity with it, then tells the driver
+ * (a configuration change interrupt: Linux logs "[vdX] new size: ...").
+ * Any thread. 0; -EROFS (readonly=on); -EINVAL (not a multiple of 512, or
+ * smaller than the disk: cvmm does not shrink disks); -ENOTSUP (the image
+ * is no regular file); another -errno from ftruncate. Not logged.
+ */
+int virtio_blk_resize(struct virtio_blk *b, uint64_t size);
+/* The disk's capacity in bytes. */
+uint64_t virtio_blk_capacity(struct virtio_blk *b);
 
 #endif

@@ -398,7 +398,7 @@ static void test_vhost_user(void **state)
 	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
 	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"path\": \"/x\"}]}",
 	      -EINVAL,
-	      "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
+	      "--disk: vhost_user=on takes no path, readonly, direct, engine or fixed_buffers (the backend has the image)");
 	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
 	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"queue_size\": 100}]}",
 	      -EINVAL, "--disk: queue_size=100: expected a power of two, 4-1024");
