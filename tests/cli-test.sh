@@ -391,6 +391,26 @@ expect_fail "--api-socket $TMP/nodir/api.sock: bind: $NOENT" \
 expect_fail "--api-socket $TMP/text: exists and is not a socket" \
 	--api-socket "$TMP/text"
 
+# --- the soft limit of open files goes up to the hard one -----------------
+# (each used passthrough MSI-X vector is a file). Seen on a VMM that waits
+# for the API; a hard limit already equal to the soft one proves nothing.
+CASE="cvmm raises RLIMIT_NOFILE's soft limit to the hard one"
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -le 256 ]; then
+	bad "hard limit of open files is $hard: cannot check"
+else
+	(ulimit -Sn 256 && exec "$BIN" --api-socket "$TMP/nofile.sock") >"$TMP/out" 2>"$TMP/err" </dev/null &
+	nf_pid=$!
+	soft=
+	for _ in $(seq 100); do
+		[ -S "$TMP/nofile.sock" ] && soft=$(awk '/^Max open files/ { print $4 }' "/proc/$nf_pid/limits" 2>/dev/null) && break
+		sleep 0.1
+	done
+	kill "$nf_pid" 2>/dev/null
+	wait "$nf_pid" 2>/dev/null
+	if [ "$soft" = "$hard" ]; then pass_quiet; else bad "soft limit '$soft', want $hard (started with 256)"; fi
+fi
+
 # --- kernel files that open but cannot be booted (need /dev/kvm) ----------
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	expect_fail /etc/hostname --kernel /etc/hostname --serial null
