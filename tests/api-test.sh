@@ -1250,7 +1250,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	{"kernel": "k", "cpus": 0}|--cpus: boot=0: expected 1-254
 	{"kernel": "k", "memory": "1K"}|--memory: size=1K: must be between 16M and 1T
 	{"kernel": "k", "serial": "tty", "console": "tty"}|--console tty: the tty already belongs to --serial (use --serial off or another backend)
-	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, num_queues, queue_size, engine, vhost_user, socket)
+	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, num_queues, queue_size, engine, fixed_buffers, vhost_user, socket)
 	{"kernel": "k", "disks": [{"path": "/x", "num_queues": 9}]}|--disk: num_queues=9: expected 1-8
 	{"kernel": "k", "disks": [{"path": "/x", "queue_size": 100}]}|--disk: queue_size=100: expected a power of two, 4-1024
 	{"kernel": "k", "disks": [{"path": "/x", "engine": "aio"}]}|--disk: engine=aio: expected uring or sync
