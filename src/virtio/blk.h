@@ -71,6 +71,7 @@
 
 #include "config.h"
 #include "guest_mem.h"
+#include "virtio/blk_uring.h"
 #include "virtio/virtio.h"
 
 #define VIRTIO_BLK_QUEUE_SIZE 256 /* default queue_size */
@@ -91,6 +92,9 @@ struct virtio_blk_stats {
 	uint64_t read_ops, read_bytes, write_ops, write_bytes;
 };
 void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s);
+/* The io_uring engine's io_uring_enter calls so far (any thread); false:
+ * the disk has the sync engine. Benchmarks and tests. */
+bool virtio_blk_uring_stats(const struct virtio_blk *b, struct blk_uring_stats *s);
 /*
  * Stops the device thread, flushes (fdatasync), closes. NULL is fine.
  * Returns 0, or -errno when the guest's writes may not have reached the
