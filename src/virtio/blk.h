@@ -21,7 +21,13 @@
  *    run synchronously among the others; a request of more than
  *    BLK_URING_IOV segments takes an iovec array of its own
  *    (blk_uring.h). With cfg->fixed_buffers guest RAM is registered with
- *    the ring (one-segment reads and writes as READ/WRITE_FIXED). Pause waits for what is in flight (completed into
+ *    the ring (one-segment reads and writes as READ/WRITE_FIXED). The
+ *    device thread waits in the ring, not in epoll (worker.h's waiter):
+ *    the kick eventfds and its stop eventfd are polled on the ring, and
+ *    one io_uring_enter submits what a pass queued and waits for the
+ *    next completion or kick (a lone request: one system call). Each
+ *    device thread makes its own ring, SINGLE_ISSUER | DEFER_TASKRUN,
+ *    where the kernel has them (blk_uring.h). Pause waits for what is in flight (completed into
  *    the rings, interrupted) before the thread parks; reset and teardown
  *    cancel what the kernel can and wait for the rest, and drop the
  *    completions: nothing completes into a reset queue.
