@@ -103,10 +103,13 @@ static const int device_calls[] = {
 	SCMP_SYS(fdatasync),   /* blk flush */
 	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
 	SCMP_SYS(io_uring_enter), /* blk's io_uring engine (blk_uring.c): submit,
-				   * reap, wait at pause/reset. The ring is set
-				   * up (io_uring_setup) at create, before any
-				   * filter; io_uring_setup/register are in no
-				   * list. Its io-wq workers make no system
+				   * reap, the device thread's wait. */
+	SCMP_SYS(io_uring_setup), /* blk: each device thread makes its own ring
+				   * (SINGLE_ISSUER binds a ring to the task
+				   * that makes it; blk_uring.h). Not
+				   * io_uring_register: fixed buffers stay in
+				   * the ring made at create, before any
+				   * filter. Its io-wq workers make no system
 				   * calls (kernel threads): no filter applies
 				   * to the I/O they do. */
 	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */

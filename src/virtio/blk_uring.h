@@ -4,14 +4,29 @@
  * queue, completions in any order. blk.c drives it from the disk's device
  * thread; this file owns the ring and the requests in flight.
  *
- * One ring per disk, i.e. per device thread (all of a disk's queues are
- * served by its one thread, common.h): the thread is the ring's only user,
- * so nothing here takes a lock, and one io_uring_enter submits what every
- * queue popped in a pass. The ring is set up at create, on the main thread
- * before its seccomp filter is on (io_uring_setup); from then on only the
- * device thread enters it (io_uring_enter, seccomp_rules.c). The image is
- * not a fixed file (blk_uring.c says why). Its fd is one of the device thread's
- * polled fds: readable when completions wait.
+ * One ring per disk at a time, i.e. per device thread (all of a disk's
+ * queues are served by its one thread, common.h): the thread is the ring's
+ * only user, so nothing here takes a lock, and one io_uring_enter submits
+ * what every queue popped in a pass. Two rings, in turn:
+ *  - the shared ring, set up at create on the main thread (io_uring_setup
+ *    before its seccomp filter is on): it shows io_uring works (blk.c
+ *    chooses the engine by it), holds the fixed buffers, and serves the
+ *    device thread when the kernel gives no ring of its own;
+ *  - the thread's own ring (blk_uring_thread_start, on the device thread:
+ *    io_uring_setup is in the device threads' seccomp list), made with
+ *    SINGLE_ISSUER | DEFER_TASKRUN (kernel 6.1+): the issuer is bound to
+ *    the task that makes the ring, and a reset replaces the device
+ *    thread, so each thread start makes one and its stop closes it (a few
+ *    tens of µs per activation; nothing is in flight then). Not with
+ *    fixed buffers (registering pins all of guest RAM: once, at create).
+ * The image is not a fixed file (blk_uring.c says why).
+ *
+ * The device thread waits in the ring, not in epoll (blk_uring_wait): its
+ * polled fds (the queues' kick eventfds and the worker's stop eventfd) are
+ * multishot POLL_ADDs on the ring, so a kick and a completion both end the
+ * same io_uring_enter, and that enter also submits what the last pass
+ * queued: a lone request is submitted and waited for in one system call,
+ * and a kick that comes meanwhile still wakes the thread.
  *
  * Requests in flight: each queue has queue-size slots (struct
  * blk_uring_req), taken at pop and given back at completion, so a queue
@@ -56,6 +71,15 @@
 #define BLK_URING_BIG 64
 /* Fixed buffers at most (1 GiB each). */
 #define BLK_URING_FIXED_MAX 64
+/* fds a device thread polls through the ring at most. */
+#define BLK_URING_MAX_POLL 32
+
+/* io_uring_enter calls of the device path, by kind (benchmarks, tests). */
+struct blk_uring_stats {
+	uint64_t submits;      /* submitted without waiting */
+	uint64_t submit_waits; /* submitted and waited in one call */
+	uint64_t waits;        /* waited with nothing to submit */
+};
 
 struct blk_uring;
 
@@ -67,6 +91,9 @@ struct blk_uring_req {
 	struct blk_uring *owner;
 	struct iovec iov[BLK_URING_IOV];
 };
+
+/* A completion: res is the bytes moved or -errno. The slot is free after. */
+typedef void blk_uring_done_fn(void *opaque, struct blk_uring_req *r, int res);
 
 /*
  * A ring for fd with nqueues * qsize slots (qsize a power of two). 0 or
@@ -88,8 +115,34 @@ int blk_uring_fixed(const struct blk_uring *u);
 uint64_t blk_uring_fixed_ops(const struct blk_uring *u);
 /* Whether the kernel took IORING_SETUP_COOP_TASKRUN (blk_uring.c). */
 bool blk_uring_coop(const struct blk_uring *u);
+/* Whether device threads get rings of their own (SINGLE_ISSUER |
+ * DEFER_TASKRUN; probed at create). */
+bool blk_uring_defer(const struct blk_uring *u);
 /* Whether completions wait in the ring (no system call). */
 bool blk_uring_cq_ready(struct blk_uring *u);
+void blk_uring_get_stats(const struct blk_uring *u, struct blk_uring_stats *s);
+
+/*
+ * Device thread, at its start: its own ring when the kernel gives one
+ * (else the shared ring), and fds[0..nfds) to poll in blk_uring_wait (at
+ * most BLK_URING_MAX_POLL: -EINVAL). Nothing may be in flight.
+ */
+int blk_uring_thread_start(struct blk_uring *u, const int *fds, unsigned nfds);
+/* Whether the thread got a ring of its own. */
+bool blk_uring_thread_own(const struct blk_uring *u);
+/* Device thread, at its end, after blk_uring_drain: its ring closed, or
+ * its polls taken out of the shared ring. */
+void blk_uring_thread_stop(struct blk_uring *u);
+/*
+ * Device thread: submits what is queued and waits, in one io_uring_enter,
+ * until a polled fd is readable or a request completes. Completions go to
+ * done; bit i of *ready is set for each fds[i] that was written (an
+ * event, not a level: a multishot poll posts one for each wake-up of the
+ * fd, so an eventfd need not be read to be waited for again). Returns the requests completed (>= 0; 0 with *ready 0
+ * happens) or -errno when the ring fails.
+ */
+int blk_uring_wait(struct blk_uring *u, uint32_t *ready,
+		   blk_uring_done_fn *done, void *opaque);
 
 /*
  * A free slot of queue q, or NULL when q already has `limit` requests in
@@ -108,8 +161,6 @@ int blk_uring_queue(struct blk_uring *u, struct blk_uring_req *r);
 /* Submits what was queued: 0 or -errno (nothing lost: retried next time). */
 int blk_uring_submit(struct blk_uring *u);
 
-/* A completion: res is the bytes moved or -errno. The slot is free after. */
-typedef void blk_uring_done_fn(void *opaque, struct blk_uring_req *r, int res);
 /* Hands every completion waiting to done; never blocks. Returns how many. */
 unsigned blk_uring_reap(struct blk_uring *u, blk_uring_done_fn *done,
 			void *opaque);

@@ -7,10 +7,15 @@
  * (guest RAM registered; a one-segment READ/WRITE goes as READ_FIXED /
  * WRITE_FIXED, anything else as READV/WRITEV, both moving the right
  * bytes), and requests of more than BLK_URING_IOV segments (an array of
- * their own, given back with the slot, at most BLK_URING_BIG at a time).
- * Skipped where the kernel gives no ring.
+ * their own, given back with the slot, at most BLK_URING_BIG at a time),
+ * and the device thread's wait in the ring (blk_uring_wait, the test's
+ * thread in its place): a lone request submitted and waited for in one
+ * io_uring_enter, a kick while waiting, a stop (reset) while waiting with
+ * a request in flight. Skipped where the kernel gives no ring.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,6 +316,198 @@ static void test_many_segments_bounded(void **state)
 	assert_int_equal(g[64 * 512 + 511], pattern(7 * 512 + 64 * 512 + 511));
 }
 
+/* ---- the device thread's wait in the ring (blk_uring_wait) ---- */
+
+struct waitfds {
+	int kick, stop; /* polled as fds[0], fds[1] */
+};
+
+static void wait_start(struct fx *f, struct waitfds *w)
+{
+	w->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(w->kick >= 0 && w->stop >= 0);
+	int fds[2] = { w->kick, w->stop };
+	assert_int_equal(blk_uring_thread_start(f->u, fds, 2), 0);
+	/* The kernel's flags decide which ring: the one it says. */
+	assert_int_equal(blk_uring_thread_own(f->u), blk_uring_defer(f->u));
+}
+
+static void wait_stop(struct fx *f, struct waitfds *w)
+{
+	blk_uring_thread_stop(f->u);
+	assert_false(blk_uring_thread_own(f->u));
+	close(w->kick);
+	close(w->stop);
+}
+
+/* Writes 1 to an eventfd after a pause (the test meanwhile waits). */
+struct later {
+	pthread_t th;
+	int fd;
+	unsigned ms;
+};
+
+static void *write_later(void *arg)
+{
+	struct later *l = arg;
+	usleep(l->ms * 1000);
+	uint64_t one = 1;
+	assert_int_equal(write(l->fd, &one, sizeof(one)), sizeof(one));
+	return NULL;
+}
+
+static void start_later(struct later *l, int fd, unsigned ms)
+{
+	l->fd = fd;
+	l->ms = ms;
+	assert_int_equal(pthread_create(&l->th, NULL, write_later, l), 0);
+}
+
+/* A lone request: one io_uring_enter submits it and waits for its
+ * completion (no submit of its own, no second wait), the bytes arrive. */
+static void test_lone_submit_and_wait(void **state)
+{
+	struct fx *f = *state;
+	need_ring(f);
+	struct waitfds w;
+	wait_start(f, &w);
+	uint8_t *g = f->mem_buf + 0x10000;
+	for (unsigned k = 0; k < 3; k++) {
+		struct blk_uring_stats s0, s1;
+		blk_uring_get_stats(f->u, &s0);
+		build(f, VIRTIO_BLK_T_IN, 8 + k, g, 1, 4096, 4096, k);
+		assert_int_equal(queue_chain(f, NULL), BLK_REQ_ASYNC);
+		uint32_t ready = 1234;
+		int n = blk_uring_wait(f->u, &ready, done, f);
+		/* A file read may complete inside the submit: then the same
+		 * call returns it; else a wait without anything to submit
+		 * would show as s.waits. */
+		assert_int_equal(n, 1);
+		assert_int_equal(ready, 0);
+		blk_uring_get_stats(f->u, &s1);
+		assert_int_equal(s1.submit_waits - s0.submit_waits, 1);
+		assert_int_equal(s1.waits - s0.waits, 0);
+		assert_int_equal(s1.submits - s0.submits, 0);
+		assert_int_equal(f->status[k], VIRTIO_BLK_S_OK);
+		assert_int_equal(g[100], pattern((8 + k) * 512 + 100));
+		assert_int_equal(blk_uring_inflight(f->u, 0), 0);
+	}
+	wait_stop(f, &w);
+}
+
+/* The image replaced by a pipe: a read stays in flight until the test
+ * writes to the pipe. */
+static void held_ring(struct fx *f, int p[2])
+{
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	blk_uring_destroy(f->u);
+	assert_int_equal(blk_uring_create(&f->u, p[0], 1, NQ, NULL), 0);
+}
+
+/* A request in flight, the thread waiting in the ring: a kick wakes it
+ * (the request still in flight), and so does every later kick, without
+ * the eventfd being read; then the completion ends a wait of its own. */
+static void test_kick_while_waiting(void **state)
+{
+	struct fx *f = *state;
+	need_ring(f);
+	int p[2];
+	held_ring(f, p);
+	struct waitfds w;
+	wait_start(f, &w);
+	uint8_t *g = f->mem_buf + 0x10000;
+	build(f, VIRTIO_BLK_T_IN, 0, g, 1, 512, 512, 0);
+	assert_int_equal(queue_chain(f, NULL), BLK_REQ_ASYNC);
+	for (unsigned k = 0; k < 3; k++) {
+		struct later l;
+		start_later(&l, w.kick, 30);
+		uint32_t ready = 0;
+		int n;
+		do /* a wait may end with nothing (only a submit done) */
+			n = blk_uring_wait(f->u, &ready, done, f);
+		while (n == 0 && ready == 0);
+		pthread_join(l.th, NULL);
+		assert_int_equal(n, 0);
+		assert_int_equal(ready, 1u << 0); /* the kick, not the stop */
+		assert_int_equal(blk_uring_inflight(f->u, 0), 1);
+		assert_int_equal(f->status[0], 0xff);
+	}
+	uint8_t data[512];
+	memset(data, 0x3c, sizeof(data));
+	assert_int_equal(write(p[1], data, sizeof(data)), sizeof(data));
+	uint32_t ready = 0;
+	int n;
+	do
+		n = blk_uring_wait(f->u, &ready, done, f);
+	while (n == 0 && ready == 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ready, 0);
+	assert_int_equal(f->status[0], VIRTIO_BLK_S_OK);
+	assert_int_equal(g[511], 0x3c);
+	wait_stop(f, &w);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void count_done(void *opaque, struct blk_uring_req *r, int res)
+{
+	int *last = opaque;
+	(void)r;
+	*last = res;
+}
+
+/* Reset while waiting in the ring: the stop eventfd ends the wait, the
+ * drain cancels the read in flight (it never completes into the queue:
+ * -ECANCELED to done, no bytes), the thread's ring goes; a new start makes
+ * a new one that serves requests. */
+static void test_stop_while_waiting(void **state)
+{
+	struct fx *f = *state;
+	need_ring(f);
+	int p[2];
+	held_ring(f, p);
+	struct waitfds w;
+	wait_start(f, &w);
+	uint8_t *g = f->mem_buf + 0x10000;
+	memset(g, 0xee, 512);
+	build(f, VIRTIO_BLK_T_IN, 0, g, 1, 512, 512, 0);
+	assert_int_equal(queue_chain(f, NULL), BLK_REQ_ASYNC);
+	struct later l;
+	start_later(&l, w.stop, 30);
+	uint32_t ready = 0;
+	int n;
+	do
+		n = blk_uring_wait(f->u, &ready, done, f);
+	while (n == 0 && ready == 0);
+	pthread_join(l.th, NULL);
+	assert_int_equal(n, 0);
+	assert_int_equal(ready, 1u << 1);
+	int last = 1;
+	assert_int_equal(blk_uring_drain(f->u, true, count_done, &last), 0);
+	assert_int_equal(last, -ECANCELED);
+	assert_int_equal(blk_uring_inflight(f->u, 0), 0);
+	assert_int_equal(g[0], 0xee);
+	wait_stop(f, &w);
+	/* Data written now is no request's. */
+	uint8_t data[512];
+	memset(data, 0x11, sizeof(data));
+	assert_int_equal(write(p[1], data, sizeof(data)), sizeof(data));
+	/* Started again: a fresh ring, the read gets the pipe's bytes. */
+	wait_start(f, &w);
+	build(f, VIRTIO_BLK_T_IN, 0, g, 1, 512, 512, 1);
+	assert_int_equal(queue_chain(f, NULL), BLK_REQ_ASYNC);
+	do
+		n = blk_uring_wait(f->u, &ready, done, f);
+	while (n == 0 && ready == 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->status[1], VIRTIO_BLK_S_OK);
+	assert_int_equal(g[0], 0x11);
+	wait_stop(f, &w);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +516,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_segments, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_many_segments, setup_fixed, teardown),
 		cmocka_unit_test_setup_teardown(test_many_segments_bounded, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_lone_submit_and_wait, setup_plain, teardown),
+		/* With fixed buffers: the shared ring (no thread ring). */
+		cmocka_unit_test_setup_teardown(test_lone_submit_and_wait, setup_fixed, teardown),
+		cmocka_unit_test_setup_teardown(test_kick_while_waiting, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_while_waiting, setup_plain, teardown),
 	};
 	return cmocka_run_group_tests_name("blk io_uring engine", tests, NULL, NULL);
 }

@@ -1554,6 +1554,56 @@ static void test_many_segments_in_flight(void **state)
 	unhold(&h);
 }
 
+/* io_uring: the device thread waits in its ring; each lone request is
+ * submitted by the io_uring_enter that then waits for it (never by a
+ * submit of its own), and no request needs more than the two enters of
+ * its cycle (submit-and-wait, then the wait for the next kick). */
+static void test_lone_requests_one_enter(void **state)
+{
+	struct fx *f = *state;
+	if (engine != DISK_ENGINE_URING)
+		skip();
+	struct blk_uring_stats s0, s1;
+	assert_true(virtio_blk_uring_stats(f->blk, &s0));
+	enum { N = 8 };
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(req(f, VIRTIO_BLK_T_IN, i, DATA_GPA, 512, true, NULL),
+				 VIRTIO_BLK_S_OK);
+		check_pattern(drv_host(&f->q, DATA_GPA), i * 512, 512);
+	}
+	assert_true(virtio_blk_uring_stats(f->blk, &s1));
+	assert_int_equal(s1.submits - s0.submits, 0);
+	assert_true(s1.submit_waits - s0.submit_waits >= N);
+	assert_true(s1.submit_waits - s0.submit_waits + s1.waits - s0.waits <= 2 * N + 2);
+}
+
+/* A kick while the thread waits in the ring with a read in flight: the
+ * new request is served at once, the read when it completes. */
+static void test_kick_while_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct held h;
+	hold_reads(f, &h);
+	add_req(f, 0, VIRTIO_BLK_T_IN, 0, 512);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	usleep(30 * 1000); /* popped, submitted: the thread waits */
+	for (unsigned i = 1; i <= 3; i++) {
+		uint16_t id = add_req(f, i, VIRTIO_BLK_T_GET_ID, 0, 20);
+		drv_publish(&f->q);
+		drv_kick(&f->q);
+		wait_used(f, 1);
+		assert_int_equal(used_at(f, (uint16_t)(i - 1)).id, id);
+		assert_int_equal(req_status(f, i), VIRTIO_BLK_S_OK);
+		assert_int_equal(req_status(f, 0), 0xff);
+	}
+	release_reads(&h, 1, 0x42);
+	wait_used(f, 1);
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(req_data(f, 0)[0], 0x42);
+	unhold(&h);
+}
+
 /* Reset with a request in flight: it is cancelled (or waited for) and
  * nothing reaches the reset queue: no used entry, no status byte. */
 static void test_reset_in_flight(void **state)
@@ -1737,6 +1787,8 @@ int main(void)
 		RW(test_out_of_order),
 		RW(test_many_segments_in_flight),
 		RW(test_reset_in_flight),
+		RW(test_lone_requests_one_enter),
+		RW(test_kick_while_in_flight),
 		RW(test_pause_in_flight),
 		RW(test_queue_full_backpressure),
 		BARE(test_multiqueue),
