@@ -441,7 +441,7 @@ static int add_fs(struct vm *vm, unsigned i)
 	if (ret)
 		return ret;
 	vm->virtio[vm->nvirtio - 1].vhost = h;
-	name_device(vm, VM_DEV_FS, NULL);
+	name_device(vm, VM_DEV_FS, vm->cfg->fs[i].id);
 	return 0;
 }
 
@@ -451,7 +451,7 @@ static int add_net(struct vm *vm, unsigned i)
 	int ret = virtio_net_create(&n, &vm->cfg->nets[i], &vm->kvm.mem);
 	ret = ret ?: add_virtio(vm, n, virtio_net_vdev(n), destroy_net);
 	if (!ret)
-		name_device(vm, VM_DEV_NET, NULL);
+		name_device(vm, VM_DEV_NET, vm->cfg->nets[i].id);
 	return ret;
 }
 
@@ -461,7 +461,7 @@ static int add_vsock(struct vm *vm)
 	int ret = virtio_vsock_create(&v, &vm->cfg->vsock, &vm->kvm.mem);
 	ret = ret ?: add_virtio(vm, v, virtio_vsock_vdev(v), destroy_vsock);
 	if (!ret)
-		name_device(vm, VM_DEV_VSOCK, NULL);
+		name_device(vm, VM_DEV_VSOCK, vm->cfg->vsock.id);
 	return ret;
 }
 
@@ -489,7 +489,7 @@ static int build_virtio_devices(struct vm *vm)
 		ret = ret ?: add_virtio(vm, r, virtio_rng_vdev(r), destroy_rng);
 		if (ret)
 			return ret;
-		name_device(vm, VM_DEV_RNG, NULL);
+		name_device(vm, VM_DEV_RNG, cfg->rng.id);
 	}
 	if (cfg->console != OUTPUT_OFF) {
 		struct virtio_console *c;

@@ -1256,8 +1256,8 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	{"kernel": "k", "disks": [{"path": "/x", "engine": "aio"}]}|--disk: engine=aio: expected uring or sync
 	{"kernel": "k", "disks": ["path=/x,num_queues=0"]}|--disk: num_queues=0: expected 1-8
 	{"nets": ["--help"]}|--net: expected key=value, got '--help'
-	{"kernel": "k", "nets": ["--disk=path=/etc/passwd"]}|--net: unknown key '--disk' (expected tap, mac, ip, mask)
-	{"kernel": "k", "rng": "--disk=path=/etc/passwd"}|--rng: unknown key '--disk' (expected src=PATH)
+	{"kernel": "k", "nets": ["--disk=path=/etc/passwd"]}|--net: unknown key '--disk' (expected tap, mac, ip, mask, id)
+	{"kernel": "k", "rng": "--disk=path=/etc/passwd"}|--rng: unknown key '--disk' (expected src=PATH, id)
 	{"kernel": "k", "cmdline": ["--help"]}|vm.create: 'cmdline': expected a string
 	{"kernel": "k", "vsock": {"cid": 1, "socket": "/v"}}|--vsock: cid=1: expected 3-4294967294
 	EOF

@@ -192,6 +192,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "socket", f->socket);
 		add_num(jb, o, "num_queues", f->num_queues ? f->num_queues : 1);
 		add_num(jb, o, "queue_size", f->queue_size ? f->queue_size : CVMM_VHOST_QUEUE_SIZE);
+		if (f->id)
+			add_str(jb, o, "id", f->id);
 	}
 	cJSON *nets = add_arr(jb, c, "net");
 	for (unsigned i = 0; i < cfg->nnets; i++) {
@@ -199,6 +201,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = push_obj(jb, nets);
 		if (n->tap)
 			add_str(jb, o, "tap", n->tap);
+		if (n->id)
+			add_str(jb, o, "id", n->id);
 		if (n->has_mac) {
 			char mac[18];
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -226,6 +230,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	if (cfg->rng.enabled) {
 		cJSON *o = add_obj(jb, c, "rng");
 		add_str(jb, o, "src", cfg->rng.src ? cfg->rng.src : "getrandom");
+		if (cfg->rng.id)
+			add_str(jb, o, "id", cfg->rng.id);
 	}
 	cJSON *devices = add_arr(jb, c, "devices");
 	for (unsigned i = 0; i < cfg->ndevices; i++) {
@@ -239,6 +245,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = add_obj(jb, c, "vsock");
 		add_num(jb, o, "cid", cfg->vsock.cid);
 		add_str(jb, o, "socket", cfg->vsock.socket);
+		if (cfg->vsock.id)
+			add_str(jb, o, "id", cfg->vsock.id);
 	}
 	cJSON *platform = add_obj(jb, c, "platform");
 	add_num(jb, platform, "num_pci_segments", 1);
