@@ -370,6 +370,7 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 		struct virtio_transport_info ti;
 		virtio_transport_describe(v->transport, &ti);
 		cJSON *o = push_obj(jb, devs);
+		add_str(jb, o, "id", v->id);
 		add_str(jb, o, "name", v->vdev->name);
 		add_str(jb, o, "type", virtio_type(v->vdev->device_id));
 		add_str(jb, o, "transport", ti.kind);
@@ -448,15 +449,16 @@ static void ep_ping(void *ctx, const struct http_request *req, const cJSON *body
 	reply(resp, &jb, 200, o);
 }
 
-/* device_tree: cloud-hypervisor's DeviceNode per device, by its name. */
+/* device_tree: cloud-hypervisor's DeviceNode per device, by its id (what
+ * vm.remove-device takes). */
 static void add_device_tree(struct jb *jb, cJSON *root, struct vm *vm)
 {
 	cJSON *tree = add_obj(jb, root, "device_tree");
 	pthread_mutex_lock(&vm->pci.lock);
 	for (unsigned i = 0; tree && i < vm->nvirtio; i++) {
 		struct vm_virtio *v = &vm->virtio[i];
-		cJSON *o = add_obj(jb, tree, v->vdev->name);
-		add_str(jb, o, "id", v->vdev->name);
+		cJSON *o = add_obj(jb, tree, v->id);
+		add_str(jb, o, "id", v->id);
 		add_arr(jb, o, "resources");
 		add_arr(jb, o, "children");
 		if (v->pci) {
@@ -984,9 +986,13 @@ static void ep_remove_device(void *ctx, const struct http_request *req, const cJ
 		int ret = vm_hotplug_remove(vm, id);
 		if (ret == -ENOENT)
 			api_reply_error(resp, 500, "vm.remove-device: no device with id '%s'", id);
+		else if (ret == -EPERM)
+			api_reply_error(resp, 500, "vm.remove-device: '%s' is the virtio-console, "
+					"which cvmm cannot unplug (it is built once with the VM's "
+					"console backend; its slot offers the guest no eject)", id);
 		else if (ret == -ENOTSUP)
 			api_reply_error(resp, 500, "vm.remove-device: '%s' cannot be unplugged "
-					"(no PCI hotplug, or a device that stays: the console)", id);
+					"(this VM has no PCI hotplug)", id);
 		else if (ret)
 			api_reply_error(resp, 500, "vm.remove-device: %s", strerror(-ret));
 		else
