@@ -1092,7 +1092,7 @@ if wanted "$CASE"; then
 			why=
 			api info
 			for s in '"num_queues":1,"queue_size":128,"vhost_user":true,"socket":"'"$TMP/vub.sock"'"' \
-				'"fs":[{"tag":"share","socket":"'"$TMP/fs.sock"'","num_queues":1,"queue_size":128}]' \
+				'"fs":[{"tag":"share","socket":"'"$TMP/fs.sock"'","num_queues":1,"queue_size":128,"id":"_fs' \
 				'"name":"vhost-user-blk(vub)","type":"virtio-blk"' \
 				'"name":"virtio-fs(share)","type":"virtio-fs"' \
 				'"queues":2,"vhost_user":{"socket":"'"$TMP/fs.sock"'","connected":true,"active":false'; do
@@ -1250,7 +1250,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	{"kernel": "k", "cpus": 0}|--cpus: boot=0: expected 1-254
 	{"kernel": "k", "memory": "1K"}|--memory: size=1K: must be between 16M and 1T
 	{"kernel": "k", "serial": "tty", "console": "tty"}|--console tty: the tty already belongs to --serial (use --serial off or another backend)
-	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, num_queues, queue_size, engine, vhost_user, socket)
+	{"kernel": "k", "disks": [{"path": "/x", "bogus": true}]}|--disk: unknown key 'bogus' (expected path, readonly, direct, id, num_queues, queue_size, engine, fixed_buffers, vhost_user, socket)
 	{"kernel": "k", "disks": [{"path": "/x", "num_queues": 9}]}|--disk: num_queues=9: expected 1-8
 	{"kernel": "k", "disks": [{"path": "/x", "queue_size": 100}]}|--disk: queue_size=100: expected a power of two, 4-1024
 	{"kernel": "k", "disks": [{"path": "/x", "engine": "aio"}]}|--disk: engine=aio: expected uring or sync
@@ -1288,7 +1288,7 @@ if wanted "$CASE" && [ -n "$PID" ]; then
 	grep -qF '"type":"virtio-rng"' "$TMP/resp" && grep -qF '"vcpus":2' "$TMP/resp" &&
 		grep -qF '"platform":{"num_pci_segments":1,"pit":false}' "$TMP/resp" &&
 		grep -qF '"type":"virtio-vsock"' "$TMP/resp" &&
-		grep -qF "\"vsock\":{\"cid\":5,\"socket\":\"$TMP/v.sock\"}" "$TMP/resp" &&
+		grep -qF "\"vsock\":{\"cid\":5,\"socket\":\"$TMP/v.sock\",\"id\":\"_vsock" "$TMP/resp" &&
 		[ -S "$TMP/v.sock" ]
 	devs=$?
 	api_status boot
