@@ -267,19 +267,87 @@ static int build_pci(struct vm *vm)
 			      pci_hotplug_mmio, vm->hotplug, "PCI hotplug");
 }
 
-/* INTA# of the next PCI device: a GSI of its own, if any is left. */
+/*
+ * A slot's INTx level (irq_line.set of virtio-pci): the GSI is asserted
+ * while any slot routed to it is (slots share GSIs with hotplug).
+ */
+static void vm_intx_set(void *opaque, uint32_t gsi, int level)
+{
+	struct vm_intx_src *src = opaque;
+	struct vm *vm = src->vm;
+	pthread_mutex_lock(&vm->intx_lock);
+	if (level)
+		vm->intx_level |= 1u << src->slot;
+	else
+		vm->intx_level &= ~(1u << src->slot);
+	int any = 0;
+	for (unsigned s = 0; s < 32 && !any; s++)
+		any = (vm->intx_level >> s & 1) && vm->pci_info.intx_gsi[s] == gsi;
+	kvm_irq_line_cb(&vm->kvm, gsi, any);
+	pthread_mutex_unlock(&vm->intx_lock);
+}
+
+static struct irq_line vm_intx_line(struct vm *vm, unsigned slot)
+{
+	vm->intx_src[slot] = (struct vm_intx_src){ .vm = vm, .slot = slot };
+	return (struct irq_line){ .set = vm_intx_set, .opaque = &vm->intx_src[slot],
+				  .gsi = vm->pci_info.intx_gsi[slot] };
+}
+
+/* INTA# of the next PCI device: its slot's GSI, else one of its own if
+ * any is left. */
 static struct irq_line vm_pci_intx(void *opaque, unsigned slot)
 {
 	struct vm *vm = opaque;
 	uint64_t gsi;
+	if (slot >= 32)
+		return (struct irq_line){ 0 };
 	/* A slot keeps its GSI (the DSDT's _PRT has it) for its next device. */
-	if (slot < 32 && vm->pci_info.intx_gsi[slot])
-		return vm_irq_line(vm, vm->pci_info.intx_gsi[slot]);
+	if (vm->pci_info.intx_gsi[slot])
+		return vm_intx_line(vm, slot);
 	if (addr_alloc(&vm->intx_alloc, 1, 1, &gsi))
 		return (struct irq_line){ 0 };
-	if (slot < 32)
-		vm->pci_info.intx_gsi[slot] = (uint32_t)gsi;
-	return vm_irq_line(vm, (uint32_t)gsi);
+	vm->pci_info.intx_gsi[slot] = (uint32_t)gsi;
+	return vm_intx_line(vm, slot);
+}
+
+/*
+ * With hotplug, once the devices of the boot are on the bus: every slot
+ * gets an INTx GSI before the DSDT's _PRT is written (a slot empty now has
+ * none otherwise, and a device hot-plugged there could use MSI-X only).
+ * The GSIs left go one to a slot; then the slots share the PCI lines in
+ * turn, as a board's slots share its four (vm_intx_set ORs them). And the
+ * console's slot offers no eject (cvmm cannot unplug it).
+ */
+static void vm_route_slots(struct vm *vm)
+{
+	struct arch_pci_info *info = &vm->pci_info;
+	if (!info->hotplug)
+		return;
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		if (vm->virtio[i].kind == VM_DEV_CONSOLE && vm->virtio[i].pci)
+			info->no_eject |= 1u << virtio_pci_device(vm->virtio[i].pci)->slot;
+	uint32_t lines[32];
+	unsigned n = 0, next = 0;
+	for (unsigned s = 1; s < 32; s++) {
+		bool seen = false;
+		for (unsigned k = 0; k < n; k++)
+			seen |= lines[k] == info->intx_gsi[s];
+		if (info->intx_gsi[s] && !seen)
+			lines[n++] = info->intx_gsi[s];
+	}
+	for (unsigned s = 1; s < 32; s++) {
+		uint64_t gsi;
+		if (info->intx_gsi[s])
+			continue;
+		if (!addr_alloc(&vm->intx_alloc, 1, 1, &gsi)) {
+			info->intx_gsi[s] = (uint32_t)gsi;
+			lines[n++] = (uint32_t)gsi;
+		} else if (n) {
+			info->intx_gsi[s] = lines[next++ % n];
+		}
+	}
+	log_debug("hotplug: INTx of slots 1-31 on %u GSIs", n);
 }
 
 static int build_vcpus(struct vm *vm)
@@ -441,7 +509,7 @@ static int add_fs(struct vm *vm, unsigned i)
 	if (ret)
 		return ret;
 	vm->virtio[vm->nvirtio - 1].vhost = h;
-	name_device(vm, VM_DEV_FS, NULL);
+	name_device(vm, VM_DEV_FS, vm->cfg->fs[i].id);
 	return 0;
 }
 
@@ -451,7 +519,7 @@ static int add_net(struct vm *vm, unsigned i)
 	int ret = virtio_net_create(&n, &vm->cfg->nets[i], &vm->kvm.mem);
 	ret = ret ?: add_virtio(vm, n, virtio_net_vdev(n), destroy_net);
 	if (!ret)
-		name_device(vm, VM_DEV_NET, NULL);
+		name_device(vm, VM_DEV_NET, vm->cfg->nets[i].id);
 	return ret;
 }
 
@@ -461,7 +529,7 @@ static int add_vsock(struct vm *vm)
 	int ret = virtio_vsock_create(&v, &vm->cfg->vsock, &vm->kvm.mem);
 	ret = ret ?: add_virtio(vm, v, virtio_vsock_vdev(v), destroy_vsock);
 	if (!ret)
-		name_device(vm, VM_DEV_VSOCK, NULL);
+		name_device(vm, VM_DEV_VSOCK, vm->cfg->vsock.id);
 	return ret;
 }
 
@@ -489,7 +557,7 @@ static int build_virtio_devices(struct vm *vm)
 		ret = ret ?: add_virtio(vm, r, virtio_rng_vdev(r), destroy_rng);
 		if (ret)
 			return ret;
-		name_device(vm, VM_DEV_RNG, NULL);
+		name_device(vm, VM_DEV_RNG, cfg->rng.id);
 	}
 	if (cfg->console != OUTPUT_OFF) {
 		struct virtio_console *c;
@@ -637,7 +705,7 @@ static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t sta
 	vm->hotplug_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0 || vm->rx_ready_efd < 0 || vm->hotplug_efd < 0)
 		return -errno;
-	return 0;
+	return -pthread_mutex_init(&vm->intx_lock, NULL);
 }
 
 /* The machine itself, from vm->cfg. */
@@ -658,6 +726,8 @@ int vm_build_machine(struct vm *vm)
 	ret = ret ?: build_virtio_devices(vm);
 	ret = ret ?: build_passthrough_devices(vm);
 	ret = ret ?: build_user_devices(vm);
+	if (!ret)
+		vm_route_slots(vm);
 	ret = ret ?: build_vcpus(vm);
 	/* Only the API can ask for a reboot: no cost without it. A restored
 	 * VM keeps its vCPUs as built too, before the snapshot's go in. */
@@ -1342,6 +1412,7 @@ int vm_teardown_machine(struct vm *vm)
 	memset(&vm->irq_router, 0, sizeof(vm->irq_router));
 	memset(&vm->pci, 0, sizeof(vm->pci));
 	memset(&vm->pci_info, 0, sizeof(vm->pci_info));
+	vm->intx_level = 0;
 	memset(vm->virtio, 0, sizeof(vm->virtio));
 	vm->nvirtio = 0;
 	vm->vfio = NULL;
@@ -1467,6 +1538,9 @@ int vm_hotplug_add(struct vm *vm, const char *member, const char **id, unsigned 
 	const struct vm_config *cfg = vm->cfg;
 	unsigned nvirtio = vm->nvirtio, npt = vm->npassthrough;
 	int ret;
+	/* Hotplug is PCI's: a virtio-mmio device cannot be announced. */
+	if (cfg->virtio_mmio && strcmp(member, "devices") && strcmp(member, "user_devices"))
+		return -ENOTSUP;
 	if (!strcmp(member, "disks"))
 		ret = add_disk(vm, cfg->ndisks - 1);
 	else if (!strcmp(member, "fs"))
@@ -1544,7 +1618,9 @@ int vm_hotplug_remove(struct vm *vm, const char *id)
 	unsigned slot;
 	if (vi >= 0) {
 		struct vm_virtio *v = &vm->virtio[vi];
-		if (!v->pci || v->kind == VM_DEV_CONSOLE)
+		if (v->kind == VM_DEV_CONSOLE)
+			return -EPERM;
+		if (!v->pci)
 			return -ENOTSUP;
 		slot = virtio_pci_device(v->pci)->slot;
 	} else {
@@ -1591,6 +1667,9 @@ static void unplug_virtio(struct vm *vm, unsigned i)
 	int ret = v->destroy(v->dev);
 	memmove(&vm->virtio[i], &vm->virtio[i + 1], (vm->nvirtio - i - 1) * sizeof(vm->virtio[0]));
 	memset(&vm->virtio[--vm->nvirtio], 0, sizeof(vm->virtio[0]));
+	/* A line it left asserted drops (the slots sharing it stay). */
+	if (vm->pci_info.intx_gsi[slot] && vm->intx_src[slot].vm)
+		vm_intx_set(&vm->intx_src[slot], vm->pci_info.intx_gsi[slot], 0);
 	forget_config_entry(vm, kind_member(kind), idx, id);
 	log_info("hotplug: %s released (slot %u free)%s", id, slot,
 		 ret ? "; its data may not have reached the image" : "");

@@ -7,6 +7,7 @@
 #ifndef CVMM_VM_H
 #define CVMM_VM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -122,6 +123,18 @@ struct vm {
 	struct pci_hotplug *hotplug;
 	int hotplug_efd;
 	unsigned next_dev_id; /* the "_disk<N>" of the next device without an id */
+	/*
+	 * PCI INTx driven with KVM_IRQ_LINE (virtio-pci): with hotplug, slots
+	 * share GSIs (vm_route_slots), so a line's level is the OR of its
+	 * slots' (intx_level: the slots asserting), under intx_lock (any
+	 * device thread). Each slot's irq_line points at its intx_src.
+	 */
+	struct vm_intx_src {
+		struct vm *vm;
+		unsigned slot;
+	} intx_src[32];
+	pthread_mutex_t intx_lock;
+	uint32_t intx_level;
 	uint32_t unplug_requested; /* slots vm.remove-device asked the guest for */
 	uint64_t hotplugs, unplugs;
 	int serial_out_fd; /* owned when the serial writes to a file */
@@ -254,7 +267,8 @@ int vm_boot(struct vm *vm);
  * irqfds; its thread starts when the driver activates it, under the
  * device filter), then announced to the guest (PCIU, GED event). *id and
  * *slot: its id and slot. 0; -EBUSY (not running); -ENOTSUP (no hotplug
- * controller: no --api-socket or no PCI bus); another -errno (logged,
+ * controller: no --api-socket or no PCI bus; or a virtio device with
+ * --virtio-transport mmio); another -errno (logged,
  * nothing left of the device; the caller takes the entry out again).
  *
  * vm_hotplug_remove: asks the guest to give up the device with id `id`
@@ -262,7 +276,8 @@ int vm_boot(struct vm *vm);
  * removes the device: thread stopped, BARs, ioeventfds, irqfds and routes
  * gone, its files closed, its slot and id free, its configuration entry
  * gone. 0; -EBUSY (not running); -ENOENT (no such device); -ENOTSUP (no
- * hotplug controller, or a device that cannot go: virtio-console).
+ * hotplug controller); -EPERM (the virtio-console, which stays: its slot
+ * has no _EJ0 either, and a guest that ejects it anyway keeps it).
  *
  * vm_resize_disk: virtio_blk_resize of the disk with id `id` on a Running
  * or Paused VM. 0; -EBUSY; -ENOENT; -ENOTSUP (vhost-user disk); what

@@ -130,7 +130,7 @@ if command -v bash >/dev/null 2>&1; then
 	expect_complete "$CVMM" "--disk path=a.img,r" path=a.img,readonly=
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" \
 		path=a.img,readonly=on path=a.img,readonly=off
-	expect_complete "$CVMM" "--net tap=t0," tap=t0,tap= tap=t0,mac= tap=t0,ip= tap=t0,mask=
+	expect_complete "$CVMM" "--net tap=t0," tap=t0,tap= tap=t0,mac= tap=t0,ip= tap=t0,mask= tap=t0,id=
 	BW="="
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" =on =off
 	unset BW

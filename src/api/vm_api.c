@@ -192,6 +192,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "socket", f->socket);
 		add_num(jb, o, "num_queues", f->num_queues ? f->num_queues : 1);
 		add_num(jb, o, "queue_size", f->queue_size ? f->queue_size : CVMM_VHOST_QUEUE_SIZE);
+		if (f->id)
+			add_str(jb, o, "id", f->id);
 	}
 	cJSON *nets = add_arr(jb, c, "net");
 	for (unsigned i = 0; i < cfg->nnets; i++) {
@@ -199,6 +201,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = push_obj(jb, nets);
 		if (n->tap)
 			add_str(jb, o, "tap", n->tap);
+		if (n->id)
+			add_str(jb, o, "id", n->id);
 		if (n->has_mac) {
 			char mac[18];
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -226,6 +230,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	if (cfg->rng.enabled) {
 		cJSON *o = add_obj(jb, c, "rng");
 		add_str(jb, o, "src", cfg->rng.src ? cfg->rng.src : "getrandom");
+		if (cfg->rng.id)
+			add_str(jb, o, "id", cfg->rng.id);
 	}
 	cJSON *devices = add_arr(jb, c, "devices");
 	for (unsigned i = 0; i < cfg->ndevices; i++) {
@@ -239,6 +245,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = add_obj(jb, c, "vsock");
 		add_num(jb, o, "cid", cfg->vsock.cid);
 		add_str(jb, o, "socket", cfg->vsock.socket);
+		if (cfg->vsock.id)
+			add_str(jb, o, "id", cfg->vsock.id);
 	}
 	cJSON *platform = add_obj(jb, c, "platform");
 	add_num(jb, platform, "num_pci_segments", 1);
@@ -362,6 +370,7 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 		struct virtio_transport_info ti;
 		virtio_transport_describe(v->transport, &ti);
 		cJSON *o = push_obj(jb, devs);
+		add_str(jb, o, "id", v->id);
 		add_str(jb, o, "name", v->vdev->name);
 		add_str(jb, o, "type", virtio_type(v->vdev->device_id));
 		add_str(jb, o, "transport", ti.kind);
@@ -440,15 +449,16 @@ static void ep_ping(void *ctx, const struct http_request *req, const cJSON *body
 	reply(resp, &jb, 200, o);
 }
 
-/* device_tree: cloud-hypervisor's DeviceNode per device, by its name. */
+/* device_tree: cloud-hypervisor's DeviceNode per device, by its id (what
+ * vm.remove-device takes). */
 static void add_device_tree(struct jb *jb, cJSON *root, struct vm *vm)
 {
 	cJSON *tree = add_obj(jb, root, "device_tree");
 	pthread_mutex_lock(&vm->pci.lock);
 	for (unsigned i = 0; tree && i < vm->nvirtio; i++) {
 		struct vm_virtio *v = &vm->virtio[i];
-		cJSON *o = add_obj(jb, tree, v->vdev->name);
-		add_str(jb, o, "id", v->vdev->name);
+		cJSON *o = add_obj(jb, tree, v->id);
+		add_str(jb, o, "id", v->id);
 		add_arr(jb, o, "resources");
 		add_arr(jb, o, "children");
 		if (v->pci) {
@@ -976,9 +986,13 @@ static void ep_remove_device(void *ctx, const struct http_request *req, const cJ
 		int ret = vm_hotplug_remove(vm, id);
 		if (ret == -ENOENT)
 			api_reply_error(resp, 500, "vm.remove-device: no device with id '%s'", id);
+		else if (ret == -EPERM)
+			api_reply_error(resp, 500, "vm.remove-device: '%s' is the virtio-console, "
+					"which cvmm cannot unplug (it is built once with the VM's "
+					"console backend; its slot offers the guest no eject)", id);
 		else if (ret == -ENOTSUP)
 			api_reply_error(resp, 500, "vm.remove-device: '%s' cannot be unplugged "
-					"(no PCI hotplug, or a device that stays: the console)", id);
+					"(this VM has no PCI hotplug)", id);
 		else if (ret)
 			api_reply_error(resp, 500, "vm.remove-device: %s", strerror(-ret));
 		else

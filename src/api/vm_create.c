@@ -638,6 +638,8 @@ int vm_create_config_remove(struct vm_create_config *c, const char *member, unsi
 	} else {
 		return -ENOENT;
 	}
+	/* Its strings go too (config.h): add/remove cycles do not fill them. */
+	config_compact_strings(cfg);
 	return 0;
 }
 
@@ -663,5 +665,26 @@ int vm_create_config_find_id(const struct vm_create_config *c, const char *id,
 			*idx = i;
 			return 0;
 		}
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		if (cfg->nets[i].id && !strcmp(cfg->nets[i].id, id)) {
+			*member = "net";
+			*idx = i;
+			return 0;
+		}
+	for (unsigned i = 0; i < cfg->nfs; i++)
+		if (cfg->fs[i].id && !strcmp(cfg->fs[i].id, id)) {
+			*member = "fs";
+			*idx = i;
+			return 0;
+		}
+	*idx = 0;
+	if (cfg->vsock.enabled && cfg->vsock.id && !strcmp(cfg->vsock.id, id)) {
+		*member = "vsock";
+		return 0;
+	}
+	if (cfg->rng.enabled && cfg->rng.id && !strcmp(cfg->rng.id, id)) {
+		*member = "rng";
+		return 0;
+	}
 	return -ENOENT;
 }

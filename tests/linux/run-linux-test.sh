@@ -96,6 +96,7 @@ DHCP_LO=$NS_SUBNET.50
 DHCP_HI=$NS_SUBNET.59
 MAC=52:54:00:c7:4d:01
 TAP=cvmmlt0
+TAP2=cvmmlt1 # hot-plugged (vm.add-net) in the full boot
 ROOT_MB=16
 RO_MB=4
 HP_MB=8                      # the hot-plugged disk, then resized to twice that
@@ -136,6 +137,7 @@ cleanup() {
     if [ -z "$RECHECK" ]; then
         if ip netns list 2>/dev/null | grep -qw "$NS"; then
             ip netns exec "$NS" ip tuntap del mode tap name "$TAP" 2>/dev/null
+            ip netns exec "$NS" ip tuntap del mode tap name "$TAP2" 2>/dev/null
             ip netns del "$NS" 2>/dev/null
         fi
         if [ "${CVMM_LINUX_KEEP:-0}" = 1 ]; then
@@ -276,6 +278,37 @@ holds_image() {
     echo no
 }
 
+# How many tap fds (/dev/net/tun) cvmm (PID) holds.
+tun_fds() {
+    local fd n=0
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = /dev/net/tun ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+
+# BDF ("00:05.0") from a PciDeviceInfo answer with id ID (file), or nothing.
+answer_bdf() { sed -nE 's/.*"id":"'"$2"'","bdf":"0000:(00:[0-9a-f]{2}\.0)".*/\1/p' "$1"; }
+
+# wait_driver SOCK BDF OUT: vm.info until the virtio device at BDF has
+# MSI-X enabled (its guest driver took it) or 180 s pass; the last answer
+# in OUT.
+wait_driver() {
+    local n=180
+    while [ "$n" -gt 0 ] && [ ! -e "$WORK/full.t1" ]; do
+        r info >"$3" 2>&1
+        python3 - "$3" "0000:$2" <<'PY' && return 0
+import json, sys
+info = json.load(open(sys.argv[1]))
+devs = [d for d in info.get("devices", []) if d.get("bdf") == sys.argv[2]]
+sys.exit(0 if devs and devs[0].get("msix", {}).get("enabled") else 1)
+PY
+        n=$((n - 1))
+        sleep 1
+    done
+    return 1
+}
+
 # hotplug NAME SOCK: after the power button, ACPI PCI hotplug on the
 # running kernel: add-disk (the kernel must log the new disk), resize-disk
 # (the new size), remove-device (the guest ejects, cvmm releases the
@@ -299,6 +332,45 @@ hotplug() {
     wait_for "$err" "hotplug: hp0 released" 180
     echo "$(holds_image "$pid")" >"$WORK/$name.hp.closed"
     r info >"$WORK/$name.hp.info" 2>&1
+    # vm.add-net on a second tap in the namespace: the kernel scans a
+    # virtio-net function in a slot empty at boot, with its INTx routed,
+    # and virtio_net takes it (MSI-X on); remove-device: ejected, released,
+    # the tap's fd closed.
+    tun_fds "$pid" >"$WORK/$name.hpnet.fds0"
+    r add-net "tap=$TAP2,id=hpnet" >"$WORK/$name.hpnet.add" 2>&1
+    echo $? >"$WORK/$name.hpnet.add.rc"
+    local bdf
+    bdf=$(answer_bdf "$WORK/$name.hpnet.add" hpnet)
+    if [ -n "$bdf" ]; then
+        wait_for "$serial" "^pci 0000:$bdf: \[1af4:1041\]" 180
+        wait_driver "$sock" "$bdf" "$WORK/$name.hpnet.info"
+        echo $? >"$WORK/$name.hpnet.driver"
+    fi
+    tun_fds "$pid" >"$WORK/$name.hpnet.fds1"
+    r remove-device hpnet >"$WORK/$name.hpnet.remove" 2>&1
+    echo $? >"$WORK/$name.hpnet.remove.rc"
+    wait_for "$err" "hotplug: hpnet released" 180
+    tun_fds "$pid" >"$WORK/$name.hpnet.fds2"
+    # vm.add-user-device: the vfio-user test server's edu device without
+    # MSI-X (MSI and INTx); the kernel scans [1234:11e8] in the slot; then
+    # remove-device.
+    local edu_sock=$WORK/edu.sock
+    "$EDU" --socket "$edu_sock" --no-msix >"$WORK/$name.edu.out" 2>&1 &
+    echo $! >>"$WORK/$name.pids"
+    local n=50
+    while [ ! -S "$edu_sock" ] && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    r add-user-device "socket=$edu_sock,id=hpedu" >"$WORK/$name.hpedu.add" 2>&1
+    echo $? >"$WORK/$name.hpedu.add.rc"
+    bdf=$(answer_bdf "$WORK/$name.hpedu.add" hpedu)
+    [ -z "$bdf" ] || wait_for "$serial" "^pci 0000:$bdf: \[1234:11e8\]" 180
+    r remove-device hpedu >"$WORK/$name.hpedu.remove" 2>&1
+    echo $? >"$WORK/$name.hpedu.remove.rc"
+    wait_for "$err" "hotplug: hpedu released" 180
+    # The console stays: remove-device is refused, naming why.
+    r remove-device "$(sed -nE 's/.*"id":"(_console[0-9]+)".*/\1/p' "$WORK/$name.hp.info" | head -n1)" \
+        >"$WORK/$name.hpcon.remove" 2>&1
+    echo $? >"$WORK/$name.hpcon.remove.rc"
+    r info >"$WORK/$name.hp.info2" 2>&1
     r shutdown-vmm >/dev/null 2>&1
 }
 
@@ -416,7 +488,8 @@ setup() {
     # configures (ip=, mask=); dnsmasq serves DHCP on it.
     if ! { ip netns add "$NS" &&
            ip netns exec "$NS" ip link set lo up &&
-           ip netns exec "$NS" ip tuntap add mode tap name "$TAP"; } 2>"$WORK/netns.err"; then
+           ip netns exec "$NS" ip tuntap add mode tap name "$TAP" &&
+           ip netns exec "$NS" ip tuntap add mode tap name "$TAP2"; } 2>"$WORK/netns.err"; then
         bad setup "network namespace: $(head -n3 "$WORK/netns.err")"
         finish
     fi
@@ -434,7 +507,8 @@ setup() {
         finish
     fi
 
-    declare -p CVMM CVMM_REAL REMOTE NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
+    EDU=$(dirname "$CVMM")/tests/vfio-user/edu-server
+    declare -p CVMM CVMM_REAL REMOTE EDU NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
         BZ_CMDLINE ROOT_IMG RO_IMG RNG_SRC MNT_READ_BEFORE RO_SUM_BEFORE \
         VFS_CMDLINE VUB_CMDLINE FS_DIR VUB_IMG VUB_READ_BEFORE VUB_WTIME_BEFORE HP_IMG >"$WORK/params"
 }
@@ -621,7 +695,8 @@ c_pci_scan() {
     local s=$1
     shift
     local got want
-    got=$(sed -nE 's/^pci 0000:00:[0-9a-f]{2}\.0: \[(1af4:[0-9a-f]{4})\] type 00 class .*/\1/p' "$s" | sort | tr '\n' ' ')
+    # the boot's scan: up to init (the full boot hot-plugs more later)
+    got=$(sed -nE '/Run \/sbin\/init as init process/q; s/^pci 0000:00:[0-9a-f]{2}\.0: \[(1af4:[0-9a-f]{4})\] type 00 class .*/\1/p' "$s" | sort | tr '\n' ' ')
     want=
     [ $# -eq 0 ] || want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
     [ "$got" = "$want" ] && return 0
@@ -671,7 +746,7 @@ c_msix() {
 # kernel's virtio_blk uses both (one line per disk: vdb has one queue).
 c_blk_mq() {
     local s=$1 err=$2
-    grep -qE 'virtio-blk\(root\): .*engine=uring, 2 queues of [0-9]+' "$err" || {
+    grep -qE 'virtio-blk\(root\): .*engine=uring(, [a-z ]+)?, 2 queues of [0-9]+' "$err" || {
         WHY="no 'virtio-blk(root): ... engine=uring, 2 queues of N' line in cvmm's log"; return 1; }
     grep -qE '^virtio_blk virtio[0-9]+: 2/0/0 default/read/poll queues$' "$s" && return 0
     WHY="kernel said: $(grep -m2 'default/read/poll queues' "$s" | tr '\n' ' ' || echo nothing)"
@@ -882,6 +957,64 @@ c_hp_remove() {
     return 0
 }
 
+# vm.add-net on the running kernel: 200 with hpnet's address, the kernel
+# scanned a virtio-net function there without "no GSI" for any device (a
+# slot empty at boot has its INTx in the _PRT), virtio_net took it (MSI-X
+# enabled), and cvmm held one more tap fd.
+c_hpnet_add() {
+    local name=$1 s=$2 bdf n0 n1
+    if [ "$(cat "$WORK/$name.hpnet.add.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote add-net failed: $(head -c 300 "$WORK/$name.hpnet.add" 2>/dev/null)"; return 1; fi
+    bdf=$(answer_bdf "$WORK/$name.hpnet.add" hpnet)
+    [ -n "$bdf" ] || { WHY="answer without id hpnet and a bdf: $(head -c 200 "$WORK/$name.hpnet.add")"; return 1; }
+    grep -qE "^pci 0000:$bdf: \[1af4:1041\]" "$s" ||
+        { WHY="the kernel did not scan a virtio-net function at $bdf"; return 1; }
+    ! grep -q "no GSI" "$s" || { WHY="the kernel found no INTx route: $(grep -m1 'no GSI' "$s")"; return 1; }
+    [ "$(cat "$WORK/$name.hpnet.driver" 2>/dev/null)" = 0 ] ||
+        { WHY="virtio_net did not enable MSI-X on $bdf within 180 s"; return 1; }
+    python3 - "$WORK/$name.hpnet.info" "0000:$bdf" <<'PY' || { WHY="vm.info: no INTx GSI for $bdf"; return 1; }
+import json, sys
+d = [d for d in json.load(open(sys.argv[1]))["devices"] if d.get("bdf") == sys.argv[2]]
+sys.exit(0 if d and d[0].get("intx_gsi") else 1)
+PY
+    n0=$(cat "$WORK/$name.hpnet.fds0"); n1=$(cat "$WORK/$name.hpnet.fds1")
+    [ "$n1" = $((n0 + 1)) ] || { WHY="tap fds: $n0 before the add, $n1 after (want one more)"; return 1; }
+    return 0
+}
+
+# remove-device hpnet: ejected by the guest, released, its tap fd closed,
+# gone from vm.info's configuration.
+c_hpnet_remove() {
+    local name=$1 e=$2 n0 n2
+    if [ "$(cat "$WORK/$name.hpnet.remove.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote remove-device hpnet failed: $(head -c 300 "$WORK/$name.hpnet.remove" 2>/dev/null)"; return 1; fi
+    grep -qE "hotplug: hpnet released \(slot [0-9]+ free\)" "$e" || { WHY="cvmm did not release hpnet"; return 1; }
+    n0=$(cat "$WORK/$name.hpnet.fds0"); n2=$(cat "$WORK/$name.hpnet.fds2")
+    [ "$n2" = "$n0" ] || { WHY="tap fds: $n0 before the add, $n2 after the remove"; return 1; }
+    ! grep -q '"hpnet"' "$WORK/$name.hp.info2" || { WHY="vm.info still lists hpnet"; return 1; }
+    return 0
+}
+
+# add-user-device (edu without MSI-X) then remove-device hpedu.
+c_hpedu() {
+    local name=$1 s=$2 e=$3 bdf
+    if [ "$(cat "$WORK/$name.hpedu.add.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote add-user-device failed: $(head -c 300 "$WORK/$name.hpedu.add" 2>/dev/null)"; return 1; fi
+    bdf=$(answer_bdf "$WORK/$name.hpedu.add" hpedu)
+    [ -n "$bdf" ] || { WHY="answer without id hpedu and a bdf: $(head -c 200 "$WORK/$name.hpedu.add")"; return 1; }
+    grep -qE "^pci 0000:$bdf: \[1234:11e8\]" "$s" || { WHY="the kernel did not scan [1234:11e8] at $bdf"; return 1; }
+    [ "$(cat "$WORK/$name.hpedu.remove.rc" 2>/dev/null)" = 0 ] || { WHY="remove-device hpedu failed: $(head -c 300 "$WORK/$name.hpedu.remove")"; return 1; }
+    grep -qE "hotplug: hpedu released \(slot [0-9]+ free\)" "$e" || { WHY="cvmm did not release hpedu"; return 1; }
+    return 0
+}
+
+# remove-device of the virtio-console: refused, saying why; it stays.
+c_hpcon() {
+    local name=$1
+    [ "$(cat "$WORK/$name.hpcon.remove.rc" 2>/dev/null)" != 0 ] || { WHY="remove-device of the console succeeded"; return 1; }
+    grep -q "is the virtio-console, which cvmm cannot unplug" "$WORK/$name.hpcon.remove" ||
+        { WHY="refusal without the reason: $(head -c 200 "$WORK/$name.hpcon.remove")"; return 1; }
+    grep -q '"_console' "$WORK/$name.hp.info2" || { WHY="the console left vm.info"; return 1; }
+    return 0
+}
+
 c_reached_init() {
     has "$1" "Run /sbin/init as init process" && return 0
     WHY="no 'Run /sbin/init as init process' line (last lines: $(tail -n 2 "$1" | tr '\n' ' '))"
@@ -1021,6 +1154,10 @@ run_checks() {
     c full-hotplug-add-disk c_hp_add full "$F"
     c full-hotplug-resize-disk c_hp_resize full "$F"
     c full-hotplug-remove-device c_hp_remove full "$WORK/full.err"
+    c full-hotplug-add-net c_hpnet_add full "$F"
+    c full-hotplug-remove-net c_hpnet_remove full "$WORK/full.err"
+    c full-hotplug-user-device c_hpedu full "$F" "$WORK/full.err"
+    c full-hotplug-console-stays c_hpcon full
     c full-reached-init c_reached_init "$F"
     c full-int3-completed c_int3 "$FE"
     c full-cvmm-log-clean c_cvmm_log "$FE"

@@ -619,6 +619,8 @@ static void test_dsdt_bytes(void **state)
 	c.mmio64_base = 0xffffff0000000000ULL;
 	c.mmio64_size = 0x10000000000ULL;
 	c.ecam_end_bus = 255;
+	c.pci_hotplug = true; /* the slots and PCNT too */
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
 	assert_int_equal(dsdt_build_devices(buf, DSDT_AML_MAX, &len, &c), 0);
 	print_message("largest DSDT term list: %zu bytes\n", len);
 	assert_true(len <= DSDT_AML_MAX - 512);
@@ -1010,6 +1012,16 @@ static void iasl_check(const uint8_t *dsdt, uint32_t len, const char *const *mor
 	rmdir(dir);
 }
 
+/*
+ * The INTx routing the VMM gives a hotplug machine (vm.c): slots 1-7 a GSI
+ * each, slots 8-31 sharing those seven in turn.
+ */
+static void route_all_slots(struct dsdt_config *c)
+{
+	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++)
+		c->intx_gsi[s] = PCI_INTX_GSI_FIRST + (s - 1) % PCI_INTX_GSI_COUNT;
+}
+
 static void dsdt_acpi_build(bool hotplug, const char *const *more)
 {
 	uint8_t *mem = malloc(MEM_SIZE);
@@ -1023,6 +1035,10 @@ static void dsdt_acpi_build(bool hotplug, const char *const *more)
 	default_config(&c);
 	c.pci_hotplug = hotplug;
 	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	if (hotplug) {
+		route_all_slots(&c);
+		c.no_eject = 1u << 3;
+	}
 	uint8_t aml[DSDT_AML_MAX];
 	size_t aml_len;
 	assert_int_equal(dsdt_build_devices(aml, sizeof(aml), &aml_len, &c), 0);
@@ -1066,6 +1082,8 @@ static void test_dsdt_acpi_build_hotplug(void **state)
 		"Method (PCNT, 0, Serialized)", "Local0 = PCIU", "Local1 = PCID",
 		"Notify (S05, One)", "Notify (S05, 0x03)", "Notify (S1F, 0x03)",
 		"\\_SB.PCI0.PCNT ()",
+		/* _PRT entries of slots empty at boot, slot 31's included */
+		"0x0008FFFF", "0x001FFFFF",
 		NULL,
 	};
 	dsdt_acpi_build(true, more);
@@ -1216,6 +1234,82 @@ static void test_dsdt_hotplug(void **state)
 		assert_int_equal(dsdt_build_devices(buf, cap, &n, &c), -ENOSPC);
 }
 
+/*
+ * Every hotplug slot routed (shared GSIs): each slot's four pins in _PRT
+ * with its GSI, slots empty at boot included.
+ */
+static void test_dsdt_hotplug_routes(void **state)
+{
+	(void)state;
+	struct dsdt_config c;
+	default_config(&c);
+	c.pci_hotplug = true;
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	route_all_slots(&c);
+	uint8_t buf[DSDT_AML_MAX];
+	size_t len;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
+	/* Name (_PRT, Package (124) {...}): PackageOp, PkgLength (2 bytes), count */
+	const uint8_t *prt = find(buf, len, "_PRT", 4);
+	assert_non_null(prt);
+	assert_int_equal(prt[4], 0x12);
+	assert_int_equal(prt[7], 31 * 4);
+	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			/* Package (4) { DWordConst (s << 16 | 0xffff), pin, Zero, GSI } */
+			uint8_t e[16];
+			size_t n = 0;
+			e[n++] = 0x04;
+			e[n++] = 0x0c;
+			e[n++] = 0xff;
+			e[n++] = 0xff;
+			e[n++] = (uint8_t)s;
+			e[n++] = 0x00;
+			if (pin == 0) {
+				e[n++] = 0x00;
+			} else if (pin == 1) {
+				e[n++] = 0x01;
+			} else {
+				e[n++] = 0x0a;
+				e[n++] = (uint8_t)pin;
+			}
+			e[n++] = 0x00;
+			e[n++] = 0x0a;
+			e[n++] = (uint8_t)c.intx_gsi[s];
+			if (!find(prt, len - (size_t)(prt - buf), e, n))
+				fail_msg("no _PRT entry for slot %u pin %u -> GSI %u", s, pin,
+					 c.intx_gsi[s]);
+		}
+}
+
+/* A slot in no_eject (the console's) has no _EJ0; its neighbours have. */
+static void test_dsdt_no_eject(void **state)
+{
+	(void)state;
+	struct dsdt_config c;
+	default_config(&c);
+	c.pci_hotplug = true;
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	uint8_t buf[DSDT_AML_MAX];
+	size_t all, len;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &all, &c), 0);
+	c.no_eject = 1u << 3;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
+	assert_true(len < all);
+	const uint8_t *s2 = find(buf, len, "S02_", 4), *s3 = find(buf, len, "S03_", 4);
+	const uint8_t *s4 = find(buf, len, "S04_", 4), *s5 = find(buf, len, "S05_", 4);
+	assert_non_null(s2);
+	assert_non_null(s3);
+	assert_non_null(s4);
+	assert_non_null(s5);
+	assert_non_null(find(s2, (size_t)(s3 - s2), "_EJ0", 4));
+	assert_null(find(s3, (size_t)(s4 - s3), "_EJ0", 4));
+	assert_non_null(find(s4, (size_t)(s5 - s4), "_EJ0", 4));
+	/* The slot stays a device with _ADR and _SUN, and PCNT still notifies it. */
+	uint8_t adr[] = { 0x08, '_', 'A', 'D', 'R', 0x0c, 0, 0, 3, 0 };
+	assert_non_null(find(s3, (size_t)(s4 - s3), adr, sizeof(adr)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1236,6 +1330,8 @@ int main(void)
 		cmocka_unit_test(test_dsdt_acpi_build),
 		cmocka_unit_test(test_dsdt_hotplug),
 		cmocka_unit_test(test_dsdt_acpi_build_hotplug),
+		cmocka_unit_test(test_dsdt_hotplug_routes),
+		cmocka_unit_test(test_dsdt_no_eject),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

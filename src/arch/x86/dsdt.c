@@ -129,15 +129,19 @@ static void build_hotplug(struct aml *a, const struct dsdt_config *c)
 		aml_device_begin(a, name, &dev);
 		name_integer(a, "_ADR", (uint64_t)s << 16);
 		name_integer(a, "_SUN", s);
-		/* Method (_EJ0, 1) { Store (Zero, PSEG); Store (1 << s, B0EJ) } */
-		aml_method_begin(a, "_EJ0", 1, false, &ej0);
-		aml_store(a);
-		aml_integer(a, 0);
-		aml_name_ref(a, "\\_SB.PCI0.PSEG");
-		aml_store(a);
-		aml_integer(a, 1ULL << s);
-		aml_name_ref(a, "\\_SB.PCI0.B0EJ");
-		aml_end(a, &ej0);
+		/* A device that cannot go (no_eject): no _EJ0, so the guest
+		 * neither offers nor attempts its removal. */
+		if (!(c->no_eject & (1u << s))) {
+			/* Method (_EJ0, 1) { Store (Zero, PSEG); Store (1 << s, B0EJ) } */
+			aml_method_begin(a, "_EJ0", 1, false, &ej0);
+			aml_store(a);
+			aml_integer(a, 0);
+			aml_name_ref(a, "\\_SB.PCI0.PSEG");
+			aml_store(a);
+			aml_integer(a, 1ULL << s);
+			aml_name_ref(a, "\\_SB.PCI0.B0EJ");
+			aml_end(a, &ej0);
+		}
 		aml_end(a, &dev);
 	}
 

@@ -50,7 +50,7 @@
  *     Field (PCST, DWordAcc, NoLock, WriteAsZeros) { PCIU 32, PCID 32, B0EJ 32, PSEG 32 }
  *     Device (Snn) {                        nn = 01..1F (hex), slot nn
  *       Name (_ADR, nn << 16), Name (_SUN, nn)
- *       Method (_EJ0, 1) { PSEG = 0; B0EJ = 1 << nn }
+ *       Method (_EJ0, 1) { PSEG = 0; B0EJ = 1 << nn }   (not in no_eject)
  *     }
  *     Method (PCNT, 0, Serialized) {
  *       Local0 = PCIU; Local1 = PCID          (both read-to-clear)
@@ -61,7 +61,12 @@
  *
  * Linux's acpiphp registers each Snn as a hotplug slot (_ADR and _EJ0:
  * "acpiphp: Slot [nn] registered"), scans a slot on a device check and,
- * on an eject request, removes the slot's devices and runs its _EJ0.
+ * on an eject request, removes the slot's devices and runs its _EJ0. A
+ * slot in no_eject is no hotplug slot to it.
+ *
+ * With hotplug the VMM gives every slot 1-31 an INTx GSI (intx_gsi), the
+ * slots empty at boot included, so that a device hot-plugged there has
+ * its INTx routed ("PCI INT A: no GSI" otherwise); slots may share a GSI.
  *
  * A VM without a PCI bus (pci false: every virtio device on virtio-mmio,
  * as QEMU's microvm) has neither PCI0 nor RES0, and its PCI fields are not
@@ -135,6 +140,9 @@ struct dsdt_config {
 	 */
 	bool pci_hotplug;
 	uint32_t hotplug_base;
+	/* Slots (bits 1-31) whose Snn has no _EJ0: a device that cannot be
+	 * unplugged (the virtio-console). */
+	uint32_t no_eject;
 
 	/* virtio-mmio windows below 4 GiB, each with its level-triggered,
 	 * active-high GSI. */
