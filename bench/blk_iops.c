@@ -25,7 +25,9 @@
  * (user + system of the whole process: device thread, io_uring's io-wq
  * workers, drivers) as "total", and without the driver threads' own CPU
  * (CLOCK_THREAD_CPUTIME_ID) as "device": what cvmm would spend per
- * request, the guest's side left out.
+ * request, the guest's side left out. For the io_uring engine also the
+ * device thread's io_uring_enter calls per request (blk_uring.h's
+ * counters: submit-and-wait, wait only, submit only).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -216,6 +218,7 @@ static void *drive(void *arg)
 
 struct result {
 	double iops, dev_us, total_us;
+	double enters, submit_waits, waits, submits; /* per request; -1: sync */
 	uint64_t errors;
 };
 
@@ -268,6 +271,8 @@ static int run_case(const char *path, bool direct, enum disk_engine engine,
 	for (unsigned q = 0; q < nq; q++)
 		pthread_create(&th[q], NULL, drive, &d[q]);
 	usleep(300 * 1000); /* warm-up */
+	struct blk_uring_stats s0, s1;
+	bool uring = virtio_blk_uring_stats(b, &s0);
 	double t0 = now_s(), c0 = proc_cpu_s();
 	atomic_store(&measuring, true);
 	usleep((useconds_t)(secs * 1e6));
@@ -275,6 +280,7 @@ static int run_case(const char *path, bool direct, enum disk_engine engine,
 	for (unsigned q = 0; q < nq; q++)
 		pthread_join(th[q], NULL);
 	double wall = now_s() - t0, cpu = proc_cpu_s() - c0;
+	virtio_blk_uring_stats(b, &s1);
 	uint64_t done = 0, errors = 0;
 	double drv_cpu = 0;
 	for (unsigned q = 0; q < nq; q++) {
@@ -293,6 +299,13 @@ static int run_case(const char *path, bool direct, enum disk_engine engine,
 	res->total_us = cpu / done * 1e6;
 	res->dev_us = (cpu - drv_cpu) / done * 1e6;
 	res->errors = errors;
+	res->enters = res->submit_waits = res->waits = res->submits = -1;
+	if (uring && done) {
+		res->submit_waits = (double)(s1.submit_waits - s0.submit_waits) / done;
+		res->waits = (double)(s1.waits - s0.waits) / done;
+		res->submits = (double)(s1.submits - s0.submits) / done;
+		res->enters = res->submit_waits + res->waits + res->submits;
+	}
 	return 0;
 }
 
@@ -336,8 +349,9 @@ int main(int argc, char **argv)
 	}
 	printf("# blk_iops %s, %llu MiB, direct=%s, %.1f s per case\n", path,
 	       (unsigned long long)(st.st_size >> 20), direct ? "on" : "off", secs);
-	printf("# %-9s %-6s %-6s %5s %10s %12s %12s\n", "rw", "engine", "queues",
-	       "depth", "IOPS", "device_us", "total_us");
+	printf("# %-9s %-6s %-6s %5s %10s %12s %12s  %s\n", "rw", "engine", "queues",
+	       "depth", "IOPS", "device_us", "total_us",
+	       "enters/req (submit+wait, wait, submit)");
 	static const char *const rw_names[] = { "randread", "randwrite" };
 	static const uint32_t rw_types[] = { VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT };
 	static const char *const eng_names[] = { "uring", "sync" };
@@ -367,10 +381,13 @@ int main(int argc, char **argv)
 						       strerror(-err));
 						continue;
 					}
-					printf("  %-9s %-6s %-6u %5u %10.0f %12.2f %12.2f%s\n",
+					printf("  %-9s %-6s %-6u %5u %10.0f %12.2f %12.2f",
 					       rw_names[w], eng_names[e], qs[qi], ds[di], r.iops,
-					       r.dev_us, r.total_us,
-					       r.errors ? "  (errors!)" : "");
+					       r.dev_us, r.total_us);
+					if (r.enters >= 0)
+						printf("  %.2f (%.2f, %.2f, %.2f)", r.enters,
+						       r.submit_waits, r.waits, r.submits);
+					printf("%s\n", r.errors ? "  (errors!)" : "");
 					fflush(stdout);
 				}
 			}

@@ -16,7 +16,12 @@
  *           falls back to writing zeros); bit 3: the io_uring engine's
  *           path (blk_request_prepare, a real ring of blk_uring.c,
  *           blk_request_complete) instead of blk_request_execute, where
- *           io_uring is available; the same checks hold
+ *           io_uring is available; the same checks hold; bit 4, with
+ *           bit 3: the ring that has guest memory registered as fixed
+ *           buffers (one-segment reads and writes as READ/WRITE_FIXED);
+ *           the plain ring is waited in as the device thread does
+ *           (blk_uring_wait, the fuzzer's thread's own ring where the
+ *           kernel gives one), the fixed one drained (blk_uring_drain)
  *   [2..3]  capacity in sectors (mod 4097: up to 2 MiB, so that O_DIRECT
  *           bounce transfers take more than one 1 MiB chunk)
  *   [4..7]  file size in bytes (mod capacity * 512 + 1: the file may be
@@ -70,8 +75,9 @@ static uint8_t file_now[FILE_MAX];
 static uint8_t file_ro[RO_COMPARE_MAX];
 static uint8_t got[FILE_MAX];
 static struct stat st_ro;
-/* The io_uring engine's ring (NULL where the kernel has none). */
-static struct blk_uring *ring;
+/* The io_uring engine's rings (NULL where the kernel has none): plain,
+ * and with the guest memory as fixed buffers. */
+static struct blk_uring *ring, *ring_plain, *ring_fixed;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -83,8 +89,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	bounce = aligned_alloc(4096, BLK_BOUNCE_SIZE);
 	if (memfd < 0 || !bounce)
 		abort();
-	if (blk_uring_create(&ring, memfd, 1, 4) < 0)
-		ring = NULL;
+	if (blk_uring_create(&ring_plain, memfd, 1, 4, NULL) < 0)
+		ring_plain = NULL;
+	/* The device thread's way: its own ring, waited in (no fd polled). */
+	static const int no_fd[1] = { -1 };
+	if (ring_plain && blk_uring_thread_start(ring_plain, no_fd, 0) < 0)
+		abort();
+	if (blk_uring_create(&ring_fixed, memfd, 1, 4, &fm.mem) < 0 ||
+	    blk_uring_fixed(ring_fixed) <= 0) {
+		blk_uring_destroy(ring_fixed);
+		ring_fixed = NULL;
+	}
 	return 0;
 }
 
@@ -210,7 +225,15 @@ static int run_on_ring(const struct vq_chain *c, struct blk_req_result *res)
 	}
 	FUZZ_CHECK(req->io.iovcnt <= req->io.max_iov);
 	FUZZ_CHECK(blk_uring_queue(ring, req) == 0);
-	FUZZ_CHECK(blk_uring_drain(ring, false, ring_done, res) == 0);
+	if (ring == ring_plain) {
+		/* Submitted and waited for in the same call: one completion,
+		 * no fd event (none is polled). */
+		uint32_t ready = 0;
+		FUZZ_CHECK(blk_uring_wait(ring, &ready, ring_done, res) == 1);
+		FUZZ_CHECK(ready == 0);
+	} else {
+		FUZZ_CHECK(blk_uring_drain(ring, false, ring_done, res) == 0);
+	}
 	FUZZ_CHECK(blk_uring_inflight(ring, 0) == 0);
 	return 0;
 }
@@ -349,6 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	uint64_t size_limit = fsize > capacity_bytes ? fsize : capacity_bytes;
+	ring = offa & 16 ? ring_fixed : ring_plain;
 	bool use_ring = (offa & 8) && ring;
 	for (unsigned i = 0; i < MAX_REQS && next_chain(&recs, &chain); i++)
 		run_request(&chain, capacity_bytes, size_limit, use_ring);

@@ -6,8 +6,8 @@
  * accesses (the MSI-X table and PBA), MSI-X notifications and INTx.
  *
  * The bus has the host bridge (slot 0) and two fake devices:
- *   slot 1: BAR0 MEM32 4 KiB (MSI-X table at 0, PBA at 0x800, 1..64
- *           vectors), BAR2 MEM64 16 KiB prefetchable, BAR4 I/O 32 bytes;
+ *   slot 1: BAR0 MEM32 4 KiB (MSI-X table at 0, PBA at 0x800, 1..128
+ *           vectors: one or two PBA words), BAR2 MEM64 16 KiB prefetchable, BAR4 I/O 32 bytes;
  *           MSI-X capability
  *   slot 2: BAR0 I/O 256 bytes, BAR1 MEM32 1 MiB, BAR2 MEM64 256 MiB (in the
  *           64-bit window when there is one); a vendor capability with
@@ -15,7 +15,7 @@
  * The irq router has no KVM (kvm == NULL), INTx lines are recorded.
  *
  * Input layout:
- *   [0]     MSI-X vector count - 1 (mod 64)
+ *   [0]     MSI-X vector count - 1 (mod 128)
  *   [1]     bit 0: the bus has a 64-bit MMIO window (vm.c has none)
  *   [2..]   ops, 8 bytes each (at most 256): op, a, b (u16 LE), c (u32 LE);
  *           the op kind is (op & 0x1f) % 12, bits 5-7 pick an access
@@ -268,8 +268,10 @@ static void check_invariants(void)
 		FUZZ_CHECK(f->line == (d->intx_level && !disabled));
 		FUZZ_CHECK(!!(d->config[PCI_STATUS] & PCI_STATUS_INTERRUPT) ==
 			   d->intx_level);
-		if (f->has_msix && f->msix.nvec < 64)
-			FUZZ_CHECK((f->msix.pba >> f->msix.nvec) == 0);
+		/* No pending bit past the last vector. */
+		if (f->has_msix && f->msix.nvec % 64)
+			FUZZ_CHECK((f->msix.pba[(f->msix.nvec - 1) / 64] >>
+				    (f->msix.nvec % 64)) == 0);
 	}
 }
 
@@ -330,7 +332,7 @@ static void bus_io(struct bus *bus, uint64_t addr, unsigned len, uint32_t c,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
-	unsigned nvec = fz_u8(&f) % 64 + 1;
+	unsigned nvec = fz_u8(&f) % 128 + 1;
 	bool m64 = fz_u8(&f) & 1;
 	env_setup(nvec, m64);
 	check_invariants();

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,24 +35,27 @@ static const char usage_text[] =
 	"                             COM1 8250 UART backend (default tty)\n"
 	"  --console tty|file=PATH|null|off\n"
 	"                             virtio-console (hvc0) backend (default off)\n"
-	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME][,num_queues=N][,queue_size=M][,engine=uring|sync]\n"
+	"  --disk path=PATH[,readonly=on|off][,direct=on|off][,id=NAME][,num_queues=N][,queue_size=M][,engine=uring|sync][,fixed_buffers=on|off]\n"
 	"                             virtio-blk disk (repeatable, up to 8);\n"
 	"                             N request queues (1-8, default 1) of M\n"
 	"                             entries (a power of two, 4-1024, default\n"
 	"                             256); engine: io_uring (default when the\n"
-	"                             kernel allows it) or synchronous I/O\n"
+	"                             kernel allows it) or synchronous I/O;\n"
+	"                             fixed_buffers=on: io_uring with guest RAM\n"
+	"                             registered (pinned) for direct=on\n"
 	"  --disk vhost_user=on,socket=PATH[,num_queues=N][,queue_size=N][,id=NAME]\n"
 	"                             a disk served by a vhost-user-blk backend\n"
 	"                             (needs --memory shared=on)\n"
-	"  --fs tag=TAG,socket=PATH[,num_queues=N][,queue_size=N]\n"
+	"  --fs tag=TAG,socket=PATH[,num_queues=N][,queue_size=N][,id=NAME]\n"
 	"                             virtio-fs served by a vhost-user backend\n"
 	"                             (virtiofsd) at PATH (repeatable, up to 4;\n"
 	"                             needs --memory shared=on)\n"
-	"  --net [tap=NAME][,mac=MAC][,ip=IPv4,mask=MASK]\n"
+	"  --net [tap=NAME][,mac=MAC][,ip=IPv4,mask=MASK][,id=NAME]\n"
 	"                             virtio-net on a tap (repeatable, up to 4);\n"
 	"                             without tap= cvmm creates one; ip/mask\n"
 	"                             configure and bring up the host side\n"
-	"  --rng [src=PATH]           virtio-rng (default source: getrandom)\n"
+	"  --rng [src=PATH][,id=NAME]\n"
+	"                             virtio-rng (default source: getrandom)\n"
 	"  --device path=PATH[,id=NAME][,mmap=off]\n"
 	"                             PCI passthrough (repeatable, up to 8) of a\n"
 	"                             host device bound to vfio-pci, PATH its\n"
@@ -73,10 +77,13 @@ static const char usage_text[] =
 	"                             listening at PATH (repeatable, up to 8);\n"
 	"                             with --memory shared=on the server maps\n"
 	"                             guest RAM, else it asks cvmm for each access\n"
-	"  --vsock cid=N,socket=PATH  virtio-vsock, guest CID N (>= 3); host\n"
+	"  --vsock cid=N,socket=PATH[,id=NAME]\n"
+	"                             virtio-vsock, guest CID N (>= 3); host\n"
 	"                             processes connect to PATH and send\n"
 	"                             \"CONNECT <port>\\n\"; a guest connection to\n"
 	"                             host port P reaches the socket PATH_P\n"
+	"  id=NAME: the device's id (vm.info, vm.remove-device); default\n"
+	"                             _net0, _fs1, _vsock2, _rng3 and the like\n"
 	"  --restore source_url=file:///DIR[,prefault=on][,resume=false]\n"
 	"                             the VM of a snapshot (vm.snapshot) in DIR,\n"
 	"                             running (resume=false: paused); prefault=on\n"
@@ -227,6 +234,19 @@ static const char *keep(struct vm_config *cfg, const char *val)
 	return p;
 }
 
+/* id=NAME of a net, fs, rng or vsock device: 1 to CVMM_DEVICE_ID_MAX
+ * characters, kept in cfg. */
+static int id_kv(struct vm_config *cfg, const char *opt, const char *val, const char **out,
+		 char *err, size_t errlen)
+{
+	if (!*val || strlen(val) > CVMM_DEVICE_ID_MAX)
+		return fail(err, errlen, "--%s: id=%s: 1 to %d characters", opt, val,
+			    CVMM_DEVICE_ID_MAX);
+	if (!(*out = keep(cfg, val)))
+		return fail(err, errlen, "--%s: option values too long", opt);
+	return 0;
+}
+
 /* A vhost-user device's socket path (a UNIX socket address). */
 static int socket_kv(const char *opt, const char *val, char *err, size_t errlen)
 {
@@ -294,6 +314,8 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 				    opt, val, CVMM_MIN_DISK_QUEUE_SIZE,
 				    CVMM_MAX_DISK_QUEUE_SIZE);
 		d->queue_size = (unsigned)n;
+	} else if (strcmp(key, "fixed_buffers") == 0) {
+		return parse_onoff(opt, key, val, &d->fixed_buffers, err, errlen);
 	} else if (strcmp(key, "engine") == 0) {
 		if (strcmp(val, "auto") == 0) /* vm.info's, given back */
 			d->engine = DISK_ENGINE_AUTO;
@@ -307,7 +329,7 @@ static int disk_kv(struct vm_config *cfg, const char *opt, const char *key,
 	} else {
 		return fail(err, errlen,
 			    "--%s: unknown key '%s' (expected path, readonly, direct, id, "
-			    "num_queues, queue_size, engine, vhost_user, socket)",
+			    "num_queues, queue_size, engine, fixed_buffers, vhost_user, socket)",
 			    opt, key);
 	}
 	if ((strcmp(key, "path") == 0 && !d->path) || (strcmp(key, "id") == 0 && !d->id))
@@ -396,9 +418,11 @@ static int net_kv(struct vm_config *cfg, const char *opt, const char *key,
 			return fail(err, errlen, "--%s: mask=%s: not a contiguous netmask", opt, val);
 		n->mask = m;
 		n->has_mask = true;
+	} else if (strcmp(key, "id") == 0) {
+		return id_kv(cfg, opt, val, &n->id, err, errlen);
 	} else {
 		return fail(err, errlen,
-			    "--%s: unknown key '%s' (expected tap, mac, ip, mask)", opt, key);
+			    "--%s: unknown key '%s' (expected tap, mac, ip, mask, id)", opt, key);
 	}
 	return 0;
 }
@@ -406,8 +430,10 @@ static int net_kv(struct vm_config *cfg, const char *opt, const char *key,
 static int rng_kv(struct vm_config *cfg, const char *opt, const char *key,
 		  const char *val, char *err, size_t errlen)
 {
+	if (strcmp(key, "id") == 0)
+		return id_kv(cfg, opt, val, &cfg->rng.id, err, errlen);
 	if (strcmp(key, "src") != 0)
-		return fail(err, errlen, "--%s: unknown key '%s' (expected src=PATH)", opt, key);
+		return fail(err, errlen, "--%s: unknown key '%s' (expected src=PATH, id)", opt, key);
 	if (!*val)
 		return fail(err, errlen, "--%s: src= is empty", opt);
 	cfg->rng.src = keep(cfg, val);
@@ -486,8 +512,11 @@ static int vsock_kv(struct vm_config *cfg, const char *opt, const char *key,
 		v->socket = keep(cfg, val);
 		if (!v->socket)
 			return fail(err, errlen, "--%s: option values too long", opt);
+	} else if (strcmp(key, "id") == 0) {
+		return id_kv(cfg, opt, val, &v->id, err, errlen);
 	} else {
-		return fail(err, errlen, "--%s: unknown key '%s' (expected cid, socket)", opt, key);
+		return fail(err, errlen, "--%s: unknown key '%s' (expected cid, socket, id)", opt,
+			    key);
 	}
 	return 0;
 }
@@ -510,13 +539,15 @@ static int fs_kv(struct vm_config *cfg, const char *opt, const char *key,
 			r = fail(err, errlen, "--%s: option values too long", opt);
 		return r;
 	}
+	if (strcmp(key, "id") == 0)
+		return id_kv(cfg, opt, val, &f->id, err, errlen);
 	/* The hiprio queue comes on top of the request queues. */
 	if (strcmp(key, "num_queues") == 0 || strcmp(key, "queue_size") == 0)
 		return queues_kv(opt, key, val, CVMM_VHOST_MAX_QUEUES - 1, &f->num_queues,
 				 &f->queue_size, err, errlen);
 	return fail(err, errlen,
-		    "--%s: unknown key '%s' (expected tag, socket, num_queues, queue_size)", opt,
-		    key);
+		    "--%s: unknown key '%s' (expected tag, socket, num_queues, queue_size, id)",
+		    opt, key);
 }
 
 static const struct option long_opts[] = {
@@ -628,6 +659,7 @@ int config_list_begin(struct vm_config *cfg, enum config_opt opt, char *err,
 	case OPT_NET:
 		if (cfg->nnets == CVMM_MAX_NETS)
 			return fail(err, errlen, "--net: at most %d interfaces", CVMM_MAX_NETS);
+		cfg->nets[cfg->nnets] = (struct net_config){ 0 };
 		return 0;
 	case OPT_DEVICE:
 		if (cfg->ndevices == CVMM_MAX_DEVICES)
@@ -701,6 +733,125 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 	}
 }
 
+/* Every id of cfg's devices, counted ones only (n of them, at most max). */
+static unsigned all_ids(const struct vm_config *cfg, const char **ids, unsigned max)
+{
+	unsigned n = 0;
+#define ID(x) do { if ((x) && n < max) ids[n++] = (x); } while (0)
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		ID(cfg->disks[i].id);
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		ID(cfg->nets[i].id);
+	for (unsigned i = 0; i < cfg->nfs; i++)
+		ID(cfg->fs[i].id);
+	for (unsigned i = 0; i < cfg->ndevices; i++)
+		ID(cfg->devices[i].id);
+	for (unsigned i = 0; i < cfg->nuser_devices; i++)
+		ID(cfg->user_devices[i].id);
+	if (cfg->rng.enabled)
+		ID(cfg->rng.id);
+	if (cfg->vsock.enabled)
+		ID(cfg->vsock.id);
+#undef ID
+	return n;
+}
+
+#define CVMM_MAX_IDS (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + CVMM_MAX_DEVICES + \
+		      CVMM_MAX_USER_DEVICES + 2)
+
+bool config_id_in_use(const struct vm_config *cfg, const char *id)
+{
+	const char *ids[CVMM_MAX_IDS];
+	unsigned n = all_ids(cfg, ids, CVMM_MAX_IDS);
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(ids[i], id))
+			return true;
+	return false;
+}
+
+/*
+ * The id of a device given without one: prefix and the configuration's
+ * next number, as cloud-hypervisor names devices ("_net0", "_fs1"), one
+ * not in use. 0, or -ENOSPC when the strings are full.
+ */
+static int default_id(struct vm_config *cfg, const char *prefix, const char **id)
+{
+	if (*id)
+		return 0;
+	char name[24];
+	do
+		snprintf(name, sizeof(name), "%s%u", prefix, cfg->next_id++);
+	while (config_id_in_use(cfg, name));
+	*id = keep(cfg, name);
+	return *id ? 0 : -ENOSPC;
+}
+
+/* Calls fn for every string pointer cfg keeps. */
+static void each_string(struct vm_config *cfg, void (*fn)(struct vm_config *, const char **, void *),
+			void *arg)
+{
+	const char **p[] = {
+		&cfg->kernel, &cfg->initramfs, &cfg->cmdline, &cfg->serial_path,
+		&cfg->console_path, &cfg->api_socket, &cfg->log_file, &cfg->restore_url,
+		&cfg->rng.src, &cfg->rng.id, &cfg->vsock.socket, &cfg->vsock.id,
+	};
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
+		fn(cfg, p[i], arg);
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		fn(cfg, &cfg->disks[i].path, arg);
+		fn(cfg, &cfg->disks[i].id, arg);
+		fn(cfg, &cfg->disks[i].socket, arg);
+	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		fn(cfg, &cfg->nets[i].tap, arg);
+		fn(cfg, &cfg->nets[i].id, arg);
+	}
+	for (unsigned i = 0; i < cfg->nfs; i++) {
+		fn(cfg, &cfg->fs[i].tag, arg);
+		fn(cfg, &cfg->fs[i].socket, arg);
+		fn(cfg, &cfg->fs[i].id, arg);
+	}
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		fn(cfg, &cfg->devices[i].path, arg);
+		fn(cfg, &cfg->devices[i].id, arg);
+	}
+	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
+		fn(cfg, &cfg->user_devices[i].socket, arg);
+		fn(cfg, &cfg->user_devices[i].id, arg);
+	}
+}
+
+struct compact {
+	char buf[sizeof(((struct vm_config *)0)->strings)];
+	size_t used;
+};
+
+/* A string in cfg->strings moves to the next place of the new store. */
+static void compact_one(struct vm_config *cfg, const char **s, void *arg)
+{
+	struct compact *c = arg;
+	uintptr_t p = (uintptr_t)*s, base = (uintptr_t)cfg->strings;
+	if (!*s || p < base || p >= base + cfg->strings_used)
+		return;
+	size_t n = strnlen(*s, base + cfg->strings_used - p) + 1;
+	memcpy(c->buf + c->used, *s, n);
+	*s = cfg->strings + c->used;
+	c->used += n;
+}
+
+void config_compact_strings(struct vm_config *cfg)
+{
+	struct compact *c = malloc(sizeof(*c));
+	if (!c)
+		return; /* the garbage stays until the next try */
+	c->used = 0;
+	each_string(cfg, compact_one, c);
+	memcpy(cfg->strings, c->buf, c->used);
+	memset(cfg->strings + c->used, 0, cfg->strings_used - c->used);
+	cfg->strings_used = c->used;
+	free(c);
+}
+
 int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		    size_t errlen)
 {
@@ -710,12 +861,15 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 		if (d->vhost_user) {
 			if (!d->socket)
 				return fail(err, errlen, "--disk: vhost_user=on needs socket=PATH");
-			if (d->path || d->readonly || d->direct || d->engine != DISK_ENGINE_AUTO)
+			if (d->path || d->readonly || d->direct || d->engine != DISK_ENGINE_AUTO ||
+			    d->fixed_buffers)
 				return fail(err, errlen,
-					    "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
+					    "--disk: vhost_user=on takes no path, readonly, direct, engine or fixed_buffers (the backend has the image)");
 		} else {
 			if (d->socket)
 				return fail(err, errlen, "--disk: socket= needs vhost_user=on");
+			if (d->fixed_buffers && d->engine == DISK_ENGINE_SYNC)
+				return fail(err, errlen, "--disk: fixed_buffers=on needs the io_uring engine, not engine=sync");
 			if (!d->path)
 				return fail(err, errlen, "--disk: path= is required");
 		}
@@ -727,11 +881,15 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 			return fail(err, errlen, "--fs: tag= is required");
 		if (!cfg->fs[cfg->nfs].socket)
 			return fail(err, errlen, "--fs: socket= is required");
+		if (default_id(cfg, "_fs", &cfg->fs[cfg->nfs].id))
+			return fail(err, errlen, "--fs: option values too long");
 		cfg->nfs++;
 		return 0;
 	case OPT_NET:
 		if (cfg->nets[cfg->nnets].has_ip != cfg->nets[cfg->nnets].has_mask)
 			return fail(err, errlen, "--net: ip= and mask= go together");
+		if (default_id(cfg, "_net", &cfg->nets[cfg->nnets].id))
+			return fail(err, errlen, "--net: option values too long");
 		cfg->nnets++;
 		return 0;
 	case OPT_DEVICE:
@@ -749,11 +907,16 @@ int config_list_end(struct vm_config *cfg, enum config_opt opt, char *err,
 			return fail(err, errlen, "--vsock: cid= is required");
 		if (!cfg->vsock.socket)
 			return fail(err, errlen, "--vsock: socket= is required");
+		if (default_id(cfg, "_vsock", &cfg->vsock.id))
+			return fail(err, errlen, "--vsock: option values too long");
 		cfg->vsock.enabled = true;
+		return 0;
+	case OPT_RNG:
+		if (default_id(cfg, "_rng", &cfg->rng.id))
+			return fail(err, errlen, "--rng: option values too long");
 		return 0;
 	case OPT_CPUS:
 	case OPT_MEMORY:
-	case OPT_RNG:
 	case OPT_PLATFORM:
 	case OPT_VIRTIO_TRANSPORT:
 		return 0;
@@ -1015,6 +1178,12 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 				return fail(err, errlen, "--user-device: id %s given twice", a->id);
 		}
 	}
+	const char *ids[CVMM_MAX_IDS];
+	unsigned nids = all_ids(cfg, ids, CVMM_MAX_IDS);
+	for (unsigned i = 0; i < nids; i++)
+		for (unsigned j = i + 1; j < nids; j++)
+			if (!strcmp(ids[i], ids[j]))
+				return fail(err, errlen, "id %s: given to two devices", ids[i]);
 	if (strlen(cfg->cmdline) >= 65535)
 		return fail(err, errlen, "--cmdline: longer than 65534 bytes");
 	if (cfg->max_vcpus && cfg->max_vcpus < cfg->cpus)

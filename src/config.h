@@ -50,6 +50,9 @@ struct disk_config {
 	unsigned num_queues; /* request queues; 0: 1 */
 	unsigned queue_size; /* per queue, a power of two; 0: CVMM_DISK_QUEUE_SIZE */
 	enum disk_engine engine;
+	/* fixed_buffers=on: the io_uring engine registers guest RAM with its
+	 * ring (pinned for the VM's life; virtio/blk_uring.h) */
+	bool fixed_buffers;
 	/* vhost_user=on: served by a vhost-user-blk backend at `socket`
 	 * (path, readonly, direct and engine then do not apply; num_queues
 	 * and queue_size do, queue_size 0: CVMM_VHOST_QUEUE_SIZE). */
@@ -70,10 +73,12 @@ struct fs_config {
 	const char *socket;
 	unsigned num_queues; /* request queues; 0: 1 */
 	unsigned queue_size; /* 0: CVMM_VHOST_QUEUE_SIZE */
+	const char *id;      /* id=, else a default "_fs<N>" (config_list_end) */
 };
 
 struct net_config {
 	const char *tap; /* interface name; NULL: cvmm creates one */
+	const char *id;  /* id=, else a default "_net<N>" (config_list_end) */
 	uint8_t mac[6];
 	bool has_mac;    /* else a random locally administered MAC */
 	bool has_ip;     /* configure the host side of the tap */
@@ -104,6 +109,7 @@ struct user_device_config {
 struct rng_config {
 	bool enabled;
 	const char *src; /* NULL: getrandom() */
+	const char *id;  /* id=, else a default "_rng<N>" (config_list_end) */
 };
 
 /* --vsock cid=N,socket=PATH: virtio-vsock, hybrid UNIX-socket backend. */
@@ -111,6 +117,7 @@ struct vsock_config {
 	bool enabled;
 	uint32_t cid;       /* 3 .. 0xfffffffe */
 	const char *socket; /* listened on; a guest connection to host port P: PATH_P */
+	const char *id;     /* id=, else a default "_vsock<N>" (config_list_end) */
 };
 
 /* PATH_P must fit a sockaddr_un: PATH leaves room for "_4294967295". */
@@ -165,7 +172,11 @@ struct vm_config {
 	bool restore_resume;     /* resume=false: the VM starts Paused */
 	bool show_help;
 	bool show_version;
-	/* Storage for values parsed out of key=value lists. */
+	/* The N of the next default device id ("_net<N>", cloud-hypervisor's
+	 * style: one count over every kind). */
+	unsigned next_id;
+	/* Storage for values parsed out of key=value lists (compacted by
+	 * config_compact_strings when entries leave). */
 	char strings[8192];
 	size_t strings_used;
 };
@@ -275,6 +286,20 @@ int config_check_files(const struct vm_config *cfg, enum config_names names,
  * or -EINVAL with why in `why` (no option name).
  */
 int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t len);
+
+/*
+ * Drops from cfg->strings what no entry of cfg points to any more (the
+ * strings of removed devices), moving the rest and their pointers: many
+ * add/remove cycles (vm.add-*, vm.remove-device) do not fill it. Only the
+ * configuration's own pointers move; nothing else may keep one.
+ */
+void config_compact_strings(struct vm_config *cfg);
+
+/*
+ * Whether a device of cfg (disk, net, fs, device, user device, rng,
+ * vsock) has the id `id`.
+ */
+bool config_id_in_use(const struct vm_config *cfg, const char *id);
 
 /* Parses "512M", "2G", "65536", "64K": 0 or -EINVAL (also on overflow). */
 int config_parse_size(const char *s, uint64_t *out);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -32,6 +33,22 @@ static void ensure_std_fds(void)
 	}
 }
 
+/*
+ * The soft limit of open files up to the hard one: every passthrough
+ * MSI-X vector the guest uses, every disk, tap and socket is a file, and a
+ * soft limit of 1024 (the usual default) is below what one NIC's vectors
+ * can take. cvmm waits with epoll and poll only (no select), so a large
+ * limit is safe. A failure leaves the limit as it was.
+ */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t start_ns = vm_now_ns();
@@ -46,6 +63,7 @@ int main(int argc, char **argv)
 	 * little after start, so sharing the arena's lock costs nothing.
 	 */
 	mallopt(M_ARENA_MAX, 1);
+	raise_nofile_limit();
 
 	struct vm_config cfg;
 	char err[512];

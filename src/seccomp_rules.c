@@ -103,10 +103,13 @@ static const int device_calls[] = {
 	SCMP_SYS(fdatasync),   /* blk flush */
 	SCMP_SYS(fallocate),   /* blk discard / write zeroes */
 	SCMP_SYS(io_uring_enter), /* blk's io_uring engine (blk_uring.c): submit,
-				   * reap, wait at pause/reset. The ring is set
-				   * up (io_uring_setup) at create, before any
-				   * filter; io_uring_setup/register are in no
-				   * list. Its io-wq workers make no system
+				   * reap, the device thread's wait. */
+	SCMP_SYS(io_uring_setup), /* blk: each device thread makes its own ring
+				   * (SINGLE_ISSUER binds a ring to the task
+				   * that makes it; blk_uring.h). Not
+				   * io_uring_register: fixed buffers stay in
+				   * the ring made at create, before any
+				   * filter. Its io-wq workers make no system
 				   * calls (kernel threads): no filter applies
 				   * to the I/O they do. */
 	SCMP_SYS(lseek),       /* rng: rewind a file source at its end */
@@ -143,7 +146,9 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(close),         /* virtio_worker_stop: the worker's epoll and
 				  * stop eventfd */
 	SCMP_SYS(epoll_create1), /* virtio_worker_start */
-	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd */
+	SCMP_SYS(eventfd2),      /* virtio_worker_start: stop eventfd; a
+				  * passthrough MSI-X vector's eventfd, made
+				  * when the guest first unmasks it (msix.c) */
 	SCMP_SYS(set_robust_list), /* a new thread (glibc start_thread) */
 	SCMP_SYS(rseq),          /* a new thread registers its rseq area */
 	/* Passthrough devices (vfio/pci_dev.c): config space and trapped BAR
@@ -167,7 +172,8 @@ static const unsigned long vcpu_ioctls[] = {
 	/* arch_complete_emulation: INT3 delivered as #BP */
 	KVM_SET_REGS, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS,
 	KVM_IRQ_LINE,        /* legacy devices (UART, i8042) and PCI INTx */
-	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi) */
+	KVM_SET_GSI_ROUTING, /* MSI-X table writes (irq_router_set_msi), a
+			      * passthrough vector's first route */
 	KVM_IRQFD,           /* MSI-X vector (re)binding, device reset */
 	KVM_IOEVENTFD,       /* BAR moves re-bind the notify ioeventfds */
 	/* Passthrough devices: a BAR move takes its mmap'd areas out of and

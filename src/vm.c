@@ -28,6 +28,7 @@
 #include "legacy/serial.h"
 #include "log.h"
 #include "out_sink.h"
+#include "pci/hotplug.h"
 #include "platform.h"
 #include "seccomp_filter.h"
 #include "vfio/user.h"
@@ -44,6 +45,8 @@
 #include "vfio/kernel.h"
 #include "vfio/pci_dev.h"
 #include "vm_internal.h"
+
+static void handle_ejects(struct vm *vm);
 
 uint64_t vm_now_ns(void)
 {
@@ -181,8 +184,9 @@ static int vm_pci_mem_unmap(void *opaque, uint32_t handle)
  * exist on PCI), as on QEMU's microvm. Without one it has no CF8/CFC or
  * ECAM to probe, no MCFG and no host bridge in the DSDT to set up, and no
  * bus to scan: seconds of an emulated Linux boot. The pci transport keeps
- * its bus even with no device on it. Devices are only added before the
- * boot (no hotplug), so the configuration decides it once.
+ * its bus even with no device on it. Hotplug needs the bus (the guest
+ * learns of a new device through ACPI PCI hotplug), so the configuration
+ * at boot decides it once.
  */
 static bool vm_has_pci(const struct vm_config *cfg)
 {
@@ -242,20 +246,108 @@ static int build_pci(struct vm *vm)
 			     &vm->pci, "PCI config address");
 	ret = ret ?: platform_place(&vm->pio, PCI_CONFIG_DATA_PORT, 4, pci_cfc_io,
 				    &vm->pci, "PCI config data");
-	return ret ?: platform_place(&vm->mmio, ECAM_START, ECAM_SIZE, pci_ecam_io,
-				     &vm->pci, "PCI ECAM");
+	ret = ret ?: platform_place(&vm->mmio, ECAM_START, ECAM_SIZE, pci_ecam_io,
+				    &vm->pci, "PCI ECAM");
+	if (ret || !vm->cfg->api_socket)
+		return ret;
+	/* Only the API hot-plugs: without it the DSDT has no hotplug slots. */
+	ret = pci_hotplug_create(&vm->hotplug, vm->hotplug_efd);
+	if (ret) {
+		log_error("PCI hotplug controller: %s", strerror(-ret));
+		return ret;
+	}
+	ret = platform_add(&vm->platform, &pci_hotplug_platform_ops, vm->hotplug);
+	if (ret) {
+		pci_hotplug_destroy(vm->hotplug);
+		vm->hotplug = NULL;
+		return ret;
+	}
+	info->hotplug = true;
+	return platform_place(&vm->mmio, PCI_HOTPLUG_MMIO_ADDR, PCI_HOTPLUG_MMIO_SIZE,
+			      pci_hotplug_mmio, vm->hotplug, "PCI hotplug");
 }
 
-/* INTA# of the next PCI device: a GSI of its own, if any is left. */
+/*
+ * A slot's INTx level (irq_line.set of virtio-pci): the GSI is asserted
+ * while any slot routed to it is (slots share GSIs with hotplug).
+ */
+static void vm_intx_set(void *opaque, uint32_t gsi, int level)
+{
+	struct vm_intx_src *src = opaque;
+	struct vm *vm = src->vm;
+	pthread_mutex_lock(&vm->intx_lock);
+	if (level)
+		vm->intx_level |= 1u << src->slot;
+	else
+		vm->intx_level &= ~(1u << src->slot);
+	int any = 0;
+	for (unsigned s = 0; s < 32 && !any; s++)
+		any = (vm->intx_level >> s & 1) && vm->pci_info.intx_gsi[s] == gsi;
+	kvm_irq_line_cb(&vm->kvm, gsi, any);
+	pthread_mutex_unlock(&vm->intx_lock);
+}
+
+static struct irq_line vm_intx_line(struct vm *vm, unsigned slot)
+{
+	vm->intx_src[slot] = (struct vm_intx_src){ .vm = vm, .slot = slot };
+	return (struct irq_line){ .set = vm_intx_set, .opaque = &vm->intx_src[slot],
+				  .gsi = vm->pci_info.intx_gsi[slot] };
+}
+
+/* INTA# of the next PCI device: its slot's GSI, else one of its own if
+ * any is left. */
 static struct irq_line vm_pci_intx(void *opaque, unsigned slot)
 {
 	struct vm *vm = opaque;
 	uint64_t gsi;
+	if (slot >= 32)
+		return (struct irq_line){ 0 };
+	/* A slot keeps its GSI (the DSDT's _PRT has it) for its next device. */
+	if (vm->pci_info.intx_gsi[slot])
+		return vm_intx_line(vm, slot);
 	if (addr_alloc(&vm->intx_alloc, 1, 1, &gsi))
 		return (struct irq_line){ 0 };
-	if (slot < 32)
-		vm->pci_info.intx_gsi[slot] = (uint32_t)gsi;
-	return vm_irq_line(vm, (uint32_t)gsi);
+	vm->pci_info.intx_gsi[slot] = (uint32_t)gsi;
+	return vm_intx_line(vm, slot);
+}
+
+/*
+ * With hotplug, once the devices of the boot are on the bus: every slot
+ * gets an INTx GSI before the DSDT's _PRT is written (a slot empty now has
+ * none otherwise, and a device hot-plugged there could use MSI-X only).
+ * The GSIs left go one to a slot; then the slots share the PCI lines in
+ * turn, as a board's slots share its four (vm_intx_set ORs them). And the
+ * console's slot offers no eject (cvmm cannot unplug it).
+ */
+static void vm_route_slots(struct vm *vm)
+{
+	struct arch_pci_info *info = &vm->pci_info;
+	if (!info->hotplug)
+		return;
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		if (vm->virtio[i].kind == VM_DEV_CONSOLE && vm->virtio[i].pci)
+			info->no_eject |= 1u << virtio_pci_device(vm->virtio[i].pci)->slot;
+	uint32_t lines[32];
+	unsigned n = 0, next = 0;
+	for (unsigned s = 1; s < 32; s++) {
+		bool seen = false;
+		for (unsigned k = 0; k < n; k++)
+			seen |= lines[k] == info->intx_gsi[s];
+		if (info->intx_gsi[s] && !seen)
+			lines[n++] = info->intx_gsi[s];
+	}
+	for (unsigned s = 1; s < 32; s++) {
+		uint64_t gsi;
+		if (info->intx_gsi[s])
+			continue;
+		if (!addr_alloc(&vm->intx_alloc, 1, 1, &gsi)) {
+			info->intx_gsi[s] = (uint32_t)gsi;
+			lines[n++] = (uint32_t)gsi;
+		} else if (n) {
+			info->intx_gsi[s] = lines[next++ % n];
+		}
+	}
+	log_debug("hotplug: INTx of slots 1-31 on %u GSIs", n);
 }
 
 static int build_vcpus(struct vm *vm)
@@ -371,6 +463,76 @@ static int console_fds(struct vm *vm, int *in_fd, int *out_fd)
 	}
 }
 
+/* Its id: the configuration's, else "_<kind><n>" as cloud-hypervisor. */
+static void name_device(struct vm *vm, enum vm_dev_kind kind, const char *id)
+{
+	static const char *const prefix[] = {
+		[VM_DEV_DISK] = "_disk", [VM_DEV_FS] = "_fs", [VM_DEV_NET] = "_net",
+		[VM_DEV_RNG] = "_rng", [VM_DEV_CONSOLE] = "_console", [VM_DEV_VSOCK] = "_vsock",
+	};
+	struct vm_virtio *v = &vm->virtio[vm->nvirtio - 1];
+	v->kind = kind;
+	if (id)
+		snprintf(v->id, sizeof(v->id), "%s", id);
+	else
+		snprintf(v->id, sizeof(v->id), "%s%u", prefix[kind], vm->next_dev_id);
+	vm->next_dev_id++;
+}
+
+/* cfg->disks[i]: virtio-blk, or a vhost-user-blk front-end. */
+static int add_disk(struct vm *vm, unsigned i)
+{
+	const struct disk_config *d = &vm->cfg->disks[i];
+	const struct guest_mem *mem = &vm->kvm.mem;
+	int ret;
+	if (d->vhost_user) {
+		struct vhost_dev *h;
+		ret = vhost_blk_create(&h, d, i, mem);
+		ret = ret ?: add_virtio(vm, h, vhost_dev_vdev(h), destroy_vhost);
+		if (!ret)
+			vm->virtio[vm->nvirtio - 1].vhost = h;
+	} else {
+		struct virtio_blk *b;
+		ret = virtio_blk_create(&b, d, mem);
+		ret = ret ?: add_virtio(vm, b, virtio_blk_vdev(b), destroy_blk);
+	}
+	if (!ret)
+		name_device(vm, VM_DEV_DISK, d->id);
+	return ret;
+}
+
+static int add_fs(struct vm *vm, unsigned i)
+{
+	struct vhost_dev *h;
+	int ret = virtio_fs_create(&h, &vm->cfg->fs[i], &vm->kvm.mem);
+	ret = ret ?: add_virtio(vm, h, vhost_dev_vdev(h), destroy_vhost);
+	if (ret)
+		return ret;
+	vm->virtio[vm->nvirtio - 1].vhost = h;
+	name_device(vm, VM_DEV_FS, vm->cfg->fs[i].id);
+	return 0;
+}
+
+static int add_net(struct vm *vm, unsigned i)
+{
+	struct virtio_net *n;
+	int ret = virtio_net_create(&n, &vm->cfg->nets[i], &vm->kvm.mem);
+	ret = ret ?: add_virtio(vm, n, virtio_net_vdev(n), destroy_net);
+	if (!ret)
+		name_device(vm, VM_DEV_NET, vm->cfg->nets[i].id);
+	return ret;
+}
+
+static int add_vsock(struct vm *vm)
+{
+	struct virtio_vsock *v;
+	int ret = virtio_vsock_create(&v, &vm->cfg->vsock, &vm->kvm.mem);
+	ret = ret ?: add_virtio(vm, v, virtio_vsock_vdev(v), destroy_vsock);
+	if (!ret)
+		name_device(vm, VM_DEV_VSOCK, vm->cfg->vsock.id);
+	return ret;
+}
+
 /* The virtio devices, each behind its own virtio-pci function. */
 static int build_virtio_devices(struct vm *vm)
 {
@@ -380,44 +542,22 @@ static int build_virtio_devices(struct vm *vm)
 
 	vm->pci.intx_for_slot = vm_pci_intx;
 	vm->pci.intx_opaque = vm;
-	for (unsigned i = 0; i < cfg->ndisks; i++) {
-		if (cfg->disks[i].vhost_user) {
-			struct vhost_dev *h;
-			ret = vhost_blk_create(&h, &cfg->disks[i], i, mem);
-			ret = ret ?: add_virtio(vm, h, vhost_dev_vdev(h), destroy_vhost);
-			if (!ret)
-				vm->virtio[vm->nvirtio - 1].vhost = h;
-			if (ret)
-				return ret;
-			continue;
-		}
-		struct virtio_blk *b;
-		ret = virtio_blk_create(&b, &cfg->disks[i], mem);
-		ret = ret ?: add_virtio(vm, b, virtio_blk_vdev(b), destroy_blk);
-		if (ret)
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if ((ret = add_disk(vm, i)))
 			return ret;
-	}
-	for (unsigned i = 0; i < cfg->nfs; i++) {
-		struct vhost_dev *h;
-		ret = virtio_fs_create(&h, &cfg->fs[i], mem);
-		ret = ret ?: add_virtio(vm, h, vhost_dev_vdev(h), destroy_vhost);
-		if (ret)
+	for (unsigned i = 0; i < cfg->nfs; i++)
+		if ((ret = add_fs(vm, i)))
 			return ret;
-		vm->virtio[vm->nvirtio - 1].vhost = h;
-	}
-	for (unsigned i = 0; i < cfg->nnets; i++) {
-		struct virtio_net *n;
-		ret = virtio_net_create(&n, &cfg->nets[i], mem);
-		ret = ret ?: add_virtio(vm, n, virtio_net_vdev(n), destroy_net);
-		if (ret)
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		if ((ret = add_net(vm, i)))
 			return ret;
-	}
 	if (cfg->rng.enabled) {
 		struct virtio_rng *r;
 		ret = virtio_rng_create(&r, &cfg->rng, mem);
 		ret = ret ?: add_virtio(vm, r, virtio_rng_vdev(r), destroy_rng);
 		if (ret)
 			return ret;
+		name_device(vm, VM_DEV_RNG, cfg->rng.id);
 	}
 	if (cfg->console != OUTPUT_OFF) {
 		struct virtio_console *c;
@@ -427,15 +567,11 @@ static int build_virtio_devices(struct vm *vm)
 		ret = ret ?: add_virtio(vm, c, virtio_console_vdev(c), destroy_console);
 		if (ret)
 			return ret;
+		name_device(vm, VM_DEV_CONSOLE, NULL);
 		add_out_sink(vm, virtio_console_out_sink(c));
 	}
-	if (cfg->vsock.enabled) {
-		struct virtio_vsock *v;
-		ret = virtio_vsock_create(&v, &cfg->vsock, mem);
-		ret = ret ?: add_virtio(vm, v, virtio_vsock_vdev(v), destroy_vsock);
-		if (ret)
-			return ret;
-	}
+	if (cfg->vsock.enabled && (ret = add_vsock(vm)))
+		return ret;
 	return 0;
 }
 
@@ -445,32 +581,61 @@ static int build_virtio_devices(struct vm *vm)
  * (BARs placed, guest RAM DMA-mapped). The failing layer logs, naming
  * the device.
  */
-static int build_passthrough_devices(struct vm *vm)
+/* cfg->devices[i] (kernel VFIO): the VM's containers made on the first. */
+static int add_passthrough(struct vm *vm, unsigned i)
 {
 	const struct vm_config *cfg = vm->cfg;
-	if (!cfg->ndevices)
-		return 0;
-	int ret = vfio_kernel_create(&vm->vfio, NULL);
-	for (unsigned i = 0; i < cfg->ndevices && !ret; i++) {
-		struct vfio_backend *be;
-		ret = vfio_kernel_open(vm->vfio, cfg->devices[i].path, &be);
-		if (ret)
-			break;
-		const struct vfio_pci_params p = {
-			.backend = be,
-			.id = cfg->devices[i].id,
-			.no_mmap = cfg->devices[i].no_mmap,
-			.bus = &vm->pci,
-			.router = &vm->irq_router,
-			.mem = &vm->kvm.mem,
-		};
-		ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
-		if (!ret)
-			vm->npassthrough++;
-	}
+	int ret = vm->vfio ? 0 : vfio_kernel_create(&vm->vfio, NULL);
+	struct vfio_backend *be;
+	ret = ret ?: vfio_kernel_open(vm->vfio, cfg->devices[i].path, &be);
+	if (ret)
+		return ret;
+	const struct vfio_pci_params p = {
+		.backend = be,
+		.id = cfg->devices[i].id,
+		.no_mmap = cfg->devices[i].no_mmap,
+		.bus = &vm->pci,
+		.router = &vm->irq_router,
+		.mem = &vm->kvm.mem,
+	};
+	ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+	if (ret)
+		return ret;
+	vm->passthrough_user[vm->npassthrough++] = NULL;
 	/* Its DMA mapping pinned guest RAM: a reboot zeroes it in place. */
-	vm->kvm.ram_pinned = vm->npassthrough > 0;
+	vm->kvm.ram_pinned = true;
+	return 0;
+}
+
+static int build_passthrough_devices(struct vm *vm)
+{
+	int ret = 0;
+	for (unsigned i = 0; i < vm->cfg->ndevices && !ret; i++)
+		ret = add_passthrough(vm, i);
 	return ret;
+}
+
+/* cfg->user_devices[i]: the server connected, then a passthrough device. */
+static int add_user_device(struct vm *vm, unsigned i)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct vfio_backend *b;
+	int ret = vfio_user_connect(cfg->user_devices[i].socket, &b);
+	if (ret)
+		return ret;
+	const struct vfio_pci_params p = {
+		.backend = b,
+		.id = cfg->user_devices[i].id,
+		.bus = &vm->pci,
+		.router = &vm->irq_router,
+		.mem = &vm->kvm.mem,
+	};
+	ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+	if (ret)
+		return ret;
+	vm->passthrough_user[vm->npassthrough++] = b;
+	vm->user_devices[vm->nuser_devices++] = b;
+	return 0;
 }
 
 /*
@@ -481,24 +646,10 @@ static int build_passthrough_devices(struct vm *vm)
  */
 static int build_user_devices(struct vm *vm)
 {
-	const struct vm_config *cfg = vm->cfg;
-	for (unsigned i = 0; i < cfg->nuser_devices; i++) {
-		struct vfio_backend *b;
-		int ret = vfio_user_connect(cfg->user_devices[i].socket, &b);
+	for (unsigned i = 0; i < vm->cfg->nuser_devices; i++) {
+		int ret = add_user_device(vm, i);
 		if (ret)
 			return ret;
-		const struct vfio_pci_params p = {
-			.backend = b,
-			.id = cfg->user_devices[i].id,
-			.bus = &vm->pci,
-			.router = &vm->irq_router,
-			.mem = &vm->kvm.mem,
-		};
-		ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
-		if (ret)
-			return ret;
-		vm->npassthrough++;
-		vm->user_devices[vm->nuser_devices++] = b;
 	}
 	return 0;
 }
@@ -551,9 +702,10 @@ static int vm_init_base(struct vm *vm, const struct vm_config *cfg, uint64_t sta
 	vm->epoll_fd = vm->signal_fd = -1;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->rx_ready_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->exit_efd < 0 || vm->rx_ready_efd < 0)
+	vm->hotplug_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0 || vm->rx_ready_efd < 0 || vm->hotplug_efd < 0)
 		return -errno;
-	return 0;
+	return -pthread_mutex_init(&vm->intx_lock, NULL);
 }
 
 /* The machine itself, from vm->cfg. */
@@ -574,6 +726,8 @@ int vm_build_machine(struct vm *vm)
 	ret = ret ?: build_virtio_devices(vm);
 	ret = ret ?: build_passthrough_devices(vm);
 	ret = ret ?: build_user_devices(vm);
+	if (!ret)
+		vm_route_slots(vm);
 	ret = ret ?: build_vcpus(vm);
 	/* Only the API can ask for a reboot: no cost without it. A restored
 	 * VM keeps its vCPUs as built too, before the snapshot's go in. */
@@ -638,6 +792,7 @@ static int control_loop_fds(struct vm *vm)
 	int ret = epoll_add(vm, vm->exit_efd);
 	ret = ret ?: epoll_add(vm, vm->signal_fd);
 	ret = ret ?: epoll_add(vm, vm->rx_ready_efd);
+	ret = ret ?: epoll_add(vm, vm->hotplug_efd);
 	return ret;
 }
 
@@ -1027,6 +1182,8 @@ int vm_start_machine(struct vm *vm)
 			return ret;
 		}
 	}
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_wait_named(&vm->vcpus[i]);
 	if (vm->loop_filtered) {
 		vm->state = vm->start_paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
 		return 0;
@@ -1093,8 +1250,11 @@ int vm_boot(struct vm *vm)
 	int ret = vm_build_machine(vm);
 	ret = ret ?: vm_start_machine(vm);
 	if (ret) {
-		/* Half built: it goes, as a failed build at start does. */
-		vm_request_exit(vm, 1, "boot failed");
+		/* Half built: it goes; the configuration stays for another
+		 * vm.boot (after the user fixed what failed) or vm.delete. */
+		vm_teardown_machine(vm);
+		vm->state = VM_STATE_CREATED;
+		log_info("boot failed (%s): torn down, the VM is Created again", strerror(-ret));
 		return ret;
 	}
 	log_info("VM booted (built %.3f ms after start, in %.3f ms)",
@@ -1152,6 +1312,10 @@ int vm_run(struct vm *vm)
 					watch_stdin(vm, true);
 			} else if (fd == STDIN_FILENO) {
 				forward_stdin(vm);
+			} else if (fd == vm->hotplug_efd) {
+				if (read(vm->hotplug_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_debug("hotplug eventfd read: %s", strerror(errno));
+				handle_ejects(vm);
 			} else if (vm->api && fd == api_server_fd(vm->api)) {
 				api_server_process(vm->api);
 			} else if (out_sink_of(vm, fd)) {
@@ -1248,6 +1412,7 @@ int vm_teardown_machine(struct vm *vm)
 	memset(&vm->irq_router, 0, sizeof(vm->irq_router));
 	memset(&vm->pci, 0, sizeof(vm->pci));
 	memset(&vm->pci_info, 0, sizeof(vm->pci_info));
+	vm->intx_level = 0;
 	memset(vm->virtio, 0, sizeof(vm->virtio));
 	vm->nvirtio = 0;
 	vm->vfio = NULL;
@@ -1257,6 +1422,9 @@ int vm_teardown_machine(struct vm *vm)
 	memset(&vm->platform, 0, sizeof(vm->platform));
 	vm->serial = NULL;
 	vm->ged = NULL;
+	vm->hotplug = NULL;
+	vm->unplug_requested = 0;
+	memset(vm->passthrough_user, 0, sizeof(vm->passthrough_user));
 	vm->serial_out_fd = -1;
 	vm->serial_out_owned = false;
 	vm->nout_sinks = 0;
@@ -1303,8 +1471,303 @@ int vm_destroy(struct vm *vm)
 		close(vm->exit_efd);
 	if (vm->rx_ready_efd >= 0)
 		close(vm->rx_ready_efd);
+	if (vm->hotplug_efd >= 0)
+		close(vm->hotplug_efd);
 	/* vm->cfg may point into it: last. */
 	vm_create_config_free(vm->created);
 	vm->created = NULL;
 	return ret;
+}
+
+/* ---- hotplug (vm.h) ---- */
+
+int vm_own_config(struct vm *vm)
+{
+	if (vm->created)
+		return 0;
+	struct vm_create_config *c;
+	int ret = vm_create_config_from(vm->cfg, &c);
+	if (ret)
+		return ret;
+	vm->created = c;
+	vm->cli_cfg = vm->cfg;
+	vm->cfg = &c->cfg;
+	return 0;
+}
+
+static bool vm_running(struct vm *vm)
+{
+	enum vm_state s = vm_get_state(vm);
+	return (s == VM_STATE_RUNNING || s == VM_STATE_PAUSED) && vm->machine;
+}
+
+/* The configuration member a virtio device's entry is in. */
+static const char *kind_member(enum vm_dev_kind k)
+{
+	switch (k) {
+	case VM_DEV_DISK: return "disks";
+	case VM_DEV_FS: return "fs";
+	case VM_DEV_NET: return "net";
+	case VM_DEV_RNG: return "rng";
+	case VM_DEV_VSOCK: return "vsock";
+	case VM_DEV_CONSOLE: break;
+	}
+	return NULL;
+}
+
+/* Takes virtio devices [from, nvirtio) away again (a failed hotplug). */
+static void drop_virtio_from(struct vm *vm, unsigned from)
+{
+	while (vm->nvirtio > from) {
+		struct vm_virtio *v = &vm->virtio[--vm->nvirtio];
+		if (v->pci)
+			pci_bus_remove_device(&vm->pci, virtio_pci_device(v->pci));
+		if (v->transport)
+			virtio_transport_destroy(v->transport);
+		v->destroy(v->dev);
+		memset(v, 0, sizeof(*v));
+	}
+}
+
+int vm_hotplug_add(struct vm *vm, const char *member, const char **id, unsigned *slot)
+{
+	if (!vm_running(vm))
+		return -EBUSY;
+	if (!vm->hotplug)
+		return -ENOTSUP;
+	const struct vm_config *cfg = vm->cfg;
+	unsigned nvirtio = vm->nvirtio, npt = vm->npassthrough;
+	int ret;
+	/* Hotplug is PCI's: a virtio-mmio device cannot be announced. */
+	if (cfg->virtio_mmio && strcmp(member, "devices") && strcmp(member, "user_devices"))
+		return -ENOTSUP;
+	if (!strcmp(member, "disks"))
+		ret = add_disk(vm, cfg->ndisks - 1);
+	else if (!strcmp(member, "fs"))
+		ret = add_fs(vm, cfg->nfs - 1);
+	else if (!strcmp(member, "net"))
+		ret = add_net(vm, cfg->nnets - 1);
+	else if (!strcmp(member, "vsock"))
+		ret = add_vsock(vm);
+	else if (!strcmp(member, "devices"))
+		ret = add_passthrough(vm, cfg->ndevices - 1);
+	else if (!strcmp(member, "user_devices"))
+		ret = add_user_device(vm, cfg->nuser_devices - 1);
+	else
+		ret = -EINVAL;
+	if (ret) {
+		drop_virtio_from(vm, nvirtio);
+		return ret;
+	}
+	struct pci_device *pd;
+	if (vm->nvirtio > nvirtio) {
+		struct vm_virtio *v = &vm->virtio[vm->nvirtio - 1];
+		pd = virtio_pci_device(v->pci);
+		*id = v->id;
+	} else if (vm->npassthrough > npt) {
+		struct vfio_pci_dev *d = vm->passthrough[vm->npassthrough - 1];
+		struct vfio_backend *b = vm->passthrough_user[vm->npassthrough - 1];
+		pd = vfio_pci_device(d);
+		*id = pd->name;
+		/* What the control loop serves for it (watch_machine_fds). */
+		int fds[2] = { b ? vfio_user_poll_fd(b) : -1, vfio_pci_intx_resample_fd(d) };
+		for (unsigned i = 0; i < 2; i++)
+			if (fds[i] >= 0 && epoll_add(vm, fds[i]))
+				log_warn("%s: fd %d cannot be polled", pd->name, fds[i]);
+	} else {
+		return -EINVAL;
+	}
+	*slot = pd->slot;
+	ret = pci_hotplug_announce_up(vm->hotplug, pd->slot);
+	ret = ret ?: ged_raise(vm->ged, GED_EVENT_PCI_HOTPLUG);
+	if (ret)
+		log_warn("%s: the guest was not told of slot %u: %s", *id, pd->slot,
+			 strerror(-ret));
+	vm->hotplugs++;
+	log_info("hotplug: %s in slot %u (00:%02x.0), announced to the guest", *id, pd->slot,
+		 pd->slot);
+	return 0;
+}
+
+/* The virtio device or passthrough device with id (or vm.info name) id. */
+static int find_device(struct vm *vm, const char *id, int *virtio, int *pt)
+{
+	*virtio = *pt = -1;
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		if (!strcmp(vm->virtio[i].id, id) || !strcmp(vm->virtio[i].vdev->name, id)) {
+			*virtio = (int)i;
+			return 0;
+		}
+	for (unsigned i = 0; i < vm->npassthrough; i++)
+		if (!strcmp(vfio_pci_device(vm->passthrough[i])->name, id)) {
+			*pt = (int)i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int vm_hotplug_remove(struct vm *vm, const char *id)
+{
+	if (!vm_running(vm))
+		return -EBUSY;
+	int vi, pi;
+	if (find_device(vm, id, &vi, &pi))
+		return -ENOENT;
+	if (!vm->hotplug)
+		return -ENOTSUP;
+	unsigned slot;
+	if (vi >= 0) {
+		struct vm_virtio *v = &vm->virtio[vi];
+		if (v->kind == VM_DEV_CONSOLE)
+			return -EPERM;
+		if (!v->pci)
+			return -ENOTSUP;
+		slot = virtio_pci_device(v->pci)->slot;
+	} else {
+		slot = vfio_pci_device(vm->passthrough[pi])->slot;
+	}
+	int ret = pci_hotplug_announce_down(vm->hotplug, slot);
+	ret = ret ?: ged_raise(vm->ged, GED_EVENT_PCI_HOTPLUG);
+	if (ret)
+		return ret;
+	vm->unplug_requested |= 1u << slot;
+	log_info("hotplug: %s in slot %u: eject requested; it goes when the guest ejects it",
+		 id, slot);
+	return 0;
+}
+
+/* The configuration entry of a device that went (it stays in sync). */
+static void forget_config_entry(struct vm *vm, const char *member, unsigned idx, const char *id)
+{
+	if (!member)
+		return;
+	int ret = vm_own_config(vm);
+	ret = ret ?: vm_create_config_remove(vm->created, member, idx);
+	if (ret)
+		log_warn("%s: removed, but its configuration entry stays: %s", id, strerror(-ret));
+}
+
+/* The guest ejected a virtio device: everything it held goes. */
+static void unplug_virtio(struct vm *vm, unsigned i)
+{
+	struct vm_virtio *v = &vm->virtio[i];
+	char id[VM_DEV_ID_MAX];
+	snprintf(id, sizeof(id), "%s", v->id);
+	enum vm_dev_kind kind = v->kind;
+	unsigned idx = 0;
+	for (unsigned k = 0; k < i; k++)
+		idx += vm->virtio[k].kind == v->kind;
+	struct pci_device *pd = virtio_pci_device(v->pci);
+	unsigned slot = pd->slot;
+	/* BARs off the buses (ioeventfds unbound with them), then the
+	 * transport (device reset: its thread stopped; MSI-X irqfds and
+	 * routes gone), then the device (its files closed). */
+	pci_bus_remove_device(&vm->pci, pd);
+	virtio_transport_destroy(v->transport);
+	int ret = v->destroy(v->dev);
+	memmove(&vm->virtio[i], &vm->virtio[i + 1], (vm->nvirtio - i - 1) * sizeof(vm->virtio[0]));
+	memset(&vm->virtio[--vm->nvirtio], 0, sizeof(vm->virtio[0]));
+	/* A line it left asserted drops (the slots sharing it stay). */
+	if (vm->pci_info.intx_gsi[slot] && vm->intx_src[slot].vm)
+		vm_intx_set(&vm->intx_src[slot], vm->pci_info.intx_gsi[slot], 0);
+	forget_config_entry(vm, kind_member(kind), idx, id);
+	log_info("hotplug: %s released (slot %u free)%s", id, slot,
+		 ret ? "; its data may not have reached the image" : "");
+}
+
+/* The guest ejected a passthrough device. */
+static void unplug_passthrough(struct vm *vm, unsigned i)
+{
+	struct vfio_pci_dev *d = vm->passthrough[i];
+	struct vfio_backend *b = vm->passthrough_user[i];
+	struct pci_device *pd = vfio_pci_device(d);
+	char id[VM_DEV_ID_MAX];
+	snprintf(id, sizeof(id), "%s", pd->name);
+	unsigned slot = pd->slot, idx = 0;
+	for (unsigned k = 0; k < i; k++)
+		idx += (vm->passthrough_user[k] != NULL) == (b != NULL);
+	int rfd = vfio_pci_intx_resample_fd(d);
+	if (rfd >= 0)
+		epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, rfd, NULL);
+	if (b) {
+		epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, vfio_user_poll_fd(b), NULL);
+		for (unsigned k = 0; k < vm->nuser_devices; k++) {
+			if (vm->user_devices[k] != b)
+				continue;
+			memmove(&vm->user_devices[k], &vm->user_devices[k + 1],
+				(vm->nuser_devices - k - 1) * sizeof(vm->user_devices[0]));
+			vm->nuser_devices--;
+			break;
+		}
+	}
+	pci_bus_remove_device(&vm->pci, pd);
+	vfio_pci_destroy(d); /* the vfio-user connection goes with it */
+	unsigned n = vm->npassthrough - i - 1;
+	memmove(&vm->passthrough[i], &vm->passthrough[i + 1], n * sizeof(vm->passthrough[0]));
+	memmove(&vm->passthrough_user[i], &vm->passthrough_user[i + 1],
+		n * sizeof(vm->passthrough_user[0]));
+	vm->npassthrough--;
+	forget_config_entry(vm, b ? "user_devices" : "devices", idx, id);
+	log_info("hotplug: %s released (slot %u free)", id, slot);
+}
+
+/*
+ * The slots the guest ejected (B0EJ): each device removed with the vCPUs
+ * parked (no access to it may be in flight while it goes).
+ */
+static void handle_ejects(struct vm *vm)
+{
+	if (!vm->hotplug || !vm->machine)
+		return;
+	uint32_t slots = pci_hotplug_take_ejected(vm->hotplug);
+	if (!slots)
+		return;
+	bool parked = vm_get_state(vm) == VM_STATE_RUNNING;
+	if (parked && park_vcpus(vm)) {
+		log_error("hotplug: cannot park the vCPUs; slots 0x%x stay", slots);
+		return;
+	}
+	for (unsigned slot = 1; slot < 32; slot++) {
+		if (!(slots & (1u << slot)))
+			continue;
+		bool asked = vm->unplug_requested & (1u << slot);
+		vm->unplug_requested &= ~(1u << slot);
+		int vi = -1, pi = -1;
+		for (unsigned i = 0; i < vm->nvirtio && vi < 0; i++)
+			if (vm->virtio[i].pci && virtio_pci_device(vm->virtio[i].pci)->slot == slot)
+				vi = (int)i;
+		for (unsigned i = 0; i < vm->npassthrough && vi < 0 && pi < 0; i++)
+			if (vfio_pci_device(vm->passthrough[i])->slot == slot)
+				pi = (int)i;
+		if (vi >= 0 && vm->virtio[vi].kind == VM_DEV_CONSOLE) {
+			log_warn("hotplug: the guest ejected slot %u (%s): the console stays",
+				 slot, vm->virtio[vi].id);
+			continue;
+		}
+		if (vi < 0 && pi < 0) {
+			log_debug("hotplug: the guest ejected slot %u, which is empty", slot);
+			continue;
+		}
+		log_debug("hotplug: the guest ejected slot %u%s", slot,
+			  asked ? "" : " (not asked to)");
+		if (vi >= 0)
+			unplug_virtio(vm, (unsigned)vi);
+		else
+			unplug_passthrough(vm, (unsigned)pi);
+		vm->unplugs++;
+	}
+	if (parked)
+		release_vcpus(vm);
+}
+
+int vm_resize_disk(struct vm *vm, const char *id, uint64_t size)
+{
+	if (!vm_running(vm))
+		return -EBUSY;
+	int vi, pi;
+	if (find_device(vm, id, &vi, &pi) || vi < 0 || vm->virtio[vi].kind != VM_DEV_DISK)
+		return -ENOENT;
+	if (vm->virtio[vi].vhost)
+		return -ENOTSUP;
+	return virtio_blk_resize(vm->virtio[vi].dev, size);
 }

@@ -7,6 +7,7 @@
 #ifndef CVMM_VM_H
 #define CVMM_VM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,8 +51,24 @@ enum vm_state {
 #define VM_MAX_VIRTIO 16
 #define VM_MAX_OUT_SINKS 2 /* serial, virtio-console */
 
+/* What a virtio device is, for its configuration entry and its id. */
+enum vm_dev_kind {
+	VM_DEV_DISK, /* cfg->disks (virtio-blk or vhost-user-blk) */
+	VM_DEV_FS,   /* cfg->fs */
+	VM_DEV_NET,  /* cfg->nets */
+	VM_DEV_RNG,
+	VM_DEV_CONSOLE,
+	VM_DEV_VSOCK,
+};
+
+#define VM_DEV_ID_MAX 48
+
 /* One virtio device and the transport it sits behind. */
 struct vm_virtio {
+	/* Its id (vm.remove-device, PciDeviceInfo): the configuration's id
+	 * when it has one, else cloud-hypervisor's style "_disk3". */
+	char id[VM_DEV_ID_MAX];
+	enum vm_dev_kind kind;
 	void *dev;
 	int (*destroy)(void *dev); /* 0, or -errno: data may be lost */
 	struct virtio_dev *vdev;
@@ -86,6 +103,8 @@ struct vm {
 	 * containers and groups they were opened through. */
 	struct vfio_kernel *vfio;
 	struct vfio_pci_dev *passthrough[CVMM_MAX_DEVICES + CVMM_MAX_USER_DEVICES];
+	/* Each one's vfio-user connection; NULL: kernel VFIO (--device). */
+	struct vfio_backend *passthrough_user[CVMM_MAX_DEVICES + CVMM_MAX_USER_DEVICES];
 	unsigned npassthrough;
 	/* --user-device: each connected vfio-user server (owned by its
 	 * passthrough device; the control loop serves the server's requests). */
@@ -98,6 +117,26 @@ struct vm {
 	/* Of those, the two the VM talks to itself (not owned). */
 	struct serial *serial;
 	struct ged *ged; /* ACPI Generic Event Device: the power button */
+	/* ACPI PCI hotplug controller (with --api-socket and a PCI bus; a
+	 * platform device, not owned here) and the eventfd its ejects signal
+	 * (the control loop's). */
+	struct pci_hotplug *hotplug;
+	int hotplug_efd;
+	unsigned next_dev_id; /* the "_disk<N>" of the next device without an id */
+	/*
+	 * PCI INTx driven with KVM_IRQ_LINE (virtio-pci): with hotplug, slots
+	 * share GSIs (vm_route_slots), so a line's level is the OR of its
+	 * slots' (intx_level: the slots asserting), under intx_lock (any
+	 * device thread). Each slot's irq_line points at its intx_src.
+	 */
+	struct vm_intx_src {
+		struct vm *vm;
+		unsigned slot;
+	} intx_src[32];
+	pthread_mutex_t intx_lock;
+	uint32_t intx_level;
+	uint32_t unplug_requested; /* slots vm.remove-device asked the guest for */
+	uint64_t hotplugs, unplugs;
 	int serial_out_fd; /* owned when the serial writes to a file */
 	bool serial_out_owned;
 	/* Guest output (serial, console) the control loop drains; not owned. */
@@ -209,7 +248,45 @@ int vm_shutdown(struct vm *vm);
 /* vm_delete: forgets the configuration of a VM that is not running (Created
  * or Shutdown: back to NotCreated); 0, or -EBUSY while it runs. */
 int vm_delete(struct vm *vm);
+/*
+ * vm_boot: on a failure the half-built machine is torn down and the VM is
+ * Created again (the VMM serves on); the failure is logged.
+ */
 int vm_boot(struct vm *vm);
+
+/*
+ * Hotplug (ACPI PCI hotplug, pci/hotplug.h), from the control loop:
+ *
+ * vm_own_config: makes sure the VM has a configuration of its own
+ * (vm->created), which hotplug adds to and removes from. 0 or -ENOMEM.
+ *
+ * vm_hotplug_add: builds the device of the last entry of `member`
+ * ("disks", "net", "fs", "vsock", "devices", "user_devices") of vm->created
+ * (just added by vm_create_config_add) on a Running or Paused VM: a
+ * function of its own on bus 0, complete (BARs, MSI-X, ioeventfds and
+ * irqfds; its thread starts when the driver activates it, under the
+ * device filter), then announced to the guest (PCIU, GED event). *id and
+ * *slot: its id and slot. 0; -EBUSY (not running); -ENOTSUP (no hotplug
+ * controller: no --api-socket or no PCI bus; or a virtio device with
+ * --virtio-transport mmio); another -errno (logged,
+ * nothing left of the device; the caller takes the entry out again).
+ *
+ * vm_hotplug_remove: asks the guest to give up the device with id `id`
+ * (PCID, GED event); once it ejects the slot (B0EJ), the control loop
+ * removes the device: thread stopped, BARs, ioeventfds, irqfds and routes
+ * gone, its files closed, its slot and id free, its configuration entry
+ * gone. 0; -EBUSY (not running); -ENOENT (no such device); -ENOTSUP (no
+ * hotplug controller); -EPERM (the virtio-console, which stays: its slot
+ * has no _EJ0 either, and a guest that ejects it anyway keeps it).
+ *
+ * vm_resize_disk: virtio_blk_resize of the disk with id `id` on a Running
+ * or Paused VM. 0; -EBUSY; -ENOENT; -ENOTSUP (vhost-user disk); what
+ * virtio_blk_resize returns.
+ */
+int vm_own_config(struct vm *vm);
+int vm_hotplug_add(struct vm *vm, const char *member, const char **id, unsigned *slot);
+int vm_hotplug_remove(struct vm *vm, const char *id);
+int vm_resize_disk(struct vm *vm, const char *id, uint64_t size);
 /* Asks the control loop to end the VM with `status` (any thread). */
 void vm_request_stop(struct vm *vm, int status, const char *why);
 /* The state, Shutdown as soon as an exit was requested. */

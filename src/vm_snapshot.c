@@ -9,6 +9,7 @@
  * a private mapping of it (kvm.h: ram_restore).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,6 +89,14 @@ static int write_file(const char *dir, const char *name, const void *p, size_t n
 /* What cannot go into a snapshot: named, the first one. */
 static int check_snapshottable(struct vm *vm, char *err, size_t errlen)
 {
+	/* A restore builds the devices in the configuration's order, which
+	 * gives them the slots they had at boot: a device plugged or removed
+	 * since would come back in another slot. */
+	if (vm->hotplugs || vm->unplugs)
+		return failf(err, errlen, -ENOTSUP,
+			     "devices were hot-plugged or removed on this VM (%" PRIu64
+			     " added, %" PRIu64 " removed); a snapshot needs the devices it booted with",
+			     vm->hotplugs, vm->unplugs);
 	if (vm->npassthrough) {
 		struct vfio_pci_desc d;
 		vfio_pci_describe(vm->passthrough[0], &d);

@@ -166,6 +166,11 @@ done
 expect_usage "num_queues=9: expected 1-8" $K --disk path=/x.img,num_queues=9
 expect_usage "queue_size=100: expected a power of two, 4-1024" $K --disk path=/x.img,queue_size=100
 expect_usage "engine=aio: expected uring or sync" $K --disk path=/x.img,engine=aio
+expect_ok '[[],fixed_buffers=on[|]off[]]' --help
+expect_usage "fixed_buffers=yes: expected on or off" $K --disk path=/x.img,fixed_buffers=yes
+expect_usage "fixed_buffers=on needs the io_uring engine" $K --disk path=/x.img,engine=sync,fixed_buffers=on
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S \
+	--disk vhost_user=on,socket=/s,fixed_buffers=on
 
 # --- --serial, --log-level ------------------------------------------------
 for v in bogus file= "" TTY; do
@@ -258,10 +263,10 @@ expect_usage "--fs: at most 4" $K $S --fs tag=1,socket=/1 --fs tag=2,socket=/2 \
 expect_usage "--disk: vhost_user=on needs socket=PATH" $K $S --disk vhost_user=on
 expect_usage "--disk socket=/s: vhost-user devices need --memory shared=on" $K \
 	--disk vhost_user=on,socket=/s
-expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,path=/x
-expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,readonly=on
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S --disk vhost_user=on,socket=/s,path=/x
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S --disk vhost_user=on,socket=/s,readonly=on
 expect_usage "--disk: socket= needs vhost_user=on" $K $S --disk path=/x,socket=/s
-expect_usage "takes no path, readonly, direct or engine" $K $S --disk vhost_user=on,socket=/s,engine=sync
+expect_usage "takes no path, readonly, direct, engine or fixed_buffers" $K $S --disk vhost_user=on,socket=/s,engine=sync
 expect_usage "--disk: num_queues=9: expected 1-8" $K $S --disk vhost_user=on,socket=/s,num_queues=9
 expect_usage "--disk: vhost_user=yes: expected on or off" $K $S --disk vhost_user=yes,socket=/s
 expect_usage "--disk: socket /s given twice" $K $S --disk vhost_user=on,socket=/s \
@@ -385,6 +390,26 @@ expect_fail "--api-socket $TMP/nodir/api.sock: bind: $NOENT" \
 	--api-socket "$TMP/nodir/api.sock"
 expect_fail "--api-socket $TMP/text: exists and is not a socket" \
 	--api-socket "$TMP/text"
+
+# --- the soft limit of open files goes up to the hard one -----------------
+# (each used passthrough MSI-X vector is a file). Seen on a VMM that waits
+# for the API; a hard limit already equal to the soft one proves nothing.
+CASE="cvmm raises RLIMIT_NOFILE's soft limit to the hard one"
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -le 256 ]; then
+	bad "hard limit of open files is $hard: cannot check"
+else
+	(ulimit -Sn 256 && exec "$BIN" --api-socket "$TMP/nofile.sock") >"$TMP/out" 2>"$TMP/err" </dev/null &
+	nf_pid=$!
+	soft=
+	for _ in $(seq 100); do
+		[ -S "$TMP/nofile.sock" ] && soft=$(awk '/^Max open files/ { print $4 }' "/proc/$nf_pid/limits" 2>/dev/null) && break
+		sleep 0.1
+	done
+	kill "$nf_pid" 2>/dev/null
+	wait "$nf_pid" 2>/dev/null
+	if [ "$soft" = "$hard" ]; then pass_quiet; else bad "soft limit '$soft', want $hard (started with 256)"; fi
+fi
 
 # --- kernel files that open but cannot be booted (need /dev/kvm) ----------
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then

@@ -20,6 +20,7 @@ Every status and every field Kata reads is checked. Prints "ok NAME" or
 import array
 import fcntl
 import json
+import re
 import os
 import socket
 import struct
@@ -208,13 +209,48 @@ try:
     st, ping, _ = c.send("GET", "vmm.ping")
     check("ping-response", st == 200 and ping["pid"] == pid and
           isinstance(ping["features"], list) and "build_version" in ping, f"{ping}")
-    st, b, _ = c.send("PUT", "vm.add-disk", {"path": disk})
-    check("add-disk-booted-501", st == 501, f"{st} {b}")
+    # Hotplug on the running VM (the test guest has no ACPI: nothing ejects).
+    hp = os.path.join(TMP, "kata-hp.img")
+    with open(hp, "wb") as f:
+        f.truncate(1 << 20)
+    st, b, _ = c.send("PUT", "vm.add-disk", {"path": hp, "id": "hp0"})
+    check("add-disk-booted-200", st == 200 and isinstance(b, dict) and b.get("id") == "hp0" and
+          re.fullmatch(r"0000:00:[01][0-9a-f]\.0", b.get("bdf", "")) is not None, f"{st} {b}")
+    hp_bdf = b.get("bdf") if isinstance(b, dict) else None
+    st, info, _ = c.send("GET", "vm.info")
+    check("hotplug-in-info", st == 200 and any(d.get("id") == "hp0" for d in info["config"]["disks"])
+          and any(d.get("bdf") == hp_bdf and d.get("type") == "virtio-blk"
+                  for d in info.get("devices", [])), json.dumps(info)[:300])
+    st, b, _ = c.send("PUT", "vm.add-disk", {"path": hp, "id": "hp1", "bogus": 1})
+    check("add-disk-booted-bad-400", st == 400 and "bogus" in b[0], f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.resize-disk", {"disk": "hp0", "desired_size": 2 << 20})
+    check("resize-disk-204", st == 204 and os.path.getsize(hp) == 2 << 20,
+          f"{st} {b} size {os.path.getsize(hp)}")
+    st, b, _ = c.send("PUT", "vm.resize-disk", {"disk": "hp0", "desired_size": 1 << 20})
+    check("resize-disk-shrink-500", st == 500 and "grows" in b[0], f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.resize-disk", {"disk": "hp0", "desired_size": (2 << 20) + 1})
+    check("resize-disk-unaligned-500", st == 500, f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.resize-disk", {"disk": "nope", "desired_size": 2 << 20})
+    check("resize-disk-unknown-500", st == 500 and "nope" in b[0], f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.resize-disk", {"disk": "hp0"})
+    check("resize-disk-bad-400", st == 400, f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.remove-device", {"id": "nope"})
+    check("remove-unknown-500", st == 500 and "nope" in b[0], f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.remove-device", {})
+    check("remove-no-id-400", st == 400, f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.remove-device", {"id": "hp0"})
+    check("remove-device-204", st == 204, f"{st} {b}")
     st, b, _ = c.send("PUT", "vm.snapshot", {"destination_url": "file:///tmp"})
-    # vm.snapshot exists now (docs/snapshot.md): a running VM is refused,
-    # as cloud-hypervisor refuses one (500, the reason in the list).
-    check("snapshot-running-500", st == 500 and isinstance(b, list) and
-          "vm.pause first" in b[0], f"{st} {b}")
+    check("snapshot-running-500", st == 500 and "pause" in b[0], f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.pause")
+    check("pause-204", st == 204, f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.snapshot", {"destination_url": "file:///tmp/cvmm-kata-snap-never"})
+    check("snapshot-after-hotplug-400", st == 400 and "hot-plugged" in b[0] and
+          not os.path.exists("/tmp/cvmm-kata-snap-never"), f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.resume")
+    check("resume-204", st == 204, f"{st} {b}")
+    st, b, _ = c.send("PUT", "vm.coredump", {"destination_url": "file:///tmp/core"})
+    check("coredump-501", st == 501 and isinstance(b, list), f"{st} {b}")
 
     # Hostile clients: fds where none are taken are closed, too many refused.
     before = nfds(pid)

@@ -123,14 +123,14 @@ if command -v bash >/dev/null 2>&1; then
 	expect_complete "$CVMM" "--cpus " boot= max=
 	expect_complete "$CVMM" "--memory=" --memory=size= --memory=shared= --memory=hugepages=
 	expect_complete "$CVMM" "--memory size=1G,shared=" size=1G,shared=on size=1G,shared=off
-	expect_complete "$CVMM" "--disk " path= readonly= direct= id= num_queues= queue_size= engine= \
+	expect_complete "$CVMM" "--disk " path= readonly= direct= id= num_queues= queue_size= engine= fixed_buffers= \
 		vhost_user= socket=
 	expect_complete "$CVMM" "--disk vhost_user=" vhost_user=on
 	expect_complete "$CVMM" "--fs tag=t,s" tag=t,socket=
 	expect_complete "$CVMM" "--disk path=a.img,r" path=a.img,readonly=
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" \
 		path=a.img,readonly=on path=a.img,readonly=off
-	expect_complete "$CVMM" "--net tap=t0," tap=t0,tap= tap=t0,mac= tap=t0,ip= tap=t0,mask=
+	expect_complete "$CVMM" "--net tap=t0," tap=t0,tap= tap=t0,mac= tap=t0,ip= tap=t0,mask= tap=t0,id=
 	BW="="
 	expect_complete "$CVMM" "--disk path=a.img,readonly=" =on =off
 	unset BW

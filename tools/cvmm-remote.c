@@ -16,7 +16,8 @@
  * (fd=N or fd=[N,M]: descriptors of this process, sent with the request in
  * SCM_RIGHTS), `add-fs`, `add-vsock`, `add-device`, `add-user-device`
  * (key=value lists become the JSON object: on/off and true/false as
- * booleans, whole numbers as numbers), `create FILE` (a file of JSON).
+ * booleans, whole numbers as numbers), `create FILE` (a file of JSON),
+ * `remove-device ID`, `resize-disk --disk ID --size SIZE`.
  *
  * `raw` sends stdin verbatim (as it arrives: a slow writer makes a slow
  * client) and prints everything the server answers, status line and
@@ -86,12 +87,14 @@ static const struct command commands[] = {
 	{ "boot", "PUT", "vm.boot", "boot a created VM" },
 	{ "delete", "PUT", "vm.delete", "forget the VM (shut down first if it runs)" },
 	{ "resize", "PUT", "vm.resize", "--cpus N [--memory SIZE], or JSON" },
-	{ "add-disk", "PUT", "vm.add-disk", "path=P[,readonly=on,...] before boot" },
-	{ "add-net", "PUT", "vm.add-net", "tap=T|fd=N[,mac=M,...] before boot" },
-	{ "add-fs", "PUT", "vm.add-fs", "tag=T,socket=P,... before boot" },
-	{ "add-vsock", "PUT", "vm.add-vsock", "cid=N,socket=P before boot" },
-	{ "add-device", "PUT", "vm.add-device", "path=SYSFS[,id=N] before boot" },
-	{ "add-user-device", "PUT", "vm.add-user-device", "socket=P[,id=N] before boot" },
+	{ "add-disk", "PUT", "vm.add-disk", "path=P[,id=N,readonly=on,...]" },
+	{ "add-net", "PUT", "vm.add-net", "tap=T|fd=N[,mac=M,id=I,...]" },
+	{ "add-fs", "PUT", "vm.add-fs", "tag=T,socket=P[,id=I,...]" },
+	{ "add-vsock", "PUT", "vm.add-vsock", "cid=N,socket=P[,id=I]" },
+	{ "add-device", "PUT", "vm.add-device", "path=SYSFS[,id=N]" },
+	{ "add-user-device", "PUT", "vm.add-user-device", "socket=P[,id=N]" },
+	{ "remove-device", "PUT", "vm.remove-device", "ID: unplug (or unconfigure) a device; not the console" },
+	{ "resize-disk", "PUT", "vm.resize-disk", "--disk ID --size SIZE: grow a disk" },
 	{ "snapshot", "PUT", "vm.snapshot", "file:///DIR: a paused VM into DIR" },
 	{ "restore", "PUT", "vm.restore", "source_url=file:///DIR[,prefault=on][,resume=false]" },
 };
@@ -184,6 +187,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-13s %s /api/v1/%s: %s\n", commands[i].name,
 			commands[i].method, commands[i].endpoint, commands[i].help);
 	fprintf(f, "  %-13s send stdin verbatim, print the whole response\n", "raw");
+	fprintf(f, "add-*: before boot the device joins the configuration; on a running VM it\n"
+		   "is hot-plugged and the answer is {\"id\", \"bdf\"}. SIZE: bytes, or K/M/G.\n");
 	fprintf(f, "Exit status: 0 for a 2xx answer, 1 otherwise, 2 for bad usage.\n");
 }
 
@@ -405,6 +410,37 @@ int main(int argc, char **argv)
 		}
 		strcat(text, "}");
 		made = !buf_append(&body, text, strlen(text));
+	} else if (!strcmp(name, "resize-disk") && i < argc && !strncmp(argv[i], "--", 2)) {
+		/* ch-remote: resize-disk --disk ID --size SIZE */
+		const char *disk = NULL;
+		unsigned long long size = 0;
+		bool have_size = false;
+		for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
+			if (!strcmp(argv[i], "--disk")) {
+				disk = argv[i + 1];
+				continue;
+			}
+			char *e;
+			size = strtoull(argv[i + 1], &e, 10);
+			unsigned shift = *e == 'K' ? 10 : *e == 'M' ? 20 : *e == 'G' ? 30 : 0;
+			if (strcmp(argv[i], "--size") || e == argv[i + 1] || (shift && e[1]) ||
+			    (!shift && *e) || size > (~0ULL >> shift)) {
+				fprintf(stderr, "cvmm-remote: resize-disk: expected --disk ID --size SIZE\n");
+				return 2;
+			}
+			size <<= shift;
+			have_size = true;
+		}
+		if (!disk || !have_size) {
+			fprintf(stderr, "cvmm-remote: resize-disk: expected --disk ID --size SIZE\n");
+			return 2;
+		}
+		int r = buf_append(&body, "{\"disk\":", 8);
+		r = r ?: json_str(&body, disk, strlen(disk));
+		char tail[48];
+		snprintf(tail, sizeof(tail), ",\"desired_size\":%llu}", size);
+		r = r ?: buf_append(&body, tail, strlen(tail));
+		made = !r;
 	} else if (i < argc) {
 		json = argv[i++];
 		bool looks_json = json[0] == '{' || json[0] == '[' || json[0] == '@' ||
@@ -424,6 +460,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			made = true;
+		} else if (!strcmp(name, "remove-device") && !looks_json) {
+			/* ch-remote: remove-device ID */
+			int r = buf_append(&body, "{\"id\":", 6);
+			r = r ?: json_str(&body, json, strlen(json));
+			r = r ?: buf_append(&body, "}", 1);
+			made = !r;
 		} else if (!strcmp(name, "create") && !looks_json) {
 			static char at[4096];
 			snprintf(at, sizeof(at), "@%s", json); /* ch-remote: create FILE */

@@ -181,6 +181,7 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "engine", d->engine == DISK_ENGINE_URING ? "uring"
 					 : d->engine == DISK_ENGINE_SYNC ? "sync"
 									 : "auto");
+		add_bool(jb, o, "fixed_buffers", d->fixed_buffers);
 		add_str(jb, o, "image_type", "Raw");
 	}
 	cJSON *fs = add_arr(jb, c, "fs");
@@ -191,6 +192,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		add_str(jb, o, "socket", f->socket);
 		add_num(jb, o, "num_queues", f->num_queues ? f->num_queues : 1);
 		add_num(jb, o, "queue_size", f->queue_size ? f->queue_size : CVMM_VHOST_QUEUE_SIZE);
+		if (f->id)
+			add_str(jb, o, "id", f->id);
 	}
 	cJSON *nets = add_arr(jb, c, "net");
 	for (unsigned i = 0; i < cfg->nnets; i++) {
@@ -198,6 +201,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = push_obj(jb, nets);
 		if (n->tap)
 			add_str(jb, o, "tap", n->tap);
+		if (n->id)
+			add_str(jb, o, "id", n->id);
 		if (n->has_mac) {
 			char mac[18];
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -225,6 +230,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 	if (cfg->rng.enabled) {
 		cJSON *o = add_obj(jb, c, "rng");
 		add_str(jb, o, "src", cfg->rng.src ? cfg->rng.src : "getrandom");
+		if (cfg->rng.id)
+			add_str(jb, o, "id", cfg->rng.id);
 	}
 	cJSON *devices = add_arr(jb, c, "devices");
 	for (unsigned i = 0; i < cfg->ndevices; i++) {
@@ -238,6 +245,8 @@ static void add_config(struct jb *jb, cJSON *root, const struct vm_config *cfg)
 		cJSON *o = add_obj(jb, c, "vsock");
 		add_num(jb, o, "cid", cfg->vsock.cid);
 		add_str(jb, o, "socket", cfg->vsock.socket);
+		if (cfg->vsock.id)
+			add_str(jb, o, "id", cfg->vsock.id);
 	}
 	cJSON *platform = add_obj(jb, c, "platform");
 	add_num(jb, platform, "num_pci_segments", 1);
@@ -361,6 +370,7 @@ static void add_devices(struct jb *jb, cJSON *root, struct vm *vm)
 		struct virtio_transport_info ti;
 		virtio_transport_describe(v->transport, &ti);
 		cJSON *o = push_obj(jb, devs);
+		add_str(jb, o, "id", v->id);
 		add_str(jb, o, "name", v->vdev->name);
 		add_str(jb, o, "type", virtio_type(v->vdev->device_id));
 		add_str(jb, o, "transport", ti.kind);
@@ -439,15 +449,16 @@ static void ep_ping(void *ctx, const struct http_request *req, const cJSON *body
 	reply(resp, &jb, 200, o);
 }
 
-/* device_tree: cloud-hypervisor's DeviceNode per device, by its name. */
+/* device_tree: cloud-hypervisor's DeviceNode per device, by its id (what
+ * vm.remove-device takes). */
 static void add_device_tree(struct jb *jb, cJSON *root, struct vm *vm)
 {
 	cJSON *tree = add_obj(jb, root, "device_tree");
 	pthread_mutex_lock(&vm->pci.lock);
 	for (unsigned i = 0; tree && i < vm->nvirtio; i++) {
 		struct vm_virtio *v = &vm->virtio[i];
-		cJSON *o = add_obj(jb, tree, v->vdev->name);
-		add_str(jb, o, "id", v->vdev->name);
+		cJSON *o = add_obj(jb, tree, v->id);
+		add_str(jb, o, "id", v->id);
 		add_arr(jb, o, "resources");
 		add_arr(jb, o, "children");
 		if (v->pci) {
@@ -586,6 +597,8 @@ static void ep_counters(void *ctx, const struct http_request *req, const cJSON *
 	add_num(&jb, c, "pauses", (double)vm->pauses);
 	add_num(&jb, c, "reboots", (double)vm->reboots);
 	add_num(&jb, c, "power_button_presses", (double)vm->power_button_presses);
+	add_num(&jb, c, "hotplugs", (double)vm->hotplugs);
+	add_num(&jb, c, "unplugs", (double)vm->unplugs);
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		cJSON *d = add_obj(&jb, o, vm->virtio[i].vdev->name);
 		if (d)
@@ -816,7 +829,7 @@ static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body
 		return;
 	}
 	if (ret) {
-		api_reply_error(resp, 500, "boot failed (%s); the VM is stopping",
+		api_reply_error(resp, 500, "boot failed (%s); the VM is Created again (cvmm's log says why)",
 				strerror(-ret));
 		return;
 	}
@@ -824,9 +837,75 @@ static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body
 }
 
 /*
+ * A running VM: the device joins the configuration (checked as before
+ * boot), then it is built and hot-plugged (vm_hotplug_add); 200 with
+ * cloud-hypervisor's PciDeviceInfo {id, bdf}. A failed build takes the
+ * entry out again.
+ */
+static void hotplug_member(struct vm *vm, const struct http_request *req, const cJSON *body,
+			   struct api_response *resp, const char *ep, const char *member)
+{
+	if (vm_own_config(vm)) {
+		api_reply_error(resp, 500, "out of memory");
+		return;
+	}
+	struct vm_create_config *c = vm->created;
+	/* To go back to (the strings stay where they are). */
+	struct vm_config *old = malloc(sizeof(*old));
+	if (!old) {
+		api_reply_error(resp, 500, "out of memory");
+		return;
+	}
+	memcpy(old, &c->cfg, sizeof(*old));
+	size_t used = c->used;
+	char err[512];
+	int ret = vm_create_config_add(c, member, body, req->fds, req->nfds, err, sizeof(err));
+	if (ret) {
+		free(old);
+		if (ret == -ENOMEM) {
+			api_reply_error(resp, 500, "out of memory");
+			return;
+		}
+		const char *e = strncmp(err, "vm.create: ", 11) ? err : err + 11;
+		log_info("api: %s refused: %s", ep, e);
+		api_reply_error(resp, 400, "%s: %s", ep, e);
+		return;
+	}
+	const char *id = NULL;
+	unsigned slot = 0;
+	ret = vm_hotplug_add(vm, member, &id, &slot);
+	if (ret) {
+		/* The entry goes again (a tap fd it took with it). */
+		if (!strcmp(member, "net") && c->cfg.nnets > old->nnets &&
+		    c->cfg.nets[c->cfg.nnets - 1].has_fd)
+			close(c->cfg.nets[c->cfg.nnets - 1].fd);
+		memcpy(&c->cfg, old, sizeof(*old));
+		c->used = used;
+		free(old);
+		if (ret == -ENOTSUP)
+			api_reply_error(resp, 501,
+					"%s: this VM has no PCI hotplug (it needs a PCI bus: "
+					"--virtio-transport pci, the default)", ep);
+		else
+			api_reply_error(resp, 500, "%s: hotplug failed: %s (cvmm's log says why)",
+					ep, strerror(-ret));
+		return;
+	}
+	free(old);
+	struct jb jb = { 0 };
+	cJSON *o = cJSON_CreateObject();
+	char bdf[16];
+	format_bdf(bdf, sizeof(bdf), slot);
+	add_str(&jb, o, "id", id);
+	add_str(&jb, o, "bdf", bdf);
+	log_info("api: %s: %s hot-plugged at %s", ep, id, bdf);
+	reply(resp, &jb, 200, o);
+}
+
+/*
  * vm.add-*: before the VM boots, the device joins the configuration (204,
- * as cloud-hypervisor answers a cold add); once it runs, that is hotplug,
- * which cvmm does not have yet (501).
+ * as cloud-hypervisor answers a cold add); once it runs (or is paused),
+ * it is hot-plugged (200, PciDeviceInfo).
  */
 static void add_member(struct vm *vm, const struct http_request *req, const cJSON *body,
 		       struct api_response *resp, const char *ep, const char *member)
@@ -836,10 +915,12 @@ static void add_member(struct vm *vm, const struct http_request *req, const cJSO
 		api_reply_error(resp, 404, "%s: no VM: vm.create first", ep);
 		return;
 	}
+	if (s == VM_STATE_RUNNING || s == VM_STATE_PAUSED) {
+		hotplug_member(vm, req, body, resp, ep, member);
+		return;
+	}
 	if ((s != VM_STATE_CREATED && s != VM_STATE_SHUTDOWN) || !vm->created) {
-		api_reply_error(resp, 501,
-				"%s: cvmm cannot add devices to a booted VM (no hotplug yet); the VM is %s",
-				ep, vm_state_name(s));
+		api_reply_error(resp, 500, "%s: the VM is %s", ep, vm_state_name(s));
 		return;
 	}
 	char err[512];
@@ -857,6 +938,139 @@ static void add_member(struct vm *vm, const struct http_request *req, const cJSO
 	}
 	log_info("api: %s: added to the VM's configuration", ep);
 	api_reply_no_content(resp);
+}
+
+/* A string member of the body, or NULL. */
+static const char *body_string(const cJSON *body, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
+	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+/* Fields other than the names given: the first one's name, or NULL. */
+static const char *unknown_field(const cJSON *body, const char *a, const char *b)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, body)
+		if (it->string && strcmp(it->string, a) && (!b || strcmp(it->string, b)))
+			return it->string;
+	return NULL;
+}
+
+/*
+ * vm.remove-device {"id"}: before boot the device leaves the configuration
+ * (a disk, device or user device by its id; 204); on a running VM the
+ * guest is asked to eject it (204 at once; the device goes when the guest
+ * ejects it, vm_hotplug_remove). An unknown id: 500, as cloud-hypervisor
+ * answers every failed VM action.
+ */
+static void ep_remove_device(void *ctx, const struct http_request *req, const cJSON *body,
+			     struct api_response *resp)
+{
+	(void)req;
+	struct vm *vm = ctx;
+	enum vm_state s = vm_get_state(vm);
+	if (s == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "vm.remove-device: no VM: vm.create first");
+		return;
+	}
+	const char *id = body_string(body, "id");
+	const char *bad = cJSON_IsObject(body) ? unknown_field(body, "id", NULL) : NULL;
+	if (!id || bad) {
+		api_reply_error(resp, 400, bad ? "vm.remove-device: unknown field '%s'"
+					       : "vm.remove-device: expected {\"id\": \"DEVICE\"}%s",
+				bad ? bad : "");
+		return;
+	}
+	if (s == VM_STATE_RUNNING || s == VM_STATE_PAUSED) {
+		int ret = vm_hotplug_remove(vm, id);
+		if (ret == -ENOENT)
+			api_reply_error(resp, 500, "vm.remove-device: no device with id '%s'", id);
+		else if (ret == -EPERM)
+			api_reply_error(resp, 500, "vm.remove-device: '%s' is the virtio-console, "
+					"which cvmm cannot unplug (it is built once with the VM's "
+					"console backend; its slot offers the guest no eject)", id);
+		else if (ret == -ENOTSUP)
+			api_reply_error(resp, 500, "vm.remove-device: '%s' cannot be unplugged "
+					"(this VM has no PCI hotplug)", id);
+		else if (ret)
+			api_reply_error(resp, 500, "vm.remove-device: %s", strerror(-ret));
+		else
+			api_reply_no_content(resp);
+		return;
+	}
+	const char *member;
+	unsigned idx;
+	if (!vm->created || vm_create_config_find_id(vm->created, id, &member, &idx)) {
+		api_reply_error(resp, 500, "vm.remove-device: no device with id '%s' in the configuration",
+				id);
+		return;
+	}
+	vm_create_config_remove(vm->created, member, idx);
+	log_info("api: vm.remove-device: %s left the VM's configuration", id);
+	api_reply_no_content(resp);
+}
+
+/*
+ * vm.resize-disk {"disk": id, "desired_size": bytes}: the image grows
+ * (ftruncate) and the guest is told of the new capacity (a config change
+ * interrupt). Running or Paused VMs only; every failure 500, as
+ * cloud-hypervisor ("the disk could not be resized"), but a malformed
+ * body (400).
+ */
+static void ep_resize_disk(void *ctx, const struct http_request *req, const cJSON *body,
+			   struct api_response *resp)
+{
+	(void)req;
+	struct vm *vm = ctx;
+	enum vm_state s = vm_get_state(vm);
+	if (s == VM_STATE_NOT_CREATED) {
+		api_reply_error(resp, 404, "vm.resize-disk: no VM: vm.create first");
+		return;
+	}
+	const char *disk = body_string(body, "disk");
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(body, "desired_size");
+	const char *bad = cJSON_IsObject(body) ? unknown_field(body, "disk", "desired_size") : NULL;
+	if (bad) {
+		api_reply_error(resp, 400, "vm.resize-disk: unknown field '%s'", bad);
+		return;
+	}
+	if (!disk || !cJSON_IsNumber(size) || size->valuedouble < 0 ||
+	    size->valuedouble >= 18446744073709551616.0 ||
+	    size->valuedouble != (double)(uint64_t)size->valuedouble) {
+		api_reply_error(resp, 400,
+				"vm.resize-disk: expected {\"disk\": \"ID\", \"desired_size\": BYTES}");
+		return;
+	}
+	uint64_t want = (uint64_t)size->valuedouble;
+	int ret = vm_resize_disk(vm, disk, want);
+	switch (ret) {
+	case 0:
+		log_info("api: vm.resize-disk: %s is %llu bytes now", disk, (unsigned long long)want);
+		api_reply_no_content(resp);
+		return;
+	case -EBUSY:
+		reply_state(resp, vm, "vm.resize-disk: cannot resize");
+		return;
+	case -ENOENT:
+		api_reply_error(resp, 500, "vm.resize-disk: no disk with id '%s'", disk);
+		return;
+	case -EROFS:
+		api_reply_error(resp, 500, "vm.resize-disk: %s is read-only", disk);
+		return;
+	case -EINVAL:
+		api_reply_error(resp, 500, "vm.resize-disk: %llu bytes: a multiple of 512, "
+				"not below the disk's size (cvmm grows disks only)",
+				(unsigned long long)want);
+		return;
+	case -ENOTSUP:
+		api_reply_error(resp, 500, "vm.resize-disk: %s: only a virtio-blk disk on a "
+				"regular file can be resized", disk);
+		return;
+	default:
+		api_reply_error(resp, 500, "vm.resize-disk: %s", strerror(-ret));
+		return;
+	}
 }
 
 #define ADD_EP(fn, ep, member)                                                       \
@@ -1085,8 +1299,8 @@ static const struct api_route routes[] = {
 	{ "vm.snapshot", "PUT", ep_snapshot },
 	{ "vm.restore", "PUT", ep_restore },
 	/* cloud-hypervisor's, not (yet) cvmm's: 501 with a message. */
-	{ "vm.remove-device", "PUT", ep_unsupported },
-	{ "vm.resize-disk", "PUT", ep_unsupported },
+	{ "vm.remove-device", "PUT", ep_remove_device },
+	{ "vm.resize-disk", "PUT", ep_resize_disk },
 	{ "vm.resize-zone", "PUT", ep_unsupported },
 	{ "vm.add-pmem", "PUT", ep_unsupported },
 	{ "vm.add-vdpa", "PUT", ep_unsupported },

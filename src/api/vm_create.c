@@ -604,3 +604,96 @@ int vm_create_config_add(struct vm_create_config *c, const char *member,
 	cJSON_Delete(body);
 	return r;
 }
+
+int vm_create_config_from(const struct vm_config *cfg, struct vm_create_config **out)
+{
+	struct vm_create_config *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memcpy(&c->cfg, cfg, sizeof(c->cfg));
+	*out = c;
+	return 0;
+}
+
+/* Removes element idx of an array of n elements of size sz. */
+static void array_remove(void *base, unsigned *n, size_t sz, unsigned idx)
+{
+	char *b = base;
+	memmove(b + idx * sz, b + (idx + 1) * sz, (*n - idx - 1) * sz);
+	(*n)--;
+	memset(b + *n * sz, 0, sz);
+}
+
+int vm_create_config_remove(struct vm_create_config *c, const char *member, unsigned idx)
+{
+	struct vm_config *cfg = &c->cfg;
+	if (!strcmp(member, "disks") && idx < cfg->ndisks) {
+		array_remove(cfg->disks, &cfg->ndisks, sizeof(cfg->disks[0]), idx);
+	} else if (!strcmp(member, "net") && idx < cfg->nnets) {
+		if (cfg->nets[idx].has_fd)
+			close(cfg->nets[idx].fd);
+		array_remove(cfg->nets, &cfg->nnets, sizeof(cfg->nets[0]), idx);
+	} else if (!strcmp(member, "fs") && idx < cfg->nfs) {
+		array_remove(cfg->fs, &cfg->nfs, sizeof(cfg->fs[0]), idx);
+	} else if (!strcmp(member, "devices") && idx < cfg->ndevices) {
+		array_remove(cfg->devices, &cfg->ndevices, sizeof(cfg->devices[0]), idx);
+	} else if (!strcmp(member, "user_devices") && idx < cfg->nuser_devices) {
+		array_remove(cfg->user_devices, &cfg->nuser_devices,
+			     sizeof(cfg->user_devices[0]), idx);
+	} else if (!strcmp(member, "vsock") && idx == 0 && cfg->vsock.enabled) {
+		memset(&cfg->vsock, 0, sizeof(cfg->vsock));
+	} else if (!strcmp(member, "rng") && idx == 0 && cfg->rng.enabled) {
+		memset(&cfg->rng, 0, sizeof(cfg->rng));
+	} else {
+		return -ENOENT;
+	}
+	/* Its strings go too (config.h): add/remove cycles do not fill them. */
+	config_compact_strings(cfg);
+	return 0;
+}
+
+int vm_create_config_find_id(const struct vm_create_config *c, const char *id,
+			     const char **member, unsigned *idx)
+{
+	const struct vm_config *cfg = &c->cfg;
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (cfg->disks[i].id && !strcmp(cfg->disks[i].id, id)) {
+			*member = "disks";
+			*idx = i;
+			return 0;
+		}
+	for (unsigned i = 0; i < cfg->ndevices; i++)
+		if (cfg->devices[i].id && !strcmp(cfg->devices[i].id, id)) {
+			*member = "devices";
+			*idx = i;
+			return 0;
+		}
+	for (unsigned i = 0; i < cfg->nuser_devices; i++)
+		if (cfg->user_devices[i].id && !strcmp(cfg->user_devices[i].id, id)) {
+			*member = "user_devices";
+			*idx = i;
+			return 0;
+		}
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		if (cfg->nets[i].id && !strcmp(cfg->nets[i].id, id)) {
+			*member = "net";
+			*idx = i;
+			return 0;
+		}
+	for (unsigned i = 0; i < cfg->nfs; i++)
+		if (cfg->fs[i].id && !strcmp(cfg->fs[i].id, id)) {
+			*member = "fs";
+			*idx = i;
+			return 0;
+		}
+	*idx = 0;
+	if (cfg->vsock.enabled && cfg->vsock.id && !strcmp(cfg->vsock.id, id)) {
+		*member = "vsock";
+		return 0;
+	}
+	if (cfg->rng.enabled && cfg->rng.id && !strcmp(cfg->rng.id, id)) {
+		*member = "rng";
+		return 0;
+	}
+	return -ENOENT;
+}

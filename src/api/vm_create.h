@@ -67,4 +67,28 @@ int vm_create_config_add(struct vm_create_config *c, const char *member,
 			 const cJSON *item, const int *fds, unsigned nfds,
 			 char *err, size_t errlen);
 
+/*
+ * A configuration of its own for a VM the command line described (its
+ * strings stay the command line's, which outlive it): what hotplug then
+ * adds to and removes from. 0 or -ENOMEM.
+ */
+int vm_create_config_from(const struct vm_config *cfg, struct vm_create_config **out);
+
+/*
+ * Takes entry `idx` of member `member` ("disks", "net", "fs", "devices",
+ * "user_devices"; "vsock" and "rng", idx 0) out of the configuration (a
+ * net's tap fd closed; its strings freed for reuse, config_compact_strings:
+ * no other pointer into them may be kept). 0, or -ENOENT when there is no
+ * such entry.
+ */
+int vm_create_config_remove(struct vm_create_config *c, const char *member, unsigned idx);
+
+/*
+ * The entry whose id is `id` (the "id" of a disk, device, user device,
+ * net, fs, vsock or rng; the last four have one by default, "_net0" and
+ * the like): its member and index. 0, or -ENOENT.
+ */
+int vm_create_config_find_id(const struct vm_create_config *c, const char *id,
+			     const char **member, unsigned *idx);
+
 #endif

@@ -29,6 +29,12 @@ struct arch_pci_info {
 	uint64_t mmio32_base, mmio32_size;
 	uint64_t mmio64_base, mmio64_size;
 	uint32_t intx_gsi[32]; /* INTA# GSI of each slot, 0: none */
+	/* ACPI PCI hotplug of bus 0 (pci/hotplug.h): the DSDT describes the
+	 * controller and the slots (only with a PCI bus). */
+	bool hotplug;
+	/* Slots whose device cannot be unplugged (the virtio-console): no
+	 * _EJ0 for them in the DSDT. */
+	uint32_t no_eject;
 	/* virtio-mmio windows (--virtio-transport mmio): the DSDT lists
 	 * them, and with cmdline=on so does the kernel command line. */
 	struct arch_virtio_mmio {

@@ -287,6 +287,10 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "vcpu%u", v->id); /* Kata pins vCPUs by this name */
 	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&v->pause_lock);
+	v->named = true;
+	pthread_cond_broadcast(&v->pause_cond);
+	pthread_mutex_unlock(&v->pause_lock);
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -336,6 +340,16 @@ int vcpu_start(struct vcpu *v)
 	}
 	v->thread_started = true;
 	return 0;
+}
+
+void vcpu_wait_named(struct vcpu *v)
+{
+	if (!v->thread_started)
+		return;
+	pthread_mutex_lock(&v->pause_lock);
+	while (!v->named && !v->exited)
+		pthread_cond_wait(&v->pause_cond, &v->pause_lock);
+	pthread_mutex_unlock(&v->pause_lock);
 }
 
 void vcpu_stop(struct vcpu *v)

@@ -54,6 +54,7 @@ struct vcpu {
 	atomic_bool pause_req; /* the control loop wants it parked */
 	bool parked;           /* the thread sits in the pause wait */
 	bool exited;           /* the thread left its loop (stop or fatal) */
+	bool named;            /* the thread has its name (vcpuN) */
 	/*
 	 * Pause requests it was parked for. A request that comes before the
 	 * thread left the previous one (resume and pause again at once) finds
@@ -71,6 +72,12 @@ int vcpu_signal_init(void);
 int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned id, struct bus *pio,
 		struct bus *mmio, struct exit_request exit);
 int vcpu_start(struct vcpu *v);
+/*
+ * Waits until the started thread has named itself "vcpuN" (or has left):
+ * whoever learns that the VM runs (vm.boot's answer) finds the names that
+ * Kata pins the vCPUs by.
+ */
+void vcpu_wait_named(struct vcpu *v);
 /* Asks the vCPU thread to leave KVM_RUN and end; returns at once. */
 void vcpu_stop(struct vcpu *v);
 void vcpu_join(struct vcpu *v);

@@ -15,6 +15,8 @@
  *               ("write 1 to clear", as ACPI's own status registers);
  *               0 bits leave events pending.
  *                 bit 0  GED_EVENT_POWER_BUTTON
+ *                 bit 1  GED_EVENT_PCI_HOTPLUG (a slot of PCI bus 0
+ *                        changed: _EVT runs \_SB.PCI0.PCNT, pci/hotplug.h)
  *   0x4-0xf     reserved: read 0, writes ignored.
  *
  * Only aligned 4-byte accesses to EVENT are accepted; any other access
@@ -42,7 +44,8 @@
 
 #define GED_REG_EVENT 0x0
 #define GED_EVENT_POWER_BUTTON (1u << 0)
-#define GED_EVENTS_ALL GED_EVENT_POWER_BUTTON
+#define GED_EVENT_PCI_HOTPLUG (1u << 1)
+#define GED_EVENTS_ALL (GED_EVENT_POWER_BUTTON | GED_EVENT_PCI_HOTPLUG)
 
 struct ged;
 

@@ -120,6 +120,7 @@ int msi_adopt(struct msi *m, struct pci_device *dev, struct irq_router *router,
 		int ret = irq_router_alloc_msi(router, &mv->gsi);
 		if (ret)
 			return ret;
+		mv->routed = true;
 	}
 	return 0;
 }
@@ -137,6 +138,13 @@ void msi_destroy(struct msi *m)
 			close(mv->fd);
 		mv->fd = -1;
 		mv->bound = false;
+		/* The GSI goes back to the router (a hot-unplugged device's
+		 * routes serve the next one). */
+		ret = mv->routed ? irq_router_free_msi(m->router, mv->gsi, false) : 0;
+		if (ret)
+			log_ratelimited(&m->rl, LOG_WARN, "%s: MSI vector %u: GSI %u: %s",
+					m->dev->name, v, mv->gsi, strerror(-ret));
+		mv->routed = false;
 	}
 	pthread_mutex_destroy(&m->lock);
 }

@@ -39,6 +39,7 @@ struct msi_vector {
 	uint32_t gsi;
 	int fd;     /* eventfd the device signals */
 	bool bound; /* the irqfd is bound to gsi right now */
+	bool routed; /* gsi was allocated from the router (freed by msi_destroy) */
 };
 
 struct msi {

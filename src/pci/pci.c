@@ -491,6 +491,58 @@ out:
 	return ret;
 }
 
+/* The BAR's address as the bus gave it (pci_bus_add_device). */
+static uint64_t bar_built_address(const struct pci_device *dev, unsigned idx)
+{
+	const struct pci_bar *b = &dev->bars[idx];
+	unsigned off = PCI_BASE_ADDRESS_0 + 4 * idx;
+	uint64_t lo = 0, hi = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		lo |= (uint64_t)dev->reset_config[off + i] << (8 * i);
+		hi |= (uint64_t)dev->reset_config[off + 4 + i] << (8 * i);
+	}
+	if (b->type == PCI_BAR_IO)
+		return lo & PCI_BASE_ADDRESS_IO_MASK;
+	return (lo & PCI_BASE_ADDRESS_MEM_MASK) | (b->type == PCI_BAR_MEM64 ? hi << 32 : 0);
+}
+
+int pci_bus_remove_device(struct pci_bus *bus, struct pci_device *dev)
+{
+	pthread_mutex_lock(&bus->lock);
+	if (dev->slot == 0 || dev->slot >= PCI_MAX_SLOTS || bus->slots[dev->slot] != dev) {
+		pthread_mutex_unlock(&bus->lock);
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		struct pci_bar *b = &dev->bars[i];
+		if (b->type == PCI_BAR_NONE)
+			continue;
+		if (b->mapped) {
+			uint64_t old = b->addr;
+			areas_unmap(bus, dev, i);
+			bus_unregister(b->type == PCI_BAR_IO ? bus->pio : bus->mmio, b->addr);
+			b->mapped = false;
+			if (dev->ops && dev->ops->bar_moved)
+				dev->ops->bar_moved(dev, i, old, 0);
+		}
+		uint64_t addr = bar_built_address(dev, i);
+		struct addr_alloc *a = b->type == PCI_BAR_IO ? bus->pio_alloc : bus->mmio32_alloc;
+		if (addr_free(a, addr) && !(bus->mmio64_alloc && addr_free(bus->mmio64_alloc, addr) == 0) &&
+		    bus->mmio64_spill)
+			addr_free(bus->mmio64_spill, addr);
+	}
+	pthread_mutex_lock(&dev->intx_lock);
+	dev->intx_level = false;
+	irq_line_set(&dev->intx, 0);
+	pthread_mutex_unlock(&dev->intx_lock);
+	bus->slots[dev->slot] = NULL;
+	log_info("pci 00:%02x.0 %s: removed", dev->slot, dev->name);
+	/* The ranges it left may be what an unmapped BAR waits for. */
+	bars_retry(bus);
+	pthread_mutex_unlock(&bus->lock);
+	return 0;
+}
+
 int pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
 		 struct addr_alloc *pio_alloc, struct addr_alloc *mmio32_alloc,
 		 struct addr_alloc *mmio64_alloc, uint64_t ecam_base)

@@ -211,6 +211,16 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev,
 		       struct irq_line intx);
 
 /*
+ * Takes a device off the bus (hot-unplug): its BARs unmapped (areas out of
+ * guest memory, ops->bar_moved(..., 0)), the addresses it was given back
+ * to the allocators, its slot free. INTx is lowered; the GSI stays the
+ * slot's (bus->intx_for_slot gives it to the slot's next device). Call it
+ * with the vCPUs parked (a handler may be running otherwise). 0, or
+ * -ENOENT when dev is not on bus.
+ */
+int pci_bus_remove_device(struct pci_bus *bus, struct pci_device *dev);
+
+/*
  * Machine reset: every device's config space back to its state when it was
  * added (command register, BARs at the addresses firmware gave them,
  * capabilities such as MSI-X control, interrupt line), BARs re-mapped

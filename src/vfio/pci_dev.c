@@ -62,6 +62,9 @@ struct vfio_pci_dev {
 	/* What the device has on (SET_IRQS); PCI bus lock held. */
 	enum vfio_pci_irq_mode mode;
 	unsigned mode_vectors;
+	/* mode is MSI-X: read without the bus lock by msix_vector (MSI-X
+	 * table writes), under the MSI-X lock. */
+	_Atomic bool msix_on;
 	/* Interrupts per VFIO index (INTx, MSI, MSI-X) of vectors since turned
 	 * off (the backend's irq_counts only covers those on now); PCI bus
 	 * lock held. */
@@ -126,11 +129,17 @@ static int cfg_write(struct vfio_pci_dev *d, uint32_t off, const void *buf, size
 
 /* ---- interrupts: one kind at a time at the device (bus lock held) ---- */
 
+static int set_irqs_at(struct vfio_pci_dev *d, unsigned index, unsigned start,
+		       unsigned count, uint32_t flags, const int32_t *fds)
+{
+	atomic_fetch_add(&d->irq_sets, 1);
+	return counted(d, d->be->ops->set_irqs(d->be, index, start, count, flags, fds, NULL));
+}
+
 static int set_irqs(struct vfio_pci_dev *d, unsigned index, unsigned count,
 		    uint32_t flags, const int32_t *fds)
 {
-	atomic_fetch_add(&d->irq_sets, 1);
-	return counted(d, d->be->ops->set_irqs(d->be, index, 0, count, flags, fds, NULL));
+	return set_irqs_at(d, index, 0, count, flags, fds);
 }
 
 static const unsigned mode_index[] = {
@@ -153,6 +162,7 @@ static void irq_off(struct vfio_pci_dev *d)
 	}
 	d->mode = VFIO_PCI_IRQ_NONE;
 	d->mode_vectors = 0;
+	atomic_store(&d->msix_on, false);
 }
 
 /* INTx (when the device has it): the trigger eventfd KVM injects from,
@@ -214,23 +224,48 @@ static void vectors_on(struct vfio_pci_dev *d, enum vfio_pci_irq_mode mode,
 		     fds) == 0) {
 		d->mode = mode;
 		d->mode_vectors = n;
+		atomic_store(&d->msix_on, mode == VFIO_PCI_IRQ_MSIX);
 		return;
 	}
 	intx_on(d);
 }
 
+/* MSI-X on at the device: one SET_IRQS for the whole table (VFIO allocates
+ * the host vectors with it), with the eventfds of the vectors used so far
+ * and -1 (none attached) for the others, which get theirs when first used
+ * (msix_vector). */
 static void msix_enable(void *opaque, bool on)
 {
 	struct vfio_pci_dev *d = opaque;
 	if (on) {
-		int32_t fds[MSIX_MAX_VECTORS];
+		int32_t *fds = malloc(d->msix.nvec * sizeof(*fds));
+		if (!fds) {
+			log_ratelimited(&d->msix.rl, LOG_ERROR, DEV_FMT ": MSI-X enable: %s",
+					DEV_ARGS(d), strerror(ENOMEM));
+			return;
+		}
 		for (unsigned v = 0; v < d->msix.nvec; v++)
 			fds[v] = d->msix.vec[v].irqfd;
 		vectors_on(d, VFIO_PCI_IRQ_MSIX, VFIO_PCI_MSIX_IRQ_INDEX, d->msix.nvec, fds);
+		free(fds);
 	} else if (d->mode == VFIO_PCI_IRQ_MSIX) {
 		irq_off(d);
 		intx_on(d);
 	}
+}
+
+/* An MSI-X vector used for the first time while MSI-X is on at the
+ * device: its eventfd attached to that vector alone (VFIO: the others
+ * keep theirs). A refusal is the backend's line (counted); the vector's
+ * interrupts then do not arrive. */
+static void msix_vector(void *opaque, unsigned v, int fd)
+{
+	struct vfio_pci_dev *d = opaque;
+	if (!atomic_load(&d->msix_on))
+		return;
+	int32_t efd = fd;
+	set_irqs_at(d, VFIO_PCI_MSIX_IRQ_INDEX, v, 1,
+		    VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, &efd);
 }
 
 static void msi_enable(void *opaque, unsigned nvec)
@@ -247,7 +282,7 @@ static void msi_enable(void *opaque, unsigned nvec)
 	}
 }
 
-static const struct msix_hooks msix_hooks = { .enable = msix_enable };
+static const struct msix_hooks msix_hooks = { .enable = msix_enable, .vector = msix_vector };
 static const struct msi_hooks msi_hooks = { .enable = msi_enable };
 
 /* ---- config space and BARs (vCPU threads) ---- */
@@ -452,6 +487,16 @@ static int setup_irqs(struct vfio_pci_dev *d)
 		return ret;
 	/* A capability without interrupts behind it stays read-only: the
 	 * guest cannot enable it. */
+	if (d->msi_cap && msi.count && (msi.flags & VFIO_IRQ_INFO_EVENTFD)) {
+		ret = msi_adopt(&d->msi, &d->pci, d->router, d->msi_cap, msi.count,
+				&msi_hooks, d);
+		if (ret) {
+			log_error(DEV_FMT ": MSI emulation: %s", DEV_ARGS(d), strerror(-ret));
+			return ret;
+		}
+	}
+	/* MSI-X takes what is left of KVM's route table (up to a route per
+	 * vector, reserved), after MSI's few. */
 	if (d->msix_cap && msix.count && (msix.flags & VFIO_IRQ_INFO_EVENTFD)) {
 		const uint8_t *c = &d->raw[d->msix_cap];
 		d->msix_dev_nvec = (le16(c + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE) + 1;
@@ -469,24 +514,28 @@ static int setup_irqs(struct vfio_pci_dev *d)
 				  DEV_ARGS(d), tbir, pbir);
 			return -EINVAL;
 		}
-		if (nvec < d->msix_dev_nvec)
-			log_info(DEV_FMT ": offering %u of its %u MSI-X vectors", DEV_ARGS(d),
-				 nvec, d->msix_dev_nvec);
 		ret = msix_adopt(&d->msix, &d->pci, d->router, d->msix_cap, nvec, tbir,
 				 table & PCI_MSIX_TABLE_OFFSET, pbir, pba & PCI_MSIX_PBA_OFFSET,
 				 &msix_hooks, d);
+		if (ret == -ENOSPC) {
+			log_error(DEV_FMT ": MSI-X emulation: KVM's interrupt route table is full "
+				  "(%u routes): no room for any of its %u vectors", DEV_ARGS(d),
+				  d->router->max_routes, d->msix_dev_nvec);
+			return ret;
+		}
 		if (ret) {
 			log_error(DEV_FMT ": MSI-X emulation: %s", DEV_ARGS(d), strerror(-ret));
 			return ret;
 		}
-	}
-	if (d->msi_cap && msi.count && (msi.flags & VFIO_IRQ_INFO_EVENTFD)) {
-		ret = msi_adopt(&d->msi, &d->pci, d->router, d->msi_cap, msi.count,
-				&msi_hooks, d);
-		if (ret) {
-			log_error(DEV_FMT ": MSI emulation: %s", DEV_ARGS(d), strerror(-ret));
-			return ret;
-		}
+		/* Fewer vectors than the device has: its table size says so to
+		 * the guest (the spec lets a function have any size). */
+		if (d->msix.nvec < nvec)
+			log_warn(DEV_FMT ": offering %u of its %u MSI-X vectors: KVM's interrupt "
+				 "route table (%u routes) has no room for more", DEV_ARGS(d),
+				 d->msix.nvec, d->msix_dev_nvec, d->router->max_routes);
+		else if (d->msix.nvec < d->msix_dev_nvec)
+			log_info(DEV_FMT ": offering %u of its %u MSI-X vectors (the interrupts "
+				 "the backend has)", DEV_ARGS(d), d->msix.nvec, d->msix_dev_nvec);
 	}
 	d->has_intx = d->raw[PCI_INTERRUPT_PIN] && intx.count &&
 		      (intx.flags & VFIO_IRQ_INFO_EVENTFD);

@@ -32,7 +32,10 @@
  * handed to the device with SET_IRQS when the guest enables them, each also
  * a KVM irqfd on a GSI whose MSI route follows the guest's table, bound
  * only while the vector is unmasked (the device's interrupt never passes
- * through cvmm). INTx is an eventfd on the function's INTx GSI through a
+ * through cvmm). MSI-X (up to 2048 vectors) goes on with one SET_IRQS of
+ * the whole table, -1 for the vectors never used so far; a vector gets its
+ * eventfd and GSI when the guest first unmasks it (msix.h), handed over
+ * with SET_IRQS start=V count=1. INTx is an eventfd on the function's INTx GSI through a
  * level-triggered irqfd with resample: KVM asserts the line, the guest's
  * EOI signals the resample eventfd, which the device has as its INTx
  * unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK). A device that refuses the

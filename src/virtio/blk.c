@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -82,6 +81,14 @@ void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s
 	s->write_bytes = atomic_load_explicit(&b->write_bytes, memory_order_relaxed);
 }
 
+bool virtio_blk_uring_stats(const struct virtio_blk *b, struct blk_uring_stats *s)
+{
+	if (!b->uring)
+		return false;
+	blk_uring_get_stats(b->uring, s);
+	return true;
+}
+
 /* Sync engine: one request, executed, its status byte written. */
 static int blk_serve(void *opaque, struct vq_chain *chain, uint32_t *written)
 {
@@ -93,14 +100,14 @@ static int blk_serve(void *opaque, struct vq_chain *chain, uint32_t *written)
 }
 
 /*
- * io_uring engine, on the device thread (blk_uring.h). A kick pops what
- * the queue holds into free slots and queues their I/O (what the engine
- * does not take runs at once, blk_request.h); one io_uring_enter then
- * submits the lot, and what completed meanwhile (cached data completes
- * inside the submit) is reaped at once, without waiting for the ring's fd.
- * The rest comes back through the ring's fd, in any order. Each pass ends
- * with one interrupt per queue that got used entries (vq_needs_notify:
- * EVENT_IDX respected), however many completions the pass took.
+ * io_uring engine, on the device thread (blk_uring.h). The thread waits in
+ * the ring (blk_waiter below): a kick pops what the queue holds into free
+ * slots and queues their I/O (what the engine does not take runs at once,
+ * blk_request.h); the thread's next wait submits the lot and waits for
+ * completions or the next kick in the same io_uring_enter. Completions
+ * come back in any order; each wait ends with one interrupt per queue that
+ * got used entries (vq_needs_notify: EVENT_IDX respected), however many
+ * completions it took.
  */
 
 static void push(struct virtio_blk *b, unsigned q, uint16_t head,
@@ -123,7 +130,7 @@ static void notify_touched(struct virtio_blk *b)
 	}
 }
 
-/* The kick eventfd of q: the device thread comes back to it via epoll. */
+/* The kick eventfd of q: the device thread comes back to q at its next wait. */
 static void rekick(struct virtio_blk *b, unsigned q)
 {
 	struct virtio_dev *vd = &b->common.vd;
@@ -216,34 +223,20 @@ next:
 	} while (vq_enable_notify(vq));
 }
 
-static void uring_submit(struct virtio_blk *b)
-{
-	int r = blk_uring_submit(b->uring);
-	if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
-		log_ratelimited(&b->common.vd.rl, LOG_ERROR,
-				"%s: io_uring submit: %s", b->name, strerror(-r));
-}
-
-/* Submit, reap, serve the queues that got slots back, interrupt. */
-static void uring_pass(struct virtio_blk *b)
+/* After completions: queues that got slots back are popped again, then
+ * one interrupt per queue that got used entries. */
+static void uring_refill(struct virtio_blk *b)
 {
 	struct virtio_dev *vd = &b->common.vd;
-	for (int round = 0; round < 2; round++) {
-		uring_submit(b);
-		blk_uring_reap(b->uring, uring_done, b);
-		uint32_t st = b->stalled;
-		for (unsigned q = 0; st; q++) {
-			if (!(st & (1u << q)))
-				continue;
-			st &= ~(1u << q);
-			if (blk_uring_inflight(b->uring, q) >= vd->vqs[q].size)
-				continue;
-			b->stalled &= ~(1u << q);
-			if (round == 0)
-				fill_queue(b, q);
-			else
-				rekick(b, q); /* after a pass through epoll */
-		}
+	uint32_t st = b->stalled;
+	for (unsigned q = 0; st; q++) {
+		if (!(st & (1u << q)))
+			continue;
+		st &= ~(1u << q);
+		if (blk_uring_inflight(b->uring, q) >= vd->vqs[q].size)
+			continue;
+		b->stalled &= ~(1u << q);
+		fill_queue(b, q);
 	}
 	notify_touched(b);
 }
@@ -257,17 +250,43 @@ static void blk_kicked(void *opaque, unsigned q)
 		return;
 	}
 	fill_queue(b, q);
-	uring_pass(b);
+	notify_touched(b); /* what ran at once; the rest goes at the wait */
 }
 
-/* Device thread: the ring has completions. */
-static void blk_fd_ready(void *opaque, unsigned idx)
+/* ---- the device thread waits in the ring (worker.h's waiter) ---- */
+
+static int blk_wait_start(void *opaque, const int *fds, unsigned n)
 {
 	struct virtio_blk *b = opaque;
-	(void)idx;
-	if (b->uring) /* the ring's fd is the only one the device adds */
-		uring_pass(b);
+	int r = blk_uring_thread_start(b->uring, fds, n);
+	if (r == 0)
+		log_debug("%s: device thread waits in %s", b->name,
+			  blk_uring_thread_own(b->uring)
+				  ? "its own ring (single issuer, deferred task work)"
+				  : "the shared ring");
+	return r;
 }
+
+static int blk_wait(void *opaque, uint32_t *ready)
+{
+	struct virtio_blk *b = opaque;
+	int n = blk_uring_wait(b->uring, ready, uring_done, b);
+	if (n > 0)
+		uring_refill(b);
+	return n < 0 ? n : 0;
+}
+
+static void blk_wait_stop(void *opaque)
+{
+	struct virtio_blk *b = opaque;
+	blk_uring_thread_stop(b->uring);
+}
+
+static const struct virtio_worker_waiter blk_waiter = {
+	.start = blk_wait_start,
+	.wait = blk_wait,
+	.stop = blk_wait_stop,
+};
 
 /* Device thread, before a park (pause) or its end (reset, teardown). */
 static void blk_quiesce(void *opaque, bool stop)
@@ -287,7 +306,7 @@ static void blk_quiesce(void *opaque, bool stop)
 		return;
 	}
 	notify_touched(b);
-	/* Served after the resume, through epoll. */
+	/* Served after the resume: the kick wakes the ring's wait. */
 	for (unsigned q = 0; b->stalled; q++)
 		if (b->stalled & (1u << q)) {
 			b->stalled &= ~(1u << q);
@@ -324,12 +343,6 @@ static int blk_activate(void *opaque)
 		return VIRTIO_COMMON_IDLE;
 	}
 	b->stalled = b->touched = 0;
-	if (b->uring) {
-		int idx = virtio_common_add_fd(&b->common, blk_uring_fd(b->uring),
-					       EPOLLIN);
-		if (idx < 0)
-			return idx;
-	}
 	return 0;
 }
 
@@ -512,13 +525,14 @@ static bool in_memory(int fd)
  * thread before its seccomp filter is on.
  */
 static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
-			 unsigned qsize)
+			 unsigned qsize, const struct guest_mem *mem)
 {
 	const char *why = NULL; /* of the sync engine, when not asked for */
 	if (cfg->engine == DISK_ENGINE_AUTO && in_memory(b->be.fd))
 		why = "an image in memory";
 	else if (cfg->engine != DISK_ENGINE_SYNC) {
-		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize);
+		int r = blk_uring_create(&b->uring, b->be.fd, b->nqueues, qsize,
+					 cfg->fixed_buffers ? mem : NULL);
 		if (r < 0 && cfg->engine == DISK_ENGINE_URING) {
 			log_error("disk %s: engine=uring: io_uring unavailable: %s",
 				  cfg->path, strerror(-r));
@@ -530,10 +544,27 @@ static int choose_engine(struct virtio_blk *b, const struct disk_config *cfg,
 			why = "io_uring unavailable";
 		}
 	}
-	log_info("%s: %s: engine=%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
+	int fixed = b->uring ? blk_uring_fixed(b->uring) : 0;
+	if (fixed < 0)
+		log_warn("disk %s: fixed_buffers=on: cannot register guest memory "
+			 "with the ring (%s); going without", cfg->path,
+			 strerror(-fixed));
+	log_info("%s: %s: engine=%s%s%s%s%s%s%s, %u queue%s of %u", b->name, cfg->path,
 		 b->uring ? "uring" : "sync", why ? " (" : "", why ? why : "",
-		 why ? ")" : "", b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
+		 why ? ")" : "", fixed > 0 ? ", fixed buffers" : "",
+		 b->uring && blk_uring_coop(b->uring) ? ", cooperative task work" : "",
+		 b->uring && blk_uring_defer(b->uring)
+			 ? ", a ring per device thread (deferred task work)" : "",
+		 b->nqueues, b->nqueues > 1 ? "s" : "", qsize);
 	return 0;
+}
+
+/* The capacity as it is now (vm.resize-disk changes it). */
+static void blk_config_update(void *opaque, void *cfg)
+{
+	struct virtio_blk *b = opaque;
+	struct virtio_blk_config *c = cfg;
+	c->capacity = htole64(__atomic_load_n(&b->be.capacity_sectors, __ATOMIC_ACQUIRE));
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
@@ -583,7 +614,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 			  b->nqueues, qsize);
 		goto fail;
 	}
-	r = choose_engine(b, cfg, qsize);
+	r = choose_engine(b, cfg, qsize, mem);
 	if (r < 0)
 		goto fail;
 
@@ -598,11 +629,12 @@ int virtio_blk_create(struct virtio_blk **out, const struct disk_config *cfg,
 		.features = build_config(b, qsize),
 		.config = &b->config,
 		.config_size = sizeof(b->config),
+		.config_update = blk_config_update,
 		.queue_kicked = blk_kicked,
-		.fd_ready = blk_fd_ready,
 		.activate = blk_activate,
 		.reset = blk_reset,
 		.quiesce = blk_quiesce,
+		.waiter = b->uring ? &blk_waiter : NULL,
 		.mem = mem,
 		.dev = b,
 	};
@@ -633,6 +665,33 @@ fail:
 	free(b->path);
 	free(b);
 	return r;
+}
+
+uint64_t virtio_blk_capacity(struct virtio_blk *b)
+{
+	return __atomic_load_n(&b->be.capacity_sectors, __ATOMIC_ACQUIRE) << BLK_SECTOR_SHIFT;
+}
+
+int virtio_blk_resize(struct virtio_blk *b, uint64_t size)
+{
+	if (b->be.readonly)
+		return -EROFS;
+	if (size % BLK_SECTOR_SIZE || size < virtio_blk_capacity(b))
+		return -EINVAL;
+	struct stat st;
+	if (fstat(b->be.fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOTSUP;
+	if ((uint64_t)st.st_size < size && ftruncate(b->be.fd, (off_t)size) < 0)
+		return -errno;
+	__atomic_store_n(&b->be.capacity_sectors, size >> BLK_SECTOR_SHIFT, __ATOMIC_RELEASE);
+	struct virtio_dev *vd = &b->common.vd;
+	if (vd->notify_config)
+		vd->notify_config(vd);
+	log_info("%s: %s: capacity now %llu bytes", b->name, b->path,
+		 (unsigned long long)size);
+	return 0;
 }
 
 struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b)

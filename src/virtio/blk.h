@@ -17,9 +17,17 @@
  *    promises durability for writes *completed* before the flush was
  *    made available, and a completed write's pwritev has returned (its
  *    CQE was reaped before it was used), so the fsync covers it.
- *    DISCARD, WRITE_ZEROES, GET_ID, bad requests, O_DIRECT bounces and
- *    requests of more than BLK_URING_IOV segments run synchronously
- *    among the others. Pause waits for what is in flight (completed into
+ *    DISCARD, WRITE_ZEROES, GET_ID, bad requests and O_DIRECT bounces
+ *    run synchronously among the others; a request of more than
+ *    BLK_URING_IOV segments takes an iovec array of its own
+ *    (blk_uring.h). With cfg->fixed_buffers guest RAM is registered with
+ *    the ring (one-segment reads and writes as READ/WRITE_FIXED). The
+ *    device thread waits in the ring, not in epoll (worker.h's waiter):
+ *    the kick eventfds and its stop eventfd are polled on the ring, and
+ *    one io_uring_enter submits what a pass queued and waits for the
+ *    next completion or kick (a lone request: one system call). Each
+ *    device thread makes its own ring, SINGLE_ISSUER | DEFER_TASKRUN,
+ *    where the kernel has them (blk_uring.h). Pause waits for what is in flight (completed into
  *    the rings, interrupted) before the thread parks; reset and teardown
  *    cancel what the kernel can and wait for the rest, and drop the
  *    completions: nothing completes into a reset queue.
@@ -69,6 +77,7 @@
 
 #include "config.h"
 #include "guest_mem.h"
+#include "virtio/blk_uring.h"
 #include "virtio/virtio.h"
 
 #define VIRTIO_BLK_QUEUE_SIZE 256 /* default queue_size */
@@ -89,6 +98,9 @@ struct virtio_blk_stats {
 	uint64_t read_ops, read_bytes, write_ops, write_bytes;
 };
 void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s);
+/* The io_uring engine's io_uring_enter calls so far (any thread); false:
+ * the disk has the sync engine. Benchmarks and tests. */
+bool virtio_blk_uring_stats(const struct virtio_blk *b, struct blk_uring_stats *s);
 /*
  * Stops the device thread, flushes (fdatasync), closes. NULL is fine.
  * Returns 0, or -errno when the guest's writes may not have reached the
@@ -97,5 +109,17 @@ void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s
  * one error line naming the disk.
  */
 int virtio_blk_destroy(struct virtio_blk *b);
+
+/*
+ * vm.resize-disk: grows the image to `size` bytes (ftruncate, when the
+ * file is shorter) and the disk's capacity with it, then tells the driver
+ * (a configuration change interrupt: Linux logs "[vdX] new size: ...").
+ * Any thread. 0; -EROFS (readonly=on); -EINVAL (not a multiple of 512, or
+ * smaller than the disk: cvmm does not shrink disks); -ENOTSUP (the image
+ * is no regular file); another -errno from ftruncate. Not logged.
+ */
+int virtio_blk_resize(struct virtio_blk *b, uint64_t size);
+/* The disk's capacity in bytes. */
+uint64_t virtio_blk_capacity(struct virtio_blk *b);
 
 #endif

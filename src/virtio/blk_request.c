@@ -30,8 +30,9 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 static bool range_ok(const struct blk_backend *be, uint64_t sector,
 		     uint64_t nsect)
 {
-	return sector <= be->capacity_sectors &&
-	       nsect <= be->capacity_sectors - sector;
+	/* vm.resize-disk may grow it while the device runs. */
+	uint64_t cap = __atomic_load_n(&be->capacity_sectors, __ATOMIC_ACQUIRE);
+	return sector <= cap && nsect <= cap - sector;
 }
 
 /*
@@ -176,14 +177,16 @@ static int rw_bounce(struct blk_backend *be, bool write,
 
 /*
  * Whether an IN/OUT of cnt iovecs (in be->iov) can go to the engine as it
- * is: there is room for its iovecs, and with O_DIRECT the guest's buffers
- * meet the alignment (else the bounce buffer, synchronously).
+ * is: with O_DIRECT the guest's buffers meet the alignment (else the
+ * bounce buffer, synchronously), and there is room for its iovecs (or the
+ * engine makes some: io->grow, asked last).
  */
-static bool async_ok(const struct blk_backend *be, const struct blk_io *io,
+static bool async_ok(const struct blk_backend *be, struct blk_io *io,
 		     int cnt)
 {
-	return io && (unsigned)cnt <= io->max_iov &&
-	       (!be->direct || iov_dio_aligned(be, be->iov, cnt));
+	return io && (!be->direct || iov_dio_aligned(be, be->iov, cnt)) &&
+	       ((unsigned)cnt <= io->max_iov ||
+		(io->grow && io->grow(io, (unsigned)cnt)));
 }
 
 /* IN (write false: file -> guest) and OUT (guest -> file); with io, an
@@ -212,7 +215,8 @@ static uint8_t do_rw(struct blk_backend *be, const struct vq_chain *c,
 				be->name, write ? "write" : "read",
 				(unsigned long long)sector,
 				(unsigned long long)(len >> BLK_SECTOR_SHIFT),
-				(unsigned long long)be->capacity_sectors);
+				(unsigned long long)__atomic_load_n(&be->capacity_sectors,
+								    __ATOMIC_ACQUIRE));
 		return VIRTIO_BLK_S_IOERR;
 	}
 	if (len == 0)

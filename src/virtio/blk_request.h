@@ -80,8 +80,10 @@
  *  - blk_request_prepare() + blk_request_complete(): the io_uring engine
  *    (blk_uring.h). Prepare parses and checks the request exactly as
  *    execute does; an IN or OUT that passed every check (and whose data
- *    fits io->max_iov iovecs and, with O_DIRECT, needs no bounce buffer)
- *    and a FLUSH that is not answered at once (read-only, poisoned) are
+ *    fits io->max_iov iovecs, or io->grow makes room, and, with O_DIRECT,
+ *    needs no bounce buffer)
+ *    (io->grow may make room for more) and a FLUSH that is not answered
+ *    at once (read-only, poisoned) are
  *    handed back as a struct blk_io for the engine to run (readv, writev,
  *    fsync with DATASYNC); everything else (GET_ID, DISCARD,
  *    WRITE_ZEROES, bad requests) is executed on the spot, status written.
@@ -156,6 +158,10 @@ struct blk_io {
 	/* The caller's: room for max_iov iovecs at iov. */
 	struct iovec *iov;
 	unsigned max_iov;
+	/* Optional, the caller's: room for n > max_iov iovecs (iov and
+	 * max_iov changed, true), or none (false: the request runs
+	 * synchronously). The caller takes it back after completion. */
+	bool (*grow)(struct blk_io *io, unsigned n);
 	/* Filled by blk_request_prepare() for BLK_REQ_ASYNC. */
 	enum blk_io_op op;
 	uint32_t type;    /* VIRTIO_BLK_T_* */

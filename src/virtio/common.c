@@ -43,7 +43,10 @@ static void common_handle(void *opaque, unsigned idx)
 	struct virtio_common *d = opaque;
 	wait_started(d);
 	if (idx < d->vd.nqueues) {
-		eventfd_drain(d->vd.kick_fd[idx]);
+		/* A waiter reports each kick as an event (worker.h): its
+		 * counter need not be read, a system call spared per kick. */
+		if (!d->p.waiter)
+			eventfd_drain(d->vd.kick_fd[idx]);
 		d->p.queue_kicked(d->p.dev, idx);
 	} else if (d->p.fd_ready) {
 		d->p.fd_ready(d->p.dev, idx);
@@ -218,6 +221,8 @@ static int common_activate(void *opaque)
 	r = r < 0 ? r : add_fds(d);
 	if (r == 0) {
 		d->worker.quiesce = d->p.quiesce ? common_quiesce : NULL;
+		d->worker.waiter = d->p.waiter;
+		d->worker.waiter_opaque = d->p.dev;
 		pthread_mutex_lock(&d->start_lock);
 		r = virtio_worker_start(&d->worker, d->thread_name, common_handle, d);
 		if (r == 0)

@@ -93,6 +93,9 @@ struct virtio_common_params {
 	/* Optional, device thread: worker.h's quiesce (before a park, stop
 	 * false; before the thread exits, stop true). */
 	void (*quiesce)(void *dev, bool stop);
+	/* Optional: where the device thread waits instead of epoll
+	 * (worker.h; called with dev; fds polled for input only). */
+	const struct virtio_worker_waiter *waiter;
 	bool kick_at_start;
 	/*
 	 * Snapshots (virtio.h's save/restore): the device's state is its

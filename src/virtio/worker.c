@@ -65,6 +65,23 @@ static void worker_park(struct virtio_worker *w)
 	pthread_mutex_unlock(&w->pause_lock);
 }
 
+/* The waiter's wait as epoll_wait's answer: indices, UINT32_MAX the stop
+ * eventfd. */
+static int waiter_wait(struct virtio_worker *w, struct epoll_event *evs)
+{
+	uint32_t ready = 0;
+	int r = w->waiter->wait(w->waiter_opaque, &ready);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	int n = 0;
+	for (unsigned i = 0; i <= w->nfds; i++)
+		if (ready & (1u << i))
+			evs[n++].data.u32 = i == w->nfds ? UINT32_MAX : i;
+	return n;
+}
+
 static void worker_loop(struct virtio_worker *w)
 {
 	for (;;) {
@@ -77,12 +94,14 @@ static void worker_loop(struct virtio_worker *w)
 		if (atomic_load(&w->stop_req))
 			return;
 		struct epoll_event evs[WORKER_MAX_FDS + 1];
-		int n = epoll_wait(w->epoll_fd, evs, WORKER_MAX_FDS + 1, -1);
+		int n = w->waiter ? waiter_wait(w, evs)
+				  : epoll_wait(w->epoll_fd, evs, WORKER_MAX_FDS + 1, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_ratelimited(&w->rl, LOG_ERROR, "%s: epoll_wait: %s",
-					w->name, strerror(errno));
+			log_ratelimited(&w->rl, LOG_ERROR, "%s: %s: %s", w->name,
+					w->waiter ? "waiting" : "epoll_wait",
+					strerror(errno));
 			return;
 		}
 		bool woken = false;
@@ -108,9 +127,24 @@ static void *worker_thread(void *arg)
 	/* Filters stack: started by a filtered (vCPU) thread, narrow it. */
 	if (seccomp_install(SECCOMP_DEVICE, seccomp_thread_filtered()))
 		atomic_store(&w->stop_req, true); /* exits at once, marked exited */
+	bool waiting = false;
+	if (w->waiter && !atomic_load(&w->stop_req)) {
+		int fds[WORKER_MAX_FDS + 1];
+		memcpy(fds, w->fds, w->nfds * sizeof(fds[0]));
+		fds[w->nfds] = w->stop_fd;
+		int r = w->waiter->start(w->waiter_opaque, fds, w->nfds + 1);
+		if (r < 0) {
+			log_ratelimited(&w->rl, LOG_ERROR, "%s: cannot start waiting: %s",
+					w->name, strerror(-r));
+			atomic_store(&w->stop_req, true);
+		}
+		waiting = r == 0;
+	}
 	worker_loop(w);
 	if (w->quiesce)
 		w->quiesce(w->opaque, true);
+	if (waiting)
+		w->waiter->stop(w->waiter_opaque);
 	pthread_mutex_lock(&w->pause_lock);
 	w->exited = true;
 	pthread_cond_broadcast(&w->pause_cond);
@@ -204,6 +238,8 @@ int virtio_worker_init(struct virtio_worker *w)
 	w->epoll_fd = w->stop_fd = -1;
 	w->nfds = 0;
 	w->quiesce = NULL;
+	w->waiter = NULL;
+	w->waiter_opaque = NULL;
 	atomic_init(&w->pause_req, false);
 	atomic_init(&w->stop_req, false);
 	w->parked = w->exited = false;

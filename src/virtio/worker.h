@@ -19,6 +19,13 @@
  * (stop false: what is in flight completes as usual) and before it exits
  * (stop true: it waits for it and discards the completions, a reset
  * queue gets nothing); so a paused or stopped device touches nothing.
+ *
+ * A device may wait elsewhere than in epoll (virtio-blk waits in its
+ * io_uring, where its completions come too): the waiter (struct
+ * virtio_worker_waiter, set before start) is started on the thread with
+ * the fds to poll (the worker's, then its stop eventfd), waited in
+ * instead of epoll_wait (it may do the device's own work there and
+ * return with no fd ready), and stopped after quiesce(stop).
  */
 #ifndef CVMM_VIRTIO_WORKER_H
 #define CVMM_VIRTIO_WORKER_H
@@ -32,6 +39,22 @@
 
 #define WORKER_MAX_FDS 16
 
+struct virtio_worker_waiter {
+	/* On the thread, its filter on, before the loop: fds[0..n) are the
+	 * worker's fds, then its stop eventfd (fds[n - 1]). 0, or -errno:
+	 * the thread ends at once (logged here). */
+	int (*start)(void *opaque, const int *fds, unsigned n);
+	/* Blocks until an fd is readable or the device did work of its own:
+	 * bit i of *ready for fds[i] readable. Each write to an fd is an
+	 * event, whether or not the fd was read since (virtio_common leaves
+	 * the kick eventfds unread: their counters only grow, harmlessly).
+	 * 0, or -errno (the thread ends, as on an epoll failure; logged
+	 * here). */
+	int (*wait)(void *opaque, uint32_t *ready);
+	/* On the thread, after quiesce(stop). */
+	void (*stop)(void *opaque);
+};
+
 struct virtio_worker {
 	pthread_t thread;
 	bool running;
@@ -42,6 +65,8 @@ struct virtio_worker {
 	uint32_t events[WORKER_MAX_FDS];
 	void (*handle)(void *opaque, unsigned idx);
 	void (*quiesce)(void *opaque, bool stop); /* optional, see above */
+	const struct virtio_worker_waiter *waiter; /* optional, see above */
+	void *waiter_opaque;
 	void *opaque;
 	char name[16];
 	struct ratelimit rl; /* wake-up and epoll failures (guest-driven) */

@@ -16,7 +16,13 @@
 #            a file; virtio-console to a file (console=hvc0); an API socket:
 #            once the kernel has registered its ACPI power button, the test
 #            presses it (cvmm-remote power-button) and the kernel must log
-#            exactly one KEY_POWER press and release (evbug).
+#            exactly one KEY_POWER press and release (evbug). Its root holds
+#            an /sbin/init that spins without system calls (the kernel stays
+#            up), and then comes ACPI PCI hotplug: cvmm-remote add-disk
+#            (the kernel's acpiphp scans the slot: a new virtio disk of the
+#            image's size), resize-disk (the kernel logs the new size),
+#            remove-device (acpiphp ejects it: cvmm releases the device and
+#            closes the image); then cvmm-remote shutdown-vmm ends it.
 #   bzimage  the bzImage through the 64-bit boot protocol (its decompressor
 #            runs), same CPUs and memory, --virtio-transport mmio (the
 #            kernel finds its disk in the DSDT); vda = the read-only image with
@@ -36,7 +42,7 @@
 #   vub      vmlinux with its root on vhost-user-blk: qemu-storage-daemon
 #            serves a fresh ext2 image (mount count 7) that the kernel mounts
 #            rw: the superblock write must reach the image (count 8).
-# All run until the kernel finds no (working) init, panics and resets
+# The others run until the kernel finds no (working) init, panics and resets
 # (panic=-1 reboot=k), which ends cvmm with exit status 0.
 # User space cannot run on this host (see tests/linux/README.md), so every
 # check reads kernel messages on the serial console, the hvc0 file, cvmm's
@@ -96,19 +102,21 @@ DHCP_LO=$NS_SUBNET.50
 DHCP_HI=$NS_SUBNET.59
 MAC=52:54:00:c7:4d:01
 TAP=cvmmlt0
+TAP2=cvmmlt1 # hot-plugged (vm.add-net) in the full boot
 # The bzimage boot's own tap and subnet (same namespace and dnsmasq).
 BZ_SUBNET=10.77.1
 BZ_HOST_IP=$BZ_SUBNET.1
 BZ_DHCP_LO=$BZ_SUBNET.50
 BZ_DHCP_HI=$BZ_SUBNET.59
 BZ_MAC=52:54:00:c7:4d:02
-BZ_TAP=cvmmlt1
+BZ_TAP=cvmmlt2
 # The bzimage boot is snapshotted (vm.snapshot) once the kernel has probed
 # its disk (this line), killed and restored in a new cvmm (--restore).
 BZ_SNAP_AT=': [vda] '
 SNAP_AT_MARKER=$BZ_SNAP_AT
 ROOT_MB=16
 RO_MB=4
+HP_MB=8                      # the hot-plugged disk, then resized to twice that
 MNT_BEFORE=7                 # mount count written into root.img before boot
 # virtio PCI device IDs (modern, 0x1040 + virtio device ID)
 ID_NET=1af4:1041
@@ -146,6 +154,7 @@ cleanup() {
     if [ -z "$RECHECK" ]; then
         if ip netns list 2>/dev/null | grep -qw "$NS"; then
             ip netns exec "$NS" ip tuntap del mode tap name "$TAP" 2>/dev/null
+            ip netns exec "$NS" ip tuntap del mode tap name "$TAP2" 2>/dev/null
             ip netns exec "$NS" ip tuntap del mode tap name "$BZ_TAP" 2>/dev/null
             ip netns del "$NS" 2>/dev/null
         fi
@@ -315,6 +324,122 @@ press_button() {
     echo $? >"$WORK/$name.button.rc"
 }
 
+# wait_for FILE PATTERN SECONDS: a line of FILE matches PATTERN (grep -E)
+# within SECONDS; 1 when not (or cvmm exited first: NAME.t1 is there).
+wait_for() {
+    local f=$1 pat=$2 n=$(($3 * 5))
+    while ! grep -qaE -- "$pat" "$f" 2>/dev/null; do
+        n=$((n - 1))
+        [ "$n" -gt 0 ] && [ ! -e "$WORK/full.t1" ] || return 1
+        sleep 0.2
+    done
+}
+
+# Whether cvmm (PID) holds the hot-plugged image open: yes or no.
+holds_image() {
+    local fd
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "$HP_IMG" ] && { echo yes; return; }
+    done
+    echo no
+}
+
+# How many tap fds (/dev/net/tun) cvmm (PID) holds.
+tun_fds() {
+    local fd n=0
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = /dev/net/tun ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+
+# BDF ("00:05.0") from a PciDeviceInfo answer with id ID (file), or nothing.
+answer_bdf() { sed -nE 's/.*"id":"'"$2"'","bdf":"0000:(00:[0-9a-f]{2}\.0)".*/\1/p' "$1"; }
+
+# wait_driver SOCK BDF OUT: vm.info until the virtio device at BDF has
+# MSI-X enabled (its guest driver took it) or 180 s pass; the last answer
+# in OUT.
+wait_driver() {
+    local n=180
+    while [ "$n" -gt 0 ] && [ ! -e "$WORK/full.t1" ]; do
+        r info >"$3" 2>&1
+        python3 - "$3" "0000:$2" <<'PY' && return 0
+import json, sys
+info = json.load(open(sys.argv[1]))
+devs = [d for d in info.get("devices", []) if d.get("bdf") == sys.argv[2]]
+sys.exit(0 if devs and devs[0].get("msix", {}).get("enabled") else 1)
+PY
+        n=$((n - 1))
+        sleep 1
+    done
+    return 1
+}
+
+# hotplug NAME SOCK: after the power button, ACPI PCI hotplug on the
+# running kernel: add-disk (the kernel must log the new disk), resize-disk
+# (the new size), remove-device (the guest ejects, cvmm releases the
+# device), each step's outcome in NAME.hp.*; then the VMM is shut down
+# (the kernel's init spins for ever). Every step waits at most 180 s.
+hotplug() {
+    local name=$1 sock=$2 serial=$WORK/$1.serial err=$WORK/$1.err pid r
+    [ -f "$WORK/$name.button.rc" ] || return 0
+    r() { timeout 30 "$REMOTE" --api-socket "$sock" --timeout 20 "$@"; }
+    pid=$(r ping | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+    r add-disk "path=$HP_IMG,id=hp0" >"$WORK/$name.hp.add" 2>&1
+    echo $? >"$WORK/$name.hp.add.rc"
+    wait_for "$serial" "^virtio_blk virtio[0-9]+: \[vd[a-z]+\] $((HP_MB * 2048)) 512-byte logical blocks" 180
+    echo "$(holds_image "$pid")" >"$WORK/$name.hp.open"
+    r resize-disk --disk hp0 --size "$((HP_MB * 2))M" >"$WORK/$name.hp.resize" 2>&1
+    echo $? >"$WORK/$name.hp.resize.rc"
+    wait_for "$serial" "\] new size: $((HP_MB * 4096)) 512-byte logical blocks" 180
+    stat -c %s "$HP_IMG" >"$WORK/$name.hp.size"
+    r remove-device hp0 >"$WORK/$name.hp.remove" 2>&1
+    echo $? >"$WORK/$name.hp.remove.rc"
+    wait_for "$err" "hotplug: hp0 released" 180
+    echo "$(holds_image "$pid")" >"$WORK/$name.hp.closed"
+    r info >"$WORK/$name.hp.info" 2>&1
+    # vm.add-net on a second tap in the namespace: the kernel scans a
+    # virtio-net function in a slot empty at boot, with its INTx routed,
+    # and virtio_net takes it (MSI-X on); remove-device: ejected, released,
+    # the tap's fd closed.
+    tun_fds "$pid" >"$WORK/$name.hpnet.fds0"
+    r add-net "tap=$TAP2,id=hpnet" >"$WORK/$name.hpnet.add" 2>&1
+    echo $? >"$WORK/$name.hpnet.add.rc"
+    local bdf
+    bdf=$(answer_bdf "$WORK/$name.hpnet.add" hpnet)
+    if [ -n "$bdf" ]; then
+        wait_for "$serial" "^pci 0000:$bdf: \[1af4:1041\]" 180
+        wait_driver "$sock" "$bdf" "$WORK/$name.hpnet.info"
+        echo $? >"$WORK/$name.hpnet.driver"
+    fi
+    tun_fds "$pid" >"$WORK/$name.hpnet.fds1"
+    r remove-device hpnet >"$WORK/$name.hpnet.remove" 2>&1
+    echo $? >"$WORK/$name.hpnet.remove.rc"
+    wait_for "$err" "hotplug: hpnet released" 180
+    tun_fds "$pid" >"$WORK/$name.hpnet.fds2"
+    # vm.add-user-device: the vfio-user test server's edu device without
+    # MSI-X (MSI and INTx); the kernel scans [1234:11e8] in the slot; then
+    # remove-device.
+    local edu_sock=$WORK/edu.sock
+    "$EDU" --socket "$edu_sock" --no-msix >"$WORK/$name.edu.out" 2>&1 &
+    echo $! >>"$WORK/$name.pids"
+    local n=50
+    while [ ! -S "$edu_sock" ] && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    r add-user-device "socket=$edu_sock,id=hpedu" >"$WORK/$name.hpedu.add" 2>&1
+    echo $? >"$WORK/$name.hpedu.add.rc"
+    bdf=$(answer_bdf "$WORK/$name.hpedu.add" hpedu)
+    [ -z "$bdf" ] || wait_for "$serial" "^pci 0000:$bdf: \[1234:11e8\]" 180
+    r remove-device hpedu >"$WORK/$name.hpedu.remove" 2>&1
+    echo $? >"$WORK/$name.hpedu.remove.rc"
+    wait_for "$err" "hotplug: hpedu released" 180
+    # The console stays: remove-device is refused, naming why.
+    r remove-device "$(sed -nE 's/.*"id":"(_console[0-9]+)".*/\1/p' "$WORK/$name.hp.info" | head -n1)" \
+        >"$WORK/$name.hpcon.remove" 2>&1
+    echo $? >"$WORK/$name.hpcon.remove.rc"
+    r info >"$WORK/$name.hp.info2" 2>&1
+    r shutdown-vmm >/dev/null 2>&1
+}
+
 # Seconds from cvmm start to its exit.
 secs() {
     awk -v a="$(cat "$WORK/$1.t0" 2>/dev/null)" -v b="$(cat "$WORK/$1.t1" 2>/dev/null)" \
@@ -388,7 +513,16 @@ setup() {
     ROOT_IMG=$WORK/root.img
     RO_IMG=$WORK/ro.img
     RNG_SRC=$WORK/rng.bin
-    if ! { mke2fs -q -F -t ext2 -L cvmmroot "$ROOT_IMG" "${ROOT_MB}M" >/dev/null &&
+    # The full boot's root: an /sbin/init that spins without system calls
+    # (this host's user space cannot make one), so that the kernel stays up
+    # for the hotplug steps; the test ends that VM through the API.
+    mkdir -p "$WORK/fullroot/sbin" &&
+        printf '.globl _start\n_start:\n\tjmp _start\n' >"$WORK/spin.S" &&
+        gcc -nostdlib -static -o "$WORK/fullroot/sbin/init" "$WORK/spin.S" 2>"$WORK/spin.err" ||
+        { bad setup "building the spinning init failed: $(head -n3 "$WORK/spin.err")"; finish; }
+    HP_IMG=$WORK/hp.img
+    truncate -s "${HP_MB}M" "$HP_IMG" || { bad setup "cannot make $HP_IMG"; finish; }
+    if ! { mke2fs -q -F -t ext2 -L cvmmroot -d "$WORK/fullroot" "$ROOT_IMG" "${ROOT_MB}M" >/dev/null &&
            tune2fs -C "$MNT_BEFORE" "$ROOT_IMG" >/dev/null &&
            mke2fs -q -F -t ext2 -L cvmmro "$RO_IMG" "${RO_MB}M" >/dev/null &&
            head -c 1M /dev/urandom >"$RNG_SRC"; } 2>"$WORK/mkfs.err"; then
@@ -421,6 +555,7 @@ setup() {
     if ! { ip netns add "$NS" &&
            ip netns exec "$NS" ip link set lo up &&
            ip netns exec "$NS" ip tuntap add mode tap name "$TAP" &&
+           ip netns exec "$NS" ip tuntap add mode tap name "$TAP2" &&
            ip netns exec "$NS" ip tuntap add mode tap name "$BZ_TAP"; } 2>"$WORK/netns.err"; then
         bad setup "network namespace: $(head -n3 "$WORK/netns.err")"
         finish
@@ -440,9 +575,10 @@ setup() {
         finish
     fi
 
-    declare -p CVMM CVMM_REAL REMOTE NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
+    EDU=$(dirname "$CVMM")/tests/vfio-user/edu-server
+    declare -p CVMM CVMM_REAL REMOTE EDU NS BZIMAGE VMLINUX TSC_KHZ BASE_CMDLINE FULL_CMDLINE \
         BZ_CMDLINE ROOT_IMG RO_IMG RNG_SRC MNT_READ_BEFORE RO_SUM_BEFORE \
-        VFS_CMDLINE VUB_CMDLINE FS_DIR VUB_IMG VUB_READ_BEFORE VUB_WTIME_BEFORE >"$WORK/params"
+        VFS_CMDLINE VUB_CMDLINE FS_DIR VUB_IMG VUB_READ_BEFORE VUB_WTIME_BEFORE HP_IMG >"$WORK/params"
 }
 
 # The two boots run at the same time: the bzImage one spends most of its
@@ -482,7 +618,7 @@ run_boots() {
         --cmdline "$FULL_CMDLINE" &
     local full=$!
     PIDS+=("$full")
-    press_button full "$WORK/full.api" &
+    { press_button full "$WORK/full.api"; hotplug full "$WORK/full.api"; } &
     PIDS+=($!)
     RNG_SRC_WATCH="" SNAP_AT=$BZ_SNAP_AT boot bzimage "$BZ_TIMEOUT" ip netns exec "$NS" -- \
         --kernel "$BZIMAGE" --cpus boot=$CPUS --memory size=${MEM_MB}M \
@@ -555,9 +691,9 @@ hasx() { grep -qxF -- "$2" "$1"; }           # has FILE LINE (whole line)
 
 # exit status 0 (guest reset), not a timeout
 c_exit() {
-    local name=$1 rc
+    local name=$1 rc why=${2:-i8042: guest requested reset}
     rc=$(cat "$WORK/$name.rc" 2>/dev/null || echo none)
-    if [ "$rc" = 0 ] && has "$WORK/$name.err" "i8042: guest requested reset"; then return 0; fi
+    if [ "$rc" = 0 ] && has "$WORK/$name.err" "$why"; then return 0; fi
     case $rc in
     124|137) WHY="timed out (exit $rc)" ;;
     *) WHY="exit status $rc; cvmm stderr: $(grep -v ' debug' "$WORK/$name.err" | tail -n 3 | tr '\n' ' ')" ;;
@@ -629,7 +765,8 @@ c_pci_scan() {
     local s=$1
     shift
     local got want
-    got=$(sed -nE 's/^pci 0000:00:[0-9a-f]{2}\.0: \[(1af4:[0-9a-f]{4})\] type 00 class .*/\1/p' "$s" | sort | tr '\n' ' ')
+    # the boot's scan: up to init (the full boot hot-plugs more later)
+    got=$(sed -nE '/Run \/sbin\/init as init process/q; s/^pci 0000:00:[0-9a-f]{2}\.0: \[(1af4:[0-9a-f]{4})\] type 00 class .*/\1/p' "$s" | sort | tr '\n' ' ')
     want=
     [ $# -eq 0 ] || want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
     [ "$got" = "$want" ] && return 0
@@ -679,7 +816,7 @@ c_msix() {
 # kernel's virtio_blk uses both (one line per disk: vdb has one queue).
 c_blk_mq() {
     local s=$1 err=$2
-    grep -qE 'virtio-blk\(root\): .*engine=uring, 2 queues of [0-9]+' "$err" || {
+    grep -qE 'virtio-blk\(root\): .*engine=uring(, [a-z ]+)?, 2 queues of [0-9]+' "$err" || {
         WHY="no 'virtio-blk(root): ... engine=uring, 2 queues of N' line in cvmm's log"; return 1; }
     grep -qE '^virtio_blk virtio[0-9]+: 2/0/0 default/read/poll queues$' "$s" && return 0
     WHY="kernel said: $(grep -m2 'default/read/poll queues' "$s" | tr '\n' ' ' || echo nothing)"
@@ -895,6 +1032,104 @@ c_button_press() {
     return 0
 }
 
+# vm.add-disk on the running kernel: 200 with the device's id and address,
+# and the kernel (acpiphp, then virtio_blk) found a disk of the image's size
+# at that address.
+c_hp_add() {
+    local name=$1 s=$2 bdf
+    if [ ! -f "$WORK/$name.hp.add.rc" ]; then WHY="never tried (no power button press before cvmm exited)"; return 1; fi
+    if [ "$(cat "$WORK/$name.hp.add.rc")" != 0 ]; then WHY="cvmm-remote add-disk failed: $(head -c 300 "$WORK/$name.hp.add")"; return 1; fi
+    bdf=$(sed -nE 's/.*"id":"hp0","bdf":"0000:(00:[0-9a-f]{2}\.0)".*/\1/p' "$WORK/$name.hp.add")
+    [ -n "$bdf" ] || { WHY="answer without id hp0 and a bdf: $(head -c 200 "$WORK/$name.hp.add")"; return 1; }
+    grep -qE "^pci 0000:$bdf: \[1af4:1042\]" "$s" ||
+        { WHY="the kernel did not scan a virtio-blk function at $bdf ($(grep -m2 -E 'acpiphp|pci 0000:'"$bdf" "$s" | tr '\n' ' '))"; return 1; }
+    grep -qE "^virtio_blk virtio[0-9]+: \[vd[a-z]+\] $((HP_MB * 2048)) 512-byte logical blocks " "$s" ||
+        { WHY="no virtio_blk line with $((HP_MB * 2048)) blocks"; return 1; }
+    [ "$(cat "$WORK/$name.hp.open")" = yes ] || { WHY="cvmm does not hold $HP_IMG open"; return 1; }
+    return 0
+}
+
+# vm.resize-disk: the image grew and the kernel logged the new capacity.
+c_hp_resize() {
+    local name=$1 s=$2
+    if [ "$(cat "$WORK/$name.hp.resize.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote resize-disk failed: $(head -c 300 "$WORK/$name.hp.resize" 2>/dev/null)"; return 1; fi
+    [ "$(cat "$WORK/$name.hp.size")" = $((HP_MB * 2 << 20)) ] || { WHY="image size $(cat "$WORK/$name.hp.size"), want $((HP_MB * 2 << 20))"; return 1; }
+    grep -qE "^virtio_blk virtio[0-9]+: \[vd[a-z]+\] new size: $((HP_MB * 4096)) 512-byte logical blocks " "$s" ||
+        { WHY="no 'new size: $((HP_MB * 4096)) 512-byte logical blocks' line"; return 1; }
+    return 0
+}
+
+# vm.remove-device: the guest ejected the slot (acpiphp, _EJ0), cvmm
+# released the device and closed the image, and it left the configuration.
+c_hp_remove() {
+    local name=$1 e=$2
+    if [ "$(cat "$WORK/$name.hp.remove.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote remove-device failed: $(head -c 300 "$WORK/$name.hp.remove" 2>/dev/null)"; return 1; fi
+    # (cvmm's log lines end in CR LF: no $ anchor)
+    grep -E "hotplug: the guest ejected slot [0-9]+" "$e" | grep -qv "not asked to" || { WHY="the guest did not eject the slot (no 'the guest ejected slot' in cvmm's log)"; return 1; }
+    grep -qE "hotplug: hp0 released \(slot [0-9]+ free\)" "$e" || { WHY="cvmm did not release hp0"; return 1; }
+    [ "$(cat "$WORK/$name.hp.closed")" = no ] || { WHY="cvmm still holds $HP_IMG open"; return 1; }
+    ! grep -q '"hp0"' "$WORK/$name.hp.info" || { WHY="vm.info still lists hp0"; return 1; }
+    return 0
+}
+
+# vm.add-net on the running kernel: 200 with hpnet's address, the kernel
+# scanned a virtio-net function there without "no GSI" for any device (a
+# slot empty at boot has its INTx in the _PRT), virtio_net took it (MSI-X
+# enabled), and cvmm held one more tap fd.
+c_hpnet_add() {
+    local name=$1 s=$2 bdf n0 n1
+    if [ "$(cat "$WORK/$name.hpnet.add.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote add-net failed: $(head -c 300 "$WORK/$name.hpnet.add" 2>/dev/null)"; return 1; fi
+    bdf=$(answer_bdf "$WORK/$name.hpnet.add" hpnet)
+    [ -n "$bdf" ] || { WHY="answer without id hpnet and a bdf: $(head -c 200 "$WORK/$name.hpnet.add")"; return 1; }
+    grep -qE "^pci 0000:$bdf: \[1af4:1041\]" "$s" ||
+        { WHY="the kernel did not scan a virtio-net function at $bdf"; return 1; }
+    ! grep -q "no GSI" "$s" || { WHY="the kernel found no INTx route: $(grep -m1 'no GSI' "$s")"; return 1; }
+    [ "$(cat "$WORK/$name.hpnet.driver" 2>/dev/null)" = 0 ] ||
+        { WHY="virtio_net did not enable MSI-X on $bdf within 180 s"; return 1; }
+    python3 - "$WORK/$name.hpnet.info" "0000:$bdf" <<'PY' || { WHY="vm.info: no INTx GSI for $bdf"; return 1; }
+import json, sys
+d = [d for d in json.load(open(sys.argv[1]))["devices"] if d.get("bdf") == sys.argv[2]]
+sys.exit(0 if d and d[0].get("intx_gsi") else 1)
+PY
+    n0=$(cat "$WORK/$name.hpnet.fds0"); n1=$(cat "$WORK/$name.hpnet.fds1")
+    [ "$n1" = $((n0 + 1)) ] || { WHY="tap fds: $n0 before the add, $n1 after (want one more)"; return 1; }
+    return 0
+}
+
+# remove-device hpnet: ejected by the guest, released, its tap fd closed,
+# gone from vm.info's configuration.
+c_hpnet_remove() {
+    local name=$1 e=$2 n0 n2
+    if [ "$(cat "$WORK/$name.hpnet.remove.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote remove-device hpnet failed: $(head -c 300 "$WORK/$name.hpnet.remove" 2>/dev/null)"; return 1; fi
+    grep -qE "hotplug: hpnet released \(slot [0-9]+ free\)" "$e" || { WHY="cvmm did not release hpnet"; return 1; }
+    n0=$(cat "$WORK/$name.hpnet.fds0"); n2=$(cat "$WORK/$name.hpnet.fds2")
+    [ "$n2" = "$n0" ] || { WHY="tap fds: $n0 before the add, $n2 after the remove"; return 1; }
+    ! grep -q '"hpnet"' "$WORK/$name.hp.info2" || { WHY="vm.info still lists hpnet"; return 1; }
+    return 0
+}
+
+# add-user-device (edu without MSI-X) then remove-device hpedu.
+c_hpedu() {
+    local name=$1 s=$2 e=$3 bdf
+    if [ "$(cat "$WORK/$name.hpedu.add.rc" 2>/dev/null)" != 0 ]; then WHY="cvmm-remote add-user-device failed: $(head -c 300 "$WORK/$name.hpedu.add" 2>/dev/null)"; return 1; fi
+    bdf=$(answer_bdf "$WORK/$name.hpedu.add" hpedu)
+    [ -n "$bdf" ] || { WHY="answer without id hpedu and a bdf: $(head -c 200 "$WORK/$name.hpedu.add")"; return 1; }
+    grep -qE "^pci 0000:$bdf: \[1234:11e8\]" "$s" || { WHY="the kernel did not scan [1234:11e8] at $bdf"; return 1; }
+    [ "$(cat "$WORK/$name.hpedu.remove.rc" 2>/dev/null)" = 0 ] || { WHY="remove-device hpedu failed: $(head -c 300 "$WORK/$name.hpedu.remove")"; return 1; }
+    grep -qE "hotplug: hpedu released \(slot [0-9]+ free\)" "$e" || { WHY="cvmm did not release hpedu"; return 1; }
+    return 0
+}
+
+# remove-device of the virtio-console: refused, saying why; it stays.
+c_hpcon() {
+    local name=$1
+    [ "$(cat "$WORK/$name.hpcon.remove.rc" 2>/dev/null)" != 0 ] || { WHY="remove-device of the console succeeded"; return 1; }
+    grep -q "is the virtio-console, which cvmm cannot unplug" "$WORK/$name.hpcon.remove" ||
+        { WHY="refusal without the reason: $(head -c 200 "$WORK/$name.hpcon.remove")"; return 1; }
+    grep -q '"_console' "$WORK/$name.hp.info2" || { WHY="the console left vm.info"; return 1; }
+    return 0
+}
+
 c_reached_init() {
     has "$1" "Run /sbin/init as init process" && return 0
     WHY="no 'Run /sbin/init as init process' line (last lines: $(tail -n 2 "$1" | tr '\n' ' '))"
@@ -1009,13 +1244,14 @@ run_checks() {
 
     # full boot (vmlinux, PVH)
     c() { local n=$1; shift; WHY=; if "$@"; then ok "$n"; else bad "$n" "$WHY"; fi; }
-    c full-exit-status c_exit full
+    c full-exit-status c_exit full "VM exit (API shutdown request)"
     c full-pvh-entry c_pvh "$F" "$FE"
     c full-earlyprintk-then-8250 c_earlyprintk "$F"
     c full-cmdline c_cmdline "$F" "$FULL_CMDLINE"
     c full-e820-${MEM_MB}M c_e820 "$F" "$MEM_MB"
     c full-smp-$CPUS-cpus c_smp "$F"
-    c full-pci-scan-virtio c_pci_scan "$F" $ID_BLK $ID_BLK $ID_NET $ID_RNG $ID_CONSOLE $ID_VSOCK
+    # (three virtio-blk functions: vda, vdb and the hot-plugged disk)
+    c full-pci-scan-virtio c_pci_scan "$F" $ID_BLK $ID_BLK $ID_BLK $ID_NET $ID_RNG $ID_CONSOLE $ID_VSOCK
     c full-msix-enabled c_msix "$FE"
     c full-vda-capacity c_blk_capacity "$F" vda $ROOT_MB
     c full-blk-multiqueue-uring c_blk_mq "$F" "$FE"
@@ -1030,6 +1266,13 @@ run_checks() {
     c full-hvc0-console c_hvc "$F" "$WORK/full.hvc"
     c full-power-button-device c_button_device "$F"
     c full-power-button-press c_button_press full "$F"
+    c full-hotplug-add-disk c_hp_add full "$F"
+    c full-hotplug-resize-disk c_hp_resize full "$F"
+    c full-hotplug-remove-device c_hp_remove full "$WORK/full.err"
+    c full-hotplug-add-net c_hpnet_add full "$F"
+    c full-hotplug-remove-net c_hpnet_remove full "$WORK/full.err"
+    c full-hotplug-user-device c_hpedu full "$F" "$WORK/full.err"
+    c full-hotplug-console-stays c_hpcon full
     c full-reached-init c_reached_init "$F"
     c full-int3-completed c_int3 "$FE"
     c full-cvmm-log-clean c_cvmm_log "$FE"

@@ -619,6 +619,8 @@ static void test_dsdt_bytes(void **state)
 	c.mmio64_base = 0xffffff0000000000ULL;
 	c.mmio64_size = 0x10000000000ULL;
 	c.ecam_end_bus = 255;
+	c.pci_hotplug = true; /* the slots and PCNT too */
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
 	assert_int_equal(dsdt_build_devices(buf, DSDT_AML_MAX, &len, &c), 0);
 	print_message("largest DSDT term list: %zu bytes\n", len);
 	assert_true(len <= DSDT_AML_MAX - 512);
@@ -924,7 +926,7 @@ static void assert_no_diagnostics(const char *what, const char *text)
 	}
 }
 
-static void iasl_check(const uint8_t *dsdt, uint32_t len)
+static void iasl_check(const uint8_t *dsdt, uint32_t len, const char *const *more)
 {
 	char iasl[4096];
 	if (!find_program("iasl", iasl, sizeof(iasl))) {
@@ -971,6 +973,9 @@ static void iasl_check(const uint8_t *dsdt, uint32_t len)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(text, want[i]))
 			fail_msg("disassembly lacks \"%s\":\n%s", want[i], text);
+	for (size_t i = 0; more && more[i]; i++)
+		if (!strstr(text, more[i]))
+			fail_msg("disassembly lacks \"%s\":\n%s", more[i], text);
 	assert_no_diagnostics("disassembly", text);
 	free(text);
 
@@ -1007,9 +1012,18 @@ static void iasl_check(const uint8_t *dsdt, uint32_t len)
 	rmdir(dir);
 }
 
-static void test_dsdt_acpi_build(void **state)
+/*
+ * The INTx routing the VMM gives a hotplug machine (vm.c): slots 1-7 a GSI
+ * each, slots 8-31 sharing those seven in turn.
+ */
+static void route_all_slots(struct dsdt_config *c)
 {
-	(void)state;
+	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++)
+		c->intx_gsi[s] = PCI_INTX_GSI_FIRST + (s - 1) % PCI_INTX_GSI_COUNT;
+}
+
+static void dsdt_acpi_build(bool hotplug, const char *const *more)
+{
 	uint8_t *mem = malloc(MEM_SIZE);
 	assert_non_null(mem);
 	memset(mem, 0xa5, MEM_SIZE);
@@ -1019,6 +1033,12 @@ static void test_dsdt_acpi_build(void **state)
 
 	struct dsdt_config c;
 	default_config(&c);
+	c.pci_hotplug = hotplug;
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	if (hotplug) {
+		route_all_slots(&c);
+		c.no_eject = 1u << 3;
+	}
 	uint8_t aml[DSDT_AML_MAX];
 	size_t aml_len;
 	assert_int_equal(dsdt_build_devices(aml, sizeof(aml), &aml_len, &c), 0);
@@ -1039,8 +1059,255 @@ static void test_dsdt_acpi_build(void **state)
 	assert_true(len >= sizeof(struct acpi_table_header) + aml_len);
 	assert_memory_equal(dsdt + len - aml_len, aml, aml_len);
 
-	iasl_check(dsdt, len);
+	iasl_check(dsdt, len, more);
 	free(mem);
+}
+
+static void test_dsdt_acpi_build(void **state)
+{
+	(void)state;
+	dsdt_acpi_build(false, NULL);
+}
+
+/* The hotplug slots and methods as iasl reads them (and compiles back). */
+static void test_dsdt_acpi_build_hotplug(void **state)
+{
+	(void)state;
+	static const char *const more[] = {
+		"OperationRegion (PCST, SystemMemory, 0xFEB00800, 0x10)",
+		"PCIU,   32", "PCID,   32", "B0EJ,   32", "PSEG,   32",
+		"Device (S01)", "Device (S1F)", "Name (_SUN, 0x05)", "Name (_ADR, 0x00050000)",
+		"Method (_EJ0, 1, NotSerialized)", "\\_SB.PCI0.B0EJ = 0x20",
+		"\\_SB.PCI0.B0EJ = 0x80000000",
+		"Method (PCNT, 0, Serialized)", "Local0 = PCIU", "Local1 = PCID",
+		"Notify (S05, One)", "Notify (S05, 0x03)", "Notify (S1F, 0x03)",
+		"\\_SB.PCI0.PCNT ()",
+		/* _PRT entries of slots empty at boot, slot 31's included */
+		"0x0008FFFF", "0x001FFFFF",
+		NULL,
+	};
+	dsdt_acpi_build(true, more);
+}
+
+/* Bytes of \_SB.PCI0.<seg>: RootChar, MultiNamePrefix, 3 segments. */
+static size_t pci0_path(uint8_t *out, const char *seg)
+{
+	out[0] = '\\';
+	out[1] = 0x2f;
+	out[2] = 3;
+	memcpy(out + 3, "_SB_PCI0", 8);
+	memcpy(out + 11, seg, 4);
+	return 15;
+}
+
+/*
+ * ACPI PCI hotplug (dsdt.h): the controller's fields in PCI0, a slot device
+ * with _ADR, _SUN and an _EJ0 that writes its bit to B0EJ for each of
+ * slots 1-31 (none for the host bridge), PCNT notifying each slot from
+ * PCIU (1) and PCID (3), and the GED calling PCNT on its event bit 1.
+ */
+static void test_dsdt_hotplug(void **state)
+{
+	(void)state;
+	struct dsdt_config c;
+	default_config(&c);
+	uint8_t plain[DSDT_AML_MAX], buf[DSDT_AML_MAX];
+	size_t plain_len, len;
+	assert_int_equal(dsdt_build_devices(plain, sizeof(plain), &plain_len, &c), 0);
+	assert_null(find(plain, plain_len, "PCNT", 4));
+	assert_null(find(plain, plain_len, "B0EJ", 4));
+	assert_null(find(plain, plain_len, "S01_", 4));
+
+	c.pci_hotplug = true;
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
+	print_message("DSDT term list without hotplug: %zu bytes, with: %zu (max %d)\n",
+		      plain_len, len, DSDT_AML_MAX);
+	assert_true(len > plain_len && len < sizeof(buf));
+
+	/* OperationRegion (PCST, SystemMemory, 0xfeb00800, 16) */
+	static const uint8_t region[] = { 0x5b, 0x80, 'P', 'C', 'S', 'T', 0x00, 0x0c,
+					  0x00, 0x08, 0xb0, 0xfe, 0x0a, 0x10 };
+	assert_non_null(find(buf, len, region, sizeof(region)));
+	/* Field units in register order, 32 bits each. */
+	static const uint8_t units[] = { 'P', 'C', 'I', 'U', 0x20, 'P', 'C', 'I', 'D', 0x20,
+					 'B', '0', 'E', 'J', 0x20, 'P', 'S', 'E', 'G', 0x20 };
+	assert_non_null(find(buf, len, units, sizeof(units)));
+
+	assert_null(find(buf, len, "S00_", 4));
+	for (unsigned s = 1; s < 32; s++) {
+		char name[5];
+		snprintf(name, sizeof(name), "S%02X_", s);
+		const uint8_t *dev = find(buf, len, name, 4);
+		assert_non_null(dev);
+		/* Device (Snn) { Name (_ADR, s << 16) Name (_SUN, s) ... } */
+		assert_int_equal(dev[-3] == 0x5b || dev[-4] == 0x5b, 1);
+		uint8_t adr[] = { 0x08, '_', 'A', 'D', 'R', 0x0c, 0, 0, (uint8_t)s, 0 };
+		assert_ptr_equal(find(dev, 32, adr, sizeof(adr)), dev + 4);
+		/* _SUN 1 is One (0x01), the others ByteConsts. */
+		uint8_t sun[] = { 0x08, '_', 'S', 'U', 'N', 0x0a, (uint8_t)s };
+		size_t sun_len = sizeof(sun);
+		if (s == 1) {
+			sun[5] = 0x01;
+			sun_len--;
+		}
+		assert_ptr_equal(find(dev, 32, sun, sun_len), dev + 4 + sizeof(adr));
+		/* Method (_EJ0, 1) { Store (Zero, PSEG) Store (1 << s, B0EJ) } */
+		uint8_t ej0[64];
+		size_t n = 0;
+		memcpy(ej0, "_EJ0", 4);
+		n = 4;
+		ej0[n++] = 0x01; /* one argument, not serialized */
+		ej0[n++] = 0x70;
+		ej0[n++] = 0x00;
+		n += pci0_path(ej0 + n, "PSEG");
+		ej0[n++] = 0x70;
+		uint32_t bit = 1u << s;
+		if (bit <= 0xff) {
+			ej0[n++] = 0x0a;
+			ej0[n++] = (uint8_t)bit;
+		} else if (bit <= 0xffff) {
+			ej0[n++] = 0x0b;
+			ej0[n++] = (uint8_t)bit;
+			ej0[n++] = (uint8_t)(bit >> 8);
+		} else {
+			ej0[n++] = 0x0c;
+			for (unsigned i = 0; i < 4; i++)
+				ej0[n++] = (uint8_t)(bit >> (8 * i));
+		}
+		n += pci0_path(ej0 + n, "B0EJ");
+		assert_non_null(find(dev, 96, ej0, n));
+
+		/* In PCNT: If ((Local0 & bit) == bit) { Notify (Snn, One) }
+		 * and If ((Local1 & bit) == bit) { Notify (Snn, 3) }. */
+		uint8_t bitb[8];
+		size_t bn = 0;
+		memcpy(bitb, ej0 + 4 + 1 + 2 + 15 + 1, 5);
+		bn = bit <= 0xff ? 2 : bit <= 0xffff ? 3 : 5;
+		for (unsigned local = 0; local < 2; local++) {
+			uint8_t want[32];
+			size_t k = 0;
+			want[k++] = 0x93; /* LEqual */
+			want[k++] = 0x7b; /* And */
+			want[k++] = (uint8_t)(0x60 + local);
+			memcpy(want + k, bitb, bn);
+			k += bn;
+			want[k++] = 0x00; /* no target */
+			memcpy(want + k, bitb, bn);
+			k += bn;
+			want[k++] = 0x86; /* Notify */
+			memcpy(want + k, name, 4);
+			k += 4;
+			if (local == 0) {
+				want[k++] = 0x01; /* One: device check */
+			} else {
+				want[k++] = 0x0a;
+				want[k++] = 0x03; /* eject request */
+			}
+			assert_non_null(find(buf, len, want, k));
+		}
+	}
+	/* Method (PCNT, 0, Serialized) { Store (PCIU, Local0) Store (PCID, Local1) ... */
+	static const uint8_t pcnt[] = { 'P', 'C', 'N', 'T', 0x08, 0x70, 'P', 'C', 'I', 'U', 0x60,
+					0x70, 'P', 'C', 'I', 'D', 0x61 };
+	assert_non_null(find(buf, len, pcnt, sizeof(pcnt)));
+	/* The GED: If ((Local0 & 2) == 2) { \_SB.PCI0.PCNT } in _EVT. */
+	uint8_t evt[32] = { 0x93, 0x7b, 0x60, 0x0a, 0x02, 0x00, 0x0a, 0x02 };
+	size_t en = 8 + pci0_path(evt + 8, "PCNT");
+	const uint8_t *ged = find(buf, len, "_EVT", 4);
+	assert_non_null(ged);
+	assert_non_null(find(ged, len - (size_t)(ged - buf), evt, en));
+
+	/* Hotplug needs the PCI bus and the GED, and a register block below 4 GiB. */
+	size_t n;
+	c.ged = false;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &n, &c), -EINVAL);
+	c.ged = true;
+	c.pci = false;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &n, &c), -EINVAL);
+	c.pci = true;
+	c.hotplug_base = 0xfffffff8;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &n, &c), -EINVAL);
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	/* Too small a buffer, at every size. */
+	for (size_t cap = 0; cap < len; cap += 97)
+		assert_int_equal(dsdt_build_devices(buf, cap, &n, &c), -ENOSPC);
+}
+
+/*
+ * Every hotplug slot routed (shared GSIs): each slot's four pins in _PRT
+ * with its GSI, slots empty at boot included.
+ */
+static void test_dsdt_hotplug_routes(void **state)
+{
+	(void)state;
+	struct dsdt_config c;
+	default_config(&c);
+	c.pci_hotplug = true;
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	route_all_slots(&c);
+	uint8_t buf[DSDT_AML_MAX];
+	size_t len;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
+	/* Name (_PRT, Package (124) {...}): PackageOp, PkgLength (2 bytes), count */
+	const uint8_t *prt = find(buf, len, "_PRT", 4);
+	assert_non_null(prt);
+	assert_int_equal(prt[4], 0x12);
+	assert_int_equal(prt[7], 31 * 4);
+	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			/* Package (4) { DWordConst (s << 16 | 0xffff), pin, Zero, GSI } */
+			uint8_t e[16];
+			size_t n = 0;
+			e[n++] = 0x04;
+			e[n++] = 0x0c;
+			e[n++] = 0xff;
+			e[n++] = 0xff;
+			e[n++] = (uint8_t)s;
+			e[n++] = 0x00;
+			if (pin == 0) {
+				e[n++] = 0x00;
+			} else if (pin == 1) {
+				e[n++] = 0x01;
+			} else {
+				e[n++] = 0x0a;
+				e[n++] = (uint8_t)pin;
+			}
+			e[n++] = 0x00;
+			e[n++] = 0x0a;
+			e[n++] = (uint8_t)c.intx_gsi[s];
+			if (!find(prt, len - (size_t)(prt - buf), e, n))
+				fail_msg("no _PRT entry for slot %u pin %u -> GSI %u", s, pin,
+					 c.intx_gsi[s]);
+		}
+}
+
+/* A slot in no_eject (the console's) has no _EJ0; its neighbours have. */
+static void test_dsdt_no_eject(void **state)
+{
+	(void)state;
+	struct dsdt_config c;
+	default_config(&c);
+	c.pci_hotplug = true;
+	c.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR;
+	uint8_t buf[DSDT_AML_MAX];
+	size_t all, len;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &all, &c), 0);
+	c.no_eject = 1u << 3;
+	assert_int_equal(dsdt_build_devices(buf, sizeof(buf), &len, &c), 0);
+	assert_true(len < all);
+	const uint8_t *s2 = find(buf, len, "S02_", 4), *s3 = find(buf, len, "S03_", 4);
+	const uint8_t *s4 = find(buf, len, "S04_", 4), *s5 = find(buf, len, "S05_", 4);
+	assert_non_null(s2);
+	assert_non_null(s3);
+	assert_non_null(s4);
+	assert_non_null(s5);
+	assert_non_null(find(s2, (size_t)(s3 - s2), "_EJ0", 4));
+	assert_null(find(s3, (size_t)(s4 - s3), "_EJ0", 4));
+	assert_non_null(find(s4, (size_t)(s5 - s4), "_EJ0", 4));
+	/* The slot stays a device with _ADR and _SUN, and PCNT still notifies it. */
+	uint8_t adr[] = { 0x08, '_', 'A', 'D', 'R', 0x0c, 0, 0, 3, 0 };
+	assert_non_null(find(s3, (size_t)(s4 - s3), adr, sizeof(adr)));
 }
 
 int main(void)
@@ -1061,6 +1328,10 @@ int main(void)
 		cmocka_unit_test(test_dsdt_virtio_mmio),
 		cmocka_unit_test(test_dsdt_no_pci),
 		cmocka_unit_test(test_dsdt_acpi_build),
+		cmocka_unit_test(test_dsdt_hotplug),
+		cmocka_unit_test(test_dsdt_acpi_build_hotplug),
+		cmocka_unit_test(test_dsdt_hotplug_routes),
+		cmocka_unit_test(test_dsdt_no_eject),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

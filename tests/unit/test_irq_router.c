@@ -4,8 +4,10 @@
  * commits are counted): the irqchip routes kept at init (not committed:
  * KVM has its defaults until the first MSI route), MSI GSI
  * allocation from 24 up, route updates that commit only on change, unknown
- * GSIs, a full table, concurrent allocation, and the irqfd/ioeventfd
- * helpers' no-KVM path.
+ * GSIs, a full table (KVM_MAX_IRQ_ROUTES, 4096 entries), reservations
+ * (what plain allocations cannot take, allocation from them with the route
+ * set in one commit), freed GSIs handed out again, concurrent allocation,
+ * and the irqfd/ioeventfd helpers' no-KVM path.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,7 +60,9 @@ static void test_init_irqchip_routes(void **state)
 	assert_null(r->kvm);
 	assert_int_equal(r->count, IRQCHIP_ROUTES);
 	assert_int_equal(r->commits, 0);
-	assert_int_equal(r->next_msi_gsi, IRQ_MSI_GSI_BASE);
+	assert_int_equal(r->max_routes, IRQ_ROUTER_MAX_ROUTES);
+	assert_int_equal(r->msi_routes, 0);
+	assert_int_equal(irq_router_msi_room(r), IRQ_ROUTER_MAX_ROUTES - IRQCHIP_ROUTES);
 	unsigned pic = 0, ioapic = 0;
 	for (unsigned i = 0; i < r->count; i++) {
 		const struct kvm_irq_routing_entry *e = &r->entries[i];
@@ -114,7 +118,7 @@ static void test_alloc_msi(void **state)
 		assert_int_equal(e->u.msi.address_hi, 0);
 		assert_int_equal(e->u.msi.data, 0);
 	}
-	assert_int_equal(r->next_msi_gsi, IRQ_MSI_GSI_BASE + 10);
+	assert_int_equal(r->msi_routes, 10);
 	/* The irqchip routes are untouched. */
 	for (unsigned i = 0; i < IRQCHIP_ROUTES; i++)
 		assert_int_equal(r->entries[i].type, KVM_IRQ_ROUTING_IRQCHIP);
@@ -192,13 +196,94 @@ static void test_table_full(void **state)
 	assert_int_equal(out, 0x5a5a);
 	assert_int_equal(r->count, IRQ_ROUTER_MAX_ROUTES);
 	assert_int_equal(r->commits, c);
-	assert_int_equal(r->next_msi_gsi, IRQ_MSI_GSI_BASE + room);
+	assert_int_equal(r->msi_routes, room);
+	assert_int_equal(irq_router_msi_room(r), 0);
+	assert_int_equal(irq_router_reserve_msi(r, 5), 0);
 	/* The full table still takes updates, first and last MSI GSI. */
 	assert_int_equal(irq_router_set_msi(r, IRQ_MSI_GSI_BASE, 0xfee00000, 0x4020), 0);
 	assert_int_equal(irq_router_set_msi(r, gsi, 0xfee00000, 0x4021), 0);
 	assert_int_equal(r->commits, c + 2);
 	assert_int_equal(r->entries[IRQ_ROUTER_MAX_ROUTES - 1].u.msi.data, 0x4021);
 	assert_int_equal(irq_router_set_msi(r, gsi + 1, 0xfee00000, 0x4021), -ENOENT);
+}
+
+
+/* A device reserves routes for vectors it routes later: plain allocations
+ * leave them alone, reserved ones draw on them (route set, one commit),
+ * and what is never used goes back. */
+static void test_reserve(void **state)
+{
+	struct irq_router *r = *state;
+	const unsigned room = IRQ_ROUTER_MAX_ROUTES - IRQCHIP_ROUTES;
+	uint32_t gsi;
+	/* Nothing reserved: no reserved allocation either. */
+	assert_int_equal(irq_router_alloc_reserved_msi(r, &gsi, 0xfee00000, 1), -ENOSPC);
+	assert_int_equal(irq_router_reserve_msi(r, 2048), 2048);
+	assert_int_equal(irq_router_msi_room(r), room - 2048);
+	/* A second 2048-vector device gets what is left, a third nothing. */
+	assert_int_equal(irq_router_reserve_msi(r, 2048), room - 2048);
+	assert_int_equal(irq_router_msi_room(r), 0);
+	assert_int_equal(irq_router_reserve_msi(r, 1), 0);
+	assert_int_equal(irq_router_alloc_msi(r, &gsi), -ENOSPC);
+	assert_int_equal(r->count, IRQCHIP_ROUTES);
+	/* Reserved allocations: the lowest free GSI, the route as given, one
+	 * commit each, the table grown as needed. */
+	uint64_t c = r->commits;
+	for (unsigned i = 0; i < 300; i++) {
+		assert_int_equal(irq_router_alloc_reserved_msi(r, &gsi, 0xfee00000 + 0x1000 * (i % 4),
+							       0x4000 + i), 0);
+		assert_int_equal(gsi, IRQ_MSI_GSI_BASE + i);
+		const struct kvm_irq_routing_entry *e = find(r, gsi, KVM_IRQ_ROUTING_MSI, 0);
+		assert_non_null(e);
+		assert_int_equal(e->u.msi.address_lo, 0xfee00000 + 0x1000 * (i % 4));
+		assert_int_equal(e->u.msi.data, 0x4000 + i);
+	}
+	assert_int_equal(r->commits, c + 300);
+	assert_int_equal(r->count, IRQCHIP_ROUTES + 300);
+	assert_true(r->cap >= r->count);
+	assert_int_equal(r->reserved, room - 300);
+	/* Freed back into the reservation: no commit, the GSI reused first. */
+	assert_int_equal(irq_router_free_msi(r, IRQ_MSI_GSI_BASE + 7, true), 0);
+	assert_int_equal(irq_router_free_msi(r, IRQ_MSI_GSI_BASE + 7, true), -ENOENT);
+	assert_int_equal(irq_router_free_msi(r, 5, true), -ENOENT); /* irqchip */
+	assert_int_equal(r->commits, c + 300);
+	assert_null(find(r, IRQ_MSI_GSI_BASE + 7, KVM_IRQ_ROUTING_MSI, 0));
+	assert_int_equal(r->reserved, room - 299);
+	assert_int_equal(irq_router_alloc_reserved_msi(r, &gsi, 0xfee00000, 0x77), 0);
+	assert_int_equal(gsi, IRQ_MSI_GSI_BASE + 7);
+	/* The rest given back: plain allocations may have it. */
+	irq_router_unreserve_msi(r, r->reserved);
+	assert_int_equal(r->reserved, 0);
+	assert_int_equal(irq_router_msi_room(r), room - 300);
+	assert_int_equal(irq_router_alloc_msi(r, &gsi), 0);
+	assert_int_equal(gsi, IRQ_MSI_GSI_BASE + 300);
+	/* Freed into the pool. */
+	assert_int_equal(irq_router_free_msi(r, IRQ_MSI_GSI_BASE, false), 0);
+	assert_int_equal(irq_router_msi_room(r), room - 300);
+	assert_int_equal(irq_router_alloc_msi(r, &gsi), 0);
+	assert_int_equal(gsi, IRQ_MSI_GSI_BASE);
+}
+
+/* Every GSI up to KVM's limit (a GSI must be below KVM_MAX_IRQ_ROUTES),
+ * each used once; a full table frees and takes one again. */
+static void test_gsi_limit(void **state)
+{
+	struct irq_router *r = *state;
+	const unsigned room = IRQ_ROUTER_MAX_ROUTES - IRQCHIP_ROUTES;
+	assert_int_equal(irq_router_reserve_msi(r, room + 100), room);
+	uint32_t gsi = 0, max = 0;
+	for (unsigned i = 0; i < room; i++) {
+		assert_int_equal(irq_router_alloc_reserved_msi(r, &gsi, 0, i), 0);
+		if (gsi > max)
+			max = gsi;
+	}
+	assert_true(max < IRQ_ROUTER_MAX_ROUTES);
+	assert_int_equal(r->count, IRQ_ROUTER_MAX_ROUTES);
+	assert_int_equal(irq_router_alloc_reserved_msi(r, &gsi, 0, 0), -ENOSPC);
+	assert_int_equal(irq_router_free_msi(r, 1000, false), 0);
+	assert_int_equal(irq_router_alloc_msi(r, &gsi), 0);
+	assert_int_equal(gsi, 1000);
+	assert_int_equal(irq_router_alloc_msi(r, &gsi), -ENOSPC);
 }
 
 #define THREADS 2
@@ -238,7 +323,7 @@ static void test_concurrent_alloc(void **state)
 	}
 	const unsigned n = THREADS * PER_THREAD;
 	assert_int_equal(r->count, IRQCHIP_ROUTES + n);
-	assert_int_equal(r->next_msi_gsi, IRQ_MSI_GSI_BASE + n);
+	assert_int_equal(r->msi_routes, n);
 	/* Every GSI handed out once, and its route carries its own data. */
 	uint8_t seen[THREADS * PER_THREAD] = { 0 };
 	for (unsigned i = 0; i < THREADS; i++) {
@@ -289,6 +374,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_msi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_msi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gsi_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_alloc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reinit, setup, teardown),
 		cmocka_unit_test(test_no_kvm_helpers),

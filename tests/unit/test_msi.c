@@ -199,7 +199,10 @@ static void test_msi_32bit_single(void **state)
 	msi_config_read(&m, CAP + 16, d, 4);
 	assert_int_equal(d[0], 0xaa);
 	assert_int_equal(msi_notify(&m, 1), -EINVAL);
+	/* Destroyed (a hot-unplug): its route goes back to the router. */
+	unsigned room = irq_router_msi_room(&r);
 	msi_destroy(&m);
+	assert_int_equal(irq_router_msi_room(&r), room + 1);
 	irq_router_destroy(&r);
 }
 

@@ -5,6 +5,10 @@
  * (reached through the MMIO bus like a guest, and through msix_bar_access),
  * vector and function masking, pending bits, delivery through each vector's
  * irqfd (an eventfd), and the MSI routes the router keeps for each vector.
+ * Tables of every size up to the PCI maximum: 2048 vectors emulated (a
+ * route each, PBA words beyond the first, snapshot round trip) and adopted
+ * (routes reserved, eventfds and routes made only for the vectors the
+ * guest uses, fewer vectors offered when the route table is nearly full).
  * The irq router runs without KVM (kvm == NULL).
  */
 #include <errno.h>
@@ -48,6 +52,7 @@ struct env {
 	struct fake dev;
 	uint64_t bar0;
 	unsigned cap;
+	uint32_t pba_off;
 };
 
 static struct fake *to_fake(struct pci_device *dev)
@@ -92,11 +97,11 @@ static const struct pci_device_ops fake_ops = {
 	.reset = fake_reset,
 };
 
-static void fake_init(struct fake *f)
+static void fake_init_bar0(struct fake *f, uint64_t bar0_size)
 {
 	memset(f, 0, sizeof(*f));
 	pci_device_init(&f->pci, "fake", 0x1af4, 0x1041, 0x020000, 1, 0x1af4, 1, &fake_ops);
-	assert_int_equal(pci_device_set_bar(&f->pci, 0, PCI_BAR_MEM32, false, BAR0_SIZE,
+	assert_int_equal(pci_device_set_bar(&f->pci, 0, PCI_BAR_MEM32, false, bar0_size,
 					    fake_bar0_io, f), 0);
 	assert_int_equal(pci_device_set_bar(&f->pci, 2, PCI_BAR_MEM64, true, BAR2_SIZE,
 					    fake_other_io, f), 0);
@@ -104,14 +109,25 @@ static void fake_init(struct fake *f)
 					    fake_other_io, f), 0);
 }
 
+static void fake_init(struct fake *f)
+{
+	fake_init_bar0(f, BAR0_SIZE);
+}
+
+/* 2048 vectors: a 32 KiB table, the PBA (256 bytes) after it. */
+#define BIG_BAR0_SIZE 0x10000ULL
+#define BIG_PBA_OFF 0x8000u
+
 static int setup_nvec(void **state, unsigned nvec)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
 	pci_fixture_init(&e->pf, 0);
-	fake_init(&e->dev);
+	bool big = nvec > 128;
+	fake_init_bar0(&e->dev, big ? BIG_BAR0_SIZE : BAR0_SIZE);
+	e->pba_off = big ? BIG_PBA_OFF : PBA_OFF;
 	int off = msix_init(&e->dev.msix, &e->dev.pci, &e->pf.router, nvec, 0, TABLE_OFF,
-			    PBA_OFF);
+			    e->pba_off);
 	assert_int_equal(off, 0);
 	assert_int_equal(pci_bus_add_device(&e->pf.pb, &e->dev.pci, (struct irq_line){ 0 }), 0);
 	e->bar0 = e->dev.pci.bars[0].addr;
@@ -127,6 +143,11 @@ static int setup(void **state)
 }
 
 static int setup64(void **state)
+{
+	return setup_nvec(state, 64);
+}
+
+static int setup2048(void **state)
 {
 	return setup_nvec(state, MSIX_MAX_VECTORS);
 }
@@ -200,12 +221,26 @@ static uint64_t irqfd_take(struct env *e, unsigned v)
 
 static uint64_t pba(struct env *e)
 {
-	return bar_read(e, PBA_OFF, 8);
+	return bar_read(e, e->pba_off, 8);
+}
+
+/* PBA word w: vectors 64w..64w+63. */
+static uint64_t pba_word(struct env *e, unsigned w)
+{
+	return bar_read(e, e->pba_off + 8 * w, 8);
 }
 
 static const struct kvm_irq_routing_entry *route(struct env *e, uint32_t gsi)
 {
 	struct irq_router *r = &e->pf.router;
+	for (unsigned i = 0; i < r->count; i++)
+		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
+			return &r->entries[i];
+	return NULL;
+}
+
+static const struct kvm_irq_routing_entry *route_in(struct irq_router *r, uint32_t gsi)
+{
 	for (unsigned i = 0; i < r->count; i++)
 		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
 			return &r->entries[i];
@@ -303,9 +338,14 @@ static void test_init_layouts_and_errors(void **state)
 	assert_false(msix_bar_access(&f->msix, 0x3000, d, 4, false));
 	int fd0 = f->msix.vec[0].irqfd;
 	msix_destroy(&f->msix);
-	assert_int_equal(f->msix.vec[0].irqfd, -1);
-	assert_false(f->msix.vec[0].routed);
+	assert_null(f->msix.vec);
+	assert_int_equal(f->msix.nvec, 0);
 	assert_int_equal(close(fd0), -1); /* closed by msix_destroy */
+	/* Its GSIs freed: the next device starts at 24 again. */
+	assert_int_equal(r->count, 39);
+	uint32_t gsi;
+	assert_int_equal(irq_router_alloc_msi(r, &gsi), 0);
+	assert_int_equal(gsi, IRQ_MSI_GSI_BASE);
 	irq_router_destroy(r);
 	free(f);
 	free(r);
@@ -603,7 +643,7 @@ static void test_pba_read_only(void **state)
 	bar_write(e, PBA_OFF, 1, 0xff);
 	bar_write(e, PBA_OFF + 4, 4, 0xffffffff);
 	assert_int_equal(pba(e), 0x4);
-	assert_int_equal(m->pba, 0x4);
+	assert_int_equal(m->pba[0], 0x4);
 	uint8_t d[8] = { 0 };
 	assert_true(msix_bar_access(m, PBA_OFF, d, 8, true));
 	assert_int_equal(pba(e), 0x4);
@@ -643,6 +683,136 @@ static void test_64_vectors(void **state)
 	assert_int_equal(pba(e), 0);
 	for (unsigned v = 0; v < 64; v++)
 		assert_int_equal(irqfd_take(e, v), v == 63 ? 0 : 1);
+}
+
+/* The PCI maximum, emulated: 2048 vectors, a GSI and route each, a PBA of
+ * 32 words; programming, masking and pending bits at the far end. */
+static void test_2048_vectors(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	struct irq_router *r = &e->pf.router;
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_FLAGS, 2), 2047);
+	assert_int_equal(cfg_read(e, e->cap + PCI_MSIX_PBA, 4), BIG_PBA_OFF);
+	assert_int_equal(m->nvec, 2048);
+	/* A route per vector: 39 irqchip + 2048 MSI, all distinct GSIs. */
+	assert_int_equal(r->count, 39 + 2048);
+	assert_int_equal(r->msi_routes, 2048);
+	for (unsigned v = 0; v < 2048; v++) {
+		assert_int_equal(m->vec[v].gsi, IRQ_MSI_GSI_BASE + v);
+		assert_true(m->vec[v].irqfd >= 0);
+		assert_non_null(route(e, m->vec[v].gsi));
+	}
+	/* The last entry: programmed, read back, its route follows. */
+	program(e, 2047, 0xfee0f000, 0x40ef);
+	assert_int_equal(bar_read(e, entry(2047, 0), 4), 0xfee0f000);
+	assert_int_equal(bar_read(e, entry(2047, 2), 4), 0x40ef);
+	assert_int_equal(bar_read(e, entry(2047, 3), 4), 1);
+	assert_int_equal(route(e, m->vec[2047].gsi)->u.msi.data, 0x40ef);
+	program(e, 1000, 0xfee01000, 0x4031);
+	assert_int_equal(route(e, m->vec[1000].gsi)->u.msi.address_lo, 0xfee01000);
+	/* Past the table: the PBA; past the PBA: not MSI-X's. */
+	uint8_t d[8];
+	assert_false(msix_bar_access(m, BIG_PBA_OFF + 256, d, 4, false));
+	assert_true(msix_bar_access(m, BIG_PBA_OFF + 248, d, 8, false));
+	assert_int_equal(msix_notify(m, 2048), -EINVAL);
+
+	/* Masked vectors pend, in the PBA word of their vector. */
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	const unsigned pend[] = { 64, 100, 1000, 2047 };
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(msix_notify(m, pend[i]), 0);
+	assert_int_equal(pba_word(e, 0), 0);
+	assert_int_equal(pba_word(e, 1), 1ULL << 0 | 1ULL << (100 - 64));
+	assert_int_equal(pba_word(e, 1000 / 64), 1ULL << (1000 % 64));
+	assert_int_equal(pba_word(e, 31), 1ULL << 63);
+	assert_int_equal(bar_read(e, BIG_PBA_OFF + 255, 1), 0x80);
+	assert_int_equal(bar_read(e, BIG_PBA_OFF + 252, 4), 0x80000000);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(irqfd_take(e, pend[i]), 0);
+	/* Unmasking the last vector delivers it, its bit clears. */
+	set_vec_mask(e, 2047, false);
+	assert_int_equal(irqfd_take(e, 2047), 1);
+	assert_int_equal(pba_word(e, 31), 0);
+	/* Function mask: an unmask delivers nothing until it clears. */
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	set_vec_mask(e, 1000, false);
+	assert_int_equal(irqfd_take(e, 1000), 0);
+	assert_int_equal(pba_word(e, 1000 / 64), 1ULL << (1000 % 64));
+	assert_int_equal(msix_notify(m, 2047), 0); /* unmasked, function-masked */
+	assert_int_equal(irqfd_take(e, 2047), 0);
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(irqfd_take(e, 1000), 1);
+	assert_int_equal(irqfd_take(e, 2047), 1);
+	assert_int_equal(pba_word(e, 1000 / 64), 0);
+	/* Deliverable now: straight through. */
+	assert_int_equal(msix_notify(m, 1000), 0);
+	assert_int_equal(irqfd_take(e, 1000), 1);
+	assert_int_equal(pba_word(e, 1), 1ULL << 0 | 1ULL << (100 - 64));
+	/* Reset: every word clear, every route back to zero. */
+	pci_bus_reset(&e->pf.pb);
+	for (unsigned w = 0; w < 32; w++)
+		assert_int_equal(pba_word(e, w), 0);
+	assert_int_equal(route(e, m->vec[2047].gsi)->u.msi.data, 0);
+	assert_int_equal(r->count, 39 + 2048);
+}
+
+/* msix_save/msix_restore over the allocated table: a 2048-vector device's
+ * entries and pending bits in every PBA word come back; a 4-vector one's
+ * section is the same bytes as before tables grew (one PBA u64). */
+static void test_2048_snapshot(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	program(e, 5, 0xfee00000, 0x4005);
+	program(e, 2047, 0xfee02000, 0x40ff);
+	set_vec_mask(e, 5, false);
+	assert_int_equal(msix_notify(m, 130), 0);
+	assert_int_equal(msix_notify(m, 2047), 0);
+	struct snap_buf b = { 0 };
+	assert_int_equal(msix_save(m, &b), 0);
+	assert_int_equal(b.len, 4 + 2048 * 16 + 32 * 8 + 1);
+
+	pci_bus_reset(&e->pf.pb);
+	assert_int_equal(pba_word(e, 2), 0);
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE); /* as the config space restore leaves it */
+	struct snap_cur c = { .p = b.data, .len = b.len };
+	assert_int_equal(msix_restore(m, &c), 0);
+	assert_false(c.bad);
+	assert_int_equal(bar_read(e, entry(2047, 2), 4), 0x40ff);
+	assert_int_equal(bar_read(e, entry(5, 3), 4), 0);
+	assert_int_equal(route(e, m->vec[2047].gsi)->u.msi.address_lo, 0xfee02000);
+	assert_int_equal(pba_word(e, 2), 1ULL << (130 - 128));
+	assert_int_equal(pba_word(e, 31), 1ULL << 63);
+	set_vec_mask(e, 2047, false);
+	assert_int_equal(irqfd_take(e, 2047), 1);
+
+	/* A section cut short (in the last PBA word): refused. */
+	c = (struct snap_cur){ .p = b.data, .len = b.len - 2 };
+	assert_int_equal(msix_restore(m, &c), -EBADMSG);
+	snap_buf_free(&b);
+}
+
+static void test_small_snapshot_format(void **state)
+{
+	struct env *e = *state;
+	struct msix *m = &e->dev.msix;
+	set_msg_ctrl(e, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(msix_notify(m, 3), 0);
+	struct snap_buf b = { 0 };
+	assert_int_equal(msix_save(m, &b), 0);
+	/* nvec, 4 entries, one u64 of pending bits, Enable. */
+	assert_int_equal(b.len, 4 + NVEC * 16 + 8 + 1);
+	uint64_t p;
+	memcpy(&p, b.data + 4 + NVEC * 16, 8);
+	assert_int_equal(p, 1u << 3);
+	/* A bit past vector 3: refused. */
+	p |= 1u << 4;
+	memcpy(b.data + 4 + NVEC * 16, &p, 8);
+	struct snap_cur c = { .p = b.data, .len = b.len };
+	assert_int_equal(msix_restore(m, &c), -EBADMSG);
+	snap_buf_free(&b);
 }
 
 /* A machine reset (pci_bus_reset -> msix_reset): MSI-X disabled and
@@ -691,19 +861,36 @@ static void test_machine_reset(void **state)
 /* ---- an adopted capability (a passthrough device's) ---- */
 
 struct adopt_rec {
+	struct msix *m;
 	unsigned enables, disables;
+	unsigned vectors;      /* hooks->vector calls */
+	unsigned last_vector;
+	int last_fd;
+	bool live_at_enable;   /* a vector had an eventfd when enable(true) came */
 };
 
 static void adopt_enable(void *opaque, bool on)
 {
 	struct adopt_rec *r = opaque;
-	if (on)
+	if (on) {
 		r->enables++;
-	else
+		for (unsigned v = 0; r->m && v < r->m->nvec; v++)
+			r->live_at_enable |= r->m->vec[v].irqfd >= 0;
+	} else {
 		r->disables++;
+	}
 }
 
-static const struct msix_hooks adopt_hooks = { .enable = adopt_enable };
+static void adopt_vector(void *opaque, unsigned v, int fd)
+{
+	struct adopt_rec *r = opaque;
+	r->vectors++;
+	r->last_vector = v;
+	r->last_fd = fd;
+}
+
+static const struct msix_hooks adopt_hooks = { .enable = adopt_enable,
+					       .vector = adopt_vector };
 
 /* Config write of the control word's high byte, as the bus would do it. */
 static void adopt_ctrl(struct msix *m, uint8_t hi)
@@ -748,7 +935,7 @@ static void test_adopt(void **state)
 	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, 15, 0x80, 0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
 	memcpy(&dev.config[0x70], cap, sizeof(cap));
 	struct msix m;
-	struct adopt_rec rec = { 0 };
+	struct adopt_rec rec = { .m = &m };
 	/* Not an MSI-X capability there; too many vectors. */
 	assert_int_equal(msix_adopt(&m, &dev, &r, 0x60, 4, 1, 0x100, 3, 0x40, NULL, NULL),
 			 -EINVAL);
@@ -763,41 +950,63 @@ static void test_adopt(void **state)
 	assert_int_equal(dev.wmask[0x73], 0xc0);
 	assert_int_equal(dev.wmask[0x72], 0);
 	assert_int_equal(m.nvec, 4);
+	/* Routes reserved, none made: no vector has an eventfd or a GSI. */
 	for (unsigned v = 0; v < 4; v++) {
 		assert_false(m.vec[v].routed);
-		assert_true(m.vec[v].irqfd >= 0);
-		assert_int_equal(m.vec[v].gsi, IRQ_MSI_GSI_BASE + v);
+		assert_int_equal(m.vec[v].irqfd, -1);
 	}
+	assert_int_equal(r.count, 39);
+	assert_int_equal(r.reserved, 4);
+	assert_int_equal(m.reserved, 4);
 	/* Table in BAR1, PBA in BAR3: not the other way round. */
 	uint8_t d[4] = { 0 };
 	assert_false(msix_access(&m, 3, 0x100, d, 4, false));
 	assert_false(msix_access(&m, 1, 0x40, d, 4, false));
 
-	/* Program vector 1 and unmask it: not bound while MSI-X is off. */
+	/* Program vector 1 and unmask it: MSI-X is off, so nothing is made
+	 * yet; the device has nothing to signal it through. */
 	adopt_table(&m, 1, 0, 0xfee01000);
 	adopt_table(&m, 1, 2, 0x41);
 	adopt_table(&m, 1, 3, 0);
 	assert_false(m.vec[1].routed);
-	/* The device signals it: pending (PBA), kept in the eventfd. */
-	assert_int_equal(msix_notify(&m, 1), 0);
-	assert_int_equal(adopt_pba(&m), 0x2);
-	/* Enable: the device gets its eventfds, vector 1 is bound (KVM would
-	 * deliver what waits), the masked ones are not. */
+	assert_int_equal(m.vec[1].irqfd, -1);
+	assert_int_equal(msix_notify(&m, 1), -ENOENT);
+	assert_int_equal(adopt_pba(&m), 0);
+	/* Enable: vector 1 (deliverable at once) gets its eventfd and route
+	 * first, so the device has it with the enable; it is bound; the
+	 * masked ones get nothing. */
 	adopt_ctrl(&m, PCI_MSIX_FLAGS_ENABLE >> 8);
 	assert_int_equal(rec.enables, 1);
+	assert_true(rec.live_at_enable);
 	assert_true(m.vec[1].routed);
+	assert_true(m.vec[1].irqfd >= 0);
+	assert_int_equal(rec.vectors, 1);
+	assert_int_equal(rec.last_vector, 1);
+	assert_int_equal(rec.last_fd, m.vec[1].irqfd);
+	assert_int_equal(r.count, 40);
+	assert_int_equal(m.reserved, 3);
+	assert_int_equal(route_in(&r, m.vec[1].gsi)->u.msi.address_lo, 0xfee01000);
+	assert_int_equal(route_in(&r, m.vec[1].gsi)->u.msi.data, 0x41);
 	assert_false(m.vec[0].routed);
+	assert_int_equal(m.vec[0].irqfd, -1);
 	assert_int_equal(atomic_load(&m.unmasks), 1);
+	assert_int_equal(msix_notify(&m, 1), 0);
 	assert_int_equal(adopt_pba(&m), 0); /* bound: not pending here */
+	assert_true(readable(m.vec[1].irqfd));
+	/* Its route follows the table from now on. */
+	adopt_table(&m, 1, 2, 0x42);
+	assert_int_equal(route_in(&r, m.vec[1].gsi)->u.msi.data, 0x42);
 	/* Function mask: every vector unbound; a signal then is pending. */
 	adopt_ctrl(&m, (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
 	assert_false(m.vec[1].routed);
 	assert_int_equal(atomic_load(&m.masks), 1);
-	assert_int_equal(adopt_pba(&m), 0x2); /* still there from before */
+	assert_int_equal(msix_notify(&m, 1), 0);
+	assert_int_equal(adopt_pba(&m), 0x2);
 	assert_true(readable(m.vec[1].irqfd));
 	assert_int_equal(adopt_pba(&m), 0);
 	adopt_ctrl(&m, PCI_MSIX_FLAGS_ENABLE >> 8);
 	assert_true(m.vec[1].routed);
+	assert_int_equal(rec.vectors, 1); /* made once */
 	/* Masking the vector itself. */
 	adopt_table(&m, 1, 3, 1);
 	assert_false(m.vec[1].routed);
@@ -807,6 +1016,8 @@ static void test_adopt(void **state)
 	/* Disable: unbound, the device loses its eventfds, leftovers dropped. */
 	adopt_table(&m, 2, 3, 0);
 	assert_true(m.vec[2].routed);
+	assert_int_equal(rec.vectors, 2);
+	assert_int_equal(rec.last_vector, 2);
 	adopt_ctrl(&m, 0);
 	assert_int_equal(rec.disables, 1);
 	assert_false(m.vec[1].routed);
@@ -817,18 +1028,132 @@ static void test_adopt(void **state)
 	assert_true(m.vec[1].routed && m.vec[2].routed);
 
 	/* Reset: config back (done by the bus), table masked, all unbound,
-	 * eventfds empty; the hook is the owner's business. */
+	 * eventfds closed and routes given back to the reservation; the hook
+	 * is the owner's business. */
 	adopt_table(&m, 3, 3, 0);
 	dev.config[0x73] = 0;
-	msix_notify(&m, 0);
+	msix_notify(&m, 1);
 	msix_reset(&m);
 	for (unsigned v = 0; v < 4; v++) {
 		assert_false(m.vec[v].routed);
 		assert_int_equal(m.vec[v].ctrl, 1);
-		assert_false(readable(m.vec[v].irqfd));
+		assert_int_equal(m.vec[v].irqfd, -1);
 	}
+	assert_int_equal(r.count, 39);
+	assert_int_equal(m.reserved, 4);
+	assert_int_equal(r.reserved, 4);
 	assert_int_equal(rec.disables, 1);
 	msix_destroy(&m);
+	assert_int_equal(r.reserved, 0);
+	irq_router_destroy(&r);
+}
+
+/* A NIC-sized table adopted: 2048 vectors cost a reservation, and only the
+ * vectors the guest uses get an eventfd and a route. */
+static void test_adopt_2048(void **state)
+{
+	(void)state;
+	struct irq_router r;
+	assert_int_equal(irq_router_init(&r, NULL), 0);
+	struct pci_device dev;
+	pci_device_init(&dev, "pt", 0x8086, 0x1572, 0x020000, 0, 0, 0, NULL);
+	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, 0xff, 0x07, 0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
+	memcpy(&dev.config[0x70], cap, sizeof(cap));
+	struct msix m;
+	struct adopt_rec rec = { .m = &m };
+	assert_int_equal(msix_adopt(&m, &dev, &r, 0x70, 2048, 1, 0x100, 3, 0x40, &adopt_hooks,
+				    &rec), 0);
+	assert_int_equal(m.nvec, 2048);
+	assert_int_equal(pci_cfg_read(&dev, 0x72, 2), 2047);
+	assert_int_equal(r.count, 39);
+	assert_int_equal(r.reserved, 2048);
+	/* Linux's order: function mask, enable, entries, unmask them. */
+	adopt_ctrl(&m, (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
+	assert_int_equal(rec.enables, 1);
+	assert_false(rec.live_at_enable);
+	const unsigned used[] = { 0, 200, 2047 };
+	for (unsigned i = 0; i < 3; i++) {
+		adopt_table(&m, used[i], 0, 0xfee00000);
+		adopt_table(&m, used[i], 2, 0x4000 + used[i]);
+		adopt_table(&m, used[i], 3, 0);
+	}
+	assert_int_equal(rec.vectors, 0); /* function-masked: none yet */
+	adopt_ctrl(&m, PCI_MSIX_FLAGS_ENABLE >> 8);
+	assert_int_equal(rec.vectors, 3);
+	assert_int_equal(rec.last_vector, 2047);
+	assert_int_equal(r.count, 39 + 3);
+	assert_int_equal(m.reserved, 2045);
+	unsigned live = 0;
+	for (unsigned v = 0; v < 2048; v++)
+		live += m.vec[v].irqfd >= 0;
+	assert_int_equal(live, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_true(m.vec[used[i]].routed);
+		assert_int_equal(route_in(&r, m.vec[used[i]].gsi)->u.msi.data, 0x4000 + used[i]);
+	}
+	/* A vector the guest masks holds what the device signals: PBA words
+	 * 3 (vector 200) and 31 (vector 2047). */
+	adopt_table(&m, 200, 3, 1);
+	adopt_table(&m, 2047, 3, 1);
+	assert_int_equal(msix_notify(&m, 200), 0);
+	assert_int_equal(msix_notify(&m, 2047), 0);
+	assert_int_equal(msix_notify(&m, 201), -ENOENT); /* never used */
+	uint8_t d[8];
+	uint64_t w;
+	assert_true(msix_access(&m, 3, 0x40 + 8 * 3, d, 8, false));
+	memcpy(&w, d, 8);
+	assert_int_equal(w, 1ULL << (200 - 192));
+	assert_true(msix_access(&m, 3, 0x40 + 8 * 31 + 4, d, 4, false));
+	assert_int_equal(d[3], 0x80);
+	assert_true(msix_access(&m, 3, 0x40, d, 8, false));
+	memcpy(&w, d, 8);
+	assert_int_equal(w, 0);
+	/* The PBA ends after 32 words. */
+	assert_false(msix_access(&m, 3, 0x40 + 256, d, 4, false));
+	adopt_table(&m, 200, 3, 0);
+	assert_true(m.vec[200].routed);
+	assert_true(msix_access(&m, 3, 0x40 + 8 * 3, d, 8, false));
+	memcpy(&w, d, 8);
+	assert_int_equal(w, 0);
+	msix_destroy(&m);
+	assert_int_equal(r.count, 39);
+	assert_int_equal(r.reserved, 0);
+	irq_router_destroy(&r);
+}
+
+/* KVM's route table nearly full: the device is offered the vectors that
+ * have routes (a smaller Table Size); full: -ENOSPC. */
+static void test_adopt_route_limit(void **state)
+{
+	(void)state;
+	struct irq_router r;
+	assert_int_equal(irq_router_init(&r, NULL), 0);
+	const unsigned room = IRQ_ROUTER_MAX_ROUTES - 39;
+	assert_int_equal(irq_router_reserve_msi(&r, room - 100), room - 100);
+	struct pci_device dev;
+	pci_device_init(&dev, "pt", 0x8086, 0x1572, 0x020000, 0, 0, 0, NULL);
+	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, 0xff, 0x07, 0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
+	memcpy(&dev.config[0x70], cap, sizeof(cap));
+	struct msix m;
+	assert_int_equal(msix_adopt(&m, &dev, &r, 0x70, 2048, 1, 0x100, 3, 0x40, NULL, NULL), 0);
+	assert_int_equal(m.nvec, 100);
+	assert_int_equal(pci_cfg_read(&dev, 0x72, 2), 99);
+	/* Its last vector works as any. */
+	adopt_ctrl(&m, PCI_MSIX_FLAGS_ENABLE >> 8);
+	adopt_table(&m, 99, 3, 0);
+	assert_true(m.vec[99].routed);
+	uint8_t d[4];
+	assert_false(msix_access(&m, 1, 0x100 + 100 * 16, d, 4, false));
+	/* Nothing left for another device. */
+	struct pci_device dev2;
+	pci_device_init(&dev2, "pt2", 0x8086, 0x1572, 0x020000, 0, 0, 0, NULL);
+	memcpy(&dev2.config[0x70], cap, sizeof(cap));
+	struct msix m2;
+	assert_int_equal(msix_adopt(&m2, &dev2, &r, 0x70, 16, 1, 0x100, 3, 0x40, NULL, NULL),
+			 -ENOSPC);
+	msix_destroy(&m2); /* safe after -ENOSPC */
+	msix_destroy(&m);
+	assert_int_equal(irq_router_msi_room(&r), 100);
 	irq_router_destroy(&r);
 }
 
@@ -921,8 +1246,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notify_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pba_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_64_vectors, setup64, teardown),
+		cmocka_unit_test_setup_teardown(test_2048_vectors, setup2048, teardown),
+		cmocka_unit_test_setup_teardown(test_2048_snapshot, setup2048, teardown),
+		cmocka_unit_test_setup_teardown(test_small_snapshot_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_machine_reset, setup, teardown),
 		cmocka_unit_test(test_adopt),
+		cmocka_unit_test(test_adopt_2048),
+		cmocka_unit_test(test_adopt_route_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1747,10 +1747,61 @@ static void test_bar_m64_spill(void **state)
 	teardown(&s);
 }
 
+/*
+ * Hot-unplug: the device leaves its slot, its BARs leave the buses
+ * (bar_moved to 0), the addresses go back to the allocators (a new device
+ * gets the same ones, even after the guest moved the BAR), INTx drops.
+ */
+static void test_remove_device(void **state)
+{
+	struct env *e = *state;
+	uint64_t bar0 = bar_cfg_addr(e, 1, 0), bar2 = bar_cfg_addr(e, 1, 2);
+	uint64_t io4 = bar_cfg_addr(e, 1, 4);
+	uint64_t v;
+	assert_true(mmio_read(e, bar0, 4, &v));
+	/* The guest moves BAR0 first (the allocator still has it where it was). */
+	set_command(e, 1, 0);
+	cfg_write(e, 1, PCI_BASE_ADDRESS_0, 4, (uint32_t)(bar0 + 0x100000));
+	set_command(e, 1, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+	assert_true(mmio_read(e, bar0 + 0x100000, 4, &v));
+	pci_set_intx(&e->dev.pci, true);
+	unsigned moves = e->dev.nmoves;
+
+	assert_int_equal(pci_bus_remove_device(&e->pf.pb, &e->dev.pci), 0);
+	assert_null(e->pf.pb.slots[1]);
+	assert_int_equal(cfg_read(e, 1, PCI_VENDOR_ID, 4), 0xffffffff);
+	assert_false(mmio_read(e, bar0 + 0x100000, 4, &v));
+	assert_false(mmio_read(e, bar2, 4, &v));
+	assert_false(pfx_bus_probe(&e->pf.pio, io4, 1, false, &v));
+	/* bar_moved(.., 0) for each mapped BAR. */
+	unsigned gone = 0;
+	for (unsigned i = moves; i < e->dev.nmoves; i++) {
+		assert_int_equal(e->dev.moves[i].new_addr, 0);
+		gone++;
+	}
+	assert_int_equal(gone, 3);
+	assert_int_equal(e->pf.intx.level, 0);
+	assert_int_equal(pci_bus_remove_device(&e->pf.pb, &e->dev.pci), -ENOENT);
+
+	/* The slot and the addresses are free for the next device. */
+	struct fake *g = calloc(1, sizeof(*g));
+	assert_non_null(g);
+	fake_init(g, "fake2");
+	assert_int_equal(pci_bus_add_device(&e->pf.pb, &g->pci, pci_fixture_intx(&e->pf)), 0);
+	assert_int_equal(g->pci.slot, 1);
+	assert_int_equal(bar_cfg_addr(e, 1, 0), bar0);
+	assert_int_equal(bar_cfg_addr(e, 1, 2), bar2);
+	assert_int_equal(bar_cfg_addr(e, 1, 4), io4);
+	assert_true(mmio_read(e, bar0, 4, &v));
+	assert_int_equal(pci_bus_remove_device(&e->pf.pb, &g->pci), 0);
+	free(g);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_remove_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_bridge_cf8_cfc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfc_byte_word_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cf8_partial_accesses, setup, teardown),

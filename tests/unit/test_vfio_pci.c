@@ -58,13 +58,14 @@
 #define MSIX_TABLE 0x2000
 #define MSIX_PBA 0x3000
 #define MSIX_NVEC 8
+#define BIG_NVEC 256 /* test_msix_256: BAR0's table pages hold 256 entries */
 
 /* ---- the fake backend ---- */
 
 struct irq_call {
 	unsigned index, start, count;
 	uint32_t flags;
-	int32_t fds[MSIX_NVEC];
+	int32_t fds[BIG_NVEC];
 };
 
 struct fake_be {
@@ -100,6 +101,7 @@ struct fake_be {
 	uint64_t host_counts[VFIO_PCI_IRQ_KINDS];
 	bool counts_fail;
 	unsigned count_reads;
+	unsigned msix_count; /* MSI-X interrupts in the irq info */
 };
 
 static struct fake_be *fb(struct vfio_backend *b)
@@ -200,8 +202,7 @@ static int f_region_mmap(struct vfio_backend *b, unsigned index, uint64_t off,
 
 static int f_irq_info(struct vfio_backend *b, unsigned index, struct vfio_irq_info *info)
 {
-	(void)b;
-	static const unsigned count[] = { 1, 4, MSIX_NVEC, 0, 0 };
+	const unsigned count[] = { 1, 4, fb(b)->msix_count, 0, 0 };
 	info->flags = VFIO_IRQ_INFO_EVENTFD;
 	if (index == VFIO_PCI_INTX_IRQ_INDEX)
 		info->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
@@ -229,7 +230,7 @@ static int f_set_irqs(struct vfio_backend *b, unsigned index, unsigned start,
 	c->flags = flags;
 	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
 		assert_non_null(fds);
-		assert_true(count <= MSIX_NVEC);
+		assert_true(count <= BIG_NVEC);
 		memcpy(c->fds, fds, count * sizeof(*fds));
 	}
 	return 0;
@@ -316,6 +317,7 @@ static void fake_be_init(struct fake_be *f)
 	f->be.kind = "vfio";
 	f->be.unmask_eventfd = true; /* as kernel VFIO */
 	f->mmap_fail_region = -1;
+	f->msix_count = MSIX_NVEC;
 	f->dev_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
 	uint8_t *c = f->cfg;
 	put16(c + PCI_VENDOR_ID, 0x8086);
@@ -529,13 +531,19 @@ static const struct irq_call *irq_call(struct env *e, unsigned i)
 	return &e->be.irqs[i];
 }
 
+static void assert_irq_at(const struct irq_call *c, unsigned index, unsigned start,
+			  unsigned count, uint32_t flags)
+{
+	assert_int_equal(c->index, index);
+	assert_int_equal(c->start, start);
+	assert_int_equal(c->count, count);
+	assert_int_equal(c->flags, flags);
+}
+
 static void assert_irq(const struct irq_call *c, unsigned index, unsigned count,
 		       uint32_t flags)
 {
-	assert_int_equal(c->index, index);
-	assert_int_equal(c->start, 0);
-	assert_int_equal(c->count, count);
-	assert_int_equal(c->flags, flags);
+	assert_irq_at(c, index, 0, count, flags);
 }
 
 #define TRIGGER_EFD (VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER)
@@ -760,29 +768,42 @@ static void test_msix(void **state)
 	assert_non_null(m);
 	assert_int_equal(m->nvec, MSIX_NVEC);
 	unsigned c = e->be.nirqs;
-	/* Enable (function masked first, as Linux does). */
+	/* Enable (function masked first, as Linux does): the whole table at
+	 * the device in one call, no vector used yet (-1: none attached). */
 	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
 	assert_int_equal(e->be.nirqs, c + 2);
 	assert_irq(irq_call(e, c), VFIO_PCI_INTX_IRQ_INDEX, 0, OFF);
 	const struct irq_call *on = irq_call(e, c + 1);
 	assert_irq(on, VFIO_PCI_MSIX_IRQ_INDEX, MSIX_NVEC, TRIGGER_EFD);
 	for (unsigned v = 0; v < MSIX_NVEC; v++)
-		assert_int_equal(on->fds[v], m->vec[v].irqfd);
+		assert_int_equal(on->fds[v], -1);
 	struct vfio_pci_desc d;
 	vfio_pci_describe(e->d, &d);
 	assert_int_equal(d.irq, VFIO_PCI_IRQ_MSIX);
 	assert_int_equal(d.vectors, MSIX_NVEC);
-	/* Entries: routes follow the table; unmasked ones bound once the
-	 * function mask goes. */
+	/* Entries written and unmasked under the function mask: nothing
+	 * made yet. Once it goes, each gets its eventfd (attached to that
+	 * vector alone at the device), its route from the entry, and is
+	 * bound. */
 	msix_entry(e, 0, 0xfee01000, 0x4041, false);
 	msix_entry(e, 5, 0xfee02000, 0x4045, false);
+	assert_int_equal(m->vec[5].irqfd, -1);
+	assert_int_equal(e->be.nirqs, c + 2);
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(e->be.nirqs, c + 4);
+	assert_irq_at(irq_call(e, c + 2), VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, TRIGGER_EFD);
+	assert_int_equal(irq_call(e, c + 2)->fds[0], m->vec[0].irqfd);
+	assert_irq_at(irq_call(e, c + 3), VFIO_PCI_MSIX_IRQ_INDEX, 5, 1, TRIGGER_EFD);
+	assert_int_equal(irq_call(e, c + 3)->fds[0], m->vec[5].irqfd);
 	assert_int_equal(route(e, m->vec[5].gsi)->u.msi.address_lo, 0xfee02000);
 	assert_int_equal(route(e, m->vec[5].gsi)->u.msi.data, 0x4045);
-	assert_false(m->vec[0].routed);
-	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
 	assert_true(m->vec[0].routed && m->vec[5].routed);
 	assert_false(m->vec[1].routed);
-	assert_int_equal(e->be.nirqs, c + 2); /* masking is not the device's */
+	assert_int_equal(m->vec[1].irqfd, -1);
+	/* Routes follow the table. */
+	msix_entry(e, 5, 0xfee03000, 0x4046, false);
+	assert_int_equal(route(e, m->vec[5].gsi)->u.msi.address_lo, 0xfee03000);
+	c = e->be.nirqs;
 	/* Mask vector 5; the device fires it; PBA shows it; unmask. */
 	mmio_wr(e, bar_addr(e, 0) + MSIX_TABLE + 5 * 16 + 12, 4, 1);
 	assert_false(m->vec[5].routed);
@@ -790,6 +811,7 @@ static void test_msix(void **state)
 	assert_int_equal(mmio_rd(e, bar_addr(e, 0) + MSIX_PBA, 4), 1u << 5);
 	mmio_wr(e, bar_addr(e, 0) + MSIX_TABLE + 5 * 16 + 12, 4, 0);
 	assert_true(m->vec[5].routed);
+	assert_int_equal(e->be.nirqs, c); /* masking is not the device's */
 	struct vfio_pci_stats st;
 	vfio_pci_get_stats(e->d, &st);
 	assert_int_equal(st.vector_unmasks, 3);
@@ -804,6 +826,140 @@ static void test_msix(void **state)
 	assert_false(m->vec[0].routed || m->vec[5].routed);
 	vfio_pci_describe(e->d, &d);
 	assert_int_equal(d.irq, VFIO_PCI_IRQ_INTX);
+}
+
+/* A device with a NIC's table: 256 MSI-X vectors (its capability's size
+ * and VFIO's count), the table filling BAR0's 0x2000 page. */
+static struct vfio_pci_dev *create_nvec(struct env *e, unsigned qsize, unsigned count)
+{
+	put16(e->be.cfg + MSIX_CAP + PCI_MSIX_FLAGS, (uint16_t)(qsize - 1));
+	e->be.msix_count = count;
+	struct vfio_pci_params p = params(e);
+	struct vfio_pci_dev *d = NULL;
+	int ret = vfio_pci_create(&d, &p);
+	if (ret)
+		return NULL;
+	e->d = d;
+	e->slot = vfio_pci_device(d)->slot;
+	return d;
+}
+
+static void test_msix_256(void **state)
+{
+	(void)state;
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	env_init(e);
+	assert_non_null(create_nvec(e, BIG_NVEC, BIG_NVEC));
+	struct msix *m = vfio_pci_msix(e->d);
+	/* The guest sees all 256; no MSI-X route exists yet (MSI's 4 do),
+	 * 256 are reserved. */
+	assert_int_equal(cfg_rd(e, MSIX_CAP + PCI_MSIX_FLAGS, 2), BIG_NVEC - 1);
+	assert_int_equal(m->nvec, BIG_NVEC);
+	struct vfio_pci_desc d;
+	vfio_pci_describe(e->d, &d);
+	assert_int_equal(d.msix_vectors, BIG_NVEC);
+	assert_int_equal(e->r.count, 39 + 4);
+	assert_int_equal(e->r.reserved, BIG_NVEC);
+	/* Enable: one SET_IRQS of 256, nothing attached. */
+	unsigned c = e->be.nirqs;
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	assert_int_equal(e->be.nirqs, c + 2);
+	const struct irq_call *on = irq_call(e, c + 1);
+	assert_irq(on, VFIO_PCI_MSIX_IRQ_INDEX, BIG_NVEC, TRIGGER_EFD);
+	for (unsigned v = 0; v < BIG_NVEC; v++)
+		assert_int_equal(on->fds[v], -1);
+	/* Vectors 200 and 255 set up and unmasked: each gets its eventfd at
+	 * the device (its own SET_IRQS) and a route. */
+	msix_entry(e, 200, 0xfee00000, 0x40c8, false);
+	msix_entry(e, 255, 0xfee01000, 0x40ff, false);
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(e->be.nirqs, c + 4);
+	assert_irq_at(irq_call(e, c + 2), VFIO_PCI_MSIX_IRQ_INDEX, 200, 1, TRIGGER_EFD);
+	assert_int_equal(irq_call(e, c + 2)->fds[0], m->vec[200].irqfd);
+	assert_irq_at(irq_call(e, c + 3), VFIO_PCI_MSIX_IRQ_INDEX, 255, 1, TRIGGER_EFD);
+	assert_int_equal(route(e, m->vec[200].gsi)->u.msi.data, 0x40c8);
+	assert_int_equal(route(e, m->vec[255].gsi)->u.msi.address_lo, 0xfee01000);
+	assert_int_equal(e->r.count, 39 + 4 + 2);
+	assert_true(m->vec[200].routed && m->vec[255].routed);
+	/* Vector 200 masked, signalled by the device: PBA word 3, bit 8. */
+	uint64_t pba = bar_addr(e, 0) + MSIX_PBA;
+	mmio_wr(e, bar_addr(e, 0) + MSIX_TABLE + 200 * 16 + 12, 4, 1);
+	assert_int_equal(msix_notify(m, 200), 0);
+	assert_int_equal(mmio_rd(e, pba + 8 * 3, 4), 1u << 8);
+	assert_int_equal(mmio_rd(e, pba, 4), 0);
+	assert_int_equal(mmio_rd(e, pba + 8 * 3 + 4, 4), 0);
+	mmio_wr(e, bar_addr(e, 0) + MSIX_TABLE + 200 * 16 + 12, 4, 0);
+	assert_int_equal(mmio_rd(e, pba + 8 * 3, 4), 0);
+	/* Off and on again: the one SET_IRQS of 256 now carries the two
+	 * eventfds in their places. */
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
+	c = e->be.nirqs;
+	cfg_wr(e, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(e->be.nirqs, c + 2);
+	on = irq_call(e, c + 1);
+	assert_irq(on, VFIO_PCI_MSIX_IRQ_INDEX, BIG_NVEC, TRIGGER_EFD);
+	for (unsigned v = 0; v < BIG_NVEC; v++)
+		assert_int_equal(on->fds[v], v == 200 || v == 255 ? m->vec[v].irqfd : -1);
+	vfio_pci_destroy(e->d);
+	assert_int_equal(e->r.reserved, 0);
+	assert_int_equal(e->r.count, 39); /* MSI's GSIs went back too (msi.c) */
+	env_fini(e);
+}
+
+/* Fewer vectors than the device's table: what VFIO offers (a line at
+ * info), what KVM's route table has room for (one warning), none (the
+ * device fails, one error). */
+static unsigned count_of(const char *text, const char *what)
+{
+	unsigned n = 0;
+	for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+		n++;
+	return n;
+}
+
+static void test_msix_fewer(void **state)
+{
+	(void)state;
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	env_init(e);
+	struct log_capture cap;
+	log_capture_start(&cap, LOG_INFO);
+	assert_non_null(create_nvec(e, BIG_NVEC, 100));
+	log_capture_stop(&cap); /* with the device's usual info lines */
+	assert_int_equal(count_of(cap.text, "MSI-X vectors"), 1);
+	assert_non_null(strstr(cap.text, "offering 100 of its 256 MSI-X vectors"));
+	assert_int_equal(cfg_rd(e, MSIX_CAP + PCI_MSIX_FLAGS, 2), 99);
+	vfio_pci_destroy(e->d);
+	env_fini(e);
+
+	e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	env_init(e);
+	unsigned room = irq_router_msi_room(&e->r);
+	assert_int_equal(irq_router_reserve_msi(&e->r, room - 4 - 50), room - 54);
+	log_capture_start(&cap, LOG_WARN);
+	assert_non_null(create_nvec(e, BIG_NVEC, BIG_NVEC));
+	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_non_null(strstr(cap.text, "offering 50 of its 256 MSI-X vectors"));
+	assert_int_equal(cfg_rd(e, MSIX_CAP + PCI_MSIX_FLAGS, 2), 49);
+	assert_int_equal(vfio_pci_msix(e->d)->nvec, 50);
+	vfio_pci_destroy(e->d);
+
+	/* MSI takes its 4, then nothing is left for MSI-X: no device. (The
+	 * last device's MSI GSIs went back with it: 50 + 4 are free.) */
+	fake_be_init(&e->be);
+	assert_int_equal(irq_router_msi_room(&e->r), 54);
+	assert_int_equal(irq_router_reserve_msi(&e->r, 50), 50);
+	log_capture_start(&cap, LOG_WARN);
+	e->d = NULL;
+	assert_null(create_nvec(e, BIG_NVEC, BIG_NVEC));
+	assert_int_equal(log_capture_stop(&cap), 1);
+	assert_non_null(strstr(cap.text, "route table is full"));
+	assert_true(e->be.destroyed);
+	assert_int_equal(e->r.reserved, room - 54 + 50); /* the test's own */
+	env_fini(e);
 }
 
 static void test_msi(void **state)
@@ -854,8 +1010,10 @@ static void test_machine_reset(void **state)
 	assert_irq(irq_call(e, c), VFIO_PCI_MSIX_IRQ_INDEX, 0, OFF);
 	assert_irq(irq_call(e, c + 1), VFIO_PCI_INTX_IRQ_INDEX, 1, TRIGGER_EFD);
 	assert_irq(irq_call(e, c + 2), VFIO_PCI_INTX_IRQ_INDEX, 1, UNMASK_EFD);
-	/* The emulated state as built; the device's command from it. */
+	/* The emulated state as built (no vector made); the device's
+	 * command from it. */
 	assert_false(m->vec[2].routed);
+	assert_int_equal(m->vec[2].irqfd, -1);
 	assert_int_equal(m->vec[2].ctrl, 1);
 	assert_int_equal(bar_addr(e, 2), b2);
 	assert_int_equal(cfg_rd(e, MSIX_CAP + PCI_MSIX_FLAGS, 2), MSIX_NVEC - 1);
@@ -1123,6 +1281,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_passthrough, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bars, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
+		cmocka_unit_test(test_msix_256),
+		cmocka_unit_test(test_msix_fewer),
 		cmocka_unit_test_setup_teardown(test_msi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_machine_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_unwinds, setup, teardown),

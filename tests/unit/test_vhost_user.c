@@ -201,11 +201,11 @@ static void serve(struct fake *f, const struct vhost_user_hdr *h, uint8_t *p, in
 }
 
 /* Misbehaves on h; true when the connection is to be closed. */
-static bool misbehave(struct fake *f, const struct vhost_user_hdr *h)
+static bool misbehave(struct fake *f, const struct vhost_user_hdr *h, enum act act)
 {
 	const uint32_t R = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY;
 	uint64_t v = 1;
-	switch (f->act) {
+	switch (act) {
 	case ACT_GARBAGE: {
 		uint8_t g[20];
 		memset(g, 0xff, sizeof(g));
@@ -292,12 +292,13 @@ static void serve_connection(struct fake *f)
 			r->nfds = nfds;
 		}
 		bool bad = h.request == f->bad_req;
+		enum act act = f->act; /* read under the lock: set_fault writes it */
 		bool quit = false;
 		if (!bad)
 			serve(f, &h, p, fds, nfds);
 		pthread_mutex_unlock(&f->lock);
 		if (bad)
-			quit = misbehave(f, &h); /* unlocked: it may hang */
+			quit = misbehave(f, &h, act); /* unlocked: it may hang */
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
 		if (quit)
@@ -374,6 +375,16 @@ static void finish(struct fake *f, struct vhost_user *u)
 	if (f->listen_fd >= 0)
 		close(f->listen_fd);
 	pthread_mutex_destroy(&f->lock);
+}
+
+/* The request the fake misbehaves on, and how: set under its lock (its
+ * thread reads them while serving). */
+static void set_fault(struct fake *f, uint32_t req, enum act act)
+{
+	pthread_mutex_lock(&f->lock);
+	f->bad_req = req;
+	f->act = act;
+	pthread_mutex_unlock(&f->lock);
 }
 
 static unsigned nrx(struct fake *f)
@@ -592,8 +603,7 @@ static void hostile(enum act act, uint32_t req, int (*op)(struct vhost_user *), 
 	struct fake f;
 	fake_init(&f);
 	struct vhost_user *u = start(&f, 0);
-	f.act = act;
-	f.bad_req = req;
+	set_fault(&f, req, act);
 	struct log_capture cap;
 	log_capture_start(&cap, LOG_INFO);
 	uint64_t t0 = log_capture_now_ms();
@@ -647,8 +657,7 @@ static void test_refusals(void **state)
 	fake_init(&f);
 	struct vhost_user *u = start(&f, 0);
 	/* An empty GET_CONFIG reply: the backend says no. */
-	f.bad_req = VHOST_USER_GET_CONFIG;
-	f.act = ACT_EMPTY;
+	set_fault(&f, VHOST_USER_GET_CONFIG, ACT_EMPTY);
 	uint8_t c[4];
 	struct log_capture cap;
 	log_capture_start(&cap, LOG_WARN);
@@ -656,8 +665,7 @@ static void test_refusals(void **state)
 	log_capture_stop(&cap);
 	assert_non_null(strstr(cap.text, "refused GET_CONFIG (empty reply)"));
 	/* Refused acknowledgements, 100 of them: rate-limited lines. */
-	f.bad_req = VHOST_USER_SET_VRING_ADDR;
-	f.act = ACT_NACK;
+	set_fault(&f, VHOST_USER_SET_VRING_ADDR, ACT_NACK);
 	struct vhost_vring_addr a = { .index = 0 };
 	log_capture_start(&cap, LOG_WARN);
 	for (int i = 0; i < 100; i++)
@@ -679,8 +687,7 @@ static void test_fds_in_reply(void **state)
 	struct fake f;
 	fake_init(&f);
 	int before = open_fds();
-	f.bad_req = VHOST_USER_GET_FEATURES;
-	f.act = ACT_FDS;
+	set_fault(&f, VHOST_USER_GET_FEATURES, ACT_FDS);
 	struct vhost_user *u = start(&f, 0);
 	assert_int_equal(vhost_user_features(u), FEATURES);
 	/* Ours (front-end) and the fake's end of the socket pair, nothing more. */
@@ -694,8 +701,7 @@ static void test_open_fails(void **state)
 	(void)state;
 	struct fake f;
 	fake_init(&f);
-	f.bad_req = VHOST_USER_GET_PROTOCOL_FEATURES;
-	f.act = ACT_GARBAGE;
+	set_fault(&f, VHOST_USER_GET_PROTOCOL_FEATURES, ACT_GARBAGE);
 	struct log_capture cap;
 	log_capture_start(&cap, LOG_INFO);
 	struct vhost_user *u = start(&f, -EIO);
@@ -763,15 +769,14 @@ static void test_reconnect(void **state)
 	assert_int_equal(vhost_user_reconnect(u), 0); /* not broken: nothing to do */
 
 	/* The backend drops the connection in the middle of a request. */
-	f.bad_req = VHOST_USER_SET_VRING_NUM;
-	f.act = ACT_CLOSE;
+	set_fault(&f, VHOST_USER_SET_VRING_NUM, ACT_CLOSE);
 	struct log_capture cap;
 	log_capture_start(&cap, LOG_WARN);
 	assert_int_equal(op_set_num(u), -EIO);
 	unsigned lines = log_capture_stop(&cap);
 	assert_int_equal(lines, 1);
 	assert_non_null(strstr(cap.text, path));
-	f.bad_req = NO_REQ;
+	set_fault(&f, NO_REQ, f.act);
 	/* It comes back: negotiated again, usable. */
 	unsigned before = nrx(&f);
 	assert_int_equal(vhost_user_reconnect(u), 0);
@@ -783,7 +788,9 @@ static void test_reconnect(void **state)
 	log_capture_start(&cap, LOG_WARN);
 	vhost_user_hangup(u);
 	assert_int_equal(log_capture_stop(&cap), 1);
+	pthread_mutex_lock(&f.lock);
 	f.features ^= 1ULL << 32;
+	pthread_mutex_unlock(&f.lock);
 	log_capture_start(&cap, LOG_WARN);
 	assert_int_equal(vhost_user_reconnect(u), -EIO);
 	lines = log_capture_stop(&cap);

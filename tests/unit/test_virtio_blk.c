@@ -28,6 +28,7 @@
 #include "guest_mem.h"
 #include "log.h"
 #include "virtio/blk.h"
+#include "virtio/blk_uring.h"
 #include "virtio/blk_request.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
@@ -54,6 +55,8 @@
 
 /* The engine every test runs on: main() runs the suite once per engine. */
 static enum disk_engine engine = DISK_ENGINE_URING;
+/* And with guest RAM registered as the ring's fixed buffers (main). */
+static bool fixed_buffers;
 
 struct fx {
 	uint8_t *buf;
@@ -221,7 +224,8 @@ static int open_device_q(struct fx *f, bool readonly, bool direct,
 {
 	f->cfg = (struct disk_config){ .path = f->path, .id = "test-disk",
 				       .readonly = readonly, .direct = direct,
-				       .num_queues = nqueues, .engine = engine };
+				       .num_queues = nqueues, .engine = engine,
+				       .fixed_buffers = fixed_buffers };
 	int r = virtio_blk_create(&f->blk, &f->cfg, &f->mem);
 	if (r < 0)
 		return r;
@@ -1504,6 +1508,102 @@ static void test_out_of_order(void **state)
 	unhold(&h);
 }
 
+/*
+ * A read of more segments than a ring slot holds (BLK_URING_IOV) goes
+ * through the ring too: held in flight, it does not hold back a later
+ * request; its bytes land in every segment once it completes.
+ */
+static void test_many_segments_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct held h;
+	hold_reads(f, &h);
+	enum { N = BLK_URING_IOV + 36 };
+	uint64_t hdr = HDR_GPA, st = STATUS_GPA;
+	set_hdr(f, hdr, VIRTIO_BLK_T_IN, 0);
+	*(uint8_t *)drv_host(&f->q, st) = 0xff;
+	struct seg s[N + 2];
+	s[0] = (struct seg){ hdr, 16, false };
+	for (unsigned i = 0; i < N; i++)
+		s[1 + i] = (struct seg){ DATA_GPA + 1024ull * i, 512, true };
+	s[N + 1] = (struct seg){ st, 1, true };
+	memset(drv_host(&f->q, DATA_GPA), 0xee, 1024 * N);
+	uint16_t rd = place_chain(f, 0, s, N + 2, true);
+	drv_add_avail(&f->q, rd);
+	uint16_t id = add_req(f, 1, VIRTIO_BLK_T_GET_ID, 0, 20);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	wait_used(f, 1);
+	assert_int_equal(used_at(f, 0).id, id);
+	assert_int_equal(req_status(f, 0), 0xff); /* still in flight */
+	/* In one write (it fits the pipe): a short read would be finished
+	 * with preadv, which a pipe refuses. */
+	static uint8_t bytes[512 * N];
+	memset(bytes, 0x66, sizeof(bytes));
+	assert_int_equal(write(h.p[1], bytes, sizeof(bytes)), sizeof(bytes));
+	wait_used(f, 1);
+	assert_int_equal(used_at(f, 1).id, rd);
+	assert_int_equal(used_at(f, 1).len, 512 * N + 1);
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t *d = drv_host(&f->q, DATA_GPA + 1024ull * i);
+		assert_int_equal(d[0], 0x66);
+		assert_int_equal(d[511], 0x66);
+		assert_int_equal(d[512], 0xee);
+	}
+	unhold(&h);
+}
+
+/* io_uring: the device thread waits in its ring; each lone request is
+ * submitted by the io_uring_enter that then waits for it (never by a
+ * submit of its own), and no request needs more than the two enters of
+ * its cycle (submit-and-wait, then the wait for the next kick). */
+static void test_lone_requests_one_enter(void **state)
+{
+	struct fx *f = *state;
+	if (engine != DISK_ENGINE_URING)
+		skip();
+	struct blk_uring_stats s0, s1;
+	assert_true(virtio_blk_uring_stats(f->blk, &s0));
+	enum { N = 8 };
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(req(f, VIRTIO_BLK_T_IN, i, DATA_GPA, 512, true, NULL),
+				 VIRTIO_BLK_S_OK);
+		check_pattern(drv_host(&f->q, DATA_GPA), i * 512, 512);
+	}
+	assert_true(virtio_blk_uring_stats(f->blk, &s1));
+	assert_int_equal(s1.submits - s0.submits, 0);
+	assert_true(s1.submit_waits - s0.submit_waits >= N);
+	assert_true(s1.submit_waits - s0.submit_waits + s1.waits - s0.waits <= 2 * N + 2);
+}
+
+/* A kick while the thread waits in the ring with a read in flight: the
+ * new request is served at once, the read when it completes. */
+static void test_kick_while_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct held h;
+	hold_reads(f, &h);
+	add_req(f, 0, VIRTIO_BLK_T_IN, 0, 512);
+	drv_publish(&f->q);
+	drv_kick(&f->q);
+	usleep(30 * 1000); /* popped, submitted: the thread waits */
+	for (unsigned i = 1; i <= 3; i++) {
+		uint16_t id = add_req(f, i, VIRTIO_BLK_T_GET_ID, 0, 20);
+		drv_publish(&f->q);
+		drv_kick(&f->q);
+		wait_used(f, 1);
+		assert_int_equal(used_at(f, (uint16_t)(i - 1)).id, id);
+		assert_int_equal(req_status(f, i), VIRTIO_BLK_S_OK);
+		assert_int_equal(req_status(f, 0), 0xff);
+	}
+	release_reads(&h, 1, 0x42);
+	wait_used(f, 1);
+	assert_int_equal(req_status(f, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(req_data(f, 0)[0], 0x42);
+	unhold(&h);
+}
+
 /* Reset with a request in flight: it is cancelled (or waited for) and
  * nothing reaches the reset queue: no used entry, no status byte. */
 static void test_reset_in_flight(void **state)
@@ -1685,7 +1785,10 @@ int main(void)
 		RW(test_write_ioerr),
 		RW(test_flush_error_sticky_device),
 		RW(test_out_of_order),
+		RW(test_many_segments_in_flight),
 		RW(test_reset_in_flight),
+		RW(test_lone_requests_one_enter),
+		RW(test_kick_while_in_flight),
 		RW(test_pause_in_flight),
 		RW(test_queue_full_backpressure),
 		BARE(test_multiqueue),
@@ -1697,6 +1800,10 @@ int main(void)
 	engine = DISK_ENGINE_URING;
 	int failed = cmocka_run_group_tests_name("virtio-blk, engine=uring",
 						 tests, NULL, NULL);
+	fixed_buffers = true;
+	failed += cmocka_run_group_tests_name("virtio-blk, engine=uring, fixed_buffers=on",
+					      tests, NULL, NULL);
+	fixed_buffers = false;
 	engine = DISK_ENGINE_SYNC;
 	failed += cmocka_run_group_tests_name("virtio-blk, engine=sync",
 					      tests, NULL, NULL);

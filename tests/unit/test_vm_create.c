@@ -10,8 +10,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -203,10 +205,10 @@ static void test_no_option_injection(void **state)
 	/* Was a second disk. */
 	assert_null(parse("{\"kernel\": \"/k\", \"nets\": [\"--disk=path=/etc/passwd\"]}",
 			  -EINVAL,
-			  "--net: unknown key '--disk' (expected tap, mac, ip, mask)"));
+			  "--net: unknown key '--disk' (expected tap, mac, ip, mask, id)"));
 	assert_null(parse("{\"kernel\": \"/k\", \"rng\": \"--disk=path=/etc/passwd\"}",
 			  -EINVAL,
-			  "--rng: unknown key '--disk' (expected src=PATH)"));
+			  "--rng: unknown key '--disk' (expected src=PATH, id)"));
 	assert_null(parse("{\"kernel\": \"/k\", \"rng\": \"--help\"}", -EINVAL,
 			  "--rng: expected key=value, got '--help'"));
 	struct vm_create_config *c = parse(
@@ -372,6 +374,98 @@ static void test_hostile_bodies(void **state)
 
 /* vhost-user: fs: [{tag, socket, num_queues, queue_size}] and disks with
  * vhost_user/socket, cloud-hypervisor's names; the command line's checks. */
+/* Default ids in cloud-hypervisor's style, given ids, find and remove. */
+static void test_ids(void **state)
+{
+	(void)state;
+	struct vm_create_config *c = parse(
+		"{\"kernel\": \"/k\", \"net\": [{\"tap\": \"t0\"}, {\"tap\": \"t1\", \"id\": \"_net3\"}],"
+		" \"vsock\": {\"cid\": 3, \"socket\": \"/tmp/v\"}, \"rng\": {\"src\": \"/dev/urandom\"},"
+		" \"disks\": [{\"path\": \"/d\", \"id\": \"d\"}]}", 0, NULL);
+	const struct vm_config *cfg = &c->cfg;
+	assert_string_equal(cfg->nets[0].id, "_net0");
+	assert_string_equal(cfg->nets[1].id, "_net3");
+	assert_string_equal(cfg->vsock.id, "_vsock1");
+	assert_string_equal(cfg->rng.id, "_rng2");
+	const char *member = NULL;
+	unsigned idx = 9;
+	assert_int_equal(vm_create_config_find_id(c, "_net3", &member, &idx), 0);
+	assert_string_equal(member, "net");
+	assert_int_equal(idx, 1);
+	assert_int_equal(vm_create_config_find_id(c, "_vsock1", &member, &idx), 0);
+	assert_string_equal(member, "vsock");
+	assert_int_equal(vm_create_config_find_id(c, "_rng2", &member, &idx), 0);
+	assert_string_equal(member, "rng");
+	assert_int_equal(vm_create_config_find_id(c, "_fs9", &member, &idx), -ENOENT);
+	/* The first net goes; the rest keeps its strings. */
+	assert_int_equal(vm_create_config_find_id(c, "_net0", &member, &idx), 0);
+	assert_int_equal(vm_create_config_remove(c, member, idx), 0);
+	assert_int_equal(cfg->nnets, 1);
+	assert_string_equal(cfg->nets[0].tap, "t1");
+	assert_string_equal(cfg->nets[0].id, "_net3");
+	assert_string_equal(cfg->vsock.socket, "/tmp/v");
+	assert_string_equal(cfg->disks[0].path, "/d");
+	assert_string_equal(cfg->disks[0].id, "d");
+	assert_int_equal(vm_create_config_find_id(c, "_vsock1", &member, &idx), 0);
+	assert_int_equal(vm_create_config_remove(c, member, idx), 0);
+	assert_false(cfg->vsock.enabled);
+	assert_int_equal(vm_create_config_find_id(c, "d", &member, &idx), 0);
+	assert_int_equal(vm_create_config_remove(c, member, idx), 0);
+	assert_int_equal(cfg->ndisks, 0);
+	/* A default id skips the ids in use (no files to check: no kernel). */
+	c->cfg.kernel = NULL;
+	c->cfg.next_id = 3;
+	cJSON *net = cJSON_Parse("{\"tap\": \"t2\"}");
+	char err[256] = "";
+	assert_int_equal(vm_create_config_add(c, "net", net, NULL, 0, err, sizeof(err)), 0);
+	assert_string_equal(cfg->nets[1].id, "_net4");
+	cJSON_Delete(net);
+	/* Two devices with one id: refused. */
+	parse("{\"kernel\": \"/k\", \"net\": [{\"id\": \"x\"}], \"rng\": {\"id\": \"x\"}}",
+	      -EINVAL, "id x: given to two devices");
+	parse("{\"kernel\": \"/k\", \"net\": [{\"id\": \"\"}]}", -EINVAL,
+	      "--net: id=: 1 to 32 characters");
+	free(c);
+}
+
+/*
+ * Many vm.add-disk / vm.remove-device cycles before boot: the removed
+ * entries' strings are given back (they filled the store after ~250).
+ */
+static void test_add_remove_cycles(void **state)
+{
+	(void)state;
+	char img[] = "/tmp/cvmm-test-vm-create-XXXXXX";
+	int fd = mkstemp(img);
+	assert_true(fd >= 0);
+	close(fd);
+	char first[128];
+	snprintf(first, sizeof(first), "{\"kernel\": \"%s\", \"net\": [{\"tap\": \"keep0\"}]}",
+		 img);
+	struct vm_create_config *c = parse(first, 0, NULL);
+	size_t used0 = c->cfg.strings_used;
+	for (unsigned i = 0; i < 500; i++) {
+		char body[256], id[32], err[256] = "";
+		snprintf(id, sizeof(id), "disk-%u", i);
+		snprintf(body, sizeof(body), "{\"path\": \"%s\", \"id\": \"%s\"}", img, id);
+		cJSON *d = cJSON_Parse(body);
+		int r = vm_create_config_add(c, "disks", d, NULL, 0, err, sizeof(err));
+		cJSON_Delete(d);
+		if (r)
+			fail_msg("cycle %u: add: %d (%s)", i, r, err);
+		const char *member;
+		unsigned idx;
+		assert_int_equal(vm_create_config_find_id(c, id, &member, &idx), 0);
+		assert_int_equal(vm_create_config_remove(c, member, idx), 0);
+		assert_int_equal(c->cfg.ndisks, 0);
+	}
+	assert_int_equal(c->cfg.strings_used, used0);
+	assert_string_equal(c->cfg.nets[0].tap, "keep0");
+	assert_string_equal(c->cfg.nets[0].id, "_net0");
+	vm_create_config_free(c);
+	unlink(img);
+}
+
 static void test_vhost_user(void **state)
 {
 	(void)state;
@@ -411,7 +505,7 @@ static void test_vhost_user(void **state)
 	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
 	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"path\": \"/x\"}]}",
 	      -EINVAL,
-	      "--disk: vhost_user=on takes no path, readonly, direct or engine (the backend has the image)");
+	      "--disk: vhost_user=on takes no path, readonly, direct, engine or fixed_buffers (the backend has the image)");
 	parse("{\"kernel\": \"/k\", \"memory\": \"size=64M,shared=on\","
 	      " \"disks\": [{\"vhost_user\": true, \"socket\": \"/s\", \"queue_size\": 100}]}",
 	      -EINVAL, "--disk: queue_size=100: expected a power of two, 4-1024");
@@ -434,6 +528,8 @@ int main(void)
 		cmocka_unit_test(test_cloud_hypervisor),
 		cmocka_unit_test(test_hostile_bodies),
 		cmocka_unit_test(test_vhost_user),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_add_remove_cycles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,10 +27,14 @@
  *   an MSI capability (one vector, 64-bit addresses) at 0x40.
  * And beyond edu, so that cvmm's tests reach both interrupt kinds and the
  * mapped-BAR path:
- *   an MSI-X capability at 0x50 (2 vectors: DMA completion, status 0x100,
- *     on vector 1, everything else on 0), its table at BAR1 offset 0 and
- *     its PBA at 0x800 (BAR1: 4 KiB, region 1, trapped); --no-msix leaves
- *     both out;
+ *   an MSI-X capability at 0x50 (2 vectors, or N with --msix-vectors N,
+ *     1..2048: DMA completion, status 0x100, on vector 1, everything else
+ *     on 0), its table at BAR1 offset 0 and its PBA after it, at 0x800
+ *     for up to 128 vectors (BAR1: region 1, trapped, 4 KiB or the power
+ *     of two that holds both); --no-msix leaves both out;
+ *   register 0x70 (write-only, 4 bytes): writing V raises interrupt
+ *     status 0x200 on MSI-X vector V (a plain raise of 0x200 when MSI-X is
+ *     off or V is past the table), so that a driver can reach any vector;
  *   BAR0 offered for mmap with a sparse-mmap capability of one area, the
  *     upper half [0x80000, 0x100000): plain memory (a "scratch window")
  *     in the region's memfd, which trapped accesses reach too. The lower
@@ -56,6 +60,7 @@
  *   --max-xfer N        max_data_xfer_size (default 1 MiB)
  *   --max-fds N         max_msg_fds (default 8)
  *   --no-mmap           BAR0 not mappable (no fd, no sparse capability)
+ *   --msix-vectors N    MSI-X table size (1..2048, default 2)
  *   -v                  log each message on stderr
  */
 #include <errno.h>
@@ -114,15 +119,16 @@ struct dma_unmap {
 /* ---- the device ---- */
 
 #define BAR0_SIZE (1u << 20)
-#define BAR1_SIZE 4096u
 #define WINDOW_OFF 0x80000u /* the scratch window: BAR0's upper half */
 #define DMA_BUF_OFF 0x40000u
 #define DMA_BUF_SIZE 4096u
 #define DMA_MASK ((1ull << 28) - 1)
 #define MSI_CAP 0x40
 #define MSIX_CAP 0x50
-#define MSIX_VECTORS 2
-#define PBA_OFF 0x800
+#define MSIX_VECTORS 2        /* default; --msix-vectors N */
+#define MSIX_MAX 2048         /* the PCI maximum */
+#define PBA_OFF_MIN 0x800     /* the PBA after the table, at least here */
+#define REG_RAISE_VECTOR 0x70 /* not edu's: see the header */
 
 #define ST_COMPUTING 0x01u
 #define ST_IRQFACT 0x80u
@@ -150,15 +156,17 @@ struct server {
 	uint8_t *out;  /* a message to it */
 	/* device */
 	uint8_t config[256];
-	uint8_t bar1[BAR1_SIZE];
+	uint8_t *bar1; /* the MSI-X table and PBA (trapped) */
+	uint32_t bar1_size, pba_off;
+	unsigned msix_vectors;
 	int bar0_fd;
 	uint8_t *bar0; /* BAR0_SIZE bytes of the memfd, mapped */
 	uint32_t liveness, fact, status, irq_status;
 	uint64_t dma_src, dma_dst, dma_cnt, dma_cmd;
 	uint8_t dma_buf[DMA_BUF_SIZE];
 	/* interrupts: index 0 INTx, 1 MSI, 2 MSI-X */
-	int intx_fd, msi_fd, msix_fd[MSIX_VECTORS];
-	bool intx_masked, msix_masked[MSIX_VECTORS], msix_pending[MSIX_VECTORS];
+	int intx_fd, msi_fd, *msix_fd;    /* msix_vectors each */
+	bool intx_masked, *msix_masked, *msix_pending;
 	struct window dma[16];
 	unsigned ndma;
 };
@@ -213,9 +221,9 @@ static void config_init(struct server *s)
 	if (!s->no_msix) {
 		c[MSIX_CAP] = 0x11;
 		c[MSIX_CAP + 1] = 0;
-		put16(c + MSIX_CAP + 2, MSIX_VECTORS - 1);
+		put16(c + MSIX_CAP + 2, (uint16_t)(s->msix_vectors - 1));
 		put32(c + MSIX_CAP + 4, 1);           /* table: BIR 1, offset 0 */
-		put32(c + MSIX_CAP + 8, PBA_OFF | 1); /* PBA: BIR 1 */
+		put32(c + MSIX_CAP + 8, s->pba_off | 1); /* PBA: BIR 1 */
 	}
 }
 
@@ -227,10 +235,10 @@ static void device_reset(struct server *s)
 	s->liveness = s->fact = s->status = s->irq_status = 0;
 	s->dma_src = s->dma_dst = s->dma_cnt = s->dma_cmd = 0;
 	s->intx_masked = false;
-	memset(s->msix_masked, 0, sizeof(s->msix_masked));
-	memset(s->msix_pending, 0, sizeof(s->msix_pending));
-	memset(s->bar1, 0, sizeof(s->bar1));
-	for (unsigned v = 0; v < MSIX_VECTORS; v++)
+	memset(s->msix_masked, 0, s->msix_vectors * sizeof(*s->msix_masked));
+	memset(s->msix_pending, 0, s->msix_vectors * sizeof(*s->msix_pending));
+	memset(s->bar1, 0, s->bar1_size);
+	for (unsigned v = 0; v < s->msix_vectors; v++)
 		put32(s->bar1 + v * 16 + 12, 1); /* vectors masked at reset */
 }
 
@@ -474,7 +482,7 @@ static void intx_update(struct server *s)
 
 static bool msix_active(const struct server *s)
 {
-	for (unsigned v = 0; v < MSIX_VECTORS; v++)
+	for (unsigned v = 0; v < s->msix_vectors; v++)
 		if (s->msix_fd[v] >= 0)
 			return true;
 	return false;
@@ -504,6 +512,20 @@ static void raise_irq(struct server *s, uint32_t val)
 	}
 	say(s, "  interrupt 0x%x (status 0x%x) by %s", val, s->irq_status,
 	    msix_active(s) ? "MSI-X" : s->msi_fd >= 0 ? "MSI" : "INTx");
+}
+
+/* Not edu's (REG_RAISE_VECTOR): interrupt status 0x200 on MSI-X vector v;
+ * without MSI-X on, or v out of the table, a plain raise of 0x200. */
+static void raise_vector(struct server *s, uint32_t v)
+{
+	if (!msix_active(s) || v >= s->msix_vectors) {
+		raise_irq(s, 0x200);
+		return;
+	}
+	s->irq_status |= 0x200;
+	msix_fire(s, v);
+	say(s, "  interrupt 0x200 (status 0x%x) on MSI-X vector %u%s", s->irq_status, v,
+	    s->msix_fd[v] < 0 ? " (no eventfd: lost)" : s->msix_masked[v] ? " (masked)" : "");
 }
 
 static void lower_irq(struct server *s, uint32_t val)
@@ -595,6 +617,9 @@ static void reg_write(struct server *s, uint64_t off, uint64_t val, unsigned siz
 	case 0x64:
 		lower_irq(s, (uint32_t)val);
 		break;
+	case REG_RAISE_VECTOR:
+		raise_vector(s, (uint32_t)val);
+		break;
 	case 0x80:
 		if (!dma_busy)
 			s->dma_src = val;
@@ -622,7 +647,7 @@ static uint64_t region_size(const struct server *s, uint32_t index)
 {
 	switch (index) {
 	case VFIO_PCI_BAR0_REGION_INDEX: return BAR0_SIZE;
-	case VFIO_PCI_BAR1_REGION_INDEX: return s->no_msix ? 0 : BAR1_SIZE;
+	case VFIO_PCI_BAR1_REGION_INDEX: return s->no_msix ? 0 : s->bar1_size;
 	case VFIO_PCI_CONFIG_REGION_INDEX: return sizeof(s->config);
 	default: return 0;
 	}
@@ -641,7 +666,7 @@ static void config_write(struct server *s, uint32_t off, const uint8_t *data, ui
 		else if (o >= 0x10 && o < 0x18) {
 			/* BAR0 (1 MiB) and BAR1 (4 KiB): size bits read 0. */
 			uint32_t bar = (o - 0x10) / 4, byte = (o - 0x10) % 4;
-			uint32_t mask = bar == 0 ? ~(BAR0_SIZE - 1) : s->no_msix ? 0 : ~(BAR1_SIZE - 1);
+			uint32_t mask = bar == 0 ? ~(BAR0_SIZE - 1) : s->no_msix ? 0 : ~(s->bar1_size - 1);
 			*c = v & (uint8_t)(mask >> (8 * byte)) & (byte == 0 ? 0xf0 : 0xff);
 		} else if (o == 0x3c)
 			*c = v;                           /* interrupt line */
@@ -663,9 +688,10 @@ static int region_read(struct server *s, uint32_t index, uint64_t off, uint8_t *
 		memcpy(data, s->config + off, n);
 		return 0;
 	case VFIO_PCI_BAR1_REGION_INDEX:
-		for (unsigned v = 0; v < MSIX_VECTORS; v++)
-			s->bar1[PBA_OFF] = (uint8_t)((s->bar1[PBA_OFF] & ~(1u << v)) |
-						     (s->msix_pending[v] ? 1u << v : 0));
+		for (unsigned v = 0; v < s->msix_vectors; v++) {
+			uint8_t *b = &s->bar1[s->pba_off + v / 8];
+			*b = (uint8_t)((*b & ~(1u << v % 8)) | (s->msix_pending[v] ? 1u << v % 8 : 0));
+		}
 		memcpy(data, s->bar1 + off, n);
 		return 0;
 	case VFIO_PCI_BAR0_REGION_INDEX:
@@ -692,8 +718,8 @@ static int region_write(struct server *s, uint32_t index, uint64_t off, const ui
 		config_write(s, (uint32_t)off, data, n);
 		return 0;
 	case VFIO_PCI_BAR1_REGION_INDEX:
-		if (off < PBA_OFF)
-			memcpy(s->bar1 + off, data, n < PBA_OFF - off ? n : PBA_OFF - off);
+		if (off < s->pba_off)
+			memcpy(s->bar1 + off, data, n < s->pba_off - off ? n : s->pba_off - off);
 		return 0;
 	case VFIO_PCI_BAR0_REGION_INDEX:
 		if (off >= WINDOW_OFF) {
@@ -821,7 +847,7 @@ static void cmd_irq_info(struct server *s, const struct hdr *h, size_t len)
 		ii.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
 		break;
 	case VFIO_PCI_MSIX_IRQ_INDEX:
-		ii.count = s->no_msix ? 0 : MSIX_VECTORS;
+		ii.count = s->no_msix ? 0 : s->msix_vectors;
 		ii.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_NORESIZE;
 		break;
 	default:
@@ -836,7 +862,7 @@ static int *irq_fds(struct server *s, uint32_t index, uint32_t *count)
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX: *count = 1; return &s->intx_fd;
 	case VFIO_PCI_MSI_IRQ_INDEX: *count = 1; return &s->msi_fd;
-	case VFIO_PCI_MSIX_IRQ_INDEX: *count = s->no_msix ? 0 : MSIX_VECTORS; return s->msix_fd;
+	case VFIO_PCI_MSIX_IRQ_INDEX: *count = s->no_msix ? 0 : s->msix_vectors; return s->msix_fd;
 	default: *count = 0; return NULL;
 	}
 }
@@ -1142,6 +1168,7 @@ int main(int argc, char **argv)
 		{ "max-xfer", required_argument, NULL, 'x' },
 		{ "max-fds", required_argument, NULL, 'F' },
 		{ "no-msix", no_argument, NULL, 'M' },
+		{ "msix-vectors", required_argument, NULL, 'X' },
 		{ "no-mmap", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1151,6 +1178,7 @@ int main(int argc, char **argv)
 	s->fd = -1;
 	s->max_xfer = MAX_XFER;
 	s->max_fds = MAX_FDS;
+	s->msix_vectors = MSIX_VECTORS;
 	int c;
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -1165,6 +1193,7 @@ int main(int argc, char **argv)
 		case 'x': s->max_xfer = (uint32_t)number("--max-xfer", optarg); break;
 		case 'F': s->max_fds = (uint32_t)number("--max-fds", optarg); break;
 		case 'M': s->no_msix = true; break;
+		case 'X': s->msix_vectors = (unsigned)number("--msix-vectors", optarg); break;
 		case 'm': s->no_mmap = true; break;
 		case 'v': s->verbose = true; break;
 		default:
@@ -1177,8 +1206,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "edu-server: give one of --socket PATH and --fd N\n");
 		return 2;
 	}
-	if (s->max_xfer == 0 || s->max_xfer > MAX_XFER || s->max_fds > MAX_FDS)
-		die("--max-xfer 1..%u, --max-fds 0..%u", MAX_XFER, MAX_FDS);
+	if (s->max_xfer == 0 || s->max_xfer > MAX_XFER || s->max_fds > MAX_FDS ||
+	    s->msix_vectors == 0 || s->msix_vectors > MSIX_MAX)
+		die("--max-xfer 1..%u, --max-fds 0..%u, --msix-vectors 1..%u", MAX_XFER, MAX_FDS,
+		    MSIX_MAX);
+	/* BAR1: the table from 0, the PBA after it (at 0x800 for up to 128
+	 * vectors, as with 2), a power of two of at least 4 KiB. */
+	s->pba_off = s->msix_vectors * 16 > PBA_OFF_MIN ? s->msix_vectors * 16 : PBA_OFF_MIN;
+	for (s->bar1_size = 4096; s->bar1_size < s->pba_off + (s->msix_vectors + 63) / 64 * 8;)
+		s->bar1_size *= 2;
+	s->bar1 = calloc(1, s->bar1_size);
+	s->msix_fd = calloc(s->msix_vectors, sizeof(*s->msix_fd));
+	s->msix_masked = calloc(s->msix_vectors, sizeof(*s->msix_masked));
+	s->msix_pending = calloc(s->msix_vectors, sizeof(*s->msix_pending));
+	if (!s->bar1 || !s->msix_fd || !s->msix_masked || !s->msix_pending)
+		die("setup: %s", strerror(errno));
 	s->buf = malloc(MAX_MSG);
 	s->out = malloc(MAX_MSG);
 	s->bar0_fd = memfd_create("edu-bar0", MFD_CLOEXEC);
@@ -1188,7 +1230,7 @@ int main(int argc, char **argv)
 	if (s->bar0 == MAP_FAILED)
 		die("mmap: %s", strerror(errno));
 	s->intx_fd = s->msi_fd = -1;
-	for (unsigned v = 0; v < MSIX_VECTORS; v++)
+	for (unsigned v = 0; v < s->msix_vectors; v++)
 		s->msix_fd[v] = -1;
 	s->client_max_xfer = 1u << 20;
 	config_init(s);

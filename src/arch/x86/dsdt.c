@@ -41,6 +41,8 @@ static int check_config(const struct dsdt_config *c)
 			return -EINVAL;
 	if (c->ged && (c->ged_size < 4 || c->ged_base > UINT32_MAX - c->ged_size + 1))
 		return -EINVAL;
+	if (c->pci_hotplug && (!c->pci || !c->ged || c->hotplug_base > UINT32_MAX - 16 + 1))
+		return -EINVAL;
 	return 0;
 }
 
@@ -75,6 +77,88 @@ static unsigned prt_slots(const struct dsdt_config *c)
 	for (unsigned s = 0; s < DSDT_PCI_SLOTS; s++)
 		n += c->intx_gsi[s] != 0;
 	return n;
+}
+
+/* "Snn": the slot device of slot s (two hex digits). */
+static void slot_name(char name[5], unsigned s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	name[0] = 'S';
+	name[1] = hex[(s >> 4) & 0xf];
+	name[2] = hex[s & 0xf];
+	name[3] = 0;
+}
+
+/* If ((LocalN & bit) == bit) { Notify (target, value) } */
+static void notify_if_bit(struct aml *a, unsigned local, uint32_t bit, const char *target,
+			  unsigned value)
+{
+	struct aml_mark cond;
+	aml_if_begin(a, &cond);
+	aml_lequal(a);
+	aml_and(a);
+	aml_local(a, local);
+	aml_integer(a, bit);
+	aml_null_name(a);
+	aml_integer(a, bit);
+	aml_notify(a);
+	aml_name_ref(a, target);
+	aml_integer(a, value);
+	aml_end(a, &cond);
+}
+
+/*
+ * PCI hotplug (dsdt.h): the controller's registers, a device per slot
+ * (1-31; slot 0 is the host bridge) that acpiphp takes for a hotplug
+ * slot, and PCNT, which the GED's _EVT runs.
+ */
+static void build_hotplug(struct aml *a, const struct dsdt_config *c)
+{
+	struct aml_mark fld, dev, ej0, pcnt;
+	aml_operation_region(a, "PCST", AML_SPACE_SYSTEM_MEMORY, c->hotplug_base, 16);
+	aml_field_begin(a, "PCST", AML_FIELD_DWORD_ACC | AML_FIELD_WRITE_AS_ZEROS, &fld);
+	aml_field_unit(a, "PCIU", 32);
+	aml_field_unit(a, "PCID", 32);
+	aml_field_unit(a, "B0EJ", 32);
+	aml_field_unit(a, "PSEG", 32);
+	aml_end(a, &fld);
+
+	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++) {
+		char name[5];
+		slot_name(name, s);
+		aml_device_begin(a, name, &dev);
+		name_integer(a, "_ADR", (uint64_t)s << 16);
+		name_integer(a, "_SUN", s);
+		/* A device that cannot go (no_eject): no _EJ0, so the guest
+		 * neither offers nor attempts its removal. */
+		if (!(c->no_eject & (1u << s))) {
+			/* Method (_EJ0, 1) { Store (Zero, PSEG); Store (1 << s, B0EJ) } */
+			aml_method_begin(a, "_EJ0", 1, false, &ej0);
+			aml_store(a);
+			aml_integer(a, 0);
+			aml_name_ref(a, "\\_SB.PCI0.PSEG");
+			aml_store(a);
+			aml_integer(a, 1ULL << s);
+			aml_name_ref(a, "\\_SB.PCI0.B0EJ");
+			aml_end(a, &ej0);
+		}
+		aml_end(a, &dev);
+	}
+
+	aml_method_begin(a, "PCNT", 0, true, &pcnt);
+	aml_store(a);
+	aml_name_ref(a, "PCIU");
+	aml_local(a, 0);
+	aml_store(a);
+	aml_name_ref(a, "PCID");
+	aml_local(a, 1);
+	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++) {
+		char name[5];
+		slot_name(name, s);
+		notify_if_bit(a, 0, 1u << s, name, 1); /* device check */
+		notify_if_bit(a, 1, 1u << s, name, 3); /* eject request */
+	}
+	aml_end(a, &pcnt);
 }
 
 static void build_pci0(struct aml *a, const struct dsdt_config *c)
@@ -122,6 +206,8 @@ static void build_pci0(struct aml *a, const struct dsdt_config *c)
 	}
 	aml_end(a, &prt);
 
+	if (c->pci_hotplug)
+		build_hotplug(a, c);
 	aml_end(a, &dev);
 }
 
@@ -257,6 +343,18 @@ static void build_ged(struct aml *a, const struct dsdt_config *c)
 	aml_name_ref(a, "\\_SB.PWRB");
 	aml_integer(a, 0x80);
 	aml_end(a, &cond);
+	if (c->pci_hotplug) {
+		/* If (LEqual (And (Local0, 2, ), 2)) { \_SB.PCI0.PCNT } */
+		aml_if_begin(a, &cond);
+		aml_lequal(a);
+		aml_and(a);
+		aml_local(a, 0);
+		aml_integer(a, GED_EVENT_PCI_HOTPLUG);
+		aml_null_name(a);
+		aml_integer(a, GED_EVENT_PCI_HOTPLUG);
+		aml_name_ref(a, "\\_SB.PCI0.PCNT");
+		aml_end(a, &cond);
+	}
 	aml_end(a, &evt);
 	aml_end(a, &dev);
 }

@@ -39,9 +39,34 @@
  *       Method (_EVT, 1, Serialized) {
  *         Local0 = GEVT; GEVT = Local0      read, acknowledge (W1C)
  *         If ((Local0 & 1) == 1) { Notify (\_SB.PWRB, 0x80) }
+ *         If ((Local0 & 2) == 2) { \_SB.PCI0.PCNT () }    (pci_hotplug)
  *       }
  *     }
  *   }
+ *
+ * With pci_hotplug, PCI0 also holds (pci/hotplug.h has the registers):
+ *
+ *     OperationRegion (PCST, SystemMemory, hotplug_base, 16)
+ *     Field (PCST, DWordAcc, NoLock, WriteAsZeros) { PCIU 32, PCID 32, B0EJ 32, PSEG 32 }
+ *     Device (Snn) {                        nn = 01..1F (hex), slot nn
+ *       Name (_ADR, nn << 16), Name (_SUN, nn)
+ *       Method (_EJ0, 1) { PSEG = 0; B0EJ = 1 << nn }   (not in no_eject)
+ *     }
+ *     Method (PCNT, 0, Serialized) {
+ *       Local0 = PCIU; Local1 = PCID          (both read-to-clear)
+ *       If ((Local0 & (1 << nn)) == (1 << nn)) { Notify (Snn, 1) }   device check
+ *       If ((Local1 & (1 << nn)) == (1 << nn)) { Notify (Snn, 3) }   eject request
+ *       ... for every slot
+ *     }
+ *
+ * Linux's acpiphp registers each Snn as a hotplug slot (_ADR and _EJ0:
+ * "acpiphp: Slot [nn] registered"), scans a slot on a device check and,
+ * on an eject request, removes the slot's devices and runs its _EJ0. A
+ * slot in no_eject is no hotplug slot to it.
+ *
+ * With hotplug the VMM gives every slot 1-31 an INTx GSI (intx_gsi), the
+ * slots empty at boot included, so that a device hot-plugged there has
+ * its INTx routed ("PCI INT A: no GSI" otherwise); slots may share a GSI.
  *
  * A VM without a PCI bus (pci false: every virtio device on virtio-mmio,
  * as QEMU's microvm) has neither PCI0 nor RES0, and its PCI fields are not
@@ -67,8 +92,9 @@
 
 #define DSDT_PCI_SLOTS 32
 #define DSDT_VIRTIO_MMIO_MAX 16
-/* Enough for any config (all 32 slots routed, every device): about 2.6 KiB. */
-#define DSDT_AML_MAX 4096
+/* Enough for any config (all 32 slots routed, every device, the hotplug
+ * slots and methods): about 6 KiB. */
+#define DSDT_AML_MAX 8192
 
 struct dsdt_config {
 	/* PCI0 and RES0; false: no PCI bus, the fields up to intx_gsi unused. */
@@ -105,6 +131,18 @@ struct dsdt_config {
 	bool ged;
 	uint32_t ged_base, ged_size;
 	uint32_t ged_gsi;
+
+	/*
+	 * ACPI PCI hotplug of bus 0 (pci/hotplug.h), with pci and ged: the
+	 * controller's registers at hotplug_base (16 bytes, below 4 GiB),
+	 * slot devices S01..S1F and PCNT under PCI0, and the GED's _EVT
+	 * calling PCNT on GED_EVENT_PCI_HOTPLUG.
+	 */
+	bool pci_hotplug;
+	uint32_t hotplug_base;
+	/* Slots (bits 1-31) whose Snn has no _EJ0: a device that cannot be
+	 * unplugged (the virtio-console). */
+	uint32_t no_eject;
 
 	/* virtio-mmio windows below 4 GiB, each with its level-triggered,
 	 * active-high GSI. */

@@ -47,6 +47,9 @@
 #define ECAM_SIZE 0x1000000ULL
 #define GED_MMIO_ADDR 0xfeb00000ULL /* ACPI GED (power button) registers */
 #define GED_MMIO_SIZE 0x10ULL
+/* ACPI PCI hotplug controller registers (pci/hotplug.h). */
+#define PCI_HOTPLUG_MMIO_ADDR 0xfeb00800ULL
+#define PCI_HOTPLUG_MMIO_SIZE 0x10ULL
 /* Platform devices' register windows (virtio-mmio), up to the IOAPIC. */
 #define PLATFORM_MMIO_START 0xfeb01000ULL
 #define PLATFORM_MMIO_SIZE 0xff000ULL

@@ -228,6 +228,9 @@ int arch_load_guest(struct kvm *kvm, const struct vm_config *cfg,
 		.ged_base = (uint32_t)GED_MMIO_ADDR,
 		.ged_size = (uint32_t)GED_MMIO_SIZE,
 		.ged_gsi = GED_GSI,
+		.pci_hotplug = pci->present && pci->hotplug,
+		.hotplug_base = (uint32_t)PCI_HOTPLUG_MMIO_ADDR,
+		.no_eject = pci->no_eject,
 	};
 	_Static_assert(sizeof(dc.intx_gsi) == sizeof(pci->intx_gsi), "INTx tables match");
 	memcpy(dc.intx_gsi, pci->intx_gsi, sizeof(dc.intx_gsi));

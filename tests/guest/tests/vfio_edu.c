@@ -24,7 +24,11 @@
  *     256 MiB (edu's 28-bit DMA mask).
  *
  * With MSI-X it also masks the vector: a raise must wait until it is
- * unmasked.
+ * unmasked. With msix_vec=N (edu-server --msix-vectors M, M > N; real edu
+ * has no MSI-X) it also uses MSI-X table entry N: edu-server's register
+ * 0x70 raises status 0x200 on vector N, which must arrive on N's own IDT
+ * vector; masked, it must be held, shown in the PBA (word N / 64), and
+ * delivered on unmask.
  *
  * At the end it prints how many interrupts it caused (raises, the
  * factorial's and the DMA's: what the host counts for the device), and
@@ -75,6 +79,8 @@ const char test_name[] = "vfio_edu";
 
 #define VEC_EDU0 0x50 /* MSI, MSI-X entry 0 */
 #define VEC_EDU1 0x51 /* MSI-X entry 1 */
+#define VEC_EDU_N 0x52 /* MSI-X entry N (msix_vec=N) */
+#define EDU_RAISE_VECTOR 0x70 /* edu-server only: raise 0x200 on MSI-X vector V */
 
 enum mode { MODE_MSIX, MODE_MSI, MODE_INTX };
 
@@ -95,7 +101,7 @@ static u8 src[EDU_BUF_SIZE] __aligned(4096);
 static u8 dst[EDU_BUF_SIZE] __aligned(4096);
 
 /* What the interrupt handler saw. */
-static volatile u32 irqs, irqs_vec1, status_seen, spurious;
+static volatile u32 irqs, irqs_vec1, irqs_vec_n, status_seen, spurious;
 /* Interrupts this guest made the device raise. */
 static u32 caused;
 
@@ -120,6 +126,8 @@ static void edu_irq(struct trap_frame *tf)
 	irqs++;
 	if (tf->vector == VEC_EDU1)
 		irqs_vec1++;
+	if (tf->vector == VEC_EDU_N)
+		irqs_vec_n++;
 }
 
 /* Waits until the interrupt count passes `before`: true if it did. */
@@ -334,6 +342,35 @@ static void interrupts(void)
 	       pending ? "set" : "not set");
 }
 
+/* MSI-X table entry n (msix_vec=n): delivered on its own vector, held
+ * while masked with its pending bit set, delivered on unmask. */
+static void high_vector(u16 n)
+{
+	CHECK(35, n < edu->msix_size, "msix_vec=%u: the table has %u entries", n, edu->msix_size);
+	set_irq_handler(VEC_EDU_N, edu_irq);
+	pci_msix_set(edu, n, lapic_id(), VEC_EDU_N, false);
+	u32 before = irqs, before_n = irqs_vec_n;
+	status_seen = 0;
+	caused++;
+	wr(EDU_RAISE_VECTOR, n);
+	CHECK(36, wait_irq(before, 3000), "MSI-X entry %u: no interrupt after a raise on it", n);
+	CHECK(36, irqs_vec_n == before_n + 1 && (status_seen & 0x200),
+	      "MSI-X entry %u: the interrupt came on another vector (status 0x%x)", n, status_seen);
+	pci_msix_mask(edu, n, true);
+	before = irqs;
+	caused++;
+	wr(EDU_RAISE_VECTOR, n);
+	mdelay(50);
+	CHECK(37, irqs == before, "MSI-X entry %u: interrupt delivered through the masked entry", n);
+	CHECK(37, pci_msix_pending(edu, n), "MSI-X entry %u: masked and raised, its pending bit is clear", n);
+	pci_msix_mask(edu, n, false);
+	CHECK(38, wait_irq(before, 3000), "MSI-X entry %u: nothing delivered after unmasking", n);
+	CHECK(38, irqs_vec_n == before_n + 2, "MSI-X entry %u: the held interrupt came on another vector", n);
+	CHECK(38, !pci_msix_pending(edu, n), "MSI-X entry %u: pending bit still set after delivery", n);
+	printf("vfio_edu: MSI-X entry %u of %u: interrupt delivered on its vector; masked: held (pending bit set in PBA word %u), delivered on unmask\n",
+	       n, edu->msix_size, n / 64);
+}
+
 static void dma(u32 buf_off, u32 len, u32 ram_off, bool irq)
 {
 	/* RAM -> edu */
@@ -417,6 +454,11 @@ int test_main(struct boot_info *bi)
 	mode = pick_mode(bi);
 	irq_setup();
 	interrupts();
+	u64 vec_n;
+	if (cmdline_get_u64(bi->cmdline, "msix_vec", &vec_n)) {
+		CHECK(35, mode == MODE_MSIX && vec_n < 2048, "msix_vec=%lu: needs MSI-X", vec_n);
+		high_vector((u16)vec_n);
+	}
 	dmas();
 	window();
 	if (reboot && !pass2)
