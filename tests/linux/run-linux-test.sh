@@ -816,7 +816,7 @@ c_msix() {
 # kernel's virtio_blk uses both (one line per disk: vdb has one queue).
 c_blk_mq() {
     local s=$1 err=$2
-    grep -qE 'virtio-blk\(root\): .*engine=uring(, [a-z ]+)?, 2 queues of [0-9]+' "$err" || {
+    grep -qE 'virtio-blk\(root\): .*engine=uring(, [a-z ()]+)*, 2 queues of [0-9]+' "$err" || {
         WHY="no 'virtio-blk(root): ... engine=uring, 2 queues of N' line in cvmm's log"; return 1; }
     grep -qE '^virtio_blk virtio[0-9]+: 2/0/0 default/read/poll queues$' "$s" && return 0
     WHY="kernel said: $(grep -m2 'default/read/poll queues' "$s" | tr '\n' ' ' || echo nothing)"
