@@ -581,6 +581,26 @@ static int build_virtio_devices(struct vm *vm)
  * (BARs placed, guest RAM DMA-mapped). The failing layer logs, naming
  * the device.
  */
+/* A passthrough device on the PCI bus over backend `be` (which it owns
+ * from here on, also on a failure); `user`: a vfio-user server's. */
+static int add_vfio_pci(struct vm *vm, struct vfio_backend *be, const char *id, bool no_mmap,
+			bool user)
+{
+	const struct vfio_pci_params p = {
+		.backend = be,
+		.id = id,
+		.no_mmap = no_mmap,
+		.bus = &vm->pci,
+		.router = &vm->irq_router,
+		.mem = &vm->kvm.mem,
+	};
+	int ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+	if (ret)
+		return ret;
+	vm->passthrough_user[vm->npassthrough++] = user ? be : NULL;
+	return 0;
+}
+
 /* cfg->devices[i] (kernel VFIO): the VM's containers made on the first. */
 static int add_passthrough(struct vm *vm, unsigned i)
 {
@@ -590,18 +610,9 @@ static int add_passthrough(struct vm *vm, unsigned i)
 	ret = ret ?: vfio_kernel_open(vm->vfio, cfg->devices[i].path, &be);
 	if (ret)
 		return ret;
-	const struct vfio_pci_params p = {
-		.backend = be,
-		.id = cfg->devices[i].id,
-		.no_mmap = cfg->devices[i].no_mmap,
-		.bus = &vm->pci,
-		.router = &vm->irq_router,
-		.mem = &vm->kvm.mem,
-	};
-	ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+	ret = add_vfio_pci(vm, be, cfg->devices[i].id, cfg->devices[i].no_mmap, false);
 	if (ret)
 		return ret;
-	vm->passthrough_user[vm->npassthrough++] = NULL;
 	/* Its DMA mapping pinned guest RAM: a reboot zeroes it in place. */
 	vm->kvm.ram_pinned = true;
 	return 0;
@@ -623,17 +634,9 @@ static int add_user_device(struct vm *vm, unsigned i)
 	int ret = vfio_user_connect(cfg->user_devices[i].socket, &b);
 	if (ret)
 		return ret;
-	const struct vfio_pci_params p = {
-		.backend = b,
-		.id = cfg->user_devices[i].id,
-		.bus = &vm->pci,
-		.router = &vm->irq_router,
-		.mem = &vm->kvm.mem,
-	};
-	ret = vfio_pci_create(&vm->passthrough[vm->npassthrough], &p);
+	ret = add_vfio_pci(vm, b, cfg->user_devices[i].id, false, true);
 	if (ret)
 		return ret;
-	vm->passthrough_user[vm->npassthrough++] = b;
 	vm->user_devices[vm->nuser_devices++] = b;
 	return 0;
 }

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,17 +42,6 @@ struct vm_restore {
 	char *err;
 	size_t errlen;
 };
-
-static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 /* "file:///DIR" -> "/DIR" (a pointer into url), else NULL. */
 static const char *url_path(const char *url)
@@ -93,21 +81,21 @@ static int check_snapshottable(struct vm *vm, char *err, size_t errlen)
 	 * gives them the slots they had at boot: a device plugged or removed
 	 * since would come back in another slot. */
 	if (vm->hotplugs || vm->unplugs)
-		return failf(err, errlen, -ENOTSUP,
+		return snap_failf(err, errlen, -ENOTSUP,
 			     "devices were hot-plugged or removed on this VM (%" PRIu64
 			     " added, %" PRIu64 " removed); a snapshot needs the devices it booted with",
 			     vm->hotplugs, vm->unplugs);
 	if (vm->npassthrough) {
 		struct vfio_pci_desc d;
 		vfio_pci_describe(vm->passthrough[0], &d);
-		return failf(err, errlen, -ENOTSUP,
+		return snap_failf(err, errlen, -ENOTSUP,
 			     "%s: a passthrough device (%s) cannot be snapshotted", d.name,
 			     d.backend);
 	}
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		struct vm_virtio *v = &vm->virtio[i];
 		if (v->vhost || !virtio_transport_can_save(v->transport))
-			return failf(err, errlen, -ENOTSUP,
+			return snap_failf(err, errlen, -ENOTSUP,
 				     "%s: %s cannot be snapshotted", v->vdev->name,
 				     v->vhost ? "a vhost-user device (its state is the backend's)"
 					      : "this device");
@@ -122,7 +110,7 @@ static int save_state(struct vm *vm, struct snap_buf *b, char *err, size_t errle
 	char *text = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
 	cJSON_Delete(cfg);
 	if (!text)
-		return failf(err, errlen, -ENOMEM, "out of memory");
+		return snap_failf(err, errlen, -ENOMEM, "out of memory");
 	size_t at = snap_section_begin(b, "config");
 	snap_put(b, text, strlen(text));
 	snap_section_end(b, at);
@@ -135,7 +123,7 @@ static int save_state(struct vm *vm, struct snap_buf *b, char *err, size_t errle
 	struct arch_vm_state *ms;
 	int ret = arch_vm_state_save(&vm->kvm, vm->cfg, ARCH_STATE_SNAPSHOT, &ms);
 	if (ret)
-		return failf(err, errlen, ret, "cannot read the machine's state: %s",
+		return snap_failf(err, errlen, ret, "cannot read the machine's state: %s",
 			     strerror(-ret));
 	at = snap_section_begin(b, "machine");
 	snap_put_u32(b, vm->nvcpus);
@@ -148,7 +136,7 @@ static int save_state(struct vm *vm, struct snap_buf *b, char *err, size_t errle
 		ret = arch_vcpu_state_save(&vm->kvm, vm->vcpus[i].fd, vm->vcpus[i].id,
 					   ARCH_STATE_SNAPSHOT, &vs);
 		if (ret)
-			return failf(err, errlen, ret, "cannot read vCPU %u's state: %s", i,
+			return snap_failf(err, errlen, ret, "cannot read vCPU %u's state: %s", i,
 				     strerror(-ret));
 		char name[SNAP_NAME_MAX];
 		snprintf(name, sizeof(name), "vcpu.%u", i);
@@ -159,7 +147,7 @@ static int save_state(struct vm *vm, struct snap_buf *b, char *err, size_t errle
 	}
 	ret = platform_save(&vm->platform, b);
 	if (ret)
-		return failf(err, errlen, ret, "cannot save the platform devices: %s",
+		return snap_failf(err, errlen, ret, "cannot save the platform devices: %s",
 			     strerror(-ret));
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		char name[SNAP_NAME_MAX];
@@ -167,23 +155,23 @@ static int save_state(struct vm *vm, struct snap_buf *b, char *err, size_t errle
 		at = snap_section_begin(b, name);
 		ret = virtio_transport_save(vm->virtio[i].transport, b);
 		if (ret)
-			return failf(err, errlen, ret, "%s: cannot save its state: %s",
+			return snap_failf(err, errlen, ret, "%s: cannot save its state: %s",
 				     vm->virtio[i].vdev->name, strerror(-ret));
 		snap_section_end(b, at);
 	}
 	ret = snap_file_finish(b);
-	return ret ? failf(err, errlen, ret, "out of memory") : 0;
+	return ret ? snap_failf(err, errlen, ret, "out of memory") : 0;
 }
 
 int vm_snapshot(struct vm *vm, const char *url, char *err, size_t errlen)
 {
 	const char *dir = url_path(url);
 	if (!dir)
-		return failf(err, errlen, -EINVAL,
+		return snap_failf(err, errlen, -EINVAL,
 			     "destination_url: expected file:///DIR, got '%.200s'",
 			     url ? url : "");
 	if (vm_get_state(vm) != VM_STATE_PAUSED)
-		return failf(err, errlen, -EBUSY, "the VM is %s (vm.pause first)",
+		return snap_failf(err, errlen, -EBUSY, "the VM is %s (vm.pause first)",
 			     vm_state_name(vm_get_state(vm)));
 	err[0] = 0;
 	int ret = check_snapshottable(vm, err, errlen);
@@ -191,7 +179,7 @@ int vm_snapshot(struct vm *vm, const char *url, char *err, size_t errlen)
 		return ret;
 	uint64_t t0 = vm_now_ns();
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return failf(err, errlen, -errno, "%s: %s", dir, strerror(errno));
+		return snap_failf(err, errlen, -errno, "%s: %s", dir, strerror(errno));
 	struct snap_buf b = { 0 };
 	ret = save_state(vm, &b, err, errlen);
 	/* RAM first, the state file last: a folder whose state file is
@@ -199,24 +187,24 @@ int vm_snapshot(struct vm *vm, const char *url, char *err, size_t errlen)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_STATE_FILE);
 	if (!ret && unlink(path) < 0 && errno != ENOENT)
-		ret = failf(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		ret = snap_failf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	uint64_t ram_bytes = 0;
 	if (!ret) {
 		snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEMORY_FILE);
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0) {
-			ret = failf(err, errlen, -errno, "%s: %s", path, strerror(errno));
+			ret = snap_failf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		} else {
 			ret = kvm_save_ram(&vm->kvm, fd, &ram_bytes);
 			close(fd);
 			if (ret)
-				failf(err, errlen, ret, "%s: %s", path, strerror(-ret));
+				snap_failf(err, errlen, ret, "%s: %s", path, strerror(-ret));
 		}
 	}
 	if (!ret) {
 		ret = write_file(dir, SNAP_STATE_FILE, b.data, b.len);
 		if (ret)
-			failf(err, errlen, ret, "%s/%s: %s", dir, SNAP_STATE_FILE, strerror(-ret));
+			snap_failf(err, errlen, ret, "%s/%s: %s", dir, SNAP_STATE_FILE, strerror(-ret));
 	}
 	size_t state_len = b.len;
 	snap_buf_free(&b);
@@ -249,7 +237,7 @@ static int read_state(struct vm_restore *r, const char *dir, char *err, size_t e
 	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_STATE_FILE);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return failf(err, errlen, -errno, "%s is not a snapshot: %s: %s", dir,
+		return snap_failf(err, errlen, -errno, "%s is not a snapshot: %s: %s", dir,
 			     SNAP_STATE_FILE, strerror(errno));
 	struct stat st;
 	int ret = 0;
@@ -271,11 +259,11 @@ static int read_state(struct vm_restore *r, const char *dir, char *err, size_t e
 	}
 	close(fd);
 	if (ret)
-		return failf(err, errlen, ret, "%s: %s", path, strerror(-ret));
+		return snap_failf(err, errlen, ret, "%s: %s", path, strerror(-ret));
 	char why[256];
 	ret = snap_parse(r->state, done, &r->idx, why, sizeof(why));
 	if (ret)
-		return failf(err, errlen, ret, "%s: %s", path, why);
+		return snap_failf(err, errlen, ret, "%s: %s", path, why);
 	return 0;
 }
 
@@ -285,20 +273,20 @@ static int restore_config(struct vm *vm, struct vm_restore *r, struct vm_create_
 {
 	struct snap_cur c;
 	if (snap_find(&r->idx, "config", &c))
-		return failf(err, errlen, -EBADMSG, "the snapshot has no configuration");
+		return snap_failf(err, errlen, -EBADMSG, "the snapshot has no configuration");
 	cJSON *body = cJSON_ParseWithLength((const char *)c.p, c.len);
 	if (!body)
-		return failf(err, errlen, -EBADMSG, "the snapshot's configuration is not JSON");
+		return snap_failf(err, errlen, -EBADMSG, "the snapshot's configuration is not JSON");
 	char why[512];
 	int ret = vm_create_config_parse(body, vm->cfg, out, why, sizeof(why));
 	cJSON_Delete(body);
 	if (ret)
-		return failf(err, errlen, ret, "the snapshot's configuration: %s", why);
+		return snap_failf(err, errlen, ret, "the snapshot's configuration: %s", why);
 	ret = config_check_files(&(*out)->cfg, CONFIG_NAMES_JSON, why, sizeof(why));
 	if (ret) {
 		vm_create_config_free(*out);
 		*out = NULL;
-		return failf(err, errlen, ret, "the snapshot's configuration: %s", why);
+		return snap_failf(err, errlen, ret, "the snapshot's configuration: %s", why);
 	}
 	return 0;
 }
@@ -310,16 +298,16 @@ static int open_ram(struct vm_restore *r, const char *dir, uint64_t mem_size, ch
 	int ret = snap_find(&r->idx, "memory", &c);
 	uint64_t size = snap_get_u64(&c);
 	if (ret || snap_cur_end(&c) || size != mem_size)
-		return failf(err, errlen, -EBADMSG,
+		return snap_failf(err, errlen, -EBADMSG,
 			     "the snapshot's memory section does not match its configuration");
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEMORY_FILE);
 	r->ram_fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (r->ram_fd < 0 || fstat(r->ram_fd, &st) < 0)
-		return failf(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return snap_failf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
-		return failf(err, errlen, -EBADMSG,
+		return snap_failf(err, errlen, -EBADMSG,
 			     "%s: %llu bytes, the snapshot's RAM is %llu (truncated or not its file)",
 			     path, (unsigned long long)st.st_size, (unsigned long long)size);
 	return 0;
@@ -331,28 +319,28 @@ static int decode_cpus(struct vm_restore *r, unsigned ncpus, bool pit, char *err
 {
 	struct snap_cur c;
 	if (snap_find(&r->idx, "machine", &c))
-		return failf(err, errlen, -EBADMSG, "the snapshot has no machine state");
+		return snap_failf(err, errlen, -EBADMSG, "the snapshot has no machine state");
 	uint32_t n = snap_get_u32(&c);
 	if (n != ncpus)
-		return failf(err, errlen, -EBADMSG, "the snapshot has %u vCPUs, its configuration %u",
+		return snap_failf(err, errlen, -EBADMSG, "the snapshot has %u vCPUs, its configuration %u",
 			     n, ncpus);
 	int ret = arch_vm_state_decode(&c, &r->machine);
 	if (ret)
-		return failf(err, errlen, ret, "the snapshot's machine state is not valid");
+		return snap_failf(err, errlen, ret, "the snapshot's machine state is not valid");
 	if (arch_vm_state_has_pit(r->machine) != pit)
-		return failf(err, errlen, -EBADMSG, "the snapshot's PIT does not match its configuration");
+		return snap_failf(err, errlen, -EBADMSG, "the snapshot's PIT does not match its configuration");
 	r->vcpus = calloc(ncpus, sizeof(*r->vcpus));
 	if (!r->vcpus)
-		return failf(err, errlen, -ENOMEM, "out of memory");
+		return snap_failf(err, errlen, -ENOMEM, "out of memory");
 	r->nvcpus = ncpus;
 	for (unsigned i = 0; i < ncpus; i++) {
 		char name[SNAP_NAME_MAX];
 		snprintf(name, sizeof(name), "vcpu.%u", i);
 		if (snap_find(&r->idx, name, &c))
-			return failf(err, errlen, -EBADMSG, "the snapshot has no state for vCPU %u", i);
+			return snap_failf(err, errlen, -EBADMSG, "the snapshot has no state for vCPU %u", i);
 		ret = arch_vcpu_state_decode(&c, &r->vcpus[i]);
 		if (ret)
-			return failf(err, errlen, ret, "vCPU %u's state in the snapshot is not valid", i);
+			return snap_failf(err, errlen, ret, "vCPU %u's state in the snapshot is not valid", i);
 	}
 	return 0;
 }
@@ -408,10 +396,10 @@ int vm_restore(struct vm *vm, const char *url, bool prefault, bool resume, char 
 {
 	const char *dir = url_path(url);
 	if (!dir)
-		return failf(err, errlen, -EINVAL, "source_url: expected file:///DIR, got '%.200s'",
+		return snap_failf(err, errlen, -EINVAL, "source_url: expected file:///DIR, got '%.200s'",
 			     url ? url : "");
 	if (vm_get_state(vm) != VM_STATE_NOT_CREATED)
-		return failf(err, errlen, -EBUSY, "the VMM has a VM already (%s)",
+		return snap_failf(err, errlen, -EBUSY, "the VMM has a VM already (%s)",
 			     vm_state_name(vm_get_state(vm)));
 	err[0] = 0;
 	uint64_t t0 = vm_now_ns();
@@ -434,11 +422,11 @@ int vm_restore(struct vm *vm, const char *url, bool prefault, bool resume, char 
 	if (!ret)
 		for (unsigned i = 0; i < r.idx.n && !ret; i++)
 			if (!r.idx.s[i].used)
-				ret = failf(err, errlen, -EBADMSG,
+				ret = snap_failf(err, errlen, -EBADMSG,
 					    "the snapshot has a section this VM has no place for: %s",
 					    r.idx.s[i].name);
 	if (ret && !err[0])
-		failf(err, errlen, ret, "cannot restore the VM from %s (see the log)", dir);
+		snap_failf(err, errlen, ret, "cannot restore the VM from %s (see the log)", dir);
 	/* From the command line the control loop starts it (vm_run), with
 	 * start_paused still set; through the API, now. */
 	bool now = vm->epoll_fd >= 0;
@@ -452,7 +440,7 @@ int vm_restore(struct vm *vm, const char *url, bool prefault, bool resume, char 
 	if (ret) {
 		/* Nothing half-built stays: NotCreated again. */
 		if (!err[0])
-			failf(err, errlen, ret, "cannot start the restored VM: %s", strerror(-ret));
+			snap_failf(err, errlen, ret, "cannot start the restored VM: %s", strerror(-ret));
 		vm_teardown_machine(vm);
 		vm->start_paused = false;
 		vm->state = VM_STATE_CREATED;

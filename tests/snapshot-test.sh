@@ -128,6 +128,23 @@ if wanted $CASE; then
 	check $? "$why"
 fi
 
+# Guest RAM from a memfd (--memory shared=on): the restore copies the
+# snapshot's data extents into the new memfd instead of mapping the file.
+CASE=restore-shared
+if wanted $CASE; then
+	why=
+	if ! MEM_OPT=size=128M,shared=on start_vm; then
+		why="guest did not start"
+	elif snapshot_and_kill "$SNAP"; then
+		restore_start "source_url=file://$SNAP"
+		vm_wait_exit 60
+		[ "$VMRC" = 0 ] || why="restored cvmm exited $VMRC"
+		[ -z "$why" ] && check_run || true
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
 CASE=restore-twice
 if wanted $CASE; then
 	why=

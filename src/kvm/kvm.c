@@ -221,8 +221,13 @@ static int alloc_memfd(struct kvm *kvm, uint64_t size, unsigned flags, void **ou
 	return 0;
 }
 
-/* The data extents of the snapshot's RAM file into memfd RAM at p. */
-static int copy_ram_file(int fd, uint8_t *p, uint64_t size)
+/*
+ * Calls fn for each data extent [data, hole) of fd below size (SEEK_DATA,
+ * SEEK_HOLE: a sparse file's holes are skipped), stopping at the first
+ * error: 0 or -errno.
+ */
+static int for_each_extent(int fd, uint64_t size,
+			   int (*fn)(uint64_t data, uint64_t hole, void *opaque), void *opaque)
 {
 	off_t pos = 0;
 	while ((uint64_t)pos < size) {
@@ -234,20 +239,71 @@ static int copy_ram_file(int fd, uint8_t *p, uint64_t size)
 			return -errno;
 		if ((uint64_t)hole > size)
 			hole = (off_t)size;
-		for (off_t at = data; at < hole;) {
-			ssize_t n = pread(fd, p + at, (size_t)(hole - at), at);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return n < 0 ? -errno : -EIO;
-			at += n;
-		}
+		int ret = fn((uint64_t)data, (uint64_t)hole, opaque);
+		if (ret)
+			return ret;
 		pos = hole;
 	}
 	return 0;
 }
 
+struct ram_copy {
+	int fd;
+	uint8_t *p;
+};
+
+static int copy_extent(uint64_t data, uint64_t hole, void *opaque)
+{
+	const struct ram_copy *c = opaque;
+	for (uint64_t at = data; at < hole;) {
+		ssize_t n = pread(c->fd, c->p + at, (size_t)(hole - at), (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		at += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* The data extents of the snapshot's RAM file into memfd RAM at p. */
+static int copy_ram_file(int fd, uint8_t *p, uint64_t size)
+{
+	struct ram_copy c = { fd, p };
+	return for_each_extent(fd, size, copy_extent, &c);
+}
+
 #define RAM_PAGE 4096u
+
+struct ram_populate {
+	uint8_t *p;
+	uint64_t size;
+	bool madv;     /* MADV_POPULATE_WRITE works */
+	uint64_t done; /* bytes populated */
+};
+
+static int populate_extent(uint64_t data, uint64_t hole, void *opaque)
+{
+	struct ram_populate *r = opaque;
+	/* Extents are page-aligned on the file systems that have holes;
+	 * align anyway (madvise wants it). */
+	uint64_t lo = data & ~(uint64_t)(RAM_PAGE - 1);
+	uint64_t hi = (hole + RAM_PAGE - 1) & ~(uint64_t)(RAM_PAGE - 1);
+	if (hi > r->size)
+		hi = r->size;
+	if (r->madv && madvise(r->p + lo, hi - lo, MADV_POPULATE_WRITE) < 0) {
+		if (errno != EINVAL)
+			return -errno;
+		r->madv = false; /* an older kernel: touch instead */
+	}
+	if (!r->madv)
+		for (uint64_t at = lo; at < hi; at += RAM_PAGE) {
+			volatile uint8_t *b = r->p + at;
+			*b = *b;
+		}
+	r->done += hi - lo;
+	return 0;
+}
 
 /*
  * prefault=on: the data extents of the snapshot's RAM file (SEEK_DATA,
@@ -260,38 +316,10 @@ static int copy_ram_file(int fd, uint8_t *p, uint64_t size)
  */
 static int populate_extents(int fd, uint8_t *p, uint64_t size, uint64_t *done)
 {
-	off_t pos = 0;
-	bool madv = true;
-	*done = 0;
-	while ((uint64_t)pos < size) {
-		off_t data = lseek(fd, pos, SEEK_DATA);
-		if (data < 0)
-			return errno == ENXIO ? 0 : -errno;
-		off_t hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0)
-			return -errno;
-		if ((uint64_t)hole > size)
-			hole = (off_t)size;
-		/* Extents are page-aligned on the file systems that have
-		 * holes; align anyway (madvise wants it). */
-		uint64_t lo = (uint64_t)data & ~(uint64_t)(RAM_PAGE - 1);
-		uint64_t hi = ((uint64_t)hole + RAM_PAGE - 1) & ~(uint64_t)(RAM_PAGE - 1);
-		if (hi > size)
-			hi = size;
-		if (madv && madvise(p + lo, hi - lo, MADV_POPULATE_WRITE) < 0) {
-			if (errno != EINVAL)
-				return -errno;
-			madv = false; /* an older kernel: touch instead */
-		}
-		if (!madv)
-			for (uint64_t at = lo; at < hi; at += RAM_PAGE) {
-				volatile uint8_t *b = p + at;
-				*b = *b;
-			}
-		*done += hi - lo;
-		pos = hole;
-	}
-	return 0;
+	struct ram_populate r = { .p = p, .size = size, .madv = true };
+	int ret = for_each_extent(fd, size, populate_extent, &r);
+	*done = r.done;
+	return ret;
 }
 
 int kvm_alloc_ram(struct kvm *kvm, uint64_t size, unsigned flags)

@@ -212,9 +212,7 @@ int snap_cur_end(const struct snap_cur *c)
 	return c->bad || c->pos != c->len ? -EBADMSG : 0;
 }
 
-static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
+int snap_failf(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -246,15 +244,15 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx, char *err
 {
 	*idx = (struct snap_index){ 0 };
 	if (len < SNAP_HEADER_SIZE || memcmp(buf, SNAP_MAGIC, 8) != 0)
-		return failf(err, errlen, -EINVAL, "not a cvmm snapshot (no %s header)",
+		return snap_failf(err, errlen, -EINVAL, "not a cvmm snapshot (no %s header)",
 			     SNAP_MAGIC);
 	uint32_t version = rd32(buf + 8);
 	if (version != SNAP_VERSION)
-		return failf(err, errlen, -EPROTONOSUPPORT,
+		return snap_failf(err, errlen, -EPROTONOSUPPORT,
 			     "snapshot format version %u; this cvmm reads version %u", version,
 			     SNAP_VERSION);
 	if (rd32(buf + 12) != 0)
-		return failf(err, errlen, -EBADMSG, "corrupted snapshot header");
+		return snap_failf(err, errlen, -EBADMSG, "corrupted snapshot header");
 	idx->version = version;
 	size_t pos = SNAP_HEADER_SIZE;
 	unsigned cap = 0;
@@ -262,7 +260,7 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx, char *err
 		if (len - pos < SNAP_SECTION_HEADER_SIZE) {
 			unsigned n = idx->n;
 			snap_index_free(idx);
-			return failf(err, errlen, -EBADMSG,
+			return snap_failf(err, errlen, -EBADMSG,
 				     "truncated (%zu bytes; it ends inside a section header "
 				     "after %u sections)", len, n);
 		}
@@ -271,7 +269,7 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx, char *err
 		    !name_ok(h)) {
 			unsigned n = idx->n;
 			snap_index_free(idx);
-			return failf(err, errlen, -EBADMSG,
+			return snap_failf(err, errlen, -EBADMSG,
 				     "corrupted: section header %u (at byte %zu) fails its checksum",
 				     n, pos);
 		}
@@ -279,32 +277,32 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx, char *err
 		pos += SNAP_SECTION_HEADER_SIZE;
 		if (slen > len - pos) {
 			snap_index_free(idx);
-			return failf(err, errlen, -EBADMSG,
+			return snap_failf(err, errlen, -EBADMSG,
 				     "truncated: section '%s' holds %llu bytes, %zu are left",
 				     (const char *)h, (unsigned long long)slen, len - pos);
 		}
 		if (rd32(h + SNAP_NAME_MAX + 8) != snap_crc32(buf + pos, slen)) {
 			snap_index_free(idx);
-			return failf(err, errlen, -EBADMSG,
+			return snap_failf(err, errlen, -EBADMSG,
 				     "corrupted: section '%s' fails its checksum", (const char *)h);
 		}
 		if (!strcmp((const char *)h, "end")) {
 			if (slen != 0 || pos != len) {
 				snap_index_free(idx);
-				return failf(err, errlen, -EBADMSG,
+				return snap_failf(err, errlen, -EBADMSG,
 					     "corrupted: data after the end section");
 			}
 			return 0;
 		}
 		if (idx->n == SNAP_MAX_SECTIONS) {
 			snap_index_free(idx);
-			return failf(err, errlen, -EBADMSG, "corrupted: more than %d sections",
+			return snap_failf(err, errlen, -EBADMSG, "corrupted: more than %d sections",
 				     SNAP_MAX_SECTIONS);
 		}
 		for (unsigned i = 0; i < idx->n; i++) {
 			if (!strcmp(idx->s[i].name, (const char *)h)) {
 				snap_index_free(idx);
-				return failf(err, errlen, -EBADMSG,
+				return snap_failf(err, errlen, -EBADMSG,
 					     "corrupted: section '%s' twice", (const char *)h);
 			}
 		}
@@ -313,7 +311,7 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_index *idx, char *err
 			struct snap_section *s = realloc(idx->s, cap * sizeof(*s));
 			if (!s) {
 				snap_index_free(idx);
-				return failf(err, errlen, -ENOMEM, "out of memory");
+				return snap_failf(err, errlen, -ENOMEM, "out of memory");
 			}
 			idx->s = s;
 		}

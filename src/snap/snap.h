@@ -110,4 +110,9 @@ int snap_find(struct snap_index *idx, const char *name, struct snap_cur *c);
 /* zlib's CRC-32 of n bytes (n may exceed 4 GiB). */
 uint32_t snap_crc32(const void *p, size_t n);
 
+/* The snapshot code's error reports: the formatted line into err (up to
+ * errlen bytes), and `ret` back. */
+int snap_failf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif
