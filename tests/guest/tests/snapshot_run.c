@@ -35,6 +35,7 @@
  * served (the resume=false test: not before vm.resume). Then "snap:
  * unkicked write done" and the rounds go on.
  */
+#include "inet.h"
 #include "virtio.h"
 
 const char test_name[] = "snapshot_run";
@@ -64,37 +65,6 @@ static u64 echo_resent_seq = ~0ull; /* the last sequence number sent twice */
 static u64 echo_got_seq = ~0ull;
 static u32 resent;
 
-static void put16(u8 *p, u16 v) { p[0] = (u8)(v >> 8); p[1] = (u8)v; }
-static u16 get16(const u8 *p) { return (u16)(p[0] << 8 | p[1]); }
-
-static u16 csum(const u8 *p, u32 len)
-{
-	u32 s = 0;
-	for (u32 i = 0; i + 1 < len; i += 2)
-		s += (u32)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		s += (u32)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (u16)~s;
-}
-
-static bool parse_ip(const char *s, u8 out[4])
-{
-	for (int i = 0; i < 4; i++) {
-		u32 v = 0;
-		int digits = 0;
-		while (*s >= '0' && *s <= '9' && digits < 4) {
-			v = v * 10 + (u32)(*s++ - '0');
-			digits++;
-		}
-		if (!digits || v > 255 || (i < 3 && *s++ != '.'))
-			return false;
-		out[i] = (u8)v;
-	}
-	return *s == 0;
-}
-
 /* The frame in txframe + NHDR, len bytes, sent behind a zero header. */
 static void net_send(u32 len)
 {
@@ -116,7 +86,7 @@ static u8 *eth(const u8 *dst, u16 type)
 	u8 *f = txframe + NHDR;
 	memcpy(f, dst, 6);
 	memcpy(f + 6, mac, 6);
-	put16(f + 12, type);
+	inet_put16(f + 12, type);
 	return f + 14;
 }
 
@@ -124,11 +94,11 @@ static void send_arp(u16 op, const u8 *dst, const u8 *tha, const u8 *tpa)
 {
 	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	u8 *a = eth(dst ? dst : bcast, 0x0806);
-	put16(a, 1);
-	put16(a + 2, 0x0800);
+	inet_put16(a, 1);
+	inet_put16(a + 2, 0x0800);
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, op);
+	inet_put16(a + 6, op);
 	memcpy(a + 8, mac, 6);
 	memcpy(a + 14, gip, 4);
 	memcpy(a + 18, tha, 6);
@@ -147,20 +117,20 @@ static void send_echo(u64 seq)
 	u8 *ip = eth(host_mac, 0x0800), *icmp = ip + 20;
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
-	put16(ip + 2, 20 + 8 + ECHO_LEN);
-	put16(ip + 4, (u16)seq);
+	inet_put16(ip + 2, 20 + 8 + ECHO_LEN);
+	inet_put16(ip + 4, (u16)seq);
 	ip[8] = 64;
 	ip[9] = 1;
 	memcpy(ip + 12, gip, 4);
 	memcpy(ip + 16, hip, 4);
-	put16(ip + 10, csum(ip, 20));
+	inet_put16(ip + 10, inet_csum(ip, 20));
 	icmp[0] = 8;
 	icmp[1] = 0;
-	put16(icmp + 2, 0);
-	put16(icmp + 4, ECHO_ID);
-	put16(icmp + 6, (u16)seq);
+	inet_put16(icmp + 2, 0);
+	inet_put16(icmp + 4, ECHO_ID);
+	inet_put16(icmp + 6, (u16)seq);
 	echo_payload(icmp + 8, seq);
-	put16(icmp + 2, csum(icmp, 8 + ECHO_LEN));
+	inet_put16(icmp + 2, inet_csum(icmp, 8 + ECHO_LEN));
 	net_send(14 + 20 + 8 + ECHO_LEN);
 }
 
@@ -170,8 +140,8 @@ static void handle_frame(const u8 *f, u32 len)
 	if (!to_us || len < 14 + 28)
 		return;
 	const u8 *p = f + 14;
-	if (get16(f + 12) == 0x0806 && get16(p + 2) == 0x0800) {
-		u16 op = get16(p + 6);
+	if (inet_get16(f + 12) == 0x0806 && inet_get16(p + 2) == 0x0800) {
+		u16 op = inet_get16(p + 6);
 		if (op == 2 && !memcmp(p + 14, hip, 4) && !memcmp(p + 24, gip, 4)) {
 			memcpy(host_mac, p + 8, 6);
 			have_host_mac = true;
@@ -183,14 +153,14 @@ static void handle_frame(const u8 *f, u32 len)
 		}
 		return;
 	}
-	if (get16(f + 12) != 0x0800 || p[0] != 0x45 || p[9] != 1 || memcmp(p + 12, hip, 4) ||
+	if (inet_get16(f + 12) != 0x0800 || p[0] != 0x45 || p[9] != 1 || memcmp(p + 12, hip, 4) ||
 	    len < 14 + 20 + 8 + ECHO_LEN)
 		return;
 	const u8 *icmp = p + 20;
-	if (icmp[0] != 0 || get16(icmp + 4) != ECHO_ID)
+	if (icmp[0] != 0 || inet_get16(icmp + 4) != ECHO_ID)
 		return;
-	CHECK(32, csum(icmp, 8 + ECHO_LEN) == 0, "echo reply checksum wrong");
-	u16 seq = get16(icmp + 6);
+	CHECK(32, inet_csum(icmp, 8 + ECHO_LEN) == 0, "echo reply checksum wrong");
+	u16 seq = inet_get16(icmp + 6);
 	u8 want[ECHO_LEN];
 	echo_payload(want, seq);
 	CHECK(33, !memcmp(icmp + 8, want, ECHO_LEN), "echo reply %u: payload differs", seq);
@@ -233,9 +203,9 @@ static bool got_echo(void) { return echo_got_seq == echo_sent - 1; }
 static void net_init(struct boot_info *bi)
 {
 	char arg[32];
-	CHECK(37, parse_ip(cmdline_get(bi->cmdline, "gip", arg, sizeof(arg)) ? arg : "10.77.0.2",
+	CHECK(37, inet_parse_ip(cmdline_get(bi->cmdline, "gip", arg, sizeof(arg)) ? arg : "10.77.0.2",
 			   gip), "bad gip=");
-	CHECK(38, parse_ip(cmdline_get(bi->cmdline, "hip", arg, sizeof(arg)) ? arg : "10.77.0.1",
+	CHECK(38, inet_parse_ip(cmdline_get(bi->cmdline, "hip", arg, sizeof(arg)) ? arg : "10.77.0.1",
 			   hip), "bad hip=");
 	int r = virtio_find(PCI_MECH_CF8, VIRTIO_ID_NET, 0, &net);
 	CHECK(39, r == 0, "no virtio-net device (%d)", r);

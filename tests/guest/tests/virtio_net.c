@@ -17,6 +17,7 @@
  * Command line: mac=52:54:00:12:34:56 hip=10.77.0.1 gip=10.77.0.2,
  * irq=msix|intx (virtio-mmio: intx, the device's GSI).
  */
+#include "inet.h"
 #include "virtio.h"
 
 const char test_name[] = "virtio_net";
@@ -41,57 +42,6 @@ static u32 echo_ok; /* bit per sequence number answered */
 static u32 rx_frames, rx_other, arp_answered;
 static u16 echo_id = 0x4356;
 static u32 echo_len[4];
-
-static void put16(u8 *p, u16 v) { p[0] = (u8)(v >> 8); p[1] = (u8)v; }
-static u16 get16(const u8 *p) { return (u16)(p[0] << 8 | p[1]); }
-
-static u16 csum(const u8 *p, u32 len)
-{
-	u32 s = 0;
-	for (u32 i = 0; i + 1 < len; i += 2)
-		s += (u32)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		s += (u32)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (u16)~s;
-}
-
-static bool parse_ip(const char *s, u8 out[4])
-{
-	for (int i = 0; i < 4; i++) {
-		u32 v = 0;
-		int digits = 0;
-		while (*s >= '0' && *s <= '9' && digits < 4) {
-			v = v * 10 + (u32)(*s++ - '0');
-			digits++;
-		}
-		if (!digits || v > 255 || (i < 3 && *s++ != '.'))
-			return false;
-		out[i] = (u8)v;
-	}
-	return *s == 0;
-}
-
-static bool parse_mac(const char *s, u8 out[6])
-{
-	for (int i = 0; i < 6; i++) {
-		u32 v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = *s++;
-			u32 d = c >= '0' && c <= '9' ? (u32)(c - '0') :
-				c >= 'a' && c <= 'f' ? (u32)(c - 'a' + 10) :
-				c >= 'A' && c <= 'F' ? (u32)(c - 'A' + 10) : 99;
-			if (d > 15)
-				return false;
-			v = v * 16 + d;
-		}
-		out[i] = (u8)v;
-		if (i < 5 && *s++ != ':')
-			return false;
-	}
-	return *s == 0;
-}
 
 /* Sends txbuf[0..len) behind a zero header; split: header and frame in
  * two descriptors (else one descriptor holding both). */
@@ -129,7 +79,7 @@ static u32 eth_header(const u8 *dst, u16 type)
 {
 	memcpy(txbuf, dst, 6);
 	memcpy(txbuf + 6, mac, 6);
-	put16(txbuf + 12, type);
+	inet_put16(txbuf + 12, type);
 	return ETH_HLEN;
 }
 
@@ -138,11 +88,11 @@ static void send_arp(u16 op, const u8 *dst_mac, const u8 *tha, const u8 *tpa, bo
 	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	u32 o = eth_header(dst_mac ? dst_mac : bcast, ETH_P_ARP);
 	u8 *a = txbuf + o;
-	put16(a + 0, 1);       /* Ethernet */
-	put16(a + 2, ETH_P_IP);
+	inet_put16(a + 0, 1);       /* Ethernet */
+	inet_put16(a + 2, ETH_P_IP);
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, op);
+	inet_put16(a + 6, op);
 	memcpy(a + 8, mac, 6);
 	memcpy(a + 14, gip, 4);
 	memcpy(a + 18, tha, 6);
@@ -163,31 +113,31 @@ static void send_echo(u16 seq, u32 plen)
 	u16 total = (u16)(20 + 8 + plen);
 	ip[0] = 0x45;
 	ip[1] = 0;
-	put16(ip + 2, total);
-	put16(ip + 4, (u16)(0x1000 + seq));
-	put16(ip + 6, 0x4000); /* DF */
+	inet_put16(ip + 2, total);
+	inet_put16(ip + 4, (u16)(0x1000 + seq));
+	inet_put16(ip + 6, 0x4000); /* DF */
 	ip[8] = 64;
 	ip[9] = 1; /* ICMP */
-	put16(ip + 10, 0);
+	inet_put16(ip + 10, 0);
 	memcpy(ip + 12, gip, 4);
 	memcpy(ip + 16, hip, 4);
-	put16(ip + 10, csum(ip, 20));
+	inet_put16(ip + 10, inet_csum(ip, 20));
 	icmp[0] = 8; /* echo request */
 	icmp[1] = 0;
-	put16(icmp + 2, 0);
-	put16(icmp + 4, echo_id);
-	put16(icmp + 6, seq);
+	inet_put16(icmp + 2, 0);
+	inet_put16(icmp + 4, echo_id);
+	inet_put16(icmp + 6, seq);
 	echo_payload(icmp + 8, plen, seq);
-	put16(icmp + 2, csum(icmp, 8 + plen));
+	inet_put16(icmp + 2, inet_csum(icmp, 8 + plen));
 	echo_len[seq & 3] = plen;
 	send_frame(o + total, false, "ICMP echo request");
 }
 
 static void handle_arp(const u8 *a, u32 len)
 {
-	if (len < 28 || get16(a) != 1 || get16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4)
+	if (len < 28 || inet_get16(a) != 1 || inet_get16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4)
 		return;
-	u16 op = get16(a + 6);
+	u16 op = inet_get16(a + 6);
 	if (op == 2 && !memcmp(a + 14, hip, 4) && !memcmp(a + 24, gip, 4)) {
 		CHECK(5, !memcmp(a + 18, mac, 6), "ARP reply addressed to another MAC");
 		memcpy(host_mac, a + 8, 6);
@@ -203,15 +153,15 @@ static void handle_ip(const u8 *ip, u32 len)
 	if (len < 20 || ip[0] != 0x45 || ip[9] != 1 || memcmp(ip + 12, hip, 4) ||
 	    memcmp(ip + 16, gip, 4))
 		return;
-	u16 total = get16(ip + 2);
+	u16 total = inet_get16(ip + 2);
 	CHECK(6, total <= len && total >= 28, "IPv4 total length %u in a %u-byte frame", total, len);
-	CHECK(7, csum(ip, 20) == 0, "IPv4 header checksum of the reply is wrong");
+	CHECK(7, inet_csum(ip, 20) == 0, "IPv4 header checksum of the reply is wrong");
 	const u8 *icmp = ip + 20;
 	u32 ilen = total - 20u;
-	if (icmp[0] != 0 || get16(icmp + 4) != echo_id)
+	if (icmp[0] != 0 || inet_get16(icmp + 4) != echo_id)
 		return;
-	CHECK(8, csum(icmp, ilen) == 0, "ICMP checksum of the echo reply is wrong");
-	u16 seq = get16(icmp + 6);
+	CHECK(8, inet_csum(icmp, ilen) == 0, "ICMP checksum of the echo reply is wrong");
+	u16 seq = inet_get16(icmp + 6);
 	u32 plen = ilen - 8;
 	CHECK(9, seq < 4 && plen == echo_len[seq], "echo reply seq %u with %u bytes", seq, plen);
 	static u8 want[BUFSZ];
@@ -240,7 +190,7 @@ static void receive(u64 ms, bool (*done)(void))
 		rx_frames++;
 		const u8 *f = b + HDR;
 		u32 flen = len - HDR;
-		u16 type = get16(f + 12);
+		u16 type = inet_get16(f + 12);
 		bool to_us = !memcmp(f, mac, 6) || (f[0] == 0xff && f[1] == 0xff && f[5] == 0xff);
 		if (to_us && type == ETH_P_ARP)
 			handle_arp(f + ETH_HLEN, flen - ETH_HLEN);
@@ -266,10 +216,10 @@ int test_main(struct boot_info *bi)
 	u8 want_mac[6];
 	memcpy(want_mac, def_mac, 6);
 	if (cmdline_get(bi->cmdline, "mac", arg, sizeof(arg)))
-		CHECK(15, parse_mac(arg, want_mac), "bad mac= %s", arg);
-	CHECK(16, parse_ip(cmdline_get(bi->cmdline, "gip", arg, sizeof(arg)) ? arg : "10.77.0.2",
+		CHECK(15, inet_parse_mac(arg, want_mac), "bad mac= %s", arg);
+	CHECK(16, inet_parse_ip(cmdline_get(bi->cmdline, "gip", arg, sizeof(arg)) ? arg : "10.77.0.2",
 			   gip), "bad gip=");
-	CHECK(17, parse_ip(cmdline_get(bi->cmdline, "hip", arg, sizeof(arg)) ? arg : "10.77.0.1",
+	CHECK(17, inet_parse_ip(cmdline_get(bi->cmdline, "hip", arg, sizeof(arg)) ? arg : "10.77.0.1",
 			   hip), "bad hip=");
 
 	virtio_platform_init(bi);
