@@ -183,7 +183,10 @@ int vfio_kernel_probe(const char *sysfs_path, struct vfio_sysfs_info *info,
 	int ret = probe_sysfs(sysfs_path, info, why, whylen);
 	if (ret)
 		return ret;
-	if (access("/dev/vfio/vfio", R_OK | W_OK) < 0)
+	/* faccessat with AT_EACCESS, not access(): glibc makes it
+	 * faccessat2, which an API process's VMM thread may call (a
+	 * hot-plugged --device is probed under its seccomp filter). */
+	if (faccessat(AT_FDCWD, "/dev/vfio/vfio", R_OK | W_OK, AT_EACCESS) < 0)
 		return whyf(why, whylen, -errno, "%s: /dev/vfio/vfio: %s (is vfio-pci loaded?)",
 			    info->bdf, strerror(errno));
 	char gpath[32];

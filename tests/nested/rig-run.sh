@@ -37,12 +37,13 @@ esac
 # binds both devices to vfio-pci, checks them with vfio-probe (a VFIO user
 # independent of cvmm: tests/nested/vfio-probe.c) and runs cvmm with each
 # passed through: the vfio_edu test guest on edu (MSI, INTx, and a run with
-# a reboot through the API between two passes), the virtio_rng test guest
+# a reboot through the API between two passes), the stock kernel with edu
+# hot-plugged and unplugged through the API, the virtio_rng test guest
 # on the rng (MSI-X, then INTx), and the stock kernel driving the rng with
 # its own drivers. Output, for run-nested-test.sh:
 #   VFIO: ...                  set-up facts, one per line
 #   VFIO-PROBE: KIND ...       vfio-probe's lines, "VFIO-PROBE: KIND ok" last
-#   VFIO-RUN-BEGIN NAME        per cvmm run (neg, edu, edu-intx, edu-reboot,
+#   VFIO-RUN-BEGIN NAME        per cvmm run (neg, edu, edu-intx, stock-hp, edu-reboot,
 #                              rng-msix, rng-intx, stock-rng):
 #   VFIO-OUT NAME: ...         its serial output (the test guest's lines)
 #   VFIO-ERR NAME: ...         its stderr (log level info)
@@ -165,6 +166,75 @@ vfio_run_counted() {
 	wait "$pid"
 	vfio_show "$n" $?
 }
+# child_of PID: the first child process of PID (cvmm under /bin/timeout).
+child_of() {
+	for st in /proc/[0-9]*/stat; do
+		awk -v p="$1" '$4 == p { print $1; f = 1 } END { exit !f }' "$st" 2>/dev/null && return 0
+	done
+	return 1
+}
+# vfio_fds PID GROUP: how many of PID's fds are /dev/vfio/GROUP.
+vfio_fds() {
+	n=0
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f")" = "/dev/vfio/$2" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+# wait_for FILE STRING [COUNT]: up to 60 s for COUNT (default 1) lines of
+# FILE holding STRING; status 1 if they did not come.
+wait_for() {
+	i=0
+	while [ $i -lt 600 ]; do
+		[ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "${3:-1}" ] 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+# vfio_run_hp NAME BDF CVMM-ARGS...: the stock kernel with an API socket
+# (inner-hp-init.sh), BDF (on vfio-pci) hot-plugged and unplugged twice:
+# per cycle K, when the guest prints "hp waiting K", `add-device
+# path=...,id=hpeduK`; when it prints "hp added K", the fds cvmm holds on
+# /dev/vfio/GROUP are counted and `remove-device hpeduK` sent; when cvmm
+# logs "hpeduK released", they are counted again. Lines:
+#   VFIO-HP NAME: add K: ANSWER      cvmm-remote's answer and status
+#   VFIO-HP NAME: fds K plugged|released N   fds on /dev/vfio/GROUP
+#   VFIO-HP NAME: remove K: ANSWER
+#   VFIO-HP NAME: K: no ...           a step that did not come
+vfio_run_hp() {
+	n=$1
+	b=$2
+	shift 2
+	echo "VFIO-RUN-BEGIN $n"
+	t0=$(now)
+	api=/tmp/vfio-$n.api
+	out=/tmp/vfio-$n.out
+	err=/tmp/vfio-$n.err
+	g=$(group_of "$b")
+	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info \
+		--api-socket "$api" "$@" </dev/null >"$out" 2>"$err" &
+	pid=$!
+	sleep 0.5
+	cpid=$(child_of "$pid") || cpid=$pid
+	echo "VFIO-HP $n: cvmm pid $cpid group $g fds at boot $(vfio_fds "$cpid" "$g")"
+	for k in 1 2; do
+		wait_for "$out" "USER: hp waiting $k" || { echo "VFIO-HP $n: $k: no 'hp waiting'"; break; }
+		a=$(cvmm-remote --api-socket "$api" add-device "path=$PCI/$b,id=hpedu$k" 2>&1)
+		st=$?
+		echo "VFIO-HP $n: add $k: $(echo "$a" | tr '\n' ' ') status $st"
+		wait_for "$out" "USER: hp added $k" || { echo "VFIO-HP $n: $k: no 'hp added'"; break; }
+		echo "VFIO-HP $n: fds $k plugged $(vfio_fds "$cpid" "$g")"
+		r=$(cvmm-remote --api-socket "$api" remove-device "hpedu$k" 2>&1)
+		st=$?
+		echo "VFIO-HP $n: remove $k: $(echo "$r" | tr '\n' ' ') status $st"
+		wait_for "$err" "hpedu$k released" || { echo "VFIO-HP $n: $k: no 'hpedu$k released'"; break; }
+		echo "VFIO-HP $n: fds $k released $(vfio_fds "$cpid" "$g")"
+		wait_for "$out" "USER: hp removed $k" || { echo "VFIO-HP $n: $k: no 'hp removed'"; break; }
+	done
+	wait "$pid"
+	vfio_show "$n" $?
+}
 vfio_norun() {
 	echo "VFIO: $1 not run: $2"
 	echo "VFIO-RUN-BEGIN $1"
@@ -266,6 +336,11 @@ vfio_part() {
 			--device "path=$PCI/$edu,id=edu0" --cmdline "hold=1"
 		vfio_run_counted edu-intx --kernel /payload/guest/vfio_edu.bzImage --memory size=256M \
 			--device "path=$PCI/$edu,id=edu0" --cmdline "irq=intx hold=1"
+		# hot-plug and unplug (twice) into the stock kernel; edu-reboot
+		# after it shows edu usable again once unplugged
+		vfio_run_hp stock-hp "$edu" --kernel /payload/stock-vmlinuz \
+			--initramfs /payload/stock-hp-initrd --memory size=256M \
+			--cmdline "console=ttyS0 reboot=k panic=-1 quiet"
 		vfio_run_reboot edu-reboot --kernel /payload/guest/vfio_edu.bzImage \
 			--memory size=256M --device "path=$PCI/$edu" --cmdline "reboot=1"
 	fi

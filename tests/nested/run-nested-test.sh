@@ -19,7 +19,9 @@
 #           --device with the vfio_edu (MSI, INTx, a reboot through the
 #           API between two passes) and virtio_rng (MSI-X, INTx) test
 #           guests, the stock kernel's own drivers on the rng
-#           (inner-vfio-init.sh), and a device not on vfio-pci (exit 2
+#           (inner-vfio-init.sh), edu hot-plugged into the stock kernel
+#           and unplugged, twice, through the API (inner-hp-init.sh),
+#           and a device not on vfio-pci (exit 2
 #           naming it). VFIO_CVMM below says what the cvmm runs must do.
 #           `make check-vfio` runs this part alone.
 #   vfio-bench  (not by default) the bench_vfio guest on edu, BAR0 mapped
@@ -163,6 +165,13 @@ if has vfio; then
     { cat "$RIG/inner.cpio.gz"
       (cd "$WORK/inner-vfio" && echo init | cpio -o -H newc --quiet -R 0:0) | gzip -1
     } >"$P/payload/stock-vfio-initrd"
+    # the stock-hp run's: inner-hp-init.sh as /init, the same way
+    mkdir -p "$WORK/inner-hp"
+    cp "$HERE/inner-hp-init.sh" "$WORK/inner-hp/init"
+    chmod 0755 "$WORK/inner-hp/init"
+    { cat "$RIG/inner.cpio.gz"
+      (cd "$WORK/inner-hp" && echo init | cpio -o -H newc --quiet -R 0:0) | gzip -1
+    } >"$P/payload/stock-hp-initrd"
 fi
 if has stock; then
     cp "$RIG/vmlinuz" "$P/payload/stock-vmlinuz"
@@ -352,6 +361,27 @@ if has vfio; then
     # back (command register and BAR0 as at the first boot, MSI off); edu
     # has no reset VFIO can use (VFIO_DEVICE_FLAGS_RESET unset), so its own
     # registers are kept, and the second pass must pass all the same
+    # hot-plug of kernel VFIO (edu) into the stock kernel, twice: the
+    # answer names the slot, the guest's PCI scan finds [1234:11e8], the
+    # guest ejects it on remove-device, cvmm releases it and holds no fd
+    # on its group any more (and edu-reboot, next, uses edu again)
+    vrun stock-hp 0 "USER: init running|USER: hp added 1 |USER: hp removed 1 |USER: hp added 2 |USER: hp removed 2 |USER: done"
+    grep "^VFIO-HP stock-hp: \|^VFIO-OUT stock-hp: USER: hp " <<<"$s" | sed 's/^/# /'
+    hp=$(sed -n 's/^VFIO-HP stock-hp: //p' <<<"$s")
+    for k in 1 2; do
+        if grep -qE "^add $k: .*\"id\": ?\"hpedu$k\".*\"bdf\": ?\"0000:00:[0-9a-f]{2}\.0\".* status 0$" <<<"$hp"; then
+            ok "vfio stock-hp: add-device $k answered with its bdf"
+        else bad "vfio stock-hp" "add-device $k: $(grep "^add $k:" <<<"$hp")"; fi
+        if grep -qE "^VFIO-OUT stock-hp: USER: hp dmesg $k .*\[1234:11e8\]" <<<"$s"; then
+            ok "vfio stock-hp: the guest's PCI scan found [1234:11e8] ($k)"
+        else bad "vfio stock-hp" "no [1234:11e8] in the guest's log ($k)"; fi
+        if grep -q "^fds $k plugged [1-9]" <<<"$hp" && grep -q "^fds $k released 0$" <<<"$hp"; then
+            ok "vfio stock-hp: group fd held while plugged, closed on release ($k)"
+        else bad "vfio stock-hp" "group fds ($k): $(grep "^fds $k" <<<"$hp" | tr '\n' ' ')"; fi
+        if grep -q "^VFIO-ERR stock-hp: .*hotplug: hpedu$k released" <<<"$s"; then
+            ok "vfio stock-hp: cvmm logged hpedu$k released"
+        else bad "vfio stock-hp" "no 'hpedu$k released' from cvmm"; fi
+    done
     vrun edu-reboot 0 "reboot=1, pass 1|waiting for a reboot|reboot=1, pass 2|as at the first boot, MSI off|edu's own registers kept|pass 2 after the reboot ok|PASS"
     if grep -q '^VFIO-ERR edu-reboot: .*VM rebooted' <<<"$s"; then ok "vfio-run edu-reboot: cvmm logged the reboot"
     else bad "vfio-run edu-reboot" "no 'VM rebooted' line from cvmm"; fi

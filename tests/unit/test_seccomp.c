@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -35,6 +36,7 @@
 
 #include "seccomp_bpf.h"
 #include "seccomp_filter.h"
+#include "vfio/kernel.h"
 #include "virtio/worker.h"
 
 /* The Makefile defines CVMM_SANITIZED in SAN= builds: their lists also
@@ -526,6 +528,49 @@ static void test_device_thread_of_unfiltered_creator_is_unfiltered(void **state)
 	close(p[1]);
 }
 
+/* A fake sysfs device on vfio-pci (made before the fork, read by the
+ * child): probe_vfio_probe's path. */
+static char vfio_tree[64];
+static char vfio_dev[128];
+
+/* vm.add-device's probe of a --device, as an API process's VMM thread
+ * makes it (hot-plug): sysfs read, then /dev/vfio/vfio and the group,
+ * which this fake device does not have (-ENOENT either way). */
+static void probe_vfio_probe(const struct scratch *s)
+{
+	(void)s;
+	struct vfio_sysfs_info info;
+	char why[256];
+	if (vfio_kernel_probe(vfio_dev, &info, why, sizeof(why)) != -ENOENT)
+		_exit(1);
+}
+
+static void test_vmm_probes_a_hotplugged_device(void **state)
+{
+	(void)state;
+	snprintf(vfio_tree, sizeof(vfio_tree), "/tmp/cvmm-sc-vfio-XXXXXX");
+	assert_non_null(mkdtemp(vfio_tree));
+	snprintf(vfio_dev, sizeof(vfio_dev), "%s/0000:01:00.0", vfio_tree);
+	assert_int_equal(mkdir(vfio_dev, 0755), 0);
+	const char *links[3][2] = { { "subsystem", "../bus/pci" },
+				    { "driver", "../drivers/vfio-pci" },
+				    { "iommu_group", "../kernel/iommu_groups/4242" } };
+	char p[256];
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", vfio_dev, links[i][0]);
+		assert_int_equal(symlink(links[i][1], p), 0);
+	}
+	/* (glibc's access() is the access syscall, which no list allows:
+	 * the probe used it, and vm.add-device killed cvmm) */
+	expect_allowed(SECCOMP_VMM, probe_vfio_probe, "vfio_kernel_probe");
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", vfio_dev, links[i][0]);
+		unlink(p);
+	}
+	rmdir(vfio_dev);
+	rmdir(vfio_tree);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_each_kind_has_its_own_list),
 		cmocka_unit_test(test_device_thread_stacks_on_vcpu_filter),
 		cmocka_unit_test(test_device_thread_of_unfiltered_creator_is_unfiltered),
+		cmocka_unit_test(test_vmm_probes_a_hotplugged_device),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
