@@ -112,10 +112,9 @@ vfio_show() {
 	head -n 60 "/tmp/vfio-$1.err" | sed "s/^/VFIO-ERR $1: /"
 	echo "VFIO-RUN-END $1 rc=$2 secs=$(secs "$t0")"
 }
-# vfio_run_reboot NAME CVMM-ARGS...: vfio_run with an API socket; when the
-# guest prints "waiting for a reboot" (vfio_edu reboot=1), cvmm-remote
-# reboots the VM once.
-vfio_run_reboot() {
+# vfio_start NAME CVMM-ARGS...: cvmm in the background with an API socket
+# ($api), framed like vfio_run; $pid is its /bin/timeout.
+vfio_start() {
 	n=$1
 	shift
 	echo "VFIO-RUN-BEGIN $n"
@@ -124,13 +123,24 @@ vfio_run_reboot() {
 	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info \
 		--api-socket "$api" "$@" </dev/null >"/tmp/vfio-$n.out" 2>"/tmp/vfio-$n.err" &
 	pid=$!
+}
+# vfio_await STRING: up to 60 s, while cvmm runs, for STRING in its guest
+# output; status 1 if it did not come.
+vfio_await() {
 	i=0
 	while [ $i -lt 600 ] && kill -0 "$pid" 2>/dev/null &&
-		! grep -q 'waiting for a reboot' "/tmp/vfio-$n.out"; do
+		! grep -qF -- "$1" "/tmp/vfio-$n.out"; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	if grep -q 'waiting for a reboot' "/tmp/vfio-$n.out"; then
+	grep -qF -- "$1" "/tmp/vfio-$n.out"
+}
+# vfio_run_reboot NAME CVMM-ARGS...: vfio_run with an API socket; when the
+# guest prints "waiting for a reboot" (vfio_edu reboot=1), cvmm-remote
+# reboots the VM once.
+vfio_run_reboot() {
+	vfio_start "$@"
+	if vfio_await 'waiting for a reboot'; then
 		echo "VFIO: $n: rebooting through the API: $(cvmm-remote --api-socket "$api" reboot 2>&1 | tr '\n' ' ')"
 	else
 		echo "VFIO: $n: no 'waiting for a reboot' from the guest"
@@ -143,21 +153,8 @@ vfio_run_reboot() {
 # cvmm-remote reads vm.counters ("VFIO-COUNTERS NAME: JSON"), then cvmm
 # gets SIGTERM (exit status 0).
 vfio_run_counted() {
-	n=$1
-	shift
-	echo "VFIO-RUN-BEGIN $n"
-	t0=$(now)
-	api=/tmp/vfio-$n.api
-	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info \
-		--api-socket "$api" "$@" </dev/null >"/tmp/vfio-$n.out" 2>"/tmp/vfio-$n.err" &
-	pid=$!
-	i=0
-	while [ $i -lt 600 ] && kill -0 "$pid" 2>/dev/null &&
-		! grep -q 'holding for the host' "/tmp/vfio-$n.out"; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if grep -q 'holding for the host' "/tmp/vfio-$n.out"; then
+	vfio_start "$@"
+	if vfio_await 'holding for the host'; then
 		echo "VFIO-COUNTERS $n: $(cvmm-remote --api-socket "$api" counters 2>&1 | tr -d '\n')"
 		kill -TERM "$pid"
 	else
@@ -206,15 +203,10 @@ vfio_run_hp() {
 	n=$1
 	b=$2
 	shift 2
-	echo "VFIO-RUN-BEGIN $n"
-	t0=$(now)
-	api=/tmp/vfio-$n.api
+	g=$(group_of "$b")
+	vfio_start "$n" "$@"
 	out=/tmp/vfio-$n.out
 	err=/tmp/vfio-$n.err
-	g=$(group_of "$b")
-	/bin/timeout -k 5 "$VFIO_TIMEOUT" cvmm --serial tty --debug-exit --log-level info \
-		--api-socket "$api" "$@" </dev/null >"$out" 2>"$err" &
-	pid=$!
 	sleep 0.5
 	cpid=$(child_of "$pid") || cpid=$pid
 	echo "VFIO-HP $n: cvmm pid $cpid group $g fds at boot $(vfio_fds "$cpid" "$g")"
