@@ -22,6 +22,7 @@
 #include "api/vm_api.h"
 #include "api/vm_create.h"
 #include "arch/arch.h"
+#include "file_io.h"
 #include "log.h"
 #include "snap/snap.h"
 #include "vfio/pci_dev.h"
@@ -58,18 +59,7 @@ static int write_file(const char *dir, const char *name, const void *p, size_t n
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	const uint8_t *b = p;
-	int ret = 0;
-	for (size_t done = 0; done < n;) {
-		ssize_t w = pwrite(fd, b + done, n - done, (off_t)done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			ret = w < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)w;
-	}
+	int ret = pwrite_full(fd, p, n, 0);
 	close(fd);
 	return ret;
 }
@@ -247,16 +237,9 @@ static int read_state(struct vm_restore *r, const char *dir, char *err, size_t e
 		ret = -EINVAL;
 	else if (!(r->state = malloc((size_t)st.st_size + 1)))
 		ret = -ENOMEM;
-	size_t done = 0;
-	while (!ret && done < (size_t)st.st_size) {
-		ssize_t n = pread(fd, r->state + done, (size_t)st.st_size - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n < 0 ? -errno : -EIO;
-		else
-			done += (size_t)n;
-	}
+	size_t done = ret ? 0 : (size_t)st.st_size;
+	if (!ret)
+		ret = pread_full(fd, r->state, done, 0);
 	close(fd);
 	if (ret)
 		return snap_failf(err, errlen, ret, "%s: %s", path, strerror(-ret));

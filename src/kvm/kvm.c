@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "file_io.h"
 #include "log.h"
 
 struct required_cap {
@@ -255,15 +256,7 @@ struct ram_copy {
 static int copy_extent(uint64_t data, uint64_t hole, void *opaque)
 {
 	const struct ram_copy *c = opaque;
-	for (uint64_t at = data; at < hole;) {
-		ssize_t n = pread(c->fd, c->p + at, (size_t)(hole - at), (off_t)at);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		at += (uint64_t)n;
-	}
-	return 0;
+	return pread_full(c->fd, c->p + data, (size_t)(hole - data), (off_t)data);
 }
 
 /* The data extents of the snapshot's RAM file into memfd RAM at p. */
@@ -429,21 +422,6 @@ static bool page_is_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, off_t at)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, at);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-		at += w;
-	}
-	return 0;
-}
-
 int kvm_save_ram(struct kvm *kvm, int fd, uint64_t *written)
 {
 	/* Pages never touched are not even resident (mincore): skipped
@@ -469,7 +447,7 @@ int kvm_save_ram(struct kvm *kvm, int fd, uint64_t *written)
 				run_len += page;
 			}
 			if ((!data || off + page >= len) && run_len) {
-				ret = write_all(fd, ram + run, run_len, (off_t)run);
+				ret = pwrite_full(fd, ram + run, run_len, (off_t)run);
 				total += run_len;
 				run_len = 0;
 			}

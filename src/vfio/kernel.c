@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_io.h"
 #include "log.h"
 #include "vfio/host_irqs.h"
 
@@ -345,13 +346,8 @@ static int k_region_read(struct vfio_backend *b, unsigned index, uint64_t off, v
 	struct kdev *d = kd(b);
 	off_t pos;
 	int ret = region_at(d, index, off, len, VFIO_REGION_INFO_FLAG_READ, &pos);
-	for (size_t done = 0; !ret && done < len;) {
-		ssize_t n = pread(d->fd, (char *)buf + done, len - done, pos + (off_t)done);
-		if (n <= 0)
-			ret = n < 0 ? -errno : -EIO;
-		else
-			done += (size_t)n;
-	}
+	if (!ret)
+		ret = pread_full(d->fd, buf, len, pos);
 	if (ret)
 		log_ratelimited(&d->rl, LOG_WARN, "vfio %s: region %u read at 0x%llx (%zu bytes): %s",
 				d->be.name, index, (unsigned long long)off, len, strerror(-ret));
@@ -364,13 +360,8 @@ static int k_region_write(struct vfio_backend *b, unsigned index, uint64_t off,
 	struct kdev *d = kd(b);
 	off_t pos;
 	int ret = region_at(d, index, off, len, VFIO_REGION_INFO_FLAG_WRITE, &pos);
-	for (size_t done = 0; !ret && done < len;) {
-		ssize_t n = pwrite(d->fd, (const char *)buf + done, len - done, pos + (off_t)done);
-		if (n <= 0)
-			ret = n < 0 ? -errno : -EIO;
-		else
-			done += (size_t)n;
-	}
+	if (!ret)
+		ret = pwrite_full(d->fd, buf, len, pos);
 	if (ret)
 		log_ratelimited(&d->rl, LOG_WARN, "vfio %s: region %u write at 0x%llx (%zu bytes): %s",
 				d->be.name, index, (unsigned long long)off, len, strerror(-ret));
