@@ -103,8 +103,9 @@ static int blk_serve(void *opaque, struct vq_chain *chain, uint32_t *written)
  * io_uring engine, on the device thread (blk_uring.h). The thread waits in
  * the ring (blk_waiter below): a kick pops what the queue holds into free
  * slots and queues their I/O (what the engine does not take runs at once,
- * blk_request.h); the thread's next wait submits the lot and waits for
- * completions or the next kick in the same io_uring_enter. Completions
+ * blk_request.h), submitted in pairs as they are queued; the thread's next
+ * wait submits the rest and waits for completions or the next kick in the
+ * same io_uring_enter. Completions
  * come back in any order; each wait ends with one interrupt per queue that
  * got used entries (vq_needs_notify: EVENT_IDX respected), however many
  * completions it took.

@@ -6,8 +6,7 @@
  *
  * One ring per disk at a time, i.e. per device thread (all of a disk's
  * queues are served by its one thread, common.h): the thread is the ring's
- * only user, so nothing here takes a lock, and one io_uring_enter submits
- * what every queue popped in a pass. Two rings, in turn:
+ * only user, so nothing here takes a lock. Two rings, in turn:
  *  - the shared ring, set up at create on the main thread (io_uring_setup
  *    before its seccomp filter is on): it shows io_uring works (blk.c
  *    chooses the engine by it), holds the fixed buffers, and serves the
@@ -26,7 +25,9 @@
  * multishot POLL_ADDs on the ring, so a kick and a completion both end the
  * same io_uring_enter, and that enter also submits what the last pass
  * queued: a lone request is submitted and waited for in one system call,
- * and a kick that comes meanwhile still wakes the thread.
+ * and a kick that comes meanwhile still wakes the thread. A burst goes to
+ * the kernel in pairs as it is popped (blk_uring_queue), so the disk
+ * starts on its first requests while the rest are prepared.
  *
  * Requests in flight: each queue has queue-size slots (struct
  * blk_uring_req), taken at pop and given back at completion, so a queue
@@ -153,13 +154,13 @@ struct blk_uring_req *blk_uring_get(struct blk_uring *u, unsigned q,
 /* Gives back a slot that was not queued (the request ran synchronously). */
 void blk_uring_put(struct blk_uring *u, struct blk_uring_req *r);
 /*
- * Queues r's I/O (r->io filled by blk_request_prepare) for the next
- * submit. 0, or -EBUSY: the submission queue is full and the kernel takes
- * nothing (a failing ring); the caller runs the request itself.
+ * Queues r's I/O (r->io filled by blk_request_prepare). It is submitted
+ * with the one queued before it (pairs: blk_uring.c's SUBMIT_EAGER says
+ * why), or by the next wait. 0, or -EBUSY: the submission queue is full
+ * and the kernel takes nothing (a failing ring); the caller runs the
+ * request itself.
  */
 int blk_uring_queue(struct blk_uring *u, struct blk_uring_req *r);
-/* Submits what was queued: 0 or -errno (nothing lost: retried next time). */
-int blk_uring_submit(struct blk_uring *u);
 
 /* Hands every completion waiting to done; never blocks. Returns how many. */
 unsigned blk_uring_reap(struct blk_uring *u, blk_uring_done_fn *done,
