@@ -341,6 +341,18 @@ static void wait_stop(struct fx *f, struct waitfds *w)
 	close(w->stop);
 }
 
+/* Waits in the ring until something happens: a wait may end with nothing
+ * (only a submit done). Returns the requests completed (*ready: fds). */
+static int wait_event(struct fx *f, uint32_t *ready)
+{
+	int n;
+	do
+		n = blk_uring_wait(f->u, ready, done, f);
+	while (n == 0 && *ready == 0);
+	assert_true(n >= 0);
+	return n;
+}
+
 /* Writes 1 to an eventfd after a pause (the test meanwhile waits). */
 struct later {
 	pthread_t th;
@@ -423,10 +435,7 @@ static void test_kick_while_waiting(void **state)
 		struct later l;
 		start_later(&l, w.kick, 30);
 		uint32_t ready = 0;
-		int n;
-		do /* a wait may end with nothing (only a submit done) */
-			n = blk_uring_wait(f->u, &ready, done, f);
-		while (n == 0 && ready == 0);
+		int n = wait_event(f, &ready);
 		pthread_join(l.th, NULL);
 		assert_int_equal(n, 0);
 		assert_int_equal(ready, 1u << 0); /* the kick, not the stop */
@@ -437,10 +446,7 @@ static void test_kick_while_waiting(void **state)
 	memset(data, 0x3c, sizeof(data));
 	assert_int_equal(write(p[1], data, sizeof(data)), sizeof(data));
 	uint32_t ready = 0;
-	int n;
-	do
-		n = blk_uring_wait(f->u, &ready, done, f);
-	while (n == 0 && ready == 0);
+	int n = wait_event(f, &ready);
 	assert_int_equal(n, 1);
 	assert_int_equal(ready, 0);
 	assert_int_equal(f->status[0], VIRTIO_BLK_S_OK);
@@ -522,11 +528,8 @@ static void test_inline_pass_batches(void **state)
 		 * eager). */
 		uint32_t ready;
 		unsigned got = 0;
-		while (got < 4) {
-			int n = blk_uring_wait(f->u, &ready, done, f);
-			assert_true(n >= 0);
-			got += (unsigned)n;
-		}
+		while (got < 4)
+			got += (unsigned)wait_event(f, &ready);
 		for (unsigned i = 0; i < 6; i++) {
 			assert_int_equal(f->status[i], VIRTIO_BLK_S_OK);
 			assert_int_equal(g[512 * i + 7], pattern(i * 512 + 7));
@@ -560,10 +563,7 @@ static void test_stop_while_waiting(void **state)
 	struct later l;
 	start_later(&l, w.stop, 30);
 	uint32_t ready = 0;
-	int n;
-	do
-		n = blk_uring_wait(f->u, &ready, done, f);
-	while (n == 0 && ready == 0);
+	int n = wait_event(f, &ready);
 	pthread_join(l.th, NULL);
 	assert_int_equal(n, 0);
 	assert_int_equal(ready, 1u << 1);
@@ -581,9 +581,7 @@ static void test_stop_while_waiting(void **state)
 	wait_start(f, &w);
 	build(f, VIRTIO_BLK_T_IN, 0, g, 1, 512, 512, 1);
 	assert_int_equal(queue_chain(f, NULL), BLK_REQ_ASYNC);
-	do
-		n = blk_uring_wait(f->u, &ready, done, f);
-	while (n == 0 && ready == 0);
+	n = wait_event(f, &ready);
 	assert_int_equal(n, 1);
 	assert_int_equal(f->status[1], VIRTIO_BLK_S_OK);
 	assert_int_equal(g[0], 0x11);
