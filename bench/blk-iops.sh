@@ -25,14 +25,15 @@ QUEUES=${BENCH_BLK_QUEUES:-1,2}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for dir in $DIRS; do
 	f=$dir/cvmm-blk-iops.img
-	trap 'rm -f "$f"' EXIT INT TERM
+	trap 'rm -f "$f" "$f.out" "$f.json"' EXIT INT TERM
 	# Written, not sparse: reads must reach the device, not a hole.
 	dd if=/dev/urandom of="$f" bs=1M count="$SIZE" status=none
 	sync "$f" 2>/dev/null || sync
 	echo "# $dir: $(df -T "$dir" | awk 'NR == 2 { print $2 " on " $1 }')"
 	direct=1
 	dd if="$f" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null || direct=0
-	command -v fio >/dev/null || echo "# fio not installed (bench/setup.sh): no reference"
+	have_fio=1
+	command -v fio >/dev/null || { have_fio=0; echo "# fio not installed (bench/setup.sh): no reference"; }
 	# Each pattern and depth: cvmm's cases, then fio's at once (the disk
 	# under this host drifts by tens of per cent within minutes), then
 	# the io_uring engine's IOPS over fio's, per queue count.
@@ -46,7 +47,7 @@ for dir in $DIRS; do
 				head=0
 			fi
 			grep -v '^#' "$f.out" || true
-			command -v fio >/dev/null || continue
+			[ $have_fio = 1 ] || continue
 			fio --name=ref --filename="$f" --ioengine=io_uring --direct=$direct \
 				--rw="$rw" --bs=4k --iodepth="$d" --numjobs=1 --time_based \
 				--runtime="$SECS" --ramp_time=0.3 --randrepeat=0 \
@@ -70,6 +71,5 @@ PY
 			rm -f "$f.json"
 		done
 	done
-	rm -f "$f.out"
-	rm -f "$f"
+	rm -f "$f" "$f.out"
 done
