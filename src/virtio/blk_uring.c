@@ -279,11 +279,6 @@ void blk_uring_destroy(struct blk_uring *u)
 	free(u);
 }
 
-int blk_uring_fd(const struct blk_uring *u)
-{
-	return u->ring->ring_fd;
-}
-
 int blk_uring_fixed(const struct blk_uring *u)
 {
 	return u->nfixed ? (int)u->nfixed : u->fixed_err;
@@ -302,11 +297,6 @@ bool blk_uring_coop(const struct blk_uring *u)
 bool blk_uring_defer(const struct blk_uring *u)
 {
 	return u->defer;
-}
-
-bool blk_uring_cq_ready(struct blk_uring *u)
-{
-	return io_uring_cq_ready(u->ring) > 0;
 }
 
 /* Any thread: the device thread counts with relaxed atomics. */

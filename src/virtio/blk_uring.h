@@ -108,8 +108,6 @@ int blk_uring_create(struct blk_uring **out, int fd, unsigned nqueues,
 		     unsigned qsize, const struct guest_mem *fixed);
 /* Nothing may be in flight (blk_uring_drain). NULL is fine. */
 void blk_uring_destroy(struct blk_uring *u);
-/* The ring's fd: readable (EPOLLIN) while completions wait. */
-int blk_uring_fd(const struct blk_uring *u);
 /* Fixed buffers registered (> 0), not asked for (0), or why not (-errno). */
 int blk_uring_fixed(const struct blk_uring *u);
 /* Requests queued as READ_FIXED / WRITE_FIXED so far. */
@@ -119,8 +117,6 @@ bool blk_uring_coop(const struct blk_uring *u);
 /* Whether device threads get rings of their own (SINGLE_ISSUER |
  * DEFER_TASKRUN; probed at create). */
 bool blk_uring_defer(const struct blk_uring *u);
-/* Whether completions wait in the ring (no system call). */
-bool blk_uring_cq_ready(struct blk_uring *u);
 void blk_uring_get_stats(const struct blk_uring *u, struct blk_uring_stats *s);
 
 /*
