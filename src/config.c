@@ -733,40 +733,47 @@ int config_list_key(struct vm_config *cfg, enum config_opt opt, const char *key,
 	}
 }
 
-/* Every id of cfg's devices, counted ones only (n of them, at most max). */
-static unsigned all_ids(const struct vm_config *cfg, const char **ids, unsigned max)
+#define CVMM_MAX_IDS (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + CVMM_MAX_DEVICES + \
+		      CVMM_MAX_USER_DEVICES + 2)
+
+/* Every id of cfg's devices, with its member and index (n of them, at most max). */
+static unsigned all_ids(const struct vm_config *cfg, struct config_id *ids, unsigned max)
 {
 	unsigned n = 0;
-#define ID(x) do { if ((x) && n < max) ids[n++] = (x); } while (0)
+#define ID(m, i, x)                                                            \
+	do {                                                                   \
+		if ((x) && n < max)                                            \
+			ids[n++] = (struct config_id){ .id = (x), .member = (m), .idx = (i) }; \
+	} while (0)
 	for (unsigned i = 0; i < cfg->ndisks; i++)
-		ID(cfg->disks[i].id);
+		ID("disks", i, cfg->disks[i].id);
 	for (unsigned i = 0; i < cfg->nnets; i++)
-		ID(cfg->nets[i].id);
+		ID("net", i, cfg->nets[i].id);
 	for (unsigned i = 0; i < cfg->nfs; i++)
-		ID(cfg->fs[i].id);
+		ID("fs", i, cfg->fs[i].id);
 	for (unsigned i = 0; i < cfg->ndevices; i++)
-		ID(cfg->devices[i].id);
+		ID("devices", i, cfg->devices[i].id);
 	for (unsigned i = 0; i < cfg->nuser_devices; i++)
-		ID(cfg->user_devices[i].id);
+		ID("user_devices", i, cfg->user_devices[i].id);
 	if (cfg->rng.enabled)
-		ID(cfg->rng.id);
+		ID("rng", 0, cfg->rng.id);
 	if (cfg->vsock.enabled)
-		ID(cfg->vsock.id);
+		ID("vsock", 0, cfg->vsock.id);
 #undef ID
 	return n;
 }
 
-#define CVMM_MAX_IDS (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + CVMM_MAX_DEVICES + \
-		      CVMM_MAX_USER_DEVICES + 2)
-
-bool config_id_in_use(const struct vm_config *cfg, const char *id)
+int config_find_id(const struct vm_config *cfg, const char *id, struct config_id *where)
 {
-	const char *ids[CVMM_MAX_IDS];
+	struct config_id ids[CVMM_MAX_IDS];
 	unsigned n = all_ids(cfg, ids, CVMM_MAX_IDS);
 	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(ids[i], id))
-			return true;
-	return false;
+		if (!strcmp(ids[i].id, id)) {
+			if (where)
+				*where = ids[i];
+			return 0;
+		}
+	return -ENOENT;
 }
 
 /*
@@ -781,7 +788,7 @@ static int default_id(struct vm_config *cfg, const char *prefix, const char **id
 	char name[24];
 	do
 		snprintf(name, sizeof(name), "%s%u", prefix, cfg->next_id++);
-	while (config_id_in_use(cfg, name));
+	while (config_find_id(cfg, name, NULL) == 0);
 	*id = keep(cfg, name);
 	return *id ? 0 : -ENOSPC;
 }
@@ -1178,12 +1185,12 @@ int config_check(const struct vm_config *cfg, char *err, size_t errlen)
 				return fail(err, errlen, "--user-device: id %s given twice", a->id);
 		}
 	}
-	const char *ids[CVMM_MAX_IDS];
+	struct config_id ids[CVMM_MAX_IDS];
 	unsigned nids = all_ids(cfg, ids, CVMM_MAX_IDS);
 	for (unsigned i = 0; i < nids; i++)
 		for (unsigned j = i + 1; j < nids; j++)
-			if (!strcmp(ids[i], ids[j]))
-				return fail(err, errlen, "id %s: given to two devices", ids[i]);
+			if (!strcmp(ids[i].id, ids[j].id))
+				return fail(err, errlen, "id %s: given to two devices", ids[i].id);
 	if (strlen(cfg->cmdline) >= 65535)
 		return fail(err, errlen, "--cmdline: longer than 65534 bytes");
 	if (cfg->max_vcpus && cfg->max_vcpus < cfg->cpus)

@@ -295,11 +295,18 @@ int config_hugepages_fit(const char *meminfo, uint64_t size, char *why, size_t l
  */
 void config_compact_strings(struct vm_config *cfg);
 
-/*
- * Whether a device of cfg (disk, net, fs, device, user device, rng,
- * vsock) has the id `id`.
- */
-bool config_id_in_use(const struct vm_config *cfg, const char *id);
+/* A device's id and where cfg holds it: the member, by cloud-hypervisor's
+ * VmConfig key ("disks", "net", "fs", "devices", "user_devices", "rng",
+ * "vsock"), and the index in it (0 for rng and vsock). */
+struct config_id {
+	const char *id;
+	const char *member;
+	unsigned idx;
+};
+
+/* The device of cfg whose id is `id`: 0 (*where filled, where not NULL)
+ * or -ENOENT. */
+int config_find_id(const struct vm_config *cfg, const char *id, struct config_id *where);
 
 /* Parses "512M", "2G", "65536", "64K": 0 or -EINVAL (also on overflow). */
 int config_parse_size(const char *s, uint64_t *out);

@@ -655,45 +655,11 @@ int vm_create_config_remove(struct vm_create_config *c, const char *member, unsi
 int vm_create_config_find_id(const struct vm_create_config *c, const char *id,
 			     const char **member, unsigned *idx)
 {
-	const struct vm_config *cfg = &c->cfg;
-	for (unsigned i = 0; i < cfg->ndisks; i++)
-		if (cfg->disks[i].id && !strcmp(cfg->disks[i].id, id)) {
-			*member = "disks";
-			*idx = i;
-			return 0;
-		}
-	for (unsigned i = 0; i < cfg->ndevices; i++)
-		if (cfg->devices[i].id && !strcmp(cfg->devices[i].id, id)) {
-			*member = "devices";
-			*idx = i;
-			return 0;
-		}
-	for (unsigned i = 0; i < cfg->nuser_devices; i++)
-		if (cfg->user_devices[i].id && !strcmp(cfg->user_devices[i].id, id)) {
-			*member = "user_devices";
-			*idx = i;
-			return 0;
-		}
-	for (unsigned i = 0; i < cfg->nnets; i++)
-		if (cfg->nets[i].id && !strcmp(cfg->nets[i].id, id)) {
-			*member = "net";
-			*idx = i;
-			return 0;
-		}
-	for (unsigned i = 0; i < cfg->nfs; i++)
-		if (cfg->fs[i].id && !strcmp(cfg->fs[i].id, id)) {
-			*member = "fs";
-			*idx = i;
-			return 0;
-		}
-	*idx = 0;
-	if (cfg->vsock.enabled && cfg->vsock.id && !strcmp(cfg->vsock.id, id)) {
-		*member = "vsock";
-		return 0;
+	struct config_id w;
+	int r = config_find_id(&c->cfg, id, &w);
+	if (r == 0) {
+		*member = w.member;
+		*idx = w.idx;
 	}
-	if (cfg->rng.enabled && cfg->rng.id && !strcmp(cfg->rng.id, id)) {
-		*member = "rng";
-		return 0;
-	}
-	return -ENOENT;
+	return r;
 }
