@@ -668,7 +668,8 @@ fail:
 	return r;
 }
 
-uint64_t virtio_blk_capacity(struct virtio_blk *b)
+/* The disk's capacity in bytes. */
+static uint64_t virtio_blk_capacity(struct virtio_blk *b)
 {
 	return __atomic_load_n(&b->be.capacity_sectors, __ATOMIC_ACQUIRE) << BLK_SECTOR_SHIFT;
 }

@@ -119,7 +119,5 @@ int virtio_blk_destroy(struct virtio_blk *b);
  * is no regular file); another -errno from ftruncate. Not logged.
  */
 int virtio_blk_resize(struct virtio_blk *b, uint64_t size);
-/* The disk's capacity in bytes. */
-uint64_t virtio_blk_capacity(struct virtio_blk *b);
 
 #endif
