@@ -181,6 +181,26 @@ static void check_file(struct fx *f, uint64_t off, const uint8_t *want, size_t l
 	free(got);
 }
 
+/* A 4 KiB read of `sector` into g (status slot tag): the file's bytes. */
+static void read_4k(struct fx *f, uint8_t *g, uint64_t sector, unsigned tag)
+{
+	build(f, VIRTIO_BLK_T_IN, sector, g, 1, 4096, 4096, tag);
+	run(f);
+	assert_int_equal(f->status[tag], VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(g[i], pattern(sector * 512 + i));
+}
+
+/* A 4 KiB write of `fill` bytes from g to `sector`: the file has them. */
+static void write_4k(struct fx *f, uint8_t *g, int fill, uint64_t sector, unsigned tag)
+{
+	memset(g, fill, 4096);
+	build(f, VIRTIO_BLK_T_OUT, sector, g, 1, 4096, 4096, tag);
+	run(f);
+	assert_int_equal(f->status[tag], VIRTIO_BLK_S_OK);
+	check_file(f, sector * 512, g, 4096);
+}
+
 /* Guest RAM registered: one-segment reads and writes go as *_FIXED and
  * move the right bytes; two segments, or a buffer outside guest RAM, go
  * as READV/WRITEV. */
@@ -191,18 +211,9 @@ static void test_fixed_buffers(void **state)
 	assert_int_equal(blk_uring_fixed(f->u), 1);
 	uint8_t *g = f->mem_buf + 0x10000;
 
-	build(f, VIRTIO_BLK_T_IN, 8, g, 1, 4096, 4096, 0);
-	run(f);
-	assert_int_equal(f->status[0], VIRTIO_BLK_S_OK);
-	for (unsigned i = 0; i < 4096; i++)
-		assert_int_equal(g[i], pattern(8 * 512 + i));
+	read_4k(f, g, 8, 0);
 	assert_int_equal(blk_uring_fixed_ops(f->u), 1);
-
-	memset(g, 0x5a, 4096);
-	build(f, VIRTIO_BLK_T_OUT, 64, g, 1, 4096, 4096, 1);
-	run(f);
-	assert_int_equal(f->status[1], VIRTIO_BLK_S_OK);
-	check_file(f, 64 * 512, g, 4096);
+	write_4k(f, g, 0x5a, 64, 1);
 	assert_int_equal(blk_uring_fixed_ops(f->u), 2);
 
 	/* Two segments: vectored. */
@@ -238,16 +249,8 @@ static void test_no_fixed_buffers(void **state)
 	need_ring(f);
 	assert_int_equal(blk_uring_fixed(f->u), 0);
 	uint8_t *g = f->mem_buf + 0x10000;
-	build(f, VIRTIO_BLK_T_IN, 8, g, 1, 4096, 4096, 0);
-	run(f);
-	assert_int_equal(f->status[0], VIRTIO_BLK_S_OK);
-	for (unsigned i = 0; i < 4096; i++)
-		assert_int_equal(g[i], pattern(8 * 512 + i));
-	memset(g, 0xa5, 4096);
-	build(f, VIRTIO_BLK_T_OUT, 64, g, 1, 4096, 4096, 1);
-	run(f);
-	assert_int_equal(f->status[1], VIRTIO_BLK_S_OK);
-	check_file(f, 64 * 512, g, 4096);
+	read_4k(f, g, 8, 0);
+	write_4k(f, g, 0xa5, 64, 1);
 	assert_int_equal(blk_uring_fixed_ops(f->u), 0);
 }
 
