@@ -82,8 +82,8 @@ snapshot_and_kill() {
 	vm_kill
 }
 
-# restore_run ARGS...: restores in a new cvmm (API socket too), waits for
-# the guest to finish; VMRC its exit status.
+# restore_start ARGS...: restores in a new cvmm (API socket too), in the
+# background (PID).
 restore_start() {
 	rm -f "$SOCK"
 	${VM_PREFIX[@]+"${VM_PREFIX[@]}"} "$CVMM" --restore "$@" --api-socket "$SOCK" \
@@ -108,6 +108,14 @@ check_run() {
 	return 0
 }
 
+# finish_run: waits for the restored cvmm to end (VMRC), then checks the
+# whole run's serial log unless something failed already (why).
+finish_run() {
+	vm_wait_exit 60
+	[ "$VMRC" = 0 ] || why="${why:+$why; }restored cvmm exited $VMRC"
+	[ -z "$why" ] && check_run || true
+}
+
 CASE=restore
 if wanted $CASE; then
 	why=
@@ -116,9 +124,7 @@ if wanted $CASE; then
 	elif snapshot_and_kill "$SNAP"; then
 		at=$(grep -c '^snap: round' "$SERIAL")
 		restore_start "source_url=file://$SNAP"
-		vm_wait_exit 60
-		[ "$VMRC" = 0 ] || why="restored cvmm exited $VMRC"
-		[ -z "$why" ] && check_run || true
+		finish_run
 		[ -z "$why" ] && [ "$at" -ge "$ROUNDS" ] && why="the snapshot came after the end"
 		# Sparse: untouched guest RAM is holes (128 MiB guest).
 		used=$(du -k "$SNAP/memory.bin" | cut -f1)
@@ -137,9 +143,7 @@ if wanted $CASE; then
 		why="guest did not start"
 	elif snapshot_and_kill "$SNAP"; then
 		restore_start "source_url=file://$SNAP"
-		vm_wait_exit 60
-		[ "$VMRC" = 0 ] || why="restored cvmm exited $VMRC"
-		[ -z "$why" ] && check_run || true
+		finish_run
 	fi
 	[ -z "$why" ]
 	check $? "$why"
@@ -156,9 +160,7 @@ if wanted $CASE; then
 			why="first restore did not go on"
 		elif snapshot_and_kill "$TMP/snap2"; then
 			restore_start "source_url=file://$TMP/snap2,prefault=on"
-			vm_wait_exit 60
-			[ "$VMRC" = 0 ] || why="second restored cvmm exited $VMRC"
-			[ -z "$why" ] && check_run || true
+			finish_run
 		fi
 	fi
 	[ -z "$why" ]
@@ -180,9 +182,7 @@ if wanted $CASE; then
 		n1=$(grep -c '^snap: round' "$SERIAL")
 		[ "$n0" = "$n1" ] || why="${why:+$why; }the guest ran while paused ($n0 -> $n1)"
 		api resume
-		vm_wait_exit 60
-		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
-		[ -z "$why" ] && check_run || true
+		finish_run
 	fi
 	[ -z "$why" ]
 	check $? "$why"
@@ -212,9 +212,7 @@ if wanted $CASE; then
 		elif snapshot_and_kill "$SNAP"; then
 			at=$(grep -c '^snap: net round .* echo ok' "$SERIAL")
 			restore_start "source_url=file://$SNAP"
-			vm_wait_exit 60
-			[ "$VMRC" = 0 ] || why="restored cvmm exited $VMRC"
-			[ -z "$why" ] && check_run || true
+			finish_run
 			echoes=$(sed -n 's/^snap: net round \([0-9]*\) echo ok.*/\1/p' "$SERIAL" | tr -d '\r' | tr '\n' ' ')
 			[ -z "$why" ] && [ "$echoes" != "$(seq -s ' ' 0 $((ROUNDS - 1))) " ] &&
 				why="echo replies not each once in order: $echoes"
@@ -244,9 +242,7 @@ if wanted $CASE; then
 		t_wait 10 test -S "$SOCK"
 		api restore "{\"source_url\":\"file://$SNAP\",\"prefault\":true}"
 		[ "$RC" = 0 ] || why="vm.restore failed: $(cat "$TMP/resp")"
-		vm_wait_exit 60
-		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
-		[ -z "$why" ] && check_run || true
+		finish_run
 	fi
 	[ -z "$why" ]
 	check $? "$why"
@@ -276,9 +272,7 @@ if wanted $CASE; then
 		wops=$(tr -d ' \n' <"$TMP/resp" | grep -o '"write_ops":[0-9]*' | head -n1)
 		[ "$wops" = '"write_ops":0' ] || why="${why:+$why; }blk counted $wops while paused"
 		api resume
-		vm_wait_exit 60
-		[ "$VMRC" = 0 ] || why="${why:+$why; }exit $VMRC"
-		[ -z "$why" ] && check_run || true
+		finish_run
 		[ "$(grep -c '^snap: unkicked write done' "$SERIAL")" = 1 ] ||
 			why="${why:+$why; }no (single) 'unkicked write done'"
 		grep -q UNKICKED "$DISK" || why="${why:+$why; }the write never reached the disk"
