@@ -71,16 +71,6 @@ t_on_fail() {
 	t_show "cvmm stderr" "$ERR" 8
 }
 
-# serial_has PATTERN: a serial line matches PATTERN (grep -E).
-serial_has() {
-	grep -qE -- "$1" "$SERIAL" 2>/dev/null
-}
-
-# up_with PATTERN: the API socket is there and a serial line matches.
-up_with() {
-	[ -S "$SOCK" ] && serial_has "$1"
-}
-
 # start_vm [cvmm args...]: boots the counter guest with the API socket and
 # waits for the socket (and the first tick).
 start_vm() {
@@ -89,12 +79,6 @@ start_vm() {
 		--api-socket "$SOCK" --log-level info "$@" </dev/null 2>"$ERR" &
 	PID=$!
 	vm_up 10 up_with '^tick'
-}
-
-# api COMMAND [JSON]: cvmm-remote; RC and $TMP/resp (body).
-api() {
-	timeout 15 "$REMOTE" --api-socket "$SOCK" --timeout 10 "$@" >"$TMP/resp" 2>"$TMP/resp.err"
-	RC=$?
 }
 
 # raw: sends stdin verbatim; STATUS is the response's status code and

@@ -24,6 +24,10 @@
 # it with `"$CVMM" ... &` and PID=$!; then vm_up SECONDS CMD... waits for
 # CMD while the VMM lives, vm_wait_exit SECONDS waits for its end (status
 # in VMRC), vm_kill ends it. The exit trap kills one still running.
+#
+# A VMM with a serial file ($SERIAL) and an API socket ($SOCK): serial_has
+# PATTERN, up_with PATTERN (socket and serial line, for vm_up), and api
+# COMMAND [JSON] (cvmm-remote, $REMOTE).
 
 # t_init SUITE: SUITE names the summary line and the scratch folder $TMP.
 t_init() {
@@ -167,4 +171,23 @@ vm_kill() {
 		wait "$PID" 2>/dev/null
 		PID=
 	fi
+}
+
+# serial_has PATTERN: a line of $SERIAL matches PATTERN (grep -E).
+serial_has() {
+	grep -qE -- "$1" "$SERIAL" 2>/dev/null
+}
+
+# up_with PATTERN: the API socket $SOCK is there and a serial line matches.
+up_with() {
+	[ -S "$SOCK" ] && serial_has "$1"
+}
+
+# api COMMAND [JSON]: cvmm-remote on $SOCK; RC, $TMP/resp (body) and
+# $TMP/resp.err. API_TIMEOUT (seconds, default 10) bounds the request.
+api() {
+	local t=${API_TIMEOUT:-10}
+	timeout $((t + 5)) "$REMOTE" --api-socket "$SOCK" --timeout "$t" "$@" \
+		>"$TMP/resp" 2>"$TMP/resp.err"
+	RC=$?
 }

@@ -52,13 +52,7 @@ t_on_fail() {
 	t_show "cvmm stderr" "$ERR" 6
 }
 
-api() {
-	timeout 30 "$REMOTE" --api-socket "$SOCK" --timeout 25 "$@" >"$TMP/resp" 2>"$TMP/resp.err"
-	RC=$?
-}
-
-serial_has() { grep -qE -- "$1" "$SERIAL" 2>/dev/null; }
-sock_and() { [ -S "$SOCK" ] && serial_has "$1"; }
+API_TIMEOUT=25 # lib.sh's api: a snapshot writes guest RAM
 
 # start_vm [args]: the guest with the API socket, until round 2 is out.
 start_vm() {
@@ -71,7 +65,7 @@ start_vm() {
 		--disk "path=$DISK" --api-socket "$SOCK" --log-level info \
 		--cmdline "rounds=$ROUNDS period_ms=20${GUEST_ARGS:+ $GUEST_ARGS}" "$@" </dev/null 2>"$ERR" &
 	PID=$!
-	vm_up 20 sock_and '^snap: round 2 '
+	vm_up 20 up_with '^snap: round 2 '
 }
 
 # snapshot_and_kill DIR: pause, snapshot into DIR, SIGKILL the VMM.
@@ -156,7 +150,7 @@ if wanted $CASE; then
 		why="guest did not start"
 	elif snapshot_and_kill "$SNAP"; then
 		restore_start "source_url=file://$SNAP"
-		if ! vm_up 20 sock_and '^snap: round 8 '; then
+		if ! vm_up 20 up_with '^snap: round 8 '; then
 			why="first restore did not go on"
 		elif snapshot_and_kill "$TMP/snap2"; then
 			restore_start "source_url=file://$TMP/snap2,prefault=on"
