@@ -76,6 +76,13 @@ snapshot_and_kill() {
 	vm_kill
 }
 
+# snapshot_running [cvmm args...]: boots the guest (start_vm), snapshots
+# it into $SNAP and kills it; 1 with why set when a step failed.
+snapshot_running() {
+	start_vm "$@" || { why="guest did not start"; return 1; }
+	snapshot_and_kill "$SNAP"
+}
+
 # restore_start ARGS...: restores in a new cvmm (API socket too), in the
 # background (PID).
 restore_start() {
@@ -113,9 +120,7 @@ finish_run() {
 CASE=restore
 if wanted $CASE; then
 	why=
-	if ! start_vm; then
-		why="guest did not start"
-	elif snapshot_and_kill "$SNAP"; then
+	if snapshot_running; then
 		at=$(grep -c '^snap: round' "$SERIAL")
 		restore_start "source_url=file://$SNAP"
 		finish_run
@@ -133,9 +138,7 @@ fi
 CASE=restore-shared
 if wanted $CASE; then
 	why=
-	if ! MEM_OPT=size=128M,shared=on start_vm; then
-		why="guest did not start"
-	elif snapshot_and_kill "$SNAP"; then
+	if MEM_OPT=size=128M,shared=on snapshot_running; then
 		restore_start "source_url=file://$SNAP"
 		finish_run
 	fi
@@ -146,9 +149,7 @@ fi
 CASE=restore-twice
 if wanted $CASE; then
 	why=
-	if ! start_vm; then
-		why="guest did not start"
-	elif snapshot_and_kill "$SNAP"; then
+	if snapshot_running; then
 		restore_start "source_url=file://$SNAP"
 		if ! vm_up 20 up_with '^snap: round 8 '; then
 			why="first restore did not go on"
@@ -164,9 +165,7 @@ fi
 CASE=resume-false
 if wanted $CASE; then
 	why=
-	if ! start_vm; then
-		why="guest did not start"
-	elif snapshot_and_kill "$SNAP"; then
+	if snapshot_running; then
 		n0=$(grep -c '^snap: round' "$SERIAL")
 		restore_start "source_url=file://$SNAP,resume=false"
 		t_wait 10 test -S "$SOCK"
@@ -227,9 +226,7 @@ fi
 CASE=api-restore
 if wanted $CASE; then
 	why=
-	if ! start_vm; then
-		why="guest did not start"
-	elif snapshot_and_kill "$SNAP"; then
+	if snapshot_running; then
 		rm -f "$SOCK"
 		"$CVMM" --api-socket "$SOCK" --log-level info </dev/null 2>>"$ERR" &
 		PID=$!
