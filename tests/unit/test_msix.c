@@ -923,17 +923,26 @@ static bool readable(int fd)
 	return read(fd, &n, sizeof(n)) == sizeof(n);
 }
 
+/* A passthrough device with its MSI-X capability at 0x70: Message Control
+ * ctrl (Table Size - 1, Enable, Function Mask), the table in BAR1 at
+ * 0x100, the PBA in BAR3 at 0x40. */
+static void pt_device(struct pci_device *dev, const char *name, uint16_t device_id,
+		      uint16_t ctrl)
+{
+	pci_device_init(dev, name, 0x8086, device_id, 0x020000, 0, 0, 0, NULL);
+	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, (uint8_t)ctrl, (uint8_t)(ctrl >> 8),
+			    0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
+	memcpy(&dev->config[0x70], cap, sizeof(cap));
+}
+
 static void test_adopt(void **state)
 {
 	(void)state;
 	struct irq_router r;
 	assert_int_equal(irq_router_init(&r, NULL), 0);
 	struct pci_device dev;
-	pci_device_init(&dev, "pt", 0x8086, 0x10d3, 0x020000, 0, 0, 0, NULL);
-	/* The device's capability at 0x70: 16 vectors, Enable set as the host
-	 * left it, table in BAR1 at 0x100, PBA in BAR3 at 0x40. */
-	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, 15, 0x80, 0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
-	memcpy(&dev.config[0x70], cap, sizeof(cap));
+	/* 16 vectors, Enable set as the host left it. */
+	pt_device(&dev, "pt", 0x10d3, 0x800f);
 	struct msix m;
 	struct adopt_rec rec = { .m = &m };
 	/* Not an MSI-X capability there; too many vectors. */
@@ -1056,9 +1065,7 @@ static void test_adopt_2048(void **state)
 	struct irq_router r;
 	assert_int_equal(irq_router_init(&r, NULL), 0);
 	struct pci_device dev;
-	pci_device_init(&dev, "pt", 0x8086, 0x1572, 0x020000, 0, 0, 0, NULL);
-	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, 0xff, 0x07, 0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
-	memcpy(&dev.config[0x70], cap, sizeof(cap));
+	pt_device(&dev, "pt", 0x1572, 0x07ff); /* 2048 vectors */
 	struct msix m;
 	struct adopt_rec rec = { .m = &m };
 	assert_int_equal(msix_adopt(&m, &dev, &r, 0x70, 2048, 1, 0x100, 3, 0x40, &adopt_hooks,
@@ -1131,9 +1138,7 @@ static void test_adopt_route_limit(void **state)
 	const unsigned room = IRQ_ROUTER_MAX_ROUTES - 39;
 	assert_int_equal(irq_router_reserve_msi(&r, room - 100), room - 100);
 	struct pci_device dev;
-	pci_device_init(&dev, "pt", 0x8086, 0x1572, 0x020000, 0, 0, 0, NULL);
-	uint8_t cap[12] = { PCI_CAP_ID_MSIX, 0, 0xff, 0x07, 0x01, 0x01, 0, 0, 0x43, 0, 0, 0 };
-	memcpy(&dev.config[0x70], cap, sizeof(cap));
+	pt_device(&dev, "pt", 0x1572, 0x07ff); /* 2048 vectors */
 	struct msix m;
 	assert_int_equal(msix_adopt(&m, &dev, &r, 0x70, 2048, 1, 0x100, 3, 0x40, NULL, NULL), 0);
 	assert_int_equal(m.nvec, 100);
@@ -1146,8 +1151,7 @@ static void test_adopt_route_limit(void **state)
 	assert_false(msix_access(&m, 1, 0x100 + 100 * 16, d, 4, false));
 	/* Nothing left for another device. */
 	struct pci_device dev2;
-	pci_device_init(&dev2, "pt2", 0x8086, 0x1572, 0x020000, 0, 0, 0, NULL);
-	memcpy(&dev2.config[0x70], cap, sizeof(cap));
+	pt_device(&dev2, "pt2", 0x1572, 0x07ff);
 	struct msix m2;
 	assert_int_equal(msix_adopt(&m2, &dev2, &r, 0x70, 16, 1, 0x100, 3, 0x40, NULL, NULL),
 			 -ENOSPC);
