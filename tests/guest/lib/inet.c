@@ -48,3 +48,17 @@ bool inet_parse_mac(const char *s, u8 out[6])
 	}
 	return *s == 0;
 }
+
+void inet_arp(u8 *a, u16 op, const u8 sha[6], const u8 spa[4], const u8 tha[6],
+	      const u8 tpa[4])
+{
+	inet_put16(a + 0, 1);      /* Ethernet */
+	inet_put16(a + 2, 0x0800); /* IPv4 */
+	a[4] = 6;
+	a[5] = 4;
+	inet_put16(a + 6, op);
+	memcpy(a + 8, sha, 6);
+	memcpy(a + 14, spa, 4);
+	memcpy(a + 18, tha, 6);
+	memcpy(a + 24, tpa, 4);
+}

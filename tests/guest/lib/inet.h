@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small helpers for test guests that speak Ethernet/IPv4 over virtio-net:
- * network byte order, the Internet checksum (RFC 1071), and parsing the
+ * network byte order, ARP messages, the Internet checksum (RFC 1071), and parsing the
  * dotted-quad and MAC addresses given on the command line.
  */
 #ifndef GUEST_INET_H
@@ -20,6 +20,10 @@ static inline u16 inet_get16(const u8 *p)
 	return (u16)(p[0] << 8 | p[1]);
 }
 
+/* The 28 bytes of an Ethernet/IPv4 ARP message (op 1 request, 2 reply)
+ * at a: sender sha/spa, target tha/tpa. */
+void inet_arp(u8 *a, u16 op, const u8 sha[6], const u8 spa[4], const u8 tha[6],
+	      const u8 tpa[4]);
 /* The one's complement of the one's complement sum of p[0..len). */
 u16 inet_csum(const u8 *p, u32 len);
 /* "a.b.c.d" into out: true, or false for anything else. */

@@ -93,16 +93,7 @@ static u8 *eth(const u8 *dst, u16 type)
 static void send_arp(u16 op, const u8 *dst, const u8 *tha, const u8 *tpa)
 {
 	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	u8 *a = eth(dst ? dst : bcast, 0x0806);
-	inet_put16(a, 1);
-	inet_put16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	inet_put16(a + 6, op);
-	memcpy(a + 8, mac, 6);
-	memcpy(a + 14, gip, 4);
-	memcpy(a + 18, tha, 6);
-	memcpy(a + 24, tpa, 4);
+	inet_arp(eth(dst ? dst : bcast, 0x0806), op, mac, gip, tha, tpa);
 	net_send(14 + 28);
 }
 

@@ -87,16 +87,7 @@ static void send_arp(u16 op, const u8 *dst_mac, const u8 *tha, const u8 *tpa, bo
 {
 	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	u32 o = eth_header(dst_mac ? dst_mac : bcast, ETH_P_ARP);
-	u8 *a = txbuf + o;
-	inet_put16(a + 0, 1);       /* Ethernet */
-	inet_put16(a + 2, ETH_P_IP);
-	a[4] = 6;
-	a[5] = 4;
-	inet_put16(a + 6, op);
-	memcpy(a + 8, mac, 6);
-	memcpy(a + 14, gip, 4);
-	memcpy(a + 18, tha, 6);
-	memcpy(a + 24, tpa, 4);
+	inet_arp(txbuf + o, op, mac, gip, tha, tpa);
 	send_frame(o + 28, split, op == 1 ? "ARP request" : "ARP reply");
 }
 
