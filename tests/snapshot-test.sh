@@ -62,7 +62,7 @@ start_vm() {
 	truncate -s 1M "$DISK"
 	${VM_PREFIX[@]+"${VM_PREFIX[@]}"} "$CVMM" --kernel "$GUEST" --serial "file=$SERIAL" \
 		--memory "${MEM_OPT:-size=128M}" --debug-exit \
-		--disk "path=$DISK" --api-socket "$SOCK" --log-level info \
+		--disk "path=$DISK,id=d0" --api-socket "$SOCK" --log-level info \
 		--cmdline "rounds=$ROUNDS period_ms=20${GUEST_ARGS:+ $GUEST_ARGS}" "$@" </dev/null 2>"$ERR" &
 	PID=$!
 	vm_up 20 up_with '^snap: round 2 '
@@ -141,6 +141,26 @@ if wanted $CASE; then
 	if MEM_OPT=size=128M,shared=on snapshot_running; then
 		restore_start "source_url=file://$SNAP"
 		finish_run
+	fi
+	[ -z "$why" ]
+	check $? "$why"
+fi
+
+# A disk grown by vm.resize-disk: the snapshot has the capacity the guest
+# was told (not the one at start), so the grown image restores.
+CASE=restore-resized
+if wanted $CASE; then
+	why=
+	if ! start_vm; then
+		why="guest did not start"
+	else
+		api resize-disk --disk d0 --size 2M
+		if [ "$RC" != 0 ]; then
+			why="resize-disk failed: $(cat "$TMP/resp" "$TMP/resp.err")"
+		elif snapshot_and_kill "$SNAP"; then
+			restore_start "source_url=file://$SNAP"
+			finish_run
+		fi
 	fi
 	[ -z "$why" ]
 	check $? "$why"

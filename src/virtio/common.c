@@ -153,6 +153,18 @@ static uint64_t common_features(void *opaque)
 	return d->p.features;
 }
 
+/* The configuration as the driver sees it now: the device's struct (zeros
+ * without one) with what config_update writes over it. A copy per call:
+ * vCPUs may read at once, nothing is shared. */
+static void config_now(const struct virtio_common *d, uint8_t buf[VIRTIO_COMMON_CONFIG_MAX])
+{
+	memset(buf, 0, VIRTIO_COMMON_CONFIG_MAX);
+	if (d->p.config)
+		memcpy(buf, d->p.config, d->p.config_size);
+	if (d->p.config_update)
+		d->p.config_update(d->p.dev, buf);
+}
+
 static void common_config_read(void *opaque, uint32_t off, uint8_t *data,
 			       uint32_t len)
 {
@@ -161,12 +173,8 @@ static void common_config_read(void *opaque, uint32_t off, uint8_t *data,
 		virtio_config_read(d->p.config, d->p.config_size, off, data, len);
 		return;
 	}
-	/* A copy per read: vCPUs may read at once, nothing is shared. */
 	_Alignas(8) uint8_t buf[VIRTIO_COMMON_CONFIG_MAX];
-	memset(buf, 0, sizeof(buf));
-	if (d->p.config)
-		memcpy(buf, d->p.config, d->p.config_size);
-	d->p.config_update(d->p.dev, buf);
+	config_now(d, buf);
 	virtio_config_read(buf, d->p.config_size, off, data, len);
 }
 
@@ -243,15 +251,15 @@ static int common_activate(void *opaque)
 	return 0;
 }
 
+/* What the driver read, config_update's fields too (a disk's capacity
+ * after vm.resize-disk: restore_config checks the image against it). */
 static int common_save(void *opaque, struct snap_buf *b)
 {
 	struct virtio_common *d = opaque;
+	_Alignas(8) uint8_t buf[VIRTIO_COMMON_CONFIG_MAX];
+	config_now(d, buf);
 	snap_put_u32(b, d->p.config_size);
-	if (d->p.config)
-		snap_put(b, d->p.config, d->p.config_size);
-	else
-		for (uint32_t i = 0; i < d->p.config_size; i++)
-			snap_put_u8(b, 0);
+	snap_put(b, buf, d->p.config_size);
 	return 0;
 }
 
