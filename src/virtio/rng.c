@@ -29,7 +29,6 @@ struct virtio_rng {
 	/* Device thread only: */
 	struct vq_chain chain;
 	bool src_failed; /* the last read failed (not EAGAIN): retry slowly */
-	bool src_empty;  /* ... gave nothing (EAGAIN, or the end of a pipe) */
 	bool waiting;    /* a request waits for the source (logged once) */
 };
 
@@ -43,7 +42,7 @@ static size_t fill(struct virtio_rng *rng, uint8_t *buf, size_t len)
 {
 	size_t done = 0;
 	bool rewound = false;
-	rng->src_failed = rng->src_empty = false;
+	rng->src_failed = false;
 	while (done < len) {
 		ssize_t n;
 		guest_dma_begin();
