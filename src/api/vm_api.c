@@ -940,21 +940,32 @@ static void add_member(struct vm *vm, const struct http_request *req, const cJSO
 	api_reply_no_content(resp);
 }
 
-/* A string member of the body, or NULL. */
-static const char *body_string(const cJSON *body, const char *name)
+/* A string member of body, NULL when absent or not a string. */
+static const char *str_member(const cJSON *body, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Fields other than the names given: the first one's name, or NULL. */
-static const char *unknown_field(const cJSON *body, const char *a, const char *b)
+/* Only the members in `known` (NULL-terminated): else the first other. */
+static const char *unknown_member(const cJSON *body, const char *const *known)
 {
 	const cJSON *it;
-	cJSON_ArrayForEach(it, body)
-		if (it->string && strcmp(it->string, a) && (!b || strcmp(it->string, b)))
-			return it->string;
+	cJSON_ArrayForEach(it, body) {
+		bool ok = false;
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = it->string && !strcmp(it->string, *k);
+		if (!ok)
+			return it->string ? it->string : "?";
+	}
 	return NULL;
+}
+
+/* A string member of the body that is not empty, or NULL. */
+static const char *body_string(const cJSON *body, const char *name)
+{
+	const char *s = str_member(body, name);
+	return s && *s ? s : NULL;
 }
 
 /*
@@ -975,7 +986,8 @@ static void ep_remove_device(void *ctx, const struct http_request *req, const cJ
 		return;
 	}
 	const char *id = body_string(body, "id");
-	const char *bad = cJSON_IsObject(body) ? unknown_field(body, "id", NULL) : NULL;
+	static const char *const known[] = { "id", NULL };
+	const char *bad = cJSON_IsObject(body) ? unknown_member(body, known) : NULL;
 	if (!id || bad) {
 		api_reply_error(resp, 400, bad ? "vm.remove-device: unknown field '%s'"
 					       : "vm.remove-device: expected {\"id\": \"DEVICE\"}%s",
@@ -1030,7 +1042,8 @@ static void ep_resize_disk(void *ctx, const struct http_request *req, const cJSO
 	}
 	const char *disk = body_string(body, "disk");
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(body, "desired_size");
-	const char *bad = cJSON_IsObject(body) ? unknown_field(body, "disk", "desired_size") : NULL;
+	static const char *const known[] = { "disk", "desired_size", NULL };
+	const char *bad = cJSON_IsObject(body) ? unknown_member(body, known) : NULL;
 	if (bad) {
 		api_reply_error(resp, 400, "vm.resize-disk: unknown field '%s'", bad);
 		return;
@@ -1183,27 +1196,6 @@ static void ep_delete(void *ctx, const struct http_request *req, const cJSON *bo
 	}
 	log_info("api: VM deleted");
 	api_reply_no_content(resp);
-}
-
-/* A string member of body, NULL when absent or not a string. */
-static const char *str_member(const cJSON *body, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Only the members in `known` (NULL-terminated): else the first other. */
-static const char *unknown_member(const cJSON *body, const char *const *known)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, body) {
-		bool ok = false;
-		for (const char *const *k = known; *k && !ok; k++)
-			ok = it->string && !strcmp(it->string, *k);
-		if (!ok)
-			return it->string ? it->string : "?";
-	}
-	return NULL;
 }
 
 /* vm.snapshot {"destination_url": "file:///DIR"}: a paused VM into DIR. */
