@@ -234,7 +234,7 @@ static const char *keep(struct vm_config *cfg, const char *val)
 	return p;
 }
 
-/* id=NAME of a net, fs, rng or vsock device: 1 to CVMM_DEVICE_ID_MAX
+/* id=NAME of a net, fs, rng, vsock or passthrough device: 1 to CVMM_DEVICE_ID_MAX
  * characters, kept in cfg. */
 static int id_kv(struct vm_config *cfg, const char *opt, const char *val, const char **out,
 		 char *err, size_t errlen)
@@ -347,10 +347,7 @@ static int device_kv(struct vm_config *cfg, const char *opt, const char *key,
 			return fail(err, errlen, "--%s: path= is empty", opt);
 		slot = &d->path;
 	} else if (strcmp(key, "id") == 0) {
-		if (!*val || strlen(val) > CVMM_DEVICE_ID_MAX)
-			return fail(err, errlen, "--%s: id=%s: 1 to %d characters", opt, val,
-				    CVMM_DEVICE_ID_MAX);
-		slot = &d->id;
+		return id_kv(cfg, opt, val, &d->id, err, errlen);
 	} else if (strcmp(key, "mmap") == 0) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
 			return fail(err, errlen, "--%s: mmap=%s: on or off", opt, val);
