@@ -178,6 +178,28 @@ static int json_str(struct buf *b, const char *s, size_t n)
 	return r ?: buf_append(b, "\"", 1);
 }
 
+/* {"key": "val"} into b (the start of one when open: no closing brace). */
+static int json_member(struct buf *b, const char *key, const char *val, bool open)
+{
+	int r = buf_append(b, "{\"", 2);
+	r = r ?: buf_append(b, key, strlen(key));
+	r = r ?: buf_append(b, "\":", 2);
+	r = r ?: json_str(b, val, strlen(val));
+	return r ?: open ? 0 : buf_append(b, "}", 1);
+}
+
+/* "N", "NK", "NM", "NG" into bytes: 0, or -1 (not such a size, too big). */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	char *e;
+	unsigned long long v = strtoull(s, &e, 10);
+	unsigned shift = *e == 'K' ? 10 : *e == 'M' ? 20 : *e == 'G' ? 30 : 0;
+	if (e == s || (shift && e[1]) || (!shift && *e) || v > (~0ULL >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cvmm-remote --api-socket PATH [--timeout SECONDS] COMMAND [JSON]\n"
@@ -397,16 +419,15 @@ int main(int argc, char **argv)
 		char text[128] = "{";
 		for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
 			char *e;
-			unsigned long long v = strtoull(argv[i + 1], &e, 10);
-			unsigned shift = *e == 'K' ? 10 : *e == 'M' ? 20 : *e == 'G' ? 30 : 0;
+			unsigned long long v;
 			bool cpus = !strcmp(argv[i], "--cpus");
-			if (e == argv[i + 1] || (cpus && *e) || (!cpus && shift && e[1]) ||
-			    (!cpus && !shift && *e) || (!cpus && strcmp(argv[i], "--memory"))) {
+			if (cpus ? (v = strtoull(argv[i + 1], &e, 10), e == argv[i + 1] || *e)
+				 : strcmp(argv[i], "--memory") || parse_size(argv[i + 1], &v)) {
 				fprintf(stderr, "cvmm-remote: resize: expected --cpus N and/or --memory SIZE\n");
 				return 2;
 			}
 			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s\"%s\":%llu",
-				 text[1] ? "," : "", cpus ? "desired_vcpus" : "desired_ram", v << shift);
+				 text[1] ? "," : "", cpus ? "desired_vcpus" : "desired_ram", v);
 		}
 		strcat(text, "}");
 		made = !buf_append(&body, text, strlen(text));
@@ -420,23 +441,17 @@ int main(int argc, char **argv)
 				disk = argv[i + 1];
 				continue;
 			}
-			char *e;
-			size = strtoull(argv[i + 1], &e, 10);
-			unsigned shift = *e == 'K' ? 10 : *e == 'M' ? 20 : *e == 'G' ? 30 : 0;
-			if (strcmp(argv[i], "--size") || e == argv[i + 1] || (shift && e[1]) ||
-			    (!shift && *e) || size > (~0ULL >> shift)) {
+			if (strcmp(argv[i], "--size") || parse_size(argv[i + 1], &size)) {
 				fprintf(stderr, "cvmm-remote: resize-disk: expected --disk ID --size SIZE\n");
 				return 2;
 			}
-			size <<= shift;
 			have_size = true;
 		}
 		if (!disk || !have_size) {
 			fprintf(stderr, "cvmm-remote: resize-disk: expected --disk ID --size SIZE\n");
 			return 2;
 		}
-		int r = buf_append(&body, "{\"disk\":", 8);
-		r = r ?: json_str(&body, disk, strlen(disk));
+		int r = json_member(&body, "disk", disk, true);
 		char tail[48];
 		snprintf(tail, sizeof(tail), ",\"desired_size\":%llu}", size);
 		r = r ?: buf_append(&body, tail, strlen(tail));
@@ -447,8 +462,7 @@ int main(int argc, char **argv)
 				  !strcmp(json, "-");
 		if (!strcmp(name, "snapshot") && !looks_json) {
 			/* ch-remote: snapshot file:///DIR */
-			made = !buf_append(&body, "{\"destination_url\":", 19) &&
-			       !json_str(&body, json, strlen(json)) && !buf_append(&body, "}", 1);
+			made = !json_member(&body, "destination_url", json, false);
 			if (!made) {
 				fprintf(stderr, "cvmm-remote: out of memory\n");
 				return 1;
@@ -462,10 +476,7 @@ int main(int argc, char **argv)
 			made = true;
 		} else if (!strcmp(name, "remove-device") && !looks_json) {
 			/* ch-remote: remove-device ID */
-			int r = buf_append(&body, "{\"id\":", 6);
-			r = r ?: json_str(&body, json, strlen(json));
-			r = r ?: buf_append(&body, "}", 1);
-			made = !r;
+			made = !json_member(&body, "id", json, false);
 		} else if (!strcmp(name, "create") && !looks_json) {
 			static char at[4096];
 			snprintf(at, sizeof(at), "@%s", json); /* ch-remote: create FILE */
