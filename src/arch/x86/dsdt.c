@@ -79,14 +79,37 @@ static unsigned prt_slots(const struct dsdt_config *c)
 	return n;
 }
 
-/* "Snn": the slot device of slot s (two hex digits). */
-static void slot_name(char name[5], unsigned s)
+/*
+ * A NameSeg of a 1-2 character prefix and n's low byte in two upper-case
+ * hex digits: "Snn" (slot device), "VRnn" (virtio-mmio device).
+ */
+static void hex_name(char name[5], const char *prefix, unsigned n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	name[0] = 'S';
-	name[1] = hex[(s >> 4) & 0xf];
-	name[2] = hex[s & 0xf];
-	name[3] = 0;
+	size_t i = 0;
+	while (i < 2 && prefix[i]) {
+		name[i] = prefix[i];
+		i++;
+	}
+	name[i++] = hex[(n >> 4) & 0xf];
+	name[i++] = hex[n & 0xf];
+	name[i] = 0;
+}
+
+/*
+ * If ((LocalN & bit) == bit) {: opens the If and writes its predicate
+ * (LEqual (And (LocalN, bit, ), bit)); the caller writes the body and
+ * closes it with aml_end(a, m).
+ */
+static void if_bit_begin(struct aml *a, unsigned local, uint32_t bit, struct aml_mark *m)
+{
+	aml_if_begin(a, m);
+	aml_lequal(a);
+	aml_and(a);
+	aml_local(a, local);
+	aml_integer(a, bit);
+	aml_null_name(a);
+	aml_integer(a, bit);
 }
 
 /* If ((LocalN & bit) == bit) { Notify (target, value) } */
@@ -94,13 +117,7 @@ static void notify_if_bit(struct aml *a, unsigned local, uint32_t bit, const cha
 			  unsigned value)
 {
 	struct aml_mark cond;
-	aml_if_begin(a, &cond);
-	aml_lequal(a);
-	aml_and(a);
-	aml_local(a, local);
-	aml_integer(a, bit);
-	aml_null_name(a);
-	aml_integer(a, bit);
+	if_bit_begin(a, local, bit, &cond);
 	aml_notify(a);
 	aml_name_ref(a, target);
 	aml_integer(a, value);
@@ -125,7 +142,7 @@ static void build_hotplug(struct aml *a, const struct dsdt_config *c)
 
 	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++) {
 		char name[5];
-		slot_name(name, s);
+		hex_name(name, "S", s);
 		aml_device_begin(a, name, &dev);
 		name_integer(a, "_ADR", (uint64_t)s << 16);
 		name_integer(a, "_SUN", s);
@@ -154,7 +171,7 @@ static void build_hotplug(struct aml *a, const struct dsdt_config *c)
 	aml_local(a, 1);
 	for (unsigned s = 1; s < DSDT_PCI_SLOTS; s++) {
 		char name[5];
-		slot_name(name, s);
+		hex_name(name, "S", s);
 		notify_if_bit(a, 0, 1u << s, name, 1); /* device check */
 		notify_if_bit(a, 1, 1u << s, name, 3); /* eject request */
 	}
@@ -332,26 +349,10 @@ static void build_ged(struct aml *a, const struct dsdt_config *c)
 	aml_store(a);
 	aml_local(a, 0);
 	aml_name_ref(a, "GEVT");
-	aml_if_begin(a, &cond);
-	aml_lequal(a);
-	aml_and(a);
-	aml_local(a, 0);
-	aml_integer(a, GED_EVENT_POWER_BUTTON);
-	aml_null_name(a);
-	aml_integer(a, GED_EVENT_POWER_BUTTON);
-	aml_notify(a);
-	aml_name_ref(a, "\\_SB.PWRB");
-	aml_integer(a, 0x80);
-	aml_end(a, &cond);
+	notify_if_bit(a, 0, GED_EVENT_POWER_BUTTON, "\\_SB.PWRB", 0x80);
 	if (c->pci_hotplug) {
 		/* If (LEqual (And (Local0, 2, ), 2)) { \_SB.PCI0.PCNT } */
-		aml_if_begin(a, &cond);
-		aml_lequal(a);
-		aml_and(a);
-		aml_local(a, 0);
-		aml_integer(a, GED_EVENT_PCI_HOTPLUG);
-		aml_null_name(a);
-		aml_integer(a, GED_EVENT_PCI_HOTPLUG);
+		if_bit_begin(a, 0, GED_EVENT_PCI_HOTPLUG, &cond);
 		aml_name_ref(a, "\\_SB.PCI0.PCNT");
 		aml_end(a, &cond);
 	}
@@ -377,9 +378,9 @@ static void build_s5(struct aml *a)
 static void build_virtio_mmio(struct aml *a, unsigned i,
 			      const struct dsdt_virtio_mmio *d)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char name[5] = { 'V', 'R', hex[(i >> 4) & 0xf], hex[i & 0xf], 0 };
+	char name[5];
 	struct aml_mark dev, crs;
+	hex_name(name, "VR", i);
 	aml_device_begin(a, name, &dev);
 	aml_name(a, "_HID");
 	aml_string(a, "LNRO0005");
