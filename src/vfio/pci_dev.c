@@ -69,6 +69,7 @@ struct vfio_pci_dev {
 	 * off (the backend's irq_counts only covers those on now); PCI bus
 	 * lock held. */
 	uint64_t irq_base[VFIO_PCI_IRQ_KINDS];
+	unsigned irq_gen; /* bumped when a kind's count moves into irq_base */
 	/* INTx interrupts cvmm saw (its resample eventfd), for a backend
 	 * without irq_counts. */
 	_Atomic uint64_t intx_seen;
@@ -148,15 +149,18 @@ static const unsigned mode_index[] = {
 	[VFIO_PCI_IRQ_MSIX] = VFIO_PCI_MSIX_IRQ_INDEX,
 };
 
-/* Whatever is on goes off; its interrupt count, which goes with its host
- * vectors, is kept first. */
-static void irq_off(struct vfio_pci_dev *d)
+/* Whatever is on goes off; with keep_count, its interrupt count, which
+ * goes with its host vectors, is kept first (not at destroy: nobody asks
+ * any more). */
+static void irq_off(struct vfio_pci_dev *d, bool keep_count)
 {
 	if (d->mode != VFIO_PCI_IRQ_NONE) {
 		unsigned index = mode_index[d->mode];
 		uint64_t counts[VFIO_PCI_IRQ_KINDS];
-		if (d->be->ops->irq_counts && d->be->ops->irq_counts(d->be, counts) == 0)
+		if (keep_count && d->be->ops->irq_counts &&
+		    d->be->ops->irq_counts(d->be, counts) == 0)
 			d->irq_base[index] += counts[index];
+		d->irq_gen++;
 		set_irqs(d, index, 0, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
 			 NULL);
 	}
@@ -219,7 +223,7 @@ void vfio_pci_intx_resample(struct vfio_pci_dev *d)
 static void vectors_on(struct vfio_pci_dev *d, enum vfio_pci_irq_mode mode,
 		       unsigned index, unsigned n, const int32_t *fds)
 {
-	irq_off(d);
+	irq_off(d, true);
 	if (set_irqs(d, index, n, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
 		     fds) == 0) {
 		d->mode = mode;
@@ -249,7 +253,7 @@ static void msix_enable(void *opaque, bool on)
 		vectors_on(d, VFIO_PCI_IRQ_MSIX, VFIO_PCI_MSIX_IRQ_INDEX, d->msix.nvec, fds);
 		free(fds);
 	} else if (d->mode == VFIO_PCI_IRQ_MSIX) {
-		irq_off(d);
+		irq_off(d, true);
 		intx_on(d);
 	}
 }
@@ -277,7 +281,7 @@ static void msi_enable(void *opaque, unsigned nvec)
 			fds[v] = d->msi.vec[v].fd;
 		vectors_on(d, VFIO_PCI_IRQ_MSI, VFIO_PCI_MSI_IRQ_INDEX, nvec, fds);
 	} else if (d->mode == VFIO_PCI_IRQ_MSI) {
-		irq_off(d);
+		irq_off(d, true);
 		intx_on(d);
 	}
 }
@@ -337,7 +341,7 @@ static void vp_reset(struct pci_device *pd)
 {
 	struct vfio_pci_dev *d = of_pci(pd);
 	atomic_fetch_add(&d->resets, 1);
-	irq_off(d);
+	irq_off(d, true);
 	if (d->info.flags & VFIO_DEVICE_FLAGS_RESET)
 		counted(d, d->be->ops->reset(d->be));
 	if (d->msix.dev)
@@ -833,7 +837,7 @@ void vfio_pci_destroy(struct vfio_pci_dev *d)
 	struct pci_bus *bus = d->pci.bus;
 	if (bus)
 		pthread_mutex_lock(&bus->lock);
-	irq_off(d);
+	irq_off(d, false);
 	if (bus)
 		pthread_mutex_unlock(&bus->lock);
 	int ret = d->intx_bound ? kvm_irqfd_resample(d->router->kvm, d->intx_fd, -1,
@@ -894,7 +898,25 @@ void vfio_pci_describe(struct vfio_pci_dev *d, struct vfio_pci_desc *out)
 	out->intx_gsi = d->intx_gsi;
 }
 
-/* Interrupts by kind, into out (bus lock held): see pci_dev.h. */
+/* The PCI bus lock, taken (on) or released; none before the device is on
+ * a bus. */
+static void bus_lock(struct vfio_pci_dev *d, bool on)
+{
+	if (!d->pci.bus)
+		return;
+	if (on)
+		pthread_mutex_lock(&d->pci.bus->lock);
+	else
+		pthread_mutex_unlock(&d->pci.bus->lock);
+}
+
+/*
+ * Interrupts by kind, into out: see pci_dev.h. The host's counts (a whole
+ * /proc/interrupts for kernel VFIO) are read without the PCI bus lock,
+ * which every vCPU exit to a PCI device takes; irq_gen says whether a kind
+ * went off meanwhile (its count moved into irq_base): then once more, and
+ * the last time under the lock.
+ */
 static void irq_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
 {
 	if (!d->be->ops->irq_counts) {
@@ -902,15 +924,33 @@ static void irq_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
 		out->irqs[VFIO_PCI_INTX_IRQ_INDEX] = atomic_load(&d->intx_seen);
 		return;
 	}
-	uint64_t now[VFIO_PCI_IRQ_KINDS] = { 0 };
-	if (d->mode != VFIO_PCI_IRQ_NONE && d->be->ops->irq_counts(d->be, now))
-		return; /* the backend said why: nothing counted this time */
-	for (unsigned k = 0; k < VFIO_PCI_IRQ_KINDS; k++) {
-		out->irqs_counted[k] = true;
-		out->irqs[k] = d->irq_base[k];
+	for (unsigned tries = 0; tries < 3; tries++) {
+		bool last = tries == 2;
+		bus_lock(d, true);
+		enum vfio_pci_irq_mode mode = d->mode;
+		unsigned gen = d->irq_gen;
+		uint64_t base[VFIO_PCI_IRQ_KINDS];
+		memcpy(base, d->irq_base, sizeof(base));
+		if (!last)
+			bus_lock(d, false);
+		uint64_t now[VFIO_PCI_IRQ_KINDS] = { 0 };
+		int r = mode != VFIO_PCI_IRQ_NONE ? d->be->ops->irq_counts(d->be, now) : 0;
+		if (!last)
+			bus_lock(d, true);
+		bool same = d->irq_gen == gen;
+		bus_lock(d, false);
+		if (r)
+			return; /* the backend said why: nothing counted this time */
+		if (!same)
+			continue;
+		for (unsigned k = 0; k < VFIO_PCI_IRQ_KINDS; k++) {
+			out->irqs_counted[k] = true;
+			out->irqs[k] = base[k];
+		}
+		if (mode != VFIO_PCI_IRQ_NONE)
+			out->irqs[mode_index[mode]] += now[mode_index[mode]];
+		return;
 	}
-	if (d->mode != VFIO_PCI_IRQ_NONE)
-		out->irqs[mode_index[d->mode]] += now[mode_index[d->mode]];
 }
 
 void vfio_pci_get_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
@@ -927,10 +967,5 @@ void vfio_pci_get_stats(struct vfio_pci_dev *d, struct vfio_pci_stats *out)
 		.intx_unmasks = atomic_load(&d->intx_unmasks),
 		.errors = atomic_load(&d->errors),
 	};
-	struct pci_bus *bus = d->pci.bus;
-	if (bus)
-		pthread_mutex_lock(&bus->lock);
 	irq_stats(d, out);
-	if (bus)
-		pthread_mutex_unlock(&bus->lock);
 }
