@@ -220,11 +220,11 @@ void vfio_pci_intx_resample(struct vfio_pci_dev *d)
 }
 
 /* MSI or MSI-X with n vectors on these eventfds; INTx again if refused. */
-static void vectors_on(struct vfio_pci_dev *d, enum vfio_pci_irq_mode mode,
-		       unsigned index, unsigned n, const int32_t *fds)
+static void vectors_on(struct vfio_pci_dev *d, enum vfio_pci_irq_mode mode, unsigned n,
+		       const int32_t *fds)
 {
 	irq_off(d, true);
-	if (set_irqs(d, index, n, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+	if (set_irqs(d, mode_index[mode], n, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
 		     fds) == 0) {
 		d->mode = mode;
 		d->mode_vectors = n;
@@ -250,7 +250,7 @@ static void msix_enable(void *opaque, bool on)
 		}
 		for (unsigned v = 0; v < d->msix.nvec; v++)
 			fds[v] = d->msix.vec[v].irqfd;
-		vectors_on(d, VFIO_PCI_IRQ_MSIX, VFIO_PCI_MSIX_IRQ_INDEX, d->msix.nvec, fds);
+		vectors_on(d, VFIO_PCI_IRQ_MSIX, d->msix.nvec, fds);
 		free(fds);
 	} else if (d->mode == VFIO_PCI_IRQ_MSIX) {
 		irq_off(d, true);
@@ -279,7 +279,7 @@ static void msi_enable(void *opaque, unsigned nvec)
 		int32_t fds[MSI_MAX_VECTORS];
 		for (unsigned v = 0; v < nvec; v++)
 			fds[v] = d->msi.vec[v].fd;
-		vectors_on(d, VFIO_PCI_IRQ_MSI, VFIO_PCI_MSI_IRQ_INDEX, nvec, fds);
+		vectors_on(d, VFIO_PCI_IRQ_MSI, nvec, fds);
 	} else if (d->mode == VFIO_PCI_IRQ_MSI) {
 		irq_off(d, true);
 		intx_on(d);
