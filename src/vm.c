@@ -634,11 +634,7 @@ static int add_user_device(struct vm *vm, unsigned i)
 	int ret = vfio_user_connect(cfg->user_devices[i].socket, &b);
 	if (ret)
 		return ret;
-	ret = add_vfio_pci(vm, b, cfg->user_devices[i].id, false, true);
-	if (ret)
-		return ret;
-	vm->user_devices[vm->nuser_devices++] = b;
-	return 0;
+	return add_vfio_pci(vm, b, cfg->user_devices[i].id, false, true);
 }
 
 /*
@@ -799,6 +795,16 @@ static int control_loop_fds(struct vm *vm)
 	return ret;
 }
 
+/* What the control loop serves for passthrough device i (-1: none): its
+ * vfio-user server's requests (DMA of guest RAM not shared with it), and
+ * the guest's EOIs of an INTx cvmm unmasks itself. */
+static void passthrough_fds(const struct vm *vm, unsigned i, int fds[2])
+{
+	struct vfio_backend *b = vm->passthrough_user[i];
+	fds[0] = b ? vfio_user_poll_fd(b) : -1;
+	fds[1] = vfio_pci_intx_resample_fd(vm->passthrough[i]);
+}
+
 /*
  * The machine's fds the control loop watches (on: added when it starts,
  * logged; off: removed before it is torn down, so that a next machine
@@ -812,14 +818,13 @@ static int watch_machine_fds(struct vm *vm, bool on)
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		if (vm->virtio[i].mmio)
 			fds[n++] = virtio_mmio_resample_fd(vm->virtio[i].mmio);
-	/* What a vfio-user server asks between two of cvmm's requests (DMA
-	 * of guest RAM that is not shared with it). */
-	for (unsigned i = 0; i < vm->nuser_devices; i++)
-		fds[n++] = vfio_user_poll_fd(vm->user_devices[i]);
-	/* The guest's EOIs of a passthrough INTx cvmm unmasks itself. */
-	for (unsigned i = 0; i < vm->npassthrough; i++)
-		if (vfio_pci_intx_resample_fd(vm->passthrough[i]) >= 0)
-			fds[n++] = vfio_pci_intx_resample_fd(vm->passthrough[i]);
+	for (unsigned i = 0; i < vm->npassthrough; i++) {
+		int pfds[2];
+		passthrough_fds(vm, i, pfds);
+		for (unsigned k = 0; k < 2; k++)
+			if (pfds[k] >= 0)
+				fds[n++] = pfds[k];
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (!on) {
 			epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, fds[i], NULL);
@@ -919,9 +924,9 @@ static bool resample_passthrough(struct vm *vm, int fd)
  * broken connection (logged once by vfio/user.c) stops being polled. */
 static bool serve_user_device(struct vm *vm, int fd)
 {
-	for (unsigned i = 0; i < vm->nuser_devices; i++) {
-		struct vfio_backend *b = vm->user_devices[i];
-		if (vfio_user_poll_fd(b) != fd)
+	for (unsigned i = 0; i < vm->npassthrough; i++) {
+		struct vfio_backend *b = vm->passthrough_user[i];
+		if (!b || vfio_user_poll_fd(b) != fd)
 			continue;
 		if (vfio_user_service(b))
 			epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
@@ -1420,7 +1425,6 @@ int vm_teardown_machine(struct vm *vm)
 	vm->nvirtio = 0;
 	vm->vfio = NULL;
 	vm->npassthrough = 0;
-	vm->nuser_devices = 0;
 	vm->console_out_fd = -1;
 	memset(&vm->platform, 0, sizeof(vm->platform));
 	vm->serial = NULL;
@@ -1518,16 +1522,25 @@ static const char *kind_member(enum vm_dev_kind k)
 	return NULL;
 }
 
+/* A virtio device out of the machine: its BARs off the buses (ioeventfds
+ * unbound with them), then the transport (device reset: its thread
+ * stopped; MSI-X irqfds and routes gone), then the device (its files
+ * closed): what destroy says. The entry stays for the caller. */
+static int release_virtio(struct vm *vm, struct vm_virtio *v)
+{
+	if (v->pci)
+		pci_bus_remove_device(&vm->pci, virtio_pci_device(v->pci));
+	if (v->transport)
+		virtio_transport_destroy(v->transport);
+	return v->destroy(v->dev);
+}
+
 /* Takes virtio devices [from, nvirtio) away again (a failed hotplug). */
 static void drop_virtio_from(struct vm *vm, unsigned from)
 {
 	while (vm->nvirtio > from) {
 		struct vm_virtio *v = &vm->virtio[--vm->nvirtio];
-		if (v->pci)
-			pci_bus_remove_device(&vm->pci, virtio_pci_device(v->pci));
-		if (v->transport)
-			virtio_transport_destroy(v->transport);
-		v->destroy(v->dev);
+		release_virtio(vm, v);
 		memset(v, 0, sizeof(*v));
 	}
 }
@@ -1568,12 +1581,11 @@ int vm_hotplug_add(struct vm *vm, const char *member, const char **id, unsigned 
 		pd = virtio_pci_device(v->pci);
 		*id = v->id;
 	} else if (vm->npassthrough > npt) {
-		struct vfio_pci_dev *d = vm->passthrough[vm->npassthrough - 1];
-		struct vfio_backend *b = vm->passthrough_user[vm->npassthrough - 1];
-		pd = vfio_pci_device(d);
+		pd = vfio_pci_device(vm->passthrough[vm->npassthrough - 1]);
 		*id = pd->name;
 		/* What the control loop serves for it (watch_machine_fds). */
-		int fds[2] = { b ? vfio_user_poll_fd(b) : -1, vfio_pci_intx_resample_fd(d) };
+		int fds[2];
+		passthrough_fds(vm, vm->npassthrough - 1, fds);
 		for (unsigned i = 0; i < 2; i++)
 			if (fds[i] >= 0 && epoll_add(vm, fds[i]))
 				log_warn("%s: fd %d cannot be polled", pd->name, fds[i]);
@@ -1660,14 +1672,8 @@ static void unplug_virtio(struct vm *vm, unsigned i)
 	unsigned idx = 0;
 	for (unsigned k = 0; k < i; k++)
 		idx += vm->virtio[k].kind == v->kind;
-	struct pci_device *pd = virtio_pci_device(v->pci);
-	unsigned slot = pd->slot;
-	/* BARs off the buses (ioeventfds unbound with them), then the
-	 * transport (device reset: its thread stopped; MSI-X irqfds and
-	 * routes gone), then the device (its files closed). */
-	pci_bus_remove_device(&vm->pci, pd);
-	virtio_transport_destroy(v->transport);
-	int ret = v->destroy(v->dev);
+	unsigned slot = virtio_pci_device(v->pci)->slot;
+	int ret = release_virtio(vm, v);
 	memmove(&vm->virtio[i], &vm->virtio[i + 1], (vm->nvirtio - i - 1) * sizeof(vm->virtio[0]));
 	memset(&vm->virtio[--vm->nvirtio], 0, sizeof(vm->virtio[0]));
 	/* A line it left asserted drops (the slots sharing it stay). */
@@ -1689,20 +1695,11 @@ static void unplug_passthrough(struct vm *vm, unsigned i)
 	unsigned slot = pd->slot, idx = 0;
 	for (unsigned k = 0; k < i; k++)
 		idx += (vm->passthrough_user[k] != NULL) == (b != NULL);
-	int rfd = vfio_pci_intx_resample_fd(d);
-	if (rfd >= 0)
-		epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, rfd, NULL);
-	if (b) {
-		epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, vfio_user_poll_fd(b), NULL);
-		for (unsigned k = 0; k < vm->nuser_devices; k++) {
-			if (vm->user_devices[k] != b)
-				continue;
-			memmove(&vm->user_devices[k], &vm->user_devices[k + 1],
-				(vm->nuser_devices - k - 1) * sizeof(vm->user_devices[0]));
-			vm->nuser_devices--;
-			break;
-		}
-	}
+	int fds[2];
+	passthrough_fds(vm, i, fds);
+	for (unsigned k = 0; k < 2; k++)
+		if (fds[k] >= 0)
+			epoll_ctl(vm->epoll_fd, EPOLL_CTL_DEL, fds[k], NULL);
 	pci_bus_remove_device(&vm->pci, pd);
 	vfio_pci_destroy(d); /* the vfio-user connection goes with it */
 	unsigned n = vm->npassthrough - i - 1;

@@ -103,13 +103,11 @@ struct vm {
 	 * containers and groups they were opened through. */
 	struct vfio_kernel *vfio;
 	struct vfio_pci_dev *passthrough[CVMM_MAX_DEVICES + CVMM_MAX_USER_DEVICES];
-	/* Each one's vfio-user connection; NULL: kernel VFIO (--device). */
+	/* Each one's vfio-user connection (--user-device; owned by the
+	 * device, its requests served by the control loop); NULL: kernel
+	 * VFIO (--device). */
 	struct vfio_backend *passthrough_user[CVMM_MAX_DEVICES + CVMM_MAX_USER_DEVICES];
 	unsigned npassthrough;
-	/* --user-device: each connected vfio-user server (owned by its
-	 * passthrough device; the control loop serves the server's requests). */
-	struct vfio_backend *user_devices[CVMM_MAX_USER_DEVICES];
-	unsigned nuser_devices;
 	int console_out_fd; /* owned when the console writes to a file */
 
 	/* UART, i8042, RTC, debug-exit, GED, virtio-mmio windows. */
