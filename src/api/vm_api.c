@@ -837,45 +837,19 @@ static void ep_boot(void *ctx, const struct http_request *req, const cJSON *body
 }
 
 /*
- * A running VM: the device joins the configuration (checked as before
- * boot), then it is built and hot-plugged (vm_hotplug_add); 200 with
- * cloud-hypervisor's PciDeviceInfo {id, bdf}. A failed build takes the
- * entry out again.
+ * A running VM: the device, just added to the configuration, is built and
+ * hot-plugged (vm_hotplug_add); 200 with cloud-hypervisor's PciDeviceInfo
+ * {id, bdf}. A failed build puts the configuration back as it was (old,
+ * used: freed here), closing a tap fd the entry took with it.
  */
-static void hotplug_member(struct vm *vm, const struct http_request *req, const cJSON *body,
-			   struct api_response *resp, const char *ep, const char *member)
+static void hotplug_member(struct vm *vm, struct api_response *resp, const char *ep,
+			   const char *member, struct vm_config *old, size_t used)
 {
-	if (vm_own_config(vm)) {
-		api_reply_error(resp, 500, "out of memory");
-		return;
-	}
 	struct vm_create_config *c = vm->created;
-	/* To go back to (the strings stay where they are). */
-	struct vm_config *old = malloc(sizeof(*old));
-	if (!old) {
-		api_reply_error(resp, 500, "out of memory");
-		return;
-	}
-	memcpy(old, &c->cfg, sizeof(*old));
-	size_t used = c->used;
-	char err[512];
-	int ret = vm_create_config_add(c, member, body, req->fds, req->nfds, err, sizeof(err));
-	if (ret) {
-		free(old);
-		if (ret == -ENOMEM) {
-			api_reply_error(resp, 500, "out of memory");
-			return;
-		}
-		const char *e = strncmp(err, "vm.create: ", 11) ? err : err + 11;
-		log_info("api: %s refused: %s", ep, e);
-		api_reply_error(resp, 400, "%s: %s", ep, e);
-		return;
-	}
 	const char *id = NULL;
 	unsigned slot = 0;
-	ret = vm_hotplug_add(vm, member, &id, &slot);
+	int ret = vm_hotplug_add(vm, member, &id, &slot);
 	if (ret) {
-		/* The entry goes again (a tap fd it took with it). */
 		if (!strcmp(member, "net") && c->cfg.nnets > old->nnets &&
 		    c->cfg.nets[c->cfg.nnets - 1].has_fd)
 			close(c->cfg.nets[c->cfg.nnets - 1].fd);
@@ -903,9 +877,9 @@ static void hotplug_member(struct vm *vm, const struct http_request *req, const 
 }
 
 /*
- * vm.add-*: before the VM boots, the device joins the configuration (204,
- * as cloud-hypervisor answers a cold add); once it runs (or is paused),
- * it is hot-plugged (200, PciDeviceInfo).
+ * vm.add-*: the device joins the configuration (checked as before boot);
+ * before the VM boots that is all (204, as cloud-hypervisor answers a cold
+ * add); once it runs (or is paused), it is hot-plugged (200, PciDeviceInfo).
  */
 static void add_member(struct vm *vm, const struct http_request *req, const cJSON *body,
 		       struct api_response *resp, const char *ep, const char *member)
@@ -915,25 +889,37 @@ static void add_member(struct vm *vm, const struct http_request *req, const cJSO
 		api_reply_error(resp, 404, "%s: no VM: vm.create first", ep);
 		return;
 	}
-	if (s == VM_STATE_RUNNING || s == VM_STATE_PAUSED) {
-		hotplug_member(vm, req, body, resp, ep, member);
-		return;
-	}
-	if ((s != VM_STATE_CREATED && s != VM_STATE_SHUTDOWN) || !vm->created) {
+	bool hot = s == VM_STATE_RUNNING || s == VM_STATE_PAUSED;
+	if (!hot && ((s != VM_STATE_CREATED && s != VM_STATE_SHUTDOWN) || !vm->created)) {
 		api_reply_error(resp, 500, "%s: the VM is %s", ep, vm_state_name(s));
 		return;
 	}
-	char err[512];
-	int ret = vm_create_config_add(vm->created, member, body, req->fds, req->nfds, err,
-				       sizeof(err));
-	if (ret == -ENOMEM) {
+	/* Hot: the configuration to go back to (the strings stay where they
+	 * are). */
+	struct vm_config *old = NULL;
+	if (hot && (vm_own_config(vm) || !(old = malloc(sizeof(*old))))) {
 		api_reply_error(resp, 500, "out of memory");
 		return;
 	}
+	struct vm_create_config *c = vm->created;
+	if (old)
+		memcpy(old, &c->cfg, sizeof(*old));
+	size_t used = c->used;
+	char err[512];
+	int ret = vm_create_config_add(c, member, body, req->fds, req->nfds, err, sizeof(err));
 	if (ret) {
+		free(old);
+		if (ret == -ENOMEM) {
+			api_reply_error(resp, 500, "out of memory");
+			return;
+		}
 		const char *e = strncmp(err, "vm.create: ", 11) ? err : err + 11;
 		log_info("api: %s refused: %s", ep, e);
 		api_reply_error(resp, 400, "%s: %s", ep, e);
+		return;
+	}
+	if (hot) {
+		hotplug_member(vm, resp, ep, member, old, used);
 		return;
 	}
 	log_info("api: %s: added to the VM's configuration", ep);
