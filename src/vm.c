@@ -728,15 +728,14 @@ int vm_build_machine(struct vm *vm)
 	if (!ret)
 		vm_route_slots(vm);
 	ret = ret ?: build_vcpus(vm);
+	if (!ret && !vm->restoring)
+		ret = arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
 	/* Only the API can ask for a reboot: no cost without it. A restored
-	 * VM keeps its vCPUs as built too, before the snapshot's go in. */
-	if (!ret && cfg->api_socket && vm->restoring)
-		ret = save_reset_state(vm);
-	if (vm->restoring)
-		return ret ?: vm_restore_state(vm);
-	ret = ret ?: arch_load_guest(&vm->kvm, cfg, &vm->pci_info, vm->vcpus[0].fd);
+	 * VM keeps its vCPUs as built, before the snapshot's go in. */
 	if (!ret && cfg->api_socket)
 		ret = save_reset_state(vm);
+	if (!ret && vm->restoring)
+		ret = vm_restore_state(vm);
 	return ret;
 }
 
