@@ -571,6 +571,19 @@ int pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
 	return 0;
 }
 
+/* Loads a whole config space (cfg) and the device's INTx level, and drives
+ * the line from them. The BARs' mappings are the caller's to update. */
+static void config_load(struct pci_device *dev, const uint8_t *cfg, bool level)
+{
+	pthread_mutex_lock(&dev->intx_lock);
+	/* Byte by byte, as config_write publishes them. */
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+		__atomic_store_n(&dev->config[o], cfg[o], __ATOMIC_RELEASE);
+	dev->intx_level = level;
+	intx_update_locked(dev);
+	pthread_mutex_unlock(&dev->intx_lock);
+}
+
 void pci_bus_reset(struct pci_bus *bus)
 {
 	pthread_mutex_lock(&bus->lock);
@@ -579,14 +592,7 @@ void pci_bus_reset(struct pci_bus *bus)
 		struct pci_device *dev = bus->slots[s];
 		if (!dev || !dev->has_reset_config)
 			continue;
-		pthread_mutex_lock(&dev->intx_lock);
-		/* Byte by byte, as config_write publishes them. */
-		for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
-			__atomic_store_n(&dev->config[o], dev->reset_config[o],
-					 __ATOMIC_RELEASE);
-		dev->intx_level = false;
-		intx_update_locked(dev);
-		pthread_mutex_unlock(&dev->intx_lock);
+		config_load(dev, dev->reset_config, false);
 	}
 	/* Every device first, then the BARs still unmapped: a BAR may only
 	 * find its place once another one has left it. */
@@ -635,12 +641,7 @@ int pci_device_restore(struct pci_device *dev, struct snap_cur *c)
 		return -EBADMSG;
 	struct pci_bus *bus = dev->bus;
 	pthread_mutex_lock(&bus->lock);
-	pthread_mutex_lock(&dev->intx_lock);
-	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
-		__atomic_store_n(&dev->config[o], cfg[o], __ATOMIC_RELEASE);
-	dev->intx_level = level;
-	intx_update_locked(dev);
-	pthread_mutex_unlock(&dev->intx_lock);
+	config_load(dev, cfg, level);
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
 		bar_update(bus, dev, i);
 	bars_retry(bus);
