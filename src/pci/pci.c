@@ -12,12 +12,18 @@
 #define PCI_CAP_START 0x40
 #define PCI_CAP_END 0x100
 
-uint32_t pci_cfg_read(const struct pci_device *dev, unsigned off, unsigned len)
+/* Little-endian read of len bytes at off from a config-space image. */
+static uint32_t cfg_read(const uint8_t *cfg, unsigned off, unsigned len)
 {
 	uint32_t v = 0;
 	for (unsigned i = 0; i < len && off + i < PCI_CFG_SIZE; i++)
-		v |= (uint32_t)dev->config[off + i] << (8 * i);
+		v |= (uint32_t)cfg[off + i] << (8 * i);
 	return v;
+}
+
+uint32_t pci_cfg_read(const struct pci_device *dev, unsigned off, unsigned len)
+{
+	return cfg_read(dev->config, off, len);
 }
 
 void pci_cfg_set(struct pci_device *dev, unsigned off, unsigned len, uint32_t val)
@@ -202,18 +208,35 @@ void pci_device_release_areas(struct pci_device *dev)
 		pthread_mutex_unlock(&bus->lock);
 }
 
-/* The BAR's current address as programmed in config space. */
-static uint64_t bar_address(const struct pci_device *dev, unsigned idx)
+/* BAR idx's address as a config-space image (cfg) holds it. */
+static uint64_t bar_address_in(const struct pci_device *dev, const uint8_t *cfg,
+			       unsigned idx)
 {
 	const struct pci_bar *b = &dev->bars[idx];
 	unsigned off = PCI_BASE_ADDRESS_0 + 4 * idx;
-	uint64_t lo = pci_cfg_read(dev, off, 4);
+	uint64_t lo = cfg_read(cfg, off, 4);
 	if (b->type == PCI_BAR_IO)
 		return lo & PCI_BASE_ADDRESS_IO_MASK;
 	uint64_t addr = lo & PCI_BASE_ADDRESS_MEM_MASK;
 	if (b->type == PCI_BAR_MEM64)
-		addr |= (uint64_t)pci_cfg_read(dev, off + 4, 4) << 32;
+		addr |= (uint64_t)cfg_read(cfg, off + 4, 4) << 32;
 	return addr;
+}
+
+/* The BAR's current address as programmed in config space. */
+static uint64_t bar_address(const struct pci_device *dev, unsigned idx)
+{
+	return bar_address_in(dev, dev->config, idx);
+}
+
+/* Takes mapped BAR idx off its bus, guest memory first: nothing may reach
+ * the old place after. Leaves telling the device (bar_moved) to the caller. */
+static void bar_unmap(struct pci_bus *bus, struct pci_device *dev, unsigned idx)
+{
+	struct pci_bar *b = &dev->bars[idx];
+	areas_unmap(bus, dev, idx);
+	bus_unregister(b->type == PCI_BAR_IO ? bus->pio : bus->mmio, b->addr);
+	b->mapped = false;
 }
 
 /*
@@ -235,12 +258,8 @@ static void bar_update(struct pci_bus *bus, struct pci_device *dev, unsigned idx
 	uint64_t old = b->mapped ? b->addr : 0;
 	bool want = decode && addr != 0 && addr + b->size > addr &&
 		    (!is_io || addr + b->size <= 0x10000);
-	if (b->mapped && (!want || addr != b->addr)) {
-		/* Guest memory first: nothing may reach the old place after. */
-		areas_unmap(bus, dev, idx);
-		bus_unregister(target, b->addr);
-		b->mapped = false;
-	}
+	if (b->mapped && (!want || addr != b->addr))
+		bar_unmap(bus, dev, idx);
 	if (want && !b->mapped) {
 		if (bus_register(target, addr, b->size, b->fn, b->opaque, dev->name) == 0) {
 			b->mapped = true;
@@ -421,22 +440,26 @@ static int bar_allocate(struct pci_bus *bus, struct pci_device *dev, unsigned id
 	return 0;
 }
 
+/* Gives BAR b's address back to whichever allocator bar_allocate took it
+ * from: the I/O or 32-bit window, else the 64-bit one, else the spill. */
+static void bar_free(struct pci_bus *bus, const struct pci_bar *b, uint64_t addr)
+{
+	struct addr_alloc *a = b->type == PCI_BAR_IO ? bus->pio_alloc : bus->mmio32_alloc;
+	if (addr_free(a, addr) == 0)
+		return;
+	if (bus->mmio64_alloc && addr_free(bus->mmio64_alloc, addr) == 0)
+		return;
+	if (bus->mmio64_spill)
+		addr_free(bus->mmio64_spill, addr);
+}
+
 /* Gives back the addresses of BARs [0, upto) after a failed add. */
 static void bars_release(struct pci_bus *bus, struct pci_device *dev, unsigned upto)
 {
 	for (unsigned i = 0; i < upto; i++) {
 		struct pci_bar *b = &dev->bars[i];
-		if (b->type == PCI_BAR_NONE)
-			continue;
-		uint64_t addr = bar_address(dev, i);
-		struct addr_alloc *a = b->type == PCI_BAR_IO ? bus->pio_alloc :
-				       bus->mmio32_alloc;
-		if (addr_free(a, addr) == 0)
-			continue;
-		if (bus->mmio64_alloc && addr_free(bus->mmio64_alloc, addr) == 0)
-			continue;
-		if (bus->mmio64_spill)
-			addr_free(bus->mmio64_spill, addr);
+		if (b->type != PCI_BAR_NONE)
+			bar_free(bus, b, bar_address(dev, i));
 	}
 }
 
@@ -491,21 +514,6 @@ out:
 	return ret;
 }
 
-/* The BAR's address as the bus gave it (pci_bus_add_device). */
-static uint64_t bar_built_address(const struct pci_device *dev, unsigned idx)
-{
-	const struct pci_bar *b = &dev->bars[idx];
-	unsigned off = PCI_BASE_ADDRESS_0 + 4 * idx;
-	uint64_t lo = 0, hi = 0;
-	for (unsigned i = 0; i < 4; i++) {
-		lo |= (uint64_t)dev->reset_config[off + i] << (8 * i);
-		hi |= (uint64_t)dev->reset_config[off + 4 + i] << (8 * i);
-	}
-	if (b->type == PCI_BAR_IO)
-		return lo & PCI_BASE_ADDRESS_IO_MASK;
-	return (lo & PCI_BASE_ADDRESS_MEM_MASK) | (b->type == PCI_BAR_MEM64 ? hi << 32 : 0);
-}
-
 int pci_bus_remove_device(struct pci_bus *bus, struct pci_device *dev)
 {
 	pthread_mutex_lock(&bus->lock);
@@ -519,17 +527,12 @@ int pci_bus_remove_device(struct pci_bus *bus, struct pci_device *dev)
 			continue;
 		if (b->mapped) {
 			uint64_t old = b->addr;
-			areas_unmap(bus, dev, i);
-			bus_unregister(b->type == PCI_BAR_IO ? bus->pio : bus->mmio, b->addr);
-			b->mapped = false;
+			bar_unmap(bus, dev, i);
 			if (dev->ops && dev->ops->bar_moved)
 				dev->ops->bar_moved(dev, i, old, 0);
 		}
-		uint64_t addr = bar_built_address(dev, i);
-		struct addr_alloc *a = b->type == PCI_BAR_IO ? bus->pio_alloc : bus->mmio32_alloc;
-		if (addr_free(a, addr) && !(bus->mmio64_alloc && addr_free(bus->mmio64_alloc, addr) == 0) &&
-		    bus->mmio64_spill)
-			addr_free(bus->mmio64_spill, addr);
+		/* The address the bus gave it (pci_bus_add_device), not the guest's. */
+		bar_free(bus, b, bar_address_in(dev, dev->reset_config, i));
 	}
 	pthread_mutex_lock(&dev->intx_lock);
 	dev->intx_level = false;
@@ -568,6 +571,19 @@ int pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
 	return 0;
 }
 
+/* Loads a whole config space (cfg) and the device's INTx level, and drives
+ * the line from them. The BARs' mappings are the caller's to update. */
+static void config_load(struct pci_device *dev, const uint8_t *cfg, bool level)
+{
+	pthread_mutex_lock(&dev->intx_lock);
+	/* Byte by byte, as config_write publishes them. */
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+		__atomic_store_n(&dev->config[o], cfg[o], __ATOMIC_RELEASE);
+	dev->intx_level = level;
+	intx_update_locked(dev);
+	pthread_mutex_unlock(&dev->intx_lock);
+}
+
 void pci_bus_reset(struct pci_bus *bus)
 {
 	pthread_mutex_lock(&bus->lock);
@@ -576,14 +592,7 @@ void pci_bus_reset(struct pci_bus *bus)
 		struct pci_device *dev = bus->slots[s];
 		if (!dev || !dev->has_reset_config)
 			continue;
-		pthread_mutex_lock(&dev->intx_lock);
-		/* Byte by byte, as config_write publishes them. */
-		for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
-			__atomic_store_n(&dev->config[o], dev->reset_config[o],
-					 __ATOMIC_RELEASE);
-		dev->intx_level = false;
-		intx_update_locked(dev);
-		pthread_mutex_unlock(&dev->intx_lock);
+		config_load(dev, dev->reset_config, false);
 	}
 	/* Every device first, then the BARs still unmapped: a BAR may only
 	 * find its place once another one has left it. */
@@ -632,12 +641,7 @@ int pci_device_restore(struct pci_device *dev, struct snap_cur *c)
 		return -EBADMSG;
 	struct pci_bus *bus = dev->bus;
 	pthread_mutex_lock(&bus->lock);
-	pthread_mutex_lock(&dev->intx_lock);
-	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
-		__atomic_store_n(&dev->config[o], cfg[o], __ATOMIC_RELEASE);
-	dev->intx_level = level;
-	intx_update_locked(dev);
-	pthread_mutex_unlock(&dev->intx_lock);
+	config_load(dev, cfg, level);
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
 		bar_update(bus, dev, i);
 	bars_retry(bus);
