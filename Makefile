@@ -134,7 +134,7 @@ check-snapshot: $(BUILD)/cvmm $(BUILD)/cvmm-remote guests $(EDU_SERVER)
 # device; about 4 minutes on an emulating host once the kernel is cached
 # (first build ~10-25 min, cached in /var/cache/cvmm; see tests/linux/README.md).
 # LOAD=1: the same boots beside one busy loop per host CPU (a contended host).
-check-linux: $(BUILD)/cvmm
+check-linux: $(BUILD)/cvmm $(BUILD)/cvmm-remote $(EDU_SERVER)
 	@LINUX_LOAD=$(LOAD) tests/linux/run-linux-test.sh $(BUILD)/cvmm
 
 # cvmm on an ordinary (SVM) KVM: QEMU+TCG boots Debian's stock kernel with
